@@ -1,0 +1,96 @@
+# Atlas: `make run` serves the app with demo data on http://localhost:3000; `make test` runs every test.
+# Both set up everything they need first (virtualenv, bun, Chromium for the browser tests, migrations).
+
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+TOOLS := $(CURDIR)/.tools
+PORT ?= 3000
+CHROMIUM ?= /usr/bin/chromium
+PG_TEST_URL ?= postgresql://postgres@127.0.0.1:5432/test
+
+export PATH := $(TOOLS)/node_modules/.bin:$(BIN):$(PATH)
+export REFLEX_USE_SYSTEM_BUN := 1
+export REFLEX_TELEMETRY_ENABLED := false
+export REFLEX_CHECK_LATEST_VERSION := false
+export REFLEX_SHOW_BUILT_WITH_REFLEX := false
+export NPM_CONFIG_REGISTRY := https://registry.npmjs.org/
+export PYTHONUNBUFFERED := 1
+
+.PHONY: help setup run test test-unit test-pg test-e2e bench migrate seed build browser clean
+
+help:
+	@echo "make run    set up, migrate, load demo data and serve on http://localhost:$(PORT)"
+	@echo "make test   set up and run every test (unit on SQLite, on PostgreSQL when DATABASE_URL is set, e2e)"
+	@echo "make bench  run the benchmarks in tests/perf"
+
+# --- setup -------------------------------------------------------------------------------------------
+
+$(VENV)/.installed: requirements.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	@touch $@
+
+# bun >= 1.4.4 for Reflex's frontend build: use one on PATH if it is new enough, else install it from npm.
+$(TOOLS)/.bun-ok:
+	@set -e; v=$$(bun --version 2>/dev/null || echo 0); \
+	if [ "$$(printf '%s\n' 1.4.4 "$$v" | sort -V | head -1)" = "1.4.4" ]; then \
+	  echo "using bun $$v"; \
+	else \
+	  echo "installing bun 1.4.4 from the npm registry"; \
+	  npm install --silent --no-audit --no-fund --prefix $(TOOLS) bun@1.4.4; \
+	  $(TOOLS)/node_modules/.bin/bun --version; \
+	fi
+	@mkdir -p $(TOOLS) && touch $@
+
+setup: $(VENV)/.installed $(TOOLS)/.bun-ok
+
+# Debian's Chromium for the Playwright tests (Playwright never downloads a browser here).
+browser:
+	@if [ ! -x $(CHROMIUM) ]; then \
+	  echo "installing Chromium from Debian"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium fonts-dejavu-core >/dev/null; \
+	fi
+
+migrate: setup
+	$(BIN)/python -m atlas_app migrate
+
+seed: migrate
+	$(BIN)/python -m atlas_app seed-demo --if-empty
+
+# --- run ---------------------------------------------------------------------------------------------
+
+run: seed
+	$(BIN)/reflex run --env prod --frontend-port $(PORT) --backend-port $(PORT) --backend-host 0.0.0.0
+
+# --- tests -------------------------------------------------------------------------------------------
+
+test: setup browser
+	$(MAKE) --no-print-directory test-unit
+	@if [ -n "$${DATABASE_URL:-}" ]; then $(MAKE) --no-print-directory test-pg; \
+	 else echo "DATABASE_URL is not set: PostgreSQL run skipped (CI sets it)"; fi
+	$(MAKE) --no-print-directory test-e2e
+
+test-unit: setup
+	env -u DATABASE_URL -u REDIS_URL $(BIN)/python -m pytest tests --ignore=tests/perf -q -p no:playwright
+
+test-pg: setup
+	env -u REDIS_URL DATABASE_URL=$${DATABASE_URL:-$(PG_TEST_URL)} $(BIN)/python -m pytest tests --ignore=tests/perf -q -p no:playwright
+
+# The browser suite starts its own production server (fresh data directory; PostgreSQL database atlas_e2e when
+# DATABASE_URL is set; Redis and several workers when REDIS_URL is set). Failure reports, screenshots and the
+# server log are kept in e2e-artifacts/.
+test-e2e: setup browser
+	rm -rf e2e-artifacts
+	$(BIN)/python -m pytest e2e -q -p no:cacheprovider --screenshot only-on-failure --output e2e-artifacts/playwright
+
+bench: setup
+	$(BIN)/python -m pytest tests/perf -q -s -p no:playwright
+
+clean:
+	rm -rf .web .states test-results e2e-artifacts

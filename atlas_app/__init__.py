@@ -1,0 +1,1 @@
+"""Atlas: course booking and casework for UK councils and police areas."""

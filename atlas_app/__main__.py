@@ -1,0 +1,3 @@
+from atlas_app.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Starlette routes under /api, matched before Reflex's own routes."""

@@ -1,0 +1,58 @@
+"""Sign-in and sign-out over plain form posts, so the session lives in an HttpOnly cookie no script can read.
+
+After either, the browser loads a fresh page, so its websocket reconnects carrying (or no longer carrying) the cookie.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import RedirectResponse
+from starlette.routing import Route
+
+from atlas_app.api.web import (
+    clear_session_cookie,
+    client_ip,
+    safe_next,
+    same_origin,
+    session_token_from_cookie_header,
+    set_session_cookie,
+)
+from atlas_app.services import auth
+
+
+async def login(request: Request) -> RedirectResponse:
+    form = await request.form()
+    next_path = safe_next(str(form.get("next") or ""), "/staff")
+    if not same_origin(request):
+        return RedirectResponse("/login?" + urlencode({"failed": "origin"}), status_code=303)
+    outcome = await run_in_threadpool(
+        auth.login,
+        str(form.get("username") or "")[:200],
+        str(form.get("password") or "")[:1000],
+        client_ip(request),
+        request.headers.get("user-agent", ""),
+    )
+    if not outcome.ok:
+        return RedirectResponse("/login?" + urlencode({"failed": "1", "next": next_path}), status_code=303)
+    response = RedirectResponse(next_path, status_code=303)
+    set_session_cookie(response, outcome.token)
+    return response
+
+
+async def logout(request: Request) -> RedirectResponse:
+    if not same_origin(request):
+        return RedirectResponse("/staff", status_code=303)
+    token = session_token_from_cookie_header(request.headers.get("cookie"))
+    await run_in_threadpool(auth.logout, token)
+    response = RedirectResponse("/login?signed_out=1", status_code=303)
+    clear_session_cookie(response)
+    return response
+
+
+routes = [
+    Route("/api/auth/login", login, methods=["POST"]),
+    Route("/api/auth/logout", logout, methods=["POST"]),
+]

@@ -1,0 +1,63 @@
+"""Helpers shared by the HTTP routes: the session cookie, client address, same-origin checks, safe redirects."""
+
+from __future__ import annotations
+
+from http.cookies import SimpleCookie
+from urllib.parse import urlparse
+
+from starlette.requests import HTTPConnection
+from starlette.responses import Response
+
+from atlas_app.settings import get_settings
+
+SESSION_COOKIE = "atlas_session"
+
+
+def session_token_from_cookie_header(cookie_header: str | None) -> str | None:
+    if not cookie_header:
+        return None
+    jar = SimpleCookie()
+    try:
+        jar.load(cookie_header)
+    except Exception:  # a malformed Cookie header means no session, never an error page
+        return None
+    morsel = jar.get(SESSION_COOKIE)
+    return morsel.value if morsel and morsel.value else None
+
+
+def set_session_cookie(response: Response, token: str) -> None:
+    settings = get_settings()
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        max_age=settings.session_absolute_hours * 3600,
+        httponly=True,
+        secure=settings.cookie_secure,
+        samesite="lax",
+        path="/",
+    )
+
+
+def clear_session_cookie(response: Response) -> None:
+    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="lax",
+                           secure=get_settings().cookie_secure)
+
+
+def client_ip(conn: HTTPConnection) -> str:
+    return conn.client.host if conn.client else ""
+
+
+def same_origin(conn: HTTPConnection) -> bool:
+    """A state-changing form post must come from our own pages (Origin, or failing that Referer, matches Host)."""
+    source = conn.headers.get("origin") or conn.headers.get("referer")
+    if not source:
+        return True  # non-browser clients send neither; SameSite=Lax already keeps cross-site cookies away
+    host = conn.headers.get("host", "")
+    return urlparse(source).netloc == host
+
+
+def safe_next(path: str | None, default: str = "/") -> str:
+    """Only local paths, never another site (no open redirects)."""
+    if not path or not path.startswith("/") or path.startswith("//") or "\\" in path:
+        return default
+    return path

@@ -1,0 +1,67 @@
+"""The Reflex application: theme, middleware, API routes, background jobs and pages."""
+
+import asyncio
+import contextlib
+import logging
+
+import reflex as rx
+from reflex.app import default_backend_exception_handler
+from reflex_base.event import EventSpec
+
+from atlas_app.api.app import build_api
+from atlas_app.services import booking, outbox, payments
+from atlas_app.services.errors import AtlasError, NotAuthenticated
+from atlas_app.ui import pages  # noqa: F401  (registers every page)
+from atlas_app.ui.session import AuthGate
+
+log = logging.getLogger("atlas")
+
+
+def handle_backend_exception(exception: Exception) -> EventSpec | None:
+    """Errors raised on purpose by services carry a message for the user; anything else is logged and generic."""
+    if isinstance(exception, NotAuthenticated):
+        return rx.redirect("/login")
+    if isinstance(exception, AtlasError):
+        return rx.toast.error(str(exception), position="top-center", id="atlas-error")
+    return default_backend_exception_handler(exception)
+
+
+# (job, seconds between runs). Each job is safe to run in several workers at once: rows are claimed or changed
+# by conditional updates, so nothing is done twice.
+HOUSEKEEPING = [
+    (outbox.deliver_due, 2),
+    (booking.release_expired_holds, 15),
+    (booking.expire_offers, 3600),
+    (payments.process_overdue, 300),
+]
+
+
+@contextlib.asynccontextmanager
+async def housekeeping():
+    """Background jobs: email delivery, freeing seats whose hold ran out, expiring offers past their date,
+    releasing or chasing unpaid bookings past their payment deadline."""
+
+    async def every(job, seconds: int):
+        while True:
+            try:
+                await asyncio.to_thread(job)
+            except Exception:  # keep going after a database hiccup; the error is logged
+                log.exception("housekeeping job %s failed", job.__name__)
+            await asyncio.sleep(seconds)
+
+    tasks = [asyncio.create_task(every(job, seconds)) for job, seconds in HOUSEKEEPING]
+    try:
+        yield
+    finally:
+        for task in tasks:
+            task.cancel()
+
+
+app = rx.App(
+    api_transformer=build_api(),
+    backend_exception_handler=handle_backend_exception,
+    stylesheets=["/atlas.css"],
+    html_lang="en-GB",
+)
+app.add_middleware(AuthGate())
+app.register_lifespan_task(housekeeping)

@@ -1,0 +1,73 @@
+"""Command-line commands for course booking: ``api-token`` and ``import-referrals``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from atlas_app.cli import EXTRA_COMMANDS
+
+
+def _org_actor(slug: str, name: str):
+    from sqlmodel import select
+
+    from atlas_app.db import read_session
+    from atlas_app.models import Organisation
+    from atlas_app.services.actor import system_actor
+
+    with read_session() as s:
+        org = s.exec(select(Organisation).where(Organisation.slug == slug.strip().lower())).first()
+    if org is None:
+        return None
+    return system_actor(org.id, name)
+
+
+def _api_token(args) -> int:
+    from atlas_app.services import api_tokens
+    from atlas_app.services.errors import AtlasError
+
+    try:
+        new = api_tokens.create_for_organisation(args.org, args.name, created_by="cli")
+    except AtlasError as exc:
+        print(f"Not created: {exc}", file=sys.stderr)
+        return 2
+    print(f"API token '{new.view.name}' for {args.org} (shown once; store it now):", file=sys.stderr)
+    print(new.token)
+    return 0
+
+
+def _import_referrals(args) -> int:
+    from atlas_app.services import referrals
+
+    actor = _org_actor(args.org, "cli:import-referrals")
+    if actor is None:
+        print(f"No organisation '{args.org}'.", file=sys.stderr)
+        return 2
+    try:
+        result = referrals.import_file(actor, args.file)
+    except OSError as exc:
+        print(f"Cannot read {args.file}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    if not result.ok:
+        print(f"Nothing imported from {args.file}: {len(result.errors)} problem(s).", file=sys.stderr)
+        for error in result.errors:
+            print(f"  {error}", file=sys.stderr)
+        return 1
+    print(f"Imported {args.file}: {result.summary()}")
+    return 0
+
+
+def _register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("api-token", help="create an API token for an organisation and print it (shown once)")
+    p.add_argument("--org", required=True, help="organisation slug, e.g. hartlepool")
+    p.add_argument("--name", required=True, help="what will use the token, e.g. 'Cleveland Police back office'")
+    p.set_defaults(func=_api_token)
+
+    p = sub.add_parser("import-referrals",
+                       help="import a CSV of police offers (all or nothing; lists every bad row)")
+    p.add_argument("file", help="the CSV file (see assets/samples/referrals-sample.csv)")
+    p.add_argument("--org", required=True, help="organisation slug, e.g. hartlepool")
+    p.set_defaults(func=_import_referrals)
+
+
+EXTRA_COMMANDS.append(_register)

@@ -1,0 +1,60 @@
+"""Command-line commands for casework: ``import-gazetteer``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from atlas_app.cli import EXTRA_COMMANDS
+
+
+def _import_gazetteer(args) -> int:
+    from sqlmodel import select
+
+    from atlas_app.db import read_session
+    from atlas_app.models import Organisation
+    from atlas_app.services import gazetteer
+    from atlas_app.services.actor import system_actor
+    from atlas_app.services.errors import AtlasError
+
+    with read_session() as s:
+        org = s.exec(select(Organisation).where(Organisation.slug == args.org.strip().lower())).first()
+    if org is None:
+        print(f"No organisation '{args.org}'.", file=sys.stderr)
+        return 2
+    actor = system_actor(org.id, "cli:import-gazetteer")
+
+    def progress(done: int, total: int) -> None:
+        if not args.quiet:
+            print(f"  {done:,} of about {total:,} rows read", file=sys.stderr)
+
+    try:
+        report = gazetteer.import_gazetteer(actor, args.file, args.format, progress=progress)
+    except AtlasError as exc:
+        print(f"Nothing imported: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"Cannot read {args.file}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    print(f"Imported {args.file} ({args.format}) in {report.seconds:.1f} s: {report.summary}")
+    for error in report.errors:
+        print(f"  {error}")
+    if report.error_count > len(report.errors):
+        print(f"  ... and {report.error_count - len(report.errors):,} more malformed rows")
+    return 0
+
+
+def _register(sub: argparse._SubParsersAction) -> None:
+    from atlas_app.services.gazetteer import FORMATS
+
+    p = sub.add_parser("import-gazetteer",
+                       help="import places (UPRNs) from a gazetteer file, all or nothing; reports malformed rows")
+    p.add_argument("file", help="the CSV file (samples in assets/samples/gazetteer-*.csv)")
+    p.add_argument("--format", required=True, choices=sorted(FORMATS), metavar="FORMAT",
+                   help="; ".join(f"{k}: {v}" for k, v in FORMATS.items()))
+    p.add_argument("--org", required=True, help="organisation slug, e.g. hartlepool")
+    p.add_argument("--quiet", action="store_true", help="no progress lines")
+    p.set_defaults(func=_import_gazetteer)
+
+
+EXTRA_COMMANDS.append(_register)

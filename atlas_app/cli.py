@@ -1,0 +1,143 @@
+"""``python -m atlas_app COMMAND``: administration from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+
+COMMANDS_HELP = "commands"
+
+
+def _migrate(_args) -> int:
+    from atlas_app.migrations import upgrade_head
+
+    upgrade_head()
+    print("Database is at the latest migration.")
+    return 0
+
+
+def _seed_demo(args) -> int:
+    from atlas_app.services import demo
+
+    if args.if_empty and demo.has_demo_data():
+        print("Demo data already present.")
+        return 0
+    created = demo.seed_demo()
+    print(f"Demo data ready ({created['users']} users created).")
+    return 0
+
+
+def _create_admin(args) -> int:
+    from sqlmodel import select
+
+    from atlas_app.db import write_session
+    from atlas_app.models import Organisation
+    from atlas_app.services import audit
+    from atlas_app.services.actor import system_actor
+    from atlas_app.services.errors import AtlasError
+    from atlas_app.services.users import create_user, ensure_default_roles
+
+    password = args.password or getpass.getpass("Password for the new administrator: ")
+    with write_session() as s:
+        org = s.exec(select(Organisation).where(Organisation.slug == args.org)).first()
+        if org is None:
+            if not args.org_name:
+                print(f"No organisation '{args.org}'. Give --org-name to create it.", file=sys.stderr)
+                return 2
+            org = Organisation(slug=args.org, name=args.org_name)
+            s.add(org)
+            s.flush()
+            audit.record(s, system_actor(org.id, "create-admin"), "organisation", org.id, "created",
+                         after={"name": org.name})
+        roles = ensure_default_roles(s, org.id)
+        org_id = org.id
+    actor = system_actor(org_id, "create-admin")
+    try:
+        user_id = create_user(actor, username=args.username, full_name=args.full_name or args.username,
+                              email=args.email or "", password=password, role_ids=[roles["Administrator"]],
+                              must_change_password=False)
+    except AtlasError as exc:
+        print(f"Not created: {exc}", file=sys.stderr)
+        return 2
+    if args.platform:
+        from atlas_app.models import User
+
+        with write_session() as s:
+            user = s.get(User, user_id)
+            user.is_platform_admin = True
+            s.add(user)
+            audit.record(s, actor, "user", user_id, "made_platform_admin", after={"is_platform_admin": True})
+    print(f"Created administrator '{args.username.lower()}' in {args.org}.")
+    return 0
+
+
+def _audit_verify(_args) -> int:
+    from atlas_app.db import read_session
+    from atlas_app.services.audit import verify_chain
+
+    with read_session() as s:
+        report = verify_chain(s)
+    if report.ok:
+        print(f"Audit trail intact: {report.entries_checked} entries checked.")
+        return 0
+    print(f"Audit trail BROKEN at entry {report.first_broken_seq}: {report.reason} "
+          f"({report.entries_checked} entries before it are intact).")
+    return 1
+
+
+def _send_email(_args) -> int:
+    from atlas_app.services.outbox import deliver_due
+
+    report = deliver_due(limit=1000)
+    print(f"Sent {report.sent}, failed {report.failed}, will retry {report.retrying}.")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m atlas_app", description="Atlas administration commands.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", title=COMMANDS_HELP)
+
+    p = sub.add_parser("migrate", help="apply database migrations (alembic upgrade head)")
+    p.set_defaults(func=_migrate)
+
+    p = sub.add_parser("seed-demo", help="load the demo organisations, users and data")
+    p.add_argument("--if-empty", action="store_true", help="do nothing when the database already has data")
+    p.set_defaults(func=_seed_demo)
+
+    p = sub.add_parser("create-admin", help="create an administrator for an organisation")
+    p.add_argument("--org", required=True, help="organisation slug, e.g. hartlepool")
+    p.add_argument("--org-name", help="create the organisation with this name if it does not exist")
+    p.add_argument("--username", required=True)
+    p.add_argument("--full-name")
+    p.add_argument("--email")
+    p.add_argument("--password", help="prompted for when not given")
+    p.add_argument("--platform", action="store_true", help="make a platform administrator (acts for every org)")
+    p.set_defaults(func=_create_admin)
+
+    p = sub.add_parser("audit-verify", help="check the audit trail's hash chain; report the first broken link")
+    p.set_defaults(func=_audit_verify)
+
+    p = sub.add_parser("send-email", help="deliver queued emails now over SMTP_URL")
+    p.set_defaults(func=_send_email)
+
+    for extra in EXTRA_COMMANDS:
+        extra(sub)
+    return parser
+
+
+# Later areas register their commands (imports, api-token, ...) here: each is ``fn(subparsers)``.
+EXTRA_COMMANDS: list = []
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 0
+    return args.func(args)
+
+
+from atlas_app import booking_cli  # noqa: E402,F401  (api-token, import-referrals)
+from atlas_app import casework_cli  # noqa: E402,F401  (import-gazetteer)

@@ -1,0 +1,65 @@
+"""SQLModel tables, one module per area. Importing this package registers every table on ``SQLModel.metadata``."""
+
+from atlas_app.models.audit import AuditChainHead, AuditEntry
+from atlas_app.models.booking import (
+    ACTIVE_BOOKING_STATUSES,
+    ApiToken,
+    Booking,
+    BookingTerms,
+    CallLog,
+    Client,
+    ClientEvent,
+    CourseSession,
+    CourseType,
+    ImportJob,
+    Offer,
+    Region,
+    SpecialRequest,
+    Venue,
+)
+from atlas_app.models.identity import AuthSession, LoginAttempt, PasswordResetToken, Role, User, UserRole
+from atlas_app.models.outbox import EmailAttachment, EmailMessage
+from atlas_app.models.payments import (
+    CheckoutAttempt,
+    Payment,
+    PaymentPlan,
+    PlanInstalment,
+    ProcessedWebhookEvent,
+    Refund,
+)
+from atlas_app.models.tenancy import Organisation
+
+__all__ = [
+    "ACTIVE_BOOKING_STATUSES",
+    "ApiToken",
+    "Booking",
+    "BookingTerms",
+    "CallLog",
+    "Client",
+    "ClientEvent",
+    "CourseSession",
+    "CourseType",
+    "ImportJob",
+    "Offer",
+    "Region",
+    "SpecialRequest",
+    "Venue",
+    "AuditChainHead",
+    "AuditEntry",
+    "AuthSession",
+    "EmailAttachment",
+    "EmailMessage",
+    "LoginAttempt",
+    "Organisation",
+    "PasswordResetToken",
+    "Role",
+    "User",
+    "UserRole",
+    "CheckoutAttempt",
+    "Payment",
+    "PaymentPlan",
+    "PlanInstalment",
+    "ProcessedWebhookEvent",
+    "Refund",
+]
+from atlas_app.models import casework  # noqa: E402,F401  (casework tables)

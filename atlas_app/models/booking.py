@@ -1,0 +1,283 @@
+"""Course booking: the catalogue (regions, venues, course types, sessions, terms), clients and their police
+offers, bookings, the client timeline, contact-centre calls, special-circumstance requests and API tokens.
+
+Invariants the database keeps:
+* a session never holds more seats than its capacity (``seats_taken`` is changed only by guarded UPDATEs and a
+  CHECK constraint backs them up);
+* an offer has at most one active booking (a partial unique index over the active statuses).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import JSON, CheckConstraint, Column, ForeignKey, Index, Integer, Text, UniqueConstraint, text
+from sqlmodel import Field, SQLModel
+
+from atlas_app.db import UTCDateTime, utcnow
+
+# Bookings in these states hold a seat and count as the offer's one live booking.
+ACTIVE_BOOKING_STATUSES = ("held", "awaiting_payment", "confirmed")
+_ACTIVE_SQL = "status IN ('held', 'awaiting_payment', 'confirmed')"
+
+
+class Region(SQLModel, table=True):
+    __tablename__ = "region"
+    __table_args__ = (UniqueConstraint("organisation_id", "name", name="uq_region_org_name"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    organisation_id: int = Field(foreign_key="organisation.id", index=True)
+    name: str = Field(max_length=100)
+    sort_order: int = Field(default=0)
+    is_active: bool = Field(default=True)
+
+
+class Venue(SQLModel, table=True):
+    __tablename__ = "venue"
+    __table_args__ = (UniqueConstraint("organisation_id", "name", name="uq_venue_org_name"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    organisation_id: int = Field(foreign_key="organisation.id", index=True)
+    region_id: int | None = Field(default=None, foreign_key="region.id", index=True)
+    name: str = Field(max_length=150)
+    is_online: bool = Field(default=False)
+    address_line1: str = Field(default="", max_length=150)
+    address_line2: str = Field(default="", max_length=150)
+    town: str = Field(default="", max_length=100)
+    postcode: str = Field(default="", max_length=10)
+    accessibility_notes: str = Field(default="", max_length=1000)
+    is_active: bool = Field(default=True)
+
+
+class CourseType(SQLModel, table=True):
+    __tablename__ = "course_type"
+    __table_args__ = (
+        UniqueConstraint("organisation_id", "code", name="uq_course_type_org_code"),
+        CheckConstraint("fee_pence >= 0", name="ck_course_type_fee"),
+        CheckConstraint("default_capacity > 0", name="ck_course_type_capacity"),
+        CheckConstraint("duration_minutes > 0", name="ck_course_type_duration"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    organisation_id: int = Field(foreign_key="organisation.id", index=True)
+    code: str = Field(max_length=20)
+    name: str = Field(max_length=150)
+    is_ndors: bool = Field(default=True)
+    description: str = Field(default="", max_length=1000)
+    duration_minutes: int = Field(default=165)
+    fee_pence: int = Field(default=0)
+    # Any of "classroom", "online", "practical".
+    delivery_modes: list[str] = Field(default_factory=list, sa_type=JSON)
+    default_capacity: int = Field(default=24)
+    # e.g. [{"role": "classroom", "clients_per_instructor": 12, "minimum": 1}]
+    instructor_roles: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSON)
+    is_active: bool = Field(default=True)
+
+
+class BookingTerms(SQLModel, table=True):
+    """An organisation's booking terms."""
+
+    __tablename__ = "booking_terms"
+
+    id: int | None = Field(default=None, primary_key=True)
+    organisation_id: int = Field(foreign_key="organisation.id", unique=True)
+    hold_minutes: int = Field(default=15)
+    # A new booking must be paid within this many hours (and before the session) or it is released or chased.
+    payment_due_hours: int = Field(default=72)
+    unpaid_action: str = Field(default="release", max_length=20)  # "release" or "chase"
+    # Clients may transfer or cancel online until this many hours before the session; staff may go later.
+    transfer_cutoff_hours: int = Field(default=72)
+    transfer_fee_pence: int = Field(default=0)
+    max_transfers: int = Field(default=2)
+    cancel_cutoff_hours: int = Field(default=72)
+    cancel_fee_pence: int = Field(default=0)
+    bookable_days_ahead: int = Field(default=120)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class CourseSession(SQLModel, table=True):
+    """One dated sitting of a course type at a venue (or online)."""
+
+    __tablename__ = "course_session"
+    __table_args__ = (
+        CheckConstraint("seats_taken >= 0 AND seats_taken <= capacity", name="ck_session_seats"),
+        CheckConstraint("capacity > 0", name="ck_session_capacity"),
+        CheckConstraint("ends_at > starts_at", name="ck_session_times"),
+        Index("ix_course_session_org_start", "organisation_id", "starts_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    organisation_id: int = Field(foreign_key="organisation.id", index=True)
+    course_type_id: int = Field(foreign_key="course_type.id", index=True)
+    venue_id: int | None = Field(default=None, foreign_key="venue.id", index=True)
+    delivery_mode: str = Field(max_length=20)
+    starts_at: datetime = Field(sa_type=UTCDateTime)
+    ends_at: datetime = Field(sa_type=UTCDateTime)
+    capacity: int = Field(default=24)
+    seats_taken: int = Field(default=0)
+    online_link: str = Field(default="", max_length=500)
+    status: str = Field(default="scheduled", max_length=20)  # scheduled, cancelled, completed
+    notes: str = Field(default="", max_length=1000)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class Client(SQLModel, table=True):
+    """The person offered a course."""
+
+    __tablename__ = "client"
+    __table_args__ = (Index("ix_client_org_name", "organisation_id", "last_name", "first_name"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    organisation_id: int = Field(foreign_key="organisation.id", index=True)
+    first_name: str = Field(max_length=100)
+    last_name: str = Field(max_length=100)
+    date_of_birth: date
+    licence_number: str = Field(default="", max_length=20, index=True)
+    address_line1: str = Field(default="", max_length=150)
+    address_line2: str = Field(default="", max_length=150)
+    town: str = Field(default="", max_length=100)
+    postcode: str = Field(default="", max_length=10, index=True)
+    email: str = Field(default="", max_length=254)
+    phone: str = Field(default="", max_length=30)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class Offer(SQLModel, table=True):
+    """A police offer of a course (the referral), with its critical date."""
+
+    __tablename__ = "offer"
+    __table_args__ = (UniqueConstraint("organisation_id", "offer_reference", name="uq_offer_org_reference"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    organisation_id: int = Field(foreign_key="organisation.id", index=True)
+    offer_reference: str = Field(max_length=40)
+    client_id: int = Field(foreign_key="client.id", index=True)
+    course_type_id: int = Field(foreign_key="course_type.id", index=True)
+    offence_date: date
+    critical_date: date = Field(index=True)
+    police_force: str = Field(default="", max_length=100)
+    # referred, booked, completed, did_not_attend, expired, returned
+    status: str = Field(default="referred", max_length=20, index=True)
+    source: str = Field(default="import", max_length=20)  # import, api, staff
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class Booking(SQLModel, table=True):
+    __tablename__ = "booking"
+    __table_args__ = (
+        Index(
+            "uq_booking_one_active_per_offer",
+            "offer_id",
+            unique=True,
+            sqlite_where=text(_ACTIVE_SQL),
+            postgresql_where=text(_ACTIVE_SQL),
+        ),
+        Index("ix_booking_session_status", "session_id", "status"),
+        Index("ix_booking_org_created", "organisation_id", "created_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    organisation_id: int = Field(foreign_key="organisation.id", index=True)
+    reference: str = Field(max_length=20, unique=True)
+    offer_id: int = Field(foreign_key="offer.id", index=True)
+    session_id: int = Field(foreign_key="course_session.id")
+    # held, awaiting_payment, confirmed, attended, did_not_attend, turned_away, cancelled, transferred, expired
+    status: str = Field(max_length=20)
+    channel: str = Field(max_length=20)  # online, telephone, api
+    made_by_user_id: int | None = Field(default=None, foreign_key="app_user.id")
+    hold_expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
+    payment_due_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    fee_pence: int = Field(default=0)
+    needs: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    transferred_from_id: int | None = Field(
+        default=None, sa_column=Column(Integer, ForeignKey("booking.id"), nullable=True)
+    )
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class ClientEvent(SQLModel, table=True):
+    """The client's status timeline, from the point of referral."""
+
+    __tablename__ = "client_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    organisation_id: int = Field(foreign_key="organisation.id", index=True)
+    client_id: int = Field(foreign_key="client.id", index=True)
+    offer_id: int | None = Field(default=None, foreign_key="offer.id")
+    booking_id: int | None = Field(default=None, foreign_key="booking.id")
+    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    kind: str = Field(max_length=30)
+    detail: str = Field(default="", max_length=500)
+    username: str = Field(default="", max_length=80)
+
+
+class CallLog(SQLModel, table=True):
+    __tablename__ = "call_log"
+    __table_args__ = (Index("ix_call_log_org_at", "organisation_id", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    organisation_id: int = Field(foreign_key="organisation.id", index=True)
+    client_id: int | None = Field(default=None, foreign_key="client.id", index=True)
+    offer_id: int | None = Field(default=None, foreign_key="offer.id")
+    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    call_type: str = Field(max_length=30)
+    outcome: str = Field(max_length=30)
+    notes: str = Field(default="", sa_type=Text)
+    user_id: int | None = Field(default=None, foreign_key="app_user.id")
+
+
+class SpecialRequest(SQLModel, table=True):
+    """A special-circumstances request (for example a part-payment plan) for the organisation to decide."""
+
+    __tablename__ = "special_request"
+
+    id: int | None = Field(default=None, primary_key=True)
+    organisation_id: int = Field(foreign_key="organisation.id", index=True)
+    client_id: int = Field(foreign_key="client.id", index=True)
+    offer_id: int | None = Field(default=None, foreign_key="offer.id")
+    kind: str = Field(max_length=30)
+    details: str = Field(default="", sa_type=Text)
+    status: str = Field(default="open", max_length=20)  # open, approved, declined
+    created_by_user_id: int | None = Field(default=None, foreign_key="app_user.id")
+    decided_by_user_id: int | None = Field(default=None, foreign_key="app_user.id")
+    decision_note: str = Field(default="", max_length=1000)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    decided_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class ApiToken(SQLModel, table=True):
+    """A token for the REST API, per organisation. Only its SHA-256 is stored."""
+
+    __tablename__ = "api_token"
+
+    id: int | None = Field(default=None, primary_key=True)
+    organisation_id: int = Field(foreign_key="organisation.id", index=True)
+    name: str = Field(max_length=100)
+    token_hash: str = Field(max_length=64, unique=True, exclude=True)
+    prefix: str = Field(max_length=12)
+    created_by: str = Field(default="", max_length=80)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    last_used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    revoked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class ImportJob(SQLModel, table=True):
+    """Progress and result of a file import (referrals, gazetteer), shown in the app while it runs."""
+
+    __tablename__ = "import_job"
+
+    id: int | None = Field(default=None, primary_key=True)
+    organisation_id: int | None = Field(default=None, foreign_key="organisation.id", index=True)
+    kind: str = Field(max_length=30)
+    filename: str = Field(default="", max_length=200)
+    status: str = Field(default="running", max_length=20)  # running, done, failed
+    rows_total: int = Field(default=0)
+    rows_done: int = Field(default=0)
+    created: int = Field(default=0)
+    updated: int = Field(default=0)
+    errors: list[str] = Field(default_factory=list, sa_type=JSON)
+    started_by: str = Field(default="", max_length=80)
+    started_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

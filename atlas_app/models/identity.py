@@ -1,0 +1,100 @@
+"""Users, roles, login sessions, login attempts and password reset tokens."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import JSON, Column, ForeignKey, Integer, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from atlas_app.db import UTCDateTime, utcnow
+
+
+class Role(SQLModel, table=True):
+    """A configurable set of permissions within one organisation."""
+
+    __tablename__ = "role"
+    __table_args__ = (UniqueConstraint("organisation_id", "name", name="uq_role_org_name"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    organisation_id: int = Field(foreign_key="organisation.id", index=True)
+    name: str = Field(max_length=80)
+    description: str = Field(default="", max_length=400)
+    permissions: list[str] = Field(default_factory=list, sa_type=JSON)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class User(SQLModel, table=True):
+    __tablename__ = "app_user"
+
+    id: int | None = Field(default=None, primary_key=True)
+    organisation_id: int = Field(foreign_key="organisation.id", index=True)
+    # Stored lower-case; unique across the platform so a login needs no organisation.
+    username: str = Field(max_length=80, unique=True, index=True)
+    full_name: str = Field(max_length=200)
+    email: str = Field(default="", max_length=254)
+    password_hash: str = Field(default="", max_length=100, exclude=True)
+    is_active: bool = Field(default=True)
+    is_platform_admin: bool = Field(default=False)
+    failed_attempts: int = Field(default=0)
+    locked_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    must_change_password: bool = Field(default=False)
+    password_changed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class UserRole(SQLModel, table=True):
+    __tablename__ = "user_role"
+
+    user_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("app_user.id", ondelete="CASCADE"), primary_key=True)
+    )
+    role_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("role.id", ondelete="CASCADE"), primary_key=True, index=True)
+    )
+
+
+class AuthSession(SQLModel, table=True):
+    """A signed-in browser. Only the SHA-256 of its random token is stored."""
+
+    __tablename__ = "auth_session"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="app_user.id", index=True)
+    token_hash: str = Field(max_length=64, unique=True, index=True, exclude=True)
+    acting_organisation_id: int = Field(foreign_key="organisation.id")
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    last_seen_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    expires_at: datetime = Field(sa_type=UTCDateTime)
+    ended_at: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
+    end_reason: str = Field(default="", max_length=40)
+    ip: str = Field(default="", max_length=64)
+    user_agent: str = Field(default="", max_length=400)
+
+
+class LoginAttempt(SQLModel, table=True):
+    """Every sign-in attempt: success, failure, lockout, or refused because locked or disabled."""
+
+    __tablename__ = "login_attempt"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+    username_tried: str = Field(max_length=200)
+    user_id: int | None = Field(default=None, foreign_key="app_user.id", index=True)
+    organisation_id: int | None = Field(default=None, foreign_key="organisation.id", index=True)
+    outcome: str = Field(max_length=20)
+    ip: str = Field(default="", max_length=64)
+    user_agent: str = Field(default="", max_length=400)
+
+
+class PasswordResetToken(SQLModel, table=True):
+    """A single-use, expiring forgotten-password token; only its SHA-256 is stored."""
+
+    __tablename__ = "password_reset_token"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="app_user.id", index=True)
+    token_hash: str = Field(max_length=64, unique=True, exclude=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    expires_at: datetime = Field(sa_type=UTCDateTime)
+    used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)

@@ -1,0 +1,21 @@
+"""Organisations: the tenants of Atlas (a council or a police area)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlmodel import Field, SQLModel
+
+from atlas_app.db import UTCDateTime, utcnow
+
+
+class Organisation(SQLModel, table=True):
+    __tablename__ = "organisation"
+
+    id: int | None = Field(default=None, primary_key=True)
+    slug: str = Field(max_length=40, unique=True, index=True)
+    name: str = Field(max_length=200)
+    is_active: bool = Field(default=True)
+    # Organisations may demand longer passwords than the platform minimum of 7, never shorter.
+    password_min_length: int = Field(default=7)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -1,0 +1,681 @@
+"""Bookings: holding a seat, confirming, transferring, cancelling, attendance, and expiry of holds.
+
+One validation function (``_check_bookable``) serves every way in: the public wizard, telephone bookings, transfers
+and the REST API. Seats are taken and given back only by guarded UPDATEs of ``course_session.seats_taken``
+(``... WHERE seats_taken < capacity``), so a session can never be overbooked however many requests race; a CHECK
+constraint backs this up, and a partial unique index keeps an offer to one active booking.
+
+Each change writes its audit entry last, just before the commit: recording it locks the audit chain's head row,
+which every writer in Atlas needs, so the shorter that lock is held the more bookings go through at once.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from atlas_app.db import read_session, utcnow, write_session
+from atlas_app.models import (
+    ACTIVE_BOOKING_STATUSES,
+    Booking,
+    BookingTerms,
+    Client,
+    ClientEvent,
+    CourseSession,
+    CourseType,
+    Offer,
+    Organisation,
+    Venue,
+)
+from atlas_app.services import audit, outbox
+from atlas_app.services.actor import Actor
+from atlas_app.services.errors import AtlasError, Conflict, NotFound, PermissionDenied, ValidationFailed
+from atlas_app.services.permissions import Perm
+from atlas_app.timeutil import LONDON, london_date, london_text
+
+SEAT_STATUSES = ("held", "awaiting_payment", "confirmed", "attended", "did_not_attend", "turned_away")
+ATTENDANCE_OUTCOMES = ("attended", "did_not_attend", "turned_away")
+NEEDS_KEYS = ("interpreter", "interpreter_language", "accessibility", "language", "other")
+_REF_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+
+
+class SessionFull(Conflict):
+    def __init__(self, message: str = "Sorry, that session is now full. Please choose another date.") -> None:
+        super().__init__(message)
+
+
+class AlreadyBooked(Conflict):
+    def __init__(self, message: str = "This offer already has a booking.") -> None:
+        super().__init__(message)
+
+
+# --- small helpers -------------------------------------------------------------------------------------------
+
+
+def get_terms(s: Session, organisation_id: int) -> BookingTerms:
+    known = s.info.get("atlas_terms", {})
+    if organisation_id in known:  # read with the offer earlier in this transaction
+        terms = known[organisation_id]
+    else:
+        terms = s.exec(select(BookingTerms).where(BookingTerms.organisation_id == organisation_id)).first()
+    return terms or BookingTerms(organisation_id=organisation_id)
+
+
+def new_reference(s: Session, organisation_id: int) -> str:
+    org = s.get(Organisation, organisation_id)
+    prefix = (org.slug[:3] if org else "ATL").upper()
+    while True:
+        ref = prefix + "-" + "".join(secrets.choice(_REF_ALPHABET) for _ in range(7))
+        if s.exec(select(Booking.id).where(Booking.reference == ref)).first() is None:
+            return ref
+
+
+def timeline(s: Session, offer: Offer, kind: str, detail: str = "", booking_id: int | None = None,
+             username: str = "") -> None:
+    s.add(ClientEvent(organisation_id=offer.organisation_id, client_id=offer.client_id, offer_id=offer.id,
+                      booking_id=booking_id, kind=kind, detail=detail[:500], username=username))
+
+
+def clean_needs(needs: dict[str, Any] | None) -> dict[str, Any]:
+    """Keep only the known need fields, as short strings or booleans."""
+    out: dict[str, Any] = {}
+    for key in NEEDS_KEYS:
+        value = (needs or {}).get(key)
+        if value in (None, "", False):
+            continue
+        out[key] = bool(value) if key == "interpreter" else str(value).strip()[:300]
+    return out
+
+
+def _take_seat(s: Session, session_id: int, organisation_id: int, looks_full: bool = False) -> None:
+    """Take one seat, or raise SessionFull. Expired holds on the session are released first if it looks full.
+
+    ``looks_full``: the session was full when this transaction read it. Then, unless expired holds free a seat,
+    the answer is "full" at once, instead of queueing for the session's row lock behind the bookings in progress
+    only to find no seat (what keeps a rush for the last seats quick for everyone who misses out)."""
+    if looks_full and _release_expired(s, session_id=session_id) == 0:
+        raise SessionFull()
+    for attempt in range(2):
+        result = s.exec(
+            update(CourseSession)
+            .where(
+                CourseSession.id == session_id,
+                CourseSession.organisation_id == organisation_id,
+                CourseSession.status == "scheduled",
+                CourseSession.seats_taken < CourseSession.capacity,
+            )
+            .values(seats_taken=CourseSession.seats_taken + 1)
+        )
+        if result.rowcount == 1:
+            return
+        if attempt == 0 and _release_expired(s, session_id=session_id) == 0:
+            break
+    raise SessionFull()
+
+
+def _give_back_seat(s: Session, session_id: int) -> None:
+    s.exec(
+        update(CourseSession)
+        .where(CourseSession.id == session_id, CourseSession.seats_taken > 0)
+        .values(seats_taken=CourseSession.seats_taken - 1)
+    )
+
+
+def _release_expired(s: Session, session_id: int | None = None, now: datetime | None = None) -> int:
+    """Expire holds whose time is up and give their seats back. Each hold is released by a conditional UPDATE, so
+    two workers sweeping at once never give the same seat back twice."""
+    now = now or utcnow()
+    query = select(Booking.id, Booking.session_id, Booking.offer_id).where(
+        Booking.status == "held", Booking.hold_expires_at <= now
+    )
+    if session_id is not None:
+        query = query.where(Booking.session_id == session_id)
+    released = 0
+    for booking_id, sess_id, offer_id in s.exec(query.limit(500)).all():
+        result = s.exec(
+            update(Booking)
+            .where(Booking.id == booking_id, Booking.status == "held")
+            .values(status="expired", updated_at=now)
+        )
+        if result.rowcount == 1:
+            _give_back_seat(s, sess_id)
+            offer = s.get(Offer, offer_id)
+            if offer is not None:
+                timeline(s, offer, "hold_expired", "The seat hold ran out and the seat was freed.", booking_id)
+            released += 1
+    return released
+
+
+def release_expired_holds() -> int:
+    """The periodic sweep: free every seat whose hold has run out."""
+    with write_session() as s:
+        return _release_expired(s)
+
+
+def _check_bookable(s: Session, offer: Offer, session: CourseSession, now: datetime) -> None:
+    """Every rule a booking, a hold or a transfer must meet, in one place."""
+    if session.organisation_id != offer.organisation_id:
+        raise NotFound("No such session.")
+    if offer.status in ("completed", "did_not_attend"):
+        raise ValidationFailed("This offer's course has already been completed or missed.", {"offer": offer.status})
+    if offer.status in ("expired", "returned"):
+        raise ValidationFailed("This offer has expired or been returned to the police, so it cannot be booked.",
+                               {"offer": offer.status})
+    if offer.critical_date < london_date(now):
+        raise ValidationFailed(
+            f"This offer expired on {offer.critical_date:%d %B %Y} (its critical date).", {"offer": "expired"}
+        )
+    if session.course_type_id != offer.course_type_id:
+        raise ValidationFailed("That session is for a different course.", {"session": "wrong course"})
+    if session.status != "scheduled":
+        raise ValidationFailed("That session is not open for booking.", {"session": session.status})
+    if session.starts_at <= now:
+        raise ValidationFailed("That session has already started.", {"session": "past"})
+    if london_date(session.ends_at) > offer.critical_date:
+        raise ValidationFailed(
+            f"That session ends after the critical date ({offer.critical_date:%d %B %Y}).", {"session": "too late"}
+        )
+
+
+def _load_offer(s: Session, organisation_id: int, offer_id: int, lock: bool = False) -> Offer:
+    # The client, course type and organisation come in the same query, so the views, texts and emails built later
+    # in the transaction find them in the session instead of asking the database again. Only the offer is locked.
+    query = (
+        select(Offer, Client, CourseType, Organisation, BookingTerms)
+        .join(Client, Client.id == Offer.client_id)
+        .join(CourseType, CourseType.id == Offer.course_type_id)
+        .join(Organisation, Organisation.id == Offer.organisation_id)
+        .outerjoin(BookingTerms, BookingTerms.organisation_id == Offer.organisation_id)
+        .where(Offer.id == int(offer_id), Offer.organisation_id == organisation_id)
+    )
+    if lock:
+        query = query.with_for_update(of=Offer)
+    row = s.exec(query).first()
+    if row is None:
+        raise NotFound("No such offer.")
+    _keep(s, row)
+    s.info.setdefault("atlas_terms", {})[organisation_id] = row[4]
+    return row[0]
+
+
+def _keep(s: Session, rows) -> None:
+    """Hold the rows for the rest of the transaction: the session only keeps weak references to unchanged rows,
+    and these are looked up again (``s.get``) by the texts, views and emails."""
+    s.info.setdefault("atlas_keep", []).extend(r for r in rows if r is not None)
+
+
+def _load_session(s: Session, organisation_id: int, session_id: int) -> CourseSession:
+    try:
+        sid = int(session_id)
+    except (TypeError, ValueError):
+        raise ValidationFailed("Choose a session.", {"session": "invalid"}) from None
+    row = s.exec(
+        select(CourseSession, Venue).outerjoin(Venue, Venue.id == CourseSession.venue_id)
+        .where(CourseSession.id == sid, CourseSession.organisation_id == organisation_id)
+    ).first()
+    if row is None:
+        raise NotFound("No such session.")
+    _keep(s, row)
+    return row[0]
+
+
+def _active_booking(s: Session, offer_id: int) -> Booking | None:
+    return s.exec(
+        select(Booking).where(Booking.offer_id == offer_id, Booking.status.in_(ACTIVE_BOOKING_STATUSES))
+    ).first()
+
+
+def _snapshot(b: Booking) -> dict[str, Any]:
+    return {"reference": b.reference, "status": b.status, "session_id": b.session_id, "channel": b.channel,
+            "fee_pence": b.fee_pence, "needs": b.needs}
+
+
+def _session_text(s: Session, session: CourseSession) -> str:
+    ct = s.get(CourseType, session.course_type_id)
+    venue = s.get(Venue, session.venue_id) if session.venue_id else None
+    where = "online" if session.delivery_mode == "online" or venue is None or venue.is_online else venue.name
+    return f"{ct.name if ct else 'Course'}, {london_text(session.starts_at)}, {where}"
+
+
+# --- the result objects --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BookingView:
+    id: int
+    reference: str
+    status: str
+    channel: str
+    offer_id: int
+    offer_reference: str
+    client_name: str
+    session_id: int
+    session_text: str
+    starts_at: datetime
+    ends_at: datetime
+    venue_name: str
+    venue_address: str
+    delivery_mode: str
+    course_code: str
+    course_name: str
+    fee_pence: int
+    hold_expires_at: datetime | None
+    payment_due_at: datetime | None
+    needs: dict[str, Any] = field(default_factory=dict)
+    created_at: datetime | None = None
+
+
+def booking_view(s: Session, b: Booking) -> BookingView:
+    offer = s.get(Offer, b.offer_id)
+    client = s.get(Client, offer.client_id)
+    session = s.get(CourseSession, b.session_id)
+    ct = s.get(CourseType, session.course_type_id)
+    venue = s.get(Venue, session.venue_id) if session.venue_id else None
+    address = ", ".join(x for x in [venue.address_line1, venue.address_line2, venue.town, venue.postcode] if x) \
+        if venue else ""
+    return BookingView(
+        id=b.id, reference=b.reference, status=b.status, channel=b.channel, offer_id=offer.id,
+        offer_reference=offer.offer_reference, client_name=f"{client.first_name} {client.last_name}",
+        session_id=session.id, session_text=_session_text(s, session), starts_at=session.starts_at,
+        ends_at=session.ends_at, venue_name=venue.name if venue else "Online",
+        venue_address="Online" if (venue is None or venue.is_online) else address,
+        delivery_mode=session.delivery_mode, course_code=ct.code, course_name=ct.name, fee_pence=b.fee_pence,
+        hold_expires_at=b.hold_expires_at, payment_due_at=b.payment_due_at, needs=dict(b.needs or {}),
+        created_at=b.created_at,
+    )
+
+
+# --- making bookings -----------------------------------------------------------------------------------------
+
+
+def _new_booking(s: Session, offer: Offer, session: CourseSession, *, status: str, channel: str, actor: Actor | None,
+                 needs: dict[str, Any] | None, now: datetime, hold_minutes: int | None = None,
+                 fee_pence: int | None = None, transferred_from: int | None = None) -> Booking:
+    terms = get_terms(s, offer.organisation_id)
+    ct = s.get(CourseType, offer.course_type_id)
+    _take_seat(s, session.id, offer.organisation_id, looks_full=session.seats_taken >= session.capacity)
+    booking = Booking(
+        organisation_id=offer.organisation_id,
+        reference=new_reference(s, offer.organisation_id),
+        offer_id=offer.id,
+        session_id=session.id,
+        status=status,
+        channel=channel,
+        made_by_user_id=actor.user_id if actor else None,
+        hold_expires_at=now + timedelta(minutes=hold_minutes or terms.hold_minutes) if status == "held" else None,
+        payment_due_at=None if status == "held" else _payment_due(terms, session, now),
+        fee_pence=ct.fee_pence if fee_pence is None else fee_pence,
+        needs=clean_needs(needs),
+        transferred_from_id=transferred_from,
+        created_at=now,
+        updated_at=now,
+    )
+    s.add(booking)
+    try:
+        s.flush()
+    except IntegrityError:
+        raise AlreadyBooked() from None
+    return booking
+
+
+def _payment_due(terms: BookingTerms, session: CourseSession, now: datetime) -> datetime:
+    return min(now + timedelta(hours=terms.payment_due_hours), session.starts_at - timedelta(hours=1))
+
+
+def hold_seat(organisation_id: int, offer_id: int, session_id: int, needs: dict[str, Any] | None = None,
+              channel: str = "online") -> BookingView:
+    """Hold a seat for a client while they check their answers (and pay). A hold the same offer already had on
+    another session is let go first."""
+    now = utcnow()
+    with write_session() as s:
+        offer = _load_offer(s, organisation_id, offer_id, lock=True)
+        session = _load_session(s, organisation_id, session_id)
+        _check_bookable(s, offer, session, now)
+        existing = _active_booking(s, offer.id)
+        if existing is not None:
+            if existing.status != "held":
+                raise AlreadyBooked(f"This offer is already booked (booking {existing.reference}).")
+            if existing.session_id == session.id and existing.hold_expires_at and existing.hold_expires_at > now:
+                return booking_view(s, existing)
+            existing.status, existing.updated_at = "expired", now
+            s.add(existing)
+            s.flush()
+            _give_back_seat(s, existing.session_id)
+            timeline(s, offer, "hold_released", "The client chose a different session.", existing.id)
+        booking = _new_booking(s, offer, session, status="held", channel=channel, actor=None, needs=needs, now=now)
+        timeline(s, offer, "seat_held", _session_text(s, session), booking.id)
+        view = booking_view(s, booking)
+        audit.record(s, None, "booking", booking.reference, "held", after=_snapshot(booking),
+                     organisation_id=organisation_id)
+        return view
+
+
+def confirm_hold(organisation_id: int, offer_id: int, booking_reference: str,
+                 needs: dict[str, Any] | None = None) -> BookingView:
+    """The client has checked their answers: the held seat becomes a booking awaiting payment. If the hold ran
+    out, the seat is taken again when one is still free."""
+    now = utcnow()
+    with write_session() as s:
+        offer = _load_offer(s, organisation_id, offer_id, lock=True)
+        booking = s.exec(
+            select(Booking).where(Booking.reference == booking_reference, Booking.offer_id == offer.id)
+            .with_for_update()
+        ).first()
+        if booking is None:
+            raise NotFound("That booking cannot be found.")
+        if booking.status in ("awaiting_payment", "confirmed"):
+            return booking_view(s, booking)
+        session = s.get(CourseSession, booking.session_id)
+        _check_bookable(s, offer, session, now)
+        if booking.status == "held" and booking.hold_expires_at and booking.hold_expires_at > now:
+            pass
+        elif booking.status in ("held", "expired"):
+            # The hold ran out; if the sweep already freed the seat, take one again (or say the session is full).
+            if booking.status == "held":
+                booking.status = "expired"
+                s.add(booking)
+                s.flush()
+                _give_back_seat(s, booking.session_id)
+            if _active_booking(s, offer.id) is not None:
+                raise AlreadyBooked()
+            _take_seat(s, booking.session_id, organisation_id)
+        else:
+            raise ValidationFailed("This booking can no longer be confirmed.", {"booking": booking.status})
+        terms = get_terms(s, organisation_id)
+        before = _snapshot(booking)
+        booking.status = "awaiting_payment"
+        booking.hold_expires_at = None
+        booking.payment_due_at = _payment_due(terms, session, now)
+        if needs is not None:
+            booking.needs = clean_needs(needs)
+        booking.updated_at = now
+        s.add(booking)
+        try:
+            s.flush()
+        except IntegrityError:
+            raise AlreadyBooked() from None
+        offer.status = "booked"
+        s.add(offer)
+        timeline(s, offer, "booked", f"Booked online: {_session_text(s, session)}", booking.id)
+        view = booking_view(s, booking)
+        _queue_confirmation(s, offer, view)
+        audit.record(s, None, "booking", booking.reference, "booked", before=before, after=_snapshot(booking),
+                     organisation_id=organisation_id)
+        return view
+
+
+def book(actor: Actor, offer_id: int, session_id: int, needs: dict[str, Any] | None = None,
+         channel: str = "telephone") -> BookingView:
+    """Staff (or an API client) book a seat outright for an offer; the booking then awaits payment."""
+    actor.require(Perm.BOOKINGS_MANAGE)
+    org_id = actor.require_org()
+    if channel not in ("telephone", "online", "api"):
+        raise ValidationFailed("Channel must be online, telephone or api.", {"channel": "invalid"})
+    now = utcnow()
+    with write_session() as s:
+        offer = _load_offer(s, org_id, offer_id, lock=True)
+        session = _load_session(s, org_id, session_id)
+        _check_bookable(s, offer, session, now)
+        existing = _active_booking(s, offer.id)
+        if existing is not None:
+            if existing.status != "held":
+                raise AlreadyBooked(f"This offer is already booked (booking {existing.reference}).")
+            existing.status, existing.updated_at = "expired", now
+            s.add(existing)
+            s.flush()
+            _give_back_seat(s, existing.session_id)
+        booking = _new_booking(s, offer, session, status="awaiting_payment", channel=channel, actor=actor,
+                               needs=needs, now=now)
+        offer.status = "booked"
+        s.add(offer)
+        how = {"telephone": "by telephone", "api": "through the API", "online": "online"}[channel]
+        timeline(s, offer, "booked", f"Booked {how}: {_session_text(s, session)}", booking.id, actor.username)
+        view = booking_view(s, booking)
+        _queue_confirmation(s, offer, view)
+        audit.record(s, actor, "booking", booking.reference, "booked", after=_snapshot(booking))
+        return view
+
+
+def _queue_confirmation(s: Session, offer: Offer, view: BookingView, kind: str = "confirmation") -> None:
+    client = s.get(Client, offer.client_id)
+    if not client or not client.email:
+        return
+    subject = {
+        "confirmation": f"Your course booking {view.reference}",
+        "transfer": f"Your course booking has moved: {view.reference}",
+        "cancellation": f"Your course booking {view.reference} is cancelled",
+    }[kind]
+    lines = [
+        f"Dear {client.first_name} {client.last_name},",
+        "",
+        {
+            "confirmation": "Thank you for booking your course. Your booking reference is " + view.reference + ".",
+            "transfer": "Your booking has been moved. Your new booking reference is " + view.reference + ".",
+            "cancellation": "Your booking " + view.reference + " has been cancelled.",
+        }[kind],
+        "",
+        f"Course: {view.course_name} ({view.course_code})",
+        f"When: {london_text(view.starts_at)} to {view.ends_at.astimezone(LONDON):%H:%M}",
+        f"Where: {view.venue_name}{', ' + view.venue_address if view.venue_address != 'Online' else ''}",
+        f"Offer reference: {view.offer_reference}",
+        f"Critical date: {offer.critical_date:%d %B %Y}",
+    ]
+    if kind != "cancellation" and view.status == "awaiting_payment":
+        due = london_text(view.payment_due_at) if view.payment_due_at else "before the course"
+        lines += ["", f"Fee: £{view.fee_pence / 100:.2f}, to be paid by {due}."]
+    lines += ["", "Please bring your photocard driving licence. If you cannot attend, transfer or cancel your "
+              "booking before the course through the booking site or by telephone."]
+    outbox.queue(s, to=client.email, subject=subject, body="\n".join(lines), organisation_id=offer.organisation_id,
+                 related=("booking", view.reference))
+
+
+# --- changing bookings ---------------------------------------------------------------------------------------
+
+
+def _booking_for_update(s: Session, organisation_id: int, reference: str) -> Booking:
+    booking = s.exec(
+        select(Booking).where(Booking.reference == str(reference).strip().upper(),
+                              Booking.organisation_id == organisation_id).with_for_update()
+    ).first()
+    if booking is None:
+        raise NotFound("No such booking.")
+    return booking
+
+
+def _cutoff_check(terms: BookingTerms, session: CourseSession, now: datetime, hours: int, what: str) -> None:
+    if session.starts_at - now < timedelta(hours=hours):
+        raise ValidationFailed(
+            f"Bookings can only be {what} online up to {hours} hours before the course. Please telephone us.",
+            {"booking": "too late"},
+        )
+
+
+def transfer(organisation_id: int, reference: str, new_session_id: int, *, actor: Actor | None = None,
+             offer_id: int | None = None) -> BookingView:
+    """Move a booking to another session. Clients (no actor; ``offer_id`` proves whose booking it is) must meet
+    the organisation's cut-off and transfer limit; staff may transfer later. The critical date always applies."""
+    if actor is not None:
+        actor.require(Perm.BOOKINGS_MANAGE)
+        if actor.organisation_id != organisation_id:
+            raise PermissionDenied()
+    now = utcnow()
+    with write_session() as s:
+        old = _booking_for_update(s, organisation_id, reference)
+        if offer_id is not None and old.offer_id != offer_id:
+            raise NotFound("No such booking.")
+        if old.status not in ("awaiting_payment", "confirmed"):
+            raise ValidationFailed("Only a current booking can be transferred.", {"booking": old.status})
+        offer = _load_offer(s, organisation_id, old.offer_id, lock=True)
+        terms = get_terms(s, organisation_id)
+        old_session = s.get(CourseSession, old.session_id)
+        new_session = _load_session(s, organisation_id, new_session_id)
+        if new_session.id == old_session.id:
+            raise ValidationFailed("That is the session already booked.", {"session": "same"})
+        if actor is None:
+            _cutoff_check(terms, old_session, now, terms.transfer_cutoff_hours, "transferred")
+            transfers = 0
+            cursor = old
+            while cursor.transferred_from_id is not None and transfers < 100:
+                transfers += 1
+                cursor = s.get(Booking, cursor.transferred_from_id)
+            if transfers >= terms.max_transfers:
+                raise ValidationFailed(
+                    f"This booking has been transferred {transfers} times, the most allowed online. "
+                    "Please telephone us.", {"booking": "transfer limit"})
+        _check_bookable(s, offer, new_session, now)
+        before = _snapshot(old)
+        old.status, old.updated_at = "transferred", now
+        s.add(old)
+        s.flush()
+        _give_back_seat(s, old.session_id)
+        new = _new_booking(s, offer, new_session, status=before["status"], channel=_transfer_channel(old, actor),
+                           actor=actor, needs=old.needs, now=now,
+                           fee_pence=old.fee_pence + terms.transfer_fee_pence, transferred_from=old.id)
+        if before["status"] == "awaiting_payment":
+            new.payment_due_at = old.payment_due_at or _payment_due(terms, new_session, now)
+            s.add(new)
+        timeline(s, offer, "transferred",
+                 f"{old.reference} moved to {new.reference}: {_session_text(s, new_session)}", new.id,
+                 actor.username if actor else "")
+        view = booking_view(s, new)
+        _queue_confirmation(s, offer, view, "transfer")
+        audit.record(s, actor, "booking", old.reference, "transferred", before=before,
+                     after={"status": "transferred", "to": new.reference, "session_id": new_session.id},
+                     organisation_id=organisation_id)
+        return view
+
+
+def _transfer_channel(old: Booking, actor: Actor | None) -> str:
+    """Clients keep their booking's channel; an API token's transfer is "api"; staff transfers are by telephone."""
+    if actor is None:
+        return old.channel
+    return "api" if actor.user_id is None and actor.username.startswith("api:") else "telephone"
+
+
+def cancel(organisation_id: int, reference: str, *, actor: Actor | None = None, offer_id: int | None = None,
+           reason: str = "") -> BookingView:
+    """Cancel a booking and free its seat. The offer can then be booked again (before its critical date)."""
+    if actor is not None:
+        actor.require(Perm.BOOKINGS_MANAGE)
+        if actor.organisation_id != organisation_id:
+            raise PermissionDenied()
+    now = utcnow()
+    with write_session() as s:
+        booking = _booking_for_update(s, organisation_id, reference)
+        if offer_id is not None and booking.offer_id != offer_id:
+            raise NotFound("No such booking.")
+        if booking.status not in ACTIVE_BOOKING_STATUSES:
+            raise ValidationFailed("This booking is not current, so it cannot be cancelled.",
+                                   {"booking": booking.status})
+        session = s.get(CourseSession, booking.session_id)
+        terms = get_terms(s, organisation_id)
+        if actor is None and booking.status != "held":
+            _cutoff_check(terms, session, now, terms.cancel_cutoff_hours, "cancelled")
+        offer = _load_offer(s, organisation_id, booking.offer_id, lock=True)
+        before = _snapshot(booking)
+        booking.status, booking.updated_at = "cancelled", now
+        s.add(booking)
+        s.flush()
+        _give_back_seat(s, booking.session_id)
+        if offer.status == "booked":
+            offer.status = "referred"
+            s.add(offer)
+        timeline(s, offer, "cancelled", (reason or "Cancelled")[:300], booking.id, actor.username if actor else "")
+        view = booking_view(s, booking)
+        if before["status"] != "held":
+            _queue_confirmation(s, offer, view, "cancellation")
+        audit.record(s, actor, "booking", booking.reference, "cancelled", before=before,
+                     after={"status": "cancelled", "reason": reason[:300]}, organisation_id=organisation_id)
+        return view
+
+
+def record_attendance(actor: Actor, reference: str, outcome: str) -> BookingView:
+    """Mark the register: attended, did not attend, or turned away. Moves the offer's status with it."""
+    actor.require(Perm.BOOKINGS_MANAGE)
+    org_id = actor.require_org()
+    if outcome not in ATTENDANCE_OUTCOMES:
+        raise ValidationFailed("Choose attended, did not attend or turned away.", {"outcome": "invalid"})
+    now = utcnow()
+    with write_session() as s:
+        booking = _booking_for_update(s, org_id, reference)
+        if booking.status not in ("awaiting_payment", "confirmed", *ATTENDANCE_OUTCOMES):
+            raise ValidationFailed("Only a current booking can be marked on the register.",
+                                   {"booking": booking.status})
+        session = s.get(CourseSession, booking.session_id)
+        if session.starts_at > now + timedelta(hours=12):
+            raise ValidationFailed("The register opens on the day of the course.", {"session": "future"})
+        offer = _load_offer(s, org_id, booking.offer_id, lock=True)
+        before = _snapshot(booking)
+        booking.status, booking.updated_at = outcome, now
+        s.add(booking)
+        offer.status = {"attended": "completed", "did_not_attend": "did_not_attend",
+                        "turned_away": "did_not_attend"}[outcome]
+        s.add(offer)
+        label = {"attended": "Attended", "did_not_attend": "Did not attend", "turned_away": "Turned away"}[outcome]
+        timeline(s, offer, outcome, f"{label}: {_session_text(s, session)}", booking.id, actor.username)
+        audit.record(s, actor, "booking", booking.reference, "attendance", before=before,
+                     after={"status": outcome})
+        return booking_view(s, booking)
+
+
+def expire_offers(today: date | None = None) -> int:
+    """Offers whose critical date has passed without a completed course are marked expired."""
+    now = utcnow()
+    today = today or london_date(now)
+    count = 0
+    with write_session() as s:
+        offers = s.exec(
+            select(Offer).where(Offer.critical_date < today, Offer.status == "referred").limit(5000)
+        ).all()
+        for offer in offers:
+            # Conditional, so two workers sweeping together expire (and record) each offer once.
+            changed = s.exec(
+                update(Offer).where(Offer.id == offer.id, Offer.status == "referred").values(status="expired")
+            ).rowcount
+            if changed == 1:
+                timeline(s, offer, "offer_expired", f"The critical date {offer.critical_date:%d %B %Y} passed.")
+                count += 1
+    return count
+
+
+def return_to_police(actor: Actor, offer_id: int, reason: str) -> None:
+    actor.require(Perm.BOOKINGS_MANAGE)
+    org_id = actor.require_org()
+    if not (reason or "").strip():
+        raise ValidationFailed("Give the reason for returning the offer to the police.", {"reason": "required"})
+    with write_session() as s:
+        offer = _load_offer(s, org_id, offer_id, lock=True)
+        if _active_booking(s, offer.id) is not None:
+            raise Conflict("Cancel the offer's booking before returning it to the police.")
+        if offer.status in ("completed",):
+            raise ValidationFailed("A completed offer cannot be returned.")
+        before = offer.status
+        offer.status = "returned"
+        s.add(offer)
+        timeline(s, offer, "returned", reason.strip()[:300], None, actor.username)
+        audit.record(s, actor, "offer", offer.offer_reference, "returned_to_police", before={"status": before},
+                     after={"status": "returned", "reason": reason.strip()[:300]})
+
+
+def get_booking(actor: Actor, reference: str) -> BookingView:
+    actor.require(Perm.BOOKINGS_VIEW)
+    org_id = actor.require_org()
+    with read_session() as s:
+        booking = s.exec(select(Booking).where(Booking.reference == str(reference).strip().upper(),
+                                               Booking.organisation_id == org_id)).first()
+        if booking is None:
+            raise NotFound("No such booking.")
+        return booking_view(s, booking)
+
+
+__all__ = [
+    "AlreadyBooked", "AtlasError", "BookingView", "SessionFull", "book", "booking_view", "cancel", "confirm_hold",
+    "expire_offers", "get_booking", "hold_seat", "record_attendance", "release_expired_holds", "return_to_police",
+    "transfer",
+]

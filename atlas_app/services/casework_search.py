@@ -1,0 +1,77 @@
+"""Search keys for people and places, computed in Python so the same keys work on SQLite and PostgreSQL.
+
+* ``normalise`` folds accents, case and punctuation: "O'Brien-Smith" -> "obrien smith".
+* ``soundex`` is the American Soundex code of a word ("Smith", "Smyth", "Smiht" -> "S530"), stored in indexed
+  columns so misspelt names still meet.
+* ``similarity`` ranks candidates by trigram overlap (as PostgreSQL's pg_trgm does), computed here.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+_SOUNDEX_CODES = {
+    **dict.fromkeys("bfpv", "1"), **dict.fromkeys("cgjkqsxz", "2"), **dict.fromkeys("dt", "3"),
+    "l": "4", **dict.fromkeys("mn", "5"), "r": "6",
+}
+
+
+_APOSTROPHES = re.compile(r"['’`]")
+_NOT_WORD = re.compile(r"[^a-z0-9]+")
+
+
+def normalise(text: str) -> str:
+    """Lower-case ASCII words separated by single spaces; apostrophes vanish, other punctuation splits."""
+    text = text or ""
+    if text.isascii():
+        folded = text.lower()
+    else:
+        folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii").lower()
+    if "'" in folded or "`" in folded or "’" in folded:
+        folded = _APOSTROPHES.sub("", folded)
+    return " ".join(_NOT_WORD.sub(" ", folded).split())
+
+
+def soundex(word: str) -> str:
+    """Soundex of the letters of ``word`` ("" when it has none)."""
+    letters = re.sub(r"[^a-z]", "", normalise(word))
+    if not letters:
+        return ""
+    first = letters[0]
+    out = [first.upper()]
+    previous = _SOUNDEX_CODES.get(first, "")
+    for ch in letters[1:]:
+        code = _SOUNDEX_CODES.get(ch, "")
+        if code and code != previous:
+            out.append(code)
+            if len(out) == 4:
+                break
+        if ch not in "hw":  # h and w do not separate equal codes; vowels do
+            previous = code
+    return "".join(out).ljust(4, "0")
+
+
+def trigrams(text: str) -> set[str]:
+    grams: set[str] = set()
+    for word in normalise(text).split():
+        padded = f"  {word} "
+        grams.update(padded[i:i + 3] for i in range(len(padded) - 2))
+    return grams
+
+
+def similarity(a: str, b: str) -> float:
+    """Trigram similarity in [0, 1] (shared trigrams / all trigrams)."""
+    ta, tb = trigrams(a), trigrams(b)
+    if not ta or not tb:
+        return 0.0
+    return len(ta & tb) / len(ta | tb)
+
+
+def postcode_key(value: str) -> str:
+    key = (value or "").upper().replace(" ", "")
+    return key if key.isalnum() and key.isascii() else re.sub(r"[^A-Z0-9]", "", key)
+
+
+def reference_key(value: str) -> str:
+    return re.sub(r"[^A-Z0-9]", "", (value or "").upper())

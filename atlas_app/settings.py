@@ -1,0 +1,89 @@
+"""Every setting comes from the environment, with an embedded default.
+
+Nothing here imports Reflex, so services, the CLI, Alembic and tests can all use it.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _data_dir() -> Path:
+    path = Path(os.environ.get("ATLAS_DATA_DIR", PROJECT_ROOT / "data"))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def normalise_database_url(url: str) -> str:
+    """Accept the usual spellings and pick the drivers Atlas ships with (psycopg 3)."""
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://") :]
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
+    return url
+
+
+def _secret_key(data_dir: Path) -> str:
+    """SECRET_KEY from the environment, else generated once and stored beside the data."""
+    env = os.environ.get("SECRET_KEY")
+    if env:
+        return env
+    path = data_dir / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    redis_url: str | None
+    smtp_url: str | None
+    base_url: str
+    secret_key: str
+    data_dir: Path
+    mail_from: str
+    session_idle_minutes: int
+    session_absolute_hours: int
+    password_reset_minutes: int
+    # Stripe: with no secret key, card payments go through the labelled demo provider instead.
+    stripe_secret_key: str | None = field(default=None, repr=False)
+    stripe_webhook_secret: str | None = field(default=None, repr=False)
+    # Another address for the Stripe API (a test double); Stripe's own when unset.
+    stripe_api_base: str | None = None
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def cookie_secure(self) -> bool:
+        return self.base_url.startswith("https://")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    data_dir = _data_dir()
+    database_url = os.environ.get("DATABASE_URL") or f"sqlite:///{data_dir / 'atlas.db'}"
+    return Settings(
+        database_url=normalise_database_url(database_url),
+        redis_url=os.environ.get("REDIS_URL") or None,
+        smtp_url=os.environ.get("SMTP_URL") or None,
+        base_url=(os.environ.get("BASE_URL") or "http://localhost:3000").rstrip("/"),
+        secret_key=_secret_key(data_dir),
+        data_dir=data_dir,
+        mail_from=os.environ.get("MAIL_FROM") or "Atlas <no-reply@atlas.localhost>",
+        session_idle_minutes=int(os.environ.get("SESSION_IDLE_MINUTES") or 30),
+        session_absolute_hours=int(os.environ.get("SESSION_ABSOLUTE_HOURS") or 12),
+        password_reset_minutes=int(os.environ.get("PASSWORD_RESET_MINUTES") or 60),
+        stripe_secret_key=(os.environ.get("STRIPE_SECRET_KEY") or "").strip() or None,
+        stripe_webhook_secret=(os.environ.get("STRIPE_WEBHOOK_SECRET") or "").strip() or None,
+        stripe_api_base=(os.environ.get("STRIPE_API_BASE") or "").strip().rstrip("/") or None,
+    )

@@ -1,0 +1,1 @@
+"""The Reflex user interface: reusable components and one module per page (with its state)."""

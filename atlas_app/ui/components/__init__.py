@@ -1,0 +1,1 @@
+"""Reusable interface pieces."""

@@ -1,0 +1,55 @@
+"""The paid flag: a booking's payment state as a badge with a colour, an icon AND a text label, so colour never
+carries the meaning alone. One component for every page that shows whether a booking is paid.
+
+    paid_flag(State.row["payment_state"])    # a Var holding paid, awaiting_payment, part_paid, overdue, ...
+    paid_flag("overdue")                     # or a plain string
+
+The state itself comes from ``atlas_app.services.payments.payment_state`` (or ``payment_summaries`` for lists).
+"""
+
+from __future__ import annotations
+
+import reflex as rx
+
+# state -> (words, colour, icon)
+PAID_FLAGS: dict[str, tuple[str, str, str]] = {
+    "paid": ("Paid", "green", "circle_check"),
+    "awaiting_payment": ("Awaiting payment", "amber", "clock"),
+    "part_paid": ("Part-paid", "blue", "circle_dashed"),
+    "overdue": ("Overdue", "red", "triangle_alert"),
+    "refunded": ("Refunded", "purple", "undo_2"),
+    "waived": ("Waived", "teal", "hand_heart"),
+}
+
+
+def paid_flag(state_var: rx.Var | str, **props) -> rx.Component:
+    """A badge for a payment state. Unknown states show their own text in grey."""
+    state = state_var if isinstance(state_var, rx.Var) else rx.Var.create(state_var)
+    words = rx.match(state, *[(k, v[0]) for k, v in PAID_FLAGS.items()], state.to(str))
+    colour = rx.match(state, *[(k, v[1]) for k, v in PAID_FLAGS.items()], "gray")
+    icon = rx.match(
+        state,
+        *[(k, rx.icon(v[2], size=14, aria_hidden="true")) for k, v in PAID_FLAGS.items()],
+        rx.fragment(),
+    )
+    # High contrast: the words stay readable (WCAG AA) on every colour.
+    return rx.badge(icon, words, color_scheme=colour, variant="soft", high_contrast=True, size="2", radius="full",
+                    class_name="paid-flag", **props)
+
+
+def demo_banner(message: str = "DEMO — no real money. This is a demonstration: no card is charged and no money "
+                               "moves.") -> rx.Component:
+    """The label every page showing the demo card provider carries."""
+    return rx.box(
+        rx.hstack(
+            rx.icon("triangle_alert", size=22, aria_hidden="true"),
+            rx.text(rx.text.strong(message)),
+            spacing="3",
+            align="center",
+        ),
+        role="note",
+        aria_label="Demonstration payment",
+        class_name="demo-banner",
+        style={"border": "4px dashed var(--amber-9)", "background": "var(--amber-3)", "color": "var(--amber-12)",
+               "padding": "0.75em 1em", "border_radius": "var(--radius-2)"},
+    )

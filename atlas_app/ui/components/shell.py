@@ -1,0 +1,283 @@
+"""The staff shell (navigation by role, organisation switcher) and the public shell of the booking site.
+
+``staff_page`` registers a page behind sign-in: the page's own data is loaded by its state's ``load`` handler,
+which the ``AuthGate`` refuses to run for anonymous callers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import reflex as rx
+
+from atlas_app.services import auth as auth_service
+from atlas_app.services import users as users_service
+from atlas_app.services.permissions import ALL_PERMISSIONS, Perm
+from atlas_app.ui.components.forms import native_form
+from atlas_app.ui.session import private, require
+
+
+@dataclass(frozen=True)
+class NavItem:
+    label: str
+    href: str
+    icon: str
+    permission: str | None = None
+
+
+NAV: list[tuple[str, list[NavItem]]] = [
+    ("", [NavItem("Home", "/staff", "house")]),
+    (
+        "Administration",
+        [
+            NavItem("Users", "/admin/users", "users", Perm.USERS_MANAGE),
+            NavItem("Roles", "/admin/roles", "shield", Perm.ROLES_MANAGE),
+            NavItem("Audit trail", "/admin/audit", "scroll-text", Perm.AUDIT_VIEW),
+            NavItem("Login report", "/admin/logins", "log-in", Perm.LOGIN_REPORT_VIEW),
+            NavItem("Email outbox", "/admin/outbox", "mail", Perm.OUTBOX_VIEW),
+        ],
+    ),
+    ("You", [NavItem("My account", "/account", "user")]),
+]
+
+
+def register_nav(section: str, item: NavItem) -> None:
+    """Let an area add its pages to the navigation."""
+    for name, items in NAV:
+        if name == section:
+            items.append(item)
+            return
+    NAV.insert(len(NAV) - 1, (section, [item]))
+
+
+@private
+class AuthState(rx.State):
+    """Who is signed in, for the shell. Holds names and permission codes only; never a token or hash."""
+
+    signed_in: bool = False
+    username: str = ""
+    full_name: str = ""
+    organisation_id: int = 0
+    organisation_name: str = ""
+    is_platform_admin: bool = False
+    permissions: list[str] = []
+    organisations: list[dict[str, str]] = []
+    must_change_password: bool = False
+
+    @rx.event
+    async def load(self):
+        actor = await require(self)
+        orgs = await asyncio.to_thread(users_service.organisations, actor)
+        self.signed_in = True
+        self.username = actor.username
+        self.full_name = actor.full_name
+        self.organisation_id = actor.organisation_id or 0
+        self.organisation_name = next((n for i, n in orgs if i == actor.organisation_id), "")
+        self.is_platform_admin = actor.is_platform_admin
+        self.permissions = sorted(ALL_PERMISSIONS if actor.is_platform_admin else actor.permissions)
+        self.organisations = [{"id": str(i), "name": n} for i, n in orgs] if actor.is_platform_admin else []
+        self.must_change_password = actor.must_change_password
+        if actor.must_change_password and self.router.url.path != "/account":
+            return rx.redirect("/account")
+
+    @rx.event
+    async def switch_organisation(self, organisation_id: str):
+        actor = await require(self)
+        try:
+            org_id = int(organisation_id)
+        except (TypeError, ValueError):
+            return rx.toast.error("Choose an organisation from the list.")
+        await asyncio.to_thread(auth_service.switch_organisation, actor, org_id)
+        return rx.redirect(self.router.url.path or "/staff", is_external=True)
+
+    @rx.event
+    async def sign_out_everywhere(self):
+        actor = await require(self)
+        await asyncio.to_thread(auth_service.logout_everywhere, actor)
+        return rx.redirect("/login?signed_out=1", is_external=True)
+
+
+def _nav_link(item: NavItem) -> rx.Component:
+    link = rx.link(
+        rx.hstack(rx.icon(item.icon, size=18, aria_hidden="true"), rx.text(item.label), spacing="2",
+                  align="center"),
+        href=item.href,
+        underline="none",
+        padding_y="0.45em",
+        padding_x="0.6em",
+        border_radius="var(--radius-2)",
+        width="100%",
+        color=rx.cond(AuthState.router.url.path == item.href, "var(--accent-11)", "var(--gray-12)"),
+        background=rx.cond(AuthState.router.url.path == item.href, "var(--accent-3)", "transparent"),
+        aria_current=rx.cond(AuthState.router.url.path == item.href, "page", "false"),
+        _hover={"background": "var(--gray-3)"},
+    )
+    if item.permission is None:
+        return link
+    return rx.cond(AuthState.permissions.contains(item.permission), link)
+
+
+def _nav() -> rx.Component:
+    sections = []
+    for name, items in NAV:
+        heading = rx.text(name, size="1", weight="bold", color_scheme="gray", padding_x="0.6em",
+                          padding_top="0.8em") if name else rx.fragment()
+        sections.append(rx.vstack(heading, *[_nav_link(i) for i in items], spacing="0", width="100%"))
+    return rx.el.nav(rx.vstack(*sections, spacing="1", width="100%"), aria_label="Main navigation", width="100%")
+
+
+def _org_switcher() -> rx.Component:
+    return rx.cond(
+        AuthState.is_platform_admin,
+        rx.el.div(
+            rx.el.label("Acting for", html_for="org-switcher", class_name="rt-Text rt-r-size-1",
+                        style={"display": "block", "color": "var(--gray-11)"}),
+            rx.el.select(
+                rx.foreach(AuthState.organisations, lambda o: rx.el.option(o["name"], value=o["id"])),
+                id="org-switcher",
+                value=AuthState.organisation_id.to_string(),
+                on_change=AuthState.switch_organisation,
+                style={"padding": "0.3em", "border-radius": "var(--radius-2)", "border": "1px solid var(--gray-7)",
+                       "background": "var(--color-background)", "max-width": "14em"},
+            ),
+        ),
+        rx.text(AuthState.organisation_name, size="2", color_scheme="gray", id="org-name"),
+    )
+
+
+def _sign_out() -> rx.Component:
+    return native_form(
+        rx.button("Sign out", type="submit", variant="soft", size="2", id="sign-out"),
+        action="/api/auth/logout",
+        method="post",
+    )
+
+
+def skip_link() -> rx.Component:
+    return rx.el.a(
+        "Skip to main content",
+        href="#main",
+        class_name="skip-link",
+    )
+
+
+def _header(menu_button: rx.Component | None = None) -> rx.Component:
+    return rx.el.header(
+        rx.hstack(
+            menu_button or rx.fragment(),
+            rx.link(rx.heading("Atlas", size="5"), href="/staff", underline="none", color="inherit"),
+            _org_switcher(),
+            rx.spacer(),
+            rx.text(AuthState.full_name, size="2", display=["none", "none", "block"], id="signed-in-as"),
+            _sign_out(),
+            align="center",
+            spacing="4",
+            width="100%",
+        ),
+        style={"padding": "0.6em 1em", "border-bottom": "1px solid var(--gray-5)", "position": "sticky",
+               "top": "0", "background": "var(--color-background)", "z-index": "10"},
+    )
+
+
+def _mobile_menu() -> rx.Component:
+    return rx.box(
+        rx.drawer.root(
+            rx.drawer.trigger(
+                rx.icon_button(rx.icon("menu", aria_hidden="true"), variant="ghost", aria_label="Open menu",
+                               size="3")
+            ),
+            rx.drawer.overlay(),
+            rx.drawer.portal(
+                rx.drawer.content(
+                    rx.vstack(
+                        rx.hstack(
+                            rx.drawer.title("Menu"),
+                            rx.spacer(),
+                            rx.drawer.close(rx.icon_button(rx.icon("x", aria_hidden="true"), variant="ghost",
+                                                           aria_label="Close menu")),
+                            width="100%",
+                        ),
+                        _nav(),
+                        padding="1em",
+                        width="100%",
+                    ),
+                    background="var(--color-background)",
+                    width="18em",
+                    height="100%",
+                    top="0",
+                    left="0",
+                )
+            ),
+            direction="left",
+        ),
+        display=["block", "block", "none"],
+    )
+
+
+def staff_shell(content: rx.Component, title: str) -> rx.Component:
+    return rx.box(
+        skip_link(),
+        _header(_mobile_menu()),
+        rx.hstack(
+            rx.box(_nav(), width="15em", min_width="15em", padding="0.5em", border_right="1px solid var(--gray-5)",
+                   min_height="calc(100vh - 3.5em)", display=["none", "none", "block"]),
+            rx.el.main(
+                rx.cond(
+                    AuthState.signed_in,
+                    rx.vstack(rx.heading(title, size="7", as_="h1"), content, spacing="4", width="100%",
+                              align_items="stretch"),
+                    rx.center(rx.spinner(size="3"), rx.text("Loading…", margin_left="0.5em"), padding="3em"),
+                ),
+                id="main",
+                tab_index=-1,
+                style={"flex": "1", "min-width": "0", "padding": "1.25em", "max-width": "1400px"},
+            ),
+            spacing="0",
+            align_items="start",
+            width="100%",
+        ),
+        rx.cond(rx.State.is_hydrated, rx.el.span(id="hydrated", style={"display": "none"})),
+    )
+
+
+def staff_page(route: str, title: str, on_load: Callable | list | None = None) -> Callable:
+    """Register a staff page inside the shell. The page's load handler re-checks permission on the server."""
+    loads = [AuthState.load]
+    if on_load is not None:
+        loads.extend(on_load if isinstance(on_load, list) else [on_load])
+
+    def decorator(fn: Callable[[], rx.Component]) -> Callable[[], rx.Component]:
+        @rx.page(route=route, title=f"{title} · Atlas", on_load=loads)
+        def page() -> rx.Component:
+            return staff_shell(fn(), title)
+
+        page.__name__ = fn.__name__
+        return fn
+
+    return decorator
+
+
+def public_shell(*children: rx.Component, width: str = "36em") -> rx.Component:
+    """The booking site's frame: mobile first, one column."""
+    return rx.box(
+        skip_link(),
+        rx.el.header(
+            rx.hstack(
+                rx.link(rx.heading("Atlas", size="5"), href="/", underline="none", color="inherit"),
+                rx.spacer(),
+                rx.link("Staff sign in", href="/login", size="2"),
+                align="center",
+                width="100%",
+            ),
+            style={"padding": "0.75em 1em", "border-bottom": "1px solid var(--gray-5)"},
+        ),
+        rx.el.main(
+            rx.vstack(*children, spacing="4", width="100%", align_items="stretch"),
+            id="main",
+            tab_index=-1,
+            style={"max-width": width, "margin": "0 auto", "padding": "1.5em 1em"},
+        ),
+        rx.cond(rx.State.is_hydrated, rx.el.span(id="hydrated", style={"display": "none"})),
+    )

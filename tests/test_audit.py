@@ -1,0 +1,274 @@
+"""The audit trail: who did what to which record, never a secret, and tampering is found."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from sqlmodel import select
+
+from atlas_app.db import read_session, write_session
+from atlas_app.models import AuditEntry, User
+from atlas_app.services import audit, auth, users
+from atlas_app.services.audit import REDACTED
+from conftest import DIALECT, all_rows, get_user, run_cli, sql
+
+
+def entries(**filters) -> list[AuditEntry]:
+    rows = all_rows(AuditEntry, order_by=AuditEntry.seq)
+    return [e for e in rows if all(getattr(e, k) == v for k, v in filters.items())]
+
+
+def verify():
+    with read_session() as s:
+        return audit.verify_chain(s)
+
+
+def test_user_changes_are_audited_with_who_what_and_before_after(actor, admin, org, make_user):
+    user_id = users.create_user(actor, username="hbc.new", full_name="New Person", email="new@example.org",
+                                password="secret123", role_ids=[org.roles["Read-only"]])
+    users.update_user(actor, user_id, full_name="Newer Person", email="new@example.org",
+                      role_ids=[org.roles["Read-only"]])
+    users.update_user(actor, user_id, full_name="Newer Person", email="new@example.org",
+                      role_ids=[org.roles["Read-only"]])  # no change: no entry
+    users.set_active(actor, user_id, False)
+    users.set_active(actor, user_id, True)
+    for _ in range(auth.MAX_FAILED_ATTEMPTS):
+        auth.login("hbc.new", "wrong999")
+    users.unlock(actor, user_id)
+    users.reset_password(actor, user_id, "fresh4567")
+
+    trail = entries(entity="user", entity_id=str(user_id))
+    assert [e.action for e in trail] == [
+        "created", "updated", "disabled", "enabled", "locked", "unlocked", "password_reset_by_admin",
+    ]
+    by_admin = [e for e in trail if e.action != "locked"]
+    for e in by_admin:
+        assert e.user_id == admin.id and e.username == "hbc.admin" and e.organisation_id == org.id
+        assert e.at is not None and len(e.hash) == 64
+    created, updated, disabled = trail[0], trail[1], trail[2]
+    assert created.before is None
+    assert created.after["username"] == "hbc.new" and created.after["role_ids"] == [org.roles["Read-only"]]
+    assert updated.before == {"full_name": "New Person"} and updated.after == {"full_name": "Newer Person"}
+    assert disabled.before == {"is_active": True} and disabled.after["is_active"] is False
+    unlocked = trail[5]
+    assert unlocked.before == {"locked": True, "failed_attempts": 3}
+    assert unlocked.after == {"locked": False, "failed_attempts": 0}
+    locked = trail[4]
+    assert locked.user_id == user_id and locked.organisation_id == org.id  # the user's own failed attempts
+
+
+def test_role_changes_and_sessions_are_audited(actor, org, make_user):
+    role_id = users.save_role(actor, None, name="Letters", description="", permissions=["letters.manage"])
+    users.save_role(actor, role_id, name="Letters", description="", permissions=["letters.manage", "reports.view"])
+    users.delete_role(actor, role_id)
+    roles = entries(entity="role", entity_id=str(role_id))
+    assert [e.action for e in roles] == ["created", "updated", "deleted"]
+    assert roles[1].before == {"permissions": ["letters.manage"]}
+    assert roles[1].after == {"permissions": ["letters.manage", "reports.view"]}
+    assert roles[2].before["name"] == "Letters"
+
+    make_user("hbc.staff")
+    token = auth.login("hbc.staff", "secret123", ip="192.0.2.1").token
+    staff = auth.resolve(token)
+    auth.change_own_password(staff, "secret123", "newer5678")
+    auth.logout_everywhere(staff)
+    session_actions = [e.action for e in entries(username="hbc.staff")]
+    assert session_actions == ["login", "password_changed", "logout_everywhere"]
+    token = auth.login("hbc.staff", "newer5678").token
+    auth.logout(token)
+    assert [e.action for e in entries(username="hbc.staff")][-2:] == ["login", "logout"]
+    assert verify().ok
+
+
+def test_no_password_hash_or_token_ever_reaches_the_audit_trail(actor, org, make_user):
+    secrets = ["secret123", "fresh4567", "brandnew42", "newer5678"]
+    user_id = users.create_user(actor, username="hbc.new", full_name="New", email="new@example.org",
+                                password="secret123")
+    users.reset_password(actor, user_id, "fresh4567")
+    session = auth.login("hbc.new", "fresh4567").token
+    auth.change_own_password(auth.resolve(session), "fresh4567", "newer5678")
+    auth.request_password_reset("hbc.new")
+    from atlas_app.models import EmailMessage
+
+    body = all_rows(EmailMessage)[-1].body_text
+    reset_token = body.split("token=")[1].split()[0]
+    auth.reset_password_with_token(reset_token, "brandnew42")
+    with write_session() as s:  # a careless caller passing secrets is redacted
+        audit.record(s, actor, "user", user_id, "careless",
+                     after={"password": "secret123", "password_hash": "x", "token": reset_token,
+                            "nested": {"secret": "fresh4567"}})
+
+    hashes = [get_user(user_id).password_hash]
+    raw = " ".join(json.dumps([e.before, e.after]) for e in all_rows(AuditEntry))
+    for value in secrets + hashes + [session, reset_token]:
+        assert value not in raw
+    assert "$2b$" not in raw
+    careless = entries(action="careless")[0].after
+    assert careless == {"password": REDACTED, "password_hash": REDACTED, "token": REDACTED,
+                        "nested": {"secret": REDACTED}}
+
+
+def test_a_change_and_its_audit_entry_commit_or_roll_back_together(actor, make_user):
+    user = make_user("hbc.staff")
+    with pytest.raises(RuntimeError):
+        with write_session() as s:
+            row = s.get(User, user.id)
+            row.full_name = "Half Done"
+            s.add(row)
+            audit.record(s, actor, "user", user.id, "renamed", after={"full_name": "Half Done"})
+            raise RuntimeError("crash before commit")
+    assert entries(action="renamed") == []
+    assert get_user(user.id).full_name != "Half Done"
+    assert verify().ok
+
+
+# --- tampering ------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def trail(actor, make_user) -> list[AuditEntry]:
+    """Six chained entries."""
+    staff = make_user("hbc.staff")
+    for i in range(6):
+        users.update_user(actor, staff.id, full_name=f"Name {i}", email="", role_ids=[])
+    rows = entries()
+    assert [e.seq for e in rows] == [1, 2, 3, 4, 5, 6]
+    report = verify()
+    assert report.ok and report.entries_checked == 6
+    return rows
+
+
+def _set_after(seq: int, value: dict) -> None:
+    cast = "CAST(:v AS JSON)" if DIALECT == "postgresql" else ":v"
+    result = sql(f'UPDATE audit_entry SET "after" = {cast} WHERE seq = :seq', v=json.dumps(value), seq=seq)
+    assert result.rowcount == 1
+
+
+def test_changed_content_is_reported_at_its_seq(trail):
+    _set_after(3, {"full_name": "Innocent"})
+    report = verify()
+    assert not report.ok and report.first_broken_seq == 3
+    assert report.entries_checked == 2
+    assert "changed" in report.reason
+
+
+def test_changed_metadata_is_reported(trail):
+    sql("UPDATE audit_entry SET username = 'someone.else' WHERE seq = 2")
+    report = verify()
+    assert not report.ok and report.first_broken_seq == 2
+
+
+def test_rehashed_forgery_breaks_the_next_link(trail):
+    """Recomputing the forged row's own hash does not help: the next entry still links to the old hash."""
+    with write_session() as s:
+        row = s.exec(select(AuditEntry).where(AuditEntry.seq == 4)).one()
+        row.after = {"full_name": "Forged"}
+        row.hash = audit._digest(row)
+        s.add(row)
+    report = verify()
+    assert not report.ok and report.first_broken_seq == 5
+    assert "link" in report.reason
+
+
+def test_rehashed_forgery_of_the_last_entry_is_reported(trail):
+    """The last entry has no successor; the chain head still remembers its true hash."""
+    with write_session() as s:
+        row = s.exec(select(AuditEntry).where(AuditEntry.seq == 6)).one()
+        row.after = {"full_name": "Forged"}
+        row.hash = audit._digest(row)
+        s.add(row)
+    report = verify()
+    assert not report.ok and report.first_broken_seq == 6
+
+
+def test_deleted_middle_entry_is_reported(trail):
+    sql("DELETE FROM audit_entry WHERE seq = 3")
+    report = verify()
+    assert not report.ok and report.first_broken_seq == 3
+    assert "missing" in report.reason
+
+
+def test_deleted_first_entry_is_reported(trail):
+    sql("DELETE FROM audit_entry WHERE seq = 1")
+    report = verify()
+    assert not report.ok and report.first_broken_seq == 1
+
+
+def test_deleted_last_entry_is_reported(trail):
+    sql("DELETE FROM audit_entry WHERE seq = 6")
+    report = verify()
+    assert not report.ok and report.first_broken_seq == 6
+    assert report.entries_checked == 5
+
+
+def test_deleted_tail_is_reported(trail):
+    sql("DELETE FROM audit_entry WHERE seq >= 4")
+    report = verify()
+    assert not report.ok and report.first_broken_seq == 4
+
+
+def test_verification_walks_batches(trail):
+    with read_session() as s:
+        assert audit.verify_chain(s, batch=2).ok
+    _set_after(5, {"x": 1})
+    with read_session() as s:
+        report = audit.verify_chain(s, batch=2)
+    assert report.first_broken_seq == 5
+
+
+def test_empty_trail_verifies():
+    report = verify()
+    assert report.ok and report.entries_checked == 0
+
+
+def test_cli_audit_verify_reports_intact_and_broken_chains(trail):
+    intact = run_cli("audit-verify")
+    assert intact.returncode == 0, intact.stderr
+    assert "intact" in intact.stdout and "6 entries" in intact.stdout
+
+    _set_after(4, {"full_name": "Tampered"})
+    broken = run_cli("audit-verify")
+    assert broken.returncode == 1, broken.stdout + broken.stderr
+    assert "BROKEN at entry 4" in broken.stdout
+
+
+def test_cli_audit_verify_reports_a_deleted_last_entry(trail):
+    sql("DELETE FROM audit_entry WHERE seq = 6")
+    broken = run_cli("audit-verify")
+    assert broken.returncode == 1
+    assert "entry 6" in broken.stdout
+
+
+def test_deleted_chain_head_is_reported(trail):
+    sql("DELETE FROM audit_chain_head")
+    report = verify()
+    assert not report.ok and report.first_broken_seq == 6
+
+
+def test_audit_search_filters_and_pages(actor, admin, make_user):
+    from datetime import timedelta
+
+    from atlas_app.db import utcnow
+
+    staff = make_user("hbc.staff")
+    start = utcnow()
+    for i in range(5):
+        users.update_user(actor, staff.id, full_name=f"Name {i}", email="", role_ids=[])
+    users.set_active(actor, staff.id, False)
+    auth.login("hbc.admin", "admin1234")
+    with read_session() as s:
+        rows, total = audit.search(s, actor)
+        assert total == 7 and [r.seq for r in rows] == sorted((r.seq for r in rows), reverse=True)
+        rows, total = audit.search(s, actor, entity="user", action="updated")
+        assert total == 5 and {r.entity_id for r in rows} == {str(staff.id)}
+        rows, total = audit.search(s, actor, username="HBC.Admin ", entity="session")
+        assert total == 1 and rows[0].action == "login"
+        page, total = audit.search(s, actor, action="updated", limit=2, offset=2)
+        assert total == 5 and [r.after["full_name"] for r in page] == ["Name 2", "Name 1"]
+        assert audit.search(s, actor, date_from=start - timedelta(hours=1), date_to=start - timedelta(minutes=1)
+                            ) == ([], 0)
+        assert audit.search(s, actor, date_from=start)[1] == 7
+        values = audit.distinct_values(s, actor)
+    assert values["entities"] == ["session", "user"]
+    assert values["actions"] == ["disabled", "login", "updated"]
