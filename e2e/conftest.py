@@ -44,7 +44,7 @@ from support import E2E_USERS, Database, e2e_email  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "e2e-artifacts"
-E2E_DATABASE = "atlas_e2e"
+E2E_DATABASE = os.environ.get("ATLAS_E2E_DB_NAME") or "atlas_e2e"
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 STARTUP_TIMEOUT = float(os.environ.get("E2E_STARTUP_TIMEOUT", 600))  # the first build installs the frontend
 

@@ -382,6 +382,7 @@ def ensure_default_roles(s: Session, organisation_id: int) -> dict[str, int]:
 
 @dataclass(frozen=True)
 class SignedInRow:
+    session_id: int
     username: str
     full_name: str
     signed_in_at: datetime
@@ -437,7 +438,7 @@ def login_report(actor: Actor, history_limit: int = 200, outcome: str | None = N
             .order_by(AuthSession.last_seen_at.desc())
         ).all()
         signed_in = [
-            SignedInRow(u.username, u.full_name, a.created_at, a.last_seen_at, a.ip, a.user_agent) for a, u in live
+            SignedInRow(a.id, u.username, u.full_name, a.created_at, a.last_seen_at, a.ip, a.user_agent) for a, u in live
         ]
         live_users = {u.id for _, u in live}
         per_user = dict(

@@ -15,6 +15,18 @@ from atlas_app.ui.format import london
 from atlas_app.ui.session import private, require
 
 
+def browser_name(user_agent: str) -> str:
+    """A short, readable name for a browser's user agent ("Chrome on Windows")."""
+    ua = user_agent or ""
+    browser = next((name for key, name in (("Edg/", "Edge"), ("Firefox/", "Firefox"), ("Chrome/", "Chrome"),
+                                           ("Safari/", "Safari")) if key in ua), "")
+    system = next((name for key, name in (("Windows", "Windows"), ("Android", "Android"), ("iPhone", "iPhone"),
+                                          ("iPad", "iPad"), ("Mac OS", "macOS"), ("Linux", "Linux")) if key in ua), "")
+    if browser and system:
+        return f"{browser} on {system}"
+    return browser or system or (ua[:40] if ua else "unknown")
+
+
 @private
 class LoginReportState(rx.State):
     signed_in: list[dict[str, str]] = []
@@ -25,8 +37,9 @@ class LoginReportState(rx.State):
     async def _refresh(self, actor) -> None:
         report = await asyncio.to_thread(users_service.login_report, actor, 200, self.outcome or None)
         self.signed_in = [
-            {"username": r.username, "full_name": r.full_name, "since": london(r.signed_in_at),
-             "last_action": london(r.last_action_at, with_seconds=True), "ip": r.ip}
+            {"id": f"signed-in-{r.username}-{r.session_id}", "username": r.username, "full_name": r.full_name,
+             "since": london(r.signed_in_at), "last_action": london(r.last_action_at, with_seconds=True),
+             "ip": r.ip, "agent": browser_name(r.user_agent)}
             for r in report.signed_in
         ]
         self.users = [
@@ -61,11 +74,11 @@ def login_report_page() -> rx.Component:
                   rx.button(rx.icon("refresh-cw", aria_hidden="true"), "Refresh", variant="soft", size="1",
                             on_click=LoginReportState.load), align="center"),
         data_table(
-            ["User", "Name", "Signed in", "Last action", "From"],
+            ["User", "Name", "Signed in", "Last action", "From", "Browser"],
             LoginReportState.signed_in,
-            lambda r: [r["username"], r["full_name"], r["since"], r["last_action"], r["ip"]],
-            caption="Users signed in now",
-            row_id=lambda r: "signed-in-" + r["username"],
+            lambda r: [r["username"], r["full_name"], r["since"], r["last_action"], r["ip"], r["agent"]],
+            caption="Users signed in now (one row per signed-in browser)",
+            row_id=lambda r: r["id"],
             empty="Nobody is signed in.",
         ),
         rx.heading("Every user's last action", size="5", as_="h2"),
