@@ -459,12 +459,14 @@ def test_the_whole_booking_with_the_keyboard_alone(new_context, new_offer, mailb
     page.keyboard.press("Enter")
 
     on_step(page, "/book/where", "Where would you like to go?")
+    expect(page.locator("#step-heading")).to_be_focused()   # the dates have loaded
     tab_to_group(page, "venue")
     page.keyboard.press("Space")
     tab_to(page, "continue")
     page.keyboard.press("Enter")
 
     on_step(page, "/book/when", "When would you like to go?")
+    expect(page.locator("#step-heading")).to_be_focused()   # the dates have loaded
     tab_to_group(page, "session")
     page.keyboard.press("Space")
     expect(page.locator("input[name=session]").first).to_be_checked()
