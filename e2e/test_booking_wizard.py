@@ -353,6 +353,26 @@ def test_unknown_offer_and_bad_input_get_clear_messages(new_context):
     expect(page.locator("#f-reference")).to_have_attribute("aria-invalid", "false")
 
 
+def test_guessing_the_date_of_birth_is_stopped(new_context, new_offer):
+    """Five wrong dates of birth for one offer reference, then even the right details are refused for a while."""
+    offer = new_offer()
+    page = open_page(new_context, PHONE)
+    goto(page, "/book")
+    summary = page.locator("#error-summary")
+    for n in range(5):
+        fill_find_form(page, OfferDetails(offer.reference, offer.day, offer.month, offer.year - 1 - n,
+                                          offer.postcode, ""))
+        page.click("#find-offer")
+        expect(summary).to_contain_text("We could not find an offer with those details")
+    fill_find_form(page, offer)
+    page.click("#find-offer")
+    expect(summary).to_contain_text("Too many attempts with details that did not match")
+    expect(page).to_have_url(re.compile(r"/book/?$"))
+    # Another client on the same network is not held up.
+    other = new_offer()
+    find_offer(open_page(new_context, PHONE), other)
+
+
 def test_later_steps_without_an_offer_go_back_to_the_start(new_context):
     page = open_page(new_context, PHONE)
     for path in ("/book/how", "/book/where", "/book/when", "/book/needs", "/book/check", "/book/done"):

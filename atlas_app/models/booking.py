@@ -281,3 +281,20 @@ class ImportJob(SQLModel, table=True):
     started_by: str = Field(default="", max_length=80)
     started_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class PublicLookupAttempt(SQLModel, table=True):
+    """A failed attempt on a public form that asks for a reference, a date of birth and a postcode ("find your
+    offer", "manage my booking"). Only a hash of the reference is kept; rows older than a day are pruned."""
+
+    __tablename__ = "public_lookup_attempt"
+    __table_args__ = (
+        Index("ix_public_lookup_key_at", "kind", "key_hash", "at"),
+        Index("ix_public_lookup_ip_at", "ip", "at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=20)
+    key_hash: str = Field(max_length=64)
+    ip: str = Field(default="", max_length=64)
+    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

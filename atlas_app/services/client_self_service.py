@@ -15,6 +15,7 @@ from sqlmodel import select
 
 from atlas_app.db import read_session, utcnow
 from atlas_app.models import Booking, BookingTerms, Client, Offer, Organisation
+from atlas_app.services import lookup_throttle
 from atlas_app.services.booking import BookingView, booking_view, get_terms
 from atlas_app.services.catalogue import SessionRow
 from atlas_app.services.errors import NotFound, ValidationFailed
@@ -134,10 +135,16 @@ def _client_booking(s, booking: Booking, offer: Offer) -> ClientBooking:
     )
 
 
-def find_booking(reference: str, date_of_birth: date | None, postcode: str) -> ClientBooking:
+def find_booking(reference: str, date_of_birth: date | None, postcode: str, client_ip: str = "") -> ClientBooking:
     """The public "manage my booking" check: the booking reference, and the date of birth and postcode of the
     client it belongs to, must all match. Any mismatch gets the same message, so the form reveals nothing about
-    bookings that are not yours. An old reference of a booking that was moved leads to the booking it became."""
+    bookings that are not yours, and repeated mismatches are refused for a while (``lookup_throttle``). An old
+    reference of a booking that was moved leads to the booking it became."""
+    return lookup_throttle.guarded("booking", reference, client_ip,
+                                   lambda: _find_booking(reference, date_of_birth, postcode))
+
+
+def _find_booking(reference: str, date_of_birth: date | None, postcode: str) -> ClientBooking:
     ref = _compact(reference)
     if not ref or date_of_birth is None or not _compact(postcode):
         raise ValidationFailed("Enter your booking reference, date of birth and postcode.", {"booking": "incomplete"})

@@ -27,7 +27,7 @@ from atlas_app.models import (
     User,
     Venue,
 )
-from atlas_app.services import audit
+from atlas_app.services import audit, lookup_throttle
 from atlas_app.services.actor import Actor
 from atlas_app.services.booking import booking_view, get_terms
 from atlas_app.services.catalogue import proximity_rank, session_rows
@@ -86,9 +86,15 @@ def _compact(value: str) -> str:
     return re.sub(r"\s+", "", (value or "")).upper()
 
 
-def find_offer(offer_reference: str, date_of_birth: date | None, postcode: str) -> OfferView:
+def find_offer(offer_reference: str, date_of_birth: date | None, postcode: str, client_ip: str = "") -> OfferView:
     """The public "find your offer" step. All three must match; the same message is given for any mismatch so
-    the form reveals nothing about offers that are not yours."""
+    the form reveals nothing about offers that are not yours, and repeated mismatches for one reference or from one
+    address are refused for a while (``lookup_throttle``), so the date of birth and postcode cannot be guessed."""
+    return lookup_throttle.guarded("offer", offer_reference, client_ip,
+                                   lambda: _find_offer(offer_reference, date_of_birth, postcode))
+
+
+def _find_offer(offer_reference: str, date_of_birth: date | None, postcode: str) -> OfferView:
     not_found = ValidationFailed(
         "We could not find an offer with those details. Check the reference, date of birth and postcode on your "
         "offer letter.", {"offer": "not found"})

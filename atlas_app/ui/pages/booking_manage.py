@@ -182,7 +182,8 @@ class ManageBookingState(rx.State):
             return self._fail(errors, [("reference", "f-reference"), ("dob", "f-dob-day"),
                                        ("postcode", "f-postcode")])
         try:
-            cb = await asyncio.to_thread(self_service.find_booking, reference, dob, postcode)
+            cb = await asyncio.to_thread(self_service.find_booking, reference, dob, postcode,
+                                       self.router.session.client_ip)
         except ValidationFailed as exc:
             return self._fail({}, [], str(exc))
         self._show(cb)

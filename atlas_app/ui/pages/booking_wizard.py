@@ -339,7 +339,8 @@ class BookingWizardState(rx.State):
         if errors:
             return self._fail(errors, order)
         try:
-            view = await asyncio.to_thread(offers_service.find_offer, reference, dob, postcode)
+            view = await asyncio.to_thread(offers_service.find_offer, reference, dob, postcode,
+                                         self.router.session.client_ip)
         except ValidationFailed as exc:
             return self._fail({}, [], str(exc))
         if view.active_booking_reference:
