@@ -11,6 +11,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import BrowserContext, Page, expect
 from sqlalchemy import create_engine, text
 
@@ -378,3 +379,24 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+# --- accessibility ------------------------------------------------------------------------------------------------
+
+AXE = Axe()
+AXE_OPTIONS = {"resultTypes": ["violations"],
+               "runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa",
+                                                     "best-practice"]}}
+
+
+def axe_problems(page: Page) -> list[str]:
+    """The serious and critical problems axe-core finds on the page as it is now (WCAG 2.2 A/AA, best practice)."""
+    page.wait_for_timeout(250)   # let the last state delta render
+    result = AXE.run(page, options=AXE_OPTIONS)
+    return [f"{v['impact']}: {v['id']} ({v['help']}) at {[n['target'] for n in v['nodes']][:3]}"
+            for v in result.response["violations"] if v["impact"] in ("serious", "critical")]
+
+
+def scan(page: Page, name: str, found: dict[str, list[str]]) -> None:
+    """Record the page's axe-core problems under ``name``; a test ends with ``assert found == {n: [] ...}``."""
+    found[name] = axe_problems(page)

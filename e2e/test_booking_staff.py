@@ -18,12 +18,11 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page, expect
 
 from atlas_app.db import utcnow
 from atlas_app.timeutil import LONDON, london_date
-from support import login, wait_hydrated
+from support import axe_problems, login, wait_hydrated
 
 ROOT = Path(__file__).resolve().parent.parent
 PHONE = {"width": 390, "height": 844}
@@ -430,18 +429,6 @@ def test_telephone_booking_on_a_phone(new_context, atlas):
     no_sideways_scroll(page)
 
 
-AXE_OPTIONS = {"resultTypes": ["violations"],
-               "runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa",
-                                                     "best-practice"]}}
-
-
-def serious(page: Page) -> list[str]:
-    page.wait_for_timeout(250)
-    result = Axe().run(page, options=AXE_OPTIONS)
-    return [f"{v['impact']}: {v['id']} ({v['help']}) at {[n['target'] for n in v['nodes']][:3]}"
-            for v in result.response["violations"] if v["impact"] in ("serious", "critical")]
-
-
 @pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
 def test_staff_booking_pages_pass_axe(new_context, viewport):
     page = new_context(viewport=viewport).new_page()
@@ -449,25 +436,25 @@ def test_staff_booking_pages_pass_axe(new_context, viewport):
     login(page, "hbc.admin", "admin123")
     goto(page, "/bookings/clients?q=CLE-2600")
     expect(page.locator("#client-hit-count")).to_contain_text("offers found")
-    found["search"] = serious(page)
+    found["search"] = axe_problems(page)
     page.locator("main a[href^='/bookings/client/']:visible").first.click()
     expect(page.locator("#client-name")).to_be_visible()
-    found["record"] = serious(page)
+    found["record"] = axe_problems(page)
     page.click("#log-call")
     expect(page.get_by_role("dialog")).to_be_visible()
-    found["call dialog"] = serious(page)
+    found["call dialog"] = axe_problems(page)
     goto(page, "/bookings/sessions")
     expect(page.locator("#sessions-count")).to_contain_text("sessions")
-    found["sessions"] = serious(page)
+    found["sessions"] = axe_problems(page)
     page.locator("main a[href^='/bookings/session/']:visible").first.click()
     expect(page.locator("#session-title")).to_be_visible()
-    found["session"] = serious(page)
+    found["session"] = axe_problems(page)
     for tab in ("course-types", "regions", "venues", "sessions", "terms"):
         goto(page, f"/bookings/catalogue?tab={tab}")
         expect(page.locator(f"#tab-{tab}")).to_have_attribute("aria-selected", "true")
-        found[f"catalogue {tab}"] = serious(page)
+        found[f"catalogue {tab}"] = axe_problems(page)
     goto(page, "/bookings/catalogue")
     page.click("#new-course-type")
     expect(page.get_by_role("dialog")).to_be_visible()
-    found["course type dialog"] = serious(page)
+    found["course type dialog"] = axe_problems(page)
     assert {k: v for k, v in found.items() if v} == {}

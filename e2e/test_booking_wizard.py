@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page, expect
 from sqlmodel import Session, select
 
@@ -23,7 +22,7 @@ from atlas_app.db import make_engine, utcnow
 from atlas_app.models import BookingTerms, Client, CourseSession, CourseType, Offer, Organisation, Venue
 from atlas_app.settings import normalise_database_url
 from atlas_app.timeutil import london_date
-from support import path_of, wait_hydrated
+from support import path_of, scan, wait_hydrated
 
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 900}
@@ -592,20 +591,6 @@ def test_manage_refuses_changes_inside_the_cut_off(new_context, own_org_offer):
 
 
 # --- accessibility scan -------------------------------------------------------------------------------------------
-
-AXE = Axe()
-AXE_OPTIONS = {"resultTypes": ["violations"],
-               "runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa",
-                                                     "best-practice"]}}
-
-
-def scan(page: Page, name: str, found: dict) -> None:
-    page.wait_for_timeout(250)   # let the last delta render
-    result = AXE.run(page, options=AXE_OPTIONS)
-    bad = [f"{v['impact']}: {v['id']} ({v['help']}) at {[n['target'] for n in v['nodes']][:3]}"
-           for v in result.response["violations"] if v["impact"] in ("serious", "critical")]
-    found[name] = bad
-
 
 @pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
 def test_axe_finds_no_serious_problems_on_any_booking_page(new_context, new_offer, viewport):

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import Page, expect
 from sqlalchemy import update
 from sqlmodel import Session, select
@@ -23,14 +22,10 @@ from atlas_app.models import Booking, Client, CourseSession, CourseType, Offer, 
 from atlas_app.models.payments import CheckoutAttempt, Payment
 from atlas_app.settings import normalise_database_url
 from atlas_app.timeutil import london_date
-from support import login, wait_hydrated
+from support import login, scan, wait_hydrated
 
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 900}
-AXE = Axe()
-AXE_OPTIONS = {"resultTypes": ["violations"],
-               "runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa",
-                                                     "best-practice"]}}
 
 
 @dataclass(frozen=True)
@@ -164,13 +159,6 @@ def test_made_up_payment_page_shows_nothing(new_context):
     wait_hydrated(page)
     expect(page.locator("#pay-missing")).to_contain_text("does not exist")
     expect(page.locator("#pay-submit")).to_have_count(0)
-
-
-def scan(page: Page, name: str, found: dict) -> None:
-    page.wait_for_timeout(250)
-    result = AXE.run(page, options=AXE_OPTIONS)
-    found[name] = [f"{v['impact']}: {v['id']} ({v['help']}) at {[n['target'] for n in v['nodes']][:3]}"
-                   for v in result.response["violations"] if v["impact"] in ("serious", "critical")]
 
 
 def test_payment_pages_pass_axe(new_context, payable):

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 from playwright.sync_api import expect
 
-from support import at, lock_by_guessing, login, user_row, wait_hydrated
+from support import at, axe_problems, lock_by_guessing, login, user_row, wait_hydrated
 
 PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True, "device_scale_factor": 2}
 
@@ -55,34 +54,23 @@ def test_phone_sign_in_and_users_page(new_context):
     expect(user_row(page, "ecc.booking")).to_contain_text("Priya Shah")
 
 
-def serious_violations(page) -> list[str]:
-    results = Axe().run(page)
-    return [
-        f"{v['id']} ({v['impact']}): {v['help']} -> "
-        + "; ".join(" ".join(n["target"]) if isinstance(n["target"], list) else str(n["target"])
-                    for n in v["nodes"][:5])
-        for v in results.response["violations"]
-        if v.get("impact") in ("serious", "critical")
-    ]
-
-
 @pytest.mark.parametrize("route", ["/login", "/forgot-password"])
 def test_public_pages_pass_axe(page, route):
     page.goto(route)
     wait_hydrated(page)
     expect(page.locator("main h1")).to_be_visible()
-    assert serious_violations(page) == []
+    assert axe_problems(page) == []
 
 
 def test_staff_pages_pass_axe(page, atlas):
     lock_by_guessing(atlas.url, "hbc.manager")  # so the users page also shows a locked user and its Unlock button
     login(page, "hbc.admin", "admin123")
-    assert serious_violations(page) == [], "/staff"
+    assert axe_problems(page) == [], "/staff"
     page.goto("/admin/users")
     wait_hydrated(page)
     expect(user_row(page, "hbc.booking")).to_be_visible()
     expect(page.get_by_role("button", name="Unlock hbc.manager")).to_be_visible()
-    assert serious_violations(page) == [], "/admin/users"
+    assert axe_problems(page) == [], "/admin/users"
     page.get_by_role("button", name="Reset password of hbc.booking").click()
     expect(page.get_by_role("dialog")).to_be_visible()
-    assert serious_violations(page) == [], "/admin/users with the reset dialog open"
+    assert axe_problems(page) == [], "/admin/users with the reset dialog open"

@@ -10,7 +10,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from support import at, login, login_fails, path_of, session_cookie, submit_login, user_row, wait_hydrated
+from support import at, login, login_fails, path_of, session_cookie, user_row, wait_hydrated
 
 STAFF_ROUTES = ["/staff", "/admin/users", "/admin/logins", "/admin/audit", "/admin/outbox", "/admin/roles", "/account"]
 
