@@ -141,6 +141,7 @@ class PersonState(rx.State):
     language: str = ""
     notes: str = ""
     merged_into: str = ""
+    edit: dict[str, str] = {}
     contacts: list[dict[str, str]] = []
     references: list[dict[str, str]] = []
     addresses: list[dict[str, str]] = []
@@ -166,6 +167,9 @@ class PersonState(rx.State):
         self.ref, self.name, self.notes, self.merged_into = d.ref, d.name, d.notes, d.merged_into_ref
         self.dob = d.date_of_birth.strftime("%d %b %Y") if d.date_of_birth else "not known"
         self.language = people.LANGUAGES.get(d.preferred_language, d.preferred_language)
+        self.edit = {"title": d.title, "given": d.given_name, "family": d.family_name,
+                     "dob": d.date_of_birth.isoformat() if d.date_of_birth else "",
+                     "language": d.preferred_language, "notes": d.notes}
         self.contacts = [{"type": c.label, "value": c.value, "extra": c.extra} for c in d.contacts]
         self.references = [{"type": r.label, "value": r.value} for r in d.references]
         self.addresses = [{"address": a.label, "uprn": a.value, "span": a.extra or "—"} for a in d.addresses]
@@ -206,6 +210,12 @@ class PersonState(rx.State):
         self.form_key += 1
         await self._refresh(actor)
         return True
+
+    @rx.event
+    async def save_details(self, form: dict):
+        data = {k: form.get(k) for k in ("title", "given_name", "family_name", "date_of_birth",
+                                          "preferred_language", "notes")}
+        await self._do(people.update_person, "Details saved.", int(self.person_id), data)
 
     @rx.event
     async def add_contact(self, form: dict):
@@ -280,6 +290,26 @@ def person_page() -> rx.Component:
             caption="Cases this person is on", empty="No cases."), section_id="person-cases"),
         rx.cond(S.can_manage, section(
             "Update",
+            panel("Edit name, date of birth and language", rx.form(rx.vstack(
+                rx.grid(
+                    field("Title", "title", input_id="edit-title", autocomplete="off",
+                          default_value=S.edit["title"]),
+                    field("Given name", "given_name", required=True, input_id="edit-given",
+                          default_value=S.edit["given"]),
+                    field("Family name", "family_name", required=True, input_id="edit-family",
+                          default_value=S.edit["family"]),
+                    field("Date of birth", "date_of_birth", type="date", input_id="edit-dob",
+                          default_value=S.edit["dob"]),
+                    select_field("Language for letters", "preferred_language", LANGUAGE_OPTIONS,
+                                 input_id="edit-language", placeholder="English",
+                                 default_value=S.edit["language"]),
+                    columns=rx.breakpoints(initial="1", md="3"), spacing="3", width="100%",
+                ),
+                rx.el.label("Notes", html_for="edit-notes", font_weight="500"),
+                rx.text_area(name="notes", id="edit-notes", default_value=S.edit["notes"], width="100%",
+                             rows="3"),
+                submit("Save details", "save-details"), spacing="2", width="100%", align_items="start"),
+                on_submit=S.save_details, key="d-" + S.form_key.to_string()), panel_id="panel-details"),
             panel("Add a contact detail", rx.form(rx.vstack(
                 select_field("Type", "type_id", S.contact_types, input_id="contact-type", required=True),
                 field("Value", "value", required=True, input_id="contact-value"),
