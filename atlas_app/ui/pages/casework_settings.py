@@ -30,6 +30,8 @@ class CaseSettingsState(rx.State):
     kind: str = "task_category"
     module_id: str = ""
     modules: list[dict[str, str]] = []
+    module_rows: list[dict[str, str]] = []
+    editing_module: str = ""
     rows: list[dict[str, str]] = []
     teams: list[dict[str, str]] = []
     team_types: list[dict[str, str]] = []
@@ -61,6 +63,10 @@ class CaseSettingsState(rx.State):
         modules, values, teams, team_types, staff = await asyncio.to_thread(fetch)
         self.modules = [{"id": str(m.id), "name": m.name + (" (read-only)" if m.is_read_only else "")}
                         for m in modules]
+        self.module_rows = [{"id": str(m.id), "name": m.name, "description": m.description,
+                             "read_only": "yes" if m.is_read_only else "",
+                             "use": "Read-only consumer" if m.is_read_only else "Records casework",
+                             "state": "active" if m.is_active else "retired"} for m in modules]
         if self.kind in MODULE_KINDS and not self.module_id and modules:
             self.module_id = str(modules[0].id)
         if self.kind in MODULE_KINDS:
@@ -139,6 +145,45 @@ class CaseSettingsState(rx.State):
         await self._do(config.set_lookup_active, "Restored.", str(value_id)[:12], True)
 
     @rx.event
+    async def add_module(self, form: dict):
+        name = str(form.get("name", ""))
+        await self._do(config.save_module, f"Module '{name.strip()}' added: add its lists below.", None,
+                       name=name, description=str(form.get("description", "")),
+                       is_read_only=bool(form.get("read_only")))
+
+    @rx.event
+    async def start_module_edit(self, module_id: str):
+        await require(self, Perm.SETTINGS_MANAGE)
+        self.editing_module = str(module_id)[:12]
+
+    @rx.event
+    async def cancel_module_edit(self):
+        self.editing_module = ""
+
+    @rx.event
+    async def save_module(self, form: dict):
+        module = next((m for m in self.module_rows if m["id"] == self.editing_module), None)
+        if module is None:
+            self.error = "Choose a module to change."
+            return
+        await self._do(config.save_module, "Module saved.", int(module["id"]), name=str(form.get("name", "")),
+                       description=str(form.get("description", "")), is_read_only=bool(form.get("read_only")),
+                       is_active=module["state"] == "active")
+        if not self.error:
+            self.editing_module = ""
+
+    @rx.event
+    async def set_module_active(self, module_id: str, active: bool):
+        module = next((m for m in self.module_rows if m["id"] == str(module_id)), None)
+        if module is None:
+            self.error = "Choose a module to change."
+            return
+        await self._do(config.save_module, "Module restored." if active else
+                       "Module retired: its cases and values stay, it is no longer offered.", int(module["id"]),
+                       name=module["name"], description=module["description"],
+                       is_read_only=module["read_only"] == "yes", is_active=bool(active))
+
+    @rx.event
     async def add_team(self, form: dict):
         await self._do(config.save_team, "Team added.", None, name=str(form.get("name", "")),
                        team_type_id=form.get("team_type_id"))
@@ -195,12 +240,61 @@ def _name_cell(r: rx.Var) -> rx.Component:
     )
 
 
+def _module_cell(m: rx.Var) -> rx.Component:
+    S = CaseSettingsState
+    return rx.cond(
+        S.editing_module == m["id"],
+        rx.form(rx.vstack(
+            field("Name", "name", required=True, input_id="module-edit-name", default_value=m["name"]),
+            field("Description", "description", input_id="module-edit-description", default_value=m["description"]),
+            rx.hstack(rx.checkbox(name="read_only", id="module-edit-read-only", default_checked=m["read_only"] != ""),
+                      rx.el.label("Read-only consumer (reads other modules' data, records no cases)",
+                                  html_for="module-edit-read-only"), spacing="2", align="center"),
+            rx.hstack(rx.button("Save", size="1", type="submit", id="module-edit-save"),
+                      rx.button("Cancel", size="1", type="button", variant="soft", on_click=S.cancel_module_edit),
+                      spacing="1"),
+            spacing="2", align_items="start"), on_submit=S.save_module),
+        rx.vstack(rx.text(m["name"], weight="bold"), rx.text(m["description"], size="2"), spacing="0"),
+    )
+
+
+def _module_actions(m: rx.Var) -> rx.Component:
+    S = CaseSettingsState
+    return rx.hstack(
+        rx.button("Edit", size="1", variant="soft", on_click=S.start_module_edit(m["id"]),
+                  aria_label="Edit module " + m["name"]),
+        rx.cond(m["state"] == "active",
+                rx.button("Retire", size="1", variant="soft", color_scheme="gray",
+                          on_click=S.set_module_active(m["id"], False), aria_label="Retire module " + m["name"]),
+                rx.button("Restore", size="1", variant="soft", color_scheme="green",
+                          on_click=S.set_module_active(m["id"], True), aria_label="Restore module " + m["name"])),
+        spacing="1", wrap="wrap",
+    )
+
+
 @staff_page("/casework/settings", "Casework settings", on_load=CaseSettingsState.load)
 def casework_settings_page() -> rx.Component:
     S = CaseSettingsState
     return rx.vstack(
         form_error(S.error),
         form_notice(S.notice),
+        section("Modules", rx.text(
+            "A module is a department's configuration: its demand types and categories, task categories, tasks, "
+            "intention types and team types. Add a module, then its lists below.", size="2"),
+            data_table(["Module", "Use", "State", "Actions"], S.module_rows,
+                       lambda m: [_module_cell(m), m["use"], status_badge(m["state"], ACTIVE_COLOURS),
+                                  _module_actions(m)],
+                       caption="Departmental modules", row_id=lambda m: "module-" + m["id"], empty="No modules."),
+            rx.form(rx.vstack(
+                rx.heading("Add a module", size="3", as_="h3"),
+                field("Name", "name", required=True, input_id="module-name"),
+                field("Description", "description", input_id="module-description"),
+                rx.hstack(rx.checkbox(name="read_only", id="module-read-only"),
+                          rx.el.label("Read-only consumer (reads other modules' data, records no cases)",
+                                      html_for="module-read-only"), spacing="2", align="center"),
+                submit("Add module", "add-module"), spacing="2", align_items="start", width="100%"),
+                on_submit=S.add_module, key="module-" + S.form_key.to_string()),
+            section_id="modules"),
         section("Lookup lists", rx.form(rx.hstack(
             select_field("List", "kind", KIND_OPTIONS, input_id="settings-kind", default_value=S.kind,
                          placeholder="Choose a list"),
