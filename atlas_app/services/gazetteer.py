@@ -345,78 +345,101 @@ def _plus_batches(path: Path, columns: list[str], has_header: bool, org_id: int,
     rows: dict[int, Any] = {}
     errors: list[tuple[int, str]] = []
     read = 0
-    reader = _reader(path)
-    if has_header:
-        next(reader, None)
-    for line, fields in reader:
-        read += 1
-        if len(fields) != width:
-            errors.append((line, f"expected {width} fields, found {len(fields)}"))
-            continue
-        fields.append("")
-        (uprn_s, change, parent, x, y, lat, lon, cls, sao_text, sub_building, sao_s, sao_ss, sao_e, sao_es,
-         pao_text, building, pao_s, pao_ss, pao_e, pao_es, building_no, street, thoroughfare, locality,
-         dep_locality, town, post_town, pc_locator, pc, usrn_s) = pick(fields)
-        try:
-            if uprn_s.isdigit() and len(uprn_s) <= 12 and uprn_s.strip("0"):
-                uprn = int(uprn_s)
-            else:
-                uprn = _uprn(uprn_s)
-            if change not in ("I", "U") and _change(change) == "D":
-                rows[uprn] = None
-            else:
-                parent_uprn = _uprn(parent, "PARENT_UPRN", required=False) if parent else None
-                try:
-                    xf = float(x) if x else None
-                    yf = float(y) if y else None
-                    latf = float(lat) if lat else None
-                    lonf = float(lon) if lon else None
-                except ValueError:
-                    xf, yf = _float(x, "X_COORDINATE"), _float(y, "Y_COORDINATE")
-                    latf, lonf = _float(lat, "LATITUDE"), _float(lon, "LONGITUDE")
-                usrn = _uprn(usrn_s, "USRN", required=False) if usrn_s else None
-                # The address, as address_values builds it.
-                sao_text = sao_text or sub_building
-                pao_text = pao_text or building
-                sao_number = _number(sao_s, sao_ss, sao_e, sao_es) if sao_s else ""
-                pao_number = (_number(pao_s, pao_ss, pao_e, pao_es) if pao_s else "") or building_no.strip()
-                if sao_text or sao_number or pao_text:
-                    building_line, building_norm = _building(sao_text, sao_number, pao_text)
+    with open(path, encoding="utf-8-sig", errors="replace", newline="") as f:
+        reader = csv.reader(f)
+        # Line numbers are looked up only for malformed rows; blank rows are skipped as _reader skips them.
+        for fields in reader:
+            if len(fields) != width:
+                if not fields or (len(fields) == 1 and not fields[0].strip()):
+                    continue
+                if has_header:
+                    has_header = False
+                    continue
+                read += 1
+                errors.append((reader.line_num, f"expected {width} fields, found {len(fields)}"))
+                continue
+            if has_header:
+                has_header = False
+                continue
+            read += 1
+            fields.append("")
+            (uprn_s, change, parent, x, y, lat, lon, cls, sao_text, sub_building, sao_s, sao_ss, sao_e, sao_es,
+             pao_text, building, pao_s, pao_ss, pao_e, pao_es, building_no, street, thoroughfare, locality,
+             dep_locality, town, post_town, pc_locator, pc, usrn_s) = pick(fields)
+            try:
+                if uprn_s.isdigit() and len(uprn_s) <= 12 and uprn_s.strip("0"):
+                    uprn = int(uprn_s)
                 else:
-                    building_line = building_norm = ""
-                street_cap, street_norm = _cap_norm(street or thoroughfare)
-                if pao_number:
-                    street_line = f"{pao_number} {street_cap}" if street_cap else pao_number
-                    number_norm = _norm(pao_number)
+                    uprn = _uprn(uprn_s)
+                if change not in ("I", "U") and _change(change) == "D":
+                    rows[uprn] = None
                 else:
-                    street_line, number_norm = street_cap, ""
-                locality_cap, locality_norm = _cap_norm(locality or dep_locality)
-                town_cap, town_norm = _cap_norm(town or post_town)
-                postcode, key, postcode_norm = _postcode(pc_locator or pc)
-                lines = [part for part in (building_line, street_line, locality_cap) if part] + ["", ""]
-                search = " ".join([part for part in (building_norm, number_norm, street_norm, locality_norm,
-                                                     town_norm, postcode_norm) if part])[:700]
-                cls = cls.strip()[:10]
-                if copy_text:
-                    text = (f"{lines[0][:200]}\t{lines[1][:200]}\t{lines[2][:200]}\t{town_cap[:100]}\t{postcode}\t{key}\t"
-                            f"{search}\t{cls}")
-                    if "\\" in text or "\n" in text or "\r" in text or text.count("\t") != 7:
-                        text = "\t".join(_copy_escape(v) for v in (
-                            lines[0][:200], lines[1][:200], lines[2][:200], town_cap[:100], postcode, key, search, cls))
-                    rows[uprn] = (
-                        f"{head}{uprn}\t{nul if parent_uprn is None else parent_uprn}\t{nul if usrn is None else usrn}"
-                        f"\t{text}\tapproved\t{nul if xf is None else xf}\t{nul if yf is None else yf}"
-                        f"\t{nul if latf is None else latf}\t{nul if lonf is None else lonf}{tail}")
-                else:
-                    rows[uprn] = (org_id, uprn, parent_uprn, usrn, lines[0][:200], lines[1][:200], lines[2][:200],
-                                  town_cap[:100], postcode, key, search, cls, "approved", xf, yf, latf, lonf, source,
-                                  now)
-        except RowError as exc:
-            errors.append((line, str(exc)))
-            continue
-        if len(rows) >= batch_size:
-            yield _Batch(rows, read, errors)
-            rows, errors, read = {}, [], 0
+                    parent_uprn = _uprn(parent, "PARENT_UPRN", required=False) if parent else None
+                    try:
+                        xf = float(x) if x else None
+                        yf = float(y) if y else None
+                        latf = float(lat) if lat else None
+                        lonf = float(lon) if lon else None
+                    except ValueError:
+                        xf, yf = _float(x, "X_COORDINATE"), _float(y, "Y_COORDINATE")
+                        latf, lonf = _float(lat, "LATITUDE"), _float(lon, "LONGITUDE")
+                    if usrn_s.isdigit() and len(usrn_s) <= 12 and usrn_s.strip("0"):
+                        usrn = int(usrn_s)
+                    else:
+                        usrn = _uprn(usrn_s, "USRN", required=False) if usrn_s else None
+                    # The address, as address_values builds it.
+                    sao_text = sao_text or sub_building
+                    pao_text = pao_text or building
+                    sao_number = _number(sao_s, sao_ss, sao_e, sao_es) if sao_s else ""
+                    if pao_s:
+                        pao_number = _number(pao_s, pao_ss, pao_e, pao_es) if pao_ss or pao_e else pao_s.strip()
+                    else:
+                        pao_number = ""
+                    if not pao_number and building_no:
+                        pao_number = building_no.strip()
+                    if sao_text or sao_number or pao_text:
+                        building_line, building_norm = _building(sao_text, sao_number, pao_text)
+                    else:
+                        building_line = building_norm = ""
+                    street_cap, street_norm = _cap_norm(street or thoroughfare)
+                    if pao_number:
+                        street_line = f"{pao_number} {street_cap}" if street_cap else pao_number
+                        number_norm = _norm(pao_number)
+                    else:
+                        street_line, number_norm = street_cap, ""
+                    locality_cap, locality_norm = _cap_norm(locality or dep_locality)
+                    town_cap, town_norm = _cap_norm(town or post_town)
+                    postcode, key, postcode_norm = _postcode(pc_locator or pc)
+                    if building_line:
+                        if street_line:
+                            line1, line2, line3 = building_line[:200], street_line[:200], locality_cap[:200]
+                        else:
+                            line1, line2, line3 = building_line[:200], locality_cap[:200], ""
+                    elif street_line:
+                        line1, line2, line3 = street_line[:200], locality_cap[:200], ""
+                    else:
+                        line1, line2, line3 = locality_cap[:200], "", ""
+                    search = " ".join(filter(None, (building_norm, number_norm, street_norm, locality_norm, town_norm,
+                                                    postcode_norm)))[:700]
+                    cls = cls.strip()[:10]
+                    if copy_text:
+                        text = f"{line1}\t{line2}\t{line3}\t{town_cap[:100]}\t{postcode}\t{key}\t{search}\t{cls}"
+                        if "\\" in text or "\n" in text or "\r" in text or text.count("\t") != 7:
+                            text = "\t".join(_copy_escape(v) for v in (
+                                line1, line2, line3, town_cap[:100], postcode, key, search, cls))
+                        rows[uprn] = (
+                            f"{head}{uprn}\t{nul if parent_uprn is None else parent_uprn}\t{nul if usrn is None else usrn}"
+                            f"\t{text}\tapproved\t{nul if xf is None else xf}\t{nul if yf is None else yf}"
+                            f"\t{nul if latf is None else latf}\t{nul if lonf is None else lonf}{tail}")
+                    else:
+                        rows[uprn] = (org_id, uprn, parent_uprn, usrn, line1, line2, line3, town_cap[:100], postcode,
+                                      key, search, cls, "approved", xf, yf, latf, lonf, source, now)
+            except RowError as exc:
+                errors.append((reader.line_num, str(exc)))
+                continue
+            if len(rows) >= batch_size:
+                yield _Batch(rows, read, errors)
+                rows, errors, read = {}, [], 0
     if rows or errors or read:
         yield _Batch(rows, read, errors)
 
