@@ -44,7 +44,7 @@ FORMATS: dict[str, str] = {
     "open-uprn": "OS Open UPRN (CSV: UPRN and coordinates)",
     "dtf73": "LLPG export in NLPG DTF 7.3 (record types 11–99)",
 }
-BATCH_SIZE = 5000
+BATCH_SIZE = 20000
 MAX_REPORTED_ERRORS = 200
 
 PLUS_COLUMNS = (
