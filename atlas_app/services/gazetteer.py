@@ -45,6 +45,7 @@ FORMATS: dict[str, str] = {
     "dtf73": "LLPG export in NLPG DTF 7.3 (record types 11–99)",
 }
 BATCH_SIZE = 20000
+SQLITE_CACHE_KIB = 64 * 1024
 MAX_REPORTED_ERRORS = 200
 
 PLUS_COLUMNS = (
@@ -634,6 +635,20 @@ class _Applier:
         now = utcnow()
         self.now = now if self.pg else now.astimezone(UTC).replace(tzinfo=None).isoformat(" ")
         self.staged = False
+        self.saved_cache_size = None
+        if not self.pg:
+            # A larger page cache for the one long transaction: index pages stay in memory instead of being
+            # spilled to the write-ahead log again and again (about a fifth less work). Restored by close().
+            cur = self.dbapi.cursor()
+            self.saved_cache_size = cur.execute("PRAGMA cache_size").fetchone()[0]
+            cur.execute(f"PRAGMA cache_size = {-SQLITE_CACHE_KIB}")
+            cur.close()
+
+    def close(self) -> None:
+        if self.saved_cache_size is not None:
+            cur = self.dbapi.cursor()
+            cur.execute(f"PRAGMA cache_size = {int(self.saved_cache_size)}")
+            cur.close()
 
     def apply(self, batch: dict[int, Any], report: ImportReport) -> None:
         """Write one batch. Each UPRN maps to None (a delete marker), a dict of the columns the file provides, or a
@@ -748,6 +763,40 @@ def _finish_job(job_id: int, report: ImportReport, status: str, failure: str = "
         s.add(job)
 
 
+def _write_rows(applier: _Applier, fmt: str, path: Path, report: ImportReport, total: int, batch_size: int,
+                parallel: bool | None, progress: Callable[[int, int], None] | None) -> None:
+    org_id = applier.org_id
+    if fmt == "abp-plus":
+        columns, has_header = _plus_layout(path)
+        args = (path, columns, has_header, org_id, fmt, applier.now, batch_size, applier.pg)
+        if parallel is None:
+            parallel = (os.cpu_count() or 1) > 1 and path.stat().st_size >= PARALLEL_MIN_BYTES
+        batches = _batches_from_reader_process(args) if parallel else _plus_batches(*args)
+        for parsed in batches:
+            report.rows_read += parsed.rows_read
+            for line, message in parsed.errors:
+                report.error(line, message)
+            if parsed.rows:
+                applier.apply(parsed.rows, report)
+            if progress:
+                progress(report.rows_read, total)
+    else:
+        batch: dict[int, dict[str, Any] | None] = {}
+        for uprn, op, values in _parse(fmt, path, report):
+            if op == "delete":
+                batch[uprn] = None
+            else:
+                previous = batch.get(uprn)
+                batch[uprn] = {**previous, **values} if previous else values
+            if len(batch) >= batch_size:
+                applier.apply(batch, report)
+                batch = {}
+                if progress:
+                    progress(report.rows_read, total)
+        if batch:
+            applier.apply(batch, report)
+
+
 def import_gazetteer(actor: Actor, path: str | Path, fmt: str, *, filename: str = "",
                      progress: Callable[[int, int], None] | None = None,
                      batch_size: int = BATCH_SIZE, parallel: bool | None = None) -> ImportReport:
@@ -770,35 +819,10 @@ def import_gazetteer(actor: Actor, path: str | Path, fmt: str, *, filename: str 
     try:
         with write_session() as s:
             applier = _Applier(s, org_id, fmt)
-            if fmt == "abp-plus":
-                columns, has_header = _plus_layout(path)
-                args = (path, columns, has_header, org_id, fmt, applier.now, batch_size, applier.pg)
-                if parallel is None:
-                    parallel = (os.cpu_count() or 1) > 1 and path.stat().st_size >= PARALLEL_MIN_BYTES
-                batches = _batches_from_reader_process(args) if parallel else _plus_batches(*args)
-                for parsed in batches:
-                    report.rows_read += parsed.rows_read
-                    for line, message in parsed.errors:
-                        report.error(line, message)
-                    if parsed.rows:
-                        applier.apply(parsed.rows, report)
-                    if progress:
-                        progress(report.rows_read, total)
-            else:
-                batch: dict[int, dict[str, Any] | None] = {}
-                for uprn, op, values in _parse(fmt, path, report):
-                    if op == "delete":
-                        batch[uprn] = None
-                    else:
-                        previous = batch.get(uprn)
-                        batch[uprn] = {**previous, **values} if previous else values
-                    if len(batch) >= batch_size:
-                        applier.apply(batch, report)
-                        batch = {}
-                        if progress:
-                            progress(report.rows_read, total)
-                if batch:
-                    applier.apply(batch, report)
+            try:
+                _write_rows(applier, fmt, path, report, total, batch_size, parallel, progress)
+            finally:
+                applier.close()
             if report.rows_read == 0:
                 raise ValidationFailed("The file has no rows.", {"file": "empty"})
             audit.record(s, actor, "gazetteer", report.job_id, "imported",
