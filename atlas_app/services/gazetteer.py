@@ -46,6 +46,7 @@ FORMATS: dict[str, str] = {
 }
 BATCH_SIZE = 20000
 SQLITE_CACHE_KIB = 64 * 1024
+_LOCK_KEY = 0x6A7E  # the first half of PostgreSQL advisory lock keys that serialise one organisation's imports
 MAX_REPORTED_ERRORS = 200
 
 PLUS_COLUMNS = (
@@ -636,6 +637,10 @@ class _Applier:
         self.now = now if self.pg else now.astimezone(UTC).replace(tzinfo=None).isoformat(" ")
         self.staged = False
         self.saved_cache_size = None
+        if self.pg:
+            # One gazetteer import at a time per organisation (until this transaction ends).
+            with self.dbapi.cursor() as cur:
+                cur.execute("SELECT pg_advisory_xact_lock(%s, %s)", (_LOCK_KEY, org_id))
         if not self.pg:
             # A larger page cache for the one long transaction: index pages stay in memory instead of being
             # spilled to the write-ahead log again and again (about a fifth less work). Restored by close().
@@ -665,8 +670,10 @@ class _Applier:
                        "updated_at": self.now}
                 groups.setdefault(provided, []).append(tuple(row[c] for c in PLACE_COLUMNS))
             else:
-                whole.append(values)
-        work = list(groups.items()) + ([(_WHOLE_ROW, whole)] if whole else [])
+                whole.append((uprn, values))
+        if whole and self.pg and isinstance(whole[0][1], str):
+            whole = self._copy_new_places(whole, report)
+        work = list(groups.items()) + ([(_WHOLE_ROW, [row for _uprn, row in whole])] if whole else [])
         for provided, rows in work:
             updates = [c for c in provided if c in PLACE_COLUMNS] + ["source", "updated_at"]
             if "status" not in provided:
@@ -677,6 +684,21 @@ class _Applier:
             report.updated += total - inserted
         if deletes:
             report.deleted += self._delete(deletes)
+
+    def _copy_new_places(self, lines: list[tuple[int, str]], report: ImportReport) -> list[tuple[int, str]]:
+        """COPY the places new to the organisation straight into the table; return the others (to upsert).
+        Imports of one organisation's gazetteer take turns (see ``__init__``), so no other import can add one of
+        these UPRNs in between."""
+        with self.dbapi.cursor() as cur:
+            cur.execute("SELECT uprn FROM place WHERE organisation_id = %s AND uprn = ANY(%s)",
+                        (self.org_id, [uprn for uprn, _line in lines]))
+            existing = {uprn for (uprn,) in cur.fetchall()}
+            fresh = [line for uprn, line in lines if uprn not in existing]
+            if fresh:
+                with cur.copy(f"COPY place ({', '.join(PLACE_COLUMNS)}) FROM STDIN") as copy:
+                    copy.write("".join(fresh))
+        report.inserted += len(fresh)
+        return [(uprn, line) for uprn, line in lines if uprn in existing] if existing else []
 
     def _set_clause(self, updates: list[str], provided: tuple[str, ...]) -> str:
         parts = []
