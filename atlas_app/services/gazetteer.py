@@ -8,9 +8,13 @@ DTF 7.3 export.
 * Malformed rows are skipped and reported with their line numbers; a file with unusable headers is refused before
   anything is written.
 * The whole import is one transaction: a failure part-way leaves the previous gazetteer exactly as it was.
-* Rows are applied in batches: ``executemany`` on SQLite, ``COPY`` into a temporary staging table and one set-based
-  upsert per batch on PostgreSQL. AddressBase Plus and Open UPRN stream in bounded memory; the record-type formats
+* Rows are applied in batches: ``executemany`` on SQLite (with a larger page cache for the import), ``COPY`` on
+  PostgreSQL: places new to the organisation straight into the table, the others into a temporary staging table and
+  one set-based upsert per batch. AddressBase Plus and Open UPRN stream in bounded memory; the record-type formats
   (Premium, DTF 7.3) join several records per UPRN, so they hold one entry per UPRN of the file while reading.
+* AddressBase Plus, the bulk format, has a fast path (``_plus_batches``) that turns each row straight into the place
+  row (or COPY text) with the same values and search keys ``address_values`` gives, normalising repeated strings
+  once; large files are read in a second process, so parsing overlaps the database work.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ import os
 import operator
 import string
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -430,7 +434,8 @@ def _plus_batches(path: Path, columns: list[str], has_header: bool, org_id: int,
                             text = "\t".join(_copy_escape(v) for v in (
                                 line1, line2, line3, town_cap[:100], postcode, key, search, cls))
                         rows[uprn] = (
-                            f"{head}{uprn}\t{nul if parent_uprn is None else parent_uprn}\t{nul if usrn is None else usrn}"
+                            f"{head}{uprn}\t{nul if parent_uprn is None else parent_uprn}"
+                            f"\t{nul if usrn is None else usrn}"
                             f"\t{text}\tapproved\t{nul if xf is None else xf}\t{nul if yf is None else yf}"
                             f"\t{nul if latf is None else latf}\t{nul if lonf is None else lonf}{tail}")
                     else:
