@@ -8,19 +8,25 @@ DTF 7.3 export.
 * Malformed rows are skipped and reported with their line numbers; a file with unusable headers is refused before
   anything is written.
 * The whole import is one transaction: a failure part-way leaves the previous gazetteer exactly as it was.
-* Rows are applied in batches: ``executemany`` on SQLite, ``COPY`` into a temporary staging table and one set-based
-  upsert per batch on PostgreSQL. AddressBase Plus and Open UPRN stream in bounded memory; the record-type formats
+* Rows are applied in batches: ``executemany`` on SQLite (with a larger page cache for the import), ``COPY`` on
+  PostgreSQL: places new to the organisation straight into the table, the others into a temporary staging table and
+  one set-based upsert per batch. AddressBase Plus and Open UPRN stream in bounded memory; the record-type formats
   (Premium, DTF 7.3) join several records per UPRN, so they hold one entry per UPRN of the file while reading.
+* AddressBase Plus, the bulk format, has a fast path (``_plus_batches``) that turns each row straight into the place
+  row (or COPY text) with the same values and search keys ``address_values`` gives, normalising repeated strings
+  once; large files are read in a second process, so parsing overlaps the database work.
 """
 
 from __future__ import annotations
 
 import csv
 import functools
+import multiprocessing
+import os
 import operator
 import string
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -42,7 +48,9 @@ FORMATS: dict[str, str] = {
     "open-uprn": "OS Open UPRN (CSV: UPRN and coordinates)",
     "dtf73": "LLPG export in NLPG DTF 7.3 (record types 11–99)",
 }
-BATCH_SIZE = 5000
+BATCH_SIZE = 20000
+SQLITE_CACHE_KIB = 64 * 1024
+_LOCK_KEY = 0x6A7E  # the first half of PostgreSQL advisory lock keys that serialise one organisation's imports
 MAX_REPORTED_ERRORS = 200
 
 PLUS_COLUMNS = (
@@ -134,6 +142,10 @@ _DEFAULTS: dict[str, Any] = {"parent_uprn": None, "usrn": None, "address_line1":
 ADDRESS_FIELDS = ("address_line1", "address_line2", "address_line3", "town", "postcode", "postcode_key",
                   "search_text", "usrn")
 COORD_FIELDS = ("x_coordinate", "y_coordinate", "latitude", "longitude")
+# The columns a whole place row provides (all but the key and the bookkeeping).
+_WHOLE_ROW = tuple(sorted(c for c in PLACE_COLUMNS if c not in ("organisation_id", "uprn", "source", "updated_at")))
+# Files at least this large are read in a second process while the first writes (when there are two cores).
+PARALLEL_MIN_BYTES = 4 << 20
 
 
 class RowError(ValueError):
@@ -259,69 +271,222 @@ def _reader(path: Path) -> Iterator[tuple[int, list[str]]]:
 # --- formats ---------------------------------------------------------------------------------------------------
 
 
-def _plus_rows(path: Path, report: ImportReport, source: str) -> Iterator[Change]:
-    rows = _reader(path)
-    first = next(rows, None)
-    if first is None:
-        return
-    line, fields = first
-    header = [f.strip().upper() for f in fields]
-    if header and header[0] == "UPRN":
+_PLUS_NEEDED = (
+    "UPRN", "CHANGE_TYPE", "PARENT_UPRN", "X_COORDINATE", "Y_COORDINATE", "LATITUDE", "LONGITUDE", "CLASS",
+    "SAO_TEXT", "SUB_BUILDING_NAME", "SAO_START_NUMBER", "SAO_START_SUFFIX", "SAO_END_NUMBER", "SAO_END_SUFFIX",
+    "PAO_TEXT", "BUILDING_NAME", "PAO_START_NUMBER", "PAO_START_SUFFIX", "PAO_END_NUMBER", "PAO_END_SUFFIX",
+    "BUILDING_NUMBER", "STREET_DESCRIPTION", "THOROUGHFARE", "LOCALITY", "DEPENDENT_LOCALITY", "TOWN_NAME",
+    "POST_TOWN", "POSTCODE_LOCATOR", "POSTCODE", "USRN",
+)
+
+
+@functools.lru_cache(maxsize=65536)
+def _cap_norm(text: str) -> tuple[str, str]:
+    """A street, locality or town as stored (see ``_cap``) and its search form."""
+    capped = _cap(text)
+    return capped, normalise(capped)
+
+
+@functools.lru_cache(maxsize=65536)
+def _norm(text: str) -> str:
+    return normalise(text)
+
+
+@functools.lru_cache(maxsize=65536)
+def _building(sao_text: str, sao_number: str, pao_text: str) -> tuple[str, str]:
+    """The building line (as ``address_values`` builds it) and its search form."""
+    sao = " ".join(p for p in (_cap(sao_text), sao_number) if p)
+    line = ", ".join(p for p in (sao, _cap(pao_text)) if p)
+    return line, normalise(line)
+
+
+@functools.lru_cache(maxsize=65536)
+def _postcode(text: str) -> tuple[str, str, str]:
+    """Postcode as stored, its key, and its search form."""
+    pc = " ".join(text.upper().split())
+    return pc[:10], postcode_key(pc)[:10], normalise(pc)
+
+
+def _copy_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+
+
+def _plus_layout(path: Path) -> tuple[list[str], bool]:
+    """The columns of an AddressBase Plus file and whether its first row is a header; unusable headers are
+    refused."""
+    for _line, fields in _reader(path):
+        header = [f.strip().upper() for f in fields]
+        if header[0] != "UPRN":
+            break
         missing = {"UPRN", "X_COORDINATE", "Y_COORDINATE"} - set(header)
         if missing:
             raise ValidationFailed(f"The header has no {', '.join(sorted(missing))} column.", {"file": "header"})
-        columns = header
-        pending: Iterable[tuple[int, list[str]]] = rows
-    else:
-        columns = PLUS_COLUMNS
-        pending = _chain(first, rows)
+        return header, True
+    return list(PLUS_COLUMNS), False
+
+
+@dataclass
+class _Batch:
+    """Parsed rows ready to write: UPRN -> the place row (a tuple in ``PLACE_COLUMNS`` order, or a line of
+    PostgreSQL COPY text), or None for a delete marker; with the rows read and the malformed rows found."""
+
+    rows: dict[int, Any]
+    rows_read: int
+    errors: list[tuple[int, str]]
+
+
+def _plus_batches(path: Path, columns: list[str], has_header: bool, org_id: int, source: str, now: Any,
+                  batch_size: int, copy_text: bool) -> Iterator[_Batch]:
+    """AddressBase Plus rows turned straight into place rows, ``batch_size`` UPRNs at a time.
+
+    The values are those ``address_values`` gives (the unit tests compare the two); the common case is checked with
+    string methods, and repeated strings (streets, towns, postcodes, building names) are normalised once."""
     index = {name: i for i, name in enumerate(columns)}
     width = len(columns)
-    needed = ("UPRN", "CHANGE_TYPE", "PARENT_UPRN", "X_COORDINATE", "Y_COORDINATE", "LATITUDE", "LONGITUDE", "CLASS",
-              "SAO_TEXT", "SUB_BUILDING_NAME", "SAO_START_NUMBER", "SAO_START_SUFFIX", "SAO_END_NUMBER",
-              "SAO_END_SUFFIX", "PAO_TEXT", "BUILDING_NAME", "PAO_START_NUMBER", "PAO_START_SUFFIX",
-              "PAO_END_NUMBER", "PAO_END_SUFFIX", "BUILDING_NUMBER", "STREET_DESCRIPTION", "THOROUGHFARE",
-              "LOCALITY", "DEPENDENT_LOCALITY", "TOWN_NAME", "POST_TOWN", "POSTCODE_LOCATOR", "POSTCODE", "USRN")
     # A missing column reads the empty string appended to every row.
-    pick = operator.itemgetter(*[index.get(name, width) for name in needed])
-
-    for line, fields in pending:
-        report.rows_read += 1
-        try:
+    pick = operator.itemgetter(*[index.get(name, width) for name in _PLUS_NEEDED])
+    nul = "\\N" if copy_text else None
+    head = f"{org_id}\t"
+    tail = f"\t{source}\t{now.isoformat() if copy_text else now}\n"
+    rows: dict[int, Any] = {}
+    errors: list[tuple[int, str]] = []
+    read = 0
+    with open(path, encoding="utf-8-sig", errors="replace", newline="") as f:
+        reader = csv.reader(f)
+        # Line numbers are looked up only for malformed rows; blank rows are skipped as _reader skips them.
+        for fields in reader:
             if len(fields) != width:
-                raise RowError(f"expected {width} fields, found {len(fields)}")
+                if not fields or (len(fields) == 1 and not fields[0].strip()):
+                    continue
+                if has_header:
+                    has_header = False
+                    continue
+                read += 1
+                errors.append((reader.line_num, f"expected {width} fields, found {len(fields)}"))
+                continue
+            if has_header:
+                has_header = False
+                continue
+            read += 1
             fields.append("")
             (uprn_s, change, parent, x, y, lat, lon, cls, sao_text, sub_building, sao_s, sao_ss, sao_e, sao_es,
              pao_text, building, pao_s, pao_ss, pao_e, pao_es, building_no, street, thoroughfare, locality,
-             dep_locality, town, post_town, pc_locator, pc, usrn) = pick(fields)
-            uprn = _uprn(uprn_s)
-            if _change(change) == "D":
-                yield uprn, "delete", None
+             dep_locality, town, post_town, pc_locator, pc, usrn_s) = pick(fields)
+            try:
+                if uprn_s.isdigit() and len(uprn_s) <= 12 and uprn_s.strip("0"):
+                    uprn = int(uprn_s)
+                else:
+                    uprn = _uprn(uprn_s)
+                if change not in ("I", "U") and _change(change) == "D":
+                    rows[uprn] = None
+                else:
+                    parent_uprn = _uprn(parent, "PARENT_UPRN", required=False) if parent else None
+                    try:
+                        xf = float(x) if x else None
+                        yf = float(y) if y else None
+                        latf = float(lat) if lat else None
+                        lonf = float(lon) if lon else None
+                    except ValueError:
+                        xf, yf = _float(x, "X_COORDINATE"), _float(y, "Y_COORDINATE")
+                        latf, lonf = _float(lat, "LATITUDE"), _float(lon, "LONGITUDE")
+                    if usrn_s.isdigit() and len(usrn_s) <= 12 and usrn_s.strip("0"):
+                        usrn = int(usrn_s)
+                    else:
+                        usrn = _uprn(usrn_s, "USRN", required=False) if usrn_s else None
+                    # The address, as address_values builds it.
+                    sao_text = sao_text or sub_building
+                    pao_text = pao_text or building
+                    sao_number = _number(sao_s, sao_ss, sao_e, sao_es) if sao_s else ""
+                    if pao_s:
+                        pao_number = _number(pao_s, pao_ss, pao_e, pao_es) if pao_ss or pao_e else pao_s.strip()
+                    else:
+                        pao_number = ""
+                    if not pao_number and building_no:
+                        pao_number = building_no.strip()
+                    if sao_text or sao_number or pao_text:
+                        building_line, building_norm = _building(sao_text, sao_number, pao_text)
+                    else:
+                        building_line = building_norm = ""
+                    street_cap, street_norm = _cap_norm(street or thoroughfare)
+                    if pao_number:
+                        street_line = f"{pao_number} {street_cap}" if street_cap else pao_number
+                        number_norm = _norm(pao_number)
+                    else:
+                        street_line, number_norm = street_cap, ""
+                    locality_cap, locality_norm = _cap_norm(locality or dep_locality)
+                    town_cap, town_norm = _cap_norm(town or post_town)
+                    postcode, key, postcode_norm = _postcode(pc_locator or pc)
+                    if building_line:
+                        if street_line:
+                            line1, line2, line3 = building_line[:200], street_line[:200], locality_cap[:200]
+                        else:
+                            line1, line2, line3 = building_line[:200], locality_cap[:200], ""
+                    elif street_line:
+                        line1, line2, line3 = street_line[:200], locality_cap[:200], ""
+                    else:
+                        line1, line2, line3 = locality_cap[:200], "", ""
+                    search = " ".join(filter(None, (building_norm, number_norm, street_norm, locality_norm, town_norm,
+                                                    postcode_norm)))[:700]
+                    cls = cls.strip()[:10]
+                    if copy_text:
+                        text = f"{line1}\t{line2}\t{line3}\t{town_cap[:100]}\t{postcode}\t{key}\t{search}\t{cls}"
+                        if "\\" in text or "\n" in text or "\r" in text or text.count("\t") != 7:
+                            text = "\t".join(_copy_escape(v) for v in (
+                                line1, line2, line3, town_cap[:100], postcode, key, search, cls))
+                        rows[uprn] = (
+                            f"{head}{uprn}\t{nul if parent_uprn is None else parent_uprn}"
+                            f"\t{nul if usrn is None else usrn}"
+                            f"\t{text}\tapproved\t{nul if xf is None else xf}\t{nul if yf is None else yf}"
+                            f"\t{nul if latf is None else latf}\t{nul if lonf is None else lonf}{tail}")
+                    else:
+                        rows[uprn] = (org_id, uprn, parent_uprn, usrn, line1, line2, line3, town_cap[:100], postcode,
+                                      key, search, cls, "approved", xf, yf, latf, lonf, source, now)
+            except RowError as exc:
+                errors.append((reader.line_num, str(exc)))
                 continue
-            values = {
-                "parent_uprn": _uprn(parent, "PARENT_UPRN", required=False),
-                "x_coordinate": _float(x, "X_COORDINATE"),
-                "y_coordinate": _float(y, "Y_COORDINATE"),
-                "latitude": _float(lat, "LATITUDE"),
-                "longitude": _float(lon, "LONGITUDE"),
-                "classification": cls.strip()[:10],
-                "status": "approved",
-                **address_values(
-                    sao_text=sao_text or sub_building,
-                    sao_number=_number(sao_s, sao_ss, sao_e, sao_es) if sao_s else "",
-                    pao_text=pao_text or building,
-                    pao_number=(_number(pao_s, pao_ss, pao_e, pao_es) if pao_s else "") or building_no.strip(),
-                    street=street or thoroughfare,
-                    locality=locality or dep_locality,
-                    town=town or post_town,
-                    postcode=pc_locator or pc,
-                    usrn=_uprn(usrn, "USRN", required=False),
-                ),
-            }
-        except RowError as exc:
-            report.error(line, str(exc))
-            continue
-        yield uprn, "upsert", values
+            if len(rows) >= batch_size:
+                yield _Batch(rows, read, errors)
+                rows, errors, read = {}, [], 0
+    if rows or errors or read:
+        yield _Batch(rows, read, errors)
+
+
+def _produce(send, args: tuple) -> None:
+    """In the reader process: send each batch, then None; or the failure's text."""
+    try:
+        for batch in _plus_batches(*args):
+            send.send(batch)
+        send.send(None)
+    except BaseException as exc:  # noqa: BLE001 - reported to the importing process
+        send.send(f"{type(exc).__name__}: {exc}")
+    finally:
+        send.close()
+
+
+def _batches_from_reader_process(args: tuple) -> Iterator[_Batch]:
+    """Batches parsed in a second process, so that reading the file overlaps writing to the database. The pipe
+    holds little, so the reader stays at most a batch or two ahead (memory stays bounded)."""
+    ctx = multiprocessing.get_context("fork")
+    recv, send = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=_produce, args=(send, args), name="gazetteer-reader", daemon=True)
+    proc.start()
+    send.close()
+    try:
+        while True:
+            try:
+                item = recv.recv()
+            except EOFError:
+                raise RuntimeError("the file reader stopped unexpectedly") from None
+            if item is None:
+                return
+            if isinstance(item, str):
+                raise RuntimeError(f"reading the file failed: {item}")
+            yield item
+    finally:
+        recv.close()
+        if proc.is_alive():
+            proc.terminate()
+        proc.join(10)
 
 
 def _chain(first, rest):
@@ -452,8 +617,6 @@ def _record_rows(path: Path, report: ImportReport, layouts: dict[str, list[str]]
 
 
 def _parse(fmt: str, path: Path, report: ImportReport) -> Iterator[Change]:
-    if fmt == "abp-plus":
-        return _plus_rows(path, report, fmt)
     if fmt == "open-uprn":
         return _open_uprn_rows(path, report, fmt)
     if fmt == "abp-premium":
@@ -478,18 +641,45 @@ class _Applier:
         now = utcnow()
         self.now = now if self.pg else now.astimezone(UTC).replace(tzinfo=None).isoformat(" ")
         self.staged = False
+        self.saved_cache_size = None
+        if self.pg:
+            # One gazetteer import at a time per organisation (until this transaction ends).
+            with self.dbapi.cursor() as cur:
+                cur.execute("SELECT pg_advisory_xact_lock(%s, %s)", (_LOCK_KEY, org_id))
+        if not self.pg:
+            # A larger page cache for the one long transaction: index pages stay in memory instead of being
+            # spilled to the write-ahead log again and again (about a fifth less work). Restored by close().
+            cur = self.dbapi.cursor()
+            self.saved_cache_size = cur.execute("PRAGMA cache_size").fetchone()[0]
+            cur.execute(f"PRAGMA cache_size = {-SQLITE_CACHE_KIB}")
+            cur.close()
 
-    def apply(self, batch: dict[int, tuple[str, dict[str, Any] | None]], report: ImportReport) -> None:
-        deletes = [uprn for uprn, (op, _) in batch.items() if op == "delete"]
+    def close(self) -> None:
+        if self.saved_cache_size is not None:
+            cur = self.dbapi.cursor()
+            cur.execute(f"PRAGMA cache_size = {int(self.saved_cache_size)}")
+            cur.close()
+
+    def apply(self, batch: dict[int, Any], report: ImportReport) -> None:
+        """Write one batch. Each UPRN maps to None (a delete marker), a dict of the columns the file provides, or a
+        whole place row: a tuple in ``PLACE_COLUMNS`` order, or (PostgreSQL) a line of COPY text."""
+        deletes: list[int] = []
+        whole: list[Any] = []
         groups: dict[tuple[str, ...], list[tuple]] = {}
-        for uprn, (op, values) in batch.items():
-            if op != "upsert":
-                continue
-            provided = tuple(sorted(values))
-            row = {**_DEFAULTS, **values, "organisation_id": self.org_id, "uprn": uprn, "source": self.source,
-                   "updated_at": self.now}
-            groups.setdefault(provided, []).append(tuple(row[c] for c in PLACE_COLUMNS))
-        for provided, rows in groups.items():
+        for uprn, values in batch.items():
+            if values is None:
+                deletes.append(uprn)
+            elif isinstance(values, dict):
+                provided = tuple(sorted(values))
+                row = {**_DEFAULTS, **values, "organisation_id": self.org_id, "uprn": uprn, "source": self.source,
+                       "updated_at": self.now}
+                groups.setdefault(provided, []).append(tuple(row[c] for c in PLACE_COLUMNS))
+            else:
+                whole.append((uprn, values))
+        if whole and self.pg and isinstance(whole[0][1], str):
+            whole = self._copy_new_places(whole, report)
+        work = list(groups.items()) + ([(_WHOLE_ROW, [row for _uprn, row in whole])] if whole else [])
+        for provided, rows in work:
             updates = [c for c in provided if c in PLACE_COLUMNS] + ["source", "updated_at"]
             if "status" not in provided:
                 # A place that comes back after a delete marker is live again.
@@ -499,6 +689,21 @@ class _Applier:
             report.updated += total - inserted
         if deletes:
             report.deleted += self._delete(deletes)
+
+    def _copy_new_places(self, lines: list[tuple[int, str]], report: ImportReport) -> list[tuple[int, str]]:
+        """COPY the places new to the organisation straight into the table; return the others (to upsert).
+        Imports of one organisation's gazetteer take turns (see ``__init__``), so no other import can add one of
+        these UPRNs in between."""
+        with self.dbapi.cursor() as cur:
+            cur.execute("SELECT uprn FROM place WHERE organisation_id = %s AND uprn = ANY(%s)",
+                        (self.org_id, [uprn for uprn, _line in lines]))
+            existing = {uprn for (uprn,) in cur.fetchall()}
+            fresh = [line for uprn, line in lines if uprn not in existing]
+            if fresh:
+                with cur.copy(f"COPY place ({', '.join(PLACE_COLUMNS)}) FROM STDIN") as copy:
+                    copy.write("".join(fresh))
+        report.inserted += len(fresh)
+        return [(uprn, line) for uprn, line in lines if uprn in existing] if existing else []
 
     def _set_clause(self, updates: list[str], provided: tuple[str, ...]) -> str:
         parts = []
@@ -511,18 +716,17 @@ class _Applier:
 
     def _upsert_sqlite(self, rows: list[tuple], updates: list[str], provided) -> tuple[int, int]:
         cur = self.dbapi.cursor()
-        uprns = [r[1] for r in rows]
-        existing = 0
-        for i in range(0, len(uprns), 900):
-            chunk = uprns[i:i + 900]
-            cur.execute(f"SELECT count(*) FROM place WHERE organisation_id = ? AND uprn IN "
-                        f"({','.join('?' * len(chunk))})", [self.org_id, *chunk])
-            existing += cur.fetchone()[0]
+        # Only this transaction writes, and SQLite gives a new row the largest id so far plus one: the rows with a
+        # larger id than before the batch are the ones it inserted.
+        cur.execute("SELECT coalesce(max(id), 0) FROM place")
+        before = cur.fetchone()[0]
         sql = (f"INSERT INTO place ({', '.join(PLACE_COLUMNS)}) VALUES ({', '.join('?' * len(PLACE_COLUMNS))}) "
                f"ON CONFLICT (organisation_id, uprn) DO UPDATE SET {self._set_clause(updates, provided)}")
         cur.executemany(sql, rows)
+        cur.execute("SELECT count(*) FROM place WHERE id > ?", (before,))
+        inserted = cur.fetchone()[0]
         cur.close()
-        return len(rows) - existing, len(rows)
+        return inserted, len(rows)
 
     def _upsert_pg(self, rows: list[tuple], updates: list[str], provided) -> tuple[int, int]:
         cols = ", ".join(PLACE_COLUMNS)
@@ -531,8 +735,11 @@ class _Applier:
                 cur.execute(f"CREATE TEMP TABLE place_stage ON COMMIT DROP AS SELECT {cols} FROM place WITH NO DATA")
                 self.staged = True
             with cur.copy(f"COPY place_stage ({cols}) FROM STDIN") as copy:
-                for row in rows:
-                    copy.write_row(row)
+                if rows and isinstance(rows[0], str):
+                    copy.write("".join(rows))
+                else:
+                    for row in rows:
+                        copy.write_row(row)
             cur.execute(
                 f"WITH up AS (INSERT INTO place ({cols}) SELECT {cols} FROM place_stage "
                 f"ON CONFLICT (organisation_id, uprn) DO UPDATE SET {self._set_clause(updates, provided)} "
@@ -583,11 +790,46 @@ def _finish_job(job_id: int, report: ImportReport, status: str, failure: str = "
         s.add(job)
 
 
+def _write_rows(applier: _Applier, fmt: str, path: Path, report: ImportReport, total: int, batch_size: int,
+                parallel: bool | None, progress: Callable[[int, int], None] | None) -> None:
+    org_id = applier.org_id
+    if fmt == "abp-plus":
+        columns, has_header = _plus_layout(path)
+        args = (path, columns, has_header, org_id, fmt, applier.now, batch_size, applier.pg)
+        if parallel is None:
+            parallel = (os.cpu_count() or 1) > 1 and path.stat().st_size >= PARALLEL_MIN_BYTES
+        batches = _batches_from_reader_process(args) if parallel else _plus_batches(*args)
+        for parsed in batches:
+            report.rows_read += parsed.rows_read
+            for line, message in parsed.errors:
+                report.error(line, message)
+            if parsed.rows:
+                applier.apply(parsed.rows, report)
+            if progress:
+                progress(report.rows_read, total)
+    else:
+        batch: dict[int, dict[str, Any] | None] = {}
+        for uprn, op, values in _parse(fmt, path, report):
+            if op == "delete":
+                batch[uprn] = None
+            else:
+                previous = batch.get(uprn)
+                batch[uprn] = {**previous, **values} if previous else values
+            if len(batch) >= batch_size:
+                applier.apply(batch, report)
+                batch = {}
+                if progress:
+                    progress(report.rows_read, total)
+        if batch:
+            applier.apply(batch, report)
+
+
 def import_gazetteer(actor: Actor, path: str | Path, fmt: str, *, filename: str = "",
                      progress: Callable[[int, int], None] | None = None,
-                     batch_size: int = BATCH_SIZE) -> ImportReport:
+                     batch_size: int = BATCH_SIZE, parallel: bool | None = None) -> ImportReport:
     """Import one gazetteer file for the actor's organisation, all or nothing. ``progress(rows_read, total)`` is
-    called after each batch."""
+    called after each batch. AddressBase Plus files are read in a second process when ``parallel`` (by default:
+    large files on a machine with two or more cores)."""
     actor.require(Perm.CASES_MANAGE)
     org_id = actor.require_org()
     fmt = (fmt or "").strip().lower()
@@ -604,18 +846,10 @@ def import_gazetteer(actor: Actor, path: str | Path, fmt: str, *, filename: str 
     try:
         with write_session() as s:
             applier = _Applier(s, org_id, fmt)
-            batch: dict[int, tuple[str, dict[str, Any] | None]] = {}
-            for uprn, op, values in _parse(fmt, path, report):
-                if uprn in batch and op == "upsert" and batch[uprn][0] == "upsert":
-                    values = {**batch[uprn][1], **values}
-                batch[uprn] = (op, values)
-                if len(batch) >= batch_size:
-                    applier.apply(batch, report)
-                    batch = {}
-                    if progress:
-                        progress(report.rows_read, total)
-            if batch:
-                applier.apply(batch, report)
+            try:
+                _write_rows(applier, fmt, path, report, total, batch_size, parallel, progress)
+            finally:
+                applier.close()
             if report.rows_read == 0:
                 raise ValidationFailed("The file has no rows.", {"file": "empty"})
             audit.record(s, actor, "gazetteer", report.job_id, "imported",
