@@ -4,7 +4,7 @@
 // springs back when the server sends the unchanged events with a new ``revision``.
 import React, { useCallback, useEffect, useMemo, useState } from "react";
 import { Calendar, momentLocalizer } from "react-big-calendar";
-import withDragAndDrop from "react-big-calendar/lib/addons/dragAndDrop";
+import dragAndDrop from "react-big-calendar/lib/addons/dragAndDrop";
 import moment from "moment-timezone";
 import "react-big-calendar/lib/css/react-big-calendar.css";
 import "react-big-calendar/lib/addons/dragAndDrop/styles.css";
@@ -13,6 +13,8 @@ const ZONE = "Europe/London";
 moment.tz.setDefault(ZONE);
 moment.updateLocale("en", { week: { dow: 1, doy: 4 } });
 const localizer = momentLocalizer(moment);
+// The addon is CommonJS: imported from an ES module its default is either the function or its exports object.
+const withDragAndDrop = typeof dragAndDrop === "function" ? dragAndDrop : dragAndDrop.default;
 const DnDCalendar = withDragAndDrop(Calendar);
 const VIEWS = ["day", "week", "month"];
 const DAY_START = moment().startOf("day").hour(7).toDate();

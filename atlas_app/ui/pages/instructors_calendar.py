@@ -176,6 +176,9 @@ class PlanningState(rx.State):
         except ValueError:
             if not self.day:
                 self.day = london_date(utcnow()).isoformat()
+        asked_venue = _int_or_none(params.get("venue"))
+        if asked_venue:
+            self.filters = {**self.filters, "venue_id": str(asked_venue)}
         asked_session = _int_or_none(params.get("session"))
         self.error = self.notice = self.panel_error = self.panel_notice = ""
         if asked_session:
