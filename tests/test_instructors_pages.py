@@ -124,3 +124,23 @@ def test_instructor_schedule_and_workload_pages(monkeypatch, actor, org, cat, pl
     assert report.error == ""
     assert report.rows == [{"id": str(planned["a"]), "instructor": "Ann Able", "role": "classroom",
                             "sessions": "2", "hours": "5.5"}]
+
+
+def test_instructors_as_columns_drag_to_another_column_reassigns(monkeypatch, actor, cat, planned):
+    b = make_instructor(actor, cat, "Bob Baker")
+    unqualified = make_instructor(actor, cat, "Cat Other", course_type_ids=[cat.other_course_type_id])
+    page = calendar(monkeypatch, actor, planned["day"])
+    drain(page.apply_filters({"layout": "instructors", "view": "week", "day": planned["day"].isoformat()}))
+    assert {r["title"] for r in page.resources} >= {"Ann Able", "Bob Baker"}
+    event = next(e for e in page.events if e["resourceId"] == planned["a"])
+    assignment_id = int(event["id"][1:])
+    # To someone not qualified: refused, springs back, Ann keeps it.
+    drain(page.drop({"id": event["id"], "start": event["start"], "end": event["end"],
+                     "resourceId": str(unqualified)}))
+    assert page.error.startswith("Not moved.") and "not qualified" in page.error
+    assert all_rows(SessionAssignment, SessionAssignment.id == assignment_id)[0].status == "active"
+    # To Bob: reassigned.
+    drain(page.drop({"id": event["id"], "start": event["start"], "end": event["end"], "resourceId": str(b)}))
+    assert page.error == "" and "reassigned" in page.notice
+    assert all_rows(SessionAssignment, SessionAssignment.id == assignment_id)[0].status == "cancelled"
+    assert any(e["resourceId"] == b for e in page.events)
