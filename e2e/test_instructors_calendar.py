@@ -235,3 +235,44 @@ def test_instructor_sees_only_their_own_schedule(new_context, plan):
     wait_hydrated(page)
     expect(page.get_by_text("You do not have permission")).to_be_visible()
     expect(page.locator(".rbc-event")).to_have_count(0)
+
+
+# --- a phone, and axe-core ----------------------------------------------------------------------------------------
+
+PHONE = {"width": 390, "height": 844}
+AXE_OPTIONS = {"resultTypes": ["violations"],
+               "runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa",
+                                                     "best-practice"]}}
+
+
+def serious(page: Page) -> list[str]:
+    from axe_playwright_python.sync_playwright import Axe
+
+    page.wait_for_timeout(250)
+    result = Axe().run(page, options=AXE_OPTIONS)
+    return [f"{v['impact']}: {v['id']} ({v['help']}) at {[n['target'] for n in v['nodes']][:3]}"
+            for v in result.response["violations"] if v["impact"] in ("serious", "critical")]
+
+
+@pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
+def test_instructor_pages_pass_axe_and_fit_a_phone(new_context, plan, viewport):
+    page = new_context(viewport=viewport).new_page()
+    found: dict[str, list[str]] = {}
+    login(page, "hbc.booking", "booking123")
+    open_calendar(page, plan, plan["s1"])
+    expect(page.locator("#assign-submit")).to_be_visible()
+    expect(event_box(page, plan["s1"])).to_be_attached()
+    found["calendar week"] = serious(page)
+    page.get_by_role("button", name="Month").click()
+    expect(page.locator(".rbc-month-view")).to_be_visible()
+    found["calendar month"] = serious(page)
+    for path, ready in (("/instructors", "#i-save"), ("/instructors/workload", "#wl-total")):
+        page.goto(path)
+        wait_hydrated(page)
+        expect(page.locator(ready)).to_be_visible()
+        found[path] = serious(page)
+        if viewport is PHONE:
+            width = page.evaluate("document.documentElement.scrollWidth")
+            assert width <= PHONE["width"], f"{path} is {width}px wide on a phone"
+    bad = {k: v for k, v in found.items() if v}
+    assert not bad, json.dumps(bad, indent=1)

@@ -2,12 +2,13 @@
 // Times travel as ISO 8601 instants and are shown in Europe/London. The server decides every drop: a drop moves
 // the event here at once (marked pending) and the server's answer replaces the events; a refused drop therefore
 // springs back when the server sends the unchanged events with a new ``revision``.
-import React, { useCallback, useEffect, useMemo, useState } from "react";
+import React, { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { Calendar, momentLocalizer } from "react-big-calendar";
 import dragAndDrop from "react-big-calendar/lib/addons/dragAndDrop";
 import moment from "moment-timezone";
 import "react-big-calendar/lib/css/react-big-calendar.css";
 import "react-big-calendar/lib/addons/dragAndDrop/styles.css";
+import "./planning_calendar.css";
 
 const ZONE = "Europe/London";
 moment.tz.setDefault(ZONE);
@@ -34,6 +35,28 @@ function EventBox({ event }) {
   );
 }
 
+// Column headers of the day and week views: plain text (the library's own puts a columnheader role inside a
+// button, outside any row).
+function PlainHeader({ label }) {
+  return <span>{label}</span>;
+}
+
+// The library marks the all-day strip of the week view as a row with no cells; take that role away when empty so
+// assistive technology is not told about a table row that is not there.
+function patchAria(root) {
+  root.querySelectorAll('.rbc-time-header .rbc-row-content[role="row"]').forEach((el) => {
+    if (!el.querySelector('[role="cell"],[role="gridcell"],[role="columnheader"],[role="rowheader"]')) {
+      el.removeAttribute("role");
+    }
+  });
+}
+
+const COMPONENTS = {
+  event: EventBox,
+  day: { header: PlainHeader },
+  week: { header: PlainHeader },
+};
+
 export function PlanningCalendar({
   events = [],
   resources = [],
@@ -46,6 +69,15 @@ export function PlanningCalendar({
   onRangeChange,
 }) {
   const [shown, setShown] = useState(() => events.map(toEvent));
+  const wrapper = useRef(null);
+  useEffect(() => {
+    const root = wrapper.current;
+    if (!root) return undefined;
+    patchAria(root);
+    const observer = new MutationObserver(() => patchAria(root));
+    observer.observe(root, { childList: true, subtree: true });
+    return () => observer.disconnect();
+  }, []);
   useEffect(() => {
     setShown(events.map(toEvent));
   }, [events, revision]);
@@ -89,7 +121,7 @@ export function PlanningCalendar({
   );
 
   return (
-    <div className="atlas-planning-calendar" style={{ height }}>
+    <div className="atlas-planning-calendar" style={{ height }} ref={wrapper}>
       <DnDCalendar
         localizer={localizer}
         events={shown}
@@ -112,8 +144,11 @@ export function PlanningCalendar({
         max={DAY_END}
         scrollToTime={SCROLL_TO}
         onSelectEvent={(e) => onSelectEvent && onSelectEvent(String(e.id))}
+        onKeyPressEvent={(e, ev) => {
+          if (onSelectEvent && ev && (ev.key === "Enter" || ev.key === " ")) onSelectEvent(String(e.id));
+        }}
         eventPropGetter={eventProps}
-        components={{ event: EventBox }}
+        components={COMPONENTS}
         style={{ height: "100%" }}
       />
     </div>

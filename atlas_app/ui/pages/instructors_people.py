@@ -14,7 +14,15 @@ from atlas_app.services import users as users_service
 from atlas_app.services.errors import AtlasError, ValidationFailed
 from atlas_app.services.permissions import Perm
 from atlas_app.timeutil import LONDON
-from atlas_app.ui.components.booking_ui import checkbox_field, error_text, fieldset, section, select_field
+from atlas_app.ui.components.booking_ui import (
+    checkbox_field,
+    error_text,
+    fieldset,
+    phone_cards,
+    section,
+    select_field,
+    table_or_cards,
+)
 from atlas_app.ui.components.forms import field, form_notice
 from atlas_app.ui.components.shell import NavItem, register_nav, staff_page
 from atlas_app.ui.components.table import data_table
@@ -272,16 +280,27 @@ def _leave_and_buffer() -> rx.Component:
 @staff_page("/instructors", "Instructors", on_load=InstructorsState.load)
 def instructors_page() -> rx.Component:
     return rx.vstack(
-        data_table(
-            ["Name", "Email", "Courses", "Roles", "Vehicles", "Region", "Works", "Max a day", "Sign-in", "Status", ""],
-            InstructorsState.rows,
-            lambda r: [r["name"], r["email"], r["courses"], r["roles"], r["vehicles"], r["region"], r["days"],
-                       r["max"], r["login"], r["status"],
-                       rx.button("Change", size="1", variant="soft", on_click=InstructorsState.edit(r["id"]),
-                                 aria_label="Change " + r["name"])],
-            caption="Instructors",
-            row_id=lambda r: "instructor-" + r["id"],
-            empty="No instructors yet.",
+        table_or_cards(
+            data_table(
+                ["Name", "Courses", "Roles and vehicles", "Works", "Status", ""],
+                InstructorsState.rows,
+                lambda r: [rx.vstack(rx.text(r["name"], weight="bold"), rx.text(r["email"], size="1"),
+                                     rx.text("Sign-in: ", r["login"], size="1"), spacing="0"),
+                           r["courses"], rx.text(r["roles"], rx.el.br(), r["vehicles"]),
+                           rx.text(r["days"], rx.el.br(), "at most ", r["max"], " a day; ", r["region"]),
+                           r["status"],
+                           rx.button("Change", size="1", variant="soft", on_click=InstructorsState.edit(r["id"]),
+                                     aria_label="Change " + r["name"])],
+                caption="Instructors",
+                row_id=lambda r: "instructor-" + r["id"],
+                empty="No instructors yet.",
+            ),
+            phone_cards(InstructorsState.rows, lambda r: rx.vstack(
+                rx.text(r["name"], weight="bold"), rx.text(r["email"], size="2"), rx.text(r["courses"], size="2"),
+                rx.text(r["roles"], " ", r["vehicles"], size="2"), rx.text(r["days"], "; ", r["status"], size="2"),
+                rx.button("Change", size="2", variant="soft", on_click=InstructorsState.edit(r["id"]),
+                          aria_label="Change " + r["name"]), spacing="1"),
+                label="Instructors", empty="No instructors yet."),
         ),
         _form(),
         _leave_and_buffer(),

@@ -12,7 +12,7 @@ from atlas_app.services import instructors as service
 from atlas_app.services.errors import AtlasError, ValidationFailed
 from atlas_app.services.permissions import Perm
 from atlas_app.timeutil import london_date, london_midnight
-from atlas_app.ui.components.booking_ui import error_text
+from atlas_app.ui.components.booking_ui import error_text, phone_cards, table_or_cards
 from atlas_app.ui.components.forms import field
 from atlas_app.ui.components.shell import NavItem, register_nav, staff_page
 from atlas_app.ui.components.table import data_table
@@ -44,13 +44,19 @@ def my_schedule_page() -> rx.Component:
                 rx.text("Your sign-in is not linked to an instructor record. Ask your administrator to link it.",
                         id="no-instructor"),
                 rx.text("Sessions for ", MyScheduleState.instructor, " in the next three months.", id="schedule-for")),
-        data_table(
-            ["When", "Course", "Venue", "Role", "Vehicle", "Confirmation"],
-            MyScheduleState.rows,
-            lambda r: [r["when"], r["course"], r["venue"], r["role"], r["vehicle"], r["confirmed"]],
-            caption="My teaching schedule",
-            row_id=lambda r: "my-session-" + r["session_id"],
-            empty="No sessions assigned.",
+        table_or_cards(
+            data_table(
+                ["When", "Course", "Venue", "Role", "Vehicle", "Confirmation"],
+                MyScheduleState.rows,
+                lambda r: [r["when"], r["course"], r["venue"], r["role"], r["vehicle"], r["confirmed"]],
+                caption="My teaching schedule",
+                row_id=lambda r: "my-session-" + r["session_id"],
+                empty="No sessions assigned.",
+            ),
+            phone_cards(MyScheduleState.rows, lambda r: rx.vstack(
+                rx.text(r["when"], weight="bold"), rx.text(r["course"]), rx.text(r["venue"]),
+                rx.text(r["role"], " ", r["vehicle"]), rx.text(r["confirmed"], size="2"), spacing="1"),
+                label="My teaching schedule", empty="No sessions assigned."),
         ),
         spacing="3",
         width="100%",
@@ -120,12 +126,18 @@ def workload_page() -> rx.Component:
         ),
         error_text(WorkloadState.error),
         rx.text(WorkloadState.total, id="wl-total"),
-        data_table(
-            ["Instructor", "Role", "Sessions", "Hours"],
-            WorkloadState.rows,
-            lambda r: [r["instructor"], r["role"], r["sessions"], r["hours"]],
-            caption="Sessions and hours per instructor and role",
-            empty="No instructors.",
+        table_or_cards(
+            data_table(
+                ["Instructor", "Role", "Sessions", "Hours"],
+                WorkloadState.rows,
+                lambda r: [r["instructor"], r["role"], r["sessions"], r["hours"]],
+                caption="Sessions and hours per instructor and role",
+                empty="No instructors.",
+            ),
+            phone_cards(WorkloadState.rows, lambda r: rx.vstack(
+                rx.text(r["instructor"], weight="bold"),
+                rx.text(r["role"], ": ", r["sessions"], " sessions, ", r["hours"], " hours"), spacing="1"),
+                label="Sessions and hours per instructor and role", empty="No instructors."),
         ),
         spacing="3",
         width="100%",
