@@ -144,3 +144,31 @@ def test_instructors_as_columns_drag_to_another_column_reassigns(monkeypatch, ac
     assert page.error == "" and "reassigned" in page.notice
     assert all_rows(SessionAssignment, SessionAssignment.id == assignment_id)[0].status == "cancelled"
     assert any(e["resourceId"] == b for e in page.events)
+
+
+def test_instructor_form_saves_checkboxes_and_refuses_another_organisations_course(monkeypatch, actor, other_actor,
+                                                                                   cat):
+    from atlas_app.ui.pages import instructors_people
+    from atlas_app.ui.pages.instructors_people import InstructorsState
+
+    signed_in(monkeypatch, actor, instructors_people)
+    page = at(substate(InstructorsState), "http://atlas.test/instructors")
+    drain(page.load())
+    drain(page.save({"full_name": "Pat Practical", "email": "pat@example.org", "max_sessions_per_day": "3",
+                     "is_active": "on", "role_practical": "on", "vehicle_manual": "on", "vehicle_automatic": "on",
+                     f"ct_{cat.course_type_id}": "on", "day_1": "on", "day_3": "on"}))
+    assert page.error == "" and page.notice == "Pat Practical saved."
+    [view] = instructors.list_instructors(actor)
+    assert (view.roles, view.vehicle_types, view.course_type_ids, view.working_days, view.max_sessions_per_day) == (
+        ["practical"], ["automatic", "manual"], [cat.course_type_id], [1, 3], 3)
+    assert page.rows[0]["name"] == "Pat Practical"
+
+    signed_in(monkeypatch, other_actor, instructors_people)
+    theirs = at(substate(InstructorsState), "http://atlas.test/instructors")
+    drain(theirs.load())
+    assert theirs.rows == []
+    drain(theirs.edit(str(view.id)))
+    assert theirs.editing["id"] == ""
+    drain(theirs.save({"full_name": "Sneaky", "email": "s@example.org", "role_classroom": "on",
+                       f"ct_{cat.course_type_id}": "on", "day_0": "on"}))
+    assert "your own organisation" in theirs.error

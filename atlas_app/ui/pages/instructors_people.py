@@ -123,7 +123,7 @@ class InstructorsState(rx.State):
             data["user_id"] = self.editing.get("user_id") or None
         current = int(self.editing["id"]) if self.editing.get("id", "").isdigit() else None
         try:
-            saved = await asyncio.to_thread(service.save_instructor, actor, current, data)
+            await asyncio.to_thread(service.save_instructor, actor, current, data)
         except AtlasError as exc:
             self.error = str(exc)
             self.notice = ""
@@ -134,7 +134,6 @@ class InstructorsState(rx.State):
         self.editing = dict(BLANK)
         self.checked = ["day:0", "day:1", "day:2", "day:3", "day:4"]
         self.form_key += 1
-        del saved
 
     @rx.event
     async def save_buffer(self, form: dict):
