@@ -786,8 +786,8 @@ def calendar_data(actor: Actor, start: datetime, end: datetime, *, region_id: in
     if end <= start or end - start > timedelta(days=62):
         raise ValidationFailed("Show at most two months at a time.")
     with read_session() as s:
-        query = (select(CourseSession, CourseType, Venue.name)
-                 .join(CourseType, CourseType.id == CourseSession.course_type_id)
+        query = (select(CourseSession.id, CourseSession.course_type_id, CourseSession.starts_at, CourseSession.ends_at,
+                        CourseSession.seats_taken, CourseSession.capacity, Venue.name)
                  .outerjoin(Venue, Venue.id == CourseSession.venue_id)
                  .where(CourseSession.organisation_id == org_id, CourseSession.starts_at < end,
                         CourseSession.ends_at > start, CourseSession.status != "cancelled"))
@@ -803,14 +803,16 @@ def calendar_data(actor: Actor, start: datetime, end: datetime, *, region_id: in
                                                            SessionAssignment.status == "active",
                                                            SessionAssignment.organisation_id == org_id)))
         rows = s.exec(query.order_by(CourseSession.starts_at, CourseSession.id).limit(limit)).all()
-        ids = [cs.id for cs, _, _ in rows]
+        ids = [r[0] for r in rows]
         counts = _active_counts(s, ids)
+        types = {ct.id: ct for ct in s.exec(select(CourseType).where(CourseType.organisation_id == org_id)).all()}
         sessions = []
-        for cs, ct, venue in rows:
-            gaps = unfilled(roles_needed(ct, cs.capacity), counts.get(cs.id, {}))
+        for sid, ct_id, starts, ends, taken, capacity, venue in rows:
+            ct = types[ct_id]
+            gaps = unfilled(roles_needed(ct, capacity), counts.get(sid, {}))
             sessions.append({
-                "id": cs.id, "course_code": ct.code, "venue": venue or "Online", "starts_at": cs.starts_at,
-                "ends_at": cs.ends_at, "seats_taken": cs.seats_taken, "capacity": cs.capacity,
+                "id": sid, "course_code": ct.code, "venue": venue or "Online", "starts_at": starts,
+                "ends_at": ends, "seats_taken": taken, "capacity": capacity,
                 "unfilled": gaps, "unfilled_text": unfilled_text(gaps),
             })
         assignments = []
