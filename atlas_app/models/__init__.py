@@ -65,3 +65,4 @@ __all__ = [
     "Refund",
 ]
 from atlas_app.models import casework  # noqa: E402,F401  (casework tables)
+from atlas_app.models import instructors  # noqa: E402,F401  (instructors and assignments)

@@ -317,6 +317,13 @@ def save_session(actor: Actor, session_id: int | None, data: dict[str, Any]) -> 
         for key, value in values.items():
             setattr(session, key, value)
         s.add(session)
+        s.flush()
+        from atlas_app.services import instructors
+
+        if values["status"] == "cancelled" and before["status"] != "cancelled":
+            instructors.cancel_session_assignments(s, session)
+        elif values["starts_at"] != before["starts_at"] or values["ends_at"] != before["ends_at"]:
+            instructors.recheck_assignments(s, org_id, session)
         old, new = audit.changes(before, values)
         if new:
             audit.record(s, actor, "course_session", session.id, "updated", before=old, after=new)

@@ -12,6 +12,7 @@ from atlas_app.db import utcnow
 from atlas_app.services import booking as booking_service
 from atlas_app.services import catalogue as catalogue_service
 from atlas_app.services import completions as completions_service
+from atlas_app.services import instructors as instructors_service
 from atlas_app.services import registers
 from atlas_app.services.errors import AtlasError, ValidationFailed
 from atlas_app.services.permissions import Perm
@@ -322,6 +323,10 @@ class SessionState(rx.State):
             "link": detail.online_link,
             "notes": detail.notes or "",
         }
+        staffing = await asyncio.to_thread(instructors_service.session_staffing, actor, self.session_id)
+        self.info["instructors"] = ", ".join(f"{a['instructor']} ({a['role']})" for a in staffing["assignments"]) \
+            or "Nobody assigned"
+        self.info["unfilled"] = staffing["unfilled_text"]
         self.entries = [
             {
                 "reference": e.reference, "status": e.status,
@@ -532,7 +537,13 @@ def session_page() -> rx.Component:
                         ("Region", i["region"]),
                         ("Seats", rx.text(i["seats"], " (", i["free"], " free)", as_="span", id="session-seats")),
                         ("Access", i["access"]),
+                        ("Instructors", rx.text(i["instructors"], ". ", i["unfilled"], ".", as_="span",
+                                                id="session-instructors")),
                     ]),
+                    rx.cond(AuthState.permissions.contains(Perm.INSTRUCTORS_MANAGE),
+                            rx.link("Plan instructors for this session",
+                                    href="/instructors/calendar?session=" + SessionState.session_id + "&day="
+                                    + SessionState.edit_form["day"], id="plan-instructors")),
                     rx.cond(i["link"] != "", rx.text("Video link: ", rx.link(i["link"], href=i["link"],
                                                                                is_external=True))),
                     rx.cond(i["notes"] != "", rx.text("Notes: ", i["notes"])),

@@ -1,0 +1,174 @@
+"""The instructor pages' states, driven as a browser would drive them (any handler, any arguments): a drop the
+server refuses changes nothing and springs back with the reason; another organisation's ids are refused; only the
+permitted may load the calendar; the instructor's own schedule and the workload report."""
+
+from __future__ import annotations
+
+from datetime import time, timedelta
+
+import pytest
+
+from atlas_app.db import read_session
+from atlas_app.models import CourseSession
+from atlas_app.models.instructors import SessionAssignment
+from atlas_app.services import instructors
+from atlas_app.services.errors import PermissionDenied
+from atlas_app.timeutil import at_london
+from atlas_app.ui.pages import instructors_calendar, instructors_reports
+from atlas_app.ui.pages.instructors_calendar import PlanningState
+from atlas_app.ui.pages.instructors_reports import MyScheduleState, WorkloadState
+from booking_data import make_catalogue
+from conftest import actor_for, all_rows, create_user
+from test_instructors import add_session, cat, make_instructor, next_weekday  # noqa: F401  (cat is a fixture)
+from test_payments_pages import at, drain, substate
+
+
+def signed_in(monkeypatch, actor, module=instructors_calendar):
+    async def require(_state, permission=None):
+        if permission is not None and not actor.can(permission):
+            raise PermissionDenied()
+        return actor
+
+    monkeypatch.setattr(module, "require", require)
+
+
+def starts(session_id):
+    with read_session() as s:
+        return s.get(CourseSession, session_id).starts_at
+
+
+@pytest.fixture
+def planned(actor, cat):
+    day = next_weekday()
+    s1, s2 = add_session(cat, day, 9, 30), add_session(cat, day + timedelta(days=2), 9, 30)
+    a = make_instructor(actor, cat, "Ann Able")
+    instructors.assign(actor, s1, a, "classroom")
+    instructors.assign(actor, s2, a, "classroom")
+    return {"day": day, "s1": s1, "s2": s2, "a": a}
+
+
+def calendar(monkeypatch, actor, day):
+    signed_in(monkeypatch, actor)
+    page = at(substate(PlanningState), f"http://atlas.test/instructors/calendar?day={day.isoformat()}")
+    drain(page.load())
+    return page
+
+
+def test_a_clashing_drop_is_refused_with_the_reason_and_springs_back(monkeypatch, actor, planned):
+    page = calendar(monkeypatch, actor, planned["day"])
+    before_events = list(page.events)
+    revision = page.revision
+    target = at_london(planned["day"], time(10, 0)).isoformat()
+    drain(page.drop({"id": f"s{planned['s2']}", "start": target, "end": target, "resourceId": ""}))
+    assert page.error.startswith("Not moved.") and f"session #{planned['s1']}" in page.error
+    assert page.revision == revision + 1  # the calendar redraws from the server's events
+    assert page.events == before_events
+    assert starts(planned["s2"]) == at_london(planned["day"] + timedelta(days=2), time(9, 30))
+
+
+def test_a_drop_the_server_accepts_is_saved(monkeypatch, actor, planned):
+    page = calendar(monkeypatch, actor, planned["day"])
+    target = at_london(planned["day"] + timedelta(days=3), time(9, 30))
+    drain(page.drop({"id": f"s{planned['s2']}", "start": target.isoformat(), "end": "", "resourceId": ""}))
+    assert page.error == "" and f"Session #{planned['s2']} moved" in page.notice
+    assert starts(planned["s2"]) == target
+    moved = next(e for e in page.events if e["id"] == f"s{planned['s2']}")
+    assert moved["start"] == target.isoformat()
+
+
+def test_another_organisations_ids_are_refused(monkeypatch, actor, other_actor, other_org, planned):
+    page = calendar(monkeypatch, other_actor, planned["day"])
+    assert page.events == []
+    target = (at_london(planned["day"] + timedelta(days=3), time(9, 30))).isoformat()
+    drain(page.drop({"id": f"s{planned['s2']}", "start": target, "end": "", "resourceId": ""}))
+    assert "No such session" in page.error
+    drain(page.select_event(f"s{planned['s1']}"))
+    assert page.detail == {} and "No such session" in page.panel_error
+    # Their own session, our instructor: refused, nothing assigned.
+    other_cat = make_catalogue(other_org.id, code="ESX")
+    other_sid = add_session(other_cat, planned["day"] + timedelta(days=1))
+    page.session_id = other_sid
+    drain(page.assign({"instructor_id": str(planned["a"]), "role": "classroom"}))
+    assert "No such instructor" in page.panel_error
+    assert all_rows(SessionAssignment, SessionAssignment.session_id == other_sid) == []
+    drain(page.confirm(str(all_rows(SessionAssignment)[0].id)))
+    assert "No such assignment" in page.panel_error
+
+
+def test_without_the_permission_the_calendar_does_not_load(monkeypatch, org, planned):
+    teacher = actor_for(create_user(org, "hbc.teacher", roles=("Instructor",)))
+    signed_in(monkeypatch, teacher)
+    page = at(substate(PlanningState), "http://atlas.test/instructors/calendar")
+    with pytest.raises(PermissionDenied):
+        drain(page.load())
+    with pytest.raises(PermissionDenied):
+        drain(page.drop({"id": f"s{planned['s1']}", "start": "2030-01-01T09:00:00+00:00"}))
+    assert page.events == []
+
+
+def test_instructor_schedule_and_workload_pages(monkeypatch, actor, org, cat, planned):
+    user = create_user(org, "hbc.teacher", roles=("Instructor",))
+    instructors.save_instructor(actor, planned["a"], {"full_name": "Ann Able", "email": "ann@example.org",
+                                                      "roles": ["classroom"], "course_type_ids": [cat.course_type_id],
+                                                      "user_id": user.id, "max_sessions_per_day": 3})
+    signed_in(monkeypatch, actor_for(user), instructors_reports)
+    mine = at(substate(MyScheduleState), "http://atlas.test/my-schedule")
+    drain(mine.load())
+    assert mine.instructor == "Ann Able" and len(mine.rows) == 2
+
+    signed_in(monkeypatch, actor, instructors_reports)
+    report = at(substate(WorkloadState), "http://atlas.test/instructors/workload")
+    drain(report.load())
+    day = planned["day"]
+    drain(report.apply({"date_from": day.isoformat(), "date_to": (day + timedelta(days=6)).isoformat()}))
+    assert report.error == ""
+    assert report.rows == [{"id": str(planned["a"]), "instructor": "Ann Able", "role": "classroom",
+                            "sessions": "2", "hours": "5.5"}]
+
+
+def test_instructors_as_columns_drag_to_another_column_reassigns(monkeypatch, actor, cat, planned):
+    b = make_instructor(actor, cat, "Bob Baker")
+    unqualified = make_instructor(actor, cat, "Cat Other", course_type_ids=[cat.other_course_type_id])
+    page = calendar(monkeypatch, actor, planned["day"])
+    drain(page.apply_filters({"layout": "instructors", "view": "week", "day": planned["day"].isoformat()}))
+    assert {r["title"] for r in page.resources} >= {"Ann Able", "Bob Baker"}
+    event = next(e for e in page.events if e["resourceId"] == planned["a"])
+    assignment_id = int(event["id"][1:])
+    # To someone not qualified: refused, springs back, Ann keeps it.
+    drain(page.drop({"id": event["id"], "start": event["start"], "end": event["end"],
+                     "resourceId": str(unqualified)}))
+    assert page.error.startswith("Not moved.") and "not qualified" in page.error
+    assert all_rows(SessionAssignment, SessionAssignment.id == assignment_id)[0].status == "active"
+    # To Bob: reassigned.
+    drain(page.drop({"id": event["id"], "start": event["start"], "end": event["end"], "resourceId": str(b)}))
+    assert page.error == "" and "reassigned" in page.notice
+    assert all_rows(SessionAssignment, SessionAssignment.id == assignment_id)[0].status == "cancelled"
+    assert any(e["resourceId"] == b for e in page.events)
+
+
+def test_instructor_form_saves_checkboxes_and_refuses_another_organisations_course(monkeypatch, actor, other_actor,
+                                                                                   cat):
+    from atlas_app.ui.pages import instructors_people
+    from atlas_app.ui.pages.instructors_people import InstructorsState
+
+    signed_in(monkeypatch, actor, instructors_people)
+    page = at(substate(InstructorsState), "http://atlas.test/instructors")
+    drain(page.load())
+    drain(page.save({"full_name": "Pat Practical", "email": "pat@example.org", "max_sessions_per_day": "3",
+                     "is_active": "on", "role_practical": "on", "vehicle_manual": "on", "vehicle_automatic": "on",
+                     f"ct_{cat.course_type_id}": "on", "day_1": "on", "day_3": "on"}))
+    assert page.error == "" and page.notice == "Pat Practical saved."
+    [view] = instructors.list_instructors(actor)
+    assert (view.roles, view.vehicle_types, view.course_type_ids, view.working_days, view.max_sessions_per_day) == (
+        ["practical"], ["automatic", "manual"], [cat.course_type_id], [1, 3], 3)
+    assert page.rows[0]["name"] == "Pat Practical"
+
+    signed_in(monkeypatch, other_actor, instructors_people)
+    theirs = at(substate(InstructorsState), "http://atlas.test/instructors")
+    drain(theirs.load())
+    assert theirs.rows == []
+    drain(theirs.edit(str(view.id)))
+    assert theirs.editing["id"] == ""
+    drain(theirs.save({"full_name": "Sneaky", "email": "s@example.org", "role_classroom": "on",
+                       f"ct_{cat.course_type_id}": "on", "day_0": "on"}))
+    assert "your own organisation" in theirs.error
