@@ -422,9 +422,13 @@ def _case_link(row: rx.Var) -> rx.Component:
 
 @staff_page(ROUTE, "Strategic measures", on_load=S.load)
 def dashboards_page() -> rx.Component:
+    return rx.cond(S.loaded, _content(), rx.text("Loading the measures…", role="status"))
+
+
+def _content() -> rx.Component:
     return rx.vstack(
         _live_status(),
-        rx.cond(S.loaded, _filters()),
+        _filters(),
         form_error(S.error),
         form_notice(S.notice),
         section(
