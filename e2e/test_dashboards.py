@@ -41,7 +41,7 @@ def changes_within(page: Page, name: str, before: str, seconds: float) -> float:
 
 
 def test_dashboard_follows_changes_live_and_opens_the_case_behind_a_point(page: Page, new_context, atlas, db):
-    refs = import_offers(atlas, "National Speed Awareness Course")
+    refs = import_offers(atlas, "NSAC")
     demand = db.one(
         "SELECT d.id, d.case_id FROM case_demand d JOIN organisation o ON o.id = d.organisation_id "
         "WHERE o.slug = 'hartlepool' AND d.need_met_at IS NULL ORDER BY d.id LIMIT 1")
