@@ -110,7 +110,7 @@ def test_bar_click_lists_the_cases_behind_it_and_staff_without_the_permission_ar
     page.mouse.move(x, y - 2)
     page.mouse.move(x, y)
     page.mouse.click(x, y)
-    expect(page.locator("#behind-title")).to_contain_text("Cases with failure demand")
+    expect(page.locator("#behind-what")).to_contain_text("Cases with failure demand")
     first = page.locator("#behind tbody tr").first
     expect(first.get_by_role("link")).to_have_attribute("href", re.compile(r"/casework/case/\d+"))
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from datetime import datetime
 from typing import Any
 
@@ -35,7 +36,8 @@ from atlas_app.ui.session import private, require
 log = logging.getLogger("atlas.dashboards")
 
 ROUTE = "/dashboards"
-POLL_SECONDS = 2.0
+POLL_SECONDS = 1.0
+CHECK_SECONDS = 10.0
 CHARTS = ("capability", "volume", "value_failure", "one_stop", "conditions_count", "conditions_minutes")
 
 register_nav("Dashboards", NavItem("Strategic measures", ROUTE, "chart-line", Perm.DASHBOARDS_VIEW))
@@ -160,6 +162,7 @@ class DashboardState(rx.State):
     updated: str = ""
     refreshes: int = 0
     _marker: str = ""
+    _organisation_id: int = 0
     _poll: int = 0
     _click: dict[str, list[list[Any]]] = {}
 
@@ -185,6 +188,7 @@ class DashboardState(rx.State):
         marker = await asyncio.to_thread(dashboards.change_marker, actor)
         result = await asyncio.to_thread(compute, actor, f, target)
         self._marker = marker
+        self._organisation_id = actor.organisation_id or 0
         self._apply(result)
 
     @rx.event
@@ -230,30 +234,43 @@ class DashboardState(rx.State):
 
     @rx.event(background=True)
     async def poll(self):
-        """While this tab shows the dashboard: recompute when the change marker moves."""
+        """While this tab shows the dashboard: recompute when the change marker moves.
+
+        Each tick costs one indexed query; the tab's state (and the session) are read only when the marker moved,
+        or every ``CHECK_SECONDS`` to notice that the tab left the page or the session ended."""
         async with self:
             mine = self._poll
             token = session_token_from_cookie_header(self.router.headers.cookie)
             client = self.router.session.client_token
+            last, org = self._marker, self._organisation_id
+        checked = time.monotonic()
         while True:
             await asyncio.sleep(POLL_SECONDS)
             if not _connected(client):
                 return
+            try:
+                marker = await asyncio.to_thread(dashboards.change_marker_for, org) if org else None
+            except Exception:  # noqa: BLE001 - retried at the next tick
+                log.exception("dashboard change marker failed")
+                continue
+            if marker == last and time.monotonic() - checked < CHECK_SECONDS:
+                continue
+            checked = time.monotonic()
             async with self:
                 path = "/" + (self.router.url.path or "").strip("/")
                 if self._poll != mine or path != ROUTE:
                     return
-                data, target, last = self._filter_data(), self.target, self._marker
+                data, target, last, org = self._filter_data(), self.target, self._marker, self._organisation_id
             actor = await asyncio.to_thread(auth.resolve, token, False) if token else None
-            if actor is None or not actor.can(Perm.DASHBOARDS_VIEW):
+            if actor is None or not actor.can(Perm.DASHBOARDS_VIEW) or actor.organisation_id != org:
                 async with self:
                     if self._poll == mine:
                         self.live = False
                 return
+            if marker == last:
+                continue
             try:
                 marker = await asyncio.to_thread(dashboards.change_marker, actor)
-                if marker == last:
-                    continue
                 result = await asyncio.to_thread(compute, actor, dashboards.parse_filters(data), _target(target))
             except Exception:  # noqa: BLE001 - a failed refresh is retried at the next tick
                 log.exception("dashboard refresh failed")
@@ -261,7 +278,7 @@ class DashboardState(rx.State):
             async with self:
                 if self._poll != mine:
                     return
-                self._marker = marker
+                self._marker = last = marker
                 self._apply(result)
 
     @rx.event
@@ -495,7 +512,7 @@ def _content() -> rx.Component:
         ),
         rx.cond(S.behind_title != "", section(
             "Cases behind the chart",
-            rx.text(S.behind_title, weight="bold", id="behind-title"),
+            rx.text(S.behind_title, weight="bold", id="behind-what"),
             data_table(["Case", "Title", ""], S.behind, lambda r: [_case_link(r), r["title"], r["detail"]],
                        caption="Cases behind the chosen bar", row_id=lambda r: "behind-" + r["id"],
                        empty="No cases."),
