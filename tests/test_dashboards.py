@@ -265,6 +265,12 @@ def test_change_marker_moves_when_a_demand_is_resolved(world, manager, actor, ot
 # --- booking measures ----------------------------------------------------------------------------------------------
 
 
+def actor_for_role(org, role: str):
+    from conftest import create_user
+
+    return actor_for(create_user(org, f"someone.{role.split()[0].lower()}", roles=(role,)))
+
+
 class Bookings:
     def __init__(self, org_id: int):
         self.org = org_id
@@ -324,10 +330,11 @@ def test_booking_measures(org, other_org, manager):
     s2 = k.session(at(4), capacity=10, taken=6)
     k.session(at(5), capacity=10, taken=0, status="cancelled")
     online = k.session(at(6), capacity=20, taken=5, venue=False)
-    # week 1: 3 online, 1 telephone; week 2: 1 online, 1 telephone
+    # week 1: 3 online, 2 telephone; week 2: 1 online, 1 telephone
     k.booking(s1, at(0), "online", "attended", paid=9500)
     k.booking(s1, at(1), "online", "did_not_attend", paid=9500)
     k.booking(s1, at(1), "online", "confirmed", paid=5000)  # part paid, no deadline: awaiting
+    k.booking(s1, at(1), "telephone", "confirmed", paid=9500)  # paid
     k.booking(s2, at(2), "telephone", "attended", paid=9500)
     k.booking(s2, at(8), "online", "awaiting_payment", due=at(9))  # overdue at `now`
     k.booking(s2, at(9), "telephone", "awaiting_payment", due=at(20))  # awaiting
@@ -344,18 +351,25 @@ def test_booking_measures(org, other_org, manager):
 
     m = dashboards.booking_measures(manager, F, now=now, include_clients=True)
     assert m.periods == ["2026-01-05", "2026-01-12"]
-    assert m.online == [3, 1] and m.telephone == [1, 1] and m.other == [0, 0]
-    assert m.online_share == [75.0, 50.0]
+    assert m.online == [3, 1] and m.telephone == [2, 1] and m.other == [0, 0]
+    assert m.online_share == [60.0, 50.0]
     civic = next(r for r in m.fill if r["venue"] == "Civic Centre")
     assert (civic["sessions"], civic["taken"], civic["capacity"], civic["pct"]) == (2, 10, 20, 50.0)
     assert next(r for r in m.fill if r["venue"] == "Online")["pct"] == 25.0
-    assert m.payment["paid"]["count"] == 3
+    # the payment state of bookings holding a seat (awaiting payment or confirmed); attended ones are history
+    assert m.payment["paid"]["count"] == 1
     assert m.payment["overdue"]["count"] == 1
     assert m.payment["awaiting"]["count"] == 2
     assert m.payment["awaiting"]["settled_pence"] == 5000
     assert (m.attended, m.did_not_attend) == (2, 1)
     assert m.attendance_pct == pytest.approx(66.7) and m.dna_pct == pytest.approx(33.3)
-    assert m.income_total_pence == 9500 * 3 + 5000
+    assert m.income_total_pence == 9500 * 4 + 5000
     assert m.income_periods == ["2026-01-05"]
     assert m.near_critical == 2
+    # each query also runs on its own (the benchmark times them one by one)
+    assert dashboards.booking_query(manager, F, "near_critical", now=now) == [(2,)]
+    with pytest.raises(ValidationFailed):
+        dashboards.booking_query(manager, F, "salaries")
+    with pytest.raises(PermissionDenied):
+        dashboards.booking_query(actor_for_role(org, "Case worker"), F, "channel")
     assert [r["critical_date"] for r in m.near_critical_rows] == ["2026-01-20", "2026-01-27"]

@@ -34,7 +34,8 @@ CRITICAL_WINDOW_DAYS = 14
 BEHIND_LIMIT = 50
 # Bookings that were made (a hold that lapsed or a seat given up for a transfer is not a new booking).
 MADE_SQL = "b.status NOT IN ('held', 'expired') AND b.transferred_from_id IS NULL"
-LIVE_SQL = "b.status IN ('awaiting_payment', 'confirmed', 'attended', 'did_not_attend', 'turned_away')"
+# Bookings holding a seat, whose payment state the dashboard shows (paid, awaiting payment, overdue).
+SEAT_SQL = "b.status IN ('awaiting_payment', 'confirmed')"
 
 
 @dataclass(frozen=True)
@@ -472,61 +473,88 @@ class BookingMeasures:
     near_critical_rows: list[dict[str, Any]] = field(default_factory=list)
 
 
-def booking_measures(actor: Actor, f: Filters, now: datetime | None = None,
-                     include_clients: bool = False) -> BookingMeasures:
-    org = _view(actor)
-    now = now or utcnow()
-    today = london_date(now)
+BOOKING_QUERIES = ("channel", "fill", "payment", "attendance", "income", "near_critical", "near_clients")
+
+
+def _booking_query(s: Session, name: str, org: int, f: Filters, now: datetime) -> list:
+    """One of the booking measures' queries (each a single aggregate statement)."""
     base = {"org": org, "start": f.start_at, "end": f.end_at}
-    with read_session() as s:
+    today = london_date(now)
+    if name == "channel":
         period = _period(s, "b.created_at", f.grain)
-        by_channel = s.execute(text(
+        return s.execute(text(
             f"SELECT {period} AS p, b.channel, count(*) FROM booking b WHERE b.organisation_id = :org "
             f"AND b.created_at >= :start AND b.created_at < :end AND {MADE_SQL} GROUP BY 1, 2 ORDER BY 1"),
             _bind(s, base)).all()
-        fill = s.execute(text(
+    if name == "fill":
+        return s.execute(text(
             "SELECT ct.name, coalesce(v.name, 'Online'), count(*), sum(cs.seats_taken), sum(cs.capacity) "
             "FROM course_session cs JOIN course_type ct ON ct.id = cs.course_type_id "
             "LEFT JOIN venue v ON v.id = cs.venue_id "
             "WHERE cs.organisation_id = :org AND cs.starts_at >= :start AND cs.starts_at < :end "
             "AND cs.status <> 'cancelled' GROUP BY ct.name, v.name ORDER BY ct.name, v.name"),
             _bind(s, base)).all()
-        pay = s.execute(text(
-            "WITH b AS (SELECT b.id, b.fee_pence, b.status, b.payment_due_at FROM booking b "
+    if name == "payment":
+        return s.execute(text(
+            "SELECT CASE WHEN x.settled >= x.fee THEN 'paid' WHEN x.status = 'awaiting_payment' "
+            "AND x.due IS NOT NULL AND x.due <= :now THEN 'overdue' ELSE 'awaiting' END AS state, count(*), "
+            "sum(x.fee), sum(x.settled) FROM ("
+            "SELECT b.fee_pence AS fee, b.status AS status, b.payment_due_at AS due, "
+            "coalesce(sum(pm.amount_pence - pm.refunded_pence), 0) AS settled FROM booking b "
+            "LEFT JOIN payment pm ON pm.booking_id = b.id AND pm.organisation_id = :org AND pm.status = 'succeeded' "
             "WHERE b.organisation_id = :org AND b.created_at >= :start AND b.created_at < :end "
-            f"AND b.fee_pence > 0 AND {LIVE_SQL}), "
-            "p AS (SELECT pm.booking_id, sum(pm.amount_pence - pm.refunded_pence) AS settled FROM payment pm "
-            "WHERE pm.organisation_id = :org AND pm.status = 'succeeded' AND pm.booking_id IN (SELECT id FROM b) "
-            "GROUP BY pm.booking_id) "
-            "SELECT CASE WHEN coalesce(p.settled, 0) >= b.fee_pence THEN 'paid' "
-            "WHEN b.status = 'awaiting_payment' AND b.payment_due_at IS NOT NULL AND b.payment_due_at <= :now "
-            "THEN 'overdue' ELSE 'awaiting' END AS state, count(*), sum(b.fee_pence), "
-            "sum(coalesce(p.settled, 0)) FROM b LEFT JOIN p ON p.booking_id = b.id GROUP BY 1"),
+            f"AND b.fee_pence > 0 AND {SEAT_SQL} GROUP BY b.id, b.fee_pence, b.status, b.payment_due_at) x "
+            "GROUP BY 1"),
             _bind(s, {**base, "now": now})).all()
-        attendance = s.execute(text(
+    if name == "attendance":
+        return s.execute(text(
             "SELECT b.status, count(*) FROM course_session cs JOIN booking b ON b.session_id = cs.id "
             "WHERE cs.organisation_id = :org AND cs.starts_at >= :start AND cs.starts_at < :end "
             "AND b.organisation_id = :org AND b.status IN ('attended', 'did_not_attend', 'turned_away') "
             "GROUP BY b.status"), _bind(s, base)).all()
-        iperiod = _period(s, "pm.received_at", f.grain)
-        income = s.execute(text(
-            f"SELECT {iperiod} AS p, sum(pm.amount_pence - pm.refunded_pence) FROM payment pm "
+    if name == "income":
+        period = _period(s, "pm.received_at", f.grain)
+        return s.execute(text(
+            f"SELECT {period} AS p, sum(pm.amount_pence - pm.refunded_pence) FROM payment pm "
             "WHERE pm.organisation_id = :org AND pm.status = 'succeeded' AND pm.method <> 'waiver' "
             "AND pm.received_at >= :start AND pm.received_at < :end GROUP BY 1 ORDER BY 1"), _bind(s, base)).all()
-        near_params = {"org": org, "today": today, "until": today + timedelta(days=CRITICAL_WINDOW_DAYS)}
-        near_where = (
-            "o.organisation_id = :org AND o.status = 'referred' AND o.critical_date >= :today "
-            "AND o.critical_date <= :until AND NOT EXISTS (SELECT 1 FROM booking b WHERE b.offer_id = o.id "
-            "AND b.status IN ('held', 'awaiting_payment', 'confirmed'))")
-        near = s.execute(text(f"SELECT count(*) FROM offer o WHERE {near_where}"), near_params).scalar_one()
+    near_params = {"org": org, "today": today, "until": today + timedelta(days=CRITICAL_WINDOW_DAYS)}
+    near_where = (
+        "o.organisation_id = :org AND o.status = 'referred' AND o.critical_date >= :today "
+        "AND o.critical_date <= :until AND NOT EXISTS (SELECT 1 FROM booking b WHERE b.offer_id = o.id "
+        "AND b.status IN ('held', 'awaiting_payment', 'confirmed'))")
+    if name == "near_critical":
+        return s.execute(text(f"SELECT count(*) FROM offer o WHERE {near_where}"), near_params).all()
+    if name == "near_clients":
+        return s.execute(text(
+            "SELECT c.id, c.first_name, c.last_name, o.offer_reference, o.critical_date FROM offer o "
+            f"JOIN client c ON c.id = o.client_id WHERE {near_where} ORDER BY o.critical_date, o.id "
+            "LIMIT 20"), near_params).all()
+    raise ValueError(name)
+
+
+def booking_query(actor: Actor, f: Filters, name: str, now: datetime | None = None) -> list:
+    """Run one booking-measure query on its own (the benchmark times each)."""
+    org = _view(actor)
+    if name not in BOOKING_QUERIES:
+        raise ValidationFailed("Unknown measure.", {"name": "invalid"})
+    with read_session() as s:
+        return _booking_query(s, name, org, f, now or utcnow())
+
+
+def booking_measures(actor: Actor, f: Filters, now: datetime | None = None,
+                     include_clients: bool = False) -> BookingMeasures:
+    org = _view(actor)
+    now = now or utcnow()
+    with read_session() as s:
+        by_channel, fill, pay, attendance, income = (
+            _booking_query(s, name, org, f, now) for name in ("channel", "fill", "payment", "attendance", "income"))
+        near = _booking_query(s, "near_critical", org, f, now)[0][0]
         near_rows = []
         if include_clients:
             near_rows = [
                 {"client_id": r[0], "name": f"{r[1]} {r[2]}", "reference": r[3], "critical_date": _day_text(r[4])}
-                for r in s.execute(text(
-                    "SELECT c.id, c.first_name, c.last_name, o.offer_reference, o.critical_date FROM offer o "
-                    f"JOIN client c ON c.id = o.client_id WHERE {near_where} ORDER BY o.critical_date, o.id "
-                    "LIMIT 20"), near_params).all()]
+                for r in _booking_query(s, "near_clients", org, f, now)]
     periods = sorted({_day_text(r[0]) for r in by_channel})
     index = {p: i for i, p in enumerate(periods)}
     online, phone, other = [0] * len(periods), [0] * len(periods), [0] * len(periods)
