@@ -144,3 +144,17 @@ def test_a_change_point_recalculates_the_limits(loaded):
     assert state.change_points == []
     drain(state.remove_change_point("999999"))
     assert "No such change point" in state.error
+
+
+def test_only_the_figures_whose_data_changed_are_rebuilt(loaded, manager):
+    state, world, (a, _b), _ = loaded
+    f = page.dashboards.parse_filters(state._filter_data())
+    first = page.compute(manager, f, None)
+    assert set(first["figures"]) == {"capability", "mr", "volume", "value_failure", "one_stop", "conditions_count",
+                                     "conditions_minutes", "channel", "fill", "income"}
+    assert page.compute(manager, f, None, first["sigs"])["figures"] == {}
+    # a demand's need met moves the capability chart only
+    world.demand(a, world.request, "value", at(3), at(9))
+    again = page.compute(manager, f, None, first["sigs"])
+    assert set(again["figures"]) == {"capability", "mr", "volume", "value_failure", "one_stop"}
+    assert again["kpis"]["cap_points"] == "4"

@@ -10,6 +10,7 @@ staff session ends (it reads the session without extending it, so an open dashbo
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import time
 from datetime import datetime
@@ -62,17 +63,39 @@ def _target(value: Any) -> float | None:
     return out
 
 
-def compute(actor: Actor, f: dashboards.Filters, target: float | None) -> dict[str, Any]:
-    """Every figure of the dashboard (run in a thread: the services query the database)."""
+def _sig(data: Any) -> str:
+    return hashlib.sha256(repr(data).encode()).hexdigest()
+
+
+def compute(actor: Actor, f: dashboards.Filters, target: float | None,
+            previous: dict[str, str] | None = None) -> dict[str, Any]:
+    """Every figure of the dashboard (run in a thread: the services query the database). Figures whose data did
+    not change since ``previous`` (signatures of the data) are not rebuilt, nor sent to the browser again."""
+    previous = previous or {}
     out: dict[str, Any] = {}
+    figures: dict[str, go.Figure] = {}
+    clicks: dict[str, list[list[Any]]] = {}
+    sigs: dict[str, str] = {}
     cap = dashboards.capability(actor, f)
-    cap_fig, mr_fig, cap_click, signal_rows = charts.capability_charts(cap, target)
+    sigs["capability"] = _sig((cap.points, cap.change_points, target))
+    if sigs["capability"] != previous.get("capability"):
+        figures["capability"], figures["mr"], clicks["capability"], out["signals"] = charts.capability_charts(
+            cap, target)
     dm = dashboards.demand_measures(actor, f)
-    vol, vf, one, demand_clicks = charts.demand_charts(dm)
+    sigs["demand"] = _sig(dm)
+    if sigs["demand"] != previous.get("demand"):
+        figures["volume"], figures["value_failure"], figures["one_stop"], more = charts.demand_charts(dm)
+        clicks.update(more)
     conds = dashboards.system_conditions(actor, f)
-    c_count, c_minutes, cond_clicks = charts.condition_charts(conds)
+    sigs["conditions"] = _sig(conds)
+    if sigs["conditions"] != previous.get("conditions"):
+        figures["conditions_count"], figures["conditions_minutes"], more = charts.condition_charts(conds)
+        clicks.update(more)
     bm = dashboards.booking_measures(actor, f, include_clients=actor.can(Perm.BOOKINGS_VIEW))
-    ch, fill, income = charts.booking_charts(bm)
+    sigs["bookings"] = _sig((bm.periods, bm.online, bm.telephone, bm.other, bm.fill, bm.income_periods,
+                             bm.income_pence))
+    if sigs["bookings"] != previous.get("bookings"):
+        figures["channel"], figures["fill"], figures["income"] = charts.booking_charts(bm)
     seg = cap.chart.segments[-1] if cap.chart.segments else None
     outcome = bm.attended + bm.did_not_attend + bm.turned_away
     out["kpis"] = {
@@ -83,7 +106,7 @@ def compute(actor: Actor, f: dashboards.Filters, target: float | None) -> dict[s
         "cap_points": f"{len(cap.points):,}",
         "cap_mean": f"{seg.mean:.1f} days" if seg else "—",
         "cap_limits": (f"{seg.lpl:.1f} to {seg.upl:.1f} days" if seg else "—"),
-        "signals": f"{len(signal_rows)}",
+        "signals": f"{len(cap.chart.special_points)}",
         "bookings": f"{sum(bm.online) + sum(bm.telephone) + sum(bm.other):,}",
         "online_share": (f"{round(100 * sum(bm.online) / max(1, sum(bm.online) + sum(bm.telephone) + sum(bm.other)), 1)}%"),
         "paid": f"{bm.payment['paid']['count']:,}",
@@ -97,11 +120,9 @@ def compute(actor: Actor, f: dashboards.Filters, target: float | None) -> dict[s
         "income": _money(bm.income_total_pence),
         "near_critical": f"{bm.near_critical:,}",
     }
-    out["figures"] = {"capability": cap_fig, "mr": mr_fig, "volume": vol, "value_failure": vf, "one_stop": one,
-                      "conditions_count": c_count, "conditions_minutes": c_minutes, "channel": ch, "fill": fill,
-                      "income": income}
-    out["click"] = {"capability": cap_click, **demand_clicks, **cond_clicks}
-    out["signals"] = signal_rows
+    out["figures"] = figures
+    out["click"] = clicks
+    out["sigs"] = sigs
     out["cap_rows"] = [{"n": str(i + 1), "case_id": str(p.case_id), "ref": case_ref(p.case_id), "days": f"{p.days:g}",
                         "met": p.need_met_at.astimezone(LONDON).strftime("%d %b %Y %H:%M"),
                         "rules": ", ".join(dashboards.control_chart.RULE_LABELS[r]
@@ -165,6 +186,7 @@ class DashboardState(rx.State):
     _organisation_id: int = 0
     _poll: int = 0
     _click: dict[str, list[list[Any]]] = {}
+    _sigs: dict[str, str] = {}
 
     def _filter_data(self) -> dict[str, Any]:
         return {"start": self.start, "end": self.end, "grain": self.grain, "module_id": self.module_id,
@@ -174,10 +196,12 @@ class DashboardState(rx.State):
         self.kpis = result["kpis"]
         for name, fig in result["figures"].items():
             setattr(self, f"{name}_fig", fig)
-        self._click = result["click"]
+        self._click = {**self._click, **result["click"]}
+        self._sigs = result["sigs"]
         for key in ("signals", "cap_rows", "truncated", "change_points", "top_failure", "conditions", "fill_rows",
                     "near_rows"):
-            setattr(self, key, result[key])
+            if key in result:
+                setattr(self, key, result[key])
         self.updated = datetime.now(LONDON).strftime("%H:%M:%S")
         self.refreshes += 1
         self.loaded = True
@@ -186,7 +210,7 @@ class DashboardState(rx.State):
         f = dashboards.parse_filters(self._filter_data())
         target = _target(self.target)
         marker = await asyncio.to_thread(dashboards.change_marker, actor)
-        result = await asyncio.to_thread(compute, actor, f, target)
+        result = await asyncio.to_thread(compute, actor, f, target, self._sigs)
         self._marker = marker
         self._organisation_id = actor.organisation_id or 0
         self._apply(result)
@@ -261,6 +285,7 @@ class DashboardState(rx.State):
                 if self._poll != mine or path != ROUTE:
                     return
                 data, target, last, org = self._filter_data(), self.target, self._marker, self._organisation_id
+                sigs = dict(self._sigs)
             actor = await asyncio.to_thread(auth.resolve, token, False) if token else None
             if actor is None or not actor.can(Perm.DASHBOARDS_VIEW) or actor.organisation_id != org:
                 async with self:
@@ -271,7 +296,8 @@ class DashboardState(rx.State):
                 continue
             try:
                 marker = await asyncio.to_thread(dashboards.change_marker, actor)
-                result = await asyncio.to_thread(compute, actor, dashboards.parse_filters(data), _target(target))
+                result = await asyncio.to_thread(compute, actor, dashboards.parse_filters(data), _target(target),
+                                                 sigs)
             except Exception:  # noqa: BLE001 - a failed refresh is retried at the next tick
                 log.exception("dashboard refresh failed")
                 continue
