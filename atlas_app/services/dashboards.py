@@ -122,7 +122,7 @@ def _day_text(value: Any) -> str:
 def _demand_scope(f: Filters, org: int, *, time_column: str = "d.received_at") -> tuple[str, str, dict]:
     """(JOIN, WHERE, params) for the demands the filters select."""
     params: dict[str, Any] = {"org": org, "start": f.start_at, "end": f.end_at}
-    where = [f"d.organisation_id = :org", f"{time_column} >= :start", f"{time_column} < :end"]
+    where = ["d.organisation_id = :org", f"{time_column} >= :start", f"{time_column} < :end"]
     join = ""
     if f.module_id or f.team_id:
         join = "JOIN case_file c ON c.id = d.case_id AND c.organisation_id = :org"

@@ -54,7 +54,8 @@ def _seed_casework(s, org: Organisation, rng: random.Random, now) -> None:
             days = (rng.uniform(0.05, 0.4) if one_stop else rng.expovariate(1 / (6.0 if before_change else 3.0)))
             met = when + timedelta(days=days)
             still_open = i >= 84 and j == 0 and not one_stop
-            s.add(Demand(organisation_id=org.id, case_id=case.id, demand_type_id=kind.id, demand_class=kind.demand_class,
+            s.add(Demand(organisation_id=org.id, case_id=case.id, demand_type_id=kind.id,
+                         demand_class=kind.demand_class,
                          channel_id=rng.choice(channels).id if channels else None,
                          description=f"{kind.name}: {case.title.lower()}", received_at=when, one_stop=one_stop,
                          need_met_at=None if still_open or met > now else met))
@@ -62,7 +63,8 @@ def _seed_casework(s, org: Organisation, rng: random.Random, now) -> None:
             weights = [6, 3, 4, 2, 2, 1][:len(conditions)]
             category = rng.choices(conditions, weights=weights)[0]
             s.add(SystemCondition(organisation_id=org.id, case_id=case.id, category_id=category.id,
-                                  note="Recorded while handling the demand", minutes_lost=rng.choice([5, 10, 15, 30, 45, 60, 90]),
+                                  note="Recorded while handling the demand",
+                                  minutes_lost=rng.choice([5, 10, 15, 30, 45, 60, 90]),
                                   recorded_at=received + timedelta(hours=1),
                                   recorded_by_id=user.id if user else None))
     s.add(CapabilityChangePoint(organisation_id=org.id, changed_at=change_at,
@@ -70,7 +72,8 @@ def _seed_casework(s, org: Organisation, rng: random.Random, now) -> None:
 
 
 def _seed_bookings(s, org: Organisation, rng: random.Random, now) -> None:
-    if s.exec(select(Booking.id).where(Booking.organisation_id == org.id, Booking.reference.startswith("HIST"))).first():
+    if s.exec(select(Booking.id).where(Booking.organisation_id == org.id,
+                                       Booking.reference.startswith("HIST"))).first():
         return
     ct = s.exec(select(CourseType).where(CourseType.organisation_id == org.id, CourseType.code == "NSAC")).first()
     venues = s.exec(select(Venue).where(Venue.organisation_id == org.id, Venue.is_online.is_(False))).all()
@@ -110,7 +113,8 @@ def _seed_bookings(s, org: Organisation, rng: random.Random, now) -> None:
                 attended = rng.random() < 0.88
                 o = offer("completed" if attended else "did_not_attend", 30)
                 made = start - timedelta(days=rng.randint(3, 25), hours=rng.randint(0, 10))
-                b = Booking(organisation_id=org.id, reference=f"HIST{org.id}-{n:06d}", offer_id=o.id, session_id=sess.id,
+                b = Booking(organisation_id=org.id, reference=f"HIST{org.id}-{n:06d}", offer_id=o.id,
+                            session_id=sess.id,
                             status="attended" if attended else "did_not_attend",
                             channel="online" if rng.random() < 0.7 else "telephone", fee_pence=ct.fee_pence,
                             created_at=made, updated_at=start)

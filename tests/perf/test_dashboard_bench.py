@@ -119,7 +119,7 @@ def _load(conn, org: int, other: int, rows: int) -> dict[str, float]:
                now() - make_interval(days => g % 730, mins => g % 1440), now()
         FROM generate_series(1, {rows}) g, o, s
         WHERE s.organisation_id = CASE WHEN g % 10 = 0 THEN {other} ELSE {org} END""")
-    run("payment", f"""
+    run("payment", """
         INSERT INTO payment (organisation_id, booking_id, amount_pence, method, provider, provider_ref, status,
                              refunded_pence, received_at, needs_attention, attention_reason, attention_resolved_by,
                              recorded_by, note, created_at, updated_at)

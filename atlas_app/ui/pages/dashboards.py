@@ -20,7 +20,6 @@ import plotly.graph_objects as go
 import reflex as rx
 
 from atlas_app.api.web import session_token_from_cookie_header
-from atlas_app.db import utcnow
 from atlas_app.services import auth, dashboards
 from atlas_app.services.actor import Actor
 from atlas_app.services.casework_cases import case_ref
@@ -98,6 +97,7 @@ def compute(actor: Actor, f: dashboards.Filters, target: float | None,
         figures["channel"], figures["fill"], figures["income"] = charts.booking_charts(bm)
     seg = cap.chart.segments[-1] if cap.chart.segments else None
     outcome = bm.attended + bm.did_not_attend + bm.turned_away
+    made = sum(bm.online) + sum(bm.telephone) + sum(bm.other)
     out["kpis"] = {
         "demands": f"{dm.value_total + dm.failure_total:,}",
         "failure": f"{dm.failure_pct}%",
@@ -107,8 +107,8 @@ def compute(actor: Actor, f: dashboards.Filters, target: float | None,
         "cap_mean": f"{seg.mean:.1f} days" if seg else "—",
         "cap_limits": (f"{seg.lpl:.1f} to {seg.upl:.1f} days" if seg else "—"),
         "signals": f"{len(cap.chart.special_points)}",
-        "bookings": f"{sum(bm.online) + sum(bm.telephone) + sum(bm.other):,}",
-        "online_share": (f"{round(100 * sum(bm.online) / max(1, sum(bm.online) + sum(bm.telephone) + sum(bm.other)), 1)}%"),
+        "bookings": f"{made:,}",
+        "online_share": f"{round(100 * sum(bm.online) / max(1, made), 1)}%",
         "paid": f"{bm.payment['paid']['count']:,}",
         "awaiting": f"{bm.payment['awaiting']['count']:,}",
         "overdue": f"{bm.payment['overdue']['count']:,}",
