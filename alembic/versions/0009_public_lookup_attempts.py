@@ -1,7 +1,7 @@
 """public lookup attempts: guessing protection for the find-your-offer and manage-my-booking forms
 
 Revision ID: 0009
-Revises: 0005
+Revises: 0007
 """
 
 from collections.abc import Sequence
@@ -13,7 +13,7 @@ from alembic import op
 import atlas_app.db
 
 revision: str = '0009'
-down_revision: str | None = '0005'
+down_revision: str | None = '0007'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

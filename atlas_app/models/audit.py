@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON
+from sqlalchemy import JSON, Index
 from sqlmodel import Field, SQLModel
 
 from atlas_app.db import UTCDateTime, utcnow
@@ -13,6 +13,8 @@ from atlas_app.db import UTCDateTime, utcnow
 
 class AuditEntry(SQLModel, table=True):
     __tablename__ = "audit_entry"
+    # The dashboards' change marker: the organisation's latest entry.
+    __table_args__ = (Index("ix_audit_entry_org_id", "organisation_id", "id"),)
 
     id: int | None = Field(default=None, primary_key=True)
     seq: int = Field(unique=True, index=True)

@@ -244,6 +244,12 @@ class Demand(SQLModel, table=True):
     """A problem the customer brought, classified value or failure; received → need met gives end-to-end time."""
 
     __tablename__ = "case_demand"
+    __table_args__ = (
+        # Covering on PostgreSQL: the dashboards count demands by period, type, class and one-stop from the index.
+        Index("ix_case_demand_org_received", "organisation_id", "received_at",
+              postgresql_include=["demand_type_id", "demand_class", "one_stop"]),
+        Index("ix_case_demand_org_need_met", "organisation_id", "need_met_at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     organisation_id: int = Field(foreign_key="organisation.id", index=True)
@@ -306,6 +312,7 @@ class SystemCondition(SQLModel, table=True):
     """Something that got in the way of doing the job, against a case or one of its demands."""
 
     __tablename__ = "case_system_condition"
+    __table_args__ = (Index("ix_case_system_condition_org_recorded", "organisation_id", "recorded_at"),)
 
     id: int | None = Field(default=None, primary_key=True)
     organisation_id: int = Field(foreign_key="organisation.id", index=True)

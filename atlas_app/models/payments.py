@@ -63,7 +63,9 @@ class Payment(SQLModel, table=True):
         CheckConstraint("amount_pence > 0", name="ck_payment_amount"),
         CheckConstraint("refunded_pence >= 0 AND refunded_pence <= amount_pence", name="ck_payment_refunded"),
         CheckConstraint("fee_pence IS NULL OR fee_pence >= 0", name="ck_payment_fee"),
-        Index("ix_payment_org_received", "organisation_id", "received_at"),
+        # Covering on PostgreSQL: the dashboards sum income by period from the index alone.
+        Index("ix_payment_org_received", "organisation_id", "received_at",
+              postgresql_include=["status", "method", "amount_pence", "refunded_pence"]),
         Index("ix_payment_booking_status", "booking_id", "status"),
     )
 

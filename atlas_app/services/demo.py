@@ -99,4 +99,7 @@ def seed_demo() -> dict[str, int]:
     from atlas_app.services import instructors_demo
 
     instructors_demo.seed()
+    from atlas_app.services import dashboards_demo
+
+    dashboards_demo.seed()
     return created

@@ -1,0 +1,160 @@
+"""The dashboard page's state driven directly, as any browser could: loading, filters, clicks on chart points
+(including forged ones) and change points."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+
+import pytest
+import reflex as rx
+from conftest import actor_for
+from test_dashboards import World, at
+
+from atlas_app.services.errors import PermissionDenied
+from atlas_app.ui.pages import dashboards as page
+from atlas_app.ui.pages.dashboards import DashboardState
+
+
+def substate():
+    return rx.State().get_substate(DashboardState.get_full_name().split(".")[1:])
+
+
+def drain(value) -> list:
+    if inspect.isasyncgen(value):
+        async def collect():
+            return [item async for item in value]
+
+        return asyncio.run(collect())
+    if asyncio.iscoroutine(value):
+        result = asyncio.run(value)
+        return [] if result is None else [result]
+    return [] if value is None else [value]
+
+
+def redirect_path(events) -> str | None:
+    for spec in events:
+        fn = getattr(getattr(spec, "handler", None), "fn", None)
+        if fn is not None and fn.__qualname__ == "_redirect":
+            return {k._js_expr: getattr(v, "_var_value", v) for k, v in spec.args}["path"]
+    return None
+
+
+def signed_in(monkeypatch, actor):
+    async def require(_state, permission=None):
+        if permission is not None and not actor.can(permission):
+            raise PermissionDenied()
+        return actor
+
+    monkeypatch.setattr(page, "require", require)
+
+
+@pytest.fixture
+def manager(org, make_user):
+    return actor_for(make_user("mark.lowe", roles=("Manager",)))
+
+
+@pytest.fixture
+def loaded(monkeypatch, org, manager):
+    world = World(org.id)
+    a = world.case("Repairs A")
+    b = world.case("Repairs B")
+    world.demand(a, world.request, "value", at(0), at(3))
+    world.demand(b, world.chasing, "failure", at(1), at(6))
+    world.demand(a, world.request, "value", at(2), at(8))
+    signed_in(monkeypatch, manager)
+    state = substate()
+    state.start, state.end = "2026-01-05", "2026-01-25"
+    events = drain(state.load())
+    return state, world, (a, b), events
+
+
+def test_load_fills_the_figures_and_starts_the_live_refresh(loaded):
+    state, _world, _cases, events = loaded
+    assert state.loaded and state.live and state.error == ""
+    assert state.kpis["cap_points"] == "3"
+    assert state.kpis["demands"] == "3"
+    assert state.kpis["failure"] == "33.3%"
+    assert len(state.capability_fig.data[0].y) == 3
+    assert events and "poll" in str(events[0])
+    assert state._marker != ""
+
+
+def test_a_click_on_a_control_chart_point_opens_its_case(loaded):
+    state, _world, (a, b), _ = loaded
+    # points in completion order: a (day 3), b (day 6), a (day 8)
+    assert redirect_path(drain(state.open_point("capability", [{"curveNumber": 0, "pointIndex": 1}]))) == \
+        f"/casework/case/{b}"
+    assert redirect_path(drain(state.open_point("capability", [{"curveNumber": 0, "pointNumber": 2}]))) == \
+        f"/casework/case/{a}"
+
+
+@pytest.mark.parametrize("chart, points", [
+    ("capability", [{"curveNumber": 0, "pointIndex": 99}]),
+    ("capability", [{"curveNumber": 7, "pointIndex": 0}]),
+    ("capability", [{"curveNumber": "x", "pointIndex": 0}]),
+    ("capability", [{"curveNumber": 0, "pointIndex": -1}]),
+    ("capability", "not a list"),
+    ("capability", [["nested"]]),
+    ("capability", []),
+    ("salaries", [{"curveNumber": 0, "pointIndex": 0}]),
+])
+def test_forged_clicks_do_nothing(loaded, chart, points):
+    state = loaded[0]
+    assert drain(state.open_point(chart, points)) == []
+    assert state.behind == []
+
+
+def test_a_click_on_a_bar_lists_the_cases_behind_it(loaded):
+    state, _world, (_a, b), _ = loaded
+    # value/failure chart: curve 1 is failure demand, one period (the week of 5 January)
+    drain(state.open_point("value_failure", [{"curveNumber": 1, "pointIndex": 0, "x": "2026-01-05"}]))
+    assert state.behind_title.startswith("Cases with failure demand")
+    assert [r["id"] for r in state.behind] == [str(b)]
+
+
+def test_without_the_permission_nothing_loads(monkeypatch, org, make_user):
+    World(org.id)
+    signed_in(monkeypatch, actor_for(make_user("kate", roles=("Case worker",))))
+    state = substate()
+    with pytest.raises(PermissionDenied):
+        drain(state.load())
+    assert not state.loaded and state.kpis == {}
+    with pytest.raises(PermissionDenied):
+        drain(state.open_point("capability", [{"curveNumber": 0, "pointIndex": 0}]))
+
+
+def test_filters_are_checked_and_applied(loaded):
+    state = loaded[0]
+    drain(state.apply_filters({"start": "2026-02-01", "end": "2026-01-01"}))
+    assert "end date" in state.error
+    assert state.start == "2026-01-05"
+    drain(state.apply_filters({"start": "2026-01-05", "end": "2026-01-25", "grain": "day", "target": "4"}))
+    assert state.error == "" and state.grain == "day"
+    assert any(t.name == "Target" for t in state.capability_fig.data)
+    drain(state.apply_filters({"start": "2026-01-05", "end": "2026-01-25", "target": "lots"}))
+    assert "target" in state.error
+
+
+def test_a_change_point_recalculates_the_limits(loaded):
+    state = loaded[0]
+    drain(state.add_change_point({"changed_at": "2026-01-10", "note": "New process"}))
+    assert state.notice and [c["note"] for c in state.change_points] == ["New process"]
+    drain(state.remove_change_point(state.change_points[0]["id"]))
+    assert state.change_points == []
+    drain(state.remove_change_point("999999"))
+    assert "No such change point" in state.error
+
+
+def test_only_the_figures_whose_data_changed_are_rebuilt(loaded, manager):
+    state, world, (a, _b), _ = loaded
+    f = page.dashboards.parse_filters(state._filter_data())
+    first = page.compute(manager, f, None)
+    assert set(first["figures"]) == {"capability", "mr", "volume", "value_failure", "one_stop", "conditions_count",
+                                     "conditions_minutes", "channel", "fill", "income"}
+    assert page.compute(manager, f, None, first["sigs"])["figures"] == {}
+    # a demand's need met moves the capability chart only
+    world.demand(a, world.request, "value", at(3), at(9))
+    again = page.compute(manager, f, None, first["sigs"])
+    assert set(again["figures"]) == {"capability", "mr", "volume", "value_failure", "one_stop"}
+    assert again["kpis"]["cap_points"] == "4"
