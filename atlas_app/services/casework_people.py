@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_, update
+from sqlalchemy import and_, column, func, literal_column, or_, table, union, update
 from sqlmodel import Session, select
 
 from atlas_app.db import read_session, utcnow, write_session
@@ -29,7 +29,14 @@ from atlas_app.models.casework import (
 from atlas_app.services import audit
 from atlas_app.services.actor import Actor
 from atlas_app.services.casework_config import active_lookup
-from atlas_app.services.casework_search import normalise, postcode_key, reference_key, similarity, soundex
+from atlas_app.services.casework_search import (
+    key_prefix_bounds,
+    normalise,
+    postcode_key,
+    reference_key,
+    similarity,
+    soundex,
+)
 from atlas_app.services.errors import Conflict, NotFound, ValidationFailed
 from atlas_app.services.permissions import Perm
 
@@ -372,6 +379,40 @@ def add_relationship(actor: Actor, person_id: Any, related_person_id: Any, relat
         return row.id
 
 
+# Name searches score at most this many matching people (in Python) before choosing the best ``limit``.
+NAME_CANDIDATES = 1000
+
+_NAME_FTS = table("person_name_fts", column("rowid"))
+
+
+def key_starts_with(col: Any, key: str) -> Any:
+    """``col`` starts with ``key`` (a postcode or reference key), as a range an ordinary index answers."""
+    try:
+        low, high = key_prefix_bounds(key)
+    except ValueError:
+        return col.like(f"{key}%")
+    return and_(col >= low, col < high) if high is not None else col >= low
+
+
+def _name_word(dialect: str, org_id: int, word: str) -> Any:
+    """The people whose name contains ``word`` or has a given or family name that sounds like it.
+
+    On PostgreSQL ``name_norm LIKE '%word%'`` is answered by the trigram index (0010_person_search), combined with
+    the Soundex indexes in one bitmap scan. On SQLite the trigram FTS5 table answers the same substring question
+    (words of three letters or more; shorter ones are checked row by row, bounded by the other criteria)."""
+    key = soundex(word) if len(word) >= 2 else ""
+    if dialect == "sqlite" and len(word) >= 3:
+        branches = [select(_NAME_FTS.c.rowid).where(literal_column("person_name_fts").op("MATCH")(f'"{word}"'))]
+        if key:
+            branches += [select(Person.id).where(Person.organisation_id == org_id, Person.given_key == key),
+                         select(Person.id).where(Person.organisation_id == org_id, Person.family_key == key)]
+        return Person.id.in_(union(*branches))
+    options = [Person.name_norm.like(f"%{word}%")]
+    if key:
+        options += [Person.given_key == key, Person.family_key == key]
+    return or_(*options)
+
+
 def search_people(actor: Actor, *, name: str = "", date_of_birth: Any = None, reference: str = "",
                   postcode: str = "", address: str = "", limit: int = 50) -> list[PersonRow]:
     """People matching every criterion given. Names match by words (any order), by prefix or part of a word, and
@@ -382,13 +423,9 @@ def search_people(actor: Actor, *, name: str = "", date_of_birth: Any = None, re
     if not (words or dob or reference.strip() or postcode.strip() or address.strip()):
         return []
     with read_session() as s:
+        dialect = s.get_bind().dialect.name
         conditions = [Person.organisation_id == org_id, Person.merged_into_id.is_(None)]
-        for word in words:
-            key = soundex(word)
-            options = [Person.name_norm.like(f"%{word}%")]
-            if len(word) >= 2 and key:
-                options += [Person.given_key == key, Person.family_key == key]
-            conditions.append(or_(*options))
+        conditions += [_name_word(dialect, org_id, word) for word in words]
         if dob:
             conditions.append(Person.date_of_birth == dob)
         if reference.strip():
@@ -399,15 +436,20 @@ def search_people(actor: Actor, *, name: str = "", date_of_birth: Any = None, re
             place_q = select(PersonAddress.person_id).join(Place, Place.id == PersonAddress.place_id).where(
                 PersonAddress.organisation_id == org_id)
             if postcode.strip():
-                pkey = postcode_key(postcode)
-                place_q = place_q.where(Place.postcode_key.like(f"{pkey}%"))
+                place_q = place_q.where(Place.organisation_id == org_id,
+                                        key_starts_with(Place.postcode_key, postcode_key(postcode)))
             for word in normalise(address).split()[:6]:
                 place_q = place_q.where(Place.search_text.like(f"%{word}%"))
             conditions.append(Person.id.in_(place_q))
-        people = list(s.exec(select(Person).where(and_(*conditions)).limit(1000)).all())
-        scores = {p.id: (similarity(p.name_norm, " ".join(words)) if words else 1.0) for p in people}
-        people.sort(key=lambda p: (-scores[p.id], p.family_name.lower(), p.given_name.lower(), p.id))
-        return _rows(s, people[:limit], scores)
+        # Score the candidates from a few columns; load whole records only for the ones shown.
+        candidates = s.exec(select(Person.id, Person.name_norm, Person.family_name, Person.given_name)
+                            .where(and_(*conditions)).limit(NAME_CANDIDATES)).all()
+        query_text = " ".join(words)
+        scores = {c.id: (similarity(c.name_norm, query_text) if words else 1.0) for c in candidates}
+        candidates = sorted(candidates, key=lambda c: (-scores[c.id], c.family_name.lower(), c.given_name.lower(),
+                                                       c.id))[:limit]
+        by_id = {p.id: p for p in s.exec(select(Person).where(Person.id.in_([c.id for c in candidates]))).all()}
+        return _rows(s, [by_id[c.id] for c in candidates], scores)
 
 
 def _lookup_names(s: Session, ids: set[int]) -> dict[int, CaseLookup]:

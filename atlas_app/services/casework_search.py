@@ -75,3 +75,22 @@ def postcode_key(value: str) -> str:
 
 def reference_key(value: str) -> str:
     return re.sub(r"[^A-Z0-9]", "", (value or "").upper())
+
+
+_KEY_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def key_prefix_bounds(key: str) -> tuple[str, str | None]:
+    """``(low, high)`` such that a key of digits and capitals starts with ``key`` exactly when
+    ``low <= k < high`` (no upper bound when ``high`` is None). A range, unlike ``LIKE 'KEY%'``, is answered from an
+    ordinary index on both databases whatever the collation (digits sort before capitals in all of them)."""
+    if any(ch not in _KEY_ALPHABET for ch in key):
+        raise ValueError(f"not a search key: {key!r}")
+    chars = list(key)
+    while chars:
+        position = _KEY_ALPHABET.index(chars[-1])
+        if position < len(_KEY_ALPHABET) - 1:
+            chars[-1] = _KEY_ALPHABET[position + 1]
+            return key, "".join(chars)
+        chars.pop()
+    return key, None

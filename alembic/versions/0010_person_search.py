@@ -1,0 +1,63 @@
+"""person search: indexes that make name search fast on a million people
+
+* PostgreSQL: the pg_trgm extension and a GIN trigram index on ``person.name_norm``, so the search's
+  ``name_norm LIKE '%word%'`` is answered from the index instead of a full scan (words of three letters or more).
+* SQLite: ``person_name_fts``, an FTS5 table with the trigram tokenizer over ``person.name_norm`` (external content:
+  it stores only the index), kept in step by triggers on ``person``. The search asks it ``MATCH '"word"'``, which is
+  the same substring test.
+
+Neither object is in the models (they exist on one database only); ``atlas_app.migrations.include_object`` keeps
+them out of the models/migrations comparison.
+
+Note for later migrations: on SQLite, a batch operation that recreates ``person`` drops its triggers; recreate them
+with ``create_sqlite_name_index`` below (and rebuild the index) after such a change.
+
+Revision ID: 0010
+Revises: 0009
+"""
+
+from collections.abc import Sequence
+
+from alembic import op
+
+revision: str = '0010'
+down_revision: str | None = '0009'
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+SQLITE_TRIGGERS = ("person_name_fts_ai", "person_name_fts_ad", "person_name_fts_au")
+
+
+def create_sqlite_name_index() -> None:
+    op.execute("CREATE VIRTUAL TABLE IF NOT EXISTS person_name_fts USING fts5("
+               "name_norm, content='person', content_rowid='id', tokenize='trigram')")
+    op.execute("CREATE TRIGGER IF NOT EXISTS person_name_fts_ai AFTER INSERT ON person BEGIN "
+               "INSERT INTO person_name_fts(rowid, name_norm) VALUES (new.id, new.name_norm); END")
+    op.execute("CREATE TRIGGER IF NOT EXISTS person_name_fts_ad AFTER DELETE ON person BEGIN "
+               "INSERT INTO person_name_fts(person_name_fts, rowid, name_norm) "
+               "VALUES ('delete', old.id, old.name_norm); END")
+    op.execute("CREATE TRIGGER IF NOT EXISTS person_name_fts_au AFTER UPDATE OF name_norm ON person BEGIN "
+               "INSERT INTO person_name_fts(person_name_fts, rowid, name_norm) "
+               "VALUES ('delete', old.id, old.name_norm); "
+               "INSERT INTO person_name_fts(rowid, name_norm) VALUES (new.id, new.name_norm); END")
+    op.execute("INSERT INTO person_name_fts(person_name_fts) VALUES ('rebuild')")
+
+
+def upgrade() -> None:
+    dialect = op.get_bind().dialect.name
+    if dialect == "postgresql":
+        op.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+        op.execute("CREATE INDEX IF NOT EXISTS ix_person_name_trgm ON person USING gin (name_norm gin_trgm_ops)")
+    elif dialect == "sqlite":
+        create_sqlite_name_index()
+
+
+def downgrade() -> None:
+    dialect = op.get_bind().dialect.name
+    if dialect == "postgresql":
+        # The extension stays: other objects may use it, and it is harmless.
+        op.execute("DROP INDEX IF EXISTS ix_person_name_trgm")
+    elif dialect == "sqlite":
+        for trigger in SQLITE_TRIGGERS:
+            op.execute(f"DROP TRIGGER IF EXISTS {trigger}")
+        op.execute("DROP TABLE IF EXISTS person_name_fts")
