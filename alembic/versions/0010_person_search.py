@@ -2,15 +2,15 @@
 
 * PostgreSQL: the pg_trgm extension and a GIN trigram index on ``person.name_norm``, so the search's
   ``name_norm LIKE '%word%'`` is answered from the index instead of a full scan (words of three letters or more).
-* SQLite: ``person_name_fts``, an FTS5 table with the trigram tokenizer over ``person.name_norm`` (external content:
-  it stores only the index), kept in step by triggers on ``person``. The search asks it ``MATCH '"word"'``, which is
-  the same substring test.
+* SQLite: ``person_name_fts``, a contentless FTS5 table with the trigram tokenizer over ``person.name_norm`` and
+  the Soundex keys (``given_key || ' ' || family_key``), kept in step by triggers on ``person``. The search asks it
+  ``name_norm : "word"`` (the same substring test as LIKE) or ``name_keys : "J500"`` (sounds like).
 
 Neither object is in the models (they exist on one database only); ``atlas_app.migrations.include_object`` keeps
 them out of the models/migrations comparison.
 
-Note for later migrations: on SQLite, a batch operation that recreates ``person`` drops its triggers; recreate them
-with ``create_sqlite_name_index`` below (and rebuild the index) after such a change.
+Note for later migrations: on SQLite, a batch operation that recreates ``person`` drops its triggers; recreate
+them after such a change (drop ``person_name_fts`` and run ``create_sqlite_name_index`` below again).
 
 Revision ID: 0010
 Revises: 0009
@@ -29,18 +29,24 @@ SQLITE_TRIGGERS = ("person_name_fts_ai", "person_name_fts_ad", "person_name_fts_
 
 
 def create_sqlite_name_index() -> None:
+    # Contentless: the table holds only the index. name_keys holds the Soundex keys ("J500 S530") so that one
+    # query answers "contains the word or sounds like it" for every word.
     op.execute("CREATE VIRTUAL TABLE IF NOT EXISTS person_name_fts USING fts5("
-               "name_norm, content='person', content_rowid='id', tokenize='trigram')")
+               "name_norm, name_keys, content='', tokenize='trigram')")
     op.execute("CREATE TRIGGER IF NOT EXISTS person_name_fts_ai AFTER INSERT ON person BEGIN "
-               "INSERT INTO person_name_fts(rowid, name_norm) VALUES (new.id, new.name_norm); END")
+               "INSERT INTO person_name_fts(rowid, name_norm, name_keys) "
+               "VALUES (new.id, new.name_norm, new.given_key || ' ' || new.family_key); END")
     op.execute("CREATE TRIGGER IF NOT EXISTS person_name_fts_ad AFTER DELETE ON person BEGIN "
-               "INSERT INTO person_name_fts(person_name_fts, rowid, name_norm) "
-               "VALUES ('delete', old.id, old.name_norm); END")
-    op.execute("CREATE TRIGGER IF NOT EXISTS person_name_fts_au AFTER UPDATE OF name_norm ON person BEGIN "
-               "INSERT INTO person_name_fts(person_name_fts, rowid, name_norm) "
-               "VALUES ('delete', old.id, old.name_norm); "
-               "INSERT INTO person_name_fts(rowid, name_norm) VALUES (new.id, new.name_norm); END")
-    op.execute("INSERT INTO person_name_fts(person_name_fts) VALUES ('rebuild')")
+               "INSERT INTO person_name_fts(person_name_fts, rowid, name_norm, name_keys) "
+               "VALUES ('delete', old.id, old.name_norm, old.given_key || ' ' || old.family_key); END")
+    op.execute("CREATE TRIGGER IF NOT EXISTS person_name_fts_au "
+               "AFTER UPDATE OF name_norm, given_key, family_key ON person BEGIN "
+               "INSERT INTO person_name_fts(person_name_fts, rowid, name_norm, name_keys) "
+               "VALUES ('delete', old.id, old.name_norm, old.given_key || ' ' || old.family_key); "
+               "INSERT INTO person_name_fts(rowid, name_norm, name_keys) "
+               "VALUES (new.id, new.name_norm, new.given_key || ' ' || new.family_key); END")
+    op.execute("INSERT INTO person_name_fts(rowid, name_norm, name_keys) "
+               "SELECT id, name_norm, given_key || ' ' || family_key FROM person")
 
 
 def upgrade() -> None:

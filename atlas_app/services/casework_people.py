@@ -379,7 +379,8 @@ def add_relationship(actor: Actor, person_id: Any, related_person_id: Any, relat
         return row.id
 
 
-# Name searches score at most this many matching people (in Python) before choosing the best ``limit``.
+# Name searches score at most this many matching people (in Python) before choosing the best ``limit``: first
+# those whose name contains every word, then those who match only by sound.
 NAME_CANDIDATES = 1000
 
 _NAME_FTS = table("person_name_fts", column("rowid"))
@@ -394,23 +395,29 @@ def key_starts_with(col: Any, key: str) -> Any:
     return and_(col >= low, col < high) if high is not None else col >= low
 
 
-def _name_word(dialect: str, org_id: int, word: str) -> Any:
-    """The people whose name contains ``word`` or has a given or family name that sounds like it.
+def _name_conditions(dialect: str, words: list[str], by_sound: bool) -> list[Any]:
+    """Conditions on ``person`` for every word: the name contains it or (``by_sound``) a given or family name sounds
+    like it.
 
-    On PostgreSQL ``name_norm LIKE '%word%'`` is answered by the trigram index (0010_person_search), combined with
-    the Soundex indexes in one bitmap scan. On SQLite the trigram FTS5 table answers the same substring question
-    (words of three letters or more; shorter ones are checked row by row, bounded by the other criteria)."""
-    key = soundex(word) if len(word) >= 2 else ""
-    if dialect == "sqlite" and len(word) >= 3:
-        branches = [select(_NAME_FTS.c.rowid).where(literal_column("person_name_fts").op("MATCH")(f'"{word}"'))]
+    PostgreSQL answers ``name_norm LIKE '%word%'`` from the trigram index (alembic 0010), combined with the Soundex
+    indexes in bitmap scans. On SQLite one FTS5 query over the trigram table (``name_norm`` for the substrings,
+    ``name_keys`` for the Soundex keys) answers every word of three letters or more; shorter words are checked on
+    the rows it returns."""
+    conditions = []
+    fts_terms = []
+    for word in words:
+        key = soundex(word) if by_sound and len(word) >= 2 else ""
+        if dialect == "sqlite" and len(word) >= 3:
+            fts_terms.append(f'(name_norm : "{word}" OR name_keys : "{key}")' if key else f'name_norm : "{word}"')
+            continue
+        options = [Person.name_norm.like(f"%{word}%")]
         if key:
-            branches += [select(Person.id).where(Person.organisation_id == org_id, Person.given_key == key),
-                         select(Person.id).where(Person.organisation_id == org_id, Person.family_key == key)]
-        return Person.id.in_(union(*branches))
-    options = [Person.name_norm.like(f"%{word}%")]
-    if key:
-        options += [Person.given_key == key, Person.family_key == key]
-    return or_(*options)
+            options += [Person.given_key == key, Person.family_key == key]
+        conditions.append(or_(*options))
+    if fts_terms:  # words are normalised (a-z, 0-9), so they are safe inside the quotes
+        match = literal_column("person_name_fts").op("MATCH")(" AND ".join(fts_terms))
+        conditions.insert(0, Person.id.in_(select(_NAME_FTS.c.rowid).where(match)))
+    return conditions
 
 
 def search_people(actor: Actor, *, name: str = "", date_of_birth: Any = None, reference: str = "",
@@ -425,7 +432,6 @@ def search_people(actor: Actor, *, name: str = "", date_of_birth: Any = None, re
     with read_session() as s:
         dialect = s.get_bind().dialect.name
         conditions = [Person.organisation_id == org_id, Person.merged_into_id.is_(None)]
-        conditions += [_name_word(dialect, org_id, word) for word in words]
         if dob:
             conditions.append(Person.date_of_birth == dob)
         if reference.strip():
@@ -442,8 +448,17 @@ def search_people(actor: Actor, *, name: str = "", date_of_birth: Any = None, re
                 place_q = place_q.where(Place.search_text.like(f"%{word}%"))
             conditions.append(Person.id.in_(place_q))
         # Score the candidates from a few columns; load whole records only for the ones shown.
-        candidates = s.exec(select(Person.id, Person.name_norm, Person.family_name, Person.given_name)
-                            .where(and_(*conditions)).limit(NAME_CANDIDATES)).all()
+        columns = select(Person.id, Person.name_norm, Person.family_name, Person.given_name)
+        if words:
+            candidates = list(s.exec(columns.where(*conditions, *_name_conditions(dialect, words, False))
+                                     .limit(NAME_CANDIDATES)).all())
+            if len(candidates) < NAME_CANDIDATES:
+                seen = {c.id for c in candidates}
+                sounds = s.exec(columns.where(*conditions, *_name_conditions(dialect, words, True))
+                                .limit(NAME_CANDIDATES)).all()
+                candidates += [c for c in sounds if c.id not in seen][:NAME_CANDIDATES - len(candidates)]
+        else:
+            candidates = s.exec(columns.where(*conditions).limit(NAME_CANDIDATES)).all()
         query_text = " ".join(words)
         scores = {c.id: (similarity(c.name_norm, query_text) if words else 1.0) for c in candidates}
         candidates = sorted(candidates, key=lambda c: (-scores[c.id], c.family_name.lower(), c.given_name.lower(),

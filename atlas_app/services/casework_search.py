@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 _SOUNDEX_CODES = {
     **dict.fromkeys("bfpv", "1"), **dict.fromkeys("cgjkqsxz", "2"), **dict.fromkeys("dt", "3"),
@@ -52,12 +53,14 @@ def soundex(word: str) -> str:
     return "".join(out).ljust(4, "0")
 
 
-def trigrams(text: str) -> set[str]:
+@lru_cache(maxsize=65536)
+def trigrams(text: str) -> frozenset[str]:
+    """The trigrams of the words of ``text`` (cached: names repeat, and a search compares one query with many)."""
     grams: set[str] = set()
     for word in normalise(text).split():
         padded = f"  {word} "
         grams.update(padded[i:i + 3] for i in range(len(padded) - 2))
-    return grams
+    return frozenset(grams)
 
 
 def similarity(a: str, b: str) -> float:
