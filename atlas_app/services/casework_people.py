@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, column, func, literal_column, or_, table, union, update
+from sqlalchemy import and_, column, func, literal_column, or_, table, update
 from sqlmodel import Session, select
 
 from atlas_app.db import read_session, utcnow, write_session

@@ -24,7 +24,6 @@ afterwards (to EXPLAIN queries by hand).
 
 from __future__ import annotations
 
-import io
 import json
 import math
 import os
@@ -96,8 +95,8 @@ Smith-Jones Kowalski Nowak Wisniewski""".split()
 TITLES = ["", "", "", "Mr", "Mrs", "Ms", "Miss", "Dr"]
 STREETS = """Church Street|York Road|Stockton Road|Victoria Road|Catcote Road|Oxford Road|Station Lane|Elwick Road|
 Park Road|Raby Road|Brougham Terrace|Seaton Lane|Owton Manor Lane|Winterbottom Avenue|Chester Road|Marina Way|
-Brierton Lane|Warren Road|Northgate|High Street|Queen Street|King Oswy Drive|Wynyard Road|Stranton|Clarence Road""".replace(
-    "\n", "").split("|")
+Brierton Lane|Warren Road|Northgate|High Street|Queen Street|King Oswy Drive|Wynyard Road|Stranton|Clarence Road"""
+STREETS = STREETS.replace("\n", "").split("|")
 TOWNS = ["Hartlepool", "Billingham", "Stockton-on-Tees", "Middlesbrough", "Seaton Carew", "Greatham"]
 UNIT_LETTERS = "ABDEFGHJLNPQRSTUWXYZ"  # the letters a postcode's last two characters use
 
