@@ -217,7 +217,7 @@ def _current_addresses(s: Session, person_ids: list[int]) -> dict[int, Place]:
     return {pid: place for pid, place in rows}
 
 
-def _rows(s: Session, people: list[Person], scores: dict[int, float] | None = None) -> list[PersonRow]:
+def _rows(s: Session, people: list[Any], scores: dict[int, float] | None = None) -> list[PersonRow]:
     places = _current_addresses(s, [p.id for p in people])
     out = []
     for p in people:
@@ -395,20 +395,31 @@ def key_starts_with(col: Any, key: str) -> Any:
     return and_(col >= low, col < high) if high is not None else col >= low
 
 
+# On PostgreSQL the trigram index (alembic 0010) is on this expression: the name and, in capitals, its Soundex keys
+# ("jonathan smith J535 S530"). A lower-case word is in it only where it is in the name; a key only where it is one
+# of the keys. The text must stay exactly as in the index definition for the planner to use the index.
+PG_NAME_SEARCH = "(person.name_norm || ' ' || person.given_key || ' ' || person.family_key)"
+
+
 def _name_conditions(dialect: str, words: list[str], by_sound: bool) -> list[Any]:
     """Conditions on ``person`` for every word: the name contains it or (``by_sound``) a given or family name sounds
     like it.
 
-    PostgreSQL answers ``name_norm LIKE '%word%'`` from the trigram index (alembic 0010), combined with the Soundex
-    indexes in bitmap scans. On SQLite one FTS5 query over the trigram table (``name_norm`` for the substrings,
-    ``name_keys`` for the Soundex keys) answers every word of three letters or more; shorter words are checked on
-    the rows it returns."""
+    PostgreSQL answers both from the one trigram index, combining the words' bitmaps. On SQLite one FTS5 query over
+    the trigram table (``name_norm`` for the substrings, ``name_keys`` for the Soundex keys) answers every word of
+    three letters or more. Shorter words (and, on PostgreSQL, words with digits) are checked row by row on the
+    rows the other criteria leave."""
     conditions = []
     fts_terms = []
+    searchable = literal_column(PG_NAME_SEARCH)
     for word in words:
         key = soundex(word) if by_sound and len(word) >= 2 else ""
         if dialect == "sqlite" and len(word) >= 3:
             fts_terms.append(f'(name_norm : "{word}" OR name_keys : "{key}")' if key else f'name_norm : "{word}"')
+            continue
+        if dialect == "postgresql" and len(word) >= 3 and word.isalpha():
+            options = [searchable.like(f"%{word}%")] + ([searchable.like(f"%{key}%")] if key else [])
+            conditions.append(or_(*options))
             continue
         options = [Person.name_norm.like(f"%{word}%")]
         if key:
@@ -447,8 +458,9 @@ def search_people(actor: Actor, *, name: str = "", date_of_birth: Any = None, re
             for word in normalise(address).split()[:6]:
                 place_q = place_q.where(Place.search_text.like(f"%{word}%"))
             conditions.append(Person.id.in_(place_q))
-        # Score the candidates from a few columns; load whole records only for the ones shown.
-        columns = select(Person.id, Person.name_norm, Person.family_name, Person.given_name)
+        # The candidates' few columns are all the scoring and the rows need.
+        columns = select(Person.id, Person.name_norm, Person.title, Person.family_name, Person.given_name,
+                         Person.date_of_birth)
         if words:
             candidates = list(s.exec(columns.where(*conditions, *_name_conditions(dialect, words, False))
                                      .limit(NAME_CANDIDATES)).all())
@@ -463,8 +475,7 @@ def search_people(actor: Actor, *, name: str = "", date_of_birth: Any = None, re
         scores = {c.id: (similarity(c.name_norm, query_text) if words else 1.0) for c in candidates}
         candidates = sorted(candidates, key=lambda c: (-scores[c.id], c.family_name.lower(), c.given_name.lower(),
                                                        c.id))[:limit]
-        by_id = {p.id: p for p in s.exec(select(Person).where(Person.id.in_([c.id for c in candidates]))).all()}
-        return _rows(s, [by_id[c.id] for c in candidates], scores)
+        return _rows(s, candidates, scores)
 
 
 def _lookup_names(s: Session, ids: set[int]) -> dict[int, CaseLookup]:
