@@ -5,6 +5,7 @@ from sqlmodel import SQLModel
 
 import atlas_app.models  # noqa: F401  (registers every table)
 from atlas_app.db import get_engine
+from atlas_app.migrations import include_object
 
 target_metadata = SQLModel.metadata
 
@@ -24,6 +25,7 @@ def _run(connection) -> None:
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_object=include_object,
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -14,14 +14,14 @@ from sqlmodel import SQLModel
 
 import atlas_app.models  # noqa: F401
 from atlas_app.db import get_engine, make_engine
-from atlas_app.migrations import alembic_config
+from atlas_app.migrations import alembic_config, include_object, is_dialect_only_table
 from conftest import DIALECT, TEST_DB_NAME, _DATA_DIR, drop_pg_database, recreate_pg_database
 
 MODEL_TABLES = set(SQLModel.metadata.tables)
 
 
 def schema_diff(connection, metadata=SQLModel.metadata) -> list:
-    context = MigrationContext.configure(connection, opts={"compare_type": True})
+    context = MigrationContext.configure(connection, opts={"compare_type": True, "include_object": include_object})
     return compare_metadata(context, metadata)
 
 
@@ -52,7 +52,7 @@ def run_alembic(engine, action: str, target: str) -> None:
 
 
 def table_names(engine) -> set[str]:
-    return set(inspect(engine).get_table_names()) - {"alembic_version"}
+    return {t for t in inspect(engine).get_table_names() if t != "alembic_version" and not is_dialect_only_table(t)}
 
 
 def test_session_database_matches_the_models():
@@ -111,3 +111,25 @@ def test_the_comparison_notices_a_model_the_migrations_lack():
     kinds = {(d[0], d[3].name if d[0] == "add_column" else getattr(d[1], "name", None)) for d in diff}
     assert ("add_column", "nickname") in kinds
     assert ("add_table", "not_migrated") in kinds
+
+
+def _search_objects(engine) -> set[str]:
+    with engine.connect() as connection:
+        if DIALECT == "postgresql":
+            query = "SELECT indexname FROM pg_indexes WHERE indexname = 'ix_person_name_trgm'"
+        else:
+            query = "SELECT name FROM sqlite_master WHERE name LIKE 'person_name_fts%'"
+        return set(connection.exec_driver_sql(query).scalars())
+
+
+def test_dialect_only_search_objects_come_and_go_with_their_revision(scratch_engine):
+    """The search indexes left out of the comparison (include_object) are still created and removed by 0010."""
+    parent = ScriptDirectory.from_config(alembic_config()).get_revision("0010").down_revision
+    run_alembic(scratch_engine, "upgrade", "head")
+    expected = ({"ix_person_name_trgm"} if DIALECT == "postgresql" else
+                {"person_name_fts", "person_name_fts_ai", "person_name_fts_ad", "person_name_fts_au"})
+    assert expected <= _search_objects(scratch_engine)
+    run_alembic(scratch_engine, "downgrade", parent)
+    assert _search_objects(scratch_engine) == set()
+    run_alembic(scratch_engine, "upgrade", "head")
+    assert expected <= _search_objects(scratch_engine)

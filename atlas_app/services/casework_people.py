@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, func, or_, update
+from sqlalchemy import and_, column, func, literal_column, or_, table, update
 from sqlmodel import Session, select
 
 from atlas_app.db import read_session, utcnow, write_session
@@ -29,7 +29,14 @@ from atlas_app.models.casework import (
 from atlas_app.services import audit
 from atlas_app.services.actor import Actor
 from atlas_app.services.casework_config import active_lookup
-from atlas_app.services.casework_search import normalise, postcode_key, reference_key, similarity, soundex
+from atlas_app.services.casework_search import (
+    key_prefix_bounds,
+    normalise,
+    postcode_key,
+    reference_key,
+    similarity,
+    soundex,
+)
 from atlas_app.services.errors import Conflict, NotFound, ValidationFailed
 from atlas_app.services.permissions import Perm
 
@@ -210,7 +217,7 @@ def _current_addresses(s: Session, person_ids: list[int]) -> dict[int, Place]:
     return {pid: place for pid, place in rows}
 
 
-def _rows(s: Session, people: list[Person], scores: dict[int, float] | None = None) -> list[PersonRow]:
+def _rows(s: Session, people: list[Any], scores: dict[int, float] | None = None) -> list[PersonRow]:
     places = _current_addresses(s, [p.id for p in people])
     out = []
     for p in people:
@@ -372,6 +379,58 @@ def add_relationship(actor: Actor, person_id: Any, related_person_id: Any, relat
         return row.id
 
 
+# Name searches score at most this many matching people (in Python) before choosing the best ``limit``: first
+# those whose name contains every word, then those who match only by sound.
+NAME_CANDIDATES = 1000
+
+_NAME_FTS = table("person_name_fts", column("rowid"))
+
+
+def key_starts_with(col: Any, key: str) -> Any:
+    """``col`` starts with ``key`` (a postcode or reference key), as a range an ordinary index answers."""
+    try:
+        low, high = key_prefix_bounds(key)
+    except ValueError:
+        return col.like(f"{key}%")
+    return and_(col >= low, col < high) if high is not None else col >= low
+
+
+# On PostgreSQL the trigram index (alembic 0010) is on this expression: the name and, in capitals, its Soundex keys
+# ("jonathan smith J535 S530"). A lower-case word is in it only where it is in the name; a key only where it is one
+# of the keys. The text must stay exactly as in the index definition for the planner to use the index.
+PG_NAME_SEARCH = "(person.name_norm || ' ' || person.given_key || ' ' || person.family_key)"
+
+
+def _name_conditions(dialect: str, words: list[str], by_sound: bool) -> list[Any]:
+    """Conditions on ``person`` for every word: the name contains it or (``by_sound``) a given or family name sounds
+    like it.
+
+    PostgreSQL answers both from the one trigram index, combining the words' bitmaps. On SQLite one FTS5 query over
+    the trigram table (``name_norm`` for the substrings, ``name_keys`` for the Soundex keys) answers every word of
+    three letters or more. Shorter words (and, on PostgreSQL, words with digits) are checked row by row on the
+    rows the other criteria leave."""
+    conditions = []
+    fts_terms = []
+    searchable = literal_column(PG_NAME_SEARCH)
+    for word in words:
+        key = soundex(word) if by_sound and len(word) >= 2 else ""
+        if dialect == "sqlite" and len(word) >= 3:
+            fts_terms.append(f'(name_norm : "{word}" OR name_keys : "{key}")' if key else f'name_norm : "{word}"')
+            continue
+        if dialect == "postgresql" and len(word) >= 3 and word.isalpha():
+            options = [searchable.like(f"%{word}%")] + ([searchable.like(f"%{key}%")] if key else [])
+            conditions.append(or_(*options))
+            continue
+        options = [Person.name_norm.like(f"%{word}%")]
+        if key:
+            options += [Person.given_key == key, Person.family_key == key]
+        conditions.append(or_(*options))
+    if fts_terms:  # words are normalised (a-z, 0-9), so they are safe inside the quotes
+        match = literal_column("person_name_fts").op("MATCH")(" AND ".join(fts_terms))
+        conditions.insert(0, Person.id.in_(select(_NAME_FTS.c.rowid).where(match)))
+    return conditions
+
+
 def search_people(actor: Actor, *, name: str = "", date_of_birth: Any = None, reference: str = "",
                   postcode: str = "", address: str = "", limit: int = 50) -> list[PersonRow]:
     """People matching every criterion given. Names match by words (any order), by prefix or part of a word, and
@@ -382,13 +441,8 @@ def search_people(actor: Actor, *, name: str = "", date_of_birth: Any = None, re
     if not (words or dob or reference.strip() or postcode.strip() or address.strip()):
         return []
     with read_session() as s:
+        dialect = s.get_bind().dialect.name
         conditions = [Person.organisation_id == org_id, Person.merged_into_id.is_(None)]
-        for word in words:
-            key = soundex(word)
-            options = [Person.name_norm.like(f"%{word}%")]
-            if len(word) >= 2 and key:
-                options += [Person.given_key == key, Person.family_key == key]
-            conditions.append(or_(*options))
         if dob:
             conditions.append(Person.date_of_birth == dob)
         if reference.strip():
@@ -399,15 +453,29 @@ def search_people(actor: Actor, *, name: str = "", date_of_birth: Any = None, re
             place_q = select(PersonAddress.person_id).join(Place, Place.id == PersonAddress.place_id).where(
                 PersonAddress.organisation_id == org_id)
             if postcode.strip():
-                pkey = postcode_key(postcode)
-                place_q = place_q.where(Place.postcode_key.like(f"{pkey}%"))
+                place_q = place_q.where(Place.organisation_id == org_id,
+                                        key_starts_with(Place.postcode_key, postcode_key(postcode)))
             for word in normalise(address).split()[:6]:
                 place_q = place_q.where(Place.search_text.like(f"%{word}%"))
             conditions.append(Person.id.in_(place_q))
-        people = list(s.exec(select(Person).where(and_(*conditions)).limit(1000)).all())
-        scores = {p.id: (similarity(p.name_norm, " ".join(words)) if words else 1.0) for p in people}
-        people.sort(key=lambda p: (-scores[p.id], p.family_name.lower(), p.given_name.lower(), p.id))
-        return _rows(s, people[:limit], scores)
+        # The candidates' few columns are all the scoring and the rows need.
+        columns = select(Person.id, Person.name_norm, Person.title, Person.family_name, Person.given_name,
+                         Person.date_of_birth)
+        if words:
+            candidates = list(s.exec(columns.where(*conditions, *_name_conditions(dialect, words, False))
+                                     .limit(NAME_CANDIDATES)).all())
+            if len(candidates) < NAME_CANDIDATES:
+                seen = {c.id for c in candidates}
+                sounds = s.exec(columns.where(*conditions, *_name_conditions(dialect, words, True))
+                                .limit(NAME_CANDIDATES)).all()
+                candidates += [c for c in sounds if c.id not in seen][:NAME_CANDIDATES - len(candidates)]
+        else:
+            candidates = s.exec(columns.where(*conditions).limit(NAME_CANDIDATES)).all()
+        query_text = " ".join(words)
+        scores = {c.id: (similarity(c.name_norm, query_text) if words else 1.0) for c in candidates}
+        candidates = sorted(candidates, key=lambda c: (-scores[c.id], c.family_name.lower(), c.given_name.lower(),
+                                                       c.id))[:limit]
+        return _rows(s, candidates, scores)
 
 
 def _lookup_names(s: Session, ids: set[int]) -> dict[int, CaseLookup]:

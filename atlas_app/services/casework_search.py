@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 _SOUNDEX_CODES = {
     **dict.fromkeys("bfpv", "1"), **dict.fromkeys("cgjkqsxz", "2"), **dict.fromkeys("dt", "3"),
@@ -52,12 +53,14 @@ def soundex(word: str) -> str:
     return "".join(out).ljust(4, "0")
 
 
-def trigrams(text: str) -> set[str]:
+@lru_cache(maxsize=65536)
+def trigrams(text: str) -> frozenset[str]:
+    """The trigrams of the words of ``text`` (cached: names repeat, and a search compares one query with many)."""
     grams: set[str] = set()
     for word in normalise(text).split():
         padded = f"  {word} "
         grams.update(padded[i:i + 3] for i in range(len(padded) - 2))
-    return grams
+    return frozenset(grams)
 
 
 def similarity(a: str, b: str) -> float:
@@ -75,3 +78,22 @@ def postcode_key(value: str) -> str:
 
 def reference_key(value: str) -> str:
     return re.sub(r"[^A-Z0-9]", "", (value or "").upper())
+
+
+_KEY_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def key_prefix_bounds(key: str) -> tuple[str, str | None]:
+    """``(low, high)`` such that a key of digits and capitals starts with ``key`` exactly when
+    ``low <= k < high`` (no upper bound when ``high`` is None). A range, unlike ``LIKE 'KEY%'``, is answered from an
+    ordinary index on both databases whatever the collation (digits sort before capitals in all of them)."""
+    if any(ch not in _KEY_ALPHABET for ch in key):
+        raise ValueError(f"not a search key: {key!r}")
+    chars = list(key)
+    while chars:
+        position = _KEY_ALPHABET.index(chars[-1])
+        if position < len(_KEY_ALPHABET) - 1:
+            chars[-1] = _KEY_ALPHABET[position + 1]
+            return key, "".join(chars)
+        chars.pop()
+    return key, None

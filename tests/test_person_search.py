@@ -1,0 +1,141 @@
+"""Person search indexes (alembic 0010): the name index follows every change to people, postcode prefixes are
+searched as index ranges with the same results as ``LIKE 'KEY%'``, and short words still match."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from conftest import DIALECT, actor_for, sql
+
+from atlas_app.db import write_session
+from atlas_app.models.casework import Person, Place
+from atlas_app.services import casework_config as config
+from atlas_app.services import casework_people as people
+from atlas_app.services.casework_search import key_prefix_bounds, normalise, postcode_key
+
+
+@pytest.fixture
+def worker(org, make_user):
+    with write_session() as s:
+        config.seed_configuration(s, org.id)
+    return actor_for(make_user("kate.morris", roles=("Case worker",)))
+
+
+def ids(rows) -> list[int]:
+    return [r.id for r in rows]
+
+
+def test_key_prefix_bounds():
+    assert key_prefix_bounds("TS26") == ("TS26", "TS27")
+    assert key_prefix_bounds("TS29") == ("TS29", "TS2A")
+    assert key_prefix_bounds("TS2Z") == ("TS2Z", "TS3")
+    assert key_prefix_bounds("TS9ZZ") == ("TS9ZZ", "TSA")
+    assert key_prefix_bounds("ZZ") == ("ZZ", None)
+    assert key_prefix_bounds("") == ("", None)
+    with pytest.raises(ValueError):
+        key_prefix_bounds("ts26")
+
+
+def test_prefix_range_selects_exactly_the_keys_that_start_with_the_prefix():
+    rng = random.Random(5)
+    alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    keys = ["".join(rng.choice(alphabet) for _ in range(rng.randint(1, 7))) for _ in range(3000)]
+    keys += ["TS2", "TS29ZZ", "TS2Z", "TS3", "Z", "ZZZ", "9", "9Z"]
+    for prefix in ["TS2", "TS29", "TS2Z", "Z", "ZZ", "9", "9Z", "A", "", *rng.sample(keys, 50)]:
+        low, high = key_prefix_bounds(prefix)
+        by_range = {k for k in keys if k >= low and (high is None or k < high)}
+        assert by_range == {k for k in keys if k.startswith(prefix)}, prefix
+
+
+def _place(org_id: int, uprn: int, postcode: str) -> int:
+    with write_session() as s:
+        place = Place(organisation_id=org_id, uprn=uprn, address_line1=f"{uprn % 100} Church Street",
+                      town="Hartlepool", postcode=postcode, postcode_key=postcode_key(postcode),
+                      search_text=normalise(f"{uprn % 100} Church Street Hartlepool {postcode}"))
+        s.add(place)
+        s.flush()
+        return place.id
+
+
+def test_postcode_search_matches_prefixes_in_the_database_as_like_did(org, worker):
+    postcodes = ["TS2 9ZZ", "TS29 1AB", "TS3 1AA", "TS24 8AY", "TS24 8AZ", "TS25 1AA", "DL1 1AA"]
+    who = {}
+    for n, pc in enumerate(postcodes):
+        _place(org.id, 100_000_000 + n, pc)
+        who[pc] = people.create_person(worker, {"given_name": "Sam", "family_name": f"Resident{chr(65 + n)}",
+                                                "uprn": str(100_000_000 + n)}, allow_duplicate=True)
+    for query in ["TS2", "ts29", "TS2 9Z", "ts2 9zz", "TS24", "TS24 8A", "TS248AZ", "ts25", "TS3", "T", "DL",
+                  "TS9", "TS24 8B"]:
+        key = postcode_key(query)
+        expected = {who[pc] for pc in postcodes if postcode_key(pc).startswith(key)}
+        assert set(ids(people.search_people(worker, postcode=query))) == expected, query
+
+
+def test_name_index_follows_renames_merges_and_deletes(org, worker):
+    ann = people.create_person(worker, {"given_name": "Annabel", "family_name": "Quartermaine"})
+    other = people.create_person(worker, {"given_name": "Bartholomew", "family_name": "Quartermaine"})
+    assert set(ids(people.search_people(worker, name="uartermai"))) == {ann, other}
+    people.update_person(worker, ann, {"given_name": "Annabel", "family_name": "Wolstenholme"})
+    assert ids(people.search_people(worker, name="uartermai")) == [other]
+    assert ids(people.search_people(worker, name="olstenhol")) == [ann]
+    assert ids(people.search_people(worker, name="annabel wolstenholme")) == [ann]
+    people.merge_people(worker, other, ann)
+    assert ids(people.search_people(worker, name="olstenhol")) == []
+    sql("DELETE FROM person WHERE id = :id", id=ann)
+    sql("DELETE FROM person WHERE id = :id", id=other)
+    assert people.search_people(worker, name="bartholomew") == []
+    again = people.create_person(worker, {"given_name": "Bartholomew", "family_name": "Quartermaine"})
+    assert ids(people.search_people(worker, name="tholome quarter")) == [again]
+
+
+def test_short_words_and_sound_alikes_still_match(worker):
+    asha = people.create_person(worker, {"given_name": "Asha", "family_name": "Patel"})
+    people.create_person(worker, {"given_name": "Mary", "family_name": "O'Brien"})
+    assert ids(people.search_people(worker, name="as pa")) == [asha]
+    assert ids(people.search_people(worker, name="a patel")) == [asha]
+    assert ids(people.search_people(worker, name="Aysha Pattel")) == [asha]  # by sound
+    assert ids(people.search_people(worker, name="sha tel")) == [asha]  # inside the words
+    assert people.search_people(worker, name="zzz") == []
+
+
+def test_best_matches_first_among_many_candidates(worker):
+    for given in ("John", "Joan", "Jane", "Jon", "June"):
+        people.create_person(worker, {"given_name": given, "family_name": "Smyth"}, allow_duplicate=True)
+    john = people.create_person(worker, {"given_name": "John", "family_name": "Smith"}, allow_duplicate=True)
+    rows = people.search_people(worker, name="john smith")
+    assert rows[0].id == john and rows[0].score == 1.0
+    assert len(rows) == 6 and [r.score for r in rows] == sorted((r.score for r in rows), reverse=True)
+    assert len(people.search_people(worker, name="john smith", limit=2)) == 2
+
+
+def test_search_index_objects_exist_on_this_database(database):
+    with database.connect() as conn:
+        if DIALECT == "postgresql":
+            found = conn.exec_driver_sql(
+                "SELECT indexdef FROM pg_indexes WHERE indexname = 'ix_person_name_trgm'").scalar()
+            assert "gin" in found and "gin_trgm_ops" in found
+        else:
+            names = set(conn.exec_driver_sql("SELECT name FROM sqlite_master").scalars())
+            assert {"person_name_fts", "person_name_fts_ai", "person_name_fts_ad", "person_name_fts_au"} <= names
+
+
+def test_names_are_searched_through_the_index(database, worker):
+    """The plan of a name search reads the trigram index (PostgreSQL, with sequential scans off as they would be
+    too costly on a large table) or the FTS5 table (SQLite), not every person. The benchmark exercises the plans at
+    scale (tests/perf/test_person_search_bench.py)."""
+    from sqlalchemy import select
+
+    with write_session() as s:
+        dialect = s.get_bind().dialect.name
+        for by_sound in (False, True):
+            query = select(Person.id).where(*people._name_conditions(dialect, ["jon", "smith"], by_sound))
+            compiled = str(query.compile(s.get_bind(), compile_kwargs={"literal_binds": True}))
+            if DIALECT == "postgresql":
+                s.connection().exec_driver_sql("SET LOCAL enable_seqscan = off")
+                plan = "\n".join(s.connection().exec_driver_sql("EXPLAIN " + compiled.replace("%", "%%")).scalars())
+                assert "ix_person_name_trgm" in plan and "Seq Scan" not in plan, plan
+            else:
+                plan = "\n".join(str(r) for r in s.connection().exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}"))
+                assert "person_name_fts VIRTUAL TABLE" in plan, plan
+                assert "SCAN person" not in plan.replace("SCAN person_name_fts", ""), plan
