@@ -63,3 +63,4 @@ __all__ = [
     "Refund",
 ]
 from atlas_app.models import casework  # noqa: E402,F401  (casework tables)
+from atlas_app.models.letters import LetterTemplate  # noqa: E402,F401  (letter templates)
