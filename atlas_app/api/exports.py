@@ -13,7 +13,9 @@ from urllib.parse import quote
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
+from html import escape
+
+from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from atlas_app.api.web import same_origin, session_token_from_cookie_header
@@ -30,6 +32,16 @@ MEDIA = {"csv": "text/csv; charset=utf-8",
 def _error(exc: AtlasError) -> JSONResponse:
     return JSONResponse({"error": str(exc)}, status_code=exc.status_code,
                         headers={"Cache-Control": "no-store"})
+
+
+def _error_page(exc: AtlasError) -> HTMLResponse:
+    """A browser's form post that failed: say why, and offer the way back."""
+    page = ("<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" "
+            "content=\"width=device-width, initial-scale=1\"><title>Letters not produced - Atlas</title></head>"
+            "<body style=\"font-family: sans-serif; margin: 2em; max-width: 40em\"><main><h1>Letters not produced"
+            f"</h1><p role=\"alert\">{escape(str(exc))}</p><p><a href=\"/letters\">Back to letters</a></p>"
+            "</main></body></html>")
+    return HTMLResponse(page, status_code=exc.status_code, headers={"Cache-Control": "no-store"})
 
 
 async def _actor(request: Request) -> Actor:
@@ -75,6 +87,8 @@ async def letters_pdf(request: Request) -> Response:
         else:
             run = await run_in_threadpool(letters.produce_bulk, actor, code, values, email)
     except AtlasError as exc:
+        if "text/html" in request.headers.get("accept", ""):
+            return _error_page(exc)
         return _error(exc)
     headers = _attachment(run.filename)
     headers["X-Atlas-Letters"] = str(run.count)
