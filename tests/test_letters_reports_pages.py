@@ -111,3 +111,31 @@ def test_reports_handlers_refuse_without_the_permission(monkeypatch, org):
     for call in (ReportsState.load.fn(st), ReportsState.choose.fn(st, "calls"), ReportsState.apply.fn(st, {})):
         with pytest.raises(PermissionDenied):
             run(call)
+
+
+def test_demo_data_gives_templates_bookings_and_calls_to_report_on():
+    from sqlmodel import select
+
+    from atlas_app.db import read_session
+    from atlas_app.models import Booking, CallLog, Organisation, User
+    from atlas_app.services import letters, reports
+    from atlas_app.services.demo import seed_demo
+
+    seed_demo()
+    seed_demo()  # twice: nothing added twice
+    with read_session() as s:
+        hbc = s.exec(select(Organisation).where(Organisation.slug == "hartlepool")).one()
+        admin = s.exec(select(User).where(User.username == "hbc.admin")).one()
+        bookings = s.exec(select(Booking).where(Booking.organisation_id == hbc.id)).all()
+        calls = s.exec(select(CallLog).where(CallLog.organisation_id == hbc.id)).all()
+        templates = s.exec(select(LetterTemplate).where(LetterTemplate.organisation_id == hbc.id)).all()
+    from conftest import UserInfo
+
+    actor = actor_for(UserInfo(admin.id, admin.username, "", hbc.id, admin.email))
+    assert len(templates) == 7
+    assert 20 <= len(bookings) <= 40 and {b.channel for b in bookings} == {"online", "telephone"}
+    assert len(calls) == 240
+    assert list(reports.run(actor, "channels", {}).rows)
+    assert list(reports.run(actor, "calls", {}).rows)
+    run = letters.produce_bulk(actor, "unpaid_reminder", {"payment": "unpaid"})
+    assert run.count >= 1

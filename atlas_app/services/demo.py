@@ -96,4 +96,7 @@ def seed_demo() -> dict[str, int]:
     from atlas_app.services import casework_demo
 
     casework_demo.seed()
+    from atlas_app.services import reports_demo
+
+    reports_demo.seed()
     return created
