@@ -170,7 +170,7 @@ def _template_editor() -> rx.Component:
             rx.el.label("Letter text", html_for="template-body", font_weight="500"),
             rx.text("Use merge fields such as {{ client.name }}; see the list of fields below.",
                     id="template-body-hint", size="2", color_scheme="gray"),
-            rx.text_area(id="template-body", value=LettersState.body, on_change=LettersState.set_body.debounce(300),
+            rx.text_area(id="template-body", value=LettersState.body, on_change=LettersState.set_body,
                          rows="14", width="100%", aria_describedby="template-body-hint",
                          style={"font-family": "monospace"}),
             rx.el.label("Preview with the client of booking or offer reference (blank: the latest booking)",
