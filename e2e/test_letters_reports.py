@@ -140,6 +140,10 @@ def test_admin_edits_previews_prints_bulk_letters_and_exports_channels(new_conte
     page.select_option("#report-choice", "channels")
     expect(page.locator("#report-table th").first).to_have_text("Week beginning")
     expect(page.locator("#chart-title")).to_contain_text("channel")
+    href = page.get_attribute("#download-xlsx", "href")
+    assert href.startswith("/api/reports/channels.xlsx?")
+    probe = page.context.request.get(base_url + href)
+    assert probe.status == 200, (href, probe.status, probe.text()[:300])
     with page.expect_download() as info:
         page.click("#download-xlsx")
     download = info.value

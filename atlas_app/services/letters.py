@@ -11,7 +11,7 @@ Every letter produced is written on the client's timeline (``ClientEvent`` kind 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from fpdf import FPDF
@@ -39,7 +39,7 @@ from atlas_app.services.actor import Actor
 from atlas_app.services.errors import NotFound, ValidationFailed
 from atlas_app.services.payments import payment_summaries
 from atlas_app.services.permissions import Perm
-from atlas_app.timeutil import LONDON, london_date
+from atlas_app.timeutil import LONDON, london_date, london_midnight
 
 MAX_BULK = 2000
 MAX_BODY = 20_000
@@ -477,9 +477,6 @@ def parse_filter(values: dict[str, Any]) -> BulkFilter:
 
 def select_bookings(s: Session, organisation_id: int, f: BulkFilter) -> list[tuple[int, int]]:
     """(offer id, booking id) of the organisation's bookings matching the filter, by session then client."""
-    from atlas_app.timeutil import london_midnight
-    from datetime import timedelta
-
     q = (select(Booking.offer_id, Booking.id)
          .join(CourseSession, CourseSession.id == Booking.session_id)
          .join(Offer, Offer.id == Booking.offer_id)

@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func
 from sqlmodel import select
 
 from atlas_app.db import read_session, utcnow

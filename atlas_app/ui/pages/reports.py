@@ -191,10 +191,10 @@ def _downloads() -> rx.Component:
     base = "/api/reports/" + ReportsState.report
     return rx.hstack(
         rx.el.a(rx.icon("download", size=16), " Download CSV", href=base + ".csv?" + ReportsState.query,
-                download="", id="download-csv", class_name="rt-Button rt-variant-soft rt-r-size-2",
+                download="", id="download-csv", custom_attrs={"reloadDocument": True}, class_name="rt-Button rt-variant-soft rt-r-size-2",
                 style={"display": "inline-flex", "gap": "0.4em", "align-items": "center"}),
         rx.el.a(rx.icon("download", size=16), " Download XLSX", href=base + ".xlsx?" + ReportsState.query,
-                download="", id="download-xlsx", class_name="rt-Button rt-variant-soft rt-r-size-2",
+                download="", id="download-xlsx", custom_attrs={"reloadDocument": True}, class_name="rt-Button rt-variant-soft rt-r-size-2",
                 style={"display": "inline-flex", "gap": "0.4em", "align-items": "center"}),
         spacing="3", wrap="wrap",
     )
