@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 import pytest
+from axe_playwright_python.sync_playwright import Axe
 from openpyxl import load_workbook
 from playwright.sync_api import Page, expect
 from pypdf import PdfReader
@@ -27,6 +28,10 @@ from atlas_app.timeutil import london_date
 from support import login, wait_hydrated
 
 DESKTOP = {"width": 1280, "height": 900}
+PHONE = {"width": 390, "height": 844}
+AXE = Axe()
+AXE_OPTIONS = {"resultTypes": ["violations"],
+               "runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]}}
 
 
 @dataclass(frozen=True)
@@ -158,3 +163,19 @@ def test_admin_edits_previews_prints_bulk_letters_and_exports_channels(new_conte
     anonymous = new_context().request
     response = anonymous.get(f"{base_url}/api/reports/channels.xlsx")
     assert response.status == 401
+
+
+def test_letters_and_reports_pages_are_accessible_at_phone_width(new_context):
+    page: Page = new_context(viewport=PHONE).new_page()
+    login(page, "hbc.booking", "booking123")
+    found = {}
+    for path, ready in (("/letters", "#template-body"), ("/reports", "#report-table")):
+        page.goto(path)
+        wait_hydrated(page)
+        expect(page.locator(ready)).to_be_visible()
+        result = AXE.run(page, options=AXE_OPTIONS)
+        found[path] = [f"{v['impact']}: {v['id']} ({v['help']}) at {[n['target'] for n in v['nodes']][:3]}"
+                       for v in result.response["violations"] if v["impact"] in ("serious", "critical")]
+        overflow = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+        assert overflow <= 1, f"{path} scrolls sideways at 390px ({overflow}px)"
+    assert found == {"/letters": [], "/reports": []}

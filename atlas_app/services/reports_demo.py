@@ -5,12 +5,12 @@ reports have something to show. Running it again adds nothing twice."""
 from __future__ import annotations
 
 import random
-from datetime import timedelta
+from datetime import date, timedelta
 
 from sqlmodel import select
 
 from atlas_app.db import utcnow, write_session
-from atlas_app.models import Booking, CallLog, ClientEvent, CourseSession, CourseType, Offer, Organisation
+from atlas_app.models import Booking, CallLog, Client, ClientEvent, CourseSession, CourseType, Offer, Organisation
 from atlas_app.models.payments import Payment
 from atlas_app.services import letters
 from atlas_app.services.booking import new_reference
@@ -33,22 +33,26 @@ def seed() -> None:
                 continue
             sessions = s.exec(select(CourseSession).where(CourseSession.organisation_id == org.id,
                                                           CourseSession.starts_at > now + timedelta(days=2),
-                                                          CourseSession.status == "scheduled")
+                                                          CourseSession.status == "scheduled",
+                                                          CourseSession.delivery_mode == "classroom")
                               .order_by(CourseSession.starts_at)).all()
             by_type: dict[int, list[CourseSession]] = {}
             for cs in sessions:
                 by_type.setdefault(cs.course_type_id, []).append(cs)
-            offers = s.exec(select(Offer).where(Offer.organisation_id == org.id, Offer.status == "referred")
-                            .order_by(Offer.id)).all()
             made = 0
-            for offer in offers:
-                if made >= BOOKINGS_PER_ORG:
+            per_session: dict[int, int] = {}
+            type_ids = sorted(by_type)
+            for i in range(BOOKINGS_PER_ORG * 3):
+                if made >= BOOKINGS_PER_ORG or not type_ids:
                     break
-                choices = [cs for cs in by_type.get(offer.course_type_id, [])[:30]
-                           if cs.seats_taken < cs.capacity and london_ok(cs, offer)]
+                ct_id = type_ids[i % len(type_ids)]
+                choices = [cs for cs in by_type[ct_id][:40]
+                           if cs.seats_taken < cs.capacity - 2 and per_session.get(cs.id, 0) < 2]
                 if not choices:
                     continue
+                offer = _new_offer(s, org.id, slug, ct_id, made, rng, now)
                 cs = rng.choice(choices)
+                per_session[cs.id] = per_session.get(cs.id, 0) + 1
                 ct = s.get(CourseType, cs.course_type_id)
                 paid = rng.random() < 0.6
                 created = now - timedelta(days=rng.randint(1, 60), hours=rng.randint(0, 8))
@@ -84,6 +88,27 @@ def seed() -> None:
                               notes="Demo call"))
 
 
-def london_ok(cs: CourseSession, offer: Offer) -> bool:
-    """The session is before the offer's critical date."""
-    return london_date(cs.starts_at) <= offer.critical_date
+FIRST = ("Alex", "Jordan", "Sam", "Chris", "Jamie", "Robin", "Morgan", "Casey", "Drew", "Reese")
+LAST = ("Atkinson", "Bell", "Carter", "Dawson", "Ellis", "Fletcher", "Graham", "Harper", "Irving", "Jennings")
+
+
+def _new_offer(s, org_id: int, slug: str, course_type_id: int, n: int, rng: random.Random, now) -> Offer:
+    """A client and offer of their own for each demo booking (the other demo offers stay free to book)."""
+    first, last = rng.choice(FIRST), rng.choice(LAST)
+    client = Client(organisation_id=org_id, first_name=first, last_name=last,
+                    date_of_birth=date(rng.randint(1955, 2000), rng.randint(1, 12), rng.randint(1, 28)),
+                    address_line1=f"{rng.randint(1, 150)} Market Street", town=slug.capitalize(),
+                    postcode="TS24 7QS" if slug == "hartlepool" else "CM1 1QH",
+                    email=f"{first.lower()}.{last.lower()}.{n}@example.com", phone=f"07700 9{rng.randint(10000, 99999)}")
+    s.add(client)
+    s.flush()
+    today = london_date(now)
+    offer = Offer(organisation_id=org_id, offer_reference=f"RPT-{slug[:3].upper()}-{n + 1:04d}", client_id=client.id,
+                  course_type_id=course_type_id, offence_date=today - timedelta(days=40),
+                  critical_date=today + timedelta(days=120), police_force="Demo Police", status="referred",
+                  source="staff")
+    s.add(offer)
+    s.flush()
+    s.add(ClientEvent(organisation_id=org_id, client_id=client.id, offer_id=offer.id, kind="referred",
+                      detail=f"Offer {offer.offer_reference}"))
+    return offer
