@@ -172,18 +172,24 @@ def _filters() -> rx.Component:
     )
 
 
+CELL_STYLE = {"padding": "0.4em 0.6em", "border-bottom": "1px solid var(--gray-6)", "text-align": "left",
+              "white-space": "nowrap", "font-size": "0.9em"}
+
+
 def _table() -> rx.Component:
+    # A plain HTML table inside one focusable scrolling region (keyboard users can scroll it sideways).
     return rx.box(
-        rx.table.root(
+        rx.el.table(
             rx.el.caption("Report rows", class_name="sr-only"),
-            rx.table.header(rx.table.row(rx.foreach(ReportsState.columns,
-                                                    lambda c: rx.table.column_header_cell(c, scope="col")))),
-            rx.table.body(rx.foreach(ReportsState.rows,
-                                     lambda r: rx.table.row(rx.foreach(r, lambda c: rx.table.cell(c))))),
-            variant="surface", size="1", width="100%",
+            rx.el.thead(rx.el.tr(rx.foreach(ReportsState.columns,
+                                            lambda c: rx.el.th(c, scope="col", style=CELL_STYLE)))),
+            rx.el.tbody(rx.foreach(ReportsState.rows,
+                                   lambda r: rx.el.tr(rx.foreach(r, lambda c: rx.el.td(c, style=CELL_STYLE))))),
+            style={"border-collapse": "collapse", "width": "100%"},
         ),
         rx.cond(ReportsState.rows.length() == 0, rx.text("Nothing in this period.", padding="0.75em")),
         overflow_x="auto", width="100%", tab_index=0, role="region", aria_label="Report table", id="report-table",
+        border="1px solid var(--gray-6)", border_radius="var(--radius-3)",
     )
 
 
