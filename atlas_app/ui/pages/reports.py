@@ -73,7 +73,7 @@ class ReportsState(rx.State):
         for trace in self._chart:
             fig.add_trace(go.Bar(x=trace.get("x", []), y=trace.get("y", []), name=trace.get("name", "")))
         fig.update_layout(barmode="group", margin={"l": 40, "r": 10, "t": 10, "b": 80}, height=340,
-                          legend={"orientation": "h"})
+                          autosize=True, legend={"orientation": "h"})
         return fig
 
     @rx.var
@@ -226,7 +226,9 @@ def reports_page() -> rx.Component:
             ReportsState.has_chart,
             rx.vstack(
                 rx.heading(ReportsState.chart_title, size="3", as_="h2", id="chart-title"),
-                rx.box(rx.plotly(data=ReportsState.figure, use_resize_handler=True),
+                rx.box(rx.plotly(data=ReportsState.figure, use_resize_handler=True,
+                                 config={"responsive": True, "displaylogo": False},
+                                 style={"width": "100%", "height": "340px"}),
                        role="img", aria_label=ReportsState.chart_title, width="100%"),
                 rx.text("The table below holds the same figures.", size="2", color_scheme="gray"),
                 width="100%",
