@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from starlette.applications import Starlette
 
-from atlas_app.api import auth_routes, health, stripe_webhook, v1
+from atlas_app.api import auth_routes, exports, health, stripe_webhook, v1
 
-ROUTE_MODULES = [health, auth_routes, v1, stripe_webhook]
+ROUTE_MODULES = [health, auth_routes, v1, stripe_webhook, exports]
 
 
 def build_api() -> Starlette:

@@ -102,4 +102,7 @@ def seed_demo() -> dict[str, int]:
     from atlas_app.services import dashboards_demo
 
     dashboards_demo.seed()
+    from atlas_app.services import reports_demo
+
+    reports_demo.seed()
     return created

@@ -10,3 +10,4 @@ from atlas_app.ui.pages import bookings_payments, pay_demo, pay_return  # noqa: 
 from atlas_app.ui.pages import casework_cases, casework_people, casework_places, casework_settings  # noqa: E402,F401  (casework)
 from atlas_app.ui.pages import instructors_calendar, instructors_people, instructors_reports  # noqa: E402,F401  (instructors)
 from atlas_app.ui.pages import dashboards  # noqa: E402,F401  (strategic-measures dashboards)
+from atlas_app.ui.pages import letters, reports  # noqa: E402,F401  (letters and the reports suite)
