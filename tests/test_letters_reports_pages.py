@@ -121,8 +121,14 @@ def test_demo_data_gives_templates_bookings_and_calls_to_report_on():
     from atlas_app.services import letters, reports
     from atlas_app.services.demo import seed_demo
 
+    def counts():
+        with read_session() as s:
+            return [len(s.exec(select(m)).all()) for m in (Booking, CallLog, LetterTemplate)]
+
     seed_demo()
+    first = counts()
     seed_demo()  # twice: nothing added twice
+    assert counts() == first
     with read_session() as s:
         hbc = s.exec(select(Organisation).where(Organisation.slug == "hartlepool")).one()
         admin = s.exec(select(User).where(User.username == "hbc.admin")).one()
@@ -133,7 +139,8 @@ def test_demo_data_gives_templates_bookings_and_calls_to_report_on():
 
     actor = actor_for(UserInfo(admin.id, admin.username, "", hbc.id, admin.email))
     assert len(templates) == 7
-    assert 20 <= len(bookings) <= 40 and {b.channel for b in bookings} == {"online", "telephone"}
+    # (the other areas' demo data add bookings of their own)
+    assert len(bookings) >= 20 and {"online", "telephone"} <= {b.channel for b in bookings}
     assert len(calls) == 240
     assert list(reports.run(actor, "channels", {}).rows)
     assert list(reports.run(actor, "calls", {}).rows)
