@@ -3,7 +3,6 @@ server, the raw token never enters state, and an uploaded file is imported once,
 
 from __future__ import annotations
 
-import asyncio
 import io
 from pathlib import Path
 
@@ -19,46 +18,17 @@ from atlas_app.ui.pages import admin_api_tokens, bookings_referrals
 from atlas_app.ui.pages.admin_api_tokens import ApiTokensState
 from atlas_app.ui.pages.bookings_referrals import ReferralsImportState
 from conftest import actor_for, all_rows
+from state_support import run, set_values, signed_in, substate
 from test_referrals_import import add_course_types
 
 SAMPLE = PROJECT_ROOT / "assets" / "samples" / "referrals-sample.csv"
-
-
-def run(value):
-    return asyncio.run(value) if asyncio.iscoroutine(value) else value
-
-
-def substate(cls):
-    return rx.State().get_substate(cls.get_full_name().split(".")[1:])
-
-
-def signed_in(monkeypatch, module, actor):
-    """Stand in for the cookie check: ``require`` answers as the session gate would for this actor."""
-
-    async def require(_state, permission=None):
-        if permission is not None and not actor.can(permission):
-            raise PermissionDenied()
-        return actor
-
-    monkeypatch.setattr(module, "require", require)
-
-
-def set_values(events) -> dict[str, object]:
-    out = {}
-    for spec in events if isinstance(events, list) else [events]:
-        if getattr(getattr(spec, "handler", None), "fn", None) is None:
-            continue
-        args = {k._js_expr: getattr(v, "_var_value", v) for k, v in spec.args}
-        if "ref" in args:
-            out[str(args["ref"])] = args["value"]
-    return out
 
 
 # --- API tokens ---------------------------------------------------------------------------------------------------
 
 
 def test_creating_a_token_sends_it_to_the_field_but_never_into_state(monkeypatch, actor):
-    signed_in(monkeypatch, admin_api_tokens, actor)
+    signed_in(monkeypatch, actor, admin_api_tokens)
     page = substate(ApiTokensState)
     run(page.load())
 
@@ -76,7 +46,7 @@ def test_creating_a_token_sends_it_to_the_field_but_never_into_state(monkeypatch
 
 
 def test_token_names_are_checked_and_revoking_asks_first(monkeypatch, actor):
-    signed_in(monkeypatch, admin_api_tokens, actor)
+    signed_in(monkeypatch, actor, admin_api_tokens)
     page = substate(ApiTokensState)
     run(page.load())
     run(page.create({"name": "   "}))
@@ -96,7 +66,7 @@ def test_token_names_are_checked_and_revoking_asks_first(monkeypatch, actor):
 def test_the_token_page_needs_settings_permission(monkeypatch, make_user):
     staff = actor_for(make_user("hbc.booking", roles=("Booking staff",)))
     assert not staff.can(Perm.SETTINGS_MANAGE)
-    signed_in(monkeypatch, admin_api_tokens, staff)
+    signed_in(monkeypatch, staff, admin_api_tokens)
     page = substate(ApiTokensState)
     for call in (page.load, lambda: page.create({"name": "x"}), lambda: page.ask_revoke("1")):
         with pytest.raises(PermissionDenied):
@@ -137,7 +107,7 @@ def run_background(page, job_id: int) -> None:
 @pytest.fixture
 def importer(monkeypatch, actor, org):
     add_course_types(org.id, "NSAC", "NMAC", "WDU", "SCD", "RIDE")
-    signed_in(monkeypatch, bookings_referrals, actor)
+    signed_in(monkeypatch, actor, bookings_referrals)
     page = substate(ReferralsImportState)
     run(page.load())
     return page
@@ -185,7 +155,7 @@ def test_someone_elses_import_cannot_be_started(monkeypatch, importer, make_user
     run(importer.upload([upload_file(SAMPLE.read_bytes())]))
     job_id = importer.job_id
     colleague = actor_for(make_user("hbc.contact", roles=("Contact centre",)))
-    signed_in(monkeypatch, bookings_referrals, colleague)
+    signed_in(monkeypatch, colleague, bookings_referrals)
     other_page = substate(ReferralsImportState)
 
     run_background(other_page, job_id)
@@ -195,7 +165,7 @@ def test_someone_elses_import_cannot_be_started(monkeypatch, importer, make_user
 
 def test_the_import_page_needs_booking_management(monkeypatch, make_user, org):
     reader = actor_for(make_user("hbc.readonly", roles=("Read-only",)))
-    signed_in(monkeypatch, bookings_referrals, reader)
+    signed_in(monkeypatch, reader, bookings_referrals)
     page = substate(ReferralsImportState)
     with pytest.raises(PermissionDenied):
         run(page.load())

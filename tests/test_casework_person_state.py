@@ -8,7 +8,7 @@ from datetime import date
 import pytest
 
 from conftest import actor_for, all_rows
-from test_api_tokens_and_import_states import run, signed_in, substate
+from state_support import run, signed_in, substate
 from test_casework_services import seed
 
 from atlas_app.models import AuditEntry
@@ -20,7 +20,7 @@ from atlas_app.ui.pages.casework_people import PersonState
 
 
 def _open(monkeypatch, actor, person_id: int) -> PersonState:
-    signed_in(monkeypatch, page_module, actor)
+    signed_in(monkeypatch, actor, page_module)
     state = substate(PersonState)
     state.router.page.params["id"] = str(person_id)  # as the route /casework/person/[id] would give it
     run(state.load())

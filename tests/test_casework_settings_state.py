@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 from conftest import actor_for
-from test_api_tokens_and_import_states import run, signed_in, substate
+from state_support import run, signed_in, substate
 from test_casework_services import seed
 
 from atlas_app.services import casework_cases as cases
@@ -16,7 +16,7 @@ from atlas_app.ui.pages.casework_settings import CaseSettingsState
 
 
 def _open(monkeypatch, actor) -> CaseSettingsState:
-    signed_in(monkeypatch, page_module, actor)
+    signed_in(monkeypatch, actor, page_module)
     state = substate(CaseSettingsState)
     run(state.load())
     return state
@@ -68,7 +68,7 @@ def test_editing_and_retiring_a_module(monkeypatch, org, actor):
 def test_only_administrators_manage_modules(monkeypatch, org, make_user):
     seed(org.id)
     worker = actor_for(make_user("kate.morris", roles=("Case worker",)))
-    signed_in(monkeypatch, page_module, worker)
+    signed_in(monkeypatch, worker, page_module)
     state = substate(CaseSettingsState)
     with pytest.raises(PermissionDenied):
         run(state.load())

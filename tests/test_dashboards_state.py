@@ -3,50 +3,14 @@
 
 from __future__ import annotations
 
-import asyncio
-import inspect
-
 import pytest
-import reflex as rx
 from conftest import actor_for
+from state_support import drain, redirect_path, signed_in, substate
 from test_dashboards import World, at
 
 from atlas_app.services.errors import PermissionDenied
 from atlas_app.ui.pages import dashboards as page
 from atlas_app.ui.pages.dashboards import DashboardState
-
-
-def substate():
-    return rx.State().get_substate(DashboardState.get_full_name().split(".")[1:])
-
-
-def drain(value) -> list:
-    if inspect.isasyncgen(value):
-        async def collect():
-            return [item async for item in value]
-
-        return asyncio.run(collect())
-    if asyncio.iscoroutine(value):
-        result = asyncio.run(value)
-        return [] if result is None else [result]
-    return [] if value is None else [value]
-
-
-def redirect_path(events) -> str | None:
-    for spec in events:
-        fn = getattr(getattr(spec, "handler", None), "fn", None)
-        if fn is not None and fn.__qualname__ == "_redirect":
-            return {k._js_expr: getattr(v, "_var_value", v) for k, v in spec.args}["path"]
-    return None
-
-
-def signed_in(monkeypatch, actor):
-    async def require(_state, permission=None):
-        if permission is not None and not actor.can(permission):
-            raise PermissionDenied()
-        return actor
-
-    monkeypatch.setattr(page, "require", require)
 
 
 @pytest.fixture
@@ -62,8 +26,8 @@ def loaded(monkeypatch, org, manager):
     world.demand(a, world.request, "value", at(0), at(3))
     world.demand(b, world.chasing, "failure", at(1), at(6))
     world.demand(a, world.request, "value", at(2), at(8))
-    signed_in(monkeypatch, manager)
-    state = substate()
+    signed_in(monkeypatch, manager, page)
+    state = substate(DashboardState)
     state.start, state.end = "2026-01-05", "2026-01-25"
     events = drain(state.load())
     return state, world, (a, b), events
@@ -115,8 +79,8 @@ def test_a_click_on_a_bar_lists_the_cases_behind_it(loaded):
 
 def test_without_the_permission_nothing_loads(monkeypatch, org, make_user):
     World(org.id)
-    signed_in(monkeypatch, actor_for(make_user("kate", roles=("Case worker",))))
-    state = substate()
+    signed_in(monkeypatch, actor_for(make_user("kate", roles=("Case worker",))), page)
+    state = substate(DashboardState)
     with pytest.raises(PermissionDenied):
         drain(state.load())
     assert not state.loaded and state.kpis == {}

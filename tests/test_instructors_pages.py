@@ -19,17 +19,8 @@ from atlas_app.ui.pages.instructors_calendar import PlanningState
 from atlas_app.ui.pages.instructors_reports import MyScheduleState, WorkloadState
 from booking_data import make_catalogue
 from conftest import actor_for, all_rows, create_user
+from state_support import at, drain, signed_in, substate
 from test_instructors import add_session, cat, make_instructor, next_weekday  # noqa: F401  (cat is a fixture)
-from test_payments_pages import at, drain, substate
-
-
-def signed_in(monkeypatch, actor, module=instructors_calendar):
-    async def require(_state, permission=None):
-        if permission is not None and not actor.can(permission):
-            raise PermissionDenied()
-        return actor
-
-    monkeypatch.setattr(module, "require", require)
 
 
 def starts(session_id):
@@ -48,7 +39,7 @@ def planned(actor, cat):
 
 
 def calendar(monkeypatch, actor, day):
-    signed_in(monkeypatch, actor)
+    signed_in(monkeypatch, actor, instructors_calendar)
     page = at(substate(PlanningState), f"http://atlas.test/instructors/calendar?day={day.isoformat()}")
     drain(page.load())
     return page
@@ -97,7 +88,7 @@ def test_another_organisations_ids_are_refused(monkeypatch, actor, other_actor, 
 
 def test_without_the_permission_the_calendar_does_not_load(monkeypatch, org, planned):
     teacher = actor_for(create_user(org, "hbc.teacher", roles=("Instructor",)))
-    signed_in(monkeypatch, teacher)
+    signed_in(monkeypatch, teacher, instructors_calendar)
     page = at(substate(PlanningState), "http://atlas.test/instructors/calendar")
     with pytest.raises(PermissionDenied):
         drain(page.load())

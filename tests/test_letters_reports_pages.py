@@ -3,11 +3,7 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import pytest
-import reflex as rx
-from reflex.istate.data import ReflexURL, RouterData
 
 from atlas_app.models.letters import LetterTemplate
 from atlas_app.services.errors import PermissionDenied
@@ -17,33 +13,14 @@ from atlas_app.ui.pages.letters import LettersState
 from atlas_app.ui.pages.reports import ReportsState
 from conftest import actor_for, all_rows, create_user
 from payments_support import awaiting_booking, make_world
-
-
-def substate(cls):
-    state = rx.State().get_substate(cls.get_full_name().split(".")[1:])
-    state.router = RouterData(url=ReflexURL("http://atlas.test/"))
-    return state
-
-
-def signed_in(monkeypatch, actor):
-    async def require(_state, permission=None):
-        if permission is not None and not actor.can(permission):
-            raise PermissionDenied()
-        return actor
-
-    monkeypatch.setattr(letters_page, "require", require)
-    monkeypatch.setattr(reports_page, "require", require)
-
-
-def run(coro):
-    return asyncio.run(coro)
+from state_support import at, run, signed_in, substate
 
 
 def test_edit_preview_and_save_a_template(monkeypatch, org, actor):
     world = make_world(org.id)
     booking = awaiting_booking(world)
-    signed_in(monkeypatch, actor)
-    st = substate(LettersState)
+    signed_in(monkeypatch, actor, letters_page, reports_page)
+    st = at(substate(LettersState), "http://atlas.test/")
     run(LettersState.load.fn(st))
     assert len(st.templates) == 7 and st.code
     run(LettersState.choose.fn(st, "unpaid_reminder"))
@@ -70,8 +47,8 @@ def test_edit_preview_and_save_a_template(monkeypatch, org, actor):
 
 def test_letters_handlers_refuse_without_the_permission(monkeypatch, org):
     contact = actor_for(create_user(org, "hbc.contact", roles=("Contact centre",)))
-    signed_in(monkeypatch, contact)
-    st = substate(LettersState)
+    signed_in(monkeypatch, contact, letters_page, reports_page)
+    st = at(substate(LettersState), "http://atlas.test/")
     for call in (LettersState.load.fn(st), LettersState.save.fn(st), LettersState.preview.fn(st),
                  LettersState.count.fn(st, {})):
         with pytest.raises(PermissionDenied):
@@ -82,8 +59,8 @@ def test_reports_page_runs_each_report_with_filters(monkeypatch, org, actor):
     world = make_world(org.id)
     for _ in range(2):
         awaiting_booking(world)
-    signed_in(monkeypatch, actor)
-    st = substate(ReportsState)
+    signed_in(monkeypatch, actor, letters_page, reports_page)
+    st = at(substate(ReportsState), "http://atlas.test/")
     run(ReportsState.load.fn(st))
     assert st.report == "courses" and st.columns[0] == "Date"
     assert st.rows[0][7] == "2" and st.has_chart
@@ -106,8 +83,8 @@ def test_reports_page_runs_each_report_with_filters(monkeypatch, org, actor):
 
 def test_reports_handlers_refuse_without_the_permission(monkeypatch, org):
     caseworker = actor_for(create_user(org, "hbc.cases", roles=("Case worker",)))
-    signed_in(monkeypatch, caseworker)
-    st = substate(ReportsState)
+    signed_in(monkeypatch, caseworker, letters_page, reports_page)
+    st = at(substate(ReportsState), "http://atlas.test/")
     for call in (ReportsState.load.fn(st), ReportsState.choose.fn(st, "calls"), ReportsState.apply.fn(st, {})):
         with pytest.raises(PermissionDenied):
             run(call)

@@ -3,13 +3,10 @@ staff payments page; and the paid flag component."""
 
 from __future__ import annotations
 
-import asyncio
-import inspect
 from datetime import timedelta
 
 import pytest
 import reflex as rx
-from reflex.istate.data import ReflexURL, RouterData
 
 from atlas_app.db import utcnow
 from atlas_app.services import checkout, payments
@@ -21,46 +18,8 @@ from atlas_app.ui.pages.bookings_payments import BookingPaymentsState
 from atlas_app.ui.pages.pay_demo import PayDemoState
 from atlas_app.ui.pages.pay_return import PayReturnState
 from conftest import actor_for
+from state_support import at, drain, redirect_path, signed_in, substate
 from payments_support import *  # noqa: F403
-
-
-def substate(cls):
-    return rx.State().get_substate(cls.get_full_name().split(".")[1:])
-
-
-def at(state, url: str):
-    state.router = RouterData(url=ReflexURL(url))
-    return state
-
-
-def drain(value) -> list:
-    """Run a handler: a coroutine, an async generator (collect what it yields) or a plain value."""
-    if inspect.isasyncgen(value):
-        async def collect():
-            return [item async for item in value]
-
-        return asyncio.run(collect())
-    if asyncio.iscoroutine(value):
-        result = asyncio.run(value)
-        return [] if result is None else [result]
-    return [] if value is None else [value]
-
-
-def redirect_path(events) -> str | None:
-    for spec in events:
-        fn = getattr(getattr(spec, "handler", None), "fn", None)
-        if fn is not None and fn.__qualname__ == "_redirect":
-            return {k._js_expr: getattr(v, "_var_value", v) for k, v in spec.args}["path"]
-    return None
-
-
-def signed_in(monkeypatch, actor):
-    async def require(_state, permission=None):
-        if permission is not None and not actor.can(permission):
-            raise PermissionDenied()
-        return actor
-
-    monkeypatch.setattr(bookings_payments, "require", require)
 
 
 # --- the paid flag ------------------------------------------------------------------------------------------------
@@ -132,7 +91,7 @@ def test_return_page_shows_the_confirmation(demo_start):
 
 def test_staff_take_a_telephone_payment_and_see_the_flag(monkeypatch, world, make_user):
     agent = actor_for(make_user("cc.agent", roles=("Contact centre",)))
-    signed_in(monkeypatch, agent)
+    signed_in(monkeypatch, agent, bookings_payments)
     b = awaiting_booking(world)
     page = at(substate(BookingPaymentsState), "http://atlas.test/bookings/payments")
     drain(page.load())
@@ -153,7 +112,7 @@ def test_staff_take_a_telephone_payment_and_see_the_flag(monkeypatch, world, mak
 
 
 def test_staff_cannot_reach_another_organisations_booking(monkeypatch, world, other_actor):
-    signed_in(monkeypatch, other_actor)
+    signed_in(monkeypatch, other_actor, bookings_payments)
     b = awaiting_booking(world)
     page = at(substate(BookingPaymentsState), "http://atlas.test/bookings/payments")
     drain(page.load())
@@ -164,7 +123,7 @@ def test_staff_cannot_reach_another_organisations_booking(monkeypatch, world, ot
 
 
 def test_staff_refund_and_reconciliation_download(monkeypatch, world, actor):
-    signed_in(monkeypatch, actor)
+    signed_in(monkeypatch, actor, bookings_payments)
     b = awaiting_booking(world)
     page = at(substate(BookingPaymentsState), f"http://atlas.test/bookings/payments?ref={b.reference}")
     drain(page.load())
@@ -185,7 +144,7 @@ def test_staff_refund_and_reconciliation_download(monkeypatch, world, actor):
 
 
 def test_staff_agree_a_payment_plan(monkeypatch, world, actor):
-    signed_in(monkeypatch, actor)
+    signed_in(monkeypatch, actor, bookings_payments)
     b = awaiting_booking(world)
     page = at(substate(BookingPaymentsState), f"http://atlas.test/bookings/payments?ref={b.reference}")
     drain(page.load())
