@@ -119,13 +119,14 @@ def _day_text(value: Any) -> str:
     return value.isoformat() if isinstance(value, date) else str(value)[:10]
 
 
-def _demand_scope(f: Filters, org: int, *, time_column: str = "d.received_at") -> tuple[str, str, dict]:
-    """(JOIN, WHERE, params) for the demands the filters select."""
+def _case_scope(f: Filters, org: int, alias: str, time_column: str) -> tuple[str, list[str], dict]:
+    """(JOIN, WHERE conditions, params) for rows of a case-owned table (``alias``) that the module, team and
+    date filters select."""
     params: dict[str, Any] = {"org": org, "start": f.start_at, "end": f.end_at}
-    where = ["d.organisation_id = :org", f"{time_column} >= :start", f"{time_column} < :end"]
+    where = [f"{alias}.organisation_id = :org", f"{time_column} >= :start", f"{time_column} < :end"]
     join = ""
     if f.module_id or f.team_id:
-        join = "JOIN case_file c ON c.id = d.case_id AND c.organisation_id = :org"
+        join = f"JOIN case_file c ON c.id = {alias}.case_id AND c.organisation_id = :org"
     if f.module_id:
         where.append("c.module_id = :module")
         params["module"] = f.module_id
@@ -133,6 +134,12 @@ def _demand_scope(f: Filters, org: int, *, time_column: str = "d.received_at") -
         where.append("EXISTS (SELECT 1 FROM case_team_member m WHERE m.team_id = :team "
                      "AND m.organisation_id = :org AND m.user_id = c.opened_by_id)")
         params["team"] = f.team_id
+    return join, where, params
+
+
+def _demand_scope(f: Filters, org: int, *, time_column: str = "d.received_at") -> tuple[str, str, dict]:
+    """(JOIN, WHERE, params) for the demands the filters select."""
+    join, where, params = _case_scope(f, org, "d", time_column)
     if f.demand_type_id:
         where.append("d.demand_type_id = :dtype")
         params["dtype"] = f.demand_type_id
@@ -347,18 +354,7 @@ def system_conditions(actor: Actor, f: Filters) -> list[ConditionRow]:
     """System-condition categories recorded in the range, most frequent first."""
     org = _view(actor)
     with read_session() as s:
-        params: dict[str, Any] = {"org": org, "start": f.start_at, "end": f.end_at}
-        where = ["sc.organisation_id = :org", "sc.recorded_at >= :start", "sc.recorded_at < :end"]
-        join = ""
-        if f.module_id or f.team_id:
-            join = "JOIN case_file c ON c.id = sc.case_id AND c.organisation_id = :org"
-        if f.module_id:
-            where.append("c.module_id = :module")
-            params["module"] = f.module_id
-        if f.team_id:
-            where.append("EXISTS (SELECT 1 FROM case_team_member m WHERE m.team_id = :team "
-                         "AND m.organisation_id = :org AND m.user_id = c.opened_by_id)")
-            params["team"] = f.team_id
+        join, where, params = _case_scope(f, org, "sc", "sc.recorded_at")
         rows = s.execute(text(
             f"SELECT sc.category_id, count(*), coalesce(sum(sc.minutes_lost), 0) FROM case_system_condition sc "
             f"{join} WHERE {' AND '.join(where)} GROUP BY sc.category_id"), _bind(s, params)).all()
