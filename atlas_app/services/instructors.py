@@ -498,13 +498,7 @@ def assign(actor: Actor, session_id: int, instructor_id: int, role: str, vehicle
         cs = _session_for(s, org_id, session_id)
         if cs.status != "scheduled":
             raise Conflict(f"The session is {cs.status}; only scheduled sessions take instructors.")
-        try:
-            iid = int(instructor_id)
-        except (TypeError, ValueError):
-            raise NotFound("No such instructor.") from None
-        inst = s.exec(select(Instructor).where(Instructor.id == iid, Instructor.organisation_id == org_id)).first()
-        if inst is None:
-            raise NotFound("No such instructor.")
+        inst = _instructor_for(s, org_id, instructor_id)
         ct = s.get(CourseType, cs.course_type_id)
         problem = _qualification_problem(inst, ct, role, vehicle_type)
         if problem:
@@ -515,19 +509,48 @@ def assign(actor: Actor, session_id: int, instructor_id: int, role: str, vehicle
         have = _active_counts(s, [cs.id]).get(cs.id, {})
         if have.get(role, 0) >= need[role]:
             raise Conflict(f"All {need[role]} {role} places on this session are filled.")
-        buffer = travel_buffer(s, org_id)
-        row = SessionAssignment(organisation_id=org_id, session_id=cs.id, instructor_id=inst.id, role=role,
-                                vehicle_type=vehicle_type, block_start=cs.starts_at, block_end=cs.ends_at + buffer,
-                                assigned_by=actor.username)
-        _insert_assignment(s, row, buffer)
-        # Locking the instructor after the insert serialises the daily-limit check per instructor.
-        s.exec(update(Instructor).where(Instructor.id == inst.id).values(last_assigned_at=utcnow()))
+        row = _new_assignment(s, actor, cs, inst, role, vehicle_type)
         problem = _availability_problem(s, inst, cs, exclude=(row.id,))
         if problem:
             raise Conflict(problem)
         audit.record(s, actor, "session_assignment", row.id, "created",
                      after={"session_id": cs.id, "instructor_id": inst.id, "role": role, "vehicle_type": vehicle_type})
         return row.id
+
+
+def _instructor_for(s: Session, org_id: int, instructor_id: Any) -> Instructor:
+    try:
+        iid = int(instructor_id)
+    except (TypeError, ValueError):
+        raise NotFound("No such instructor.") from None
+    inst = s.exec(select(Instructor).where(Instructor.id == iid, Instructor.organisation_id == org_id)).first()
+    if inst is None:
+        raise NotFound("No such instructor.")
+    return inst
+
+
+def _new_assignment(s: Session, actor: Actor, cs: CourseSession, inst: Instructor, role: str,
+                    vehicle_type: str) -> SessionAssignment:
+    """Write an active assignment blocking the session's time plus the travel buffer (the overlap guard runs in
+    ``_insert_assignment``) and mark the instructor as just assigned. Locking the instructor's row after the
+    insert serialises the daily-limit check per instructor."""
+    buffer = travel_buffer(s, cs.organisation_id)
+    row = SessionAssignment(organisation_id=cs.organisation_id, session_id=cs.id, instructor_id=inst.id, role=role,
+                            vehicle_type=vehicle_type, block_start=cs.starts_at, block_end=cs.ends_at + buffer,
+                            assigned_by=actor.username)
+    _insert_assignment(s, row, buffer)
+    s.exec(update(Instructor).where(Instructor.id == inst.id).values(last_assigned_at=utcnow()))
+    return row
+
+
+def _cancel(s: Session, a: SessionAssignment) -> None:
+    """Cancel an assignment inside the caller's transaction; an instructor who had a confirmation is told."""
+    a.status = "cancelled"
+    a.cancelled_at = utcnow()
+    s.add(a)
+    s.flush()
+    if a.confirmation_sent_at is not None:
+        _send(s, a, "CANCEL")
 
 
 def _assignment_for(s: Session, org_id: int, assignment_id: Any) -> SessionAssignment:
@@ -550,12 +573,7 @@ def unassign(actor: Actor, assignment_id: int) -> None:
         a = _assignment_for(s, org_id, assignment_id)
         if a.status != "active":
             raise Conflict("That assignment is already cancelled.")
-        a.status = "cancelled"
-        a.cancelled_at = utcnow()
-        s.add(a)
-        s.flush()
-        if a.confirmation_sent_at is not None:
-            _send(s, a, "CANCEL")
+        _cancel(s, a)
         audit.record(s, actor, "session_assignment", a.id, "cancelled", before={"status": "active"},
                      after={"status": "cancelled"})
 
@@ -569,29 +587,16 @@ def reassign(actor: Actor, assignment_id: int, instructor_id: int) -> int:
         a = _assignment_for(s, org_id, assignment_id)
         if a.status != "active":
             raise Conflict("That assignment is cancelled.")
-        if a.instructor_id == int(instructor_id):
+        inst = _instructor_for(s, org_id, instructor_id)
+        if a.instructor_id == inst.id:
             return a.id
         cs = _session_for(s, org_id, a.session_id)
-        inst = s.exec(select(Instructor).where(Instructor.id == int(instructor_id),
-                                               Instructor.organisation_id == org_id)).first()
-        if inst is None:
-            raise NotFound("No such instructor.")
         ct = s.get(CourseType, cs.course_type_id)
         problem = _qualification_problem(inst, ct, a.role, a.vehicle_type) or _availability_problem(s, inst, cs)
         if problem:
             raise ValidationFailed(problem, {"instructor_id": "unavailable"})
-        a.status = "cancelled"
-        a.cancelled_at = utcnow()
-        s.add(a)
-        s.flush()
-        if a.confirmation_sent_at is not None:
-            _send(s, a, "CANCEL")
-        buffer = travel_buffer(s, org_id)
-        row = SessionAssignment(organisation_id=org_id, session_id=cs.id, instructor_id=inst.id, role=a.role,
-                                vehicle_type=a.vehicle_type, block_start=cs.starts_at, block_end=cs.ends_at + buffer,
-                                assigned_by=actor.username)
-        _insert_assignment(s, row, buffer)
-        s.exec(update(Instructor).where(Instructor.id == inst.id).values(last_assigned_at=utcnow()))
+        _cancel(s, a)
+        row = _new_assignment(s, actor, cs, inst, a.role, a.vehicle_type)
         audit.record(s, actor, "session_assignment", row.id, "reassigned",
                      before={"assignment_id": a.id, "instructor_id": a.instructor_id},
                      after={"instructor_id": inst.id})
@@ -667,12 +672,7 @@ def cancel_session_assignments(s: Session, cs: CourseSession) -> int:
     rows = s.exec(select(SessionAssignment).where(SessionAssignment.session_id == cs.id,
                                                   SessionAssignment.status == "active")).all()
     for a in rows:
-        a.status = "cancelled"
-        a.cancelled_at = utcnow()
-        s.add(a)
-        s.flush()
-        if a.confirmation_sent_at is not None:
-            _send(s, a, "CANCEL")
+        _cancel(s, a)
     return len(rows)
 
 
