@@ -161,6 +161,21 @@ def test_one_letter_as_a_pdf_with_the_merged_values(world, actor):
     assert "Hartlepool Borough Council" in text
 
 
+def test_names_in_welsh_polish_and_cyrillic_print_as_written_and_other_scripts_as_a_question_mark(world, actor):
+    from atlas_app.models import Booking, Client, Offer
+
+    b = awaiting_booking(world)
+    with write_session() as s:
+        offer = s.get(Offer, s.exec(select(Booking).where(Booking.reference == b.reference)).one().offer_id)
+        client = s.get(Client, offer.client_id)
+        client.first_name, client.last_name = "Siân Ŵyn", "Łukasz-Ştefan Олена 王"
+        s.add(client)
+    run = letters.produce_one(actor, "payment_receipt", b.reference)
+    text = pdf_text(run.pdf)
+    assert "Siân Ŵyn Łukasz-Ştefan Олена ?" in text
+    assert "王" not in text
+
+
 def test_a_letter_for_an_offer_with_no_booking(world, actor):
     from payments_support import make_offer
     from atlas_app.models import Offer

@@ -12,8 +12,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
+from fontTools.ttLib import TTFont
 from fpdf import FPDF
 from jinja2 import StrictUndefined, TemplateSyntaxError, meta, nodes
 from jinja2.exceptions import SecurityError, UndefinedError
@@ -516,41 +519,61 @@ def count_matching(actor: Actor, values: dict[str, Any]) -> int:
 # --- PDF ------------------------------------------------------------------------------------------------------
 
 
-def _latin1(text: str) -> str:
-    """The PDF core fonts cover Latin-1 (with £); anything else is replaced, never an error."""
-    text = text.replace("\u2019", "'").replace("\u2018", "'").replace("\u201c", '"').replace("\u201d", '"') \
-        .replace("\u2013", "-").replace("\u2014", "-")
-    return text.encode("latin-1", "replace").decode("latin-1")
+FONT_DIR = Path(__file__).resolve().parent.parent / "fonts"
+FONT_FAMILY = "DejaVuSans"
+_FONT_FILES = {"": "DejaVuSans.ttf", "B": "DejaVuSans-Bold.ttf"}
+
+
+@lru_cache(maxsize=1)
+def _font_characters() -> frozenset[int]:
+    """Code points both letter fonts can draw (the bundled DejaVu Sans covers Latin, Greek and Cyrillic scripts,
+    Welsh included)."""
+    covered: frozenset[int] | None = None
+    for name in _FONT_FILES.values():
+        with TTFont(FONT_DIR / name, lazy=True) as font:
+            points = frozenset(font.getBestCmap())
+        covered = points if covered is None else covered & points
+    return covered or frozenset()
+
+
+def _printable(text: str) -> str:
+    """Text as the letter fonts can draw it: a character outside them becomes "?" (never an error, never a blank);
+    line breaks and tabs are kept."""
+    covered = _font_characters()
+    return "".join(ch if ch in "\n\t" or ord(ch) in covered else "?" for ch in text)
 
 
 class _LetterPdf(FPDF):
     def __init__(self, organisation: str) -> None:
         super().__init__(format="A4", unit="mm")
-        self.organisation = _latin1(organisation)
+        for style, name in _FONT_FILES.items():
+            self.add_font(FONT_FAMILY, style, str(FONT_DIR / name))
+        self.organisation = _printable(organisation)
         self.set_auto_page_break(True, margin=20)
         self.set_margins(20, 20, 20)
         self.set_title("Letters")
         self.set_author(self.organisation)
         self.set_creator("Atlas")
+        self.set_lang("en-GB")
 
 
 def _add_letter(pdf: _LetterPdf, target: Target, subject: str, body: str) -> None:
     pdf.add_page()
-    pdf.set_font("Helvetica", "B", 14)
+    pdf.set_font(FONT_FAMILY, "B", 14)
     pdf.cell(0, 8, pdf.organisation, new_x="LMARGIN", new_y="NEXT", align="R")
-    pdf.set_font("Helvetica", "", 10)
-    pdf.cell(0, 6, _latin1(target.context["today"]), new_x="LMARGIN", new_y="NEXT", align="R")
+    pdf.set_font(FONT_FAMILY, "", 10)
+    pdf.cell(0, 6, _printable(target.context["today"]), new_x="LMARGIN", new_y="NEXT", align="R")
     pdf.ln(6)
     client = target.context["client"]
-    pdf.set_font("Helvetica", "", 11)
-    pdf.multi_cell(90, 5, _latin1("\n".join([client["name"], client["address"]]).strip()),
+    pdf.set_font(FONT_FAMILY, "", 11)
+    pdf.multi_cell(90, 5, _printable("\n".join([client["name"], client["address"]]).strip()),
                    new_x="LMARGIN", new_y="NEXT")
     pdf.ln(10)
-    pdf.set_font("Helvetica", "B", 12)
-    pdf.multi_cell(0, 6, _latin1(subject), new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font(FONT_FAMILY, "B", 12)
+    pdf.multi_cell(0, 6, _printable(subject), new_x="LMARGIN", new_y="NEXT")
     pdf.ln(4)
-    pdf.set_font("Helvetica", "", 11)
-    pdf.multi_cell(0, 5.5, _latin1(body), new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font(FONT_FAMILY, "", 11)
+    pdf.multi_cell(0, 5.5, _printable(body), new_x="LMARGIN", new_y="NEXT")
 
 
 def _pdf(organisation: str, letters: list[tuple[Target, str, str]]) -> bytes:
