@@ -174,6 +174,7 @@ def test_names_in_welsh_polish_and_cyrillic_print_as_written_and_other_scripts_a
     text = pdf_text(run.pdf)
     assert "Siân Ŵyn Łukasz-Ştefan Олена ?" in text
     assert "王" not in text
+    assert "  " not in text  # left-aligned text: a copied or read-aloud letter has single spaces between words
 
 
 def test_a_letter_for_an_offer_with_no_booking(world, actor):

@@ -567,13 +567,13 @@ def _add_letter(pdf: _LetterPdf, target: Target, subject: str, body: str) -> Non
     client = target.context["client"]
     pdf.set_font(FONT_FAMILY, "", 11)
     pdf.multi_cell(90, 5, _printable("\n".join([client["name"], client["address"]]).strip()),
-                   new_x="LMARGIN", new_y="NEXT")
+                   align="L", new_x="LMARGIN", new_y="NEXT")
     pdf.ln(10)
     pdf.set_font(FONT_FAMILY, "B", 12)
-    pdf.multi_cell(0, 6, _printable(subject), new_x="LMARGIN", new_y="NEXT")
+    pdf.multi_cell(0, 6, _printable(subject), align="L", new_x="LMARGIN", new_y="NEXT")
     pdf.ln(4)
     pdf.set_font(FONT_FAMILY, "", 11)
-    pdf.multi_cell(0, 5.5, _printable(body), new_x="LMARGIN", new_y="NEXT")
+    pdf.multi_cell(0, 5.5, _printable(body), align="L", new_x="LMARGIN", new_y="NEXT")
 
 
 def _pdf(organisation: str, letters: list[tuple[Target, str, str]]) -> bytes:
