@@ -222,9 +222,9 @@ def reports_page() -> rx.Component:
             ReportsState.has_chart,
             rx.vstack(
                 rx.heading(ReportsState.chart_title, size="3", as_="h2", id="chart-title"),
-                rx.box(rx.plotly(data=ReportsState.figure, use_resize_handler=True,
-                                 config={"responsive": True, "displaylogo": False, "displayModeBar": False},
-                                 style={"width": "100%", "height": "340px"}),
+                rx.box(rx.plotly.basic(data=ReportsState.figure, use_resize_handler=True,
+                                       config={"responsive": True, "displaylogo": False, "displayModeBar": False},
+                                       style={"width": "100%", "height": "340px"}),
                        role="figure", aria_label=ReportsState.chart_title, width="100%"),
                 rx.text("The table below holds the same figures.", size="2", color_scheme="gray"),
                 width="100%",
