@@ -39,6 +39,8 @@ class Bookings:
     unpaid: list[tuple[str, str]]  # (reference, client name)
     paid: tuple[str, str]
     session_day: date
+    client_ids: list[int]
+    offers: list[str]
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +64,7 @@ def bookings(writer) -> Bookings:
                                 capacity=10, seats_taken=3)
         s.add(session)
         s.flush()
-        made = []
+        made, client_ids, offers = [], [], []
         for i, channel in enumerate(("online", "telephone", "telephone")):
             client = Client(organisation_id=org.id, first_name="Letty", last_name=f"Letter{tag}{i}",
                             date_of_birth=date(1981, 2, 3), address_line1=f"{i + 1} Letter Lane", town="Hartlepool",
@@ -84,8 +86,11 @@ def bookings(writer) -> Bookings:
                 s.add(Payment(organisation_id=org.id, booking_id=booking.id, amount_pence=ct.fee_pence,
                               method="cash", provider="offline", status="succeeded"))
             made.append((booking.reference, f"{client.first_name} {client.last_name}"))
+            client_ids.append(client.id)
+            offers.append(offer.offer_reference)
         s.commit()
-        return Bookings(unpaid=made[:2], paid=made[2], session_day=london_date(start))
+        return Bookings(unpaid=made[:2], paid=made[2], session_day=london_date(start), client_ids=client_ids,
+                        offers=offers)
 
 
 def _pdf_text(data: bytes) -> tuple[int, str]:
@@ -163,6 +168,23 @@ def test_admin_edits_previews_prints_bulk_letters_and_exports_channels(new_conte
     anonymous = new_context().request
     response = anonymous.get(f"{base_url}/api/reports/channels.xlsx")
     assert response.status == 401
+
+
+def test_write_a_letter_from_the_client_record(new_context, bookings: Bookings):
+    page: Page = new_context(viewport=DESKTOP, accept_downloads=True).new_page()
+    login(page, "hbc.admin", "admin123")
+    page.goto(f"/bookings/client/{bookings.client_ids[2]}")
+    wait_hydrated(page)
+    offer = bookings.offers[2]
+    page.get_by_role("link", name=f"Write a letter about offer {offer}").click()
+    page.wait_for_url("**/letters?reference=*")
+    wait_hydrated(page)
+    expect(page.locator("#one-reference")).to_have_value(offer)
+    page.select_option("#one-template", "payment_receipt")
+    with page.expect_download() as info:
+        page.click("#one-submit")
+    pages, text = _pdf_text(open(info.value.path(), "rb").read())
+    assert pages == 1 and bookings.paid[1] in text and bookings.paid[0] in text
 
 
 def test_letters_and_reports_pages_are_accessible_at_phone_width(new_context):

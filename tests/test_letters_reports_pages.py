@@ -45,6 +45,16 @@ def test_edit_preview_and_save_a_template(monkeypatch, org, actor):
     assert st.match_count.startswith("1 booking matches")
 
 
+def test_write_a_letter_from_a_client_record_fills_in_the_reference(monkeypatch, org, actor):
+    signed_in(monkeypatch, actor, letters_page, reports_page)
+    st = at(substate(LettersState), "http://atlas.test/letters?reference=%20hbc-off-77%20")
+    run(LettersState.load.fn(st))
+    assert st.one_reference == "HBC-OFF-77"
+    st = at(substate(LettersState), "http://atlas.test/letters")
+    run(LettersState.load.fn(st))
+    assert st.one_reference == ""
+
+
 def test_letters_handlers_refuse_without_the_permission(monkeypatch, org):
     contact = actor_for(create_user(org, "hbc.contact", roles=("Contact centre",)))
     signed_in(monkeypatch, contact, letters_page, reports_page)

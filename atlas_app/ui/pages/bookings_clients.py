@@ -742,6 +742,12 @@ def _offer_card(o: rx.Var) -> rx.Component:
                               aria_label="Log a call about offer " + o["reference"]),
                 ),
                 rx.cond(
+                    _can(Perm.LETTERS_MANAGE),
+                    rx.button(rx.link("Write a letter", href="/letters?reference=" + o["reference"],
+                                      aria_label="Write a letter about offer " + o["reference"]),
+                              as_child=True, size="2", variant="soft"),
+                ),
+                rx.cond(
                     (o["can_return"] != "") & _can(Perm.BOOKINGS_MANAGE),
                     rx.button("Return to police", size="2", variant="soft", color_scheme="orange",
                               on_click=ClientState.open_return(o["id"]),

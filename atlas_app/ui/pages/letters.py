@@ -63,6 +63,7 @@ class LettersState(rx.State):
     next_week_from: str = ""
     next_week_to: str = ""
     match_count: str = ""
+    one_reference: str = ""
 
     def _show(self, views: list, code: str) -> None:
         self.templates = [{"value": v.code, "label": v.name} for v in views]
@@ -77,6 +78,8 @@ class LettersState(rx.State):
     async def load(self):
         actor = await require(self, Perm.LETTERS_MANAGE)
         self.error = self.notice = self.match_count = ""
+        # "Write a letter" on a client's record opens this page with the offer or booking reference filled in.
+        self.one_reference = self.router.url.query_parameters.get("reference", "").strip().upper()[:40]
         views = await asyncio.to_thread(letters.list_templates, actor)
         self._show(views, self.code)
         options: dict[str, Any] = {"course_types": [], "venues": []}
@@ -231,7 +234,8 @@ def _produce_forms() -> rx.Component:
             select_field("Template", "template", LettersState.templates, input_id="one-template",
                          default_value=LettersState.code),
             rx.el.label("Booking or offer reference", html_for="one-reference", font_weight="500"),
-            rx.el.input(id="one-reference", name="reference", required=True, style=INPUT_STYLE),
+            rx.el.input(id="one-reference", name="reference", required=True, style=INPUT_STYLE,
+                        default_value=LettersState.one_reference, key=LettersState.one_reference),
             _check_box("email", "one-email", "Also email it to the client (if they have an email address)"),
             rx.button("Download the letter (PDF)", type="submit", id="one-submit"),
             spacing="2", width="100%", align_items="stretch",
