@@ -123,7 +123,8 @@ def test_database_itself_refuses_overlap_on_postgresql(actor, cat, dialect):
     with pytest.raises(IntegrityError, match="ex_assignment_instructor_overlap"):
         with write_session() as s:
             s.add(SessionAssignment(organisation_id=cat.organisation_id, session_id=s2, instructor_id=a,
-                                    role="classroom", block_start=cs.starts_at, block_end=cs.ends_at))
+                                    role="classroom", session_day=london_date(cs.starts_at),
+                                    block_start=cs.starts_at, block_end=cs.ends_at))
 
 
 def test_daily_limit_and_role_capacity(actor, cat):

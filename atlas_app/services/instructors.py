@@ -379,7 +379,8 @@ def _violated(exc: IntegrityError) -> str:
 
 
 def _daily_limit_text(inst: Instructor) -> str:
-    return f"{inst.full_name} already has {inst.max_sessions_per_day} sessions that day (their most)."
+    most = inst.max_sessions_per_day
+    return f"{inst.full_name} already has {most} session{'' if most == 1 else 's'} that day (their most)."
 
 
 def _availability_problem(s: Session, inst: Instructor, cs: CourseSession, exclude: tuple[int, ...] = ()) -> str:
@@ -403,7 +404,7 @@ def _availability_problem(s: Session, inst: Instructor, cs: CourseSession, exclu
     if exclude:
         query = query.where(SessionAssignment.id.not_in(exclude))
     if int(s.exec(query).one()) >= inst.max_sessions_per_day:
-        return f"{inst.full_name} already has {inst.max_sessions_per_day} sessions that day (their most)."
+        return _daily_limit_text(inst)
     return ""
 
 
