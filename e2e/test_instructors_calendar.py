@@ -191,13 +191,12 @@ def test_assign_two_then_a_clash_from_a_second_screen_is_refused(new_context, pl
     expect(second.locator("#assign-instructor option", has_text=blake["name"])).to_have_count(0)
 
 
-def assign_practical(page: Page, name: str, car: str) -> None:
+def choose_car(page: Page, car: str) -> None:
     page.locator("#assign-role").select_option("practical")
     page.locator("#assign-vehicle").select_option("manual")
     option = page.locator("#assign-car option", has_text=car)
     expect(option).to_have_count(1)
     page.locator("#assign-car").select_option(option.get_attribute("value"))
-    assign(page, name)
 
 
 def test_a_car_is_assigned_and_the_same_car_for_an_overlapping_session_is_refused(new_context, plan, db):
@@ -207,15 +206,17 @@ def test_a_car_is_assigned_and_the_same_car_for_an_overlapping_session_is_refuse
     first, second = context.new_page(), context.new_page()
     login(first, "hbc.booking", "booking123")
     day = plan["monday"]
+    # The second screen picks the car for the overlapping session while it is still free.
     open_calendar(second, plan, plan["p2"], day=day)
+    choose_car(second, car)
     open_calendar(first, plan, plan["p1"], day=day)
-    assign_practical(first, casey["name"], car)
+    choose_car(first, car)
+    assign(first, casey["name"])
     expect(first.locator("#assignments")).to_contain_text(f"{casey['name']}")
     expect(first.locator("#assignments")).to_contain_text(f"Manual car {car}")
 
-    # The stale second screen still offers the car for the overlapping session; the server refuses it.
-    second.locator("#assign-role").select_option("practical")
-    assign_practical(second, drew["name"], car)
+    # The stale second screen still has the car chosen; the server refuses it.
+    assign(second, drew["name"])
     alert = second.get_by_role("alert").filter(has_text="Clash")
     expect(alert).to_contain_text(f"Car {car} is already booked with {casey['name']}")
     expect(alert).to_contain_text(f"session #{plan['p1']}")

@@ -12,7 +12,7 @@ from icalendar import Calendar
 from sqlalchemy.exc import IntegrityError
 
 from atlas_app.db import read_session, utcnow, write_session
-from atlas_app.models import CourseSession, CourseType, EmailAttachment, EmailMessage
+from atlas_app.models import CourseSession, EmailAttachment, EmailMessage
 from atlas_app.models.instructors import SessionAssignment
 from atlas_app.services import catalogue, instructors
 from atlas_app.services.actor import Actor

@@ -729,9 +729,9 @@ def move_session(actor: Actor, session_id: int, new_start: datetime) -> dict[str
         s.add(cs)
         s.flush()
         recheck_assignments(s, org_id, cs)
-        booking_service.tell_booked_clients(s, cs, "session_moved", previously, actor=actor)
+        told = booking_service.tell_booked_clients(s, cs, "session_moved", previously, actor=actor)
         audit.record(s, actor, "course_session", cs.id, "moved", before=before,
-                     after={"starts_at": cs.starts_at, "ends_at": cs.ends_at})
+                     after={"starts_at": cs.starts_at, "ends_at": cs.ends_at, "clients_told": told})
         return {"id": cs.id, "moved": True, "when": _when(cs.starts_at, cs.ends_at)}
 
 
