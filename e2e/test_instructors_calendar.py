@@ -1,10 +1,11 @@
 """Instructors and the planning calendar in a real browser: staff assign two instructors to a session; a clashing
 assignment made from a second screen is refused naming the clash; a session dragged to another day is saved (and
 the confirmed instructor gets an update); a drag that would double-book springs back with the reason; the one-click
-confirmation with its .ics reaches the SMTP server; an instructor sees only their own schedule.
+confirmation with its .ics reaches the SMTP server; an instructor sees only their own schedule; a practical session
+is given a training car, and the same car for an overlapping session is refused naming the clash.
 
-Data: a venue, two instructors and three sessions of this test's own, written through the services into the
-server's database by a subprocess (``_setup``), some weeks ahead on a Monday.
+Data: a venue, a practical course type, four instructors, a training car and five sessions of this test's own,
+written through the services into the server's database by a subprocess (``_setup``), some weeks ahead on a Monday.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from datetime import time, timedelta
 from sqlmodel import select
 from atlas_app.db import read_session, utcnow, write_session
 from atlas_app.models import CourseType, Organisation, User
-from atlas_app.services import catalogue, instructors
+from atlas_app.services import catalogue, instructors, vehicles
 from atlas_app.services.actor import system_actor
 from atlas_app.timeutil import at_london, london_date
 
@@ -62,8 +63,26 @@ for first in ("Avery", "Blake"):
                                                     "max_sessions_per_day": 2})
     people.append({"id": iid, "name": name, "email": mail})
 a3 = instructors.assign(actor, s3, people[0]["id"], "classroom")
+practical = catalogue.save_course_type(actor, None, {
+    "code": f"P{tag}", "name": f"E2E practical {tag}", "delivery_modes": ["practical"], "default_capacity": 2,
+    "fee_pence": 0, "instructor_roles": [{"role": "practical", "clients_per_instructor": 2, "minimum": 1}]})
+def practical_session(hh, mm):
+    return catalogue.save_session(actor, None, {"course_type_id": practical, "venue_id": venue,
+                                                "delivery_mode": "practical", "capacity": 2,
+                                                "starts_at": at_london(monday + timedelta(days=1), time(hh, mm))})
+p1, p2 = practical_session(9, 30), practical_session(10, 0)
+drivers = []
+for first in ("Casey", "Drew"):
+    name = f"{first} Driver {tag}"
+    iid = instructors.save_instructor(actor, None, {"full_name": name, "email": f"{first.lower()}.{tag}@e2e.example.org",
+                                                    "roles": ["practical"], "vehicle_types": ["manual"],
+                                                    "course_type_ids": [practical], "working_days": [0, 1, 2, 3, 4],
+                                                    "max_sessions_per_day": 2})
+    drivers.append({"id": iid, "name": name})
+car = f"E2E {tag[:4].upper()}"
+vehicles.save_vehicle(actor, None, {"registration": car, "vehicle_type": "manual", "home_venue_id": venue})
 print(json.dumps({"venue": venue, "monday": monday.isoformat(), "s1": s1, "s2": s2, "s3": s3, "a3": a3,
-                  "people": people}))
+                  "people": people, "p1": p1, "p2": p2, "drivers": drivers, "car": car}))
 """
 
 
@@ -172,6 +191,45 @@ def test_assign_two_then_a_clash_from_a_second_screen_is_refused(new_context, pl
     expect(second.locator("#assign-instructor option", has_text=blake["name"])).to_have_count(0)
 
 
+def choose_car(page: Page, car: str) -> None:
+    page.locator("#assign-role").select_option("practical")
+    page.locator("#assign-vehicle").select_option("manual")
+    option = page.locator("#assign-car option", has_text=car)
+    expect(option).to_have_count(1)
+    page.locator("#assign-car").select_option(option.get_attribute("value"))
+
+
+def test_a_car_is_assigned_and_the_same_car_for_an_overlapping_session_is_refused(new_context, plan, db):
+    casey, drew = plan["drivers"]
+    car = plan["car"]
+    context = new_context(viewport=DESKTOP)
+    first, second = context.new_page(), context.new_page()
+    login(first, "hbc.booking", "booking123")
+    day = plan["monday"]
+    # The second screen picks the car for the overlapping session while it is still free.
+    open_calendar(second, plan, plan["p2"], day=day)
+    choose_car(second, car)
+    open_calendar(first, plan, plan["p1"], day=day)
+    choose_car(first, car)
+    assign(first, casey["name"])
+    expect(first.locator("#assignments")).to_contain_text(f"{casey['name']}")
+    expect(first.locator("#assignments")).to_contain_text(f"Manual car {car}")
+
+    # The stale second screen still has the car chosen; the server refuses it.
+    assign(second, drew["name"])
+    alert = second.get_by_role("alert").filter(has_text="Clash")
+    expect(alert).to_contain_text(f"Car {car} is already booked with {casey['name']}")
+    expect(alert).to_contain_text(f"session #{plan['p1']}")
+    rows = db.all("SELECT session_id FROM session_assignment a JOIN training_vehicle v ON v.id = a.vehicle_id "
+                  "WHERE v.registration = :r AND a.status = 'active'", r=car)
+    assert [r["session_id"] for r in rows] == [plan["p1"]]
+    # A fresh look no longer offers the car for the overlapping session.
+    open_calendar(second, plan, plan["p2"], day=day)
+    second.locator("#assign-role").select_option("practical")
+    expect(second.locator("#assign-car")).to_be_visible()
+    expect(second.locator("#assign-car option", has_text=car)).to_have_count(0)
+
+
 def test_confirmation_email_with_ics_reaches_smtp(new_context, plan, db, mailbox):
     avery = plan["people"][0]
     page = new_context(viewport=DESKTOP).new_page()
@@ -266,7 +324,8 @@ def test_instructor_pages_pass_axe_and_fit_a_phone(new_context, plan, viewport):
     page.get_by_role("button", name="Month").click()
     expect(page.locator(".rbc-month-view")).to_be_visible()
     found["calendar month"] = serious(page)
-    for path, ready in (("/instructors", "#i-save"), ("/instructors/workload", "#wl-total")):
+    for path, ready in (("/instructors", "#i-save"), ("/instructors/cars", "#car-save"),
+                        ("/instructors/workload", "#wl-total")):
         page.goto(path)
         wait_hydrated(page)
         expect(page.locator(ready)).to_be_visible()

@@ -200,6 +200,18 @@ def set_env(monkeypatch):
     _fresh_settings()
 
 
+@pytest.fixture
+def smtp(set_env):
+    """An in-process SMTP server the outbox delivers to (``smtp.messages`` holds what arrived)."""
+    from smtp_support import SmtpServer
+
+    server = SmtpServer()
+    server.start()
+    set_env(SMTP_URL=server.url, MAIL_FROM="Atlas Test <atlas@test.example>")
+    yield server
+    server.stop()
+
+
 def cli_env(**extra) -> dict[str, str]:
     env = dict(os.environ)
     env.update({k: str(v) for k, v in extra.items()})

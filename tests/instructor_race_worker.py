@@ -1,11 +1,14 @@
-"""The body of one process in the multi-process instructor race (tests/test_instructors.py)."""
+"""The body of one process in the multi-process assignment races (tests/test_instructors*.py): each job is the
+arguments of one ``instructors.assign`` call, tried once the barrier releases every process together."""
 
 from __future__ import annotations
 
+import multiprocessing
 import traceback
+from collections import Counter
 
 
-def race(worker: int, organisation_id: int, instructor_id: int, session_ids: list[int], barrier, results) -> None:
+def race(worker: int, organisation_id: int, jobs: list[dict], barrier, results) -> None:
     from atlas_app.services import instructors
     from atlas_app.services.actor import Actor
     from atlas_app.services.errors import AtlasError
@@ -15,9 +18,9 @@ def race(worker: int, organisation_id: int, instructor_id: int, session_ids: lis
     outcomes: list[str] = []
     try:
         barrier.wait(timeout=120)
-        for session_id in session_ids:
+        for job in jobs:
             try:
-                outcomes.append(f"ok:{instructors.assign(actor, session_id, instructor_id, 'classroom')}")
+                outcomes.append(f"ok:{instructors.assign(actor, **job)}")
             except instructors.AssignmentClash as exc:
                 outcomes.append(f"clash:{exc.clash_id}")
             except AtlasError as exc:
@@ -27,3 +30,20 @@ def race(worker: int, organisation_id: int, instructor_id: int, session_ids: lis
     except Exception:
         outcomes.append("error:" + traceback.format_exc(limit=3))
     results.put((worker, outcomes))
+
+
+def run_race(organisation_id: int, jobs: list[dict], processes: int = 5) -> tuple[Counter, list[str]]:
+    """Share ``jobs`` out over ``processes`` spawned processes racing together; returns the count of each kind of
+    outcome ("ok", "clash", "refused", "error") and every outcome."""
+    ctx = multiprocessing.get_context("spawn")
+    barrier = ctx.Barrier(processes)
+    results = ctx.Queue()
+    procs = [ctx.Process(target=race, args=(w, organisation_id, jobs[w::processes], barrier, results))
+             for w in range(processes)]
+    for p in procs:
+        p.start()
+    outcomes = [results.get(timeout=180) for _ in procs]
+    for p in procs:
+        p.join(timeout=60)
+    flat = [o for _, out in outcomes for o in out]
+    return Counter(o.split(":")[0] for o in flat), flat

@@ -66,6 +66,11 @@ def test_seed_demo_twice_creates_no_duplicates(capsys):
     assert after_first["User"] == expected_users
     assert f"({expected_users} users created)" in first.stdout
     assert all(after_first[name] > 0 for name in ("CourseType", "Venue", "CourseSession", "Offer"))
+    from atlas_app.models.instructors import SessionAssignment, TrainingVehicle
+
+    assert Counter(c.organisation_id for c in all_rows(TrainingVehicle)).most_common()[-1][1] >= 3  # each org
+    with_car = all_rows(SessionAssignment, SessionAssignment.vehicle_id.is_not(None))
+    assert with_car and len({(a.vehicle_id, a.block_start) for a in with_car}) == len(with_car)
 
     second = run_cli("seed-demo")
     assert second.returncode == 0, second.stderr

@@ -4,7 +4,6 @@ report, and tenancy/permission checks from the attacker's side."""
 
 from __future__ import annotations
 
-import multiprocessing
 from collections import Counter
 from datetime import date, timedelta
 
@@ -13,7 +12,7 @@ from icalendar import Calendar
 from sqlalchemy.exc import IntegrityError
 
 from atlas_app.db import read_session, utcnow, write_session
-from atlas_app.models import CourseSession, CourseType, EmailAttachment, EmailMessage
+from atlas_app.models import CourseSession, EmailAttachment, EmailMessage
 from atlas_app.models.instructors import SessionAssignment
 from atlas_app.services import catalogue, instructors
 from atlas_app.services.actor import Actor
@@ -21,50 +20,15 @@ from atlas_app.services.audit import verify_chain
 from atlas_app.services.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from atlas_app.timeutil import LONDON, at_london, london_date
 from booking_data import make_catalogue
-from conftest import actor_for, all_rows, create_user, run_threads, set_columns
+from conftest import actor_for, all_rows, create_user, run_threads
+from instructor_data import active_for, add_session, instructor_catalogue, make_car, make_instructor, next_weekday
 
 THREADS = 24
 
 
 @pytest.fixture
 def cat(org):
-    c = make_catalogue(org.id)
-    set_columns(CourseType, CourseType.id == c.course_type_id,
-                instructor_roles=[{"role": "classroom", "clients_per_instructor": 12, "minimum": 1},
-                                  {"role": "practical", "clients_per_instructor": 2, "minimum": 0}])
-    return c
-
-
-def next_weekday(days_ahead: int = 7) -> date:
-    d = london_date(utcnow()) + timedelta(days=days_ahead)
-    while d.weekday() != 0:  # a Monday, so the next days are weekdays too
-        d += timedelta(days=1)
-    return d
-
-
-def add_session(cat, day: date, hour: int = 9, minute: int = 30, minutes: int = 165, capacity: int = 24) -> int:
-    from datetime import time
-
-    start = at_london(day, time(hour, minute))
-    with write_session() as s:
-        row = CourseSession(organisation_id=cat.organisation_id, course_type_id=cat.course_type_id,
-                            venue_id=cat.venue_id, delivery_mode="classroom", starts_at=start,
-                            ends_at=start + timedelta(minutes=minutes), capacity=capacity)
-        s.add(row)
-        s.flush()
-        return row.id
-
-
-def make_instructor(actor, cat, name="Ian Walsh", email=None, **kw) -> int:
-    data = {"full_name": name, "email": email or f"{name.split()[0].lower()}@example.org", "roles": ["classroom"],
-            "course_type_ids": [cat.course_type_id], "working_days": [0, 1, 2, 3, 4], "max_sessions_per_day": 3}
-    data.update(kw)
-    return instructors.save_instructor(actor, None, data)
-
-
-def active_for(instructor_id: int) -> list[SessionAssignment]:
-    return all_rows(SessionAssignment, SessionAssignment.instructor_id == instructor_id,
-                    SessionAssignment.status == "active")
+    return instructor_catalogue(org)
 
 
 # --- the basics --------------------------------------------------------------------------------------------------
@@ -113,8 +77,8 @@ def test_practical_needs_a_vehicle_type_the_instructor_teaches_in(actor, cat):
     with pytest.raises(ValidationFailed, match="vehicle type"):
         instructors.assign(actor, sid, p, "practical")
     with pytest.raises(ValidationFailed, match="manual car"):
-        instructors.assign(actor, sid, p, "practical", "manual")
-    aid = instructors.assign(actor, sid, p, "practical", "automatic")
+        instructors.assign(actor, sid, p, "practical", "manual", make_car(actor, "manual"))
+    aid = instructors.assign(actor, sid, p, "practical", "automatic", make_car(actor, "automatic"))
     assert all_rows(SessionAssignment, SessionAssignment.id == aid)[0].vehicle_type == "automatic"
 
 
@@ -159,7 +123,8 @@ def test_database_itself_refuses_overlap_on_postgresql(actor, cat, dialect):
     with pytest.raises(IntegrityError, match="ex_assignment_instructor_overlap"):
         with write_session() as s:
             s.add(SessionAssignment(organisation_id=cat.organisation_id, session_id=s2, instructor_id=a,
-                                    role="classroom", block_start=cs.starts_at, block_end=cs.ends_at))
+                                    role="classroom", session_day=london_date(cs.starts_at),
+                                    block_start=cs.starts_at, block_end=cs.ends_at))
 
 
 def test_daily_limit_and_role_capacity(actor, cat):
@@ -196,24 +161,14 @@ def test_threads_assigning_one_instructor_to_overlapping_sessions_exactly_one_wi
 
 
 def test_processes_assigning_one_instructor_to_overlapping_sessions_exactly_one_wins(actor, cat, org):
-    from instructor_race_worker import race
+    from instructor_race_worker import run_race
 
-    day = next_weekday()
     processes, per = 5, 4
+    day = next_weekday()
     sessions = [add_session(cat, day, 10, (i % 5) * 10) for i in range(processes * per)]
     a = make_instructor(actor, cat, max_sessions_per_day=6)
-    ctx = multiprocessing.get_context("spawn")
-    barrier = ctx.Barrier(processes)
-    results = ctx.Queue()
-    procs = [ctx.Process(target=race, args=(w, org.id, a, sessions[w::processes], barrier, results))
-             for w in range(processes)]
-    for p in procs:
-        p.start()
-    outcomes = [results.get(timeout=180) for _ in procs]
-    for p in procs:
-        p.join(timeout=60)
-    flat = [o for _, out in outcomes for o in out]
-    kinds = Counter(o.split(":")[0] for o in flat)
+    kinds, flat = run_race(org.id, [{"session_id": sid, "instructor_id": a, "role": "classroom"} for sid in sessions],
+                           processes)
     assert kinds == Counter({"ok": 1, "clash": processes * per - 1}), flat
     assert len(active_for(a)) == 1
 
@@ -339,7 +294,7 @@ def test_workload_report_counts_sessions_and_hours_by_role(actor, cat):
     a = make_instructor(actor, cat, "Ann Able", roles=["classroom", "practical"], vehicle_types=["manual"])
     b = make_instructor(actor, cat, "Bob Baker")
     instructors.assign(actor, s1, a, "classroom")
-    instructors.assign(actor, s2, a, "practical", "manual")
+    instructors.assign(actor, s2, a, "practical", "manual", make_car(actor))
     instructors.assign(actor, s2, b, "classroom")
     rows = instructors.workload_report(actor, day, day + timedelta(days=2))
     got = {(r.instructor, r.role): (r.sessions, r.hours) for r in rows}

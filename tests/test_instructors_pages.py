@@ -20,7 +20,8 @@ from atlas_app.ui.pages.instructors_reports import MyScheduleState, WorkloadStat
 from booking_data import make_catalogue
 from conftest import actor_for, all_rows, create_user
 from state_support import at, drain, signed_in, substate
-from test_instructors import add_session, cat, make_instructor, next_weekday  # noqa: F401  (cat is a fixture)
+from instructor_data import add_session, make_car, make_instructor, make_practical, next_weekday
+from test_instructors import cat  # noqa: F401  (a fixture)
 
 
 def starts(session_id):
@@ -163,3 +164,60 @@ def test_instructor_form_saves_checkboxes_and_refuses_another_organisations_cour
     drain(theirs.save({"full_name": "Sneaky", "email": "s@example.org", "role_classroom": "on",
                        f"ct_{cat.course_type_id}": "on", "day_0": "on"}))
     assert "your own organisation" in theirs.error
+
+
+def test_planning_panel_offers_free_cars_and_a_car_clash_is_refused(monkeypatch, actor, cat, planned):
+    p, q = make_practical(actor, cat, "Pat Practical"), make_practical(actor, cat, "Quinn Practical")
+    car, other_car = make_car(actor, "manual", "AB12 CDE"), make_car(actor, "manual", "XY34 ZZZ")
+    make_car(actor, "automatic", "AU70 MAT")
+    overlapping = add_session(cat, planned["day"], 10, 0)
+    page = calendar(monkeypatch, actor, planned["day"])
+    drain(page.select_event(f"s{planned['s1']}"))
+    drain(page.set_assign_role("practical"))
+    drain(page.set_assign_vehicle("manual"))
+    assert [c["label"] for c in page.cars] == ["AB12 CDE", "XY34 ZZZ"]
+    drain(page.assign({"instructor_id": str(p), "role": "practical", "vehicle_type": "manual",
+                       "vehicle_id": str(car)}))
+    assert page.panel_error == "" and any(a["vehicle"] == "Manual car AB12 CDE" for a in page.assignments)
+    # The overlapping session: the car in use is no longer offered, and forcing it is refused naming the clash.
+    drain(page.select_event(f"s{overlapping}"))
+    drain(page.set_assign_role("practical"))
+    assert [c["label"] for c in page.cars] == ["XY34 ZZZ"]
+    drain(page.assign({"instructor_id": str(q), "role": "practical", "vehicle_type": "manual",
+                       "vehicle_id": str(car)}))
+    assert page.panel_error.startswith("Not assigned. Clash: Car AB12 CDE is already booked with Pat Practical")
+    drain(page.assign({"instructor_id": str(q), "role": "practical", "vehicle_type": "manual",
+                       "vehicle_id": str(other_car)}))
+    assert page.panel_error == "" and [a["vehicle"] for a in page.assignments] == ["Manual car XY34 ZZZ"]
+
+
+def test_cars_page_adds_changes_and_retires_a_car_for_its_own_organisation(monkeypatch, actor, other_actor, cat):
+    from atlas_app.services import vehicles
+    from atlas_app.ui.pages import instructors_cars
+    from atlas_app.ui.pages.instructors_cars import CarsState
+
+    signed_in(monkeypatch, actor, instructors_cars)
+    page = at(substate(CarsState), "http://atlas.test/instructors/cars")
+    drain(page.load())
+    drain(page.save({"registration": "ab12cde", "vehicle_type": "automatic", "home_venue_id": str(cat.venue_id),
+                     "notes": "Dual controls"}))
+    assert page.error == "" and page.notice == "Car AB12CDE saved."
+    [row] = page.rows
+    assert (row["type"], row["status"], row["notes"]) == ("Automatic car", "Active", "Dual controls")
+    drain(page.edit(row["id"]))
+    drain(page.save({"registration": "AB12 CDE", "vehicle_type": "manual", "notes": ""}))
+    assert [(r["registration"], r["type"]) for r in page.rows] == [("AB12 CDE", "Manual car")]
+    drain(page.set_active(row["id"], False))
+    assert page.rows[0]["status"] == "Retired" and vehicles.list_vehicles(actor, include_retired=False) == []
+    drain(page.save({"registration": "", "vehicle_type": "manual"}))
+    assert "registration" in page.error
+
+    signed_in(monkeypatch, other_actor, instructors_cars)
+    theirs = at(substate(CarsState), "http://atlas.test/instructors/cars")
+    drain(theirs.load())
+    assert theirs.rows == []
+    drain(theirs.set_active(row["id"], True))  # not one of theirs: nothing happens
+    assert vehicles.list_vehicles(actor)[0].is_active is False
+    theirs.editing = {**theirs.editing, "id": row["id"]}
+    drain(theirs.save({"registration": "ZZ99 ZZZ", "vehicle_type": "manual"}))
+    assert "No such training car" in theirs.error

@@ -5,11 +5,17 @@ stores the time it blocks (the session plus the organisation's travel buffer aft
 constraint (``ex_assignment_instructor_overlap``, btree_gist) rejects an overlapping row whatever the concurrency;
 on SQLite the service checks for an overlap inside the same ``BEGIN IMMEDIATE`` write transaction that inserts
 the row, and SQLite runs one writer at a time.
+
+The same holds for training cars: an active assignment with a ``vehicle_id`` blocks that car for the same time
+(``ex_assignment_vehicle_overlap`` on PostgreSQL, the same checked transaction on SQLite). And an instructor never
+holds more active assignments on one day (``session_day``, the session's Europe/London date) than their
+``max_sessions_per_day``: a trigger (``tr_assignment_daily_limit``) counts them, on PostgreSQL after locking the
+instructor's row, on SQLite inside its single writer.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import JSON, CheckConstraint, Index, UniqueConstraint
@@ -19,6 +25,8 @@ from atlas_app.db import UTCDateTime, utcnow
 
 INSTRUCTOR_ROLES = ("classroom", "practical")
 VEHICLE_TYPES = ("manual", "automatic", "client_own")
+# The vehicle types that need one of the organisation's own training cars.
+SCHOOL_CAR_TYPES = ("manual", "automatic")
 
 
 class InstructorSettings(SQLModel, table=True):
@@ -73,6 +81,28 @@ class InstructorLeave(SQLModel, table=True):
     reason: str = Field(default="", max_length=200)
 
 
+class TrainingVehicle(SQLModel, table=True):
+    """One of an organisation's training cars, bookable for practical sessions."""
+
+    __tablename__ = "training_vehicle"
+    __table_args__ = (
+        UniqueConstraint("organisation_id", "registration", name="uq_training_vehicle_org_registration"),
+        CheckConstraint("vehicle_type IN ('manual', 'automatic')", name="ck_training_vehicle_type"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    organisation_id: int = Field(foreign_key="organisation.id", index=True)
+    # Normalised: upper case, single spaces (e.g. "AB12 CDE").
+    registration: str = Field(max_length=12)
+    vehicle_type: str = Field(max_length=20)  # of SCHOOL_CAR_TYPES
+    home_region_id: int | None = Field(default=None, foreign_key="region.id")
+    home_venue_id: int | None = Field(default=None, foreign_key="venue.id")
+    is_active: bool = Field(default=True)
+    notes: str = Field(default="", max_length=500)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    retired_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
 class SessionAssignment(SQLModel, table=True):
     """An instructor teaching a session in a role. ``block_start``/``block_end`` is the time it takes up."""
 
@@ -90,6 +120,10 @@ class SessionAssignment(SQLModel, table=True):
     instructor_id: int = Field(foreign_key="instructor.id")
     role: str = Field(max_length=20)
     vehicle_type: str = Field(default="", max_length=20)
+    # The school car used, for practical work in a manual or automatic car.
+    vehicle_id: int | None = Field(default=None, foreign_key="training_vehicle.id", index=True)
+    # The session's date in Europe/London, counted against the instructor's daily limit.
+    session_day: date
     block_start: datetime = Field(sa_type=UTCDateTime)
     block_end: datetime = Field(sa_type=UTCDateTime)
     status: str = Field(default="active", max_length=20)

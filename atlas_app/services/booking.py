@@ -236,7 +236,7 @@ def _snapshot(b: Booking) -> dict[str, Any]:
             "fee_pence": b.fee_pence, "needs": b.needs}
 
 
-def _session_text(s: Session, session: CourseSession) -> str:
+def session_text(s: Session, session: CourseSession) -> str:
     ct = s.get(CourseType, session.course_type_id)
     venue = s.get(Venue, session.venue_id) if session.venue_id else None
     where = "online" if session.delivery_mode == "online" or venue is None or venue.is_online else venue.name
@@ -282,7 +282,7 @@ def booking_view(s: Session, b: Booking) -> BookingView:
     return BookingView(
         id=b.id, reference=b.reference, status=b.status, channel=b.channel, offer_id=offer.id,
         offer_reference=offer.offer_reference, client_name=f"{client.first_name} {client.last_name}",
-        session_id=session.id, session_text=_session_text(s, session), starts_at=session.starts_at,
+        session_id=session.id, session_text=session_text(s, session), starts_at=session.starts_at,
         ends_at=session.ends_at, venue_name=venue.name if venue else "Online",
         venue_address="Online" if (venue is None or venue.is_online) else address,
         delivery_mode=session.delivery_mode, course_code=ct.code, course_name=ct.name, fee_pence=b.fee_pence,
@@ -349,7 +349,7 @@ def hold_seat(organisation_id: int, offer_id: int, session_id: int, needs: dict[
             _give_back_seat(s, existing.session_id)
             timeline(s, offer, "hold_released", "The client chose a different session.", existing.id)
         booking = _new_booking(s, offer, session, status="held", channel=channel, actor=None, needs=needs, now=now)
-        timeline(s, offer, "seat_held", _session_text(s, session), booking.id)
+        timeline(s, offer, "seat_held", session_text(s, session), booking.id)
         view = booking_view(s, booking)
         audit.record(s, None, "booking", booking.reference, "held", after=_snapshot(booking),
                      organisation_id=organisation_id)
@@ -402,7 +402,7 @@ def confirm_hold(organisation_id: int, offer_id: int, booking_reference: str,
             raise AlreadyBooked() from None
         offer.status = "booked"
         s.add(offer)
-        timeline(s, offer, "booked", f"Booked online: {_session_text(s, session)}", booking.id)
+        timeline(s, offer, "booked", f"Booked online: {session_text(s, session)}", booking.id)
         view = booking_view(s, booking)
         _queue_confirmation(s, offer, view)
         audit.record(s, None, "booking", booking.reference, "booked", before=before, after=_snapshot(booking),
@@ -435,14 +435,15 @@ def book(actor: Actor, offer_id: int, session_id: int, needs: dict[str, Any] | N
         offer.status = "booked"
         s.add(offer)
         how = {"telephone": "by telephone", "api": "through the API", "online": "online"}[channel]
-        timeline(s, offer, "booked", f"Booked {how}: {_session_text(s, session)}", booking.id, actor.username)
+        timeline(s, offer, "booked", f"Booked {how}: {session_text(s, session)}", booking.id, actor.username)
         view = booking_view(s, booking)
         _queue_confirmation(s, offer, view)
         audit.record(s, actor, "booking", booking.reference, "booked", after=_snapshot(booking))
         return view
 
 
-def _queue_confirmation(s: Session, offer: Offer, view: BookingView, kind: str = "confirmation") -> None:
+def _queue_confirmation(s: Session, offer: Offer, view: BookingView, kind: str = "confirmation",
+                        previously: str = "") -> None:
     client = s.get(Client, offer.client_id)
     if not client or not client.email:
         return
@@ -450,6 +451,8 @@ def _queue_confirmation(s: Session, offer: Offer, view: BookingView, kind: str =
         "confirmation": f"Your course booking {view.reference}",
         "transfer": f"Your course booking has moved: {view.reference}",
         "cancellation": f"Your course booking {view.reference} is cancelled",
+        "session_moved": f"Your course has changed: {view.reference}",
+        "session_cancelled": f"Your course has been cancelled: {view.reference}",
     }[kind]
     lines = [
         f"Dear {client.first_name} {client.last_name},",
@@ -458,7 +461,13 @@ def _queue_confirmation(s: Session, offer: Offer, view: BookingView, kind: str =
             "confirmation": "Thank you for booking your course. Your booking reference is " + view.reference + ".",
             "transfer": "Your booking has been moved. Your new booking reference is " + view.reference + ".",
             "cancellation": "Your booking " + view.reference + " has been cancelled.",
+            "session_moved": "The course you are booked on (booking " + view.reference + ") has been changed. "
+                             "Your booking stays in place; the new details are below.",
+            "session_cancelled": "We are sorry: the course you are booked on (booking " + view.reference
+                                 + ") has been cancelled. Please choose another date through the booking site or "
+                                 "by telephone; we will be in touch if you do not.",
         }[kind],
+        *([f"Previously: {previously}"] if previously else []),
         "",
         f"Course: {view.course_name} ({view.course_code})",
         f"When: {london_text(view.starts_at)} to {view.ends_at.astimezone(LONDON):%H:%M}",
@@ -466,13 +475,30 @@ def _queue_confirmation(s: Session, offer: Offer, view: BookingView, kind: str =
         f"Offer reference: {view.offer_reference}",
         f"Critical date: {offer.critical_date:%d %B %Y}",
     ]
-    if kind != "cancellation" and view.status == "awaiting_payment":
+    if kind in ("confirmation", "transfer", "session_moved") and view.status == "awaiting_payment":
         due = london_text(view.payment_due_at) if view.payment_due_at else "before the course"
         lines += ["", f"Fee: £{view.fee_pence / 100:.2f}, to be paid by {due}."]
     lines += ["", "Please bring your photocard driving licence. If you cannot attend, transfer or cancel your "
               "booking before the course through the booking site or by telephone."]
     outbox.queue(s, to=client.email, subject=subject, body="\n".join(lines), organisation_id=offer.organisation_id,
                  related=("booking", view.reference))
+
+
+def tell_booked_clients(s: Session, session: CourseSession, kind: str, previously: str = "",
+                        actor: Actor | None = None) -> int:
+    """Inside the caller's transaction, after a session's date, time or venue changed (``session_moved``) or it was
+    cancelled (``session_cancelled``): email every client with an active booking on it the new details and note
+    it on their timeline. Returns how many bookings were told."""
+    rows = s.exec(select(Booking, Offer).join(Offer, Offer.id == Booking.offer_id)
+                  .where(Booking.session_id == session.id, Booking.status.in_(ACTIVE_BOOKING_STATUSES))
+                  .order_by(Booking.id)).all()
+    detail = {"session_moved": "Course changed: now ", "session_cancelled": "Course cancelled: "}[kind]
+    for booking, offer in rows:
+        view = booking_view(s, booking)
+        _queue_confirmation(s, offer, view, kind, previously)
+        timeline(s, offer, kind, detail + view.session_text + (f" (was {previously})" if previously else ""),
+                 booking.id, actor.username if actor else "")
+    return len(rows)
 
 
 # --- changing bookings ---------------------------------------------------------------------------------------
@@ -541,7 +567,7 @@ def transfer(organisation_id: int, reference: str, new_session_id: int, *, actor
             new.payment_due_at = old.payment_due_at or _payment_due(terms, new_session, now)
             s.add(new)
         timeline(s, offer, "transferred",
-                 f"{old.reference} moved to {new.reference}: {_session_text(s, new_session)}", new.id,
+                 f"{old.reference} moved to {new.reference}: {session_text(s, new_session)}", new.id,
                  actor.username if actor else "")
         view = booking_view(s, new)
         _queue_confirmation(s, offer, view, "transfer")
@@ -618,7 +644,7 @@ def record_attendance(actor: Actor, reference: str, outcome: str) -> BookingView
                         "turned_away": "did_not_attend"}[outcome]
         s.add(offer)
         label = {"attended": "Attended", "did_not_attend": "Did not attend", "turned_away": "Turned away"}[outcome]
-        timeline(s, offer, outcome, f"{label}: {_session_text(s, session)}", booking.id, actor.username)
+        timeline(s, offer, outcome, f"{label}: {session_text(s, session)}", booking.id, actor.username)
         audit.record(s, actor, "booking", booking.reference, "attendance", before=before,
                      after={"status": outcome})
         return booking_view(s, booking)

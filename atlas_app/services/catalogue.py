@@ -314,16 +314,22 @@ def save_session(actor: Actor, session_id: int | None, data: dict[str, Any]) -> 
         if values["course_type_id"] != session.course_type_id and session.seats_taken:
             raise ValidationFailed("A session with bookings cannot change course type.", {"course_type_id": "booked"})
         before = {k: getattr(session, k) for k in values}
+        from atlas_app.services import booking as booking_service
+        from atlas_app.services import instructors
+
+        previously = booking_service.session_text(s, session)
         for key, value in values.items():
             setattr(session, key, value)
         s.add(session)
         s.flush()
-        from atlas_app.services import instructors
-
+        moved = any(values.get(k) != before.get(k) for k in ("starts_at", "ends_at", "venue_id"))
         if values["status"] == "cancelled" and before["status"] != "cancelled":
             instructors.cancel_session_assignments(s, session)
-        elif values["starts_at"] != before["starts_at"] or values["ends_at"] != before["ends_at"]:
-            instructors.recheck_assignments(s, org_id, session)
+            booking_service.tell_booked_clients(s, session, "session_cancelled", actor=actor)
+        elif moved and values["status"] != "cancelled":
+            if values["starts_at"] != before["starts_at"] or values["ends_at"] != before["ends_at"]:
+                instructors.recheck_assignments(s, org_id, session)
+            booking_service.tell_booked_clients(s, session, "session_moved", previously, actor=actor)
         old, new = audit.changes(before, values)
         if new:
             audit.record(s, actor, "course_session", session.id, "updated", before=old, after=new)

@@ -4,6 +4,10 @@ Double booking is impossible: an assignment blocks the session's time plus the o
 PostgreSQL the exclusion constraint ``ex_assignment_instructor_overlap`` rejects an overlapping active assignment
 whatever the concurrency; on SQLite the overlap check runs inside the same ``BEGIN IMMEDIATE`` transaction as the
 insert, and SQLite lets one writer in at a time. Either way the refusal names the assignment that clashes.
+
+Training cars follow the same rule (``ex_assignment_vehicle_overlap``; the same checked transaction on SQLite), and
+an instructor's daily limit is a database trigger (``tr_assignment_daily_limit``) whose refusal reads the same as
+the service's own check. Vehicle records live in ``services/vehicles.py``.
 """
 
 from __future__ import annotations
@@ -27,7 +31,9 @@ from atlas_app.models.instructors import (
     Instructor,
     InstructorLeave,
     InstructorSettings,
+    SCHOOL_CAR_TYPES,
     SessionAssignment,
+    TrainingVehicle,
 )
 from atlas_app.services import audit, outbox
 from atlas_app.services.actor import Actor
@@ -37,6 +43,10 @@ from atlas_app.settings import get_settings
 from atlas_app.timeutil import LONDON, london_date
 
 EXCLUSION_CONSTRAINT = "ex_assignment_instructor_overlap"
+VEHICLE_CONSTRAINT = "ex_assignment_vehicle_overlap"
+DAILY_LIMIT_TRIGGER = "tr_assignment_daily_limit"
+# The text both databases' daily-limit triggers raise.
+DAILY_LIMIT_MESSAGE = "instructor_daily_limit"
 ROLE_LABELS = {"classroom": "Classroom trainer", "practical": "Practical instructor"}
 VEHICLE_LABELS = {"manual": "Manual car", "automatic": "Automatic car", "client_own": "Client's own car", "": ""}
 EMAIL_RE = re.compile(r"^[^@\s,;<>]+@[^@\s,;<>]+\.[^@\s,;<>]+$")
@@ -315,40 +325,62 @@ def _session_for(s: Session, org_id: int, session_id: Any, lock: bool = False) -
     return row
 
 
-def _describe_assignment(s: Session, assignment_id: int) -> str:
-    row = s.exec(select(SessionAssignment, CourseSession, CourseType.code, Venue.name, Instructor.full_name)
+def _describe_assignment(s: Session, assignment_id: int, by_vehicle: bool = False) -> str:
+    row = s.exec(select(SessionAssignment, CourseSession, CourseType.code, Venue.name, Instructor.full_name,
+                        TrainingVehicle.registration)
                  .join(CourseSession, CourseSession.id == SessionAssignment.session_id)
                  .join(CourseType, CourseType.id == CourseSession.course_type_id)
                  .join(Instructor, Instructor.id == SessionAssignment.instructor_id)
                  .outerjoin(Venue, Venue.id == CourseSession.venue_id)
+                 .outerjoin(TrainingVehicle, TrainingVehicle.id == SessionAssignment.vehicle_id)
                  .where(SessionAssignment.id == assignment_id)).first()
     if row is None:
         return "another assignment"
-    a, cs, code, venue, name = row
-    return (f"{name} is already teaching {code} at {venue or 'Online'} on {_when(cs.starts_at, cs.ends_at)} "
-            f"(assignment #{a.id}, session #{cs.id})")
+    a, cs, code, venue, name, registration = row
+    where = f"{code} at {venue or 'Online'} on {_when(cs.starts_at, cs.ends_at)} (assignment #{a.id}, session #{cs.id})"
+    if by_vehicle:
+        return f"car {registration} is already booked with {name} for {where}"
+    return f"{name} is already teaching {where}"
 
 
-def _find_clash(s: Session, instructor_id: int, block_start: datetime, block_end: datetime,
-                exclude: tuple[int, ...] = ()) -> int | None:
+def _find_clash(s: Session, instructor_id: int | None, block_start: datetime, block_end: datetime,
+                exclude: tuple[int, ...] = (), *, vehicle_id: int | None = None) -> int | None:
+    """The first active assignment overlapping the block, of the instructor or (given ``vehicle_id``) the car."""
+    holder = (SessionAssignment.vehicle_id == vehicle_id if vehicle_id is not None
+              else SessionAssignment.instructor_id == instructor_id)
     query = select(SessionAssignment.id).where(
-        SessionAssignment.instructor_id == instructor_id, SessionAssignment.status == "active",
+        holder, SessionAssignment.status == "active",
         SessionAssignment.block_start < block_end, SessionAssignment.block_end > block_start)
     if exclude:
         query = query.where(SessionAssignment.id.not_in(exclude))
     return s.exec(query.order_by(SessionAssignment.block_start).limit(1)).first()
 
 
-def _clash_error(s: Session, clash_id: int | None, buffer: timedelta) -> AssignmentClash:
-    text = _describe_assignment(s, clash_id) if clash_id else "The instructor already has an overlapping assignment"
+def _clash_error(s: Session, clash_id: int | None, buffer: timedelta, suffix: str = "",
+                 by_vehicle: bool = False) -> AssignmentClash:
+    if clash_id:
+        text = _describe_assignment(s, clash_id, by_vehicle)
+    else:
+        text = "the car is already booked then" if by_vehicle else "the instructor already has an overlapping assignment"
     if buffer:
         text += f", allowing {int(buffer.total_seconds() // 60)} minutes' travel"
-    return AssignmentClash(f"Clash: {text}.", clash_id)
+    return AssignmentClash(f"Clash: {text[0].upper()}{text[1:]}.{suffix}", clash_id)
 
 
-def _is_exclusion_violation(exc: IntegrityError) -> bool:
+def _violated(exc: IntegrityError) -> str:
+    """Which of the database's assignment guards refused a write ("" if none of them)."""
     diag = getattr(getattr(exc, "orig", None), "diag", None)
-    return getattr(diag, "constraint_name", None) == EXCLUSION_CONSTRAINT or EXCLUSION_CONSTRAINT in str(exc)
+    name = getattr(diag, "constraint_name", None) or ""
+    text = str(exc)
+    for guard in (EXCLUSION_CONSTRAINT, VEHICLE_CONSTRAINT, DAILY_LIMIT_TRIGGER):
+        if name == guard or guard in text:
+            return guard
+    return DAILY_LIMIT_TRIGGER if DAILY_LIMIT_MESSAGE in text else ""
+
+
+def _daily_limit_text(inst: Instructor) -> str:
+    most = inst.max_sessions_per_day
+    return f"{inst.full_name} already has {most} session{'' if most == 1 else 's'} that day (their most)."
 
 
 def _availability_problem(s: Session, inst: Instructor, cs: CourseSession, exclude: tuple[int, ...] = ()) -> str:
@@ -372,7 +404,7 @@ def _availability_problem(s: Session, inst: Instructor, cs: CourseSession, exclu
     if exclude:
         query = query.where(SessionAssignment.id.not_in(exclude))
     if int(s.exec(query).one()) >= inst.max_sessions_per_day:
-        return f"{inst.full_name} already has {inst.max_sessions_per_day} sessions that day (their most)."
+        return _daily_limit_text(inst)
     return ""
 
 
@@ -398,13 +430,14 @@ def session_staffing(actor: Actor, session_id: int) -> dict[str, Any]:
         cs = _session_for(s, org_id, session_id)
         ct = s.get(CourseType, cs.course_type_id)
         venue = s.get(Venue, cs.venue_id) if cs.venue_id else None
-        rows = s.exec(select(SessionAssignment, Instructor.full_name, Instructor.email)
+        rows = s.exec(select(SessionAssignment, Instructor.full_name, Instructor.email, TrainingVehicle.registration)
                       .join(Instructor, Instructor.id == SessionAssignment.instructor_id)
+                      .outerjoin(TrainingVehicle, TrainingVehicle.id == SessionAssignment.vehicle_id)
                       .where(SessionAssignment.session_id == cs.id, SessionAssignment.status == "active")
                       .order_by(SessionAssignment.role, Instructor.full_name)).all()
         need = roles_needed(ct, cs.capacity)
         have: dict[str, int] = {}
-        for a, _, _ in rows:
+        for a, _, _, _ in rows:
             have[a.role] = have.get(a.role, 0) + 1
         gaps = unfilled(need, have)
         return {
@@ -424,9 +457,10 @@ def session_staffing(actor: Actor, session_id: int) -> dict[str, Any]:
             "practical": "practical" in need,
             "assignments": [
                 {"id": a.id, "instructor_id": a.instructor_id, "instructor": name, "email": email, "role": a.role,
-                 "vehicle_type": a.vehicle_type, "confirmation_sent_at": a.confirmation_sent_at,
-                 "confirmations_sent": a.confirmations_sent, "sequence": a.sequence}
-                for a, name, email in rows
+                 "vehicle_type": a.vehicle_type, "vehicle_id": a.vehicle_id, "vehicle": registration or "",
+                 "confirmation_sent_at": a.confirmation_sent_at, "confirmations_sent": a.confirmations_sent,
+                 "sequence": a.sequence}
+                for a, name, email, registration in rows
             ],
         }
 
@@ -460,28 +494,90 @@ def eligible_instructors(actor: Actor, session_id: int, role: str, vehicle_type:
 # --- assignment ----------------------------------------------------------------------------------------------------
 
 
-def _insert_assignment(s: Session, row: SessionAssignment, buffer: timedelta) -> None:
-    """Insert under a savepoint so that on PostgreSQL an exclusion violation becomes a clear refusal."""
+def _write_assignment(s: Session, row: SessionAssignment, buffer: timedelta, suffix: str = "",
+                      **changes: Any) -> None:
+    """Insert an active assignment, or write its changed times, so that the database's guards decide: overlaps of
+    the instructor or the car, and the instructor's daily limit. On PostgreSQL the write runs under a savepoint and
+    a violation becomes a clear refusal naming the clash; on SQLite the overlaps are checked first inside the same
+    write transaction (one writer at a time) and the daily-limit trigger aborts the write. ``changes`` are new
+    values for an existing row, applied inside the guarded write."""
+    inst = s.get(Instructor, row.instructor_id)
+    limit_text = _daily_limit_text(inst) + suffix
+    exclude = (row.id,) if row.id else ()
     if not is_postgres(s):
-        clash = _find_clash(s, row.instructor_id, row.block_start, row.block_end)
-        if clash:
-            raise _clash_error(s, clash, buffer)
-        s.add(row)
-        s.flush()
+        with s.no_autoflush:
+            for key, value in changes.items():
+                setattr(row, key, value)
+            clash = _find_clash(s, row.instructor_id, row.block_start, row.block_end, exclude)
+            if clash:
+                raise _clash_error(s, clash, buffer, suffix)
+            if row.vehicle_id:
+                clash = _find_clash(s, None, row.block_start, row.block_end, exclude, vehicle_id=row.vehicle_id)
+                if clash:
+                    raise _clash_error(s, clash, buffer, suffix, by_vehicle=True)
+        try:
+            s.add(row)
+            s.flush()
+        except IntegrityError as exc:
+            if _violated(exc) == DAILY_LIMIT_TRIGGER:
+                raise Conflict(limit_text) from None
+            raise
         return
+    block_start = changes.get("block_start", row.block_start)
+    block_end = changes.get("block_end", row.block_end)
+    vehicle_id = row.vehicle_id
     try:
         with s.begin_nested():
+            for key, value in changes.items():
+                setattr(row, key, value)
             s.add(row)
             s.flush()
     except IntegrityError as exc:
-        if not _is_exclusion_violation(exc):
+        guard = _violated(exc)
+        if guard == DAILY_LIMIT_TRIGGER:
+            raise Conflict(limit_text) from None
+        if guard == VEHICLE_CONSTRAINT:
+            clash = _find_clash(s, None, block_start, block_end, exclude, vehicle_id=vehicle_id)
+            raise _clash_error(s, clash, buffer, suffix, by_vehicle=True) from None
+        if guard != EXCLUSION_CONSTRAINT:
             raise
-        clash = _find_clash(s, row.instructor_id, row.block_start, row.block_end)
-        raise _clash_error(s, clash, buffer) from None
+        clash = _find_clash(s, inst.id, block_start, block_end, exclude)
+        raise _clash_error(s, clash, buffer, suffix) from None
 
 
-def assign(actor: Actor, session_id: int, instructor_id: int, role: str, vehicle_type: str = "") -> int:
-    """Assign an instructor to a session in a role (and, for practical work, a vehicle type)."""
+def _vehicle_choice(role: str, vehicle_type: str, vehicle_id: Any) -> int | None:
+    """The training car asked for: required for practical work in a manual or automatic car, refused otherwise."""
+    value = str(vehicle_id or "").strip()
+    if value and not (value.isdigit() and len(value) <= 12):
+        raise ValidationFailed("Choose one of the training cars offered.", {"vehicle_id": "invalid"})
+    chosen = int(value) if value else None
+    if role == "practical" and vehicle_type in SCHOOL_CAR_TYPES:
+        if chosen is None:
+            raise ValidationFailed("Choose the training car for this practical session.", {"vehicle_id": "required"})
+    elif chosen is not None:
+        raise ValidationFailed("Only practical work in a manual or automatic school car takes a training car.",
+                               {"vehicle_id": "unneeded"})
+    return chosen
+
+
+def _vehicle_for(s: Session, org_id: int, vehicle_id: int, vehicle_type: str) -> TrainingVehicle:
+    """One of the organisation's active cars of the right type (checked in the SQL against the organisation)."""
+    car = s.exec(select(TrainingVehicle).where(TrainingVehicle.id == vehicle_id,
+                                               TrainingVehicle.organisation_id == org_id)).first()
+    if car is None:
+        raise NotFound("No such training car.")
+    if not car.is_active:
+        raise Conflict(f"Car {car.registration} is retired.")
+    if car.vehicle_type != vehicle_type:
+        raise ValidationFailed(f"Car {car.registration} is a {VEHICLE_LABELS[car.vehicle_type].lower()}, not a "
+                               f"{VEHICLE_LABELS[vehicle_type].lower()}.", {"vehicle_id": "wrong type"})
+    return car
+
+
+def assign(actor: Actor, session_id: int, instructor_id: int, role: str, vehicle_type: str = "",
+           vehicle_id: int | None = None) -> int:
+    """Assign an instructor to a session in a role (and, for practical work, a vehicle type; in a manual or
+    automatic school car, the training car too)."""
     actor.require(Perm.INSTRUCTORS_MANAGE)
     org_id = _org(actor)
     role = str(role or "")
@@ -494,6 +590,7 @@ def assign(actor: Actor, session_id: int, instructor_id: int, role: str, vehicle
         vehicle_type = ""
     elif not vehicle_type:
         raise ValidationFailed("Choose the vehicle type for practical work.", {"vehicle_type": "required"})
+    car_id = _vehicle_choice(role, vehicle_type, vehicle_id)
     with write_session() as s:
         cs = _session_for(s, org_id, session_id)
         if cs.status != "scheduled":
@@ -509,12 +606,15 @@ def assign(actor: Actor, session_id: int, instructor_id: int, role: str, vehicle
         have = _active_counts(s, [cs.id]).get(cs.id, {})
         if have.get(role, 0) >= need[role]:
             raise Conflict(f"All {need[role]} {role} places on this session are filled.")
-        row = _new_assignment(s, actor, cs, inst, role, vehicle_type)
+        if car_id is not None:
+            _vehicle_for(s, org_id, car_id, vehicle_type)
+        row = _new_assignment(s, actor, cs, inst, role, vehicle_type, car_id)
         problem = _availability_problem(s, inst, cs, exclude=(row.id,))
         if problem:
             raise Conflict(problem)
         audit.record(s, actor, "session_assignment", row.id, "created",
-                     after={"session_id": cs.id, "instructor_id": inst.id, "role": role, "vehicle_type": vehicle_type})
+                     after={"session_id": cs.id, "instructor_id": inst.id, "role": role, "vehicle_type": vehicle_type,
+                            "vehicle_id": car_id})
         return row.id
 
 
@@ -530,15 +630,14 @@ def _instructor_for(s: Session, org_id: int, instructor_id: Any) -> Instructor:
 
 
 def _new_assignment(s: Session, actor: Actor, cs: CourseSession, inst: Instructor, role: str,
-                    vehicle_type: str) -> SessionAssignment:
-    """Write an active assignment blocking the session's time plus the travel buffer (the overlap guard runs in
-    ``_insert_assignment``) and mark the instructor as just assigned. Locking the instructor's row after the
-    insert serialises the daily-limit check per instructor."""
+                    vehicle_type: str, vehicle_id: int | None = None) -> SessionAssignment:
+    """Write an active assignment blocking the session's time plus the travel buffer (the guards run in
+    ``_write_assignment``) and mark the instructor as just assigned."""
     buffer = travel_buffer(s, cs.organisation_id)
     row = SessionAssignment(organisation_id=cs.organisation_id, session_id=cs.id, instructor_id=inst.id, role=role,
-                            vehicle_type=vehicle_type, block_start=cs.starts_at, block_end=cs.ends_at + buffer,
-                            assigned_by=actor.username)
-    _insert_assignment(s, row, buffer)
+                            vehicle_type=vehicle_type, vehicle_id=vehicle_id, session_day=london_date(cs.starts_at),
+                            block_start=cs.starts_at, block_end=cs.ends_at + buffer, assigned_by=actor.username)
+    _write_assignment(s, row, buffer)
     s.exec(update(Instructor).where(Instructor.id == inst.id).values(last_assigned_at=utcnow()))
     return row
 
@@ -596,7 +695,7 @@ def reassign(actor: Actor, assignment_id: int, instructor_id: int) -> int:
         if problem:
             raise ValidationFailed(problem, {"instructor_id": "unavailable"})
         _cancel(s, a)
-        row = _new_assignment(s, actor, cs, inst, a.role, a.vehicle_type)
+        row = _new_assignment(s, actor, cs, inst, a.role, a.vehicle_type, a.vehicle_id)
         audit.record(s, actor, "session_assignment", row.id, "reassigned",
                      before={"assignment_id": a.id, "instructor_id": a.instructor_id},
                      after={"instructor_id": inst.id})
@@ -623,12 +722,16 @@ def move_session(actor: Actor, session_id: int, new_start: datetime) -> dict[str
         before = {"starts_at": cs.starts_at, "ends_at": cs.ends_at}
         if new_start == cs.starts_at:
             return {"id": cs.id, "moved": False}
+        from atlas_app.services import booking as booking_service
+
+        previously = booking_service.session_text(s, cs)
         cs.starts_at, cs.ends_at = new_start, new_start + length
         s.add(cs)
         s.flush()
         recheck_assignments(s, org_id, cs)
+        told = booking_service.tell_booked_clients(s, cs, "session_moved", previously, actor=actor)
         audit.record(s, actor, "course_session", cs.id, "moved", before=before,
-                     after={"starts_at": cs.starts_at, "ends_at": cs.ends_at})
+                     after={"starts_at": cs.starts_at, "ends_at": cs.ends_at, "clients_told": told})
         return {"id": cs.id, "moved": True, "when": _when(cs.starts_at, cs.ends_at)}
 
 
@@ -643,24 +746,8 @@ def recheck_assignments(s: Session, org_id: int, cs: CourseSession) -> None:
         problem = _availability_problem(s, inst, cs, exclude=(a.id,))
         if problem:
             raise Conflict(f"{problem} The session was not moved.")
-        if not is_postgres(s):
-            a.block_start, a.block_end = cs.starts_at, cs.ends_at + buffer
-            clash = _find_clash(s, inst.id, a.block_start, a.block_end, exclude=(a.id,))
-            if clash:
-                raise AssignmentClash(f"{_clash_error(s, clash, buffer)} The session was not moved.", clash)
-            s.add(a)
-            s.flush()
-        else:
-            try:
-                with s.begin_nested():
-                    a.block_start, a.block_end = cs.starts_at, cs.ends_at + buffer
-                    s.add(a)
-                    s.flush()
-            except IntegrityError as exc:
-                if not _is_exclusion_violation(exc):
-                    raise
-                clash = _find_clash(s, inst.id, cs.starts_at, cs.ends_at + buffer, exclude=(a.id,))
-                raise AssignmentClash(f"{_clash_error(s, clash, buffer)} The session was not moved.", clash) from None
+        _write_assignment(s, a, buffer, " The session was not moved.", block_start=cs.starts_at,
+                          block_end=cs.ends_at + buffer, session_day=london_date(cs.starts_at))
     for a, _inst in rows:
         if a.confirmation_sent_at is not None:
             _send(s, a, "REQUEST")
@@ -701,14 +788,22 @@ def _ics(s: Session, a: SessionAssignment, method: str) -> tuple[bytes, str, str
     location = ", ".join(p for p in [venue.name, venue.address_line1, venue.town, venue.postcode] if p) if venue \
         else (cs.online_link or "Online")
     ev.add("location", location)
-    vehicle = f" ({VEHICLE_LABELS[a.vehicle_type]})" if a.vehicle_type else ""
-    ev.add("description", f"{role}{vehicle} for session #{cs.id}, {cs.seats_taken} of {cs.capacity} seats taken.")
+    ev.add("description", f"{role}{_vehicle_text(s, a, ' (', ')')} for session #{cs.id}, {cs.seats_taken} of "
+                          f"{cs.capacity} seats taken.")
     ev.add("status", "CANCELLED" if method == "CANCEL" else "CONFIRMED")
     attendee = vCalAddress(f"mailto:{inst.email}")
     attendee.params["cn"] = vText(inst.full_name)
     ev.add("attendee", attendee, encode=0)
     cal.add_component(ev)
     return cal.to_ical(), summary, location
+
+
+def _vehicle_text(s: Session, a: SessionAssignment, before: str = "", after: str = "") -> str:
+    """The vehicle of an assignment in words ("Manual car AB12 CDE"), or "" if it has none."""
+    if not a.vehicle_type:
+        return ""
+    car = s.get(TrainingVehicle, a.vehicle_id) if a.vehicle_id else None
+    return f"{before}{VEHICLE_LABELS[a.vehicle_type]}{' ' + car.registration if car else ''}{after}"
 
 
 def _send(s: Session, a: SessionAssignment, method: str) -> None:
@@ -729,7 +824,8 @@ def _send(s: Session, a: SessionAssignment, method: str) -> None:
     else:
         subject = f"Changed: {summary}, {when}"
         lead = "This session has changed. The new details:"
-    body = (f"Dear {inst.full_name},\n\n{lead}\n\n{summary}\n{when} (UK time)\n{location}\n\n"
+    vehicle = _vehicle_text(s, a, "Vehicle: ", "\n")
+    body = (f"Dear {inst.full_name},\n\n{lead}\n\n{summary}\n{when} (UK time)\n{location}\n{vehicle}\n"
             "The calendar attachment adds it to (or removes it from) your calendar.\n")
     outbox.queue(s, to=inst.email, subject=subject, body=body,
                  attachments=[("session.ics", "text/calendar", ics)], organisation_id=a.organisation_id,
@@ -818,14 +914,16 @@ def calendar_data(actor: Actor, start: datetime, end: datetime, *, region_id: in
         assignments = []
         if ids:
             aq = (select(SessionAssignment.id, SessionAssignment.session_id, SessionAssignment.instructor_id,
-                         SessionAssignment.role, Instructor.full_name)
+                         SessionAssignment.role, Instructor.full_name, TrainingVehicle.registration)
                   .join(Instructor, Instructor.id == SessionAssignment.instructor_id)
+                  .outerjoin(TrainingVehicle, TrainingVehicle.id == SessionAssignment.vehicle_id)
                   .where(SessionAssignment.session_id.in_(ids), SessionAssignment.status == "active",
                          SessionAssignment.organisation_id == org_id))
             if instructor_id:
                 aq = aq.where(SessionAssignment.instructor_id == instructor_id)
-            assignments = [{"id": a, "session_id": sid, "instructor_id": iid, "role": role, "instructor": name}
-                           for a, sid, iid, role, name in s.exec(aq).all()]
+            assignments = [{"id": a, "session_id": sid, "instructor_id": iid, "role": role, "instructor": name,
+                            "vehicle": registration or ""}
+                           for a, sid, iid, role, name, registration in s.exec(aq).all()]
         return {"sessions": sessions, "assignments": assignments}
 
 
@@ -841,10 +939,12 @@ def my_schedule(actor: Actor, start: datetime, end: datetime) -> dict[str, Any]:
                                                Instructor.user_id == actor.user_id)).first()
         if inst is None or actor.user_id is None:
             return {"instructor": "", "rows": []}
-        rows = s.exec(select(SessionAssignment, CourseSession, CourseType.code, CourseType.name, Venue.name)
+        rows = s.exec(select(SessionAssignment, CourseSession, CourseType.code, CourseType.name, Venue.name,
+                             TrainingVehicle.registration)
                       .join(CourseSession, CourseSession.id == SessionAssignment.session_id)
                       .join(CourseType, CourseType.id == CourseSession.course_type_id)
                       .outerjoin(Venue, Venue.id == CourseSession.venue_id)
+                      .outerjoin(TrainingVehicle, TrainingVehicle.id == SessionAssignment.vehicle_id)
                       .where(SessionAssignment.instructor_id == inst.id, SessionAssignment.organisation_id == org_id,
                              SessionAssignment.status == "active", CourseSession.starts_at < end,
                              CourseSession.ends_at > start)
@@ -853,9 +953,10 @@ def my_schedule(actor: Actor, start: datetime, end: datetime) -> dict[str, Any]:
             "instructor": inst.full_name,
             "rows": [{"assignment_id": a.id, "session_id": cs.id, "when": _when(cs.starts_at, cs.ends_at),
                       "course": f"{code}: {name}", "venue": venue or "Online",
-                      "role": ROLE_LABELS.get(a.role, a.role), "vehicle": VEHICLE_LABELS.get(a.vehicle_type, ""),
+                      "role": ROLE_LABELS.get(a.role, a.role),
+                      "vehicle": " ".join(p for p in (VEHICLE_LABELS.get(a.vehicle_type, ""), car or "") if p),
                       "confirmed": a.confirmation_sent_at is not None}
-                     for a, cs, code, name, venue in rows],
+                     for a, cs, code, name, venue, car in rows],
         }
 
 

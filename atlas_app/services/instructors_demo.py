@@ -1,7 +1,8 @@
 """Demo instructors for both demo organisations, with assignments over the coming weeks.
 
 Deterministic and idempotent: run again, nothing is added twice. Assignments go through the same overlap check
-as the app's (``_find_clash``), so the demo data never double-books anyone.
+as the app's (``_find_clash``, for instructors and for training cars), so the demo data never double-books anyone
+or any car. Each organisation gets a few training cars; practical work in a school car takes a free one.
 """
 
 from __future__ import annotations
@@ -11,8 +12,14 @@ from datetime import timedelta
 from sqlmodel import select
 
 from atlas_app.db import utcnow, write_session
-from atlas_app.models import CourseSession, CourseType, Organisation, Region, User
-from atlas_app.models.instructors import Instructor, InstructorSettings, SessionAssignment
+from atlas_app.models import CourseSession, CourseType, Organisation, Region, User, Venue
+from atlas_app.models.instructors import (
+    SCHOOL_CAR_TYPES,
+    Instructor,
+    InstructorSettings,
+    SessionAssignment,
+    TrainingVehicle,
+)
 from atlas_app.services.instructors import _find_clash, roles_needed
 from atlas_app.timeutil import london_date
 
@@ -35,6 +42,37 @@ PEOPLE = {
     ],
 }
 BUFFER_MINUTES = {"hartlepool": 30, "essex": 45}
+# registration, gearbox, notes (each based at the organisation's venues in turn)
+CARS = {
+    "hartlepool": [("HB71 RSC", "manual", "Dual controls"), ("HB72 RSC", "manual", "Dual controls"),
+                   ("HB21 AUT", "automatic", "Dual controls; hand controls on request")],
+    "essex": [("EX70 DRV", "manual", "Dual controls"), ("EX22 AUT", "automatic", "Dual controls"),
+              ("EX23 AUT", "automatic", "Dual controls")],
+}
+
+
+def _seed_cars(s, org_id: int, slug: str) -> list[TrainingVehicle]:
+    cars = list(s.exec(select(TrainingVehicle).where(TrainingVehicle.organisation_id == org_id)
+                       .order_by(TrainingVehicle.registration)).all())
+    if cars:
+        return cars
+    venues = s.exec(select(Venue).where(Venue.organisation_id == org_id).order_by(Venue.id)).all()
+    for i, (registration, gearbox, notes) in enumerate(CARS[slug]):
+        venue = venues[i % len(venues)] if venues else None
+        cars.append(TrainingVehicle(organisation_id=org_id, registration=registration, vehicle_type=gearbox,
+                                    notes=notes, home_venue_id=venue.id if venue else None,
+                                    home_region_id=venue.region_id if venue else None))
+    s.add_all(cars)
+    s.flush()
+    return cars
+
+
+def _free_car(s, cars: list[TrainingVehicle], gearbox: str, cs: CourseSession, buffer: timedelta) -> int | None:
+    for car in cars:
+        if car.vehicle_type == gearbox and not _find_clash(s, None, cs.starts_at, cs.ends_at + buffer,
+                                                           vehicle_id=car.id):
+            return car.id
+    return None
 
 
 def seed() -> None:
@@ -42,7 +80,10 @@ def seed() -> None:
     with write_session() as s:
         for slug, people in PEOPLE.items():
             org = s.exec(select(Organisation).where(Organisation.slug == slug)).first()
-            if org is None or s.exec(select(Instructor.id).where(Instructor.organisation_id == org.id)).first():
+            if org is None:
+                continue
+            cars = _seed_cars(s, org.id, slug)
+            if s.exec(select(Instructor.id).where(Instructor.organisation_id == org.id)).first():
                 continue
             s.add(InstructorSettings(organisation_id=org.id, travel_buffer_minutes=BUFFER_MINUTES[slug]))
             codes = dict(s.exec(select(CourseType.code, CourseType.id).where(CourseType.organisation_id == org.id)).all())
@@ -85,9 +126,13 @@ def seed() -> None:
                         if _find_clash(s, inst.id, cs.starts_at, cs.ends_at + buffer):
                             continue
                         vehicle = inst.vehicle_types[0] if role == "practical" else ""
+                        car = _free_car(s, cars, vehicle, cs, buffer) if vehicle in SCHOOL_CAR_TYPES else None
+                        if vehicle in SCHOOL_CAR_TYPES and car is None:
+                            continue
                         s.add(SessionAssignment(organisation_id=org.id, session_id=cs.id, instructor_id=inst.id,
-                                                role=role, vehicle_type=vehicle, block_start=cs.starts_at,
-                                                block_end=cs.ends_at + buffer, assigned_by="seed-demo"))
+                                                role=role, vehicle_type=vehicle, vehicle_id=car, session_day=day,
+                                                block_start=cs.starts_at, block_end=cs.ends_at + buffer,
+                                                assigned_by="seed-demo"))
                         s.flush()
                         inst.last_assigned_at = now - timedelta(minutes=len(made) - made.index(inst))
                         per_day[(inst.id, day)] = per_day.get((inst.id, day), 0) + 1

@@ -8,6 +8,6 @@ from atlas_app.ui.pages import bookings_catalogue, bookings_clients, bookings_se
 from atlas_app.ui.pages import admin_api_tokens, bookings_referrals  # noqa: E402,F401  (API tokens, referral imports)
 from atlas_app.ui.pages import bookings_payments, pay_demo, pay_return  # noqa: E402,F401  (payments)
 from atlas_app.ui.pages import casework_cases, casework_people, casework_places, casework_settings  # noqa: E402,F401  (casework)
-from atlas_app.ui.pages import instructors_calendar, instructors_people, instructors_reports  # noqa: E402,F401  (instructors)
+from atlas_app.ui.pages import instructors_calendar, instructors_cars, instructors_people, instructors_reports  # noqa: E402,F401  (instructors)
 from atlas_app.ui.pages import dashboards  # noqa: E402,F401  (strategic-measures dashboards)
 from atlas_app.ui.pages import letters, reports  # noqa: E402,F401  (letters and the reports suite)

@@ -57,7 +57,8 @@ EVENT_LABELS = {
     "hold_expired": "Hold ran out", "booked": "Booked", "transferred": "Transferred", "cancelled": "Cancelled",
     "attended": "Attended", "did_not_attend": "Did not attend", "turned_away": "Turned away",
     "offer_expired": "Offer expired", "returned": "Returned to police", "special_request": "Special request",
-    "paid": "Paid", "payment": "Payment",
+    "paid": "Paid", "payment": "Payment", "session_moved": "Course changed (client told)",
+    "session_cancelled": "Course cancelled (client told)",
 }
 CHANNEL_LABELS = {"telephone": "Telephone", "online": "Online", "api": "API"}
 MAX_CHOICES = 80

@@ -16,6 +16,7 @@ import reflex as rx
 from atlas_app.db import utcnow
 from atlas_app.services import catalogue as catalogue_service
 from atlas_app.services import instructors as service
+from atlas_app.services import vehicles as vehicle_service
 from atlas_app.services.errors import AtlasError, ValidationFailed
 from atlas_app.services.permissions import Perm
 from atlas_app.timeutil import LONDON, london_date
@@ -85,6 +86,8 @@ class PlanningState(rx.State):
     detail: dict[str, str] = {}
     assignments: list[dict[str, str]] = []
     eligible: list[dict[str, str]] = []
+    # Free training cars of the chosen type, for practical work in a school car.
+    cars: list[dict[str, str]] = []
     role_choices: list[dict[str, str]] = []
     assign_role: str = "classroom"
     assign_vehicle: str = "manual"
@@ -105,8 +108,10 @@ class PlanningState(rx.State):
                     continue
                 events.append({
                     "id": f"a{a['id']}", "kind": "assignment", "draggable": True,
-                    "title": f"{s['course_code']} · {s['venue']} · {a['role']}",
-                    "tooltip": f"{a['instructor']}: {s['course_code']} at {s['venue']}, {a['role']}",
+                    "title": f"{s['course_code']} · {s['venue']} · {a['role']}"
+                             + (f" · car {a['vehicle']}" if a["vehicle"] else ""),
+                    "tooltip": f"{a['instructor']}: {s['course_code']} at {s['venue']}, {a['role']}"
+                               + (f", car {a['vehicle']}" if a["vehicle"] else ""),
                     "start": s["starts_at"].isoformat(), "end": s["ends_at"].isoformat(),
                     "resourceId": a["instructor_id"], "unfilled": bool(s["unfilled"]),
                 })
@@ -141,7 +146,7 @@ class PlanningState(rx.State):
                        "move_time": d["starts_at"].astimezone(LONDON).strftime("%H:%M")}
         self.assignments = [
             {"id": str(a["id"]), "instructor": a["instructor"], "role": a["role"],
-             "vehicle": service.VEHICLE_LABELS.get(a["vehicle_type"], ""),
+             "vehicle": " ".join(p for p in (service.VEHICLE_LABELS.get(a["vehicle_type"], ""), a["vehicle"]) if p),
              "confirmed": (f"Sent {london(a['confirmation_sent_at'])}" if a["confirmation_sent_at"]
                            else "Not sent")}
             for a in d["assignments"]]
@@ -157,6 +162,8 @@ class PlanningState(rx.State):
         self.eligible = [{"value": str(r["id"]),
                           "label": f"{r['name']} (last assigned {london(r['last_assigned_at'])})"
                           if r["last_assigned_at"] else f"{r['name']} (not yet assigned)"} for r in rows]
+        cars = await asyncio.to_thread(vehicle_service.eligible_vehicles, actor, self.session_id, vehicle)
+        self.cars = [{"value": str(c["id"]), "label": c["label"]} for c in cars]
 
     @rx.event
     async def load(self):
@@ -319,7 +326,8 @@ class PlanningState(rx.State):
                 raise ValidationFailed("Choose an instructor.")
             role = str(form.get("role") or self.assign_role)
             vehicle = str(form.get("vehicle_type") or "") if role == "practical" else ""
-            await asyncio.to_thread(service.assign, actor, self.session_id, instructor_id, role, vehicle)
+            car = _int_or_none(form.get("vehicle_id")) if vehicle in ("manual", "automatic") else None
+            await asyncio.to_thread(service.assign, actor, self.session_id, instructor_id, role, vehicle, car)
         except AtlasError as exc:
             self.panel_error = f"Not assigned. {exc}"
             self.panel_notice = ""
@@ -463,6 +471,13 @@ def _panel() -> rx.Component:
                         PlanningState.assign_role == "practical",
                         select_field("Vehicle", "vehicle_type", VEHICLE_OPTIONS, input_id="assign-vehicle",
                                      value=PlanningState.assign_vehicle, on_change=PlanningState.set_assign_vehicle),
+                    ),
+                    rx.cond(
+                        (PlanningState.assign_role == "practical") & (PlanningState.assign_vehicle != "client_own"),
+                        select_field("Training car", "vehicle_id", PlanningState.cars, input_id="assign-car",
+                                     blank="Choose a free car",
+                                     hint="Only the organisation's cars of this type that are free then are listed; "
+                                          "cars based at this venue first."),
                     ),
                     select_field("Instructor", "instructor_id", PlanningState.eligible, input_id="assign-instructor",
                                  blank="Choose a qualified, available instructor",
