@@ -138,8 +138,9 @@ def api_actor(organisation_id: int, name: str) -> Actor:
 
 def authenticate(raw: str | None, session: Session | None = None) -> Actor | None:
     """The API actor for a raw token, or None when the token is unknown, revoked, or its organisation is
-    disabled. The token is found by its hash (an index lookup), never by comparing secrets. ``session`` lets a
-    caller do its own first reads in the same database round of work."""
+    disabled. The token is found by its hash (an index lookup), never by comparing secrets. ``session``: a write
+    transaction of the caller's, which the check (and the occasional last-used stamp) then shares, so the request's
+    own work needs no second transaction. Nothing is cached: a revoked token is refused on its next request."""
     raw = (raw or "").strip()
     if not raw.startswith(TOKEN_PREFIX) or len(raw) > 200:
         return None
@@ -159,12 +160,16 @@ def authenticate(raw: str | None, session: Session | None = None) -> Actor | Non
         return None
     token_id, org_id, name, last_used = row
     if last_used is None or now - last_used >= TOUCH_EVERY:
-        with write_session() as s:
-            # Conditional, so a burst of requests records the use once.
-            s.exec(update(ApiToken)
-                   .where(ApiToken.id == token_id,
-                          or_(ApiToken.last_used_at.is_(None), ApiToken.last_used_at < now - TOUCH_EVERY))
-                   .values(last_used_at=now))
+        # Conditional, so a burst of requests records the use once.
+        touch = (update(ApiToken)
+                 .where(ApiToken.id == token_id,
+                        or_(ApiToken.last_used_at.is_(None), ApiToken.last_used_at < now - TOUCH_EVERY))
+                 .values(last_used_at=now))
+        if session is not None:
+            session.exec(touch)
+        else:
+            with write_session() as s:
+                s.exec(touch)
     return api_actor(org_id, name)
 
 
