@@ -14,7 +14,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, update
+from sqlalchemy import bindparam, or_, update
 from sqlmodel import Session, select
 
 from atlas_app.db import read_session, utcnow, write_session
@@ -136,6 +136,14 @@ def api_actor(organisation_id: int, name: str) -> Actor:
                  home_organisation_id=organisation_id, permissions=API_PERMISSIONS, full_name=name)
 
 
+# Built once: every API request runs it.
+_TOKEN_QUERY = (
+    select(ApiToken.id, ApiToken.organisation_id, ApiToken.name, ApiToken.last_used_at)
+    .join(Organisation, Organisation.id == ApiToken.organisation_id)
+    .where(ApiToken.token_hash == bindparam("digest"), ApiToken.revoked_at.is_(None), Organisation.is_active)
+)
+
+
 def authenticate(raw: str | None, session: Session | None = None) -> Actor | None:
     """The API actor for a raw token, or None when the token is unknown, revoked, or its organisation is
     disabled. The token is found by its hash (an index lookup), never by comparing secrets. ``session``: a write
@@ -146,16 +154,11 @@ def authenticate(raw: str | None, session: Session | None = None) -> Actor | Non
         return None
     digest = token_digest(raw)
     now = utcnow()
-    query = (
-        select(ApiToken.id, ApiToken.organisation_id, ApiToken.name, ApiToken.last_used_at)
-        .join(Organisation, Organisation.id == ApiToken.organisation_id)
-        .where(ApiToken.token_hash == digest, ApiToken.revoked_at.is_(None), Organisation.is_active)
-    )
     if session is not None:
-        row = session.exec(query).first()
+        row = session.connection().execute(_TOKEN_QUERY, {"digest": digest}).first()
     else:
         with read_session() as s:
-            row = s.exec(query).first()
+            row = s.connection().execute(_TOKEN_QUERY, {"digest": digest}).first()
     if row is None:
         return None
     token_id, org_id, name, last_used = row
