@@ -97,15 +97,19 @@ def _ping_idle_connections(engine: Engine) -> None:
         if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE_SECONDS:
             return
         try:
-            cursor = dbapi_conn.cursor()
-            try:
-                cursor.execute("SELECT 1")
-            finally:
-                cursor.close()
-            if engine.dialect.name == "postgresql":
-                dbapi_conn.rollback()  # the ping opened a transaction; leave the connection idle
+            _ping(dbapi_conn, engine.dialect.name)
         except Exception as exc:
             raise DisconnectionError("the pooled connection no longer answers") from exc
+
+
+def _ping(dbapi_conn, dialect: str) -> None:
+    cursor = dbapi_conn.cursor()
+    try:
+        cursor.execute("SELECT 1")
+    finally:
+        cursor.close()
+    if dialect == "postgresql":
+        dbapi_conn.rollback()  # the ping opened a transaction; leave the connection idle
 
 
 def make_engine(url: str) -> Engine:
