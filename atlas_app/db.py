@@ -2,18 +2,21 @@
 
 * SQLite runs in WAL mode with foreign keys on. Write transactions start with ``BEGIN IMMEDIATE`` so two writers
   never deadlock upgrading a read lock; read transactions use a plain deferred ``BEGIN``.
-* PostgreSQL runs through psycopg 3 with a small connection pool.
+* PostgreSQL runs through psycopg 3 with a small connection pool; a pooled connection is pinged only after it sat
+  idle (``_ping_idle_connections``), not on every checkout.
 * Times are stored as timezone-aware UTC (``UTCDateTime``) on both databases.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
 from sqlalchemy import DateTime, Engine, create_engine, event
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session
 
@@ -73,12 +76,50 @@ def _configure_sqlite(engine: Engine) -> None:
             conn.exec_driver_sql("BEGIN")
 
 
+# A pooled connection idle for longer than this is checked (``SELECT 1``) before it is handed out; one in steady
+# use is not, which saves a round trip on every request. Connections are replaced after RECYCLE_SECONDS anyway.
+PING_AFTER_IDLE_SECONDS = 10.0
+RECYCLE_SECONDS = 1800
+
+
+def _ping_idle_connections(engine: Engine) -> None:
+    """Pessimistic disconnect handling for idle connections only: a connection the server dropped while it sat in
+    the pool (a restart, an idle timeout) fails the ping and is replaced before anyone uses it. One in steady use
+    that breaks mid-request fails that request (the API answers 503, try again), and the pool then drops it."""
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_conn, record):
+        record.info["atlas_idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_conn, record, _proxy):
+        idle_since = record.info.get("atlas_idle_since")
+        if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE_SECONDS:
+            return
+        try:
+            _ping(dbapi_conn, engine.dialect.name)
+        except Exception as exc:
+            raise DisconnectionError("the pooled connection no longer answers") from exc
+
+
+def _ping(dbapi_conn, dialect: str) -> None:
+    cursor = dbapi_conn.cursor()
+    try:
+        cursor.execute("SELECT 1")
+    finally:
+        cursor.close()
+    if dialect == "postgresql":
+        dbapi_conn.rollback()  # the ping opened a transaction; leave the connection idle
+
+
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         _configure_sqlite(engine)
-        return engine
-    return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    else:
+        engine = create_engine(url, pool_size=10, max_overflow=20, pool_recycle=RECYCLE_SECONDS)
+    _ping_idle_connections(engine)
+    return engine
 
 
 def get_engine() -> Engine:

@@ -205,6 +205,42 @@ def test_booking_through_the_api(client, auth, cat):
     assert entry.username == "api:Police back office" and entry.user_id is None
 
 
+def test_an_api_booking_is_one_transaction_of_few_statements(client, auth, cat):
+    """Token check, offer lookup and booking share one transaction; the hot path stays lean."""
+    from sqlalchemy import event
+
+    from atlas_app.db import get_engine
+
+    session_id = add_session(cat, capacity=5)
+    add_offers(cat, 2)
+    warm = client.post("/api/v1/bookings", json={"offer_reference": "CLE-T-00001", "session_id": session_id},
+                       headers=auth)  # the token's first use also stamps last_used_at
+    assert warm.status_code == 201
+    engine = get_engine()
+    begins, statements = [], []
+
+    def on_begin(conn):
+        begins.append(conn)
+
+    def on_statement(conn, cursor, statement, params, context, executemany):
+        if not statement.lstrip().upper().startswith("BEGIN"):
+            statements.append(statement)
+
+    event.listen(engine, "begin", on_begin)
+    event.listen(engine, "before_cursor_execute", on_statement)
+    try:
+        response = client.post("/api/v1/bookings", headers=auth,
+                               json={"offer_reference": "CLE-T-00002", "session_id": session_id})
+    finally:
+        event.remove(engine, "begin", on_begin)
+        event.remove(engine, "before_cursor_execute", on_statement)
+    assert response.status_code == 201, response.text
+    assert len(begins) == 1
+    # token, offer id, offer + its active booking (locked), session, seat, booking, offer status, timeline, email,
+    # and the audit entry (one statement on PostgreSQL; lock the chain's head, insert, move the head on SQLite).
+    assert len(statements) <= (10 if engine.dialect.name == "postgresql" else 12), statements
+
+
 def test_a_full_session_or_a_booked_offer_gets_409(client, auth, cat):
     session_id = add_session(cat, capacity=1)
     add_offers(cat, 2)

@@ -11,7 +11,7 @@ from datetime import date, time, timedelta
 import pytest
 
 from atlas_app.db import utcnow, write_session
-from atlas_app.models import AuditEntry, Booking, ClientEvent, CourseSession, Offer, SpecialRequest
+from atlas_app.models import AuditEntry, Booking, ClientEvent, CourseSession, EmailMessage, Offer, SpecialRequest
 from atlas_app.models import Client as ClientRow
 from atlas_app.services import booking, catalogue, completions, offers, registers
 from atlas_app.services.booking import SessionFull
@@ -110,6 +110,43 @@ def test_telephone_booking_records_channel_and_who_made_it(setup, contact):
     assert record.offers[0].active_booking_reference == view.reference
     with pytest.raises(booking.AlreadyBooked):
         booking.book(agent, setup["offer"], setup["s2"])
+
+
+def test_booking_by_telephone_lets_go_of_the_clients_held_seat(setup, org, contact):
+    _user, agent = contact
+    held = booking.hold_seat(org.id, setup["offer"], setup["s1"])
+    assert seats(setup["s1"]) == 1
+
+    view = booking.book(agent, setup["offer"], setup["s2"])
+
+    assert (seats(setup["s1"]), seats(setup["s2"])) == (0, 1)
+    statuses = {b.reference: b.status for b in all_rows(Booking)}
+    assert statuses == {held.reference: "expired", view.reference: "awaiting_payment"}
+    assert view.venue_name == "NSAC Civic Centre" and "Victoria Road" in view.venue_address
+    assert view.client_name == "Sam Demo" and view.fee_pence == 9500 and view.course_code == "NSAC"
+    email = [m for m in all_rows(EmailMessage) if m.related_id == view.reference]
+    assert len(email) == 1 and email[0].to_address == "sam@example.com" and "NSAC course" in email[0].body_text
+
+
+def test_an_online_session_booking_has_no_venue_address(setup, contact, actor):
+    _user, agent = contact
+    online = make_session(actor, setup["ct"], setup["online"], mode="online")
+    view = booking.book(agent, setup["offer"], online)
+    assert (view.venue_address, view.delivery_mode) == ("Online", "online")
+    assert view.session_text.endswith("online")
+
+
+def test_a_booking_reference_already_in_use_is_drawn_again(setup, org, contact, monkeypatch):
+    _user, agent = contact
+    first = booking.book(agent, setup["offer"], setup["s1"])
+    _client, second_offer = make_offer(org.id, setup["ct"], "CLE-260006", first="Alex")
+    drawn = iter([first.reference, "HAR-FRESH22"])
+    monkeypatch.setattr(booking, "_random_reference", lambda prefix: next(drawn))
+
+    second = booking.book(agent, second_offer, setup["s1"])
+
+    assert second.reference == "HAR-FRESH22"
+    assert seats(setup["s1"]) == 2 and len(all_rows(Booking)) == 2
 
 
 def test_session_choices_for_an_offer_filter_by_mode_and_venue(setup, actor, org):

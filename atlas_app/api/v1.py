@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from atlas_app.db import read_session, utcnow
+from atlas_app.db import utcnow, write_session
 from atlas_app.services import api_tokens, booking, catalogue, referrals
 from atlas_app.services.actor import Actor
 from atlas_app.services.errors import AtlasError, NotAuthenticated, NotFound, ValidationFailed
@@ -233,11 +233,11 @@ async def create_referral(request: Request, actor: Actor) -> Response:
 
 
 def _book(raw_token: str, offer_reference: str, session_id: int, channel: str, needs: dict | None):
-    # The token check and the offer lookup share one read; the booking is its own transaction.
-    with read_session() as s:
+    # One transaction: the token check, the offer lookup and the booking (the same service as the staff screens).
+    with write_session() as s:
         actor = _authenticated(raw_token, s)
         offer_id = referrals.offer_id_for_reference(actor, offer_reference, session=s)
-    return booking.book(actor, offer_id, session_id, needs=needs, channel=channel)
+        return booking.book(actor, offer_id, session_id, needs=needs, channel=channel, session=s)
 
 
 async def create_booking(request: Request, raw_token: str) -> Response:

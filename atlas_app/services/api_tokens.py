@@ -14,7 +14,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, update
+from sqlalchemy import bindparam, or_, update
 from sqlmodel import Session, select
 
 from atlas_app.db import read_session, utcnow, write_session
@@ -136,35 +136,43 @@ def api_actor(organisation_id: int, name: str) -> Actor:
                  home_organisation_id=organisation_id, permissions=API_PERMISSIONS, full_name=name)
 
 
+# Built once: every API request runs it.
+_TOKEN_QUERY = (
+    select(ApiToken.id, ApiToken.organisation_id, ApiToken.name, ApiToken.last_used_at)
+    .join(Organisation, Organisation.id == ApiToken.organisation_id)
+    .where(ApiToken.token_hash == bindparam("digest"), ApiToken.revoked_at.is_(None), Organisation.is_active)
+)
+
+
 def authenticate(raw: str | None, session: Session | None = None) -> Actor | None:
     """The API actor for a raw token, or None when the token is unknown, revoked, or its organisation is
-    disabled. The token is found by its hash (an index lookup), never by comparing secrets. ``session`` lets a
-    caller do its own first reads in the same database round of work."""
+    disabled. The token is found by its hash (an index lookup), never by comparing secrets. ``session``: a write
+    transaction of the caller's, which the check (and the occasional last-used stamp) then shares, so the request's
+    own work needs no second transaction. Nothing is cached: a revoked token is refused on its next request."""
     raw = (raw or "").strip()
     if not raw.startswith(TOKEN_PREFIX) or len(raw) > 200:
         return None
     digest = token_digest(raw)
     now = utcnow()
-    query = (
-        select(ApiToken.id, ApiToken.organisation_id, ApiToken.name, ApiToken.last_used_at)
-        .join(Organisation, Organisation.id == ApiToken.organisation_id)
-        .where(ApiToken.token_hash == digest, ApiToken.revoked_at.is_(None), Organisation.is_active)
-    )
     if session is not None:
-        row = session.exec(query).first()
+        row = session.connection().execute(_TOKEN_QUERY, {"digest": digest}).first()
     else:
         with read_session() as s:
-            row = s.exec(query).first()
+            row = s.connection().execute(_TOKEN_QUERY, {"digest": digest}).first()
     if row is None:
         return None
     token_id, org_id, name, last_used = row
     if last_used is None or now - last_used >= TOUCH_EVERY:
-        with write_session() as s:
-            # Conditional, so a burst of requests records the use once.
-            s.exec(update(ApiToken)
-                   .where(ApiToken.id == token_id,
-                          or_(ApiToken.last_used_at.is_(None), ApiToken.last_used_at < now - TOUCH_EVERY))
-                   .values(last_used_at=now))
+        # Conditional, so a burst of requests records the use once.
+        touch = (update(ApiToken)
+                 .where(ApiToken.id == token_id,
+                        or_(ApiToken.last_used_at.is_(None), ApiToken.last_used_at < now - TOUCH_EVERY))
+                 .values(last_used_at=now))
+        if session is not None:
+            session.exec(touch)
+        else:
+            with write_session() as s:
+                s.exec(touch)
     return api_actor(org_id, name)
 
 

@@ -67,6 +67,29 @@ def _digest(entry: AuditEntry) -> str:
     return hashlib.sha256(_payload(_fields(entry)).encode("utf-8")).hexdigest()
 
 
+@dataclass
+class _Draft:
+    """An entry before it is written: the fast append needs no ORM object (the entry it returns is this)."""
+
+    at: datetime
+    organisation_id: int | None
+    user_id: int | None
+    username: str
+    entity: str
+    entity_id: str
+    action: str
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+    seq: int = 0
+    prev_hash: str = ""
+    hash: str = ""
+    id: int | None = None
+
+
+_DRAFT_FIELDS = ("seq", "at", "organisation_id", "user_id", "username", "entity", "entity_id", "action", "before",
+                 "after", "prev_hash", "hash")
+
+
 def _locked_head(session: Session) -> AuditChainHead:
     """The chain's head row, locked for this transaction; created by the first writer ever.
 
@@ -106,14 +129,13 @@ def record(
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
     organisation_id: int | None = None,
-) -> AuditEntry:
+) -> AuditEntry | _Draft:
     """Append an audit entry inside the caller's transaction (so it commits or rolls back with the change).
 
     The chain's head stays locked until the caller commits, and every writer needs it, so callers record their
     entry as their last change. On PostgreSQL the append is a single statement (lock the head, chain and insert
     the entry, move the head), so the lock is held for that statement and the commit only."""
-    entry = AuditEntry(
-        seq=0,
+    draft = _Draft(
         at=utcnow(),
         organisation_id=organisation_id if organisation_id is not None else (actor.organisation_id if actor else None),
         user_id=actor.user_id if actor else None,
@@ -123,11 +145,10 @@ def record(
         action=action,
         before=_jsonable(before) if before is not None else None,
         after=_jsonable(after) if after is not None else None,
-        prev_hash="",
-        hash="",
     )
-    if session.get_bind().dialect.name == "postgresql" and _append_in_one_statement(session, entry):
-        return entry
+    if session.get_bind().dialect.name == "postgresql" and _append_in_one_statement(session, draft):
+        return draft
+    entry = AuditEntry(**{name: getattr(draft, name) for name in _DRAFT_FIELDS})
     head = _locked_head(session)
     entry.seq = head.last_seq + 1
     entry.prev_hash = head.last_hash
@@ -164,7 +185,7 @@ RETURNING id, seq, prev_hash, hash
 """)
 
 
-def _append_in_one_statement(session: Session, entry: AuditEntry) -> bool:
+def _append_in_one_statement(session: Session, entry: _Draft) -> bool:
     """Append ``entry`` with one statement; False (nothing written) when the chain has no head row yet or the
     entry's text happens to contain a cut marker, so the caller takes the general path."""
     prev_mark, seq_mark = secrets.token_hex(16), secrets.token_hex(16)
@@ -176,7 +197,7 @@ def _append_in_one_statement(session: Session, entry: AuditEntry) -> bool:
         return False
     p1, rest = text_.split(prev_mark)
     p2, p3 = rest.split(quoted_seq)
-    row = session.execute(_APPEND_SQL, {
+    row = session.connection().execute(_APPEND_SQL, {
         "p1": p1, "p2": p2, "p3": p3, "at": entry.at, "organisation_id": entry.organisation_id,
         "user_id": entry.user_id, "username": entry.username, "entity": entry.entity, "entity_id": entry.entity_id,
         "action": entry.action,

@@ -12,11 +12,14 @@ which every writer in Atlas needs, so the shorter that lock is held the more boo
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import and_, bindparam, insert, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
@@ -67,19 +70,32 @@ def get_terms(s: Session, organisation_id: int) -> BookingTerms:
     return terms or BookingTerms(organisation_id=organisation_id)
 
 
+def _reference_prefix(slug: str | None) -> str:
+    return (slug[:3] if slug else "ATL").upper()
+
+
+def _random_reference(prefix: str) -> str:
+    return prefix + "-" + "".join(secrets.choice(_REF_ALPHABET) for _ in range(7))
+
+
 def new_reference(s: Session, organisation_id: int) -> str:
     org = s.get(Organisation, organisation_id)
-    prefix = (org.slug[:3] if org else "ATL").upper()
+    prefix = _reference_prefix(org.slug if org else None)
     while True:
-        ref = prefix + "-" + "".join(secrets.choice(_REF_ALPHABET) for _ in range(7))
+        ref = _random_reference(prefix)
         if s.exec(select(Booking.id).where(Booking.reference == ref)).first() is None:
             return ref
 
 
+_EVENT_INSERT = insert(ClientEvent.__table__)
+
+
 def timeline(s: Session, offer: Offer, kind: str, detail: str = "", booking_id: int | None = None,
              username: str = "") -> None:
-    s.add(ClientEvent(organisation_id=offer.organisation_id, client_id=offer.client_id, offer_id=offer.id,
-                      booking_id=booking_id, kind=kind, detail=detail[:500], username=username))
+    """Add an entry to the client's timeline: a plain INSERT, sent at once (the rows it points to exist already)."""
+    s.connection().execute(_EVENT_INSERT, {
+        "organisation_id": offer.organisation_id, "client_id": offer.client_id, "offer_id": offer.id,
+        "booking_id": booking_id, "at": utcnow(), "kind": kind, "detail": detail[:500], "username": username})
 
 
 def clean_needs(needs: dict[str, Any] | None) -> dict[str, Any]:
@@ -102,16 +118,7 @@ def _take_seat(s: Session, session_id: int, organisation_id: int, looks_full: bo
     if looks_full and _release_expired(s, session_id=session_id) == 0:
         raise SessionFull()
     for attempt in range(2):
-        result = s.exec(
-            update(CourseSession)
-            .where(
-                CourseSession.id == session_id,
-                CourseSession.organisation_id == organisation_id,
-                CourseSession.status == "scheduled",
-                CourseSession.seats_taken < CourseSession.capacity,
-            )
-            .values(seats_taken=CourseSession.seats_taken + 1)
-        )
+        result = s.connection().execute(_TAKE_SEAT, {"sid": session_id, "org": organisation_id})
         if result.rowcount == 1:
             return
         if attempt == 0 and _release_expired(s, session_id=session_id) == 0:
@@ -119,12 +126,22 @@ def _take_seat(s: Session, session_id: int, organisation_id: int, looks_full: bo
     raise SessionFull()
 
 
+# The seat counter is only ever moved by these two statements (plain SQL: the ORM has nothing to keep in step).
+_seats = CourseSession.__table__.c
+_TAKE_SEAT = (
+    update(CourseSession.__table__)
+    .where(_seats.id == bindparam("sid"), _seats.organisation_id == bindparam("org"), _seats.status == "scheduled",
+           _seats.seats_taken < _seats.capacity)
+    .values(seats_taken=_seats.seats_taken + 1)
+)
+_GIVE_BACK_SEAT = (
+    update(CourseSession.__table__).where(_seats.id == bindparam("sid"), _seats.seats_taken > 0)
+    .values(seats_taken=_seats.seats_taken - 1)
+)
+
+
 def _give_back_seat(s: Session, session_id: int) -> None:
-    s.exec(
-        update(CourseSession)
-        .where(CourseSession.id == session_id, CourseSession.seats_taken > 0)
-        .values(seats_taken=CourseSession.seats_taken - 1)
-    )
+    s.connection().execute(_GIVE_BACK_SEAT, {"sid": session_id})
 
 
 def _release_expired(s: Session, session_id: int | None = None, now: datetime | None = None) -> int:
@@ -231,16 +248,21 @@ def _active_booking(s: Session, offer_id: int) -> Booking | None:
     ).first()
 
 
-def _snapshot(b: Booking) -> dict[str, Any]:
-    return {"reference": b.reference, "status": b.status, "session_id": b.session_id, "channel": b.channel,
+def _snapshot(b: Booking, session_id: int | None = None) -> dict[str, Any]:
+    return {"reference": b.reference, "status": b.status,
+            "session_id": b.session_id if session_id is None else session_id, "channel": b.channel,
             "fee_pence": b.fee_pence, "needs": b.needs}
 
 
 def session_text(s: Session, session: CourseSession) -> str:
     ct = s.get(CourseType, session.course_type_id)
     venue = s.get(Venue, session.venue_id) if session.venue_id else None
+    return _describe_session(ct.name if ct else None, session, venue)
+
+
+def _describe_session(course_name: str | None, session, venue) -> str:
     where = "online" if session.delivery_mode == "online" or venue is None or venue.is_online else venue.name
-    return f"{ct.name if ct else 'Course'}, {london_text(session.starts_at)}, {where}"
+    return f"{course_name or 'Course'}, {london_text(session.starts_at)}, {where}"
 
 
 # --- the result objects --------------------------------------------------------------------------------------
@@ -277,17 +299,23 @@ def booking_view(s: Session, b: Booking) -> BookingView:
     session = s.get(CourseSession, b.session_id)
     ct = s.get(CourseType, session.course_type_id)
     venue = s.get(Venue, session.venue_id) if session.venue_id else None
+    return _make_view(b, offer, client, session, venue, ct.code, ct.name)
+
+
+def _make_view(b, offer, client, session, venue, course_code: str, course_name: str) -> BookingView:
+    """The view of booking ``b``. Each argument only needs the attributes read here, so ORM rows and the plain rows
+    of ``book`` both do (``venue`` is None for online sessions)."""
     address = ", ".join(x for x in [venue.address_line1, venue.address_line2, venue.town, venue.postcode] if x) \
         if venue else ""
     return BookingView(
         id=b.id, reference=b.reference, status=b.status, channel=b.channel, offer_id=offer.id,
         offer_reference=offer.offer_reference, client_name=f"{client.first_name} {client.last_name}",
-        session_id=session.id, session_text=session_text(s, session), starts_at=session.starts_at,
-        ends_at=session.ends_at, venue_name=venue.name if venue else "Online",
+        session_id=session.id, session_text=_describe_session(course_name, session, venue),
+        starts_at=session.starts_at, ends_at=session.ends_at, venue_name=venue.name if venue else "Online",
         venue_address="Online" if (venue is None or venue.is_online) else address,
-        delivery_mode=session.delivery_mode, course_code=ct.code, course_name=ct.name, fee_pence=b.fee_pence,
-        hold_expires_at=b.hold_expires_at, payment_due_at=b.payment_due_at, needs=dict(b.needs or {}),
-        created_at=b.created_at,
+        delivery_mode=session.delivery_mode, course_code=course_code, course_name=course_name,
+        fee_pence=b.fee_pence, hold_expires_at=b.hold_expires_at, payment_due_at=b.payment_due_at,
+        needs=dict(b.needs or {}), created_at=b.created_at,
     )
 
 
@@ -299,33 +327,67 @@ def _new_booking(s: Session, offer: Offer, session: CourseSession, *, status: st
                  fee_pence: int | None = None, transferred_from: int | None = None) -> Booking:
     terms = get_terms(s, offer.organisation_id)
     ct = s.get(CourseType, offer.course_type_id)
+    org = s.get(Organisation, offer.organisation_id)
     _take_seat(s, session.id, offer.organisation_id, looks_full=session.seats_taken >= session.capacity)
-    booking = Booking(
-        organisation_id=offer.organisation_id,
-        reference=new_reference(s, offer.organisation_id),
-        offer_id=offer.id,
-        session_id=session.id,
-        status=status,
-        channel=channel,
-        made_by_user_id=actor.user_id if actor else None,
-        hold_expires_at=now + timedelta(minutes=hold_minutes or terms.hold_minutes) if status == "held" else None,
-        payment_due_at=None if status == "held" else _payment_due(terms, session, now),
-        fee_pence=ct.fee_pence if fee_pence is None else fee_pence,
-        needs=clean_needs(needs),
-        transferred_from_id=transferred_from,
-        created_at=now,
-        updated_at=now,
-    )
-    s.add(booking)
-    try:
-        s.flush()
-    except IntegrityError:
-        raise AlreadyBooked() from None
-    return booking
+    values = _booking_values(offer, session, status=status, channel=channel, actor=actor, needs=needs, now=now,
+                             hold_minutes=hold_minutes or terms.hold_minutes,
+                             payment_due_hours=terms.payment_due_hours,
+                             fee_pence=ct.fee_pence if fee_pence is None else fee_pence,
+                             transferred_from=transferred_from)
+    s.flush()  # changes made so far (an old booking let go) reach the database before the new row
+    _insert_booking(s, values, _reference_prefix(org.slug if org else None))
+    return s.get(Booking, values["id"])
+
+
+def _booking_values(offer, session, *, status: str, channel: str, actor: Actor | None,
+                    needs: dict[str, Any] | None, now: datetime, hold_minutes: int, payment_due_hours: int,
+                    fee_pence: int, transferred_from: int | None = None) -> dict[str, Any]:
+    """The columns of a new booking (all but its id and reference)."""
+    return {
+        "organisation_id": offer.organisation_id, "offer_id": offer.id, "session_id": session.id,
+        "status": status, "channel": channel, "made_by_user_id": actor.user_id if actor else None,
+        "hold_expires_at": now + timedelta(minutes=hold_minutes) if status == "held" else None,
+        "payment_due_at": None if status == "held" else _due(payment_due_hours, session, now),
+        "fee_pence": fee_pence, "needs": clean_needs(needs), "transferred_from_id": transferred_from,
+        "created_at": now, "updated_at": now,
+    }
+
+
+_BOOKING_INSERTS: dict[str, Any] = {}
+
+
+def _booking_insert(dialect: str):
+    """``INSERT INTO booking ... ON CONFLICT (reference) DO NOTHING RETURNING id``: a reference already in use
+    inserts nothing (and another is drawn), while a second active booking for the offer still fails on its index."""
+    if dialect not in _BOOKING_INSERTS:
+        dialect_insert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[dialect]
+        _BOOKING_INSERTS[dialect] = (dialect_insert(Booking.__table__).on_conflict_do_nothing(
+            index_elements=["reference"]).returning(Booking.__table__.c.id))
+    return _BOOKING_INSERTS[dialect]
+
+
+def _insert_booking(s: Session, values: dict[str, Any], prefix: str) -> None:
+    """Insert the booking with a fresh reference; sets ``values["id"]`` and ``values["reference"]``.
+    AlreadyBooked when the offer has an active booking (the partial unique index says so under any race)."""
+    conn = s.connection()
+    statement = _booking_insert(conn.dialect.name)
+    while True:
+        values["reference"] = _random_reference(prefix)
+        try:
+            row = conn.execute(statement, values).first()
+        except IntegrityError:
+            raise AlreadyBooked() from None
+        if row is not None:
+            values["id"] = row[0]
+            return
 
 
 def _payment_due(terms: BookingTerms, session: CourseSession, now: datetime) -> datetime:
-    return min(now + timedelta(hours=terms.payment_due_hours), session.starts_at - timedelta(hours=1))
+    return _due(terms.payment_due_hours, session, now)
+
+
+def _due(payment_due_hours: int, session, now: datetime) -> datetime:
+    return min(now + timedelta(hours=payment_due_hours), session.starts_at - timedelta(hours=1))
 
 
 def hold_seat(organisation_id: int, offer_id: int, session_id: int, needs: dict[str, Any] | None = None,
@@ -410,41 +472,130 @@ def confirm_hold(organisation_id: int, offer_id: int, booking_reference: str,
         return view
 
 
+@contextmanager
+def _transaction(session: Session | None) -> Iterator[Session]:
+    """The caller's write transaction when it passes one (it commits), else a new one."""
+    if session is not None:
+        yield session
+    else:
+        with write_session() as s:
+            yield s
+
+
+_BOOKING_DEFAULT_TERMS = BookingTerms(organisation_id=0)
+_o, _b = Offer.__table__.c, Booking.__table__.c
+# Everything ``book`` needs about the offer in one row: the offer (locked), its client, course type, organisation,
+# booking terms, and its active booking if it has one.
+_OFFER_FOR_BOOKING = (
+    select(_o.id, _o.organisation_id, _o.offer_reference, _o.client_id, _o.course_type_id, _o.status,
+           _o.critical_date, Client.first_name, Client.last_name, Client.email,
+           CourseType.code.label("course_code"), CourseType.name.label("course_name"), CourseType.fee_pence,
+           Organisation.slug.label("organisation_slug"), BookingTerms.hold_minutes, BookingTerms.payment_due_hours,
+           _b.id.label("active_id"), _b.status.label("active_status"), _b.reference.label("active_reference"),
+           _b.session_id.label("active_session_id"))
+    .select_from(Offer.__table__)
+    .join(Client.__table__, Client.id == _o.client_id)
+    .join(CourseType.__table__, CourseType.id == _o.course_type_id)
+    .join(Organisation.__table__, Organisation.id == _o.organisation_id)
+    .outerjoin(BookingTerms.__table__, BookingTerms.organisation_id == _o.organisation_id)
+    .outerjoin(Booking.__table__, and_(_b.offer_id == _o.id, _b.status.in_(ACTIVE_BOOKING_STATUSES)))
+    .where(_o.id == bindparam("offer_id"), _o.organisation_id == bindparam("org"))
+    .with_for_update(of=Offer.__table__)
+)
+_s, _v = CourseSession.__table__.c, Venue.__table__.c
+_SESSION_FOR_BOOKING = (
+    select(_s.id, _s.organisation_id, _s.course_type_id, _s.venue_id, _s.delivery_mode, _s.starts_at, _s.ends_at,
+           _s.capacity, _s.seats_taken, _s.status, _v.name.label("venue_name"), _v.is_online.label("venue_online"),
+           _v.address_line1, _v.address_line2, _v.town, _v.postcode)
+    .select_from(CourseSession.__table__)
+    .outerjoin(Venue.__table__, _v.id == _s.venue_id)
+    .where(_s.id == bindparam("session_id"), _s.organisation_id == bindparam("org"))
+)
+_EXPIRE_HOLD = (update(Booking.__table__).where(_b.id == bindparam("bid"), _b.status == "held")
+                .values(status="expired", updated_at=bindparam("now")))
+_MARK_BOOKED = update(Offer.__table__).where(_o.id == bindparam("offer_id")).values(status="booked")
+
+
+@dataclass(frozen=True)
+class _Place:
+    name: str
+    is_online: bool
+    address_line1: str
+    address_line2: str
+    town: str
+    postcode: str
+
+
+@dataclass(frozen=True)
+class _NewBooking:
+    id: int
+    reference: str
+    status: str
+    channel: str
+    fee_pence: int
+    hold_expires_at: datetime | None
+    payment_due_at: datetime | None
+    needs: dict[str, Any]
+    created_at: datetime
+
+
 def book(actor: Actor, offer_id: int, session_id: int, needs: dict[str, Any] | None = None,
-         channel: str = "telephone") -> BookingView:
-    """Staff (or an API client) book a seat outright for an offer; the booking then awaits payment."""
+         channel: str = "telephone", *, session: Session | None = None) -> BookingView:
+    """Staff (or an API client) book a seat outright for an offer; the booking then awaits payment.
+
+    Every way in (the staff screens, telephone bookings, the REST API) comes here. It is the busiest write in
+    Atlas, so it reads and writes plain rows: one query for the offer (locked) with everything the booking, its
+    view and its email need, one for the session, then the guarded seat UPDATE, the INSERT of the booking, the
+    offer's status, the timeline, the email and the audit entry. ``session``: a write transaction the caller
+    already holds (the API checks its token in the same one); the caller commits it."""
     actor.require(Perm.BOOKINGS_MANAGE)
     org_id = actor.require_org()
     if channel not in ("telephone", "online", "api"):
         raise ValidationFailed("Channel must be online, telephone or api.", {"channel": "invalid"})
+    try:
+        sid = int(session_id)
+    except (TypeError, ValueError):
+        raise ValidationFailed("Choose a session.", {"session": "invalid"}) from None
     now = utcnow()
-    with write_session() as s:
-        offer = _load_offer(s, org_id, offer_id, lock=True)
-        session = _load_session(s, org_id, session_id)
-        _check_bookable(s, offer, session, now)
-        existing = _active_booking(s, offer.id)
-        if existing is not None:
-            if existing.status != "held":
-                raise AlreadyBooked(f"This offer is already booked (booking {existing.reference}).")
-            existing.status, existing.updated_at = "expired", now
-            s.add(existing)
-            s.flush()
-            _give_back_seat(s, existing.session_id)
-        booking = _new_booking(s, offer, session, status="awaiting_payment", channel=channel, actor=actor,
-                               needs=needs, now=now)
-        offer.status = "booked"
-        s.add(offer)
+    with _transaction(session) as s:
+        conn = s.connection()
+        offer = conn.execute(_OFFER_FOR_BOOKING, {"offer_id": int(offer_id), "org": org_id}).first()
+        if offer is None:
+            raise NotFound("No such offer.")
+        course = conn.execute(_SESSION_FOR_BOOKING, {"session_id": sid, "org": org_id}).first()
+        if course is None:
+            raise NotFound("No such session.")
+        _check_bookable(s, offer, course, now)
+        if offer.active_id is not None:
+            if offer.active_status != "held":
+                raise AlreadyBooked(f"This offer is already booked (booking {offer.active_reference}).")
+            if conn.execute(_EXPIRE_HOLD, {"bid": offer.active_id, "now": now}).rowcount == 1:
+                _give_back_seat(s, offer.active_session_id)
+        _take_seat(s, course.id, org_id, looks_full=course.seats_taken >= course.capacity)
+        terms = _BOOKING_DEFAULT_TERMS if offer.hold_minutes is None else offer
+        values = _booking_values(offer, course, status="awaiting_payment", channel=channel, actor=actor,
+                                 needs=needs, now=now, hold_minutes=terms.hold_minutes,
+                                 payment_due_hours=terms.payment_due_hours, fee_pence=offer.fee_pence)
+        _insert_booking(s, values, _reference_prefix(offer.organisation_slug))
+        conn.execute(_MARK_BOOKED, {"offer_id": offer.id})
+        venue = None if course.venue_id is None else _Place(
+            course.venue_name, course.venue_online, course.address_line1, course.address_line2, course.town,
+            course.postcode)
+        new = _NewBooking(values["id"], values["reference"], values["status"], channel, values["fee_pence"],
+                          None, values["payment_due_at"], values["needs"], now)
+        view = _make_view(new, offer, offer, course, venue, offer.course_code, offer.course_name)
         how = {"telephone": "by telephone", "api": "through the API", "online": "online"}[channel]
-        timeline(s, offer, "booked", f"Booked {how}: {session_text(s, session)}", booking.id, actor.username)
-        view = booking_view(s, booking)
-        _queue_confirmation(s, offer, view)
-        audit.record(s, actor, "booking", booking.reference, "booked", after=_snapshot(booking))
+        timeline(s, offer, "booked", f"Booked {how}: {view.session_text}", new.id, actor.username)
+        _queue_confirmation(s, offer, view, client=offer)
+        audit.record(s, actor, "booking", new.reference, "booked", after=_snapshot(new, course.id))
         return view
 
 
 def _queue_confirmation(s: Session, offer: Offer, view: BookingView, kind: str = "confirmation",
-                        previously: str = "") -> None:
-    client = s.get(Client, offer.client_id)
+                        previously: str = "", client=None) -> None:
+    """Queue the client's email about ``view``. ``client``: the client's names and email when the caller has them
+    already (else they are looked up)."""
+    client = client or s.get(Client, offer.client_id)
     if not client or not client.email:
         return
     subject = {

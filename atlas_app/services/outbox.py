@@ -15,7 +15,7 @@ from email.message import EmailMessage as MimeMessage
 from email.utils import make_msgid
 from urllib.parse import parse_qs, unquote, urlparse
 
-from sqlalchemy import func
+from sqlalchemy import func, insert
 from sqlmodel import Session, select
 
 from atlas_app.db import utcnow, write_session, read_session
@@ -29,6 +29,17 @@ MAX_ATTEMPTS = 5
 RETRY_BASE = timedelta(minutes=1)
 
 
+@dataclass(frozen=True)
+class QueuedEmail:
+    id: int
+    to_address: str
+    subject: str
+
+
+_MESSAGE_INSERT = insert(EmailMessage.__table__).returning(EmailMessage.__table__.c.id)
+_ATTACHMENT_INSERT = insert(EmailAttachment.__table__)
+
+
 def queue(
     session: Session,
     *,
@@ -40,27 +51,25 @@ def queue(
     organisation_id: int | None = None,
     related: tuple[str, object] | None = None,
     sensitive: bool = False,
-) -> EmailMessage:
-    """Queue an email inside the caller's transaction. ``attachments`` are (filename, content type, bytes)."""
+) -> QueuedEmail:
+    """Queue an email inside the caller's transaction. ``attachments`` are (filename, content type, bytes).
+    The rows are plain INSERTs, sent at once (bookings queue one with every confirmation)."""
     to = (to or "").strip()
     if "@" not in to or any(c in to for c in "\r\n,;<>"):
         raise ValidationFailed(f"'{to}' is not an email address.", {"to": "invalid"})
-    message = EmailMessage(
-        organisation_id=organisation_id,
-        to_address=to,
-        subject=subject.replace("\r", " ").replace("\n", " ")[:300],
-        body_text=body,
-        body_html=html,
-        status="queued" if get_settings().smtp_url else "held",
-        sensitive=sensitive,
-        related_entity=related[0] if related else "",
-        related_id=str(related[1]) if related else "",
-    )
-    session.add(message)
-    session.flush()
-    for filename, content_type, content in attachments or []:
-        session.add(EmailAttachment(email_id=message.id, filename=filename, content_type=content_type, content=content))
-    return message
+    now = utcnow()
+    subject = subject.replace("\r", " ").replace("\n", " ")[:300]
+    conn = session.connection()
+    message_id = conn.execute(_MESSAGE_INSERT, {
+        "organisation_id": organisation_id, "to_address": to, "subject": subject, "body_text": body,
+        "body_html": html, "status": "queued" if get_settings().smtp_url else "held", "attempts": 0,
+        "last_error": "", "sensitive": sensitive, "created_at": now, "next_attempt_at": now, "sent_at": None,
+        "related_entity": related[0] if related else "", "related_id": str(related[1]) if related else "",
+    }).scalar_one()
+    if attachments:
+        conn.execute(_ATTACHMENT_INSERT, [{"email_id": message_id, "filename": filename, "content_type": content_type,
+                                           "content": content} for filename, content_type, content in attachments])
+    return QueuedEmail(message_id, to, subject)
 
 
 def build_mime(message: EmailMessage, attachments: list[EmailAttachment], sender: str) -> MimeMessage:

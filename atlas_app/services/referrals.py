@@ -48,7 +48,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import func, update
+from sqlalchemy import bindparam, func, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
@@ -820,6 +820,12 @@ def _submit(actor: Actor, org_id: int, referral: Referral, source: str) -> Refer
                                counts.changes[0][1] if counts.changes else [])
 
 
+_OFFER_BY_REFERENCE = select(Offer.id).where(Offer.organisation_id == bindparam("org"),
+                                             Offer.offer_reference == bindparam("ref"))
+_OFFER_BY_ANY_CASE = select(Offer.id).where(Offer.organisation_id == bindparam("org"),
+                                            func.upper(Offer.offer_reference) == bindparam("ref"))
+
+
 def offer_id_for_reference(actor: Actor, offer_reference: str, session: Session | None = None) -> int:
     """The id of the organisation's offer with this reference (any case), else NotFound."""
     actor.require(Perm.BOOKINGS_VIEW)
@@ -829,11 +835,11 @@ def offer_id_for_reference(actor: Actor, offer_reference: str, session: Session 
         raise ValidationFailed("Give the offer reference.", {"offer_reference": "required"})
     # References are stored in capitals, so the exact match (an index lookup) nearly always answers; any other
     # spelling is found by the case-insensitive search.
-    exact = select(Offer.id).where(Offer.organisation_id == org_id, Offer.offer_reference == ref)
-    anycase = select(Offer.id).where(Offer.organisation_id == org_id, func.upper(Offer.offer_reference) == ref)
+    params = {"org": org_id, "ref": ref}
 
     def find(s: Session) -> int | None:
-        return s.exec(exact).first() or s.exec(anycase).first()
+        conn = s.connection()
+        return conn.execute(_OFFER_BY_REFERENCE, params).scalar() or conn.execute(_OFFER_BY_ANY_CASE, params).scalar()
 
     if session is not None:
         offer_id = find(session)

@@ -11,6 +11,8 @@ What it does
      seats to spare. Asyncio + httpx over loopback.
   4. Reports bookings/second, p50/p95/p99 latency, and the oversold count read from the database (must be 0), prints
      a table and writes ``tests/perf/results/booking_rush.json``.
+  5. Measures, in one process with no HTTP server (``booking_cpu.py``), the CPU time and SQL statements per booking
+     on 160 more offers: the figures to compare between versions whatever the machine's load.
 
 Targets (2-core machine): >= 100 bookings/s and p95 < 250 ms in the steady run. They are reported, not asserted,
 unless ATLAS_BENCH_ENFORCE_TARGETS=1: the figures depend on what else the machine is doing, which the JSON records
@@ -58,6 +60,7 @@ REDIS_URL = os.environ.get("ATLAS_BENCH_REDIS_URL") or "redis://127.0.0.1:6379/7
 FIRST_PORT = int(os.environ.get("ATLAS_BENCH_PORT") or 3103)
 RUSH_ATTEMPTS, RUSH_CONCURRENCY, RUSH_SEATS = 300, 50, 24
 FLOW_BOOKINGS, FLOW_CONCURRENCY, FLOW_SESSIONS = 1000, 20, 50
+CPU_BOOKINGS = 160  # measured in one process after the runs (tests/perf/booking_cpu.py), on seats left over
 TARGET_BOOKINGS_PER_SECOND, TARGET_P95_MS = 100, 250
 
 
@@ -132,7 +135,7 @@ def bench_env(tmp_path_factory):
     subprocess.run([sys.executable, "-m", "atlas_app", "migrate"], cwd=ROOT, env=env, check=True,
                    capture_output=True, timeout=300)
     seeded = subprocess.run([sys.executable, str(HERE / "bench_seed.py"), "--rush-offers", str(RUSH_ATTEMPTS),
-                             "--rush-capacity", str(RUSH_SEATS), "--flow-offers", str(FLOW_BOOKINGS),
+                             "--rush-capacity", str(RUSH_SEATS), "--flow-offers", str(FLOW_BOOKINGS + CPU_BOOKINGS),
                              "--flow-sessions", str(FLOW_SESSIONS)],
                             cwd=ROOT, env=env, check=True, capture_output=True, text=True, timeout=300)
     seed = json.loads(seeded.stdout)
@@ -229,6 +232,15 @@ def _table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def _cpu_per_booking(env: dict, token: str, bodies: list[dict]) -> dict:
+    """CPU time and SQL statements per booking in one process (booking_cpu.py): figures that hardly depend on the
+    machine's load, unlike the runs over HTTP."""
+    done = subprocess.run([sys.executable, str(HERE / "booking_cpu.py")], cwd=ROOT, env=env, check=True,
+                          input=json.dumps({"token": token, "bookings": bodies}), capture_output=True, text=True,
+                          timeout=600)
+    return json.loads(done.stdout)
+
+
 def test_booking_rush(bench_env, server):
     env, seed = bench_env
     base, token = server["base"], seed["token"]
@@ -240,10 +252,12 @@ def test_booking_rush(bench_env, server):
     rush_summary = {**rush.summary(), "database": _database_check(env, [seed["rush_session"]])}
 
     flow_sessions = seed["flow_sessions"]
-    flow = load.run(base, token, [{"offer_reference": ref, "session_id": flow_sessions[i % len(flow_sessions)]}
-                                  for i, ref in enumerate(seed["flow_offers"])], FLOW_CONCURRENCY, "steady")
+    flow_bodies = [{"offer_reference": ref, "session_id": flow_sessions[i % len(flow_sessions)]}
+                   for i, ref in enumerate(seed["flow_offers"])]
+    flow = load.run(base, token, flow_bodies[:FLOW_BOOKINGS], FLOW_CONCURRENCY, "steady")
     flow_summary = {**flow.summary(), "database": _database_check(env, flow_sessions)}
     load_after = _load_average()
+    in_process = _cpu_per_booking(env, token, flow_bodies[FLOW_BOOKINGS:])
 
     report = {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -252,6 +266,7 @@ def test_booking_rush(bench_env, server):
                    "redis": server["redis"], "workers_setting": server["workers"],
                    "processes": _worker_processes(server["pid"])},
         "runs": [rush_summary, flow_summary],
+        "in_process": in_process,
         "targets": {
             "bookings_per_second": {"target": TARGET_BOOKINGS_PER_SECOND,
                                     "measured": flow_summary["bookings_per_second"],
@@ -267,6 +282,8 @@ def test_booking_rush(bench_env, server):
     print("\n" + _table([rush_summary, flow_summary]))
     print(f"load average before {load_before}, after {load_after}; server processes "
           f"{report['server']['processes']} (workers: {server['workers']}); results in {RESULTS}")
+    print(f"in one process, one booking at a time: {in_process['cpu_ms_per_booking']} ms CPU and "
+          f"{in_process['statements_per_booking']} SQL statements per booking")
     for name, t in report["targets"].items():
         if "met" in t:
             print(f"target {name}: {t['measured']} vs {t['target']} -> {'met' if t['met'] else 'MISSED'}")
@@ -281,6 +298,7 @@ def test_booking_rush(bench_env, server):
     assert rush_summary["booked"] == RUSH_SEATS and rush_summary["refused_full_409"] == RUSH_ATTEMPTS - RUSH_SEATS
     assert rush_summary["database"]["seats_taken"] == RUSH_SEATS
     assert flow_summary["booked"] == FLOW_BOOKINGS
+    assert in_process["booked"] == in_process["bookings"]
     if os.environ.get("ATLAS_BENCH_ENFORCE_TARGETS") == "1":
         assert report["targets"]["bookings_per_second"]["met"], report["targets"]
         assert report["targets"]["p95_ms"]["met"], report["targets"]
