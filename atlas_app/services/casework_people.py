@@ -23,6 +23,7 @@ from atlas_app.models.casework import (
     PersonContact,
     PersonReference,
     PersonRelationship,
+    PersonShortWord,
     Place,
     Task,
 )
@@ -401,23 +402,42 @@ def key_starts_with(col: Any, key: str) -> Any:
 PG_NAME_SEARCH = "(person.name_norm || ' ' || person.given_key || ' ' || person.family_key)"
 
 
-def _name_conditions(dialect: str, words: list[str], by_sound: bool) -> list[Any]:
-    """Conditions on ``person`` for every word: the name contains it or (``by_sound``) a given or family name sounds
-    like it.
+# Words shorter than this are not in the trigram indexes; they are looked up exactly in ``person_short_word``.
+SHORT_WORD = 3
 
-    PostgreSQL answers both from the one trigram index, combining the words' bitmaps. On SQLite one FTS5 query over
-    the trigram table (``name_norm`` for the substrings, ``name_keys`` for the Soundex keys) answers every word of
-    three letters or more. Shorter words (and, on PostgreSQL, words with digits) are checked row by row on the
-    rows the other criteria leave."""
+
+def _short_word_condition(word: str, widen: bool) -> Any:
+    """The name has the word ``word`` (one or two letters), answered from ``person_short_word``; with ``widen``,
+    also a word that starts with it ("jo" for "John"), checked on the rows the other conditions leave."""
+    exact = Person.id.in_(select(PersonShortWord.person_id).where(PersonShortWord.word == word))
+    if not widen:
+        return exact
+    return or_(exact, Person.name_norm.like(f"{word}%"), Person.name_norm.like(f"% {word}%"))
+
+
+def _name_conditions(dialect: str, words: list[str], by_sound: bool, narrowed: bool = False) -> list[Any]:
+    """Conditions on ``person`` for every word.
+
+    Words of three letters or more: the name contains the word or (``by_sound``) a given or family name sounds
+    like it. PostgreSQL answers both from the one trigram index, combining the words' bitmaps; on SQLite one FTS5
+    query over the trigram table (``name_norm`` for the substrings, ``name_keys`` for the Soundex keys) answers
+    every such word. On PostgreSQL, words with digits are checked row by row on the rows the other criteria leave.
+
+    Words of one or two letters ("li", "ng", "jo"): the name has that word, from ``person_short_word``. When
+    ``by_sound`` (the widening pass) and ``narrowed`` (a longer word or another criterion picks the rows first), a
+    word of the name that starts with it also matches ("jo smith" finds John Smith)."""
     conditions = []
     fts_terms = []
     searchable = literal_column(PG_NAME_SEARCH)
     for word in words:
-        key = soundex(word) if by_sound and len(word) >= 2 else ""
-        if dialect == "sqlite" and len(word) >= 3:
+        if len(word) < SHORT_WORD:
+            conditions.append(_short_word_condition(word, by_sound and narrowed))
+            continue
+        key = soundex(word) if by_sound else ""
+        if dialect == "sqlite":
             fts_terms.append(f'(name_norm : "{word}" OR name_keys : "{key}")' if key else f'name_norm : "{word}"')
             continue
-        if dialect == "postgresql" and len(word) >= 3 and word.isalpha():
+        if dialect == "postgresql" and word.isalpha():
             options = [searchable.like(f"%{word}%")] + ([searchable.like(f"%{key}%")] if key else [])
             conditions.append(or_(*options))
             continue
@@ -438,8 +458,14 @@ def search_people(actor: Actor, *, name: str = "", date_of_birth: Any = None, re
     org_id = _view(actor)
     dob = parse_date(date_of_birth, "date_of_birth")
     words = normalise(name).split()[:6]
-    if not (words or dob or reference.strip() or postcode.strip() or address.strip()):
+    other_criteria = bool(dob or reference.strip() or postcode.strip() or address.strip())
+    if not (words or other_criteria):
         return []
+    if words and not other_criteria and all(len(w) == 1 for w in words):
+        # Initials alone would match a large share of everyone.
+        raise ValidationFailed("Type at least two letters of a name, or add a date of birth, reference number or "
+                               "postcode to search by initials.", {"name": "too short"})
+    narrowed = other_criteria or any(len(w) >= SHORT_WORD for w in words)
     with read_session() as s:
         dialect = s.get_bind().dialect.name
         conditions = [Person.organisation_id == org_id, Person.merged_into_id.is_(None)]
@@ -464,9 +490,9 @@ def search_people(actor: Actor, *, name: str = "", date_of_birth: Any = None, re
         if words:
             candidates = list(s.exec(columns.where(*conditions, *_name_conditions(dialect, words, False))
                                      .limit(NAME_CANDIDATES)).all())
-            if len(candidates) < NAME_CANDIDATES:
+            if len(candidates) < NAME_CANDIDATES and narrowed:  # else the second pass would repeat the first
                 seen = {c.id for c in candidates}
-                sounds = s.exec(columns.where(*conditions, *_name_conditions(dialect, words, True))
+                sounds = s.exec(columns.where(*conditions, *_name_conditions(dialect, words, True, narrowed))
                                 .limit(NAME_CANDIDATES)).all()
                 candidates += [c for c in sounds if c.id not in seen][:NAME_CANDIDATES - len(candidates)]
         else:
