@@ -125,23 +125,28 @@ def test_search_index_objects_exist_on_this_database(database):
             assert {"person_name_fts", "person_name_fts_ai", "person_name_fts_ad", "person_name_fts_au"} <= names
 
 
-def test_names_are_searched_through_the_index(database, worker):
-    """The plan of a name search reads the trigram index (PostgreSQL, with sequential scans off as they would be
-    too costly on a large table) or the FTS5 table (SQLite), not every person. The benchmark exercises the plans at
-    scale (tests/perf/test_person_search_bench.py)."""
-    from sqlalchemy import select
+def name_search_plan(s, words: list[str], by_sound: bool) -> str:
+    """The database's plan for the name conditions of ``words`` (on PostgreSQL with sequential scans off, as they
+    would be too costly on a large table)."""
+    from sqlalchemy import select as sa_select
 
+    query = sa_select(Person.id).where(*people._name_conditions(s.get_bind().dialect.name, words, by_sound))
+    compiled = str(query.compile(s.get_bind(), compile_kwargs={"literal_binds": True}))
+    if DIALECT == "postgresql":
+        s.connection().exec_driver_sql("SET LOCAL enable_seqscan = off")
+        return "\n".join(s.connection().exec_driver_sql("EXPLAIN " + compiled.replace("%", "%%")).scalars())
+    return "\n".join(str(r) for r in s.connection().exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}"))
+
+
+def test_names_are_searched_through_the_index(database, worker):
+    """The plan of a name search reads the trigram index (PostgreSQL) or the FTS5 table (SQLite), not every
+    person. The benchmark exercises the plans at scale (tests/perf/test_person_search_bench.py)."""
     with write_session() as s:
-        dialect = s.get_bind().dialect.name
         for by_sound in (False, True):
-            query = select(Person.id).where(*people._name_conditions(dialect, ["jon", "smith"], by_sound))
-            compiled = str(query.compile(s.get_bind(), compile_kwargs={"literal_binds": True}))
+            plan = name_search_plan(s, ["jon", "smith"], by_sound)
             if DIALECT == "postgresql":
-                s.connection().exec_driver_sql("SET LOCAL enable_seqscan = off")
-                plan = "\n".join(s.connection().exec_driver_sql("EXPLAIN " + compiled.replace("%", "%%")).scalars())
                 assert "ix_person_name_trgm" in plan and "Seq Scan" not in plan, plan
             else:
-                plan = "\n".join(str(r) for r in s.connection().exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}"))
                 assert "person_name_fts VIRTUAL TABLE" in plan, plan
                 assert "SCAN person" not in plan.replace("SCAN person_name_fts", ""), plan
 
@@ -238,16 +243,9 @@ def test_initials_alone_ask_for_more(worker):
 
 def test_short_words_are_searched_through_their_index(database, worker):
     """A search of short words alone reads ``person_short_word`` by its key, never every person."""
-    from sqlalchemy import select as sa_select
-
     with write_session() as s:
-        dialect = s.get_bind().dialect.name
-        query = sa_select(Person.id).where(*people._name_conditions(dialect, ["li", "na"], False))
-        compiled = str(query.compile(s.get_bind(), compile_kwargs={"literal_binds": True}))
-        if DIALECT == "postgresql":
-            s.connection().exec_driver_sql("SET LOCAL enable_seqscan = off")
-            plan = "\n".join(s.connection().exec_driver_sql("EXPLAIN " + compiled.replace("%", "%%")).scalars())
-            assert "person_short_word_pkey" in plan and "Seq Scan" not in plan, plan
-        else:
-            plan = "\n".join(str(r) for r in s.connection().exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}"))
-            assert "person_short_word" in plan and "SCAN person" not in plan, plan
+        plan = name_search_plan(s, ["li", "na"], False)
+    if DIALECT == "postgresql":
+        assert "person_short_word_pkey" in plan and "Seq Scan" not in plan, plan
+    else:
+        assert "person_short_word" in plan and "SCAN person" not in plan, plan
