@@ -191,6 +191,15 @@ def test_short_names_are_found_exactly(worker):
                                                                       ("wu", wu)}
 
 
+def test_the_closest_short_names_come_first_among_many(worker, monkeypatch):
+    monkeypatch.setattr(people, "NAME_CANDIDATES", 5)  # as if thousands of people were called Li
+    for given in ("Mei", "Wei", "Jun", "Hui", "Yan", "Lan", "Ming"):
+        _person(worker, given, "Li")
+    li_li = _person(worker, "Li", "Li")
+    assert ids(people.search_people(worker, name="Li Li"))[0] == li_li
+    assert ids(people.search_people(worker, name="li"))[0] == li_li
+
+
 def test_short_names_with_accents_and_punctuation(worker):
     li = _person(worker, "Lí", "Hò")  # the normaliser folds accents: stored and searched as "li ho"
     mary_jo = _person(worker, "Mary-Jo", "O'Neill")

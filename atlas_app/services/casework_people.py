@@ -488,8 +488,12 @@ def search_people(actor: Actor, *, name: str = "", date_of_birth: Any = None, re
         columns = select(Person.id, Person.name_norm, Person.title, Person.family_name, Person.given_name,
                          Person.date_of_birth)
         if words:
-            candidates = list(s.exec(columns.where(*conditions, *_name_conditions(dialect, words, False))
-                                     .limit(NAME_CANDIDATES)).all())
+            first = columns.where(*conditions, *_name_conditions(dialect, words, False))
+            if not narrowed:
+                # Only short words: the shortest names holding them are the closest ("li li" before "li smith"),
+                # and there are few enough people with a given short word to sort them all.
+                first = first.order_by(func.length(Person.name_norm), Person.id)
+            candidates = list(s.exec(first.limit(NAME_CANDIDATES)).all())
             if len(candidates) < NAME_CANDIDATES and narrowed:  # else the second pass would repeat the first
                 seen = {c.id for c in candidates}
                 sounds = s.exec(columns.where(*conditions, *_name_conditions(dialect, words, True, narrowed))
