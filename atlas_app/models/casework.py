@@ -151,17 +151,6 @@ class Person(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
-class PersonShortWord(SQLModel, table=True):
-    """The words of one or two letters in a person's normalised name ("li", "ng", "wu", "jo"), for the name search:
-    the trigram indexes only see words of three letters or more. Kept in step with ``person`` by database triggers
-    (alembic 0014) in the same transaction as each insert, rename, merge or delete; merged people have none."""
-
-    __tablename__ = "person_short_word"
-
-    word: str = Field(primary_key=True, max_length=2)
-    person_id: int = Field(primary_key=True, foreign_key="person.id", ondelete="CASCADE", index=True)
-
-
 class PersonContact(SQLModel, table=True):
     __tablename__ = "person_contact"
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, column, func, literal_column, or_, table, update
+from sqlalchemy import and_, column, func, intersect, literal_column, or_, table, update
 from sqlmodel import Session, select
 
 from atlas_app.db import read_session, utcnow, write_session
@@ -23,7 +23,6 @@ from atlas_app.models.casework import (
     PersonContact,
     PersonReference,
     PersonRelationship,
-    PersonShortWord,
     Place,
     Task,
 )
@@ -402,17 +401,30 @@ def key_starts_with(col: Any, key: str) -> Any:
 PG_NAME_SEARCH = "(person.name_norm || ' ' || person.given_key || ' ' || person.family_key)"
 
 
-# Words shorter than this are not in the trigram indexes; they are looked up exactly in ``person_short_word``.
+# Words shorter than this have no trigram of their own inside a word ("%li%" has none), so they are looked up
+# whole (or, widening, as the start of a word): on PostgreSQL through the same trigram index, with the word's
+# boundaries in the pattern ("% li %" has the trigrams "  l", " li", "li "); on SQLite, whose FTS5 trigram
+# tokenizer cannot look up fewer than three characters, in ``person_short_word`` (alembic 0014).
 SHORT_WORD = 3
+_SHORT_WORDS = table("person_short_word", column("word"), column("person_id"))
 
 
-def _short_word_condition(word: str, widen: bool) -> Any:
-    """The name has the word ``word`` (one or two letters), answered from ``person_short_word``; with ``widen``,
-    also a word that starts with it ("jo" for "John"), checked on the rows the other conditions leave."""
-    exact = Person.id.in_(select(PersonShortWord.person_id).where(PersonShortWord.word == word))
-    if not widen:
-        return exact
-    return or_(exact, Person.name_norm.like(f"{word}%"), Person.name_norm.like(f"% {word}%"))
+def _short_word_ids(word: str) -> Any:
+    return select(_SHORT_WORDS.c.person_id).where(_SHORT_WORDS.c.word == word)
+
+
+def _short_word_condition(dialect: str, word: str, widen: bool) -> Any:
+    """The name has the word ``word`` (one or two letters); with ``widen``, also a word that starts with it ("jo"
+    for "John"). In the searchable text of PostgreSQL's index every word of the name is followed by a space (the
+    Soundex keys come after it, in capitals, which a lower-case pattern never matches)."""
+    if dialect == "postgresql":
+        searchable = literal_column(PG_NAME_SEARCH)
+        tail = "%" if widen else " %"
+        return or_(searchable.like(f"{word}{tail}"), searchable.like(f"% {word}{tail}"))
+    options = [Person.id.in_(_short_word_ids(word))]
+    if widen:
+        options += [Person.name_norm.like(f"{word}%"), Person.name_norm.like(f"% {word}%")]
+    return or_(*options)
 
 
 def _name_conditions(dialect: str, words: list[str], by_sound: bool, narrowed: bool = False) -> list[Any]:
@@ -423,15 +435,22 @@ def _name_conditions(dialect: str, words: list[str], by_sound: bool, narrowed: b
     query over the trigram table (``name_norm`` for the substrings, ``name_keys`` for the Soundex keys) answers
     every such word. On PostgreSQL, words with digits are checked row by row on the rows the other criteria leave.
 
-    Words of one or two letters ("li", "ng", "jo"): the name has that word, from ``person_short_word``. When
-    ``by_sound`` (the widening pass) and ``narrowed`` (a longer word or another criterion picks the rows first), a
-    word of the name that starts with it also matches ("jo smith" finds John Smith)."""
+    Words of one or two letters ("li", "ng", "jo"): the name has that word. When ``by_sound`` (the widening pass)
+    and ``narrowed`` (a longer word or another criterion picks the rows first), a word of the name that starts with
+    it also matches ("jo smith" finds John Smith). PostgreSQL combines them in the same bitmaps as the longer
+    words; on SQLite the ids from the FTS5 table and ``person_short_word`` are intersected before any person is
+    read."""
     conditions = []
     fts_terms = []
+    short_ids = []
     searchable = literal_column(PG_NAME_SEARCH)
     for word in words:
+        widen = by_sound and narrowed
         if len(word) < SHORT_WORD:
-            conditions.append(_short_word_condition(word, by_sound and narrowed))
+            if dialect == "sqlite" and not widen:
+                short_ids.append(_short_word_ids(word))
+            else:
+                conditions.append(_short_word_condition(dialect, word, widen))
             continue
         key = soundex(word) if by_sound else ""
         if dialect == "sqlite":
@@ -447,7 +466,9 @@ def _name_conditions(dialect: str, words: list[str], by_sound: bool, narrowed: b
         conditions.append(or_(*options))
     if fts_terms:  # words are normalised (a-z, 0-9), so they are safe inside the quotes
         match = literal_column("person_name_fts").op("MATCH")(" AND ".join(fts_terms))
-        conditions.insert(0, Person.id.in_(select(_NAME_FTS.c.rowid).where(match)))
+        short_ids.insert(0, select(_NAME_FTS.c.rowid).where(match))
+    if short_ids:
+        conditions.insert(0, Person.id.in_(intersect(*short_ids) if len(short_ids) > 1 else short_ids[0]))
     return conditions
 
 
