@@ -126,9 +126,9 @@ def test_search_index_objects_exist_on_this_database(database):
 
 
 def name_search_plan(s, words: list[str], by_sound: bool) -> str:
-    """The database's plan for the name conditions of ``words`` (on PostgreSQL with sequential scans off, as they
-    would be too costly on a large table)."""
-    query = select(Person.id).where(*people._name_conditions(s.get_bind().dialect.name, words, by_sound))
+    """The database's plan for the name conditions of ``words``, with another criterion given (on PostgreSQL with
+    sequential scans off, as they would be too costly on a large table)."""
+    query = select(Person.id).where(*people._name_conditions(s.get_bind().dialect.name, words, by_sound, True))
     compiled = str(query.compile(s.get_bind(), compile_kwargs={"literal_binds": True}))
     if DIALECT == "postgresql":
         s.connection().exec_driver_sql("SET LOCAL enable_seqscan = off")
