@@ -239,6 +239,7 @@ class PersonState(rx.State):
             rows = await asyncio.to_thread(people.search_people, actor, name=str(form.get("name", ""))[:100])
         except AtlasError as exc:
             self.error = str(exc)
+            self.person_results = []
             return
         self.person_results = [{"id": str(p.id), "name": f"{p.name} ({p.ref})"} for p in rows
                                if str(p.id) != self.person_id][:20]
