@@ -8,14 +8,17 @@ from alembic.config import Config
 from atlas_app.settings import PROJECT_ROOT
 
 
-# Search indexes that exist on one database only (alembic/versions/0010_person_search.py), so they are not in the
-# models: the FTS5 table on SQLite (with its shadow tables) and the trigram GIN index on PostgreSQL.
+# Search indexes that exist on one database only (alembic/versions/0010_person_search.py and
+# 0014_person_short_words.py), so they are not in the models: on SQLite the FTS5 table (with its shadow tables) and
+# the table of short words; on PostgreSQL the trigram GIN index. All of them follow ``person`` through triggers.
 DIALECT_ONLY_TABLE_PREFIX = "person_name_fts"
+DIALECT_ONLY_TABLES = frozenset({"person_short_word"})
 DIALECT_ONLY_INDEXES = frozenset({"ix_person_name_trgm"})
 
 
 def is_dialect_only_table(name: str | None) -> bool:
-    return bool(name) and (name == DIALECT_ONLY_TABLE_PREFIX or name.startswith(DIALECT_ONLY_TABLE_PREFIX + "_"))
+    return bool(name) and (name == DIALECT_ONLY_TABLE_PREFIX or name.startswith(DIALECT_ONLY_TABLE_PREFIX + "_")
+                           or name in DIALECT_ONLY_TABLES)
 
 
 def include_object(obj, name, type_, reflected, compare_to) -> bool:

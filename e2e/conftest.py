@@ -383,6 +383,17 @@ def db(atlas: AtlasServer) -> Iterator[Database]:
     database.dispose()
 
 
+@pytest.fixture(scope="session")
+def writer(atlas: AtlasServer):
+    """A writing engine on the server's database, for tests that make their own records (offers, bookings)."""
+    from atlas_app.db import make_engine
+    from atlas_app.settings import normalise_database_url
+
+    engine = make_engine(normalise_database_url(atlas.database_url))
+    yield engine.execution_options(atlas_write=True)
+    engine.dispose()
+
+
 # --- browser ------------------------------------------------------------------------------------------------------
 
 

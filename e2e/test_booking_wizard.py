@@ -18,9 +18,8 @@ import pytest
 from playwright.sync_api import Page, expect
 from sqlmodel import Session, select
 
-from atlas_app.db import make_engine, utcnow
+from atlas_app.db import utcnow
 from atlas_app.models import BookingTerms, Client, CourseSession, CourseType, Offer, Organisation, Venue
-from atlas_app.settings import normalise_database_url
 from atlas_app.timeutil import london_date
 from support import path_of, scan, wait_hydrated
 
@@ -43,14 +42,6 @@ class OfferDetails:
 
 CLE_DEMO_0001 = OfferDetails("CLE-DEMO-0001", 14, 3, 1985, "TS24 7QS", "sam.demo@example.com")
 CLE_DEMO_0003 = OfferDetails("CLE-DEMO-0003", 30, 6, 1990, "TS26 9HU", "alex.lapsed@example.com")
-
-
-@pytest.fixture(scope="module")
-def writer(atlas):
-    """A writing connection to the server's database, to make each test's own offers."""
-    engine = make_engine(normalise_database_url(atlas.database_url))
-    yield engine.execution_options(atlas_write=True)
-    engine.dispose()
 
 
 def _client_and_offer(s: Session, org_id: int, course_type_id: int, *, prefix: str, postcode: str,

@@ -20,10 +20,9 @@ from playwright.sync_api import Page, expect
 from pypdf import PdfReader
 from sqlmodel import Session, select
 
-from atlas_app.db import make_engine, utcnow
+from atlas_app.db import utcnow
 from atlas_app.models import Booking, Client, CourseSession, CourseType, Offer, Organisation, Venue
 from atlas_app.models.payments import Payment
-from atlas_app.settings import normalise_database_url
 from atlas_app.timeutil import london_date
 from support import login, wait_hydrated
 
@@ -41,13 +40,6 @@ class Bookings:
     session_day: date
     client_ids: list[int]
     offers: list[str]
-
-
-@pytest.fixture(scope="module")
-def writer(atlas):
-    engine = make_engine(normalise_database_url(atlas.database_url))
-    yield engine.execution_options(atlas_write=True)
-    engine.dispose()
 
 
 @pytest.fixture

@@ -17,10 +17,9 @@ from playwright.sync_api import Page, expect
 from sqlalchemy import update
 from sqlmodel import Session, select
 
-from atlas_app.db import make_engine, utcnow
+from atlas_app.db import utcnow
 from atlas_app.models import Booking, Client, CourseSession, CourseType, Offer, Organisation
 from atlas_app.models.payments import CheckoutAttempt, Payment
-from atlas_app.settings import normalise_database_url
 from atlas_app.timeutil import london_date
 from support import login, scan, wait_hydrated
 
@@ -33,13 +32,6 @@ class Payable:
     reference: str
     token: str
     booking_id: int
-
-
-@pytest.fixture(scope="module")
-def writer(atlas):
-    engine = make_engine(normalise_database_url(atlas.database_url))
-    yield engine.execution_options(atlas_write=True)
-    engine.dispose()
 
 
 @pytest.fixture

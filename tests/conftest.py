@@ -150,8 +150,8 @@ def _tables_in_database(engine) -> list[str]:
 
     from atlas_app.migrations import is_dialect_only_table
 
-    # The SQLite name index (an FTS5 table and its shadow tables) follows ``person`` through triggers; deleting
-    # from it directly would corrupt it.
+    # The SQLite name indexes (an FTS5 table and its shadow tables; the short words) follow ``person`` through
+    # triggers; deleting from the FTS5 table directly would corrupt it.
     reflected = MetaData()
     reflected.reflect(engine, only=lambda name, _meta: not is_dialect_only_table(name))
     return [t.name for t in reversed(reflected.sorted_tables) if t.name != "alembic_version"]

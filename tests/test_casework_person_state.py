@@ -90,3 +90,15 @@ def test_read_only_users_cannot_edit_and_other_organisations_people_are_not_foun
     run(state.save_details({"given_name": "Changed", "family_name": "Name"}))
     assert state.error
     assert all_rows(Person)[0].given_name == "Jon"
+
+
+def test_finding_someone_to_relate_by_a_short_name_or_initials(monkeypatch, org, make_user):
+    seed(org.id)
+    worker = actor_for(make_user("kate.morris", roles=("Case worker",)))
+    person_id = _person(worker)
+    ng = people.create_person(worker, {"given_name": "Amelia", "family_name": "Ng"})
+    state = _open(monkeypatch, worker, person_id)
+    run(state.find_people({"name": "Ng"}))
+    assert state.error == "" and [r["id"] for r in state.person_results] == [str(ng)]
+    run(state.find_people({"name": "A"}))  # initials alone: a message, not an error page or everyone
+    assert "at least two letters" in state.error and state.person_results == []

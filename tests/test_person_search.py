@@ -1,18 +1,21 @@
 """Person search indexes (alembic 0010): the name index follows every change to people, postcode prefixes are
-searched as index ranges with the same results as ``LIKE 'KEY%'``, and short words still match."""
+searched as index ranges with the same results as ``LIKE 'KEY%'``, and words of one or two letters are found
+through ``person_short_word`` (alembic 0014), kept in step by triggers."""
 
 from __future__ import annotations
 
 import random
 
 import pytest
-from conftest import DIALECT, actor_for, sql
+from sqlalchemy import select
+from conftest import DIALECT, actor_for, set_columns, sql
 
 from atlas_app.db import write_session
 from atlas_app.models.casework import Person, Place
 from atlas_app.services import casework_config as config
 from atlas_app.services import casework_people as people
 from atlas_app.services.casework_search import key_prefix_bounds, normalise, postcode_key
+from atlas_app.services.errors import ValidationFailed
 
 
 @pytest.fixture
@@ -90,9 +93,11 @@ def test_name_index_follows_renames_merges_and_deletes(org, worker):
 
 
 def test_short_words_and_sound_alikes_still_match(worker):
-    asha = people.create_person(worker, {"given_name": "Asha", "family_name": "Patel"})
+    asha = people.create_person(worker, {"given_name": "Asha", "family_name": "Patel", "date_of_birth": "1990-05-06"})
     people.create_person(worker, {"given_name": "Mary", "family_name": "O'Brien"})
-    assert ids(people.search_people(worker, name="as pa")) == [asha]
+    # Words of one or two letters alone match whole words; with another criterion, the starts of words too.
+    assert ids(people.search_people(worker, name="as pa")) == []
+    assert ids(people.search_people(worker, name="as pa", date_of_birth="1990-05-06")) == [asha]
     assert ids(people.search_people(worker, name="a patel")) == [asha]
     assert ids(people.search_people(worker, name="Aysha Pattel")) == [asha]  # by sound
     assert ids(people.search_people(worker, name="sha tel")) == [asha]  # inside the words
@@ -120,22 +125,141 @@ def test_search_index_objects_exist_on_this_database(database):
             assert {"person_name_fts", "person_name_fts_ai", "person_name_fts_ad", "person_name_fts_au"} <= names
 
 
-def test_names_are_searched_through_the_index(database, worker):
-    """The plan of a name search reads the trigram index (PostgreSQL, with sequential scans off as they would be
-    too costly on a large table) or the FTS5 table (SQLite), not every person. The benchmark exercises the plans at
-    scale (tests/perf/test_person_search_bench.py)."""
-    from sqlalchemy import select
+def name_search_plan(s, words: list[str], by_sound: bool) -> str:
+    """The database's plan for the name conditions of ``words``, with another criterion given (on PostgreSQL with
+    sequential scans off, as they would be too costly on a large table)."""
+    query = select(Person.id).where(*people._name_conditions(s.get_bind().dialect.name, words, by_sound, True))
+    compiled = str(query.compile(s.get_bind(), compile_kwargs={"literal_binds": True}))
+    if DIALECT == "postgresql":
+        s.connection().exec_driver_sql("SET LOCAL enable_seqscan = off")
+        return "\n".join(s.connection().exec_driver_sql("EXPLAIN " + compiled.replace("%", "%%")).scalars())
+    return "\n".join(str(r) for r in s.connection().exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}"))
 
+
+def test_names_are_searched_through_the_index(database, worker):
+    """The plan of a name search reads the trigram index (PostgreSQL) or the FTS5 table (SQLite), not every
+    person. The benchmark exercises the plans at scale (tests/perf/test_person_search_bench.py)."""
     with write_session() as s:
-        dialect = s.get_bind().dialect.name
         for by_sound in (False, True):
-            query = select(Person.id).where(*people._name_conditions(dialect, ["jon", "smith"], by_sound))
-            compiled = str(query.compile(s.get_bind(), compile_kwargs={"literal_binds": True}))
+            plan = name_search_plan(s, ["jon", "smith"], by_sound)
             if DIALECT == "postgresql":
-                s.connection().exec_driver_sql("SET LOCAL enable_seqscan = off")
-                plan = "\n".join(s.connection().exec_driver_sql("EXPLAIN " + compiled.replace("%", "%%")).scalars())
                 assert "ix_person_name_trgm" in plan and "Seq Scan" not in plan, plan
             else:
-                plan = "\n".join(str(r) for r in s.connection().exec_driver_sql(f"EXPLAIN QUERY PLAN {compiled}"))
                 assert "person_name_fts VIRTUAL TABLE" in plan, plan
                 assert "SCAN person" not in plan.replace("SCAN person_name_fts", ""), plan
+
+
+def _person(worker, given: str, family: str, **extra) -> int:
+    return people.create_person(worker, {"given_name": given, "family_name": family, **extra}, allow_duplicate=True)
+
+
+def short_words() -> set[tuple[str, int]] | None:
+    """The rows of SQLite's ``person_short_word`` (PostgreSQL finds short words through its trigram index)."""
+    if DIALECT != "sqlite":
+        return None
+    return {(r.word, r.person_id) for r in sql("SELECT word, person_id FROM person_short_word")}
+
+
+def test_short_names_are_found_exactly(worker):
+    li_na = _person(worker, "Li", "Na")
+    wei_li = _person(worker, "Wei", "Li")
+    ng = _person(worker, "Amelia", "Ng", date_of_birth="1971-03-04")
+    wu = _person(worker, "Jo", "Wu")
+    lily = _person(worker, "Lily", "Nash")
+    john = _person(worker, "John", "Smith")
+    jo_smith = _person(worker, "Jo", "Smith")
+    assert set(ids(people.search_people(worker, name="Li"))) == {li_na, wei_li}  # not Lily
+    assert ids(people.search_people(worker, name="Li Na")) == [li_na]  # not Lily Nash
+    assert ids(people.search_people(worker, name="na li")) == [li_na]
+    assert ids(people.search_people(worker, name="Ng")) == [ng]
+    assert ids(people.search_people(worker, name="wu")) == [wu]
+    assert ids(people.search_people(worker, name="wei li")) == [wei_li]
+    assert ids(people.search_people(worker, name="JO WU")) == [wu]
+    assert set(ids(people.search_people(worker, name="jo"))) == {wu, jo_smith}
+    # With a longer word, the longer word still matches by prefix and the short one first as a whole word...
+    assert ids(people.search_people(worker, name="li wei")) == [wei_li]
+    assert ids(people.search_people(worker, name="amel ng")) == [ng]
+    # ...then as the start of a word, ranked below the exact match.
+    assert ids(people.search_people(worker, name="jo smith")) == [jo_smith, john]
+    assert ids(people.search_people(worker, name="li nas")) == [lily]
+    assert people.search_people(worker, name="ng smith") == []
+    # Combined with the other criteria.
+    assert ids(people.search_people(worker, name="ng", date_of_birth="1971-03-04")) == [ng]
+    assert people.search_people(worker, name="ng", date_of_birth="1971-03-05") == []
+    assert people.search_people(worker, name="xu") == []
+    if DIALECT == "sqlite":
+        assert {(w, p) for w, p in short_words() if p in (li_na, wu)} == {("li", li_na), ("na", li_na),
+                                                                          ("jo", wu), ("wu", wu)}
+
+
+def test_the_closest_short_names_come_first_among_many(worker, monkeypatch):
+    monkeypatch.setattr(people, "NAME_CANDIDATES", 5)  # as if thousands of people were called Li
+    for given in ("Mei", "Wei", "Jun", "Hui", "Yan", "Lan", "Ming"):
+        _person(worker, given, "Li")
+    li_li = _person(worker, "Li", "Li")
+    assert ids(people.search_people(worker, name="Li Li"))[0] == li_li
+    assert ids(people.search_people(worker, name="li"))[0] == li_li
+
+
+def test_short_names_with_accents_and_punctuation(worker):
+    li = _person(worker, "Lí", "Hò")  # the normaliser folds accents: stored and searched as "li ho"
+    mary_jo = _person(worker, "Mary-Jo", "O'Neill")
+    assert normalise("Lí Hò") == "li ho"
+    assert ids(people.search_people(worker, name="Li Ho")) == [li]
+    assert ids(people.search_people(worker, name="LÍ")) == [li]
+    assert ids(people.search_people(worker, name="hò")) == [li]
+    assert ids(people.search_people(worker, name="jo")) == [mary_jo]  # a hyphen separates words
+    assert ids(people.search_people(worker, name="mary-jo")) == [mary_jo]
+
+
+def test_short_word_index_follows_edits_merges_and_deletes(worker):
+    a = _person(worker, "Mei", "Li", date_of_birth="1980-01-02")
+    b = _person(worker, "Mei", "Lee")
+    assert ids(people.search_people(worker, name="li")) == [a]
+    people.update_person(worker, b, {"given_name": "Mei", "family_name": "Xu"})
+    assert ids(people.search_people(worker, name="xu")) == [b]
+    people.update_person(worker, a, {"given_name": "Mei", "family_name": "Lim"})
+    assert people.search_people(worker, name="li") == []
+    assert ids(people.search_people(worker, name="lim")) == [a]
+    assert ("li", a) not in (short_words() or set())
+    people.update_person(worker, a, {"given_name": "Mei", "family_name": "Li"})
+    assert ids(people.search_people(worker, name="li")) == [a]
+    # A merged person leaves the index in the same transaction; the kept record keeps its words.
+    people.merge_people(worker, b, a)
+    assert people.search_people(worker, name="li") == []
+    assert ids(people.search_people(worker, name="xu")) == [b]
+    assert short_words() in (None, {("xu", b)})
+    # Changes made outside the service (imports, corrections in SQL) are followed too.
+    set_columns(Person, Person.id == b, name_norm="mei wu")
+    assert ids(people.search_people(worker, name="wu")) == [b] and people.search_people(worker, name="xu") == []
+    sql("DELETE FROM person WHERE id = :id", id=a)
+    sql("DELETE FROM person WHERE id = :id", id=b)
+    assert short_words() in (None, set())
+    c = _person(worker, "Mei", "Ho")  # on SQLite the id may be reused: no stale words come back with it
+    assert ids(people.search_people(worker, name="ho")) == [c]
+    assert people.search_people(worker, name="wu") == []
+
+
+def test_initials_alone_ask_for_more(worker):
+    j = _person(worker, "J", "Smith", date_of_birth="1960-07-08")
+    with pytest.raises(ValidationFailed, match="at least two letters"):
+        people.search_people(worker, name="J")
+    with pytest.raises(ValidationFailed, match="at least two letters"):
+        people.search_people(worker, name="j. r.")
+    assert ids(people.search_people(worker, name="J", date_of_birth="1960-07-08")) == [j]
+    assert ids(people.search_people(worker, name="j smith")) == [j]
+    assert ids(people.search_people(worker, name="s", date_of_birth="1960-07-08")) == [j]  # start of a word
+
+
+def test_short_words_are_searched_through_their_index(database, worker):
+    """Short words are looked up in an index, alone or with longer words, never by reading every person: the
+    trigram index on PostgreSQL (with the words' boundaries), ``person_short_word`` by its key on SQLite."""
+    with write_session() as s:
+        for words, by_sound in ((["li", "na"], False), (["li", "smith"], False), (["jo", "smith"], True)):
+            plan = name_search_plan(s, words, by_sound)
+            if DIALECT == "postgresql":
+                assert "ix_person_name_trgm" in plan and "Seq Scan" not in plan, plan
+            else:
+                assert "SCAN person" not in plan.replace("SCAN person_name_fts", ""), plan
+                if not by_sound:
+                    assert "SEARCH person_short_word" in plan, plan

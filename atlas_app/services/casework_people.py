@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, column, func, literal_column, or_, table, update
+from sqlalchemy import and_, column, func, intersect, literal_column, or_, table, update
 from sqlmodel import Session, select
 
 from atlas_app.db import read_session, utcnow, write_session
@@ -401,23 +401,62 @@ def key_starts_with(col: Any, key: str) -> Any:
 PG_NAME_SEARCH = "(person.name_norm || ' ' || person.given_key || ' ' || person.family_key)"
 
 
-def _name_conditions(dialect: str, words: list[str], by_sound: bool) -> list[Any]:
-    """Conditions on ``person`` for every word: the name contains it or (``by_sound``) a given or family name sounds
-    like it.
+# Words shorter than this have no trigram of their own inside a word ("%li%" has none), so they are looked up
+# whole (or, widening, as the start of a word): on PostgreSQL through the same trigram index, with the word's
+# boundaries in the pattern ("% li %" has the trigrams "  l", " li", "li "); on SQLite, whose FTS5 trigram
+# tokenizer cannot look up fewer than three characters, in ``person_short_word`` (alembic 0014).
+SHORT_WORD = 3
+_SHORT_WORDS = table("person_short_word", column("word"), column("person_id"))
 
-    PostgreSQL answers both from the one trigram index, combining the words' bitmaps. On SQLite one FTS5 query over
-    the trigram table (``name_norm`` for the substrings, ``name_keys`` for the Soundex keys) answers every word of
-    three letters or more. Shorter words (and, on PostgreSQL, words with digits) are checked row by row on the
-    rows the other criteria leave."""
+
+def _short_word_ids(word: str) -> Any:
+    return select(_SHORT_WORDS.c.person_id).where(_SHORT_WORDS.c.word == word)
+
+
+def _short_word_condition(dialect: str, word: str, widen: bool) -> Any:
+    """The name has the word ``word`` (one or two letters); with ``widen``, also a word that starts with it ("jo"
+    for "John"). In the searchable text of PostgreSQL's index every word of the name is followed by a space (the
+    Soundex keys come after it, in capitals, which a lower-case pattern never matches)."""
+    if dialect == "postgresql":
+        searchable = literal_column(PG_NAME_SEARCH)
+        tail = "%" if widen else " %"
+        return or_(searchable.like(f"{word}{tail}"), searchable.like(f"% {word}{tail}"))
+    options = [Person.id.in_(_short_word_ids(word))]
+    if widen:
+        options += [Person.name_norm.like(f"{word}%"), Person.name_norm.like(f"% {word}%")]
+    return or_(*options)
+
+
+def _name_conditions(dialect: str, words: list[str], by_sound: bool, narrowed: bool = False) -> list[Any]:
+    """Conditions on ``person`` for every word.
+
+    Words of three letters or more: the name contains the word or (``by_sound``) a given or family name sounds
+    like it. PostgreSQL answers both from the one trigram index, combining the words' bitmaps; on SQLite one FTS5
+    query over the trigram table (``name_norm`` for the substrings, ``name_keys`` for the Soundex keys) answers
+    every such word. On PostgreSQL, words with digits are checked row by row on the rows the other criteria leave.
+
+    Words of one or two letters ("li", "ng", "jo"): the name has that word. When ``by_sound`` (the widening pass)
+    and ``narrowed`` (a longer word or another criterion picks the rows first), a word of the name that starts with
+    it also matches ("jo smith" finds John Smith). PostgreSQL combines them in the same bitmaps as the longer
+    words; on SQLite the ids from the FTS5 table and ``person_short_word`` are intersected before any person is
+    read."""
     conditions = []
     fts_terms = []
+    short_ids = []
     searchable = literal_column(PG_NAME_SEARCH)
     for word in words:
-        key = soundex(word) if by_sound and len(word) >= 2 else ""
-        if dialect == "sqlite" and len(word) >= 3:
+        widen = by_sound and narrowed
+        if len(word) < SHORT_WORD:
+            if dialect == "sqlite" and not widen:
+                short_ids.append(_short_word_ids(word))
+            else:
+                conditions.append(_short_word_condition(dialect, word, widen))
+            continue
+        key = soundex(word) if by_sound else ""
+        if dialect == "sqlite":
             fts_terms.append(f'(name_norm : "{word}" OR name_keys : "{key}")' if key else f'name_norm : "{word}"')
             continue
-        if dialect == "postgresql" and len(word) >= 3 and word.isalpha():
+        if dialect == "postgresql" and word.isalpha():
             options = [searchable.like(f"%{word}%")] + ([searchable.like(f"%{key}%")] if key else [])
             conditions.append(or_(*options))
             continue
@@ -427,7 +466,9 @@ def _name_conditions(dialect: str, words: list[str], by_sound: bool) -> list[Any
         conditions.append(or_(*options))
     if fts_terms:  # words are normalised (a-z, 0-9), so they are safe inside the quotes
         match = literal_column("person_name_fts").op("MATCH")(" AND ".join(fts_terms))
-        conditions.insert(0, Person.id.in_(select(_NAME_FTS.c.rowid).where(match)))
+        short_ids.insert(0, select(_NAME_FTS.c.rowid).where(match))
+    if short_ids:
+        conditions.insert(0, Person.id.in_(intersect(*short_ids) if len(short_ids) > 1 else short_ids[0]))
     return conditions
 
 
@@ -438,8 +479,14 @@ def search_people(actor: Actor, *, name: str = "", date_of_birth: Any = None, re
     org_id = _view(actor)
     dob = parse_date(date_of_birth, "date_of_birth")
     words = normalise(name).split()[:6]
-    if not (words or dob or reference.strip() or postcode.strip() or address.strip()):
+    other_criteria = bool(dob or reference.strip() or postcode.strip() or address.strip())
+    if not (words or other_criteria):
         return []
+    if words and not other_criteria and all(len(w) == 1 for w in words):
+        # Initials alone would match a large share of everyone.
+        raise ValidationFailed("Type at least two letters of a name, or add a date of birth, reference number or "
+                               "postcode to search by initials.", {"name": "too short"})
+    narrowed = other_criteria or any(len(w) >= SHORT_WORD for w in words)
     with read_session() as s:
         dialect = s.get_bind().dialect.name
         conditions = [Person.organisation_id == org_id, Person.merged_into_id.is_(None)]
@@ -462,11 +509,15 @@ def search_people(actor: Actor, *, name: str = "", date_of_birth: Any = None, re
         columns = select(Person.id, Person.name_norm, Person.title, Person.family_name, Person.given_name,
                          Person.date_of_birth)
         if words:
-            candidates = list(s.exec(columns.where(*conditions, *_name_conditions(dialect, words, False))
-                                     .limit(NAME_CANDIDATES)).all())
-            if len(candidates) < NAME_CANDIDATES:
+            first = columns.where(*conditions, *_name_conditions(dialect, words, False))
+            if not narrowed:
+                # Only short words: the shortest names holding them are the closest ("li li" before "li smith"),
+                # and there are few enough people with a given short word to sort them all.
+                first = first.order_by(func.length(Person.name_norm), Person.id)
+            candidates = list(s.exec(first.limit(NAME_CANDIDATES)).all())
+            if len(candidates) < NAME_CANDIDATES and narrowed:  # else the second pass would repeat the first
                 seen = {c.id for c in candidates}
-                sounds = s.exec(columns.where(*conditions, *_name_conditions(dialect, words, True))
+                sounds = s.exec(columns.where(*conditions, *_name_conditions(dialect, words, True, narrowed))
                                 .limit(NAME_CANDIDATES)).all()
                 candidates += [c for c in sounds if c.id not in seen][:NAME_CANDIDATES - len(candidates)]
         else:

@@ -235,7 +235,12 @@ class PersonState(rx.State):
     @rx.event
     async def find_people(self, form: dict):
         actor = await require(self, Perm.CASES_VIEW)
-        rows = await asyncio.to_thread(people.search_people, actor, name=str(form.get("name", ""))[:100])
+        try:
+            rows = await asyncio.to_thread(people.search_people, actor, name=str(form.get("name", ""))[:100])
+        except AtlasError as exc:
+            self.error = str(exc)
+            self.person_results = []
+            return
         self.person_results = [{"id": str(p.id), "name": f"{p.name} ({p.ref})"} for p in rows
                                if str(p.id) != self.person_id][:20]
         self.error = "" if self.person_results else "Nobody else matches that name."
