@@ -19,7 +19,7 @@ Note for later migrations: on SQLite, a batch operation that recreates ``person`
 ``create_sqlite_triggers`` below again after such a change (as for the 0010 triggers).
 
 Revision ID: 0014
-Revises: 0006
+Revises: 0012
 """
 
 from collections.abc import Sequence
@@ -28,7 +28,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = '0014'
-down_revision: str | None = '0006'
+down_revision: str | None = '0012'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
