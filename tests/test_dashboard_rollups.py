@@ -5,17 +5,18 @@ equal a rebuild from scratch (the migration's backfill)."""
 from __future__ import annotations
 
 import random
+import threading
 from collections import Counter
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import text
 from sqlmodel import select
-from conftest import actor_for
+from conftest import DIALECT, actor_for
 from test_dashboards import Bookings, World
 
 from atlas_app import dashboard_rollups
-from atlas_app.db import read_session, write_session
+from atlas_app.db import get_engine, read_session, write_session
 from atlas_app.models import Booking, CourseSession, Payment
 from atlas_app.models.casework import Case, CaseLookup, CaseTeam, CaseTeamMember, Demand
 from atlas_app.services import dashboards
@@ -359,3 +360,40 @@ def test_a_payment_moves_its_booking_between_paid_and_unpaid(org, make_user):
         s.execute(text("UPDATE booking SET fee_pence = 0 WHERE id = :b"), {"b": b})
     assert states() == {}
     assert dashboards.booking_measures(manager, f, now=now).income_pence == []
+
+
+@pytest.mark.skipif(DIALECT != "postgresql", reason="SQLite serialises writers")
+def test_concurrent_payments_of_one_booking_leave_it_paid(org, make_user):
+    """Two transactions each pay half of one booking at once: the second waits for the first (the trigger locks the
+    booking) and then sees its payment, so the booking ends up paid, as a rebuild says."""
+    manager = actor_for(make_user("race.watcher", roles=("Manager",)))
+    k = Bookings(org.id)
+    created = datetime(2026, 1, 10, 10, tzinfo=UTC)
+    b = k.booking(k.session(created, 10, 1), created, "online", "confirmed", fee=9500)
+    insert = text("INSERT INTO payment (organisation_id, booking_id, amount_pence, method, provider, provider_ref, "
+                  "status, refunded_pence, received_at, needs_attention, attention_reason, attention_resolved_by, "
+                  "recorded_by, note, created_at, updated_at) VALUES (:o, :b, 5000, 'cash', 'demo', '', "
+                  "'succeeded', 0, :t, false, '', '', '', '', :t, :t)")
+    params = {"o": org.id, "b": b, "t": created}
+    engine = get_engine()
+    first = engine.connect()
+    first.begin()
+    first.execute(insert, params)
+    second_done = threading.Event()
+
+    def second():
+        with engine.begin() as conn:
+            conn.execute(insert, params)
+        second_done.set()
+
+    worker = threading.Thread(target=second)
+    worker.start()
+    assert not second_done.wait(0.5)  # waiting for the first transaction's lock on the booking
+    first.commit()
+    first.close()
+    worker.join(10)
+    assert second_done.is_set()
+    f = dashboards.Filters(start=date(2026, 1, 1), end=date(2026, 1, 31))
+    pay = dashboards.booking_measures(manager, f, now=created).payment
+    assert (pay["paid"]["count"], pay["paid"]["settled_pence"], pay["awaiting"]["count"]) == (1, 10000, 0)
+    assert_rollups_equal_a_rebuild()
