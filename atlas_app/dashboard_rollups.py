@@ -62,6 +62,10 @@ def london_day_sql(dialect: str, column: str) -> str:
             f"AND {column} < date({year} || '-10-25', 'weekday 0') || ' 01:00:00' THEN '+1 hour' ELSE '+0 hour' END)")
 
 
+def _booleans(dialect: str) -> tuple[str, str]:
+    return ("true", "false") if dialect == "postgresql" else ("1", "0")
+
+
 def _upsert(table: str, select: str) -> str:
     keys, sums = KEYS[table], SUMS[table]
     sets = ", ".join(f"{c} = {table}.{c} + excluded.{c}" for c in sums)
@@ -90,8 +94,8 @@ def booking_row(b: str, dialect: str, sign: int, settled: str | None = None, sou
     settled = settled or _settled(b)
     made, seat = MADE.format(r=b), SEAT.format(r=b)
     pay_state = f"CASE WHEN NOT {seat} THEN '' WHEN {settled} >= {b}.fee_pence THEN 'paid' ELSE 'unpaid' END"
-    made_value = f"CASE WHEN {made} THEN {'true' if dialect == 'postgresql' else '1'} ELSE " \
-                 f"{'false' if dialect == 'postgresql' else '0'} END"
+    true, false = _booleans(dialect)
+    made_value = f"CASE WHEN {made} THEN {true} ELSE {false} END"
     condition = f"({made} OR {seat})"
     where = f"{source} AND {condition}" if source else f"WHERE {condition}"
     return _upsert(BOOKING, (
@@ -230,7 +234,7 @@ def drop_triggers(dialect: str) -> list[str]:
 def backfill(dialect: str) -> list[str]:
     """Statements that rebuild every rollup from the source rows (the migration, the benchmark's bulk load)."""
     day = lambda column: london_day_sql(dialect, column)  # noqa: E731
-    true, false = ("true", "false") if dialect == "postgresql" else ("1", "0")
+    true, false = _booleans(dialect)
     made, seat = MADE.format(r="b"), SEAT.format(r="b")
     settled = "coalesce(p.settled, 0)"
     return [f"DELETE FROM {t}" for t in ROLLUP_TABLES] + [
