@@ -12,11 +12,14 @@ Four rollup tables (models in ``atlas_app.models.dashboards``):
 * ``dashboard_session_outcome``: bookings per course session and outcome (attended, did not attend, turned away).
 
 Every write to ``case_demand``, ``case_file`` (module or opener), ``booking`` and ``payment`` fires a row trigger
-(plpgsql on PostgreSQL, SQL triggers on SQLite) that subtracts the old row's contribution and adds the new one with
-``INSERT ... ON CONFLICT DO UPDATE SET n = n + excluded.n`` in the same transaction, so every writing path (services,
-imports, merges, deletes, payments) keeps the totals exact. On PostgreSQL the triggers lock the parent row whose
-fields they read (the case for a demand, the booking for a payment) so that a concurrent change to that row cannot
-be missed; the increments themselves commute. SQLite serialises writers.
+(plpgsql on PostgreSQL, SQL triggers on SQLite) that, in the same transaction, appends the old row's contribution
+negated and the new one's as *pending* rows, so every writing path (services, imports, merges, deletes, payments)
+keeps the totals exact. Appending never waits: an ``ON CONFLICT DO UPDATE`` on a shared daily row would hold that
+row's lock until commit, serialising every booking of the day and joining deadlocks with the booking service's own
+locks. ``compact_statements`` folds the pending rows into one settled row per key (a unique index among settled
+rows); the dashboards sum settled and pending rows alike, so the figures never depend on when it ran. On PostgreSQL
+the triggers lock the parent row whose fields they read (the case for a demand, the booking for a payment) so that
+a concurrent change to that row cannot be missed. SQLite serialises writers.
 
 Payments change a booking's settled amount: the payment trigger runs BEFORE the row is written, reads the booking's
 settled amount as it stands (this row's old version included, its new one not), and moves the booking from its old
@@ -67,10 +70,30 @@ def _booleans(dialect: str) -> tuple[str, str]:
 
 
 def _upsert(table: str, select: str) -> str:
+    """A trigger's delta: appended as a pending row (the column's default), so writers never wait for each other on
+    a shared total; ``compact`` folds pending rows into one settled row per key."""
+    return f"INSERT INTO {table} ({', '.join(KEYS[table] + SUMS[table])}) {select}"
+
+
+def _fold(table: str, dialect: str, select: str) -> str:
+    """Add the grouped totals of ``select`` (keys then sums) to the settled row of each key."""
     keys, sums = KEYS[table], SUMS[table]
+    false = _booleans(dialect)[1]
     sets = ", ".join(f"{c} = {table}.{c} + excluded.{c}" for c in sums)
-    return (f"INSERT INTO {table} ({', '.join(keys + sums)}) {select} "
-            f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {sets}")
+    return (f"INSERT INTO {table} (pending, {', '.join(keys + sums)}) SELECT {false}, {select[len('SELECT '):]} "
+            f"ON CONFLICT ({', '.join(keys)}) WHERE NOT pending DO UPDATE SET {sets}")
+
+
+def compact_statements(dialect: str, table: str) -> list[str]:
+    """Fold the table's pending rows into its settled rows (one transaction; SQLite serialises writers, and on
+    PostgreSQL the DELETE ... RETURNING takes exactly the rows it removes, so a row committed meanwhile stays
+    pending and is never counted twice)."""
+    keys, sums = ", ".join(KEYS[table]), ", ".join(f"sum({c})" for c in SUMS[table])
+    if dialect == "postgresql":
+        return [f"WITH moved AS (DELETE FROM {table} WHERE pending RETURNING *) "
+                + _fold(table, dialect, f"SELECT {keys}, {sums} FROM moved GROUP BY {keys}")]
+    return [_fold(table, dialect, f"SELECT {keys}, {sums} FROM {table} WHERE pending GROUP BY {keys}"),
+            f"DELETE FROM {table} WHERE pending"]
 
 
 def _settled(b: str) -> str:
@@ -238,13 +261,13 @@ def backfill(dialect: str) -> list[str]:
     made, seat = MADE.format(r="b"), SEAT.format(r="b")
     settled = "coalesce(p.settled, 0)"
     return [f"DELETE FROM {t}" for t in ROLLUP_TABLES] + [
-        f"INSERT INTO {DEMAND} ({', '.join(KEYS[DEMAND] + SUMS[DEMAND])}) "
-        f"SELECT d.organisation_id, {day('d.received_at')}, c.module_id, coalesce(c.opened_by_id, 0), "
+        f"INSERT INTO {DEMAND} (pending, {', '.join(KEYS[DEMAND] + SUMS[DEMAND])}) "
+        f"SELECT {false}, d.organisation_id, {day('d.received_at')}, c.module_id, coalesce(c.opened_by_id, 0), "
         "d.demand_type_id, d.demand_class, count(*), sum(CASE WHEN d.one_stop THEN 1 ELSE 0 END) "
         f"FROM case_demand d JOIN case_file c ON c.id = d.case_id GROUP BY d.organisation_id, {day('d.received_at')}, "
         "c.module_id, coalesce(c.opened_by_id, 0), d.demand_type_id, d.demand_class",
-        f"INSERT INTO {BOOKING} ({', '.join(KEYS[BOOKING] + SUMS[BOOKING])}) "
-        f"SELECT b.organisation_id, {day('b.created_at')}, b.channel, CASE WHEN {made} THEN {true} ELSE {false} END, "
+        f"INSERT INTO {BOOKING} (pending, {', '.join(KEYS[BOOKING] + SUMS[BOOKING])}) "
+        f"SELECT {false}, b.organisation_id, {day('b.created_at')}, b.channel, CASE WHEN {made} THEN {true} ELSE {false} END, "
         f"CASE WHEN NOT {seat} THEN '' WHEN {settled} >= b.fee_pence THEN 'paid' ELSE 'unpaid' END, count(*), "
         f"sum(b.fee_pence), sum({settled}) FROM booking b LEFT JOIN ("
         "SELECT booking_id, organisation_id, sum(amount_pence - refunded_pence) AS settled FROM payment "
@@ -253,9 +276,9 @@ def backfill(dialect: str) -> list[str]:
         f"GROUP BY b.organisation_id, {day('b.created_at')}, b.channel, "
         f"CASE WHEN {made} THEN {true} ELSE {false} END, "
         f"CASE WHEN NOT {seat} THEN '' WHEN {settled} >= b.fee_pence THEN 'paid' ELSE 'unpaid' END",
-        f"INSERT INTO {INCOME} ({', '.join(KEYS[INCOME] + SUMS[INCOME])}) "
-        f"SELECT organisation_id, {day('received_at')}, count(*), sum(amount_pence - refunded_pence) FROM payment "
+        f"INSERT INTO {INCOME} (pending, {', '.join(KEYS[INCOME] + SUMS[INCOME])}) "
+        f"SELECT {false}, organisation_id, {day('received_at')}, count(*), sum(amount_pence - refunded_pence) FROM payment "
         f"WHERE status = 'succeeded' AND method <> 'waiver' GROUP BY organisation_id, {day('received_at')}",
-        f"INSERT INTO {OUTCOME} ({', '.join(KEYS[OUTCOME] + SUMS[OUTCOME])}) "
-        f"SELECT session_id, status, count(*) FROM booking WHERE status IN {OUTCOMES} GROUP BY session_id, status",
+        f"INSERT INTO {OUTCOME} (pending, {', '.join(KEYS[OUTCOME] + SUMS[OUTCOME])}) "
+        f"SELECT {false}, session_id, status, count(*) FROM booking WHERE status IN {OUTCOMES} GROUP BY session_id, status",
     ]

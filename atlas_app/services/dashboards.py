@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlmodel import Session, select
 
+from atlas_app import dashboard_rollups
 from atlas_app.db import read_session, utcnow, write_session
 from atlas_app.models.casework import CaseLookup, CaseModule, CaseTeam
 from atlas_app.models.dashboards import CapabilityChangePoint
@@ -169,6 +170,28 @@ def _names(s: Session, org: int, ids) -> dict[int, str]:
     return {i: n for i, n in rows}
 
 
+# --- the daily totals --------------------------------------------------------------------------------------------
+
+
+def compact_rollups() -> int:
+    """Fold the pending rows the triggers appended into the settled daily totals (the figures are the same either
+    way; fewer rows are quicker to sum). One compactor at a time on PostgreSQL; returns the tables compacted."""
+    with read_session() as s:
+        busy = [t for t in dashboard_rollups.ROLLUP_TABLES
+                if s.execute(text(f"SELECT EXISTS (SELECT 1 FROM {t} WHERE pending)")).scalar()]
+    if not busy:
+        return 0
+    with write_session() as s:
+        dialect = s.get_bind().dialect.name
+        if dialect == "postgresql" and not s.execute(text(
+                "SELECT pg_try_advisory_xact_lock(hashtext('atlas.dashboard_rollups'))")).scalar():
+            return 0
+        for table in busy:
+            for statement in dashboard_rollups.compact_statements(dialect, table):
+                s.execute(text(statement))
+    return len(busy)
+
+
 # --- the change marker ---------------------------------------------------------------------------------------------
 
 
@@ -208,6 +231,7 @@ class DemandMeasures:
 
 def demand_measures(actor: Actor, f: Filters) -> DemandMeasures:
     org = _view(actor)
+    compact_rollups()
     with read_session() as s:
         where, params = _day_range(f, org, "r")
         if f.module_id:
@@ -574,6 +598,7 @@ def booking_measures(actor: Actor, f: Filters, now: datetime | None = None,
                      include_clients: bool = False) -> BookingMeasures:
     org = _view(actor)
     now = now or utcnow()
+    compact_rollups()
     with read_session() as s:
         by_channel, fill, pay, attendance, income = (
             _booking_query(s, name, org, f, now) for name in ("channel", "fill", "payment", "attendance", "income"))
