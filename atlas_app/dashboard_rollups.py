@@ -267,7 +267,8 @@ def backfill(dialect: str) -> list[str]:
         f"FROM case_demand d JOIN case_file c ON c.id = d.case_id GROUP BY d.organisation_id, {day('d.received_at')}, "
         "c.module_id, coalesce(c.opened_by_id, 0), d.demand_type_id, d.demand_class",
         f"INSERT INTO {BOOKING} (pending, {', '.join(KEYS[BOOKING] + SUMS[BOOKING])}) "
-        f"SELECT {false}, b.organisation_id, {day('b.created_at')}, b.channel, CASE WHEN {made} THEN {true} ELSE {false} END, "
+        f"SELECT {false}, b.organisation_id, {day('b.created_at')}, b.channel, "
+        f"CASE WHEN {made} THEN {true} ELSE {false} END, "
         f"CASE WHEN NOT {seat} THEN '' WHEN {settled} >= b.fee_pence THEN 'paid' ELSE 'unpaid' END, count(*), "
         f"sum(b.fee_pence), sum({settled}) FROM booking b LEFT JOIN ("
         "SELECT booking_id, organisation_id, sum(amount_pence - refunded_pence) AS settled FROM payment "
@@ -277,8 +278,10 @@ def backfill(dialect: str) -> list[str]:
         f"CASE WHEN {made} THEN {true} ELSE {false} END, "
         f"CASE WHEN NOT {seat} THEN '' WHEN {settled} >= b.fee_pence THEN 'paid' ELSE 'unpaid' END",
         f"INSERT INTO {INCOME} (pending, {', '.join(KEYS[INCOME] + SUMS[INCOME])}) "
-        f"SELECT {false}, organisation_id, {day('received_at')}, count(*), sum(amount_pence - refunded_pence) FROM payment "
+        f"SELECT {false}, organisation_id, {day('received_at')}, count(*), sum(amount_pence - refunded_pence) "
+        "FROM payment "
         f"WHERE status = 'succeeded' AND method <> 'waiver' GROUP BY organisation_id, {day('received_at')}",
         f"INSERT INTO {OUTCOME} (pending, {', '.join(KEYS[OUTCOME] + SUMS[OUTCOME])}) "
-        f"SELECT {false}, session_id, status, count(*) FROM booking WHERE status IN {OUTCOMES} GROUP BY session_id, status",
+        f"SELECT {false}, session_id, status, count(*) FROM booking WHERE status IN {OUTCOMES} "
+        "GROUP BY session_id, status",
     ]

@@ -1,7 +1,8 @@
 """dashboard rollups: daily totals behind the dashboards, kept in step by triggers
 
-Creates the four rollup tables (a surrogate id, a ``pending`` flag and a unique key among settled rows) (``dashboard_demand_day``, ``dashboard_booking_day``, ``dashboard_income_day``,
-``dashboard_session_outcome``), the row triggers on ``case_demand``, ``case_file``, ``booking`` and ``payment`` that
+Creates the four rollup tables (``dashboard_demand_day``, ``dashboard_booking_day``, ``dashboard_income_day``,
+``dashboard_session_outcome``; each with a surrogate id, a ``pending`` flag and a key unique among settled rows),
+the row triggers on ``case_demand``, ``case_file``, ``booking`` and ``payment`` that
 maintain them (plpgsql functions on PostgreSQL, SQL triggers on SQLite), fills them from the existing rows, and adds
 the partial index of bookings awaiting payment. The SQL lives in ``atlas_app/dashboard_rollups.py``.
 
@@ -47,7 +48,8 @@ ROLLUPS = {
          sa.Column('amount_pence', sa.BigInteger(), nullable=False)],
         ['organisation_id', 'day'], ['organisation_id', 'day']),
     'dashboard_session_outcome': (
-        [sa.Column('session_id', sa.Integer(), nullable=False), sa.Column('status', sa.String(length=20), nullable=False),
+        [sa.Column('session_id', sa.Integer(), nullable=False),
+         sa.Column('status', sa.String(length=20), nullable=False),
          sa.Column('bookings', sa.Integer(), nullable=False)],
         ['session_id', 'status'], ['session_id']),
 }

@@ -67,8 +67,8 @@ class DashboardDemandDay(SQLModel, table=True):
 
 class DashboardBookingDay(SQLModel, table=True):
     __tablename__ = "dashboard_booking_day"
-    __table_args__ = _rollup_args("dashboard_booking_day",
-                                  ("organisation_id", "day", "channel", "made", "pay_state"), ("organisation_id", "day"))
+    __table_args__ = _rollup_args(
+        "dashboard_booking_day", ("organisation_id", "day", "channel", "made", "pay_state"), ("organisation_id", "day"))
 
     id: int | None = Field(default=None, primary_key=True)
     pending: bool = _pending()
