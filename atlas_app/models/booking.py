@@ -163,6 +163,9 @@ class Offer(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
+_AWAITING_SQL = "status = 'awaiting_payment'"
+
+
 class Booking(SQLModel, table=True):
     __tablename__ = "booking"
     __table_args__ = (
@@ -177,6 +180,9 @@ class Booking(SQLModel, table=True):
         # Covering on PostgreSQL: the dashboards count bookings by period, channel and status from the index alone.
         Index("ix_booking_org_created", "organisation_id", "created_at",
               postgresql_include=["status", "channel", "transferred_from_id", "fee_pence"]),
+        # The dashboards' overdue payments: the bookings still awaiting payment, by organisation and day made.
+        Index("ix_booking_org_awaiting", "organisation_id", "created_at",
+              sqlite_where=text(_AWAITING_SQL), postgresql_where=text(_AWAITING_SQL)),
     )
 
     id: int | None = Field(default=None, primary_key=True)

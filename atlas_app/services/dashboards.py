@@ -1,9 +1,13 @@
 """Strategic-measures dashboards: casework measures (demand, capability, one-stop, system conditions) and booking
 measures (channel, fill rate, payment, attendance, income, offers near their critical date).
 
-Every figure is aggregated by the database (GROUP BY over a date-truncated period, per dialect) and scoped to the
-actor's organisation in SQL; Python only shapes the few aggregated rows and, for the capability chart, the latest
-completed demands (at most ``CAPABILITY_POINTS``) that the XmR arithmetic needs.
+Every figure is aggregated by the database and scoped to the actor's organisation in SQL; Python only shapes the
+few aggregated rows and, for the capability chart, the latest completed demands (at most ``CAPABILITY_POINTS``) that
+the XmR arithmetic needs. Demand, channel, payment, attendance and income figures are sums over the daily totals that
+database triggers keep in step with the rows (``atlas_app/dashboard_rollups.py``), so a year costs a few hundred
+rows whatever the volume; days are London days on both databases. The capability chart, system conditions, the cases
+behind a bar, fill rates and offers near their critical date read the rows through their indexes, as does the
+overdue share of unpaid bookings (it depends on the time of asking).
 
 ``change_marker`` is one small query the live dashboards poll: it changes whenever anything the organisation does
 is recorded (every change writes an audit entry), so the figures are recomputed only then.
@@ -18,6 +22,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlmodel import Session, select
 
+from atlas_app import dashboard_rollups
 from atlas_app.db import read_session, utcnow, write_session
 from atlas_app.models.casework import CaseLookup, CaseModule, CaseTeam
 from atlas_app.models.dashboards import CapabilityChangePoint
@@ -32,10 +37,6 @@ CAPABILITY_POINTS = 250
 MAX_RANGE_DAYS = 3 * 366
 CRITICAL_WINDOW_DAYS = 14
 BEHIND_LIMIT = 50
-# Bookings that were made (a hold that lapsed or a seat given up for a transfer is not a new booking).
-MADE_SQL = "b.status NOT IN ('held', 'expired') AND b.transferred_from_id IS NULL"
-# Bookings holding a seat, whose payment state the dashboard shows (paid, awaiting payment, overdue).
-SEAT_SQL = "b.status IN ('awaiting_payment', 'confirmed')"
 
 
 @dataclass(frozen=True)
@@ -104,15 +105,21 @@ def _pg(s: Session) -> bool:
 
 
 def _period(s: Session, column: str, grain: str) -> str:
-    """SQL for the start date of the period holding ``column`` (London days on PostgreSQL, UTC on SQLite)."""
+    """SQL for the start date of the period holding the London day ``column`` (a rollup table's ``day``)."""
     assert grain in GRAINS
     if _pg(s):
-        return f"CAST(date_trunc('{grain}', {column} AT TIME ZONE 'Europe/London') AS date)"
+        return column if grain == "day" else f"CAST(date_trunc('{grain}', CAST({column} AS timestamp)) AS date)"
     if grain == "day":
-        return f"date({column})"
+        return column
     if grain == "week":
         return f"date({column}, '-' || ((CAST(strftime('%w', {column}) AS integer) + 6) % 7) || ' days')"
     return f"strftime('%Y-%m-01', {column})"
+
+
+def _day_range(f: Filters, org: int, alias: str) -> tuple[str, dict]:
+    """WHERE conditions and params for a rollup table's rows of the organisation in the filters' days."""
+    return (f"{alias}.organisation_id = :org AND {alias}.day >= :start_day AND {alias}.day <= :end_day",
+            {"org": org, "start_day": f.start, "end_day": f.end})
 
 
 def _day_text(value: Any) -> str:
@@ -147,10 +154,11 @@ def _demand_scope(f: Filters, org: int, *, time_column: str = "d.received_at") -
 
 
 def _bind(s: Session, params: dict) -> dict:
-    """SQLite stores UTC datetimes without a zone, as the models do."""
+    """SQLite stores UTC datetimes without a zone, as the models do, and dates as ISO text."""
     if _pg(s):
         return params
-    return {k: (v.astimezone(UTC).replace(tzinfo=None) if isinstance(v, datetime) else v) for k, v in params.items()}
+    return {k: (v.astimezone(UTC).replace(tzinfo=None) if isinstance(v, datetime)
+                else v.isoformat() if isinstance(v, date) else v) for k, v in params.items()}
 
 
 def _names(s: Session, org: int, ids) -> dict[int, str]:
@@ -160,6 +168,28 @@ def _names(s: Session, org: int, ids) -> dict[int, str]:
     rows = s.exec(select(CaseLookup.id, CaseLookup.name).where(CaseLookup.organisation_id == org,
                                                                CaseLookup.id.in_(ids))).all()
     return {i: n for i, n in rows}
+
+
+# --- the daily totals --------------------------------------------------------------------------------------------
+
+
+def compact_rollups() -> int:
+    """Fold the pending rows the triggers appended into the settled daily totals (the figures are the same either
+    way; fewer rows are quicker to sum). One compactor at a time on PostgreSQL; returns the tables compacted."""
+    with read_session() as s:
+        busy = [t for t in dashboard_rollups.ROLLUP_TABLES
+                if s.execute(text(f"SELECT EXISTS (SELECT 1 FROM {t} WHERE pending)")).scalar()]
+    if not busy:
+        return 0
+    with write_session() as s:
+        dialect = s.get_bind().dialect.name
+        if dialect == "postgresql" and not s.execute(text(
+                "SELECT pg_try_advisory_xact_lock(hashtext('atlas.dashboard_rollups'))")).scalar():
+            return 0
+        for table in busy:
+            for statement in dashboard_rollups.compact_statements(dialect, table):
+                s.execute(text(statement))
+    return len(busy)
 
 
 # --- the change marker ---------------------------------------------------------------------------------------------
@@ -201,13 +231,24 @@ class DemandMeasures:
 
 def demand_measures(actor: Actor, f: Filters) -> DemandMeasures:
     org = _view(actor)
+    compact_rollups()
     with read_session() as s:
-        join, where, params = _demand_scope(f, org)
-        period = _period(s, "d.received_at", f.grain)
+        where, params = _day_range(f, org, "r")
+        if f.module_id:
+            where += " AND r.module_id = :module"
+            params["module"] = f.module_id
+        if f.team_id:
+            where += (" AND r.opened_by_id IN (SELECT m.user_id FROM case_team_member m WHERE m.team_id = :team "
+                      "AND m.organisation_id = :org)")
+            params["team"] = f.team_id
+        if f.demand_type_id:
+            where += " AND r.demand_type_id = :dtype"
+            params["dtype"] = f.demand_type_id
+        period = _period(s, "r.day", f.grain)
         rows = s.execute(text(
-            f"SELECT {period} AS p, d.demand_type_id, d.demand_class, count(*), "
-            f"sum(CASE WHEN d.one_stop THEN 1 ELSE 0 END) FROM case_demand d {join} WHERE {where} "
-            f"GROUP BY 1, 2, 3 ORDER BY 1"), _bind(s, params)).all()
+            f"SELECT {period} AS p, r.demand_type_id, r.demand_class, sum(r.demands), sum(r.one_stop) "
+            f"FROM dashboard_demand_day r WHERE {where} GROUP BY 1, 2, 3 HAVING sum(r.demands) > 0 ORDER BY 1"),
+            _bind(s, params)).all()
         names = _names(s, org, [r[1] for r in rows])
     periods = sorted({_day_text(r[0]) for r in rows})
     index = {p: i for i, p in enumerate(periods)}
@@ -215,7 +256,7 @@ def demand_measures(actor: Actor, f: Filters) -> DemandMeasures:
     types: dict[tuple[int, str], dict[str, Any]] = {}
     value, failure, one_stop, total = [0] * n, [0] * n, [0] * n, [0] * n
     for p, type_id, cls, count, ones in rows:
-        i = index[_day_text(p)]
+        i, count = index[_day_text(p)], int(count)
         key = (type_id, cls)
         t = types.setdefault(key, {"id": type_id, "name": names.get(type_id, "Unknown"), "class": cls,
                                    "counts": [0] * n, "total": 0})
@@ -477,11 +518,11 @@ def _booking_query(s: Session, name: str, org: int, f: Filters, now: datetime) -
     base = {"org": org, "start": f.start_at, "end": f.end_at}
     today = london_date(now)
     if name == "channel":
-        period = _period(s, "b.created_at", f.grain)
+        where, params = _day_range(f, org, "r")
+        period = _period(s, "r.day", f.grain)
         return s.execute(text(
-            f"SELECT {period} AS p, b.channel, count(*) FROM booking b WHERE b.organisation_id = :org "
-            f"AND b.created_at >= :start AND b.created_at < :end AND {MADE_SQL} GROUP BY 1, 2 ORDER BY 1"),
-            _bind(s, base)).all()
+            f"SELECT {period} AS p, r.channel, sum(r.bookings) FROM dashboard_booking_day r WHERE {where} AND r.made "
+            "GROUP BY 1, 2 HAVING sum(r.bookings) > 0 ORDER BY 1"), _bind(s, params)).all()
     if name == "fill":
         return s.execute(text(
             "SELECT ct.name, coalesce(v.name, 'Online'), count(*), sum(cs.seats_taken), sum(cs.capacity) "
@@ -491,31 +532,20 @@ def _booking_query(s: Session, name: str, org: int, f: Filters, now: datetime) -
             "AND cs.status <> 'cancelled' GROUP BY ct.name, v.name ORDER BY ct.name, v.name"),
             _bind(s, base)).all()
     if name == "payment":
-        return s.execute(text(
-            "SELECT CASE WHEN x.settled >= x.fee THEN 'paid' WHEN x.status = 'awaiting_payment' "
-            "AND x.due IS NOT NULL AND x.due <= :now THEN 'overdue' ELSE 'awaiting' END AS state, count(*), "
-            "sum(x.fee), sum(x.settled) FROM ("
-            "SELECT b.fee_pence AS fee, b.status AS status, b.payment_due_at AS due, "
-            "coalesce(sum(pm.amount_pence - pm.refunded_pence), 0) AS settled FROM booking b "
-            "LEFT JOIN payment pm ON pm.booking_id = b.id AND pm.organisation_id = :org AND pm.status = 'succeeded' "
-            "WHERE b.organisation_id = :org AND b.created_at >= :start AND b.created_at < :end "
-            f"AND b.fee_pence > 0 AND {SEAT_SQL} GROUP BY b.id, b.fee_pence, b.status, b.payment_due_at) x "
-            "GROUP BY 1"),
-            _bind(s, {**base, "now": now})).all()
+        return _payment_states(s, org, f, now)
     if name == "attendance":
-        # Scoped by the sessions' organisation (a booking is always for a session of its own organisation), so
-        # the (session, status) index answers alone.
+        # By the sessions' dates: the per-session outcome totals of the sessions in the range.
         return s.execute(text(
-            "SELECT b.status, count(*) FROM course_session cs JOIN booking b ON b.session_id = cs.id "
+            "SELECT so.status, sum(so.bookings) FROM course_session cs "
+            "JOIN dashboard_session_outcome so ON so.session_id = cs.id "
             "WHERE cs.organisation_id = :org AND cs.starts_at >= :start AND cs.starts_at < :end "
-            "AND b.status IN ('attended', 'did_not_attend', 'turned_away') "
-            "GROUP BY b.status"), _bind(s, base)).all()
+            "GROUP BY so.status HAVING sum(so.bookings) > 0"), _bind(s, base)).all()
     if name == "income":
-        period = _period(s, "pm.received_at", f.grain)
+        where, params = _day_range(f, org, "r")
+        period = _period(s, "r.day", f.grain)
         return s.execute(text(
-            f"SELECT {period} AS p, sum(pm.amount_pence - pm.refunded_pence) FROM payment pm "
-            "WHERE pm.organisation_id = :org AND pm.status = 'succeeded' AND pm.method <> 'waiver' "
-            "AND pm.received_at >= :start AND pm.received_at < :end GROUP BY 1 ORDER BY 1"), _bind(s, base)).all()
+            f"SELECT {period} AS p, sum(r.amount_pence) FROM dashboard_income_day r WHERE {where} "
+            "GROUP BY 1 HAVING sum(r.payments) > 0 ORDER BY 1"), _bind(s, params)).all()
     near_params = {"org": org, "today": today, "until": today + timedelta(days=CRITICAL_WINDOW_DAYS)}
     near_where = (
         "o.organisation_id = :org AND o.status = 'referred' AND o.critical_date >= :today "
@@ -531,6 +561,30 @@ def _booking_query(s: Session, name: str, org: int, f: Filters, now: datetime) -
     raise ValueError(name)
 
 
+def _payment_states(s: Session, org: int, f: Filters, now: datetime) -> list[tuple[str, int, int, int]]:
+    """(state, bookings, fees, settled) for the seat-holding bookings with a fee made in the range: paid (settled in
+    full) and unpaid from the daily totals; of the unpaid, those awaiting payment past their due time (overdue: it
+    depends on the time, so it is counted from the few bookings still awaiting payment) are split out."""
+    where, params = _day_range(f, org, "r")
+    totals = dict.fromkeys(("paid", "unpaid"), (0, 0, 0))
+    for state, count, fee, settled in s.execute(text(
+            "SELECT r.pay_state, sum(r.bookings), sum(r.fee_pence), sum(r.settled_pence) FROM dashboard_booking_day r "
+            f"WHERE {where} AND r.pay_state <> '' GROUP BY r.pay_state"), _bind(s, params)).all():
+        totals[state] = (int(count or 0), int(fee or 0), int(settled or 0))
+    overdue = s.execute(text(
+        "SELECT count(*), coalesce(sum(x.fee), 0), coalesce(sum(x.settled), 0) FROM ("
+        "SELECT b.fee_pence AS fee, coalesce(sum(pm.amount_pence - pm.refunded_pence), 0) AS settled FROM booking b "
+        "LEFT JOIN payment pm ON pm.booking_id = b.id AND pm.organisation_id = :org AND pm.status = 'succeeded' "
+        "WHERE b.organisation_id = :org AND b.status = 'awaiting_payment' AND b.created_at >= :start "
+        "AND b.created_at < :end AND b.fee_pence > 0 AND b.payment_due_at IS NOT NULL AND b.payment_due_at <= :now "
+        "GROUP BY b.id, b.fee_pence) x WHERE x.settled < x.fee"),
+        _bind(s, {"org": org, "start": f.start_at, "end": f.end_at, "now": now})).one()
+    overdue = tuple(int(v) for v in overdue)
+    awaiting = tuple(u - o for u, o in zip(totals["unpaid"], overdue))
+    rows = [("paid", *totals["paid"]), ("awaiting", *awaiting), ("overdue", *overdue)]
+    return [r for r in rows if r[1]]
+
+
 def booking_query(actor: Actor, f: Filters, name: str, now: datetime | None = None) -> list:
     """Run one booking-measure query on its own (the benchmark times each)."""
     org = _view(actor)
@@ -544,6 +598,7 @@ def booking_measures(actor: Actor, f: Filters, now: datetime | None = None,
                      include_clients: bool = False) -> BookingMeasures:
     org = _view(actor)
     now = now or utcnow()
+    compact_rollups()
     with read_session() as s:
         by_channel, fill, pay, attendance, income = (
             _booking_query(s, name, org, f, now) for name in ("channel", "fill", "payment", "attendance", "income"))
