@@ -11,7 +11,7 @@ Note for later migrations: on SQLite, a batch operation that recreates ``case_de
 the backfill again.
 
 Revision ID: 0013
-Revises: 0006
+Revises: 0014
 """
 
 from collections.abc import Sequence
@@ -22,7 +22,7 @@ from alembic import op
 from atlas_app import dashboard_rollups
 
 revision: str = '0013'
-down_revision: str | None = '0006'
+down_revision: str | None = '0014'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
