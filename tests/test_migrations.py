@@ -133,3 +133,42 @@ def test_dialect_only_search_objects_come_and_go_with_their_revision(scratch_eng
     assert _search_objects(scratch_engine) == set()
     run_alembic(scratch_engine, "upgrade", "head")
     assert expected <= _search_objects(scratch_engine)
+
+
+def test_search_keys_of_names_beyond_ascii_are_recomputed_and_put_back(scratch_engine):
+    """0015 spells letters such as "Ł" and Cyrillic in Latin in the stored keys; its downgrade restores the old
+    keys (accents folded, other letters dropped). ASCII rows are left as they were."""
+    from sqlmodel import Session
+
+    from atlas_app.models.casework import Person, Place
+    from atlas_app.models.tenancy import Organisation
+
+    run_alembic(scratch_engine, "upgrade", "0013")
+    with Session(scratch_engine) as s:
+        org = Organisation(slug="mig", name="Migration test")
+        s.add(org)
+        s.flush()
+        s.add_all([
+            Person(organisation_id=org.id, given_name="Łukasz", family_name="Олена", name_norm="ukasz",
+                   given_key="U220", family_key=""),
+            Person(organisation_id=org.id, given_name="Ann", family_name="Smith", name_norm="untouched",
+                   given_key="A500", family_key="S530"),
+            Place(organisation_id=org.id, uprn=1, address_line1="1 Hauptstraße", town="Hartlepool",
+                  postcode="TS24 7QS", postcode_key="TS247QS", search_text="1 hauptstrae hartlepool ts24 7qs"),
+        ])
+        s.commit()
+
+    def keys():
+        with scratch_engine.connect() as connection:
+            return (connection.exec_driver_sql(
+                        "SELECT name_norm, given_key, family_key FROM person ORDER BY id").all(),
+                    connection.exec_driver_sql("SELECT search_text FROM place").scalar_one())
+
+    run_alembic(scratch_engine, "upgrade", "head")
+    people, place = keys()
+    assert [tuple(p) for p in people] == [("lukasz olena", "L220", "O450"), ("untouched", "A500", "S530")]
+    assert place == "1 hauptstrasse hartlepool ts24 7qs"
+    run_alembic(scratch_engine, "downgrade", "0013")
+    people, place = keys()
+    assert [tuple(p) for p in people] == [("ukasz", "U220", ""), ("untouched", "A500", "S530")]
+    assert place == "1 hauptstrae hartlepool ts24 7qs"

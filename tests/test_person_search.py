@@ -212,6 +212,19 @@ def test_short_names_with_accents_and_punctuation(worker):
     assert ids(people.search_people(worker, name="mary-jo")) == [mary_jo]
 
 
+def test_letters_that_do_not_decompose_and_other_alphabets_are_spelt_in_latin(worker):
+    assert normalise("Łukasz Żółć") == "lukasz zolc"
+    assert normalise("Straße Øyvind Đỗ Æsa") == "strasse oyvind do aesa"
+    assert normalise("Олена Шевченко") == "olena shevchenko"
+    assert normalise("Αλέξανδρος") == "alexandros"
+    lukasz = _person(worker, "Łukasz", "Żółć")
+    olena = _person(worker, "Олена", "Шевченко")
+    for typed in ("Lukasz", "łukasz", "Lukasz Zolc", "żółć"):
+        assert ids(people.search_people(worker, name=typed)) == [lukasz], typed
+    for typed in ("Olena", "Олена Шевченко", "olena shevchenko", "Shevchenko"):
+        assert ids(people.search_people(worker, name=typed)) == [olena], typed
+
+
 def test_short_word_index_follows_edits_merges_and_deletes(worker):
     a = _person(worker, "Mei", "Li", date_of_birth="1980-01-02")
     b = _person(worker, "Mei", "Lee")

@@ -22,13 +22,33 @@ _APOSTROPHES = re.compile(r"['’`]")
 _NOT_WORD = re.compile(r"[^a-z0-9]+")
 
 
+# Letters that are not a plain letter plus an accent (so Unicode decomposition alone would drop them), and the
+# Cyrillic and Greek alphabets, spelt in Latin letters: "Łukasz" -> "lukasz", "Straße" -> "strasse",
+# "Олена" -> "olena". Applied to lower-case text after decomposition, so "Ё" and "ά" arrive as "е" and "α".
+_LATIN_LETTERS = {
+    "ß": "ss", "æ": "ae", "œ": "oe", "ø": "o", "ł": "l", "đ": "d", "ð": "d", "þ": "th", "ı": "i", "ħ": "h",
+    "ŀ": "l", "ŧ": "t", "ŋ": "n", "ĸ": "k", "ſ": "s",
+}
+_CYRILLIC = dict(zip("абвгґдеєжзиіїйклмнопрстуфхцчшщъыьэюя",
+                     ["a", "b", "v", "g", "g", "d", "e", "ie", "zh", "z", "i", "i", "i", "i", "k", "l", "m", "n",
+                      "o", "p", "r", "s", "t", "u", "f", "kh", "ts", "ch", "sh", "shch", "", "y", "", "e", "iu",
+                      "ia"]))
+_GREEK = dict(zip("αβγδεζηθικλμνξοπρσςτυφχψω",
+                  ["a", "v", "g", "d", "e", "z", "i", "th", "i", "k", "l", "m", "n", "x", "o", "p", "r", "s", "s",
+                   "t", "y", "f", "ch", "ps", "o"]))
+_SPELT_IN_LATIN = str.maketrans({**_LATIN_LETTERS, **_CYRILLIC, **_GREEK})
+
+
 def normalise(text: str) -> str:
-    """Lower-case ASCII words separated by single spaces; apostrophes vanish, other punctuation splits."""
+    """Lower-case ASCII words separated by single spaces; accents fold ("Siân" -> "sian"), letters such as "ł" and
+    "ß" and the Cyrillic and Greek alphabets are spelt in Latin letters, apostrophes vanish, other punctuation
+    splits."""
     text = text or ""
     if text.isascii():
         folded = text.lower()
     else:
-        folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii").lower()
+        folded = unicodedata.normalize("NFKD", text).lower().translate(_SPELT_IN_LATIN)
+        folded = folded.encode("ascii", "ignore").decode("ascii")
     if "'" in folded or "`" in folded or "’" in folded:
         folded = _APOSTROPHES.sub("", folded)
     return " ".join(_NOT_WORD.sub(" ", folded).split())
