@@ -75,6 +75,11 @@ def test_a_click_on_a_bar_lists_the_cases_behind_it(loaded):
     drain(state.open_point("value_failure", [{"curveNumber": 1, "pointIndex": 0, "x": "2026-01-05"}]))
     assert state.behind_title.startswith("Cases with failure demand")
     assert [r["id"] for r in state.behind] == [str(b)]
+    # curve 2 is the failure-% line drawn over the bars: its point lists the same cases
+    state.behind = []
+    drain(state.open_point("value_failure", [{"curveNumber": 2, "pointIndex": 0, "x": "2026-01-05"}]))
+    assert state.behind_title.startswith("Cases with failure demand")
+    assert [r["id"] for r in state.behind] == [str(b)]
 
 
 def test_without_the_permission_nothing_loads(monkeypatch, org, make_user):

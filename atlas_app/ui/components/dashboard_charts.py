@@ -118,7 +118,8 @@ def demand_charts(m: DemandMeasures) -> tuple[go.Figure, go.Figure, go.Figure, d
     one.update_layout(yaxis={"range": [0, 105]})
     clicks = {
         "volume": vol_click,
-        "value_failure": [[f"value||{p}" for p in m.periods], [f"failure||{p}" for p in m.periods], []],
+        "value_failure": [[f"value||{p}" for p in m.periods], [f"failure||{p}" for p in m.periods],
+                          [f"failure||{p}" for p in m.periods]],  # the failure-% point: the same cases
         "one_stop": [[f"not_one_stop||{p}" for p in m.periods]],
     }
     return vol, vf, one, clicks
