@@ -263,3 +263,26 @@ def test_staff_cancel_dialog_says_what_will_be_refunded(world, no_stripe, actor,
     assert not page.cancel_open and page.cancel_error == ""
     assert "Refunded £70.00 to the card, cancellation fee £25.00 kept" in page.notice
     assert booking_row(b.reference).status == "cancelled"
+
+
+def test_a_refund_stripe_never_answered_is_sent_again_once(world, stripe_fake, actor, monkeypatch):
+    from datetime import timedelta
+
+    from atlas_app.db import utcnow
+
+    b = awaiting_booking(world)
+    p = pay_online(world, b.reference, fake=stripe_fake)
+    # the worker stops after recording the refund, before Stripe's answer is recorded
+    with monkeypatch.context() as m:
+        m.setattr(payments, "_send_stripe_refund", lambda pending, actor, attention="": pending.row)
+        outcome = payments.cancel_booking(world.org_id, b.reference, actor=actor, reason="Client asked")
+    assert [r.status for r in refunds_for(p.id)] == ["pending"] and outcome.refunds[0].status == "pending"
+    assert payments.process_overdue(utcnow()).refunds_retried == 0  # too recent: may still be on its way
+    later = utcnow() + timedelta(minutes=11)
+    assert payments.process_overdue(later).refunds_retried == 1
+    [refund] = refunds_for(p.id)
+    assert refund.status == "succeeded" and refund.provider_ref.startswith("re_")
+    assert payments.process_overdue(later).refunds_retried == 0
+    sent = stripe_fake.requests_to("POST", "/v1/refunds")
+    assert [x["headers"]["idempotency-key"] for x in sent] == [f"atlas-refund-{refund.id}"]
+    assert payments_for(b.reference)[0].refunded_pence == 9500

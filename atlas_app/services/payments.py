@@ -1276,6 +1276,7 @@ class OverdueReport:
     chased: int = 0
     instalments_chased: int = 0
     checkouts_expired: int = 0
+    refunds_retried: int = 0
 
 
 def process_overdue(now: datetime | None = None, limit: int = 500) -> OverdueReport:
@@ -1332,7 +1333,26 @@ def process_overdue(now: datetime | None = None, limit: int = 500) -> OverdueRep
                     released += 1
             elif _chase(s, booking, summary, now, plan=False):
                 chased += 1
-    return OverdueReport(released, chased, plan_chased, expired)
+    return OverdueReport(released, chased, plan_chased, expired, retry_unsent_refunds(now))
+
+
+UNSENT_REFUND_AGE = timedelta(minutes=10)
+
+
+def retry_unsent_refunds(now: datetime | None = None, limit: int = 100) -> int:
+    """Refunds through Stripe that were recorded but never got Stripe's answer (the worker stopped between the two
+    halves of :func:`refund_payment` or :func:`cancel_booking`) are sent again with the same idempotency key, so
+    Stripe refunds once; a failure flags the payment for staff. None is left pending for ever."""
+    now = now or utcnow()
+    with read_session() as s:
+        rows = s.exec(select(Refund, Payment.provider_ref, Booking.reference)
+                      .join(Payment, Payment.id == Refund.payment_id).join(Booking, Booking.id == Payment.booking_id)
+                      .where(Refund.status == "pending", Refund.provider_ref.is_(None), Payment.provider == "stripe",
+                             Refund.at <= now - UNSENT_REFUND_AGE).order_by(Refund.id).limit(limit)).all()
+    for refund, intent, booking_ref in rows:
+        _send_stripe_refund(_ReservedRefund(_refund_row(refund), intent, booking_ref), None,
+                            attention=f"Refund due: {_pounds(refund.amount_pence)} ({refund.reason}).")
+    return len(rows)
 
 
 def _release(s: Session, booking: Booking, summary: PaymentSummary, now: datetime) -> bool:
