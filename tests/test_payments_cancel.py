@@ -74,9 +74,9 @@ def test_client_cancel_refunds_paid_less_fee_through_stripe(world, stripe_fake):
     assert payments_for(b.reference)[0].refunded_pence == 7000
     assert stripe_fake.charge_for(checkout_session_of(b.reference))["amount_refunded"] == 7000
     body = client_email(b.reference).body_text
-    assert "A cancellation fee of £25.00 is kept" in body and "£70.00 is refunded to the card" in body
+    assert "A cancellation fee of £25.00 is kept" in body and "£70.00 is being refunded to the card" in body
     cancelled = [e for e in all_rows(ClientEvent) if e.kind == "cancelled"]
-    assert "£70.00 is refunded" in cancelled[0].detail
+    assert "£70.00 is being refunded" in cancelled[0].detail
     audited = [a for a in all_rows(AuditEntry) if a.entity == "refund"]
     assert [(a.action, a.username) for a in audited] == [("refunded", f"client:{client_id}")]
 
@@ -240,10 +240,10 @@ def test_client_cancel_page_says_what_will_be_refunded(world, no_stripe):
     assert redirect_path(drain(manage.find(form))) == "/booking/manage/view"
     drain(manage.load_cancel())
     assert manage.cancel_money_text == ("You paid £95.00. A cancellation fee of £25.00 is kept, as our booking terms "
-                                        "say. £70.00 is refunded to the card you paid with; card refunds usually "
+                                        "say. £70.00 is being refunded to the card you paid with; card refunds usually "
                                         "reach your account within 5 to 10 working days.")
     assert redirect_path(drain(manage.cancel())) == "/booking/manage/view"
-    assert "£70.00 is refunded to the card" in manage.notice and b.reference in manage.notice
+    assert "£70.00 is being refunded to the card" in manage.notice and b.reference in manage.notice
     assert booking_row(b.reference).status == "cancelled"
 
 

@@ -913,7 +913,7 @@ class CancelMoney:
                + (f" A cancellation fee of {_pounds(self.fee_pence)} is kept, as our booking terms say."
                   if self.fee_pence else "")]
         if self.card_pence:
-            out.append(f"{_pounds(self.card_pence)} is refunded to the card you paid with; card refunds usually "
+            out.append(f"{_pounds(self.card_pence)} is being refunded to the card you paid with; card refunds usually "
                        "reach your account within 5 to 10 working days.")
         if self.offline_pence:
             out.append(f"{_pounds(self.offline_pence)} you paid by cash, cheque or bank transfer will be refunded to "
