@@ -174,7 +174,9 @@ def test_stripe_refusal_is_flagged_with_its_message(world, stripe_fake, actor):
     outcome = payments.cancel_booking(world.org_id, b.reference, actor=actor, reason="Client asked")
     assert outcome.refunds[0].status == "failed" and outcome.attention_pence == 9500
     assert "The refund could not be made" in payments.attention_list(actor)[0].reason
-    assert payments_for(b.reference)[0].refunded_pence == 0 and p.needs_attention is False
+    after = payments_for(b.reference)[0]
+    assert (after.id, after.refunded_pence, after.needs_attention) == (p.id, 0, True)
+    assert booking_row(b.reference).status == "cancelled"
 
 
 def test_cancel_and_staff_refund_at_once_never_refund_more_than_paid(world, stripe_fake, actor):
@@ -286,3 +288,32 @@ def test_a_refund_stripe_never_answered_is_sent_again_once(world, stripe_fake, a
     sent = stripe_fake.requests_to("POST", "/v1/refunds")
     assert [x["headers"]["idempotency-key"] for x in sent] == [f"atlas-refund-{refund.id}"]
     assert payments_for(b.reference)[0].refunded_pence == 9500
+
+
+def test_money_paid_before_a_transfer_is_refunded_when_the_new_booking_is_cancelled(world, no_stripe, actor):
+    from datetime import timedelta
+
+    from atlas_app.models import CourseSession
+    from atlas_app.services import booking as booking_service
+
+    set_cancel_fee(world)
+    b = awaiting_booking(world)
+    p = pay_online(world, b.reference, demo=True)
+    first = session_row(world.session_id)
+    with write_session() as s:
+        later = CourseSession(organisation_id=world.org_id, course_type_id=world.course_type_id,
+                              venue_id=world.venue_id, delivery_mode="classroom",
+                              starts_at=first.starts_at + timedelta(days=7), ends_at=first.ends_at + timedelta(days=7),
+                              capacity=10)
+        s.add(later)
+        s.flush()
+        later_id = later.id
+    moved = booking_service.transfer(world.org_id, b.reference, later_id, actor=actor)
+    assert payments.cancel_preview(world.org_id, moved.reference).refund_pence == 7000
+    assert payments.cancel_preview(world.org_id, b.reference).paid_pence == 9500  # the old reference sees it too
+    with pytest.raises(ValidationFailed):  # but only the current booking can be cancelled
+        payments.cancel_booking(world.org_id, b.reference, actor=actor, reason="Old reference")
+    outcome = payments.cancel_booking(world.org_id, moved.reference, actor=actor, reason="Client asked")
+    assert outcome.refunded_pence == 7000
+    assert [(r.amount_pence, r.status) for r in refunds_for(p.id)] == [(7000, "succeeded")]
+    assert session_row(later_id).seats_taken == 0
