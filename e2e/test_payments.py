@@ -1,6 +1,7 @@
 """Paying in a real browser with the demo card provider (the e2e server has no Stripe key): the DEMO label, a
-declined card that leaves the booking payable, a good card that confirms it, the return page, accessible errors; and
-a telephone payment recorded on the staff payments page.
+declined card that leaves the booking payable, a good card that confirms it, the return page, accessible errors; a
+client cancelling the paid booking and told the refund (paid less the cancellation fee) before and after; and a
+telephone payment recorded on the staff payments page.
 
 Each test makes its own booking awaiting payment, and its demo checkout, straight in the server's database.
 """
@@ -18,10 +19,11 @@ from sqlalchemy import update
 from sqlmodel import Session, select
 
 from atlas_app.db import utcnow
-from atlas_app.models import Booking, Client, CourseSession, CourseType, Offer, Organisation
-from atlas_app.models.payments import CheckoutAttempt, Payment
+from atlas_app.models import Booking, BookingTerms, Client, CourseSession, CourseType, Offer, Organisation
+from atlas_app.models.payments import CheckoutAttempt, Payment, Refund
 from atlas_app.timeutil import london_date
 from support import login, scan, wait_hydrated
+from test_booking_wizard import OfferDetails, fill_find_form
 
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 900}
@@ -38,7 +40,7 @@ class Payable:
 def payable(writer, base_url):
     """``payable()``: a Hartlepool NSAC booking awaiting payment, with an open demo checkout for it."""
 
-    def make() -> Payable:
+    def make(min_days: int = 3) -> Payable:
         tag = secrets.token_hex(3).upper()
         now = utcnow()
         with Session(writer, expire_on_commit=False) as s:
@@ -47,7 +49,7 @@ def payable(writer, base_url):
                                                  CourseType.code == "NSAC")).one()
             session = s.exec(select(CourseSession).where(
                 CourseSession.organisation_id == org.id, CourseSession.course_type_id == ct.id,
-                CourseSession.status == "scheduled", CourseSession.starts_at > now + timedelta(days=3),
+                CourseSession.status == "scheduled", CourseSession.starts_at > now + timedelta(days=min_days),
                 CourseSession.seats_taken < CourseSession.capacity).order_by(CourseSession.starts_at)).first()
             client = Client(organisation_id=org.id, first_name="Pay", last_name=f"Tester {tag}",
                             date_of_birth=date(1980, 5, 5), postcode="TS24 7QS",
@@ -128,6 +130,39 @@ def test_declined_then_paid_with_the_demo_card(new_context, payable, writer, vie
     expect(page.locator(".demo-banner")).to_be_visible()
     assert booking_status(writer, booking.booking_id) == "confirmed"
     assert payment_statuses(writer, booking.booking_id) == ["failed", "succeeded"]
+
+
+def test_client_cancels_a_paid_booking_and_sees_the_refund(new_context, payable, writer):
+    booking = payable(min_days=10)
+    page = open_demo(new_context, PHONE, booking.token)
+    pay_with(page, "4242 4242 4242 4242")
+    expect(page.locator("#return-paid-flag")).to_have_text("Paid")
+    with Session(writer) as s:
+        org_id = s.get(Booking, booking.booking_id).organisation_id
+        terms = s.exec(select(BookingTerms).where(BookingTerms.organisation_id == org_id)).first()
+        fee = min(terms.cancel_fee_pence if terms else 0, 9500)
+    refund = 9500 - fee
+    refund_text = f"£{refund // 100}.{refund % 100:02d}"
+
+    page.goto("/booking/manage")
+    wait_hydrated(page)
+    fill_find_form(page, OfferDetails(booking.reference, 5, 5, 1980, "TS24 7QS", ""))
+    page.click("#find-booking")
+    expect(page).to_have_url(re.compile(r"/booking/manage/view/?$"))
+    page.click("#cancel-booking")
+    expect(page).to_have_url(re.compile(r"/booking/manage/cancel/?$"))
+    wait_hydrated(page)
+    money = page.locator("#cancel-money")
+    expect(money).to_contain_text("You paid £95.00.")
+    expect(money).to_contain_text(f"{refund_text} is being refunded to the card you paid with")
+    page.click("#confirm-cancel")
+    expect(page).to_have_url(re.compile(r"/booking/manage/view/?$"))
+    expect(page.locator("#manage-notice")).to_contain_text(f"{refund_text} is being refunded to the card")
+    assert booking_status(writer, booking.booking_id) == "cancelled"
+    with Session(writer) as s:
+        refunds = s.exec(select(Refund).join(Payment, Payment.id == Refund.payment_id)
+                         .where(Payment.booking_id == booking.booking_id)).all()
+        assert [(r.amount_pence, r.status, r.source) for r in refunds] == [(refund, "succeeded", "cancellation")]
 
 
 def test_card_form_errors_are_tied_to_their_fields(new_context, payable):

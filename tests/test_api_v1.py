@@ -407,9 +407,14 @@ def test_responses_carry_the_properties_the_document_promises(client, auth, cat)
                                headers=auth).json()
     session_body = client.get("/api/v1/sessions", headers=auth).json()["sessions"][0]
     error_body = client.get("/api/v1/bookings/NOPE", headers=auth).json()
-    for body, name in ((booking_body, "Booking"), (session_body, "Session"), (error_body, "Error")):
+    cancel_body = client.post(f"/api/v1/bookings/{booking_body['reference']}/cancel", headers=auth).json()
+    for body, name in ((booking_body, "Booking"), (session_body, "Session"), (error_body, "Error"),
+                       (cancel_body, "CancelledBooking"), (cancel_body["refund"], "CancelRefund")):
         assert set(body) == set(schemas[name]["properties"]), name
         assert set(schemas[name]["required"]) <= set(body)
+    assert cancel_body["refund"]["refund_pence"] == 0  # nothing was paid
+    cancel_doc = doc["paths"]["/api/v1/bookings/{reference}/cancel"]["post"]["responses"]["200"]
+    assert cancel_doc["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/CancelledBooking"}
 
 
 def test_a_booking_takes_a_bounded_number_of_statements(client, auth, cat):

@@ -162,6 +162,26 @@ def document() -> dict[str, Any]:
             "required": ["reference", "status", "channel", "offer_reference", "session_id", "starts_at"],
         },
     }
+    schemas["CancelledBooking"] = {
+        **schemas["Booking"],
+        "properties": {**schemas["Booking"]["properties"], "refund": _ref("CancelRefund")},
+        "required": [*schemas["Booking"]["required"], "refund"],
+    }
+    schemas["CancelRefund"] = {
+        "type": "object",
+        "description": "The money of a cancelled booking, in pence.",
+        "properties": {
+            "paid_pence": {"type": "integer", "description": "Paid and not refunded before the cancellation."},
+            "cancellation_fee_pence": {"type": "integer", "description": "The organisation's fee, kept."},
+            "refund_pence": {"type": "integer", "description": "What is given back: paid less the fee."},
+            "refunded_to_card_pence": {"type": "integer", "description": "Refunded to the card now."},
+            "to_refund_by_staff_pence": {"type": "integer",
+                                         "description": "Flagged for staff: money taken offline, or a card "
+                                                        "refund the provider did not make."},
+        },
+        "required": ["paid_pence", "cancellation_fee_pence", "refund_pence", "refunded_to_card_pence",
+                     "to_refund_by_staff_pence"],
+    }
     security = [{"bearerAuth": []}]
     paths: dict[str, Any] = {
         "/api/v1/sessions": {
@@ -229,12 +249,16 @@ def document() -> dict[str, Any]:
         "/api/v1/bookings/{reference}/cancel": {
             "post": {
                 "operationId": "cancelBooking",
-                "summary": "Cancel a booking and free its seat",
+                "summary": "Cancel a booking, free its seat and refund what was paid less the cancellation fee",
+                "description": "Money paid by card online is refunded at once; money taken offline (or a card "
+                               "refund the card provider did not make) is flagged for staff to refund. The "
+                               "cancellation stands either way.",
                 "security": security,
                 "parameters": [_REFERENCE_PARAM],
                 "requestBody": {"required": False,
                                 "content": {"application/json": {"schema": _ref("CancelRequest")}}},
-                "responses": {"200": _json(_ref("Booking"), "The cancelled booking."), "401": UNAUTHORISED,
+                "responses": {"200": _json(_ref("CancelledBooking"), "The cancelled booking and its refund."),
+                              "401": UNAUTHORISED,
                               "404": NOT_FOUND, "422": _error_response("The booking is not current."),
                               "503": BUSY},
             }

@@ -21,7 +21,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from atlas_app.db import utcnow, write_session
-from atlas_app.services import api_tokens, booking, catalogue, referrals
+from atlas_app.services import api_tokens, booking, catalogue, payments, referrals
 from atlas_app.services.actor import Actor
 from atlas_app.services.errors import AtlasError, NotAuthenticated, NotFound, ValidationFailed
 from atlas_app.timeutil import london_midnight
@@ -283,9 +283,15 @@ async def cancel_booking(request: Request, actor: Actor) -> Response:
     reference = _require_reference(request)
     body = await _json_body(request, required=False)
     reason = _str_field(body, "reason", required=False, max_len=300) or "Cancelled through the API"
-    view = await run_in_threadpool(lambda: booking.cancel(actor.organisation_id, reference, actor=actor,
-                                                          reason=reason))
-    return JSONResponse(booking_json(view))
+    outcome = await run_in_threadpool(lambda: payments.cancel_booking(actor.organisation_id, reference, actor=actor,
+                                                                      reason=reason))
+    return JSONResponse({**booking_json(outcome.booking), "refund": refund_json(outcome)})
+
+
+def refund_json(outcome: payments.CancelOutcome) -> dict[str, Any]:
+    m = outcome.money
+    return {"paid_pence": m.paid_pence, "cancellation_fee_pence": m.fee_pence, "refund_pence": m.refund_pence,
+            "refunded_to_card_pence": outcome.refunded_pence, "to_refund_by_staff_pence": outcome.attention_pence}
 
 
 async def transfer_booking(request: Request, actor: Actor) -> Response:

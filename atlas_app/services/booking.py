@@ -12,7 +12,7 @@ which every writer in Atlas needs, so the shorter that lock is held the more boo
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -592,7 +592,7 @@ def book(actor: Actor, offer_id: int, session_id: int, needs: dict[str, Any] | N
 
 
 def _queue_confirmation(s: Session, offer: Offer, view: BookingView, kind: str = "confirmation",
-                        previously: str = "", client=None) -> None:
+                        previously: str = "", client=None, extra: list[str] | None = None) -> None:
     """Queue the client's email about ``view``. ``client``: the client's names and email when the caller has them
     already (else they are looked up)."""
     client = client or s.get(Client, offer.client_id)
@@ -619,6 +619,7 @@ def _queue_confirmation(s: Session, offer: Offer, view: BookingView, kind: str =
                                  "by telephone; we will be in touch if you do not.",
         }[kind],
         *([f"Previously: {previously}"] if previously else []),
+        *(["", *extra] if extra else []),
         "",
         f"Course: {view.course_name} ({view.course_code})",
         f"When: {london_text(view.starts_at)} to {view.ends_at.astimezone(LONDON):%H:%M}",
@@ -736,14 +737,23 @@ def _transfer_channel(old: Booking, actor: Actor | None) -> str:
 
 
 def cancel(organisation_id: int, reference: str, *, actor: Actor | None = None, offer_id: int | None = None,
-           reason: str = "") -> BookingView:
-    """Cancel a booking and free its seat. The offer can then be booked again (before its critical date)."""
+           reason: str = "", money: Callable[[Session, Booking, str], list[str]] | None = None) -> BookingView:
+    """Cancel a booking and free its seat. The offer can then be booked again (before its critical date).
+
+    ``money(s, booking, previous_status)``, when given, is called inside the cancelling transaction (the offer and
+    booking locked) to deal with money paid for the booking; the lines it returns are added to the client's
+    cancellation email and timeline entry (``payments.cancel_booking`` uses it)."""
     if actor is not None:
         actor.require(Perm.BOOKINGS_MANAGE)
         if actor.organisation_id != organisation_id:
             raise PermissionDenied()
     now = utcnow()
     with write_session() as s:
+        # The offer is locked before the booking, the order the payments service locks them in.
+        found = s.exec(select(Booking.offer_id).where(Booking.reference == str(reference).strip().upper(),
+                                                      Booking.organisation_id == organisation_id)).first()
+        if found is not None:
+            s.exec(select(Offer.id).where(Offer.id == found).with_for_update()).first()
         booking = _booking_for_update(s, organisation_id, reference)
         if offer_id is not None and booking.offer_id != offer_id:
             raise NotFound("No such booking.")
@@ -763,10 +773,12 @@ def cancel(organisation_id: int, reference: str, *, actor: Actor | None = None, 
         if offer.status == "booked":
             offer.status = "referred"
             s.add(offer)
-        timeline(s, offer, "cancelled", (reason or "Cancelled")[:300], booking.id, actor.username if actor else "")
+        money_lines = money(s, booking, before["status"]) if money is not None else []
+        timeline(s, offer, "cancelled", " ".join([(reason or "Cancelled")[:300], *money_lines])[:500], booking.id,
+                 actor.username if actor else "")
         view = booking_view(s, booking)
         if before["status"] != "held":
-            _queue_confirmation(s, offer, view, "cancellation")
+            _queue_confirmation(s, offer, view, "cancellation", extra=money_lines)
         audit.record(s, actor, "booking", booking.reference, "cancelled", before=before,
                      after={"status": "cancelled", "reason": reason[:300]}, organisation_id=organisation_id)
         return view

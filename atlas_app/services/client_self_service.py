@@ -1,8 +1,9 @@
 """Clients looking after their own booking on the public site: find it by its reference, date of birth and
 postcode, see what it can move to, and whether the organisation's terms still allow changing it online.
 
-Nothing here changes data: moving and cancelling go through ``booking.transfer`` and ``booking.cancel`` (with the
-``offer_id`` proved here), which enforce the cut-offs themselves.
+Nothing here changes data: moving and cancelling go through ``booking.transfer`` and ``payments.cancel_booking``
+(with the ``offer_id`` proved here), which enforce the cut-offs themselves; ``payments.cancel_preview`` says
+beforehand what a cancellation would refund.
 """
 
 from __future__ import annotations

@@ -705,42 +705,79 @@ def refund_payment(actor: Actor, payment_id: int, amount: Any, reason: str) -> R
         if found is None:
             raise NotFound("No such payment in your organisation.")
         booking = _lock_booking(s, found[1], found[2])
-        payment = s.exec(select(Payment).where(Payment.id == pid).with_for_update()
-            .execution_options(populate_existing=True)).first()
-        if payment.status != "succeeded":
-            raise ValidationFailed("Only a successful payment can be refunded.", {"payment": payment.status})
-        if payment.method == "waiver":
-            raise ValidationFailed("A waiver is not money and cannot be refunded.", {"payment": "waiver"})
-        left = payment.amount_pence - payment.refunded_pence
-        if amount_pence > left:
-            raise ValidationFailed(f"At most {_pounds(left)} of this payment can be refunded.",
-                                   {"amount": "too much"})
-        through_stripe = payment.provider == "stripe"
-        # Reserve the amount first, so two refunds at once can never refund more than was paid.
-        changed = s.exec(
-            update(Payment).where(Payment.id == payment.id,
-                                  Payment.refunded_pence + amount_pence <= Payment.amount_pence)
-            .values(refunded_pence=Payment.refunded_pence + amount_pence, updated_at=now)
-        ).rowcount
-        if changed != 1:
-            raise Conflict("The payment changed while you were refunding it. Look again and retry.")
-        refund = Refund(
-            organisation_id=org_id, payment_id=payment.id, amount_pence=amount_pence, reason=reason,
-            status="pending" if through_stripe else "succeeded", source="atlas", by_user_id=actor.user_id,
-            by_username=actor.username, at=now,
-            provider_ref=("demo_re_" + secrets.token_hex(12)) if payment.provider == "demo" else None,
-        )
-        s.add(refund)
-        s.flush()
-        refund_id, provider_ref, booking_ref = refund.id, payment.provider_ref, booking.reference
-        if not through_stripe:
-            _after_refund(s, actor, booking, payment, refund, now)
-            return _refund_row(refund)
-    # Stripe is called outside the transaction; the idempotency key makes a retried call refund once.
+        payment = _lock_payment(s, pid)
+        pending = _reserve_refund(s, booking, payment, amount_pence, reason, "atlas", actor, now)
+        if pending.status != "pending":
+            return pending.row
+    row = _send_stripe_refund(pending, actor)
+    if row.status == "failed":
+        raise Conflict("Stripe did not make the refund, so nothing was refunded. "
+                       f"{'Stripe said: ' + row.error if row.error else ''}".strip())
+    return row
+
+
+@dataclass(frozen=True)
+class _ReservedRefund:
+    row: RefundRow
+    payment_intent: str
+    booking_reference: str
+
+    @property
+    def status(self) -> str:
+        return self.row.status
+
+
+def _lock_payment(s: Session, payment_id: int) -> Payment:
+    return s.exec(select(Payment).where(Payment.id == payment_id).with_for_update()
+                  .execution_options(populate_existing=True)).first()
+
+
+def _reserve_refund(s: Session, booking: Booking, payment: Payment, amount_pence: int, reason: str, source: str,
+                    actor: Actor | None, now: datetime) -> _ReservedRefund:
+    """The first half of every refund Atlas makes, inside the caller's transaction (which holds the booking's and
+    the payment's locks): check, reserve the amount on the payment, and record the refund. A refund through Stripe
+    is left ``pending`` for :func:`_send_stripe_refund` to make after the transaction commits; any other refund
+    (the demo provider's, or money the organisation gives back itself) is done at once."""
+    if payment.status != "succeeded":
+        raise ValidationFailed("Only a successful payment can be refunded.", {"payment": payment.status})
+    if payment.method == "waiver":
+        raise ValidationFailed("A waiver is not money and cannot be refunded.", {"payment": "waiver"})
+    left = payment.amount_pence - payment.refunded_pence
+    if amount_pence > left:
+        raise ValidationFailed(f"At most {_pounds(left)} of this payment can be refunded.", {"amount": "too much"})
+    through_stripe = payment.provider == "stripe"
+    # Reserve the amount first, so two refunds at once can never refund more than was paid.
+    changed = s.exec(
+        update(Payment).where(Payment.id == payment.id,
+                              Payment.refunded_pence + amount_pence <= Payment.amount_pence)
+        .values(refunded_pence=Payment.refunded_pence + amount_pence, updated_at=now)
+    ).rowcount
+    if changed != 1:
+        raise Conflict("The payment changed while you were refunding it. Look again and retry.")
+    refund = Refund(
+        organisation_id=payment.organisation_id, payment_id=payment.id, amount_pence=amount_pence, reason=reason,
+        status="pending" if through_stripe else "succeeded", source=source,
+        by_user_id=actor.user_id if actor else None, by_username=(actor.username if actor else source)[:80], at=now,
+        provider_ref=("demo_re_" + secrets.token_hex(12)) if payment.provider == "demo" else None,
+    )
+    s.add(refund)
+    s.flush()
+    if not through_stripe:
+        _after_refund(s, actor, booking, payment, refund, now)
+    return _ReservedRefund(_refund_row(refund), payment.provider_ref, booking.reference)
+
+
+def _send_stripe_refund(pending: _ReservedRefund, actor: Actor | None, attention: str = "") -> RefundRow:
+    """The second half of a refund through Stripe, outside any transaction: ask Stripe (the idempotency key makes
+    a retried call refund once), then record the outcome. A refusal or an unreachable Stripe undoes the
+    reservation and marks the refund failed; with ``attention`` the payment is also flagged for staff with that
+    text and Stripe's error."""
+    amount_pence, refund_id = pending.row.amount_pence, pending.row.id
     try:
         result = stripe_client().v1.refunds.create(
-            params={"payment_intent": provider_ref, "amount": amount_pence, "reason": "requested_by_customer",
-                    "metadata": {"booking_reference": booking_ref, "atlas_refund_id": str(refund_id)}},
+            params={"payment_intent": pending.payment_intent, "amount": amount_pence,
+                    "reason": "requested_by_customer",
+                    "metadata": {"booking_reference": pending.booking_reference, "atlas_refund_id": str(refund_id)}},
             options={"idempotency_key": f"atlas-refund-{refund_id}"},
         )
         error = ""
@@ -752,31 +789,31 @@ def refund_payment(actor: Actor, payment_id: int, amount: Any, reason: str) -> R
         result = None
         error = stripe_error_text(exc) if isinstance(exc, stripe.StripeError) else f"{type(exc).__name__}: {exc}"
     with write_session() as s:
-        refund = s.exec(select(Refund).where(Refund.id == refund_id).with_for_update()
-            .execution_options(populate_existing=True)).first()
+        refund = s.get(Refund, refund_id)
         payment = s.get(Payment, refund.payment_id)
         booking = _lock_booking(s, payment.booking_id, s.get(Booking, payment.booking_id).offer_id)
+        refund = s.exec(select(Refund).where(Refund.id == refund_id).with_for_update()
+                        .execution_options(populate_existing=True)).first()
+        if refund.provider_ref or refund.status == "failed":  # recorded already, by another call
+            return _refund_row(refund)
         if result is None or getattr(result, "status", "") in ("failed", "canceled"):
             refund.status, refund.error = "failed", (error or f"Stripe refund {getattr(result, 'status', '')}")[:500]
             s.add(refund)
             s.exec(update(Payment).where(Payment.id == payment.id)
                    .values(refunded_pence=Payment.refunded_pence - refund.amount_pence, updated_at=utcnow()))
+            if attention:
+                s.refresh(payment)
+                _flag(s, payment, f"{attention} Stripe did not make the refund: {refund.error}", actor)
             audit.record(s, actor, "refund", refund.id, "failed",
                          after={"payment_id": payment.id, "amount_pence": refund.amount_pence,
-                                "error": refund.error})
-            failed = True
+                                "error": refund.error}, organisation_id=payment.organisation_id)
         else:
             refund.provider_ref = result.id
             refund.status = "succeeded" if result.status == "succeeded" else "pending"
             s.add(refund)
             s.refresh(payment)
             _after_refund(s, actor, booking, payment, refund, utcnow())
-            failed = False
-        row = _refund_row(refund)
-    if failed:
-        raise Conflict("Stripe did not make the refund, so nothing was refunded. "
-                       f"{'Stripe said: ' + row.error if row.error else ''}".strip())
-    return row
+        return _refund_row(refund)
 
 
 def _after_refund(s: Session, actor: Actor | None, booking: Booking, payment: Payment, refund: Refund,
@@ -841,6 +878,172 @@ def apply_provider_refund_total(s: Session, payment: Payment, amount_refunded: i
     s.flush()
     _after_refund(s, None, booking, payment, refund, now)
     return extra
+
+
+# --- cancelling a booking that was paid for ----------------------------------------------------------------------
+
+REFUNDED_AUTOMATICALLY = ("stripe", "demo")  # providers whose card payments Atlas refunds itself
+
+
+@dataclass(frozen=True)
+class CancelMoney:
+    """What happens to the money paid for a booking if it is cancelled, under the organisation's terms."""
+
+    paid_pence: int  # money paid and not refunded (succeeded payments, not waivers, less refunds)
+    fee_pence: int  # the cancellation fee kept (never more than was paid; none for a seat hold)
+    refund_pence: int  # what is given back
+    card_pence: int  # of which refunded at once to the card it was paid with
+    offline_pence: int  # of which the organisation gives back itself (money taken offline)
+    # (payment id, pence, refunded automatically) for each payment touched, newest first
+    parts: tuple[tuple[int, int, bool], ...] = ()
+
+    @property
+    def reason(self) -> str:
+        return (f"Booking cancelled (cancellation fee {_pounds(self.fee_pence)} kept)" if self.fee_pence
+                else "Booking cancelled")
+
+    def lines(self) -> list[str]:
+        """For the client, in the second person: what is refunded and what fee is kept."""
+        if self.paid_pence <= 0:
+            return []
+        if self.refund_pence <= 0:
+            return [f"The cancellation fee of {_pounds(self.fee_pence)} is kept from the {_pounds(self.paid_pence)} "
+                    "you paid, so there is nothing to refund."]
+        out = [f"You paid {_pounds(self.paid_pence)}."
+               + (f" A cancellation fee of {_pounds(self.fee_pence)} is kept, as our booking terms say."
+                  if self.fee_pence else "")]
+        if self.card_pence:
+            out.append(f"{_pounds(self.card_pence)} is being refunded to the card you paid with; card refunds usually "
+                       "reach your account within 5 to 10 working days.")
+        if self.offline_pence:
+            out.append(f"{_pounds(self.offline_pence)} you paid by cash, cheque or bank transfer will be refunded to "
+                       "you by us; we will contact you about it.")
+        return out
+
+    @property
+    def text(self) -> str:
+        return " ".join(self.lines())
+
+    @property
+    def staff_text(self) -> str:
+        """For staff, before they cancel."""
+        if self.paid_pence <= 0:
+            return "Nothing has been paid for this booking, so there is nothing to refund."
+        if self.refund_pence <= 0:
+            return (f"Paid {_pounds(self.paid_pence)}. The cancellation fee of {_pounds(self.fee_pence)} is kept, "
+                    "so nothing is refunded.")
+        parts = [f"Paid {_pounds(self.paid_pence)}. {_pounds(self.refund_pence)} will be refunded"
+                 + (f" (cancellation fee {_pounds(self.fee_pence)} kept)" if self.fee_pence else "") + "."]
+        if self.card_pence:
+            parts.append(f"{_pounds(self.card_pence)} goes back to the card at once.")
+        if self.offline_pence:
+            parts.append(f"{_pounds(self.offline_pence)} was taken offline: it will be listed under payments "
+                         "needing attention for you to refund.")
+        return " ".join(parts)
+
+
+NO_MONEY = CancelMoney(0, 0, 0, 0, 0)
+
+
+def _cancel_money(s: Session, booking: Booking, status: str) -> CancelMoney:
+    """The one rule for money when a booking (in ``status``) is cancelled: the net paid less the organisation's
+    cancellation fee (no fee for a seat hold), never below zero, taken from the newest payments first."""
+    lineage = s.exec(select(_lineage_cte([booking.id]).c.ancestor_id)).all()
+    pays = s.exec(select(Payment).where(Payment.booking_id.in_(lineage), Payment.status == "succeeded",
+                                        Payment.method != "waiver")
+                  .order_by(Payment.received_at.desc(), Payment.id.desc())).all()
+    paid = sum(p.amount_pence - p.refunded_pence for p in pays)
+    if paid <= 0:
+        return NO_MONEY
+    fee = 0 if status == "held" else booking_service.get_terms(s, booking.organisation_id).cancel_fee_pence
+    fee = min(max(fee, 0), paid)
+    remaining, parts = paid - fee, []
+    for p in pays:
+        take = min(p.amount_pence - p.refunded_pence, remaining)
+        if take > 0:
+            parts.append((p.id, take, p.provider in REFUNDED_AUTOMATICALLY))
+            remaining -= take
+    card = sum(pence for _, pence, auto in parts if auto)
+    return CancelMoney(paid, fee, paid - fee, card, paid - fee - card, tuple(parts))
+
+
+def cancel_preview(organisation_id: int, reference: str, offer_id: int | None = None) -> CancelMoney:
+    """What cancelling the booking now would refund and keep (for the confirmation before cancelling)."""
+    with read_session() as s:
+        booking = s.exec(select(Booking).where(Booking.reference == str(reference or "").strip().upper(),
+                                               Booking.organisation_id == organisation_id)).first()
+        if booking is None or (offer_id is not None and booking.offer_id != offer_id):
+            raise NotFound("No such booking.")
+        return _cancel_money(s, booking, booking.status)
+
+
+@dataclass(frozen=True)
+class CancelOutcome:
+    booking: Any  # booking_service.BookingView
+    money: CancelMoney
+    refunds: list[RefundRow]  # refunds made (or pending at Stripe) to cards
+    attention_pence: int  # left for staff to refund: money taken offline, or a card refund Stripe did not make
+
+    @property
+    def refunded_pence(self) -> int:
+        return sum(r.amount_pence for r in self.refunds if r.status in ("succeeded", "pending"))
+
+    @property
+    def summary(self) -> str:
+        """For staff."""
+        parts = [f"Cancelled {self.booking.reference}; the seat is free again."]
+        if self.money.paid_pence:
+            parts.append(f"Refunded {_pounds(self.refunded_pence)} to the card"
+                         + (f", cancellation fee {_pounds(self.money.fee_pence)} kept" if self.money.fee_pence
+                            else "") + ".")
+        if self.attention_pence:
+            parts.append(f"{_pounds(self.attention_pence)} still to refund: see Payments needing attention.")
+        return " ".join(parts)
+
+
+def cancel_booking(organisation_id: int, reference: str, *, actor: Actor | None = None,
+                   offer_id: int | None = None, reason: str = "") -> CancelOutcome:
+    """Cancel a booking (``booking.cancel``: staff with ``actor``, or the client who proved ``offer_id`` is theirs)
+    and deal with the money paid for it as :func:`_cancel_money` says. Inside the cancelling transaction card
+    refunds are reserved and money taken offline is flagged for staff ("Refund due"); after it commits the refunds
+    are made through Stripe. If Stripe refuses or cannot be reached the cancellation stands and the payment is
+    flagged with Stripe's error."""
+    who = actor
+    reserved: list[_ReservedRefund] = []
+    planned: list[CancelMoney] = []
+
+    def money(s: Session, booking: Booking, status: str) -> list[str]:
+        nonlocal who
+        now = utcnow()
+        plan = _cancel_money(s, booking, status)
+        planned[:], reserved[:] = [plan], []
+        if who is None:
+            offer = _offer(s, booking)
+            who = Actor(user_id=None, username=f"client:{offer.client_id}", organisation_id=organisation_id)
+        for payment_id, pence, automatic in plan.parts:
+            payment = _lock_payment(s, payment_id)
+            if automatic:
+                reserved.append(_reserve_refund(s, booking, payment, pence, plan.reason, "cancellation", who, now))
+            else:
+                _flag(s, payment, f"Refund due: {_pounds(pence)} after booking {booking.reference} was cancelled "
+                                  f"(cancellation fee {_pounds(plan.fee_pence)} kept). The money was taken "
+                                  f"{METHOD_LABELS.get(payment.method, payment.method).lower()}: refund it to the "
+                                  "client and record the refund here.", who)
+        return plan.lines()
+
+    view = booking_service.cancel(organisation_id, reference, actor=actor, offer_id=offer_id, reason=reason,
+                                  money=money)
+    plan = planned[0] if planned else NO_MONEY
+    rows = []
+    for pending in reserved:
+        if pending.status == "pending":
+            rows.append(_send_stripe_refund(
+                pending, who, attention=f"Refund due: {_pounds(pending.row.amount_pence)} after booking "
+                                        f"{pending.booking_reference} was cancelled."))
+        else:
+            rows.append(pending.row)
+    failed = sum(r.amount_pence for r in rows if r.status == "failed")
+    return CancelOutcome(view, plan, rows, plan.offline_pence + failed)
 
 
 # --- payments needing attention ------------------------------------------------------------------------------
@@ -1073,6 +1276,7 @@ class OverdueReport:
     chased: int = 0
     instalments_chased: int = 0
     checkouts_expired: int = 0
+    refunds_retried: int = 0
 
 
 def process_overdue(now: datetime | None = None, limit: int = 500) -> OverdueReport:
@@ -1129,7 +1333,26 @@ def process_overdue(now: datetime | None = None, limit: int = 500) -> OverdueRep
                     released += 1
             elif _chase(s, booking, summary, now, plan=False):
                 chased += 1
-    return OverdueReport(released, chased, plan_chased, expired)
+    return OverdueReport(released, chased, plan_chased, expired, retry_unsent_refunds(now))
+
+
+UNSENT_REFUND_AGE = timedelta(minutes=10)
+
+
+def retry_unsent_refunds(now: datetime | None = None, limit: int = 100) -> int:
+    """Refunds through Stripe that were recorded but never got Stripe's answer (the worker stopped between the two
+    halves of :func:`refund_payment` or :func:`cancel_booking`) are sent again with the same idempotency key, so
+    Stripe refunds once; a failure flags the payment for staff. None is left pending for ever."""
+    now = now or utcnow()
+    with read_session() as s:
+        rows = s.exec(select(Refund, Payment.provider_ref, Booking.reference)
+                      .join(Payment, Payment.id == Refund.payment_id).join(Booking, Booking.id == Payment.booking_id)
+                      .where(Refund.status == "pending", Refund.provider_ref.is_(None), Payment.provider == "stripe",
+                             Refund.at <= now - UNSENT_REFUND_AGE).order_by(Refund.id).limit(limit)).all()
+    for refund, intent, booking_ref in rows:
+        _send_stripe_refund(_ReservedRefund(_refund_row(refund), intent, booking_ref), None,
+                            attention=f"Refund due: {_pounds(refund.amount_pence)} ({refund.reason}).")
+    return len(rows)
 
 
 def _release(s: Session, booking: Booking, summary: PaymentSummary, now: datetime) -> bool:
@@ -1343,7 +1566,8 @@ __all__ = [
     "PAYMENT_METHODS", "PAYMENT_STATES", "PAYMENT_STATE_LABELS", "TIMELINE_LABELS", "AttentionRow",
     "BookingPayments", "OverdueReport",
     "PaymentFacts", "PaymentRow", "PaymentSummary", "PlanView", "ReconciliationReport", "RefundRow", "approve_plan",
-    "attention_list", "booking_payment_states", "booking_payments", "cancel_plan", "move_payment",
+    "CancelMoney", "CancelOutcome", "attention_list", "booking_payment_states", "booking_payments",
+    "cancel_booking", "cancel_plan", "cancel_preview", "move_payment",
     "parse_instalments", "payment_state",
     "payment_summaries", "payment_summary", "process_overdue", "reconciliation", "reconciliation_csv",
     "record_payment", "refund_payment", "resolve_attention",

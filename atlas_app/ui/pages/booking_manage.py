@@ -19,6 +19,7 @@ import reflex as rx
 
 from atlas_app.services import booking as booking_service
 from atlas_app.services import client_self_service as self_service
+from atlas_app.services import payments as payments_service
 from atlas_app.services.errors import AtlasError, ValidationFailed
 from atlas_app.ui.format import pounds
 from atlas_app.ui.pages.booking_wizard import (
@@ -79,6 +80,7 @@ class ManageBookingState(rx.State):
     change_note: str = ""
     can_transfer: bool = False
     can_cancel: bool = False
+    cancel_money_text: str = ""
     filter_options: list[dict[str, str]] = []
     place: str = ""
     sessions: list[dict[str, str]] = []
@@ -277,6 +279,12 @@ class ManageBookingState(rx.State):
             return rx.redirect("/booking/manage")
         if not self.can_cancel:
             return rx.redirect("/booking/manage/view")
+        try:
+            money = await asyncio.to_thread(payments_service.cancel_preview, self._org_id, self._reference,
+                                            self._offer_id)
+        except AtlasError as exc:
+            return self._fail({}, [], str(exc))
+        self.cancel_money_text = money.text
         return rx.call_script(FOCUS_HEADING_JS)
 
     @rx.event
@@ -285,12 +293,13 @@ class ManageBookingState(rx.State):
         if not (self._org_id and self._offer_id and self._reference):
             return rx.redirect("/booking/manage")
         try:
-            await asyncio.to_thread(booking_service.cancel, self._org_id, self._reference, offer_id=self._offer_id,
-                                    reason="Cancelled by the client online.")
+            outcome = await asyncio.to_thread(payments_service.cancel_booking, self._org_id, self._reference,
+                                              offer_id=self._offer_id, reason="Cancelled by the client online.")
         except AtlasError as exc:
             return self._fail({}, [], str(exc))
-        self.notice = (f"Your booking {self._reference} is cancelled. We are emailing you to confirm. You can book "
-                       "again before your deadline with your offer reference.")
+        self.notice = " ".join([f"Your booking {self._reference} is cancelled.", *outcome.money.lines(),
+                                "We are emailing you to confirm. You can book again before your deadline with your "
+                                "offer reference."])
         return rx.redirect("/booking/manage/view")
 
 
@@ -468,6 +477,7 @@ def manage_cancel_page() -> rx.Component:
         rx.text("Your place will be given up. You can book again with your offer reference before your deadline, ",
                 rx.text.strong(M.critical_date_text), ". If you do not complete a course by then, the offer goes "
                 "back to the police."),
+        rx.cond(M.cancel_money_text != "", rx.text(M.cancel_money_text, id="cancel-money", weight="medium")),
         rx.hstack(
             rx.button("Yes, cancel my booking", on_click=M.cancel, size="3", color_scheme="red", id="confirm-cancel",
                       style={"min_height": "48px", "font_weight": "600", "cursor": "pointer",

@@ -11,6 +11,7 @@ import reflex as rx
 from atlas_app.db import utcnow
 from atlas_app.services import booking as booking_service
 from atlas_app.services import offers as offers_service
+from atlas_app.services import payments as payments_service
 from atlas_app.services.errors import AtlasError, ValidationFailed
 from atlas_app.services.permissions import Perm
 from atlas_app.services.registers import needs_text
@@ -274,6 +275,7 @@ class ClientState(rx.State):
     cancel_ref: str = ""
     cancel_label: str = ""
     cancel_error: str = ""
+    cancel_money: str = ""
     return_open: bool = False
     return_offer_id: str = ""
     return_label: str = ""
@@ -533,7 +535,7 @@ class ClientState(rx.State):
 
     @rx.event
     async def open_cancel(self, reference: str):
-        await require(self, Perm.BOOKINGS_MANAGE)
+        actor = await require(self, Perm.BOOKINGS_MANAGE)
         reference = str(reference)
         if reference not in self._active_refs:
             return rx.toast.error("This booking is not current.")
@@ -541,6 +543,11 @@ class ClientState(rx.State):
         self.cancel_ref = reference
         self.cancel_label = f"{reference}: {row['session']}"
         self.cancel_error = ""
+        try:
+            money = await asyncio.to_thread(payments_service.cancel_preview, actor.require_org(), reference)
+        except AtlasError as exc:
+            return rx.toast.error(_message(exc))
+        self.cancel_money = money.staff_text
         self.form_key += 1
         self.cancel_open = True
 
@@ -560,13 +567,13 @@ class ClientState(rx.State):
             return
         offer_id = self._active_refs[self.cancel_ref]
         try:
-            await asyncio.to_thread(booking_service.cancel, actor.require_org(), self.cancel_ref, actor=actor,
-                                    reason=reason)
+            outcome = await asyncio.to_thread(payments_service.cancel_booking, actor.require_org(), self.cancel_ref,
+                                              actor=actor, reason=reason)
         except AtlasError as exc:
             self.cancel_error = _message(exc)
             return
         self.cancel_open = False
-        self.notice = f"Cancelled {self.cancel_ref}; the seat is free again and the offer can be booked."
+        self.notice = outcome.summary + " The offer can be booked again."
         await self._refresh(actor)
         self._prefill_call("cancellation", "cancelled", offer_id)
 
@@ -955,6 +962,7 @@ def _cancel_dialog() -> rx.Component:
         rx.dialog.content(
             rx.dialog.title("Cancel a booking"),
             rx.dialog.description(ClientState.cancel_label, size="2", margin_bottom="0.75em", color_scheme="gray"),
+            rx.text(ClientState.cancel_money, id="cancel-money", size="2", weight="medium", margin_bottom="0.75em"),
             rx.form(
                 rx.vstack(
                     textarea_field("Reason for cancelling", "reason", input_id="cancel-reason", required=True,
