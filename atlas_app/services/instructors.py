@@ -38,6 +38,7 @@ from atlas_app.models.instructors import (
 from atlas_app.services import audit, outbox
 from atlas_app.services.actor import Actor
 from atlas_app.services.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from atlas_app.services.owned import owned_row, save_owned
 from atlas_app.services.permissions import Perm
 from atlas_app.settings import get_settings
 from atlas_app.timeutil import LONDON, london_date
@@ -201,24 +202,8 @@ def save_instructor(actor: Actor, instructor_id: int | None, data: dict[str, Any
                                                    Instructor.id != (instructor_id or 0))).first()
         if clash:
             raise ValidationFailed("Another instructor already has that email address.", {"email": "taken"})
-        if instructor_id is None:
-            row = Instructor(organisation_id=org_id, **values)
-            s.add(row)
-            s.flush()
-            audit.record(s, actor, "instructor", row.id, "created", after=values)
-            return row.id
-        row = s.exec(select(Instructor).where(Instructor.id == int(instructor_id),
-                                              Instructor.organisation_id == org_id)).first()
-        if row is None:
-            raise NotFound("No such instructor.")
-        before = {k: getattr(row, k) for k in values}
-        for key, value in values.items():
-            setattr(row, key, value)
-        s.add(row)
-        old, new = audit.changes(before, values)
-        if new:
-            audit.record(s, actor, "instructor", row.id, "updated", before=old, after=new)
-        return row.id
+        return save_owned(s, actor, Instructor, org_id, instructor_id, values, entity="instructor",
+                          what="instructor")
 
 
 def list_instructors(actor: Actor, include_inactive: bool = True) -> list[InstructorView]:
@@ -619,14 +604,7 @@ def assign(actor: Actor, session_id: int, instructor_id: int, role: str, vehicle
 
 
 def _instructor_for(s: Session, org_id: int, instructor_id: Any) -> Instructor:
-    try:
-        iid = int(instructor_id)
-    except (TypeError, ValueError):
-        raise NotFound("No such instructor.") from None
-    inst = s.exec(select(Instructor).where(Instructor.id == iid, Instructor.organisation_id == org_id)).first()
-    if inst is None:
-        raise NotFound("No such instructor.")
-    return inst
+    return owned_row(s, Instructor, org_id, instructor_id, "instructor")
 
 
 def _new_assignment(s: Session, actor: Actor, cs: CourseSession, inst: Instructor, role: str,
@@ -653,15 +631,7 @@ def _cancel(s: Session, a: SessionAssignment) -> None:
 
 
 def _assignment_for(s: Session, org_id: int, assignment_id: Any) -> SessionAssignment:
-    try:
-        aid = int(assignment_id)
-    except (TypeError, ValueError):
-        raise NotFound("No such assignment.") from None
-    row = s.exec(select(SessionAssignment).where(SessionAssignment.id == aid,
-                                                 SessionAssignment.organisation_id == org_id)).first()
-    if row is None:
-        raise NotFound("No such assignment.")
-    return row
+    return owned_row(s, SessionAssignment, org_id, assignment_id, "assignment")
 
 
 def unassign(actor: Actor, assignment_id: int) -> None:

@@ -19,8 +19,9 @@ from atlas_app.models import CourseSession, Region, Venue
 from atlas_app.models.instructors import SCHOOL_CAR_TYPES, SessionAssignment, TrainingVehicle
 from atlas_app.services import audit
 from atlas_app.services.actor import Actor
-from atlas_app.services.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from atlas_app.services.errors import Conflict, PermissionDenied, ValidationFailed
 from atlas_app.services.instructors import VEHICLE_LABELS, _describe_assignment, _find_clash, _session_for, travel_buffer
+from atlas_app.services.owned import owned_row, save_owned
 from atlas_app.services.permissions import Perm
 
 # UK registrations and the odd trade or foreign plate: letters and digits, one optional space, 2 to 10 characters.
@@ -88,36 +89,18 @@ def save_vehicle(actor: Actor, vehicle_id: int | None, data: dict[str, Any]) -> 
             raise ValidationFailed(f"Car {registration} is already in the fleet.", {"registration": "taken"})
         values = dict(registration=registration, vehicle_type=vehicle_type, home_region_id=region_id,
                       home_venue_id=venue_id, notes=notes)
-        if vehicle_id is None:
-            row = TrainingVehicle(organisation_id=org_id, **values)
-            s.add(row)
-            s.flush()
-            audit.record(s, actor, "training_vehicle", row.id, "created", after=values)
-            return row.id
-        row = _vehicle_row(s, org_id, vehicle_id)
-        if row.vehicle_type != vehicle_type and _next_assignment(s, row.id):
-            raise Conflict(f"Car {row.registration} has upcoming practical sessions as a "
-                           f"{VEHICLE_LABELS[row.vehicle_type].lower()}; move them before changing its type.")
-        before = {k: getattr(row, k) for k in values}
-        for key, value in values.items():
-            setattr(row, key, value)
-        s.add(row)
-        old, new = audit.changes(before, values)
-        if new:
-            audit.record(s, actor, "training_vehicle", row.id, "updated", before=old, after=new)
-        return row.id
+
+        def keep_type_while_booked(row: TrainingVehicle) -> None:
+            if row.vehicle_type != vehicle_type and _next_assignment(s, row.id):
+                raise Conflict(f"Car {row.registration} has upcoming practical sessions as a "
+                               f"{VEHICLE_LABELS[row.vehicle_type].lower()}; move them before changing its type.")
+
+        return save_owned(s, actor, TrainingVehicle, org_id, vehicle_id, values, entity="training_vehicle",
+                          what="training car", before_change=keep_type_while_booked)
 
 
 def _vehicle_row(s: Session, org_id: int, vehicle_id: Any) -> TrainingVehicle:
-    try:
-        vid = int(vehicle_id)
-    except (TypeError, ValueError):
-        raise NotFound("No such training car.") from None
-    row = s.exec(select(TrainingVehicle).where(TrainingVehicle.id == vid,
-                                               TrainingVehicle.organisation_id == org_id)).first()
-    if row is None:
-        raise NotFound("No such training car.")
-    return row
+    return owned_row(s, TrainingVehicle, org_id, vehicle_id, "training car")
 
 
 def _next_assignment(s: Session, vehicle_id: int) -> int | None:

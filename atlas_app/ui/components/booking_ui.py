@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import reflex as rx
 
+from atlas_app.ui.components.forms import form_notice
+
 # code -> (words shown, colour). The words always carry the meaning; colour only repeats it.
 BOOKING_STATUS = {
     "held": ("Seat held", "gray"),
@@ -205,3 +207,35 @@ def route_id(path: str, prefix: str) -> str:
     rest = rest[len(prefix):] if rest.startswith(prefix) else ""
     rest = rest.strip("/")
     return rest if rest.isdigit() and len(rest) <= 12 else ""
+
+
+def record_form(state, title: rx.Var, *body: rx.Component, save: tuple[str, str], new_label: str, aria_label: str,
+                heading_id: str) -> rx.Component:
+    """The add-or-change card of an administrator's list page: the error and notice, the fields, then Save and New.
+    ``state`` has ``error``, ``notice`` and ``form_key`` (a new key empties the form) and the events ``save`` (the
+    form's data) and ``new``."""
+    save_label, save_id = save
+    return section(
+        title,
+        error_text(state.error),
+        form_notice(state.notice),
+        rx.form(
+            rx.vstack(
+                *body,
+                rx.hstack(
+                    rx.button(save_label, type="submit", size="3", id=save_id),
+                    rx.button(new_label, type="button", variant="outline", size="3", on_click=state.new),
+                    spacing="2",
+                    wrap="wrap",
+                ),
+                spacing="3",
+                width="100%",
+                align_items="stretch",
+            ),
+            on_submit=state.save,
+            aria_label=aria_label,
+            key=state.form_key.to_string(),
+            width="100%",
+        ),
+        heading_id=heading_id,
+    )

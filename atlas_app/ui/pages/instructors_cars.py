@@ -13,14 +13,13 @@ from atlas_app.services import vehicles as service
 from atlas_app.services.errors import AtlasError
 from atlas_app.services.permissions import Perm
 from atlas_app.ui.components.booking_ui import (
-    error_text,
     phone_cards,
-    section,
+    record_form,
     select_field,
     table_or_cards,
     textarea_field,
 )
-from atlas_app.ui.components.forms import field, form_notice
+from atlas_app.ui.components.forms import field
 from atlas_app.ui.components.shell import NavItem, register_nav, staff_page
 from atlas_app.ui.components.table import data_table
 from atlas_app.ui.session import private, require
@@ -131,41 +130,26 @@ def _actions(r: rx.Var, size: str) -> rx.Component:
 
 def _form() -> rx.Component:
     e = CarsState.editing
-    return section(
+    return record_form(
+        CarsState,
         rx.cond(e["id"] != "", "Change car", "Add a car"),
-        error_text(CarsState.error),
-        form_notice(CarsState.notice),
-        rx.form(
-            rx.vstack(
-                rx.grid(
-                    field("Registration", "registration", required=True, input_id="car-registration",
-                          default_value=e["registration"], hint="For example AB12 CDE."),
-                    select_field("Gearbox", "vehicle_type", TYPES, input_id="car-type",
-                                 default_value=e["vehicle_type"]),
-                    select_field("Based at venue", "home_venue_id", CarsState.venues, input_id="car-venue",
-                                 default_value=e["home_venue_id"], blank="No venue"),
-                    select_field("Home region", "home_region_id", CarsState.regions, input_id="car-region",
-                                 default_value=e["home_region_id"], blank="None"),
-                    columns=rx.breakpoints(initial="1", sm="2"),
-                    spacing="3",
-                    width="100%",
-                ),
-                textarea_field("Notes", "notes", input_id="car-notes", default_value=e["notes"], max_length=500),
-                rx.hstack(
-                    rx.button("Save car", type="submit", size="3", id="car-save"),
-                    rx.button("New car", type="button", variant="outline", size="3", on_click=CarsState.new),
-                    spacing="2",
-                    wrap="wrap",
-                ),
-                spacing="3",
-                width="100%",
-                align_items="stretch",
-            ),
-            on_submit=CarsState.save,
-            aria_label="Car details",
-            key=CarsState.form_key.to_string(),
+        rx.grid(
+            field("Registration", "registration", required=True, input_id="car-registration",
+                  default_value=e["registration"], hint="For example AB12 CDE."),
+            select_field("Gearbox", "vehicle_type", TYPES, input_id="car-type",
+                         default_value=e["vehicle_type"]),
+            select_field("Based at venue", "home_venue_id", CarsState.venues, input_id="car-venue",
+                         default_value=e["home_venue_id"], blank="No venue"),
+            select_field("Home region", "home_region_id", CarsState.regions, input_id="car-region",
+                         default_value=e["home_region_id"], blank="None"),
+            columns=rx.breakpoints(initial="1", sm="2"),
+            spacing="3",
             width="100%",
         ),
+        textarea_field("Notes", "notes", input_id="car-notes", default_value=e["notes"], max_length=500),
+        save=("Save car", "car-save"),
+        new_label="New car",
+        aria_label="Car details",
         heading_id="h-car-form",
     )
 
