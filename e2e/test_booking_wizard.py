@@ -497,6 +497,7 @@ def test_the_whole_booking_with_the_keyboard_alone(new_context, new_offer, mailb
     page.keyboard.press("Enter")
 
     on_step(page, "/book/check", "Check your answers before booking")
+    expect(page.locator("#step-heading")).to_be_focused()   # the page has moved focus to its question
     expect(page.locator("#answer-accessibility")).to_contain_text("Wheelchair user")
     tab_to(page, "book")
     assert_focus_visible(page)

@@ -5,16 +5,19 @@ time never give back more than was paid. Also the API answer and the two pages' 
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from sqlmodel import select
 from starlette.testclient import TestClient
 
 from atlas_app.api.app import build_api
 from atlas_app.db import write_session
-from atlas_app.models import AuditEntry, BookingTerms, ClientEvent, EmailMessage, Offer
+from atlas_app.models import AuditEntry, BookingTerms, ClientEvent, CourseSession, EmailMessage, Offer
 from atlas_app.models.payments import Refund
 from atlas_app.services import api_tokens, checkout, payments
-from atlas_app.services.errors import Conflict, ValidationFailed
+from atlas_app.services import booking as booking_service
+from atlas_app.services.errors import AtlasError, Conflict, ValidationFailed
 from atlas_app.ui.pages import bookings_clients
 from atlas_app.ui.pages.booking_manage import ManageBookingState
 from atlas_app.ui.pages.bookings_clients import ClientState
@@ -208,6 +211,29 @@ def test_two_cancellations_at_once_refund_once(world, stripe_fake, actor):
     assert len(stripe_fake.requests_to("POST", "/v1/refunds")) == 1
 
 
+def test_transfers_cancellations_and_refunds_of_one_booking_at_once_never_deadlock(world, no_stripe, actor):
+    """Every writer locks the booking's offer before the booking, so none of them waits on another in a circle
+    (PostgreSQL would abort one of them with a deadlock error); each either succeeds or refuses clearly."""
+    with write_session() as s:
+        first = s.get(CourseSession, world.session_id)
+        other = CourseSession(organisation_id=world.org_id, course_type_id=world.course_type_id,
+                              venue_id=world.venue_id, delivery_mode="classroom",
+                              starts_at=first.starts_at + timedelta(days=1), ends_at=first.ends_at + timedelta(days=1),
+                              capacity=10)
+        s.add(other)
+        s.flush()
+        other_id = other.id
+    for _ in range(8):
+        b = awaiting_booking(world)
+        p = pay_online(world, b.reference, demo=True)
+        ops = [lambda: booking_service.transfer(world.org_id, b.reference, other_id, actor=actor),
+               lambda: payments.refund_payment(actor, p.id, "10", "Goodwill"),
+               lambda: payments.cancel_booking(world.org_id, b.reference, actor=actor, reason="Cancel")]
+        results = run_threads(3, lambda i: ops[i]())
+        assert [r for r in results if isinstance(r, BaseException) and not isinstance(r, AtlasError)] == []
+        assert any(not isinstance(r, BaseException) for r in results)
+
+
 # --- the API -------------------------------------------------------------------------------------------------------
 
 
@@ -268,8 +294,6 @@ def test_staff_cancel_dialog_says_what_will_be_refunded(world, no_stripe, actor,
 
 
 def test_a_refund_stripe_never_answered_is_sent_again_once(world, stripe_fake, actor, monkeypatch):
-    from datetime import timedelta
-
     from atlas_app.db import utcnow
 
     b = awaiting_booking(world)

@@ -5,7 +5,7 @@ After either, the browser loads a fresh page, so its websocket reconnects carryi
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -23,9 +23,20 @@ from atlas_app.api.web import (
 from atlas_app.services import auth
 
 
+def _next_page(request: Request, given: str) -> str:
+    """Where to go after signing in: the form's ``next`` field, which the sign-in page fills from its own address
+    (``/login?next=...``). A form sent before the page had filled it in (a quick keyboard or a password manager)
+    has it empty; the page's address then still comes with the post as its Referer. Only local paths are kept."""
+    if not given or given == "/staff":
+        referer = urlsplit(request.headers.get("referer", ""))
+        if referer.path.rstrip("/") == "/login":
+            given = (parse_qs(referer.query).get("next") or [given])[0]
+    return safe_next(given, "/staff")
+
+
 async def login(request: Request) -> RedirectResponse:
     form = await request.form()
-    next_path = safe_next(str(form.get("next") or ""), "/staff")
+    next_path = _next_page(request, str(form.get("next") or ""))
     if not same_origin(request):
         return RedirectResponse("/login?" + urlencode({"failed": "origin"}), status_code=303)
     outcome = await run_in_threadpool(
