@@ -17,11 +17,11 @@ from atlas_app.models import AuditEntry, BookingTerms, ClientEvent, CourseSessio
 from atlas_app.models.payments import Refund
 from atlas_app.services import api_tokens, checkout, payments
 from atlas_app.services import booking as booking_service
-from atlas_app.services.errors import AtlasError, Conflict, ValidationFailed
+from atlas_app.services.errors import AtlasError, Conflict, NotFound, PermissionDenied, ValidationFailed
 from atlas_app.ui.pages import bookings_clients
 from atlas_app.ui.pages.booking_manage import ManageBookingState
 from atlas_app.ui.pages.bookings_clients import ClientState
-from conftest import all_rows, run_threads
+from conftest import actor_for, all_rows, create_user, run_threads
 from payments_support import *  # noqa: F403
 from state_support import at, drain, redirect_path, signed_in, substate
 
@@ -55,12 +55,12 @@ def client_email(reference: str) -> EmailMessage:
                 and reference in m.subject)
 
 
-def test_client_cancel_refunds_paid_less_fee_through_stripe(world, stripe_fake):
+def test_client_cancel_refunds_paid_less_fee_through_stripe(world, stripe_fake, actor):
     set_cancel_fee(world)
     b = awaiting_booking(world)
     p = pay_online(world, b.reference, fake=stripe_fake)
     assert booking_row(b.reference).status == "confirmed"
-    preview = payments.cancel_preview(world.org_id, b.reference)
+    preview = payments.cancel_preview(world.org_id, b.reference, actor=actor)
     assert (preview.paid_pence, preview.fee_pence, preview.refund_pence, preview.card_pence) == (9500, 2500, 7000,
                                                                                                7000)
     outcome = client_cancels(world, b.reference)
@@ -116,7 +116,8 @@ def test_fee_larger_than_paid_refunds_nothing(world, stripe_fake):
 def test_unpaid_booking_has_nothing_to_refund(world, actor):
     set_cancel_fee(world)
     b = awaiting_booking(world)
-    assert payments.cancel_preview(world.org_id, b.reference).staff_text.startswith("Nothing has been paid")
+    preview = payments.cancel_preview(world.org_id, b.reference, actor=actor)
+    assert preview.staff_text.startswith("Nothing has been paid")
     outcome = payments.cancel_booking(world.org_id, b.reference, actor=actor, reason="Changed mind")
     assert outcome.money == payments.NO_MONEY and outcome.refunds == []
     assert "refund" not in client_email(b.reference).body_text.lower()
@@ -209,6 +210,22 @@ def test_two_cancellations_at_once_refund_once(world, stripe_fake, actor):
     assert len(done) == 1 and all(isinstance(r, (ValidationFailed, Conflict)) for r in results if r not in done)
     assert [r.amount_pence for r in refunds_for(p.id)] == [9500]
     assert len(stripe_fake.requests_to("POST", "/v1/refunds")) == 1
+
+
+def test_the_refund_preview_is_for_staff_who_manage_bookings_or_the_client_themselves(world, org, other_org):
+    b = awaiting_booking(world)
+    offer_id = booking_row(b.reference).offer_id
+    assert payments.cancel_preview(world.org_id, b.reference, offer_id).paid_pence == 0
+    with pytest.raises(NotFound):
+        payments.cancel_preview(world.org_id, b.reference, offer_id + 1)
+    with pytest.raises(PermissionDenied):
+        payments.cancel_preview(world.org_id, b.reference)
+    readonly = actor_for(create_user(org, "hbc.readonly.preview", roles=("Read-only",)))
+    with pytest.raises(PermissionDenied):
+        payments.cancel_preview(world.org_id, b.reference, actor=readonly)
+    essex = actor_for(create_user(other_org, "ecc.admin.preview", roles=("Administrator",)))
+    with pytest.raises(PermissionDenied):
+        payments.cancel_preview(world.org_id, b.reference, actor=essex)
 
 
 def test_transfers_cancellations_and_refunds_of_one_booking_at_once_never_deadlock(world, no_stripe, actor):
@@ -333,8 +350,9 @@ def test_money_paid_before_a_transfer_is_refunded_when_the_new_booking_is_cancel
         s.flush()
         later_id = later.id
     moved = booking_service.transfer(world.org_id, b.reference, later_id, actor=actor)
-    assert payments.cancel_preview(world.org_id, moved.reference).refund_pence == 7000
-    assert payments.cancel_preview(world.org_id, b.reference).paid_pence == 9500  # the old reference sees it too
+    assert payments.cancel_preview(world.org_id, moved.reference, actor=actor).refund_pence == 7000
+    # the old reference sees it too
+    assert payments.cancel_preview(world.org_id, b.reference, actor=actor).paid_pence == 9500
     with pytest.raises(ValidationFailed):  # but only the current booking can be cancelled
         payments.cancel_booking(world.org_id, b.reference, actor=actor, reason="Old reference")
     outcome = payments.cancel_booking(world.org_id, moved.reference, actor=actor, reason="Client asked")

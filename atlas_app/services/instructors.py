@@ -238,10 +238,7 @@ def add_leave(actor: Actor, instructor_id: int, starts_at: datetime, ends_at: da
     if not isinstance(starts_at, datetime) or not isinstance(ends_at, datetime) or ends_at <= starts_at:
         raise ValidationFailed("The leave must end after it starts.", {"ends_at": "before start"})
     with write_session() as s:
-        inst = s.exec(select(Instructor).where(Instructor.id == int(instructor_id),
-                                               Instructor.organisation_id == org_id)).first()
-        if inst is None:
-            raise NotFound("No such instructor.")
+        inst = _instructor_for(s, org_id, instructor_id)
         busy = s.exec(select(SessionAssignment, CourseSession)
                       .join(CourseSession, CourseSession.id == SessionAssignment.session_id)
                       .where(SessionAssignment.instructor_id == inst.id, SessionAssignment.status == "active",
@@ -310,14 +307,19 @@ def _session_for(s: Session, org_id: int, session_id: Any, lock: bool = False) -
     return row
 
 
+def _with_session_details(query):
+    """``query`` over assignments, joined to each one's session, course type, venue (none when online) and training
+    car (none when no school car is used)."""
+    return (query.join(CourseSession, CourseSession.id == SessionAssignment.session_id)
+            .join(CourseType, CourseType.id == CourseSession.course_type_id)
+            .outerjoin(Venue, Venue.id == CourseSession.venue_id)
+            .outerjoin(TrainingVehicle, TrainingVehicle.id == SessionAssignment.vehicle_id))
+
+
 def _describe_assignment(s: Session, assignment_id: int, by_vehicle: bool = False) -> str:
-    row = s.exec(select(SessionAssignment, CourseSession, CourseType.code, Venue.name, Instructor.full_name,
-                        TrainingVehicle.registration)
-                 .join(CourseSession, CourseSession.id == SessionAssignment.session_id)
-                 .join(CourseType, CourseType.id == CourseSession.course_type_id)
+    row = s.exec(_with_session_details(select(SessionAssignment, CourseSession, CourseType.code, Venue.name,
+                                              Instructor.full_name, TrainingVehicle.registration))
                  .join(Instructor, Instructor.id == SessionAssignment.instructor_id)
-                 .outerjoin(Venue, Venue.id == CourseSession.venue_id)
-                 .outerjoin(TrainingVehicle, TrainingVehicle.id == SessionAssignment.vehicle_id)
                  .where(SessionAssignment.id == assignment_id)).first()
     if row is None:
         return "another assignment"
@@ -909,12 +911,8 @@ def my_schedule(actor: Actor, start: datetime, end: datetime) -> dict[str, Any]:
                                                Instructor.user_id == actor.user_id)).first()
         if inst is None or actor.user_id is None:
             return {"instructor": "", "rows": []}
-        rows = s.exec(select(SessionAssignment, CourseSession, CourseType.code, CourseType.name, Venue.name,
-                             TrainingVehicle.registration)
-                      .join(CourseSession, CourseSession.id == SessionAssignment.session_id)
-                      .join(CourseType, CourseType.id == CourseSession.course_type_id)
-                      .outerjoin(Venue, Venue.id == CourseSession.venue_id)
-                      .outerjoin(TrainingVehicle, TrainingVehicle.id == SessionAssignment.vehicle_id)
+        rows = s.exec(_with_session_details(select(SessionAssignment, CourseSession, CourseType.code, CourseType.name,
+                                                   Venue.name, TrainingVehicle.registration))
                       .where(SessionAssignment.instructor_id == inst.id, SessionAssignment.organisation_id == org_id,
                              SessionAssignment.status == "active", CourseSession.starts_at < end,
                              CourseSession.ends_at > start)

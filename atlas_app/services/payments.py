@@ -967,8 +967,16 @@ def _cancel_money(s: Session, booking: Booking, status: str) -> CancelMoney:
     return CancelMoney(paid, fee, paid - fee, card, paid - fee - card, tuple(parts))
 
 
-def cancel_preview(organisation_id: int, reference: str, offer_id: int | None = None) -> CancelMoney:
-    """What cancelling the booking now would refund and keep (for the confirmation before cancelling)."""
+def cancel_preview(organisation_id: int, reference: str, offer_id: int | None = None, *,
+                   actor: Actor | None = None) -> CancelMoney:
+    """What cancelling the booking now would refund and keep (for the confirmation before cancelling): for staff
+    (``actor``, who may manage the organisation's bookings) or the client who proved ``offer_id`` is theirs."""
+    if actor is not None:
+        actor.require(Perm.BOOKINGS_MANAGE)
+        if actor.organisation_id != organisation_id:
+            raise PermissionDenied()
+    elif offer_id is None:
+        raise PermissionDenied()
     with read_session() as s:
         booking = s.exec(select(Booking).where(Booking.reference == str(reference or "").strip().upper(),
                                                Booking.organisation_id == organisation_id)).first()

@@ -544,7 +544,8 @@ class ClientState(rx.State):
         self.cancel_label = f"{reference}: {row['session']}"
         self.cancel_error = ""
         try:
-            money = await asyncio.to_thread(payments_service.cancel_preview, actor.require_org(), reference)
+            money = await asyncio.to_thread(payments_service.cancel_preview, actor.require_org(), reference,
+                                            actor=actor)
         except AtlasError as exc:
             return rx.toast.error(_message(exc))
         self.cancel_money = money.staff_text
