@@ -9,8 +9,10 @@ from reflex.app import default_backend_exception_handler
 from reflex_base.event import EventSpec
 
 from atlas_app.api.app import build_api
-from atlas_app.services import booking, outbox, payments
-from atlas_app.services.errors import AtlasError, NotAuthenticated
+from atlas_app.services.booking import bookings as booking
+from atlas_app.services.platform import outbox
+from atlas_app.services import payments
+from atlas_app.services.platform.errors import AtlasError, NotAuthenticated
 from atlas_app.ui import pages  # noqa: F401  (registers every page)
 from atlas_app.ui.session import AuthGate
 

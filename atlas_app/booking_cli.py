@@ -13,7 +13,7 @@ def _org_actor(slug: str, name: str):
 
     from atlas_app.db import read_session
     from atlas_app.models import Organisation
-    from atlas_app.services.actor import system_actor
+    from atlas_app.services.platform.actor import system_actor
 
     with read_session() as s:
         org = s.exec(select(Organisation).where(Organisation.slug == slug.strip().lower())).first()
@@ -23,8 +23,8 @@ def _org_actor(slug: str, name: str):
 
 
 def _api_token(args) -> int:
-    from atlas_app.services import api_tokens
-    from atlas_app.services.errors import AtlasError
+    from atlas_app.services.platform import api_tokens
+    from atlas_app.services.platform.errors import AtlasError
 
     try:
         new = api_tokens.create_for_organisation(args.org, args.name, created_by="cli")
@@ -37,7 +37,7 @@ def _api_token(args) -> int:
 
 
 def _import_referrals(args) -> int:
-    from atlas_app.services import referrals
+    from atlas_app.services.booking import referrals
 
     actor = _org_actor(args.org, "cli:import-referrals")
     if actor is None:

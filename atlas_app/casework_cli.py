@@ -13,9 +13,9 @@ def _import_gazetteer(args) -> int:
 
     from atlas_app.db import read_session
     from atlas_app.models import Organisation
-    from atlas_app.services import gazetteer
-    from atlas_app.services.actor import system_actor
-    from atlas_app.services.errors import AtlasError
+    from atlas_app.services.casework import gazetteer
+    from atlas_app.services.platform.actor import system_actor
+    from atlas_app.services.platform.errors import AtlasError
 
     with read_session() as s:
         org = s.exec(select(Organisation).where(Organisation.slug == args.org.strip().lower())).first()
@@ -45,7 +45,7 @@ def _import_gazetteer(args) -> int:
 
 
 def _register(sub: argparse._SubParsersAction) -> None:
-    from atlas_app.services.gazetteer import FORMATS
+    from atlas_app.services.casework.gazetteer import FORMATS
 
     p = sub.add_parser("import-gazetteer",
                        help="import places (UPRNs) from a gazetteer file, all or nothing; reports malformed rows")

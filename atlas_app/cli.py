@@ -33,10 +33,10 @@ def _create_admin(args) -> int:
 
     from atlas_app.db import write_session
     from atlas_app.models import Organisation
-    from atlas_app.services import audit
-    from atlas_app.services.actor import system_actor
-    from atlas_app.services.errors import AtlasError
-    from atlas_app.services.users import create_user, ensure_default_roles
+    from atlas_app.services.platform import audit
+    from atlas_app.services.platform.actor import system_actor
+    from atlas_app.services.platform.errors import AtlasError
+    from atlas_app.services.platform.users import create_user, ensure_default_roles
 
     password = args.password or getpass.getpass("Password for the new administrator: ")
     with write_session() as s:
@@ -74,7 +74,7 @@ def _create_admin(args) -> int:
 
 def _audit_verify(_args) -> int:
     from atlas_app.db import read_session
-    from atlas_app.services.audit import verify_chain
+    from atlas_app.services.platform.audit import verify_chain
 
     with read_session() as s:
         report = verify_chain(s)
@@ -87,7 +87,7 @@ def _audit_verify(_args) -> int:
 
 
 def _send_email(_args) -> int:
-    from atlas_app.services.outbox import deliver_due
+    from atlas_app.services.platform.outbox import deliver_due
 
     report = deliver_due(limit=1000)
     print(f"Sent {report.sent}, failed {report.failed}, will retry {report.retrying}.")

@@ -18,11 +18,11 @@ from sqlalchemy import create_engine, text
 # Full names of the Reflex states and handlers the attack tests call (Reflex's wire names:
 # module path with "___" for ".", state class in snake case after "____").
 ROOT_STATE = "reflex___state____state"
-USERS_STATE = f"{ROOT_STATE}.atlas_app___ui___pages___admin_users____users_state"
+USERS_STATE = f"{ROOT_STATE}.atlas_app___ui___staff___admin___users____users_state"
 AUTH_STATE = f"{ROOT_STATE}.atlas_app___ui___components___shell____auth_state"
-LOGIN_REPORT_STATE = f"{ROOT_STATE}.atlas_app___ui___pages___admin_logins____login_report_state"
-AUDIT_STATE = f"{ROOT_STATE}.atlas_app___ui___pages___admin_audit____audit_state"
-OUTBOX_STATE = f"{ROOT_STATE}.atlas_app___ui___pages___admin_outbox____outbox_state"
+LOGIN_REPORT_STATE = f"{ROOT_STATE}.atlas_app___ui___staff___admin___logins____login_report_state"
+AUDIT_STATE = f"{ROOT_STATE}.atlas_app___ui___staff___admin___audit____audit_state"
+OUTBOX_STATE = f"{ROOT_STATE}.atlas_app___ui___staff___admin___outbox____outbox_state"
 HYDRATE_AND_LOAD = f"{ROOT_STATE}.hydrate_and_load"
 
 HYDRATION_TIMEOUT = 30_000

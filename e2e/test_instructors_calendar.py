@@ -33,8 +33,9 @@ from datetime import time, timedelta
 from sqlmodel import select
 from atlas_app.db import read_session, utcnow, write_session
 from atlas_app.models import CourseType, Organisation, User
-from atlas_app.services import catalogue, instructors, vehicles
-from atlas_app.services.actor import system_actor
+from atlas_app.services.booking import catalogue
+from atlas_app.services.instructors import assignments as instructors, vehicles
+from atlas_app.services.platform.actor import system_actor
 from atlas_app.timeutil import at_london, london_date
 
 tag = secrets.token_hex(3)

@@ -10,9 +10,9 @@ import traceback
 
 
 def race(worker: int, organisation_id: int, session_id: int, offer_ids: list[int], barrier, results) -> None:
-    from atlas_app.services import booking
-    from atlas_app.services.actor import Actor
-    from atlas_app.services.errors import AtlasError
+    from atlas_app.services.booking import bookings as booking
+    from atlas_app.services.platform.actor import Actor
+    from atlas_app.services.platform.errors import AtlasError
 
     actor = Actor(user_id=None, username=f"race.worker{worker}", organisation_id=organisation_id,
                   permissions=frozenset({"bookings.view", "bookings.manage"}))

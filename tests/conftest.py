@@ -74,9 +74,9 @@ import atlas_app.models  # noqa: E402,F401
 import atlas_app.settings  # noqa: E402
 from atlas_app.db import read_session, write_session  # noqa: E402
 from atlas_app.models import Organisation, User, UserRole  # noqa: E402
-from atlas_app.services import auth, passwords  # noqa: E402
-from atlas_app.services.actor import Actor  # noqa: E402
-from atlas_app.services.users import ensure_default_roles  # noqa: E402
+from atlas_app.services.platform import auth, passwords  # noqa: E402
+from atlas_app.services.platform.actor import Actor  # noqa: E402
+from atlas_app.services.platform.users import ensure_default_roles  # noqa: E402
 
 PROJECT_ROOT = Path(atlas_app.settings.PROJECT_ROOT)
 SHIPPED_BCRYPT_ROUNDS = passwords.BCRYPT_ROUNDS

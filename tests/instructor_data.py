@@ -8,7 +8,7 @@ from datetime import date, time, timedelta
 from atlas_app.db import utcnow, write_session
 from atlas_app.models import CourseSession, CourseType
 from atlas_app.models.instructors import SessionAssignment
-from atlas_app.services import instructors, vehicles
+from atlas_app.services.instructors import assignments as instructors, vehicles
 from atlas_app.timeutil import at_london, london_date
 from booking_data import make_catalogue
 from conftest import all_rows, set_columns

@@ -9,9 +9,9 @@ from collections import Counter
 
 
 def race(worker: int, organisation_id: int, jobs: list[dict], barrier, results) -> None:
-    from atlas_app.services import instructors
-    from atlas_app.services.actor import Actor
-    from atlas_app.services.errors import AtlasError
+    from atlas_app.services.instructors import assignments as instructors
+    from atlas_app.services.platform.actor import Actor
+    from atlas_app.services.platform.errors import AtlasError
 
     actor = Actor(user_id=None, username=f"race.worker{worker}", organisation_id=organisation_id,
                   permissions=frozenset({"instructors.manage"}))

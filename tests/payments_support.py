@@ -15,7 +15,7 @@ from sqlmodel import select
 from atlas_app.db import read_session, utcnow, write_session
 from atlas_app.models import Booking, BookingTerms, Client, CourseSession, CourseType, Offer, Venue
 from atlas_app.models.payments import CheckoutAttempt, Payment, Refund
-from atlas_app.services import booking as booking_service
+from atlas_app.services.booking import bookings as booking_service
 from atlas_app.timeutil import london_date
 from stripe_fake import FakeStripe
 

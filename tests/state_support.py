@@ -9,7 +9,7 @@ import inspect
 import reflex as rx
 from reflex.istate.data import ReflexURL, RouterData
 
-from atlas_app.services.errors import PermissionDenied
+from atlas_app.services.platform.errors import PermissionDenied
 
 
 def run(value):

@@ -8,9 +8,9 @@ import hashlib
 import pytest
 
 from atlas_app.models import ApiToken, AuditEntry, Organisation
-from atlas_app.services import api_tokens
-from atlas_app.services.errors import NotFound, PermissionDenied, ValidationFailed
-from atlas_app.services.permissions import Perm
+from atlas_app.services.platform import api_tokens
+from atlas_app.services.platform.errors import NotFound, PermissionDenied, ValidationFailed
+from atlas_app.services.platform.permissions import Perm
 from conftest import actor_for, all_rows, run_cli, sql
 
 

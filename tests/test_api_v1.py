@@ -11,7 +11,7 @@ from starlette.testclient import TestClient
 from atlas_app.api.app import build_api
 from atlas_app.db import utcnow
 from atlas_app.models import AuditEntry, Booking, Offer
-from atlas_app.services import api_tokens
+from atlas_app.services.platform import api_tokens
 from atlas_app.timeutil import london_date
 from booking_data import active_bookings, add_offers, add_session, make_catalogue, seats_taken
 from conftest import all_rows, run_threads
@@ -92,7 +92,7 @@ def test_sessions_are_listed_with_free_seats_and_filters(client, auth, cat, org,
     other_course = add_session(cat, capacity=4, starts_in=timedelta(days=3), course_type_id=cat.other_course_type_id)
     add_session(cat, capacity=4, starts_in=timedelta(days=-2))  # in the past: never listed
     offers = add_offers(cat, 2)
-    from atlas_app.services import booking
+    from atlas_app.services.booking import bookings as booking
 
     for o in offers:
         booking.book(booker_actor, o, soon)
@@ -177,7 +177,7 @@ def test_a_bad_referral_gets_422_with_every_field(client, auth, cat):
 
 @pytest.fixture
 def booker_actor(org):
-    from atlas_app.services.actor import Actor
+    from atlas_app.services.platform.actor import Actor
 
     return Actor(user_id=None, username="staff", organisation_id=org.id,
                  permissions=frozenset({"bookings.view", "bookings.manage"}))
@@ -354,7 +354,7 @@ def test_api_bookings_racing_for_the_last_seats(client, auth, cat):
 def test_a_busy_database_answers_503(client, auth, cat, monkeypatch):
     from sqlalchemy.exc import OperationalError
 
-    from atlas_app.services import booking
+    from atlas_app.services.booking import bookings as booking
 
     def locked(*args, **kwargs):
         raise OperationalError("UPDATE course_session", {}, Exception("database is locked"))
@@ -369,7 +369,7 @@ def test_a_busy_database_answers_503(client, auth, cat, monkeypatch):
 
 
 def test_an_unexpected_error_is_a_plain_500(auth, cat, monkeypatch):
-    from atlas_app.services import booking
+    from atlas_app.services.booking import bookings as booking
 
     monkeypatch.setattr(booking, "get_booking", lambda *a, **k: 1 / 0)
     with TestClient(build_api(), raise_server_exceptions=False) as c:

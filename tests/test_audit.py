@@ -9,8 +9,8 @@ from sqlmodel import select
 
 from atlas_app.db import read_session, write_session
 from atlas_app.models import AuditEntry, User
-from atlas_app.services import audit, auth, users
-from atlas_app.services.audit import REDACTED
+from atlas_app.services.platform import audit, auth, users
+from atlas_app.services.platform.audit import REDACTED
 from conftest import DIALECT, all_rows, get_user, run_cli, sql
 
 

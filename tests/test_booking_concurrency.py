@@ -17,11 +17,11 @@ from sqlalchemy.exc import IntegrityError
 
 from atlas_app.db import read_session, utcnow
 from atlas_app.models import Booking, ClientEvent, Offer
-from atlas_app.services import booking
-from atlas_app.services.audit import verify_chain
-from atlas_app.services.actor import Actor
-from atlas_app.services.booking import AlreadyBooked, SessionFull
-from atlas_app.services.errors import ValidationFailed
+from atlas_app.services.booking import bookings as booking
+from atlas_app.services.platform.audit import verify_chain
+from atlas_app.services.platform.actor import Actor
+from atlas_app.services.booking.bookings import AlreadyBooked, SessionFull
+from atlas_app.services.platform.errors import ValidationFailed
 from atlas_app.timeutil import london_date
 from booking_data import (
     active_bookings,

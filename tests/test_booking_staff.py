@@ -13,9 +13,9 @@ import pytest
 from atlas_app.db import utcnow, write_session
 from atlas_app.models import AuditEntry, Booking, ClientEvent, CourseSession, EmailMessage, Offer, SpecialRequest
 from atlas_app.models import Client as ClientRow
-from atlas_app.services import booking, catalogue, completions, offers, registers
-from atlas_app.services.booking import SessionFull
-from atlas_app.services.errors import NotFound, PermissionDenied, ValidationFailed
+from atlas_app.services.booking import bookings as booking, catalogue, completions, offers, registers
+from atlas_app.services.booking.bookings import SessionFull
+from atlas_app.services.platform.errors import NotFound, PermissionDenied, ValidationFailed
 from atlas_app.timeutil import london_date
 from conftest import actor_for, all_rows
 

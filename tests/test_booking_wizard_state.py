@@ -11,8 +11,8 @@ import reflex as rx
 
 from atlas_app.db import utcnow, write_session
 from atlas_app.models import Booking, CourseSession, Venue
-from atlas_app.ui.pages.booking_manage import ManageBookingState
-from atlas_app.ui.pages.booking_wizard import BookingWizardState
+from atlas_app.ui.public.booking_manage import ManageBookingState
+from atlas_app.ui.public.booking_wizard import BookingWizardState
 from conftest import all_rows
 from test_client_self_service import POSTCODE, _book_online, _catalogue, _offer
 

@@ -12,9 +12,9 @@ from sqlmodel import select
 from atlas_app.db import read_session
 from atlas_app.models import ImportJob
 from atlas_app.models.casework import Place
-from atlas_app.services import gazetteer
-from atlas_app.services.casework_places import get_place, search_places
-from atlas_app.services.errors import NotFound, PermissionDenied, ValidationFailed
+from atlas_app.services.casework import gazetteer
+from atlas_app.services.casework.places import get_place, search_places
+from atlas_app.services.platform.errors import NotFound, PermissionDenied, ValidationFailed
 
 SAMPLES = PROJECT_ROOT / "assets" / "samples"
 SAMPLE = {fmt: SAMPLES / f"gazetteer-{fmt}.csv" for fmt in gazetteer.FORMATS}

@@ -13,10 +13,10 @@ from test_casework_services import seed
 
 from atlas_app.models import AuditEntry
 from atlas_app.models.casework import Person
-from atlas_app.services import casework_people as people
-from atlas_app.services.errors import PermissionDenied
-from atlas_app.ui.pages import casework_people as page_module
-from atlas_app.ui.pages.casework_people import PersonState
+from atlas_app.services.casework import people
+from atlas_app.services.platform.errors import PermissionDenied
+from atlas_app.ui.staff.casework import people as page_module
+from atlas_app.ui.staff.casework.people import PersonState
 
 
 def _open(monkeypatch, actor, person_id: int) -> PersonState:

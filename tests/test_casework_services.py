@@ -11,12 +11,12 @@ from conftest import PROJECT_ROOT, actor_for, all_rows
 from atlas_app.db import write_session
 from atlas_app.models import AuditEntry
 from atlas_app.models.casework import CaseLookup, Person, PersonAddress
-from atlas_app.services import casework_cases as cases
-from atlas_app.services import casework_config as config
-from atlas_app.services import casework_people as people
-from atlas_app.services import gazetteer
-from atlas_app.services.casework_search import similarity, soundex
-from atlas_app.services.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from atlas_app.services.casework import cases
+from atlas_app.services.casework import config
+from atlas_app.services.casework import people
+from atlas_app.services.casework import gazetteer
+from atlas_app.services.casework.search import similarity, soundex
+from atlas_app.services.platform.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 
 SAMPLE = PROJECT_ROOT / "assets" / "samples" / "gazetteer-abp-plus.csv"
 
@@ -338,6 +338,6 @@ def test_another_organisations_ids_are_not_found(worker, essex):
 def actor_for_admin_of(actor):
     from dataclasses import replace
 
-    from atlas_app.services.permissions import ALL_PERMISSIONS
+    from atlas_app.services.platform.permissions import ALL_PERMISSIONS
 
     return replace(actor, permissions=frozenset(ALL_PERMISSIONS))

@@ -8,11 +8,11 @@ from conftest import actor_for
 from state_support import run, signed_in, substate
 from test_casework_services import seed
 
-from atlas_app.services import casework_cases as cases
-from atlas_app.services import casework_config as config
-from atlas_app.services.errors import PermissionDenied
-from atlas_app.ui.pages import casework_settings as page_module
-from atlas_app.ui.pages.casework_settings import CaseSettingsState
+from atlas_app.services.casework import cases
+from atlas_app.services.casework import config
+from atlas_app.services.platform.errors import PermissionDenied
+from atlas_app.ui.staff.casework import settings as page_module
+from atlas_app.ui.staff.casework.settings import CaseSettingsState
 
 
 def _open(monkeypatch, actor) -> CaseSettingsState:

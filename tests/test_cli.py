@@ -23,8 +23,9 @@ from atlas_app.models import (
     Venue,
 )
 from atlas_app import cli
-from atlas_app.services import audit, auth, demo
-from atlas_app.services.permissions import ALL_PERMISSIONS
+from atlas_app.services.platform import audit, auth
+from atlas_app.services import demo
+from atlas_app.services.platform.permissions import ALL_PERMISSIONS
 from conftest import all_rows, run_cli
 
 COUNTED = [Organisation, User, Role, UserRole, Region, Venue, CourseType, BookingTerms, CourseSession, Client, Offer,

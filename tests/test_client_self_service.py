@@ -9,9 +9,9 @@ import pytest
 
 from atlas_app.db import utcnow, write_session
 from atlas_app.models import BookingTerms, Client, CourseSession, CourseType, Offer, Venue
-from atlas_app.services import booking as booking_service
-from atlas_app.services import client_self_service as svc
-from atlas_app.services.errors import NotFound, ValidationFailed
+from atlas_app.services.booking import bookings as booking_service
+from atlas_app.services.booking import self_service as svc
+from atlas_app.services.platform.errors import NotFound, ValidationFailed
 from atlas_app.timeutil import london_date
 
 DOB = date(1985, 3, 14)

@@ -10,9 +10,9 @@ from sqlmodel import select
 
 from atlas_app.db import read_session, write_session
 from atlas_app.models import AuditChainHead, AuditEntry, LoginAttempt, User
-from atlas_app.services import audit, auth, users
-from atlas_app.services.actor import system_actor
-from atlas_app.services.errors import Conflict
+from atlas_app.services.platform import audit, auth, users
+from atlas_app.services.platform.actor import system_actor
+from atlas_app.services.platform.errors import Conflict
 from conftest import all_rows, get_user, run_threads
 
 THREADS = 20

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from atlas_app.services.control_chart import change_indices, limits, xmr
+from atlas_app.services.insight.control_chart import change_indices, limits, xmr
 
 
 def flagged(chart, rule: str) -> list[int]:

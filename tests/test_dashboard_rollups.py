@@ -19,7 +19,7 @@ from atlas_app import dashboard_rollups
 from atlas_app.db import get_engine, read_session, write_session
 from atlas_app.models import Booking, CourseSession, Payment
 from atlas_app.models.casework import Case, CaseLookup, CaseTeam, CaseTeamMember, Demand
-from atlas_app.services import dashboards
+from atlas_app.services.insight import dashboards
 from atlas_app.timeutil import london_date, london_midnight
 
 # Spans both clock changes of 2026 (29 March, 25 October) and the turn of the year.

@@ -12,9 +12,10 @@ from conftest import actor_for, all_rows
 from atlas_app.db import write_session
 from atlas_app.models import AuditEntry, Booking, BookingTerms, Client, CourseSession, CourseType, Offer, Payment, Venue
 from atlas_app.models.casework import Case, CaseLookup, CaseModule, CaseTeam, CaseTeamMember, Demand, SystemCondition
-from atlas_app.services import casework_cases, dashboards
-from atlas_app.services.casework_config import seed_configuration
-from atlas_app.services.errors import NotFound, PermissionDenied, ValidationFailed
+from atlas_app.services.casework import cases as casework_cases
+from atlas_app.services.insight import dashboards
+from atlas_app.services.casework.config import seed_configuration
+from atlas_app.services.platform.errors import NotFound, PermissionDenied, ValidationFailed
 
 MON = datetime(2026, 1, 5, 10, 0, tzinfo=UTC)  # a Monday in winter: London time is UTC
 F = dashboards.Filters(start=date(2026, 1, 5), end=date(2026, 1, 25), grain="week")

@@ -8,9 +8,9 @@ from conftest import actor_for
 from state_support import drain, redirect_path, signed_in, substate
 from test_dashboards import World, at
 
-from atlas_app.services.errors import PermissionDenied
-from atlas_app.ui.pages import dashboards as page
-from atlas_app.ui.pages.dashboards import DashboardState
+from atlas_app.services.platform.errors import PermissionDenied
+from atlas_app.ui.staff.insight import dashboards as page
+from atlas_app.ui.staff.insight.dashboards import DashboardState
 
 
 @pytest.fixture

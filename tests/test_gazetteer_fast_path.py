@@ -13,9 +13,9 @@ from conftest import PROJECT_ROOT, actor_for, all_rows
 
 from atlas_app.models import ImportJob
 from atlas_app.models.casework import Place
-from atlas_app.services import gazetteer
-from atlas_app.services.casework_places import search_places
-from atlas_app.services.gazetteer import RowError, _change, _float, _number, _uprn, address_values
+from atlas_app.services.casework import gazetteer
+from atlas_app.services.casework.places import search_places
+from atlas_app.services.casework.gazetteer import RowError, _change, _float, _number, _uprn, address_values
 
 SAMPLE = PROJECT_ROOT / "assets" / "samples" / "gazetteer-abp-plus.csv"
 NOW = datetime(2026, 11, 27, 12, 30, 15, 123456, tzinfo=UTC)

@@ -14,10 +14,11 @@ from sqlalchemy.exc import IntegrityError
 from atlas_app.db import read_session, utcnow, write_session
 from atlas_app.models import CourseSession, EmailAttachment, EmailMessage
 from atlas_app.models.instructors import SessionAssignment
-from atlas_app.services import catalogue, instructors
-from atlas_app.services.actor import Actor
-from atlas_app.services.audit import verify_chain
-from atlas_app.services.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from atlas_app.services.booking import catalogue
+from atlas_app.services.instructors import assignments as instructors
+from atlas_app.services.platform.actor import Actor
+from atlas_app.services.platform.audit import verify_chain
+from atlas_app.services.platform.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from atlas_app.timeutil import LONDON, at_london, london_date
 from booking_data import make_catalogue
 from conftest import actor_for, all_rows, create_user, run_threads

@@ -11,12 +11,12 @@ import pytest
 from atlas_app.db import read_session
 from atlas_app.models import CourseSession
 from atlas_app.models.instructors import SessionAssignment
-from atlas_app.services import instructors
-from atlas_app.services.errors import PermissionDenied
+from atlas_app.services.instructors import assignments as instructors
+from atlas_app.services.platform.errors import PermissionDenied
 from atlas_app.timeutil import at_london
-from atlas_app.ui.pages import instructors_calendar, instructors_reports
-from atlas_app.ui.pages.instructors_calendar import PlanningState
-from atlas_app.ui.pages.instructors_reports import MyScheduleState, WorkloadState
+from atlas_app.ui.staff.instructors import calendar as instructors_calendar, workload as instructors_reports
+from atlas_app.ui.staff.instructors.calendar import PlanningState
+from atlas_app.ui.staff.instructors.workload import MyScheduleState, WorkloadState
 from booking_data import make_catalogue
 from conftest import actor_for, all_rows, create_user
 from state_support import at, drain, signed_in, substate
@@ -140,8 +140,8 @@ def test_instructors_as_columns_drag_to_another_column_reassigns(monkeypatch, ac
 
 def test_instructor_form_saves_checkboxes_and_refuses_another_organisations_course(monkeypatch, actor, other_actor,
                                                                                    cat):
-    from atlas_app.ui.pages import instructors_people
-    from atlas_app.ui.pages.instructors_people import InstructorsState
+    from atlas_app.ui.staff.instructors import people as instructors_people
+    from atlas_app.ui.staff.instructors.people import InstructorsState
 
     signed_in(monkeypatch, actor, instructors_people)
     page = at(substate(InstructorsState), "http://atlas.test/instructors")
@@ -192,9 +192,9 @@ def test_planning_panel_offers_free_cars_and_a_car_clash_is_refused(monkeypatch,
 
 
 def test_cars_page_adds_changes_and_retires_a_car_for_its_own_organisation(monkeypatch, actor, other_actor, cat):
-    from atlas_app.services import vehicles
-    from atlas_app.ui.pages import instructors_cars
-    from atlas_app.ui.pages.instructors_cars import CarsState
+    from atlas_app.services.instructors import vehicles
+    from atlas_app.ui.staff.instructors import cars as instructors_cars
+    from atlas_app.ui.staff.instructors.cars import CarsState
 
     signed_in(monkeypatch, actor, instructors_cars)
     page = at(substate(CarsState), "http://atlas.test/instructors/cars")

@@ -15,9 +15,9 @@ from sqlalchemy.exc import IntegrityError
 from atlas_app.db import read_session, utcnow, write_session
 from atlas_app.models import CourseSession, EmailAttachment, EmailMessage, Region
 from atlas_app.models.instructors import SessionAssignment, TrainingVehicle
-from atlas_app.services import instructors, vehicles
-from atlas_app.services.audit import verify_chain
-from atlas_app.services.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from atlas_app.services.instructors import assignments as instructors, vehicles
+from atlas_app.services.platform.audit import verify_chain
+from atlas_app.services.platform.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from atlas_app.timeutil import at_london, london_date
 from conftest import actor_for, all_rows, create_user, run_threads
 from instructor_data import (

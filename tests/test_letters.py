@@ -17,8 +17,9 @@ from atlas_app.db import read_session, utcnow, write_session
 from atlas_app.models import AuditEntry, ClientEvent, EmailAttachment, EmailMessage
 from atlas_app.models.letters import LetterTemplate
 from atlas_app.models.payments import Payment
-from atlas_app.services import auth, letters
-from atlas_app.services.errors import NotFound, PermissionDenied, ValidationFailed
+from atlas_app.services.platform import auth
+from atlas_app.services.insight import letters
+from atlas_app.services.platform.errors import NotFound, PermissionDenied, ValidationFailed
 from atlas_app.timeutil import london_date
 from conftest import actor_for, all_rows, create_user
 from payments_support import FEE, awaiting_booking, make_world

@@ -6,11 +6,11 @@ from __future__ import annotations
 import pytest
 
 from atlas_app.models.letters import LetterTemplate
-from atlas_app.services.errors import PermissionDenied
-from atlas_app.ui.pages import letters as letters_page
-from atlas_app.ui.pages import reports as reports_page
-from atlas_app.ui.pages.letters import LettersState
-from atlas_app.ui.pages.reports import ReportsState
+from atlas_app.services.platform.errors import PermissionDenied
+from atlas_app.ui.staff.insight import letters as letters_page
+from atlas_app.ui.staff.insight import reports as reports_page
+from atlas_app.ui.staff.insight.letters import LettersState
+from atlas_app.ui.staff.insight.reports import ReportsState
 from conftest import actor_for, all_rows, create_user
 from payments_support import awaiting_booking, make_world
 from state_support import at, run, signed_in, substate
@@ -105,7 +105,7 @@ def test_demo_data_gives_templates_bookings_and_calls_to_report_on():
 
     from atlas_app.db import read_session
     from atlas_app.models import Booking, CallLog, Organisation, User
-    from atlas_app.services import letters, reports
+    from atlas_app.services.insight import letters, reports
     from atlas_app.services.demo import seed_demo
 
     def counts():

@@ -7,9 +7,9 @@ from sqlmodel import select
 
 from atlas_app.db import read_session
 from atlas_app.models import AuditEntry, AuthSession, LoginAttempt
-from atlas_app.services import auth, users
-from atlas_app.services.auth import MAX_FAILED_ATTEMPTS, SIGN_IN_FAILED
-from atlas_app.services.passwords import token_digest
+from atlas_app.services.platform import auth, users
+from atlas_app.services.platform.auth import MAX_FAILED_ATTEMPTS, SIGN_IN_FAILED
+from atlas_app.services.platform.passwords import token_digest
 from conftest import all_rows, get_user, sql
 
 

@@ -13,9 +13,10 @@ from test_client_self_service import DOB, POSTCODE, _book_online, _catalogue, _o
 
 from atlas_app.db import read_session, utcnow, write_session
 from atlas_app.models import PublicLookupAttempt
-from atlas_app.services import client_self_service, lookup_throttle, offers
-from atlas_app.services.errors import ValidationFailed
-from atlas_app.services.lookup_throttle import PER_IP, PER_REFERENCE, TooManyAttempts
+from atlas_app.services.booking import self_service as client_self_service, offers
+from atlas_app.services.platform import throttles as lookup_throttle
+from atlas_app.services.platform.errors import ValidationFailed
+from atlas_app.services.platform.throttles import PER_IP, PER_REFERENCE, TooManyAttempts
 
 WRONG_DOB = date(1990, 1, 1)
 

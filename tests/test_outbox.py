@@ -8,8 +8,8 @@ import pytest
 
 from atlas_app.db import utcnow, write_session
 from atlas_app.models import EmailMessage
-from atlas_app.services import auth, outbox
-from atlas_app.services.errors import PermissionDenied, ValidationFailed
+from atlas_app.services.platform import auth, outbox
+from atlas_app.services.platform.errors import PermissionDenied, ValidationFailed
 from conftest import actor_for, all_rows, set_columns
 from smtp_support import SmtpServer
 

@@ -9,9 +9,9 @@ import pytest
 
 from atlas_app.db import utcnow
 from atlas_app.models import AuditEntry, AuthSession, EmailMessage, PasswordResetToken
-from atlas_app.services import auth
-from atlas_app.services.errors import ValidationFailed
-from atlas_app.services.passwords import token_digest
+from atlas_app.services.platform import auth
+from atlas_app.services.platform.errors import ValidationFailed
+from atlas_app.services.platform.passwords import token_digest
 from atlas_app.settings import get_settings
 from conftest import all_rows, get_user, set_columns, sql
 
@@ -174,7 +174,7 @@ def test_locked_account_gets_a_locked_email_and_no_token(staff):
 
 
 def test_link_stops_working_if_the_account_is_locked_or_disabled_meanwhile(staff, actor):
-    from atlas_app.services import users
+    from atlas_app.services.platform import users
 
     auth.request_password_reset("hbc.staff")
     token = reset_token_from_email(staff.email)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from atlas_app.services import passwords
-from atlas_app.services.errors import ValidationFailed
-from atlas_app.services.passwords import (
+from atlas_app.services.platform import passwords
+from atlas_app.services.platform.errors import ValidationFailed
+from atlas_app.services.platform.passwords import (
     check_password_rule,
     hash_password,
     password_problems,

@@ -12,11 +12,12 @@ from sqlmodel import select
 from atlas_app.db import get_engine, read_session, utcnow, write_session
 from atlas_app.models import AuditEntry, Booking, ClientEvent, EmailMessage, Offer
 from atlas_app.models.payments import CheckoutAttempt, Payment, PaymentPlan
-from atlas_app.services import booking as booking_service
-from atlas_app.services import checkout, payments
-from atlas_app.services.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from atlas_app.services.booking import bookings as booking_service
+from atlas_app.services.payments import checkout
+from atlas_app.services import payments
+from atlas_app.services.platform.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from atlas_app.services.payments import PaymentFacts, payment_state
-from atlas_app.services.stripe_gateway import PaymentsUnavailable
+from atlas_app.services.payments.stripe_gateway import PaymentsUnavailable
 from atlas_app.timeutil import london_date
 from conftest import actor_for, all_rows
 from payments_support import *  # noqa: F403

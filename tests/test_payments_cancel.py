@@ -15,12 +15,14 @@ from atlas_app.api.app import build_api
 from atlas_app.db import write_session
 from atlas_app.models import AuditEntry, BookingTerms, ClientEvent, CourseSession, EmailMessage, Offer
 from atlas_app.models.payments import Refund
-from atlas_app.services import api_tokens, checkout, payments
-from atlas_app.services import booking as booking_service
-from atlas_app.services.errors import AtlasError, Conflict, NotFound, PermissionDenied, ValidationFailed
-from atlas_app.ui.pages import bookings_clients
-from atlas_app.ui.pages.booking_manage import ManageBookingState
-from atlas_app.ui.pages.bookings_clients import ClientState
+from atlas_app.services.platform import api_tokens
+from atlas_app.services.payments import checkout
+from atlas_app.services import payments
+from atlas_app.services.booking import bookings as booking_service
+from atlas_app.services.platform.errors import AtlasError, Conflict, NotFound, PermissionDenied, ValidationFailed
+from atlas_app.ui.staff.booking import clients as bookings_clients
+from atlas_app.ui.public.booking_manage import ManageBookingState
+from atlas_app.ui.staff.booking.clients import ClientState
 from conftest import actor_for, all_rows, create_user, run_threads
 from payments_support import *  # noqa: F403
 from state_support import at, drain, redirect_path, signed_in, substate
@@ -335,7 +337,7 @@ def test_money_paid_before_a_transfer_is_refunded_when_the_new_booking_is_cancel
     from datetime import timedelta
 
     from atlas_app.models import CourseSession
-    from atlas_app.services import booking as booking_service
+    from atlas_app.services.booking import bookings as booking_service
 
     set_cancel_fee(world)
     b = awaiting_booking(world)

@@ -9,14 +9,15 @@ import pytest
 import reflex as rx
 
 from atlas_app.db import utcnow
-from atlas_app.services import checkout, payments
-from atlas_app.services.errors import PermissionDenied
+from atlas_app.services.payments import checkout
+from atlas_app.services import payments
+from atlas_app.services.platform.errors import PermissionDenied
 from atlas_app.timeutil import london_date
 from atlas_app.ui.components.paid_flag import PAID_FLAGS, paid_flag
-from atlas_app.ui.pages import bookings_payments
-from atlas_app.ui.pages.bookings_payments import BookingPaymentsState
-from atlas_app.ui.pages.pay_demo import PayDemoState
-from atlas_app.ui.pages.pay_return import PayReturnState
+from atlas_app.ui.staff.payments import payments as bookings_payments
+from atlas_app.ui.staff.payments.payments import BookingPaymentsState
+from atlas_app.ui.public.pay_demo import PayDemoState
+from atlas_app.ui.public.pay_return import PayReturnState
 from conftest import actor_for
 from state_support import at, drain, redirect_path, signed_in, substate
 from payments_support import *  # noqa: F403

@@ -14,10 +14,11 @@ from atlas_app.api.app import build_api
 from atlas_app.db import write_session
 from atlas_app.models import AuditEntry, Booking, ClientEvent, CourseSession, EmailMessage
 from atlas_app.models.payments import CheckoutAttempt, Payment, ProcessedWebhookEvent, Refund
-from atlas_app.services import booking as booking_service
-from atlas_app.services import checkout, payments
-from atlas_app.services.errors import Conflict
-from atlas_app.services.stripe_gateway import PaymentsUnavailable
+from atlas_app.services.booking import bookings as booking_service
+from atlas_app.services.payments import checkout
+from atlas_app.services import payments
+from atlas_app.services.platform.errors import Conflict
+from atlas_app.services.payments.stripe_gateway import PaymentsUnavailable
 from conftest import all_rows, run_threads
 from payments_support import *  # noqa: F403
 

@@ -12,10 +12,10 @@ from conftest import DIALECT, actor_for, set_columns, sql
 
 from atlas_app.db import write_session
 from atlas_app.models.casework import Person, Place
-from atlas_app.services import casework_config as config
-from atlas_app.services import casework_people as people
-from atlas_app.services.casework_search import key_prefix_bounds, normalise, postcode_key
-from atlas_app.services.errors import ValidationFailed
+from atlas_app.services.casework import config
+from atlas_app.services.casework import people
+from atlas_app.services.casework.search import key_prefix_bounds, normalise, postcode_key
+from atlas_app.services.platform.errors import ValidationFailed
 
 
 @pytest.fixture

@@ -20,9 +20,10 @@ from atlas_app.models import (
     Offer,
     Venue,
 )
-from atlas_app.services import audit, booking, referrals
-from atlas_app.services.actor import Actor
-from atlas_app.services.errors import PermissionDenied
+from atlas_app.services.platform import audit
+from atlas_app.services.booking import bookings as booking, referrals
+from atlas_app.services.platform.actor import Actor
+from atlas_app.services.platform.errors import PermissionDenied
 from atlas_app.settings import PROJECT_ROOT
 from atlas_app.timeutil import london_date
 from conftest import DIALECT, actor_for, all_rows, run_cli
@@ -358,7 +359,7 @@ def test_jobs_are_listed_per_organisation_and_claimed_once(actor, other_actor, t
     assert referrals.claim_job(other_actor, job_id) is None
     assert [j.id for j in referrals.recent_jobs(actor)] == [job_id]
     assert referrals.recent_jobs(other_actor) == []
-    from atlas_app.services.errors import NotFound
+    from atlas_app.services.platform.errors import NotFound
 
     with pytest.raises(NotFound):
         referrals.get_job(other_actor, job_id)

@@ -16,8 +16,9 @@ from atlas_app.api.app import build_api
 from atlas_app.db import utcnow, write_session
 from atlas_app.models import Booking, CallLog, Client
 from atlas_app.models.payments import Payment
-from atlas_app.services import auth, reports
-from atlas_app.services.errors import NotFound, PermissionDenied, ValidationFailed
+from atlas_app.services.platform import auth
+from atlas_app.services.insight import reports
+from atlas_app.services.platform.errors import NotFound, PermissionDenied, ValidationFailed
 from atlas_app.timeutil import LONDON, london_date
 from conftest import actor_for, create_user, set_columns
 from payments_support import FEE, awaiting_booking, make_world

@@ -10,7 +10,9 @@ import pytest
 
 from atlas_app.db import read_session, write_session
 from atlas_app.models import ClientEvent, CourseSession, CourseType, Venue
-from atlas_app.services import booking, catalogue, instructors, outbox
+from atlas_app.services.booking import bookings as booking, catalogue
+from atlas_app.services.instructors import assignments as instructors
+from atlas_app.services.platform import outbox
 from atlas_app.timeutil import LONDON, at_london, london_date
 from booking_data import add_offers, add_session, make_catalogue
 from conftest import all_rows, set_columns

@@ -8,10 +8,10 @@ import pytest
 
 from atlas_app.db import utcnow
 from atlas_app.models import AuthSession, User
-from atlas_app.services import auth, users
-from atlas_app.services.errors import PermissionDenied
-from atlas_app.services.passwords import token_digest
-from atlas_app.services.permissions import DEFAULT_ROLES
+from atlas_app.services.platform import auth, users
+from atlas_app.services.platform.errors import PermissionDenied
+from atlas_app.services.platform.passwords import token_digest
+from atlas_app.services.platform.permissions import DEFAULT_ROLES
 from atlas_app.settings import get_settings
 from conftest import all_rows, set_columns, sql
 
@@ -188,7 +188,7 @@ def test_changing_own_password_keeps_this_session_and_ends_the_others(make_user)
 
 
 def test_changing_own_password_checks_the_current_one_and_the_rule(make_user):
-    from atlas_app.services.errors import ValidationFailed
+    from atlas_app.services.platform.errors import ValidationFailed
 
     make_user("hbc.staff")
     actor = auth.resolve(sign_in("hbc.staff"))

@@ -9,10 +9,10 @@ from sqlmodel import select
 
 from atlas_app.db import read_session, utcnow, write_session
 from atlas_app.models import AuditEntry, Role, User, UserRole
-from atlas_app.services import audit, auth, outbox, users
-from atlas_app.services.actor import Actor
-from atlas_app.services.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
-from atlas_app.services.permissions import ALL_PERMISSIONS, Perm
+from atlas_app.services.platform import audit, auth, outbox, users
+from atlas_app.services.platform.actor import Actor
+from atlas_app.services.platform.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from atlas_app.services.platform.permissions import ALL_PERMISSIONS, Perm
 from conftest import actor_for, all_rows, get_user
 
 

@@ -36,13 +36,13 @@ place = sa.table("place", sa.column("id", sa.Integer), sa.column("address_line1"
 
 def _old_normalise(text: str) -> str:
     """The rule before this revision: accents folded, every other non-ASCII letter dropped."""
-    from atlas_app.services.casework_search import normalise
+    from atlas_app.services.casework.search import normalise
 
     return normalise(unicodedata.normalize("NFKD", text or "").encode("ascii", "ignore").decode("ascii"))
 
 
 def _recompute(normalise: Callable[[str], str]) -> None:
-    from atlas_app.services.casework_search import soundex
+    from atlas_app.services.casework.search import soundex
 
     bind = op.get_bind()
 
@@ -89,7 +89,7 @@ def _recompute(normalise: Callable[[str], str]) -> None:
 
 
 def upgrade() -> None:
-    from atlas_app.services.casework_search import normalise
+    from atlas_app.services.casework.search import normalise
 
     _recompute(normalise)
 

@@ -20,7 +20,7 @@ from atlas_app.api.web import (
     session_token_from_cookie_header,
     set_session_cookie,
 )
-from atlas_app.services import auth
+from atlas_app.services.platform import auth
 
 
 def _next_page(request: Request, given: str) -> str:

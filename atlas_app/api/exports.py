@@ -19,9 +19,10 @@ from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingR
 from starlette.routing import Route
 
 from atlas_app.api.web import same_origin, session_token_from_cookie_header
-from atlas_app.services import auth, letters, reports
-from atlas_app.services.actor import Actor
-from atlas_app.services.errors import AtlasError, NotAuthenticated, PermissionDenied
+from atlas_app.services.platform import auth
+from atlas_app.services.insight import letters, reports
+from atlas_app.services.platform.actor import Actor
+from atlas_app.services.platform.errors import AtlasError, NotAuthenticated, PermissionDenied
 
 log = logging.getLogger("atlas.exports")
 

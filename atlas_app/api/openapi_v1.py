@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from atlas_app.services.referrals import FIELDS, LABELS, REQUIRED
+from atlas_app.services.booking.referrals import FIELDS, LABELS, REQUIRED
 
 VERSION = "1.0.0"
 

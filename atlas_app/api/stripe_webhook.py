@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from atlas_app.services import checkout
+from atlas_app.services.payments import checkout
 from atlas_app.settings import get_settings
 
 log = logging.getLogger("atlas.payments")

@@ -21,9 +21,11 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from atlas_app.db import utcnow, write_session
-from atlas_app.services import api_tokens, booking, catalogue, payments, referrals
-from atlas_app.services.actor import Actor
-from atlas_app.services.errors import AtlasError, NotAuthenticated, NotFound, ValidationFailed
+from atlas_app.services.platform import api_tokens
+from atlas_app.services.booking import bookings as booking, catalogue, referrals
+from atlas_app.services import payments
+from atlas_app.services.platform.actor import Actor
+from atlas_app.services.platform.errors import AtlasError, NotAuthenticated, NotFound, ValidationFailed
 from atlas_app.timeutil import london_midnight
 
 log = logging.getLogger("atlas.api")

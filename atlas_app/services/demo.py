@@ -9,10 +9,10 @@ from sqlmodel import select
 
 from atlas_app.db import write_session
 from atlas_app.models import Organisation, User, UserRole
-from atlas_app.services import audit
-from atlas_app.services.actor import system_actor
-from atlas_app.services.passwords import hash_password
-from atlas_app.services.users import ensure_default_roles
+from atlas_app.services.platform import audit
+from atlas_app.services.platform.actor import system_actor
+from atlas_app.services.platform.passwords import hash_password
+from atlas_app.services.platform.users import ensure_default_roles
 
 PLATFORM_ORG = ("atlas", "Atlas Service Provider")
 DEMO_ORGS = [("hartlepool", "Hartlepool Borough Council"), ("essex", "Essex County Council")]
@@ -90,19 +90,19 @@ def seed_demo() -> dict[str, int]:
             for username, full_name, role, password in DEMO_USERS[slug]:
                 created["users"] += _user(s, org, username, full_name, password, roles[role])
         created["organisations"] = len(DEMO_ORGS) + 1
-    from atlas_app.services import booking_demo
+    from atlas_app.services.booking import demo as booking_demo
 
     booking_demo.seed()
-    from atlas_app.services import casework_demo
+    from atlas_app.services.casework import demo as casework_demo
 
     casework_demo.seed()
-    from atlas_app.services import instructors_demo
+    from atlas_app.services.instructors import demo as instructors_demo
 
     instructors_demo.seed()
-    from atlas_app.services import dashboards_demo
+    from atlas_app.services.insight import dashboards_demo
 
     dashboards_demo.seed()
-    from atlas_app.services import reports_demo
+    from atlas_app.services.insight import reports_demo
 
     reports_demo.seed()
     return created

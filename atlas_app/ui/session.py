@@ -19,9 +19,9 @@ from reflex.state import BaseState, StateUpdate
 from reflex_base.event import Event
 
 from atlas_app.api.web import session_token_from_cookie_header
-from atlas_app.services import auth
-from atlas_app.services.actor import Actor
-from atlas_app.services.errors import NotAuthenticated, PermissionDenied
+from atlas_app.services.platform import auth
+from atlas_app.services.platform.actor import Actor
+from atlas_app.services.platform.errors import NotAuthenticated, PermissionDenied
 
 PUBLIC_STATES: set[str] = set()
 PRIVATE_STATES: list[type[BaseState]] = []

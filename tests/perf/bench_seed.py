@@ -14,7 +14,7 @@ from datetime import date, time, timedelta
 def seed(rush_offers: int, rush_capacity: int, flow_offers: int, flow_sessions: int, flow_capacity: int) -> dict:
     from atlas_app.db import utcnow, write_session
     from atlas_app.models import BookingTerms, Client, ClientEvent, CourseSession, CourseType, Offer, Organisation, Venue
-    from atlas_app.services import api_tokens
+    from atlas_app.services.platform import api_tokens
     from atlas_app.timeutil import at_london, london_date
 
     today = london_date(utcnow())

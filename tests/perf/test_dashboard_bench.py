@@ -27,8 +27,8 @@ import atlas_app.settings
 from sqlalchemy import text
 from atlas_app import dashboard_rollups
 from atlas_app.db import utcnow, write_session
-from atlas_app.services import dashboards
-from atlas_app.services.casework_config import seed_configuration
+from atlas_app.services.insight import dashboards
+from atlas_app.services.casework.config import seed_configuration
 from atlas_app.timeutil import london_date
 
 ROWS = int(os.environ.get("BENCH_DASH_ROWS", "1000000"))

@@ -22,7 +22,7 @@ from conftest import DIALECT, actor_for
 
 from atlas_app.db import read_session
 from atlas_app.models.casework import Place
-from atlas_app.services import gazetteer
+from atlas_app.services.casework import gazetteer
 from sqlalchemy import func
 from sqlmodel import select
 

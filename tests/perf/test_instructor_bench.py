@@ -18,7 +18,7 @@ from datetime import time, timedelta
 from atlas_app.db import read_session, utcnow, write_session
 from atlas_app.models import CourseSession, CourseType
 from atlas_app.models.instructors import SessionAssignment
-from atlas_app.services import instructors
+from atlas_app.services.instructors import assignments as instructors
 from atlas_app.timeutil import at_london, london_date
 from booking_data import make_catalogue
 from conftest import DIALECT, actor_for

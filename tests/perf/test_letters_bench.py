@@ -13,7 +13,7 @@ from pypdf import PdfReader
 
 from atlas_app.db import utcnow, write_session
 from atlas_app.models import Booking, BookingTerms, Client, ClientEvent, CourseSession, CourseType, Offer, Venue
-from atlas_app.services import letters
+from atlas_app.services.insight import letters
 from atlas_app.timeutil import london_date
 from conftest import DIALECT, actor_for
 

@@ -48,9 +48,9 @@ from alembic import command
 from alembic.script import ScriptDirectory
 from atlas_app.db import write_session
 from atlas_app.migrations import alembic_config
-from atlas_app.services import casework_config
-from atlas_app.services import casework_people as people
-from atlas_app.services.casework_search import normalise, postcode_key, reference_key, similarity
+from atlas_app.services.casework import config as casework_config
+from atlas_app.services.casework import people
+from atlas_app.services.casework.search import normalise, postcode_key, reference_key, similarity
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results" / "person_search.json"

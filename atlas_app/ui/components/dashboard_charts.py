@@ -11,9 +11,9 @@ from typing import Any
 
 import plotly.graph_objects as go
 
-from atlas_app.services import control_chart
-from atlas_app.services.casework_cases import case_ref
-from atlas_app.services.dashboards import BookingMeasures, Capability, ConditionRow, DemandMeasures, pareto
+from atlas_app.services.insight import control_chart
+from atlas_app.services.casework.cases import case_ref
+from atlas_app.services.insight.dashboards import BookingMeasures, Capability, ConditionRow, DemandMeasures, pareto
 
 VALUE = "#2e7d32"
 FAILURE = "#c2410c"

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 
 import reflex as rx
 
-from atlas_app.services import auth as auth_service
-from atlas_app.services import users as users_service
-from atlas_app.services.permissions import ALL_PERMISSIONS, Perm
+from atlas_app.services.platform import auth as auth_service
+from atlas_app.services.platform import users as users_service
+from atlas_app.services.platform.permissions import ALL_PERMISSIONS, Perm
 from atlas_app.ui.components.forms import native_form
 from atlas_app.ui.session import private, require
 

@@ -1,0 +1,873 @@
+"""Bookings: holding a seat, confirming, transferring, cancelling, attendance, and expiry of holds.
+
+One validation function (``_check_bookable``) serves every way in: the public wizard, telephone bookings, transfers
+and the REST API. Seats are taken and given back only by guarded UPDATEs of ``course_session.seats_taken``
+(``... WHERE seats_taken < capacity``), so a session can never be overbooked however many requests race; a CHECK
+constraint backs this up, and a partial unique index keeps an offer to one active booking.
+
+Each change writes its audit entry last, just before the commit: recording it locks the audit chain's head row,
+which every writer in Atlas needs, so the shorter that lock is held the more bookings go through at once.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, bindparam, insert, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from atlas_app.db import read_session, utcnow, write_session
+from atlas_app.models import (
+    ACTIVE_BOOKING_STATUSES,
+    Booking,
+    BookingTerms,
+    Client,
+    ClientEvent,
+    CourseSession,
+    CourseType,
+    Offer,
+    Organisation,
+    Venue,
+)
+from atlas_app.services.platform import audit, outbox
+from atlas_app.services.platform.actor import Actor
+from atlas_app.services.platform.errors import AtlasError, Conflict, NotFound, PermissionDenied, ValidationFailed
+from atlas_app.services.platform.permissions import Perm
+from atlas_app.timeutil import LONDON, london_date, london_text
+
+SEAT_STATUSES = ("held", "awaiting_payment", "confirmed", "attended", "did_not_attend", "turned_away")
+ATTENDANCE_OUTCOMES = ("attended", "did_not_attend", "turned_away")
+NEEDS_KEYS = ("interpreter", "interpreter_language", "accessibility", "language", "other")
+_REF_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+
+
+class SessionFull(Conflict):
+    def __init__(self, message: str = "Sorry, that session is now full. Please choose another date.") -> None:
+        super().__init__(message)
+
+
+class AlreadyBooked(Conflict):
+    def __init__(self, message: str = "This offer already has a booking.") -> None:
+        super().__init__(message)
+
+
+# --- small helpers -------------------------------------------------------------------------------------------
+
+
+def get_terms(s: Session, organisation_id: int) -> BookingTerms:
+    known = s.info.get("atlas_terms", {})
+    if organisation_id in known:  # read with the offer earlier in this transaction
+        terms = known[organisation_id]
+    else:
+        terms = s.exec(select(BookingTerms).where(BookingTerms.organisation_id == organisation_id)).first()
+    return terms or BookingTerms(organisation_id=organisation_id)
+
+
+def _reference_prefix(slug: str | None) -> str:
+    return (slug[:3] if slug else "ATL").upper()
+
+
+def _random_reference(prefix: str) -> str:
+    return prefix + "-" + "".join(secrets.choice(_REF_ALPHABET) for _ in range(7))
+
+
+def new_reference(s: Session, organisation_id: int) -> str:
+    org = s.get(Organisation, organisation_id)
+    prefix = _reference_prefix(org.slug if org else None)
+    while True:
+        ref = _random_reference(prefix)
+        if s.exec(select(Booking.id).where(Booking.reference == ref)).first() is None:
+            return ref
+
+
+_EVENT_INSERT = insert(ClientEvent.__table__)
+
+
+def timeline(s: Session, offer: Offer, kind: str, detail: str = "", booking_id: int | None = None,
+             username: str = "") -> None:
+    """Add an entry to the client's timeline: a plain INSERT, sent at once (the rows it points to exist already)."""
+    s.connection().execute(_EVENT_INSERT, {
+        "organisation_id": offer.organisation_id, "client_id": offer.client_id, "offer_id": offer.id,
+        "booking_id": booking_id, "at": utcnow(), "kind": kind, "detail": detail[:500], "username": username})
+
+
+def clean_needs(needs: dict[str, Any] | None) -> dict[str, Any]:
+    """Keep only the known need fields, as short strings or booleans."""
+    out: dict[str, Any] = {}
+    for key in NEEDS_KEYS:
+        value = (needs or {}).get(key)
+        if value in (None, "", False):
+            continue
+        out[key] = bool(value) if key == "interpreter" else str(value).strip()[:300]
+    return out
+
+
+def _take_seat(s: Session, session_id: int, organisation_id: int, looks_full: bool = False) -> None:
+    """Take one seat, or raise SessionFull. Expired holds on the session are released first if it looks full.
+
+    ``looks_full``: the session was full when this transaction read it. Then, unless expired holds free a seat,
+    the answer is "full" at once, instead of queueing for the session's row lock behind the bookings in progress
+    only to find no seat (what keeps a rush for the last seats quick for everyone who misses out)."""
+    if looks_full and _release_expired(s, session_id=session_id) == 0:
+        raise SessionFull()
+    for attempt in range(2):
+        result = s.connection().execute(_TAKE_SEAT, {"sid": session_id, "org": organisation_id})
+        if result.rowcount == 1:
+            return
+        if attempt == 0 and _release_expired(s, session_id=session_id) == 0:
+            break
+    raise SessionFull()
+
+
+# The seat counter is only ever moved by these two statements (plain SQL: the ORM has nothing to keep in step).
+_seats = CourseSession.__table__.c
+_TAKE_SEAT = (
+    update(CourseSession.__table__)
+    .where(_seats.id == bindparam("sid"), _seats.organisation_id == bindparam("org"), _seats.status == "scheduled",
+           _seats.seats_taken < _seats.capacity)
+    .values(seats_taken=_seats.seats_taken + 1)
+)
+_GIVE_BACK_SEAT = (
+    update(CourseSession.__table__).where(_seats.id == bindparam("sid"), _seats.seats_taken > 0)
+    .values(seats_taken=_seats.seats_taken - 1)
+)
+
+
+def _give_back_seat(s: Session, session_id: int) -> None:
+    s.connection().execute(_GIVE_BACK_SEAT, {"sid": session_id})
+
+
+def _release_expired(s: Session, session_id: int | None = None, now: datetime | None = None) -> int:
+    """Expire holds whose time is up and give their seats back. Each hold is released by a conditional UPDATE, so
+    two workers sweeping at once never give the same seat back twice."""
+    now = now or utcnow()
+    query = select(Booking.id, Booking.session_id, Booking.offer_id).where(
+        Booking.status == "held", Booking.hold_expires_at <= now
+    )
+    if session_id is not None:
+        query = query.where(Booking.session_id == session_id)
+    released = 0
+    for booking_id, sess_id, offer_id in s.exec(query.limit(500)).all():
+        result = s.exec(
+            update(Booking)
+            .where(Booking.id == booking_id, Booking.status == "held")
+            .values(status="expired", updated_at=now)
+        )
+        if result.rowcount == 1:
+            _give_back_seat(s, sess_id)
+            offer = s.get(Offer, offer_id)
+            if offer is not None:
+                timeline(s, offer, "hold_expired", "The seat hold ran out and the seat was freed.", booking_id)
+            released += 1
+    return released
+
+
+def release_expired_holds() -> int:
+    """The periodic sweep: free every seat whose hold has run out."""
+    with write_session() as s:
+        return _release_expired(s)
+
+
+def _check_bookable(s: Session, offer: Offer, session: CourseSession, now: datetime) -> None:
+    """Every rule a booking, a hold or a transfer must meet, in one place."""
+    if session.organisation_id != offer.organisation_id:
+        raise NotFound("No such session.")
+    if offer.status in ("completed", "did_not_attend"):
+        raise ValidationFailed("This offer's course has already been completed or missed.", {"offer": offer.status})
+    if offer.status in ("expired", "returned"):
+        raise ValidationFailed("This offer has expired or been returned to the police, so it cannot be booked.",
+                               {"offer": offer.status})
+    if offer.critical_date < london_date(now):
+        raise ValidationFailed(
+            f"This offer expired on {offer.critical_date:%d %B %Y} (its critical date).", {"offer": "expired"}
+        )
+    if session.course_type_id != offer.course_type_id:
+        raise ValidationFailed("That session is for a different course.", {"session": "wrong course"})
+    if session.status != "scheduled":
+        raise ValidationFailed("That session is not open for booking.", {"session": session.status})
+    if session.starts_at <= now:
+        raise ValidationFailed("That session has already started.", {"session": "past"})
+    if london_date(session.ends_at) > offer.critical_date:
+        raise ValidationFailed(
+            f"That session ends after the critical date ({offer.critical_date:%d %B %Y}).", {"session": "too late"}
+        )
+
+
+def _load_offer(s: Session, organisation_id: int, offer_id: int, lock: bool = False) -> Offer:
+    # The client, course type and organisation come in the same query, so the views, texts and emails built later
+    # in the transaction find them in the session instead of asking the database again. Only the offer is locked.
+    query = (
+        select(Offer, Client, CourseType, Organisation, BookingTerms)
+        .join(Client, Client.id == Offer.client_id)
+        .join(CourseType, CourseType.id == Offer.course_type_id)
+        .join(Organisation, Organisation.id == Offer.organisation_id)
+        .outerjoin(BookingTerms, BookingTerms.organisation_id == Offer.organisation_id)
+        .where(Offer.id == int(offer_id), Offer.organisation_id == organisation_id)
+    )
+    if lock:
+        query = query.with_for_update(of=Offer)
+    row = s.exec(query).first()
+    if row is None:
+        raise NotFound("No such offer.")
+    _keep(s, row)
+    s.info.setdefault("atlas_terms", {})[organisation_id] = row[4]
+    return row[0]
+
+
+def _keep(s: Session, rows) -> None:
+    """Hold the rows for the rest of the transaction: the session only keeps weak references to unchanged rows,
+    and these are looked up again (``s.get``) by the texts, views and emails."""
+    s.info.setdefault("atlas_keep", []).extend(r for r in rows if r is not None)
+
+
+def _load_session(s: Session, organisation_id: int, session_id: int) -> CourseSession:
+    try:
+        sid = int(session_id)
+    except (TypeError, ValueError):
+        raise ValidationFailed("Choose a session.", {"session": "invalid"}) from None
+    row = s.exec(
+        select(CourseSession, Venue).outerjoin(Venue, Venue.id == CourseSession.venue_id)
+        .where(CourseSession.id == sid, CourseSession.organisation_id == organisation_id)
+    ).first()
+    if row is None:
+        raise NotFound("No such session.")
+    _keep(s, row)
+    return row[0]
+
+
+def _active_booking(s: Session, offer_id: int) -> Booking | None:
+    return s.exec(
+        select(Booking).where(Booking.offer_id == offer_id, Booking.status.in_(ACTIVE_BOOKING_STATUSES))
+    ).first()
+
+
+def _snapshot(b: Booking, session_id: int | None = None) -> dict[str, Any]:
+    return {"reference": b.reference, "status": b.status,
+            "session_id": b.session_id if session_id is None else session_id, "channel": b.channel,
+            "fee_pence": b.fee_pence, "needs": b.needs}
+
+
+def session_text(s: Session, session: CourseSession) -> str:
+    ct = s.get(CourseType, session.course_type_id)
+    venue = s.get(Venue, session.venue_id) if session.venue_id else None
+    return _describe_session(ct.name if ct else None, session, venue)
+
+
+def _describe_session(course_name: str | None, session, venue) -> str:
+    where = "online" if session.delivery_mode == "online" or venue is None or venue.is_online else venue.name
+    return f"{course_name or 'Course'}, {london_text(session.starts_at)}, {where}"
+
+
+# --- the result objects --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BookingView:
+    id: int
+    reference: str
+    status: str
+    channel: str
+    offer_id: int
+    offer_reference: str
+    client_name: str
+    session_id: int
+    session_text: str
+    starts_at: datetime
+    ends_at: datetime
+    venue_name: str
+    venue_address: str
+    delivery_mode: str
+    course_code: str
+    course_name: str
+    fee_pence: int
+    hold_expires_at: datetime | None
+    payment_due_at: datetime | None
+    needs: dict[str, Any] = field(default_factory=dict)
+    created_at: datetime | None = None
+
+
+def booking_view(s: Session, b: Booking) -> BookingView:
+    offer = s.get(Offer, b.offer_id)
+    client = s.get(Client, offer.client_id)
+    session = s.get(CourseSession, b.session_id)
+    ct = s.get(CourseType, session.course_type_id)
+    venue = s.get(Venue, session.venue_id) if session.venue_id else None
+    return _make_view(b, offer, client, session, venue, ct.code, ct.name)
+
+
+def _make_view(b, offer, client, session, venue, course_code: str, course_name: str) -> BookingView:
+    """The view of booking ``b``. Each argument only needs the attributes read here, so ORM rows and the plain rows
+    of ``book`` both do (``venue`` is None for online sessions)."""
+    address = ", ".join(x for x in [venue.address_line1, venue.address_line2, venue.town, venue.postcode] if x) \
+        if venue else ""
+    return BookingView(
+        id=b.id, reference=b.reference, status=b.status, channel=b.channel, offer_id=offer.id,
+        offer_reference=offer.offer_reference, client_name=f"{client.first_name} {client.last_name}",
+        session_id=session.id, session_text=_describe_session(course_name, session, venue),
+        starts_at=session.starts_at, ends_at=session.ends_at, venue_name=venue.name if venue else "Online",
+        venue_address="Online" if (venue is None or venue.is_online) else address,
+        delivery_mode=session.delivery_mode, course_code=course_code, course_name=course_name,
+        fee_pence=b.fee_pence, hold_expires_at=b.hold_expires_at, payment_due_at=b.payment_due_at,
+        needs=dict(b.needs or {}), created_at=b.created_at,
+    )
+
+
+# --- making bookings -----------------------------------------------------------------------------------------
+
+
+def _new_booking(s: Session, offer: Offer, session: CourseSession, *, status: str, channel: str, actor: Actor | None,
+                 needs: dict[str, Any] | None, now: datetime, hold_minutes: int | None = None,
+                 fee_pence: int | None = None, transferred_from: int | None = None) -> Booking:
+    terms = get_terms(s, offer.organisation_id)
+    ct = s.get(CourseType, offer.course_type_id)
+    org = s.get(Organisation, offer.organisation_id)
+    _take_seat(s, session.id, offer.organisation_id, looks_full=session.seats_taken >= session.capacity)
+    values = _booking_values(offer, session, status=status, channel=channel, actor=actor, needs=needs, now=now,
+                             hold_minutes=hold_minutes or terms.hold_minutes,
+                             payment_due_hours=terms.payment_due_hours,
+                             fee_pence=ct.fee_pence if fee_pence is None else fee_pence,
+                             transferred_from=transferred_from)
+    s.flush()  # changes made so far (an old booking let go) reach the database before the new row
+    _insert_booking(s, values, _reference_prefix(org.slug if org else None))
+    return s.get(Booking, values["id"])
+
+
+def _booking_values(offer, session, *, status: str, channel: str, actor: Actor | None,
+                    needs: dict[str, Any] | None, now: datetime, hold_minutes: int, payment_due_hours: int,
+                    fee_pence: int, transferred_from: int | None = None) -> dict[str, Any]:
+    """The columns of a new booking (all but its id and reference)."""
+    return {
+        "organisation_id": offer.organisation_id, "offer_id": offer.id, "session_id": session.id,
+        "status": status, "channel": channel, "made_by_user_id": actor.user_id if actor else None,
+        "hold_expires_at": now + timedelta(minutes=hold_minutes) if status == "held" else None,
+        "payment_due_at": None if status == "held" else _due(payment_due_hours, session, now),
+        "fee_pence": fee_pence, "needs": clean_needs(needs), "transferred_from_id": transferred_from,
+        "created_at": now, "updated_at": now,
+    }
+
+
+_BOOKING_INSERTS: dict[str, Any] = {}
+
+
+def _booking_insert(dialect: str):
+    """``INSERT INTO booking ... ON CONFLICT (reference) DO NOTHING RETURNING id``: a reference already in use
+    inserts nothing (and another is drawn), while a second active booking for the offer still fails on its index."""
+    if dialect not in _BOOKING_INSERTS:
+        dialect_insert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[dialect]
+        _BOOKING_INSERTS[dialect] = (dialect_insert(Booking.__table__).on_conflict_do_nothing(
+            index_elements=["reference"]).returning(Booking.__table__.c.id))
+    return _BOOKING_INSERTS[dialect]
+
+
+def _insert_booking(s: Session, values: dict[str, Any], prefix: str) -> None:
+    """Insert the booking with a fresh reference; sets ``values["id"]`` and ``values["reference"]``.
+    AlreadyBooked when the offer has an active booking (the partial unique index says so under any race)."""
+    conn = s.connection()
+    statement = _booking_insert(conn.dialect.name)
+    while True:
+        values["reference"] = _random_reference(prefix)
+        try:
+            row = conn.execute(statement, values).first()
+        except IntegrityError:
+            raise AlreadyBooked() from None
+        if row is not None:
+            values["id"] = row[0]
+            return
+
+
+def _payment_due(terms: BookingTerms, session: CourseSession, now: datetime) -> datetime:
+    return _due(terms.payment_due_hours, session, now)
+
+
+def _due(payment_due_hours: int, session, now: datetime) -> datetime:
+    return min(now + timedelta(hours=payment_due_hours), session.starts_at - timedelta(hours=1))
+
+
+def hold_seat(organisation_id: int, offer_id: int, session_id: int, needs: dict[str, Any] | None = None,
+              channel: str = "online") -> BookingView:
+    """Hold a seat for a client while they check their answers (and pay). A hold the same offer already had on
+    another session is let go first."""
+    now = utcnow()
+    with write_session() as s:
+        offer = _load_offer(s, organisation_id, offer_id, lock=True)
+        session = _load_session(s, organisation_id, session_id)
+        _check_bookable(s, offer, session, now)
+        existing = _active_booking(s, offer.id)
+        if existing is not None:
+            if existing.status != "held":
+                raise AlreadyBooked(f"This offer is already booked (booking {existing.reference}).")
+            if existing.session_id == session.id and existing.hold_expires_at and existing.hold_expires_at > now:
+                return booking_view(s, existing)
+            existing.status, existing.updated_at = "expired", now
+            s.add(existing)
+            s.flush()
+            _give_back_seat(s, existing.session_id)
+            timeline(s, offer, "hold_released", "The client chose a different session.", existing.id)
+        booking = _new_booking(s, offer, session, status="held", channel=channel, actor=None, needs=needs, now=now)
+        timeline(s, offer, "seat_held", session_text(s, session), booking.id)
+        view = booking_view(s, booking)
+        audit.record(s, None, "booking", booking.reference, "held", after=_snapshot(booking),
+                     organisation_id=organisation_id)
+        return view
+
+
+def confirm_hold(organisation_id: int, offer_id: int, booking_reference: str,
+                 needs: dict[str, Any] | None = None) -> BookingView:
+    """The client has checked their answers: the held seat becomes a booking awaiting payment. If the hold ran
+    out, the seat is taken again when one is still free."""
+    now = utcnow()
+    with write_session() as s:
+        offer = _load_offer(s, organisation_id, offer_id, lock=True)
+        booking = s.exec(
+            select(Booking).where(Booking.reference == booking_reference, Booking.offer_id == offer.id)
+            .with_for_update()
+        ).first()
+        if booking is None:
+            raise NotFound("That booking cannot be found.")
+        if booking.status in ("awaiting_payment", "confirmed"):
+            return booking_view(s, booking)
+        session = s.get(CourseSession, booking.session_id)
+        _check_bookable(s, offer, session, now)
+        if booking.status == "held" and booking.hold_expires_at and booking.hold_expires_at > now:
+            pass
+        elif booking.status in ("held", "expired"):
+            # The hold ran out; if the sweep already freed the seat, take one again (or say the session is full).
+            if booking.status == "held":
+                booking.status = "expired"
+                s.add(booking)
+                s.flush()
+                _give_back_seat(s, booking.session_id)
+            if _active_booking(s, offer.id) is not None:
+                raise AlreadyBooked()
+            _take_seat(s, booking.session_id, organisation_id)
+        else:
+            raise ValidationFailed("This booking can no longer be confirmed.", {"booking": booking.status})
+        terms = get_terms(s, organisation_id)
+        before = _snapshot(booking)
+        booking.status = "awaiting_payment"
+        booking.hold_expires_at = None
+        booking.payment_due_at = _payment_due(terms, session, now)
+        if needs is not None:
+            booking.needs = clean_needs(needs)
+        booking.updated_at = now
+        s.add(booking)
+        try:
+            s.flush()
+        except IntegrityError:
+            raise AlreadyBooked() from None
+        offer.status = "booked"
+        s.add(offer)
+        timeline(s, offer, "booked", f"Booked online: {session_text(s, session)}", booking.id)
+        view = booking_view(s, booking)
+        _queue_confirmation(s, offer, view)
+        audit.record(s, None, "booking", booking.reference, "booked", before=before, after=_snapshot(booking),
+                     organisation_id=organisation_id)
+        return view
+
+
+@contextmanager
+def _transaction(session: Session | None) -> Iterator[Session]:
+    """The caller's write transaction when it passes one (it commits), else a new one."""
+    if session is not None:
+        yield session
+    else:
+        with write_session() as s:
+            yield s
+
+
+_BOOKING_DEFAULT_TERMS = BookingTerms(organisation_id=0)
+_o, _b = Offer.__table__.c, Booking.__table__.c
+# Everything ``book`` needs about the offer in one row: the offer (locked), its client, course type, organisation,
+# booking terms, and its active booking if it has one.
+_OFFER_FOR_BOOKING = (
+    select(_o.id, _o.organisation_id, _o.offer_reference, _o.client_id, _o.course_type_id, _o.status,
+           _o.critical_date, Client.first_name, Client.last_name, Client.email,
+           CourseType.code.label("course_code"), CourseType.name.label("course_name"), CourseType.fee_pence,
+           Organisation.slug.label("organisation_slug"), BookingTerms.hold_minutes, BookingTerms.payment_due_hours,
+           _b.id.label("active_id"), _b.status.label("active_status"), _b.reference.label("active_reference"),
+           _b.session_id.label("active_session_id"))
+    .select_from(Offer.__table__)
+    .join(Client.__table__, Client.id == _o.client_id)
+    .join(CourseType.__table__, CourseType.id == _o.course_type_id)
+    .join(Organisation.__table__, Organisation.id == _o.organisation_id)
+    .outerjoin(BookingTerms.__table__, BookingTerms.organisation_id == _o.organisation_id)
+    .outerjoin(Booking.__table__, and_(_b.offer_id == _o.id, _b.status.in_(ACTIVE_BOOKING_STATUSES)))
+    .where(_o.id == bindparam("offer_id"), _o.organisation_id == bindparam("org"))
+    .with_for_update(of=Offer.__table__)
+)
+_s, _v = CourseSession.__table__.c, Venue.__table__.c
+_SESSION_FOR_BOOKING = (
+    select(_s.id, _s.organisation_id, _s.course_type_id, _s.venue_id, _s.delivery_mode, _s.starts_at, _s.ends_at,
+           _s.capacity, _s.seats_taken, _s.status, _v.name.label("venue_name"), _v.is_online.label("venue_online"),
+           _v.address_line1, _v.address_line2, _v.town, _v.postcode)
+    .select_from(CourseSession.__table__)
+    .outerjoin(Venue.__table__, _v.id == _s.venue_id)
+    .where(_s.id == bindparam("session_id"), _s.organisation_id == bindparam("org"))
+)
+_EXPIRE_HOLD = (update(Booking.__table__).where(_b.id == bindparam("bid"), _b.status == "held")
+                .values(status="expired", updated_at=bindparam("now")))
+_MARK_BOOKED = update(Offer.__table__).where(_o.id == bindparam("offer_id")).values(status="booked")
+
+
+@dataclass(frozen=True)
+class _Place:
+    name: str
+    is_online: bool
+    address_line1: str
+    address_line2: str
+    town: str
+    postcode: str
+
+
+@dataclass(frozen=True)
+class _NewBooking:
+    id: int
+    reference: str
+    status: str
+    channel: str
+    fee_pence: int
+    hold_expires_at: datetime | None
+    payment_due_at: datetime | None
+    needs: dict[str, Any]
+    created_at: datetime
+
+
+def book(actor: Actor, offer_id: int, session_id: int, needs: dict[str, Any] | None = None,
+         channel: str = "telephone", *, session: Session | None = None) -> BookingView:
+    """Staff (or an API client) book a seat outright for an offer; the booking then awaits payment.
+
+    Every way in (the staff screens, telephone bookings, the REST API) comes here. It is the busiest write in
+    Atlas, so it reads and writes plain rows: one query for the offer (locked) with everything the booking, its
+    view and its email need, one for the session, then the guarded seat UPDATE, the INSERT of the booking, the
+    offer's status, the timeline, the email and the audit entry. ``session``: a write transaction the caller
+    already holds (the API checks its token in the same one); the caller commits it."""
+    actor.require(Perm.BOOKINGS_MANAGE)
+    org_id = actor.require_org()
+    if channel not in ("telephone", "online", "api"):
+        raise ValidationFailed("Channel must be online, telephone or api.", {"channel": "invalid"})
+    try:
+        sid = int(session_id)
+    except (TypeError, ValueError):
+        raise ValidationFailed("Choose a session.", {"session": "invalid"}) from None
+    now = utcnow()
+    with _transaction(session) as s:
+        conn = s.connection()
+        offer = conn.execute(_OFFER_FOR_BOOKING, {"offer_id": int(offer_id), "org": org_id}).first()
+        if offer is None:
+            raise NotFound("No such offer.")
+        course = conn.execute(_SESSION_FOR_BOOKING, {"session_id": sid, "org": org_id}).first()
+        if course is None:
+            raise NotFound("No such session.")
+        _check_bookable(s, offer, course, now)
+        if offer.active_id is not None:
+            if offer.active_status != "held":
+                raise AlreadyBooked(f"This offer is already booked (booking {offer.active_reference}).")
+            if conn.execute(_EXPIRE_HOLD, {"bid": offer.active_id, "now": now}).rowcount == 1:
+                _give_back_seat(s, offer.active_session_id)
+        _take_seat(s, course.id, org_id, looks_full=course.seats_taken >= course.capacity)
+        terms = _BOOKING_DEFAULT_TERMS if offer.hold_minutes is None else offer
+        values = _booking_values(offer, course, status="awaiting_payment", channel=channel, actor=actor,
+                                 needs=needs, now=now, hold_minutes=terms.hold_minutes,
+                                 payment_due_hours=terms.payment_due_hours, fee_pence=offer.fee_pence)
+        _insert_booking(s, values, _reference_prefix(offer.organisation_slug))
+        conn.execute(_MARK_BOOKED, {"offer_id": offer.id})
+        venue = None if course.venue_id is None else _Place(
+            course.venue_name, course.venue_online, course.address_line1, course.address_line2, course.town,
+            course.postcode)
+        new = _NewBooking(values["id"], values["reference"], values["status"], channel, values["fee_pence"],
+                          None, values["payment_due_at"], values["needs"], now)
+        view = _make_view(new, offer, offer, course, venue, offer.course_code, offer.course_name)
+        how = {"telephone": "by telephone", "api": "through the API", "online": "online"}[channel]
+        timeline(s, offer, "booked", f"Booked {how}: {view.session_text}", new.id, actor.username)
+        _queue_confirmation(s, offer, view, client=offer)
+        audit.record(s, actor, "booking", new.reference, "booked", after=_snapshot(new, course.id))
+        return view
+
+
+def _queue_confirmation(s: Session, offer: Offer, view: BookingView, kind: str = "confirmation",
+                        previously: str = "", client=None, extra: list[str] | None = None) -> None:
+    """Queue the client's email about ``view``. ``client``: the client's names and email when the caller has them
+    already (else they are looked up)."""
+    client = client or s.get(Client, offer.client_id)
+    if not client or not client.email:
+        return
+    subject = {
+        "confirmation": f"Your course booking {view.reference}",
+        "transfer": f"Your course booking has moved: {view.reference}",
+        "cancellation": f"Your course booking {view.reference} is cancelled",
+        "session_moved": f"Your course has changed: {view.reference}",
+        "session_cancelled": f"Your course has been cancelled: {view.reference}",
+    }[kind]
+    lines = [
+        f"Dear {client.first_name} {client.last_name},",
+        "",
+        {
+            "confirmation": "Thank you for booking your course. Your booking reference is " + view.reference + ".",
+            "transfer": "Your booking has been moved. Your new booking reference is " + view.reference + ".",
+            "cancellation": "Your booking " + view.reference + " has been cancelled.",
+            "session_moved": "The course you are booked on (booking " + view.reference + ") has been changed. "
+                             "Your booking stays in place; the new details are below.",
+            "session_cancelled": "We are sorry: the course you are booked on (booking " + view.reference
+                                 + ") has been cancelled. Please choose another date through the booking site or "
+                                 "by telephone; we will be in touch if you do not.",
+        }[kind],
+        *([f"Previously: {previously}"] if previously else []),
+        *(["", *extra] if extra else []),
+        "",
+        f"Course: {view.course_name} ({view.course_code})",
+        f"When: {london_text(view.starts_at)} to {view.ends_at.astimezone(LONDON):%H:%M}",
+        f"Where: {view.venue_name}{', ' + view.venue_address if view.venue_address != 'Online' else ''}",
+        f"Offer reference: {view.offer_reference}",
+        f"Critical date: {offer.critical_date:%d %B %Y}",
+    ]
+    if kind in ("confirmation", "transfer", "session_moved") and view.status == "awaiting_payment":
+        due = london_text(view.payment_due_at) if view.payment_due_at else "before the course"
+        lines += ["", f"Fee: £{view.fee_pence / 100:.2f}, to be paid by {due}."]
+    lines += ["", "Please bring your photocard driving licence. If you cannot attend, transfer or cancel your "
+              "booking before the course through the booking site or by telephone."]
+    outbox.queue(s, to=client.email, subject=subject, body="\n".join(lines), organisation_id=offer.organisation_id,
+                 related=("booking", view.reference))
+
+
+def tell_booked_clients(s: Session, session: CourseSession, kind: str, previously: str = "",
+                        actor: Actor | None = None) -> int:
+    """Inside the caller's transaction, after a session's date, time or venue changed (``session_moved``) or it was
+    cancelled (``session_cancelled``): email every client with an active booking on it the new details and note
+    it on their timeline. Returns how many bookings were told."""
+    rows = s.exec(select(Booking, Offer).join(Offer, Offer.id == Booking.offer_id)
+                  .where(Booking.session_id == session.id, Booking.status.in_(ACTIVE_BOOKING_STATUSES))
+                  .order_by(Booking.id)).all()
+    detail = {"session_moved": "Course changed: now ", "session_cancelled": "Course cancelled: "}[kind]
+    for booking, offer in rows:
+        view = booking_view(s, booking)
+        _queue_confirmation(s, offer, view, kind, previously)
+        timeline(s, offer, kind, detail + view.session_text + (f" (was {previously})" if previously else ""),
+                 booking.id, actor.username if actor else "")
+    return len(rows)
+
+
+# --- changing bookings ---------------------------------------------------------------------------------------
+
+
+def _booking_for_update(s: Session, organisation_id: int, reference: str) -> Booking:
+    """The booking, locked after its offer: every writer that locks both takes the offer first (as the payments
+    service does), so a cancellation, a transfer, the register and a refund never wait on each other in a circle."""
+    reference = str(reference).strip().upper()
+    offer_id = s.exec(select(Booking.offer_id).where(Booking.reference == reference,
+                                                     Booking.organisation_id == organisation_id)).first()
+    if offer_id is not None:
+        s.exec(select(Offer.id).where(Offer.id == offer_id).with_for_update()).first()
+    booking = s.exec(
+        select(Booking).where(Booking.reference == reference,
+                              Booking.organisation_id == organisation_id).with_for_update()
+        .execution_options(populate_existing=True)
+    ).first()
+    if booking is None:
+        raise NotFound("No such booking.")
+    return booking
+
+
+def _cutoff_check(terms: BookingTerms, session: CourseSession, now: datetime, hours: int, what: str) -> None:
+    if session.starts_at - now < timedelta(hours=hours):
+        raise ValidationFailed(
+            f"Bookings can only be {what} online up to {hours} hours before the course. Please telephone us.",
+            {"booking": "too late"},
+        )
+
+
+def transfer(organisation_id: int, reference: str, new_session_id: int, *, actor: Actor | None = None,
+             offer_id: int | None = None) -> BookingView:
+    """Move a booking to another session. Clients (no actor; ``offer_id`` proves whose booking it is) must meet
+    the organisation's cut-off and transfer limit; staff may transfer later. The critical date always applies."""
+    if actor is not None:
+        actor.require(Perm.BOOKINGS_MANAGE)
+        if actor.organisation_id != organisation_id:
+            raise PermissionDenied()
+    now = utcnow()
+    with write_session() as s:
+        old = _booking_for_update(s, organisation_id, reference)
+        if offer_id is not None and old.offer_id != offer_id:
+            raise NotFound("No such booking.")
+        if old.status not in ("awaiting_payment", "confirmed"):
+            raise ValidationFailed("Only a current booking can be transferred.", {"booking": old.status})
+        offer = _load_offer(s, organisation_id, old.offer_id, lock=True)
+        terms = get_terms(s, organisation_id)
+        old_session = s.get(CourseSession, old.session_id)
+        new_session = _load_session(s, organisation_id, new_session_id)
+        if new_session.id == old_session.id:
+            raise ValidationFailed("That is the session already booked.", {"session": "same"})
+        if actor is None:
+            _cutoff_check(terms, old_session, now, terms.transfer_cutoff_hours, "transferred")
+            transfers = 0
+            cursor = old
+            while cursor.transferred_from_id is not None and transfers < 100:
+                transfers += 1
+                cursor = s.get(Booking, cursor.transferred_from_id)
+            if transfers >= terms.max_transfers:
+                raise ValidationFailed(
+                    f"This booking has been transferred {transfers} times, the most allowed online. "
+                    "Please telephone us.", {"booking": "transfer limit"})
+        _check_bookable(s, offer, new_session, now)
+        before = _snapshot(old)
+        old.status, old.updated_at = "transferred", now
+        s.add(old)
+        s.flush()
+        _give_back_seat(s, old.session_id)
+        new = _new_booking(s, offer, new_session, status=before["status"], channel=_transfer_channel(old, actor),
+                           actor=actor, needs=old.needs, now=now,
+                           fee_pence=old.fee_pence + terms.transfer_fee_pence, transferred_from=old.id)
+        if before["status"] == "awaiting_payment":
+            new.payment_due_at = old.payment_due_at or _payment_due(terms, new_session, now)
+            s.add(new)
+        timeline(s, offer, "transferred",
+                 f"{old.reference} moved to {new.reference}: {session_text(s, new_session)}", new.id,
+                 actor.username if actor else "")
+        view = booking_view(s, new)
+        _queue_confirmation(s, offer, view, "transfer")
+        audit.record(s, actor, "booking", old.reference, "transferred", before=before,
+                     after={"status": "transferred", "to": new.reference, "session_id": new_session.id},
+                     organisation_id=organisation_id)
+        return view
+
+
+def _transfer_channel(old: Booking, actor: Actor | None) -> str:
+    """Clients keep their booking's channel; an API token's transfer is "api"; staff transfers are by telephone."""
+    if actor is None:
+        return old.channel
+    return "api" if actor.user_id is None and actor.username.startswith("api:") else "telephone"
+
+
+def cancel(organisation_id: int, reference: str, *, actor: Actor | None = None, offer_id: int | None = None,
+           reason: str = "", money: Callable[[Session, Booking, str], list[str]] | None = None) -> BookingView:
+    """Cancel a booking and free its seat. The offer can then be booked again (before its critical date).
+
+    ``money(s, booking, previous_status)``, when given, is called inside the cancelling transaction (the offer and
+    booking locked) to deal with money paid for the booking; the lines it returns are added to the client's
+    cancellation email and timeline entry (``payments.cancel_booking`` uses it)."""
+    if actor is not None:
+        actor.require(Perm.BOOKINGS_MANAGE)
+        if actor.organisation_id != organisation_id:
+            raise PermissionDenied()
+    now = utcnow()
+    with write_session() as s:
+        booking = _booking_for_update(s, organisation_id, reference)
+        if offer_id is not None and booking.offer_id != offer_id:
+            raise NotFound("No such booking.")
+        if booking.status not in ACTIVE_BOOKING_STATUSES:
+            raise ValidationFailed("This booking is not current, so it cannot be cancelled.",
+                                   {"booking": booking.status})
+        session = s.get(CourseSession, booking.session_id)
+        terms = get_terms(s, organisation_id)
+        if actor is None and booking.status != "held":
+            _cutoff_check(terms, session, now, terms.cancel_cutoff_hours, "cancelled")
+        offer = _load_offer(s, organisation_id, booking.offer_id, lock=True)
+        before = _snapshot(booking)
+        booking.status, booking.updated_at = "cancelled", now
+        s.add(booking)
+        s.flush()
+        _give_back_seat(s, booking.session_id)
+        if offer.status == "booked":
+            offer.status = "referred"
+            s.add(offer)
+        money_lines = money(s, booking, before["status"]) if money is not None else []
+        timeline(s, offer, "cancelled", " ".join([(reason or "Cancelled")[:300], *money_lines])[:500], booking.id,
+                 actor.username if actor else "")
+        view = booking_view(s, booking)
+        if before["status"] != "held":
+            _queue_confirmation(s, offer, view, "cancellation", extra=money_lines)
+        audit.record(s, actor, "booking", booking.reference, "cancelled", before=before,
+                     after={"status": "cancelled", "reason": reason[:300]}, organisation_id=organisation_id)
+        return view
+
+
+def record_attendance(actor: Actor, reference: str, outcome: str) -> BookingView:
+    """Mark the register: attended, did not attend, or turned away. Moves the offer's status with it."""
+    actor.require(Perm.BOOKINGS_MANAGE)
+    org_id = actor.require_org()
+    if outcome not in ATTENDANCE_OUTCOMES:
+        raise ValidationFailed("Choose attended, did not attend or turned away.", {"outcome": "invalid"})
+    now = utcnow()
+    with write_session() as s:
+        booking = _booking_for_update(s, org_id, reference)
+        if booking.status not in ("awaiting_payment", "confirmed", *ATTENDANCE_OUTCOMES):
+            raise ValidationFailed("Only a current booking can be marked on the register.",
+                                   {"booking": booking.status})
+        session = s.get(CourseSession, booking.session_id)
+        if session.starts_at > now + timedelta(hours=12):
+            raise ValidationFailed("The register opens on the day of the course.", {"session": "future"})
+        offer = _load_offer(s, org_id, booking.offer_id, lock=True)
+        before = _snapshot(booking)
+        booking.status, booking.updated_at = outcome, now
+        s.add(booking)
+        offer.status = {"attended": "completed", "did_not_attend": "did_not_attend",
+                        "turned_away": "did_not_attend"}[outcome]
+        s.add(offer)
+        label = {"attended": "Attended", "did_not_attend": "Did not attend", "turned_away": "Turned away"}[outcome]
+        timeline(s, offer, outcome, f"{label}: {session_text(s, session)}", booking.id, actor.username)
+        audit.record(s, actor, "booking", booking.reference, "attendance", before=before,
+                     after={"status": outcome})
+        return booking_view(s, booking)
+
+
+def expire_offers(today: date | None = None) -> int:
+    """Offers whose critical date has passed without a completed course are marked expired."""
+    now = utcnow()
+    today = today or london_date(now)
+    count = 0
+    with write_session() as s:
+        offers = s.exec(
+            select(Offer).where(Offer.critical_date < today, Offer.status == "referred").limit(5000)
+        ).all()
+        for offer in offers:
+            # Conditional, so two workers sweeping together expire (and record) each offer once.
+            changed = s.exec(
+                update(Offer).where(Offer.id == offer.id, Offer.status == "referred").values(status="expired")
+            ).rowcount
+            if changed == 1:
+                timeline(s, offer, "offer_expired", f"The critical date {offer.critical_date:%d %B %Y} passed.")
+                count += 1
+    return count
+
+
+def return_to_police(actor: Actor, offer_id: int, reason: str) -> None:
+    actor.require(Perm.BOOKINGS_MANAGE)
+    org_id = actor.require_org()
+    if not (reason or "").strip():
+        raise ValidationFailed("Give the reason for returning the offer to the police.", {"reason": "required"})
+    with write_session() as s:
+        offer = _load_offer(s, org_id, offer_id, lock=True)
+        if _active_booking(s, offer.id) is not None:
+            raise Conflict("Cancel the offer's booking before returning it to the police.")
+        if offer.status in ("completed",):
+            raise ValidationFailed("A completed offer cannot be returned.")
+        before = offer.status
+        offer.status = "returned"
+        s.add(offer)
+        timeline(s, offer, "returned", reason.strip()[:300], None, actor.username)
+        audit.record(s, actor, "offer", offer.offer_reference, "returned_to_police", before={"status": before},
+                     after={"status": "returned", "reason": reason.strip()[:300]})
+
+
+def get_booking(actor: Actor, reference: str) -> BookingView:
+    actor.require(Perm.BOOKINGS_VIEW)
+    org_id = actor.require_org()
+    with read_session() as s:
+        booking = s.exec(select(Booking).where(Booking.reference == str(reference).strip().upper(),
+                                               Booking.organisation_id == org_id)).first()
+        if booking is None:
+            raise NotFound("No such booking.")
+        return booking_view(s, booking)
+
+
+__all__ = [
+    "AlreadyBooked", "AtlasError", "BookingView", "SessionFull", "book", "booking_view", "cancel", "confirm_hold",
+    "expire_offers", "get_booking", "hold_seat", "record_attendance", "release_expired_holds", "return_to_police",
+    "transfer",
+]

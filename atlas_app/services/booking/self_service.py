@@ -1,0 +1,200 @@
+"""Clients looking after their own booking on the public site: find it by its reference, date of birth and
+postcode, see what it can move to, and whether the organisation's terms still allow changing it online.
+
+Nothing here changes data: moving and cancelling go through ``booking.transfer`` and ``payments.cancel_booking``
+(with the ``offer_id`` proved here), which enforce the cut-offs themselves; ``payments.cancel_preview`` says
+beforehand what a cancellation would refund.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from sqlmodel import select
+
+from atlas_app.db import read_session, utcnow
+from atlas_app.models import Booking, BookingTerms, Client, Offer, Organisation
+from atlas_app.services.platform import throttles as lookup_throttle
+from atlas_app.services.booking.bookings import BookingView, booking_view, get_terms
+from atlas_app.services.booking.catalogue import SessionRow
+from atlas_app.services.platform.errors import NotFound, ValidationFailed
+from atlas_app.services.booking.offers import bookable_sessions
+
+# Statuses a client may still change online (a held seat belongs to the booking wizard, not to this page).
+CHANGEABLE_STATUSES = ("awaiting_payment", "confirmed")
+
+NOT_FOUND_MESSAGE = ("We could not find a booking with those details. Check the booking reference in your "
+                     "confirmation email, and your date of birth and postcode.")
+
+
+@dataclass(frozen=True)
+class ClientTerms:
+    """The parts of an organisation's booking terms a client needs to read before changing a booking."""
+
+    transfer_cutoff_hours: int
+    cancel_cutoff_hours: int
+    max_transfers: int
+    transfer_fee_pence: int
+    cancel_fee_pence: int
+
+
+@dataclass(frozen=True)
+class ClientBooking:
+    """A booking the client has proved is theirs, with what they may still do with it online."""
+
+    organisation_id: int
+    organisation_name: str
+    offer_id: int
+    critical_date: date
+    booking: BookingView
+    terms: ClientTerms
+    transfers_used: int
+    can_transfer: bool
+    can_cancel: bool
+    # Why the booking cannot be changed online, when it cannot ("" when it can).
+    change_note: str
+
+
+def _client_terms(terms: BookingTerms) -> ClientTerms:
+    return ClientTerms(terms.transfer_cutoff_hours, terms.cancel_cutoff_hours, terms.max_transfers,
+                       terms.transfer_fee_pence, terms.cancel_fee_pence)
+
+
+def client_terms(organisation_id: int) -> ClientTerms:
+    """The organisation's terms for changing a booking online, to tell a client before they book."""
+    with read_session() as s:
+        return _client_terms(get_terms(s, organisation_id))
+
+
+def _compact(value: str) -> str:
+    return re.sub(r"\s+", "", value or "").upper()
+
+
+def _transfers_used(s, booking: Booking) -> int:
+    count, cursor = 0, booking
+    while cursor.transferred_from_id is not None and count < 100:
+        count += 1
+        cursor = s.get(Booking, cursor.transferred_from_id)
+        if cursor is None:
+            break
+    return count
+
+
+def _current(s, booking: Booking) -> Booking:
+    """Follow transfers from an old booking to the one that replaced it."""
+    for _ in range(100):
+        newer = s.exec(select(Booking).where(Booking.transferred_from_id == booking.id)).first()
+        if newer is None:
+            return booking
+        booking = newer
+    return booking
+
+
+def _client_booking(s, booking: Booking, offer: Offer) -> ClientBooking:
+    now = utcnow()
+    terms = get_terms(s, offer.organisation_id)
+    org = s.get(Organisation, offer.organisation_id)
+    view = booking_view(s, booking)
+    used = _transfers_used(s, booking)
+    hours_left = (view.starts_at - now) / timedelta(hours=1)
+    current = booking.status in CHANGEABLE_STATUSES and view.starts_at > now
+    can_transfer = current and hours_left >= terms.transfer_cutoff_hours and used < terms.max_transfers
+    can_cancel = current and hours_left >= terms.cancel_cutoff_hours
+    if not current:
+        note = "This booking is no longer current, so it cannot be changed."
+    elif not can_transfer and not can_cancel:
+        if terms.transfer_cutoff_hours == terms.cancel_cutoff_hours:
+            limits = f"changed online up to {terms.transfer_cutoff_hours} hours"
+        else:
+            limits = (f"moved online up to {terms.transfer_cutoff_hours} hours, and cancelled online up to "
+                      f"{terms.cancel_cutoff_hours} hours,")
+        note = f"Bookings can only be {limits} before the course. Please telephone us."
+    elif not can_transfer and used >= terms.max_transfers:
+        note = (f"This booking has been moved {used} times, the most allowed online. To move it again, please "
+                "telephone us.")
+    elif not can_transfer:
+        note = (f"Bookings can only be moved online up to {terms.transfer_cutoff_hours} hours before the course. "
+                "Please telephone us.")
+    elif not can_cancel:
+        note = (f"Bookings can only be cancelled online up to {terms.cancel_cutoff_hours} hours before the course. "
+                "Please telephone us.")
+    else:
+        note = ""
+    return ClientBooking(
+        organisation_id=offer.organisation_id,
+        organisation_name=org.name if org else "",
+        offer_id=offer.id,
+        critical_date=offer.critical_date,
+        booking=view,
+        terms=_client_terms(terms),
+        transfers_used=used,
+        can_transfer=can_transfer,
+        can_cancel=can_cancel,
+        change_note=note,
+    )
+
+
+def find_booking(reference: str, date_of_birth: date | None, postcode: str, client_ip: str = "") -> ClientBooking:
+    """The public "manage my booking" check: the booking reference, and the date of birth and postcode of the
+    client it belongs to, must all match. Any mismatch gets the same message, so the form reveals nothing about
+    bookings that are not yours, and repeated mismatches are refused for a while (``lookup_throttle``). An old
+    reference of a booking that was moved leads to the booking it became."""
+    return lookup_throttle.guarded("booking", reference, client_ip,
+                                   lambda: _find_booking(reference, date_of_birth, postcode))
+
+
+def _find_booking(reference: str, date_of_birth: date | None, postcode: str) -> ClientBooking:
+    ref = _compact(reference)
+    if not ref or date_of_birth is None or not _compact(postcode):
+        raise ValidationFailed("Enter your booking reference, date of birth and postcode.", {"booking": "incomplete"})
+    if len(ref) > 20:
+        raise ValidationFailed(NOT_FOUND_MESSAGE, {"booking": "not found"})
+    with read_session() as s:
+        row = s.exec(
+            select(Booking, Offer, Client)
+            .join(Offer, Offer.id == Booking.offer_id)
+            .join(Client, Client.id == Offer.client_id)
+            .where(Booking.reference == ref, Client.date_of_birth == date_of_birth)
+        ).first()
+        if row is None or _compact(row[2].postcode) != _compact(postcode):
+            raise ValidationFailed(NOT_FOUND_MESSAGE, {"booking": "not found"})
+        booking, offer, _client = row
+        return _client_booking(s, _current(s, booking), offer)
+
+
+def client_booking(organisation_id: int, offer_id: int, reference: str) -> ClientBooking:
+    """The booking again (for example after a change), for a client who has already proved whose it is."""
+    with read_session() as s:
+        offer = s.exec(select(Offer).where(Offer.id == int(offer_id), Offer.organisation_id == organisation_id)
+                       ).first()
+        if offer is None:
+            raise NotFound("No such booking.")
+        booking = s.exec(select(Booking).where(Booking.reference == _compact(reference),
+                                               Booking.offer_id == offer.id,
+                                               Booking.organisation_id == organisation_id)).first()
+        if booking is None:
+            raise NotFound("No such booking.")
+        return _client_booking(s, _current(s, booking), offer)
+
+
+def transfer_options(organisation_id: int, offer_id: int, reference: str) -> list[SessionRow]:
+    """Sessions this client's booking could move to: bookable for the offer (its course, before the critical
+    date, with free seats), in any delivery mode, except the session already booked."""
+    now = utcnow()
+    with read_session() as s:
+        offer = s.exec(select(Offer).where(Offer.id == int(offer_id), Offer.organisation_id == organisation_id)
+                       ).first()
+        if offer is None:
+            raise NotFound("No such booking.")
+        booking = s.exec(select(Booking).where(Booking.reference == _compact(reference),
+                                               Booking.offer_id == offer.id)).first()
+        if booking is None:
+            raise NotFound("No such booking.")
+        booking = _current(s, booking)
+        return [row for row in bookable_sessions(s, offer, now) if row.id != booking.session_id]
+
+
+__all__ = ["CHANGEABLE_STATUSES", "ClientBooking", "ClientTerms", "client_booking", "client_terms", "find_booking",
+           "transfer_options"]

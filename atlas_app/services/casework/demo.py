@@ -1,0 +1,40 @@
+"""Demo casework configuration: the five modules and their lists for each demo council, and teams."""
+
+from __future__ import annotations
+
+from sqlmodel import select
+
+from atlas_app.db import write_session
+from atlas_app.models import Organisation, User
+from atlas_app.models.casework import CaseLookup, CaseTeam, CaseTeamMember
+from atlas_app.services.casework.config import seed_configuration
+
+# organisation slug -> [(team name, team type, member usernames)]
+DEMO_TEAMS = {
+    "hartlepool": [
+        ("Customer Services", "Contact centre", ["hbc.caseworker", "hbc.contact"]),
+        ("Income Team", "Income team", ["hbc.caseworker"]),
+        ("Street Cleansing North", "Street cleansing crew", []),
+    ],
+    "essex": [("Essex Contact Centre", "Contact centre", ["ecc.contact"])],
+}
+
+
+def seed() -> None:
+    """Idempotent: an organisation that already has modules is left alone."""
+    with write_session() as s:
+        for slug, teams in DEMO_TEAMS.items():
+            org = s.exec(select(Organisation).where(Organisation.slug == slug)).first()
+            if org is None or not seed_configuration(s, org.id):
+                continue
+            for name, type_name, members in teams:
+                team_type = s.exec(select(CaseLookup).where(CaseLookup.organisation_id == org.id,
+                                                            CaseLookup.kind == "team_type",
+                                                            CaseLookup.name == type_name)).one()
+                team = CaseTeam(organisation_id=org.id, name=name, team_type_id=team_type.id)
+                s.add(team)
+                s.flush()
+                for username in members:
+                    user = s.exec(select(User).where(User.username == username)).first()
+                    if user is not None:
+                        s.add(CaseTeamMember(team_id=team.id, user_id=user.id, organisation_id=org.id))

@@ -1,0 +1,1 @@
+"""Measures and documents: dashboards, control charts, reports and letters."""

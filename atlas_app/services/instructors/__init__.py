@@ -1,0 +1,1 @@
+"""Instructors and training cars: records, the assignment engine with database-enforced no double booking, vehicles."""

@@ -1,0 +1,326 @@
+"""The audit trail: append-only and hash-chained.
+
+Each entry's hash covers its own content and the previous entry's hash, so altering or deleting any row breaks the
+chain from that point, which ``verify_chain`` (``python -m atlas_app audit-verify``) reports.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from enum import Enum
+from typing import Any
+
+from sqlalchemy import func, text
+from sqlmodel import Session, select
+
+from atlas_app.db import utcnow
+from atlas_app.models import AuditChainHead, AuditEntry
+from atlas_app.services.platform.actor import Actor
+from atlas_app.services.platform.errors import PermissionDenied
+from atlas_app.services.platform.permissions import Perm
+
+GENESIS = "0" * 64
+REDACTED = "[redacted]"
+_SECRET_KEYS = {"password", "password_hash", "token", "token_hash", "secret"}
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): (REDACTED if str(k) in _SECRET_KEYS else _jsonable(v)) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, (Decimal, Enum)):
+        return str(value.value if isinstance(value, Enum) else value)
+    return value
+
+
+def _fields(entry: AuditEntry) -> dict[str, Any]:
+    return {
+        "seq": entry.seq,
+        "at": entry.at.isoformat(),
+        "organisation_id": entry.organisation_id,
+        "user_id": entry.user_id,
+        "username": entry.username,
+        "entity": entry.entity,
+        "entity_id": entry.entity_id,
+        "action": entry.action,
+        "before": entry.before,
+        "after": entry.after,
+        "prev_hash": entry.prev_hash,
+    }
+
+
+def _payload(fields: dict[str, Any]) -> str:
+    return json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _digest(entry: AuditEntry) -> str:
+    return hashlib.sha256(_payload(_fields(entry)).encode("utf-8")).hexdigest()
+
+
+@dataclass
+class _Draft:
+    """An entry before it is written: the fast append needs no ORM object (the entry it returns is this)."""
+
+    at: datetime
+    organisation_id: int | None
+    user_id: int | None
+    username: str
+    entity: str
+    entity_id: str
+    action: str
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+    seq: int = 0
+    prev_hash: str = ""
+    hash: str = ""
+    id: int | None = None
+
+
+_DRAFT_FIELDS = ("seq", "at", "organisation_id", "user_id", "username", "entity", "entity_id", "action", "before",
+                 "after", "prev_hash", "hash")
+
+
+def _locked_head(session: Session) -> AuditChainHead:
+    """The chain's head row, locked for this transaction; created by the first writer ever.
+
+    Several first writers may race to create it: ``INSERT ... ON CONFLICT DO NOTHING`` lets the losers wait for the
+    winner's row instead of failing on its primary key, and then lock it like any later writer.
+    """
+    # populate_existing: the single-statement append may have moved the head since this session last read it.
+    query = (select(AuditChainHead).where(AuditChainHead.id == 1).with_for_update()
+             .execution_options(populate_existing=True))
+    head = session.exec(query).first()
+    if head is not None:
+        return head
+    dialect = session.get_bind().dialect.name
+    if dialect in ("postgresql", "sqlite"):
+        if dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert
+        session.exec(
+            insert(AuditChainHead).values(id=1, last_seq=0, last_hash=GENESIS).on_conflict_do_nothing(
+                index_elements=["id"]
+            )
+        )
+        return session.exec(query).one()
+    head = AuditChainHead(id=1, last_seq=0, last_hash=GENESIS)
+    session.add(head)
+    session.flush()
+    return head
+
+
+def record(
+    session: Session,
+    actor: Actor | None,
+    entity: str,
+    entity_id: Any,
+    action: str,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+    organisation_id: int | None = None,
+) -> AuditEntry | _Draft:
+    """Append an audit entry inside the caller's transaction (so it commits or rolls back with the change).
+
+    The chain's head stays locked until the caller commits, and every writer needs it, so callers record their
+    entry as their last change. On PostgreSQL the append is a single statement (lock the head, chain and insert
+    the entry, move the head), so the lock is held for that statement and the commit only."""
+    draft = _Draft(
+        at=utcnow(),
+        organisation_id=organisation_id if organisation_id is not None else (actor.organisation_id if actor else None),
+        user_id=actor.user_id if actor else None,
+        username=actor.username if actor else "",
+        entity=entity,
+        entity_id="" if entity_id is None else str(entity_id),
+        action=action,
+        before=_jsonable(before) if before is not None else None,
+        after=_jsonable(after) if after is not None else None,
+    )
+    if session.get_bind().dialect.name == "postgresql" and _append_in_one_statement(session, draft):
+        return draft
+    entry = AuditEntry(**{name: getattr(draft, name) for name in _DRAFT_FIELDS})
+    head = _locked_head(session)
+    entry.seq = head.last_seq + 1
+    entry.prev_hash = head.last_hash
+    entry.hash = _digest(entry)
+    head.last_seq = entry.seq
+    head.last_hash = entry.hash
+    session.add(entry)
+    session.add(head)
+    session.flush()
+    return entry
+
+
+# The entry's digest is sha256 of its JSON (``_payload``); the JSON is cut around the two values only the head knows
+# (the previous hash and the sequence number) and PostgreSQL joins the pieces and hashes them under the head's lock.
+_APPEND_SQL = text("""
+WITH old AS (
+    SELECT id, last_seq, last_hash FROM audit_chain_head WHERE id = 1 FOR UPDATE
+), head AS (
+    UPDATE audit_chain_head AS h
+    SET last_seq = old.last_seq + 1,
+        last_hash = encode(sha256(convert_to(
+            CAST(:p1 AS TEXT) || old.last_hash || CAST(:p2 AS TEXT) || CAST(old.last_seq + 1 AS TEXT)
+            || CAST(:p3 AS TEXT), 'UTF8')), 'hex')
+    FROM old
+    WHERE h.id = old.id
+    RETURNING h.last_seq AS seq, h.last_hash AS hash, old.last_hash AS prev_hash
+)
+INSERT INTO audit_entry (seq, at, organisation_id, user_id, username, entity, entity_id, action, before, after,
+                         prev_hash, hash)
+SELECT head.seq, :at, :organisation_id, :user_id, :username, :entity, :entity_id, :action,
+       CAST(:before AS JSON), CAST(:after AS JSON), head.prev_hash, head.hash
+FROM head
+RETURNING id, seq, prev_hash, hash
+""")
+
+
+def _append_in_one_statement(session: Session, entry: _Draft) -> bool:
+    """Append ``entry`` with one statement; False (nothing written) when the chain has no head row yet or the
+    entry's text happens to contain a cut marker, so the caller takes the general path."""
+    prev_mark, seq_mark = secrets.token_hex(16), secrets.token_hex(16)
+    fields = _fields(entry)
+    fields["prev_hash"], fields["seq"] = prev_mark, seq_mark
+    text_ = _payload(fields)
+    quoted_seq = f'"{seq_mark}"'
+    if text_.count(prev_mark) != 1 or text_.count(seq_mark) != 1 or text_.index(prev_mark) > text_.index(quoted_seq):
+        return False
+    p1, rest = text_.split(prev_mark)
+    p2, p3 = rest.split(quoted_seq)
+    row = session.connection().execute(_APPEND_SQL, {
+        "p1": p1, "p2": p2, "p3": p3, "at": entry.at, "organisation_id": entry.organisation_id,
+        "user_id": entry.user_id, "username": entry.username, "entity": entry.entity, "entity_id": entry.entity_id,
+        "action": entry.action,
+        "before": None if entry.before is None else json.dumps(entry.before, ensure_ascii=False),
+        "after": None if entry.after is None else json.dumps(entry.after, ensure_ascii=False),
+    }).first()
+    if row is None:
+        return False
+    entry.id, entry.seq, entry.prev_hash, entry.hash = row.id, row.seq, row.prev_hash, row.hash
+    if _digest(entry) != entry.hash:  # the database must hash exactly what verify_chain will
+        raise RuntimeError("audit chain: the database computed a different hash; nothing was written")
+    return True
+
+
+def changes(before: dict[str, Any], after: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Only the fields that changed, as (before, after)."""
+    keys = [k for k in after if before.get(k) != after.get(k)]
+    return {k: before.get(k) for k in keys}, {k: after.get(k) for k in keys}
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    ok: bool
+    entries_checked: int
+    first_broken_seq: int | None = None
+    reason: str = ""
+
+
+def verify_chain(session: Session, batch: int = 5000) -> ChainReport:
+    """Walk the chain in order; report the first entry whose link or content does not match."""
+    prev_hash = GENESIS
+    expected_seq = 1
+    checked = 0
+    last_seq = 0
+    while True:
+        rows = session.exec(
+            select(AuditEntry).where(AuditEntry.seq > last_seq).order_by(AuditEntry.seq).limit(batch)
+        ).all()
+        if not rows:
+            break
+        for entry in rows:
+            if entry.seq != expected_seq:
+                return ChainReport(False, checked, expected_seq, f"entry {expected_seq} is missing")
+            if entry.prev_hash != prev_hash:
+                return ChainReport(False, checked, entry.seq, "its link to the previous entry does not match")
+            if _digest(entry) != entry.hash:
+                return ChainReport(False, checked, entry.seq, "its content was changed after it was written")
+            prev_hash = entry.hash
+            expected_seq += 1
+            checked += 1
+            last_seq = entry.seq
+    head = session.get(AuditChainHead, 1)
+    if head is not None and head.last_seq != last_seq:
+        return ChainReport(False, checked, last_seq + 1, "entries at the end of the trail were deleted")
+    if head is not None and head.last_hash != prev_hash:
+        # The last entry has no successor to link to it; the head keeps its true hash.
+        return ChainReport(False, checked - 1, last_seq, "its content was changed after it was written")
+    if head is None and checked:
+        return ChainReport(False, checked, last_seq, "the head of the chain is missing")
+    return ChainReport(True, checked)
+
+
+@dataclass(frozen=True)
+class AuditRow:
+    seq: int
+    at: datetime
+    organisation_id: int | None
+    username: str
+    entity: str
+    entity_id: str
+    action: str
+    before: dict[str, Any] | None
+    after: dict[str, Any] | None
+
+
+def search(
+    session: Session,
+    actor: Actor,
+    *,
+    entity: str | None = None,
+    entity_id: str | None = None,
+    username: str | None = None,
+    action: str | None = None,
+    date_from: datetime | None = None,
+    date_to: datetime | None = None,
+    limit: int = 200,
+    offset: int = 0,
+) -> tuple[list[AuditRow], int]:
+    """Audit entries of the actor's organisation, newest first, filtered; returns (rows, total)."""
+    if not actor.can(Perm.AUDIT_VIEW):
+        raise PermissionDenied()
+    org_id = actor.require_org()
+    conditions = [AuditEntry.organisation_id == org_id]
+    if entity:
+        conditions.append(AuditEntry.entity == entity)
+    if entity_id:
+        conditions.append(AuditEntry.entity_id == entity_id)
+    if username:
+        conditions.append(AuditEntry.username == username.strip().lower())
+    if action:
+        conditions.append(AuditEntry.action == action)
+    if date_from:
+        conditions.append(AuditEntry.at >= date_from)
+    if date_to:
+        conditions.append(AuditEntry.at < date_to)
+    total = session.exec(select(func.count()).select_from(AuditEntry).where(*conditions)).one()
+    rows = session.exec(
+        select(AuditEntry).where(*conditions).order_by(AuditEntry.seq.desc()).offset(offset).limit(min(limit, 1000))
+    ).all()
+    return [
+        AuditRow(r.seq, r.at, r.organisation_id, r.username, r.entity, r.entity_id, r.action, r.before, r.after)
+        for r in rows
+    ], total
+
+
+def distinct_values(session: Session, actor: Actor) -> dict[str, list[str]]:
+    """The entities and actions seen in the organisation's trail, for the viewer's filters."""
+    actor.require(Perm.AUDIT_VIEW)
+    org_id = actor.require_org()
+    entities = session.exec(
+        select(AuditEntry.entity).where(AuditEntry.organisation_id == org_id).distinct().order_by(AuditEntry.entity)
+    ).all()
+    actions = session.exec(
+        select(AuditEntry.action).where(AuditEntry.organisation_id == org_id).distinct().order_by(AuditEntry.action)
+    ).all()
+    return {"entities": list(entities), "actions": list(actions)}

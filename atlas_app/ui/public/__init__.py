@@ -1,0 +1,1 @@
+"""Public pages for clients and residents (no sign-in)."""

@@ -1,0 +1,491 @@
+"""Manage my booking (public): find a booking by its reference, date of birth and postcode, see it, move it to
+another date or cancel it, within the organisation's terms.
+
+/booking/manage          find the booking
+/booking/manage/view     the booking and what can be done with it
+/booking/manage/move     choose another date (the service enforces the cut-off and the critical date)
+/booking/manage/cancel   confirm the cancellation
+
+The state is public: the proved organisation and offer ids, the booking reference and the ids of the sessions
+offered are kept in backend vars only; a new session is accepted only from the list the server offered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import reflex as rx
+
+from atlas_app.services.booking import bookings as booking_service
+from atlas_app.services.booking import self_service
+from atlas_app.services import payments as payments_service
+from atlas_app.services.platform.errors import AtlasError, ValidationFailed
+from atlas_app.ui.format import pounds
+from atlas_app.ui.public.booking_wizard import (
+    FOCUS_ERRORS_JS,
+    FOCUS_HEADING_JS,
+    MODE_LABELS,
+    back_link,
+    check_postcode,
+    clock,
+    continue_button,
+    error_summary,
+    focus_style,
+    inline_error,
+    input_style,
+    long_date,
+    parse_date_of_birth,
+    radio_group,
+    radio_option,
+    seats_text,
+    session_text,
+    step_heading,
+    text_input,
+    wizard_page,
+)
+from atlas_app.ui.session import public
+
+STATUS_TEXT = {
+    "awaiting_payment": "Booked, waiting for payment",
+    "confirmed": "Booked and paid",
+    "held": "Not booked yet (a place is being held)",
+    "cancelled": "Cancelled",
+    "transferred": "Moved to another date",
+    "expired": "Not booked (the hold ran out)",
+    "attended": "Attended",
+    "did_not_attend": "Did not attend",
+    "turned_away": "Turned away",
+}
+SESSION_LIMIT = 60
+
+
+@public
+class ManageBookingState(rx.State):
+    error: str = ""
+    errors: dict[str, str] = {}
+    error_fields: list[dict[str, str]] = []
+    notice: str = ""
+    found: bool = False
+    reference: str = ""
+    status_text: str = ""
+    course_text: str = ""
+    when_text: str = ""
+    where_text: str = ""
+    fee_text: str = ""
+    payment_text: str = ""
+    critical_date_text: str = ""
+    needs_text: str = ""
+    terms_text: str = ""
+    change_note: str = ""
+    can_transfer: bool = False
+    can_cancel: bool = False
+    cancel_money_text: str = ""
+    filter_options: list[dict[str, str]] = []
+    place: str = ""
+    sessions: list[dict[str, str]] = []
+    sessions_more: bool = False
+
+    _org_id: int = 0
+    _offer_id: int = 0
+    _reference: str = ""
+    _venue_name: str = ""
+    _mode: str = ""
+    _rows: list[dict[str, Any]] = []
+    _session_options: list[int] = []
+
+    # --- helpers ---
+
+    def _clear_errors(self) -> None:
+        self.error = ""
+        self.errors = {}
+        self.error_fields = []
+
+    def _fail(self, errors: dict[str, str], order: list[tuple[str, str]], message: str = ""):
+        self.errors = dict(errors)
+        self.error_fields = [{"href": "#" + target, "message": errors[key]} for key, target in order if key in errors]
+        self.error = message
+        return rx.call_script(FOCUS_ERRORS_JS)
+
+    def _show(self, cb: self_service.ClientBooking) -> None:
+        b = cb.booking
+        self._org_id = cb.organisation_id
+        self._offer_id = cb.offer_id
+        self._reference = b.reference
+        self._venue_name = b.venue_name
+        self._mode = b.delivery_mode
+        self.found = True
+        self.reference = b.reference
+        self.status_text = STATUS_TEXT.get(b.status, b.status.replace("_", " ").capitalize())
+        self.course_text = f"{b.course_name} ({b.course_code})"
+        self.when_text = session_text(b.starts_at, b.ends_at)
+        self.where_text = "Online, by live video" if b.delivery_mode == "online" else \
+            f"{b.venue_name}, {b.venue_address}"
+        self.fee_text = pounds(b.fee_pence)
+        if b.status == "awaiting_payment" and b.payment_due_at is not None:
+            self.payment_text = f"Not paid yet. The fee must be paid by {long_date(b.payment_due_at)} at " \
+                                f"{clock(b.payment_due_at)}."
+        elif b.status == "confirmed":
+            self.payment_text = "Paid."
+        else:
+            self.payment_text = ""
+        self.critical_date_text = long_date(cb.critical_date)
+        needs = b.needs or {}
+        parts = []
+        if needs.get("interpreter"):
+            parts.append(f"Interpreter: {needs.get('interpreter_language') or 'yes'}")
+        if needs.get("accessibility"):
+            parts.append(f"Access needs: {needs['accessibility']}")
+        if needs.get("language"):
+            parts.append(f"Course language: {needs['language']}")
+        if needs.get("other"):
+            parts.append(f"Other: {needs['other']}")
+        self.needs_text = "; ".join(parts) or "None given"
+        t = cb.terms
+        fee_move = f" A fee of {pounds(t.transfer_fee_pence)} is charged for each move." if t.transfer_fee_pence else ""
+        self.terms_text = (
+            f"You can move this booking online up to {t.transfer_cutoff_hours} hours before the course "
+            f"(at most {t.max_transfers} times; used {cb.transfers_used}), and cancel it online up to "
+            f"{t.cancel_cutoff_hours} hours before. A new date must still be on or before "
+            f"{long_date(cb.critical_date)}.{fee_move}"
+        )
+        self.change_note = cb.change_note
+        self.can_transfer = cb.can_transfer
+        self.can_cancel = cb.can_cancel
+
+    async def _refresh(self) -> bool:
+        if not (self._org_id and self._offer_id and self._reference):
+            return False
+        try:
+            cb = await asyncio.to_thread(self_service.client_booking, self._org_id, self._offer_id, self._reference)
+        except AtlasError:
+            self.reset()
+            return False
+        self._show(cb)
+        return True
+
+    # --- find ---
+
+    @rx.event
+    def start(self):
+        self.reset()
+
+    @rx.event
+    async def find(self, form: dict):
+        self.reset()
+        form = form if isinstance(form, dict) else {}
+        errors: dict[str, str] = {}
+        reference = str(form.get("reference") or "").strip()[:30]
+        if not reference:
+            errors["reference"] = "Enter your booking reference."
+        dob = parse_date_of_birth(form.get("dob_day"), form.get("dob_month"), form.get("dob_year"), errors)
+        postcode = check_postcode(form.get("postcode"), errors)
+        if errors:
+            return self._fail(errors, [("reference", "f-reference"), ("dob", "f-dob-day"),
+                                       ("postcode", "f-postcode")])
+        try:
+            cb = await asyncio.to_thread(self_service.find_booking, reference, dob, postcode,
+                                       self.router.session.client_ip)
+        except ValidationFailed as exc:
+            return self._fail({}, [], str(exc))
+        self._show(cb)
+        return rx.redirect("/booking/manage/view")
+
+    # --- view ---
+
+    @rx.event
+    async def load_view(self):
+        self._clear_errors()
+        if not await self._refresh():
+            return rx.redirect("/booking/manage")
+        return rx.call_script(FOCUS_HEADING_JS)
+
+    # --- move ---
+
+    @rx.event
+    async def load_move(self):
+        self._clear_errors()
+        self.notice = ""
+        if not await self._refresh():
+            return rx.redirect("/booking/manage")
+        if not self.can_transfer:
+            return rx.redirect("/booking/manage/view")
+        rows = await asyncio.to_thread(self_service.transfer_options, self._org_id, self._offer_id, self._reference)
+        self._rows = [
+            {"id": r.id, "place": f"v{r.venue_id}" if r.delivery_mode != "online" else "online",
+             "place_name": "Online, by live video" if r.delivery_mode == "online" else r.venue_name,
+             "mode": r.delivery_mode, "date": long_date(r.starts_at),
+             "time": f"{clock(r.starts_at)} to {clock(r.ends_at)}", "seats": seats_text(r.free)}
+            for r in rows if r.free > 0
+        ]
+        places: dict[str, str] = {}
+        for r in self._rows:
+            label = r["place_name"] if r["mode"] != "practical" else f"{r['place_name']} ({MODE_LABELS['practical']})"
+            places.setdefault(r["place"], label)
+        order = sorted(places, key=lambda k: (k == "online", places[k]))
+        self.filter_options = [{"value": k, "label": places[k]} for k in order]
+        if self.place not in places:
+            # Start with the place already booked, when it has other dates.
+            current = "online" if self._mode == "online" and "online" in places else next(
+                (r["place"] for r in self._rows if r["mode"] != "online" and r["place_name"] == self._venue_name), "")
+            self.place = current or next(iter(order), "")
+        self._filter()
+        if not self._rows:
+            self.error = "There are no other dates with places before your deadline. Please telephone us."
+        return rx.call_script(FOCUS_HEADING_JS)
+
+    def _filter(self) -> None:
+        rows = [r for r in self._rows if r["place"] == self.place]
+        self.sessions_more = len(rows) > SESSION_LIMIT
+        rows = rows[:SESSION_LIMIT]
+        self._session_options = [r["id"] for r in rows]
+        self.sessions = [{"id": str(r["id"]), "date": r["date"], "time": r["time"], "seats": r["seats"]}
+                         for r in rows]
+
+    @rx.event
+    def choose_place(self, value: str):
+        value = str(value or "")
+        if any(o["value"] == value for o in self.filter_options):
+            self.place = value
+            self._filter()
+
+    @rx.event
+    async def move(self, form: dict):
+        self._clear_errors()
+        if not (self._org_id and self._offer_id and self._reference):
+            return rx.redirect("/booking/manage")
+        raw = str((form or {}).get("session") or "") if isinstance(form, dict) else ""
+        session_id = int(raw) if raw.isdigit() else 0
+        if session_id not in self._session_options:
+            first = f"session-{self._session_options[0]}" if self._session_options else "main"
+            return self._fail({"session": "Select the new date and time."}, [("session", first)])
+        try:
+            view = await asyncio.to_thread(booking_service.transfer, self._org_id, self._reference, session_id,
+                                           offer_id=self._offer_id)
+        except AtlasError as exc:
+            return self._fail({}, [], str(exc))
+        self._reference = view.reference
+        self.notice = (f"Your booking has moved to {session_text(view.starts_at, view.ends_at)}. Your new booking "
+                       f"reference is {view.reference}. We are emailing you the details.")
+        return rx.redirect("/booking/manage/view")
+
+    # --- cancel ---
+
+    @rx.event
+    async def load_cancel(self):
+        self._clear_errors()
+        self.notice = ""
+        if not await self._refresh():
+            return rx.redirect("/booking/manage")
+        if not self.can_cancel:
+            return rx.redirect("/booking/manage/view")
+        try:
+            money = await asyncio.to_thread(payments_service.cancel_preview, self._org_id, self._reference,
+                                            self._offer_id)
+        except AtlasError as exc:
+            return self._fail({}, [], str(exc))
+        self.cancel_money_text = money.text
+        return rx.call_script(FOCUS_HEADING_JS)
+
+    @rx.event
+    async def cancel(self):
+        self._clear_errors()
+        if not (self._org_id and self._offer_id and self._reference):
+            return rx.redirect("/booking/manage")
+        try:
+            outcome = await asyncio.to_thread(payments_service.cancel_booking, self._org_id, self._reference,
+                                              offer_id=self._offer_id, reason="Cancelled by the client online.")
+        except AtlasError as exc:
+            return self._fail({}, [], str(exc))
+        self.notice = " ".join([f"Your booking {self._reference} is cancelled.", *outcome.money.lines(),
+                                "We are emailing you to confirm. You can book again before your deadline with your "
+                                "offer reference."])
+        return rx.redirect("/booking/manage/view")
+
+
+M = ManageBookingState
+
+
+def _dob_box(label: str, name: str, width: str, max_length: int) -> rx.Component:
+    fid = f"f-dob-{name}"
+    has_error = M.errors.contains("dob")
+    return rx.vstack(
+        rx.el.label(label, html_for=fid, style={"font_weight": "500"}),
+        rx.el.input(id=fid, name=f"dob_{name}", type="text", input_mode="numeric", max_length=max_length,
+                    auto_complete=f"bday-{name}", aria_invalid=rx.cond(has_error, "true", "false"),
+                    style=input_style(has_error, width)),
+        spacing="1",
+    )
+
+
+def _notice() -> rx.Component:
+    return rx.cond(
+        M.notice != "",
+        rx.box(rx.text(M.notice, weight="medium"), id="manage-notice", role="status",
+               style={"border": "4px solid var(--green-9)", "background": "var(--green-2)", "padding": "1em",
+                      "border_radius": "var(--radius-2)"}),
+    )
+
+
+@rx.page(route="/booking/manage", title="Manage your booking · Atlas", on_load=M.start)
+def manage_find_page() -> rx.Component:
+    dob_error = M.errors.contains("dob")
+    return wizard_page(
+        error_summary(M),
+        step_heading("Manage your booking"),
+        rx.text("Find your booking to see it, move it to another date or cancel it."),
+        rx.form(
+            rx.vstack(
+                text_input(M, "Booking reference", "reference", hint="It is in your booking confirmation email, "
+                           "for example HAR-AB23CD4.", auto_complete="off", spell_check=False,
+                           auto_capitalize="characters"),
+                rx.el.fieldset(
+                    rx.el.legend("Date of birth", style={"font_weight": "600", "padding": "0"}),
+                    rx.text("For example, 14 3 1985", id="dob-hint", size="2", color_scheme="gray"),
+                    inline_error(M, "dob", "dob-error"),
+                    rx.hstack(_dob_box("Day", "day", "3.5em", 2), _dob_box("Month", "month", "3.5em", 2),
+                              _dob_box("Year", "year", "5em", 4), spacing="3", margin_top="0.25em"),
+                    aria_describedby=rx.cond(dob_error, "dob-hint dob-error", "dob-hint"),
+                    style={"border": "none", "padding": "0", "margin": "0", "min_width": "0"},
+                ),
+                text_input(M, "Postcode", "postcode", auto_complete="postal-code", width="10em",
+                           auto_capitalize="characters"),
+                continue_button("Find my booking", "find-booking"),
+                spacing="5",
+                width="100%",
+                align_items="stretch",
+            ),
+            on_submit=M.find,
+            aria_label="Find your booking",
+            no_validate=True,
+        ),
+        rx.text("Not booked yet? ", rx.link("Book your course", href="/book", underline="always"), "."),
+    )
+
+
+def _row(label: str, value: Any, row_id: str) -> rx.Component:
+    return rx.el.div(
+        rx.el.dt(label, style={"font_weight": "600"}),
+        rx.el.dd(value, id=f"booking-{row_id}", style={"margin": "0"}),
+        style={"display": "grid", "grid_template_columns": "minmax(0, 1fr)", "gap": "0.15em", "padding": "0.5em 0",
+               "border_bottom": "1px solid var(--gray-6)",
+               "@media (min-width: 40em)": {"grid_template_columns": "11em minmax(0, 1fr)"}},
+    )
+
+
+def _action_link(label: str, href: str, link_id: str) -> rx.Component:
+    return rx.link(label, href=href, id=link_id,
+                   style={"display": "inline-flex", "min_height": "44px", "align_items": "center",
+                          "font_weight": "600", **focus_style()})
+
+
+@rx.page(route="/booking/manage/view", title="Your booking · Atlas", on_load=M.load_view)
+def manage_view_page() -> rx.Component:
+    return wizard_page(
+        back_link("/booking/manage", "Find another booking"),
+        error_summary(M),
+        _notice(),
+        step_heading("Your booking"),
+        rx.el.dl(
+            _row("Booking reference", rx.text.strong(M.reference), "reference"),
+            _row("Status", M.status_text, "status"),
+            _row("Course", M.course_text, "course"),
+            _row("When", M.when_text, "when"),
+            _row("Where", M.where_text, "where"),
+            _row("Fee", rx.fragment(M.fee_text, rx.cond(M.payment_text != "", rx.fragment(". ", M.payment_text))),
+                 "fee"),
+            _row("Support needs", M.needs_text, "needs"),
+            _row("Deadline", rx.fragment("Complete the course by ", M.critical_date_text), "deadline"),
+            style={"margin": "0"},
+        ),
+        rx.heading("Changing your booking", size="5", as_="h2"),
+        rx.text(M.terms_text, size="2"),
+        rx.cond(M.change_note != "", rx.text(M.change_note, id="change-note", weight="medium")),
+        rx.hstack(
+            rx.cond(M.can_transfer, _action_link("Move to another date", "/booking/manage/move", "move-booking")),
+            rx.cond(M.can_cancel, _action_link("Cancel this booking", "/booking/manage/cancel", "cancel-booking")),
+            spacing="5",
+            wrap="wrap",
+        ),
+    )
+
+
+@rx.page(route="/booking/manage/move", title="Move your booking · Atlas", on_load=M.load_move)
+def manage_move_page() -> rx.Component:
+    return wizard_page(
+        back_link("/booking/manage/view", "Back to your booking"),
+        error_summary(M),
+        step_heading("Move your booking to another date"),
+        rx.text("Booking ", rx.text.strong(M.reference), " is now on ", M.when_text, "."),
+        rx.vstack(
+            rx.el.label("Where", html_for="f-place", style={"font_weight": "600"}),
+            rx.text("The dates below change when you choose a different place.", id="f-place-hint", size="2",
+                    color_scheme="gray"),
+            rx.el.select(
+                rx.foreach(M.filter_options, lambda o: rx.el.option(o["label"], value=o["value"])),
+                id="f-place",
+                value=M.place,
+                on_change=M.choose_place,
+                aria_describedby="f-place-hint",
+                style=input_style(False),
+            ),
+            spacing="1",
+            width="100%",
+            align_items="stretch",
+        ),
+        rx.form(
+            rx.vstack(
+                radio_group(
+                    M,
+                    rx.text("Choose a new date", weight="bold", size="4"),
+                    "session",
+                    rx.foreach(
+                        M.sessions,
+                        lambda s: radio_option(
+                            "session", s["id"], "session-" + s["id"], False,
+                            rx.text(s["date"], weight="bold"),
+                            rx.text(s["time"], size="2"),
+                            rx.text(s["seats"], size="2", color_scheme="gray"),
+                        ),
+                    ),
+                ),
+                rx.cond(M.sessions_more, rx.text("Only the first 60 dates are shown.", size="2")),
+                continue_button("Move my booking", "confirm-move"),
+                spacing="5",
+                width="100%",
+                align_items="stretch",
+            ),
+            on_submit=M.move,
+            no_validate=True,
+            key=M.place,
+        ),
+    )
+
+
+@rx.page(route="/booking/manage/cancel", title="Cancel your booking · Atlas", on_load=M.load_cancel)
+def manage_cancel_page() -> rx.Component:
+    return wizard_page(
+        back_link("/booking/manage/view", "Back to your booking"),
+        error_summary(M),
+        step_heading("Are you sure you want to cancel this booking?"),
+        rx.el.dl(
+            _row("Booking reference", rx.text.strong(M.reference), "reference"),
+            _row("When", M.when_text, "when"),
+            _row("Where", M.where_text, "where"),
+            style={"margin": "0"},
+        ),
+        rx.text("Your place will be given up. You can book again with your offer reference before your deadline, ",
+                rx.text.strong(M.critical_date_text), ". If you do not complete a course by then, the offer goes "
+                "back to the police."),
+        rx.cond(M.cancel_money_text != "", rx.text(M.cancel_money_text, id="cancel-money", weight="medium")),
+        rx.hstack(
+            rx.button("Yes, cancel my booking", on_click=M.cancel, size="3", color_scheme="red", id="confirm-cancel",
+                      style={"min_height": "48px", "font_weight": "600", "cursor": "pointer",
+                             "background": "var(--red-11)", "color": "white",
+                             "&:hover": {"background": "var(--red-12)"}, **focus_style()}),
+            _action_link("No, keep it", "/booking/manage/view", "keep-booking"),
+            spacing="5",
+            align="center",
+            wrap="wrap",
+        ),
+    )

@@ -1,0 +1,1 @@
+"""Staff pages, one package per area."""

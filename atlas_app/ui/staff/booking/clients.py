@@ -1,0 +1,1220 @@
+"""Clients and telephone bookings: search, the client record, booking a session for an offer by telephone,
+transfers, cancellations, returning an offer to the police, the call log and special-circumstance requests."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import date
+
+import reflex as rx
+
+from atlas_app.db import utcnow
+from atlas_app.services.booking import bookings as booking_service
+from atlas_app.services.booking import offers as offers_service
+from atlas_app.services import payments as payments_service
+from atlas_app.services.platform.errors import AtlasError, ValidationFailed
+from atlas_app.services.platform.permissions import Perm
+from atlas_app.services.booking.registers import needs_text
+from atlas_app.timeutil import LONDON, london_date
+from atlas_app.ui.components.booking_ui import (
+    BOOKING_STATUS,
+    OFFER_STATUS,
+    REQUEST_STATUS,
+    checkbox_field,
+    coded_badge,
+    detail_list,
+    error_text,
+    fieldset,
+    phone_cards,
+    route_id,
+    section,
+    select_field,
+    table_or_cards,
+    textarea_field,
+    two_columns,
+)
+from atlas_app.ui.components.forms import field, form_error
+from atlas_app.ui.components.shell import AuthState, NavItem, register_nav, staff_page
+from atlas_app.ui.components.table import data_table
+from atlas_app.ui.format import london, pounds
+from atlas_app.ui.session import private, require
+
+register_nav("Bookings", NavItem("Clients & telephone", "/bookings/clients", "contact", Perm.BOOKINGS_VIEW))
+
+CALL_TYPE_LABELS = {
+    "booking": "Booking", "enquiry": "Enquiry", "payment": "Payment", "transfer": "Transfer",
+    "cancellation": "Cancellation", "complaint": "Complaint", "special_circumstances": "Special circumstances",
+}
+CALL_OUTCOME_LABELS = {
+    "resolved": "Resolved", "booked": "Booked", "transferred": "Transferred", "cancelled": "Cancelled",
+    "payment_taken": "Payment taken", "call_back": "Call back needed", "referred": "Referred for a decision",
+    "no_action": "No action",
+}
+REQUEST_KIND_LABELS = {"part_payment": "Part payment", "extension": "Extension of time", "medical": "Medical",
+                       "other": "Other"}
+MODE_LABELS = {"classroom": "Classroom", "online": "Online", "practical": "Practical"}
+EVENT_LABELS = {
+    "referred": "Referred by the police", "seat_held": "Seat held", "hold_released": "Hold released",
+    "hold_expired": "Hold ran out", "booked": "Booked", "transferred": "Transferred", "cancelled": "Cancelled",
+    "attended": "Attended", "did_not_attend": "Did not attend", "turned_away": "Turned away",
+    "offer_expired": "Offer expired", "returned": "Returned to police", "special_request": "Special request",
+    "paid": "Paid", "payment": "Payment", "session_moved": "Course changed (client told)",
+    "session_cancelled": "Course cancelled (client told)",
+}
+CHANNEL_LABELS = {"telephone": "Telephone", "online": "Online", "api": "API"}
+MAX_CHOICES = 80
+
+
+def _day(d: date | None) -> str:
+    return f"{d:%d %b %Y}" if d else ""
+
+
+def _parse_date(value: str) -> date | None:
+    value = (value or "").strip()
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise ValidationFailed("Enter the date of birth as a date, for example 14/03/1985.",
+                               {"date_of_birth": "invalid"}) from None
+
+
+def _message(exc: AtlasError) -> str:
+    return str(exc)
+
+
+def _choice_rows(rows) -> list[dict[str, str]]:
+    return [
+        {
+            "id": str(r.id),
+            "when": london(r.starts_at),
+            "ends": r.ends_at.astimezone(LONDON).strftime("%H:%M"),
+            "venue": r.venue_name,
+            "venue_id": str(r.venue_id or ""),
+            "mode": MODE_LABELS.get(r.delivery_mode, r.delivery_mode),
+            "free": f"{r.free} of {r.capacity} seats free",
+            "label": f"{london(r.starts_at)}, {r.venue_name} ({MODE_LABELS.get(r.delivery_mode, r.delivery_mode)}),"
+                     f" {r.free} of {r.capacity} seats free",
+        }
+        for r in rows
+    ]
+
+
+# --- search --------------------------------------------------------------------------------------------------
+
+
+@private
+class ClientSearchState(rx.State):
+    query: str = ""
+    date_of_birth: str = ""
+    postcode: str = ""
+    hits: list[dict[str, str]] = []
+    searched: bool = False
+    error: str = ""
+
+    @rx.event
+    async def load(self):
+        actor = await require(self, Perm.BOOKINGS_VIEW)
+        self.error = ""
+        q = (self.router.url.query_parameters.get("q") or "").strip()[:100]
+        if q:
+            self.query, self.date_of_birth, self.postcode = q, "", ""
+            await self._search(actor)
+
+    async def _search(self, actor) -> None:
+        try:
+            dob = _parse_date(self.date_of_birth)
+            hits = await asyncio.to_thread(offers_service.search_clients, actor, query=self.query,
+                                           date_of_birth=dob, postcode=self.postcode)
+        except AtlasError as exc:
+            self.error = _message(exc)
+            self.hits = []
+            self.searched = False
+            return
+        self.error = ""
+        self.searched = True
+        self.hits = [
+            {
+                "client_id": str(h.client_id), "name": h.name, "date_of_birth": _day(h.date_of_birth),
+                "postcode": h.postcode, "offer_reference": h.offer_reference, "course_code": h.course_code,
+                "critical_date": _day(h.critical_date), "offer_status": h.offer_status,
+            }
+            for h in hits
+        ]
+
+    @rx.event
+    async def search(self, form: dict):
+        actor = await require(self, Perm.BOOKINGS_VIEW)
+        self.query = str(form.get("query", "") or "").strip()[:100]
+        self.date_of_birth = str(form.get("date_of_birth", "") or "").strip()[:10]
+        self.postcode = str(form.get("postcode", "") or "").strip()[:10]
+        await self._search(actor)
+
+
+NO_MATCH = "No client matches. Check the reference, or search by name, date of birth or postcode."
+
+
+def _hit_card(h: rx.Var) -> rx.Component:
+    return rx.vstack(
+        rx.hstack(
+            rx.link(h["name"], href="/bookings/client/" + h["client_id"], weight="bold"),
+            coded_badge(h["offer_status"], OFFER_STATUS),
+            justify="between", width="100%", align="center", wrap="wrap",
+        ),
+        rx.text("Offer ", h["offer_reference"], " · ", h["course_code"], " · critical date ", h["critical_date"],
+                size="2"),
+        rx.text("Born ", h["date_of_birth"], " · ", h["postcode"], size="2", color_scheme="gray"),
+        spacing="1", width="100%",
+    )
+
+
+@staff_page("/bookings/clients", "Clients & telephone bookings", on_load=ClientSearchState.load)
+def clients_page() -> rx.Component:
+    return rx.vstack(
+        rx.text("Find a client by offer reference, name, date of birth or postcode (any combination), then book, "
+                "transfer or cancel for them and log the call.", color_scheme="gray"),
+        rx.el.div(
+            rx.form(
+                rx.vstack(
+                    form_error(ClientSearchState.error),
+                    rx.grid(
+                        field("Offer reference or name", "query", input_id="client-query",
+                              default_value=ClientSearchState.query, hint="For example CLE-260005 or Jo Smith",
+                              auto_focus=True),
+                        field("Date of birth", "date_of_birth", type="date", input_id="client-dob",
+                              default_value=ClientSearchState.date_of_birth),
+                        field("Postcode", "postcode", input_id="client-postcode",
+                              default_value=ClientSearchState.postcode, autocomplete="off"),
+                        columns=rx.breakpoints(initial="1", md="3"),
+                        spacing="3",
+                        width="100%",
+                    ),
+                    rx.button(rx.icon("search", aria_hidden="true"), "Search", type="submit", size="3",
+                              id="client-search-submit"),
+                    spacing="3",
+                    align_items="start",
+                    width="100%",
+                ),
+                on_submit=ClientSearchState.search,
+            ),
+            role="search",
+            aria_label="Search clients",
+            style={"width": "100%"},
+        ),
+        rx.cond(
+            ClientSearchState.searched,
+            rx.vstack(
+                rx.text(ClientSearchState.hits.length().to_string() + " offers found", role="status",
+                        id="client-hit-count", weight="medium"),
+                table_or_cards(
+                    data_table(
+                        ["Client", "Offer", "Course", "Critical date", "Offer status", "Date of birth", "Postcode"],
+                        ClientSearchState.hits,
+                        lambda h: [
+                            rx.link(h["name"], href="/bookings/client/" + h["client_id"], weight="medium"),
+                            h["offer_reference"],
+                            h["course_code"],
+                            h["critical_date"],
+                            coded_badge(h["offer_status"], OFFER_STATUS),
+                            h["date_of_birth"],
+                            h["postcode"],
+                        ],
+                        caption="Clients and offers matching the search",
+                        row_id=lambda h: "hit-" + h["offer_reference"],
+                        empty=NO_MATCH,
+                    ),
+                    phone_cards(ClientSearchState.hits, _hit_card, label="Clients and offers matching the search",
+                                empty=NO_MATCH),
+                ),
+                spacing="2",
+                width="100%",
+            ),
+        ),
+        spacing="4",
+        width="100%",
+    )
+
+
+# --- the client record ---------------------------------------------------------------------------------------
+
+
+@private
+class ClientState(rx.State):
+    client_id: str = ""
+    not_found: str = ""
+    details: dict[str, str] = {}
+    offers: list[dict[str, str]] = []
+    bookings: list[dict[str, str]] = []
+    timeline: list[dict[str, str]] = []
+    calls: list[dict[str, str]] = []
+    requests: list[dict[str, str]] = []
+    notice: str = ""
+    suggest_call: bool = False
+
+    # telephone booking
+    book_open: bool = False
+    book_offer_id: str = ""
+    book_offer_label: str = ""
+    book_mode: str = ""
+    book_venue: str = ""
+    book_modes: list[dict[str, str]] = []
+    book_venues: list[dict[str, str]] = []
+    choices: list[dict[str, str]] = []
+    choices_more: int = 0
+    book_error: str = ""
+    form_key: int = 0
+
+    # transfer / cancel / return
+    transfer_open: bool = False
+    transfer_ref: str = ""
+    transfer_label: str = ""
+    transfer_choices: list[dict[str, str]] = []
+    transfer_error: str = ""
+    cancel_open: bool = False
+    cancel_ref: str = ""
+    cancel_label: str = ""
+    cancel_error: str = ""
+    cancel_money: str = ""
+    return_open: bool = False
+    return_offer_id: str = ""
+    return_label: str = ""
+    return_error: str = ""
+
+    # call log
+    call_open: bool = False
+    call_type: str = "enquiry"
+    call_outcome: str = "resolved"
+    call_offer_id: str = ""
+    call_error: str = ""
+
+    # special request decision
+    decide_open: bool = False
+    decide_id: str = ""
+    decide_approve: bool = True
+    decide_label: str = ""
+    decide_error: str = ""
+
+    # What this tab may act on, from the record last loaded (never taken from the browser).
+    _offer_ids: set[int] = set()
+    _bookable_offer_ids: set[int] = set()
+    _active_refs: dict[str, int] = {}
+    _transferable_refs: set[str] = set()
+    _open_requests: set[int] = set()
+    _choice_ids: set[int] = set()
+    _transfer_choice_ids: set[int] = set()
+
+    def _id(self) -> int | None:
+        try:
+            return int(self.client_id)
+        except (TypeError, ValueError):
+            return None
+
+    async def _refresh(self, actor) -> None:
+        cid = self._id()
+        if cid is None:
+            self.not_found = "No such client."
+            return
+        try:
+            record = await asyncio.to_thread(offers_service.client_record, actor, cid)
+        except AtlasError as exc:
+            self.not_found = _message(exc)
+            self.details, self.offers, self.bookings, self.timeline, self.calls, self.requests = {}, [], [], [], [], []
+            self._offer_ids, self._bookable_offer_ids, self._active_refs = set(), set(), {}
+            return
+        today = london_date(utcnow())
+        self.not_found = ""
+        self.details = {
+            "name": record.name, "date_of_birth": _day(record.date_of_birth),
+            "licence_number": record.licence_number or "Not given", "address": record.address or "Not given",
+            "postcode": record.postcode, "email": record.email or "Not given", "phone": record.phone or "Not given",
+        }
+        self.offers = []
+        bookable = set()
+        for o in record.offers:
+            can_book = o.status == "referred" and not o.active_booking_reference and o.critical_date >= today
+            if can_book:
+                bookable.add(o.id)
+            days = (o.critical_date - today).days
+            self.offers.append({
+                "id": str(o.id), "reference": o.offer_reference, "course": f"{o.course_name} ({o.course_code})",
+                "course_code": o.course_code, "fee": pounds(o.fee_pence), "offence_date": _day(o.offence_date),
+                "critical_date": _day(o.critical_date),
+                "days_left": (f"{days} days left" if days > 1 else "1 day left" if days == 1 else "today"
+                              if days == 0 else "passed"),
+                "police_force": o.police_force or "Not given", "status": o.status,
+                "active_booking": o.active_booking_reference, "can_book": "yes" if can_book else "",
+                "can_return": "yes" if (o.status == "referred" and not o.active_booking_reference) else "",
+            })
+        self.bookings = [
+            {
+                "reference": b.reference, "status": b.status, "channel": CHANNEL_LABELS.get(b.channel, b.channel),
+                "offer_reference": b.offer_reference,
+                "session_id": str(b.session_id), "session": b.session_text, "fee": pounds(b.fee_pence),
+                "needs": needs_text(b.needs) or "None", "course_code": b.course_code,
+                "can_transfer": "yes" if b.status in ("awaiting_payment", "confirmed") else "",
+                "can_cancel": "yes" if b.status in ("held", "awaiting_payment", "confirmed") else "",
+                "made": london(b.created_at),
+            }
+            for b in record.bookings
+        ]
+        self.timeline = [
+            {"at": london(e.at), "what": EVENT_LABELS.get(e.kind, e.kind.replace("_", " ").capitalize()),
+             "detail": e.detail, "by": e.username or "Atlas"}
+            for e in record.timeline
+        ]
+        self.calls = [
+            {"at": london(c.at), "type": CALL_TYPE_LABELS.get(c.call_type, c.call_type),
+             "outcome": CALL_OUTCOME_LABELS.get(c.outcome, c.outcome), "notes": c.notes or "", "by": c.username}
+            for c in record.calls
+        ]
+        self.requests = [
+            {"id": str(r.id), "kind": REQUEST_KIND_LABELS.get(r.kind, r.kind), "details": r.details,
+             "status": r.status, "opened": london(r.created_at), "note": r.decision_note or ""}
+            for r in record.requests
+        ]
+        self._offer_ids = {o.id for o in record.offers}
+        self._bookable_offer_ids = bookable
+        self._active_refs = {b.reference: b.offer_id for b in record.bookings
+                             if b.status in ("held", "awaiting_payment", "confirmed")}
+        self._transferable_refs = {b.reference for b in record.bookings
+                                   if b.status in ("awaiting_payment", "confirmed")}
+        self._open_requests = {r.id for r in record.requests if r.status == "open"}
+
+    @rx.event
+    async def load(self):
+        actor = await require(self, Perm.BOOKINGS_VIEW)
+        new_id = route_id(self.router.url.path, "/bookings/client/")
+        if new_id != self.client_id:
+            self.notice = ""
+            self.suggest_call = False
+        self.client_id = new_id
+        self.book_open = self.transfer_open = self.cancel_open = self.return_open = False
+        self.call_open = self.decide_open = False
+        await self._refresh(actor)
+
+    # --- telephone booking ---
+
+    def _offer_row(self, offer_id: int) -> dict[str, str] | None:
+        return next((o for o in self.offers if o["id"] == str(offer_id)), None)
+
+    async def _load_choices(self, actor) -> None:
+        org_id = actor.require_org()
+        offer_id = int(self.book_offer_id)
+        venue = int(self.book_venue) if self.book_venue.isdigit() else None
+        rows = await asyncio.to_thread(offers_service.session_choices, org_id, offer_id, self.book_mode, venue)
+        self._choice_ids = {r.id for r in rows}
+        self.choices_more = max(0, len(rows) - MAX_CHOICES)
+        self.choices = _choice_rows(rows[:MAX_CHOICES])
+
+    @rx.event
+    async def open_book(self, offer_id: str):
+        actor = await require(self, Perm.BOOKINGS_MANAGE)
+        try:
+            oid = int(offer_id)
+        except (TypeError, ValueError):
+            return
+        if oid not in self._bookable_offer_ids:
+            return rx.toast.error("This offer cannot be booked now.")
+        row = self._offer_row(oid)
+        self.book_offer_id = str(oid)
+        self.book_offer_label = f"{row['reference']}: {row['course']}, critical date {row['critical_date']}"
+        self.book_mode, self.book_venue, self.book_error = "", "", ""
+        every = await asyncio.to_thread(offers_service.session_choices, actor.require_org(), oid, "", None)
+        modes = sorted({r.delivery_mode for r in every})
+        self.book_modes = [{"value": m, "label": MODE_LABELS.get(m, m)} for m in modes]
+        venues = sorted({(r.venue_id, r.venue_name) for r in every if r.venue_id and r.delivery_mode != "online"},
+                        key=lambda v: v[1])
+        self.book_venues = [{"value": str(i), "label": n} for i, n in venues]
+        await self._load_choices(actor)
+        self.form_key += 1
+        self.book_open = True
+
+    @rx.event
+    async def set_book_mode(self, mode: str):
+        actor = await require(self, Perm.BOOKINGS_MANAGE)
+        if not self.book_offer_id:
+            return
+        self.book_mode = mode if mode in MODE_LABELS else ""
+        if self.book_mode == "online":
+            self.book_venue = ""
+        await self._load_choices(actor)
+
+    @rx.event
+    async def set_book_venue(self, venue: str):
+        actor = await require(self, Perm.BOOKINGS_MANAGE)
+        if not self.book_offer_id:
+            return
+        self.book_venue = venue if venue in {v["value"] for v in self.book_venues} else ""
+        await self._load_choices(actor)
+
+    @rx.event
+    def set_book_open(self, value: bool):
+        self.book_open = bool(value)
+
+    @rx.event
+    async def book(self, form: dict):
+        actor = await require(self, Perm.BOOKINGS_MANAGE)
+        try:
+            offer_id = int(self.book_offer_id)
+            session_id = int(str(form.get("session_id", "")))
+        except (TypeError, ValueError):
+            self.book_error = "Choose a session from the list."
+            return
+        if offer_id not in self._bookable_offer_ids or session_id not in self._choice_ids:
+            self.book_error = "Choose a session from the list."
+            return
+        needs = {
+            "interpreter": form.get("interpreter") in (True, "on", "true", "1"),
+            "interpreter_language": str(form.get("interpreter_language", "") or ""),
+            "language": str(form.get("language", "") or ""),
+            "accessibility": str(form.get("accessibility", "") or ""),
+            "other": str(form.get("other", "") or ""),
+        }
+        try:
+            view = await asyncio.to_thread(booking_service.book, actor, offer_id, session_id, needs,
+                                           channel="telephone")
+        except AtlasError as exc:
+            self.book_error = _message(exc)
+            await self._load_choices(actor)
+            return
+        self.book_open = False
+        self.notice = (f"Booked by telephone: {view.reference}, {view.session_text}. "
+                       f"Fee {pounds(view.fee_pence)}, awaiting payment.")
+        await self._refresh(actor)
+        return self._start_call("booking", "booked", offer_id)
+
+    # --- transfer ---
+
+    @rx.event
+    async def open_transfer(self, reference: str):
+        actor = await require(self, Perm.BOOKINGS_MANAGE)
+        reference = str(reference)
+        if reference not in self._transferable_refs:
+            return rx.toast.error("Only a current booking can be transferred.")
+        row = next(b for b in self.bookings if b["reference"] == reference)
+        offer_id = self._active_refs[reference]
+        rows = await asyncio.to_thread(offers_service.session_choices, actor.require_org(), offer_id, "", None)
+        rows = [r for r in rows if str(r.id) != row["session_id"]]
+        self._transfer_choice_ids = {r.id for r in rows}
+        self.transfer_choices = _choice_rows(rows[:MAX_CHOICES])
+        self.transfer_ref = reference
+        self.transfer_label = f"{reference}: {row['session']}"
+        self.transfer_error = ""
+        self.form_key += 1
+        self.transfer_open = True
+
+    @rx.event
+    def set_transfer_open(self, value: bool):
+        self.transfer_open = bool(value)
+
+    @rx.event
+    async def transfer(self, form: dict):
+        actor = await require(self, Perm.BOOKINGS_MANAGE)
+        try:
+            session_id = int(str(form.get("session_id", "")))
+        except (TypeError, ValueError):
+            self.transfer_error = "Choose the session to move to."
+            return
+        if self.transfer_ref not in self._transferable_refs or session_id not in self._transfer_choice_ids:
+            self.transfer_error = "Choose the session to move to."
+            return
+        offer_id = self._active_refs[self.transfer_ref]
+        try:
+            view = await asyncio.to_thread(booking_service.transfer, actor.require_org(), self.transfer_ref,
+                                           session_id, actor=actor)
+        except AtlasError as exc:
+            self.transfer_error = _message(exc)
+            return
+        self.transfer_open = False
+        self.notice = f"Moved {self.transfer_ref} to {view.reference}: {view.session_text}."
+        await self._refresh(actor)
+        self._prefill_call("transfer", "transferred", offer_id)
+
+    # --- cancel ---
+
+    @rx.event
+    async def open_cancel(self, reference: str):
+        actor = await require(self, Perm.BOOKINGS_MANAGE)
+        reference = str(reference)
+        if reference not in self._active_refs:
+            return rx.toast.error("This booking is not current.")
+        row = next(b for b in self.bookings if b["reference"] == reference)
+        self.cancel_ref = reference
+        self.cancel_label = f"{reference}: {row['session']}"
+        self.cancel_error = ""
+        try:
+            money = await asyncio.to_thread(payments_service.cancel_preview, actor.require_org(), reference,
+                                            actor=actor)
+        except AtlasError as exc:
+            return rx.toast.error(_message(exc))
+        self.cancel_money = money.staff_text
+        self.form_key += 1
+        self.cancel_open = True
+
+    @rx.event
+    def set_cancel_open(self, value: bool):
+        self.cancel_open = bool(value)
+
+    @rx.event
+    async def cancel(self, form: dict):
+        actor = await require(self, Perm.BOOKINGS_MANAGE)
+        reason = str(form.get("reason", "") or "").strip()[:300]
+        if not reason:
+            self.cancel_error = "Give the reason for cancelling."
+            return
+        if self.cancel_ref not in self._active_refs:
+            self.cancel_error = "This booking is not current."
+            return
+        offer_id = self._active_refs[self.cancel_ref]
+        try:
+            outcome = await asyncio.to_thread(payments_service.cancel_booking, actor.require_org(), self.cancel_ref,
+                                              actor=actor, reason=reason)
+        except AtlasError as exc:
+            self.cancel_error = _message(exc)
+            return
+        self.cancel_open = False
+        self.notice = outcome.summary + " The offer can be booked again."
+        await self._refresh(actor)
+        self._prefill_call("cancellation", "cancelled", offer_id)
+
+    # --- return to police ---
+
+    @rx.event
+    async def open_return(self, offer_id: str):
+        await require(self, Perm.BOOKINGS_MANAGE)
+        row = self._offer_row(offer_id)
+        if row is None or not row["can_return"]:
+            return rx.toast.error("Only an unbooked, open offer can be returned to the police.")
+        self.return_offer_id = row["id"]
+        self.return_label = f"{row['reference']}: {row['course']}"
+        self.return_error = ""
+        self.form_key += 1
+        self.return_open = True
+
+    @rx.event
+    def set_return_open(self, value: bool):
+        self.return_open = bool(value)
+
+    @rx.event
+    async def return_to_police(self, form: dict):
+        actor = await require(self, Perm.BOOKINGS_MANAGE)
+        try:
+            offer_id = int(self.return_offer_id)
+        except ValueError:
+            return
+        if offer_id not in self._offer_ids:
+            return
+        try:
+            await asyncio.to_thread(booking_service.return_to_police, actor, offer_id, str(form.get("reason", "")))
+        except AtlasError as exc:
+            self.return_error = _message(exc)
+            return
+        self.return_open = False
+        self.notice = "The offer has been returned to the police."
+        await self._refresh(actor)
+
+    # --- the call log ---
+
+    def _prefill_call(self, call_type: str, outcome: str, offer_id: int | None) -> None:
+        self.call_type, self.call_outcome = call_type, outcome
+        self.call_offer_id = str(offer_id or "")
+        self.suggest_call = True
+
+    def _start_call(self, call_type: str, outcome: str, offer_id: int | None):
+        self._prefill_call(call_type, outcome, offer_id)
+        self.call_error = ""
+        self.form_key += 1
+        self.call_open = True
+
+    @rx.event
+    async def open_call(self, offer_id: str = ""):
+        await require(self, Perm.CALLS_LOG)
+        oid = int(offer_id) if str(offer_id).isdigit() and int(offer_id) in self._offer_ids else None
+        if oid is None and len(self._offer_ids) == 1:
+            oid = next(iter(self._offer_ids))  # a client with one offer is calling about it
+        self._start_call("enquiry", "resolved", oid)
+
+    @rx.event
+    async def open_suggested_call(self):
+        await require(self, Perm.CALLS_LOG)
+        self.call_error = ""
+        self.form_key += 1
+        self.call_open = True
+
+    @rx.event
+    def set_call_open(self, value: bool):
+        self.call_open = bool(value)
+
+    @rx.event
+    def set_call_type(self, value: str):
+        self.call_type = value if value in CALL_TYPE_LABELS else "enquiry"
+
+    @rx.event
+    async def log_call(self, form: dict):
+        actor = await require(self, Perm.CALLS_LOG)
+        cid = self._id()
+        offer_raw = str(form.get("offer_id", "") or "")
+        offer_id = int(offer_raw) if offer_raw.isdigit() else None
+        if offer_id is not None and offer_id not in self._offer_ids:
+            self.call_error = "Choose one of this client's offers."
+            return
+        try:
+            await asyncio.to_thread(
+                offers_service.log_call, actor, client_id=cid, offer_id=offer_id,
+                call_type=str(form.get("call_type", "")), outcome=str(form.get("outcome", "")),
+                notes=str(form.get("notes", "") or ""), request_details=str(form.get("request_details", "") or ""),
+                request_kind=str(form.get("request_kind", "") or "other"),
+            )
+        except AtlasError as exc:
+            self.call_error = _message(exc)
+            return
+        self.call_open = False
+        opened = " A special-circumstances request is open for a decision." \
+            if form.get("call_type") == "special_circumstances" else ""
+        self.notice = (self.notice + " " if self.suggest_call and self.notice else "") + "Call logged." + opened
+        self.suggest_call = False
+        await self._refresh(actor)
+
+    # --- special-circumstance requests ---
+
+    @rx.event
+    async def open_decide(self, request_id: str, approve: bool):
+        await require(self, Perm.BOOKINGS_MANAGE)
+        rid = int(request_id) if str(request_id).isdigit() else None
+        if rid not in self._open_requests:
+            return rx.toast.error("This request has already been decided.")
+        row = next(r for r in self.requests if r["id"] == str(rid))
+        self.decide_id = str(rid)
+        self.decide_approve = bool(approve)
+        self.decide_label = f"{row['kind']}: {row['details']}"
+        self.decide_error = ""
+        self.form_key += 1
+        self.decide_open = True
+
+    @rx.event
+    def set_decide_open(self, value: bool):
+        self.decide_open = bool(value)
+
+    @rx.event
+    async def decide(self, form: dict):
+        actor = await require(self, Perm.BOOKINGS_MANAGE)
+        rid = int(self.decide_id) if self.decide_id.isdigit() else None
+        if rid not in self._open_requests:
+            self.decide_error = "This request has already been decided."
+            return
+        try:
+            await asyncio.to_thread(offers_service.decide_request, actor, rid, self.decide_approve,
+                                    str(form.get("note", "") or ""))
+        except AtlasError as exc:
+            self.decide_error = _message(exc)
+            return
+        self.decide_open = False
+        self.notice = "Request approved." if self.decide_approve else "Request declined."
+        await self._refresh(actor)
+
+
+# --- record page pieces --------------------------------------------------------------------------------------
+
+
+def _can(permission: str) -> rx.Var:
+    return AuthState.permissions.contains(permission)
+
+
+def _offer_card(o: rx.Var) -> rx.Component:
+    return rx.card(
+        rx.vstack(
+            rx.hstack(
+                rx.heading(o["reference"], size="3", as_="h3"),
+                coded_badge(o["status"], OFFER_STATUS, badge_id="offer-status-" + o["reference"]),
+                spacing="3", align="center", wrap="wrap",
+            ),
+            detail_list([
+                ("Course", o["course"]),
+                ("Fee", o["fee"]),
+                ("Offence date", o["offence_date"]),
+                ("Critical date", rx.text(o["critical_date"], " (", o["days_left"], ")", as_="span",
+                                          weight="bold")),
+                ("Police force", o["police_force"]),
+                ("Current booking", rx.cond(o["active_booking"] != "", o["active_booking"], "None")),
+            ]),
+            rx.hstack(
+                rx.cond(
+                    (o["can_book"] != "") & _can(Perm.BOOKINGS_MANAGE),
+                    rx.button(rx.icon("phone", aria_hidden="true"), "Book by telephone", size="2",
+                              on_click=ClientState.open_book(o["id"]), id="book-" + o["reference"],
+                              aria_label="Book by telephone for offer " + o["reference"]),
+                ),
+                rx.cond(
+                    _can(Perm.CALLS_LOG),
+                    rx.button("Log a call", size="2", variant="soft", on_click=ClientState.open_call(o["id"]),
+                              aria_label="Log a call about offer " + o["reference"]),
+                ),
+                rx.cond(
+                    _can(Perm.LETTERS_MANAGE),
+                    rx.button(rx.link("Write a letter", href="/letters?reference=" + o["reference"],
+                                      aria_label="Write a letter about offer " + o["reference"]),
+                              as_child=True, size="2", variant="soft"),
+                ),
+                rx.cond(
+                    (o["can_return"] != "") & _can(Perm.BOOKINGS_MANAGE),
+                    rx.button("Return to police", size="2", variant="soft", color_scheme="orange",
+                              on_click=ClientState.open_return(o["id"]),
+                              aria_label="Return offer " + o["reference"] + " to the police"),
+                ),
+                spacing="2", wrap="wrap",
+            ),
+            spacing="2",
+            width="100%",
+        ),
+        width="100%",
+        id="offer-" + o["reference"],
+    )
+
+
+def _booking_actions(b: rx.Var) -> rx.Component:
+    return rx.cond(
+        _can(Perm.BOOKINGS_MANAGE),
+        rx.hstack(
+            rx.cond(b["can_transfer"] != "",
+                    rx.button("Transfer", size="1", variant="soft", on_click=ClientState.open_transfer(b["reference"]),
+                              aria_label="Transfer booking " + b["reference"])),
+            rx.cond(b["can_cancel"] != "",
+                    rx.button("Cancel", size="1", variant="soft", color_scheme="red",
+                              on_click=ClientState.open_cancel(b["reference"]),
+                              aria_label="Cancel booking " + b["reference"])),
+            spacing="2", wrap="wrap",
+        ),
+    )
+
+
+def _booking_card(b: rx.Var) -> rx.Component:
+    return rx.vstack(
+        rx.hstack(
+            rx.text(b["reference"], weight="bold"),
+            coded_badge(b["status"], BOOKING_STATUS),
+            justify="between", width="100%", align="center", wrap="wrap",
+        ),
+        rx.link(b["session"], href="/bookings/session/" + b["session_id"], size="2"),
+        rx.text("Offer ", b["offer_reference"], " · ", b["channel"], " · ", b["fee"], " · made ", b["made"], size="2",
+                color_scheme="gray"),
+        rx.text("Needs: ", b["needs"], size="2"),
+        _booking_actions(b),
+        spacing="2", width="100%",
+    )
+
+
+def _request_actions(r: rx.Var) -> rx.Component:
+    return rx.cond(
+        (r["status"] == "open") & _can(Perm.BOOKINGS_MANAGE),
+        rx.hstack(
+            rx.button("Approve", size="1", variant="soft", color_scheme="green",
+                      on_click=ClientState.open_decide(r["id"], True), aria_label="Approve request: " + r["kind"]),
+            rx.button("Decline", size="1", variant="soft", color_scheme="red",
+                      on_click=ClientState.open_decide(r["id"], False), aria_label="Decline request: " + r["kind"]),
+            spacing="2", wrap="wrap",
+        ),
+        rx.text(r["note"]),
+    )
+
+
+def _request_card(r: rx.Var) -> rx.Component:
+    return rx.vstack(
+        rx.hstack(rx.text(r["kind"], weight="bold"), coded_badge(r["status"], REQUEST_STATUS),
+                  justify="between", width="100%", align="center", wrap="wrap"),
+        rx.text(r["details"], size="2"),
+        rx.text("Opened ", r["opened"], size="2", color_scheme="gray"),
+        _request_actions(r),
+        spacing="2", width="100%",
+    )
+
+
+def _call_card(c: rx.Var) -> rx.Component:
+    return rx.vstack(
+        rx.text(rx.text.strong(c["type"]), ": ", c["outcome"]),
+        rx.cond(c["notes"] != "", rx.text(c["notes"], size="2")),
+        rx.text(c["at"], " · ", c["by"], size="2", color_scheme="gray"),
+        spacing="1", width="100%",
+    )
+
+
+def _session_radios(rows: rx.Var, name: str, prefix: str) -> rx.Component:
+    return rx.el.div(
+        rx.foreach(
+            rows,
+            lambda c: rx.el.label(
+                rx.el.input(type="radio", name=name, value=c["id"], id=prefix + c["id"], required=True,
+                            style={"width": "1.2em", "height": "1.2em", "margin": "0.2em 0 0 0",
+                                   "flex-shrink": "0"}),
+                rx.el.span(
+                    rx.el.strong(c["when"], "–", c["ends"]),
+                    rx.el.br(),
+                    c["venue"], " · ", c["mode"], " · ", c["free"],
+                ),
+                html_for=prefix + c["id"],
+                style={"display": "flex", "gap": "0.6em", "align-items": "flex-start", "padding": "0.5em",
+                       "border": "1px solid var(--gray-5)", "border-radius": "var(--radius-2)",
+                       "cursor": "pointer"},
+            ),
+        ),
+        style={"display": "flex", "flex-direction": "column", "gap": "0.4em", "max-height": "20em",
+               "overflow-y": "auto"},
+        id=prefix + "list",
+        tab_index=-1,
+    )
+
+
+def _dialog_buttons(submit: str, submit_id: str, colour: str = "accent", error: rx.Var | None = None
+                    ) -> rx.Component:
+    """The dialog's buttons, with the reason a submission failed right above them (where the eye is)."""
+    buttons = rx.hstack(
+        rx.dialog.close(rx.button("Close", variant="soft", color_scheme="gray", type="button", size="3")),
+        rx.button(submit, type="submit", id=submit_id, size="3",
+                  **({} if colour == "accent" else {"color_scheme": colour})),
+        justify="end", width="100%", spacing="3", wrap="wrap",
+    )
+    return rx.vstack(error_text(error), buttons, spacing="2", width="100%") if error is not None else buttons
+
+
+def _book_dialog() -> rx.Component:
+    return rx.dialog.root(
+        rx.dialog.content(
+            rx.dialog.title("Book by telephone"),
+            rx.dialog.description(ClientState.book_offer_label, size="2", margin_bottom="0.75em", color_scheme="gray"),
+            rx.vstack(
+                rx.grid(
+                    select_field("Delivery", "mode_filter", ClientState.book_modes, input_id="book-mode",
+                                 value=ClientState.book_mode, on_change=ClientState.set_book_mode, blank="Any"),
+                    select_field("Venue", "venue_filter", ClientState.book_venues, input_id="book-venue",
+                                 value=ClientState.book_venue, on_change=ClientState.set_book_venue,
+                                 blank="Any venue"),
+                    columns=rx.breakpoints(initial="1", sm="2"), spacing="3", width="100%",
+                ),
+                rx.form(
+                    rx.vstack(
+                        fieldset(
+                            "Choose a session (before the critical date, with free seats)",
+                            rx.cond(
+                                ClientState.choices.length() > 0,
+                                _session_radios(ClientState.choices, "session_id", "choice-"),
+                                rx.text("No session with free seats before the critical date matches. Try another "
+                                        "delivery or venue, or return the offer to the police.", role="status"),
+                            ),
+                            rx.cond(ClientState.choices_more > 0,
+                                    rx.text(ClientState.choices_more.to_string()
+                                            + " later sessions not shown: choose a venue or delivery to narrow.",
+                                            size="2", color_scheme="gray")),
+                        ),
+                        fieldset(
+                            "Needs at the course",
+                            checkbox_field("Needs an interpreter", "interpreter", input_id="need-interpreter"),
+                            field("Interpreter's language", "interpreter_language", input_id="need-interpreter-lang"),
+                            field("Course language (for example Welsh)", "language", input_id="need-language"),
+                            field("Access needs", "accessibility", input_id="need-access",
+                                  hint="For example wheelchair user, hearing loop, breaks"),
+                            field("Anything else", "other", input_id="need-other"),
+                        ),
+                        _dialog_buttons("Book this session", "confirm-book", error=ClientState.book_error),
+                        spacing="3", width="100%",
+                    ),
+                    on_submit=ClientState.book,
+                    key=ClientState.form_key,
+                    width="100%",
+                ),
+                spacing="3", width="100%",
+            ),
+            max_width="40em",
+        ),
+        open=ClientState.book_open,
+        on_open_change=ClientState.set_book_open,
+    )
+
+
+def _transfer_dialog() -> rx.Component:
+    return rx.dialog.root(
+        rx.dialog.content(
+            rx.dialog.title("Transfer a booking"),
+            rx.dialog.description(ClientState.transfer_label, size="2", margin_bottom="0.75em", color_scheme="gray"),
+            rx.form(
+                rx.vstack(
+                    fieldset(
+                        "Move to",
+                        rx.cond(ClientState.transfer_choices.length() > 0,
+                                _session_radios(ClientState.transfer_choices, "session_id", "move-"),
+                                rx.text("No other session with free seats before the critical date.", role="status")),
+                    ),
+                    rx.text("The seat on the current session is freed. Any transfer fee in the booking terms is added.",
+                            size="2", color_scheme="gray"),
+                    _dialog_buttons("Transfer", "confirm-transfer", error=ClientState.transfer_error),
+                    spacing="3", width="100%",
+                ),
+                on_submit=ClientState.transfer,
+                key=ClientState.form_key,
+            ),
+            max_width="40em",
+        ),
+        open=ClientState.transfer_open,
+        on_open_change=ClientState.set_transfer_open,
+    )
+
+
+def _cancel_dialog() -> rx.Component:
+    return rx.dialog.root(
+        rx.dialog.content(
+            rx.dialog.title("Cancel a booking"),
+            rx.dialog.description(ClientState.cancel_label, size="2", margin_bottom="0.75em", color_scheme="gray"),
+            rx.text(ClientState.cancel_money, id="cancel-money", size="2", weight="medium", margin_bottom="0.75em"),
+            rx.form(
+                rx.vstack(
+                    textarea_field("Reason for cancelling", "reason", input_id="cancel-reason", required=True,
+                                   max_length=300, hint="Shown on the client's timeline and in the audit trail."),
+                    _dialog_buttons("Cancel the booking", "confirm-cancel", "red", error=ClientState.cancel_error),
+                    spacing="3", width="100%",
+                ),
+                on_submit=ClientState.cancel,
+                key=ClientState.form_key,
+            ),
+            max_width="32em",
+        ),
+        open=ClientState.cancel_open,
+        on_open_change=ClientState.set_cancel_open,
+    )
+
+
+def _return_dialog() -> rx.Component:
+    return rx.dialog.root(
+        rx.dialog.content(
+            rx.dialog.title("Return the offer to the police"),
+            rx.dialog.description(ClientState.return_label, size="2", margin_bottom="0.75em", color_scheme="gray"),
+            rx.form(
+                rx.vstack(
+                    textarea_field("Reason", "reason", input_id="return-reason", required=True, max_length=300,
+                                   hint="For example: the client cannot attend before the critical date."),
+                    _dialog_buttons("Return to police", "confirm-return", "orange", error=ClientState.return_error),
+                    spacing="3", width="100%",
+                ),
+                on_submit=ClientState.return_to_police,
+                key=ClientState.form_key,
+            ),
+            max_width="32em",
+        ),
+        open=ClientState.return_open,
+        on_open_change=ClientState.set_return_open,
+    )
+
+
+def _call_dialog() -> rx.Component:
+    offer_options = rx.foreach(ClientState.offers, lambda o: rx.el.option(o["reference"] + " (" + o["course_code"]
+                                                                          + ")", value=o["id"]))
+    return rx.dialog.root(
+        rx.dialog.content(
+            rx.dialog.title("Log a call"),
+            rx.dialog.description(rx.text("Call with ", ClientState.details["name"], "."),
+                                  size="2", margin_bottom="0.75em",
+                                  color_scheme="gray"),
+            rx.form(
+                rx.vstack(
+                    rx.vstack(
+                        rx.el.label("About offer", html_for="call-offer", font_weight="500", font_size="0.95em"),
+                        rx.el.select(rx.el.option("Not about a particular offer", value=""), offer_options,
+                                     id="call-offer", name="offer_id", default_value=ClientState.call_offer_id,
+                                     style={"padding": "0.5em", "border-radius": "var(--radius-2)",
+                                            "border": "1px solid var(--gray-7)", "width": "100%",
+                                            "background": "var(--color-background)", "min-height": "2.5em"}),
+                        spacing="1", width="100%", align_items="stretch",
+                    ),
+                    two_columns(
+                        select_field("Type of call", "call_type", list(CALL_TYPE_LABELS.items()),
+                                     input_id="call-type", value=ClientState.call_type,
+                                     on_change=ClientState.set_call_type),
+                        select_field("Outcome", "outcome", list(CALL_OUTCOME_LABELS.items()), input_id="call-outcome",
+                                     default_value=ClientState.call_outcome),
+                    ),
+                    textarea_field("Notes", "notes", input_id="call-notes", max_length=4000),
+                    rx.cond(
+                        ClientState.call_type == "special_circumstances",
+                        fieldset(
+                            "Special-circumstances request",
+                            select_field("Kind of request", "request_kind", list(REQUEST_KIND_LABELS.items()),
+                                         input_id="call-request-kind"),
+                            textarea_field("What the client asks for", "request_details", input_id="call-request",
+                                           required=True, max_length=4000,
+                                           hint="The request is opened on the client record for a decision."),
+                        ),
+                    ),
+                    _dialog_buttons("Log the call", "confirm-call", error=ClientState.call_error),
+                    spacing="3", width="100%",
+                ),
+                on_submit=ClientState.log_call,
+                key=ClientState.form_key,
+            ),
+            max_width="36em",
+        ),
+        open=ClientState.call_open,
+        on_open_change=ClientState.set_call_open,
+    )
+
+
+def _decide_dialog() -> rx.Component:
+    return rx.dialog.root(
+        rx.dialog.content(
+            rx.dialog.title(rx.cond(ClientState.decide_approve, "Approve the request", "Decline the request")),
+            rx.dialog.description(ClientState.decide_label, size="2", margin_bottom="0.75em", color_scheme="gray"),
+            rx.form(
+                rx.vstack(
+                    error_text(ClientState.decide_error),
+                    textarea_field("Note of the decision", "note", input_id="decide-note", max_length=1000),
+                    rx.hstack(
+                        rx.dialog.close(rx.button("Close", variant="soft", color_scheme="gray", type="button",
+                                                  size="3")),
+                        rx.button(rx.cond(ClientState.decide_approve, "Approve", "Decline"), type="submit",
+                                  id="confirm-decide", size="3",
+                                  color_scheme=rx.cond(ClientState.decide_approve, "green", "red")),
+                        justify="end", width="100%", spacing="3",
+                    ),
+                    spacing="3", width="100%",
+                ),
+                on_submit=ClientState.decide,
+                key=ClientState.form_key,
+            ),
+            max_width="32em",
+        ),
+        open=ClientState.decide_open,
+        on_open_change=ClientState.set_decide_open,
+    )
+
+
+def _notice() -> rx.Component:
+    return rx.cond(
+        ClientState.notice != "",
+        rx.callout(
+            rx.hstack(
+                rx.text(ClientState.notice, id="client-notice"),
+                rx.cond(
+                    ClientState.suggest_call & ~ClientState.call_open & _can(Perm.CALLS_LOG),
+                    rx.button("Log this call", size="1", on_click=ClientState.open_suggested_call,
+                              id="log-suggested-call"),
+                ),
+                spacing="3", align="center", wrap="wrap",
+            ),
+            icon="info", color_scheme="green", role="status", width="100%",
+        ),
+    )
+
+
+@staff_page("/bookings/client/[id]", "Client record", on_load=ClientState.load)
+def client_page() -> rx.Component:
+    return rx.vstack(
+        rx.link("← Back to client search", href="/bookings/clients", size="2"),
+        rx.cond(
+            ClientState.not_found != "",
+            rx.callout(ClientState.not_found, icon="triangle_alert", color_scheme="red", role="alert"),
+            rx.vstack(
+                rx.heading(ClientState.details["name"], size="6", as_="h2", id="client-name"),
+                _notice(),
+                rx.grid(
+                    section(
+                        "Details",
+                        detail_list([
+                            ("Date of birth", ClientState.details["date_of_birth"]),
+                            ("Licence", ClientState.details["licence_number"]),
+                            ("Address", ClientState.details["address"]),
+                            ("Postcode", ClientState.details["postcode"]),
+                            ("Email", ClientState.details["email"]),
+                            ("Telephone", ClientState.details["phone"]),
+                        ]),
+                        actions=rx.cond(_can(Perm.CALLS_LOG),
+                                        rx.button(rx.icon("phone-call", aria_hidden="true"), "Log a call", size="2",
+                                                  variant="soft", on_click=ClientState.open_call(""),
+                                                  id="log-call")),
+                    ),
+                    section("Offers", rx.foreach(ClientState.offers, _offer_card)),
+                    columns=rx.breakpoints(initial="1", lg="2"), spacing="4", width="100%",
+                ),
+                section(
+                    "Bookings",
+                    table_or_cards(
+                        data_table(
+                            ["Booking", "Session", "Status", "Channel", "Fee", "Needs", "Made", "Actions"],
+                            ClientState.bookings,
+                            lambda b: [
+                                rx.vstack(rx.text(b["reference"], weight="medium", white_space="nowrap"),
+                                          rx.text("Offer " + b["offer_reference"], size="1", color_scheme="gray",
+                                                  white_space="nowrap"),
+                                          spacing="0"),
+                                rx.link(b["session"], href="/bookings/session/" + b["session_id"]),
+                                coded_badge(b["status"], BOOKING_STATUS),
+                                rx.text(b["channel"], id="channel-" + b["reference"]),
+                                b["fee"],
+                                b["needs"],
+                                b["made"],
+                                _booking_actions(b),
+                            ],
+                            caption="Bookings of this client",
+                            row_id=lambda b: "booking-" + b["reference"],
+                            empty="No bookings yet.",
+                        ),
+                        phone_cards(ClientState.bookings, _booking_card, label="Bookings of this client",
+                                    empty="No bookings yet."),
+                    ),
+                ),
+                section(
+                    "Special-circumstance requests",
+                    table_or_cards(
+                        data_table(
+                            ["Opened", "Kind", "Details", "Status", "Decision"],
+                            ClientState.requests,
+                            lambda r: [r["opened"], r["kind"], r["details"],
+                                       coded_badge(r["status"], REQUEST_STATUS), _request_actions(r)],
+                            caption="Special-circumstance requests of this client",
+                            row_id=lambda r: "request-" + r["id"],
+                            empty="No requests.",
+                        ),
+                        phone_cards(ClientState.requests, _request_card,
+                                    label="Special-circumstance requests of this client", empty="No requests."),
+                    ),
+                ),
+                section(
+                    "Call log",
+                    table_or_cards(
+                        data_table(
+                            ["When", "Type", "Outcome", "Notes", "By"],
+                            ClientState.calls,
+                            lambda c: [c["at"], c["type"], c["outcome"], c["notes"], c["by"]],
+                            caption="Calls with this client, newest first",
+                            empty="No calls logged.",
+                        ),
+                        phone_cards(ClientState.calls, _call_card, label="Calls with this client, newest first",
+                                    empty="No calls logged."),
+                    ),
+                    heading_id="h-call-log",
+                ),
+                section(
+                    "Status timeline",
+                    rx.el.ol(
+                        rx.foreach(
+                            ClientState.timeline,
+                            lambda e: rx.el.li(
+                                rx.text(rx.text.strong(e["what"]), " · ", e["at"], " · ", e["by"], size="2"),
+                                rx.text(e["detail"], size="2", color_scheme="gray"),
+                                style={"padding": "0.4em 0", "border-bottom": "1px solid var(--gray-4)"},
+                            ),
+                        ),
+                        style={"list-style": "none", "padding": "0", "margin": "0"},
+                        aria_label="Status timeline, newest first",
+                        id="timeline",
+                    ),
+                ),
+                spacing="4",
+                width="100%",
+            ),
+        ),
+        _book_dialog(),
+        _transfer_dialog(),
+        _cancel_dialog(),
+        _return_dialog(),
+        _call_dialog(),
+        _decide_dialog(),
+        spacing="4",
+        width="100%",
+    )
