@@ -319,7 +319,7 @@ def test_a_refund_stripe_never_answered_is_sent_again_once(world, stripe_fake, a
     p = pay_online(world, b.reference, fake=stripe_fake)
     # the worker stops after recording the refund, before Stripe's answer is recorded
     with monkeypatch.context() as m:
-        m.setattr(payments, "_send_stripe_refund", lambda pending, actor, attention="": pending.row)
+        m.setattr(payments.cancellation, "send_card_refund", lambda pending, actor, attention="": pending.row)
         outcome = payments.cancel_booking(world.org_id, b.reference, actor=actor, reason="Client asked")
     assert [r.status for r in refunds_for(p.id)] == ["pending"] and outcome.refunds[0].status == "pending"
     assert payments.process_overdue(utcnow()).refunds_retried == 0  # too recent: may still be on its way

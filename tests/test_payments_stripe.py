@@ -17,7 +17,7 @@ from atlas_app.models.payments import CheckoutAttempt, Payment, ProcessedWebhook
 from atlas_app.services.booking import bookings as booking_service
 from atlas_app.services.payments import checkout
 from atlas_app.services import payments
-from atlas_app.services.platform.errors import Conflict
+from atlas_app.services.platform.errors import Conflict, ValidationFailed
 from atlas_app.services.payments.stripe_gateway import PaymentsUnavailable
 from conftest import all_rows, run_threads
 from payments_support import *  # noqa: F403
@@ -422,7 +422,7 @@ def test_two_refunds_at_once_never_refund_more_than_was_paid(world, actor):
     results = run_threads(4, lambda i: payments.refund_payment(actor, row.id, "60", f"Refund {i}"))
     done = [r for r in results if not isinstance(r, BaseException)]
     assert len(done) == 1, results
-    assert all(isinstance(r, (Conflict, payments.ValidationFailed)) for r in results if r not in done)
+    assert all(isinstance(r, (Conflict, ValidationFailed)) for r in results if r not in done)
     assert payments_for(b.reference)[0].refunded_pence == 6000
 
 

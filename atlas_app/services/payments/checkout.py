@@ -29,10 +29,15 @@ from sqlmodel import Session, select
 
 from atlas_app.db import read_session, utcnow, write_session
 from atlas_app.models import Booking, Client, Offer, Organisation
-from atlas_app.models.payments import CheckoutAttempt, Payment, PaymentPlan, PlanInstalment, ProcessedWebhookEvent
-from atlas_app.services.booking import bookings as booking_service
+from atlas_app.models.payments import (
+    CheckoutAttempt,
+    Payment,
+    PaymentPlan,
+    PlanInstalment,
+    ProcessedWebhookEvent,
+)
 from atlas_app.services import payments
-from atlas_app.services.platform.errors import AtlasError, Conflict, NotFound, ValidationFailed
+from atlas_app.services.booking import bookings as booking_service
 from atlas_app.services.payments.stripe_gateway import (
     DEMO_LABEL,
     PaymentsUnavailable,
@@ -41,6 +46,12 @@ from atlas_app.services.payments.stripe_gateway import (
     require_demo_allowed,
     stripe_client,
     stripe_error_text,
+)
+from atlas_app.services.platform.errors import (
+    AtlasError,
+    Conflict,
+    NotFound,
+    ValidationFailed,
 )
 from atlas_app.settings import get_settings
 from atlas_app.timeutil import london_date, london_text
@@ -138,7 +149,7 @@ def start_checkout(org_id: int, offer_id: int, booking_reference: str, success_u
             Booking.offer_id == int(offer_id))).first()
         if found is None:
             raise NotFound("That booking cannot be found.")
-        booking = payments._lock_booking(s, found, int(offer_id))
+        booking = payments.lock_booking(s, found, int(offer_id))
         if booking.status not in PAYABLE_STATUSES:
             raise ValidationFailed("This booking can no longer be paid for. Please book again or telephone us.",
                                    {"booking": booking.status})
@@ -254,7 +265,7 @@ def _apply_session(s: Session, obj: dict, now: datetime) -> tuple[str, int | Non
         meta_ref = (obj.get("metadata") or {}).get("booking_reference")
         booking = s.get(Booking, attempt.booking_id)
         if created and meta_ref and meta_ref != booking.reference:
-            payments._flag(s, payment, f"Stripe's record names booking {meta_ref[:30]}, not {booking.reference}. "
+            payments.flag_payment(s, payment, f"Stripe's record names booking {meta_ref[:30]}, not {booking.reference}. "
                                        "Check which booking this payment is for.")
         charge = pi.get("latest_charge") if isinstance(pi, dict) else None
         if isinstance(charge, dict) and int(charge.get("amount_refunded") or 0) > payment.refunded_pence:
@@ -338,7 +349,7 @@ def checkout_result(session_id: str) -> CheckoutResult:
             outcome = "paid"
             message = ("Your payment has been received and your booking is confirmed." if summary.state in
                        ("paid", "waived") else
-                       f"Your payment has been received. {payments._pounds(summary.outstanding_pence)} is still to "
+                       f"Your payment has been received. {payments.pounds_text(summary.outstanding_pence)} is still to "
                        "pay.")
         elif attempt.status == "open" and attempt.last_error:
             outcome, message = "declined", (f"{attempt.last_error} No money has been taken and your booking is "
@@ -409,7 +420,7 @@ def _charge_refunded(s: Session, obj: dict, now: datetime) -> tuple[str, int | N
     if found is not None:
         # Lock in the order refunds made by staff do: offer, booking, then the payment.
         booking = s.get(Booking, found[1])
-        payments._lock_booking(s, booking.id, booking.offer_id)
+        payments.lock_booking(s, booking.id, booking.offer_id)
         payment = s.exec(select(Payment).where(Payment.id == found[0]).with_for_update()
             .execution_options(populate_existing=True)).first()
     if payment is None:

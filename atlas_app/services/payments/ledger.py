@@ -1,0 +1,287 @@
+"""Shared pieces of the payment services: finding and locking a booking, amounts in pence, flags for staff, settling
+a booking when money arrives, and payments reported by a card provider.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from atlas_app.db import utcnow
+from atlas_app.models import Booking, Client, CourseSession, Offer
+from atlas_app.models.payments import (
+    CheckoutAttempt,
+    Payment,
+    PaymentPlan,
+)
+from atlas_app.services.booking import bookings as booking_service
+from atlas_app.services.payments.state import METHOD_LABELS, payment_summary
+from atlas_app.services.payments.stripe_gateway import DEMO_LABEL
+from atlas_app.services.platform import audit, outbox
+from atlas_app.services.platform.actor import Actor
+from atlas_app.services.platform.errors import AtlasError, NotFound, ValidationFailed
+from atlas_app.timeutil import london_text
+
+
+def booking_by_reference(s: Session, organisation_id: int, reference: str) -> Booking:
+    """Locks the booking's offer, then the booking (the order the booking service locks them in)."""
+    ref = str(reference or "").strip().upper()
+    if not ref:
+        raise ValidationFailed("Enter a booking reference.", {"reference": "required"})
+    found = s.exec(select(Booking.id, Booking.offer_id).where(Booking.reference == ref,
+                                                              Booking.organisation_id == organisation_id)).first()
+    if found is None:
+        raise NotFound("No booking with that reference in your organisation.")
+    return lock_booking(s, found[0], found[1])
+
+
+def lock_booking(s: Session, booking_id: int, offer_id: int) -> Booking:
+    s.exec(select(Offer.id).where(Offer.id == offer_id).with_for_update()
+        .execution_options(populate_existing=True)).first()
+    booking = s.exec(select(Booking).where(Booking.id == booking_id).with_for_update()
+        .execution_options(populate_existing=True)).first()
+    if booking is None:
+        raise NotFound("No such booking.")
+    return booking
+
+
+def _current(s: Session, booking: Booking) -> Booking:
+    """The booking this one became through transfers (itself if never transferred)."""
+    for _ in range(50):
+        newer = s.exec(select(Booking).where(Booking.transferred_from_id == booking.id)).first()
+        if newer is None:
+            return booking
+        booking = newer
+    return booking
+
+
+def offer_of(s: Session, booking: Booking) -> Offer:
+    return s.get(Offer, booking.offer_id)
+
+
+def pounds_text(pence: int) -> str:
+    sign = "-" if pence < 0 else ""
+    return f"{sign}£{abs(pence) // 100:,}.{abs(pence) % 100:02d}"
+
+
+def parse_pence(value: Any, name: str = "amount") -> int:
+    """An amount in pounds ('45', '45.50', '£1,045.5') or an int of pence, as pence."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        pence = value
+    else:
+        text = str(value or "").strip().replace("£", "").replace(",", "")
+        if not text:
+            raise ValidationFailed("Enter an amount.", {name: "required"})
+        try:
+            whole, _, frac = text.partition(".")
+            if not whole.isdigit() and whole != "" or (frac and (not frac.isdigit() or len(frac) > 2)):
+                raise ValueError
+            pence = int(whole or "0") * 100 + int((frac + "00")[:2] if frac else "0")
+        except ValueError:
+            raise ValidationFailed("Enter an amount in pounds, for example 95 or 95.50.", {name: "invalid"}) from None
+    if pence <= 0:
+        raise ValidationFailed("The amount must be more than £0.", {name: "invalid"})
+    if pence > 10_000_000:
+        raise ValidationFailed("That amount is too large.", {name: "invalid"})
+    return pence
+
+
+
+
+def payment_snapshot(p: Payment) -> dict[str, Any]:
+    return {"booking_id": p.booking_id, "amount_pence": p.amount_pence, "method": p.method, "provider": p.provider,
+            "provider_ref": p.provider_ref, "status": p.status, "refunded_pence": p.refunded_pence,
+            "fee_pence": p.fee_pence, "received_at": p.received_at, "note": p.note,
+            "needs_attention": p.needs_attention}
+
+
+def flag_payment(s: Session, payment: Payment, reason: str, actor: Actor | None = None) -> None:
+    payment.needs_attention = True
+    payment.attention_reason = reason[:500]
+    payment.attention_resolved_at = None
+    payment.attention_resolved_by = ""
+    payment.updated_at = utcnow()
+    s.add(payment)
+    s.flush()
+    booking = s.get(Booking, payment.booking_id)
+    offer = offer_of(s, booking)
+    booking_service.timeline(s, offer, "payment_needs_attention", reason, booking.id,
+                             actor.username if actor else "")
+    audit.record(s, actor, "payment", payment.id, "needs_attention", after={"reason": reason[:500]},
+                 organisation_id=payment.organisation_id)
+
+
+def _revive(s: Session, booking: Booking, now: datetime) -> str | None:
+    """A payment arrived for a booking whose seat was let go: take a seat again if the rules and the session allow.
+    Returns None on success, else why not."""
+    offer = offer_of(s, booking)
+    session = s.get(CourseSession, booking.session_id)
+    other = booking_service._active_booking(s, offer.id)
+    if other is not None:
+        return f"the offer already has another booking ({other.reference})"
+    try:
+        booking_service._check_bookable(s, offer, session, now)
+        with s.begin_nested():
+            booking_service._take_seat(s, session.id, booking.organisation_id)
+            booking.status = "awaiting_payment"
+            booking.hold_expires_at = None
+            booking.updated_at = now
+            s.add(booking)
+            s.flush()
+    except booking_service.SessionFull:
+        return "the session is now full"
+    except AtlasError as exc:
+        return str(exc).rstrip(".")
+    except IntegrityError:
+        return "the offer already has another booking"
+    if offer.status in ("referred",):
+        offer.status = "booked"
+        s.add(offer)
+    booking_service.timeline(s, offer, "seat_retaken", "The payment arrived after the seat was freed; a seat was "
+                             "free, so the booking was reinstated.", booking.id)
+    return None
+
+
+def settle(s: Session, booking: Booking, payment: Payment | None, actor: Actor | None, now: datetime) -> str:
+    """After money in or out: move the booking on if it is now fully paid, flag money that cannot be used, send the
+    receipt. The caller holds the offer and booking locks. Returns the payment state."""
+    if payment is not None and payment.status == "succeeded" and booking.status in ("expired", "cancelled"):
+        why = _revive(s, booking, now)
+        if why is not None:
+            reason = (f"{pounds_text(payment.amount_pence)} was paid after booking {booking.reference} was "
+                      f"{booking.status} and {why}. Offer the client another session or refund the payment.")
+            flag_payment(s, payment, reason, actor)
+            _queue_receipt(s, booking, payment, "attention")
+            return payment_summary(s, booking.id, now).state
+    if booking.status == "transferred":
+        booking = _current(s, booking)
+    summary = payment_summary(s, booking.id, now)
+    offer = offer_of(s, booking)
+    settled = summary.paid_pence + summary.waived_pence
+    if summary.state in ("paid", "waived"):
+        if booking.status in ("held", "awaiting_payment"):
+            before = {"status": booking.status}
+            changed = s.exec(
+                update(Booking).where(Booking.id == booking.id, Booking.status.in_(("held", "awaiting_payment")))
+                .values(status="confirmed", hold_expires_at=None, updated_at=now)
+            ).rowcount
+            if changed == 1:
+                s.refresh(booking)
+                if offer.status == "referred":
+                    offer.status = "booked"
+                    s.add(offer)
+                detail = ("Fee waived" if summary.state == "waived" else
+                          f"Paid in full ({pounds_text(settled)}); the booking is confirmed.")
+                booking_service.timeline(s, offer, "paid", detail, booking.id, actor.username if actor else "")
+                audit.record(s, actor, "booking", booking.reference, "paid", before=before,
+                             after={"status": "confirmed", "payment_state": summary.state},
+                             organisation_id=booking.organisation_id)
+        for plan in s.exec(select(PaymentPlan).where(PaymentPlan.booking_id == booking.id,
+                                                     PaymentPlan.status == "active")).all():
+            plan.status, plan.completed_at = "complete", now
+            s.add(plan)
+            booking_service.timeline(s, offer, "payment_plan_complete", "The payment plan is complete.", booking.id)
+        if payment is not None and payment.status == "succeeded" and settled > summary.fee_pence \
+                and payment.method != "waiver" and not payment.needs_attention:
+            extra = min(payment.amount_pence, settled - summary.fee_pence)
+            flag_payment(s, payment, f"Booking {booking.reference} has been paid {pounds_text(extra)} more than its fee "
+                              f"of {pounds_text(summary.fee_pence)}. Refund the extra.", actor)
+    if payment is not None and payment.status == "succeeded" and payment.method != "waiver":
+        _queue_receipt(s, booking, payment, "receipt")
+    return summary.state
+
+
+def _queue_receipt(s: Session, booking: Booking, payment: Payment, kind: str) -> None:
+    offer = offer_of(s, booking)
+    client = s.get(Client, offer.client_id)
+    if not client or not client.email:
+        return
+    summary = payment_summary(s, booking.id)
+    view = booking_service.booking_view(s, booking)
+    demo = payment.provider == "demo"
+    lines = [f"Dear {client.first_name} {client.last_name},", ""]
+    if demo:
+        lines += [f"{DEMO_LABEL}: this receipt is for a demonstration payment. No card was charged.", ""]
+    if kind == "attention":
+        lines += [f"Thank you: we have received your payment of {pounds_text(payment.amount_pence)} for booking "
+                  f"{booking.reference}.",
+                  "Unfortunately the place you chose was no longer available when the payment arrived. Your money "
+                  "is safe: we will contact you to offer another date or to refund you in full."]
+        subject = f"Your payment for booking {booking.reference}"
+    else:
+        lines += [f"Thank you: we have received {pounds_text(payment.amount_pence)} "
+                  f"({METHOD_LABELS.get(payment.method, payment.method).lower()}) for booking {booking.reference}.",
+                  f"Received: {london_text(payment.received_at)}"]
+        if summary.state in ("paid", "waived"):
+            lines += ["", "Your course fee is paid in full and your booking is confirmed."]
+            subject = f"Payment received: booking {booking.reference} is confirmed"
+        else:
+            due = london_text(view.payment_due_at) if view.payment_due_at else "before the course"
+            lines += ["", f"Still to pay: {pounds_text(summary.outstanding_pence)}, by {due}."]
+            subject = f"Payment received for booking {booking.reference}"
+    lines += ["", f"Course: {view.course_name} ({view.course_code})", f"When: {london_text(view.starts_at)}",
+              f"Where: {view.venue_name}", f"Payment reference: {payment.provider_ref or payment.id}"]
+    outbox.queue(s, to=client.email, subject=("[DEMO] " if demo else "") + subject, body="\n".join(lines),
+                 organisation_id=booking.organisation_id, related=("booking", booking.reference))
+
+
+def record_provider_payment(s: Session, attempt: CheckoutAttempt, *, amount_pence: int, provider_ref: str,
+                            fee_pence: int | None, now: datetime, note: str = "") -> tuple[Payment, bool]:
+    """Record a successful card payment for a checkout attempt, once. The caller holds the attempt's row lock.
+    Returns (payment, created)."""
+    existing = s.exec(select(Payment).where(Payment.checkout_attempt_id == attempt.id)).first()
+    if existing is not None:
+        if existing.fee_pence is None and fee_pence is not None:
+            existing.fee_pence = fee_pence
+            s.add(existing)
+        return existing, False
+    booking0 = s.get(Booking, attempt.booking_id)
+    booking = lock_booking(s, booking0.id, booking0.offer_id)
+    payment = Payment(
+        organisation_id=attempt.organisation_id, booking_id=booking.id, amount_pence=amount_pence,
+        method="card_online", provider=attempt.provider, provider_ref=provider_ref or "", status="succeeded",
+        fee_pence=fee_pence, checkout_attempt_id=attempt.id, recorded_by=attempt.provider, received_at=now,
+        note=note[:500], created_at=now, updated_at=now,
+    )
+    try:
+        with s.begin_nested():
+            s.add(payment)
+            s.flush()
+    except IntegrityError:
+        existing = s.exec(select(Payment).where(Payment.checkout_attempt_id == attempt.id)).first()
+        if existing is None:
+            raise
+        return existing, False
+    attempt.status, attempt.completed_at = "complete", attempt.completed_at or now
+    if provider_ref and not attempt.payment_intent_id:
+        attempt.payment_intent_id = provider_ref
+    s.add(attempt)
+    audit.record(s, None, "payment", payment.id, "recorded", after=payment_snapshot(payment),
+                 organisation_id=payment.organisation_id)
+    booking_service.timeline(s, offer_of(s, booking), "payment_received",
+                             f"{pounds_text(amount_pence)} paid by card online"
+                             + (f" ({DEMO_LABEL})" if attempt.provider == "demo" else ""), booking.id)
+    if amount_pence != attempt.amount_pence:
+        flag_payment(s, payment, f"The card payment was {pounds_text(amount_pence)} but {pounds_text(attempt.amount_pence)} was "
+                          "asked for. Check the booking's balance.")
+    settle(s, booking, payment, None, now)
+    return payment, True
+
+
+def record_failed_card_payment(s: Session, attempt: CheckoutAttempt, *, provider_ref: str, message: str,
+                               now: datetime) -> None:
+    """A declined or failed card try: kept for staff, the client's timeline says so, the booking stays payable."""
+    booking = s.get(Booking, attempt.booking_id)
+    s.add(Payment(
+        organisation_id=attempt.organisation_id, booking_id=booking.id, amount_pence=attempt.amount_pence,
+        method="card_online", provider=attempt.provider, provider_ref=provider_ref or "", status="failed",
+        recorded_by=attempt.provider, received_at=now, note=message[:500], created_at=now, updated_at=now,
+    ))
+    attempt.last_error = message[:500]
+    s.add(attempt)
+    booking_service.timeline(s, offer_of(s, booking), "payment_failed",
+                             f"A card payment of {pounds_text(attempt.amount_pence)} failed: {message}"[:500], booking.id)

@@ -1,0 +1,171 @@
+"""The overdue run: bookings past their payment deadline are released or chased as the booking terms say; unanswered
+card refunds are sent again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, update
+from sqlmodel import Session, select
+
+from atlas_app.db import read_session, utcnow, write_session
+from atlas_app.models import Booking, Client, ClientEvent
+from atlas_app.models.payments import (
+    CheckoutAttempt,
+    Payment,
+    PaymentPlan,
+    PlanInstalment,
+    Refund,
+)
+from atlas_app.services.booking import bookings as booking_service
+from atlas_app.services.payments.ledger import lock_booking, offer_of, pounds_text
+from atlas_app.services.payments.refunds import (
+    ReservedRefund,
+    refund_row,
+    send_card_refund,
+)
+from atlas_app.services.payments.state import (
+    REMINDER_INTERVAL,
+    SEAT_STATUSES,
+    PaymentSummary,
+    payment_summary,
+)
+from atlas_app.services.platform import audit, outbox
+from atlas_app.timeutil import london_date, london_text
+
+
+@dataclass(frozen=True)
+class OverdueReport:
+    released: int = 0
+    chased: int = 0
+    instalments_chased: int = 0
+    checkouts_expired: int = 0
+    refunds_retried: int = 0
+
+
+def process_overdue(now: datetime | None = None, limit: int = 500) -> OverdueReport:
+    """The housekeeping job for unpaid bookings whose payment deadline has passed. Per the organisation's booking
+    terms (``unpaid_action``) each is either released (the booking expires, its seat is freed and the offer can be
+    booked again) or chased (a reminder email, at most once a day). Bookings with some money paid are chased, never
+    released; bookings whose client is paying at this moment (an open checkout) are left until it ends. Instalments
+    of payment plans that fall due are chased. Stale checkouts are marked expired.
+
+    Safe to run in several workers at once: each booking is locked and rechecked in its own transaction, and
+    changes are conditional updates."""
+    now = now or utcnow()
+    released = chased = plan_chased = 0
+    with write_session() as s:
+        expired = s.exec(update(CheckoutAttempt)
+                         .where(CheckoutAttempt.status == "open", CheckoutAttempt.expires_at <= now)
+                         .values(status="expired")).rowcount
+    with read_session() as s:
+        candidates = s.exec(
+            select(Booking.id, Booking.offer_id).where(Booking.status == "awaiting_payment",
+                                                       Booking.payment_due_at <= now)
+            .order_by(Booking.payment_due_at).limit(limit)
+        ).all()
+        on_plan = s.exec(
+            select(Booking.id, Booking.offer_id).join(PaymentPlan, PaymentPlan.booking_id == Booking.id)
+            .join(PlanInstalment, PlanInstalment.plan_id == PaymentPlan.id)
+            .where(PaymentPlan.status == "active", PlanInstalment.due_on < london_date(now),
+                   Booking.status.in_(SEAT_STATUSES)).distinct().limit(limit)
+        ).all()
+    seen: set[int] = set()
+    for booking_id, offer_id in [*candidates, *on_plan]:
+        if booking_id in seen:
+            continue
+        seen.add(booking_id)
+        with write_session() as s:
+            booking = lock_booking(s, booking_id, offer_id)
+            summary = payment_summary(s, booking.id, now)
+            if summary.state != "overdue":
+                continue
+            if summary.plan_active:
+                if _chase(s, booking, summary, now, plan=True):
+                    plan_chased += 1
+                continue
+            if booking.status != "awaiting_payment":
+                continue
+            paying_now = s.exec(select(CheckoutAttempt.id).where(CheckoutAttempt.booking_id == booking.id,
+                                                                 CheckoutAttempt.status == "open",
+                                                                 CheckoutAttempt.expires_at > now)).first()
+            if paying_now is not None:
+                continue
+            terms = booking_service.get_terms(s, booking.organisation_id)
+            if terms.unpaid_action == "release" and summary.paid_pence <= 0 and summary.waived_pence <= 0:
+                if _release(s, booking, summary, now):
+                    released += 1
+            elif _chase(s, booking, summary, now, plan=False):
+                chased += 1
+    return OverdueReport(released, chased, plan_chased, expired, retry_unsent_refunds(now))
+
+
+UNSENT_REFUND_AGE = timedelta(minutes=10)
+
+
+def retry_unsent_refunds(now: datetime | None = None, limit: int = 100) -> int:
+    """Refunds through Stripe that were recorded but never got Stripe's answer (the worker stopped between the two
+    halves of :func:`refund_payment` or :func:`cancel_booking`) are sent again with the same idempotency key, so
+    Stripe refunds once; a failure flags the payment for staff. None is left pending for ever."""
+    now = now or utcnow()
+    with read_session() as s:
+        rows = s.exec(select(Refund, Payment.provider_ref, Booking.reference)
+                      .join(Payment, Payment.id == Refund.payment_id).join(Booking, Booking.id == Payment.booking_id)
+                      .where(Refund.status == "pending", Refund.provider_ref.is_(None), Payment.provider == "stripe",
+                             Refund.at <= now - UNSENT_REFUND_AGE).order_by(Refund.id).limit(limit)).all()
+    for refund, intent, booking_ref in rows:
+        send_card_refund(ReservedRefund(refund_row(refund), intent, booking_ref), None,
+                            attention=f"Refund due: {pounds_text(refund.amount_pence)} ({refund.reason}).")
+    return len(rows)
+
+
+def _release(s: Session, booking: Booking, summary: PaymentSummary, now: datetime) -> bool:
+    changed = s.exec(update(Booking).where(Booking.id == booking.id, Booking.status == "awaiting_payment")
+                     .values(status="expired", updated_at=now)).rowcount
+    if changed != 1:
+        return False
+    booking_service._give_back_seat(s, booking.session_id)
+    offer = offer_of(s, booking)
+    if offer.status == "booked":
+        offer.status = "referred"
+        s.add(offer)
+    booking_service.timeline(s, offer, "released_unpaid",
+                             f"Not paid by {london_text(booking.payment_due_at)}: the booking was released and the "
+                             "seat freed.", booking.id)
+    audit.record(s, None, "booking", booking.reference, "released_unpaid", before={"status": "awaiting_payment"},
+                 after={"status": "expired", "payment_due_at": booking.payment_due_at},
+                 organisation_id=booking.organisation_id)
+    client = s.get(Client, offer.client_id)
+    if client and client.email:
+        outbox.queue(s, to=client.email, subject=f"Your course booking {booking.reference} has been released",
+                     body="\n".join([f"Dear {client.first_name} {client.last_name},", "",
+                                     f"The fee for booking {booking.reference} was not paid by "
+                                     f"{london_text(booking.payment_due_at)}, so the place has been released.",
+                                     "", f"You can book again before your offer's critical date "
+                                     f"({offer.critical_date:%d %B %Y}) using offer reference "
+                                     f"{offer.offer_reference}."]),
+                     organisation_id=booking.organisation_id, related=("booking", booking.reference))
+    return True
+
+
+def _chase(s: Session, booking: Booking, summary: PaymentSummary, now: datetime, plan: bool) -> bool:
+    last = s.exec(select(func.max(ClientEvent.at)).where(ClientEvent.booking_id == booking.id,
+                                                         ClientEvent.kind == "payment_reminder")).one()
+    if last is not None and last > now - REMINDER_INTERVAL:
+        return False
+    offer = offer_of(s, booking)
+    what = "An instalment of your payment plan is overdue" if plan else "Your course fee is overdue"
+    s.add(ClientEvent(organisation_id=offer.organisation_id, client_id=offer.client_id, offer_id=offer.id,
+                      booking_id=booking.id, at=now, kind="payment_reminder",
+                      detail=f"{what}: {pounds_text(summary.outstanding_pence)} still to pay."))
+    client = s.get(Client, offer.client_id)
+    if client and client.email:
+        outbox.queue(s, to=client.email, subject=f"Reminder: payment for course booking {booking.reference}",
+                     body="\n".join([f"Dear {client.first_name} {client.last_name},", "",
+                                     f"{what}. {pounds_text(summary.outstanding_pence)} is still to pay for booking "
+                                     f"{booking.reference}.", "",
+                                     "Please pay online through the booking site or telephone us to pay by card."]),
+                     organisation_id=booking.organisation_id, related=("booking", booking.reference))
+    return True

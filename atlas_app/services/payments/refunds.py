@@ -1,0 +1,234 @@
+"""Refunds: reserved inside the locked transaction, sent to the card provider after commit with an idempotency key,
+recorded or undone.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, update
+from sqlmodel import Session, select
+
+from atlas_app.db import utcnow, write_session
+from atlas_app.models import Booking, Client
+from atlas_app.models.payments import (
+    Payment,
+    Refund,
+)
+from atlas_app.services.booking import bookings as booking_service
+from atlas_app.services.payments.ledger import (
+    flag_payment,
+    lock_booking,
+    offer_of,
+    parse_pence,
+    pounds_text,
+)
+from atlas_app.services.payments.staff import RefundRow
+from atlas_app.services.payments.stripe_gateway import (
+    DEMO_LABEL,
+    PaymentsUnavailable,
+    stripe_client,
+    stripe_error_text,
+)
+from atlas_app.services.platform import audit, outbox
+from atlas_app.services.platform.actor import Actor
+from atlas_app.services.platform.errors import Conflict, NotFound, ValidationFailed
+from atlas_app.services.platform.permissions import Perm
+
+
+def refund_payment(actor: Actor, payment_id: int, amount: Any, reason: str) -> RefundRow:
+    """Refund all or part of a payment, with a reason. Card payments taken through Stripe are refunded through
+    Stripe; others are recorded as refunded by the organisation (for example by cheque or bank transfer)."""
+    actor.require(Perm.PAYMENTS_REFUND)
+    org_id = actor.require_org()
+    reason = str(reason or "").strip()[:500]
+    if not reason:
+        raise ValidationFailed("Give the reason for the refund.", {"reason": "required"})
+    amount_pence = parse_pence(amount)
+    now = utcnow()
+    try:
+        pid = int(payment_id)
+    except (TypeError, ValueError):
+        raise NotFound("No such payment.") from None
+    with write_session() as s:
+        found = s.exec(select(Payment.id, Booking.id, Booking.offer_id).join(Booking, Booking.id == Payment.booking_id)
+                       .where(Payment.id == pid, Payment.organisation_id == org_id)).first()
+        if found is None:
+            raise NotFound("No such payment in your organisation.")
+        booking = lock_booking(s, found[1], found[2])
+        payment = lock_payment(s, pid)
+        pending = reserve_refund(s, booking, payment, amount_pence, reason, "atlas", actor, now)
+        if pending.status != "pending":
+            return pending.row
+    row = send_card_refund(pending, actor)
+    if row.status == "failed":
+        raise Conflict("Stripe did not make the refund, so nothing was refunded. "
+                       f"{'Stripe said: ' + row.error if row.error else ''}".strip())
+    return row
+
+
+@dataclass(frozen=True)
+class ReservedRefund:
+    row: RefundRow
+    payment_intent: str
+    booking_reference: str
+
+    @property
+    def status(self) -> str:
+        return self.row.status
+
+
+def lock_payment(s: Session, payment_id: int) -> Payment:
+    return s.exec(select(Payment).where(Payment.id == payment_id).with_for_update()
+                  .execution_options(populate_existing=True)).first()
+
+
+def reserve_refund(s: Session, booking: Booking, payment: Payment, amount_pence: int, reason: str, source: str,
+                    actor: Actor | None, now: datetime) -> ReservedRefund:
+    """The first half of every refund Atlas makes, inside the caller's transaction (which holds the booking's and
+    the payment's locks): check, reserve the amount on the payment, and record the refund. A refund through Stripe
+    is left ``pending`` for :func:`send_card_refund` to make after the transaction commits; any other refund
+    (the demo provider's, or money the organisation gives back itself) is done at once."""
+    if payment.status != "succeeded":
+        raise ValidationFailed("Only a successful payment can be refunded.", {"payment": payment.status})
+    if payment.method == "waiver":
+        raise ValidationFailed("A waiver is not money and cannot be refunded.", {"payment": "waiver"})
+    left = payment.amount_pence - payment.refunded_pence
+    if amount_pence > left:
+        raise ValidationFailed(f"At most {pounds_text(left)} of this payment can be refunded.", {"amount": "too much"})
+    through_stripe = payment.provider == "stripe"
+    # Reserve the amount first, so two refunds at once can never refund more than was paid.
+    changed = s.exec(
+        update(Payment).where(Payment.id == payment.id,
+                              Payment.refunded_pence + amount_pence <= Payment.amount_pence)
+        .values(refunded_pence=Payment.refunded_pence + amount_pence, updated_at=now)
+    ).rowcount
+    if changed != 1:
+        raise Conflict("The payment changed while you were refunding it. Look again and retry.")
+    refund = Refund(
+        organisation_id=payment.organisation_id, payment_id=payment.id, amount_pence=amount_pence, reason=reason,
+        status="pending" if through_stripe else "succeeded", source=source,
+        by_user_id=actor.user_id if actor else None, by_username=(actor.username if actor else source)[:80], at=now,
+        provider_ref=("demo_re_" + secrets.token_hex(12)) if payment.provider == "demo" else None,
+    )
+    s.add(refund)
+    s.flush()
+    if not through_stripe:
+        _after_refund(s, actor, booking, payment, refund, now)
+    return ReservedRefund(refund_row(refund), payment.provider_ref, booking.reference)
+
+
+def send_card_refund(pending: ReservedRefund, actor: Actor | None, attention: str = "") -> RefundRow:
+    """The second half of a refund through Stripe, outside any transaction: ask Stripe (the idempotency key makes
+    a retried call refund once), then record the outcome. A refusal or an unreachable Stripe undoes the
+    reservation and marks the refund failed; with ``attention`` the payment is also flagged for staff with that
+    text and Stripe's error."""
+    amount_pence, refund_id = pending.row.amount_pence, pending.row.id
+    try:
+        result = stripe_client().v1.refunds.create(
+            params={"payment_intent": pending.payment_intent, "amount": amount_pence,
+                    "reason": "requested_by_customer",
+                    "metadata": {"booking_reference": pending.booking_reference, "atlas_refund_id": str(refund_id)}},
+            options={"idempotency_key": f"atlas-refund-{refund_id}"},
+        )
+        error = ""
+    except PaymentsUnavailable as exc:
+        result, error = None, str(exc)
+    except Exception as exc:  # noqa: BLE001 - any failure from Stripe undoes the reservation below
+        import stripe
+
+        result = None
+        error = stripe_error_text(exc) if isinstance(exc, stripe.StripeError) else f"{type(exc).__name__}: {exc}"
+    with write_session() as s:
+        refund = s.get(Refund, refund_id)
+        payment = s.get(Payment, refund.payment_id)
+        booking = lock_booking(s, payment.booking_id, s.get(Booking, payment.booking_id).offer_id)
+        refund = s.exec(select(Refund).where(Refund.id == refund_id).with_for_update()
+                        .execution_options(populate_existing=True)).first()
+        if refund.provider_ref or refund.status == "failed":  # recorded already, by another call
+            return refund_row(refund)
+        if result is None or getattr(result, "status", "") in ("failed", "canceled"):
+            refund.status, refund.error = "failed", (error or f"Stripe refund {getattr(result, 'status', '')}")[:500]
+            s.add(refund)
+            s.exec(update(Payment).where(Payment.id == payment.id)
+                   .values(refunded_pence=Payment.refunded_pence - refund.amount_pence, updated_at=utcnow()))
+            if attention:
+                s.refresh(payment)
+                flag_payment(s, payment, f"{attention} Stripe did not make the refund: {refund.error}", actor)
+            audit.record(s, actor, "refund", refund.id, "failed",
+                         after={"payment_id": payment.id, "amount_pence": refund.amount_pence,
+                                "error": refund.error}, organisation_id=payment.organisation_id)
+        else:
+            refund.provider_ref = result.id
+            refund.status = "succeeded" if result.status == "succeeded" else "pending"
+            s.add(refund)
+            s.refresh(payment)
+            _after_refund(s, actor, booking, payment, refund, utcnow())
+        return refund_row(refund)
+
+
+def _after_refund(s: Session, actor: Actor | None, booking: Booking, payment: Payment, refund: Refund,
+                  now: datetime) -> None:
+    audit.record(s, actor, "refund", refund.id, "refunded",
+                 after={"payment_id": payment.id, "amount_pence": refund.amount_pence, "reason": refund.reason,
+                        "provider_ref": refund.provider_ref, "source": refund.source, "booking": booking.reference},
+                 organisation_id=payment.organisation_id)
+    offer = offer_of(s, booking)
+    booking_service.timeline(s, offer, "refunded", f"{pounds_text(refund.amount_pence)} refunded: {refund.reason}",
+                             booking.id, actor.username if actor else "")
+    s.refresh(payment)
+    if payment.needs_attention and payment.attention_resolved_at is None and \
+            payment.refunded_pence >= payment.amount_pence:
+        payment.attention_resolved_at = now
+        payment.attention_resolved_by = actor.username if actor else refund.source
+        s.add(payment)
+    client = s.get(Client, offer.client_id)
+    if client and client.email:
+        demo = payment.provider == "demo"
+        outbox.queue(
+            s, to=client.email, subject=("[DEMO] " if demo else "") + f"Refund for booking {booking.reference}",
+            body="\n".join([f"Dear {client.first_name} {client.last_name},", "",
+                            *([f"{DEMO_LABEL}: no real money was paid or refunded.", ""] if demo else []),
+                            f"We have refunded {pounds_text(refund.amount_pence)} of your payment for booking "
+                            f"{booking.reference}.", f"Reason: {refund.reason}", "",
+                            "Card refunds usually reach your account within 5 to 10 working days."]),
+            organisation_id=booking.organisation_id, related=("booking", booking.reference))
+
+
+def refund_row(r: Refund) -> RefundRow:
+    return RefundRow(r.id, r.payment_id, r.amount_pence, r.reason, r.provider_ref or "", r.status, r.source,
+                     r.by_username, r.at, r.error)
+
+
+def apply_provider_refund_total(s: Session, payment: Payment, amount_refunded: int, now: datetime) -> int:
+    """A card provider says ``amount_refunded`` has been refunded from this payment in all (Stripe's
+    charge.refunded). Refunds made outside Atlas (in Stripe's dashboard) are recorded for the difference; pending
+    Atlas refunds are marked done. Idempotent: the total only ever moves up. Returns the pence newly recorded."""
+    known = s.exec(select(func.coalesce(func.sum(Refund.amount_pence), 0))
+                   .where(Refund.payment_id == payment.id, Refund.status.in_(("pending", "succeeded")))).one()
+    amount_refunded = min(int(amount_refunded), payment.amount_pence)
+    if amount_refunded >= known:
+        for pending in s.exec(select(Refund).where(Refund.payment_id == payment.id,
+                                                   Refund.status == "pending")).all():
+            pending.status = "succeeded"
+            s.add(pending)
+    extra = amount_refunded - int(known)
+    if extra <= 0:
+        return 0
+    booking0 = s.get(Booking, payment.booking_id)
+    booking = lock_booking(s, booking0.id, booking0.offer_id)
+    changed = s.exec(update(Payment).where(Payment.id == payment.id,
+                                           Payment.refunded_pence + extra <= Payment.amount_pence)
+                     .values(refunded_pence=Payment.refunded_pence + extra, updated_at=now)).rowcount
+    if changed != 1:
+        return 0
+    refund = Refund(organisation_id=payment.organisation_id, payment_id=payment.id, amount_pence=extra,
+                    reason="Refunded in the Stripe dashboard", status="succeeded", source="stripe",
+                    by_username="stripe", at=now)
+    s.add(refund)
+    s.flush()
+    _after_refund(s, None, booking, payment, refund, now)
+    return extra

@@ -1,0 +1,230 @@
+"""The payment state of a booking: the one rule (:func:`payment_state`) and the facts it is decided from, gathered
+for many bookings in one query (:func:`payment_summaries`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Integer, and_, case, cast, func, literal
+from sqlalchemy.orm import aliased
+from sqlmodel import Session, select
+
+from atlas_app.db import read_session, utcnow
+from atlas_app.models import Booking
+from atlas_app.models.payments import (
+    Payment,
+    PaymentPlan,
+    PlanInstalment,
+)
+from atlas_app.services.booking import bookings as booking_service
+from atlas_app.services.platform.errors import NotFound
+from atlas_app.timeutil import london_date
+
+PAYMENT_STATES = ("paid", "awaiting_payment", "part_paid", "overdue", "refunded", "waived")
+PAYMENT_STATE_LABELS = {
+    "paid": "Paid",
+    "awaiting_payment": "Awaiting payment",
+    "part_paid": "Part-paid",
+    "overdue": "Overdue",
+    "refunded": "Refunded",
+    "waived": "Waived",
+}
+METHOD_LABELS = {
+    "card_online": "Card online",
+    "card_telephone": "Card by telephone",
+    "cheque": "Cheque",
+    "cash": "Cash",
+    "bank_transfer": "Bank transfer",
+    "waiver": "Fee waived",
+}
+# What staff may record here (card online payments come only from the card provider).
+STAFF_METHODS = ("card_telephone", "cheque", "cash", "bank_transfer", "waiver")
+# Methods needing a reference (terminal authorisation code, cheque number, bank reference).
+REFERENCE_REQUIRED = {"card_telephone": "the card terminal's authorisation code", "cheque": "the cheque number",
+                      "bank_transfer": "the bank transfer reference"}
+# Reconciliation groups.
+METHOD_GROUPS = {"card_online": "card_online", "card_telephone": "card_telephone", "cheque": "offline",
+                 "cash": "offline", "bank_transfer": "offline", "waiver": "waiver"}
+GROUP_LABELS = {"card_online": "Card online", "card_telephone": "Card by telephone", "offline": "Offline",
+                "waiver": "Fees waived"}
+# Labels for the client timeline events this module writes (for pages that show the timeline).
+TIMELINE_LABELS = {
+    "payment_received": "Payment received",
+    "paid": "Paid in full",
+    "payment_failed": "Card payment failed",
+    "payment_needs_attention": "Payment needs attention",
+    "refunded": "Refunded",
+    "fee_waived": "Fee waived",
+    "payment_plan": "Payment plan agreed",
+    "confirmed_on_plan": "Confirmed on a payment plan",
+    "payment_plan_complete": "Payment plan complete",
+    "payment_plan_cancelled": "Payment plan ended",
+    "payment_reminder": "Payment reminder sent",
+    "released_unpaid": "Released: not paid in time",
+    "seat_retaken": "Seat taken again after a late payment",
+    "payment_moved": "Payment moved to another booking",
+}
+SEAT_STATUSES = booking_service.SEAT_STATUSES
+REMINDER_INTERVAL = timedelta(hours=24)
+MAX_BACKDATE = timedelta(days=90)
+
+
+
+
+@dataclass(frozen=True)
+class PaymentFacts:
+    """What decides a booking's payment state."""
+
+    fee_pence: int
+    paid_pence: int = 0  # succeeded payments of money (not waivers), before refunds
+    refunded_pence: int = 0  # refunded from those payments
+    waived_pence: int = 0  # waivers (net of any reversal)
+    payment_due_at: datetime | None = None
+    booking_status: str = "awaiting_payment"
+    plan_active: bool = False
+    plan_total_pence: int = 0  # the sum of the active plan's instalments
+    plan_due_pence: int = 0  # the part of it due before today
+
+
+def payment_state(facts: PaymentFacts, now: datetime | None = None) -> str:
+    """The one rule for a booking's payment state: paid, waived, refunded, overdue, part_paid or awaiting_payment.
+
+    * settled (money kept plus waivers) covers the fee: ``waived`` when waivers alone cover it, else ``paid``;
+    * otherwise, once anything was refunded: ``refunded``;
+    * otherwise, for a booking still holding its seat, ``overdue`` when its deadline has passed (or, on a payment
+      plan, when an instalment due before today is not covered);
+    * otherwise ``part_paid`` if some money was received, else ``awaiting_payment``.
+    """
+    now = now or utcnow()
+    net = facts.paid_pence - facts.refunded_pence
+    settled = net + facts.waived_pence
+    if settled >= facts.fee_pence:
+        if facts.waived_pence > 0 and net <= 0 and facts.fee_pence > 0:
+            return "waived"
+        return "paid"
+    if facts.refunded_pence > 0:
+        return "refunded"
+    if facts.booking_status in SEAT_STATUSES:
+        if facts.plan_active:
+            required_now = facts.fee_pence - facts.plan_total_pence + facts.plan_due_pence
+            if settled < required_now:
+                return "overdue"
+        elif facts.payment_due_at is not None and facts.payment_due_at <= now:
+            return "overdue"
+    return "part_paid" if net > 0 else "awaiting_payment"
+
+
+@dataclass(frozen=True)
+class PaymentSummary:
+    booking_id: int
+    reference: str
+    booking_status: str
+    state: str
+    label: str
+    fee_pence: int
+    paid_pence: int  # money kept: received less refunded
+    refunded_pence: int
+    waived_pence: int
+    outstanding_pence: int
+    payment_due_at: datetime | None
+    plan_active: bool
+    plan_allows_attendance: bool
+    needs_attention: bool
+    facts: PaymentFacts
+
+
+def lineage_cte(booking_ids: list[int]):
+    """(booking_id, ancestor_id) for each booking and every booking it was transferred from."""
+    base = select(
+        Booking.id.label("booking_id"), Booking.id.label("ancestor_id"),
+        Booking.transferred_from_id.label("parent_id"),
+    ).where(Booking.id.in_(booking_ids))
+    lineage = base.cte("lineage", recursive=True)
+    parent = aliased(Booking)
+    return lineage.union_all(
+        select(lineage.c.booking_id, parent.id, parent.transferred_from_id)
+        .join(parent, parent.id == lineage.c.parent_id)
+    )
+
+
+def payment_summaries(s: Session, booking_ids: list[int], now: datetime | None = None) -> dict[int, PaymentSummary]:
+    """Payment summaries for many bookings in one query (bookings, their transfer history, payments and plans)."""
+    now = now or utcnow()
+    ids = sorted({int(i) for i in booking_ids})
+    if not ids:
+        return {}
+    today = london_date(now)
+    lineage = lineage_cte(ids)
+    money = Payment.method != "waiver"
+    pay = (
+        select(
+            lineage.c.booking_id.label("bid"),
+            func.coalesce(func.sum(case((money, Payment.amount_pence), else_=0)), 0).label("paid"),
+            func.coalesce(func.sum(case((money, Payment.refunded_pence), else_=0)), 0).label("refunded"),
+            func.coalesce(func.sum(case((money, literal(0)), else_=Payment.amount_pence - Payment.refunded_pence)),
+                          0).label("waived"),
+            func.max(case((and_(Payment.needs_attention, Payment.attention_resolved_at.is_(None)), 1),
+                          else_=0)).label("attention"),
+        )
+        .join(Payment, Payment.booking_id == lineage.c.ancestor_id)
+        .where(Payment.status == "succeeded")
+        .group_by(lineage.c.booking_id)
+        .subquery("pay")
+    )
+    plan = (
+        select(
+            lineage.c.booking_id.label("bid"),
+            func.max(cast(PaymentPlan.allow_attend_on_plan, Integer)).label("allow"),
+            func.coalesce(func.sum(PlanInstalment.amount_pence), 0).label("total"),
+            func.coalesce(func.sum(case((PlanInstalment.due_on < today, PlanInstalment.amount_pence), else_=0)),
+                          0).label("due"),
+        )
+        .join(PaymentPlan, and_(PaymentPlan.booking_id == lineage.c.ancestor_id, PaymentPlan.status == "active"))
+        .join(PlanInstalment, PlanInstalment.plan_id == PaymentPlan.id)
+        .group_by(lineage.c.booking_id)
+        .subquery("plan")
+    )
+    rows = s.exec(
+        select(Booking.id, Booking.reference, Booking.status, Booking.fee_pence, Booking.payment_due_at,
+               pay.c.paid, pay.c.refunded, pay.c.waived, pay.c.attention, plan.c.bid, plan.c.allow, plan.c.total,
+               plan.c.due)
+        .outerjoin(pay, pay.c.bid == Booking.id)
+        .outerjoin(plan, plan.c.bid == Booking.id)
+        .where(Booking.id.in_(ids))
+    ).all()
+    out: dict[int, PaymentSummary] = {}
+    for (bid, ref, status, fee, due_at, paid, refunded, waived, attention, plan_bid, allow, total,
+         plan_due) in rows:
+        facts = PaymentFacts(
+            fee_pence=fee or 0, paid_pence=int(paid or 0), refunded_pence=int(refunded or 0),
+            waived_pence=int(waived or 0), payment_due_at=due_at, booking_status=status,
+            plan_active=plan_bid is not None, plan_total_pence=int(total or 0), plan_due_pence=int(plan_due or 0),
+        )
+        state = payment_state(facts, now)
+        net = facts.paid_pence - facts.refunded_pence
+        out[bid] = PaymentSummary(
+            booking_id=bid, reference=ref, booking_status=status, state=state, label=PAYMENT_STATE_LABELS[state],
+            fee_pence=facts.fee_pence, paid_pence=net, refunded_pence=facts.refunded_pence,
+            waived_pence=facts.waived_pence,
+            outstanding_pence=max(0, facts.fee_pence - net - facts.waived_pence),
+            payment_due_at=due_at, plan_active=facts.plan_active, plan_allows_attendance=bool(allow),
+            needs_attention=bool(attention), facts=facts,
+        )
+    return out
+
+
+def payment_summary(s: Session, booking_id: int, now: datetime | None = None) -> PaymentSummary:
+    summary = payment_summaries(s, [booking_id], now).get(booking_id)
+    if summary is None:
+        raise NotFound("No such booking.")
+    return summary
+
+
+def booking_payment_states(organisation_id: int, booking_ids: list[int]) -> dict[int, str]:
+    """The payment state of each of an organisation's bookings (for lists: one query)."""
+    with read_session() as s:
+        own = s.exec(select(Booking.id).where(Booking.id.in_([int(i) for i in booking_ids]),
+                                              Booking.organisation_id == organisation_id)).all()
+        return {bid: summary.state for bid, summary in payment_summaries(s, list(own)).items()}
