@@ -307,6 +307,12 @@ def test_desktop_client_books_online_without_a_venue_step(new_context, new_offer
     assert db.one("SELECT status FROM booking WHERE reference = :r", r=reference)["status"] == "awaiting_payment"
     mailbox.wait_for(offer.email, reference)
 
+    # "Pay now" opens the card page in this tab, however many times it is pressed.
+    page.locator("#pay-now").click(click_count=3)
+    expect(page).to_have_url(re.compile(r"/pay/demo"))
+    expect(page.locator("#pay-reference")).to_have_text(reference)
+    assert len(page.context.pages) == 1
+
 
 @pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
 def test_expired_offer_is_refused(new_context, db, viewport):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.sync_api import expect
 
@@ -74,3 +76,16 @@ def test_staff_pages_pass_axe(page, atlas):
     page.get_by_role("button", name="Reset password of hbc.booking").click()
     expect(page.get_by_role("dialog")).to_be_visible()
     assert axe_problems(page) == [], "/admin/users with the reset dialog open"
+
+
+@pytest.mark.parametrize("path", ["/report", "/bookings/no-such-page", "/book/typo"])
+def test_unknown_address_shows_a_styled_not_found_page_with_ways_back(page, path):
+    response = page.goto(path)
+    assert response is not None and response.status == 404
+    wait_hydrated(page)
+    expect(page.locator("main h1")).to_have_text("Page not found")
+    expect(page).to_have_title("Page not found · Atlas")
+    assert axe_problems(page) == []
+    page.locator("#not-found-home").click()
+    expect(page).to_have_url(re.compile(r"/$"))
+    expect(page.locator("main h1")).to_have_text("Book your driver course")

@@ -241,6 +241,7 @@ class BookingWizardState(rx.State):
     done_due: str = ""
     done_email: str = ""
     pay_error: str = ""
+    paying: bool = False
     demo_payments: bool = False
 
     # Server-side only.
@@ -638,16 +639,23 @@ class BookingWizardState(rx.State):
     @rx.event
     async def pay_now(self):
         """Pay for the booking just made: to Stripe's page, or the demo card page when Stripe is not set up."""
+        if self.paying:
+            return
         self.pay_error = ""
         if not (self.done_reference and self._paying_org_id and self._paying_offer_id):
-            return rx.redirect("/book")
+            yield rx.redirect("/book")
+            return
+        self.paying = True
+        yield
         try:
             start = await asyncio.to_thread(checkout.start_checkout, self._paying_org_id, self._paying_offer_id,
                                             self.done_reference, None, "/book/done")
         except AtlasError as exc:
             self.pay_error = str(exc)
+            self.paying = False
             return
-        return rx.redirect(start.url, is_external=True)
+        # The card page opens in this tab (a new tab looks like nothing happened and phone browsers may block it).
+        yield rx.redirect(start.url)
 
     # --- what the pages show ---
 
@@ -1208,7 +1216,7 @@ def done_page() -> rx.Component:
         rx.cond(S.pay_error != "", rx.callout(S.pay_error, icon="triangle_alert", color_scheme="red", role="alert",
                                               high_contrast=True)),
         rx.button("Pay ", S.done_fee, " now by card", on_click=S.pay_now, size="3", id="pay-now",
-                  style={"min_height": "44px"}),
+                  loading=S.paying, disabled=S.paying, style={"min_height": "44px"}),
         rx.cond(S.done_email != "",
                 rx.text("We are sending a confirmation email to ", S.done_email, ".")),
         rx.text("Bring your photocard driving licence to the course. Keep your booking reference: you need it, "
