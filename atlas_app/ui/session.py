@@ -119,10 +119,10 @@ def _is_framework_state(state_path: str) -> bool:
 
 
 def _staff_state_classes() -> list[type[BaseState]]:
-    out, stack = [], list(rx.State.class_subclasses)
+    out, stack = [], list(rx.State.get_substates())
     while stack:
         cls = stack.pop()
-        stack.extend(cls.class_subclasses)
+        stack.extend(cls.get_substates())
         name = cls.get_full_name()
         if cls is SessionMark or name in PUBLIC_STATES or _is_framework_state(name):
             continue
