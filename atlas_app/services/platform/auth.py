@@ -48,7 +48,8 @@ from atlas_app.timeutil import LONDON
 
 MAX_FAILED_ATTEMPTS = 3
 TOUCH_EVERY = timedelta(seconds=15)
-# Failed sign-ins (any accounts, known or not) from one address before it is refused for the rest of the window.
+# Failed sign-ins (any accounts, known or not) from one address before it is refused for the rest of the window
+# (the default of the SIGN_IN_FAILURES_PER_ADDRESS setting).
 FAILURES_PER_ADDRESS = 10
 ADDRESS_WINDOW = timedelta(minutes=15)
 FAILED_OUTCOMES = ("failure", "lockout", "locked", "disabled")
@@ -105,7 +106,7 @@ def _address_refusal(session: Session, ip: str, now) -> str | None:
         select(func.count(), func.min(LoginAttempt.at)).where(
             LoginAttempt.ip == ip, LoginAttempt.at > now - ADDRESS_WINDOW, LoginAttempt.outcome.in_(FAILED_OUTCOMES))
     ).one()
-    if count < FAILURES_PER_ADDRESS:
+    if count < get_settings().sign_in_failures_per_address:
         return None
     until = (oldest + ADDRESS_WINDOW).astimezone(LONDON)
     return (f"Too many failed sign-in attempts have come from your network. For your security, sign-in from it is "
