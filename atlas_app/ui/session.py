@@ -148,13 +148,15 @@ class AuthGate(rx.Middleware):
         if state_path in PUBLIC_STATES:
             return None
         framework = _is_framework_state(state_path)
+        mark = await state.get_state(SessionMark)
+        if framework and not mark._session_id:
+            return None  # no staff data in this tab to protect, and the framework's events need no session
         try:
             resolved = await _resolve(framework or event.name in BEFORE_PASSWORD_CHANGE)
         except PasswordChangeRequired:
             return _redirect("/account")  # signed in, but nothing else works until the password is changed
         _resolved.set(resolved)
         live = resolved.actor.session_id if resolved.actor is not None else 0
-        mark = await state.get_state(SessionMark)
         if mark._session_id and mark._session_id != live:
             await clear_staff_state(state)
         if framework:
