@@ -14,7 +14,8 @@ from atlas_app.services.platform import outbox
 from atlas_app.services import payments
 from atlas_app.services.platform.errors import AtlasError, NotAuthenticated
 from atlas_app.ui import pages  # noqa: F401  (registers every page)
-from atlas_app.ui.session import AuthGate
+from atlas_app.services.platform import auth
+from atlas_app.ui.session import AuthGate, guard_uploads
 
 log = logging.getLogger("atlas")
 
@@ -31,6 +32,7 @@ def handle_backend_exception(exception: Exception) -> EventSpec | None:
 # (job, seconds between runs). Each job is safe to run in several workers at once: rows are claimed or changed
 # by conditional updates, so nothing is done twice.
 HOUSEKEEPING = [
+    (auth.send_requested_links, 2),
     (outbox.deliver_due, 2),
     (booking.release_expired_holds, 15),
     (booking.expire_offers, 3600),
@@ -40,7 +42,7 @@ HOUSEKEEPING = [
 
 @contextlib.asynccontextmanager
 async def housekeeping():
-    """Background jobs: email delivery, freeing seats whose hold ran out, expiring offers past their date,
+    """Background jobs: emailing requested password-reset and unlock links, email delivery, freeing seats whose hold ran out, expiring offers past their date,
     releasing or chasing unpaid bookings past their payment deadline."""
 
     async def every(job, seconds: int):
@@ -60,7 +62,7 @@ async def housekeeping():
 
 
 app = rx.App(
-    api_transformer=build_api(),
+    api_transformer=[build_api(), guard_uploads],
     backend_exception_handler=handle_backend_exception,
     stylesheets=["/atlas.css"],
     html_lang="en-GB",

@@ -86,9 +86,25 @@ def _audit_verify(_args) -> int:
     return 1
 
 
+def _unlock_user(args) -> int:
+    from atlas_app.services.platform.errors import AtlasError
+    from atlas_app.services.platform.users import unlock_by_username
+
+    try:
+        was_locked = unlock_by_username(args.username, "unlock-user")
+    except AtlasError as exc:
+        print(f"Not unlocked: {exc}", file=sys.stderr)
+        return 2
+    print(f"Unlocked '{args.username.strip().lower()}'." if was_locked
+          else f"'{args.username.strip().lower()}' was not locked.")
+    return 0
+
+
 def _send_email(_args) -> int:
+    from atlas_app.services.platform.auth import send_requested_links
     from atlas_app.services.platform.outbox import deliver_due
 
+    send_requested_links(limit=1000)
     report = deliver_due(limit=1000)
     print(f"Sent {report.sent}, failed {report.failed}, will retry {report.retrying}.")
     return 0
@@ -117,6 +133,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("audit-verify", help="check the audit trail's hash chain; report the first broken link")
     p.set_defaults(func=_audit_verify)
+
+    p = sub.add_parser("unlock-user", help="unlock a locked account (any organisation) and reset its failure count")
+    p.add_argument("username")
+    p.set_defaults(func=_unlock_user)
 
     p = sub.add_parser("send-email", help="deliver queued emails now over SMTP_URL")
     p.set_defaults(func=_send_email)

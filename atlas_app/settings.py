@@ -58,6 +58,8 @@ class Settings:
     stripe_webhook_secret: str | None = field(default=None, repr=False)
     # Another address for the Stripe API (a test double); Stripe's own when unset.
     stripe_api_base: str | None = None
+    # Failed sign-ins from one address (any accounts) within 15 minutes before sign-in from it is paused.
+    sign_in_failures_per_address: int = 10
 
     @property
     def is_sqlite(self) -> bool:
@@ -86,4 +88,5 @@ def get_settings() -> Settings:
         stripe_secret_key=(os.environ.get("STRIPE_SECRET_KEY") or "").strip() or None,
         stripe_webhook_secret=(os.environ.get("STRIPE_WEBHOOK_SECRET") or "").strip() or None,
         stripe_api_base=(os.environ.get("STRIPE_API_BASE") or "").strip().rstrip("/") or None,
+        sign_in_failures_per_address=int(os.environ.get("SIGN_IN_FAILURES_PER_ADDRESS") or 10),
     )

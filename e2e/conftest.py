@@ -305,6 +305,8 @@ def atlas() -> Iterator[AtlasServer]:
     smtp_port = _free_port()
     smtp = Controller(mail, hostname="127.0.0.1", port=smtp_port)
     env["SMTP_URL"] = f"smtp://127.0.0.1:{smtp_port}"
+    # Every test browser signs in from 127.0.0.1, and many tests lock accounts on purpose.
+    env["SIGN_IN_FAILURES_PER_ADDRESS"] = "100000"
 
     log_path = tmp / "server.log"
     process = None

@@ -1,4 +1,4 @@
-"""Forgotten passwords: an emailed single-use, expiring link."""
+"""Forgotten passwords: an emailed single-use, expiring link, made only when the email is sent."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 
 from atlas_app.db import utcnow
 from atlas_app.models import AuditEntry, AuthSession, EmailMessage, PasswordResetToken
-from atlas_app.services.platform import auth
+from atlas_app.services.platform import auth, outbox
 from atlas_app.services.platform.errors import ValidationFailed
 from atlas_app.services.platform.passwords import token_digest
 from atlas_app.settings import get_settings
@@ -22,13 +22,32 @@ def emails_to(address: str) -> list[EmailMessage]:
     return all_rows(EmailMessage, EmailMessage.to_address == address, order_by=EmailMessage.id)
 
 
+def mail_to(smtp, address: str) -> list:
+    return [m for m in smtp.messages if m["To"] == address]
+
+
 def reset_token_from_email(address: str) -> str:
-    messages = emails_to(address)
-    assert messages, f"no email to {address}"
-    match = LINK.search(messages[-1].body_text)
-    assert match, messages[-1].body_text
+    """Send what is due and read the token from the last email that reached ``address`` over SMTP."""
+    auth.send_requested_links()
+    outbox.deliver_due()
+    received = [m for m in SMTP.messages if m["To"] == address]
+    assert received, f"no email to {address}"
+    body = received[-1].get_body(("plain",)).get_content()
+    match = LINK.search(body)
+    assert match, body
     assert match.group(1).startswith(get_settings().base_url + "/reset-password?token=")
     return match.group(2)
+
+
+SMTP = None
+
+
+@pytest.fixture(autouse=True)
+def mail_server(smtp):
+    global SMTP
+    SMTP = smtp
+    yield smtp
+    SMTP = None
 
 
 @pytest.fixture
@@ -36,17 +55,23 @@ def staff(make_user):
     return make_user("hbc.staff", "secret123", email="Staff.Member@hartlepool.example.gov.uk")
 
 
-def test_request_queues_an_email_with_a_link_and_stores_only_the_hash(staff):
+def test_request_queues_an_email_with_a_link_and_stores_only_the_hash(staff, smtp):
     message = auth.request_password_reset("hbc.staff", ip="192.0.2.7")
-    assert "emailed a link" in message
+    assert "email a link" in message
+    assert emails_to(staff.email) == []  # made by the background pass, not while answering
+    assert auth.send_requested_links() == 1
     emails = emails_to(staff.email)
     assert len(emails) == 1
     email = emails[0]
     assert email.subject == "Atlas: set a new password"
     assert email.sensitive is True
     assert email.organisation_id == staff.organisation_id
-    assert email.status == "held"  # no SMTP_URL in the tests
+    assert email.status == "queued"
     token = reset_token_from_email(staff.email)
+    # The stored copy holds a placeholder, never the link, before and after sending.
+    stored = emails_to(staff.email)[0]
+    assert stored.status == "sent" and token not in stored.body_text and "token=" not in stored.body_text
+    assert outbox.LINK_PLACEHOLDER in stored.body_text
 
     rows = all_rows(PasswordResetToken)
     assert len(rows) == 1
@@ -59,10 +84,12 @@ def test_request_queues_an_email_with_a_link_and_stores_only_the_hash(staff):
     # The token is not in the audit trail either.
     assert all(token not in str(e.after) + str(e.before) for e in all_rows(AuditEntry))
     assert [e.action for e in all_rows(AuditEntry)] == ["password_reset_requested"]
+    assert auth.reset_password_with_token(token, "brandnew42") == "hbc.staff"
 
 
 def test_email_address_works_as_identifier_in_any_case(staff):
     auth.request_password_reset("STAFF.member@hartlepool.example.gov.uk")
+    auth.send_requested_links()
     assert len(emails_to(staff.email)) == 1
 
 
@@ -149,6 +176,7 @@ def test_same_answer_whether_or_not_the_account_exists(make_user, staff):
         for ident in ("hbc.staff", "nobody.at.all", "nobody@example.org", "hbc.noemail", "hbc.disabled")
     }
     assert len(set(answers.values())) == 1, answers
+    auth.send_requested_links()
     # Only the real, active account with an address got an email and a token.
     assert [m.to_address for m in all_rows(EmailMessage)] == [staff.email]
     assert len(all_rows(PasswordResetToken)) == 1
@@ -159,18 +187,21 @@ def test_blank_identifier_is_a_validation_error(staff):
         auth.request_password_reset("   ")
 
 
-def test_locked_account_gets_a_locked_email_and_no_token(staff):
+def test_locked_account_gets_an_unlock_link_and_no_reset_link(staff):
     for _ in range(auth.MAX_FAILED_ATTEMPTS):
         auth.login("hbc.staff", "wrong999")
     answer = auth.request_password_reset("hbc.staff")
     assert answer == auth.request_password_reset("nobody.at.all")
-    emails = emails_to(staff.email)
-    assert len(emails) == 1
-    assert "locked" in emails[0].subject.lower()
-    assert "administrator" in emails[0].body_text
-    assert LINK.search(emails[0].body_text) is None
-    assert all_rows(PasswordResetToken) == []
-    assert "password_reset_refused_locked" in [e.action for e in all_rows(AuditEntry)]
+    auth.send_requested_links()
+    outbox.deliver_due()
+    subjects = [m["Subject"] for m in mail_to(SMTP, staff.email)]
+    # An unlock link was queued when the account locked and replaced by the request's: only the newer one goes
+    # out (the older is not sent, as its link no longer works); never a reset link.
+    assert subjects == ["Atlas: unlock your account"]
+    assert [m.status for m in emails_to(staff.email)] == ["cancelled", "sent"]
+    assert all(LINK.search(m.get_body(("plain",)).get_content()) is None for m in mail_to(SMTP, staff.email))
+    assert {r.purpose for r in all_rows(PasswordResetToken)} == {"unlock"}
+    assert [r.used_at is None for r in all_rows(PasswordResetToken, order_by=PasswordResetToken.id)] == [False, True]
 
 
 def test_link_stops_working_if_the_account_is_locked_or_disabled_meanwhile(staff, actor):

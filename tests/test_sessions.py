@@ -172,7 +172,7 @@ def test_admin_password_reset_ends_the_users_sessions(make_user, actor):
     users.reset_password(actor, user.id, "fresh4567")
     assert all(auth.resolve(t) is None for t in tokens)
     assert not auth.login("hbc.staff", "secret123").ok
-    new = auth.resolve(sign_in("hbc.staff", "fresh4567"))
+    new = auth.resolve(sign_in("hbc.staff", "fresh4567"), allow_password_change=True)
     assert new is not None and new.must_change_password
 
 

@@ -47,7 +47,8 @@ async def login(request: Request) -> RedirectResponse:
         request.headers.get("user-agent", ""),
     )
     if not outcome.ok:
-        return RedirectResponse("/login?" + urlencode({"failed": "1", "next": next_path}), status_code=303)
+        failed = "throttled" if outcome.throttled else "1"
+        return RedirectResponse("/login?" + urlencode({"failed": failed, "next": next_path}), status_code=303)
     response = RedirectResponse(next_path, status_code=303)
     set_session_cookie(response, outcome.token)
     return response

@@ -18,7 +18,7 @@ from atlas_app.models.booking import (
     SpecialRequest,
     Venue,
 )
-from atlas_app.models.identity import AuthSession, LoginAttempt, PasswordResetToken, Role, User, UserRole
+from atlas_app.models.identity import AccountLinkRequest, AuthSession, LoginAttempt, PasswordResetToken, Role, User, UserRole
 from atlas_app.models.outbox import EmailAttachment, EmailMessage
 from atlas_app.models.payments import (
     CheckoutAttempt,
@@ -31,6 +31,7 @@ from atlas_app.models.payments import (
 from atlas_app.models.tenancy import Organisation
 
 __all__ = [
+    "AccountLinkRequest",
     "ACTIVE_BOOKING_STATUSES",
     "ApiToken",
     "Booking",

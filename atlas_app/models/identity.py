@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Column, ForeignKey, Integer, UniqueConstraint
+from sqlalchemy import JSON, Column, ForeignKey, Index, Integer, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from atlas_app.db import UTCDateTime, utcnow
@@ -76,6 +76,7 @@ class LoginAttempt(SQLModel, table=True):
     """Every sign-in attempt: success, failure, lockout, or refused because locked or disabled."""
 
     __tablename__ = "login_attempt"
+    __table_args__ = (Index("ix_login_attempt_ip_at", "ip", "at"),)
 
     id: int | None = Field(default=None, primary_key=True)
     at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
@@ -98,3 +99,23 @@ class PasswordResetToken(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     expires_at: datetime = Field(sa_type=UTCDateTime)
     used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # "reset" (set a new password) or "unlock" (unlock a locked account).
+    purpose: str = Field(default="reset", max_length=20)
+
+
+class AccountLinkRequest(SQLModel, table=True):
+    """A forgotten-password request, written the same way whether or not the username exists (``user_id`` is
+    then empty). Counted to limit requests per account and per address; a background pass emails the link."""
+
+    __tablename__ = "account_link_request"
+    __table_args__ = (
+        Index("ix_account_link_request_key_at", "key_hash", "at"),
+        Index("ix_account_link_request_ip_at", "ip", "at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    key_hash: str = Field(max_length=64)
+    user_id: int | None = Field(default=None, foreign_key="app_user.id")
+    ip: str = Field(default="", max_length=64)
+    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    handled_at: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)

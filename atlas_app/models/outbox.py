@@ -30,6 +30,10 @@ class EmailMessage(SQLModel, table=True):
     sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     related_entity: str = Field(default="", max_length=60)
     related_id: str = Field(default="", max_length=80)
+    # A message carrying a single-use link stores a placeholder instead; the link is made when the message is
+    # sent, from the link row named here ("reset" or "unlock" and the password_reset_token id).
+    secret_kind: str = Field(default="", max_length=20)
+    secret_id: int | None = Field(default=None)
 
 
 class EmailAttachment(SQLModel, table=True):

@@ -39,3 +39,10 @@ class ValidationFailed(AtlasError):
     def __init__(self, message: str, errors: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.errors = errors or {}
+
+
+class PasswordChangeRequired(PermissionDenied):
+    """The session is valid but its user must choose a new password before doing anything else."""
+
+    def __init__(self, message: str = "Choose a new password first, on the My account page.") -> None:
+        super().__init__(message)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import smtplib
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage as MimeMessage
@@ -27,6 +28,13 @@ from atlas_app.settings import get_settings
 
 MAX_ATTEMPTS = 5
 RETRY_BASE = timedelta(minutes=1)
+
+# Where a message's single-use link goes. The stored body holds this text; the link itself is made by the renderer
+# of the message's ``secret_kind`` when the message is sent, and exists only in the email that leaves.
+LINK_PLACEHOLDER = "[single-use link: added to the email when it is sent]"
+# secret_kind -> fn(session, secret_id) giving the link, or None when it is no longer wanted (used, expired,
+# replaced). Registered by the services that send such links.
+LINK_RENDERERS: dict[str, Callable[[Session, int], str | None]] = {}
 
 
 @dataclass(frozen=True)
@@ -51,9 +59,15 @@ def queue(
     organisation_id: int | None = None,
     related: tuple[str, object] | None = None,
     sensitive: bool = False,
+    link: tuple[str, int] | None = None,
 ) -> QueuedEmail:
     """Queue an email inside the caller's transaction. ``attachments`` are (filename, content type, bytes).
-    The rows are plain INSERTs, sent at once (bookings queue one with every confirmation)."""
+    The rows are plain INSERTs, sent at once (bookings queue one with every confirmation).
+
+    ``link`` is (secret kind, id) for a message whose body holds ``LINK_PLACEHOLDER``: the link is made at sending.
+    """
+    if link is not None and (link[0] not in LINK_RENDERERS or LINK_PLACEHOLDER not in body):
+        raise ValueError("a message with a link needs a registered kind and the placeholder in its body")
     to = (to or "").strip()
     if "@" not in to or any(c in to for c in "\r\n,;<>"):
         raise ValidationFailed(f"'{to}' is not an email address.", {"to": "invalid"})
@@ -65,6 +79,7 @@ def queue(
         "body_html": html, "status": "queued" if get_settings().smtp_url else "held", "attempts": 0,
         "last_error": "", "sensitive": sensitive, "created_at": now, "next_attempt_at": now, "sent_at": None,
         "related_entity": related[0] if related else "", "related_id": str(related[1]) if related else "",
+        "secret_kind": link[0] if link else "", "secret_id": int(link[1]) if link else None,
     }).scalar_one()
     if attachments:
         conn.execute(_ATTACHMENT_INSERT, [{"email_id": message_id, "filename": filename, "content_type": content_type,
@@ -72,13 +87,17 @@ def queue(
     return QueuedEmail(message_id, to, subject)
 
 
-def build_mime(message: EmailMessage, attachments: list[EmailAttachment], sender: str) -> MimeMessage:
+def build_mime(message: EmailMessage, attachments: list[EmailAttachment], sender: str,
+               link: str | None = None) -> MimeMessage:
     mime = MimeMessage()
     mime["From"] = sender
     mime["To"] = message.to_address
     mime["Subject"] = message.subject
     mime["Message-ID"] = make_msgid(idstring=f"atlas-{message.id}")
-    mime.set_content(message.body_text)
+    body = message.body_text
+    if link is not None:
+        body = body.replace(LINK_PLACEHOLDER, link)
+    mime.set_content(body)
     if message.body_html:
         mime.add_alternative(message.body_html, subtype="html")
     for att in attachments:
@@ -133,6 +152,14 @@ def deliver_due(limit: int = 100) -> DeliveryReport:
                 msg = s.exec(select(EmailMessage).where(EmailMessage.id == message_id).with_for_update()).first()
                 if msg is None or msg.status not in ("queued", "held"):
                     continue
+                link = None
+                if msg.secret_kind:
+                    # A fresh link for each attempt; the stored row keeps only the placeholder.
+                    link = LINK_RENDERERS[msg.secret_kind](s, msg.secret_id)
+                    if link is None:
+                        msg.status, msg.last_error = "cancelled", "The link is no longer valid; not sent."
+                        s.add(msg)
+                        continue
                 msg.status = "sending"
                 msg.attempts += 1
                 s.add(msg)
@@ -141,7 +168,7 @@ def deliver_due(limit: int = 100) -> DeliveryReport:
             try:
                 if client is None:
                     client = _smtp_connect(settings.smtp_url)
-                client.send_message(build_mime(msg, attachments, settings.mail_from))
+                client.send_message(build_mime(msg, attachments, settings.mail_from, link))
             except (OSError, smtplib.SMTPException) as exc:
                 error = f"{type(exc).__name__}: {exc}"[:1000]
                 client = None

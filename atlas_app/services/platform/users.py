@@ -17,7 +17,7 @@ from sqlmodel import Session, select
 from atlas_app.db import read_session, utcnow, write_session
 from atlas_app.models import AuthSession, LoginAttempt, Organisation, Role, User, UserRole
 from atlas_app.services.platform import audit
-from atlas_app.services.platform.actor import Actor
+from atlas_app.services.platform.actor import Actor, system_actor
 from atlas_app.services.platform.auth import _end_sessions
 from atlas_app.services.platform.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from atlas_app.services.platform.passwords import check_password_rule, hash_password
@@ -246,18 +246,35 @@ def set_active(actor: Actor, user_id: int, active: bool) -> None:
                      before={"is_active": not active}, after={"is_active": bool(active), "sessions_ended": ended})
 
 
+def _unlock_row(s: Session, actor: Actor, user: User) -> bool:
+    if user.locked_at is None and user.failed_attempts == 0:
+        return False
+    before = {"locked": user.locked_at is not None, "failed_attempts": user.failed_attempts}
+    user.locked_at = None
+    user.failed_attempts = 0
+    s.add(user)
+    audit.record(s, actor, "user", user.id, "unlocked", before=before,
+                 after={"locked": False, "failed_attempts": 0}, organisation_id=user.organisation_id)
+    return True
+
+
 def unlock(actor: Actor, user_id: int) -> None:
+    """An administrator unlocks a user of the organisation they act for (a platform administrator acts for any)."""
     actor.require(Perm.USERS_MANAGE)
     with write_session() as s:
-        user = _get_user(s, actor, user_id, lock=True)
-        if user.locked_at is None and user.failed_attempts == 0:
-            return
-        before = {"locked": user.locked_at is not None, "failed_attempts": user.failed_attempts}
-        user.locked_at = None
-        user.failed_attempts = 0
-        s.add(user)
-        audit.record(s, actor, "user", user.id, "unlocked", before=before,
-                     after={"locked": False, "failed_attempts": 0})
+        _unlock_row(s, actor, _get_user(s, actor, user_id, lock=True))
+
+
+def unlock_by_username(username: str, by: str = "unlock-user") -> bool:
+    """The platform's own unlock (the command line): any organisation's user. Returns whether it was locked."""
+    name = (username or "").strip().lower()
+    with write_session() as s:
+        user = s.exec(select(User).where(User.username == name).with_for_update()).first()
+        if user is None:
+            raise NotFound(f"No user '{name}'.")
+        was_locked = user.locked_at is not None
+        _unlock_row(s, system_actor(user.organisation_id, by), user)
+        return was_locked
 
 
 def reset_password(actor: Actor, user_id: int, new_password: str, must_change: bool = True) -> None:

@@ -16,7 +16,7 @@ from atlas_app.services.platform import auth as auth_service
 from atlas_app.services.platform import users as users_service
 from atlas_app.services.platform.permissions import ALL_PERMISSIONS, Perm
 from atlas_app.ui.components.forms import native_form
-from atlas_app.ui.session import private, require
+from atlas_app.ui.session import before_password_change, private, require
 
 
 @dataclass(frozen=True)
@@ -97,6 +97,10 @@ class AuthState(rx.State):
         actor = await require(self)
         await asyncio.to_thread(auth_service.logout_everywhere, actor)
         return rx.redirect("/login?signed_out=1", is_external=True)
+
+
+# The shell loads (and sends the user to My account) and signing out everywhere work before a password change.
+before_password_change(AuthState, "load", "sign_out_everywhere")
 
 
 def _nav_link(item: NavItem) -> rx.Component:

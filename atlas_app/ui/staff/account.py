@@ -7,10 +7,10 @@ import asyncio
 import reflex as rx
 
 from atlas_app.services.platform import auth as auth_service
-from atlas_app.services.platform.errors import ValidationFailed
+from atlas_app.services.platform.errors import NotAuthenticated, ValidationFailed
 from atlas_app.ui.components.forms import field, form_error, form_notice
 from atlas_app.ui.components.shell import AuthState, staff_page
-from atlas_app.ui.session import private, require
+from atlas_app.ui.session import before_password_change, private, require
 
 
 @private
@@ -28,13 +28,19 @@ class AccountState(rx.State):
             return
         try:
             await asyncio.to_thread(auth_service.change_own_password, actor, str(form.get("current_password", "")),
-                                    new)
+                                    new, self.router.session.client_ip or "",
+                                    self.router.headers.user_agent or "")
         except ValidationFailed as exc:
             self.error = str(exc)
             return
+        except NotAuthenticated:  # the third wrong current password locked the account
+            return rx.redirect("/login?locked=1", is_external=True)
         self.notice = "Your password has been changed. Your other sessions have been signed out."
         (await self.get_state(AuthState)).must_change_password = False
         return rx.set_value("current-password", "")
+
+
+before_password_change(AccountState, "change_password")
 
 
 @staff_page("/account", "My account")

@@ -8,11 +8,14 @@ import reflex as rx
 
 from atlas_app.api.web import safe_next
 from atlas_app.services.platform import auth as auth_service
-from atlas_app.services.platform.auth import SIGN_IN_FAILED
+from atlas_app.services.platform.auth import ACCOUNT_LOCKED_NOW, SIGN_IN_FAILED
 from atlas_app.services.platform.errors import ValidationFailed
 from atlas_app.ui.components.forms import field, form_error, form_notice, native_form
 from atlas_app.ui.components.shell import public_shell
-from atlas_app.ui.session import PRIVATE_STATES, public
+from atlas_app.ui.session import clear_staff_state, public
+
+SIGN_IN_PAUSED = ("Too many failed sign-in attempts have come from your network, so sign-in from it is paused for "
+                  "up to 15 minutes. Please try again later.")
 
 
 @public
@@ -24,20 +27,25 @@ class LoginState(rx.State):
     @rx.event
     async def on_load(self):
         # Whoever used this tab before, their staff data goes now.
-        for cls in PRIVATE_STATES:
-            (await self.get_state(cls)).reset()
+        await clear_staff_state(self)
         params = self.router.url.query_parameters
         self.next_path = safe_next(params.get("next"), "/staff")
         self.error = ""
         self.notice = ""
         if params.get("failed") == "origin":
             self.error = "Sign-in was refused because the form did not come from this site. Please try again."
+        elif params.get("failed") == "throttled":
+            self.error = SIGN_IN_PAUSED
         elif params.get("failed"):
             self.error = SIGN_IN_FAILED
+        elif params.get("locked"):
+            self.error = ACCOUNT_LOCKED_NOW
         elif params.get("signed_out"):
             self.notice = "You have signed out."
         elif params.get("reset"):
             self.notice = "Your password has been changed. Sign in with the new password."
+        elif params.get("unlocked"):
+            self.notice = "Your account is unlocked. Sign in with your password."
 
 
 @rx.page(route="/login", title="Sign in · Atlas", on_load=LoginState.on_load)
@@ -62,7 +70,8 @@ def login_page() -> rx.Component:
         ),
         rx.link("Forgotten your password?", href="/forgot-password"),
         rx.text(
-            "Accounts lock after 3 failed attempts; only an administrator can unlock them.",
+            "Accounts lock after 3 failed attempts. The owner is emailed a link to unlock it; an administrator can "
+            "unlock it too.",
             size="2",
             color_scheme="gray",
         ),
@@ -79,7 +88,8 @@ class ForgotPasswordState(rx.State):
         self.error = ""
         try:
             self.message = await asyncio.to_thread(
-                auth_service.request_password_reset, str(form.get("identifier", ""))[:254], ""
+                auth_service.request_password_reset, str(form.get("identifier", ""))[:254],
+                self.router.session.client_ip or "",
             )
         except ValidationFailed as exc:
             self.error = str(exc)
@@ -148,4 +158,41 @@ def reset_password_page() -> rx.Component:
             ),
             on_submit=ResetPasswordState.submit,
         ),
+    )
+
+
+@public
+class UnlockAccountState(rx.State):
+    error: str = ""
+    _token: str = ""
+
+    @rx.event
+    def on_load(self):
+        self._token = self.router.url.query_parameters.get("token", "")[:200]
+        self.error = ""
+
+    @rx.event
+    async def submit(self, _form: dict):
+        # A button, not the link itself: mail scanners that open links must not use up the link.
+        try:
+            await asyncio.to_thread(auth_service.unlock_with_token, self._token)
+        except ValidationFailed as exc:
+            self.error = str(exc)
+            return
+        self._token = ""
+        return rx.redirect("/login?unlocked=1")
+
+
+@rx.page(route="/unlock-account", title="Unlock your account · Atlas", on_load=UnlockAccountState.on_load)
+def unlock_account_page() -> rx.Component:
+    return public_shell(
+        rx.heading("Unlock your account", size="7", as_="h1"),
+        rx.text("Your account was locked after 3 wrong passwords. Unlock it here, then sign in. If you did not try "
+                "to sign in, change your password after signing in."),
+        form_error(UnlockAccountState.error),
+        rx.form(
+            rx.button("Unlock my account", type="submit", size="3", width="100%", id="unlock-account"),
+            on_submit=UnlockAccountState.submit,
+        ),
+        rx.link("Back to sign in", href="/login"),
     )

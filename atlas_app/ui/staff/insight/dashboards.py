@@ -19,12 +19,11 @@ from typing import Any
 import plotly.graph_objects as go
 import reflex as rx
 
-from atlas_app.api.web import session_token_from_cookie_header
 from atlas_app.services.platform import auth
 from atlas_app.services.insight import dashboards
 from atlas_app.services.platform.actor import Actor
 from atlas_app.services.casework.cases import case_ref
-from atlas_app.services.platform.errors import AtlasError, ValidationFailed
+from atlas_app.services.platform.errors import AtlasError, PermissionDenied, ValidationFailed
 from atlas_app.services.platform.permissions import Perm
 from atlas_app.timeutil import LONDON
 from atlas_app.ui.components import dashboard_charts as charts
@@ -32,7 +31,7 @@ from atlas_app.ui.components.casework_ui import section, select_field
 from atlas_app.ui.components.forms import form_error, form_notice
 from atlas_app.ui.components.shell import NavItem, register_nav, staff_page
 from atlas_app.ui.components.table import data_table
-from atlas_app.ui.session import private, require
+from atlas_app.ui.session import private, request_token, require
 
 log = logging.getLogger("atlas.dashboards")
 
@@ -265,7 +264,7 @@ class DashboardState(rx.State):
         or every ``CHECK_SECONDS`` to notice that the tab left the page or the session ended."""
         async with self:
             mine = self._poll
-            token = session_token_from_cookie_header(self.router.headers.cookie)
+            token = request_token()
             client = self.router.session.client_token
             last, org = self._marker, self._organisation_id
         checked = time.monotonic()
@@ -287,7 +286,10 @@ class DashboardState(rx.State):
                     return
                 data, target, last, org = self._filter_data(), self.target, self._marker, self._organisation_id
                 sigs = dict(self._sigs)
-            actor = await asyncio.to_thread(auth.resolve, token, False) if token else None
+            try:
+                actor = await asyncio.to_thread(auth.resolve, token, False) if token else None
+            except PermissionDenied:  # must change their password first
+                actor = None
             if actor is None or not actor.can(Perm.DASHBOARDS_VIEW) or actor.organisation_id != org:
                 async with self:
                     if self._poll == mine:
