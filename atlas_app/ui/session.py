@@ -18,7 +18,7 @@ import reflex as rx
 from reflex.state import BaseState, StateUpdate
 from reflex_base.event import Event
 
-from atlas_app.api.web import session_token_from_cookie_header
+from atlas_app.api.web import client_address, session_token_from_cookie_header
 from atlas_app.services.platform import auth
 from atlas_app.services.platform.actor import Actor
 from atlas_app.services.platform.errors import NotAuthenticated, PermissionDenied
@@ -46,6 +46,14 @@ def private(cls: type[BaseState]) -> type[BaseState]:
 
 def _token(state: BaseState) -> str | None:
     return session_token_from_cookie_header(state.router.headers.cookie)
+
+
+def client_ip(state: BaseState) -> str:
+    """The client's address for a Reflex event: the websocket's direct peer and its handshake's X-Forwarded-For,
+    judged by the same rule as the HTTP routes (``client_address``). Reflex's own reading of the header is off
+    (``trusted_proxy_hops=0`` in rxconfig), so ``client_ip`` there is the peer."""
+    router = state.router
+    return client_address(router.session.client_ip, router.headers.raw_headers.get("x-forwarded-for"))
 
 
 async def current_actor(state: BaseState) -> Actor | None:

@@ -12,7 +12,7 @@ from atlas_app.services.platform.auth import SIGN_IN_FAILED
 from atlas_app.services.platform.errors import ValidationFailed
 from atlas_app.ui.components.forms import field, form_error, form_notice, native_form
 from atlas_app.ui.components.shell import public_shell
-from atlas_app.ui.session import PRIVATE_STATES, public
+from atlas_app.ui.session import PRIVATE_STATES, client_ip, public
 
 
 @public
@@ -79,7 +79,7 @@ class ForgotPasswordState(rx.State):
         self.error = ""
         try:
             self.message = await asyncio.to_thread(
-                auth_service.request_password_reset, str(form.get("identifier", ""))[:254], ""
+                auth_service.request_password_reset, str(form.get("identifier", ""))[:254], client_ip(self)
             )
         except ValidationFailed as exc:
             self.error = str(exc)
