@@ -8,6 +8,7 @@ import asyncio
 import base64
 import gzip
 import hashlib
+import re
 
 import pytest
 from starlette.applications import Starlette
@@ -206,3 +207,36 @@ def test_a_not_modified_answer_leaves_the_cached_pages_policy_alone():
     assert response.status_code == 304
     assert "content-security-policy" not in response.headers
     assert response.headers["x-content-type-options"] == "nosniff"
+
+
+# --- the nginx template -----------------------------------------------------------------------------------------
+
+
+def _render_module():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "deploy" / "nginx" / "render.py"
+    spec = importlib.util.spec_from_file_location("atlas_nginx_render", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_nginx_template_is_filled_in_completely():
+    text = _render_module().render("atlas.example.gov.uk", "/etc/ssl/a.pem", "/etc/ssl/a.key", "127.0.0.1:3000")
+    assert "{{" not in text
+    assert "listen 443 ssl" in text and "ssl_certificate     /etc/ssl/a.pem;" in text
+    # Every location that proxies sets the forwarding headers itself (nginx does not inherit them into a block
+    # that sets its own), and the websocket location upgrades.
+    locations = re.split(r"\n\s+location ", text)[1:]
+    assert len(locations) == 2
+    for block in locations:
+        assert "X-Forwarded-For   $proxy_add_x_forwarded_for" in block and "X-Forwarded-Proto $scheme" in block
+    assert "Upgrade           $http_upgrade" in locations[0]
+
+
+@pytest.mark.parametrize("bad", ["atlas.example; include /etc/passwd", "a b", "{x}", ""])
+def test_the_nginx_renderer_refuses_values_that_would_change_the_configuration(bad):
+    with pytest.raises(ValueError):
+        _render_module().render(bad, "/etc/ssl/a.pem", "/etc/ssl/a.key")
