@@ -177,12 +177,15 @@ def _guess(page, reference: str) -> None:
 # --- through nginx ------------------------------------------------------------------------------------------------
 
 
-def test_staff_work_over_https_behind_nginx(https, secure_page):
+def test_staff_work_over_https_behind_nginx(https, secure_page, db):
     page = secure_page
     response = page.goto("/login")
     assert response.headers["strict-transport-security"].startswith("max-age=")
     login(page, "hbc.admin", "admin123")
     assert page.url.startswith(PUBLIC + "/staff")
+    # The sign-in log has the browser's address from nginx's X-Forwarded-For, not nginx's own.
+    last = db.one("SELECT ip FROM login_attempt WHERE username_tried = 'hbc.admin' ORDER BY id DESC LIMIT 1")
+    assert last["ip"] == "127.0.0.1"
 
     cookie = next(c for c in page.context.cookies() if c["name"] == "atlas_session")
     assert cookie["secure"] and cookie["httpOnly"]
