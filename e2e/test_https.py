@@ -175,6 +175,7 @@ def _guess(page, reference: str) -> None:
 
 
 # --- through nginx ------------------------------------------------------------------------------------------------
+# (Every test here drives Chromium, so the browser tests of all files run together and the deployment starts once.)
 
 
 def test_staff_work_over_https_behind_nginx(https, secure_page, db):
@@ -197,8 +198,7 @@ def test_staff_work_over_https_behind_nginx(https, secure_page, db):
     expect(page.get_by_text("Rita Shaw").first).to_be_visible()
     assert not [p for p in page.problems if "Content Security Policy" in p], page.problems
 
-
-def test_plain_http_sends_visitors_to_https(https):
+    # Plain http only sends visitors to https.
     response = httpx.get(f"http://127.0.0.1:{https.http_port}/login", headers={"host": "localhost"},
                          follow_redirects=False, timeout=10)
     assert response.status_code == 301
