@@ -11,6 +11,7 @@ BIN := $(CURDIR)/$(VENV)/bin
 TOOLS := $(CURDIR)/.tools
 PORT ?= 3000
 CHROMIUM ?= /usr/bin/chromium
+NGINX ?= /usr/sbin/nginx
 PG_TEST_URL ?= postgresql://postgres@127.0.0.1:5432/test
 
 export PATH := $(TOOLS)/node_modules/.bin:$(BIN):$(PATH)
@@ -21,7 +22,7 @@ export REFLEX_SHOW_BUILT_WITH_REFLEX := false
 export NPM_CONFIG_REGISTRY := https://registry.npmjs.org/
 export PYTHONUNBUFFERED := 1
 
-.PHONY: help setup run test test-unit test-pg test-e2e bench migrate seed build browser clean
+.PHONY: help setup run test test-unit test-pg test-e2e bench migrate seed build browser nginx clean
 
 help:
 	@echo "make run    set up, migrate, load demo data and serve on http://localhost:$(PORT)"
@@ -57,6 +58,15 @@ browser:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium fonts-dejavu-core >/dev/null; \
 	fi
 
+# Debian's nginx, the TLS-terminating reverse proxy the HTTPS browser test puts in front of the server.
+nginx:
+	@if [ ! -x $(NGINX) ]; then \
+	  echo "installing nginx from Debian"; \
+	  if [ "$$(id -u)" = 0 ]; then SUDO=""; else SUDO=sudo; fi; \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends nginx-light >/dev/null \
+	    || DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq --no-install-recommends nginx >/dev/null; \
+	fi
+
 migrate: setup
 	$(BIN)/python -m atlas_app migrate
 
@@ -70,7 +80,7 @@ run: seed
 
 # --- tests -------------------------------------------------------------------------------------------
 
-test: setup browser
+test: setup browser nginx
 	$(MAKE) --no-print-directory test-unit
 	@if [ -n "$${DATABASE_URL:-}" ]; then $(MAKE) --no-print-directory test-pg; \
 	 else echo "DATABASE_URL is not set: PostgreSQL run skipped (CI sets it)"; fi
@@ -85,7 +95,7 @@ test-pg: setup
 # The browser suite starts its own production server (fresh data directory; PostgreSQL database atlas_e2e when
 # DATABASE_URL is set; Redis and several workers when REDIS_URL is set). Failure reports, screenshots and the
 # server log are kept in e2e-artifacts/.
-test-e2e: setup browser
+test-e2e: setup browser nginx
 	rm -rf e2e-artifacts
 	$(BIN)/python -m pytest e2e -q -p no:cacheprovider --screenshot only-on-failure --output e2e-artifacts/playwright
 

@@ -28,6 +28,9 @@ config = rx.Config(
     # A tab's state lives as long as a staff session may stay idle.
     redis_token_expiration=max(3600, _settings.session_idle_minutes * 60),
     cors_allowed_origins=_allowed_origins(),
+    # Atlas judges X-Forwarded-For itself, against TRUSTED_PROXIES (atlas_app/api/web.py client_address), so
+    # Reflex's router.session.client_ip stays the websocket's direct peer.
+    trusted_proxy_hops=0,
     plugins=[
         rx.plugins.SitemapPlugin(),
         rx.plugins.RadixThemesPlugin(theme=rx.theme(accent_color="indigo", gray_color="slate", radius="medium")),

@@ -5,6 +5,7 @@ Nothing here imports Reflex, so services, the CLI, Alembic and tests can all use
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from dataclasses import dataclass, field
@@ -41,6 +42,20 @@ def _secret_key(data_dir: Path) -> str:
     return path.read_text().strip()
 
 
+def parse_trusted_proxies(value: str | None) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """``TRUSTED_PROXIES``: comma-separated addresses or CIDR ranges of the reverse proxies in front of Atlas."""
+    networks = []
+    for entry in (value or "").split(","):
+        entry = entry.strip()
+        if not entry:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(entry, strict=False))
+        except ValueError:
+            raise ValueError(f"TRUSTED_PROXIES: {entry!r} is not an IP address or CIDR range") from None
+    return tuple(networks)
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str
@@ -60,6 +75,8 @@ class Settings:
     stripe_api_base: str | None = None
     # Failed sign-ins from one address (any accounts) within 15 minutes before sign-in from it is paused.
     sign_in_failures_per_address: int = 10
+    # Reverse proxies whose X-Forwarded-For is believed (none by default: the direct peer is the client).
+    trusted_proxies: tuple = ()
 
     @property
     def is_sqlite(self) -> bool:
@@ -67,6 +84,10 @@ class Settings:
 
     @property
     def cookie_secure(self) -> bool:
+        return self.is_https
+
+    @property
+    def is_https(self) -> bool:
         return self.base_url.startswith("https://")
 
 
@@ -89,4 +110,5 @@ def get_settings() -> Settings:
         stripe_webhook_secret=(os.environ.get("STRIPE_WEBHOOK_SECRET") or "").strip() or None,
         stripe_api_base=(os.environ.get("STRIPE_API_BASE") or "").strip().rstrip("/") or None,
         sign_in_failures_per_address=int(os.environ.get("SIGN_IN_FAILURES_PER_ADDRESS") or 10),
+        trusted_proxies=parse_trusted_proxies(os.environ.get("TRUSTED_PROXIES")),
     )

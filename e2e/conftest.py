@@ -118,6 +118,8 @@ class AtlasServer:
     process: subprocess.Popen
     mail: MailBox
     workers: list[int] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict, repr=False)  # the server's environment
+    web_dir: Path | None = None  # its production frontend build
 
     def log_tail(self, lines: int = 80, since: int = 0) -> str:
         try:
@@ -324,7 +326,8 @@ def atlas() -> Iterator[AtlasServer]:
         _RUNNING.append(process)
         smtp.start()  # after the fork (no extra thread while forking); the app sends nothing before it is up
         server = AtlasServer(url=f"http://localhost:{port}", port=port, data_dir=data_dir, log_path=log_path,
-                             database_url=database_url, redis_url=env.get("REDIS_URL"), process=process, mail=mail)
+                             database_url=database_url, redis_url=env.get("REDIS_URL"), process=process, mail=mail,
+                             env=env, web_dir=tmp / "web")
         started = time.monotonic()
         _wait_healthy(server)
         # Workers are forked by the server process once it serves; give them a moment to all come up.
@@ -351,6 +354,45 @@ def atlas() -> Iterator[AtlasServer]:
 
 
 _RUNNING: list[subprocess.Popen] = []
+
+# What `reflex run --env prod` does once its frontend is built: the production backend, serving that build too.
+_SERVE_BUILT = """
+import sys
+from reflex_base import constants
+from reflex_base.environment import environment
+from reflex.utils import exec as reflex_exec
+environment.REFLEX_SKIP_COMPILE.set(True)
+reflex_exec.run_backend_prod(sys.argv[1], int(sys.argv[2]), constants.LogLevel.INFO, True)
+"""
+
+
+def start_another_server(atlas: AtlasServer, port: int, log_path: Path, states_dir: Path,
+                         **settings: str) -> AtlasServer:
+    """A second production server on the same database and frontend build as ``atlas`` (the build is not
+    repeated), with some settings changed (BASE_URL, TRUSTED_PROXIES...); stopped with ``stop_server``."""
+    env = {**atlas.env, "REFLEX_ENV_MODE": "prod", "REFLEX_STATES_WORKDIR": str(states_dir), **settings}
+    if env.get("REDIS_URL"):
+        env["GRANIAN_WORKERS"] = "1"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen([sys.executable, "-c", _SERVE_BUILT, "127.0.0.1", str(port)], cwd=ROOT, env=env,
+                                   stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                   start_new_session=True, preexec_fn=_die_with_parent)
+    _RUNNING.append(process)
+    server = AtlasServer(url=settings.get("BASE_URL", f"http://localhost:{port}"), port=port,
+                         data_dir=atlas.data_dir, log_path=log_path, database_url=atlas.database_url,
+                         redis_url=atlas.redis_url, process=process, mail=atlas.mail, env=env, web_dir=atlas.web_dir)
+    try:
+        _wait_healthy(server)
+    except BaseException:
+        stop_server(server)
+        raise
+    return server
+
+
+def stop_server(server: AtlasServer) -> None:
+    _stop(server.process)
+    if server.process in _RUNNING:
+        _RUNNING.remove(server.process)
 
 
 @atexit.register

@@ -225,9 +225,10 @@ def raw_socket_in_page(page: Page, base_url: str, events: list[dict], *, expect_
 
 class PythonSocket:
     """The same protocol from outside any browser, with whatever headers the caller forges (wsproto over a plain
-    socket, read synchronously)."""
+    socket, read synchronously), optionally from another loopback ``source`` address."""
 
-    def __init__(self, base_url: str, headers: dict[str, str] | None = None, token: str | None = None):
+    def __init__(self, base_url: str, headers: dict[str, str] | None = None, token: str | None = None,
+                 source: str | None = None):
         from urllib.parse import urlsplit
 
         from wsproto import ConnectionType, WSConnection
@@ -238,7 +239,8 @@ class PythonSocket:
         self._partial = ""
         self._pending: list[str] = []
         self.ws = WSConnection(ConnectionType.CLIENT)
-        self.sock = socket.create_connection((parts.hostname, parts.port or 80), timeout=10)
+        self.sock = socket.create_connection((parts.hostname, parts.port or 80), timeout=10,
+                                             source_address=(source, 0) if source else None)
         target = "/_event/?EIO=4&transport=websocket&token=" + (token or str(uuid.uuid4()))
         extra = [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
         self.sock.sendall(self.ws.send(Request(host=parts.netloc, target=target, extra_headers=extra)))

@@ -1,14 +1,18 @@
-"""The Starlette application holding every /api route; Reflex mounts itself beneath it."""
+"""The Starlette application holding every /api route and the security headers; Reflex mounts itself beneath it."""
 
 from __future__ import annotations
 
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 
 from atlas_app.api import auth_routes, exports, health, stripe_webhook, v1
+from atlas_app.api.security_headers import SecurityHeadersMiddleware
 
 ROUTE_MODULES = [health, auth_routes, v1, stripe_webhook, exports]
 
 
 def build_api() -> Starlette:
+    """The /api routes. Reflex mounts its own application (its endpoints and, in production, the built frontend's
+    pages and static files) beneath this one, so this application's middleware sees every HTTP response."""
     routes = [route for module in ROUTE_MODULES for route in module.routes]
-    return Starlette(routes=routes)
+    return Starlette(routes=routes, middleware=[Middleware(SecurityHeadersMiddleware)])

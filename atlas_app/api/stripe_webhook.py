@@ -16,7 +16,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from atlas_app.api.web import read_body
 from atlas_app.services.payments import checkout
+from atlas_app.services.platform.errors import ValidationFailed
 from atlas_app.settings import get_settings
 
 log = logging.getLogger("atlas.payments")
@@ -29,9 +31,10 @@ async def stripe_webhook(request: Request) -> JSONResponse:
     secret = get_settings().stripe_webhook_secret
     if not secret:
         return JSONResponse({"error": "Stripe webhooks are not configured on this server."}, status_code=503)
-    payload = await request.body()
-    if len(payload) > MAX_BODY:
-        return JSONResponse({"error": "Payload too large."}, status_code=400)
+    try:
+        payload = await read_body(request, MAX_BODY)
+    except ValidationFailed as exc:
+        return JSONResponse({"error": str(exc)}, status_code=exc.status_code)
     signature = request.headers.get("stripe-signature", "")
     try:
         stripe.Webhook.construct_event(payload, signature, secret, tolerance=TOLERANCE_SECONDS)

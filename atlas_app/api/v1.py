@@ -20,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from atlas_app.api.web import read_body
 from atlas_app.db import utcnow, write_session
 from atlas_app.services.platform import api_tokens
 from atlas_app.services.booking import bookings as booking, catalogue, referrals
@@ -56,9 +57,7 @@ async def _actor(request: Request) -> Actor:
 
 
 async def _json_body(request: Request, required: bool = True) -> dict[str, Any]:
-    raw = await request.body()
-    if len(raw) > MAX_BODY_BYTES:
-        raise ValidationFailed(f"The request body is larger than {MAX_BODY_BYTES // 1024} KB.", {"body": "too large"})
+    raw = await read_body(request, MAX_BODY_BYTES)
     if not raw.strip():
         if required:
             raise ValidationFailed("The request body must be a JSON object.", {"body": "required"})

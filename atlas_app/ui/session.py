@@ -31,7 +31,7 @@ from reflex_base.event.context import EventContext
 from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
 
-from atlas_app.api.web import session_token_from_cookie_header
+from atlas_app.api.web import client_address, session_token_from_cookie_header
 from atlas_app.services.platform import auth
 from atlas_app.services.platform.actor import Actor
 from atlas_app.services.platform.errors import NotAuthenticated, PasswordChangeRequired, PermissionDenied
@@ -96,6 +96,14 @@ async def _resolve(allow_password_change: bool) -> _Resolved:
     token = session_token_from_cookie_header(_request_cookie())
     actor = await asyncio.to_thread(auth.resolve, token, True, allow_password_change) if token else None
     return _Resolved(token, actor)
+
+
+def client_ip(state: BaseState) -> str:
+    """The client's address for a Reflex event: the websocket's direct peer and its handshake's X-Forwarded-For,
+    judged by the same rule as the HTTP routes (``client_address``). Reflex's own reading of the header is off
+    (``trusted_proxy_hops=0`` in rxconfig), so ``client_ip`` there is the peer."""
+    router = state.router
+    return client_address(router.session.client_ip, router.headers.raw_headers.get("x-forwarded-for"))
 
 
 async def current_actor(state: BaseState) -> Actor | None:

@@ -44,7 +44,7 @@ from atlas_app.ui.public.booking_wizard import (
     text_input,
     wizard_page,
 )
-from atlas_app.ui.session import public
+from atlas_app.ui.session import client_ip, public
 
 STATUS_TEXT = {
     "awaiting_payment": "Booked, waiting for payment",
@@ -185,7 +185,7 @@ class ManageBookingState(rx.State):
                                        ("postcode", "f-postcode")])
         try:
             cb = await asyncio.to_thread(self_service.find_booking, reference, dob, postcode,
-                                       self.router.session.client_ip)
+                                       client_ip(self))
         except ValidationFailed as exc:
             return self._fail({}, [], str(exc))
         self._show(cb)

@@ -35,7 +35,7 @@ from atlas_app.timeutil import LONDON
 from atlas_app.ui.components.paid_flag import demo_banner
 from atlas_app.ui.components.shell import public_shell
 from atlas_app.ui.format import pounds
-from atlas_app.ui.session import public
+from atlas_app.ui.session import client_ip, public
 
 MODE_LABELS = {
     "classroom": "In a classroom",
@@ -341,7 +341,7 @@ class BookingWizardState(rx.State):
             return self._fail(errors, order)
         try:
             view = await asyncio.to_thread(offers_service.find_offer, reference, dob, postcode,
-                                         self.router.session.client_ip)
+                                         client_ip(self))
         except ValidationFailed as exc:
             return self._fail({}, [], str(exc))
         if view.active_booking_reference:

@@ -10,7 +10,7 @@ from atlas_app.services.platform import auth as auth_service
 from atlas_app.services.platform.errors import NotAuthenticated, ValidationFailed
 from atlas_app.ui.components.forms import field, form_error, form_notice
 from atlas_app.ui.components.shell import AuthState, staff_page
-from atlas_app.ui.session import before_password_change, private, require
+from atlas_app.ui.session import before_password_change, client_ip, private, require
 
 
 @private
@@ -28,7 +28,7 @@ class AccountState(rx.State):
             return
         try:
             await asyncio.to_thread(auth_service.change_own_password, actor, str(form.get("current_password", "")),
-                                    new, self.router.session.client_ip or "",
+                                    new, client_ip(self),
                                     self.router.headers.user_agent or "")
         except ValidationFailed as exc:
             self.error = str(exc)

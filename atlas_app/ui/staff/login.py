@@ -12,7 +12,7 @@ from atlas_app.services.platform.auth import ACCOUNT_LOCKED_NOW, SIGN_IN_FAILED
 from atlas_app.services.platform.errors import ValidationFailed
 from atlas_app.ui.components.forms import field, form_error, form_notice, native_form
 from atlas_app.ui.components.shell import public_shell
-from atlas_app.ui.session import clear_staff_state, public
+from atlas_app.ui.session import clear_staff_state, client_ip, public
 
 SIGN_IN_PAUSED = ("Too many failed sign-in attempts have come from your network, so sign-in from it is paused for "
                   "up to 15 minutes. Please try again later.")
@@ -88,8 +88,7 @@ class ForgotPasswordState(rx.State):
         self.error = ""
         try:
             self.message = await asyncio.to_thread(
-                auth_service.request_password_reset, str(form.get("identifier", ""))[:254],
-                self.router.session.client_ip or "",
+                auth_service.request_password_reset, str(form.get("identifier", ""))[:254], client_ip(self)
             )
         except ValidationFailed as exc:
             self.error = str(exc)
