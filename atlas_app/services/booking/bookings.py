@@ -1,6 +1,6 @@
 """Bookings: holding a seat, confirming, transferring, cancelling, attendance, and expiry of holds.
 
-One validation function (``_check_bookable``) serves every way in: the public wizard, telephone bookings, transfers
+One validation function (``check_bookable``) serves every way in: the public wizard, telephone bookings, transfers
 and the REST API. Seats are taken and given back only by guarded UPDATEs of ``course_session.seats_taken``
 (``... WHERE seats_taken < capacity``), so a session can never be overbooked however many requests race; a CHECK
 constraint backs this up, and a partial unique index keeps an offer to one active booking.
@@ -109,7 +109,7 @@ def clean_needs(needs: dict[str, Any] | None) -> dict[str, Any]:
     return out
 
 
-def _take_seat(s: Session, session_id: int, organisation_id: int, looks_full: bool = False) -> None:
+def take_seat(s: Session, session_id: int, organisation_id: int, looks_full: bool = False) -> None:
     """Take one seat, or raise SessionFull. Expired holds on the session are released first if it looks full.
 
     ``looks_full``: the session was full when this transaction read it. Then, unless expired holds free a seat,
@@ -140,7 +140,7 @@ _GIVE_BACK_SEAT = (
 )
 
 
-def _give_back_seat(s: Session, session_id: int) -> None:
+def give_back_seat(s: Session, session_id: int) -> None:
     s.connection().execute(_GIVE_BACK_SEAT, {"sid": session_id})
 
 
@@ -161,7 +161,7 @@ def _release_expired(s: Session, session_id: int | None = None, now: datetime | 
             .values(status="expired", updated_at=now)
         )
         if result.rowcount == 1:
-            _give_back_seat(s, sess_id)
+            give_back_seat(s, sess_id)
             offer = s.get(Offer, offer_id)
             if offer is not None:
                 timeline(s, offer, "hold_expired", "The seat hold ran out and the seat was freed.", booking_id)
@@ -175,7 +175,7 @@ def release_expired_holds() -> int:
         return _release_expired(s)
 
 
-def _check_bookable(s: Session, offer: Offer, session: CourseSession, now: datetime) -> None:
+def check_bookable(s: Session, offer: Offer, session: CourseSession, now: datetime) -> None:
     """Every rule a booking, a hold or a transfer must meet, in one place."""
     if session.organisation_id != offer.organisation_id:
         raise NotFound("No such session.")
@@ -242,7 +242,7 @@ def _load_session(s: Session, organisation_id: int, session_id: int) -> CourseSe
     return row[0]
 
 
-def _active_booking(s: Session, offer_id: int) -> Booking | None:
+def active_booking(s: Session, offer_id: int) -> Booking | None:
     return s.exec(
         select(Booking).where(Booking.offer_id == offer_id, Booking.status.in_(ACTIVE_BOOKING_STATUSES))
     ).first()
@@ -328,7 +328,7 @@ def _new_booking(s: Session, offer: Offer, session: CourseSession, *, status: st
     terms = get_terms(s, offer.organisation_id)
     ct = s.get(CourseType, offer.course_type_id)
     org = s.get(Organisation, offer.organisation_id)
-    _take_seat(s, session.id, offer.organisation_id, looks_full=session.seats_taken >= session.capacity)
+    take_seat(s, session.id, offer.organisation_id, looks_full=session.seats_taken >= session.capacity)
     values = _booking_values(offer, session, status=status, channel=channel, actor=actor, needs=needs, now=now,
                              hold_minutes=hold_minutes or terms.hold_minutes,
                              payment_due_hours=terms.payment_due_hours,
@@ -398,8 +398,8 @@ def hold_seat(organisation_id: int, offer_id: int, session_id: int, needs: dict[
     with write_session() as s:
         offer = _load_offer(s, organisation_id, offer_id, lock=True)
         session = _load_session(s, organisation_id, session_id)
-        _check_bookable(s, offer, session, now)
-        existing = _active_booking(s, offer.id)
+        check_bookable(s, offer, session, now)
+        existing = active_booking(s, offer.id)
         if existing is not None:
             if existing.status != "held":
                 raise AlreadyBooked(f"This offer is already booked (booking {existing.reference}).")
@@ -408,7 +408,7 @@ def hold_seat(organisation_id: int, offer_id: int, session_id: int, needs: dict[
             existing.status, existing.updated_at = "expired", now
             s.add(existing)
             s.flush()
-            _give_back_seat(s, existing.session_id)
+            give_back_seat(s, existing.session_id)
             timeline(s, offer, "hold_released", "The client chose a different session.", existing.id)
         booking = _new_booking(s, offer, session, status="held", channel=channel, actor=None, needs=needs, now=now)
         timeline(s, offer, "seat_held", session_text(s, session), booking.id)
@@ -434,7 +434,7 @@ def confirm_hold(organisation_id: int, offer_id: int, booking_reference: str,
         if booking.status in ("awaiting_payment", "confirmed"):
             return booking_view(s, booking)
         session = s.get(CourseSession, booking.session_id)
-        _check_bookable(s, offer, session, now)
+        check_bookable(s, offer, session, now)
         if booking.status == "held" and booking.hold_expires_at and booking.hold_expires_at > now:
             pass
         elif booking.status in ("held", "expired"):
@@ -443,10 +443,10 @@ def confirm_hold(organisation_id: int, offer_id: int, booking_reference: str,
                 booking.status = "expired"
                 s.add(booking)
                 s.flush()
-                _give_back_seat(s, booking.session_id)
-            if _active_booking(s, offer.id) is not None:
+                give_back_seat(s, booking.session_id)
+            if active_booking(s, offer.id) is not None:
                 raise AlreadyBooked()
-            _take_seat(s, booking.session_id, organisation_id)
+            take_seat(s, booking.session_id, organisation_id)
         else:
             raise ValidationFailed("This booking can no longer be confirmed.", {"booking": booking.status})
         terms = get_terms(s, organisation_id)
@@ -565,13 +565,13 @@ def book(actor: Actor, offer_id: int, session_id: int, needs: dict[str, Any] | N
         course = conn.execute(_SESSION_FOR_BOOKING, {"session_id": sid, "org": org_id}).first()
         if course is None:
             raise NotFound("No such session.")
-        _check_bookable(s, offer, course, now)
+        check_bookable(s, offer, course, now)
         if offer.active_id is not None:
             if offer.active_status != "held":
                 raise AlreadyBooked(f"This offer is already booked (booking {offer.active_reference}).")
             if conn.execute(_EXPIRE_HOLD, {"bid": offer.active_id, "now": now}).rowcount == 1:
-                _give_back_seat(s, offer.active_session_id)
-        _take_seat(s, course.id, org_id, looks_full=course.seats_taken >= course.capacity)
+                give_back_seat(s, offer.active_session_id)
+        take_seat(s, course.id, org_id, looks_full=course.seats_taken >= course.capacity)
         terms = _BOOKING_DEFAULT_TERMS if offer.hold_minutes is None else offer
         values = _booking_values(offer, course, status="awaiting_payment", channel=channel, actor=actor,
                                  needs=needs, now=now, hold_minutes=terms.hold_minutes,
@@ -714,12 +714,12 @@ def transfer(organisation_id: int, reference: str, new_session_id: int, *, actor
                 raise ValidationFailed(
                     f"This booking has been transferred {transfers} times, the most allowed online. "
                     "Please telephone us.", {"booking": "transfer limit"})
-        _check_bookable(s, offer, new_session, now)
+        check_bookable(s, offer, new_session, now)
         before = _snapshot(old)
         old.status, old.updated_at = "transferred", now
         s.add(old)
         s.flush()
-        _give_back_seat(s, old.session_id)
+        give_back_seat(s, old.session_id)
         new = _new_booking(s, offer, new_session, status=before["status"], channel=_transfer_channel(old, actor),
                            actor=actor, needs=old.needs, now=now,
                            fee_pence=old.fee_pence + terms.transfer_fee_pence, transferred_from=old.id)
@@ -772,7 +772,7 @@ def cancel(organisation_id: int, reference: str, *, actor: Actor | None = None, 
         booking.status, booking.updated_at = "cancelled", now
         s.add(booking)
         s.flush()
-        _give_back_seat(s, booking.session_id)
+        give_back_seat(s, booking.session_id)
         if offer.status == "booked":
             offer.status = "referred"
             s.add(offer)
@@ -843,7 +843,7 @@ def return_to_police(actor: Actor, offer_id: int, reason: str) -> None:
         raise ValidationFailed("Give the reason for returning the offer to the police.", {"reason": "required"})
     with write_session() as s:
         offer = _load_offer(s, org_id, offer_id, lock=True)
-        if _active_booking(s, offer.id) is not None:
+        if active_booking(s, offer.id) is not None:
             raise Conflict("Cancel the offer's booking before returning it to the police.")
         if offer.status in ("completed",):
             raise ValidationFailed("A completed offer cannot be returned.")

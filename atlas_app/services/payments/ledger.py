@@ -120,13 +120,13 @@ def _revive(s: Session, booking: Booking, now: datetime) -> str | None:
     Returns None on success, else why not."""
     offer = offer_of(s, booking)
     session = s.get(CourseSession, booking.session_id)
-    other = booking_service._active_booking(s, offer.id)
+    other = booking_service.active_booking(s, offer.id)
     if other is not None:
         return f"the offer already has another booking ({other.reference})"
     try:
-        booking_service._check_bookable(s, offer, session, now)
+        booking_service.check_bookable(s, offer, session, now)
         with s.begin_nested():
-            booking_service._take_seat(s, session.id, booking.organisation_id)
+            booking_service.take_seat(s, session.id, booking.organisation_id)
             booking.status = "awaiting_payment"
             booking.hold_expires_at = None
             booking.updated_at = now
