@@ -5,6 +5,9 @@ and the REST API. Seats are taken and given back only by guarded UPDATEs of ``co
 (``... WHERE seats_taken < capacity``), so a session can never be overbooked however many requests race; a CHECK
 constraint backs this up, and a partial unique index keeps an offer to one active booking.
 
+Row locks are taken through ``services.platform.locks``, in its one order (offer → booking → payment → the
+session's seats), so two changes never wait on each other in a circle.
+
 Each change writes its audit entry last, just before the commit: recording it locks the audit chain's head row,
 which every writer in Atlas needs, so the shorter that lock is held the more bookings go through at once.
 """
@@ -36,7 +39,7 @@ from atlas_app.models import (
     Organisation,
     Venue,
 )
-from atlas_app.services.platform import audit, outbox
+from atlas_app.services.platform import audit, locks, outbox
 from atlas_app.services.platform.actor import Actor
 from atlas_app.services.platform.errors import AtlasError, Conflict, NotFound, PermissionDenied, ValidationFailed
 from atlas_app.services.platform.permissions import Perm
@@ -117,6 +120,7 @@ def take_seat(s: Session, session_id: int, organisation_id: int, looks_full: boo
     only to find no seat (what keeps a rush for the last seats quick for everyone who misses out)."""
     if looks_full and _release_expired(s, session_id=session_id) == 0:
         raise SessionFull()
+    locks.claim(s, locks.seats(session_id))
     for attempt in range(2):
         result = s.connection().execute(_TAKE_SEAT, {"sid": session_id, "org": organisation_id})
         if result.rowcount == 1:
@@ -141,7 +145,21 @@ _GIVE_BACK_SEAT = (
 
 
 def give_back_seat(s: Session, session_id: int) -> None:
+    locks.claim(s, locks.seats(session_id))
     s.connection().execute(_GIVE_BACK_SEAT, {"sid": session_id})
+
+
+def move_seat(s: Session, organisation_id: int, take: int, give_back: int | None, looks_full: bool = False) -> None:
+    """Give a seat back on session ``give_back`` (if any) and take one on session ``take``, touching the two
+    sessions' rows in the lock order (by id), so two moves in opposite directions never deadlock."""
+    if give_back is None:
+        take_seat(s, take, organisation_id, looks_full=looks_full)
+    elif give_back <= take:
+        give_back_seat(s, give_back)
+        take_seat(s, take, organisation_id, looks_full=looks_full and give_back != take)
+    else:
+        take_seat(s, take, organisation_id, looks_full=looks_full)
+        give_back_seat(s, give_back)
 
 
 def _release_expired(s: Session, session_id: int | None = None, now: datetime | None = None) -> int:
@@ -154,7 +172,8 @@ def _release_expired(s: Session, session_id: int | None = None, now: datetime | 
     if session_id is not None:
         query = query.where(Booking.session_id == session_id)
     released = 0
-    for booking_id, sess_id, offer_id in s.exec(query.limit(500)).all():
+    # By session, so the seats are given back in the lock order.
+    for booking_id, sess_id, offer_id in s.exec(query.order_by(Booking.session_id, Booking.id).limit(500)).all():
         result = s.exec(
             update(Booking)
             .where(Booking.id == booking_id, Booking.status == "held")
@@ -211,8 +230,11 @@ def _load_offer(s: Session, organisation_id: int, offer_id: int, lock: bool = Fa
         .outerjoin(BookingTerms, BookingTerms.organisation_id == Offer.organisation_id)
         .where(Offer.id == int(offer_id), Offer.organisation_id == organisation_id)
     )
-    if lock:
-        query = query.with_for_update(of=Offer)
+    if lock and locks.offer(offer_id) not in locks.held(s):
+        locks.claim(s, locks.offer(offer_id))
+        if locks.is_postgres(s):
+            query = query.add_columns(locks.timeout_column())
+        query = query.with_for_update(of=Offer).execution_options(populate_existing=True)
     row = s.exec(query).first()
     if row is None:
         raise NotFound("No such offer.")
@@ -324,11 +346,13 @@ def _make_view(b, offer, client, session, venue, course_code: str, course_name: 
 
 def _new_booking(s: Session, offer: Offer, session: CourseSession, *, status: str, channel: str, actor: Actor | None,
                  needs: dict[str, Any] | None, now: datetime, hold_minutes: int | None = None,
-                 fee_pence: int | None = None, transferred_from: int | None = None) -> Booking:
+                 fee_pence: int | None = None, transferred_from: int | None = None,
+                 give_back: int | None = None) -> Booking:
+    """``give_back``: the session of a booking let go in the same change, whose seat is given back."""
     terms = get_terms(s, offer.organisation_id)
     ct = s.get(CourseType, offer.course_type_id)
     org = s.get(Organisation, offer.organisation_id)
-    take_seat(s, session.id, offer.organisation_id, looks_full=session.seats_taken >= session.capacity)
+    move_seat(s, offer.organisation_id, session.id, give_back, looks_full=session.seats_taken >= session.capacity)
     values = _booking_values(offer, session, status=status, channel=channel, actor=actor, needs=needs, now=now,
                              hold_minutes=hold_minutes or terms.hold_minutes,
                              payment_due_hours=terms.payment_due_hours,
@@ -408,9 +432,9 @@ def hold_seat(organisation_id: int, offer_id: int, session_id: int, needs: dict[
             existing.status, existing.updated_at = "expired", now
             s.add(existing)
             s.flush()
-            give_back_seat(s, existing.session_id)
             timeline(s, offer, "hold_released", "The client chose a different session.", existing.id)
-        booking = _new_booking(s, offer, session, status="held", channel=channel, actor=None, needs=needs, now=now)
+        booking = _new_booking(s, offer, session, status="held", channel=channel, actor=None, needs=needs, now=now,
+                               give_back=existing.session_id if existing is not None else None)
         timeline(s, offer, "seat_held", session_text(s, session), booking.id)
         view = booking_view(s, booking)
         audit.record(s, None, "booking", booking.reference, "held", after=_snapshot(booking),
@@ -425,10 +449,8 @@ def confirm_hold(organisation_id: int, offer_id: int, booking_reference: str,
     now = utcnow()
     with write_session() as s:
         offer = _load_offer(s, organisation_id, offer_id, lock=True)
-        booking = s.exec(
-            select(Booking).where(Booking.reference == booking_reference, Booking.offer_id == offer.id)
-            .with_for_update()
-        ).first()
+        booking = locks.lock_where(s, "booking", Booking.reference == booking_reference,
+                                   Booking.offer_id == offer.id)
         if booking is None:
             raise NotFound("That booking cannot be found.")
         if booking.status in ("awaiting_payment", "confirmed"):
@@ -502,6 +524,8 @@ _OFFER_FOR_BOOKING = (
     .where(_o.id == bindparam("offer_id"), _o.organisation_id == bindparam("org"))
     .with_for_update(of=Offer.__table__)
 )
+# On PostgreSQL the same query sets the transaction's lock timeout before it locks the offer (see locks).
+_OFFER_FOR_BOOKING_BY_DIALECT = {"postgresql": _OFFER_FOR_BOOKING.add_columns(locks.timeout_column())}
 _s, _v = CourseSession.__table__.c, Venue.__table__.c
 _SESSION_FOR_BOOKING = (
     select(_s.id, _s.organisation_id, _s.course_type_id, _s.venue_id, _s.delivery_mode, _s.starts_at, _s.ends_at,
@@ -559,19 +583,22 @@ def book(actor: Actor, offer_id: int, session_id: int, needs: dict[str, Any] | N
     now = utcnow()
     with _transaction(session) as s:
         conn = s.connection()
-        offer = conn.execute(_OFFER_FOR_BOOKING, {"offer_id": int(offer_id), "org": org_id}).first()
+        locks.claim(s, locks.offer(offer_id))
+        offer = conn.execute(_OFFER_FOR_BOOKING_BY_DIALECT.get(conn.dialect.name, _OFFER_FOR_BOOKING),
+                             {"offer_id": int(offer_id), "org": org_id}).first()
         if offer is None:
             raise NotFound("No such offer.")
         course = conn.execute(_SESSION_FOR_BOOKING, {"session_id": sid, "org": org_id}).first()
         if course is None:
             raise NotFound("No such session.")
         check_bookable(s, offer, course, now)
+        let_go = None
         if offer.active_id is not None:
             if offer.active_status != "held":
                 raise AlreadyBooked(f"This offer is already booked (booking {offer.active_reference}).")
             if conn.execute(_EXPIRE_HOLD, {"bid": offer.active_id, "now": now}).rowcount == 1:
-                give_back_seat(s, offer.active_session_id)
-        take_seat(s, course.id, org_id, looks_full=course.seats_taken >= course.capacity)
+                let_go = offer.active_session_id
+        move_seat(s, org_id, course.id, let_go, looks_full=course.seats_taken >= course.capacity)
         terms = _BOOKING_DEFAULT_TERMS if offer.hold_minutes is None else offer
         values = _booking_values(offer, course, status="awaiting_payment", channel=channel, actor=actor,
                                  needs=needs, now=now, hold_minutes=terms.hold_minutes,
@@ -657,18 +684,12 @@ def tell_booked_clients(s: Session, session: CourseSession, kind: str, previousl
 
 
 def _booking_for_update(s: Session, organisation_id: int, reference: str) -> Booking:
-    """The booking, locked after its offer: every writer that locks both takes the offer first (as the payments
-    service does), so a cancellation, a transfer, the register and a refund never wait on each other in a circle."""
+    """The booking, locked with its offer (in the lock order: the offer first)."""
     reference = str(reference).strip().upper()
-    offer_id = s.exec(select(Booking.offer_id).where(Booking.reference == reference,
-                                                     Booking.organisation_id == organisation_id)).first()
-    if offer_id is not None:
-        s.exec(select(Offer.id).where(Offer.id == offer_id).with_for_update()).first()
-    booking = s.exec(
-        select(Booking).where(Booking.reference == reference,
-                              Booking.organisation_id == organisation_id).with_for_update()
-        .execution_options(populate_existing=True)
-    ).first()
+    found = s.exec(select(Booking.id, Booking.offer_id).where(Booking.reference == reference,
+                                                             Booking.organisation_id == organisation_id)).first()
+    booking = None if found is None else locks.lock(s, locks.offer(found[1]), locks.booking(found[0])).get(
+        locks.booking(found[0]))
     if booking is None:
         raise NotFound("No such booking.")
     return booking
@@ -719,10 +740,9 @@ def transfer(organisation_id: int, reference: str, new_session_id: int, *, actor
         old.status, old.updated_at = "transferred", now
         s.add(old)
         s.flush()
-        give_back_seat(s, old.session_id)
         new = _new_booking(s, offer, new_session, status=before["status"], channel=_transfer_channel(old, actor),
-                           actor=actor, needs=old.needs, now=now,
-                           fee_pence=old.fee_pence + terms.transfer_fee_pence, transferred_from=old.id)
+                           actor=actor, needs=old.needs, now=now, fee_pence=old.fee_pence + terms.transfer_fee_pence,
+                           transferred_from=old.id, give_back=old.session_id)
         if before["status"] == "awaiting_payment":
             new.payment_due_at = old.payment_due_at or _payment_due(terms, new_session, now)
             s.add(new)
@@ -772,11 +792,11 @@ def cancel(organisation_id: int, reference: str, *, actor: Actor | None = None, 
         booking.status, booking.updated_at = "cancelled", now
         s.add(booking)
         s.flush()
-        give_back_seat(s, booking.session_id)
         if offer.status == "booked":
             offer.status = "referred"
             s.add(offer)
-        money_lines = money(s, booking, before["status"]) if money is not None else []
+        money_lines = money(s, booking, before["status"]) if money is not None else []  # locks the payments
+        give_back_seat(s, booking.session_id)  # the session's row last, as the lock order says
         timeline(s, offer, "cancelled", " ".join([(reason or "Cancelled")[:300], *money_lines])[:500], booking.id,
                  actor.username if actor else "")
         view = booking_view(s, booking)

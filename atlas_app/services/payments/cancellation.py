@@ -18,12 +18,12 @@ from atlas_app.services.booking import bookings as booking_service
 from atlas_app.services.payments.ledger import flag_payment, offer_of, pounds_text
 from atlas_app.services.payments.refunds import (
     ReservedRefund,
-    lock_payment,
     reserve_refund,
     send_card_refund,
 )
 from atlas_app.services.payments.staff import RefundRow
 from atlas_app.services.payments.state import METHOD_LABELS, lineage_cte
+from atlas_app.services.platform import locks
 from atlas_app.services.platform.actor import Actor
 from atlas_app.services.platform.errors import NotFound, PermissionDenied
 from atlas_app.services.platform.permissions import Perm
@@ -174,8 +174,9 @@ def cancel_booking(organisation_id: int, reference: str, *, actor: Actor | None 
         if who is None:
             offer = offer_of(s, booking)
             who = Actor(user_id=None, username=f"client:{offer.client_id}", organisation_id=organisation_id)
+        payments = locks.lock(s, *(locks.payment(payment_id) for payment_id, _, _ in plan.parts))
         for payment_id, pence, automatic in plan.parts:
-            payment = lock_payment(s, payment_id)
+            payment = payments[locks.payment(payment_id)]
             if automatic:
                 reserved.append(reserve_refund(s, booking, payment, pence, plan.reason, "cancellation", who, now))
             else:
