@@ -233,7 +233,7 @@ def _load_offer(s: Session, organisation_id: int, offer_id: int, lock: bool = Fa
     if lock and locks.offer(offer_id) not in locks.held(s):
         locks.claim(s, locks.offer(offer_id))
         if locks.is_postgres(s):
-            query = query.add_columns(locks.timeout_column())
+            query = query.add_columns(locks.timeout_column(locks.LOCK_TIMEOUT_MS))
         query = query.with_for_update(of=Offer).execution_options(populate_existing=True)
     row = s.exec(query).first()
     if row is None:
@@ -585,7 +585,7 @@ def book(actor: Actor, offer_id: int, session_id: int, needs: dict[str, Any] | N
         conn = s.connection()
         locks.claim(s, locks.offer(offer_id))
         offer = conn.execute(_OFFER_FOR_BOOKING_BY_DIALECT.get(conn.dialect.name, _OFFER_FOR_BOOKING),
-                             {"offer_id": int(offer_id), "org": org_id}).first()
+                             {"offer_id": int(offer_id), "org": org_id, **locks.timeout_params()}).first()
         if offer is None:
             raise NotFound("No such offer.")
         course = conn.execute(_SESSION_FOR_BOOKING, {"session_id": sid, "org": org_id}).first()

@@ -26,10 +26,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import event, func, literal_column
+from sqlalchemy import String, bindparam, event, func, literal_column
+from sqlalchemy import select as rows_of
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session as OrmSession
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from atlas_app.models import Booking, CourseSession, Offer
 from atlas_app.models.payments import CheckoutAttempt, Payment, Refund
@@ -42,6 +43,7 @@ _RANK = {kind: rank for rank, kind in enumerate(ORDER)}
 
 LOCK_TIMEOUT_MS = 5000  # how long a writer waits for a row another writer holds before it is told "busy"
 _HELD = "atlas_locks_held"
+TIMEOUT_PARAM = "atlas_lock_timeout"
 
 
 class Busy(Conflict):
@@ -119,18 +121,25 @@ def claim(s: Session, *keys: Key) -> None:
     _held(s).update(_check_order(s, keys))
 
 
-def timeout_column(timeout_ms: int = LOCK_TIMEOUT_MS):
+def timeout_column(timeout_ms: int | None = None):
     """A column that sets this transaction's lock timeout (PostgreSQL's ``SET LOCAL lock_timeout``) as the row is
-    read, before the row is locked: add it to a ``FOR UPDATE`` query to bound its wait with no extra round trip."""
-    return func.set_config("lock_timeout", literal_column(f"'{int(timeout_ms)}ms'"),
-                           literal_column("true")).label("atlas_lock_timeout")
+    read, before the row is locked: add it to a ``FOR UPDATE`` query to bound its wait with no extra round trip.
+    A statement built once (at import) leaves the value to :func:`timeout_params`, passed when it runs."""
+    value = bindparam(TIMEOUT_PARAM, type_=String) if timeout_ms is None else \
+        bindparam(TIMEOUT_PARAM, f"{int(timeout_ms)}ms", type_=String)
+    return func.set_config("lock_timeout", value, literal_column("true")).label("atlas_lock_timeout")
+
+
+def timeout_params() -> dict[str, str]:
+    """The parameter a statement with ``timeout_column()`` (no value) needs: the current lock timeout."""
+    return {TIMEOUT_PARAM: f"{int(LOCK_TIMEOUT_MS)}ms"}
 
 
 def is_postgres(s: Session) -> bool:
     return s.get_bind().dialect.name == "postgresql"
 
 
-def lock(s: Session, *keys: Key, timeout_ms: int = LOCK_TIMEOUT_MS) -> dict[Key, Any]:
+def lock(s: Session, *keys: Key, timeout_ms: int | None = None) -> dict[Key, Any]:
     """Lock the rows of ``keys`` for the rest of the transaction, in the fixed order, and return them (fresh from
     the database) by key; a key with no row is left out. Keys already held are returned without locking again."""
     new = _check_order(s, keys)
@@ -141,15 +150,14 @@ def lock(s: Session, *keys: Key, timeout_ms: int = LOCK_TIMEOUT_MS) -> dict[Key,
         if not ids:
             continue
         model = _MODELS[kind]
-        query = select(model).where(model.id.in_(ids)).order_by(model.id)
+        query = rows_of(model).where(model.id.in_(ids)).order_by(model.id)
         if postgres:
-            query = query.add_columns(timeout_column(timeout_ms))
+            query = query.add_columns(timeout_column(LOCK_TIMEOUT_MS if timeout_ms is None else timeout_ms))
         query = query.with_for_update().execution_options(populate_existing=True)
         rows = s.exec(query).all()
         _held(s).update(key(kind, i) for i in ids)
         for row in rows:
-            obj = row[0] if postgres else row
-            out[key(kind, obj.id)] = obj
+            out[key(kind, row[0].id)] = row[0]
     for k in set(keys) - set(new):
         model = _MODELS[k.kind]
         obj = s.get(model, k.id)
@@ -158,26 +166,26 @@ def lock(s: Session, *keys: Key, timeout_ms: int = LOCK_TIMEOUT_MS) -> dict[Key,
     return out
 
 
-def lock_one(s: Session, k: Key, timeout_ms: int = LOCK_TIMEOUT_MS) -> Any:
+def lock_one(s: Session, k: Key, timeout_ms: int | None = None) -> Any:
     """Lock one row and return it (None if there is no such row)."""
     return lock(s, k, timeout_ms=timeout_ms).get(k)
 
 
-def lock_where(s: Session, kind: str, *conditions: Any, timeout_ms: int = LOCK_TIMEOUT_MS) -> Any:
+def lock_where(s: Session, kind: str, *conditions: Any, timeout_ms: int | None = None) -> Any:
     """Lock the first row of ``kind`` matching ``conditions`` (for rows found by something other than their id,
     such as a checkout attempt by its provider's session id). None when nothing matches."""
     model = _MODELS[kind]
     holding = _held(s)
     if holding and max(holding).rank > _RANK[kind]:
         raise LockOrderError(f"a {kind} lock asked for after {max(holding)!r} (the order is {' → '.join(ORDER)})")
-    query = select(model).where(*conditions).order_by(model.id).limit(1)
+    query = rows_of(model).where(*conditions).order_by(model.id).limit(1)
     postgres = is_postgres(s)
     if postgres:
-        query = query.add_columns(timeout_column(timeout_ms))
+        query = query.add_columns(timeout_column(LOCK_TIMEOUT_MS if timeout_ms is None else timeout_ms))
     row = s.exec(query.with_for_update(of=model).execution_options(populate_existing=True)).first()
     if row is None:
         return None
-    obj = row[0] if postgres else row
+    obj = row[0]
     claim(s, key(kind, obj.id))
     return obj
 
@@ -202,4 +210,5 @@ def _forget_locks(session, transaction) -> None:
 
 
 __all__ = ["Busy", "Key", "LOCK_TIMEOUT_MS", "LockOrderError", "ORDER", "booking", "checkout_attempt", "claim",
-           "held", "lock", "lock_one", "lock_where", "offer", "payment", "refund", "seats", "timeout_column"]
+           "held", "lock", "lock_one", "lock_where", "offer", "payment", "refund", "seats", "timeout_column",
+           "timeout_params"]
