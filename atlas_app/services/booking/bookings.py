@@ -61,6 +61,32 @@ class AlreadyBooked(Conflict):
         super().__init__(message)
 
 
+@dataclass(frozen=True)
+class ClientProof:
+    """That the caller is the client of an offer: the organisation and offer the public lookup found from what only
+    the client knows (``offers.find_offer``, ``self_service.find_booking``: reference, date of birth and postcode).
+    Pages hold it in backend vars; a change made on the client's behalf without a staff actor needs it."""
+
+    organisation_id: int
+    offer_id: int
+
+
+def check_caller(organisation_id: int, actor: Actor | None, client: ClientProof | None) -> None:
+    """Staff who manage the organisation's bookings, or the client with a proof for this organisation; else
+    refused. (Whether the booking is the proof's offer's is checked once the booking is found.)"""
+    if actor is not None:
+        actor.require(Perm.BOOKINGS_MANAGE)
+        if actor.organisation_id != organisation_id:
+            raise PermissionDenied()
+    elif not isinstance(client, ClientProof) or client.organisation_id != organisation_id:
+        raise PermissionDenied()
+
+
+def check_clients_booking(booking: Booking, actor: Actor | None, client: ClientProof | None) -> None:
+    if actor is None and (client is None or booking.offer_id != client.offer_id):
+        raise NotFound("No such booking.")
+
+
 # --- small helpers -------------------------------------------------------------------------------------------
 
 
@@ -704,18 +730,15 @@ def _cutoff_check(terms: BookingTerms, session: CourseSession, now: datetime, ho
 
 
 def transfer(organisation_id: int, reference: str, new_session_id: int, *, actor: Actor | None = None,
-             offer_id: int | None = None) -> BookingView:
-    """Move a booking to another session. Clients (no actor; ``offer_id`` proves whose booking it is) must meet
-    the organisation's cut-off and transfer limit; staff may transfer later. The critical date always applies."""
-    if actor is not None:
-        actor.require(Perm.BOOKINGS_MANAGE)
-        if actor.organisation_id != organisation_id:
-            raise PermissionDenied()
+             client: ClientProof | None = None) -> BookingView:
+    """Move a booking to another session: for staff (``actor``) or the client (``client``, the proof that the
+    booking's offer is theirs). Clients must meet the organisation's cut-off and transfer limit; staff may transfer
+    later. The critical date always applies."""
+    check_caller(organisation_id, actor, client)
     now = utcnow()
     with write_session() as s:
         old = _booking_for_update(s, organisation_id, reference)
-        if offer_id is not None and old.offer_id != offer_id:
-            raise NotFound("No such booking.")
+        check_clients_booking(old, actor, client)
         if old.status not in ("awaiting_payment", "confirmed"):
             raise ValidationFailed("Only a current booking can be transferred.", {"booking": old.status})
         offer = _load_offer(s, organisation_id, old.offer_id, lock=True)
@@ -764,22 +787,20 @@ def _transfer_channel(old: Booking, actor: Actor | None) -> str:
     return "api" if actor.user_id is None and actor.username.startswith("api:") else "telephone"
 
 
-def cancel(organisation_id: int, reference: str, *, actor: Actor | None = None, offer_id: int | None = None,
+def cancel(organisation_id: int, reference: str, *, actor: Actor | None = None, client: ClientProof | None = None,
            reason: str = "", money: Callable[[Session, Booking, str], list[str]] | None = None) -> BookingView:
-    """Cancel a booking and free its seat. The offer can then be booked again (before its critical date).
+    """Cancel a booking and free its seat, for staff (``actor``) or the client (``client``, the proof that the
+    booking's offer is theirs; the organisation's cut-off applies). The offer can then be booked again (before its
+    critical date).
 
     ``money(s, booking, previous_status)``, when given, is called inside the cancelling transaction (the offer and
     booking locked) to deal with money paid for the booking; the lines it returns are added to the client's
     cancellation email and timeline entry (``payments.cancel_booking`` uses it)."""
-    if actor is not None:
-        actor.require(Perm.BOOKINGS_MANAGE)
-        if actor.organisation_id != organisation_id:
-            raise PermissionDenied()
+    check_caller(organisation_id, actor, client)
     now = utcnow()
     with write_session() as s:
         booking = _booking_for_update(s, organisation_id, reference)
-        if offer_id is not None and booking.offer_id != offer_id:
-            raise NotFound("No such booking.")
+        check_clients_booking(booking, actor, client)
         if booking.status not in ACTIVE_BOOKING_STATUSES:
             raise ValidationFailed("This booking is not current, so it cannot be cancelled.",
                                    {"booking": booking.status})
@@ -887,7 +908,8 @@ def get_booking(actor: Actor, reference: str) -> BookingView:
 
 
 __all__ = [
-    "AlreadyBooked", "AtlasError", "BookingView", "SessionFull", "book", "booking_view", "cancel", "confirm_hold",
-    "expire_offers", "get_booking", "hold_seat", "record_attendance", "release_expired_holds", "return_to_police",
-    "transfer",
+    "AlreadyBooked", "AtlasError", "BookingView", "ClientProof", "SessionFull", "active_booking", "book",
+    "booking_view", "cancel", "check_bookable", "check_caller", "check_clients_booking", "confirm_hold",
+    "expire_offers", "get_booking", "give_back_seat", "hold_seat", "move_seat", "record_attendance",
+    "release_expired_holds", "return_to_police", "take_seat", "transfer",
 ]
