@@ -8,8 +8,9 @@ constraint backs this up, and a partial unique index keeps an offer to one activ
 Row locks are taken through ``services.platform.locks``, in its one order (offer → booking → payment → the
 session's seats), so two changes never wait on each other in a circle.
 
-Each change writes its audit entry last, just before the commit: recording it locks the audit chain's head row,
-which every writer in Atlas needs, so the shorter that lock is held the more bookings go through at once.
+Each change writes its audit entry last, just before the commit: recording it locks the head row of the
+organisation's audit chain, which every writer of the organisation needs, so the shorter that lock is held the
+more bookings go through at once.
 """
 
 from __future__ import annotations

@@ -145,8 +145,11 @@ def send_card_refund(pending: ReservedRefund, actor: Actor | None, attention: st
     with write_session() as s:
         refund = s.get(Refund, refund_id)
         payment = s.get(Payment, refund.payment_id)
-        booking = lock_booking(s, payment.booking_id, s.get(Booking, payment.booking_id).offer_id)
-        refund = locks.lock_one(s, locks.refund(refund_id))
+        offer_id = s.get(Booking, payment.booking_id).offer_id
+        held = locks.lock(s, locks.offer(offer_id), locks.booking(payment.booking_id), locks.payment(payment.id),
+                          locks.refund(refund_id))
+        booking, payment = held[locks.booking(payment.booking_id)], held[locks.payment(payment.id)]
+        refund = held[locks.refund(refund_id)]
         if refund.provider_ref or refund.status == "failed":  # recorded already, by another call
             return refund_row(refund)
         if result is None or getattr(result, "status", "") in ("failed", "canceled"):
