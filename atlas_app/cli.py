@@ -74,15 +74,20 @@ def _create_admin(args) -> int:
 
 def _audit_verify(_args) -> int:
     from atlas_app.db import read_session
-    from atlas_app.services.platform.audit import verify_chain
+    from atlas_app.services.platform.audit import verify_trail
 
     with read_session() as s:
-        report = verify_chain(s)
+        report = verify_trail(s)
+    for chain in report.chains:
+        if chain.ok:
+            print(f"{chain.name.capitalize()}: intact, {chain.entries_checked} entries checked.")
+        else:
+            print(f"{chain.name.capitalize()}: BROKEN at entry {chain.first_broken_seq}: {chain.reason} "
+                  f"({chain.entries_checked} entries before it are intact).")
     if report.ok:
-        print(f"Audit trail intact: {report.entries_checked} entries checked.")
+        print(f"Audit trail intact: {report.entries_checked} entries checked in {len(report.chains)} chains.")
         return 0
-    print(f"Audit trail BROKEN at entry {report.first_broken_seq}: {report.reason} "
-          f"({report.entries_checked} entries before it are intact).")
+    print(f"Audit trail BROKEN in {len(report.broken)} of {len(report.chains)} chains.")
     return 1
 
 
@@ -131,7 +136,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--platform", action="store_true", help="make a platform administrator (acts for every org)")
     p.set_defaults(func=_create_admin)
 
-    p = sub.add_parser("audit-verify", help="check the audit trail's hash chain; report the first broken link")
+    p = sub.add_parser("audit-verify",
+                       help="check each hash chain of the audit trail; report the first broken link of each")
     p.set_defaults(func=_audit_verify)
 
     p = sub.add_parser("unlock-user", help="unlock a locked account (any organisation) and reset its failure count")

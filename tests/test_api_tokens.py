@@ -63,7 +63,7 @@ def test_a_revoked_token_stops_working_at_once(actor):
     assert view.revoked_at is not None and not view.active
     assert api_tokens.authenticate(new.token) is None
     api_tokens.revoke(actor, new.view.id)  # again: nothing changes, no second audit entry
-    actions = [e.action for e in all_rows(AuditEntry, AuditEntry.entity == "api_token", order_by=AuditEntry.seq)]
+    actions = [e.action for e in all_rows(AuditEntry, AuditEntry.entity == "api_token", order_by=AuditEntry.id)]
     assert actions == ["created", "revoked"]
 
 

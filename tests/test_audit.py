@@ -15,13 +15,13 @@ from conftest import DIALECT, all_rows, get_user, run_cli, sql
 
 
 def entries(**filters) -> list[AuditEntry]:
-    rows = all_rows(AuditEntry, order_by=AuditEntry.seq)
+    rows = all_rows(AuditEntry, order_by=AuditEntry.id)
     return [e for e in rows if all(getattr(e, k) == v for k, v in filters.items())]
 
 
 def verify():
     with read_session() as s:
-        return audit.verify_chain(s)
+        return audit.verify_trail(s)
 
 
 def test_user_changes_are_audited_with_who_what_and_before_after(actor, admin, org, make_user):
@@ -213,10 +213,10 @@ def test_deleted_tail_is_reported(trail):
 
 def test_verification_walks_batches(trail):
     with read_session() as s:
-        assert audit.verify_chain(s, batch=2).ok
+        assert audit.verify_trail(s, batch=2).ok
     _set_after(5, {"x": 1})
     with read_session() as s:
-        report = audit.verify_chain(s, batch=2)
+        report = audit.verify_trail(s, batch=2)
     assert report.first_broken_seq == 5
 
 
@@ -233,7 +233,7 @@ def test_cli_audit_verify_reports_intact_and_broken_chains(trail):
     _set_after(4, {"full_name": "Tampered"})
     broken = run_cli("audit-verify")
     assert broken.returncode == 1, broken.stdout + broken.stderr
-    assert "BROKEN at entry 4" in broken.stdout
+    assert f"Organisation {trail[0].organisation_id}: BROKEN at entry 4" in broken.stdout
 
 
 def test_cli_audit_verify_reports_a_deleted_last_entry(trail):
@@ -275,3 +275,95 @@ def test_audit_search_filters_and_pages(actor, admin, make_user):
         values = audit.distinct_values(s, actor)
     assert values["entities"] == ["session", "user"]
     assert values["actions"] == ["disabled", "login", "updated"]
+
+
+# --- one chain per organisation -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def two_trails(actor, other_actor, make_user, other_org):
+    """Entries of two organisations and of the system, interleaved."""
+    mine = make_user("hbc.staff")
+    theirs = make_user("ecc.staff", org_info=other_org)
+    for i in range(3):
+        users.update_user(actor, mine.id, full_name=f"Mine {i}", email="", role_ids=[])
+        users.update_user(other_actor, theirs.id, full_name=f"Theirs {i}", email="", role_ids=[])
+        with write_session() as s:
+            audit.record(s, None, "system", i, "swept")
+    return mine, theirs
+
+
+def test_each_organisation_has_its_own_chain_and_the_system_its_own(two_trails, org, other_org):
+    rows = entries()
+    by_chain = {}
+    for e in rows:
+        by_chain.setdefault(e.chain, []).append(e)
+    assert set(by_chain) == {0, org.id, other_org.id}
+    for chain, chained in by_chain.items():
+        assert [e.seq for e in chained] == list(range(1, len(chained) + 1))
+        assert {e.organisation_id for e in chained} == ({None} if chain == 0 else {chain})
+        assert chained[0].prev_hash == audit.GENESIS
+        assert all(b.prev_hash == a.hash for a, b in zip(chained, chained[1:]))
+    report = verify()
+    assert report.ok and report.entries_checked == len(rows) == 9
+    assert [(c.chain, c.entries_checked) for c in report.chains] == [(0, 3), *sorted([(org.id, 3), (other_org.id, 3)])]
+
+
+def test_tampering_is_reported_for_the_organisation_whose_chain_it_is(two_trails, org, other_org):
+    target = [e for e in entries() if e.chain == other_org.id][1]
+    cast = "CAST(:v AS JSON)" if DIALECT == "postgresql" else ":v"
+    sql(f'UPDATE audit_entry SET "after" = {cast} WHERE id = :id', v=json.dumps({"full_name": "X"}), id=target.id)
+    report = verify()
+    assert not report.ok
+    assert [(c.chain, c.first_broken_seq) for c in report.broken] == [(other_org.id, 2)]
+    assert report.for_chain(org.id).ok and report.for_chain(0).ok
+    assert report.for_chain(other_org.id).entries_checked == 1
+    out = run_cli("audit-verify")
+    assert out.returncode == 1
+    assert f"Organisation {other_org.id}: BROKEN at entry 2" in out.stdout
+    assert f"Organisation {org.id}: intact, 3 entries checked" in out.stdout
+    assert "The system's chain: intact, 3 entries checked" in out.stdout
+
+
+def test_an_entry_moved_to_another_organisations_chain_is_reported(two_trails, org, other_org):
+    """Moving an entry to the end of another chain, even re-linked and re-hashed, leaves a gap at the end of its
+    own chain and a stranger in the other."""
+    last = [e for e in entries() if e.chain == org.id][-1]
+    their_last = [e for e in entries() if e.chain == other_org.id][-1]
+    with write_session() as s:
+        row = s.get(AuditEntry, last.id)
+        row.chain, row.seq, row.prev_hash = other_org.id, their_last.seq + 1, their_last.hash
+        row.hash = audit._digest(row)
+        s.add(row)
+    report = verify()
+    assert {c.chain for c in report.broken} == {org.id, other_org.id}
+    assert "moved here" in report.for_chain(other_org.id).reason
+    assert "deleted" in report.for_chain(org.id).reason
+
+
+def test_entries_from_before_per_organisation_chains_keep_verifying(org, actor, make_user):
+    """Entries of the single chain of before migration 0017 are chain 0 with the organisation they had; the old
+    head became chain 0's. They verify as they are, and the system's chain goes on from them."""
+    from datetime import UTC, datetime
+
+    from atlas_app.models import AuditChainHead
+
+    prev, rows = audit.GENESIS, []
+    with write_session() as s:
+        for seq, org_id in enumerate([org.id, None, org.id], start=1):  # written as the old code did: one chain
+            e = AuditEntry(chain=0, seq=seq, at=datetime(2026, 11, 1, 9, seq, tzinfo=UTC), organisation_id=org_id,
+                           username="old", entity="user", entity_id=str(seq), action="updated", after={"n": seq},
+                           prev_hash=prev)
+            e.hash = audit._digest(e)
+            prev = e.hash
+            s.add(e)
+            rows.append(e)
+        s.add(AuditChainHead(id=0, last_seq=3, last_hash=prev))
+    staff = make_user("hbc.staff")
+    users.update_user(actor, staff.id, full_name="New", email="", role_ids=[])  # the organisation's own chain
+    with write_session() as s:
+        system = audit.record(s, None, "system", "", "swept")
+    assert system.seq == 4 and system.prev_hash == prev
+    assert [e.seq for e in entries(organisation_id=org.id) if e.chain == org.id] == [1]
+    report = verify()
+    assert report.ok and [(c.chain, c.entries_checked) for c in report.chains] == [(0, 4), (org.id, 1)]

@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from atlas_app.db import read_session, utcnow
 from atlas_app.models import Booking, ClientEvent, Offer
 from atlas_app.services.booking import bookings as booking
-from atlas_app.services.platform.audit import verify_chain
+from atlas_app.services.platform.audit import verify_trail
 from atlas_app.services.platform.actor import Actor
 from atlas_app.services.booking.bookings import AlreadyBooked, SessionFull
 from atlas_app.services.platform.errors import ValidationFailed
@@ -90,7 +90,7 @@ def test_threads_booking_the_last_seats_take_exactly_capacity(cat, booker, capac
 def assert_audit_chain_intact(at_least: int) -> None:
     """Every booking's audit entry is on the one hash chain, unbroken, however the writers interleaved."""
     with read_session() as s:
-        report = verify_chain(s)
+        report = verify_trail(s)
     assert report.ok, report
     assert report.entries_checked >= at_least
 

@@ -265,3 +265,27 @@ def test_a_course_inside_the_change_cut_off_is_flagged_before_booking(data, wiza
     run(wizard.load_when())
     run(wizard.choose_session({"session": str(data["sessions"]["soon"])}))
     assert "less than 72 hours" in wizard.late_warning
+
+
+def test_public_pages_show_a_confirmed_booking_on_a_payment_plan_as_part_paid(data, manage, wizard, actor):
+    """The public pages use the one payment rule (as staff pages do): a booking confirmed on a payment plan, with
+    the client allowed to attend before it is complete, is part-paid, not paid."""
+    from atlas_app.services import payments
+
+    reference = _book_online(data["org"].id, data["offer_id"], data["sessions"]["near_10"])
+    payments.record_payment(actor, reference, "30", "cash")
+    today = utcnow().date()
+    payments.approve_plan(actor, reference, [(today + timedelta(days=14), "35"), (today + timedelta(days=28), "30")],
+                          allow_attend_on_plan=True, reason="Hardship")
+    assert all_rows(Booking, Booking.reference == reference)[0].status == "confirmed"
+    form = {"reference": reference, "dob_day": "14", "dob_month": "3", "dob_year": "1985", "postcode": POSTCODE}
+    assert redirect_path(run(manage.find(form))) == "/booking/manage/view"
+    assert manage.status_text == "Booked and part-paid"
+    assert manage.payment_text == "Part-paid: £30.00 paid; £65.00 is still to pay on your payment plan."
+    run(wizard.find(FIND_FORM))  # the wizard, told the offer is booked already, says the same
+    assert wizard.existing_reference == reference and wizard.existing_status == "booked and part-paid"
+    payments.record_payment(actor, reference, "65", "cash")  # the rest arrives
+    run(manage.load_view())
+    assert (manage.status_text, manage.payment_text) == ("Booked and paid", "Paid.")
+    run(wizard.find(FIND_FORM))
+    assert wizard.existing_status == "booked and paid"

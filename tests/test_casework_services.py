@@ -201,7 +201,7 @@ def test_merge_moves_everything_and_is_audited(worker):
     assert cases.get_case(worker, case_id).activities[0].tasks[0].person == "Dave Brown"
     assert people.get_person(worker, gone).merged_into_ref == people.person_ref(keep)
     assert [p.id for p in people.search_people(worker, name="brown dav")] == [keep]
-    actions = [e.action for e in all_rows(AuditEntry, AuditEntry.entity == "person", order_by=AuditEntry.seq)]
+    actions = [e.action for e in all_rows(AuditEntry, AuditEntry.entity == "person", order_by=AuditEntry.id)]
     assert actions[-2:] == ["merged_in", "merged_into"]
     with pytest.raises(Conflict):
         people.merge_people(worker, keep, gone)

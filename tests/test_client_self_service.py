@@ -11,6 +11,7 @@ from atlas_app.db import utcnow, write_session
 from atlas_app.models import BookingTerms, Client, CourseSession, CourseType, Offer, Venue
 from atlas_app.services.booking import bookings as booking_service
 from atlas_app.services.booking import self_service as svc
+from atlas_app.services.booking.bookings import ClientProof
 from atlas_app.services.platform.errors import NotFound, ValidationFailed
 from atlas_app.timeutil import london_date
 
@@ -149,8 +150,9 @@ def test_missing_details_are_asked_for(setup):
 def test_an_old_reference_leads_to_the_booking_it_became(setup):
     org, _, sessions, offer_id = setup
     first = _book_online(org.id, offer_id, sessions["near_10"])
-    second = booking_service.transfer(org.id, first, sessions["far_15"], offer_id=offer_id).reference
-    third = booking_service.transfer(org.id, second, sessions["near_20"], offer_id=offer_id).reference
+    proof = ClientProof(org.id, offer_id)
+    second = booking_service.transfer(org.id, first, sessions["far_15"], client=proof).reference
+    third = booking_service.transfer(org.id, second, sessions["near_20"], client=proof).reference
     found = svc.find_booking(first, DOB, POSTCODE)
     assert found.booking.reference == third
     assert found.booking.session_id == sessions["near_20"]
@@ -168,9 +170,9 @@ def test_inside_the_cut_off_nothing_can_be_changed_online(setup):
     assert "72 hours" in found.change_note and "telephone" in found.change_note
     # The flags agree with the services, which enforce the rule themselves.
     with pytest.raises(ValidationFailed):
-        booking_service.transfer(org.id, reference, sessions["near_10"], offer_id=offer_id)
+        booking_service.transfer(org.id, reference, sessions["near_10"], client=ClientProof(org.id, offer_id))
     with pytest.raises(ValidationFailed):
-        booking_service.cancel(org.id, reference, offer_id=offer_id)
+        booking_service.cancel(org.id, reference, client=ClientProof(org.id, offer_id))
 
 
 def test_separate_cut_offs_are_reported_separately(other_org):
@@ -188,7 +190,7 @@ def test_separate_cut_offs_are_reported_separately(other_org):
         s.add(row)
         s.flush()
         four_days = row.id
-    moved = booking_service.transfer(other_org.id, reference, four_days, offer_id=offer_id)
+    moved = booking_service.transfer(other_org.id, reference, four_days, client=ClientProof(other_org.id, offer_id))
     found = svc.find_booking(moved.reference, DOB, POSTCODE)
     assert not found.can_transfer and found.can_cancel
     assert "moved online up to 120 hours" in found.change_note
@@ -197,7 +199,7 @@ def test_separate_cut_offs_are_reported_separately(other_org):
 def test_a_cancelled_booking_is_shown_but_cannot_be_changed(setup):
     org, _, sessions, offer_id = setup
     reference = _book_online(org.id, offer_id, sessions["near_10"])
-    booking_service.cancel(org.id, reference, offer_id=offer_id)
+    booking_service.cancel(org.id, reference, client=ClientProof(org.id, offer_id))
     found = svc.find_booking(reference, DOB, POSTCODE)
     assert found.booking.status == "cancelled"
     assert not found.can_transfer and not found.can_cancel
@@ -231,7 +233,7 @@ def test_client_booking_needs_the_proved_offer_and_organisation(setup, other_org
 def test_client_booking_follows_a_transfer(setup):
     org, _, sessions, offer_id = setup
     reference = _book_online(org.id, offer_id, sessions["near_10"])
-    moved = booking_service.transfer(org.id, reference, sessions["online_12"], offer_id=offer_id)
+    moved = booking_service.transfer(org.id, reference, sessions["online_12"], client=ClientProof(org.id, offer_id))
     again = svc.client_booking(org.id, offer_id, reference)
     assert again.booking.reference == moved.reference
     assert again.booking.delivery_mode == "online"
@@ -257,7 +259,7 @@ def test_transfer_options_are_bookable_sessions_except_the_current_one(setup):
 def test_transfer_options_after_a_move_exclude_the_new_session(setup):
     org, _, sessions, offer_id = setup
     reference = _book_online(org.id, offer_id, sessions["near_10"])
-    booking_service.transfer(org.id, reference, sessions["far_15"], offer_id=offer_id)
+    booking_service.transfer(org.id, reference, sessions["far_15"], client=ClientProof(org.id, offer_id))
     ids = {row.id for row in svc.transfer_options(org.id, offer_id, reference)}
     assert sessions["far_15"] not in ids
     assert sessions["near_10"] in ids               # its seat was given back
@@ -283,3 +285,36 @@ def test_client_terms_are_the_organisations_or_the_defaults(org, other_org):
     # An organisation that has not set its terms gets the defaults.
     defaults = svc.client_terms(other_org.id)
     assert (defaults.transfer_cutoff_hours, defaults.cancel_cutoff_hours, defaults.max_transfers) == (72, 72, 2)
+
+
+# --- who may move or cancel a booking without a staff actor --------------------------------------------------------
+
+
+def test_moving_or_cancelling_without_a_staff_actor_needs_the_clients_proof(setup, other_org):
+    """An attacker who knows (or guesses) a booking reference but found no offer through the public lookup gets
+    nowhere: no proof, a proof for another offer, a proof for another organisation, or a bare offer id."""
+    from atlas_app.services import payments
+    from atlas_app.services.platform.errors import PermissionDenied
+
+    org, ct_id, sessions, offer_id = setup
+    reference = _book_online(org.id, offer_id, sessions["near_10"])
+    own_offer = _offer(org.id, ct_id, reference="CLE-TEST-0009", dob=date(1970, 1, 1), postcode="TS1 3BA")
+    attempts = [
+        ({}, PermissionDenied),                                              # neither actor nor proof
+        ({"client": None}, PermissionDenied),
+        ({"client": ClientProof(other_org.id, offer_id)}, PermissionDenied),  # a proof from another organisation
+        ({"client": (org.id, offer_id)}, PermissionDenied),                  # not a proof, just the numbers
+        ({"client": ClientProof(org.id, own_offer)}, NotFound),              # the attacker's own offer
+    ]
+    for kwargs, refused in attempts:
+        with pytest.raises(refused):
+            booking_service.transfer(org.id, reference, sessions["near_20"], **kwargs)
+        with pytest.raises(refused):
+            booking_service.cancel(org.id, reference, **kwargs)
+        with pytest.raises(refused):
+            payments.cancel_booking(org.id, reference, **kwargs)
+    found = svc.find_booking(reference, DOB, POSTCODE)
+    assert found.booking.status == "awaiting_payment" and found.booking.session_id == sessions["near_10"]
+    # The client, with the proof the public lookup gave them, may.
+    moved = booking_service.transfer(org.id, reference, sessions["near_20"], client=found.proof)
+    assert booking_service.cancel(org.id, moved.reference, client=found.proof).status == "cancelled"

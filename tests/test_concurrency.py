@@ -107,15 +107,17 @@ def test_parallel_failures_on_different_accounts_do_not_interfere(make_user):
 
 
 def assert_chain_intact(expected_entries: int) -> None:
-    seqs = [e.seq for e in all_rows(AuditEntry, order_by=AuditEntry.seq)]
+    seqs = [e.seq for e in all_rows(AuditEntry, order_by=AuditEntry.id)]
     assert len(seqs) == expected_entries
     assert len(set(seqs)) == len(seqs), "duplicate seq"
     assert seqs == list(range(1, expected_entries + 1)), "gap in seq"
-    entries = all_rows(AuditEntry, order_by=AuditEntry.seq)
+    entries = all_rows(AuditEntry, order_by=AuditEntry.id)
     assert len({e.prev_hash for e in entries}) == len(entries), "the chain forked"
+    chains = {e.chain for e in entries}
+    assert len(chains) == 1, chains  # one organisation's writers: one chain
     with read_session() as s:
-        report = audit.verify_chain(s)
-        head = s.get(AuditChainHead, 1)
+        report = audit.verify_trail(s)
+        head = s.get(AuditChainHead, chains.pop())
     assert report.ok, report
     assert report.entries_checked == expected_entries
     assert head.last_seq == expected_entries and head.last_hash == entries[-1].hash
@@ -178,3 +180,47 @@ def test_parallel_creation_of_one_role_name_makes_one_role(actor, org):
     assert len(created) == 1, results
     assert all(isinstance(r, Conflict) for r in results if not isinstance(r, int)), results
     assert [r.name for r in users.list_roles(actor)].count("Night shift") == 1
+
+
+def test_one_organisations_open_transaction_does_not_hold_up_anothers_audit_writes(org, other_org, dialect):
+    """Each organisation's chain has its own head row: while a transaction of one organisation holds its head
+    (an entry written, not yet committed), another organisation's writers append at once; the same
+    organisation's next writer waits for it (and, past the lock timeout, is told the trail is busy)."""
+    import pytest
+
+    from atlas_app.services.platform import locks
+
+    if dialect != "postgresql":
+        pytest.skip("SQLite serialises all writers with BEGIN IMMEDIATE; there are no row locks to compare")
+    mine, theirs = system_actor(org.id, "holder"), system_actor(other_org.id, "other")
+    for who in (mine, theirs):  # both chains have their head row already
+        with write_session() as s:
+            audit.record(s, who, "setup", "", "started")
+    holding, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with write_session() as s:
+            audit.record(s, mine, "thing", "held", "touched")
+            holding.set()
+            release.wait(30)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert holding.wait(10)
+        started = time.monotonic()
+        with write_session() as s:
+            s.connection().exec_driver_sql("SET LOCAL lock_timeout = '2s'")
+            audit.record(s, theirs, "thing", "free", "touched")
+        assert time.monotonic() - started < 1.5
+        with pytest.raises(locks.Busy):
+            with write_session() as s:
+                s.connection().exec_driver_sql("SET LOCAL lock_timeout = '300ms'")
+                audit.record(s, mine, "thing", "queued", "touched")
+    finally:
+        release.set()
+        holder.join()
+    with read_session() as s:
+        report = audit.verify_trail(s)
+    assert report.ok and report.for_chain(org.id).entries_checked == 2
+    assert report.for_chain(other_org.id).entries_checked == 2

@@ -17,7 +17,7 @@ from atlas_app.models.instructors import SessionAssignment
 from atlas_app.services.booking import catalogue
 from atlas_app.services.instructors import assignments as instructors
 from atlas_app.services.platform.actor import Actor
-from atlas_app.services.platform.audit import verify_chain
+from atlas_app.services.platform.audit import verify_trail
 from atlas_app.services.platform.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from atlas_app.timeutil import LONDON, at_london, london_date
 from booking_data import make_catalogue
@@ -158,7 +158,7 @@ def test_threads_assigning_one_instructor_to_overlapping_sessions_exactly_one_wi
     assert {c.clash_id for c in clashes} == {wins[0]}
     assert [r.id for r in active_for(a)] == wins
     with read_session() as s:
-        assert verify_chain(s).ok
+        assert verify_trail(s).ok
 
 
 def test_processes_assigning_one_instructor_to_overlapping_sessions_exactly_one_wins(actor, cat, org):

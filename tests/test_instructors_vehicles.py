@@ -16,7 +16,7 @@ from atlas_app.db import read_session, utcnow, write_session
 from atlas_app.models import CourseSession, EmailAttachment, EmailMessage, Region
 from atlas_app.models.instructors import SessionAssignment, TrainingVehicle
 from atlas_app.services.instructors import assignments as instructors, vehicles
-from atlas_app.services.platform.audit import verify_chain
+from atlas_app.services.platform.audit import verify_trail
 from atlas_app.services.platform.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from atlas_app.timeutil import at_london, london_date
 from conftest import actor_for, all_rows, create_user, run_threads
@@ -213,7 +213,7 @@ def test_threads_assigning_one_car_to_overlapping_sessions_exactly_one_wins(acto
     assert {c.clash_id for c in clashes} == {wins[0]} and all("RA11 CER" in str(c) for c in clashes)
     assert [r.id for r in car_assignments(car)] == wins
     with read_session() as s:
-        assert verify_chain(s).ok
+        assert verify_trail(s).ok
 
 
 def test_processes_assigning_one_car_to_overlapping_sessions_exactly_one_wins(actor, cat, org):

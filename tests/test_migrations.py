@@ -172,3 +172,61 @@ def test_search_keys_of_names_beyond_ascii_are_recomputed_and_put_back(scratch_e
     people, place = keys()
     assert [tuple(p) for p in people] == [("ukasz", "U220", ""), ("untouched", "A500", "S530")]
     assert place == "1 hauptstrae hartlepool ts24 7qs"
+
+
+def test_the_single_audit_chain_keeps_verifying_as_chain_0_after_0017(scratch_engine):
+    """0017 gives each organisation its own chain. The entries of the single chain before it are not re-hashed:
+    they are chain 0 (the system's), whose head the old head becomes, and verify as they are; an organisation's
+    next entry starts its own chain and a system entry goes on from the old ones. Downgrade is refused once
+    entries are on an organisation's chain."""
+    from datetime import UTC, datetime
+
+    import sqlalchemy as sa
+    from sqlmodel import Session
+
+    from atlas_app.db import UTCDateTime
+    from atlas_app.models import AuditEntry
+    from atlas_app.models.tenancy import Organisation
+    from atlas_app.services.platform import audit
+    from atlas_app.services.platform.actor import system_actor
+
+    run_alembic(scratch_engine, "upgrade", "0015")
+    with Session(scratch_engine) as s:
+        org = Organisation(slug="mig", name="Migration test")
+        s.add(org)
+        s.commit()
+        org_id = org.id
+    old = sa.table("audit_entry", *(sa.column(c) for c in (
+        "seq", "organisation_id", "username", "entity", "entity_id", "action", "prev_hash", "hash")),
+        sa.column("at", UTCDateTime), sa.column("after", sa.JSON))
+    rows, prev = [], audit.GENESIS
+    for seq, owner in enumerate([org_id, None, org_id], start=1):
+        e = AuditEntry(seq=seq, at=datetime(2026, 11, 1, 9, seq, tzinfo=UTC), organisation_id=owner, username="old",
+                       entity="user", entity_id=str(seq), action="updated", after={"n": seq}, prev_hash=prev)
+        e.hash = prev = audit._digest(e)
+        rows.append({k: getattr(e, k) for k in ("seq", "organisation_id", "username", "entity", "entity_id",
+                                                "action", "prev_hash", "hash", "at", "after")})
+    with scratch_engine.begin() as connection:
+        connection.execute(sa.insert(old), rows)
+        connection.exec_driver_sql(f"INSERT INTO audit_chain_head (id, last_seq, last_hash) VALUES (1, 3, '{prev}')")
+
+    def trail():
+        with Session(scratch_engine) as s:
+            return audit.verify_trail(s)
+
+    run_alembic(scratch_engine, "upgrade", "0017")
+    report = trail()
+    assert report.ok and [(c.chain, c.entries_checked) for c in report.chains] == [(0, 3)]
+    run_alembic(scratch_engine, "downgrade", "0015")  # nothing on an organisation's chain yet: it can go back
+    with scratch_engine.connect() as connection:
+        assert connection.exec_driver_sql("SELECT id, last_seq FROM audit_chain_head").all() == [(1, 3)]
+    run_alembic(scratch_engine, "upgrade", "0017")
+    with Session(scratch_engine, expire_on_commit=False) as s:
+        audit.record(s, system_actor(org_id, "after"), "thing", "1", "touched")
+        system = audit.record(s, None, "thing", "2", "swept")
+        s.commit()
+    assert system.seq == 4 and system.prev_hash == prev
+    report = trail()
+    assert report.ok and [(c.chain, c.entries_checked) for c in report.chains] == [(0, 4), (org_id, 1)]
+    with pytest.raises(RuntimeError, match="cannot be undone"):
+        run_alembic(scratch_engine, "downgrade", "0015")

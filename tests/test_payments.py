@@ -140,7 +140,7 @@ def test_telephone_payment_confirms_the_booking_with_who_and_when(world, make_us
     assert "paid" in timeline_kinds(b.reference)
     receipt = emails_to(client_email(b.reference))[-1]
     assert "Payment received" in receipt.subject and "confirmed" in receipt.body_text
-    actions = [(a.entity, a.action, a.username) for a in all_rows(AuditEntry, order_by=AuditEntry.seq)]
+    actions = [(a.entity, a.action, a.username) for a in all_rows(AuditEntry, order_by=AuditEntry.id)]
     assert ("payment", "recorded", "cc.agent") in actions and ("booking", "paid", "cc.agent") in actions
 
 

@@ -19,6 +19,7 @@ from atlas_app.services.platform import api_tokens
 from atlas_app.services.payments import checkout
 from atlas_app.services import payments
 from atlas_app.services.booking import bookings as booking_service
+from atlas_app.services.booking.bookings import ClientProof
 from atlas_app.services.platform.errors import AtlasError, Conflict, NotFound, PermissionDenied, ValidationFailed
 from atlas_app.ui.staff.booking import clients as bookings_clients
 from atlas_app.ui.public.booking_manage import ManageBookingState
@@ -48,8 +49,8 @@ def pay_online(world, reference: str, *, demo: bool = False, fake=None):
 
 
 def client_cancels(world, reference: str) -> payments.CancelOutcome:
-    return payments.cancel_booking(world.org_id, reference, offer_id=booking_row(reference).offer_id,
-                                   reason="Cancelled by the client online.")
+    proof = ClientProof(world.org_id, booking_row(reference).offer_id)
+    return payments.cancel_booking(world.org_id, reference, client=proof, reason="Cancelled by the client online.")
 
 
 def client_email(reference: str) -> EmailMessage:
@@ -217,9 +218,11 @@ def test_two_cancellations_at_once_refund_once(world, stripe_fake, actor):
 def test_the_refund_preview_is_for_staff_who_manage_bookings_or_the_client_themselves(world, org, other_org):
     b = awaiting_booking(world)
     offer_id = booking_row(b.reference).offer_id
-    assert payments.cancel_preview(world.org_id, b.reference, offer_id).paid_pence == 0
+    assert payments.cancel_preview(world.org_id, b.reference, ClientProof(world.org_id, offer_id)).paid_pence == 0
     with pytest.raises(NotFound):
-        payments.cancel_preview(world.org_id, b.reference, offer_id + 1)
+        payments.cancel_preview(world.org_id, b.reference, ClientProof(world.org_id, offer_id + 1))
+    with pytest.raises(PermissionDenied):
+        payments.cancel_preview(world.org_id, b.reference, ClientProof(other_org.id, offer_id))
     with pytest.raises(PermissionDenied):
         payments.cancel_preview(world.org_id, b.reference)
     readonly = actor_for(create_user(org, "hbc.readonly.preview", roles=("Read-only",)))

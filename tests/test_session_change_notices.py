@@ -15,7 +15,9 @@ from atlas_app.services.instructors import assignments as instructors
 from atlas_app.services.platform import outbox
 from atlas_app.timeutil import LONDON, at_london, london_date
 from booking_data import add_offers, add_session, make_catalogue
-from conftest import all_rows, set_columns
+from atlas_app.services.platform.errors import PermissionDenied, ValidationFailed
+from atlas_app.services.platform.permissions import Perm
+from conftest import actor_for, all_rows, set_columns
 from instructor_data import make_instructor
 
 CHANGED = "Your course has changed"
@@ -89,7 +91,7 @@ def test_a_new_venue_is_news_but_a_new_capacity_is_not(smtp, actor, booked, org)
 
 def test_cancelling_a_session_tells_booked_clients(smtp, actor, booked):
     cat, sid, refs = booked
-    catalogue.save_session(actor, sid, session_form(cat, get_session(sid), status="cancelled"))
+    catalogue.save_session(actor, sid, session_form(cat, get_session(sid), status="cancelled"), confirm_booked=True)
     got = delivered(smtp, CANCELLED)
     assert sorted(got) == ["client0@example.com", "client1@example.com"]
     assert all("has been cancelled" in b and "choose another date" in b for b in got.values())
@@ -109,3 +111,56 @@ def test_a_refused_move_tells_nobody(smtp, actor, booked):
         instructors.move_session(actor, sid, get_session(other).starts_at)
     assert get_session(sid).starts_at == cs.starts_at
     assert delivered(smtp, CHANGED) == {} and timeline_kinds("session_moved") == []
+
+
+def test_cancelling_a_session_with_clients_booked_needs_confirming_first(smtp, actor, booked):
+    """The rule, once, in the service: staff may cancel a session people are booked on, but only once they have
+    seen what it does (``session_cancel_effect``) and confirmed; until then nothing changes and nobody is told."""
+    cat, sid, _ = booked
+    effect = catalogue.session_cancel_effect(actor, sid)
+    assert effect.booked == 2 and effect.needs_confirmation  # the cancelled booking is not counted
+    assert effect.text.startswith("2 clients are booked on this session. Cancelling it emails each of them")
+    with pytest.raises(ValidationFailed) as refused:
+        catalogue.save_session(actor, sid, session_form(cat, get_session(sid), status="cancelled"))
+    assert refused.value.errors == {"confirm_booked": "required"} and effect.text in str(refused.value)
+    assert get_session(sid).status == "scheduled"
+    assert delivered(smtp, CANCELLED) == {} and timeline_kinds("session_cancelled") == []
+    catalogue.save_session(actor, sid, session_form(cat, get_session(sid), status="cancelled"), confirm_booked=True)
+    assert get_session(sid).status == "cancelled"
+    assert sorted(delivered(smtp, CANCELLED)) == ["client0@example.com", "client1@example.com"]
+
+
+def test_an_empty_session_cancels_without_confirming_and_others_may_not_cancel(org, actor, make_user):
+    cat = make_catalogue(org.id)
+    sid = add_session(cat)
+    assert not catalogue.session_cancel_effect(actor, sid).needs_confirmation
+    clerk = actor_for(make_user("hbc.contact.cancel", roles=("Contact centre",)))
+    assert not clerk.can(Perm.CATALOGUE_MANAGE)
+    with pytest.raises(PermissionDenied):
+        catalogue.session_cancel_effect(clerk, sid)
+    with pytest.raises(PermissionDenied):
+        catalogue.save_session(clerk, sid, session_form(cat, get_session(sid), status="cancelled"),
+                               confirm_booked=True)
+    catalogue.save_session(actor, sid, session_form(cat, get_session(sid), status="cancelled"))
+    assert get_session(sid).status == "cancelled"
+
+
+def test_the_session_page_shows_what_a_cancel_does_and_sends_the_confirmation(smtp, actor, booked, monkeypatch):
+    """The staff page asks the service: it shows the effect, and cancels only with the box ticked."""
+    from atlas_app.ui.staff.booking import sessions as sessions_page
+    from state_support import at, drain, signed_in, substate
+
+    cat, sid, _ = booked
+    signed_in(monkeypatch, actor, sessions_page)
+    page = at(substate(sessions_page.SessionState), f"http://atlas.test/bookings/session/{sid}")
+    drain(page.load())
+    drain(page.open_edit())
+    assert page.edit_open and page.cancel_needs_confirm
+    assert page.cancel_effect == catalogue.session_cancel_effect(actor, sid).text
+    form = {**page.edit_form, "status": "cancelled"}
+    drain(page.save_edit(form))
+    assert "Confirm that you want to cancel it" in page.edit_error and get_session(sid).status == "scheduled"
+    drain(page.save_edit({**form, "confirm_booked": "on"}))
+    assert page.edit_error == "" and get_session(sid).status == "cancelled"
+    assert "each booked client is being emailed" in page.notice
+    assert len(delivered(smtp, CANCELLED)) == 2

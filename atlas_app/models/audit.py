@@ -1,4 +1,4 @@
-"""The append-only, hash-chained audit trail."""
+"""The append-only, hash-chained audit trail: one chain per organisation, and one for the system's entries."""
 
 from __future__ import annotations
 
@@ -13,11 +13,16 @@ from atlas_app.db import UTCDateTime, utcnow
 
 class AuditEntry(SQLModel, table=True):
     __tablename__ = "audit_entry"
-    # The dashboards' change marker: the organisation's latest entry.
-    __table_args__ = (Index("ix_audit_entry_org_id", "organisation_id", "id"),)
+    __table_args__ = (
+        Index("ix_audit_entry_org_id", "organisation_id", "id"),  # the dashboards' change marker
+        Index("ux_audit_entry_chain_seq", "chain", "seq", unique=True),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
-    seq: int = Field(unique=True, index=True)
+    # The chain the entry is on: its organisation's id, or 0 for entries with no organisation (and for every entry
+    # written before the trail had a chain per organisation, migration 0017). ``seq`` is its place in that chain.
+    chain: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    seq: int
     at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
     organisation_id: int | None = Field(default=None, foreign_key="organisation.id", index=True)
     user_id: int | None = Field(default=None, foreign_key="app_user.id", index=True)
@@ -32,10 +37,11 @@ class AuditEntry(SQLModel, table=True):
 
 
 class AuditChainHead(SQLModel, table=True):
-    """One row holding the end of the chain; writers lock it so the chain never forks."""
+    """The end of one chain; its writers lock it so the chain never forks, and only they do (each organisation's
+    writers lock their own organisation's row)."""
 
     __tablename__ = "audit_chain_head"
 
-    id: int = Field(default=1, primary_key=True)
+    id: int = Field(primary_key=True)  # the chain: an organisation's id, or 0
     last_seq: int = Field(default=0)
     last_hash: str = Field(default="0" * 64, max_length=64)

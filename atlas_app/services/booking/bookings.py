@@ -1,12 +1,16 @@
 """Bookings: holding a seat, confirming, transferring, cancelling, attendance, and expiry of holds.
 
-One validation function (``_check_bookable``) serves every way in: the public wizard, telephone bookings, transfers
+One validation function (``check_bookable``) serves every way in: the public wizard, telephone bookings, transfers
 and the REST API. Seats are taken and given back only by guarded UPDATEs of ``course_session.seats_taken``
 (``... WHERE seats_taken < capacity``), so a session can never be overbooked however many requests race; a CHECK
 constraint backs this up, and a partial unique index keeps an offer to one active booking.
 
-Each change writes its audit entry last, just before the commit: recording it locks the audit chain's head row,
-which every writer in Atlas needs, so the shorter that lock is held the more bookings go through at once.
+Row locks are taken through ``services.platform.locks``, in its one order (offer → booking → payment → the
+session's seats), so two changes never wait on each other in a circle.
+
+Each change writes its audit entry last, just before the commit: recording it locks the head row of the
+organisation's audit chain, which every writer of the organisation needs, so the shorter that lock is held the
+more bookings go through at once.
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ from atlas_app.models import (
     Organisation,
     Venue,
 )
-from atlas_app.services.platform import audit, outbox
+from atlas_app.services.platform import audit, locks, outbox
 from atlas_app.services.platform.actor import Actor
 from atlas_app.services.platform.errors import AtlasError, Conflict, NotFound, PermissionDenied, ValidationFailed
 from atlas_app.services.platform.permissions import Perm
@@ -56,6 +60,32 @@ class SessionFull(Conflict):
 class AlreadyBooked(Conflict):
     def __init__(self, message: str = "This offer already has a booking.") -> None:
         super().__init__(message)
+
+
+@dataclass(frozen=True)
+class ClientProof:
+    """That the caller is the client of an offer: the organisation and offer the public lookup found from what only
+    the client knows (``offers.find_offer``, ``self_service.find_booking``: reference, date of birth and postcode).
+    Pages hold it in backend vars; a change made on the client's behalf without a staff actor needs it."""
+
+    organisation_id: int
+    offer_id: int
+
+
+def check_caller(organisation_id: int, actor: Actor | None, client: ClientProof | None) -> None:
+    """Staff who manage the organisation's bookings, or the client with a proof for this organisation; else
+    refused. (Whether the booking is the proof's offer's is checked once the booking is found.)"""
+    if actor is not None:
+        actor.require(Perm.BOOKINGS_MANAGE)
+        if actor.organisation_id != organisation_id:
+            raise PermissionDenied()
+    elif not isinstance(client, ClientProof) or client.organisation_id != organisation_id:
+        raise PermissionDenied()
+
+
+def check_clients_booking(booking: Booking, actor: Actor | None, client: ClientProof | None) -> None:
+    if actor is None and (client is None or booking.offer_id != client.offer_id):
+        raise NotFound("No such booking.")
 
 
 # --- small helpers -------------------------------------------------------------------------------------------
@@ -109,7 +139,7 @@ def clean_needs(needs: dict[str, Any] | None) -> dict[str, Any]:
     return out
 
 
-def _take_seat(s: Session, session_id: int, organisation_id: int, looks_full: bool = False) -> None:
+def take_seat(s: Session, session_id: int, organisation_id: int, looks_full: bool = False) -> None:
     """Take one seat, or raise SessionFull. Expired holds on the session are released first if it looks full.
 
     ``looks_full``: the session was full when this transaction read it. Then, unless expired holds free a seat,
@@ -117,6 +147,7 @@ def _take_seat(s: Session, session_id: int, organisation_id: int, looks_full: bo
     only to find no seat (what keeps a rush for the last seats quick for everyone who misses out)."""
     if looks_full and _release_expired(s, session_id=session_id) == 0:
         raise SessionFull()
+    locks.claim(s, locks.seats(session_id))
     for attempt in range(2):
         result = s.connection().execute(_TAKE_SEAT, {"sid": session_id, "org": organisation_id})
         if result.rowcount == 1:
@@ -140,8 +171,22 @@ _GIVE_BACK_SEAT = (
 )
 
 
-def _give_back_seat(s: Session, session_id: int) -> None:
+def give_back_seat(s: Session, session_id: int) -> None:
+    locks.claim(s, locks.seats(session_id))
     s.connection().execute(_GIVE_BACK_SEAT, {"sid": session_id})
+
+
+def move_seat(s: Session, organisation_id: int, take: int, give_back: int | None, looks_full: bool = False) -> None:
+    """Give a seat back on session ``give_back`` (if any) and take one on session ``take``, touching the two
+    sessions' rows in the lock order (by id), so two moves in opposite directions never deadlock."""
+    if give_back is None:
+        take_seat(s, take, organisation_id, looks_full=looks_full)
+    elif give_back <= take:
+        give_back_seat(s, give_back)
+        take_seat(s, take, organisation_id, looks_full=looks_full and give_back != take)
+    else:
+        take_seat(s, take, organisation_id, looks_full=looks_full)
+        give_back_seat(s, give_back)
 
 
 def _release_expired(s: Session, session_id: int | None = None, now: datetime | None = None) -> int:
@@ -154,14 +199,15 @@ def _release_expired(s: Session, session_id: int | None = None, now: datetime | 
     if session_id is not None:
         query = query.where(Booking.session_id == session_id)
     released = 0
-    for booking_id, sess_id, offer_id in s.exec(query.limit(500)).all():
+    # By session, so the seats are given back in the lock order.
+    for booking_id, sess_id, offer_id in s.exec(query.order_by(Booking.session_id, Booking.id).limit(500)).all():
         result = s.exec(
             update(Booking)
             .where(Booking.id == booking_id, Booking.status == "held")
             .values(status="expired", updated_at=now)
         )
         if result.rowcount == 1:
-            _give_back_seat(s, sess_id)
+            give_back_seat(s, sess_id)
             offer = s.get(Offer, offer_id)
             if offer is not None:
                 timeline(s, offer, "hold_expired", "The seat hold ran out and the seat was freed.", booking_id)
@@ -175,7 +221,7 @@ def release_expired_holds() -> int:
         return _release_expired(s)
 
 
-def _check_bookable(s: Session, offer: Offer, session: CourseSession, now: datetime) -> None:
+def check_bookable(s: Session, offer: Offer, session: CourseSession, now: datetime) -> None:
     """Every rule a booking, a hold or a transfer must meet, in one place."""
     if session.organisation_id != offer.organisation_id:
         raise NotFound("No such session.")
@@ -211,8 +257,11 @@ def _load_offer(s: Session, organisation_id: int, offer_id: int, lock: bool = Fa
         .outerjoin(BookingTerms, BookingTerms.organisation_id == Offer.organisation_id)
         .where(Offer.id == int(offer_id), Offer.organisation_id == organisation_id)
     )
-    if lock:
-        query = query.with_for_update(of=Offer)
+    if lock and locks.offer(offer_id) not in locks.held(s):
+        locks.claim(s, locks.offer(offer_id))
+        if locks.is_postgres(s):
+            query = query.add_columns(locks.timeout_column(locks.LOCK_TIMEOUT_MS))
+        query = query.with_for_update(of=Offer).execution_options(populate_existing=True)
     row = s.exec(query).first()
     if row is None:
         raise NotFound("No such offer.")
@@ -242,7 +291,7 @@ def _load_session(s: Session, organisation_id: int, session_id: int) -> CourseSe
     return row[0]
 
 
-def _active_booking(s: Session, offer_id: int) -> Booking | None:
+def active_booking(s: Session, offer_id: int) -> Booking | None:
     return s.exec(
         select(Booking).where(Booking.offer_id == offer_id, Booking.status.in_(ACTIVE_BOOKING_STATUSES))
     ).first()
@@ -324,11 +373,13 @@ def _make_view(b, offer, client, session, venue, course_code: str, course_name: 
 
 def _new_booking(s: Session, offer: Offer, session: CourseSession, *, status: str, channel: str, actor: Actor | None,
                  needs: dict[str, Any] | None, now: datetime, hold_minutes: int | None = None,
-                 fee_pence: int | None = None, transferred_from: int | None = None) -> Booking:
+                 fee_pence: int | None = None, transferred_from: int | None = None,
+                 give_back: int | None = None) -> Booking:
+    """``give_back``: the session of a booking let go in the same change, whose seat is given back."""
     terms = get_terms(s, offer.organisation_id)
     ct = s.get(CourseType, offer.course_type_id)
     org = s.get(Organisation, offer.organisation_id)
-    _take_seat(s, session.id, offer.organisation_id, looks_full=session.seats_taken >= session.capacity)
+    move_seat(s, offer.organisation_id, session.id, give_back, looks_full=session.seats_taken >= session.capacity)
     values = _booking_values(offer, session, status=status, channel=channel, actor=actor, needs=needs, now=now,
                              hold_minutes=hold_minutes or terms.hold_minutes,
                              payment_due_hours=terms.payment_due_hours,
@@ -398,8 +449,8 @@ def hold_seat(organisation_id: int, offer_id: int, session_id: int, needs: dict[
     with write_session() as s:
         offer = _load_offer(s, organisation_id, offer_id, lock=True)
         session = _load_session(s, organisation_id, session_id)
-        _check_bookable(s, offer, session, now)
-        existing = _active_booking(s, offer.id)
+        check_bookable(s, offer, session, now)
+        existing = active_booking(s, offer.id)
         if existing is not None:
             if existing.status != "held":
                 raise AlreadyBooked(f"This offer is already booked (booking {existing.reference}).")
@@ -408,9 +459,9 @@ def hold_seat(organisation_id: int, offer_id: int, session_id: int, needs: dict[
             existing.status, existing.updated_at = "expired", now
             s.add(existing)
             s.flush()
-            _give_back_seat(s, existing.session_id)
             timeline(s, offer, "hold_released", "The client chose a different session.", existing.id)
-        booking = _new_booking(s, offer, session, status="held", channel=channel, actor=None, needs=needs, now=now)
+        booking = _new_booking(s, offer, session, status="held", channel=channel, actor=None, needs=needs, now=now,
+                               give_back=existing.session_id if existing is not None else None)
         timeline(s, offer, "seat_held", session_text(s, session), booking.id)
         view = booking_view(s, booking)
         audit.record(s, None, "booking", booking.reference, "held", after=_snapshot(booking),
@@ -425,16 +476,14 @@ def confirm_hold(organisation_id: int, offer_id: int, booking_reference: str,
     now = utcnow()
     with write_session() as s:
         offer = _load_offer(s, organisation_id, offer_id, lock=True)
-        booking = s.exec(
-            select(Booking).where(Booking.reference == booking_reference, Booking.offer_id == offer.id)
-            .with_for_update()
-        ).first()
+        booking = locks.lock_where(s, "booking", Booking.reference == booking_reference,
+                                   Booking.offer_id == offer.id)
         if booking is None:
             raise NotFound("That booking cannot be found.")
         if booking.status in ("awaiting_payment", "confirmed"):
             return booking_view(s, booking)
         session = s.get(CourseSession, booking.session_id)
-        _check_bookable(s, offer, session, now)
+        check_bookable(s, offer, session, now)
         if booking.status == "held" and booking.hold_expires_at and booking.hold_expires_at > now:
             pass
         elif booking.status in ("held", "expired"):
@@ -443,10 +492,10 @@ def confirm_hold(organisation_id: int, offer_id: int, booking_reference: str,
                 booking.status = "expired"
                 s.add(booking)
                 s.flush()
-                _give_back_seat(s, booking.session_id)
-            if _active_booking(s, offer.id) is not None:
+                give_back_seat(s, booking.session_id)
+            if active_booking(s, offer.id) is not None:
                 raise AlreadyBooked()
-            _take_seat(s, booking.session_id, organisation_id)
+            take_seat(s, booking.session_id, organisation_id)
         else:
             raise ValidationFailed("This booking can no longer be confirmed.", {"booking": booking.status})
         terms = get_terms(s, organisation_id)
@@ -502,6 +551,8 @@ _OFFER_FOR_BOOKING = (
     .where(_o.id == bindparam("offer_id"), _o.organisation_id == bindparam("org"))
     .with_for_update(of=Offer.__table__)
 )
+# On PostgreSQL the same query sets the transaction's lock timeout before it locks the offer (see locks).
+_OFFER_FOR_BOOKING_BY_DIALECT = {"postgresql": _OFFER_FOR_BOOKING.add_columns(locks.timeout_column())}
 _s, _v = CourseSession.__table__.c, Venue.__table__.c
 _SESSION_FOR_BOOKING = (
     select(_s.id, _s.organisation_id, _s.course_type_id, _s.venue_id, _s.delivery_mode, _s.starts_at, _s.ends_at,
@@ -559,19 +610,22 @@ def book(actor: Actor, offer_id: int, session_id: int, needs: dict[str, Any] | N
     now = utcnow()
     with _transaction(session) as s:
         conn = s.connection()
-        offer = conn.execute(_OFFER_FOR_BOOKING, {"offer_id": int(offer_id), "org": org_id}).first()
+        locks.claim(s, locks.offer(offer_id))
+        offer = conn.execute(_OFFER_FOR_BOOKING_BY_DIALECT.get(conn.dialect.name, _OFFER_FOR_BOOKING),
+                             {"offer_id": int(offer_id), "org": org_id, **locks.timeout_params()}).first()
         if offer is None:
             raise NotFound("No such offer.")
         course = conn.execute(_SESSION_FOR_BOOKING, {"session_id": sid, "org": org_id}).first()
         if course is None:
             raise NotFound("No such session.")
-        _check_bookable(s, offer, course, now)
+        check_bookable(s, offer, course, now)
+        let_go = None
         if offer.active_id is not None:
             if offer.active_status != "held":
                 raise AlreadyBooked(f"This offer is already booked (booking {offer.active_reference}).")
             if conn.execute(_EXPIRE_HOLD, {"bid": offer.active_id, "now": now}).rowcount == 1:
-                _give_back_seat(s, offer.active_session_id)
-        _take_seat(s, course.id, org_id, looks_full=course.seats_taken >= course.capacity)
+                let_go = offer.active_session_id
+        move_seat(s, org_id, course.id, let_go, looks_full=course.seats_taken >= course.capacity)
         terms = _BOOKING_DEFAULT_TERMS if offer.hold_minutes is None else offer
         values = _booking_values(offer, course, status="awaiting_payment", channel=channel, actor=actor,
                                  needs=needs, now=now, hold_minutes=terms.hold_minutes,
@@ -657,18 +711,12 @@ def tell_booked_clients(s: Session, session: CourseSession, kind: str, previousl
 
 
 def _booking_for_update(s: Session, organisation_id: int, reference: str) -> Booking:
-    """The booking, locked after its offer: every writer that locks both takes the offer first (as the payments
-    service does), so a cancellation, a transfer, the register and a refund never wait on each other in a circle."""
+    """The booking, locked with its offer (in the lock order: the offer first)."""
     reference = str(reference).strip().upper()
-    offer_id = s.exec(select(Booking.offer_id).where(Booking.reference == reference,
-                                                     Booking.organisation_id == organisation_id)).first()
-    if offer_id is not None:
-        s.exec(select(Offer.id).where(Offer.id == offer_id).with_for_update()).first()
-    booking = s.exec(
-        select(Booking).where(Booking.reference == reference,
-                              Booking.organisation_id == organisation_id).with_for_update()
-        .execution_options(populate_existing=True)
-    ).first()
+    found = s.exec(select(Booking.id, Booking.offer_id).where(Booking.reference == reference,
+                                                             Booking.organisation_id == organisation_id)).first()
+    booking = None if found is None else locks.lock(s, locks.offer(found[1]), locks.booking(found[0])).get(
+        locks.booking(found[0]))
     if booking is None:
         raise NotFound("No such booking.")
     return booking
@@ -683,18 +731,15 @@ def _cutoff_check(terms: BookingTerms, session: CourseSession, now: datetime, ho
 
 
 def transfer(organisation_id: int, reference: str, new_session_id: int, *, actor: Actor | None = None,
-             offer_id: int | None = None) -> BookingView:
-    """Move a booking to another session. Clients (no actor; ``offer_id`` proves whose booking it is) must meet
-    the organisation's cut-off and transfer limit; staff may transfer later. The critical date always applies."""
-    if actor is not None:
-        actor.require(Perm.BOOKINGS_MANAGE)
-        if actor.organisation_id != organisation_id:
-            raise PermissionDenied()
+             client: ClientProof | None = None) -> BookingView:
+    """Move a booking to another session: for staff (``actor``) or the client (``client``, the proof that the
+    booking's offer is theirs). Clients must meet the organisation's cut-off and transfer limit; staff may transfer
+    later. The critical date always applies."""
+    check_caller(organisation_id, actor, client)
     now = utcnow()
     with write_session() as s:
         old = _booking_for_update(s, organisation_id, reference)
-        if offer_id is not None and old.offer_id != offer_id:
-            raise NotFound("No such booking.")
+        check_clients_booking(old, actor, client)
         if old.status not in ("awaiting_payment", "confirmed"):
             raise ValidationFailed("Only a current booking can be transferred.", {"booking": old.status})
         offer = _load_offer(s, organisation_id, old.offer_id, lock=True)
@@ -714,15 +759,14 @@ def transfer(organisation_id: int, reference: str, new_session_id: int, *, actor
                 raise ValidationFailed(
                     f"This booking has been transferred {transfers} times, the most allowed online. "
                     "Please telephone us.", {"booking": "transfer limit"})
-        _check_bookable(s, offer, new_session, now)
+        check_bookable(s, offer, new_session, now)
         before = _snapshot(old)
         old.status, old.updated_at = "transferred", now
         s.add(old)
         s.flush()
-        _give_back_seat(s, old.session_id)
         new = _new_booking(s, offer, new_session, status=before["status"], channel=_transfer_channel(old, actor),
-                           actor=actor, needs=old.needs, now=now,
-                           fee_pence=old.fee_pence + terms.transfer_fee_pence, transferred_from=old.id)
+                           actor=actor, needs=old.needs, now=now, fee_pence=old.fee_pence + terms.transfer_fee_pence,
+                           transferred_from=old.id, give_back=old.session_id)
         if before["status"] == "awaiting_payment":
             new.payment_due_at = old.payment_due_at or _payment_due(terms, new_session, now)
             s.add(new)
@@ -744,22 +788,20 @@ def _transfer_channel(old: Booking, actor: Actor | None) -> str:
     return "api" if actor.user_id is None and actor.username.startswith("api:") else "telephone"
 
 
-def cancel(organisation_id: int, reference: str, *, actor: Actor | None = None, offer_id: int | None = None,
+def cancel(organisation_id: int, reference: str, *, actor: Actor | None = None, client: ClientProof | None = None,
            reason: str = "", money: Callable[[Session, Booking, str], list[str]] | None = None) -> BookingView:
-    """Cancel a booking and free its seat. The offer can then be booked again (before its critical date).
+    """Cancel a booking and free its seat, for staff (``actor``) or the client (``client``, the proof that the
+    booking's offer is theirs; the organisation's cut-off applies). The offer can then be booked again (before its
+    critical date).
 
     ``money(s, booking, previous_status)``, when given, is called inside the cancelling transaction (the offer and
     booking locked) to deal with money paid for the booking; the lines it returns are added to the client's
     cancellation email and timeline entry (``payments.cancel_booking`` uses it)."""
-    if actor is not None:
-        actor.require(Perm.BOOKINGS_MANAGE)
-        if actor.organisation_id != organisation_id:
-            raise PermissionDenied()
+    check_caller(organisation_id, actor, client)
     now = utcnow()
     with write_session() as s:
         booking = _booking_for_update(s, organisation_id, reference)
-        if offer_id is not None and booking.offer_id != offer_id:
-            raise NotFound("No such booking.")
+        check_clients_booking(booking, actor, client)
         if booking.status not in ACTIVE_BOOKING_STATUSES:
             raise ValidationFailed("This booking is not current, so it cannot be cancelled.",
                                    {"booking": booking.status})
@@ -772,11 +814,11 @@ def cancel(organisation_id: int, reference: str, *, actor: Actor | None = None, 
         booking.status, booking.updated_at = "cancelled", now
         s.add(booking)
         s.flush()
-        _give_back_seat(s, booking.session_id)
         if offer.status == "booked":
             offer.status = "referred"
             s.add(offer)
-        money_lines = money(s, booking, before["status"]) if money is not None else []
+        money_lines = money(s, booking, before["status"]) if money is not None else []  # locks the payments
+        give_back_seat(s, booking.session_id)  # the session's row last, as the lock order says
         timeline(s, offer, "cancelled", " ".join([(reason or "Cancelled")[:300], *money_lines])[:500], booking.id,
                  actor.username if actor else "")
         view = booking_view(s, booking)
@@ -843,7 +885,7 @@ def return_to_police(actor: Actor, offer_id: int, reason: str) -> None:
         raise ValidationFailed("Give the reason for returning the offer to the police.", {"reason": "required"})
     with write_session() as s:
         offer = _load_offer(s, org_id, offer_id, lock=True)
-        if _active_booking(s, offer.id) is not None:
+        if active_booking(s, offer.id) is not None:
             raise Conflict("Cancel the offer's booking before returning it to the police.")
         if offer.status in ("completed",):
             raise ValidationFailed("A completed offer cannot be returned.")
@@ -867,7 +909,8 @@ def get_booking(actor: Actor, reference: str) -> BookingView:
 
 
 __all__ = [
-    "AlreadyBooked", "AtlasError", "BookingView", "SessionFull", "book", "booking_view", "cancel", "confirm_hold",
-    "expire_offers", "get_booking", "hold_seat", "record_attendance", "release_expired_holds", "return_to_police",
-    "transfer",
+    "AlreadyBooked", "AtlasError", "BookingView", "ClientProof", "SessionFull", "active_booking", "book",
+    "booking_view", "cancel", "check_bookable", "check_caller", "check_clients_booking", "confirm_hold",
+    "expire_offers", "get_booking", "give_back_seat", "hold_seat", "move_seat", "record_attendance",
+    "release_expired_holds", "return_to_police", "take_seat", "transfer",
 ]

@@ -14,7 +14,7 @@ from sqlalchemy import func
 from sqlmodel import Session, select
 
 from atlas_app.db import read_session, utcnow, write_session
-from atlas_app.models import BookingTerms, CourseSession, CourseType, Region, Venue
+from atlas_app.models import ACTIVE_BOOKING_STATUSES, Booking, BookingTerms, CourseSession, CourseType, Region, Venue
 from atlas_app.services.platform import audit
 from atlas_app.services.platform.actor import Actor
 from atlas_app.services.platform.errors import Conflict, NotFound, ValidationFailed
@@ -291,8 +291,47 @@ def _session_values(s: Session, org_id: int, data: dict[str, Any]) -> dict[str, 
     }
 
 
-def save_session(actor: Actor, session_id: int | None, data: dict[str, Any]) -> int:
-    """Create or change one session. Capacity can never drop below the seats already taken."""
+@dataclass(frozen=True)
+class SessionCancelEffect:
+    """What cancelling a session would do, for staff to read before they confirm."""
+
+    booked: int  # clients with a current booking on it: each is emailed and told on their timeline
+
+    @property
+    def needs_confirmation(self) -> bool:
+        return self.booked > 0
+
+    @property
+    def text(self) -> str:
+        if not self.booked:
+            return "Nobody is booked on this session, so nobody needs to be told."
+        who = "1 client is" if self.booked == 1 else f"{self.booked} clients are"
+        return (f"{who} booked on this session. Cancelling it emails each of them that the course is cancelled "
+                "and asks them to choose another date; their bookings stay in place until they are moved or "
+                "cancelled.")
+
+
+def _booked_on(s: Session, session_id: int) -> int:
+    return s.exec(select(func.count()).select_from(Booking).where(
+        Booking.session_id == session_id, Booking.status.in_(ACTIVE_BOOKING_STATUSES))).one()
+
+
+def session_cancel_effect(actor: Actor, session_id: int) -> SessionCancelEffect:
+    """What cancelling the session now would do (staff who manage the catalogue)."""
+    org_id = _org(actor)
+    with read_session() as s:
+        found = s.exec(select(CourseSession.id).where(CourseSession.id == int(session_id),
+                                                      CourseSession.organisation_id == org_id)).first()
+        if found is None:
+            raise NotFound("No such session.")
+        return SessionCancelEffect(_booked_on(s, found))
+
+
+def save_session(actor: Actor, session_id: int | None, data: dict[str, Any], *, confirm_booked: bool = False) -> int:
+    """Create or change one session. Capacity can never drop below the seats already taken.
+
+    Cancelling a session with clients booked on it is allowed (staff who manage the catalogue), tells every booked
+    client, and needs ``confirm_booked=True``: the caller has shown what :func:`session_cancel_effect` says."""
     org_id = _org(actor)
     with write_session() as s:
         values = _session_values(s, org_id, data)
@@ -313,6 +352,11 @@ def save_session(actor: Actor, session_id: int | None, data: dict[str, Any]) -> 
                 {"capacity": "below seats taken"})
         if values["course_type_id"] != session.course_type_id and session.seats_taken:
             raise ValidationFailed("A session with bookings cannot change course type.", {"course_type_id": "booked"})
+        if values["status"] == "cancelled" and session.status != "cancelled" and not confirm_booked:
+            effect = SessionCancelEffect(_booked_on(s, session.id))
+            if effect.needs_confirmation:
+                raise ValidationFailed(effect.text + " Confirm that you want to cancel it.",
+                                       {"confirm_booked": "required"})
         before = {k: getattr(session, k) for k in values}
         from atlas_app.services.booking import bookings as booking_service
         from atlas_app.services.instructors import assignments as instructors
@@ -525,5 +569,6 @@ def list_venues(actor: Actor) -> list[Venue]:
 __all__ = [
     "DELIVERY_MODES", "LONDON", "SessionRow", "TermsView", "create_series", "get_terms", "list_course_types",
     "list_regions", "list_sessions", "list_venues", "normalise_postcode", "postcode_district", "pounds_to_pence",
-    "proximity_rank", "save_course_type", "save_region", "save_session", "save_terms", "save_venue", "session_rows",
+    "SessionCancelEffect", "proximity_rank", "save_course_type", "save_region", "save_session", "save_terms",
+    "save_venue", "session_cancel_effect", "session_rows",
 ]

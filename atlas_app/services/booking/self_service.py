@@ -2,7 +2,7 @@
 postcode, see what it can move to, and whether the organisation's terms still allow changing it online.
 
 Nothing here changes data: moving and cancelling go through ``booking.transfer`` and ``payments.cancel_booking``
-(with the ``offer_id`` proved here), which enforce the cut-offs themselves; ``payments.cancel_preview`` says
+(with the ``ClientProof`` found here), which enforce the cut-offs themselves; ``payments.cancel_preview`` says
 beforehand what a cancellation would refund.
 """
 
@@ -17,7 +17,7 @@ from sqlmodel import select
 from atlas_app.db import read_session, utcnow
 from atlas_app.models import Booking, BookingTerms, Client, Offer, Organisation
 from atlas_app.services.platform import throttles as lookup_throttle
-from atlas_app.services.booking.bookings import BookingView, booking_view, get_terms
+from atlas_app.services.booking.bookings import BookingView, ClientProof, booking_view, get_terms
 from atlas_app.services.booking.catalogue import SessionRow
 from atlas_app.services.platform.errors import NotFound, ValidationFailed
 from atlas_app.services.booking.offers import bookable_sessions
@@ -55,6 +55,11 @@ class ClientBooking:
     can_cancel: bool
     # Why the booking cannot be changed online, when it cannot ("" when it can).
     change_note: str
+
+    @property
+    def proof(self) -> ClientProof:
+        """What the services that change the booking on the client's behalf take as proof of whose it is."""
+        return ClientProof(self.organisation_id, self.offer_id)
 
 
 def _client_terms(terms: BookingTerms) -> ClientTerms:

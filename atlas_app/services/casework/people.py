@@ -571,7 +571,7 @@ def get_person(actor: Actor, person_id: Any) -> PersonDetail:
         history = s.exec(select(AuditEntry).where(AuditEntry.organisation_id == org_id,
                                                   AuditEntry.entity == "person",
                                                   AuditEntry.entity_id == str(p.id))
-                         .order_by(AuditEntry.seq.desc()).limit(50)).all()
+                         .order_by(AuditEntry.id.desc()).limit(50)).all()
         return PersonDetail(
             id=p.id, ref=person_ref(p.id), title=p.title, given_name=p.given_name, family_name=p.family_name,
             name=full_name(p), date_of_birth=p.date_of_birth, preferred_language=p.preferred_language,

@@ -293,7 +293,7 @@ def unfilled_text(gaps: dict[str, int]) -> str:
     return ", ".join(f"{n} {r}" for r, n in sorted(gaps.items())) + " unfilled"
 
 
-def _session_for(s: Session, org_id: int, session_id: Any, lock: bool = False) -> CourseSession:
+def session_for(s: Session, org_id: int, session_id: Any, lock: bool = False) -> CourseSession:
     try:
         sid = int(session_id)
     except (TypeError, ValueError):
@@ -316,7 +316,7 @@ def _with_session_details(query):
             .outerjoin(TrainingVehicle, TrainingVehicle.id == SessionAssignment.vehicle_id))
 
 
-def _describe_assignment(s: Session, assignment_id: int, by_vehicle: bool = False) -> str:
+def describe_assignment(s: Session, assignment_id: int, by_vehicle: bool = False) -> str:
     row = s.exec(_with_session_details(select(SessionAssignment, CourseSession, CourseType.code, Venue.name,
                                               Instructor.full_name, TrainingVehicle.registration))
                  .join(Instructor, Instructor.id == SessionAssignment.instructor_id)
@@ -330,7 +330,7 @@ def _describe_assignment(s: Session, assignment_id: int, by_vehicle: bool = Fals
     return f"{name} is already teaching {where}"
 
 
-def _find_clash(s: Session, instructor_id: int | None, block_start: datetime, block_end: datetime,
+def find_clash(s: Session, instructor_id: int | None, block_start: datetime, block_end: datetime,
                 exclude: tuple[int, ...] = (), *, vehicle_id: int | None = None) -> int | None:
     """The first active assignment overlapping the block, of the instructor or (given ``vehicle_id``) the car."""
     holder = (SessionAssignment.vehicle_id == vehicle_id if vehicle_id is not None
@@ -346,7 +346,7 @@ def _find_clash(s: Session, instructor_id: int | None, block_start: datetime, bl
 def _clash_error(s: Session, clash_id: int | None, buffer: timedelta, suffix: str = "",
                  by_vehicle: bool = False) -> AssignmentClash:
     if clash_id:
-        text = _describe_assignment(s, clash_id, by_vehicle)
+        text = describe_assignment(s, clash_id, by_vehicle)
     else:
         text = "the car is already booked then" if by_vehicle else "the instructor already has an overlapping assignment"
     if buffer:
@@ -414,7 +414,7 @@ def session_staffing(actor: Actor, session_id: int) -> dict[str, Any]:
         raise PermissionDenied()
     org_id = _org(actor)
     with read_session() as s:
-        cs = _session_for(s, org_id, session_id)
+        cs = session_for(s, org_id, session_id)
         ct = s.get(CourseType, cs.course_type_id)
         venue = s.get(Venue, cs.venue_id) if cs.venue_id else None
         rows = s.exec(select(SessionAssignment, Instructor.full_name, Instructor.email, TrainingVehicle.registration)
@@ -457,7 +457,7 @@ def eligible_instructors(actor: Actor, session_id: int, role: str, vehicle_type:
     actor.require(Perm.INSTRUCTORS_MANAGE)
     org_id = _org(actor)
     with read_session() as s:
-        cs = _session_for(s, org_id, session_id)
+        cs = session_for(s, org_id, session_id)
         ct = s.get(CourseType, cs.course_type_id)
         buffer = travel_buffer(s, org_id)
         already = set(s.exec(select(SessionAssignment.instructor_id).where(
@@ -470,7 +470,7 @@ def eligible_instructors(actor: Actor, session_id: int, role: str, vehicle_type:
                 continue
             if _availability_problem(s, inst, cs):
                 continue
-            if _find_clash(s, inst.id, cs.starts_at, cs.ends_at + buffer):
+            if find_clash(s, inst.id, cs.starts_at, cs.ends_at + buffer):
                 continue
             out.append({"id": inst.id, "name": inst.full_name, "last_assigned_at": inst.last_assigned_at})
         epoch = datetime.min.replace(tzinfo=LONDON)
@@ -495,11 +495,11 @@ def _write_assignment(s: Session, row: SessionAssignment, buffer: timedelta, suf
         with s.no_autoflush:
             for key, value in changes.items():
                 setattr(row, key, value)
-            clash = _find_clash(s, row.instructor_id, row.block_start, row.block_end, exclude)
+            clash = find_clash(s, row.instructor_id, row.block_start, row.block_end, exclude)
             if clash:
                 raise _clash_error(s, clash, buffer, suffix)
             if row.vehicle_id:
-                clash = _find_clash(s, None, row.block_start, row.block_end, exclude, vehicle_id=row.vehicle_id)
+                clash = find_clash(s, None, row.block_start, row.block_end, exclude, vehicle_id=row.vehicle_id)
                 if clash:
                     raise _clash_error(s, clash, buffer, suffix, by_vehicle=True)
         try:
@@ -524,11 +524,11 @@ def _write_assignment(s: Session, row: SessionAssignment, buffer: timedelta, suf
         if guard == DAILY_LIMIT_TRIGGER:
             raise Conflict(limit_text) from None
         if guard == VEHICLE_CONSTRAINT:
-            clash = _find_clash(s, None, block_start, block_end, exclude, vehicle_id=vehicle_id)
+            clash = find_clash(s, None, block_start, block_end, exclude, vehicle_id=vehicle_id)
             raise _clash_error(s, clash, buffer, suffix, by_vehicle=True) from None
         if guard != EXCLUSION_CONSTRAINT:
             raise
-        clash = _find_clash(s, inst.id, block_start, block_end, exclude)
+        clash = find_clash(s, inst.id, block_start, block_end, exclude)
         raise _clash_error(s, clash, buffer, suffix) from None
 
 
@@ -579,7 +579,7 @@ def assign(actor: Actor, session_id: int, instructor_id: int, role: str, vehicle
         raise ValidationFailed("Choose the vehicle type for practical work.", {"vehicle_type": "required"})
     car_id = _vehicle_choice(role, vehicle_type, vehicle_id)
     with write_session() as s:
-        cs = _session_for(s, org_id, session_id)
+        cs = session_for(s, org_id, session_id)
         if cs.status != "scheduled":
             raise Conflict(f"The session is {cs.status}; only scheduled sessions take instructors.")
         inst = _instructor_for(s, org_id, instructor_id)
@@ -661,7 +661,7 @@ def reassign(actor: Actor, assignment_id: int, instructor_id: int) -> int:
         inst = _instructor_for(s, org_id, instructor_id)
         if a.instructor_id == inst.id:
             return a.id
-        cs = _session_for(s, org_id, a.session_id)
+        cs = session_for(s, org_id, a.session_id)
         ct = s.get(CourseType, cs.course_type_id)
         problem = _qualification_problem(inst, ct, a.role, a.vehicle_type) or _availability_problem(s, inst, cs)
         if problem:
@@ -687,7 +687,7 @@ def move_session(actor: Actor, session_id: int, new_start: datetime) -> dict[str
     if new_start < utcnow():
         raise ValidationFailed("A session cannot be moved into the past.", {"starts_at": "past"})
     with write_session() as s:
-        cs = _session_for(s, org_id, session_id, lock=True)
+        cs = session_for(s, org_id, session_id, lock=True)
         if cs.status != "scheduled":
             raise Conflict(f"The session is {cs.status} and cannot be moved.")
         length = cs.ends_at - cs.starts_at
@@ -829,7 +829,7 @@ def send_session_confirmations(actor: Actor, session_id: int) -> int:
     actor.require(Perm.INSTRUCTORS_MANAGE)
     org_id = _org(actor)
     with write_session() as s:
-        cs = _session_for(s, org_id, session_id)
+        cs = session_for(s, org_id, session_id)
         rows = s.exec(select(SessionAssignment).where(SessionAssignment.session_id == cs.id,
                                                       SessionAssignment.status == "active",
                                                       SessionAssignment.confirmation_sent_at.is_(None))).all()

@@ -1,7 +1,7 @@
 """Demo instructors for both demo organisations, with assignments over the coming weeks.
 
 Deterministic and idempotent: run again, nothing is added twice. Assignments go through the same overlap check
-as the app's (``_find_clash``, for instructors and for training cars), so the demo data never double-books anyone
+as the app's (``find_clash``, for instructors and for training cars), so the demo data never double-books anyone
 or any car. Each organisation gets a few training cars; practical work in a school car takes a free one.
 """
 
@@ -20,7 +20,7 @@ from atlas_app.models.instructors import (
     SessionAssignment,
     TrainingVehicle,
 )
-from atlas_app.services.instructors.assignments import _find_clash, roles_needed
+from atlas_app.services.instructors.assignments import find_clash, roles_needed
 from atlas_app.timeutil import london_date
 
 # name, email local part, roles, vehicles, course codes, working days, linked username
@@ -69,7 +69,7 @@ def _seed_cars(s, org_id: int, slug: str) -> list[TrainingVehicle]:
 
 def _free_car(s, cars: list[TrainingVehicle], gearbox: str, cs: CourseSession, buffer: timedelta) -> int | None:
     for car in cars:
-        if car.vehicle_type == gearbox and not _find_clash(s, None, cs.starts_at, cs.ends_at + buffer,
+        if car.vehicle_type == gearbox and not find_clash(s, None, cs.starts_at, cs.ends_at + buffer,
                                                            vehicle_id=car.id):
             return car.id
     return None
@@ -123,7 +123,7 @@ def seed() -> None:
                                 or day.weekday() not in inst.working_days
                                 or per_day.get((inst.id, day), 0) >= inst.max_sessions_per_day):
                             continue
-                        if _find_clash(s, inst.id, cs.starts_at, cs.ends_at + buffer):
+                        if find_clash(s, inst.id, cs.starts_at, cs.ends_at + buffer):
                             continue
                         vehicle = inst.vehicle_types[0] if role == "practical" else ""
                         car = _free_car(s, cars, vehicle, cs, buffer) if vehicle in SCHOOL_CAR_TYPES else None

@@ -20,7 +20,13 @@ from atlas_app.models.instructors import SCHOOL_CAR_TYPES, SessionAssignment, Tr
 from atlas_app.services.platform import audit
 from atlas_app.services.platform.actor import Actor
 from atlas_app.services.platform.errors import Conflict, PermissionDenied, ValidationFailed
-from atlas_app.services.instructors.assignments import VEHICLE_LABELS, _describe_assignment, _find_clash, _session_for, travel_buffer
+from atlas_app.services.instructors.assignments import (
+    VEHICLE_LABELS,
+    describe_assignment,
+    find_clash,
+    session_for,
+    travel_buffer,
+)
 from atlas_app.services.platform.owned import owned_row, save_owned
 from atlas_app.services.platform.permissions import Perm
 
@@ -122,7 +128,7 @@ def set_vehicle_active(actor: Actor, vehicle_id: int, active: bool) -> None:
         if not active:
             booked = _next_assignment(s, row.id)
             if booked:
-                raise Conflict(f"Not retired: {_describe_assignment(s, booked, by_vehicle=True)}. "
+                raise Conflict(f"Not retired: {describe_assignment(s, booked, by_vehicle=True)}. "
                                "Give that session another car first.")
         row.is_active = bool(active)
         row.retired_at = None if active else utcnow()
@@ -158,7 +164,7 @@ def eligible_vehicles(actor: Actor, session_id: int, vehicle_type: str) -> list[
     if vehicle_type not in SCHOOL_CAR_TYPES:
         return []
     with read_session() as s:
-        cs: CourseSession = _session_for(s, org_id, session_id)
+        cs: CourseSession = session_for(s, org_id, session_id)
         venue = s.get(Venue, cs.venue_id) if cs.venue_id else None
         buffer = travel_buffer(s, org_id)
         cars = s.exec(select(TrainingVehicle).where(TrainingVehicle.organisation_id == org_id,
@@ -166,7 +172,7 @@ def eligible_vehicles(actor: Actor, session_id: int, vehicle_type: str) -> list[
                                                     TrainingVehicle.is_active == True)).all()  # noqa: E712
         out = []
         for car in cars:
-            if _find_clash(s, None, cs.starts_at, cs.ends_at + buffer, vehicle_id=car.id):
+            if find_clash(s, None, cs.starts_at, cs.ends_at + buffer, vehicle_id=car.id):
                 continue
             near = 0 if venue and car.home_venue_id == venue.id else \
                 1 if venue and venue.region_id and car.home_region_id == venue.region_id else 2

@@ -15,18 +15,18 @@ from atlas_app.models.payments import (
     Payment,
 )
 from atlas_app.services.booking import bookings as booking_service
+from atlas_app.services.booking.bookings import ClientProof
 from atlas_app.services.payments.ledger import flag_payment, offer_of, pounds_text
 from atlas_app.services.payments.refunds import (
     ReservedRefund,
-    lock_payment,
     reserve_refund,
     send_card_refund,
 )
 from atlas_app.services.payments.staff import RefundRow
 from atlas_app.services.payments.state import METHOD_LABELS, lineage_cte
+from atlas_app.services.platform import locks
 from atlas_app.services.platform.actor import Actor
-from atlas_app.services.platform.errors import NotFound, PermissionDenied
-from atlas_app.services.platform.permissions import Perm
+from atlas_app.services.platform.errors import NotFound
 
 REFUNDED_AUTOMATICALLY = ("stripe", "demo")  # providers whose card payments Atlas refunds itself
 
@@ -113,21 +113,17 @@ def _cancel_money(s: Session, booking: Booking, status: str) -> CancelMoney:
     return CancelMoney(paid, fee, paid - fee, card, paid - fee - card, tuple(parts))
 
 
-def cancel_preview(organisation_id: int, reference: str, offer_id: int | None = None, *,
+def cancel_preview(organisation_id: int, reference: str, client: ClientProof | None = None, *,
                    actor: Actor | None = None) -> CancelMoney:
     """What cancelling the booking now would refund and keep (for the confirmation before cancelling): for staff
-    (``actor``, who may manage the organisation's bookings) or the client who proved ``offer_id`` is theirs."""
-    if actor is not None:
-        actor.require(Perm.BOOKINGS_MANAGE)
-        if actor.organisation_id != organisation_id:
-            raise PermissionDenied()
-    elif offer_id is None:
-        raise PermissionDenied()
+    (``actor``, who may manage the organisation's bookings) or the client (``client``) whose offer it is."""
+    booking_service.check_caller(organisation_id, actor, client)
     with read_session() as s:
         booking = s.exec(select(Booking).where(Booking.reference == str(reference or "").strip().upper(),
                                                Booking.organisation_id == organisation_id)).first()
-        if booking is None or (offer_id is not None and booking.offer_id != offer_id):
+        if booking is None:
             raise NotFound("No such booking.")
+        booking_service.check_clients_booking(booking, actor, client)
         return _cancel_money(s, booking, booking.status)
 
 
@@ -156,8 +152,8 @@ class CancelOutcome:
 
 
 def cancel_booking(organisation_id: int, reference: str, *, actor: Actor | None = None,
-                   offer_id: int | None = None, reason: str = "") -> CancelOutcome:
-    """Cancel a booking (``booking.cancel``: staff with ``actor``, or the client who proved ``offer_id`` is theirs)
+                   client: ClientProof | None = None, reason: str = "") -> CancelOutcome:
+    """Cancel a booking (``booking.cancel``: staff with ``actor``, or the client with ``client``)
     and deal with the money paid for it as :func:`_cancel_money` says. Inside the cancelling transaction card
     refunds are reserved and money taken offline is flagged for staff ("Refund due"); after it commits the refunds
     are made through Stripe. If Stripe refuses or cannot be reached the cancellation stands and the payment is
@@ -174,8 +170,9 @@ def cancel_booking(organisation_id: int, reference: str, *, actor: Actor | None 
         if who is None:
             offer = offer_of(s, booking)
             who = Actor(user_id=None, username=f"client:{offer.client_id}", organisation_id=organisation_id)
+        payments = locks.lock(s, *(locks.payment(payment_id) for payment_id, _, _ in plan.parts))
         for payment_id, pence, automatic in plan.parts:
-            payment = lock_payment(s, payment_id)
+            payment = payments[locks.payment(payment_id)]
             if automatic:
                 reserved.append(reserve_refund(s, booking, payment, pence, plan.reason, "cancellation", who, now))
             else:
@@ -185,7 +182,7 @@ def cancel_booking(organisation_id: int, reference: str, *, actor: Actor | None 
                                   "client and record the refund here.", who)
         return plan.lines()
 
-    view = booking_service.cancel(organisation_id, reference, actor=actor, offer_id=offer_id, reason=reason,
+    view = booking_service.cancel(organisation_id, reference, actor=actor, client=client, reason=reason,
                                   money=money)
     plan = planned[0] if planned else NO_MONEY
     rows = []

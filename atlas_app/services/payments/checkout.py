@@ -47,6 +47,7 @@ from atlas_app.services.payments.stripe_gateway import (
     stripe_client,
     stripe_error_text,
 )
+from atlas_app.services.platform import locks
 from atlas_app.services.platform.errors import (
     AtlasError,
     Conflict,
@@ -211,8 +212,7 @@ def start_checkout(org_id: int, offer_id: int, booking_reference: str, success_u
     except stripe.StripeError as exc:
         session, error = None, stripe_error_text(exc)
     with write_session() as s:
-        attempt = s.exec(select(CheckoutAttempt).where(CheckoutAttempt.id == attempt_id).with_for_update()
-            .execution_options(populate_existing=True)).first()
+        attempt = locks.lock_one(s, locks.checkout_attempt(attempt_id))
         if session is None:
             attempt.status, attempt.last_error = "failed", error
             s.add(attempt)
@@ -245,8 +245,7 @@ def _fee_from(payment_intent: Any) -> int | None:
 
 
 def _attempt_for_update(s: Session, provider_session_id: str) -> CheckoutAttempt | None:
-    return s.exec(select(CheckoutAttempt).where(CheckoutAttempt.provider_session_id == provider_session_id)
-                  .with_for_update().execution_options(populate_existing=True)).first()
+    return locks.lock_where(s, "checkout_attempt", CheckoutAttempt.provider_session_id == provider_session_id)
 
 
 def _apply_session(s: Session, obj: dict, now: datetime) -> tuple[str, int | None]:
@@ -384,13 +383,13 @@ class WebhookOutcome:
 def _attempt_for_payment_intent(s: Session, obj: dict) -> CheckoutAttempt | None:
     meta = obj.get("metadata") or {}
     attempt = None
-    query = select(CheckoutAttempt).where(CheckoutAttempt.provider == "stripe")
+    stripe_attempt = CheckoutAttempt.provider == "stripe"
     if str(meta.get("checkout_attempt_id", "")).isdigit():
-        attempt = s.exec(query.where(CheckoutAttempt.id == int(meta["checkout_attempt_id"])).with_for_update()
-                         .execution_options(populate_existing=True)).first()
+        attempt = locks.lock_where(s, "checkout_attempt", stripe_attempt,
+                                   CheckoutAttempt.id == int(meta["checkout_attempt_id"]))
     if attempt is None and obj.get("id"):
-        attempt = s.exec(query.where(CheckoutAttempt.payment_intent_id == obj["id"]).with_for_update()
-                         .execution_options(populate_existing=True)).first()
+        attempt = locks.lock_where(s, "checkout_attempt", stripe_attempt,
+                                   CheckoutAttempt.payment_intent_id == obj["id"])
     return attempt
 
 
@@ -418,11 +417,9 @@ def _charge_refunded(s: Session, obj: dict, now: datetime) -> tuple[str, int | N
             Payment.provider == "stripe", Payment.provider_ref == pi_id, Payment.status == "succeeded")).first()
     payment = None
     if found is not None:
-        # Lock in the order refunds made by staff do: offer, booking, then the payment.
         booking = s.get(Booking, found[1])
-        payments.lock_booking(s, booking.id, booking.offer_id)
-        payment = s.exec(select(Payment).where(Payment.id == found[0]).with_for_update()
-            .execution_options(populate_existing=True)).first()
+        payment = locks.lock(s, locks.offer(booking.offer_id), locks.booking(booking.id),
+                             locks.payment(found[0])).get(locks.payment(found[0]))
     if payment is None:
         meta = obj.get("metadata") or {}
         ours = bool(meta.get("checkout_attempt_id") or meta.get("booking_reference")) or (
@@ -511,8 +508,11 @@ def _demo_attempt(s: Session, token: str, lock: bool = False) -> CheckoutAttempt
         raise NotFound("This payment page does not exist or has expired.")
     query = select(CheckoutAttempt).where(CheckoutAttempt.provider_session_id == token,
                                           CheckoutAttempt.provider == "demo")
-    attempt = s.exec(query.with_for_update()
-        .execution_options(populate_existing=True) if lock else query).first()
+    if lock:
+        attempt = locks.lock_where(s, "checkout_attempt", CheckoutAttempt.provider_session_id == token,
+                                   CheckoutAttempt.provider == "demo")
+    else:
+        attempt = s.exec(query).first()
     if attempt is None:
         raise NotFound("This payment page does not exist or has expired.")
     return attempt

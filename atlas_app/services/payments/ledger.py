@@ -21,14 +21,14 @@ from atlas_app.models.payments import (
 from atlas_app.services.booking import bookings as booking_service
 from atlas_app.services.payments.state import METHOD_LABELS, payment_summary
 from atlas_app.services.payments.stripe_gateway import DEMO_LABEL
-from atlas_app.services.platform import audit, outbox
+from atlas_app.services.platform import audit, locks, outbox
 from atlas_app.services.platform.actor import Actor
 from atlas_app.services.platform.errors import AtlasError, NotFound, ValidationFailed
 from atlas_app.timeutil import london_text
 
 
 def booking_by_reference(s: Session, organisation_id: int, reference: str) -> Booking:
-    """Locks the booking's offer, then the booking (the order the booking service locks them in)."""
+    """The booking of that reference in the organisation, locked with its offer."""
     ref = str(reference or "").strip().upper()
     if not ref:
         raise ValidationFailed("Enter a booking reference.", {"reference": "required"})
@@ -40,10 +40,8 @@ def booking_by_reference(s: Session, organisation_id: int, reference: str) -> Bo
 
 
 def lock_booking(s: Session, booking_id: int, offer_id: int) -> Booking:
-    s.exec(select(Offer.id).where(Offer.id == offer_id).with_for_update()
-        .execution_options(populate_existing=True)).first()
-    booking = s.exec(select(Booking).where(Booking.id == booking_id).with_for_update()
-        .execution_options(populate_existing=True)).first()
+    """Lock the booking and its offer (in the lock order, the offer first) and return the booking."""
+    booking = locks.lock(s, locks.offer(offer_id), locks.booking(booking_id)).get(locks.booking(booking_id))
     if booking is None:
         raise NotFound("No such booking.")
     return booking
@@ -120,13 +118,13 @@ def _revive(s: Session, booking: Booking, now: datetime) -> str | None:
     Returns None on success, else why not."""
     offer = offer_of(s, booking)
     session = s.get(CourseSession, booking.session_id)
-    other = booking_service._active_booking(s, offer.id)
+    other = booking_service.active_booking(s, offer.id)
     if other is not None:
         return f"the offer already has another booking ({other.reference})"
     try:
-        booking_service._check_bookable(s, offer, session, now)
+        booking_service.check_bookable(s, offer, session, now)
         with s.begin_nested():
-            booking_service._take_seat(s, session.id, booking.organisation_id)
+            booking_service.take_seat(s, session.id, booking.organisation_id)
             booking.status = "awaiting_payment"
             booking.hold_expires_at = None
             booking.updated_at = now

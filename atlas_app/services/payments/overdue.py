@@ -126,7 +126,7 @@ def _release(s: Session, booking: Booking, summary: PaymentSummary, now: datetim
                      .values(status="expired", updated_at=now)).rowcount
     if changed != 1:
         return False
-    booking_service._give_back_seat(s, booking.session_id)
+    booking_service.give_back_seat(s, booking.session_id)
     offer = offer_of(s, booking)
     if offer.status == "booked":
         offer.status = "referred"

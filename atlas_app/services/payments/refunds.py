@@ -33,7 +33,7 @@ from atlas_app.services.payments.stripe_gateway import (
     stripe_client,
     stripe_error_text,
 )
-from atlas_app.services.platform import audit, outbox
+from atlas_app.services.platform import audit, locks, outbox
 from atlas_app.services.platform.actor import Actor
 from atlas_app.services.platform.errors import Conflict, NotFound, ValidationFailed
 from atlas_app.services.platform.permissions import Perm
@@ -82,8 +82,8 @@ class ReservedRefund:
 
 
 def lock_payment(s: Session, payment_id: int) -> Payment:
-    return s.exec(select(Payment).where(Payment.id == payment_id).with_for_update()
-                  .execution_options(populate_existing=True)).first()
+    """Lock the payment (after its booking and offer, when the caller holds them: see locks)."""
+    return locks.lock_one(s, locks.payment(payment_id))
 
 
 def reserve_refund(s: Session, booking: Booking, payment: Payment, amount_pence: int, reason: str, source: str,
@@ -145,9 +145,11 @@ def send_card_refund(pending: ReservedRefund, actor: Actor | None, attention: st
     with write_session() as s:
         refund = s.get(Refund, refund_id)
         payment = s.get(Payment, refund.payment_id)
-        booking = lock_booking(s, payment.booking_id, s.get(Booking, payment.booking_id).offer_id)
-        refund = s.exec(select(Refund).where(Refund.id == refund_id).with_for_update()
-                        .execution_options(populate_existing=True)).first()
+        offer_id = s.get(Booking, payment.booking_id).offer_id
+        held = locks.lock(s, locks.offer(offer_id), locks.booking(payment.booking_id), locks.payment(payment.id),
+                          locks.refund(refund_id))
+        booking, payment = held[locks.booking(payment.booking_id)], held[locks.payment(payment.id)]
+        refund = held[locks.refund(refund_id)]
         if refund.provider_ref or refund.status == "failed":  # recorded already, by another call
             return refund_row(refund)
         if result is None or getattr(result, "status", "") in ("failed", "canceled"):

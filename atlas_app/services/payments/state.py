@@ -228,3 +228,17 @@ def booking_payment_states(organisation_id: int, booking_ids: list[int]) -> dict
         own = s.exec(select(Booking.id).where(Booking.id.in_([int(i) for i in booking_ids]),
                                               Booking.organisation_id == organisation_id)).all()
         return {bid: summary.state for bid, summary in payment_summaries(s, list(own)).items()}
+
+
+def client_payment_summary(client: booking_service.ClientProof, reference: str) -> PaymentSummary:
+    """The payment state of a booking of the client's own offer (for the public pages, which tell the client what
+    staff pages show: a confirmed booking on a payment plan is part-paid, not paid)."""
+    if not isinstance(client, booking_service.ClientProof):
+        raise NotFound("No such booking.")
+    with read_session() as s:
+        booking_id = s.exec(select(Booking.id).where(
+            Booking.reference == str(reference or "").strip().upper(),
+            Booking.organisation_id == client.organisation_id, Booking.offer_id == client.offer_id)).first()
+        if booking_id is None:
+            raise NotFound("No such booking.")
+        return payment_summary(s, booking_id)

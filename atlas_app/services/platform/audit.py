@@ -1,7 +1,10 @@
-"""The audit trail: append-only and hash-chained.
+"""The audit trail: append-only and hash-chained, one chain per organisation.
 
-Each entry's hash covers its own content and the previous entry's hash, so altering or deleting any row breaks the
-chain from that point, which ``verify_chain`` (``python -m atlas_app audit-verify``) reports.
+Each entry's hash covers its own content and the previous entry's hash on its chain, so altering or deleting any
+row breaks that chain from that point, which ``verify_trail`` (``python -m atlas_app audit-verify``) reports, for
+each chain. Each organisation's entries are on its own chain (``AuditEntry.chain`` = the organisation's id) with its
+own head row, so one organisation's writers never wait for another's; entries with no organisation are on chain 0,
+which also holds, unchanged, every entry written before chains were per organisation (migration 0017).
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from atlas_app.services.platform.errors import PermissionDenied
 from atlas_app.services.platform.permissions import Perm
 
 GENESIS = "0" * 64
+SYSTEM_CHAIN = 0  # the chain of entries with no organisation (and of every entry from before migration 0017)
 REDACTED = "[redacted]"
 _SECRET_KEYS = {"password", "password_hash", "token", "token_hash", "secret"}
 
@@ -90,14 +94,19 @@ _DRAFT_FIELDS = ("seq", "at", "organisation_id", "user_id", "username", "entity"
                  "after", "prev_hash", "hash")
 
 
-def _locked_head(session: Session) -> AuditChainHead:
-    """The chain's head row, locked for this transaction; created by the first writer ever.
+def chain_of(organisation_id: int | None) -> int:
+    """The chain an entry of this organisation (None: the system) goes on."""
+    return SYSTEM_CHAIN if organisation_id is None else int(organisation_id)
+
+
+def _locked_head(session: Session, chain: int) -> AuditChainHead:
+    """The chain's head row, locked for this transaction; created by the chain's first writer.
 
     Several first writers may race to create it: ``INSERT ... ON CONFLICT DO NOTHING`` lets the losers wait for the
     winner's row instead of failing on its primary key, and then lock it like any later writer.
     """
     # populate_existing: the single-statement append may have moved the head since this session last read it.
-    query = (select(AuditChainHead).where(AuditChainHead.id == 1).with_for_update()
+    query = (select(AuditChainHead).where(AuditChainHead.id == chain).with_for_update()
              .execution_options(populate_existing=True))
     head = session.exec(query).first()
     if head is not None:
@@ -109,12 +118,12 @@ def _locked_head(session: Session) -> AuditChainHead:
         else:
             from sqlalchemy.dialects.sqlite import insert
         session.exec(
-            insert(AuditChainHead).values(id=1, last_seq=0, last_hash=GENESIS).on_conflict_do_nothing(
+            insert(AuditChainHead).values(id=chain, last_seq=0, last_hash=GENESIS).on_conflict_do_nothing(
                 index_elements=["id"]
             )
         )
         return session.exec(query).one()
-    head = AuditChainHead(id=1, last_seq=0, last_hash=GENESIS)
+    head = AuditChainHead(id=chain, last_seq=0, last_hash=GENESIS)
     session.add(head)
     session.flush()
     return head
@@ -130,11 +139,12 @@ def record(
     after: dict[str, Any] | None = None,
     organisation_id: int | None = None,
 ) -> AuditEntry | _Draft:
-    """Append an audit entry inside the caller's transaction (so it commits or rolls back with the change).
+    """Append an audit entry to its organisation's chain inside the caller's transaction (so it commits or rolls
+    back with the change).
 
-    The chain's head stays locked until the caller commits, and every writer needs it, so callers record their
-    entry as their last change. On PostgreSQL the append is a single statement (lock the head, chain and insert
-    the entry, move the head), so the lock is held for that statement and the commit only."""
+    The chain's head stays locked until the caller commits, and every writer of the organisation needs it, so
+    callers record their entry as their last change. On PostgreSQL the append is a single statement (lock the head,
+    chain and insert the entry, move the head), so the lock is held for that statement and the commit only."""
     draft = _Draft(
         at=utcnow(),
         organisation_id=organisation_id if organisation_id is not None else (actor.organisation_id if actor else None),
@@ -148,8 +158,8 @@ def record(
     )
     if session.get_bind().dialect.name == "postgresql" and _append_in_one_statement(session, draft):
         return draft
-    entry = AuditEntry(**{name: getattr(draft, name) for name in _DRAFT_FIELDS})
-    head = _locked_head(session)
+    entry = AuditEntry(chain=chain_of(draft.organisation_id), **{name: getattr(draft, name) for name in _DRAFT_FIELDS})
+    head = _locked_head(session, entry.chain)
     entry.seq = head.last_seq + 1
     entry.prev_hash = head.last_hash
     entry.hash = _digest(entry)
@@ -165,7 +175,7 @@ def record(
 # (the previous hash and the sequence number) and PostgreSQL joins the pieces and hashes them under the head's lock.
 _APPEND_SQL = text("""
 WITH old AS (
-    SELECT id, last_seq, last_hash FROM audit_chain_head WHERE id = 1 FOR UPDATE
+    SELECT id, last_seq, last_hash FROM audit_chain_head WHERE id = :chain FOR UPDATE
 ), head AS (
     UPDATE audit_chain_head AS h
     SET last_seq = old.last_seq + 1,
@@ -176,9 +186,9 @@ WITH old AS (
     WHERE h.id = old.id
     RETURNING h.last_seq AS seq, h.last_hash AS hash, old.last_hash AS prev_hash
 )
-INSERT INTO audit_entry (seq, at, organisation_id, user_id, username, entity, entity_id, action, before, after,
-                         prev_hash, hash)
-SELECT head.seq, :at, :organisation_id, :user_id, :username, :entity, :entity_id, :action,
+INSERT INTO audit_entry (chain, seq, at, organisation_id, user_id, username, entity, entity_id, action, before,
+                         after, prev_hash, hash)
+SELECT :chain, head.seq, :at, :organisation_id, :user_id, :username, :entity, :entity_id, :action,
        CAST(:before AS JSON), CAST(:after AS JSON), head.prev_hash, head.hash
 FROM head
 RETURNING id, seq, prev_hash, hash
@@ -198,7 +208,7 @@ def _append_in_one_statement(session: Session, entry: _Draft) -> bool:
     p1, rest = text_.split(prev_mark)
     p2, p3 = rest.split(quoted_seq)
     row = session.connection().execute(_APPEND_SQL, {
-        "p1": p1, "p2": p2, "p3": p3, "at": entry.at, "organisation_id": entry.organisation_id,
+        "p1": p1, "p2": p2, "p3": p3, "chain": chain_of(entry.organisation_id), "at": entry.at, "organisation_id": entry.organisation_id,
         "user_id": entry.user_id, "username": entry.username, "entity": entry.entity, "entity_id": entry.entity_id,
         "action": entry.action,
         "before": None if entry.before is None else json.dumps(entry.before, ensure_ascii=False),
@@ -220,44 +230,96 @@ def changes(before: dict[str, Any], after: dict[str, Any]) -> tuple[dict[str, An
 
 @dataclass(frozen=True)
 class ChainReport:
+    """One chain's verification: ``chain`` is the organisation's id, or 0 for the system's chain."""
+
+    chain: int
     ok: bool
     entries_checked: int
     first_broken_seq: int | None = None
     reason: str = ""
 
+    @property
+    def name(self) -> str:
+        return "the system's chain" if self.chain == SYSTEM_CHAIN else f"organisation {self.chain}"
 
-def verify_chain(session: Session, batch: int = 5000) -> ChainReport:
-    """Walk the chain in order; report the first entry whose link or content does not match."""
+
+@dataclass(frozen=True)
+class TrailReport:
+    """Every chain's verification, the system's chain first, then by organisation."""
+
+    chains: tuple[ChainReport, ...]
+
+    @property
+    def ok(self) -> bool:
+        return all(c.ok for c in self.chains)
+
+    @property
+    def broken(self) -> tuple[ChainReport, ...]:
+        return tuple(c for c in self.chains if not c.ok)
+
+    @property
+    def entries_checked(self) -> int:
+        """Entries found intact, over all chains (up to the first broken link of a broken chain)."""
+        return sum(c.entries_checked for c in self.chains)
+
+    @property
+    def first_broken_seq(self) -> int | None:
+        return self.broken[0].first_broken_seq if self.broken else None
+
+    @property
+    def reason(self) -> str:
+        return self.broken[0].reason if self.broken else ""
+
+    def for_chain(self, chain: int) -> ChainReport | None:
+        return next((c for c in self.chains if c.chain == chain), None)
+
+
+def verify_chain(session: Session, chain: int, batch: int = 5000) -> ChainReport:
+    """Walk one chain in order; report its first entry whose link or content does not match."""
     prev_hash = GENESIS
     expected_seq = 1
     checked = 0
     last_seq = 0
+
+    def broken(seq: int, reason: str, intact: int | None = None) -> ChainReport:
+        return ChainReport(chain, False, checked if intact is None else intact, seq, reason)
+
     while True:
         rows = session.exec(
-            select(AuditEntry).where(AuditEntry.seq > last_seq).order_by(AuditEntry.seq).limit(batch)
+            select(AuditEntry).where(AuditEntry.chain == chain, AuditEntry.seq > last_seq)
+            .order_by(AuditEntry.seq).limit(batch)
         ).all()
         if not rows:
             break
         for entry in rows:
             if entry.seq != expected_seq:
-                return ChainReport(False, checked, expected_seq, f"entry {expected_seq} is missing")
+                return broken(expected_seq, f"entry {expected_seq} is missing")
             if entry.prev_hash != prev_hash:
-                return ChainReport(False, checked, entry.seq, "its link to the previous entry does not match")
+                return broken(entry.seq, "its link to the previous entry does not match")
             if _digest(entry) != entry.hash:
-                return ChainReport(False, checked, entry.seq, "its content was changed after it was written")
+                return broken(entry.seq, "its content was changed after it was written")
+            if chain != SYSTEM_CHAIN and entry.organisation_id != chain:
+                return broken(entry.seq, "it was moved here from another organisation's chain")
             prev_hash = entry.hash
             expected_seq += 1
             checked += 1
             last_seq = entry.seq
-    head = session.get(AuditChainHead, 1)
+    head = session.get(AuditChainHead, chain)
     if head is not None and head.last_seq != last_seq:
-        return ChainReport(False, checked, last_seq + 1, "entries at the end of the trail were deleted")
+        return broken(last_seq + 1, "entries at the end of the trail were deleted")
     if head is not None and head.last_hash != prev_hash:
         # The last entry has no successor to link to it; the head keeps its true hash.
-        return ChainReport(False, checked - 1, last_seq, "its content was changed after it was written")
+        return broken(last_seq, "its content was changed after it was written", checked - 1)
     if head is None and checked:
-        return ChainReport(False, checked, last_seq, "the head of the chain is missing")
-    return ChainReport(True, checked)
+        return broken(last_seq, "the head of the chain is missing")
+    return ChainReport(chain, True, checked)
+
+
+def verify_trail(session: Session, batch: int = 5000) -> TrailReport:
+    """Verify every chain: each one that has entries or a head row."""
+    chains = set(session.exec(select(AuditEntry.chain).distinct()).all())
+    chains |= set(session.exec(select(AuditChainHead.id)).all())
+    return TrailReport(tuple(verify_chain(session, c, batch) for c in sorted(chains)))
 
 
 @dataclass(frozen=True)
@@ -305,7 +367,7 @@ def search(
         conditions.append(AuditEntry.at < date_to)
     total = session.exec(select(func.count()).select_from(AuditEntry).where(*conditions)).one()
     rows = session.exec(
-        select(AuditEntry).where(*conditions).order_by(AuditEntry.seq.desc()).offset(offset).limit(min(limit, 1000))
+        select(AuditEntry).where(*conditions).order_by(AuditEntry.id.desc()).offset(offset).limit(min(limit, 1000))
     ).all()
     return [
         AuditRow(r.seq, r.at, r.organisation_id, r.username, r.entity, r.entity_id, r.action, r.before, r.after)

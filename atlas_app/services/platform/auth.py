@@ -184,7 +184,7 @@ def _register_failure(s: Session, user: User, username_tried: str, ip: str, user
     audit.record(s, _user_actor(user), "user", user.id, "locked",
                  after={"failed_attempts": user.failed_attempts, "via": via, "ip": ip},
                  organisation_id=user.organisation_id)
-    _end_sessions(s, user.id, "locked")
+    end_sessions(s, user.id, "locked")
     _queue_lock_emails(s, user, ip)
     return True
 
@@ -221,7 +221,7 @@ def _queue_lock_emails(s: Session, user: User, ip: str) -> None:
         )
 
 
-def _end_sessions(session: Session, user_id: int, reason: str, keep_session_id: int | None = None) -> int:
+def end_sessions(session: Session, user_id: int, reason: str, keep_session_id: int | None = None) -> int:
     conditions = [AuthSession.user_id == user_id, AuthSession.ended_at.is_(None)]
     if keep_session_id is not None:
         conditions.append(AuthSession.id != keep_session_id)
@@ -322,7 +322,7 @@ def logout_everywhere(actor: Actor) -> int:
     if actor.user_id is None:
         raise NotAuthenticated()
     with write_session() as s:
-        count = _end_sessions(s, actor.user_id, "logout everywhere")
+        count = end_sessions(s, actor.user_id, "logout everywhere")
         audit.record(s, actor, "user", actor.user_id, "logout_everywhere", after={"sessions_ended": count},
                      organisation_id=actor.home_organisation_id)
         return count
@@ -397,7 +397,7 @@ def change_own_password(actor: Actor, current_password: str, new_password: str, 
         user.must_change_password = False
         user.failed_attempts = 0
         s.add(user)
-        ended = _end_sessions(s, user.id, "password changed", keep_session_id=actor.session_id)
+        ended = end_sessions(s, user.id, "password changed", keep_session_id=actor.session_id)
         audit.record(s, actor, "user", user.id, "password_changed", after={"other_sessions_ended": ended},
                      organisation_id=user.organisation_id)
 
@@ -632,7 +632,7 @@ def reset_password_with_token(token: str, new_password: str) -> str:
         row.used_at = utcnow()
         s.add(user)
         s.add(row)
-        ended = _end_sessions(s, user.id, "password reset")
+        ended = end_sessions(s, user.id, "password reset")
         audit.record(s, _user_actor(user), "user", user.id, "password_reset_by_link",
                      after={"sessions_ended": ended})
         return user.username

@@ -18,7 +18,7 @@ from atlas_app.db import read_session, utcnow, write_session
 from atlas_app.models import AuthSession, LoginAttempt, Organisation, Role, User, UserRole
 from atlas_app.services.platform import audit
 from atlas_app.services.platform.actor import Actor, system_actor
-from atlas_app.services.platform.auth import _end_sessions
+from atlas_app.services.platform.auth import end_sessions
 from atlas_app.services.platform.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from atlas_app.services.platform.passwords import check_password_rule, hash_password
 from atlas_app.services.platform.permissions import ALL_PERMISSIONS, DEFAULT_ROLES, Perm
@@ -241,7 +241,7 @@ def set_active(actor: Actor, user_id: int, active: bool) -> None:
             return
         user.is_active = bool(active)
         s.add(user)
-        ended = 0 if active else _end_sessions(s, user.id, "disabled")
+        ended = 0 if active else end_sessions(s, user.id, "disabled")
         audit.record(s, actor, "user", user.id, "enabled" if active else "disabled",
                      before={"is_active": not active}, after={"is_active": bool(active), "sessions_ended": ended})
 
@@ -294,7 +294,7 @@ def reset_password(actor: Actor, user_id: int, new_password: str, must_change: b
         user.locked_at = None
         user.failed_attempts = 0
         s.add(user)
-        ended = _end_sessions(s, user.id, "password reset by administrator")
+        ended = end_sessions(s, user.id, "password reset by administrator")
         audit.record(s, actor, "user", user.id, "password_reset_by_admin",
                      before={"locked": was_locked},
                      after={"locked": False, "must_change_password": bool(must_change), "sessions_ended": ended})

@@ -27,6 +27,7 @@ from atlas_app.ui.public.booking_wizard import (
     FOCUS_HEADING_JS,
     MODE_LABELS,
     back_link,
+    booked_text,
     check_postcode,
     clock,
     continue_button,
@@ -36,6 +37,7 @@ from atlas_app.ui.public.booking_wizard import (
     input_style,
     long_date,
     parse_date_of_birth,
+    payment_text,
     radio_group,
     radio_option,
     seats_text,
@@ -46,9 +48,7 @@ from atlas_app.ui.public.booking_wizard import (
 )
 from atlas_app.ui.session import client_ip, public
 
-STATUS_TEXT = {
-    "awaiting_payment": "Booked, waiting for payment",
-    "confirmed": "Booked and paid",
+STATUS_TEXT = {  # a current booking (awaiting payment or confirmed) reads by its payment state: ``booked_text``
     "held": "Not booked yet (a place is being held)",
     "cancelled": "Cancelled",
     "transferred": "Moved to another date",
@@ -58,6 +58,13 @@ STATUS_TEXT = {
     "turned_away": "Turned away",
 }
 SESSION_LIMIT = 60
+
+
+def _paying(cb: self_service.ClientBooking) -> payments_service.PaymentSummary | None:
+    """The payment summary of a current booking (the one payment rule), else None."""
+    if cb.booking.status not in ("awaiting_payment", "confirmed"):
+        return None
+    return payments_service.client_payment_summary(cb.proof, cb.booking.reference)
 
 
 @public
@@ -107,7 +114,12 @@ class ManageBookingState(rx.State):
         self.error = message
         return rx.call_script(FOCUS_ERRORS_JS)
 
-    def _show(self, cb: self_service.ClientBooking) -> None:
+    def _proof(self) -> booking_service.ClientProof:
+        """The proof, from the public lookup, that this is the client's booking (what the services ask for)."""
+        return booking_service.ClientProof(self._org_id, self._offer_id)
+
+    def _show(self, cb: self_service.ClientBooking, paying: payments_service.PaymentSummary | None) -> None:
+        """``paying``: the booking's payment summary, for a current booking (awaiting payment or confirmed)."""
         b = cb.booking
         self._org_id = cb.organisation_id
         self._offer_id = cb.offer_id
@@ -116,19 +128,16 @@ class ManageBookingState(rx.State):
         self._mode = b.delivery_mode
         self.found = True
         self.reference = b.reference
-        self.status_text = STATUS_TEXT.get(b.status, b.status.replace("_", " ").capitalize())
+        if paying is not None:
+            self.status_text = booked_text(paying.state).capitalize()
+        else:
+            self.status_text = STATUS_TEXT.get(b.status, b.status.replace("_", " ").capitalize())
         self.course_text = f"{b.course_name} ({b.course_code})"
         self.when_text = session_text(b.starts_at, b.ends_at)
         self.where_text = "Online, by live video" if b.delivery_mode == "online" else \
             f"{b.venue_name}, {b.venue_address}"
         self.fee_text = pounds(b.fee_pence)
-        if b.status == "awaiting_payment" and b.payment_due_at is not None:
-            self.payment_text = f"Not paid yet. The fee must be paid by {long_date(b.payment_due_at)} at " \
-                                f"{clock(b.payment_due_at)}."
-        elif b.status == "confirmed":
-            self.payment_text = "Paid."
-        else:
-            self.payment_text = ""
+        self.payment_text = payment_text(paying) if paying is not None else ""
         self.critical_date_text = long_date(cb.critical_date)
         needs = b.needs or {}
         parts = []
@@ -158,10 +167,11 @@ class ManageBookingState(rx.State):
             return False
         try:
             cb = await asyncio.to_thread(self_service.client_booking, self._org_id, self._offer_id, self._reference)
+            paying = await asyncio.to_thread(_paying, cb)
         except AtlasError:
             self.reset()
             return False
-        self._show(cb)
+        self._show(cb, paying)
         return True
 
     # --- find ---
@@ -186,9 +196,10 @@ class ManageBookingState(rx.State):
         try:
             cb = await asyncio.to_thread(self_service.find_booking, reference, dob, postcode,
                                        client_ip(self))
+            paying = await asyncio.to_thread(_paying, cb)
         except ValidationFailed as exc:
             return self._fail({}, [], str(exc))
-        self._show(cb)
+        self._show(cb, paying)
         return rx.redirect("/booking/manage/view")
 
     # --- view ---
@@ -261,7 +272,7 @@ class ManageBookingState(rx.State):
             return self._fail({"session": "Select the new date and time."}, [("session", first)])
         try:
             view = await asyncio.to_thread(booking_service.transfer, self._org_id, self._reference, session_id,
-                                           offer_id=self._offer_id)
+                                           client=self._proof())
         except AtlasError as exc:
             return self._fail({}, [], str(exc))
         self._reference = view.reference
@@ -281,7 +292,7 @@ class ManageBookingState(rx.State):
             return rx.redirect("/booking/manage/view")
         try:
             money = await asyncio.to_thread(payments_service.cancel_preview, self._org_id, self._reference,
-                                            self._offer_id)
+                                            self._proof())
         except AtlasError as exc:
             return self._fail({}, [], str(exc))
         self.cancel_money_text = money.text
@@ -294,7 +305,7 @@ class ManageBookingState(rx.State):
             return rx.redirect("/booking/manage")
         try:
             outcome = await asyncio.to_thread(payments_service.cancel_booking, self._org_id, self._reference,
-                                              offer_id=self._offer_id, reason="Cancelled by the client online.")
+                                              client=self._proof(), reason="Cancelled by the client online.")
         except AtlasError as exc:
             return self._fail({}, [], str(exc))
         self.notice = " ".join([f"Your booking {self._reference} is cancelled.", *outcome.money.lines(),

@@ -26,6 +26,7 @@ from reflex_base.utils.imports import ImportVar
 
 from atlas_app.db import utcnow
 from atlas_app.services.booking import bookings as booking_service
+from atlas_app.services import payments as payments_service
 from atlas_app.services.payments import checkout, stripe_gateway
 from atlas_app.services.booking import self_service
 from atlas_app.services.booking import offers as offers_service
@@ -76,6 +77,40 @@ def clock(dt: datetime) -> str:
 
 def session_text(starts_at: datetime, ends_at: datetime) -> str:
     return f"{long_date(starts_at)}, {clock(starts_at)} to {clock(ends_at)}"
+
+
+# How a current booking's payment state (``payments.payment_state``, the rule staff pages show) reads to a client.
+BOOKED_TEXT = {
+    "paid": "booked and paid",
+    "waived": "booked (the fee is waived)",
+    "part_paid": "booked and part-paid",
+    "awaiting_payment": "booked, waiting for payment",
+    "overdue": "booked, but the payment is overdue",
+    "refunded": "booked; a payment was refunded",
+}
+
+
+def booked_text(state: str) -> str:
+    return BOOKED_TEXT.get(state, "booked")
+
+
+def payment_text(summary) -> str:
+    """The sentence about paying for a booking, from its ``payments.PaymentSummary``."""
+    due = summary.payment_due_at
+    by = f" by {long_date(due)} at {clock(due)}" if due is not None else ""
+    if summary.state == "paid":
+        return "Paid."
+    if summary.state == "waived":
+        return "The fee has been waived: there is nothing to pay."
+    still = f"{pounds(summary.outstanding_pence)} is still to pay"
+    if summary.state == "part_paid":
+        plan = " on your payment plan" if summary.plan_active else by
+        return f"Part-paid: {pounds(summary.paid_pence)} paid; {still}{plan}."
+    if summary.state == "overdue":
+        return f"The payment is overdue: {still}. Please pay now or telephone us, or the place may be released."
+    if summary.state == "refunded":
+        return f"{pounds(summary.refunded_pence)} was refunded; {still}."
+    return f"Not paid yet. The fee must be paid{by}." if by else "Not paid yet."
 
 
 def seats_text(free: int) -> str:
@@ -285,7 +320,8 @@ class BookingWizardState(rx.State):
                 # Only a seat still merely held is let go; never a booking.
                 if current.reference == self._hold_reference and current.status == "held":
                     await asyncio.to_thread(booking_service.cancel, self._org_id, self._hold_reference,
-                                            offer_id=self._offer_id, reason="The client started again.")
+                                            client=booking_service.ClientProof(self._org_id, self._offer_id),
+                                            reason="The client started again.")
             except AtlasError:
                 pass  # already expired or released: nothing to give back
         self._hold_reference = ""
@@ -351,8 +387,10 @@ class BookingWizardState(rx.State):
                 self.existing_reference = existing.reference
                 self.existing_text = session_text(existing.starts_at, existing.ends_at) + ", " + (
                     existing.venue_name if existing.delivery_mode != "online" else "online")
-                self.existing_status = ("booked and paid" if existing.status == "confirmed"
-                                        else "booked, waiting for payment")
+                summary = await asyncio.to_thread(
+                    payments_service.client_payment_summary,
+                    booking_service.ClientProof(view.organisation_id, view.id), existing.reference)
+                self.existing_status = booked_text(summary.state)
                 self.offer_reference = view.offer_reference
                 return rx.call_script(FOCUS_ALREADY_BOOKED_JS)
             # A seat this offer is holding (in another tab, say) is let go when a session is chosen here.

@@ -294,6 +294,8 @@ class SessionState(rx.State):
     edit_open: bool = False
     edit_error: str = ""
     edit_form: dict[str, str] = {}
+    cancel_effect: str = ""  # what cancelling the session would do, from the service
+    cancel_needs_confirm: bool = False
     form_key: int = 0
     _refs: set[str] = set()
     _day: str = ""
@@ -379,9 +381,14 @@ class SessionState(rx.State):
 
     @rx.event
     async def open_edit(self):
-        await require(self, Perm.CATALOGUE_MANAGE)
+        actor = await require(self, Perm.CATALOGUE_MANAGE)
         if not self.info:
             return
+        try:
+            effect = await asyncio.to_thread(catalogue_service.session_cancel_effect, actor, int(self.session_id))
+        except AtlasError as exc:
+            return rx.toast.error(str(exc))
+        self.cancel_effect, self.cancel_needs_confirm = effect.text, effect.needs_confirmation
         self.edit_error = ""
         self.form_key += 1
         self.edit_open = True
@@ -396,10 +403,8 @@ class SessionState(rx.State):
         if not self._fixed:
             return
         status = str(form.get("status", "") or "scheduled")
+        confirm_booked = str(form.get("confirm_booked", "") or "") in ("on", "true", "yes")
         try:
-            if status == "cancelled" and self._fixed["seats_taken"]:
-                raise ValidationFailed(f"{self._fixed['seats_taken']} people hold seats on this session. Transfer or "
-                                       "cancel their bookings first, then cancel the session.", {"status": "booked"})
             day = _parse_day(str(form.get("day", "")), "date")
             if day is None:
                 raise ValidationFailed("Give the date.", {"date": "required"})
@@ -413,12 +418,14 @@ class SessionState(rx.State):
                     "starts_at": starts, "ends_at": starts + self._fixed["duration"],
                     "capacity": form.get("capacity") or "", "status": status,
                     "online_link": str(form.get("online_link", "") or ""), "notes": str(form.get("notes", "") or "")}
-            await asyncio.to_thread(catalogue_service.save_session, actor, int(self.session_id), data)
+            await asyncio.to_thread(catalogue_service.save_session, actor, int(self.session_id), data,
+                                    confirm_booked=confirm_booked)
         except AtlasError as exc:
             self.edit_error = str(exc)
             return
-        self.edit_open = False
-        self.notice = "Session changed."
+        self.edit_open, self.edit_error = False, ""
+        self.notice = ("Session cancelled; each booked client is being emailed." if status == "cancelled"
+                       and self.cancel_needs_confirm else "Session changed.")
         await self._refresh(actor)
 
     @rx.event
@@ -478,6 +485,23 @@ def _edit_dialog() -> rx.Component:
                     field("Video link (online)", "online_link", type="url", input_id="edit-link",
                           default_value=f["online_link"]),
                     field("Notes", "notes", input_id="edit-notes", default_value=f["notes"]),
+                    rx.callout(
+                        rx.vstack(
+                            rx.text("If you cancel this session: ", SessionState.cancel_effect, size="2"),
+                            rx.cond(
+                                SessionState.cancel_needs_confirm,
+                                rx.el.label(
+                                    rx.el.input(type="checkbox", name="confirm_booked", id="edit-confirm-booked",
+                                                style={"width": "1.2em", "height": "1.2em"}),
+                                    " Yes: cancel it and tell the booked clients",
+                                    html_for="edit-confirm-booked",
+                                    style={"display": "flex", "gap": "0.5em", "alignItems": "center"},
+                                ),
+                            ),
+                            spacing="2",
+                        ),
+                        icon="info", color_scheme="amber", size="1", width="100%",
+                    ),
                     error_text(SessionState.edit_error),
                     rx.hstack(
                         rx.dialog.close(rx.button("Close", variant="soft", color_scheme="gray", type="button",
