@@ -24,6 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from atlas_app.db import read_session, utcnow, write_session
+from atlas_app.domain.money import format_pence
 from atlas_app.models import (
     ACTIVE_BOOKING_STATUSES,
     Booking,
@@ -629,7 +630,7 @@ def _queue_confirmation(s: Session, offer: Offer, view: BookingView, kind: str =
     ]
     if kind in ("confirmation", "transfer", "session_moved") and view.status == "awaiting_payment":
         due = london_text(view.payment_due_at) if view.payment_due_at else "before the course"
-        lines += ["", f"Fee: £{view.fee_pence / 100:.2f}, to be paid by {due}."]
+        lines += ["", f"Fee: {format_pence(view.fee_pence)}, to be paid by {due}."]
     lines += ["", "Please bring your photocard driving licence. If you cannot attend, transfer or cancel your "
               "booking before the course through the booking site or by telephone."]
     outbox.queue(s, to=client.email, subject=subject, body="\n".join(lines), organisation_id=offer.organisation_id,

@@ -17,7 +17,7 @@ from atlas_app.db import read_session, utcnow, write_session
 from atlas_app.models import BookingTerms, CourseSession, CourseType, Region, Venue
 from atlas_app.services.platform import audit
 from atlas_app.services.platform.actor import Actor
-from atlas_app.services.platform.errors import Conflict, NotFound, ValidationFailed
+from atlas_app.services.platform.errors import Conflict, NotFound, ValidationFailed, amount_field
 from atlas_app.services.platform.permissions import Perm
 from atlas_app.timeutil import LONDON, at_london
 
@@ -87,12 +87,12 @@ def _int(value: Any, name: str, minimum: int = 0, maximum: int = 10_000_000) -> 
     return out
 
 
-def pounds_to_pence(value: Any, name: str = "fee") -> int:
-    text = str(value or "0").strip().lstrip("£").replace(",", "")
-    if not re.fullmatch(r"\d{1,6}(\.\d{1,2})?", text):
-        raise ValidationFailed(f"{name.capitalize()} must be an amount in pounds, like 95.00.", {name: "invalid"})
-    pounds, _, pence = text.partition(".")
-    return int(pounds) * 100 + int((pence + "00")[:2])
+MAX_FEE_PENCE = 1_000_000  # £10,000.00
+
+
+def pounds_to_pence(value: Any, name: str = "fee", maximum: int = MAX_FEE_PENCE) -> int:
+    """A fee in pounds, read by the same rule as every amount of money (zero allowed: a free course, no fee)."""
+    return amount_field(value, name.replace(" ", "_"), what=f"the {name}", allow_zero=True, maximum=maximum)
 
 
 # --- regions ---------------------------------------------------------------------------------------------------
@@ -215,7 +215,7 @@ def save_course_type(actor: Actor, course_type_id: int | None, data: dict[str, A
         "is_ndors": bool(data.get("is_ndors", True)),
         "description": _text(data.get("description"), "description", 1000),
         "duration_minutes": _int(data.get("duration_minutes", 165), "duration_minutes", 15, 24 * 60),
-        "fee_pence": _int(fee, "fee_pence", 0, 10_000_00) if fee is not None else pounds_to_pence(data.get("fee")),
+        "fee_pence": _int(fee, "fee_pence", 0, MAX_FEE_PENCE) if fee is not None else pounds_to_pence(data.get("fee", 0)),
         "delivery_modes": modes,
         "default_capacity": _int(data.get("default_capacity", 24), "default_capacity", 1, 500),
         "instructor_roles": _roles(data.get("instructor_roles")),

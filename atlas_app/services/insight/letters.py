@@ -25,6 +25,7 @@ from sqlalchemy import func
 from sqlmodel import Session, select
 
 from atlas_app.db import read_session, utcnow, write_session
+from atlas_app.domain.money import format_pence
 from atlas_app.models import (
     Booking,
     Client,
@@ -200,7 +201,7 @@ def render(source: str, context: dict[str, Any], what: str = "body") -> str:
 
 
 def _money(pence: int | None) -> str:
-    return f"£{(pence or 0) / 100:,.2f}"
+    return format_pence(pence or 0)
 
 
 def _day(value: date | datetime | None) -> str:

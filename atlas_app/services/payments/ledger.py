@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from atlas_app.db import utcnow
+from atlas_app.domain.money import format_pence
 from atlas_app.models import Booking, Client, CourseSession, Offer
 from atlas_app.models.payments import (
     CheckoutAttempt,
@@ -23,7 +24,7 @@ from atlas_app.services.payments.state import METHOD_LABELS, payment_summary
 from atlas_app.services.payments.stripe_gateway import DEMO_LABEL
 from atlas_app.services.platform import audit, outbox
 from atlas_app.services.platform.actor import Actor
-from atlas_app.services.platform.errors import AtlasError, NotFound, ValidationFailed
+from atlas_app.services.platform.errors import AtlasError, NotFound, ValidationFailed, amount_field
 from atlas_app.timeutil import london_text
 
 
@@ -64,32 +65,13 @@ def offer_of(s: Session, booking: Booking) -> Offer:
 
 
 def pounds_text(pence: int) -> str:
-    sign = "-" if pence < 0 else ""
-    return f"{sign}£{abs(pence) // 100:,}.{abs(pence) % 100:02d}"
+    return format_pence(pence)
 
 
 def parse_pence(value: Any, name: str = "amount") -> int:
-    """An amount in pounds ('45', '45.50', '£1,045.5') or an int of pence, as pence."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        pence = value
-    else:
-        text = str(value or "").strip().replace("£", "").replace(",", "")
-        if not text:
-            raise ValidationFailed("Enter an amount.", {name: "required"})
-        try:
-            whole, _, frac = text.partition(".")
-            if not whole.isdigit() and whole != "" or (frac and (not frac.isdigit() or len(frac) > 2)):
-                raise ValueError
-            pence = int(whole or "0") * 100 + int((frac + "00")[:2] if frac else "0")
-        except ValueError:
-            raise ValidationFailed("Enter an amount in pounds, for example 95 or 95.50.", {name: "invalid"}) from None
-    if pence <= 0:
-        raise ValidationFailed("The amount must be more than £0.", {name: "invalid"})
-    if pence > 10_000_000:
-        raise ValidationFailed("That amount is too large.", {name: "invalid"})
-    return pence
-
-
+    """An amount of money received or refunded, in pounds ('45', '45.50', '£1,045.5') or an int of pence: more than
+    £0 and at most £100,000."""
+    return amount_field(value, name)
 
 
 def payment_snapshot(p: Payment) -> dict[str, Any]:

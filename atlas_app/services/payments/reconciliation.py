@@ -12,6 +12,7 @@ from typing import Any
 from sqlmodel import select
 
 from atlas_app.db import read_session
+from atlas_app.domain.money import pence_decimal
 from atlas_app.models import Booking
 from atlas_app.models.payments import (
     PAYMENT_METHODS,
@@ -150,7 +151,7 @@ def _csv_text(value: Any) -> str:
 
 
 def _money(pence: int | None) -> str:
-    return "" if pence is None else f"{pence / 100:.2f}"
+    return "" if pence is None else pence_decimal(pence)
 
 
 def reconciliation_csv(actor: Actor, date_from: date, date_to: date, kind: str = "lines") -> str:

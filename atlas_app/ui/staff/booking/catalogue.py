@@ -11,6 +11,7 @@ from datetime import date, time
 
 import reflex as rx
 
+from atlas_app.domain.money import pence_decimal
 from atlas_app.services.booking import catalogue as catalogue_service
 from atlas_app.services.platform.errors import AtlasError, ValidationFailed
 from atlas_app.services.platform.permissions import Perm
@@ -73,7 +74,7 @@ def _parse_time(value: str) -> time:
 
 
 def _pounds(pence: int) -> str:
-    return f"{pence // 100}.{pence % 100:02d}"
+    return pence_decimal(pence)
 
 
 def course_type_data(form: dict) -> dict:
@@ -90,7 +91,7 @@ def course_type_data(form: dict) -> dict:
         "code": str(form.get("code", "")), "name": str(form.get("name", "")), "is_ndors": _on(form, "is_ndors"),
         "description": str(form.get("description", "") or ""),
         "duration_minutes": form.get("duration_minutes") or "",
-        "fee": str(form.get("fee", "") or "0"),
+        "fee": str(form.get("fee", "") or ""),
         "delivery_modes": [m for m, _ in MODES if _on(form, f"mode_{m}")],
         "default_capacity": form.get("default_capacity") or "",
         "instructor_roles": roles, "is_active": _on(form, "is_active"),

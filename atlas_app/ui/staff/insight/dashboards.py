@@ -20,6 +20,7 @@ import plotly.graph_objects as go
 import reflex as rx
 
 from atlas_app.api.web import session_token_from_cookie_header
+from atlas_app.domain.money import format_pence
 from atlas_app.services.platform import auth
 from atlas_app.services.insight import dashboards
 from atlas_app.services.platform.actor import Actor
@@ -47,7 +48,7 @@ GRAIN_OPTIONS = [{"id": "day", "name": "Day"}, {"id": "week", "name": "Week"}, {
 
 
 def _money(pence: int) -> str:
-    return f"£{pence / 100:,.2f}"
+    return format_pence(pence)
 
 
 def _target(value: Any) -> float | None:
