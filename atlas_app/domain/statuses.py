@@ -28,7 +28,7 @@ class BookingStatus(StrEnum):
     ACTIVE = nonmember((HELD, AWAITING_PAYMENT, CONFIRMED))
     # Made and not yet marked on the register: the client may transfer or cancel; the fee is owed.
     BOOKED = nonmember((AWAITING_PAYMENT, CONFIRMED))
-    CHANGEABLE = BOOKED
+    CHANGEABLE = nonmember(BOOKED)
     # What the register records.
     OUTCOMES = nonmember((ATTENDED, DID_NOT_ATTEND, TURNED_AWAY))
     # Shown on the register (a booking made, marked or not).
