@@ -39,6 +39,10 @@ class BookingStatus(StrEnum):
     FINAL = nonmember((CANCELLED, TRANSFERRED, EXPIRED))
     # Never became a booking: a hold, or a hold that ran out.
     NOT_MADE = nonmember((HELD, EXPIRED))
+    # Live and not yet confirmed: paying the fee in full confirms it.
+    UNCONFIRMED = nonmember((HELD, AWAITING_PAYMENT))
+    # Lost its seat without moving to another session: money paid for it afterwards is for staff to deal with.
+    SEAT_LOST = nonmember((EXPIRED, CANCELLED))
 
 
 class OfferStatus(StrEnum):
@@ -75,9 +79,30 @@ class PaymentStatus(StrEnum):
 
 
 class RefundStatus(StrEnum):
+    """A refund: pending while the card provider is asked (or until it answers), then succeeded or failed."""
+
     PENDING = "pending"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
+
+    # Made or under way: counts against what the payment can still give back.
+    COUNTS = nonmember((PENDING, SUCCEEDED))
+
+
+class PayState(StrEnum):
+    """Where a booking's money stands, worked out from its payments, refunds and plan (not stored)."""
+
+    PAID = "paid"
+    AWAITING_PAYMENT = "awaiting_payment"
+    PART_PAID = "part_paid"
+    OVERDUE = "overdue"
+    REFUNDED = "refunded"
+    WAIVED = "waived"
+
+    # Nothing more is owed.
+    SETTLED = nonmember((PAID, WAIVED))
+    # Some or all of the fee is still owed.
+    UNPAID = nonmember((AWAITING_PAYMENT, PART_PAID, OVERDUE))
 
 
 class CheckoutStatus(StrEnum):
@@ -117,6 +142,14 @@ class DemandClass(StrEnum):
     FAILURE = "failure"
 
 
+# What the register's outcome makes of the offer: attended completes it; a no-show or a client turned away goes back
+# to the police.
+OFFER_AFTER_OUTCOME = {
+    BookingStatus.ATTENDED: OfferStatus.COMPLETED,
+    BookingStatus.DID_NOT_ATTEND: OfferStatus.DID_NOT_ATTEND,
+    BookingStatus.TURNED_AWAY: OfferStatus.DID_NOT_ATTEND,
+}
+
 # Words for staff pages.
 BOOKING_LABELS = {
     BookingStatus.HELD: "Seat held",
@@ -153,6 +186,14 @@ OFFER_LABELS = {
     OfferStatus.DID_NOT_ATTEND: "Did not attend",
     OfferStatus.EXPIRED: "Expired",
     OfferStatus.RETURNED: "Returned to police",
+}
+PAY_STATE_LABELS = {
+    PayState.PAID: "Paid",
+    PayState.AWAITING_PAYMENT: "Awaiting payment",
+    PayState.PART_PAID: "Part-paid",
+    PayState.OVERDUE: "Overdue",
+    PayState.REFUNDED: "Refunded",
+    PayState.WAIVED: "Waived",
 }
 SESSION_LABELS = {
     SessionStatus.SCHEDULED: "Open",
