@@ -142,6 +142,16 @@ class DemandClass(StrEnum):
     FAILURE = "failure"
 
 
+ENUMS: tuple[type[StrEnum], ...] = (BookingStatus, OfferStatus, SessionStatus, PaymentStatus, RefundStatus, PayState,
+                                    CheckoutStatus, PlanStatus, RequestStatus, CaseStatus, DemandClass)
+
+# The named groups hold the members themselves (written as their values inside the class bodies).
+for _enum in ENUMS:
+    for _name, _group in list(vars(_enum).items()):
+        if _name.isupper() and isinstance(_group, tuple):
+            setattr(_enum, _name, tuple(_enum(v) for v in _group))
+
+
 # What the register's outcome makes of the offer: attended completes it; a no-show or a client turned away goes back
 # to the police.
 OFFER_AFTER_OUTCOME = {

@@ -14,6 +14,7 @@ from sqlalchemy import func
 from sqlmodel import Session, select
 
 from atlas_app.db import read_session, utcnow, write_session
+from atlas_app.domain.statuses import SessionStatus
 from atlas_app.models import BookingTerms, CourseSession, CourseType, Region, Venue
 from atlas_app.services.platform import audit
 from atlas_app.services.platform.actor import Actor
@@ -23,7 +24,7 @@ from atlas_app.timeutil import LONDON, at_london
 
 DELIVERY_MODES = ("classroom", "online", "practical")
 INSTRUCTOR_ROLES = ("classroom", "practical")
-SESSION_STATUSES = ("scheduled", "cancelled", "completed")
+SESSION_STATUSES = tuple(SessionStatus)
 POSTCODE_RE = re.compile(r"^([A-Z]{1,2}[0-9][A-Z0-9]?) ?([0-9][A-Z]{2})$")
 CODE_RE = re.compile(r"^[A-Z0-9][A-Z0-9_-]{0,19}$")
 
@@ -275,7 +276,7 @@ def _session_values(s: Session, org_id: int, data: dict[str, Any]) -> dict[str, 
     if ends_at <= starts_at:
         raise ValidationFailed("The session must end after it starts.", {"ends_at": "before start"})
     capacity = _int(data.get("capacity") or ct.default_capacity, "capacity", 1, 500)
-    status = str(data.get("status") or "scheduled")
+    status = str(data.get("status") or SessionStatus.SCHEDULED)
     if status not in SESSION_STATUSES:
         raise ValidationFailed("Unknown session status.", {"status": "invalid"})
     return {
@@ -323,10 +324,10 @@ def save_session(actor: Actor, session_id: int | None, data: dict[str, Any]) -> 
         s.add(session)
         s.flush()
         moved = any(values.get(k) != before.get(k) for k in ("starts_at", "ends_at", "venue_id"))
-        if values["status"] == "cancelled" and before["status"] != "cancelled":
+        if values["status"] == SessionStatus.CANCELLED and before["status"] != SessionStatus.CANCELLED:
             instructors.cancel_session_assignments(s, session)
             booking_service.tell_booked_clients(s, session, "session_cancelled", actor=actor)
-        elif moved and values["status"] != "cancelled":
+        elif moved and values["status"] != SessionStatus.CANCELLED:
             if values["starts_at"] != before["starts_at"] or values["ends_at"] != before["ends_at"]:
                 instructors.recheck_assignments(s, org_id, session)
             booking_service.tell_booked_clients(s, session, "session_moved", previously, actor=actor)

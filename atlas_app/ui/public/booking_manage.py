@@ -17,6 +17,7 @@ from typing import Any
 
 import reflex as rx
 
+from atlas_app.domain.statuses import BOOKING_CLIENT_LABELS, BookingStatus
 from atlas_app.services.booking import bookings as booking_service
 from atlas_app.services.booking import self_service
 from atlas_app.services import payments as payments_service
@@ -46,17 +47,7 @@ from atlas_app.ui.public.booking_wizard import (
 )
 from atlas_app.ui.session import public
 
-STATUS_TEXT = {
-    "awaiting_payment": "Booked, waiting for payment",
-    "confirmed": "Booked and paid",
-    "held": "Not booked yet (a place is being held)",
-    "cancelled": "Cancelled",
-    "transferred": "Moved to another date",
-    "expired": "Not booked (the hold ran out)",
-    "attended": "Attended",
-    "did_not_attend": "Did not attend",
-    "turned_away": "Turned away",
-}
+STATUS_TEXT = {status.value: text for status, text in BOOKING_CLIENT_LABELS.items()}
 SESSION_LIMIT = 60
 
 
@@ -122,10 +113,10 @@ class ManageBookingState(rx.State):
         self.where_text = "Online, by live video" if b.delivery_mode == "online" else \
             f"{b.venue_name}, {b.venue_address}"
         self.fee_text = pounds(b.fee_pence)
-        if b.status == "awaiting_payment" and b.payment_due_at is not None:
+        if b.status == BookingStatus.AWAITING_PAYMENT and b.payment_due_at is not None:
             self.payment_text = f"Not paid yet. The fee must be paid by {long_date(b.payment_due_at)} at " \
                                 f"{clock(b.payment_due_at)}."
-        elif b.status == "confirmed":
+        elif b.status == BookingStatus.CONFIRMED:
             self.payment_text = "Paid."
         else:
             self.payment_text = ""
