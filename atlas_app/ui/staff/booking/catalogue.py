@@ -73,6 +73,9 @@ def _parse_time(value: str) -> time:
     return time(int(match.group(1)), int(match.group(2)))
 
 
+TERMS_FEE_MAX = catalogue_service.TERMS_FIELDS["cancel_fee_pence"][1]
+
+
 def _pounds(pence: int) -> str:
     return pence_decimal(pence)
 
@@ -367,8 +370,10 @@ class CatalogueState(rx.State):
         actor = await require(self, Perm.CATALOGUE_MANAGE)
         data: dict = {k: str(form.get(k, "") or "").strip() for k in TERMS_FIELDS}
         try:
-            data["transfer_fee_pence"] = catalogue_service.pounds_to_pence(data.pop("transfer_fee"), "transfer fee")
-            data["cancel_fee_pence"] = catalogue_service.pounds_to_pence(data.pop("cancel_fee"), "cancellation fee")
+            data["transfer_fee_pence"] = catalogue_service.pounds_to_pence(data.pop("transfer_fee"), "transfer fee",
+                                                                           TERMS_FEE_MAX)
+            data["cancel_fee_pence"] = catalogue_service.pounds_to_pence(data.pop("cancel_fee"), "cancellation fee",
+                                                                         TERMS_FEE_MAX)
             await asyncio.to_thread(catalogue_service.save_terms, actor, data)
         except AtlasError as exc:
             self.terms_error = _explain(exc)
