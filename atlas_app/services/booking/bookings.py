@@ -132,7 +132,8 @@ def _take_seat(s: Session, session_id: int, organisation_id: int, looks_full: bo
 _seats = CourseSession.__table__.c
 _TAKE_SEAT = (
     update(CourseSession.__table__)
-    .where(_seats.id == bindparam("sid"), _seats.organisation_id == bindparam("org"), _seats.status == SessionStatus.SCHEDULED,
+    .where(_seats.id == bindparam("sid"), _seats.organisation_id == bindparam("org"),
+           _seats.status == SessionStatus.SCHEDULED,
            _seats.seats_taken < _seats.capacity)
     .values(seats_taken=_seats.seats_taken + 1)
 )
@@ -412,7 +413,8 @@ def hold_seat(organisation_id: int, offer_id: int, session_id: int, needs: dict[
             s.flush()
             _give_back_seat(s, existing.session_id)
             timeline(s, offer, "hold_released", "The client chose a different session.", existing.id)
-        booking = _new_booking(s, offer, session, status=BookingStatus.HELD, channel=channel, actor=None, needs=needs, now=now)
+        booking = _new_booking(s, offer, session, status=BookingStatus.HELD, channel=channel, actor=None,
+                               needs=needs, now=now)
         timeline(s, offer, "seat_held", session_text(s, session), booking.id)
         view = booking_view(s, booking)
         audit.record(s, None, "booking", booking.reference, "held", after=_snapshot(booking),
@@ -829,7 +831,8 @@ def expire_offers(today: date | None = None) -> int:
         for offer in offers:
             # Conditional, so two workers sweeping together expire (and record) each offer once.
             changed = s.exec(
-                update(Offer).where(Offer.id == offer.id, Offer.status == OfferStatus.REFERRED).values(status=OfferStatus.EXPIRED)
+                update(Offer).where(Offer.id == offer.id,
+                                    Offer.status == OfferStatus.REFERRED).values(status=OfferStatus.EXPIRED)
             ).rowcount
             if changed == 1:
                 timeline(s, offer, "offer_expired", f"The critical date {offer.critical_date:%d %B %Y} passed.")

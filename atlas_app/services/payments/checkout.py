@@ -119,7 +119,8 @@ def amount_due_now(s: Session, booking: Booking, summary: payments.PaymentSummar
         return 0
     if not summary.plan_active:
         return summary.outstanding_pence
-    plan = s.exec(select(PaymentPlan).where(PaymentPlan.booking_id == booking.id, PaymentPlan.status == PlanStatus.ACTIVE)
+    plan = s.exec(select(PaymentPlan).where(PaymentPlan.booking_id == booking.id,
+                                            PaymentPlan.status == PlanStatus.ACTIVE)
                   ).first()
     if plan is None:
         return summary.outstanding_pence
@@ -399,7 +400,8 @@ def _payment_failed(s: Session, obj: dict, now: datetime) -> tuple[str, int | No
     attempt = _attempt_for_payment_intent(s, obj)
     if attempt is None:
         return "not ours", None
-    if attempt.status == CheckoutStatus.COMPLETE or s.exec(select(Payment.id).where(Payment.checkout_attempt_id == attempt.id)
+    if attempt.status == CheckoutStatus.COMPLETE or s.exec(select(Payment.id)
+                                                           .where(Payment.checkout_attempt_id == attempt.id)
                                               ).first():
         return "failure after success ignored", attempt.organisation_id
     error = obj.get("last_payment_error") or {}
@@ -416,7 +418,8 @@ def _charge_refunded(s: Session, obj: dict, now: datetime) -> tuple[str, int | N
     found = None
     if pi_id:
         found = s.exec(select(Payment.id, Payment.booking_id).where(
-            Payment.provider == "stripe", Payment.provider_ref == pi_id, Payment.status == PaymentStatus.SUCCEEDED)).first()
+            Payment.provider == "stripe", Payment.provider_ref == pi_id,
+            Payment.status == PaymentStatus.SUCCEEDED)).first()
     payment = None
     if found is not None:
         # Lock in the order refunds made by staff do: offer, booking, then the payment.

@@ -226,7 +226,8 @@ def record_provider_payment(s: Session, attempt: CheckoutAttempt, *, amount_penc
     booking = lock_booking(s, booking0.id, booking0.offer_id)
     payment = Payment(
         organisation_id=attempt.organisation_id, booking_id=booking.id, amount_pence=amount_pence,
-        method="card_online", provider=attempt.provider, provider_ref=provider_ref or "", status=PaymentStatus.SUCCEEDED,
+        method="card_online", provider=attempt.provider, provider_ref=provider_ref or "",
+        status=PaymentStatus.SUCCEEDED,
         fee_pence=fee_pence, checkout_attempt_id=attempt.id, recorded_by=attempt.provider, received_at=now,
         note=note[:500], created_at=now, updated_at=now,
     )

@@ -113,7 +113,8 @@ def retry_unsent_refunds(now: datetime | None = None, limit: int = 100) -> int:
     with read_session() as s:
         rows = s.exec(select(Refund, Payment.provider_ref, Booking.reference)
                       .join(Payment, Payment.id == Refund.payment_id).join(Booking, Booking.id == Payment.booking_id)
-                      .where(Refund.status == RefundStatus.PENDING, Refund.provider_ref.is_(None), Payment.provider == "stripe",
+                      .where(Refund.status == RefundStatus.PENDING, Refund.provider_ref.is_(None),
+                             Payment.provider == "stripe",
                              Refund.at <= now - UNSENT_REFUND_AGE).order_by(Refund.id).limit(limit)).all()
     for refund, intent, booking_ref in rows:
         send_card_refund(ReservedRefund(refund_row(refund), intent, booking_ref), None,
@@ -134,7 +135,8 @@ def _release(s: Session, booking: Booking, summary: PaymentSummary, now: datetim
     booking_service.timeline(s, offer, "released_unpaid",
                              f"Not paid by {london_text(booking.payment_due_at)}: the booking was released and the "
                              "seat freed.", booking.id)
-    audit.record(s, None, "booking", booking.reference, "released_unpaid", before={"status": BookingStatus.AWAITING_PAYMENT},
+    audit.record(s, None, "booking", booking.reference, "released_unpaid",
+                 before={"status": BookingStatus.AWAITING_PAYMENT},
                  after={"status": BookingStatus.EXPIRED, "payment_due_at": booking.payment_due_at},
                  organisation_id=booking.organisation_id)
     client = s.get(Client, offer.client_id)

@@ -86,7 +86,8 @@ def reconciliation(actor: Actor, date_from: date, date_to: date) -> Reconciliati
     with read_session() as s:
         pays = s.exec(
             select(Payment, Booking.reference).join(Booking, Booking.id == Payment.booking_id)
-            .where(Payment.organisation_id == org_id, Payment.status == PaymentStatus.SUCCEEDED, Payment.received_at >= start,
+            .where(Payment.organisation_id == org_id, Payment.status == PaymentStatus.SUCCEEDED,
+                   Payment.received_at >= start,
                    Payment.received_at < end).order_by(Payment.received_at, Payment.id)
         ).all()
         refunds = s.exec(

@@ -109,7 +109,8 @@ def payment_row(p: Payment, ref: str) -> PaymentRow:
         id=p.id, booking_reference=ref, amount_pence=p.amount_pence, method=p.method,
         method_label=METHOD_LABELS.get(p.method, p.method), provider=p.provider, provider_ref=p.provider_ref,
         status=p.status, fee_pence=p.fee_pence, refunded_pence=p.refunded_pence,
-        refundable_pence=(p.amount_pence - p.refunded_pence) if p.status == PaymentStatus.SUCCEEDED and p.method != "waiver"
+        refundable_pence=(p.amount_pence - p.refunded_pence)
+        if p.status == PaymentStatus.SUCCEEDED and p.method != "waiver"
         else 0,
         recorded_by=p.recorded_by, received_at=p.received_at, note=p.note,
         needs_attention=p.needs_attention and p.attention_resolved_at is None, attention_reason=p.attention_reason,
@@ -192,7 +193,8 @@ def record_payment(actor: Actor, booking_reference: str, amount: Any, method: st
                                    {"amount": "too much"})
         payment = Payment(
             organisation_id=org_id, booking_id=booking.id, amount_pence=amount_pence, method=method,
-            provider="offline", provider_ref=reference, status=PaymentStatus.SUCCEEDED, recorded_by_user_id=actor.user_id,
+            provider="offline", provider_ref=reference, status=PaymentStatus.SUCCEEDED,
+            recorded_by_user_id=actor.user_id,
             recorded_by=actor.username, received_at=received_at, note=note, created_at=now, updated_at=now,
         )
         s.add(payment)

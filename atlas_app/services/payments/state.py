@@ -19,7 +19,6 @@ from atlas_app.models.payments import (
     PaymentPlan,
     PlanInstalment,
 )
-from atlas_app.services.booking import bookings as booking_service
 from atlas_app.services.platform.errors import NotFound
 from atlas_app.timeutil import london_date
 
@@ -175,7 +174,8 @@ def payment_summaries(s: Session, booking_ids: list[int], now: datetime | None =
             func.coalesce(func.sum(case((PlanInstalment.due_on < today, PlanInstalment.amount_pence), else_=0)),
                           0).label("due"),
         )
-        .join(PaymentPlan, and_(PaymentPlan.booking_id == lineage.c.ancestor_id, PaymentPlan.status == PlanStatus.ACTIVE))
+        .join(PaymentPlan, and_(PaymentPlan.booking_id == lineage.c.ancestor_id,
+                                PaymentPlan.status == PlanStatus.ACTIVE))
         .join(PlanInstalment, PlanInstalment.plan_id == PaymentPlan.id)
         .group_by(lineage.c.booking_id)
         .subquery("plan")
