@@ -28,7 +28,7 @@ import stripe
 from sqlmodel import Session, select
 
 from atlas_app.db import read_session, utcnow, write_session
-from atlas_app.domain.statuses import BookingStatus, CheckoutStatus, PaymentStatus, PlanStatus
+from atlas_app.domain.statuses import BookingStatus, CheckoutStatus, PaymentStatus, PayState, PlanStatus
 from atlas_app.models import Booking, Client, Offer, Organisation
 from atlas_app.models.payments import (
     CheckoutAttempt,
@@ -350,7 +350,7 @@ def checkout_result(session_id: str) -> CheckoutResult:
         elif payment is not None:
             outcome = "paid"
             message = ("Your payment has been received and your booking is confirmed." if summary.state in
-                       ("paid", "waived") else
+                       PayState.SETTLED else
                        f"Your payment has been received. {payments.pounds_text(summary.outstanding_pence)} is still to "
                        "pay.")
         elif attempt.status == CheckoutStatus.OPEN and attempt.last_error:

@@ -13,7 +13,7 @@ from sqlmodel import Session, select
 
 from atlas_app.db import utcnow
 from atlas_app.domain.money import format_pence
-from atlas_app.domain.statuses import BookingStatus, CheckoutStatus, OfferStatus, PaymentStatus, PlanStatus
+from atlas_app.domain.statuses import BookingStatus, CheckoutStatus, OfferStatus, PaymentStatus, PayState, PlanStatus
 from atlas_app.models import Booking, Client, CourseSession, Offer
 from atlas_app.models.payments import (
     CheckoutAttempt,
@@ -145,7 +145,7 @@ def settle(s: Session, booking: Booking, payment: Payment | None, actor: Actor |
     summary = payment_summary(s, booking.id, now)
     offer = offer_of(s, booking)
     settled = summary.paid_pence + summary.waived_pence
-    if summary.state in ("paid", "waived"):
+    if summary.state in PayState.SETTLED:
         if booking.status in BookingStatus.UNCONFIRMED:
             before = {"status": booking.status}
             changed = s.exec(
@@ -157,7 +157,7 @@ def settle(s: Session, booking: Booking, payment: Payment | None, actor: Actor |
                 if offer.status == OfferStatus.REFERRED:
                     offer.status = OfferStatus.BOOKED
                     s.add(offer)
-                detail = ("Fee waived" if summary.state == "waived" else
+                detail = ("Fee waived" if summary.state == PayState.WAIVED else
                           f"Paid in full ({pounds_text(settled)}); the booking is confirmed.")
                 booking_service.timeline(s, offer, "paid", detail, booking.id, actor.username if actor else "")
                 audit.record(s, actor, "booking", booking.reference, "paid", before=before,
@@ -199,7 +199,7 @@ def _queue_receipt(s: Session, booking: Booking, payment: Payment, kind: str) ->
         lines += [f"Thank you: we have received {pounds_text(payment.amount_pence)} "
                   f"({METHOD_LABELS.get(payment.method, payment.method).lower()}) for booking {booking.reference}.",
                   f"Received: {london_text(payment.received_at)}"]
-        if summary.state in ("paid", "waived"):
+        if summary.state in PayState.SETTLED:
             lines += ["", "Your course fee is paid in full and your booking is confirmed."]
             subject = f"Payment received: booking {booking.reference} is confirmed"
         else:

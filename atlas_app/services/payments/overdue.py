@@ -11,7 +11,7 @@ from sqlalchemy import func, update
 from sqlmodel import Session, select
 
 from atlas_app.db import read_session, utcnow, write_session
-from atlas_app.domain.statuses import BookingStatus, CheckoutStatus, OfferStatus, PlanStatus, RefundStatus
+from atlas_app.domain.statuses import BookingStatus, CheckoutStatus, OfferStatus, PayState, PlanStatus, RefundStatus
 from atlas_app.models import Booking, Client, ClientEvent
 from atlas_app.models.payments import (
     CheckoutAttempt,
@@ -80,7 +80,7 @@ def process_overdue(now: datetime | None = None, limit: int = 500) -> OverdueRep
         with write_session() as s:
             booking = lock_booking(s, booking_id, offer_id)
             summary = payment_summary(s, booking.id, now)
-            if summary.state != "overdue":
+            if summary.state != PayState.OVERDUE:
                 continue
             if summary.plan_active:
                 if _chase(s, booking, summary, now, plan=True):
