@@ -26,8 +26,9 @@ class BookingStatus(StrEnum):
 
     # The offer's one live booking (a partial unique index): it still takes a seat and can change.
     ACTIVE = nonmember((HELD, AWAITING_PAYMENT, CONFIRMED))
-    # Made and not yet marked on the register: the client may transfer or cancel; the fee is owed.
+    # Made and not yet marked on the register: the fee is due or paid.
     BOOKED = nonmember((AWAITING_PAYMENT, CONFIRMED))
+    # What may be transferred, or cancelled by the client (a hold is let go, not cancelled online).
     CHANGEABLE = nonmember(BOOKED)
     # What the register records.
     OUTCOMES = nonmember((ATTENDED, DID_NOT_ATTEND, TURNED_AWAY))
@@ -184,11 +185,7 @@ BOOKING_CLIENT_LABELS = {
     BookingStatus.DID_NOT_ATTEND: "Did not attend",
     BookingStatus.TURNED_AWAY: "Turned away",
 }
-OUTCOME_LABELS = {
-    BookingStatus.ATTENDED: "Attended",
-    BookingStatus.DID_NOT_ATTEND: "Did not attend",
-    BookingStatus.TURNED_AWAY: "Turned away",
-}
+OUTCOME_LABELS = {outcome: BOOKING_LABELS[outcome] for outcome in BookingStatus.OUTCOMES}
 OFFER_LABELS = {
     OfferStatus.REFERRED: "Referred: to book",
     OfferStatus.BOOKED: "Booked",
