@@ -35,12 +35,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from atlas_app.domain.statuses import BookingStatus, PaymentStatus, sql_list
+
 DEMAND, BOOKING, INCOME, OUTCOME = ("dashboard_demand_day", "dashboard_booking_day", "dashboard_income_day",
                                     "dashboard_session_outcome")
 ROLLUP_TABLES = (DEMAND, BOOKING, INCOME, OUTCOME)
-OUTCOMES = "('attended', 'did_not_attend', 'turned_away')"
-MADE = "({r}.status NOT IN ('held', 'expired') AND {r}.transferred_from_id IS NULL)"
-SEAT = "({r}.fee_pence > 0 AND {r}.status IN ('awaiting_payment', 'confirmed'))"
+OUTCOMES = sql_list(BookingStatus.OUTCOMES)
+# A booking counts as made unless it never became one (a hold, a lapsed hold) or is the new half of a transfer.
+MADE = f"({{r}}.status NOT IN {sql_list(BookingStatus.NOT_MADE)} AND {{r}}.transferred_from_id IS NULL)"
+# A booking with a fee still to settle or settled, before the register is marked.
+SEAT = f"({{r}}.fee_pence > 0 AND {{r}}.status IN {sql_list(BookingStatus.BOOKED)})"
+SUCCEEDED = f"'{PaymentStatus.SUCCEEDED}'"
 
 KEYS = {
     DEMAND: ("organisation_id", "day", "module_id", "opened_by_id", "demand_type_id", "demand_class"),
@@ -98,7 +103,7 @@ def compact_statements(dialect: str, table: str) -> list[str]:
 
 def _settled(b: str) -> str:
     return ("(SELECT coalesce(sum(pm.amount_pence - pm.refunded_pence), 0) FROM payment pm "
-            f"WHERE pm.booking_id = {b}.id AND pm.organisation_id = {b}.organisation_id AND pm.status = 'succeeded')")
+            f"WHERE pm.booking_id = {b}.id AND pm.organisation_id = {b}.organisation_id AND pm.status = {SUCCEEDED})")
 
 
 # --- one row's contribution, with sign (+1 add, -1 remove) ---------------------------------------------------------
@@ -134,12 +139,12 @@ def income_row(p: str, dialect: str, sign: int) -> str:
     return _upsert(INCOME, (
         f"SELECT {p}.organisation_id, {london_day_sql(dialect, f'{p}.received_at')}, {sign}, "
         f"{sign} * ({p}.amount_pence - {p}.refunded_pence) "
-        f"WHERE {p}.status = 'succeeded' AND {p}.method <> 'waiver'"))
+        f"WHERE {p}.status = {SUCCEEDED} AND {p}.method <> 'waiver'"))
 
 
 def _payment_share(p: str, b: str) -> str:
     return (f"CASE WHEN {p}.booking_id = {b}.id AND {p}.organisation_id = {b}.organisation_id "
-            f"AND {p}.status = 'succeeded' THEN {p}.amount_pence - {p}.refunded_pence ELSE 0 END")
+            f"AND {p}.status = {SUCCEEDED} THEN {p}.amount_pence - {p}.refunded_pence ELSE 0 END")
 
 
 def _case_demands(case: str, dialect: str, sign: int) -> str:
@@ -272,7 +277,7 @@ def backfill(dialect: str) -> list[str]:
         f"CASE WHEN NOT {seat} THEN '' WHEN {settled} >= b.fee_pence THEN 'paid' ELSE 'unpaid' END, count(*), "
         f"sum(b.fee_pence), sum({settled}) FROM booking b LEFT JOIN ("
         "SELECT booking_id, organisation_id, sum(amount_pence - refunded_pence) AS settled FROM payment "
-        "WHERE status = 'succeeded' GROUP BY booking_id, organisation_id) p "
+        f"WHERE status = {SUCCEEDED} GROUP BY booking_id, organisation_id) p "
         f"ON p.booking_id = b.id AND p.organisation_id = b.organisation_id WHERE {made} OR {seat} "
         f"GROUP BY b.organisation_id, {day('b.created_at')}, b.channel, "
         f"CASE WHEN {made} THEN {true} ELSE {false} END, "
@@ -280,7 +285,7 @@ def backfill(dialect: str) -> list[str]:
         f"INSERT INTO {INCOME} (pending, {', '.join(KEYS[INCOME] + SUMS[INCOME])}) "
         f"SELECT {false}, organisation_id, {day('received_at')}, count(*), sum(amount_pence - refunded_pence) "
         "FROM payment "
-        f"WHERE status = 'succeeded' AND method <> 'waiver' GROUP BY organisation_id, {day('received_at')}",
+        f"WHERE status = {SUCCEEDED} AND method <> 'waiver' GROUP BY organisation_id, {day('received_at')}",
         f"INSERT INTO {OUTCOME} (pending, {', '.join(KEYS[OUTCOME] + SUMS[OUTCOME])}) "
         f"SELECT {false}, session_id, status, count(*) FROM booking WHERE status IN {OUTCOMES} "
         "GROUP BY session_id, status",

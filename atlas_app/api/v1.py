@@ -22,6 +22,7 @@ from starlette.routing import Route
 
 from atlas_app.api.web import read_body
 from atlas_app.db import utcnow, write_session
+from atlas_app.domain.statuses import SessionStatus
 from atlas_app.services.platform import api_tokens
 from atlas_app.services.booking import bookings as booking, catalogue, referrals
 from atlas_app.services import payments
@@ -201,7 +202,7 @@ def _find_sessions(actor: Actor, code: str, date_from: date | None, date_to: dat
     start = london_midnight(date_from) if date_from else utcnow()
     end = london_midnight(date_to + timedelta(days=1)) if date_to else None
     return catalogue.list_sessions(actor, course_type_id=course_type_id, date_from=start, date_to=end,
-                                   status="scheduled", only_free=free_only, limit=SESSION_LIMIT)
+                                   status=SessionStatus.SCHEDULED, only_free=free_only, limit=SESSION_LIMIT)
 
 
 async def list_sessions(request: Request, actor: Actor) -> Response:

@@ -16,10 +16,23 @@ from sqlalchemy import JSON, CheckConstraint, Column, ForeignKey, Index, Integer
 from sqlmodel import Field, SQLModel
 
 from atlas_app.db import UTCDateTime, utcnow
+from atlas_app.domain.statuses import (
+    BookingStatus,
+    OfferStatus,
+    RequestStatus,
+    SessionStatus,
+    check_name,
+    check_sql,
+    sql_list,
+)
 
-# Bookings in these states hold a seat and count as the offer's one live booking.
-ACTIVE_BOOKING_STATUSES = ("held", "awaiting_payment", "confirmed")
-_ACTIVE_SQL = "status IN ('held', 'awaiting_payment', 'confirmed')"
+# Bookings in these states count as the offer's one live booking.
+ACTIVE_BOOKING_STATUSES = BookingStatus.ACTIVE
+_ACTIVE_SQL = f"status IN {sql_list(BookingStatus.ACTIVE)}"
+
+
+def _status_check(table: str, enum, column: str = "status") -> CheckConstraint:
+    return CheckConstraint(check_sql(column, enum), name=check_name(table, column))
 
 
 class Region(SQLModel, table=True):
@@ -104,6 +117,7 @@ class CourseSession(SQLModel, table=True):
         CheckConstraint("seats_taken >= 0 AND seats_taken <= capacity", name="ck_session_seats"),
         CheckConstraint("capacity > 0", name="ck_session_capacity"),
         CheckConstraint("ends_at > starts_at", name="ck_session_times"),
+        _status_check("course_session", SessionStatus),
         Index("ix_course_session_org_start", "organisation_id", "starts_at"),
     )
 
@@ -117,7 +131,7 @@ class CourseSession(SQLModel, table=True):
     capacity: int = Field(default=24)
     seats_taken: int = Field(default=0)
     online_link: str = Field(default="", max_length=500)
-    status: str = Field(default="scheduled", max_length=20)  # scheduled, cancelled, completed
+    status: str = Field(default=SessionStatus.SCHEDULED, max_length=20)
     notes: str = Field(default="", max_length=1000)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
@@ -147,7 +161,8 @@ class Offer(SQLModel, table=True):
     """A police offer of a course (the referral), with its critical date."""
 
     __tablename__ = "offer"
-    __table_args__ = (UniqueConstraint("organisation_id", "offer_reference", name="uq_offer_org_reference"),)
+    __table_args__ = (UniqueConstraint("organisation_id", "offer_reference", name="uq_offer_org_reference"),
+                      _status_check("offer", OfferStatus))
 
     id: int | None = Field(default=None, primary_key=True)
     organisation_id: int = Field(foreign_key="organisation.id", index=True)
@@ -157,13 +172,12 @@ class Offer(SQLModel, table=True):
     offence_date: date
     critical_date: date = Field(index=True)
     police_force: str = Field(default="", max_length=100)
-    # referred, booked, completed, did_not_attend, expired, returned
-    status: str = Field(default="referred", max_length=20, index=True)
+    status: str = Field(default=OfferStatus.REFERRED, max_length=20, index=True)  # OfferStatus
     source: str = Field(default="import", max_length=20)  # import, api, staff
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
-_AWAITING_SQL = "status = 'awaiting_payment'"
+_AWAITING_SQL = f"status = '{BookingStatus.AWAITING_PAYMENT}'"
 
 
 class Booking(SQLModel, table=True):
@@ -177,6 +191,7 @@ class Booking(SQLModel, table=True):
             postgresql_where=text(_ACTIVE_SQL),
         ),
         Index("ix_booking_session_status", "session_id", "status"),
+        _status_check("booking", BookingStatus),
         # Covering on PostgreSQL: the dashboards count bookings by period, channel and status from the index alone.
         Index("ix_booking_org_created", "organisation_id", "created_at",
               postgresql_include=["status", "channel", "transferred_from_id", "fee_pence"]),
@@ -190,8 +205,7 @@ class Booking(SQLModel, table=True):
     reference: str = Field(max_length=20, unique=True)
     offer_id: int = Field(foreign_key="offer.id", index=True)
     session_id: int = Field(foreign_key="course_session.id")
-    # held, awaiting_payment, confirmed, attended, did_not_attend, turned_away, cancelled, transferred, expired
-    status: str = Field(max_length=20)
+    status: str = Field(max_length=20)  # BookingStatus
     channel: str = Field(max_length=20)  # online, telephone, api
     made_by_user_id: int | None = Field(default=None, foreign_key="app_user.id")
     hold_expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
@@ -240,6 +254,7 @@ class SpecialRequest(SQLModel, table=True):
     """A special-circumstances request (for example a part-payment plan) for the organisation to decide."""
 
     __tablename__ = "special_request"
+    __table_args__ = (_status_check("special_request", RequestStatus),)
 
     id: int | None = Field(default=None, primary_key=True)
     organisation_id: int = Field(foreign_key="organisation.id", index=True)
@@ -247,7 +262,7 @@ class SpecialRequest(SQLModel, table=True):
     offer_id: int | None = Field(default=None, foreign_key="offer.id")
     kind: str = Field(max_length=30)
     details: str = Field(default="", sa_type=Text)
-    status: str = Field(default="open", max_length=20)  # open, approved, declined
+    status: str = Field(default=RequestStatus.OPEN, max_length=20)
     created_by_user_id: int | None = Field(default=None, foreign_key="app_user.id")
     decided_by_user_id: int | None = Field(default=None, foreign_key="app_user.id")
     decision_note: str = Field(default="", max_length=1000)

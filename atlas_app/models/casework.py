@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, Column, ForeignKey, Index, Integer, UniqueConstraint
+from sqlalchemy import BigInteger, CheckConstraint, Column, ForeignKey, Index, Integer, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from atlas_app.db import UTCDateTime, utcnow
+from atlas_app.domain.statuses import CaseStatus, DemandClass, check_name, check_sql
 
 # The kinds of lookup list an administrator manages. Module-scoped kinds belong to one department's module; the
 # others are shared by the whole organisation.
@@ -208,12 +209,13 @@ class PersonRelationship(SQLModel, table=True):
 
 class Case(SQLModel, table=True):
     __tablename__ = "case_file"
+    __table_args__ = (CheckConstraint(check_sql("status", CaseStatus), name=check_name("case_file", "status")),)
 
     id: int | None = Field(default=None, primary_key=True)
     organisation_id: int = Field(foreign_key="organisation.id", index=True)
     module_id: int = Field(foreign_key="case_module.id", index=True)
     title: str = Field(max_length=200)
-    status: str = Field(default="open", max_length=20)  # open, closed
+    status: str = Field(default=CaseStatus.OPEN, max_length=20)
     opened_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     opened_by_id: int | None = Field(default=None, foreign_key="app_user.id")
@@ -249,6 +251,7 @@ class Demand(SQLModel, table=True):
         Index("ix_case_demand_org_received", "organisation_id", "received_at",
               postgresql_include=["demand_type_id", "demand_class", "one_stop"]),
         Index("ix_case_demand_org_need_met", "organisation_id", "need_met_at"),
+        CheckConstraint(check_sql("demand_class", DemandClass), name=check_name("case_demand", "demand_class")),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -256,7 +259,7 @@ class Demand(SQLModel, table=True):
     case_id: int = Field(foreign_key="case_file.id", index=True)
     demand_type_id: int = Field(foreign_key="case_lookup.id")
     category_id: int | None = Field(default=None, foreign_key="case_lookup.id")
-    demand_class: str = Field(max_length=10)  # value, failure
+    demand_class: str = Field(max_length=10)  # DemandClass
     channel_id: int | None = Field(default=None, foreign_key="case_lookup.id")
     description: str = Field(default="", max_length=2000)
     received_at: datetime = Field(sa_type=UTCDateTime)

@@ -17,12 +17,17 @@ from sqlalchemy import CheckConstraint, Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from atlas_app.db import UTCDateTime, utcnow
+from atlas_app.domain.statuses import CheckoutStatus, PaymentStatus, PlanStatus, RefundStatus, check_name, check_sql
 
 PAYMENT_METHODS = ("card_online", "card_telephone", "cheque", "cash", "bank_transfer", "waiver")
 PAYMENT_PROVIDERS = ("stripe", "demo", "offline")
-PAYMENT_STATUSES = ("pending", "succeeded", "failed")
-CHECKOUT_STATUSES = ("open", "complete", "expired", "failed")
-PLAN_STATUSES = ("active", "complete", "cancelled")
+PAYMENT_STATUSES = tuple(PaymentStatus)
+CHECKOUT_STATUSES = tuple(CheckoutStatus)
+PLAN_STATUSES = tuple(PlanStatus)
+
+
+def _status_check(table: str, enum) -> CheckConstraint:
+    return CheckConstraint(check_sql("status", enum), name=check_name(table, "status"))
 
 
 class CheckoutAttempt(SQLModel, table=True):
@@ -32,6 +37,7 @@ class CheckoutAttempt(SQLModel, table=True):
     __table_args__ = (
         CheckConstraint("amount_pence > 0", name="ck_checkout_attempt_amount"),
         Index("ix_checkout_attempt_booking_status", "booking_id", "status"),
+        _status_check("checkout_attempt", CheckoutStatus),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -42,7 +48,7 @@ class CheckoutAttempt(SQLModel, table=True):
     provider_session_id: str | None = Field(default=None, max_length=255, unique=True)
     amount_pence: int
     currency: str = Field(default="gbp", max_length=3)
-    status: str = Field(default="open", max_length=20)  # open, complete, expired, failed
+    status: str = Field(default=CheckoutStatus.OPEN, max_length=20)
     # Sent to Stripe with the create request, so a retried request never makes a second session.
     idempotency_key: str = Field(max_length=80, unique=True)
     url: str = Field(default="", max_length=2000)
@@ -67,6 +73,7 @@ class Payment(SQLModel, table=True):
         Index("ix_payment_org_received", "organisation_id", "received_at",
               postgresql_include=["status", "method", "amount_pence", "refunded_pence"]),
         Index("ix_payment_booking_status", "booking_id", "status"),
+        _status_check("payment", PaymentStatus),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -77,7 +84,7 @@ class Payment(SQLModel, table=True):
     provider: str = Field(max_length=20)  # stripe, demo, offline
     # Stripe's PaymentIntent id, the demo's reference, a terminal authorisation code, a cheque number...
     provider_ref: str = Field(default="", max_length=255, index=True)
-    status: str = Field(max_length=20)  # pending, succeeded, failed
+    status: str = Field(max_length=20)  # PaymentStatus
     # The card processor's fee, where known (Stripe's balance transaction).
     fee_pence: int | None = Field(default=None)
     refunded_pence: int = Field(default=0)
@@ -102,6 +109,7 @@ class Refund(SQLModel, table=True):
         CheckConstraint("amount_pence > 0", name="ck_refund_amount"),
         CheckConstraint("length(reason) > 0", name="ck_refund_reason"),
         Index("ix_refund_org_at", "organisation_id", "at"),
+        _status_check("refund", RefundStatus),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -111,7 +119,7 @@ class Refund(SQLModel, table=True):
     reason: str = Field(max_length=500)
     # Stripe's re_... id (or the demo's); empty for offline refunds.
     provider_ref: str | None = Field(default=None, max_length=255, unique=True)
-    status: str = Field(default="pending", max_length=20)  # pending, succeeded, failed
+    status: str = Field(default=RefundStatus.PENDING, max_length=20)
     # "atlas" when made here; "stripe" when first seen in a Stripe webhook (made in Stripe's dashboard).
     source: str = Field(default="atlas", max_length=20)
     by_user_id: int | None = Field(default=None, foreign_key="app_user.id")
@@ -145,9 +153,10 @@ class PaymentPlan(SQLModel, table=True):
             "uq_payment_plan_one_active_per_booking",
             "booking_id",
             unique=True,
-            sqlite_where=text("status = 'active'"),
-            postgresql_where=text("status = 'active'"),
+            sqlite_where=text(f"status = '{PlanStatus.ACTIVE}'"),
+            postgresql_where=text(f"status = '{PlanStatus.ACTIVE}'"),
         ),
+        _status_check("payment_plan", PlanStatus),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -156,7 +165,7 @@ class PaymentPlan(SQLModel, table=True):
     special_request_id: int | None = Field(default=None, foreign_key="special_request.id")
     total_pence: int
     allow_attend_on_plan: bool = Field(default=False)
-    status: str = Field(default="active", max_length=20)  # active, complete, cancelled
+    status: str = Field(default=PlanStatus.ACTIVE, max_length=20)
     reason: str = Field(default="", max_length=1000)
     approved_by_user_id: int | None = Field(default=None, foreign_key="app_user.id")
     approved_by: str = Field(default="", max_length=80)

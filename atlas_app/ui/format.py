@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from atlas_app.domain.money import format_pence
 from atlas_app.timeutil import LONDON
 
 __all__ = ["LONDON", "london", "pounds"]
@@ -16,7 +17,4 @@ def london(dt: datetime | None, with_seconds: bool = False) -> str:
 
 
 def pounds(pence: int | None) -> str:
-    if pence is None:
-        return ""
-    sign = "-" if pence < 0 else ""
-    return f"{sign}£{abs(pence) // 100:,}.{abs(pence) % 100:02d}"
+    return "" if pence is None else format_pence(pence)

@@ -28,6 +28,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from atlas_app.db import read_session, utcnow, write_session
+from atlas_app.domain.money import format_pence
+from atlas_app.domain.statuses import OFFER_AFTER_OUTCOME, OUTCOME_LABELS, BookingStatus, OfferStatus, SessionStatus
 from atlas_app.models import (
     ACTIVE_BOOKING_STATUSES,
     Booking,
@@ -46,8 +48,8 @@ from atlas_app.services.platform.errors import AtlasError, Conflict, NotFound, P
 from atlas_app.services.platform.permissions import Perm
 from atlas_app.timeutil import LONDON, london_date, london_text
 
-SEAT_STATUSES = ("held", "awaiting_payment", "confirmed", "attended", "did_not_attend", "turned_away")
-ATTENDANCE_OUTCOMES = ("attended", "did_not_attend", "turned_away")
+SEAT_STATUSES = BookingStatus.HOLDS_SEAT
+ATTENDANCE_OUTCOMES = BookingStatus.OUTCOMES
 NEEDS_KEYS = ("interpreter", "interpreter_language", "accessibility", "language", "other")
 _REF_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 
@@ -161,7 +163,8 @@ def take_seat(s: Session, session_id: int, organisation_id: int, looks_full: boo
 _seats = CourseSession.__table__.c
 _TAKE_SEAT = (
     update(CourseSession.__table__)
-    .where(_seats.id == bindparam("sid"), _seats.organisation_id == bindparam("org"), _seats.status == "scheduled",
+    .where(_seats.id == bindparam("sid"), _seats.organisation_id == bindparam("org"),
+           _seats.status == SessionStatus.SCHEDULED,
            _seats.seats_taken < _seats.capacity)
     .values(seats_taken=_seats.seats_taken + 1)
 )
@@ -194,7 +197,7 @@ def _release_expired(s: Session, session_id: int | None = None, now: datetime | 
     two workers sweeping at once never give the same seat back twice."""
     now = now or utcnow()
     query = select(Booking.id, Booking.session_id, Booking.offer_id).where(
-        Booking.status == "held", Booking.hold_expires_at <= now
+        Booking.status == BookingStatus.HELD, Booking.hold_expires_at <= now
     )
     if session_id is not None:
         query = query.where(Booking.session_id == session_id)
@@ -203,8 +206,8 @@ def _release_expired(s: Session, session_id: int | None = None, now: datetime | 
     for booking_id, sess_id, offer_id in s.exec(query.order_by(Booking.session_id, Booking.id).limit(500)).all():
         result = s.exec(
             update(Booking)
-            .where(Booking.id == booking_id, Booking.status == "held")
-            .values(status="expired", updated_at=now)
+            .where(Booking.id == booking_id, Booking.status == BookingStatus.HELD)
+            .values(status=BookingStatus.EXPIRED, updated_at=now)
         )
         if result.rowcount == 1:
             give_back_seat(s, sess_id)
@@ -225,9 +228,9 @@ def check_bookable(s: Session, offer: Offer, session: CourseSession, now: dateti
     """Every rule a booking, a hold or a transfer must meet, in one place."""
     if session.organisation_id != offer.organisation_id:
         raise NotFound("No such session.")
-    if offer.status in ("completed", "did_not_attend"):
+    if offer.status in OfferStatus.FINISHED:
         raise ValidationFailed("This offer's course has already been completed or missed.", {"offer": offer.status})
-    if offer.status in ("expired", "returned"):
+    if offer.status in OfferStatus.CLOSED:
         raise ValidationFailed("This offer has expired or been returned to the police, so it cannot be booked.",
                                {"offer": offer.status})
     if offer.critical_date < london_date(now):
@@ -236,7 +239,7 @@ def check_bookable(s: Session, offer: Offer, session: CourseSession, now: dateti
         )
     if session.course_type_id != offer.course_type_id:
         raise ValidationFailed("That session is for a different course.", {"session": "wrong course"})
-    if session.status != "scheduled":
+    if session.status != SessionStatus.SCHEDULED:
         raise ValidationFailed("That session is not open for booking.", {"session": session.status})
     if session.starts_at <= now:
         raise ValidationFailed("That session has already started.", {"session": "past"})
@@ -397,8 +400,8 @@ def _booking_values(offer, session, *, status: str, channel: str, actor: Actor |
     return {
         "organisation_id": offer.organisation_id, "offer_id": offer.id, "session_id": session.id,
         "status": status, "channel": channel, "made_by_user_id": actor.user_id if actor else None,
-        "hold_expires_at": now + timedelta(minutes=hold_minutes) if status == "held" else None,
-        "payment_due_at": None if status == "held" else _due(payment_due_hours, session, now),
+        "hold_expires_at": now + timedelta(minutes=hold_minutes) if status == BookingStatus.HELD else None,
+        "payment_due_at": None if status == BookingStatus.HELD else _due(payment_due_hours, session, now),
         "fee_pence": fee_pence, "needs": clean_needs(needs), "transferred_from_id": transferred_from,
         "created_at": now, "updated_at": now,
     }
@@ -452,15 +455,15 @@ def hold_seat(organisation_id: int, offer_id: int, session_id: int, needs: dict[
         check_bookable(s, offer, session, now)
         existing = active_booking(s, offer.id)
         if existing is not None:
-            if existing.status != "held":
+            if existing.status != BookingStatus.HELD:
                 raise AlreadyBooked(f"This offer is already booked (booking {existing.reference}).")
             if existing.session_id == session.id and existing.hold_expires_at and existing.hold_expires_at > now:
                 return booking_view(s, existing)
-            existing.status, existing.updated_at = "expired", now
+            existing.status, existing.updated_at = BookingStatus.EXPIRED, now
             s.add(existing)
             s.flush()
             timeline(s, offer, "hold_released", "The client chose a different session.", existing.id)
-        booking = _new_booking(s, offer, session, status="held", channel=channel, actor=None, needs=needs, now=now,
+        booking = _new_booking(s, offer, session, status=BookingStatus.HELD, channel=channel, actor=None, needs=needs, now=now,
                                give_back=existing.session_id if existing is not None else None)
         timeline(s, offer, "seat_held", session_text(s, session), booking.id)
         view = booking_view(s, booking)
@@ -480,16 +483,16 @@ def confirm_hold(organisation_id: int, offer_id: int, booking_reference: str,
                                    Booking.offer_id == offer.id)
         if booking is None:
             raise NotFound("That booking cannot be found.")
-        if booking.status in ("awaiting_payment", "confirmed"):
+        if booking.status in BookingStatus.BOOKED:
             return booking_view(s, booking)
         session = s.get(CourseSession, booking.session_id)
         check_bookable(s, offer, session, now)
-        if booking.status == "held" and booking.hold_expires_at and booking.hold_expires_at > now:
+        if booking.status == BookingStatus.HELD and booking.hold_expires_at and booking.hold_expires_at > now:
             pass
-        elif booking.status in ("held", "expired"):
+        elif booking.status in BookingStatus.NOT_MADE:
             # The hold ran out; if the sweep already freed the seat, take one again (or say the session is full).
-            if booking.status == "held":
-                booking.status = "expired"
+            if booking.status == BookingStatus.HELD:
+                booking.status = BookingStatus.EXPIRED
                 s.add(booking)
                 s.flush()
                 give_back_seat(s, booking.session_id)
@@ -500,7 +503,7 @@ def confirm_hold(organisation_id: int, offer_id: int, booking_reference: str,
             raise ValidationFailed("This booking can no longer be confirmed.", {"booking": booking.status})
         terms = get_terms(s, organisation_id)
         before = _snapshot(booking)
-        booking.status = "awaiting_payment"
+        booking.status = BookingStatus.AWAITING_PAYMENT
         booking.hold_expires_at = None
         booking.payment_due_at = _payment_due(terms, session, now)
         if needs is not None:
@@ -511,7 +514,7 @@ def confirm_hold(organisation_id: int, offer_id: int, booking_reference: str,
             s.flush()
         except IntegrityError:
             raise AlreadyBooked() from None
-        offer.status = "booked"
+        offer.status = OfferStatus.BOOKED
         s.add(offer)
         timeline(s, offer, "booked", f"Booked online: {session_text(s, session)}", booking.id)
         view = booking_view(s, booking)
@@ -562,9 +565,9 @@ _SESSION_FOR_BOOKING = (
     .outerjoin(Venue.__table__, _v.id == _s.venue_id)
     .where(_s.id == bindparam("session_id"), _s.organisation_id == bindparam("org"))
 )
-_EXPIRE_HOLD = (update(Booking.__table__).where(_b.id == bindparam("bid"), _b.status == "held")
-                .values(status="expired", updated_at=bindparam("now")))
-_MARK_BOOKED = update(Offer.__table__).where(_o.id == bindparam("offer_id")).values(status="booked")
+_EXPIRE_HOLD = (update(Booking.__table__).where(_b.id == bindparam("bid"), _b.status == BookingStatus.HELD)
+                .values(status=BookingStatus.EXPIRED, updated_at=bindparam("now")))
+_MARK_BOOKED = update(Offer.__table__).where(_o.id == bindparam("offer_id")).values(status=OfferStatus.BOOKED)
 
 
 @dataclass(frozen=True)
@@ -621,13 +624,13 @@ def book(actor: Actor, offer_id: int, session_id: int, needs: dict[str, Any] | N
         check_bookable(s, offer, course, now)
         let_go = None
         if offer.active_id is not None:
-            if offer.active_status != "held":
+            if offer.active_status != BookingStatus.HELD:
                 raise AlreadyBooked(f"This offer is already booked (booking {offer.active_reference}).")
             if conn.execute(_EXPIRE_HOLD, {"bid": offer.active_id, "now": now}).rowcount == 1:
                 let_go = offer.active_session_id
         move_seat(s, org_id, course.id, let_go, looks_full=course.seats_taken >= course.capacity)
         terms = _BOOKING_DEFAULT_TERMS if offer.hold_minutes is None else offer
-        values = _booking_values(offer, course, status="awaiting_payment", channel=channel, actor=actor,
+        values = _booking_values(offer, course, status=BookingStatus.AWAITING_PAYMENT, channel=channel, actor=actor,
                                  needs=needs, now=now, hold_minutes=terms.hold_minutes,
                                  payment_due_hours=terms.payment_due_hours, fee_pence=offer.fee_pence)
         _insert_booking(s, values, _reference_prefix(offer.organisation_slug))
@@ -681,9 +684,9 @@ def _queue_confirmation(s: Session, offer: Offer, view: BookingView, kind: str =
         f"Offer reference: {view.offer_reference}",
         f"Critical date: {offer.critical_date:%d %B %Y}",
     ]
-    if kind in ("confirmation", "transfer", "session_moved") and view.status == "awaiting_payment":
+    if kind in ("confirmation", "transfer", "session_moved") and view.status == BookingStatus.AWAITING_PAYMENT:
         due = london_text(view.payment_due_at) if view.payment_due_at else "before the course"
-        lines += ["", f"Fee: £{view.fee_pence / 100:.2f}, to be paid by {due}."]
+        lines += ["", f"Fee: {format_pence(view.fee_pence)}, to be paid by {due}."]
     lines += ["", "Please bring your photocard driving licence. If you cannot attend, transfer or cancel your "
               "booking before the course through the booking site or by telephone."]
     outbox.queue(s, to=client.email, subject=subject, body="\n".join(lines), organisation_id=offer.organisation_id,
@@ -740,7 +743,7 @@ def transfer(organisation_id: int, reference: str, new_session_id: int, *, actor
     with write_session() as s:
         old = _booking_for_update(s, organisation_id, reference)
         check_clients_booking(old, actor, client)
-        if old.status not in ("awaiting_payment", "confirmed"):
+        if old.status not in BookingStatus.CHANGEABLE:
             raise ValidationFailed("Only a current booking can be transferred.", {"booking": old.status})
         offer = _load_offer(s, organisation_id, old.offer_id, lock=True)
         terms = get_terms(s, organisation_id)
@@ -761,13 +764,13 @@ def transfer(organisation_id: int, reference: str, new_session_id: int, *, actor
                     "Please telephone us.", {"booking": "transfer limit"})
         check_bookable(s, offer, new_session, now)
         before = _snapshot(old)
-        old.status, old.updated_at = "transferred", now
+        old.status, old.updated_at = BookingStatus.TRANSFERRED, now
         s.add(old)
         s.flush()
         new = _new_booking(s, offer, new_session, status=before["status"], channel=_transfer_channel(old, actor),
                            actor=actor, needs=old.needs, now=now, fee_pence=old.fee_pence + terms.transfer_fee_pence,
                            transferred_from=old.id, give_back=old.session_id)
-        if before["status"] == "awaiting_payment":
+        if before["status"] == BookingStatus.AWAITING_PAYMENT:
             new.payment_due_at = old.payment_due_at or _payment_due(terms, new_session, now)
             s.add(new)
         timeline(s, offer, "transferred",
@@ -776,7 +779,7 @@ def transfer(organisation_id: int, reference: str, new_session_id: int, *, actor
         view = booking_view(s, new)
         _queue_confirmation(s, offer, view, "transfer")
         audit.record(s, actor, "booking", old.reference, "transferred", before=before,
-                     after={"status": "transferred", "to": new.reference, "session_id": new_session.id},
+                     after={"status": BookingStatus.TRANSFERRED, "to": new.reference, "session_id": new_session.id},
                      organisation_id=organisation_id)
         return view
 
@@ -807,25 +810,25 @@ def cancel(organisation_id: int, reference: str, *, actor: Actor | None = None, 
                                    {"booking": booking.status})
         session = s.get(CourseSession, booking.session_id)
         terms = get_terms(s, organisation_id)
-        if actor is None and booking.status != "held":
+        if actor is None and booking.status != BookingStatus.HELD:
             _cutoff_check(terms, session, now, terms.cancel_cutoff_hours, "cancelled")
         offer = _load_offer(s, organisation_id, booking.offer_id, lock=True)
         before = _snapshot(booking)
-        booking.status, booking.updated_at = "cancelled", now
+        booking.status, booking.updated_at = BookingStatus.CANCELLED, now
         s.add(booking)
         s.flush()
-        if offer.status == "booked":
-            offer.status = "referred"
+        if offer.status == OfferStatus.BOOKED:
+            offer.status = OfferStatus.REFERRED
             s.add(offer)
         money_lines = money(s, booking, before["status"]) if money is not None else []  # locks the payments
         give_back_seat(s, booking.session_id)  # the session's row last, as the lock order says
         timeline(s, offer, "cancelled", " ".join([(reason or "Cancelled")[:300], *money_lines])[:500], booking.id,
                  actor.username if actor else "")
         view = booking_view(s, booking)
-        if before["status"] != "held":
+        if before["status"] != BookingStatus.HELD:
             _queue_confirmation(s, offer, view, "cancellation", extra=money_lines)
         audit.record(s, actor, "booking", booking.reference, "cancelled", before=before,
-                     after={"status": "cancelled", "reason": reason[:300]}, organisation_id=organisation_id)
+                     after={"status": BookingStatus.CANCELLED, "reason": reason[:300]}, organisation_id=organisation_id)
         return view
 
 
@@ -838,7 +841,7 @@ def record_attendance(actor: Actor, reference: str, outcome: str) -> BookingView
     now = utcnow()
     with write_session() as s:
         booking = _booking_for_update(s, org_id, reference)
-        if booking.status not in ("awaiting_payment", "confirmed", *ATTENDANCE_OUTCOMES):
+        if booking.status not in BookingStatus.ON_REGISTER:
             raise ValidationFailed("Only a current booking can be marked on the register.",
                                    {"booking": booking.status})
         session = s.get(CourseSession, booking.session_id)
@@ -848,10 +851,9 @@ def record_attendance(actor: Actor, reference: str, outcome: str) -> BookingView
         before = _snapshot(booking)
         booking.status, booking.updated_at = outcome, now
         s.add(booking)
-        offer.status = {"attended": "completed", "did_not_attend": "did_not_attend",
-                        "turned_away": "did_not_attend"}[outcome]
+        offer.status = OFFER_AFTER_OUTCOME[outcome]
         s.add(offer)
-        label = {"attended": "Attended", "did_not_attend": "Did not attend", "turned_away": "Turned away"}[outcome]
+        label = OUTCOME_LABELS[outcome]
         timeline(s, offer, outcome, f"{label}: {session_text(s, session)}", booking.id, actor.username)
         audit.record(s, actor, "booking", booking.reference, "attendance", before=before,
                      after={"status": outcome})
@@ -865,12 +867,13 @@ def expire_offers(today: date | None = None) -> int:
     count = 0
     with write_session() as s:
         offers = s.exec(
-            select(Offer).where(Offer.critical_date < today, Offer.status == "referred").limit(5000)
+            select(Offer).where(Offer.critical_date < today, Offer.status == OfferStatus.REFERRED).limit(5000)
         ).all()
         for offer in offers:
             # Conditional, so two workers sweeping together expire (and record) each offer once.
             changed = s.exec(
-                update(Offer).where(Offer.id == offer.id, Offer.status == "referred").values(status="expired")
+                update(Offer).where(Offer.id == offer.id,
+                                    Offer.status == OfferStatus.REFERRED).values(status=OfferStatus.EXPIRED)
             ).rowcount
             if changed == 1:
                 timeline(s, offer, "offer_expired", f"The critical date {offer.critical_date:%d %B %Y} passed.")
@@ -887,14 +890,14 @@ def return_to_police(actor: Actor, offer_id: int, reason: str) -> None:
         offer = _load_offer(s, org_id, offer_id, lock=True)
         if active_booking(s, offer.id) is not None:
             raise Conflict("Cancel the offer's booking before returning it to the police.")
-        if offer.status in ("completed",):
+        if offer.status == OfferStatus.COMPLETED:
             raise ValidationFailed("A completed offer cannot be returned.")
         before = offer.status
-        offer.status = "returned"
+        offer.status = OfferStatus.RETURNED
         s.add(offer)
         timeline(s, offer, "returned", reason.strip()[:300], None, actor.username)
         audit.record(s, actor, "offer", offer.offer_reference, "returned_to_police", before={"status": before},
-                     after={"status": "returned", "reason": reason.strip()[:300]})
+                     after={"status": OfferStatus.RETURNED, "reason": reason.strip()[:300]})
 
 
 def get_booking(actor: Actor, reference: str) -> BookingView:

@@ -14,16 +14,17 @@ from sqlalchemy import func
 from sqlmodel import Session, select
 
 from atlas_app.db import read_session, utcnow, write_session
-from atlas_app.models import ACTIVE_BOOKING_STATUSES, Booking, BookingTerms, CourseSession, CourseType, Region, Venue
+from atlas_app.domain.statuses import BookingStatus, SessionStatus
+from atlas_app.models import Booking, BookingTerms, CourseSession, CourseType, Region, Venue
 from atlas_app.services.platform import audit
 from atlas_app.services.platform.actor import Actor
-from atlas_app.services.platform.errors import Conflict, NotFound, ValidationFailed
+from atlas_app.services.platform.errors import Conflict, NotFound, ValidationFailed, amount_field
 from atlas_app.services.platform.permissions import Perm
 from atlas_app.timeutil import LONDON, at_london
 
 DELIVERY_MODES = ("classroom", "online", "practical")
 INSTRUCTOR_ROLES = ("classroom", "practical")
-SESSION_STATUSES = ("scheduled", "cancelled", "completed")
+SESSION_STATUSES = tuple(SessionStatus)
 POSTCODE_RE = re.compile(r"^([A-Z]{1,2}[0-9][A-Z0-9]?) ?([0-9][A-Z]{2})$")
 CODE_RE = re.compile(r"^[A-Z0-9][A-Z0-9_-]{0,19}$")
 
@@ -87,12 +88,12 @@ def _int(value: Any, name: str, minimum: int = 0, maximum: int = 10_000_000) -> 
     return out
 
 
-def pounds_to_pence(value: Any, name: str = "fee") -> int:
-    text = str(value or "0").strip().lstrip("£").replace(",", "")
-    if not re.fullmatch(r"\d{1,6}(\.\d{1,2})?", text):
-        raise ValidationFailed(f"{name.capitalize()} must be an amount in pounds, like 95.00.", {name: "invalid"})
-    pounds, _, pence = text.partition(".")
-    return int(pounds) * 100 + int((pence + "00")[:2])
+MAX_FEE_PENCE = 1_000_000  # £10,000.00
+
+
+def pounds_to_pence(value: Any, name: str = "fee", maximum: int = MAX_FEE_PENCE) -> int:
+    """A fee in pounds, read by the same rule as every amount of money (zero allowed: a free course, no fee)."""
+    return amount_field(value, name.replace(" ", "_"), what=f"the {name}", allow_zero=True, maximum=maximum)
 
 
 # --- regions ---------------------------------------------------------------------------------------------------
@@ -215,7 +216,8 @@ def save_course_type(actor: Actor, course_type_id: int | None, data: dict[str, A
         "is_ndors": bool(data.get("is_ndors", True)),
         "description": _text(data.get("description"), "description", 1000),
         "duration_minutes": _int(data.get("duration_minutes", 165), "duration_minutes", 15, 24 * 60),
-        "fee_pence": _int(fee, "fee_pence", 0, 10_000_00) if fee is not None else pounds_to_pence(data.get("fee")),
+        "fee_pence": _int(fee, "fee_pence", 0,
+                          MAX_FEE_PENCE) if fee is not None else pounds_to_pence(data.get("fee", 0)),
         "delivery_modes": modes,
         "default_capacity": _int(data.get("default_capacity", 24), "default_capacity", 1, 500),
         "instructor_roles": _roles(data.get("instructor_roles")),
@@ -275,7 +277,7 @@ def _session_values(s: Session, org_id: int, data: dict[str, Any]) -> dict[str, 
     if ends_at <= starts_at:
         raise ValidationFailed("The session must end after it starts.", {"ends_at": "before start"})
     capacity = _int(data.get("capacity") or ct.default_capacity, "capacity", 1, 500)
-    status = str(data.get("status") or "scheduled")
+    status = str(data.get("status") or SessionStatus.SCHEDULED)
     if status not in SESSION_STATUSES:
         raise ValidationFailed("Unknown session status.", {"status": "invalid"})
     return {
@@ -313,7 +315,7 @@ class SessionCancelEffect:
 
 def _booked_on(s: Session, session_id: int) -> int:
     return s.exec(select(func.count()).select_from(Booking).where(
-        Booking.session_id == session_id, Booking.status.in_(ACTIVE_BOOKING_STATUSES))).one()
+        Booking.session_id == session_id, Booking.status.in_(BookingStatus.ACTIVE))).one()
 
 
 def session_cancel_effect(actor: Actor, session_id: int) -> SessionCancelEffect:
@@ -367,10 +369,10 @@ def save_session(actor: Actor, session_id: int | None, data: dict[str, Any], *, 
         s.add(session)
         s.flush()
         moved = any(values.get(k) != before.get(k) for k in ("starts_at", "ends_at", "venue_id"))
-        if values["status"] == "cancelled" and before["status"] != "cancelled":
+        if values["status"] == SessionStatus.CANCELLED and before["status"] != SessionStatus.CANCELLED:
             instructors.cancel_session_assignments(s, session)
             booking_service.tell_booked_clients(s, session, "session_cancelled", actor=actor)
-        elif moved and values["status"] != "cancelled":
+        elif moved and values["status"] != SessionStatus.CANCELLED:
             if values["starts_at"] != before["starts_at"] or values["ends_at"] != before["ends_at"]:
                 instructors.recheck_assignments(s, org_id, session)
             booking_service.tell_booked_clients(s, session, "session_moved", previously, actor=actor)

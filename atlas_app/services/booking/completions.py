@@ -16,6 +16,7 @@ from datetime import date, datetime, timedelta
 from sqlmodel import select
 
 from atlas_app.db import read_session, write_session
+from atlas_app.domain.statuses import BookingStatus
 from atlas_app.models import Booking, CourseSession, CourseType, Offer
 from atlas_app.services.platform import audit
 from atlas_app.services.platform.actor import Actor
@@ -23,7 +24,7 @@ from atlas_app.services.platform.errors import NotFound, ValidationFailed
 from atlas_app.services.platform.permissions import Perm
 from atlas_app.timeutil import LONDON, london_date, london_midnight
 
-OUTCOMES = ("attended", "did_not_attend", "turned_away")
+OUTCOMES = BookingStatus.OUTCOMES
 MAX_DAYS = 731
 BATCH = 500
 
@@ -96,7 +97,7 @@ def _rows(org_id: int, date_from: date, date_to: date, session_id: int | None,
                 session_date=london_date(starts_at),
                 session_start=starts_at.astimezone(LONDON).strftime("%H:%M"),
                 outcome=status,
-                completed="yes" if status == "attended" else "no",
+                completed="yes" if status == BookingStatus.ATTENDED else "no",
                 booking_reference=booking_ref,
                 recorded_at=_london_stamp(marked_at),
             )

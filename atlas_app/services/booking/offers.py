@@ -12,13 +12,13 @@ from sqlalchemy import and_, func, or_
 from sqlmodel import Session, select
 
 from atlas_app.db import read_session, utcnow, write_session
+from atlas_app.domain.statuses import OfferStatus, RequestStatus, SessionStatus
 from atlas_app.models import (
     ACTIVE_BOOKING_STATUSES,
     Booking,
     CallLog,
     Client,
     ClientEvent,
-    CourseSession,
     CourseType,
     Offer,
     Organisation,
@@ -112,14 +112,14 @@ def _find_offer(offer_reference: str, date_of_birth: date | None, postcode: str)
         offer, _client = match
         view = _offer_view(s, offer)
     today = london_date(utcnow())
-    if view.status == "completed":
+    if view.status == OfferStatus.COMPLETED:
         raise ValidationFailed("This offer's course has already been completed. There is nothing more to book.",
                                {"offer": "completed"})
-    if view.status == "did_not_attend":
+    if view.status == OfferStatus.DID_NOT_ATTEND:
         raise ValidationFailed("The course for this offer was not attended, so the offer has gone back to the "
                                "police. Please contact the police force named on your letter.",
                                {"offer": "did_not_attend"})
-    if view.status in ("expired", "returned") or view.critical_date < today:
+    if view.status in OfferStatus.CLOSED or view.critical_date < today:
         raise ValidationFailed(
             f"This offer expired on {view.critical_date:%d %B %Y} and can no longer be booked. Please contact the "
             "police force named on your letter.", {"offer": "expired"})
@@ -154,7 +154,7 @@ def bookable_sessions(s: Session, offer: Offer, now: datetime, *, delivery_mode:
     last = min(london_midnight(offer.critical_date + timedelta(days=1)),
                now + timedelta(days=terms.bookable_days_ahead))
     rows = session_rows(s, offer.organisation_id, course_type_id=offer.course_type_id, venue_id=venue_id,
-                        date_from=now + timedelta(minutes=30), date_to=last, status="scheduled",
+                        date_from=now + timedelta(minutes=30), date_to=last, status=SessionStatus.SCHEDULED,
                         delivery_mode=delivery_mode, only_free=True)
     rows = [r for r in rows if london_date(r.ends_at) <= offer.critical_date]
     if region_id:
@@ -417,7 +417,7 @@ def decide_request(actor: Actor, request_id: int, approve: bool, note: str = "")
                          ).first()
         if request is None:
             raise NotFound("No such request.")
-        if request.status != "open":
+        if request.status != RequestStatus.OPEN:
             raise ValidationFailed("This request has already been decided.")
         request.status = "approved" if approve else "declined"
         request.decided_by_user_id = actor.user_id

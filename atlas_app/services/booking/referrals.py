@@ -53,6 +53,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from atlas_app.db import is_postgres, read_session, utcnow, write_session
+from atlas_app.domain.statuses import OfferStatus
 from atlas_app.models import ACTIVE_BOOKING_STATUSES, Booking, Client, ClientEvent, CourseType, ImportJob, Offer
 from atlas_app.services.platform import audit
 from atlas_app.services.platform.actor import Actor
@@ -544,7 +545,7 @@ def _plan(s: Session, org_id: int, rows: list[tuple[int, Referral]]) -> _Plan:
                 if offer.id in booked:
                     problems["course_type"] = f"offer {r.offer_reference} has a live booking, so its course type " \
                                               "cannot change"
-                elif offer.status in ("completed", "did_not_attend"):
+                elif offer.status in OfferStatus.FINISHED:
                     problems["course_type"] = f"offer {r.offer_reference} is finished " \
                                               f"({offer.status.replace('_', ' ')}) and cannot change course"
         else:
@@ -620,7 +621,7 @@ def _apply(s: Session, actor: Actor, org_id: int, rows: list[tuple[int, Referral
             offer = Offer(organisation_id=org_id, offer_reference=r.offer_reference, client_id=client.id,
                           course_type_id=ct.id, offence_date=r.offence_date, critical_date=r.critical_date,
                           police_force=r.police_force, source=source,
-                          status="expired" if r.critical_date < today else "referred")
+                          status=OfferStatus.EXPIRED if r.critical_date < today else OfferStatus.REFERRED)
             s.add(offer)
             new_offers.append((offer, r))
             counts.created += 1
@@ -649,7 +650,7 @@ def _apply(s: Session, actor: Actor, org_id: int, rows: list[tuple[int, Referral
                           detail=f"Offer {offer.offer_reference} for {r.course_type}"
                                  + (f" from {r.police_force}" if r.police_force else ""),
                           username=actor.username[:80]))
-        if offer.status == "expired":
+        if offer.status == OfferStatus.EXPIRED:
             s.add(ClientEvent(organisation_id=org_id, client_id=offer.client_id, offer_id=offer.id,
                               kind="offer_expired",
                               detail=f"The critical date {offer.critical_date:%d %B %Y} had passed on arrival."))
@@ -688,8 +689,8 @@ def _update_offer(s: Session, offer: Offer, r: Referral, ct: CourseType, today: 
     if offer.course_type_id != ct.id:
         offer.course_type_id = ct.id
         changed.append(LABELS["course_type"])
-    if offer.status == "expired" and offer.critical_date >= today and "critical date" in changed:
-        offer.status = "referred"  # the police extended the deadline
+    if offer.status == OfferStatus.EXPIRED and offer.critical_date >= today and "critical date" in changed:
+        offer.status = OfferStatus.REFERRED  # the police extended the deadline
     if changed:
         s.add(offer)
     return changed

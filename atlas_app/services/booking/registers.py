@@ -9,9 +9,9 @@ from typing import Any
 from sqlmodel import select
 
 from atlas_app.db import read_session, utcnow
+from atlas_app.domain.statuses import BookingStatus
 from atlas_app.models import Booking, Client, CourseSession, CourseType, Offer, Region, Venue
 from atlas_app.services.platform.actor import Actor
-from atlas_app.services.booking.bookings import SEAT_STATUSES
 from atlas_app.services.platform.errors import NotFound
 from atlas_app.services.platform.permissions import Perm
 
@@ -99,7 +99,7 @@ def session_detail(actor: Actor, session_id: int) -> SessionDetail:
             .join(Offer, Offer.id == Booking.offer_id)
             .join(Client, Client.id == Offer.client_id)
             .where(Booking.session_id == cs.id, Booking.organisation_id == org_id,
-                   Booking.status.in_(SEAT_STATUSES))
+                   Booking.status.in_(BookingStatus.HOLDS_SEAT))
             .order_by(Client.last_name, Client.first_name, Booking.id)
         ).all()
         online = cs.delivery_mode == "online" or venue is None or venue.is_online

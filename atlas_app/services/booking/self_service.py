@@ -15,6 +15,7 @@ from datetime import date, timedelta
 from sqlmodel import select
 
 from atlas_app.db import read_session, utcnow
+from atlas_app.domain.statuses import BookingStatus
 from atlas_app.models import Booking, BookingTerms, Client, Offer, Organisation
 from atlas_app.services.platform import throttles as lookup_throttle
 from atlas_app.services.booking.bookings import BookingView, ClientProof, booking_view, get_terms
@@ -23,7 +24,7 @@ from atlas_app.services.platform.errors import NotFound, ValidationFailed
 from atlas_app.services.booking.offers import bookable_sessions
 
 # Statuses a client may still change online (a held seat belongs to the booking wizard, not to this page).
-CHANGEABLE_STATUSES = ("awaiting_payment", "confirmed")
+CHANGEABLE_STATUSES = BookingStatus.CHANGEABLE
 
 NOT_FOUND_MESSAGE = ("We could not find a booking with those details. Check the booking reference in your "
                      "confirmation email, and your date of birth and postcode.")

@@ -13,6 +13,7 @@ from sqlalchemy import func, or_
 from sqlmodel import Session, select
 
 from atlas_app.db import read_session, utcnow, write_session
+from atlas_app.domain.statuses import CaseStatus, DemandClass
 from atlas_app.models import User
 from atlas_app.models.casework import (
     Activity,
@@ -123,7 +124,7 @@ def _get_case(s: Session, org_id: int, case_id: Any, lock: bool = False) -> Case
 
 def _open_case(s: Session, org_id: int, case_id: Any) -> Case:
     case = _get_case(s, org_id, case_id)
-    if case.status != "open":
+    if case.status != CaseStatus.OPEN:
         raise Conflict("That case is closed; reopen it first.")
     return case
 
@@ -317,16 +318,16 @@ def create_case(actor: Actor, *, module_id: Any, title: str, person_id: Any = No
 
 def set_case_status(actor: Actor, case_id: Any, status: str) -> None:
     org_id = _manage(actor)
-    if status not in ("open", "closed"):
+    if status not in tuple(CaseStatus):
         raise ValidationFailed("Unknown case status.", {"status": "invalid"})
     with write_session() as s:
         case = _get_case(s, org_id, case_id, lock=True)
         if case.status == status:
             return
         case.status = status
-        case.closed_at = utcnow() if status == "closed" else None
+        case.closed_at = utcnow() if status == CaseStatus.CLOSED else None
         s.add(case)
-        audit.record(s, actor, "case", case.id, "closed" if status == "closed" else "reopened")
+        audit.record(s, actor, "case", case.id, "closed" if status == CaseStatus.CLOSED else "reopened")
 
 
 def list_cases(actor: Actor, *, search: str = "", status: str = "", limit: int = 100) -> list[CaseRow]:
@@ -334,7 +335,7 @@ def list_cases(actor: Actor, *, search: str = "", status: str = "", limit: int =
     with read_session() as s:
         query = select(Case, CaseModule.name).join(CaseModule, CaseModule.id == Case.module_id).where(
             Case.organisation_id == org_id)
-        if status in ("open", "closed"):
+        if status in tuple(CaseStatus):
             query = query.where(Case.status == status)
         text = " ".join(str(search or "").split())[:100]
         if text:
@@ -459,7 +460,7 @@ def add_demand(actor: Actor, case_id: Any, data: dict[str, Any]) -> int:
             if str(data.get("channel_id") or "").strip() else None
         demand_class = str(data.get("demand_class") or "").strip().lower() or (
             category.demand_class if category else dtype.demand_class)
-        if demand_class not in ("value", "failure"):
+        if demand_class not in tuple(DemandClass):
             raise ValidationFailed("Say whether it is value or failure demand.", {"demand_class": "required"})
         demand = Demand(organisation_id=org_id, case_id=case.id, demand_type_id=dtype.id,
                         category_id=category.id if category else None, demand_class=demand_class,

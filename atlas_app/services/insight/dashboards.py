@@ -24,6 +24,7 @@ from sqlmodel import Session, select
 
 from atlas_app import dashboard_rollups
 from atlas_app.db import read_session, utcnow, write_session
+from atlas_app.domain.statuses import BookingStatus, OfferStatus, PaymentStatus, SessionStatus, sql_list
 from atlas_app.models.casework import CaseLookup, CaseModule, CaseTeam
 from atlas_app.models.dashboards import CapabilityChangePoint
 from atlas_app.services.platform import audit
@@ -530,7 +531,7 @@ def _booking_query(s: Session, name: str, org: int, f: Filters, now: datetime) -
             "FROM course_session cs JOIN course_type ct ON ct.id = cs.course_type_id "
             "LEFT JOIN venue v ON v.id = cs.venue_id "
             "WHERE cs.organisation_id = :org AND cs.starts_at >= :start AND cs.starts_at < :end "
-            "AND cs.status <> 'cancelled' GROUP BY ct.name, v.name ORDER BY ct.name, v.name"),
+            f"AND cs.status <> '{SessionStatus.CANCELLED}' GROUP BY ct.name, v.name ORDER BY ct.name, v.name"),
             _bind(s, base)).all()
     if name == "payment":
         return _payment_states(s, org, f, now)
@@ -549,9 +550,9 @@ def _booking_query(s: Session, name: str, org: int, f: Filters, now: datetime) -
             "GROUP BY 1 HAVING sum(r.payments) > 0 ORDER BY 1"), _bind(s, params)).all()
     near_params = {"org": org, "today": today, "until": today + timedelta(days=CRITICAL_WINDOW_DAYS)}
     near_where = (
-        "o.organisation_id = :org AND o.status = 'referred' AND o.critical_date >= :today "
+        f"o.organisation_id = :org AND o.status = '{OfferStatus.REFERRED}' AND o.critical_date >= :today "
         "AND o.critical_date <= :until AND NOT EXISTS (SELECT 1 FROM booking b WHERE b.offer_id = o.id "
-        "AND b.status IN ('held', 'awaiting_payment', 'confirmed'))")
+        f"AND b.status IN {sql_list(BookingStatus.ACTIVE)})")
     if name == "near_critical":
         return s.execute(text(f"SELECT count(*) FROM offer o WHERE {near_where}"), near_params).all()
     if name == "near_clients":
@@ -575,8 +576,9 @@ def _payment_states(s: Session, org: int, f: Filters, now: datetime) -> list[tup
     overdue = s.execute(text(
         "SELECT count(*), coalesce(sum(x.fee), 0), coalesce(sum(x.settled), 0) FROM ("
         "SELECT b.fee_pence AS fee, coalesce(sum(pm.amount_pence - pm.refunded_pence), 0) AS settled FROM booking b "
-        "LEFT JOIN payment pm ON pm.booking_id = b.id AND pm.organisation_id = :org AND pm.status = 'succeeded' "
-        "WHERE b.organisation_id = :org AND b.status = 'awaiting_payment' AND b.created_at >= :start "
+        "LEFT JOIN payment pm ON pm.booking_id = b.id AND pm.organisation_id = :org "
+        f"AND pm.status = '{PaymentStatus.SUCCEEDED}' "
+        f"WHERE b.organisation_id = :org AND b.status = '{BookingStatus.AWAITING_PAYMENT}' AND b.created_at >= :start "
         "AND b.created_at < :end AND b.fee_pence > 0 AND b.payment_due_at IS NOT NULL AND b.payment_due_at <= :now "
         "GROUP BY b.id, b.fee_pence) x WHERE x.settled < x.fee"),
         _bind(s, {"org": org, "start": f.start_at, "end": f.end_at, "now": now})).one()
@@ -620,7 +622,8 @@ def booking_measures(actor: Actor, f: Filters, now: datetime | None = None,
     for state, count, fee, settled in pay:
         payment[state] = {"count": int(count), "fee_pence": int(fee or 0), "settled_pence": int(settled or 0)}
     att = {k: int(v) for k, v in attendance}
-    attended, dna, turned = att.get("attended", 0), att.get("did_not_attend", 0), att.get("turned_away", 0)
+    attended, dna, turned = (att.get(BookingStatus.ATTENDED, 0), att.get(BookingStatus.DID_NOT_ATTEND, 0),
+                             att.get(BookingStatus.TURNED_AWAY, 0))
     outcome_total = attended + dna + turned
     return BookingMeasures(
         periods=periods, online=online, telephone=phone, other=other, online_share=share,

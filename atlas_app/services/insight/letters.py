@@ -25,6 +25,8 @@ from sqlalchemy import func
 from sqlmodel import Session, select
 
 from atlas_app.db import read_session, utcnow, write_session
+from atlas_app.domain.money import format_pence
+from atlas_app.domain.statuses import BookingStatus, PaymentStatus, PayState
 from atlas_app.models import (
     Booking,
     Client,
@@ -200,7 +202,7 @@ def render(source: str, context: dict[str, Any], what: str = "body") -> str:
 
 
 def _money(pence: int | None) -> str:
-    return f"£{(pence or 0) / 100:,.2f}"
+    return format_pence(pence or 0)
 
 
 def _day(value: date | datetime | None) -> str:
@@ -250,7 +252,7 @@ def _contexts(s: Session, organisation_id: int, pairs: list[tuple[int, int | Non
             bookings[b.id] = (b, cs, ct, v)
         summaries.update(payment_summaries(s, list(chunk)))
         for bid, at in s.exec(select(Payment.booking_id, func.max(Payment.received_at))
-                              .where(Payment.booking_id.in_(chunk), Payment.status == "succeeded")
+                              .where(Payment.booking_id.in_(chunk), Payment.status == PaymentStatus.SUCCEEDED)
                               .group_by(Payment.booking_id)).all():
             paid_on[bid] = at
     today = _day(london_date(utcnow()))
@@ -428,8 +430,9 @@ def preview(actor: Actor, subject: str, body: str, reference: str = "") -> Previ
 # --- choosing the bookings for a bulk run --------------------------------------------------------------------
 
 PAYMENT_FILTERS = ("any", "unpaid", "paid")
-STATUS_FILTERS = ("active", "confirmed", "awaiting_payment", "attended", "did_not_attend", "any")
-_UNPAID = ("awaiting_payment", "part_paid", "overdue")
+STATUS_FILTERS = ("active", BookingStatus.CONFIRMED, BookingStatus.AWAITING_PAYMENT, BookingStatus.ATTENDED,
+                  BookingStatus.DID_NOT_ATTEND, "any")
+_UNPAID = PayState.UNPAID
 
 
 @dataclass(frozen=True)
@@ -486,7 +489,7 @@ def select_bookings(s: Session, organisation_id: int, f: BulkFilter) -> list[tup
          .join(Client, Client.id == Offer.client_id)
          .where(Booking.organisation_id == organisation_id))
     if f.status == "active":
-        q = q.where(Booking.status.in_(("awaiting_payment", "confirmed")))
+        q = q.where(Booking.status.in_(BookingStatus.BOOKED))
     elif f.status != "any":
         q = q.where(Booking.status == f.status)
     if f.session_from:
@@ -503,7 +506,7 @@ def select_bookings(s: Session, organisation_id: int, f: BulkFilter) -> list[tup
         states: dict[int, str] = {}
         for chunk in _chunks([b for _, b in pairs]):
             states.update({bid: x.state for bid, x in payment_summaries(s, chunk).items()})
-        wanted = _UNPAID if f.payment == "unpaid" else ("paid", "waived")
+        wanted = _UNPAID if f.payment == "unpaid" else PayState.SETTLED
         pairs = [(o, b) for o, b in pairs if states.get(b) in wanted]
     return pairs
 

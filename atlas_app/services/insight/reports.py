@@ -22,9 +22,9 @@ from typing import Any
 from sqlmodel import select
 
 from atlas_app.db import read_session, utcnow
+from atlas_app.domain.statuses import BookingStatus, PayState, SessionStatus
 from atlas_app.models import Booking, CallLog, Client, CourseSession, CourseType, Offer, Region, Venue
 from atlas_app.services.platform.actor import Actor
-from atlas_app.services.booking.bookings import SEAT_STATUSES
 from atlas_app.services.platform.errors import NotFound, ValidationFailed  # noqa: F401  (NotFound re-used by the export routes)
 from atlas_app.services.booking.offers import ONLINE_CAPABLE_CALL_TYPES
 from atlas_app.services.payments import payment_summaries
@@ -44,7 +44,7 @@ CALL_VIEWS = ("type_outcome", "hour", "weekday")
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 _DANGEROUS = ("=", "+", "-", "@", "\t", "\r")
 MAX_RANGE_DAYS = 800
-_PAID_STATES = ("paid", "waived")
+_PAID_STATES = PayState.SETTLED
 
 
 @dataclass(frozen=True)
@@ -133,7 +133,7 @@ def _session_query(org_id: int, f: Filters):
          .outerjoin(Venue, Venue.id == CourseSession.venue_id)
          .outerjoin(Region, Region.id == Venue.region_id)
          .where(CourseSession.organisation_id == org_id, CourseSession.starts_at >= start,
-                CourseSession.starts_at < end, CourseSession.status != "cancelled"))
+                CourseSession.starts_at < end, CourseSession.status != SessionStatus.CANCELLED))
     if f.course_type_id:
         q = q.where(CourseSession.course_type_id == f.course_type_id)
     if f.venue_id:
@@ -149,7 +149,7 @@ def _booked_and_paid(s, session_ids: list[int]) -> tuple[dict[int, int], dict[in
     for i in range(0, len(session_ids), 500):
         chunk = session_ids[i:i + 500]
         rows = s.exec(select(Booking.id, Booking.session_id).where(Booking.session_id.in_(chunk),
-                                                                   Booking.status.in_(SEAT_STATUSES))).all()
+                                                                   Booking.status.in_(BookingStatus.HOLDS_SEAT))).all()
         for _bid, sid in rows:
             booked[sid] += 1
         ids = [bid for bid, _ in rows]
@@ -211,7 +211,7 @@ def _pre_attendance(org_id: int, f: Filters) -> Report:
              .outerjoin(Venue, Venue.id == CourseSession.venue_id)
              .join(Offer, Offer.id == Booking.offer_id)
              .join(Client, Client.id == Offer.client_id)
-             .where(Booking.organisation_id == org_id, Booking.status.in_(("awaiting_payment", "confirmed")),
+             .where(Booking.organisation_id == org_id, Booking.status.in_(BookingStatus.BOOKED),
                     CourseSession.starts_at >= start, CourseSession.starts_at < end))
         if f.session_id:
             q = q.where(CourseSession.id == f.session_id)
@@ -268,7 +268,7 @@ def _channels(org_id: int, f: Filters) -> Report:
          .join(CourseSession, CourseSession.id == Booking.session_id)
          .join(CourseType, CourseType.id == CourseSession.course_type_id)
          .where(Booking.organisation_id == org_id, Booking.created_at >= start, Booking.created_at < end,
-                Booking.status != "held"))
+                Booking.status != BookingStatus.HELD))
     if f.course_type_id:
         q = q.where(CourseSession.course_type_id == f.course_type_id)
     if f.channel:

@@ -10,6 +10,7 @@ from datetime import datetime
 from sqlmodel import select
 
 from atlas_app.db import read_session, utcnow, write_session
+from atlas_app.domain.statuses import BookingStatus, PaymentStatus
 from atlas_app.models import Booking, Client, Offer
 from atlas_app.models.payments import (
     Payment,
@@ -108,9 +109,9 @@ def move_payment(actor: Actor, payment_id: int, to_booking_reference: str, note:
                                    {"reference": "other offer"})
         if target.id == old.id:
             raise ValidationFailed("The payment is already on that booking.", {"reference": "same"})
-        if target.status not in ("held", "awaiting_payment", "confirmed"):
+        if target.status not in BookingStatus.ACTIVE:
             raise ValidationFailed("Move the payment to a current booking.", {"reference": target.status})
-        if payment.status != "succeeded":
+        if payment.status != PaymentStatus.SUCCEEDED:
             raise ValidationFailed("Only a successful payment can be moved.", {"payment": payment.status})
         payment.booking_id = target.id
         payment.needs_attention = False

@@ -10,6 +10,7 @@ from typing import Any
 from sqlmodel import Session, select
 
 from atlas_app.db import read_session, utcnow
+from atlas_app.domain.statuses import BookingStatus, PaymentStatus, RefundStatus
 from atlas_app.models import Booking
 from atlas_app.models.payments import (
     Payment,
@@ -95,13 +96,13 @@ def _cancel_money(s: Session, booking: Booking, status: str) -> CancelMoney:
     """The one rule for money when a booking (in ``status``) is cancelled: the net paid less the organisation's
     cancellation fee (no fee for a seat hold), never below zero, taken from the newest payments first."""
     lineage = s.exec(select(lineage_cte([booking.id]).c.ancestor_id)).all()
-    pays = s.exec(select(Payment).where(Payment.booking_id.in_(lineage), Payment.status == "succeeded",
+    pays = s.exec(select(Payment).where(Payment.booking_id.in_(lineage), Payment.status == PaymentStatus.SUCCEEDED,
                                         Payment.method != "waiver")
                   .order_by(Payment.received_at.desc(), Payment.id.desc())).all()
     paid = sum(p.amount_pence - p.refunded_pence for p in pays)
     if paid <= 0:
         return NO_MONEY
-    fee = 0 if status == "held" else booking_service.get_terms(s, booking.organisation_id).cancel_fee_pence
+    fee = 0 if status == BookingStatus.HELD else booking_service.get_terms(s, booking.organisation_id).cancel_fee_pence
     fee = min(max(fee, 0), paid)
     remaining, parts = paid - fee, []
     for p in pays:
@@ -136,7 +137,7 @@ class CancelOutcome:
 
     @property
     def refunded_pence(self) -> int:
-        return sum(r.amount_pence for r in self.refunds if r.status in ("succeeded", "pending"))
+        return sum(r.amount_pence for r in self.refunds if r.status in RefundStatus.COUNTS)
 
     @property
     def summary(self) -> str:
@@ -187,11 +188,11 @@ def cancel_booking(organisation_id: int, reference: str, *, actor: Actor | None 
     plan = planned[0] if planned else NO_MONEY
     rows = []
     for pending in reserved:
-        if pending.status == "pending":
+        if pending.status == RefundStatus.PENDING:
             rows.append(send_card_refund(
                 pending, who, attention=f"Refund due: {pounds_text(pending.row.amount_pence)} after booking "
                                         f"{pending.booking_reference} was cancelled."))
         else:
             rows.append(pending.row)
-    failed = sum(r.amount_pence for r in rows if r.status == "failed")
+    failed = sum(r.amount_pence for r in rows if r.status == RefundStatus.FAILED)
     return CancelOutcome(view, plan, rows, plan.offline_pence + failed)

@@ -28,6 +28,7 @@ import stripe
 from sqlmodel import Session, select
 
 from atlas_app.db import read_session, utcnow, write_session
+from atlas_app.domain.statuses import BookingStatus, CheckoutStatus, PaymentStatus, PayState, PlanStatus
 from atlas_app.models import Booking, Client, Offer, Organisation
 from atlas_app.models.payments import (
     CheckoutAttempt,
@@ -65,7 +66,7 @@ DEFAULT_CANCEL_PATH = "/booking/manage"
 # Stripe lets a Checkout Session live between 30 minutes and 24 hours.
 STRIPE_SESSION_MINUTES = 31
 DEMO_SESSION_MINUTES = 30
-PAYABLE_STATUSES = ("held", "awaiting_payment", "confirmed", "attended", "did_not_attend", "turned_away")
+PAYABLE_STATUSES = BookingStatus.HOLDS_SEAT
 EXPAND = ["payment_intent.latest_charge.balance_transaction"]
 
 DEMO_CARDS = {
@@ -119,7 +120,8 @@ def amount_due_now(s: Session, booking: Booking, summary: payments.PaymentSummar
         return 0
     if not summary.plan_active:
         return summary.outstanding_pence
-    plan = s.exec(select(PaymentPlan).where(PaymentPlan.booking_id == booking.id, PaymentPlan.status == "active")
+    plan = s.exec(select(PaymentPlan).where(PaymentPlan.booking_id == booking.id,
+                                            PaymentPlan.status == PlanStatus.ACTIVE)
                   ).first()
     if plan is None:
         return summary.outstanding_pence
@@ -160,7 +162,7 @@ def start_checkout(org_id: int, offer_id: int, booking_reference: str, success_u
             raise Conflict("This booking is already paid.")
         reuse = s.exec(select(CheckoutAttempt).where(
             CheckoutAttempt.booking_id == booking.id, CheckoutAttempt.provider == provider,
-            CheckoutAttempt.status == "open", CheckoutAttempt.amount_pence == due,
+            CheckoutAttempt.status == CheckoutStatus.OPEN, CheckoutAttempt.amount_pence == due,
             CheckoutAttempt.expires_at > now + timedelta(minutes=5), CheckoutAttempt.url != "",
         ).order_by(CheckoutAttempt.id.desc())).first()
         if reuse is not None:
@@ -214,7 +216,7 @@ def start_checkout(org_id: int, offer_id: int, booking_reference: str, success_u
     with write_session() as s:
         attempt = locks.lock_one(s, locks.checkout_attempt(attempt_id))
         if session is None:
-            attempt.status, attempt.last_error = "failed", error
+            attempt.status, attempt.last_error = CheckoutStatus.FAILED, error
             s.add(attempt)
         else:
             attempt.provider_session_id = session.id
@@ -272,8 +274,8 @@ def _apply_session(s: Session, obj: dict, now: datetime) -> tuple[str, int | Non
             payments.apply_provider_refund_total(s, payment, int(charge["amount_refunded"]), now)
         return ("paid" if created else "already paid"), attempt.organisation_id
     if status == "expired":
-        if attempt.status == "open":
-            attempt.status = "expired"
+        if attempt.status == CheckoutStatus.OPEN:
+            attempt.status = CheckoutStatus.EXPIRED
             s.add(attempt)
             return "expired", attempt.organisation_id
         return f"expired ignored (attempt {attempt.status})", attempt.organisation_id
@@ -347,16 +349,16 @@ def checkout_result(session_id: str) -> CheckoutResult:
         elif payment is not None:
             outcome = "paid"
             message = ("Your payment has been received and your booking is confirmed." if summary.state in
-                       ("paid", "waived") else
+                       PayState.SETTLED else
                        f"Your payment has been received. {payments.pounds_text(summary.outstanding_pence)} is still to "
                        "pay.")
-        elif attempt.status == "open" and attempt.last_error:
+        elif attempt.status == CheckoutStatus.OPEN and attempt.last_error:
             outcome, message = "declined", (f"{attempt.last_error} No money has been taken and your booking is "
                                             "still waiting for payment. You can try again with another card.")
-        elif attempt.status == "open":
+        elif attempt.status == CheckoutStatus.OPEN:
             outcome, message = "open", ("The payment has not been completed. Your booking is still waiting for "
                                         "payment.")
-        elif attempt.status == "expired":
+        elif attempt.status == CheckoutStatus.EXPIRED:
             outcome, message = "expired", ("The payment page timed out before the payment was made. No money has "
                                            "been taken.")
         else:
@@ -397,7 +399,8 @@ def _payment_failed(s: Session, obj: dict, now: datetime) -> tuple[str, int | No
     attempt = _attempt_for_payment_intent(s, obj)
     if attempt is None:
         return "not ours", None
-    if attempt.status == "complete" or s.exec(select(Payment.id).where(Payment.checkout_attempt_id == attempt.id)
+    if attempt.status == CheckoutStatus.COMPLETE or s.exec(select(Payment.id)
+                                                           .where(Payment.checkout_attempt_id == attempt.id)
                                               ).first():
         return "failure after success ignored", attempt.organisation_id
     error = obj.get("last_payment_error") or {}
@@ -414,7 +417,8 @@ def _charge_refunded(s: Session, obj: dict, now: datetime) -> tuple[str, int | N
     found = None
     if pi_id:
         found = s.exec(select(Payment.id, Payment.booking_id).where(
-            Payment.provider == "stripe", Payment.provider_ref == pi_id, Payment.status == "succeeded")).first()
+            Payment.provider == "stripe", Payment.provider_ref == pi_id,
+            Payment.status == PaymentStatus.SUCCEEDED)).first()
     payment = None
     if found is not None:
         booking = s.get(Booking, found[1])
@@ -527,8 +531,8 @@ def demo_checkout(token: str) -> DemoCheckoutView:
         view = booking_service.booking_view(s, booking)
         org = s.get(Organisation, booking.organisation_id)
         status = attempt.status
-        if status == "open" and attempt.expires_at is not None and attempt.expires_at <= utcnow():
-            status = "expired"
+        if status == CheckoutStatus.OPEN and attempt.expires_at is not None and attempt.expires_at <= utcnow():
+            status = CheckoutStatus.EXPIRED
         return DemoCheckoutView(
             amount_pence=attempt.amount_pence, booking_reference=booking.reference,
             course_text=f"{view.course_name} ({view.course_code})",
@@ -597,12 +601,12 @@ def demo_pay(token: str, card_number: str, expiry: str, cvc: str) -> DemoPayResu
     now = utcnow()
     with write_session() as s:
         attempt = _demo_attempt(s, token, lock=True)
-        if attempt.status == "complete":
+        if attempt.status == CheckoutStatus.COMPLETE:
             return DemoPayResult("paid", "Already paid.",
                                  redirect_url=_return_url(attempt))
-        if attempt.status != "open" or (attempt.expires_at is not None and attempt.expires_at <= now):
-            if attempt.status == "open":
-                attempt.status = "expired"
+        if attempt.status != CheckoutStatus.OPEN or (attempt.expires_at is not None and attempt.expires_at <= now):
+            if attempt.status == CheckoutStatus.OPEN:
+                attempt.status = CheckoutStatus.EXPIRED
                 s.add(attempt)
             return DemoPayResult("closed", "This payment page has timed out. No money has been taken. Go back to "
                                            "your booking to start again.")

@@ -12,6 +12,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from atlas_app.db import utcnow
+from atlas_app.domain.money import format_pence
+from atlas_app.domain.statuses import BookingStatus, CheckoutStatus, OfferStatus, PaymentStatus, PayState, PlanStatus
 from atlas_app.models import Booking, Client, CourseSession, Offer
 from atlas_app.models.payments import (
     CheckoutAttempt,
@@ -23,7 +25,7 @@ from atlas_app.services.payments.state import METHOD_LABELS, payment_summary
 from atlas_app.services.payments.stripe_gateway import DEMO_LABEL
 from atlas_app.services.platform import audit, locks, outbox
 from atlas_app.services.platform.actor import Actor
-from atlas_app.services.platform.errors import AtlasError, NotFound, ValidationFailed
+from atlas_app.services.platform.errors import AtlasError, NotFound, ValidationFailed, amount_field
 from atlas_app.timeutil import london_text
 
 
@@ -62,32 +64,13 @@ def offer_of(s: Session, booking: Booking) -> Offer:
 
 
 def pounds_text(pence: int) -> str:
-    sign = "-" if pence < 0 else ""
-    return f"{sign}£{abs(pence) // 100:,}.{abs(pence) % 100:02d}"
+    return format_pence(pence)
 
 
 def parse_pence(value: Any, name: str = "amount") -> int:
-    """An amount in pounds ('45', '45.50', '£1,045.5') or an int of pence, as pence."""
-    if isinstance(value, int) and not isinstance(value, bool):
-        pence = value
-    else:
-        text = str(value or "").strip().replace("£", "").replace(",", "")
-        if not text:
-            raise ValidationFailed("Enter an amount.", {name: "required"})
-        try:
-            whole, _, frac = text.partition(".")
-            if not whole.isdigit() and whole != "" or (frac and (not frac.isdigit() or len(frac) > 2)):
-                raise ValueError
-            pence = int(whole or "0") * 100 + int((frac + "00")[:2] if frac else "0")
-        except ValueError:
-            raise ValidationFailed("Enter an amount in pounds, for example 95 or 95.50.", {name: "invalid"}) from None
-    if pence <= 0:
-        raise ValidationFailed("The amount must be more than £0.", {name: "invalid"})
-    if pence > 10_000_000:
-        raise ValidationFailed("That amount is too large.", {name: "invalid"})
-    return pence
-
-
+    """An amount of money received or refunded, in pounds ('45', '45.50', '£1,045.5') or an int of pence: more than
+    £0 and at most £100,000."""
+    return amount_field(value, name)
 
 
 def payment_snapshot(p: Payment) -> dict[str, Any]:
@@ -125,7 +108,7 @@ def _revive(s: Session, booking: Booking, now: datetime) -> str | None:
         booking_service.check_bookable(s, offer, session, now)
         with s.begin_nested():
             booking_service.take_seat(s, session.id, booking.organisation_id)
-            booking.status = "awaiting_payment"
+            booking.status = BookingStatus.AWAITING_PAYMENT
             booking.hold_expires_at = None
             booking.updated_at = now
             s.add(booking)
@@ -136,8 +119,8 @@ def _revive(s: Session, booking: Booking, now: datetime) -> str | None:
         return str(exc).rstrip(".")
     except IntegrityError:
         return "the offer already has another booking"
-    if offer.status in ("referred",):
-        offer.status = "booked"
+    if offer.status == OfferStatus.REFERRED:
+        offer.status = OfferStatus.BOOKED
         s.add(offer)
     booking_service.timeline(s, offer, "seat_retaken", "The payment arrived after the seat was freed; a seat was "
                              "free, so the booking was reinstated.", booking.id)
@@ -147,7 +130,7 @@ def _revive(s: Session, booking: Booking, now: datetime) -> str | None:
 def settle(s: Session, booking: Booking, payment: Payment | None, actor: Actor | None, now: datetime) -> str:
     """After money in or out: move the booking on if it is now fully paid, flag money that cannot be used, send the
     receipt. The caller holds the offer and booking locks. Returns the payment state."""
-    if payment is not None and payment.status == "succeeded" and booking.status in ("expired", "cancelled"):
+    if payment is not None and payment.status == PaymentStatus.SUCCEEDED and booking.status in BookingStatus.SEAT_LOST:
         why = _revive(s, booking, now)
         if why is not None:
             reason = (f"{pounds_text(payment.amount_pence)} was paid after booking {booking.reference} was "
@@ -155,40 +138,40 @@ def settle(s: Session, booking: Booking, payment: Payment | None, actor: Actor |
             flag_payment(s, payment, reason, actor)
             _queue_receipt(s, booking, payment, "attention")
             return payment_summary(s, booking.id, now).state
-    if booking.status == "transferred":
+    if booking.status == BookingStatus.TRANSFERRED:
         booking = _current(s, booking)
     summary = payment_summary(s, booking.id, now)
     offer = offer_of(s, booking)
     settled = summary.paid_pence + summary.waived_pence
-    if summary.state in ("paid", "waived"):
-        if booking.status in ("held", "awaiting_payment"):
+    if summary.state in PayState.SETTLED:
+        if booking.status in BookingStatus.UNCONFIRMED:
             before = {"status": booking.status}
             changed = s.exec(
-                update(Booking).where(Booking.id == booking.id, Booking.status.in_(("held", "awaiting_payment")))
-                .values(status="confirmed", hold_expires_at=None, updated_at=now)
+                update(Booking).where(Booking.id == booking.id, Booking.status.in_(BookingStatus.UNCONFIRMED))
+                .values(status=BookingStatus.CONFIRMED, hold_expires_at=None, updated_at=now)
             ).rowcount
             if changed == 1:
                 s.refresh(booking)
-                if offer.status == "referred":
-                    offer.status = "booked"
+                if offer.status == OfferStatus.REFERRED:
+                    offer.status = OfferStatus.BOOKED
                     s.add(offer)
-                detail = ("Fee waived" if summary.state == "waived" else
+                detail = ("Fee waived" if summary.state == PayState.WAIVED else
                           f"Paid in full ({pounds_text(settled)}); the booking is confirmed.")
                 booking_service.timeline(s, offer, "paid", detail, booking.id, actor.username if actor else "")
                 audit.record(s, actor, "booking", booking.reference, "paid", before=before,
-                             after={"status": "confirmed", "payment_state": summary.state},
+                             after={"status": BookingStatus.CONFIRMED, "payment_state": summary.state},
                              organisation_id=booking.organisation_id)
         for plan in s.exec(select(PaymentPlan).where(PaymentPlan.booking_id == booking.id,
-                                                     PaymentPlan.status == "active")).all():
-            plan.status, plan.completed_at = "complete", now
+                                                     PaymentPlan.status == PlanStatus.ACTIVE)).all():
+            plan.status, plan.completed_at = PlanStatus.COMPLETE, now
             s.add(plan)
             booking_service.timeline(s, offer, "payment_plan_complete", "The payment plan is complete.", booking.id)
-        if payment is not None and payment.status == "succeeded" and settled > summary.fee_pence \
+        if payment is not None and payment.status == PaymentStatus.SUCCEEDED and settled > summary.fee_pence \
                 and payment.method != "waiver" and not payment.needs_attention:
             extra = min(payment.amount_pence, settled - summary.fee_pence)
             flag_payment(s, payment, f"Booking {booking.reference} has been paid {pounds_text(extra)} more than its fee "
                               f"of {pounds_text(summary.fee_pence)}. Refund the extra.", actor)
-    if payment is not None and payment.status == "succeeded" and payment.method != "waiver":
+    if payment is not None and payment.status == PaymentStatus.SUCCEEDED and payment.method != "waiver":
         _queue_receipt(s, booking, payment, "receipt")
     return summary.state
 
@@ -214,7 +197,7 @@ def _queue_receipt(s: Session, booking: Booking, payment: Payment, kind: str) ->
         lines += [f"Thank you: we have received {pounds_text(payment.amount_pence)} "
                   f"({METHOD_LABELS.get(payment.method, payment.method).lower()}) for booking {booking.reference}.",
                   f"Received: {london_text(payment.received_at)}"]
-        if summary.state in ("paid", "waived"):
+        if summary.state in PayState.SETTLED:
             lines += ["", "Your course fee is paid in full and your booking is confirmed."]
             subject = f"Payment received: booking {booking.reference} is confirmed"
         else:
@@ -241,7 +224,8 @@ def record_provider_payment(s: Session, attempt: CheckoutAttempt, *, amount_penc
     booking = lock_booking(s, booking0.id, booking0.offer_id)
     payment = Payment(
         organisation_id=attempt.organisation_id, booking_id=booking.id, amount_pence=amount_pence,
-        method="card_online", provider=attempt.provider, provider_ref=provider_ref or "", status="succeeded",
+        method="card_online", provider=attempt.provider, provider_ref=provider_ref or "",
+        status=PaymentStatus.SUCCEEDED,
         fee_pence=fee_pence, checkout_attempt_id=attempt.id, recorded_by=attempt.provider, received_at=now,
         note=note[:500], created_at=now, updated_at=now,
     )
@@ -254,7 +238,7 @@ def record_provider_payment(s: Session, attempt: CheckoutAttempt, *, amount_penc
         if existing is None:
             raise
         return existing, False
-    attempt.status, attempt.completed_at = "complete", attempt.completed_at or now
+    attempt.status, attempt.completed_at = CheckoutStatus.COMPLETE, attempt.completed_at or now
     if provider_ref and not attempt.payment_intent_id:
         attempt.payment_intent_id = provider_ref
     s.add(attempt)
@@ -276,7 +260,7 @@ def record_failed_card_payment(s: Session, attempt: CheckoutAttempt, *, provider
     booking = s.get(Booking, attempt.booking_id)
     s.add(Payment(
         organisation_id=attempt.organisation_id, booking_id=booking.id, amount_pence=attempt.amount_pence,
-        method="card_online", provider=attempt.provider, provider_ref=provider_ref or "", status="failed",
+        method="card_online", provider=attempt.provider, provider_ref=provider_ref or "", status=PaymentStatus.FAILED,
         recorded_by=attempt.provider, received_at=now, note=message[:500], created_at=now, updated_at=now,
     ))
     attempt.last_error = message[:500]

@@ -11,6 +11,7 @@ from sqlalchemy import func, update
 from sqlmodel import Session, select
 
 from atlas_app.db import read_session, utcnow, write_session
+from atlas_app.domain.statuses import BookingStatus, CheckoutStatus, OfferStatus, PayState, PlanStatus, RefundStatus
 from atlas_app.models import Booking, Client, ClientEvent
 from atlas_app.models.payments import (
     CheckoutAttempt,
@@ -28,7 +29,6 @@ from atlas_app.services.payments.refunds import (
 )
 from atlas_app.services.payments.state import (
     REMINDER_INTERVAL,
-    SEAT_STATUSES,
     PaymentSummary,
     payment_summary,
 )
@@ -58,19 +58,19 @@ def process_overdue(now: datetime | None = None, limit: int = 500) -> OverdueRep
     released = chased = plan_chased = 0
     with write_session() as s:
         expired = s.exec(update(CheckoutAttempt)
-                         .where(CheckoutAttempt.status == "open", CheckoutAttempt.expires_at <= now)
-                         .values(status="expired")).rowcount
+                         .where(CheckoutAttempt.status == CheckoutStatus.OPEN, CheckoutAttempt.expires_at <= now)
+                         .values(status=CheckoutStatus.EXPIRED)).rowcount
     with read_session() as s:
         candidates = s.exec(
-            select(Booking.id, Booking.offer_id).where(Booking.status == "awaiting_payment",
+            select(Booking.id, Booking.offer_id).where(Booking.status == BookingStatus.AWAITING_PAYMENT,
                                                        Booking.payment_due_at <= now)
             .order_by(Booking.payment_due_at).limit(limit)
         ).all()
         on_plan = s.exec(
             select(Booking.id, Booking.offer_id).join(PaymentPlan, PaymentPlan.booking_id == Booking.id)
             .join(PlanInstalment, PlanInstalment.plan_id == PaymentPlan.id)
-            .where(PaymentPlan.status == "active", PlanInstalment.due_on < london_date(now),
-                   Booking.status.in_(SEAT_STATUSES)).distinct().limit(limit)
+            .where(PaymentPlan.status == PlanStatus.ACTIVE, PlanInstalment.due_on < london_date(now),
+                   Booking.status.in_(BookingStatus.HOLDS_SEAT)).distinct().limit(limit)
         ).all()
     seen: set[int] = set()
     for booking_id, offer_id in [*candidates, *on_plan]:
@@ -80,16 +80,16 @@ def process_overdue(now: datetime | None = None, limit: int = 500) -> OverdueRep
         with write_session() as s:
             booking = lock_booking(s, booking_id, offer_id)
             summary = payment_summary(s, booking.id, now)
-            if summary.state != "overdue":
+            if summary.state != PayState.OVERDUE:
                 continue
             if summary.plan_active:
                 if _chase(s, booking, summary, now, plan=True):
                     plan_chased += 1
                 continue
-            if booking.status != "awaiting_payment":
+            if booking.status != BookingStatus.AWAITING_PAYMENT:
                 continue
             paying_now = s.exec(select(CheckoutAttempt.id).where(CheckoutAttempt.booking_id == booking.id,
-                                                                 CheckoutAttempt.status == "open",
+                                                                 CheckoutAttempt.status == CheckoutStatus.OPEN,
                                                                  CheckoutAttempt.expires_at > now)).first()
             if paying_now is not None:
                 continue
@@ -113,7 +113,8 @@ def retry_unsent_refunds(now: datetime | None = None, limit: int = 100) -> int:
     with read_session() as s:
         rows = s.exec(select(Refund, Payment.provider_ref, Booking.reference)
                       .join(Payment, Payment.id == Refund.payment_id).join(Booking, Booking.id == Payment.booking_id)
-                      .where(Refund.status == "pending", Refund.provider_ref.is_(None), Payment.provider == "stripe",
+                      .where(Refund.status == RefundStatus.PENDING, Refund.provider_ref.is_(None),
+                             Payment.provider == "stripe",
                              Refund.at <= now - UNSENT_REFUND_AGE).order_by(Refund.id).limit(limit)).all()
     for refund, intent, booking_ref in rows:
         send_card_refund(ReservedRefund(refund_row(refund), intent, booking_ref), None,
@@ -122,20 +123,21 @@ def retry_unsent_refunds(now: datetime | None = None, limit: int = 100) -> int:
 
 
 def _release(s: Session, booking: Booking, summary: PaymentSummary, now: datetime) -> bool:
-    changed = s.exec(update(Booking).where(Booking.id == booking.id, Booking.status == "awaiting_payment")
-                     .values(status="expired", updated_at=now)).rowcount
+    changed = s.exec(update(Booking).where(Booking.id == booking.id, Booking.status == BookingStatus.AWAITING_PAYMENT)
+                     .values(status=BookingStatus.EXPIRED, updated_at=now)).rowcount
     if changed != 1:
         return False
     booking_service.give_back_seat(s, booking.session_id)
     offer = offer_of(s, booking)
-    if offer.status == "booked":
-        offer.status = "referred"
+    if offer.status == OfferStatus.BOOKED:
+        offer.status = OfferStatus.REFERRED
         s.add(offer)
     booking_service.timeline(s, offer, "released_unpaid",
                              f"Not paid by {london_text(booking.payment_due_at)}: the booking was released and the "
                              "seat freed.", booking.id)
-    audit.record(s, None, "booking", booking.reference, "released_unpaid", before={"status": "awaiting_payment"},
-                 after={"status": "expired", "payment_due_at": booking.payment_due_at},
+    audit.record(s, None, "booking", booking.reference, "released_unpaid",
+                 before={"status": BookingStatus.AWAITING_PAYMENT},
+                 after={"status": BookingStatus.EXPIRED, "payment_due_at": booking.payment_due_at},
                  organisation_id=booking.organisation_id)
     client = s.get(Client, offer.client_id)
     if client and client.email:

@@ -8,6 +8,7 @@ from typing import Any
 from sqlmodel import select
 
 from atlas_app.db import utcnow, write_session
+from atlas_app.domain.statuses import BookingStatus, PlanStatus
 from atlas_app.models import Booking, Client, CourseSession
 from atlas_app.models.payments import (
     PaymentPlan,
@@ -81,10 +82,10 @@ def approve_plan(actor: Actor, booking_reference: str, instalments: list[tuple[d
         raise ValidationFailed("The first instalment cannot be due in the past.", {"instalments": "past"})
     with write_session() as s:
         booking = booking_by_reference(s, org_id, booking_reference)
-        if booking.status not in ("awaiting_payment", "confirmed"):
+        if booking.status not in BookingStatus.BOOKED:
             raise ValidationFailed("A payment plan needs a current booking.", {"reference": booking.status})
         if s.exec(select(PaymentPlan.id).where(PaymentPlan.booking_id == booking.id,
-                                               PaymentPlan.status == "active")).first():
+                                               PaymentPlan.status == PlanStatus.ACTIVE)).first():
             raise Conflict("This booking already has an active payment plan.")
         summary = payment_summary(s, booking.id, now)
         total = sum(a for _, a in parsed)
@@ -112,8 +113,8 @@ def approve_plan(actor: Actor, booking_reference: str, instalments: list[tuple[d
                      after={"booking": booking.reference, "total_pence": total,
                             "allow_attend": plan.allow_attend_on_plan,
                             "instalments": [[d.isoformat(), a] for d, a in parsed], "reason": reason})
-        if allow_attend_on_plan and booking.status == "awaiting_payment":
-            booking.status, booking.updated_at = "confirmed", now
+        if allow_attend_on_plan and booking.status == BookingStatus.AWAITING_PAYMENT:
+            booking.status, booking.updated_at = BookingStatus.CONFIRMED, now
             s.add(booking)
             booking_service.timeline(s, offer, "confirmed_on_plan",
                                      "Confirmed: the client may attend while paying by instalments.", booking.id,
@@ -140,9 +141,9 @@ def cancel_plan(actor: Actor, plan_id: int, reason: str) -> None:
                       .with_for_update().execution_options(populate_existing=True)).first()
         if plan is None:
             raise NotFound("No such payment plan.")
-        if plan.status != "active":
+        if plan.status != PlanStatus.ACTIVE:
             raise Conflict("That payment plan is not active.")
-        plan.status, plan.cancelled_at = "cancelled", utcnow()
+        plan.status, plan.cancelled_at = PlanStatus.CANCELLED, utcnow()
         s.add(plan)
         booking = s.get(Booking, plan.booking_id)
         booking_service.timeline(s, offer_of(s, booking), "payment_plan_cancelled", reason, booking.id, actor.username)

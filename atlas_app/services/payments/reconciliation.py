@@ -12,9 +12,10 @@ from typing import Any
 from sqlmodel import select
 
 from atlas_app.db import read_session
+from atlas_app.domain.money import pence_decimal
+from atlas_app.domain.statuses import PaymentStatus, RefundStatus
 from atlas_app.models import Booking
 from atlas_app.models.payments import (
-    PAYMENT_METHODS,
     Payment,
     Refund,
 )
@@ -84,13 +85,14 @@ def reconciliation(actor: Actor, date_from: date, date_to: date) -> Reconciliati
     with read_session() as s:
         pays = s.exec(
             select(Payment, Booking.reference).join(Booking, Booking.id == Payment.booking_id)
-            .where(Payment.organisation_id == org_id, Payment.status == "succeeded", Payment.received_at >= start,
+            .where(Payment.organisation_id == org_id, Payment.status == PaymentStatus.SUCCEEDED,
+                   Payment.received_at >= start,
                    Payment.received_at < end).order_by(Payment.received_at, Payment.id)
         ).all()
         refunds = s.exec(
             select(Refund, Payment, Booking.reference).join(Payment, Payment.id == Refund.payment_id)
             .join(Booking, Booking.id == Payment.booking_id)
-            .where(Refund.organisation_id == org_id, Refund.status.in_(("succeeded", "pending")), Refund.at >= start,
+            .where(Refund.organisation_id == org_id, Refund.status.in_(RefundStatus.COUNTS), Refund.at >= start,
                    Refund.at < end).order_by(Refund.at, Refund.id)
         ).all()
     lines: list[ReconLine] = []
@@ -150,7 +152,7 @@ def _csv_text(value: Any) -> str:
 
 
 def _money(pence: int | None) -> str:
-    return "" if pence is None else f"{pence / 100:.2f}"
+    return "" if pence is None else pence_decimal(pence)
 
 
 def reconciliation_csv(actor: Actor, date_from: date, date_to: date, kind: str = "lines") -> str:

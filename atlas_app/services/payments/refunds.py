@@ -13,6 +13,7 @@ from sqlalchemy import func, update
 from sqlmodel import Session, select
 
 from atlas_app.db import utcnow, write_session
+from atlas_app.domain.statuses import PaymentStatus, RefundStatus
 from atlas_app.models import Booking, Client
 from atlas_app.models.payments import (
     Payment,
@@ -61,10 +62,10 @@ def refund_payment(actor: Actor, payment_id: int, amount: Any, reason: str) -> R
         booking = lock_booking(s, found[1], found[2])
         payment = lock_payment(s, pid)
         pending = reserve_refund(s, booking, payment, amount_pence, reason, "atlas", actor, now)
-        if pending.status != "pending":
+        if pending.status != RefundStatus.PENDING:
             return pending.row
     row = send_card_refund(pending, actor)
-    if row.status == "failed":
+    if row.status == RefundStatus.FAILED:
         raise Conflict("Stripe did not make the refund, so nothing was refunded. "
                        f"{'Stripe said: ' + row.error if row.error else ''}".strip())
     return row
@@ -92,7 +93,7 @@ def reserve_refund(s: Session, booking: Booking, payment: Payment, amount_pence:
     the payment's locks): check, reserve the amount on the payment, and record the refund. A refund through Stripe
     is left ``pending`` for :func:`send_card_refund` to make after the transaction commits; any other refund
     (the demo provider's, or money the organisation gives back itself) is done at once."""
-    if payment.status != "succeeded":
+    if payment.status != PaymentStatus.SUCCEEDED:
         raise ValidationFailed("Only a successful payment can be refunded.", {"payment": payment.status})
     if payment.method == "waiver":
         raise ValidationFailed("A waiver is not money and cannot be refunded.", {"payment": "waiver"})
@@ -110,7 +111,7 @@ def reserve_refund(s: Session, booking: Booking, payment: Payment, amount_pence:
         raise Conflict("The payment changed while you were refunding it. Look again and retry.")
     refund = Refund(
         organisation_id=payment.organisation_id, payment_id=payment.id, amount_pence=amount_pence, reason=reason,
-        status="pending" if through_stripe else "succeeded", source=source,
+        status=RefundStatus.PENDING if through_stripe else RefundStatus.SUCCEEDED, source=source,
         by_user_id=actor.user_id if actor else None, by_username=(actor.username if actor else source)[:80], at=now,
         provider_ref=("demo_re_" + secrets.token_hex(12)) if payment.provider == "demo" else None,
     )
@@ -150,10 +151,11 @@ def send_card_refund(pending: ReservedRefund, actor: Actor | None, attention: st
                           locks.refund(refund_id))
         booking, payment = held[locks.booking(payment.booking_id)], held[locks.payment(payment.id)]
         refund = held[locks.refund(refund_id)]
-        if refund.provider_ref or refund.status == "failed":  # recorded already, by another call
+        if refund.provider_ref or refund.status == RefundStatus.FAILED:  # recorded already, by another call
             return refund_row(refund)
         if result is None or getattr(result, "status", "") in ("failed", "canceled"):
-            refund.status, refund.error = "failed", (error or f"Stripe refund {getattr(result, 'status', '')}")[:500]
+            refund.status = RefundStatus.FAILED
+            refund.error = (error or f"Stripe refund {getattr(result, 'status', '')}")[:500]
             s.add(refund)
             s.exec(update(Payment).where(Payment.id == payment.id)
                    .values(refunded_pence=Payment.refunded_pence - refund.amount_pence, updated_at=utcnow()))
@@ -165,7 +167,7 @@ def send_card_refund(pending: ReservedRefund, actor: Actor | None, attention: st
                                 "error": refund.error}, organisation_id=payment.organisation_id)
         else:
             refund.provider_ref = result.id
-            refund.status = "succeeded" if result.status == "succeeded" else "pending"
+            refund.status = RefundStatus.SUCCEEDED if result.status == "succeeded" else RefundStatus.PENDING
             s.add(refund)
             s.refresh(payment)
             _after_refund(s, actor, booking, payment, refund, utcnow())
@@ -210,12 +212,12 @@ def apply_provider_refund_total(s: Session, payment: Payment, amount_refunded: i
     charge.refunded). Refunds made outside Atlas (in Stripe's dashboard) are recorded for the difference; pending
     Atlas refunds are marked done. Idempotent: the total only ever moves up. Returns the pence newly recorded."""
     known = s.exec(select(func.coalesce(func.sum(Refund.amount_pence), 0))
-                   .where(Refund.payment_id == payment.id, Refund.status.in_(("pending", "succeeded")))).one()
+                   .where(Refund.payment_id == payment.id, Refund.status.in_(RefundStatus.COUNTS))).one()
     amount_refunded = min(int(amount_refunded), payment.amount_pence)
     if amount_refunded >= known:
         for pending in s.exec(select(Refund).where(Refund.payment_id == payment.id,
-                                                   Refund.status == "pending")).all():
-            pending.status = "succeeded"
+                                                   Refund.status == RefundStatus.PENDING)).all():
+            pending.status = RefundStatus.SUCCEEDED
             s.add(pending)
     extra = amount_refunded - int(known)
     if extra <= 0:
@@ -228,7 +230,7 @@ def apply_provider_refund_total(s: Session, payment: Payment, amount_refunded: i
     if changed != 1:
         return 0
     refund = Refund(organisation_id=payment.organisation_id, payment_id=payment.id, amount_pence=extra,
-                    reason="Refunded in the Stripe dashboard", status="succeeded", source="stripe",
+                    reason="Refunded in the Stripe dashboard", status=RefundStatus.SUCCEEDED, source="stripe",
                     by_username="stripe", at=now)
     s.add(refund)
     s.flush()

@@ -11,6 +11,7 @@ from typing import Any
 from sqlmodel import select
 
 from atlas_app.db import read_session, utcnow, write_session
+from atlas_app.domain.statuses import BookingStatus, PaymentStatus
 from atlas_app.models import Booking
 from atlas_app.models.payments import (
     Payment,
@@ -31,7 +32,6 @@ from atlas_app.services.payments.state import (
     MAX_BACKDATE,
     METHOD_LABELS,
     REFERENCE_REQUIRED,
-    SEAT_STATUSES,
     STAFF_METHODS,
     PaymentSummary,
     lineage_cte,
@@ -109,7 +109,8 @@ def payment_row(p: Payment, ref: str) -> PaymentRow:
         id=p.id, booking_reference=ref, amount_pence=p.amount_pence, method=p.method,
         method_label=METHOD_LABELS.get(p.method, p.method), provider=p.provider, provider_ref=p.provider_ref,
         status=p.status, fee_pence=p.fee_pence, refunded_pence=p.refunded_pence,
-        refundable_pence=(p.amount_pence - p.refunded_pence) if p.status == "succeeded" and p.method != "waiver"
+        refundable_pence=(p.amount_pence - p.refunded_pence)
+        if p.status == PaymentStatus.SUCCEEDED and p.method != "waiver"
         else 0,
         recorded_by=p.recorded_by, received_at=p.received_at, note=p.note,
         needs_attention=p.needs_attention and p.attention_resolved_at is None, attention_reason=p.attention_reason,
@@ -180,7 +181,7 @@ def record_payment(actor: Actor, booking_reference: str, amount: Any, method: st
         raise ValidationFailed("The date received is too long ago to record here.", {"received_at": "too old"})
     with write_session() as s:
         booking = booking_by_reference(s, org_id, booking_reference)
-        if booking.status not in SEAT_STATUSES:
+        if booking.status not in BookingStatus.HOLDS_SEAT:
             raise ValidationFailed(
                 f"Booking {booking.reference} is {booking.status.replace('_', ' ')}, so it cannot take a payment. "
                 "Book the client again first.", {"reference": booking.status})
@@ -192,7 +193,8 @@ def record_payment(actor: Actor, booking_reference: str, amount: Any, method: st
                                    {"amount": "too much"})
         payment = Payment(
             organisation_id=org_id, booking_id=booking.id, amount_pence=amount_pence, method=method,
-            provider="offline", provider_ref=reference, status="succeeded", recorded_by_user_id=actor.user_id,
+            provider="offline", provider_ref=reference, status=PaymentStatus.SUCCEEDED,
+            recorded_by_user_id=actor.user_id,
             recorded_by=actor.username, received_at=received_at, note=note, created_at=now, updated_at=now,
         )
         s.add(payment)

@@ -12,6 +12,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
 from atlas_app.db import read_session, utcnow
+from atlas_app.domain.statuses import PAY_STATE_LABELS, BookingStatus, PaymentStatus, PayState, PlanStatus
 from atlas_app.models import Booking
 from atlas_app.models.payments import (
     Payment,
@@ -22,15 +23,8 @@ from atlas_app.services.booking import bookings as booking_service
 from atlas_app.services.platform.errors import NotFound
 from atlas_app.timeutil import london_date
 
-PAYMENT_STATES = ("paid", "awaiting_payment", "part_paid", "overdue", "refunded", "waived")
-PAYMENT_STATE_LABELS = {
-    "paid": "Paid",
-    "awaiting_payment": "Awaiting payment",
-    "part_paid": "Part-paid",
-    "overdue": "Overdue",
-    "refunded": "Refunded",
-    "waived": "Waived",
-}
+PAYMENT_STATES = tuple(PayState)
+PAYMENT_STATE_LABELS = PAY_STATE_LABELS
 METHOD_LABELS = {
     "card_online": "Card online",
     "card_telephone": "Card by telephone",
@@ -66,7 +60,7 @@ TIMELINE_LABELS = {
     "seat_retaken": "Seat taken again after a late payment",
     "payment_moved": "Payment moved to another booking",
 }
-SEAT_STATUSES = booking_service.SEAT_STATUSES
+SEAT_STATUSES = BookingStatus.HOLDS_SEAT
 REMINDER_INTERVAL = timedelta(hours=24)
 MAX_BACKDATE = timedelta(days=90)
 
@@ -82,7 +76,7 @@ class PaymentFacts:
     refunded_pence: int = 0  # refunded from those payments
     waived_pence: int = 0  # waivers (net of any reversal)
     payment_due_at: datetime | None = None
-    booking_status: str = "awaiting_payment"
+    booking_status: str = BookingStatus.AWAITING_PAYMENT
     plan_active: bool = False
     plan_total_pence: int = 0  # the sum of the active plan's instalments
     plan_due_pence: int = 0  # the part of it due before today
@@ -102,18 +96,18 @@ def payment_state(facts: PaymentFacts, now: datetime | None = None) -> str:
     settled = net + facts.waived_pence
     if settled >= facts.fee_pence:
         if facts.waived_pence > 0 and net <= 0 and facts.fee_pence > 0:
-            return "waived"
-        return "paid"
+            return PayState.WAIVED
+        return PayState.PAID
     if facts.refunded_pence > 0:
-        return "refunded"
+        return PayState.REFUNDED
     if facts.booking_status in SEAT_STATUSES:
         if facts.plan_active:
             required_now = facts.fee_pence - facts.plan_total_pence + facts.plan_due_pence
             if settled < required_now:
-                return "overdue"
+                return PayState.OVERDUE
         elif facts.payment_due_at is not None and facts.payment_due_at <= now:
-            return "overdue"
-    return "part_paid" if net > 0 else "awaiting_payment"
+            return PayState.OVERDUE
+    return PayState.PART_PAID if net > 0 else PayState.AWAITING_PAYMENT
 
 
 @dataclass(frozen=True)
@@ -169,7 +163,7 @@ def payment_summaries(s: Session, booking_ids: list[int], now: datetime | None =
                           else_=0)).label("attention"),
         )
         .join(Payment, Payment.booking_id == lineage.c.ancestor_id)
-        .where(Payment.status == "succeeded")
+        .where(Payment.status == PaymentStatus.SUCCEEDED)
         .group_by(lineage.c.booking_id)
         .subquery("pay")
     )
@@ -181,7 +175,8 @@ def payment_summaries(s: Session, booking_ids: list[int], now: datetime | None =
             func.coalesce(func.sum(case((PlanInstalment.due_on < today, PlanInstalment.amount_pence), else_=0)),
                           0).label("due"),
         )
-        .join(PaymentPlan, and_(PaymentPlan.booking_id == lineage.c.ancestor_id, PaymentPlan.status == "active"))
+        .join(PaymentPlan, and_(PaymentPlan.booking_id == lineage.c.ancestor_id,
+                                PaymentPlan.status == PlanStatus.ACTIVE))
         .join(PlanInstalment, PlanInstalment.plan_id == PaymentPlan.id)
         .group_by(lineage.c.booking_id)
         .subquery("plan")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from atlas_app.domain.money import MAX_PENCE, AmountError, parse_pence
+
 
 class AtlasError(Exception):
     """Base class: ``str(error)`` is a clear, user-facing message."""
@@ -46,3 +48,11 @@ class PasswordChangeRequired(PermissionDenied):
 
     def __init__(self, message: str = "Choose a new password first, on the My account page.") -> None:
         super().__init__(message)
+def amount_field(value, field: str, *, what: str = "the amount", allow_zero: bool = False,
+                 maximum: int | None = None) -> int:
+    """An amount typed in pounds (or pence as an int) read by the one rule of ``domain.money``; a bad one is a
+    ``ValidationFailed`` naming ``field``."""
+    try:
+        return parse_pence(value, allow_zero=allow_zero, maximum=MAX_PENCE if maximum is None else maximum, what=what)
+    except AmountError as exc:
+        raise ValidationFailed(exc.message, {field: exc.code}) from None

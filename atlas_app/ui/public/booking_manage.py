@@ -17,6 +17,7 @@ from typing import Any
 
 import reflex as rx
 
+from atlas_app.domain.statuses import BOOKING_CLIENT_LABELS
 from atlas_app.services.booking import bookings as booking_service
 from atlas_app.services.booking import self_service
 from atlas_app.services import payments as payments_service
@@ -48,15 +49,8 @@ from atlas_app.ui.public.booking_wizard import (
 )
 from atlas_app.ui.session import client_ip, public
 
-STATUS_TEXT = {  # a current booking (awaiting payment or confirmed) reads by its payment state: ``booked_text``
-    "held": "Not booked yet (a place is being held)",
-    "cancelled": "Cancelled",
-    "transferred": "Moved to another date",
-    "expired": "Not booked (the hold ran out)",
-    "attended": "Attended",
-    "did_not_attend": "Did not attend",
-    "turned_away": "Turned away",
-}
+# A current booking (awaiting payment or confirmed) reads by its payment state: ``booked_text``.
+STATUS_TEXT = {status.value: text for status, text in BOOKING_CLIENT_LABELS.items()}
 SESSION_LIMIT = 60
 
 

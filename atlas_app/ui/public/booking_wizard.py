@@ -25,6 +25,7 @@ import reflex as rx
 from reflex_base.utils.imports import ImportVar
 
 from atlas_app.db import utcnow
+from atlas_app.domain.statuses import BookingStatus
 from atlas_app.services.booking import bookings as booking_service
 from atlas_app.services import payments as payments_service
 from atlas_app.services.payments import checkout, stripe_gateway
@@ -318,7 +319,7 @@ class BookingWizardState(rx.State):
                 current = await asyncio.to_thread(offers_service.booking_for_client, self._org_id, self._offer_id,
                                                   self._hold_reference)
                 # Only a seat still merely held is let go; never a booking.
-                if current.reference == self._hold_reference and current.status == "held":
+                if current.reference == self._hold_reference and current.status == BookingStatus.HELD:
                     await asyncio.to_thread(booking_service.cancel, self._org_id, self._hold_reference,
                                             client=booking_service.ClientProof(self._org_id, self._offer_id),
                                             reason="The client started again.")
@@ -383,7 +384,7 @@ class BookingWizardState(rx.State):
         if view.active_booking_reference:
             existing = await asyncio.to_thread(offers_service.booking_for_client, view.organisation_id, view.id,
                                                view.active_booking_reference)
-            if existing.status != "held":
+            if existing.status != BookingStatus.HELD:
                 self.existing_reference = existing.reference
                 self.existing_text = session_text(existing.starts_at, existing.ends_at) + ", " + (
                     existing.venue_name if existing.delivery_mode != "online" else "online")

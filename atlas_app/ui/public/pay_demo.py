@@ -13,6 +13,7 @@ from urllib.parse import urlparse
 
 import reflex as rx
 
+from atlas_app.domain.statuses import CheckoutStatus
 from atlas_app.services.payments import checkout
 from atlas_app.services.platform.errors import NotFound
 from atlas_app.services.payments.stripe_gateway import PaymentsUnavailable
@@ -61,19 +62,19 @@ class PayDemoState(rx.State):
         except PaymentsUnavailable as exc:
             self.status, self.problem = "unavailable", str(exc)
             return
-        self.status = view.status
+        self.status = str(view.status)
         self.amount_text = pounds(view.amount_pence)
         self.reference = view.booking_reference
         self.course_text = view.course_text
         self.session_text = view.session_text
         self.organisation_name = view.organisation_name
         self.cancel_path = local_path(view.cancel_url)
-        if view.status == "complete":
+        if view.status == CheckoutStatus.COMPLETE:
             return rx.redirect(local_path(view.return_url))
 
     @rx.event
     async def pay(self, form: dict[str, Any]):
-        if self.paying or self.status != "open" or not self._token:
+        if self.paying or self.status != CheckoutStatus.OPEN or not self._token:
             return
         self.paying = True
         yield
@@ -87,11 +88,11 @@ class PayDemoState(rx.State):
             return
         self.paying = False
         if result.outcome == "paid":
-            self.status = "complete"
+            self.status = CheckoutStatus.COMPLETE.value
             yield rx.redirect(local_path(result.redirect_url))
             return
         if result.outcome == "closed":
-            self.status = "expired"
+            self.status = CheckoutStatus.EXPIRED.value
         errors = result.errors or {}
         self.errors = errors
         self.error_fields = [{"message": m, "href": f"#{_fid(k)}"} for k, m in errors.items()]
@@ -201,7 +202,7 @@ def pay_demo_page() -> rx.Component:
                                rx.link("Go to the booking site", href="/"), id="pay-missing", role="alert")),
             ("unavailable", rx.box(rx.text(P.problem), rx.link("Go to the booking site", href="/"),
                                    id="pay-unavailable", role="alert")),
-            ("expired", rx.vstack(
+            (CheckoutStatus.EXPIRED.value, rx.vstack(
                 _summary(),
                 rx.box(rx.text("This payment page has timed out. No money has been taken. Go back to your booking "
                                "to start again."), id="pay-expired", role="alert",
@@ -209,7 +210,7 @@ def pay_demo_page() -> rx.Component:
                               "border_radius": "var(--radius-2)"}),
                 rx.link("Back to your booking", href=P.cancel_path),
                 spacing="4", align_items="stretch", width="100%")),
-            ("complete", rx.text("This booking has been paid. Taking you to the confirmation…")),
+            (CheckoutStatus.COMPLETE.value, rx.text("This booking has been paid. Taking you to the confirmation…")),
             rx.vstack(
                 _problem_box(),
                 _summary(),

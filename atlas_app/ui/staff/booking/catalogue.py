@@ -11,6 +11,7 @@ from datetime import date, time
 
 import reflex as rx
 
+from atlas_app.domain.money import pence_decimal
 from atlas_app.services.booking import catalogue as catalogue_service
 from atlas_app.services.platform.errors import AtlasError, ValidationFailed
 from atlas_app.services.platform.permissions import Perm
@@ -72,8 +73,11 @@ def _parse_time(value: str) -> time:
     return time(int(match.group(1)), int(match.group(2)))
 
 
+TERMS_FEE_MAX = catalogue_service.TERMS_FIELDS["cancel_fee_pence"][1]
+
+
 def _pounds(pence: int) -> str:
-    return f"{pence // 100}.{pence % 100:02d}"
+    return pence_decimal(pence)
 
 
 def course_type_data(form: dict) -> dict:
@@ -90,7 +94,7 @@ def course_type_data(form: dict) -> dict:
         "code": str(form.get("code", "")), "name": str(form.get("name", "")), "is_ndors": _on(form, "is_ndors"),
         "description": str(form.get("description", "") or ""),
         "duration_minutes": form.get("duration_minutes") or "",
-        "fee": str(form.get("fee", "") or "0"),
+        "fee": str(form.get("fee", "") or ""),
         "delivery_modes": [m for m, _ in MODES if _on(form, f"mode_{m}")],
         "default_capacity": form.get("default_capacity") or "",
         "instructor_roles": roles, "is_active": _on(form, "is_active"),
@@ -366,8 +370,10 @@ class CatalogueState(rx.State):
         actor = await require(self, Perm.CATALOGUE_MANAGE)
         data: dict = {k: str(form.get(k, "") or "").strip() for k in TERMS_FIELDS}
         try:
-            data["transfer_fee_pence"] = catalogue_service.pounds_to_pence(data.pop("transfer_fee"), "transfer fee")
-            data["cancel_fee_pence"] = catalogue_service.pounds_to_pence(data.pop("cancel_fee"), "cancellation fee")
+            data["transfer_fee_pence"] = catalogue_service.pounds_to_pence(data.pop("transfer_fee"), "transfer fee",
+                                                                           TERMS_FEE_MAX)
+            data["cancel_fee_pence"] = catalogue_service.pounds_to_pence(data.pop("cancel_fee"), "cancellation fee",
+                                                                         TERMS_FEE_MAX)
             await asyncio.to_thread(catalogue_service.save_terms, actor, data)
         except AtlasError as exc:
             self.terms_error = _explain(exc)

@@ -9,6 +9,7 @@ from datetime import date, time, timedelta
 import reflex as rx
 
 from atlas_app.db import utcnow
+from atlas_app.domain.statuses import OUTCOME_LABELS, BookingStatus, SessionStatus
 from atlas_app.services.booking import bookings as booking_service
 from atlas_app.services.booking import catalogue as catalogue_service
 from atlas_app.services.booking import completions as completions_service
@@ -19,6 +20,7 @@ from atlas_app.services.platform.permissions import Perm
 from atlas_app.timeutil import LONDON, at_london, london_date, london_midnight
 from atlas_app.ui.components.booking_ui import (
     BOOKING_STATUS,
+    SESSION_FULL,
     SESSION_STATUS,
     coded_badge,
     detail_list,
@@ -38,16 +40,21 @@ from atlas_app.ui.session import private, require
 register_nav("Bookings", NavItem("Sessions", "/bookings/sessions", "calendar-days", Perm.BOOKINGS_VIEW))
 
 MODE_LABELS = {"classroom": "Classroom", "online": "Online", "practical": "Practical"}
+# The page's filter: a stored status, or one of two views of scheduled sessions (with seats free, full).
+FREE = "free"
 STATUS_FILTERS = [
     ("", "Any status"),
-    ("scheduled", "Open (scheduled)"),
-    ("free", "Open with free seats"),
-    ("full", "Full"),
-    ("cancelled", "Cancelled"),
-    ("completed", "Completed"),
+    (SessionStatus.SCHEDULED.value, "Open (scheduled)"),
+    (FREE, "Open with free seats"),
+    (SESSION_FULL, "Full"),
+    (SessionStatus.CANCELLED.value, "Cancelled"),
+    (SessionStatus.COMPLETED.value, "Completed"),
 ]
-OUTCOME_BUTTONS = [("attended", "Attended", "green"), ("did_not_attend", "Did not attend", "red"),
-                   ("turned_away", "Turned away", "orange")]
+_OUTCOME_COLOURS = {BookingStatus.ATTENDED: "green", BookingStatus.DID_NOT_ATTEND: "red",
+                    BookingStatus.TURNED_AWAY: "orange"}
+OUTCOME_BUTTONS = [(o.value, OUTCOME_LABELS[o], _OUTCOME_COLOURS[o]) for o in BookingStatus.OUTCOMES]
+EDIT_STATUSES = [(SessionStatus.SCHEDULED.value, "Open for booking"), (SessionStatus.COMPLETED.value, "Completed"),
+                 (SessionStatus.CANCELLED.value, "Cancelled")]
 
 
 def _parse_day(value: str, what: str) -> date | None:
@@ -61,7 +68,7 @@ def _parse_day(value: str, what: str) -> date | None:
 
 
 def _status_code(status: str, seats_taken: int, capacity: int) -> str:
-    return "full" if status == "scheduled" and seats_taken >= capacity else status
+    return SESSION_FULL if status == SessionStatus.SCHEDULED and seats_taken >= capacity else status
 
 
 def _download(actor, date_from: date, date_to: date, session_id: int | None) -> tuple[str, str]:
@@ -101,11 +108,11 @@ class SessionsState(rx.State):
             "venue_id": int(f["venue_id"]) if f.get("venue_id", "").isdigit() else None,
             "date_from": london_midnight(start) if start else None,
             "date_to": london_midnight(end + timedelta(days=1)) if end else None,
-            "status": "scheduled" if status in ("free", "full") else (status or None),
-            "only_free": status == "free",
+            "status": SessionStatus.SCHEDULED if status in (FREE, SESSION_FULL) else (status or None),
+            "only_free": status == FREE,
         }
         rows = await asyncio.to_thread(catalogue_service.list_sessions, actor, **filters)
-        if status == "full":
+        if status == SESSION_FULL:
             rows = [r for r in rows if r.seats_taken >= r.capacity]
         self.error = ""
         self.rows = [
@@ -335,8 +342,7 @@ class SessionState(rx.State):
                 "channel": {"telephone": "Telephone", "online": "Online", "api": "API"}.get(e.channel, e.channel),
                 "client_id": str(e.client_id),
                 "name": e.client_name, "offer_reference": e.offer_reference, "needs": e.needs_text or "None",
-                "markable": "yes" if e.status in ("awaiting_payment", "confirmed", "attended", "did_not_attend",
-                                                  "turned_away") else "",
+                "markable": "yes" if e.status in BookingStatus.ON_REGISTER else "",
             }
             for e in detail.entries
         ]
@@ -374,7 +380,7 @@ class SessionState(rx.State):
             self.error = str(exc)
             self.notice = ""
             return
-        label = {"attended": "attended", "did_not_attend": "did not attend", "turned_away": "turned away"}[outcome]
+        label = OUTCOME_LABELS[outcome].lower()
         self.error = ""
         self.notice = f"{view.client_name} ({view.reference}) marked {label}."
         await self._refresh(actor)
@@ -402,7 +408,7 @@ class SessionState(rx.State):
         actor = await require(self, Perm.CATALOGUE_MANAGE)
         if not self._fixed:
             return
-        status = str(form.get("status", "") or "scheduled")
+        status = str(form.get("status", "") or SessionStatus.SCHEDULED)
         confirm_booked = str(form.get("confirm_booked", "") or "") in ("on", "true", "yes")
         try:
             day = _parse_day(str(form.get("day", "")), "date")
@@ -477,8 +483,7 @@ def _edit_dialog() -> rx.Component:
                         field("Capacity", "capacity", type="number", input_id="edit-capacity",
                               default_value=f["capacity"], required=True, min=1,
                               hint="Not fewer than the seats already taken"),
-                        select_field("Status", "status", [("scheduled", "Open for booking"),
-                                                          ("completed", "Completed"), ("cancelled", "Cancelled")],
+                        select_field("Status", "status", EDIT_STATUSES,
                                      input_id="edit-status", default_value=f["status"]),
                         columns=rx.breakpoints(initial="1", sm="2"), spacing="3", width="100%",
                     ),

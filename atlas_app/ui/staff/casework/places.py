@@ -15,7 +15,7 @@ from atlas_app.services.platform.permissions import Perm
 from atlas_app.settings import get_settings
 from atlas_app.ui.components.badges import status_badge
 from atlas_app.ui.components.casework_ui import section, select_field
-from atlas_app.ui.components.forms import field, form_error, form_notice
+from atlas_app.ui.components.forms import form_error, form_notice
 from atlas_app.ui.components.shell import NavItem, register_nav, staff_page
 from atlas_app.ui.components.table import data_table
 from atlas_app.ui.format import london

@@ -19,6 +19,7 @@ from typing import Any
 import plotly.graph_objects as go
 import reflex as rx
 
+from atlas_app.domain.money import format_pence
 from atlas_app.services.platform import auth
 from atlas_app.services.insight import dashboards
 from atlas_app.services.platform.actor import Actor
@@ -46,7 +47,7 @@ GRAIN_OPTIONS = [{"id": "day", "name": "Day"}, {"id": "week", "name": "Week"}, {
 
 
 def _money(pence: int) -> str:
-    return f"£{pence / 100:,.2f}"
+    return format_pence(pence)
 
 
 def _target(value: Any) -> float | None:

@@ -14,6 +14,7 @@ from typing import Any
 import reflex as rx
 
 from atlas_app.db import utcnow
+from atlas_app.domain.money import pence_decimal
 from atlas_app.services import payments
 from atlas_app.services.platform.errors import AtlasError, PermissionDenied, ValidationFailed
 from atlas_app.services.platform.permissions import Perm
@@ -137,7 +138,7 @@ class BookingPaymentsState(rx.State):
             "course": f"{b.course_name} ({b.course_code})", "session": b.session_text,
             "status": b.status.replace("_", " "), "fee": pounds(s.fee_pence), "paid": pounds(s.paid_pence),
             "refunded": pounds(s.refunded_pence), "waived": pounds(s.waived_pence),
-            "outstanding": pounds(s.outstanding_pence), "outstanding_value": f"{s.outstanding_pence / 100:.2f}",
+            "outstanding": pounds(s.outstanding_pence), "outstanding_value": pence_decimal(s.outstanding_pence),
             "due": london(s.payment_due_at) if s.payment_due_at else "", "state": s.state,
             "plan": ("; ".join(f"{pounds(a)} by {d:%d %b %Y}" for d, a in plan.instalments)
                      + (" (may attend on the plan)" if plan.allow_attend_on_plan else "")) if plan else "",
@@ -147,7 +148,7 @@ class BookingPaymentsState(rx.State):
              "amount": pounds(p.amount_pence), "status": p.status, "reference": p.provider_ref,
              "fee": pounds(p.fee_pence) if p.fee_pence is not None else "",
              "refunded": pounds(p.refunded_pence) if p.refunded_pence else "",
-             "refundable": pounds(p.refundable_pence), "refundable_value": f"{p.refundable_pence / 100:.2f}",
+             "refundable": pounds(p.refundable_pence), "refundable_value": pence_decimal(p.refundable_pence),
              "can_refund": "yes" if p.refundable_pence > 0 else "", "by": p.recorded_by, "note": p.note,
              "booking": p.booking_reference, "demo": "yes" if p.is_demo else "",
              "attention": p.attention_reason if p.needs_attention else ""}
