@@ -385,10 +385,10 @@ class _Progress:
         if not force and now - self.last < 0.5:
             return
         self.last = now
-        if self.callback:
-            self.callback(done, self.total, phase)
         if self.enabled:
             _update_job(self.job_id, rows_done=done, status=phase)
+        if self.callback:  # after the job row, so the callback sees what another connection sees
+            self.callback(done, self.total, phase)
 
 
 @dataclass(frozen=True)
