@@ -15,6 +15,7 @@ import reflex as rx
 
 from atlas_app.db import utcnow
 from atlas_app.services.insight import letters, reports
+from atlas_app.services.platform import templating
 from atlas_app.services.platform.errors import AtlasError
 from atlas_app.services.platform.permissions import Perm
 from atlas_app.timeutil import london_date
@@ -123,7 +124,8 @@ class LettersState(rx.State):
         actor = await require(self, Perm.LETTERS_MANAGE)
         self.error = self.notice = ""
         try:
-            p = await asyncio.to_thread(letters.preview, actor, self.subject, self.body, self.preview_reference)
+            p = await templating.render_off_loop(letters.preview, actor, self.subject, self.body,
+                                                 self.preview_reference)
         except AtlasError as exc:
             self.error = str(exc)
             self.preview_subject = self.preview_body = self.preview_for = ""
