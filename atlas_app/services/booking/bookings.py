@@ -36,7 +36,8 @@ from atlas_app.models import (
     Organisation,
     Venue,
 )
-from atlas_app.services.platform import audit, outbox
+from atlas_app.services.booking import emails
+from atlas_app.services.platform import audit
 from atlas_app.services.platform.actor import Actor
 from atlas_app.services.platform.errors import AtlasError, Conflict, NotFound, PermissionDenied, ValidationFailed
 from atlas_app.services.platform.permissions import Perm
@@ -490,7 +491,8 @@ _OFFER_FOR_BOOKING = (
     select(_o.id, _o.organisation_id, _o.offer_reference, _o.client_id, _o.course_type_id, _o.status,
            _o.critical_date, Client.first_name, Client.last_name, Client.email,
            CourseType.code.label("course_code"), CourseType.name.label("course_name"), CourseType.fee_pence,
-           Organisation.slug.label("organisation_slug"), BookingTerms.hold_minutes, BookingTerms.payment_due_hours,
+           Organisation.slug.label("organisation_slug"),
+           Organisation.name.label("organisation_name"), BookingTerms.hold_minutes, BookingTerms.payment_due_hours,
            _b.id.label("active_id"), _b.status.label("active_status"), _b.reference.label("active_reference"),
            _b.session_id.label("active_session_id"))
     .select_from(Offer.__table__)
@@ -592,48 +594,21 @@ def book(actor: Actor, offer_id: int, session_id: int, needs: dict[str, Any] | N
 
 
 def _queue_confirmation(s: Session, offer: Offer, view: BookingView, kind: str = "confirmation",
-                        previously: str = "", client=None, extra: list[str] | None = None) -> None:
+                        previously: str = "", client=None, extra_lines: list[str] | None = None) -> None:
     """Queue the client's email about ``view``. ``client``: the client's names and email when the caller has them
     already (else they are looked up)."""
     client = client or s.get(Client, offer.client_id)
-    if not client or not client.email:
-        return
-    subject = {
-        "confirmation": f"Your course booking {view.reference}",
-        "transfer": f"Your course booking has moved: {view.reference}",
-        "cancellation": f"Your course booking {view.reference} is cancelled",
-        "session_moved": f"Your course has changed: {view.reference}",
-        "session_cancelled": f"Your course has been cancelled: {view.reference}",
-    }[kind]
-    lines = [
-        f"Dear {client.first_name} {client.last_name},",
-        "",
-        {
-            "confirmation": "Thank you for booking your course. Your booking reference is " + view.reference + ".",
-            "transfer": "Your booking has been moved. Your new booking reference is " + view.reference + ".",
-            "cancellation": "Your booking " + view.reference + " has been cancelled.",
-            "session_moved": "The course you are booked on (booking " + view.reference + ") has been changed. "
-                             "Your booking stays in place; the new details are below.",
-            "session_cancelled": "We are sorry: the course you are booked on (booking " + view.reference
-                                 + ") has been cancelled. Please choose another date through the booking site or "
-                                 "by telephone; we will be in touch if you do not.",
-        }[kind],
-        *([f"Previously: {previously}"] if previously else []),
-        *(["", *extra] if extra else []),
-        "",
-        f"Course: {view.course_name} ({view.course_code})",
-        f"When: {london_text(view.starts_at)} to {view.ends_at.astimezone(LONDON):%H:%M}",
-        f"Where: {view.venue_name}{', ' + view.venue_address if view.venue_address != 'Online' else ''}",
-        f"Offer reference: {view.offer_reference}",
-        f"Critical date: {offer.critical_date:%d %B %Y}",
-    ]
-    if kind in ("confirmation", "transfer", "session_moved") and view.status == "awaiting_payment":
-        due = london_text(view.payment_due_at) if view.payment_due_at else "before the course"
-        lines += ["", f"Fee: £{view.fee_pence / 100:.2f}, to be paid by {due}."]
-    lines += ["", "Please bring your photocard driving licence. If you cannot attend, transfer or cancel your "
-              "booking before the course through the booking site or by telephone."]
-    outbox.queue(s, to=client.email, subject=subject, body="\n".join(lines), organisation_id=offer.organisation_id,
-                 related=("booking", view.reference))
+    extra: dict[str, Any] = {}
+    if kind == "cancellation":
+        extra["cancellation"] = {"money": "\n".join(extra_lines or [])}
+    elif kind in ("session_moved", "session_cancelled"):
+        extra["change"] = {"previously": previously}
+    emails.send(s, _EMAIL_KINDS[kind], view=view, offer=offer, client=client, extra=extra)
+
+
+_EMAIL_KINDS = {"confirmation": "booking_confirmation", "transfer": "booking_transfer",
+                "cancellation": "booking_cancellation", "session_moved": "session_moved",
+                "session_cancelled": "session_cancelled"}
 
 
 def tell_booked_clients(s: Session, session: CourseSession, kind: str, previously: str = "",
@@ -781,7 +756,7 @@ def cancel(organisation_id: int, reference: str, *, actor: Actor | None = None, 
                  actor.username if actor else "")
         view = booking_view(s, booking)
         if before["status"] != "held":
-            _queue_confirmation(s, offer, view, "cancellation", extra=money_lines)
+            _queue_confirmation(s, offer, view, "cancellation", extra_lines=money_lines)
         audit.record(s, actor, "booking", booking.reference, "cancelled", before=before,
                      after={"status": "cancelled", "reason": reason[:300]}, organisation_id=organisation_id)
         return view

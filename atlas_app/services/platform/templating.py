@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -346,8 +347,29 @@ class Compiled:
     what: str
 
 
+_CACHE: OrderedDict[tuple, Compiled] = OrderedDict()
+_CACHE_SIZE = 256
+_cache_lock = threading.Lock()
+
+
 def compile_template(source: str, fields: Fields, what: str = "body") -> Compiled:
-    """Check, then compile. Constant folding at compile time meets only what the check let through."""
+    """Check, then compile (remembering the last few hundred). Constant folding at compile time meets only what the
+    check let through."""
+    key = (source, what, tuple((g, tuple(f)) for g, f in fields.items()))
+    with _cache_lock:
+        hit = _CACHE.get(key)
+        if hit is not None:
+            _CACHE.move_to_end(key)
+            return hit
+    compiled = _compile(source, fields, what)
+    with _cache_lock:
+        _CACHE[key] = compiled
+        while len(_CACHE) > _CACHE_SIZE:
+            _CACHE.popitem(last=False)
+    return compiled
+
+
+def _compile(source: str, fields: Fields, what: str) -> Compiled:
     tree = _guard_loops(parse(source, fields, what))
     try:
         template = ENV.from_string(tree, globals={_GUARD: _loop_guard})
