@@ -36,7 +36,9 @@ from atlas_app.models import (
     Organisation,
     Venue,
 )
+from atlas_app.models.letters import EmailTemplate
 from atlas_app.services.booking import emails
+from atlas_app.services.booking.email_defaults import DEFAULT_LANGUAGE
 from atlas_app.services.platform import audit
 from atlas_app.services.platform.actor import Actor
 from atlas_app.services.platform.errors import AtlasError, Conflict, NotFound, PermissionDenied, ValidationFailed
@@ -492,7 +494,8 @@ _OFFER_FOR_BOOKING = (
            _o.critical_date, Client.first_name, Client.last_name, Client.email,
            CourseType.code.label("course_code"), CourseType.name.label("course_name"), CourseType.fee_pence,
            Organisation.slug.label("organisation_slug"),
-           Organisation.name.label("organisation_name"), BookingTerms.hold_minutes, BookingTerms.payment_due_hours,
+           Organisation.name.label("organisation_name"), EmailTemplate.subject.label("email_subject"),
+           EmailTemplate.body.label("email_body"), BookingTerms.hold_minutes, BookingTerms.payment_due_hours,
            _b.id.label("active_id"), _b.status.label("active_status"), _b.reference.label("active_reference"),
            _b.session_id.label("active_session_id"))
     .select_from(Offer.__table__)
@@ -501,6 +504,9 @@ _OFFER_FOR_BOOKING = (
     .join(Organisation.__table__, Organisation.id == _o.organisation_id)
     .outerjoin(BookingTerms.__table__, BookingTerms.organisation_id == _o.organisation_id)
     .outerjoin(Booking.__table__, and_(_b.offer_id == _o.id, _b.status.in_(ACTIVE_BOOKING_STATUSES)))
+    .outerjoin(EmailTemplate.__table__, and_(EmailTemplate.organisation_id == _o.organisation_id,
+                                             EmailTemplate.kind == "booking_confirmation",
+                                             EmailTemplate.language == DEFAULT_LANGUAGE))
     .where(_o.id == bindparam("offer_id"), _o.organisation_id == bindparam("org"))
     .with_for_update(of=Offer.__table__)
 )
@@ -603,7 +609,12 @@ def _queue_confirmation(s: Session, offer: Offer, view: BookingView, kind: str =
         extra["cancellation"] = {"money": "\n".join(extra_lines or [])}
     elif kind in ("session_moved", "session_cancelled"):
         extra["change"] = {"previously": previously}
-    emails.send(s, _EMAIL_KINDS[kind], view=view, offer=offer, client=client, extra=extra)
+    # book() reads the organisation's confirmation template with the offer (one statement fewer on the hot path).
+    if kind == "confirmation" and hasattr(offer, "email_subject"):
+        template = None if offer.email_subject is None else (offer.email_subject, offer.email_body)
+    else:
+        template = emails.LOOK_UP
+    emails.send(s, _EMAIL_KINDS[kind], view=view, offer=offer, client=client, extra=extra, template=template)
 
 
 _EMAIL_KINDS = {"confirmation": "booking_confirmation", "transfer": "booking_transfer",

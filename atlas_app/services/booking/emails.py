@@ -85,14 +85,21 @@ def _stored(s: Session, organisation_id: int, kind: str, language: str) -> Email
                                               EmailTemplate.language == language)).first()
 
 
+LOOK_UP: Any = object()  # compose()/send(): read the organisation's template
+
+
 def compose(s: Session, organisation_id: int, kind: str, context: dict[str, Any],
-            language: str = DEFAULT_LANGUAGE) -> tuple[str, str]:
-    """(subject, body) of the organisation's email of ``kind`` for this merge data."""
+            language: str = DEFAULT_LANGUAGE, template: Any = LOOK_UP) -> tuple[str, str]:
+    """(subject, body) of the organisation's email of ``kind`` for this merge data. ``template``: its (subject,
+    body) when the caller read them already, None for the shipped wording."""
     k = _kind(kind)
-    row = _stored(s, organisation_id, kind, language)
-    if row is None and language != DEFAULT_LANGUAGE:
-        row = _stored(s, organisation_id, kind, DEFAULT_LANGUAGE)
-    subject, body = (row.subject, row.body) if row is not None else (k.subject, k.body)
+    if template is LOOK_UP:
+        row = _stored(s, organisation_id, kind, language)
+        if row is None and language != DEFAULT_LANGUAGE:
+            row = _stored(s, organisation_id, kind, DEFAULT_LANGUAGE)
+        template = (row.subject, row.body) if row is not None else None
+    row = template
+    subject, body = template if template is not None else (k.subject, k.body)
     try:
         return (templating.render(subject, context, k.fields, "subject"),
                 templating.render(body, context, k.fields, "body"))
@@ -106,7 +113,7 @@ def compose(s: Session, organisation_id: int, kind: str, context: dict[str, Any]
 
 
 def send(s: Session, kind: str, *, view: Any, offer: Any, client: Any, extra: dict[str, Any] | None = None,
-         demo: bool = False) -> None:
+         demo: bool = False, template: Any = LOOK_UP) -> None:
     """Queue the client's email of ``kind`` about the booking ``view``, inside the caller's transaction. ``client``
     needs first_name, last_name and email; ``extra`` holds the kind's own groups (payment, refund...)."""
     if not client or not getattr(client, "email", ""):
@@ -115,7 +122,7 @@ def send(s: Session, kind: str, *, view: Any, offer: Any, client: Any, extra: di
     name = getattr(offer, "organisation_name", None)
     context = booking_context(view, offer, client, _organisation_name(s, organisation_id) if name is None else name)
     context.update(extra or {})
-    subject, body = compose(s, organisation_id, kind, context)
+    subject, body = compose(s, organisation_id, kind, context, template=template)
     outbox.queue(s, to=client.email, subject=(DEMO_SUBJECT if demo else "") + subject, body=body,
                  organisation_id=organisation_id, related=("booking", view.reference))
 
