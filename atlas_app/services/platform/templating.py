@@ -380,10 +380,10 @@ def _compile(source: str, fields: Fields, what: str) -> Compiled:
     return Compiled(template, what)
 
 
-def _render_compiled(compiled: Compiled, context: Mapping[str, Any], seconds: float) -> str:
+def _render_compiled(compiled: Compiled, context: Mapping[str, Any], seconds: float | None) -> str:
     what = compiled.what
     previous = getattr(_local, "budget", None)
-    budget = _local.budget = _Budget(seconds)
+    budget = _local.budget = _Budget(RENDER_SECONDS if seconds is None else seconds)
     try:
         parts: list[str] = []
         for chunk in compiled.template.generate(**context):
@@ -408,13 +408,13 @@ def _render_compiled(compiled: Compiled, context: Mapping[str, Any], seconds: fl
 
 
 def render(source: str, context: Mapping[str, Any], fields: Fields, what: str = "body",
-           seconds: float = RENDER_SECONDS) -> str:
+           seconds: float | None = None) -> str:
     """Check, compile and fill in a template, within the limits. Refusals are ValidationFailed naming ``what``."""
     return _render_compiled(compile_template(source, fields, what), context, seconds)
 
 
 def render_many(source: str, contexts: Iterable[Mapping[str, Any]], fields: Fields, what: str = "body",
-                seconds: float = RENDER_SECONDS) -> list[str]:
+                seconds: float | None = None) -> list[str]:
     """One compile, one render per context (each with its own budget)."""
     compiled = compile_template(source, fields, what)
     return [_render_compiled(compiled, c, seconds) for c in contexts]
@@ -425,22 +425,22 @@ def render_many(source: str, contexts: Iterable[Mapping[str, Any]], fields: Fiel
 _POOL = ThreadPoolExecutor(max_workers=2, thread_name_prefix="template-render")
 
 
-def run_bounded(func, *args: Any, timeout: float = RENDER_SECONDS + 3.0, what: str = "body") -> Any:
+def run_bounded(func, *args: Any, timeout: float | None = None, what: str = "body") -> Any:
     """Run ``func(*args)`` (work that renders user-written templates) in the render pool and wait at most
     ``timeout`` seconds. The renders inside keep their own deadlines, so a worker never runs on for long."""
     future = _POOL.submit(func, *args)
     try:
-        return future.result(timeout=timeout)
+        return future.result(timeout=RENDER_SECONDS + 3.0 if timeout is None else timeout)
     except FutureTimeout:
         future.cancel()
         raise _refuse(what, f"The {what} took too long to fill in.", "too costly") from None
 
 
-async def render_off_loop(func, *args: Any, timeout: float = RENDER_SECONDS + 3.0, what: str = "body") -> Any:
+async def render_off_loop(func, *args: Any, timeout: float | None = None, what: str = "body") -> Any:
     """For callers on an event loop: ``func(*args)`` runs in the render pool; the loop goes on serving others."""
     loop = asyncio.get_running_loop()
     future = loop.run_in_executor(_POOL, func, *args)
     try:
-        return await asyncio.wait_for(future, timeout)
+        return await asyncio.wait_for(future, RENDER_SECONDS + 3.0 if timeout is None else timeout)
     except asyncio.TimeoutError:
         raise _refuse(what, f"The {what} took too long to fill in.", "too costly") from None
