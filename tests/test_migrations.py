@@ -172,3 +172,24 @@ def test_search_keys_of_names_beyond_ascii_are_recomputed_and_put_back(scratch_e
     people, place = keys()
     assert [tuple(p) for p in people] == [("ukasz", "U220", ""), ("untouched", "A500", "S530")]
     assert place == "1 hauptstrae hartlepool ts24 7qs"
+
+
+def test_existing_organisations_get_every_client_email_template(scratch_engine):
+    """0018 gives each organisation already there the shipped wording of every client email, in English."""
+    from atlas_app.services.booking.email_defaults import KINDS
+
+    run_alembic(scratch_engine, "upgrade", "0015")
+    with scratch_engine.begin() as connection:
+        for slug in ("one", "two"):
+            connection.exec_driver_sql(
+                "INSERT INTO organisation (slug, name, is_active, password_min_length, created_at) "
+                f"VALUES ('{slug}', '{slug}', true, 7, CURRENT_TIMESTAMP)")
+    run_alembic(scratch_engine, "upgrade", "head")
+    with scratch_engine.connect() as connection:
+        rows = connection.exec_driver_sql(
+            "SELECT organisation_id, kind, language, subject, body FROM email_template").all()
+    assert len(rows) == 2 * len(KINDS)
+    assert {r.kind for r in rows} == set(KINDS) and {r.language for r in rows} == {"en"}
+    assert all((r.subject, r.body) == (KINDS[r.kind].subject, KINDS[r.kind].body) for r in rows)
+    run_alembic(scratch_engine, "downgrade", "0015")
+    assert "email_template" not in inspect(scratch_engine).get_table_names()

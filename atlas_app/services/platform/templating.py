@@ -304,12 +304,14 @@ def _check_tree(tree: nodes.Template, fields: Fields, what: str) -> None:
         if name in fields:
             raise _refuse(what, f"The {what} uses the merge field name '{name}' for a loop variable.",
                           f"shadows {name}")
-    attr_targets = {id(n.node) for n in tree.find_all((nodes.Getattr, nodes.Getitem))}
+    parents = {id(n.node): n for n in tree.find_all((nodes.Getattr, nodes.Getitem))}
+    attr_targets = set(parents)
     for n in tree.find_all(nodes.Name):
         if n.ctx != "load" or n.name in local_names:
             continue
         if n.name not in fields:
-            raise _refuse(what, f"Unknown merge field '{n.name}' in the {what}.", f"unknown field {n.name}")
+            named = _field_name(parents[id(n)]) if id(n) in parents else n.name
+            raise _refuse(what, f"Unknown merge field '{named}' in the {what}.", f"unknown field {named}")
         if "" not in fields[n.name] and id(n) not in attr_targets:
             raise _refuse(what, f"Use a field of '{n.name}' (for example {{{{ {n.name}."
                           f"{next(iter(fields[n.name]))} }}}}), not '{n.name}' itself.", f"bare group {n.name}")
