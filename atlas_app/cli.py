@@ -33,6 +33,7 @@ def _create_admin(args) -> int:
 
     from atlas_app.db import write_session
     from atlas_app.models import Organisation
+    from atlas_app.services.booking import emails
     from atlas_app.services.platform import audit
     from atlas_app.services.platform.actor import system_actor
     from atlas_app.services.platform.errors import AtlasError
@@ -50,6 +51,7 @@ def _create_admin(args) -> int:
             s.flush()
             audit.record(s, system_actor(org.id, "create-admin"), "organisation", org.id, "created",
                          after={"name": org.name})
+            emails.ensure_templates(s, org.id)
         roles = ensure_default_roles(s, org.id)
         org_id = org.id
     actor = system_actor(org_id, "create-admin")

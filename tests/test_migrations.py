@@ -230,3 +230,22 @@ def test_the_single_audit_chain_keeps_verifying_as_chain_0_after_0017(scratch_en
     assert report.ok and [(c.chain, c.entries_checked) for c in report.chains] == [(0, 4), (org_id, 1)]
     with pytest.raises(RuntimeError, match="cannot be undone"):
         run_alembic(scratch_engine, "downgrade", "0015")
+def test_existing_organisations_get_every_client_email_template(scratch_engine):
+    """0018 gives each organisation already there the shipped wording of every client email, in English."""
+    from atlas_app.services.booking.email_defaults import KINDS
+
+    run_alembic(scratch_engine, "upgrade", "0015")
+    with scratch_engine.begin() as connection:
+        for slug in ("one", "two"):
+            connection.exec_driver_sql(
+                "INSERT INTO organisation (slug, name, is_active, password_min_length, created_at) "
+                f"VALUES ('{slug}', '{slug}', true, 7, CURRENT_TIMESTAMP)")
+    run_alembic(scratch_engine, "upgrade", "head")
+    with scratch_engine.connect() as connection:
+        rows = connection.exec_driver_sql(
+            "SELECT organisation_id, kind, language, subject, body FROM email_template").all()
+    assert len(rows) == 2 * len(KINDS)
+    assert {r.kind for r in rows} == set(KINDS) and {r.language for r in rows} == {"en"}
+    assert all((r.subject, r.body) == (KINDS[r.kind].subject, KINDS[r.kind].body) for r in rows)
+    run_alembic(scratch_engine, "downgrade", "0015")
+    assert "email_template" not in inspect(scratch_engine).get_table_names()

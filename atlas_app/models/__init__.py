@@ -68,4 +68,4 @@ __all__ = [
 from atlas_app.models import casework  # noqa: E402,F401  (casework tables)
 from atlas_app.models import instructors  # noqa: E402,F401  (instructors and assignments)
 from atlas_app.models import dashboards  # noqa: E402,F401  (dashboard tables)
-from atlas_app.models.letters import LetterTemplate  # noqa: E402,F401  (letter templates)
+from atlas_app.models.letters import EmailTemplate, LetterTemplate  # noqa: E402,F401  (letter and email templates)

@@ -9,6 +9,7 @@ from sqlmodel import select
 
 from atlas_app.db import write_session
 from atlas_app.models import Organisation, User, UserRole
+from atlas_app.services.booking import emails
 from atlas_app.services.platform import audit
 from atlas_app.services.platform.actor import system_actor
 from atlas_app.services.platform.passwords import hash_password
@@ -45,6 +46,7 @@ def _org(s, slug: str, name: str) -> Organisation:
         s.add(org)
         s.flush()
         audit.record(s, system_actor(org.id, "seed-demo"), "organisation", org.id, "created", after={"name": name})
+        emails.ensure_templates(s, org.id)
     return org
 
 

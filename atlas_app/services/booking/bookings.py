@@ -28,7 +28,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from atlas_app.db import read_session, utcnow, write_session
-from atlas_app.domain.money import format_pence
 from atlas_app.domain.statuses import OFFER_AFTER_OUTCOME, OUTCOME_LABELS, BookingStatus, OfferStatus, SessionStatus
 from atlas_app.models import (
     ACTIVE_BOOKING_STATUSES,
@@ -42,11 +41,14 @@ from atlas_app.models import (
     Organisation,
     Venue,
 )
-from atlas_app.services.platform import audit, locks, outbox
+from atlas_app.models.letters import EmailTemplate
+from atlas_app.services.booking import emails
+from atlas_app.services.booking.email_defaults import DEFAULT_LANGUAGE
+from atlas_app.services.platform import audit, locks
 from atlas_app.services.platform.actor import Actor
 from atlas_app.services.platform.errors import AtlasError, Conflict, NotFound, PermissionDenied, ValidationFailed
 from atlas_app.services.platform.permissions import Perm
-from atlas_app.timeutil import LONDON, london_date, london_text
+from atlas_app.timeutil import london_date, london_text
 
 SEAT_STATUSES = BookingStatus.HOLDS_SEAT
 ATTENDANCE_OUTCOMES = BookingStatus.OUTCOMES
@@ -542,7 +544,9 @@ _OFFER_FOR_BOOKING = (
     select(_o.id, _o.organisation_id, _o.offer_reference, _o.client_id, _o.course_type_id, _o.status,
            _o.critical_date, Client.first_name, Client.last_name, Client.email,
            CourseType.code.label("course_code"), CourseType.name.label("course_name"), CourseType.fee_pence,
-           Organisation.slug.label("organisation_slug"), BookingTerms.hold_minutes, BookingTerms.payment_due_hours,
+           Organisation.slug.label("organisation_slug"),
+           Organisation.name.label("organisation_name"), EmailTemplate.subject.label("email_subject"),
+           EmailTemplate.body.label("email_body"), BookingTerms.hold_minutes, BookingTerms.payment_due_hours,
            _b.id.label("active_id"), _b.status.label("active_status"), _b.reference.label("active_reference"),
            _b.session_id.label("active_session_id"))
     .select_from(Offer.__table__)
@@ -551,6 +555,9 @@ _OFFER_FOR_BOOKING = (
     .join(Organisation.__table__, Organisation.id == _o.organisation_id)
     .outerjoin(BookingTerms.__table__, BookingTerms.organisation_id == _o.organisation_id)
     .outerjoin(Booking.__table__, and_(_b.offer_id == _o.id, _b.status.in_(ACTIVE_BOOKING_STATUSES)))
+    .outerjoin(EmailTemplate.__table__, and_(EmailTemplate.organisation_id == _o.organisation_id,
+                                             EmailTemplate.kind == "booking_confirmation",
+                                             EmailTemplate.language == DEFAULT_LANGUAGE))
     .where(_o.id == bindparam("offer_id"), _o.organisation_id == bindparam("org"))
     .with_for_update(of=Offer.__table__)
 )
@@ -649,48 +656,26 @@ def book(actor: Actor, offer_id: int, session_id: int, needs: dict[str, Any] | N
 
 
 def _queue_confirmation(s: Session, offer: Offer, view: BookingView, kind: str = "confirmation",
-                        previously: str = "", client=None, extra: list[str] | None = None) -> None:
+                        previously: str = "", client=None, extra_lines: list[str] | None = None) -> None:
     """Queue the client's email about ``view``. ``client``: the client's names and email when the caller has them
     already (else they are looked up)."""
     client = client or s.get(Client, offer.client_id)
-    if not client or not client.email:
-        return
-    subject = {
-        "confirmation": f"Your course booking {view.reference}",
-        "transfer": f"Your course booking has moved: {view.reference}",
-        "cancellation": f"Your course booking {view.reference} is cancelled",
-        "session_moved": f"Your course has changed: {view.reference}",
-        "session_cancelled": f"Your course has been cancelled: {view.reference}",
-    }[kind]
-    lines = [
-        f"Dear {client.first_name} {client.last_name},",
-        "",
-        {
-            "confirmation": "Thank you for booking your course. Your booking reference is " + view.reference + ".",
-            "transfer": "Your booking has been moved. Your new booking reference is " + view.reference + ".",
-            "cancellation": "Your booking " + view.reference + " has been cancelled.",
-            "session_moved": "The course you are booked on (booking " + view.reference + ") has been changed. "
-                             "Your booking stays in place; the new details are below.",
-            "session_cancelled": "We are sorry: the course you are booked on (booking " + view.reference
-                                 + ") has been cancelled. Please choose another date through the booking site or "
-                                 "by telephone; we will be in touch if you do not.",
-        }[kind],
-        *([f"Previously: {previously}"] if previously else []),
-        *(["", *extra] if extra else []),
-        "",
-        f"Course: {view.course_name} ({view.course_code})",
-        f"When: {london_text(view.starts_at)} to {view.ends_at.astimezone(LONDON):%H:%M}",
-        f"Where: {view.venue_name}{', ' + view.venue_address if view.venue_address != 'Online' else ''}",
-        f"Offer reference: {view.offer_reference}",
-        f"Critical date: {offer.critical_date:%d %B %Y}",
-    ]
-    if kind in ("confirmation", "transfer", "session_moved") and view.status == BookingStatus.AWAITING_PAYMENT:
-        due = london_text(view.payment_due_at) if view.payment_due_at else "before the course"
-        lines += ["", f"Fee: {format_pence(view.fee_pence)}, to be paid by {due}."]
-    lines += ["", "Please bring your photocard driving licence. If you cannot attend, transfer or cancel your "
-              "booking before the course through the booking site or by telephone."]
-    outbox.queue(s, to=client.email, subject=subject, body="\n".join(lines), organisation_id=offer.organisation_id,
-                 related=("booking", view.reference))
+    extra: dict[str, Any] = {}
+    if kind == "cancellation":
+        extra["cancellation"] = {"money": "\n".join(extra_lines or [])}
+    elif kind in ("session_moved", "session_cancelled"):
+        extra["change"] = {"previously": previously}
+    # book() reads the organisation's confirmation template with the offer (one statement fewer on the hot path).
+    if kind == "confirmation" and hasattr(offer, "email_subject"):
+        template = None if offer.email_subject is None else (offer.email_subject, offer.email_body)
+    else:
+        template = emails.LOOK_UP
+    emails.send(s, _EMAIL_KINDS[kind], view=view, offer=offer, client=client, extra=extra, template=template)
+
+
+_EMAIL_KINDS = {"confirmation": "booking_confirmation", "transfer": "booking_transfer",
+                "cancellation": "booking_cancellation", "session_moved": "session_moved",
+                "session_cancelled": "session_cancelled"}
 
 
 def tell_booked_clients(s: Session, session: CourseSession, kind: str, previously: str = "",
@@ -826,7 +811,7 @@ def cancel(organisation_id: int, reference: str, *, actor: Actor | None = None, 
                  actor.username if actor else "")
         view = booking_view(s, booking)
         if before["status"] != BookingStatus.HELD:
-            _queue_confirmation(s, offer, view, "cancellation", extra=money_lines)
+            _queue_confirmation(s, offer, view, "cancellation", extra_lines=money_lines)
         audit.record(s, actor, "booking", booking.reference, "cancelled", before=before,
                      after={"status": BookingStatus.CANCELLED, "reason": reason[:300]}, organisation_id=organisation_id)
         return view

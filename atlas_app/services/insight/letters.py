@@ -1,8 +1,8 @@
 """Letters: each organisation's templates, merged with a client's offer, booking and payment details, and printed
 to PDF one at a time or as one PDF for a filtered set of bookings; optionally emailed through the outbox.
 
-Templates use Jinja2's sandboxed environment with ``StrictUndefined``: no code runs, and a template may only use the
-merge fields listed in ``MERGE_FIELDS`` (``{{ client.name }}``, ``{{ booking.reference }}``...). A template naming
+Templates use the platform's template engine (``services/platform/templating.py``): no code runs, the cost of a
+render is bounded, and a template may only use the merge fields listed in ``MERGE_FIELDS`` (``{{ client.name }}``, ``{{ booking.reference }}``...). A template naming
 anything else is refused with the field named, both when it is saved and when it is previewed.
 
 Every letter produced is written on the client's timeline (``ClientEvent`` kind ``letter``) and in the audit trail.
@@ -18,9 +18,6 @@ from typing import Any
 
 from fontTools.ttLib import TTFont
 from fpdf import FPDF
-from jinja2 import StrictUndefined, TemplateSyntaxError, meta, nodes
-from jinja2.exceptions import SecurityError, UndefinedError
-from jinja2.sandbox import SandboxedEnvironment
 from sqlalchemy import func
 from sqlmodel import Session, select
 
@@ -39,7 +36,7 @@ from atlas_app.models import (
 )
 from atlas_app.models.letters import LetterTemplate
 from atlas_app.models.payments import Payment
-from atlas_app.services.platform import audit, outbox
+from atlas_app.services.platform import audit, outbox, templating
 from atlas_app.services.platform.actor import Actor
 from atlas_app.services.platform.errors import NotFound, ValidationFailed
 from atlas_app.services.payments import payment_summaries
@@ -124,78 +121,19 @@ SHIPPED_TEMPLATES: list[tuple[str, str, str, str]] = [
      "Yours sincerely,\n{{ organisation.name }}"),
 ]
 
-_ENV = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
-
-
 # --- validating and rendering ------------------------------------------------------------------------------------
 
 
-def _field_name(node: nodes.Node) -> str:
-    if isinstance(node, nodes.Name):
-        return node.name
-    if isinstance(node, nodes.Getattr):
-        return _field_name(node.node) + "." + node.attr
-    if isinstance(node, nodes.Getitem) and isinstance(node.arg, nodes.Const):
-        return _field_name(node.node) + "." + str(node.arg.value)
-    return "(expression)"
-
-
 def check_template(source: str, what: str = "body") -> None:
-    """Refuse a template that does not parse, or that names anything but the merge fields."""
+    """Refuse a template that does not parse, or that names anything but the merge fields (see templating)."""
     if len(source) > MAX_BODY:
         raise ValidationFailed(f"The {what} is longer than {MAX_BODY} characters.", {what: "too long"})
-    try:
-        parsed = _ENV.parse(source)
-    except TemplateSyntaxError as exc:
-        raise ValidationFailed(f"The {what} has a template error on line {exc.lineno}: {exc.message}",
-                               {what: "syntax"}) from None
-    for name in sorted(meta.find_undeclared_variables(parsed)):
-        if name not in MERGE_FIELDS:
-            raise ValidationFailed(f"Unknown merge field '{name}' in the {what}.", {what: f"unknown field {name}"})
-    for node in parsed.find_all((nodes.Import, nodes.FromImport, nodes.Include, nodes.Extends, nodes.Macro,
-                                 nodes.CallBlock, nodes.Block)):
-        raise ValidationFailed(f"The {what} uses '{type(node).__name__.lower()}', which letters may not use; only "
-                               "merge fields, if and for.", {what: "not allowed"})
-    local_names = {n.name for n in parsed.find_all(nodes.Name) if n.ctx in ("store", "param")}
-    for n in parsed.find_all(nodes.Name):
-        if n.ctx == "load" and n.name not in MERGE_FIELDS and n.name not in local_names:
-            raise ValidationFailed(f"Unknown merge field '{n.name}' in the {what}.", {what: f"unknown field {n.name}"})
-    for node in parsed.find_all((nodes.Getattr, nodes.Getitem)):
-        inner = node.node
-        if isinstance(inner, nodes.Name) and inner.name in local_names:
-            continue
-        name = _field_name(node)
-        group = inner.name if isinstance(inner, nodes.Name) else None
-        attr = node.attr if isinstance(node, nodes.Getattr) else (
-            node.arg.value if isinstance(node.arg, nodes.Const) else None)
-        if group is None or group not in MERGE_FIELDS or group == "today" or attr not in MERGE_FIELDS[group]:
-            raise ValidationFailed(f"Unknown merge field '{name}' in the {what}.", {what: f"unknown field {name}"})
-    for name in ("client", "booking", "payment", "organisation"):
-        for n in parsed.find_all(nodes.Name):
-            if n.name == name and n.ctx == "load" and not _is_attr_target(parsed, n):
-                raise ValidationFailed(f"Use a field of '{name}' (for example {{{{ {name}."
-                                       f"{next(iter(MERGE_FIELDS[name]))} }}}}), not '{name}' itself.",
-                                       {what: f"bare group {name}"})
-    for n in parsed.find_all(nodes.Call):
-        raise ValidationFailed(f"The {what} calls a function ({_field_name(n.node)}); only merge fields and "
-                               "filters are allowed.", {what: "call"})
-
-
-def _is_attr_target(tree: nodes.Node, name_node: nodes.Name) -> bool:
-    for node in tree.find_all((nodes.Getattr, nodes.Getitem)):
-        if node.node is name_node:
-            return True
-    return False
+    templating.check(source, MERGE_FIELDS, what)
 
 
 def render(source: str, context: dict[str, Any], what: str = "body") -> str:
     check_template(source, what)
-    try:
-        return _ENV.from_string(source).render(**context)
-    except UndefinedError as exc:
-        raise ValidationFailed(f"The {what} uses a field with no value: {exc.message}", {what: "undefined"}) from None
-    except SecurityError as exc:
-        raise ValidationFailed(f"The {what} tries something letters may not do: {exc}", {what: "unsafe"}) from None
+    return templating.render(source, context, MERGE_FIELDS, what)
 
 
 # --- the merge data -------------------------------------------------------------------------------------------
@@ -610,8 +548,11 @@ def _produce(actor: Actor, code: str, pairs: list[tuple[int, int | None]], email
         template = _template(s, org_id, code)
         org = s.get(Organisation, org_id)
         targets = _contexts(s, org_id, pairs)
-        merged = [(t, render(template.subject, t.context, "subject"), render(template.body, t.context, "body"))
-                  for t in targets]
+        check_template(template.subject, "subject")
+        check_template(template.body, "body")
+        contexts = [t.context for t in targets]
+        merged = list(zip(targets, templating.render_many(template.subject, contexts, MERGE_FIELDS, "subject"),
+                          templating.render_many(template.body, contexts, MERGE_FIELDS, "body")))
         pdf = _pdf(org.name if org else "", merged)
         emailed = no_email = 0
         for t, subject, body in merged:

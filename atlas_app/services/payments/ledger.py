@@ -23,7 +23,8 @@ from atlas_app.models.payments import (
 from atlas_app.services.booking import bookings as booking_service
 from atlas_app.services.payments.state import METHOD_LABELS, payment_summary
 from atlas_app.services.payments.stripe_gateway import DEMO_LABEL
-from atlas_app.services.platform import audit, locks, outbox
+from atlas_app.services.booking import emails
+from atlas_app.services.platform import audit, locks
 from atlas_app.services.platform.actor import Actor
 from atlas_app.services.platform.errors import AtlasError, NotFound, ValidationFailed, amount_field
 from atlas_app.timeutil import london_text
@@ -183,31 +184,15 @@ def _queue_receipt(s: Session, booking: Booking, payment: Payment, kind: str) ->
         return
     summary = payment_summary(s, booking.id)
     view = booking_service.booking_view(s, booking)
-    demo = payment.provider == "demo"
-    lines = [f"Dear {client.first_name} {client.last_name},", ""]
-    if demo:
-        lines += [f"{DEMO_LABEL}: this receipt is for a demonstration payment. No card was charged.", ""]
-    if kind == "attention":
-        lines += [f"Thank you: we have received your payment of {pounds_text(payment.amount_pence)} for booking "
-                  f"{booking.reference}.",
-                  "Unfortunately the place you chose was no longer available when the payment arrived. Your money "
-                  "is safe: we will contact you to offer another date or to refund you in full."]
-        subject = f"Your payment for booking {booking.reference}"
-    else:
-        lines += [f"Thank you: we have received {pounds_text(payment.amount_pence)} "
-                  f"({METHOD_LABELS.get(payment.method, payment.method).lower()}) for booking {booking.reference}.",
-                  f"Received: {london_text(payment.received_at)}"]
-        if summary.state in PayState.SETTLED:
-            lines += ["", "Your course fee is paid in full and your booking is confirmed."]
-            subject = f"Payment received: booking {booking.reference} is confirmed"
-        else:
-            due = london_text(view.payment_due_at) if view.payment_due_at else "before the course"
-            lines += ["", f"Still to pay: {pounds_text(summary.outstanding_pence)}, by {due}."]
-            subject = f"Payment received for booking {booking.reference}"
-    lines += ["", f"Course: {view.course_name} ({view.course_code})", f"When: {london_text(view.starts_at)}",
-              f"Where: {view.venue_name}", f"Payment reference: {payment.provider_ref or payment.id}"]
-    outbox.queue(s, to=client.email, subject=("[DEMO] " if demo else "") + subject, body="\n".join(lines),
-                 organisation_id=booking.organisation_id, related=("booking", booking.reference))
+    payment_fields = {
+        "amount": pounds_text(payment.amount_pence),
+        "method": METHOD_LABELS.get(payment.method, payment.method).lower(),
+        "received": london_text(payment.received_at), "reference": str(payment.provider_ref or payment.id),
+        "outstanding": pounds_text(summary.outstanding_pence), "paid_in_full": summary.state in PayState.SETTLED,
+        "demo": payment.provider == "demo",
+    }
+    emails.send(s, "payment_seat_lost" if kind == "attention" else "payment_receipt", view=view, offer=offer,
+                client=client, extra={"payment": payment_fields}, demo=payment.provider == "demo")
 
 
 def record_provider_payment(s: Session, attempt: CheckoutAttempt, *, amount_pence: int, provider_ref: str,

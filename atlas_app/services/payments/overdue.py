@@ -32,7 +32,8 @@ from atlas_app.services.payments.state import (
     PaymentSummary,
     payment_summary,
 )
-from atlas_app.services.platform import audit, outbox
+from atlas_app.services.booking import emails
+from atlas_app.services.platform import audit
 from atlas_app.timeutil import london_date, london_text
 
 
@@ -141,14 +142,8 @@ def _release(s: Session, booking: Booking, summary: PaymentSummary, now: datetim
                  organisation_id=booking.organisation_id)
     client = s.get(Client, offer.client_id)
     if client and client.email:
-        outbox.queue(s, to=client.email, subject=f"Your course booking {booking.reference} has been released",
-                     body="\n".join([f"Dear {client.first_name} {client.last_name},", "",
-                                     f"The fee for booking {booking.reference} was not paid by "
-                                     f"{london_text(booking.payment_due_at)}, so the place has been released.",
-                                     "", f"You can book again before your offer's critical date "
-                                     f"({offer.critical_date:%d %B %Y}) using offer reference "
-                                     f"{offer.offer_reference}."]),
-                     organisation_id=booking.organisation_id, related=("booking", booking.reference))
+        emails.send(s, "booking_released", view=booking_service.booking_view(s, booking), offer=offer,
+                    client=client)
     return True
 
 
@@ -164,10 +159,7 @@ def _chase(s: Session, booking: Booking, summary: PaymentSummary, now: datetime,
                       detail=f"{what}: {pounds_text(summary.outstanding_pence)} still to pay."))
     client = s.get(Client, offer.client_id)
     if client and client.email:
-        outbox.queue(s, to=client.email, subject=f"Reminder: payment for course booking {booking.reference}",
-                     body="\n".join([f"Dear {client.first_name} {client.last_name},", "",
-                                     f"{what}. {pounds_text(summary.outstanding_pence)} is still to pay for booking "
-                                     f"{booking.reference}.", "",
-                                     "Please pay online through the booking site or telephone us to pay by card."]),
-                     organisation_id=booking.organisation_id, related=("booking", booking.reference))
+        emails.send(s, "payment_reminder", view=booking_service.booking_view(s, booking), offer=offer,
+                    client=client, extra={"reminder": {"outstanding": pounds_text(summary.outstanding_pence),
+                                                       "on_plan": plan}})
     return True

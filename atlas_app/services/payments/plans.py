@@ -23,7 +23,8 @@ from atlas_app.services.payments.ledger import (
 )
 from atlas_app.services.payments.staff import PlanView
 from atlas_app.services.payments.state import payment_summary
-from atlas_app.services.platform import audit, outbox
+from atlas_app.services.booking import emails
+from atlas_app.services.platform import audit
 from atlas_app.services.platform.actor import Actor
 from atlas_app.services.platform.errors import Conflict, NotFound, ValidationFailed
 from atlas_app.services.platform.permissions import Perm
@@ -121,12 +122,9 @@ def approve_plan(actor: Actor, booking_reference: str, instalments: list[tuple[d
                                      actor.username)
         client = s.get(Client, offer.client_id)
         if client and client.email:
-            outbox.queue(s, to=client.email, subject=f"Your payment plan for booking {booking.reference}",
-                         body="\n".join([f"Dear {client.first_name} {client.last_name},", "",
-                                         "We have agreed that you may pay for your course in instalments:", "",
-                                         *[f"  {pounds_text(a)} by {d:%d %B %Y}" for d, a in parsed], "",
-                                         f"Booking reference: {booking.reference}"]),
-                         organisation_id=org_id, related=("booking", booking.reference))
+            instalments = "\n".join(f"  {pounds_text(a)} by {d:%d %B %Y}" for d, a in parsed)
+            emails.send(s, "payment_plan", view=booking_service.booking_view(s, booking), offer=offer,
+                        client=client, extra={"plan": {"instalments": instalments}})
         return PlanView(plan.id, plan.status, total, plan.allow_attend_on_plan, reason, actor.username, now, parsed)
 
 

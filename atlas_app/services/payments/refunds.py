@@ -29,12 +29,12 @@ from atlas_app.services.payments.ledger import (
 )
 from atlas_app.services.payments.staff import RefundRow
 from atlas_app.services.payments.stripe_gateway import (
-    DEMO_LABEL,
     PaymentsUnavailable,
     stripe_client,
     stripe_error_text,
 )
-from atlas_app.services.platform import audit, locks, outbox
+from atlas_app.services.booking import emails
+from atlas_app.services.platform import audit, locks
 from atlas_app.services.platform.actor import Actor
 from atlas_app.services.platform.errors import Conflict, NotFound, ValidationFailed
 from atlas_app.services.platform.permissions import Perm
@@ -192,14 +192,9 @@ def _after_refund(s: Session, actor: Actor | None, booking: Booking, payment: Pa
     client = s.get(Client, offer.client_id)
     if client and client.email:
         demo = payment.provider == "demo"
-        outbox.queue(
-            s, to=client.email, subject=("[DEMO] " if demo else "") + f"Refund for booking {booking.reference}",
-            body="\n".join([f"Dear {client.first_name} {client.last_name},", "",
-                            *([f"{DEMO_LABEL}: no real money was paid or refunded.", ""] if demo else []),
-                            f"We have refunded {pounds_text(refund.amount_pence)} of your payment for booking "
-                            f"{booking.reference}.", f"Reason: {refund.reason}", "",
-                            "Card refunds usually reach your account within 5 to 10 working days."]),
-            organisation_id=booking.organisation_id, related=("booking", booking.reference))
+        emails.send(s, "refund", view=booking_service.booking_view(s, booking), offer=offer, client=client,
+                    extra={"refund": {"amount": pounds_text(refund.amount_pence), "reason": refund.reason,
+                                      "demo": demo}}, demo=demo)
 
 
 def refund_row(r: Refund) -> RefundRow:

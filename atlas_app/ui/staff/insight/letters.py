@@ -1,5 +1,6 @@
 """/letters: edit the organisation's letter templates (previewed with a real client's data before saving), and
 print letters as PDF, for one client or for a filtered set of bookings, optionally emailing each client their copy.
+Its "Emails" section edits the wording of the emails Atlas sends clients (booking confirmations, receipts...).
 
 The PDFs come from the ``/api/letters/pdf`` route (a same-origin form post with the session cookie), which calls the
 letters service; every handler here re-checks the actor and the permission on the server.
@@ -14,7 +15,9 @@ from typing import Any
 import reflex as rx
 
 from atlas_app.db import utcnow
+from atlas_app.services.booking import emails
 from atlas_app.services.insight import letters, reports
+from atlas_app.services.platform import templating
 from atlas_app.services.platform.errors import AtlasError
 from atlas_app.services.platform.permissions import Perm
 from atlas_app.timeutil import london_date
@@ -123,7 +126,8 @@ class LettersState(rx.State):
         actor = await require(self, Perm.LETTERS_MANAGE)
         self.error = self.notice = ""
         try:
-            p = await asyncio.to_thread(letters.preview, actor, self.subject, self.body, self.preview_reference)
+            p = await templating.render_off_loop(letters.preview, actor, self.subject, self.body,
+                                                 self.preview_reference)
         except AtlasError as exc:
             self.error = str(exc)
             self.preview_subject = self.preview_body = self.preview_for = ""
@@ -156,6 +160,151 @@ class LettersState(rx.State):
             self.error, self.match_count = str(exc), ""
             return
         self.match_count = f"{n} booking{'s' if n != 1 else ''} match{'es' if n == 1 else ''} these filters."
+
+
+@private
+class EmailsState(rx.State):
+    """The "Emails" section: one kind of client email at a time."""
+
+    kinds: list[dict[str, str]] = []
+    kind: str = ""
+    subject: str = ""
+    body: str = ""
+    updated: str = ""
+    fields: list[dict[str, str]] = []
+    preview_reference: str = ""
+    preview_to: str = ""
+    preview_subject: str = ""
+    preview_body: str = ""
+    error: str = ""
+    notice: str = ""
+
+    def _show(self, views: list, kind: str) -> None:
+        self.kinds = [{"value": v.kind, "label": v.label + ("" if v.is_default else " (changed)")} for v in views]
+        chosen = next((v for v in views if v.kind == kind), views[0] if views else None)
+        if chosen is None:
+            return
+        self.kind, self.subject, self.body = chosen.kind, chosen.subject, chosen.body
+        self.updated = (f"Last changed by {chosen.updated_by}" if chosen.updated_by and not chosen.is_default
+                        else "The wording Atlas ships with")
+        self.fields = [{"field": f, "what": w} for f, w in emails.fields_of(chosen.kind)]
+        self.preview_to = self.preview_subject = self.preview_body = ""
+
+    @rx.event
+    async def load(self):
+        actor = await require(self, Perm.LETTERS_MANAGE)
+        self.error = self.notice = ""
+        self._show(await asyncio.to_thread(emails.list_templates, actor), self.kind)
+
+    @rx.event
+    async def choose(self, kind: str):
+        actor = await require(self, Perm.LETTERS_MANAGE)
+        self.error = self.notice = ""
+        self._show(await asyncio.to_thread(emails.list_templates, actor), str(kind)[:40])
+
+    @rx.event
+    async def set_subject(self, value: str):
+        await require(self, Perm.LETTERS_MANAGE)
+        self.subject = str(value)[:300]
+
+    @rx.event
+    async def set_body(self, value: str):
+        await require(self, Perm.LETTERS_MANAGE)
+        self.body = str(value)[:emails.MAX_BODY + 1]
+
+    @rx.event
+    async def set_preview_reference(self, value: str):
+        await require(self, Perm.LETTERS_MANAGE)
+        self.preview_reference = str(value)[:40]
+
+    @rx.event
+    async def preview(self):
+        actor = await require(self, Perm.LETTERS_MANAGE)
+        self.error = self.notice = ""
+        try:
+            p = await templating.render_off_loop(emails.preview, actor, self.kind, self.subject, self.body,
+                                                 self.preview_reference)
+        except AtlasError as exc:
+            self.error = str(exc)
+            self.preview_to = self.preview_subject = self.preview_body = ""
+            return
+        self.preview_to = f"To {p.to} (booking {p.reference})"
+        self.preview_subject, self.preview_body = p.subject, p.body
+
+    @rx.event
+    async def save(self):
+        actor = await require(self, Perm.LETTERS_MANAGE)
+        self.error = self.notice = ""
+        try:
+            view = await asyncio.to_thread(emails.save_template, actor, self.kind, self.subject, self.body)
+        except AtlasError as exc:
+            self.error = str(exc)
+            return
+        self._show(await asyncio.to_thread(emails.list_templates, actor), view.kind)
+        self.notice = f"Email “{view.label}” saved."
+
+    @rx.event
+    async def restore(self):
+        actor = await require(self, Perm.LETTERS_MANAGE)
+        self.error = self.notice = ""
+        try:
+            view = await asyncio.to_thread(emails.restore_default, actor, self.kind)
+        except AtlasError as exc:
+            self.error = str(exc)
+            return
+        self._show(await asyncio.to_thread(emails.list_templates, actor), view.kind)
+        self.notice = f"Email “{view.label}” has its shipped wording again."
+
+
+def _emails_editor() -> rx.Component:
+    return rx.card(
+        rx.vstack(
+            rx.heading("Emails", size="4", as_="h2", id="emails-heading"),
+            rx.text("The emails clients are sent when they book, pay, are refunded, or their course changes. Each "
+                    "is plain text with merge fields, checked like letters.", size="2"),
+            select_field("Email", "email-kind", EmailsState.kinds, input_id="email-kind",
+                         value=EmailsState.kind, on_change=EmailsState.choose),
+            rx.text(EmailsState.updated, size="2", color_scheme="gray"),
+            rx.el.label("Subject", html_for="email-subject", font_weight="500"),
+            rx.input(id="email-subject", value=EmailsState.subject, on_change=EmailsState.set_subject,
+                     width="100%"),
+            rx.el.label("Email text", html_for="email-body", font_weight="500"),
+            rx.text_area(id="email-body", value=EmailsState.body, on_change=EmailsState.set_body, rows="14",
+                         width="100%", aria_describedby="email-fields", style={"font-family": "monospace"}),
+            rx.el.details(
+                rx.el.summary("Merge fields of this email", style={"cursor": "pointer", "font-weight": "500"}),
+                rx.el.dl(rx.foreach(EmailsState.fields, lambda f: rx.fragment(
+                    rx.el.dt(rx.code(f["field"])), rx.el.dd(f["what"], margin_bottom="0.4em")))),
+                id="email-fields",
+            ),
+            rx.el.label("Preview with booking or offer reference (blank: the latest booking)",
+                        html_for="email-preview-reference", font_weight="500"),
+            rx.input(id="email-preview-reference", value=EmailsState.preview_reference,
+                     on_change=EmailsState.set_preview_reference, width="100%"),
+            form_error(EmailsState.error),
+            form_notice(EmailsState.notice),
+            rx.hstack(
+                rx.button("Preview", id="email-preview-button", on_click=EmailsState.preview, variant="soft"),
+                rx.button("Save email", id="email-save-button", on_click=EmailsState.save),
+                rx.button("Restore the shipped wording", id="email-restore-button", on_click=EmailsState.restore,
+                          variant="outline", color_scheme="gray"),
+                spacing="3", wrap="wrap",
+            ),
+            rx.cond(
+                EmailsState.preview_subject != "",
+                rx.box(
+                    rx.text(EmailsState.preview_to, size="2", color_scheme="gray"),
+                    rx.text(EmailsState.preview_subject, weight="bold", id="email-preview-subject"),
+                    rx.el.pre(EmailsState.preview_body, id="email-preview-body",
+                              style={"white-space": "pre-wrap", "font-family": "inherit"}),
+                    role="region", aria_label="Email preview", padding="1em",
+                    border="1px solid var(--gray-7)", border_radius="var(--radius-3)", width="100%",
+                ),
+            ),
+            spacing="2", width="100%", align_items="stretch",
+        ),
+        width="100%",
+    )
 
 
 def _template_editor() -> rx.Component:
@@ -279,7 +428,7 @@ def _produce_forms() -> rx.Component:
     return rx.vstack(rx.card(one, width="100%"), rx.card(bulk, width="100%"), spacing="4", width="100%")
 
 
-@staff_page("/letters", "Letters", on_load=LettersState.load)
+@staff_page("/letters", "Letters", on_load=[LettersState.load, EmailsState.load])
 def letters_page() -> rx.Component:
     return rx.vstack(
         rx.text("Letters are merged with each client's offer, booking and payment details. Every letter produced "
@@ -289,5 +438,6 @@ def letters_page() -> rx.Component:
             _produce_forms(),
             columns=rx.breakpoints(initial="1", lg="2"), spacing="4", width="100%",
         ),
+        _emails_editor(),
         spacing="4", width="100%",
     )

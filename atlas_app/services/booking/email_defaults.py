@@ -1,0 +1,132 @@
+"""The emails Atlas sends clients, as shipped: each kind's merge fields and its default subject and plain-text body
+(English). Plain data, so the migration that seeds organisations' templates can read it too.
+
+Each organisation gets its own copy of every kind (``email_template``), which its administrators may edit on the
+letters page; ``services/booking/emails.py`` renders them.
+"""
+
+from __future__ import annotations
+
+DEFAULT_LANGUAGE = "en"
+
+# Merge fields, by group: group -> field -> what it holds.
+GROUPS: dict[str, dict[str, str]] = {
+    "client": {"name": "Full name", "first_name": "First name", "last_name": "Last name",
+               "offer_reference": "Police offer reference",
+               "critical_date": "Date the course must be completed by"},
+    "booking": {"reference": "Booking reference", "course_name": "Course name", "course_code": "Course code",
+                "when": "Day, date and start time", "ends": "Finish time", "venue": "Venue name",
+                "where": "Venue name and address", "fee": "Course fee",
+                "payment_due": "When the fee must be paid by", "awaiting_payment": "True while the fee is unpaid",
+                "status": "Booking status"},
+    "organisation": {"name": "Organisation name"},
+    "change": {"previously": "The course's details before the change (may be blank)"},
+    "cancellation": {"money": "What is refunded and what fee is kept (may be blank)"},
+    "payment": {"amount": "Amount received", "method": "How it was paid", "received": "When it was received",
+                "reference": "Payment reference", "outstanding": "Still to pay",
+                "paid_in_full": "True when the fee is paid in full", "demo": "True for a demonstration payment"},
+    "refund": {"amount": "Amount refunded", "reason": "Reason for the refund",
+               "demo": "True for a demonstration payment"},
+    "plan": {"instalments": "The instalments, one a line"},
+    "reminder": {"outstanding": "Still to pay", "on_plan": "True when the booking is on a payment plan"},
+}
+
+_BASE = ("client", "booking", "organisation")
+
+_COURSE = ("Course: {{ booking.course_name }} ({{ booking.course_code }})\n"
+           "When: {{ booking.when }} to {{ booking.ends }}\n"
+           "Where: {{ booking.where }}\n"
+           "Offer reference: {{ client.offer_reference }}\n"
+           "Critical date: {{ client.critical_date }}")
+_FEE = ("{% if booking.awaiting_payment %}\n\nFee: {{ booking.fee }}, to be paid by {{ booking.payment_due }}."
+        "{% endif %}")
+_CLOSE = ("\n\nPlease bring your photocard driving licence. If you cannot attend, transfer or cancel your booking "
+          "before the course through the booking site or by telephone.")
+_PREVIOUSLY = "{% if change.previously %}\nPreviously: {{ change.previously }}{% endif %}"
+_DEMO_RECEIPT = ("{% if payment.demo %}DEMO — no real money: this receipt is for a demonstration payment. "
+                 "No card was charged.\n\n{% endif %}")
+_PAYMENT_COURSE = ("\n\nCourse: {{ booking.course_name }} ({{ booking.course_code }})\n"
+                   "When: {{ booking.when }}\nWhere: {{ booking.venue }}\nPayment reference: {{ payment.reference }}")
+
+
+class Kind:
+    __slots__ = ("code", "label", "groups", "subject", "body")
+
+    def __init__(self, code: str, label: str, groups: tuple[str, ...], subject: str, body: str) -> None:
+        self.code, self.label, self.groups, self.subject, self.body = code, label, groups, subject, body
+
+    @property
+    def fields(self) -> dict[str, dict[str, str]]:
+        return {g: GROUPS[g] for g in self.groups}
+
+
+KINDS: dict[str, Kind] = {k.code: k for k in [
+    Kind("booking_confirmation", "Booking confirmation", _BASE,
+         "Your course booking {{ booking.reference }}",
+         "Dear {{ client.name }},\n\n"
+         "Thank you for booking your course. Your booking reference is {{ booking.reference }}.\n\n"
+         + _COURSE + _FEE + _CLOSE),
+    Kind("booking_transfer", "Booking moved to another session", _BASE,
+         "Your course booking has moved: {{ booking.reference }}",
+         "Dear {{ client.name }},\n\n"
+         "Your booking has been moved. Your new booking reference is {{ booking.reference }}.\n\n"
+         + _COURSE + _FEE + _CLOSE),
+    Kind("booking_cancellation", "Booking cancelled", (*_BASE, "cancellation"),
+         "Your course booking {{ booking.reference }} is cancelled",
+         "Dear {{ client.name }},\n\n"
+         "Your booking {{ booking.reference }} has been cancelled."
+         "{% if cancellation.money %}\n\n{{ cancellation.money }}{% endif %}\n\n"
+         + _COURSE + _CLOSE),
+    Kind("session_moved", "Course date, time or venue changed", (*_BASE, "change"),
+         "Your course has changed: {{ booking.reference }}",
+         "Dear {{ client.name }},\n\n"
+         "The course you are booked on (booking {{ booking.reference }}) has been changed. Your booking stays in "
+         "place; the new details are below." + _PREVIOUSLY + "\n\n" + _COURSE + _FEE + _CLOSE),
+    Kind("session_cancelled", "Course cancelled", (*_BASE, "change"),
+         "Your course has been cancelled: {{ booking.reference }}",
+         "Dear {{ client.name }},\n\n"
+         "We are sorry: the course you are booked on (booking {{ booking.reference }}) has been cancelled. Please "
+         "choose another date through the booking site or by telephone; we will be in touch if you do not."
+         + _PREVIOUSLY + "\n\n" + _COURSE + _CLOSE),
+    Kind("payment_receipt", "Payment receipt", (*_BASE, "payment"),
+         "{% if payment.paid_in_full %}Payment received: booking {{ booking.reference }} is confirmed"
+         "{% else %}Payment received for booking {{ booking.reference }}{% endif %}",
+         "Dear {{ client.name }},\n\n" + _DEMO_RECEIPT +
+         "Thank you: we have received {{ payment.amount }} ({{ payment.method }}) for booking "
+         "{{ booking.reference }}.\nReceived: {{ payment.received }}\n\n"
+         "{% if payment.paid_in_full %}Your course fee is paid in full and your booking is confirmed."
+         "{% else %}Still to pay: {{ payment.outstanding }}, by {{ booking.payment_due }}.{% endif %}"
+         + _PAYMENT_COURSE),
+    Kind("payment_seat_lost", "Payment received after the place was lost", (*_BASE, "payment"),
+         "Your payment for booking {{ booking.reference }}",
+         "Dear {{ client.name }},\n\n" + _DEMO_RECEIPT +
+         "Thank you: we have received your payment of {{ payment.amount }} for booking {{ booking.reference }}.\n"
+         "Unfortunately the place you chose was no longer available when the payment arrived. Your money is safe: "
+         "we will contact you to offer another date or to refund you in full." + _PAYMENT_COURSE),
+    Kind("refund", "Refund", (*_BASE, "refund"),
+         "Refund for booking {{ booking.reference }}",
+         "Dear {{ client.name }},\n\n"
+         "{% if refund.demo %}DEMO — no real money: no real money was paid or refunded.\n\n{% endif %}"
+         "We have refunded {{ refund.amount }} of your payment for booking {{ booking.reference }}.\n"
+         "Reason: {{ refund.reason }}\n\n"
+         "Card refunds usually reach your account within 5 to 10 working days."),
+    Kind("payment_plan", "Payment plan agreed", (*_BASE, "plan"),
+         "Your payment plan for booking {{ booking.reference }}",
+         "Dear {{ client.name }},\n\n"
+         "We have agreed that you may pay for your course in instalments:\n\n"
+         "{{ plan.instalments }}\n\n"
+         "Booking reference: {{ booking.reference }}"),
+    Kind("payment_reminder", "Payment overdue reminder", (*_BASE, "reminder"),
+         "Reminder: payment for course booking {{ booking.reference }}",
+         "Dear {{ client.name }},\n\n"
+         "{% if reminder.on_plan %}An instalment of your payment plan is overdue{% else %}Your course fee is overdue"
+         "{% endif %}. {{ reminder.outstanding }} is still to pay for booking {{ booking.reference }}.\n\n"
+         "Please pay online through the booking site or telephone us to pay by card."),
+    Kind("booking_released", "Unpaid booking released", _BASE,
+         "Your course booking {{ booking.reference }} has been released",
+         "Dear {{ client.name }},\n\n"
+         "The fee for booking {{ booking.reference }} was not paid by {{ booking.payment_due }}, so the place has "
+         "been released.\n\n"
+         "You can book again before your offer's critical date ({{ client.critical_date }}) using offer reference "
+         "{{ client.offer_reference }}."),
+]}

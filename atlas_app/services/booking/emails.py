@@ -1,0 +1,284 @@
+"""Client emails: each organisation's templates (subject and plain-text body per kind and language, edited by its
+administrators on the letters page), rendered by the platform's template engine with the merge fields of the kind
+(``email_defaults.KINDS``) and queued through the outbox in the caller's transaction.
+
+An organisation without a row for a kind gets the shipped wording. A stored template that cannot be filled in (it
+was checked when saved, so this means a limit was hit) falls back to the shipped wording too, so the client is
+always told.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func
+from sqlmodel import Session, select
+
+from atlas_app.db import read_session, utcnow, write_session
+from atlas_app.domain.money import format_pence
+from atlas_app.domain.statuses import BookingStatus
+from atlas_app.models import Booking, Client, Offer, Organisation
+from atlas_app.models.letters import EmailTemplate
+from atlas_app.services.booking.email_defaults import DEFAULT_LANGUAGE, GROUPS, KINDS, Kind
+from atlas_app.services.platform import audit, outbox, templating
+from atlas_app.services.platform.actor import Actor
+from atlas_app.services.platform.errors import NotFound, ValidationFailed
+from atlas_app.services.platform.permissions import Perm
+from atlas_app.timeutil import LONDON, london_text
+
+log = logging.getLogger(__name__)
+
+MAX_BODY = 20_000
+DEMO_SUBJECT = "[DEMO] "
+
+
+def _kind(code: str) -> Kind:
+    kind = KINDS.get(str(code or ""))
+    if kind is None:
+        raise NotFound("No such kind of email.")
+    return kind
+
+
+def check(kind: Kind, subject: str, body: str) -> None:
+    """Refuse, naming the field, a subject or body that is empty, too long, or not a valid template of the kind."""
+    if not subject.strip():
+        raise ValidationFailed("The email needs a subject.", {"subject": "required"})
+    if not body.strip():
+        raise ValidationFailed("The email needs some text.", {"body": "required"})
+    if len(subject) > 300:
+        raise ValidationFailed("The subject is longer than 300 characters.", {"subject": "too long"})
+    if len(body) > MAX_BODY:
+        raise ValidationFailed(f"The body is longer than {MAX_BODY} characters.", {"body": "too long"})
+    templating.check(subject, kind.fields, "subject")
+    templating.check(body, kind.fields, "body")
+
+
+# --- the merge data ------------------------------------------------------------------------------------------
+
+
+def booking_context(view: Any, offer: Any, client: Any, organisation_name: str) -> dict[str, Any]:
+    """The client, booking and organisation groups, from a booking view (``bookings.BookingView``), its offer (for
+    the critical date) and the client's names."""
+    where = view.venue_name + (", " + view.venue_address if view.venue_address != "Online" else "")
+    return {
+        "client": {"name": f"{client.first_name} {client.last_name}", "first_name": client.first_name,
+                   "last_name": client.last_name, "offer_reference": view.offer_reference,
+                   "critical_date": f"{offer.critical_date:%d %B %Y}"},
+        "booking": {"reference": view.reference, "course_name": view.course_name, "course_code": view.course_code,
+                    "when": london_text(view.starts_at), "ends": f"{view.ends_at.astimezone(LONDON):%H:%M}",
+                    "venue": view.venue_name, "where": where, "fee": format_pence(view.fee_pence),
+                    "payment_due": london_text(view.payment_due_at) if view.payment_due_at else "before the course",
+                    "awaiting_payment": view.status == BookingStatus.AWAITING_PAYMENT, "status": view.status.replace("_", " ")},
+        "organisation": {"name": organisation_name},
+    }
+
+
+def _organisation_name(s: Session, organisation_id: int) -> str:
+    org = s.get(Organisation, organisation_id)
+    return org.name if org else ""
+
+
+def _stored(s: Session, organisation_id: int, kind: str, language: str) -> EmailTemplate | None:
+    return s.exec(select(EmailTemplate).where(EmailTemplate.organisation_id == organisation_id,
+                                              EmailTemplate.kind == kind,
+                                              EmailTemplate.language == language)).first()
+
+
+LOOK_UP: Any = object()  # compose()/send(): read the organisation's template
+
+
+def compose(s: Session, organisation_id: int, kind: str, context: dict[str, Any],
+            language: str = DEFAULT_LANGUAGE, template: Any = LOOK_UP) -> tuple[str, str]:
+    """(subject, body) of the organisation's email of ``kind`` for this merge data. ``template``: its (subject,
+    body) when the caller read them already, None for the shipped wording."""
+    k = _kind(kind)
+    if template is LOOK_UP:
+        row = _stored(s, organisation_id, kind, language)
+        if row is None and language != DEFAULT_LANGUAGE:
+            row = _stored(s, organisation_id, kind, DEFAULT_LANGUAGE)
+        template = (row.subject, row.body) if row is not None else None
+    row = template
+    subject, body = template if template is not None else (k.subject, k.body)
+    try:
+        return (templating.render(subject, context, k.fields, "subject"),
+                templating.render(body, context, k.fields, "body"))
+    except ValidationFailed as exc:
+        if row is None:
+            raise
+        log.warning("Organisation %s's %s email could not be filled in (%s); the shipped wording was sent.",
+                    organisation_id, kind, exc)
+        return (templating.render(k.subject, context, k.fields, "subject"),
+                templating.render(k.body, context, k.fields, "body"))
+
+
+def send(s: Session, kind: str, *, view: Any, offer: Any, client: Any, extra: dict[str, Any] | None = None,
+         demo: bool = False, template: Any = LOOK_UP) -> None:
+    """Queue the client's email of ``kind`` about the booking ``view``, inside the caller's transaction. ``client``
+    needs first_name, last_name and email; ``extra`` holds the kind's own groups (payment, refund...)."""
+    if not client or not getattr(client, "email", ""):
+        return
+    organisation_id = offer.organisation_id
+    name = getattr(offer, "organisation_name", None)
+    context = booking_context(view, offer, client, _organisation_name(s, organisation_id) if name is None else name)
+    context.update(extra or {})
+    subject, body = compose(s, organisation_id, kind, context, template=template)
+    outbox.queue(s, to=client.email, subject=(DEMO_SUBJECT if demo else "") + subject, body=body,
+                 organisation_id=organisation_id, related=("booking", view.reference))
+
+
+# --- the organisation's templates ----------------------------------------------------------------------------
+
+
+def ensure_templates(s: Session, organisation_id: int) -> int:
+    """Give the organisation the shipped wording of every kind it has no template for; returns how many."""
+    have = set(s.exec(select(EmailTemplate.kind).where(EmailTemplate.organisation_id == organisation_id,
+                                                       EmailTemplate.language == DEFAULT_LANGUAGE)).all())
+    added = 0
+    for kind in KINDS.values():
+        if kind.code not in have:
+            s.add(EmailTemplate(organisation_id=organisation_id, kind=kind.code, language=DEFAULT_LANGUAGE,
+                                subject=kind.subject, body=kind.body, updated_by="atlas"))
+            added += 1
+    s.flush()
+    return added
+
+
+def seed_templates() -> int:
+    """Every organisation gets the shipped wording of the kinds it lacks (demo data)."""
+    added = 0
+    with write_session() as s:
+        for org_id in s.exec(select(Organisation.id)).all():
+            added += ensure_templates(s, org_id)
+    return added
+
+
+@dataclass(frozen=True)
+class EmailTemplateView:
+    kind: str
+    label: str
+    language: str
+    subject: str
+    body: str
+    updated_by: str
+    updated_at: datetime | None
+    is_default: bool  # the wording is the shipped one
+
+
+def _view(row: EmailTemplate) -> EmailTemplateView:
+    k = KINDS[row.kind]
+    return EmailTemplateView(row.kind, k.label, row.language, row.subject, row.body, row.updated_by, row.updated_at,
+                             row.subject == k.subject and row.body == k.body)
+
+
+def list_templates(actor: Actor) -> list[EmailTemplateView]:
+    actor.require(Perm.LETTERS_MANAGE)
+    org_id = actor.require_org()
+    with write_session() as s:
+        ensure_templates(s, org_id)
+        rows = {r.kind: r for r in s.exec(select(EmailTemplate).where(EmailTemplate.organisation_id == org_id,
+                                                                      EmailTemplate.language == DEFAULT_LANGUAGE))}
+        return [_view(rows[code]) for code in KINDS if code in rows]
+
+
+def fields_of(kind: str) -> list[tuple[str, str]]:
+    """("{{ group.field }}", what it holds) for each merge field of the kind."""
+    return [("{{ " + f"{g}.{name}" + " }}", what) for g, fields in _kind(kind).fields.items()
+            for name, what in fields.items()]
+
+
+def save_template(actor: Actor, kind: str, subject: str, body: str) -> EmailTemplateView:
+    """Change the organisation's wording of one kind of email, after checking it (refused with the field named)."""
+    actor.require(Perm.LETTERS_MANAGE)
+    org_id = actor.require_org()
+    k = _kind(kind)
+    subject, body = str(subject or "").strip(), str(body or "")
+    check(k, subject, body)
+    with write_session() as s:
+        ensure_templates(s, org_id)
+        row = _stored(s, org_id, k.code, DEFAULT_LANGUAGE)
+        before = {"subject": row.subject, "body": row.body}
+        row.subject, row.body, row.updated_by, row.updated_at = subject, body, actor.username, utcnow()
+        s.add(row)
+        s.flush()
+        audit.record(s, actor, "email_template", f"{k.code}/{row.language}", "updated", before=before,
+                     after={"subject": subject, "body": body})
+        return _view(row)
+
+
+def restore_default(actor: Actor, kind: str) -> EmailTemplateView:
+    """Put the shipped wording back (audited)."""
+    k = _kind(kind)
+    return save_template(actor, k.code, k.subject, k.body)
+
+
+# --- preview --------------------------------------------------------------------------------------------------
+
+
+def _sample_extra(kind: Kind, view: Any) -> dict[str, Any]:
+    """Plausible values for the kind's own groups, drawn from the booking where they can be."""
+    fee = f"£{view.fee_pence / 100:,.2f}"
+    samples = {
+        "change": {"previously": view.session_text},
+        "cancellation": {"money": f"You paid {fee}. {fee} is being refunded to the card you paid with; card "
+                                  "refunds usually reach your account within 5 to 10 working days."},
+        "payment": {"amount": fee, "method": "card (online)", "received": london_text(utcnow()),
+                    "reference": "pi_example", "outstanding": "£0.00", "paid_in_full": True, "demo": False},
+        "refund": {"amount": fee, "reason": "Booking cancelled", "demo": False},
+        "plan": {"instalments": f"  {fee} by {view.starts_at.astimezone(LONDON):%d %B %Y}"},
+        "reminder": {"outstanding": fee, "on_plan": False},
+    }
+    return {g: samples[g] for g in kind.groups if g in samples}
+
+
+@dataclass(frozen=True)
+class EmailPreview:
+    reference: str
+    to: str
+    subject: str
+    body: str
+
+
+def _preview_booking(s: Session, org_id: int, reference: str) -> Booking:
+    ref = str(reference or "").strip().upper()[:40]
+    q = select(Booking).where(Booking.organisation_id == org_id)
+    if ref:
+        b = s.exec(q.where(func.upper(Booking.reference) == ref)).first()
+        if b is None:
+            offer = s.exec(select(Offer).where(Offer.organisation_id == org_id,
+                                               func.upper(Offer.offer_reference) == ref)).first()
+            b = s.exec(q.where(Booking.offer_id == offer.id).order_by(Booking.id.desc())).first() if offer else None
+        if b is None:
+            raise NotFound(f"No booking {ref} (or offer with a booking).")
+        return b
+    b = s.exec(q.order_by(Booking.id.desc())).first()
+    if b is None:
+        raise NotFound("There are no bookings yet to preview with.")
+    return b
+
+
+def preview(actor: Actor, kind: str, subject: str, body: str, reference: str = "") -> EmailPreview:
+    """The email as a real client would get it: the booking ``reference`` (else the latest booking) and sample
+    values for what only the event itself knows (amounts paid or refunded...)."""
+    from atlas_app.services.booking.bookings import booking_view
+
+    actor.require(Perm.LETTERS_MANAGE)
+    org_id = actor.require_org()
+    k = _kind(kind)
+    subject, body = str(subject or "").strip(), str(body or "")
+    check(k, subject, body)
+    with read_session() as s:
+        b = _preview_booking(s, org_id, reference)
+        view = booking_view(s, b)
+        offer = s.get(Offer, b.offer_id)
+        client = s.get(Client, offer.client_id)
+        context = booking_context(view, offer, client, _organisation_name(s, org_id))
+    context.update(_sample_extra(k, view))
+    return EmailPreview(view.reference, client.email or "(no email address)",
+                        templating.render(subject, context, k.fields, "subject"),
+                        templating.render(body, context, k.fields, "body"))
+
+
+__all__ = ["GROUPS", "KINDS", "compose", "send", "ensure_templates", "list_templates", "save_template", "preview"]
