@@ -219,7 +219,7 @@ def restore_default(actor: Actor, kind: str) -> EmailTemplateView:
 
 def _sample_extra(kind: Kind, view: Any) -> dict[str, Any]:
     """Plausible values for the kind's own groups, drawn from the booking where they can be."""
-    fee = f"£{view.fee_pence / 100:,.2f}"
+    fee = format_pence(view.fee_pence)
     samples = {
         "change": {"previously": view.session_text},
         "cancellation": {"money": f"You paid {fee}. {fee} is being refunded to the card you paid with; card "
