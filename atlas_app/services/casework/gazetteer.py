@@ -676,8 +676,7 @@ def _missing_records(seen: set[str], dtf: bool) -> str:
         else:
             parts.append("addresses (24/28)")
     need = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
-    verb = "is" if len(parts) == 1 else "are"
-    return (f"{held_text}: the {need} {verb} in other files; import the folder or zip of all the record files "
+    return (f"{held_text}: the {need} are in other files; import the folder or zip of all the record files "
             "together.")
 
 
@@ -692,14 +691,16 @@ def _record_rows(sources: list[_Source], report: ImportReport, layouts: dict[str
     for source in sources:
         # Column orders given by header rows in this file: record type -> column names.
         headed: dict[str, list[str]] = {}
+        id_at = 0  # where the record identifier is (a header row may put it elsewhere than first)
         for line, fields in _source_rows(source):
-            rtype = fields[0].strip().strip('"')
-            if rtype.upper() == "RECORD_IDENTIFIER":
+            rtype = fields[id_at].strip().strip('"') if len(fields) > id_at else ""
+            if not rtype.isdigit() and "RECORD_IDENTIFIER" in (f.strip().upper() for f in fields):
                 found = _header_layout(fields, layouts)
                 if found is None:
                     report.error(_where(source, line, several), "a header row that is not one of the record types'")
                 else:
                     headed[found[0]] = found[1]
+                    id_at = found[1].index("RECORD_IDENTIFIER")
                 continue
             report.rows_read += 1
             if rtype in _SKIPPED_TYPES:
