@@ -250,6 +250,16 @@ def test_a_lone_record_file_is_refused_with_the_reason(worker, tmp_path, files, 
     assert places(worker.organisation_id) == {}
 
 
+def test_a_change_only_file_of_delete_markers_needs_no_other_records(worker, tmp_path):
+    gazetteer.import_gazetteer(worker, SAMPLE["abp-premium"], "abp-premium")
+    blpus = [line for line in SAMPLE["abp-premium"].read_text().splitlines() if line.startswith("21,")]
+    cou = tmp_path / "cou.csv"
+    cou.write_text("\r\n".join(line.replace("21,I,", "21,D,", 1) for line in blpus[:2]) + "\r\n")
+    report = gazetteer.import_gazetteer(worker, cou, "abp-premium")
+    assert report.deleted == 2
+    assert places(worker.organisation_id)[100110001001].status == "deleted"
+
+
 def test_an_lpi_naming_a_street_the_files_lack_is_a_malformed_row(worker, tmp_path):
     def edit(lines):
         lines[11] = lines[11].replace(",27000101,", ",27000999,")  # line 12: the LPI of 100110001002

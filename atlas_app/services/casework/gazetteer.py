@@ -656,15 +656,20 @@ def _header_layout(header: list[str], layouts: dict[str, list[str]]) -> tuple[st
     return best, names
 
 
+def _and(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
 def _missing_records(seen: set[str], dtf: bool) -> str:
-    """Why a file cannot be imported on its own ('' when it can): the records its records refer to are elsewhere."""
+    """Why a file cannot be imported on its own ('' when it can): the records its records refer to are elsewhere.
+    ``seen`` holds the record types with inserts or updates (a delete marker needs no other record)."""
     if not seen & {"15", "21", "24", "28", "32"}:
         return ""
     missing = [t for t in _NEEDED_TYPES if t not in seen]
     if not missing:
         return ""
-    held = sorted(t for t in seen if t in _TYPE_NAMES)
-    held_text = " and ".join(_TYPE_NAMES[t] for t in held) + " records only"
+    held = [_TYPE_NAMES[t] for t in sorted(seen) if t in _TYPE_NAMES]
+    held_text = _and(held) + " records only"
     parts = []
     for t in missing:
         if t == "15":
@@ -675,8 +680,7 @@ def _missing_records(seen: set[str], dtf: bool) -> str:
             parts.append("addresses (record 24)")
         else:
             parts.append("addresses (24/28)")
-    need = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
-    return (f"{held_text}: the {need} are in other files; import the folder or zip of all the record files "
+    return (f"{held_text}: the {_and(parts)} are in other files; import the folder or zip of all the record files "
             "together.")
 
 
@@ -722,10 +726,12 @@ def _record_rows(sources: list[_Source], report: ImportReport, layouts: dict[str
                                        f"{len(fields)} fields")
                     rec = dict.fromkeys(layout, "")
                     rec.update(zip(columns, fields, strict=True))
-                seen.add(rtype)
                 if rtype in ("10", "29", "99", "11", "12", "22", "23", "30", "31"):
+                    seen.add(rtype)
                     continue
                 change = _change(rec.get("CHANGE_TYPE", "I"))
+                if change != "D":
+                    seen.add(rtype)
                 if rtype == "15":
                     usrn = _uprn(rec["USRN"], "USRN")
                     known = streets.get(usrn)
@@ -965,6 +971,13 @@ class _Applier:
 # --- the import ------------------------------------------------------------------------------------------------
 
 
+def _error_order(error: str) -> tuple[str, int]:
+    """Reported errors in file order: ("ID21_BLPU_Records.csv line 4: ..." or "line 4: ...")."""
+    where, _sep, rest = error.partition("line ")
+    number = rest.split(":", 1)[0]
+    return where, int(number) if number.isdigit() else 0
+
+
 def _start_job(actor: Actor, org_id: int, fmt: str, filename: str, total: int) -> int:
     with write_session() as s:
         job = ImportJob(organisation_id=org_id, kind="gazetteer", filename=f"{filename} ({fmt})"[:200],
@@ -1063,6 +1076,7 @@ def import_gazetteer(actor: Actor, path: str | Path, fmt: str, *, filename: str 
                             progress)
             finally:
                 applier.close()
+            report.errors.sort(key=_error_order)
             if report.error_count and not skip_bad_rows:
                 report.refused = True
                 report.inserted = report.updated = report.deleted = 0
