@@ -404,3 +404,15 @@ def test_cli_imports_a_zip_of_record_files_and_refuses_a_lone_blpu_file(org, tmp
     result = run_cli("import-gazetteer", str(archive), "--format", "abp-premium", "--org", "hartlepool")
     assert result.returncode == 0, result.stderr
     assert "6 places added" in result.stdout
+
+
+def test_open_uprn_is_read_from_the_zip_os_supplies(worker, tmp_path):
+    import zipfile
+
+    archive = tmp_path / "osopenuprn_202411_csv.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.write(SAMPLE["open-uprn"], "osopenuprn_202411.csv")
+    report = gazetteer.import_gazetteer(worker, archive, "open-uprn")
+    assert (report.inserted, report.error_count) == (7, 0)
+    with pytest.raises(ValidationFailed, match="one CSV file at a time"):
+        gazetteer.import_gazetteer(worker, archive, "abp-plus")

@@ -27,6 +27,7 @@ DTF 7.3 export.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import functools
 import io
@@ -299,16 +300,24 @@ class _Source:
     path: Path
     member: str = ""
 
-    def open(self):
+    @contextlib.contextmanager
+    def open_binary(self) -> Iterator[Any]:
         if not self.member:
-            return open(self.path, encoding="utf-8-sig", errors="replace", newline="")
-        archive = zipfile.ZipFile(self.path)
-        return io.TextIOWrapper(archive.open(self.member), encoding="utf-8-sig", errors="replace", newline="")
+            with open(self.path, "rb") as f:
+                yield f
+            return
+        with zipfile.ZipFile(self.path) as archive, archive.open(self.member) as f:
+            yield f
+
+    @contextlib.contextmanager
+    def open(self) -> Iterator[Any]:
+        """The file as text (a UTF-8 byte-order mark skipped, line ends kept for the CSV reader)."""
+        with self.open_binary() as raw:
+            yield io.TextIOWrapper(raw, encoding="utf-8-sig", errors="replace", newline="")
 
     def count_lines(self) -> int:
         count = 0
-        opener = zipfile.ZipFile(self.path).open(self.member) if self.member else open(self.path, "rb")
-        with opener as f:
+        with self.open_binary() as f:
             while chunk := f.read(1 << 20):
                 count += chunk.count(b"\n")
         return count
