@@ -229,6 +229,12 @@ def test_a_row_with_a_bad_date_and_an_unknown_course_type_reports_both(actor, ty
     assert counts() == (0, 0, 0)
 
 
+def test_an_unreadable_row_does_not_hide_the_database_problems_of_the_others(actor, types):
+    result = referrals.import_csv(actor, csv_bytes(row("CLE-1") + ",extra", row("CLE-2", course="XYZ")))
+    assert [e.line for e in result.errors] == [2, 3]
+    assert "cells" in result.errors[0].reason and "XYZ" in result.errors[1].reason
+
+
 def test_skip_bad_rows_imports_the_good_rows_and_lists_the_bad_ones(actor, types):
     data = csv_bytes(
         row("CLE-1"),                                  # line 2: fine

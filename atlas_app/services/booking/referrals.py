@@ -790,7 +790,7 @@ def _run(actor: Actor, org_id: int, data: bytes, filename: str, job_id: int | No
     if file_level or not (raw_rows or errors):
         result.errors = sorted(file_level + errors, key=lambda e: e.line)
         return result
-    if bad:
+    if bad or errors:
         # Every problem of a bad row: also what it would hit in the database (an unknown course type...), and
         # what the good-looking rows would hit.
         with read_session() as s:

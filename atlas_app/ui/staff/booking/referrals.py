@@ -78,7 +78,7 @@ class ReferralsImportState(rx.State):
         self.recent = [
             {"id": str(j.id), "file": j.filename, "status": j.status, "status_text": STATUS_TEXT.get(j.status, j.status),
              "rows": str(j.rows_total), "created": str(j.created), "updated": str(j.updated),
-             "problems": str(len(j.errors)) if j.status == "failed" else "", "by": j.started_by,
+             "problems": str(len(j.errors)) if j.errors else "", "by": j.started_by,
              "when": london(j.started_at)}
             for j in jobs
         ]
