@@ -61,8 +61,8 @@ def _register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("import-gazetteer",
                        help="import places (UPRNs) from a gazetteer file, all or nothing; names every malformed "
                             "row; exits 1 when any row was malformed")
-    p.add_argument("file", help="the CSV file, or for abp-premium and dtf73 a folder or .zip of the per-record-type "
-                                "files (samples in assets/samples/gazetteer-*.csv)")
+    p.add_argument("file", help="the CSV file; for abp-premium, dtf73 and open-uprn also a folder or .zip of CSV "
+                                "files, e.g. OS's per-record-type files (samples in assets/samples/gazetteer-*.csv)")
     p.add_argument("--skip-bad-rows", action="store_true",
                    help="import the other rows when some are malformed (still exits 1, naming them)")
     p.add_argument("--format", required=True, choices=sorted(FORMATS), metavar="FORMAT",
