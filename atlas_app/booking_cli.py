@@ -44,7 +44,7 @@ def _import_referrals(args) -> int:
         print(f"No organisation '{args.org}'.", file=sys.stderr)
         return 2
     try:
-        result = referrals.import_file(actor, args.file)
+        result = referrals.import_file(actor, args.file, skip_bad_rows=args.skip_bad_rows)
     except OSError as exc:
         print(f"Cannot read {args.file}: {exc.strerror or exc}", file=sys.stderr)
         return 2
@@ -54,7 +54,9 @@ def _import_referrals(args) -> int:
             print(f"  {error}", file=sys.stderr)
         return 1
     print(f"Imported {args.file}: {result.summary()}")
-    return 0
+    for error in result.errors:
+        print(f"  {error}")
+    return 1 if result.errors else 0
 
 
 def _register(sub: argparse._SubParsersAction) -> None:
@@ -64,9 +66,12 @@ def _register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_api_token)
 
     p = sub.add_parser("import-referrals",
-                       help="import a CSV of police offers (all or nothing; lists every bad row)")
+                       help="import a CSV of police offers (all or nothing; lists every bad row; exits 1 when any "
+                            "row was bad)")
     p.add_argument("file", help="the CSV file (see assets/samples/referrals-sample.csv)")
     p.add_argument("--org", required=True, help="organisation slug, e.g. hartlepool")
+    p.add_argument("--skip-bad-rows", action="store_true",
+                   help="import the good rows when some are bad (still exits 1, listing the bad rows)")
     p.set_defaults(func=_import_referrals)
 
 

@@ -201,9 +201,16 @@ def test_reader_process_imports_the_same_places_with_errors_and_progress(worker,
     path = tmp_path / "plus.csv"
     write(path, rows, extra_field_on={3})
     seen = []
-    report = gazetteer.import_gazetteer(worker, path, "abp-plus", batch_size=100, parallel=True,
-                                        progress=lambda done, total: seen.append((done, total)))
     want, want_errors = expected(rows, first_line=2, extra_field_on={3})
+    # By default the malformed rows refuse the file: every one is named and nothing is written.
+    with pytest.raises(gazetteer.ImportRefused) as refused:
+        gazetteer.import_gazetteer(worker, path, "abp-plus", batch_size=100, parallel=True)
+    assert refused.value.report.error_count == len(want_errors)
+    assert refused.value.report.errors == [f"line {line}: {message}" for line, message in want_errors][:200]
+    assert snapshot(worker.organisation_id) == {}
+    report = gazetteer.import_gazetteer(worker, path, "abp-plus", batch_size=100, parallel=True,
+                                        progress=lambda done, total: seen.append((done, total)),
+                                        skip_bad_rows=True)
     assert report.rows_read == 1500
     assert report.errors == [f"line {line}: {message}" for line, message in want_errors][:200]
     assert report.error_count == len(want_errors)
@@ -213,7 +220,7 @@ def test_reader_process_imports_the_same_places_with_errors_and_progress(worker,
     assert {u for u, p in got.items() if p[12] != "deleted"} == live  # p[12] is status
     parallel = got
     # The same file read in this process changes nothing.
-    again = gazetteer.import_gazetteer(worker, path, "abp-plus", batch_size=100, parallel=False)
+    again = gazetteer.import_gazetteer(worker, path, "abp-plus", batch_size=100, parallel=False, skip_bad_rows=True)
     assert again.inserted == 0 and again.error_count == report.error_count
     assert snapshot(worker.organisation_id) == parallel
 

@@ -218,6 +218,64 @@ def test_a_row_with_too_many_cells_is_reported(actor, types):
     assert not result.ok and result.errors[0].line == 2 and "cells" in result.errors[0].reason
 
 
+def test_a_row_with_a_bad_date_and_an_unknown_course_type_reports_both(actor, types):
+    result = referrals.import_csv(actor, csv_bytes(row("CLE-1"), row("CLE-2", course="XYZ", dob="31/02/1990")))
+    assert not result.ok
+    (problem,) = result.errors
+    assert problem.line == 3
+    assert "date of birth" in problem.reason and "not a real date" in problem.reason
+    assert "course type 'XYZ' is not one of this organisation's" in problem.reason
+    assert set(problem.fields) == {"date_of_birth", "course_type"}
+    assert counts() == (0, 0, 0)
+
+
+def test_an_unreadable_row_does_not_hide_the_database_problems_of_the_others(actor, types):
+    result = referrals.import_csv(actor, csv_bytes(row("CLE-1") + ",extra", row("CLE-2", course="XYZ")))
+    assert [e.line for e in result.errors] == [2, 3]
+    assert "cells" in result.errors[0].reason and "XYZ" in result.errors[1].reason
+
+
+def test_skip_bad_rows_imports_the_good_rows_and_lists_the_bad_ones(actor, types):
+    data = csv_bytes(
+        row("CLE-1"),                                  # line 2: fine
+        row("CLE-2", course="XYZ", dob="31/02/1990"),  # line 3: two problems
+        row("CLE-3", first="Jo", last="Bloggs"),       # line 4: fine
+        row("CLE-1", first="Al", last="Other"),        # line 5: a duplicate reference
+    )
+    result = referrals.import_csv(actor, data, "some-bad.csv", skip_bad_rows=True)
+    assert result.ok and result.created == 2 and result.skipped == 2
+    assert [e.line for e in result.errors] == [3, 5]
+    assert "not a real date" in result.errors[0].reason and "XYZ" in result.errors[0].reason
+    assert "2 bad row(s) skipped" in result.summary()
+    assert sorted(o.offer_reference for o in all_rows(Offer)) == ["CLE-1", "CLE-3"]
+    job = all_rows(ImportJob)[0]
+    assert job.status == "done" and job.created == 2 and len(job.errors) == 2
+    # Problems with the file itself still refuse it.
+    refused = referrals.import_csv(actor, b"Offer reference,Surname\nCLE-9,Smith\n", skip_bad_rows=True)
+    assert not refused.ok and refused.errors[0].line == 1
+
+
+def test_a_line_ending_inside_a_quote_is_reported_on_its_line_and_the_next_rows_are_kept(actor, types):
+    good = [row(f"CLE-{n}", first=f"Name{n}") for n in range(1, 5)]
+    cut = 'CLE-9,NSAC,"Mary'  # line 4: the line stops inside a quoted field
+    data = csv_bytes(good[0], good[1], cut, good[2], good[3])
+    result = referrals.import_csv(actor, data)
+    assert not result.ok
+    assert [(e.line, e.reason) for e in result.errors] == [(4, referrals.UNCLOSED)]
+    result = referrals.import_csv(actor, data, skip_bad_rows=True)
+    assert result.ok and result.created == 4 and [e.line for e in result.errors] == [4]
+    assert sorted(o.offer_reference for o in all_rows(Offer)) == ["CLE-1", "CLE-2", "CLE-3", "CLE-4"]
+
+
+def test_a_quoted_field_may_hold_a_line_break(actor, types):
+    two_lines = row("CLE-2", first="Ann").replace("1 High Street", '"Flat 2\n1 High Street"')
+    result = referrals.import_csv(actor, csv_bytes(row("CLE-1"), two_lines, row("CLE-3", first="Jo")))
+    assert result.ok, result.errors
+    assert result.created == 3
+    client = all_rows(Client, Client.first_name == "Ann")[0]
+    assert client.address_line1 == "Flat 2\n1 High Street"
+
+
 # --- matching clients --------------------------------------------------------------------------------------------
 
 
@@ -393,6 +451,18 @@ def test_the_cli_lists_every_bad_row_and_fails(org, types, tmp_path):
     assert done.returncode == 1
     assert "Line 3:" in done.stderr and "Line 4:" in done.stderr and "NOPE" in done.stderr
     assert all_rows(Offer) == []
+
+
+def test_the_cli_skips_bad_rows_when_told_and_still_fails(org, types, tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_bytes(csv_bytes(row("CLE-1"), row("CLE-2", course="NOPE", dob="31/02/1990"), row("CLE-3")))
+
+    done = run_cli("import-referrals", str(bad), "--org", org.slug, "--skip-bad-rows")
+
+    assert done.returncode == 1
+    assert "2 new offers" in done.stdout and "1 bad row(s) skipped" in done.stdout
+    assert "Line 3:" in done.stdout and "NOPE" in done.stdout and "not a real date" in done.stdout
+    assert sorted(o.offer_reference for o in all_rows(Offer)) == ["CLE-1", "CLE-3"]
 
 
 def test_the_cli_refuses_a_missing_file_or_organisation(org, types, tmp_path):

@@ -183,12 +183,16 @@ class ImportResult:
     unchanged: int = 0
     clients_created: int = 0
     errors: list[RowError] = field(default_factory=list)
+    skipped: int = 0  # bad rows left out (only when importing with skip_bad_rows)
 
     def summary(self) -> str:
         if not self.ok:
             return f"Nothing imported: {len(self.errors)} problem(s) found."
-        return (f"{self.rows} rows: {self.created} new offers, {self.updated} updated, {self.unchanged} unchanged; "
-                f"{self.clients_created} new clients.")
+        text = (f"{self.rows} rows: {self.created} new offers, {self.updated} updated, {self.unchanged} unchanged; "
+                f"{self.clients_created} new clients")
+        if self.skipped:
+            text += f"; {self.skipped} bad row(s) skipped"
+        return text + "."
 
 
 class ImportRejected(ValidationFailed):
@@ -302,13 +306,12 @@ def decode(data: bytes) -> str:
 
 def read_csv(text: str) -> tuple[list[tuple[int, dict[str, str]]], list[RowError]]:
     """The data rows as (line number, field -> text), or file-level problems (missing columns...)."""
-    reader = csv.reader(io.StringIO(text, newline=""))
-    try:
-        header = next(reader)
-    except StopIteration:
+    lines = list(io.StringIO(text, newline=""))
+    if not lines:
         return [], [RowError(0, "The file is empty.")]
-    except csv.Error as exc:
-        return [], [RowError(1, f"the header row cannot be read ({exc})")]
+    header, i = _record_at(lines, 0, None)
+    if isinstance(header, str):
+        return [], [RowError(1, f"the header row cannot be read ({header})")]
     columns: list[str | None] = []
     seen: dict[str, str] = {}
     problems: list[RowError] = []
@@ -330,24 +333,48 @@ def read_csv(text: str) -> tuple[list[tuple[int, dict[str, str]]], list[RowError
     if problems:
         return [], problems
     rows: list[tuple[int, dict[str, str]]] = []
-    line = 1
-    try:
-        for record in reader:
-            start = line + 1
-            line = reader.line_num
-            if not any(cell.strip() for cell in record):
-                continue
-            if len(record) > len(columns) and any(c.strip() for c in record[len(columns):]):
-                problems.append(RowError(start, f"the row has {len(record)} cells but the header has "
-                                                f"{len(columns)}"))
-                continue
-            values = {col: record[i] for i, col in enumerate(columns) if col is not None and i < len(record)}
-            rows.append((start, values))
-            if len(rows) > MAX_ROWS:
-                return [], [RowError(0, f"The file has more than {MAX_ROWS:,} rows; split it into smaller files.")]
-    except csv.Error as exc:
-        problems.append(RowError(line + 1, f"the row cannot be read ({exc})"))
+    while i < len(lines):
+        start = i + 1
+        record, i = _record_at(lines, i, len(columns))
+        if isinstance(record, str):
+            problems.append(RowError(start, record))
+            continue
+        if not any(cell.strip() for cell in record):
+            continue
+        if len(record) > len(columns) and any(c.strip() for c in record[len(columns):]):
+            problems.append(RowError(start, f"the row has {len(record)} cells but the header has {len(columns)}"))
+            continue
+        values = {col: record[k] for k, col in enumerate(columns) if col is not None and k < len(record)}
+        rows.append((start, values))
+        if len(rows) > MAX_ROWS:
+            return [], [RowError(0, f"The file has more than {MAX_ROWS:,} rows; split it into smaller files.")]
     return rows, problems
+
+
+UNCLOSED = "the line ends inside a quoted field (a closing quote is missing)"
+
+
+def _record_at(lines: list[str], i: int, width: int | None) -> tuple[list[str] | str, int]:
+    """The CSV record starting at ``lines[i]`` and the index of the line after it; or a reason it cannot be read and
+    ``i + 1``, so that reading goes on at the next line and no other row is lost.
+
+    A quoted field may hold line breaks (an address typed on two lines): such a record is kept when it has no more
+    cells than the header (``width``). Otherwise the quote was never closed, and only its own line is bad."""
+    quotes = lines[i].count('"')
+    j = i + 1
+    while quotes & 1 and j < len(lines):
+        quotes += lines[j].count('"')
+        j += 1
+    if quotes & 1:
+        return UNCLOSED, i + 1
+    try:
+        parsed = list(csv.reader(io.StringIO("".join(lines[i:j]), newline="")))
+    except csv.Error as exc:
+        return f"the row cannot be read ({exc})", i + 1
+    cells = parsed[0] if parsed else []
+    if j > i + 1 and (len(parsed) != 1 or (width is not None and len(cells) > width)):
+        return UNCLOSED, i + 1
+    return cells, j
 
 
 # --- progress --------------------------------------------------------------------------------------------------
@@ -478,11 +505,27 @@ class _Plan:
     errors: list[RowError]
 
 
+def _course_types(s: Session, org_id: int) -> dict[str, CourseType]:
+    return {ct.code.upper(): ct for ct in s.exec(select(CourseType).where(CourseType.organisation_id == org_id)).all()}
+
+
+def _course_type_problem(course_types: dict[str, CourseType], code: str) -> str:
+    """What is wrong with a row's course type code ('' when it is one the organisation offers)."""
+    if not code:
+        return ""
+    ct = course_types.get(code)
+    if ct is None:
+        known = ", ".join(sorted(course_types)) or "none set up"
+        return f"course type '{code}' is not one of this organisation's ({known})"
+    if not ct.is_active:
+        return f"course type {ct.code} is no longer offered"
+    return ""
+
+
 def _plan(s: Session, org_id: int, rows: list[tuple[int, Referral]]) -> _Plan:
     """Check the rows against the database and decide what each does; writes nothing."""
     errors: list[RowError] = []
-    course_types = {ct.code.upper(): ct for ct in
-                    s.exec(select(CourseType).where(CourseType.organisation_id == org_id)).all()}
+    course_types = _course_types(s, org_id)
     refs = [r.offer_reference for _, r in rows]
     existing: dict[str, Offer] = {}
     for chunk in _chunks(refs):
@@ -527,11 +570,8 @@ def _plan(s: Session, org_id: int, rows: list[tuple[int, Referral]]) -> _Plan:
         else:
             first_line[r.offer_reference] = line
         ct = course_types.get(r.course_type)
-        if ct is None:
-            known = ", ".join(sorted(course_types)) or "none set up"
-            problems["course_type"] = f"course type '{r.course_type}' is not one of this organisation's ({known})"
-        elif not ct.is_active:
-            problems["course_type"] = f"course type {ct.code} is no longer offered"
+        if _course_type_problem(course_types, r.course_type):
+            problems["course_type"] = _course_type_problem(course_types, r.course_type)
         offer = existing.get(r.offer_reference)
         client: Client | None = None
         if offer is not None:
@@ -700,15 +740,18 @@ def _update_offer(s: Session, offer: Offer, r: Referral, ct: CourseType, today: 
 
 
 def import_csv(actor: Actor, data: bytes, filename: str = "", job_id: int | None = None,
-               on_progress: Callable[[int, int, str], None] | None = None) -> ImportResult:
+               on_progress: Callable[[int, int, str], None] | None = None,
+               skip_bad_rows: bool = False) -> ImportResult:
     """Import a referrals CSV for the actor's organisation: all or nothing. Never raises for bad rows; the
-    result lists them (and the ImportJob records them)."""
+    result lists them (and the ImportJob records them), each with every problem it has. With ``skip_bad_rows`` the
+    good rows are imported and ``result.errors`` lists the bad ones, which were left out (``result.skipped``);
+    problems with the file itself (its header, its size) still refuse it."""
     actor.require(Perm.BOOKINGS_MANAGE)
     org_id = actor.require_org()
     if job_id is None:
         job_id = start_job(actor, filename)
     try:
-        result = _run(actor, org_id, data, filename, job_id, on_progress)
+        result = _run(actor, org_id, data, filename, job_id, on_progress, skip_bad_rows)
     except BaseException as exc:
         reason = str(exc) if isinstance(exc, AtlasError) else "The import stopped because of an internal error; " \
                                                                "nothing was imported."
@@ -724,7 +767,7 @@ def import_csv(actor: Actor, data: bytes, filename: str = "", job_id: int | None
 
 
 def _run(actor: Actor, org_id: int, data: bytes, filename: str, job_id: int | None,
-         on_progress: Callable[[int, int, str], None] | None) -> ImportResult:
+         on_progress: Callable[[int, int, str], None] | None, skip_bad_rows: bool = False) -> ImportResult:
     if len(data) > MAX_FILE_BYTES:
         return ImportResult(job_id, False, errors=[RowError(0, f"The file is larger than "
                                                                f"{MAX_FILE_BYTES // (1024 * 1024)} MB.")])
@@ -735,19 +778,32 @@ def _run(actor: Actor, org_id: int, data: bytes, filename: str, job_id: int | No
     progress = _Progress(job_id, len(raw_rows), on_progress)
     _update_job(job_id, status="checking", rows_total=len(raw_rows), rows_done=0)
     checked: list[tuple[int, Referral]] = []
-    errors = list(file_problems)
+    bad: list[tuple[int, dict[str, Any], dict[str, str]]] = []
     for i, (line, values) in enumerate(raw_rows, start=1):
         referral, problems = check_values(values)
         if referral is None:
-            errors.append(RowError(line, _describe(problems), problems))
+            bad.append((line, values, problems))
         else:
             checked.append((line, referral))
         progress(i, "checking")
-    if errors:
-        if checked and not any(e.line == 0 or e.line == 1 for e in errors):
-            # Also report what the good-looking rows would hit in the database (unknown course, duplicates...).
-            with read_session() as s:
+    file_level = [e for e in file_problems if e.line in (0, 1)]
+    errors = [e for e in file_problems if e.line not in (0, 1)]
+    if file_level or not (raw_rows or errors):
+        result.errors = sorted(file_level + errors, key=lambda e: e.line)
+        return result
+    if bad or errors:
+        # Every problem of a bad row: also what it would hit in the database (an unknown course type...), and
+        # what the good-looking rows would hit.
+        with read_session() as s:
+            course_types = _course_types(s, org_id)
+            for line, values, problems in bad:
+                wrong = _course_type_problem(course_types, str(values.get("course_type") or "").strip().upper())
+                if wrong and "course_type" not in problems:
+                    problems["course_type"] = wrong
+                errors.append(RowError(line, _describe(problems), problems))
+            if checked and not skip_bad_rows:
                 errors += _plan(s, org_id, checked).errors
+    if errors and not skip_bad_rows:
         result.errors = sorted(errors, key=lambda e: e.line)
         return result
     progress(0, "importing", force=True)
@@ -755,31 +811,41 @@ def _run(actor: Actor, org_id: int, data: bytes, filename: str, job_id: int | No
         with write_session() as s:
             # SQLite has one writer at a time and this transaction is it: progress waits for the commit there.
             progress.enabled = is_postgres(s)
-            counts, row_errors, _ids = _apply(s, actor, org_id, checked, "import",
-                                              lambda n: progress(n, "importing"))
-            if row_errors:
-                s.rollback()
-                result.errors = row_errors
+            while True:
+                counts, row_errors, _ids = _apply(s, actor, org_id, checked, "import",
+                                                  lambda n: progress(n, "importing"))
+                if not row_errors:
+                    break
+                # _apply writes nothing when it finds bad rows.
+                errors += row_errors
+                if not skip_bad_rows:
+                    result.errors = sorted(errors, key=lambda e: e.line)
+                    return result
+                dropped = {e.line for e in row_errors}
+                checked = [(line, r) for line, r in checked if line not in dropped]
+            result.errors = sorted(errors, key=lambda e: e.line)
+            if not checked:
                 return result
             audit.record(s, actor, "import_job", job_id, "referrals_imported",
                          after={"filename": filename[:200], "rows": len(checked), "created": counts.created,
                                 "updated": counts.updated, "unchanged": counts.unchanged,
-                                "clients_created": counts.clients_created})
+                                "clients_created": counts.clients_created, "skipped": len(errors)})
     except IntegrityError:
         result.errors = [RowError(0, _RACE)]
         return result
     result.ok = True
     result.created, result.updated, result.unchanged = counts.created, counts.updated, counts.unchanged
     result.clients_created = counts.clients_created
+    result.skipped = len(errors)
     return result
 
 
-def import_file(actor: Actor, path: str) -> ImportResult:
+def import_file(actor: Actor, path: str, skip_bad_rows: bool = False) -> ImportResult:
     with open(path, "rb") as fh:
         data = fh.read(MAX_FILE_BYTES + 1)
     import os
 
-    return import_csv(actor, data, os.path.basename(path))
+    return import_csv(actor, data, os.path.basename(path), skip_bad_rows=skip_bad_rows)
 
 
 @dataclass(frozen=True)

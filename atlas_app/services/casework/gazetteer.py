@@ -1,13 +1,21 @@
 """Gazetteer import: places keyed by UPRN from AddressBase Premium, AddressBase Plus, OS Open UPRN or an LLPG's
 DTF 7.3 export.
 
-* Columns are found by header name when the file has a header row, else by the published record layout.
+* Columns are found by header name when the file has a header row, else by the published record layout. The
+  record-type formats (Premium, DTF 7.3) may carry a header row per record type, as OS's splitter writes them
+  (``ID21_BLPU_Records.csv`` ...): the header is recognised as its record type's and gives the column order.
+* The record-type formats can be imported as one file, or as a folder or ``.zip`` of the per-record-type files
+  together. A file whose records refer to records it does not hold (BLPUs without their addresses, addresses
+  without their street descriptors) is refused, saying which records are missing.
 * Change markers are honoured: I and U insert or update, D marks the place deleted (it stays, so people's address
   history and cases keep pointing at it).
 * Reruns are idempotent: the same file gives the same places.
-* Malformed rows are skipped and reported with their line numbers; a file with unusable headers is refused before
-  anything is written.
-* The whole import is one transaction: a failure part-way leaves the previous gazetteer exactly as it was.
+* All or nothing: one malformed row refuses the whole file (``ImportRefused``, every malformed row named with its
+  line); with ``skip_bad_rows`` the other rows are imported and the malformed ones reported. A line that ends inside
+  a quoted field is malformed on its own line; the next line is read as a row of its own.
+* The whole import is one transaction: a refusal or a failure part-way leaves the previous gazetteer exactly as it
+  was. Once a malformed row is found (and rows are not being skipped) nothing more is written; the rest of the file
+  is still read so that every malformed row is named.
 * Rows are applied in batches: ``executemany`` on SQLite (with a larger page cache for the import), ``COPY`` on
   PostgreSQL: places new to the organisation straight into the table, the others into a temporary staging table and
   one set-based upsert per batch. AddressBase Plus and Open UPRN stream in bounded memory; the record-type formats
@@ -19,13 +27,16 @@ DTF 7.3 export.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import functools
+import io
 import multiprocessing
 import os
 import operator
 import string
 import time
+import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -152,6 +163,15 @@ class RowError(ValueError):
     """A malformed row: the message says what is wrong with it."""
 
 
+class ImportRefused(ValidationFailed):
+    """The file had malformed rows and rows were not being skipped: nothing was imported. ``report`` names every
+    malformed row (``report.errors``)."""
+
+    def __init__(self, report: "ImportReport") -> None:
+        super().__init__(f"{report.error_count:,} malformed row(s); nothing was imported.", {"file": "malformed"})
+        self.report = report
+
+
 @dataclass
 class ImportReport:
     format: str
@@ -165,13 +185,19 @@ class ImportReport:
     seconds: float = 0.0
     job_id: int | None = None
 
-    def error(self, line: int, message: str) -> None:
+    refused: bool = False
+
+    def error(self, line: int | str, message: str) -> None:
+        """Note a malformed row; ``line`` is its line number, or a place such as "ID21_BLPU_Records.csv line 4"."""
         self.error_count += 1
         if len(self.errors) < MAX_REPORTED_ERRORS:
-            self.errors.append(f"line {line}: {message}")
+            self.errors.append(f"line {line}: {message}" if isinstance(line, int) else f"{line}: {message}")
 
     @property
     def summary(self) -> str:
+        if self.refused:
+            return (f"{self.rows_read:,} rows read, {self.error_count:,} malformed: nothing imported "
+                    "(the whole file is refused when a row is malformed).")
         text = (f"{self.rows_read:,} rows read: {self.inserted:,} places added, {self.updated:,} updated, "
                 f"{self.deleted:,} marked deleted")
         if self.error_count:
@@ -250,22 +276,100 @@ def address_values(*, sao_text: str = "", sao_number: str = "", pao_text: str = 
     }
 
 
+# A line that ends inside a quoted field reaches the CSV reader as this one-field row, so that the reader does not
+# run on into the next line (losing it, and naming the wrong line).
+_UNCLOSED = "\x01"
+UNCLOSED_MESSAGE = "the line ends inside a quoted field (a closing quote is missing)"
+
+
+def _guard_quotes(lines: Iterator[str]) -> Iterator[str]:
+    """The lines of a gazetteer file, each line that has an odd number of double quotes replaced by the
+    ``_UNCLOSED`` marker row. Gazetteer fields never hold a line break, so such a line is truncated."""
+    for raw in lines:
+        if '"' in raw and raw.count('"') & 1:
+            yield _UNCLOSED + "\n"
+        else:
+            yield raw
+
+
+@dataclass(frozen=True)
+class _Source:
+    """One CSV file of an import: a file on disk, or a member of a zip archive."""
+
+    name: str
+    path: Path
+    member: str = ""
+
+    @contextlib.contextmanager
+    def open_binary(self) -> Iterator[Any]:
+        if not self.member:
+            with open(self.path, "rb") as f:
+                yield f
+            return
+        with zipfile.ZipFile(self.path) as archive, archive.open(self.member) as f:
+            yield f
+
+    @contextlib.contextmanager
+    def open(self) -> Iterator[Any]:
+        """The file as text (a UTF-8 byte-order mark skipped, line ends kept for the CSV reader)."""
+        with self.open_binary() as raw:
+            yield io.TextIOWrapper(raw, encoding="utf-8-sig", errors="replace", newline="")
+
+    def count_lines(self) -> int:
+        count = 0
+        with self.open_binary() as f:
+            while chunk := f.read(1 << 20):
+                count += chunk.count(b"\n")
+        return count
+
+
+def _zip_sources(path: Path) -> list[_Source]:
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = sorted(n for n in archive.namelist()
+                           if n.lower().endswith(".csv") and not n.startswith("__MACOSX/"))
+    except zipfile.BadZipFile:
+        raise ValidationFailed(f"{path.name} is not a readable zip file.", {"file": "zip"}) from None
+    return [_Source(f"{path.name}:{n}", path, n) for n in names]
+
+
+def _sources(path: Path) -> list[_Source]:
+    """The CSV files to read: the file itself, the CSV files of a zip, or the CSV and zip files of a folder."""
+    if path.is_dir():
+        found: list[_Source] = []
+        for child in sorted(path.iterdir()):
+            if child.is_file() and child.suffix.lower() == ".csv":
+                found.append(_Source(child.name, child))
+            elif child.is_file() and child.suffix.lower() == ".zip":
+                found += _zip_sources(child)
+        if not found:
+            raise ValidationFailed(f"The folder {path.name} has no CSV or zip files.", {"file": "empty"})
+        return found
+    if path.suffix.lower() == ".zip" or zipfile.is_zipfile(path):
+        found = _zip_sources(path)
+        if not found:
+            raise ValidationFailed(f"The zip file {path.name} holds no CSV files.", {"file": "empty"})
+        return found
+    return [_Source(path.name, path)]
+
+
 def _count_lines(path: Path) -> int:
-    count = 0
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            count += chunk.count(b"\n")
-    return count
+    return _Source(path.name, path).count_lines()
 
 
-def _reader(path: Path) -> Iterator[tuple[int, list[str]]]:
-    """(line number, fields) of every non-blank CSV row; a UTF-8 byte-order mark is ignored."""
-    with open(path, encoding="utf-8-sig", errors="replace", newline="") as f:
-        reader = csv.reader(f)
+def _source_rows(source: _Source) -> Iterator[tuple[int, list[str]]]:
+    """(line number, fields) of every non-blank CSV row of one file; a UTF-8 byte-order mark is ignored; a line
+    that ends inside a quoted field is the row ``[_UNCLOSED]``."""
+    with source.open() as f:
+        reader = csv.reader(_guard_quotes(f))
         for fields in reader:
             if not fields or (len(fields) == 1 and not fields[0].strip()):
                 continue
             yield reader.line_num, fields
+
+
+def _reader(path: Path) -> Iterator[tuple[int, list[str]]]:
+    return _source_rows(_Source(path.name, path))
 
 
 # --- formats ---------------------------------------------------------------------------------------------------
@@ -305,6 +409,12 @@ def _postcode(text: str) -> tuple[str, str, str]:
     """Postcode as stored, its key, and its search form."""
     pc = " ".join(text.upper().split())
     return pc[:10], postcode_key(pc)[:10], normalise(pc)
+
+
+def _width_error(fields: list[str], expected: str) -> str:
+    if fields == [_UNCLOSED]:
+        return UNCLOSED_MESSAGE
+    return f"{expected}, found {len(fields)}"
 
 
 def _copy_escape(text: str) -> str:
@@ -352,7 +462,7 @@ def _plus_batches(path: Path, columns: list[str], has_header: bool, org_id: int,
     errors: list[tuple[int, str]] = []
     read = 0
     with open(path, encoding="utf-8-sig", errors="replace", newline="") as f:
-        reader = csv.reader(f)
+        reader = csv.reader(_guard_quotes(f))
         # Line numbers are looked up only for malformed rows; blank rows are skipped as _reader skips them.
         for fields in reader:
             if len(fields) != width:
@@ -362,7 +472,7 @@ def _plus_batches(path: Path, columns: list[str], has_header: bool, org_id: int,
                     has_header = False
                     continue
                 read += 1
-                errors.append((reader.line_num, f"expected {width} fields, found {len(fields)}"))
+                errors.append((reader.line_num, _width_error(fields, f"expected {width} fields")))
                 continue
             if has_header:
                 has_header = False
@@ -494,8 +604,17 @@ def _chain(first, rest):
     yield from rest
 
 
-def _open_uprn_rows(path: Path, report: ImportReport, source: str) -> Iterator[Change]:
-    rows = _reader(path)
+def _where(source: _Source, line: int, several: bool) -> int | str:
+    return f"{source.name} line {line}" if several else line
+
+
+def _open_uprn_rows(sources: list[_Source], report: ImportReport) -> Iterator[Change]:
+    for source in sources:
+        yield from _open_uprn_source(source, report, len(sources) > 1)
+
+
+def _open_uprn_source(source: _Source, report: ImportReport, several: bool) -> Iterator[Change]:
+    rows = _source_rows(source)
     first = next(rows, None)
     if first is None:
         return
@@ -513,69 +632,161 @@ def _open_uprn_rows(path: Path, report: ImportReport, source: str) -> Iterator[C
         report.rows_read += 1
         try:
             if len(fields) != len(columns):
-                raise RowError(f"expected {len(columns)} fields, found {len(fields)}")
+                raise RowError(_width_error(fields, f"expected {len(columns)} fields"))
             uprn = _uprn(fields[index["UPRN"]])
             values = {name.lower(): _float(fields[index[name]], name) for name in OPEN_UPRN_COLUMNS[1:]}
         except RowError as exc:
-            report.error(line, str(exc))
+            report.error(_where(source, line, several), str(exc))
             continue
         yield uprn, "upsert", values
 
 
-def _record_rows(path: Path, report: ImportReport, layouts: dict[str, list[str]], dtf: bool) -> Iterator[Change]:
-    """AddressBase Premium and DTF 7.3: join each UPRN's BLPU, LPI, delivery point and classification records."""
+# Header names that OS's own files spell differently from the record layouts above.
+HEADER_ALIASES = {"LOCALITY_NAME": "LOCALITY", "ADMINSTRATIVE_AREA": "ADMINISTRATIVE_AREA",
+                  "STREET_DESCRIPTOR": "STREET_DESCRIPTION", "LOCAL_CUSTODIAN_CODE_NAME": "LOCAL_CUSTODIAN_NAME"}
+# The records a place needs, and what they are called when missing.
+_NEEDED_TYPES = ("15", "21", "24")
+_TYPE_NAMES = {"15": "street descriptor", "21": "BLPU", "24": "LPI", "28": "delivery point", "32": "classification",
+               "11": "street", "23": "cross-reference", "31": "organisation", "30": "successor"}
+
+
+def _header_layout(header: list[str], layouts: dict[str, list[str]]) -> tuple[str, list[str]] | None:
+    """The record type whose layout a header row (``RECORD_IDENTIFIER, ...``) gives, and its column names; None when
+    it matches no record type well enough."""
+    names = [HEADER_ALIASES.get(n, n) for n in (h.strip().upper() for h in header)]
+    best, score = None, 0.0
+    for rtype, layout in layouts.items():
+        common = len(set(names) & set(layout))
+        jaccard = common / len(set(names) | set(layout))
+        if jaccard > score:
+            best, score = rtype, jaccard
+    if best is None or score < 0.6:
+        return None
+    return best, names
+
+
+def _and(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _missing_records(seen: set[str], dtf: bool) -> str:
+    """Why a file cannot be imported on its own ('' when it can): the records its records refer to are elsewhere.
+    ``seen`` holds the record types with inserts or updates (a delete marker needs no other record)."""
+    if not seen & {"15", "21", "24", "28", "32"}:
+        return ""
+    missing = [t for t in _NEEDED_TYPES if t not in seen]
+    if not missing:
+        return ""
+    held = [_TYPE_NAMES[t] for t in sorted(seen) if t in _TYPE_NAMES]
+    held_text = _and(held) + " records only"
+    parts = []
+    for t in missing:
+        if t == "15":
+            parts.append("street descriptors (record 15)")
+        elif t == "21":
+            parts.append("BLPUs with the coordinates (record 21)")
+        elif dtf or "28" in seen:
+            parts.append("addresses (record 24)")
+        else:
+            parts.append("addresses (24/28)")
+    return (f"{held_text}: the {_and(parts)} are in other files; import the folder or zip of all the record files "
+            "together.")
+
+
+def _record_rows(sources: list[_Source], report: ImportReport, layouts: dict[str, list[str]],
+                 dtf: bool) -> Iterator[Change]:
+    """AddressBase Premium and DTF 7.3: join each UPRN's BLPU, LPI, delivery point and classification records, from
+    one file or from several (one per record type) read together."""
     streets: dict[int, dict[str, str]] = {}
     places: dict[int, dict[str, Any]] = {}
-    for line, fields in _reader(path):
-        report.rows_read += 1
-        rtype = fields[0].strip().strip('"')
-        if rtype in _SKIPPED_TYPES:
-            continue
-        layout = layouts.get(rtype)
-        try:
-            if layout is None:
-                raise RowError(f"unknown record type '{rtype[:4]}'")
-            if len(fields) != len(layout):
-                raise RowError(f"record type {rtype} needs {len(layout)} fields, found {len(fields)}")
-            rec = dict(zip(layout, fields, strict=True))
-            if rtype in ("10", "29", "99", "11", "12", "22", "23", "30", "31"):
-                continue
-            change = _change(rec.get("CHANGE_TYPE", "I"))
-            if rtype == "15":
-                usrn = _uprn(rec["USRN"], "USRN")
-                known = streets.get(usrn)
-                if change != "D" and (known is None or rec.get("LANGUAGE", "ENG").upper() in ("ENG", "")):
-                    streets[usrn] = rec
-                continue
-            uprn = _uprn(rec["UPRN"])
-            entry = places.setdefault(uprn, {"line": line})
-            if rtype == "21":
-                if change == "D":
-                    entry["delete"] = True
+    seen: set[str] = set()
+    several = len(sources) > 1
+    for source in sources:
+        # Column orders given by header rows in this file: record type -> column names.
+        headed: dict[str, list[str]] = {}
+        id_at = 0  # where the record identifier is (a header row may put it elsewhere than first)
+        for line, fields in _source_rows(source):
+            rtype = fields[id_at].strip().strip('"') if len(fields) > id_at else ""
+            if not rtype.isdigit() and "RECORD_IDENTIFIER" in (f.strip().upper() for f in fields):
+                found = _header_layout(fields, layouts)
+                if found is None:
+                    report.error(_where(source, line, several), "a header row that is not one of the record types'")
                 else:
-                    entry["blpu"] = rec
-                    _uprn(rec["PARENT_UPRN"], "PARENT_UPRN", required=False)
-                    for name in ("X_COORDINATE", "Y_COORDINATE", "LATITUDE", "LONGITUDE"):
-                        if name in rec:
-                            _float(rec[name], name)
-            elif rtype == "24":
-                _uprn(rec["USRN"], "USRN", required=False)
-                preferred = rec["LANGUAGE"].upper() in ("ENG", "") and rec["LOGICAL_STATUS"].strip() in ("1", "")
-                if change != "D" and (preferred or "lpi" not in entry):
-                    entry["lpi"] = rec
-            elif rtype == "28":
+                    headed[found[0]] = found[1]
+                    id_at = found[1].index("RECORD_IDENTIFIER")
+                continue
+            report.rows_read += 1
+            if rtype in _SKIPPED_TYPES:
+                continue
+            layout = layouts.get(rtype)
+            try:
+                if fields == [_UNCLOSED]:
+                    raise RowError(UNCLOSED_MESSAGE)
+                if layout is None:
+                    raise RowError(f"unknown record type '{rtype[:4]}'")
+                columns = headed.get(rtype)
+                if columns is None:
+                    if len(fields) != len(layout):
+                        raise RowError(f"record type {rtype} needs {len(layout)} fields, found {len(fields)}")
+                    rec = dict(zip(layout, fields, strict=True))
+                else:
+                    if len(fields) != len(columns):
+                        raise RowError(f"record type {rtype} has {len(columns)} columns in its header, found "
+                                       f"{len(fields)} fields")
+                    rec = dict.fromkeys(layout, "")
+                    rec.update(zip(columns, fields, strict=True))
+                if rtype in ("10", "29", "99", "11", "12", "22", "23", "30", "31"):
+                    seen.add(rtype)
+                    continue
+                change = _change(rec.get("CHANGE_TYPE", "I"))
                 if change != "D":
-                    entry["dpa"] = rec
-            elif rtype == "32":
-                if change != "D" and rec["CLASS_SCHEME"].startswith("AddressBase"):
-                    entry["class"] = rec["CLASSIFICATION_CODE"].strip()
-        except RowError as exc:
-            report.error(line, str(exc))
-            continue
+                    seen.add(rtype)
+                if rtype == "15":
+                    usrn = _uprn(rec["USRN"], "USRN")
+                    known = streets.get(usrn)
+                    if change != "D" and (known is None or rec.get("LANGUAGE", "ENG").upper() in ("ENG", "")):
+                        streets[usrn] = rec
+                    continue
+                uprn = _uprn(rec["UPRN"])
+                entry = places.setdefault(uprn, {"line": line})
+                if rtype == "21":
+                    if change == "D":
+                        entry["delete"] = True
+                    else:
+                        entry["blpu"] = rec
+                        _uprn(rec["PARENT_UPRN"], "PARENT_UPRN", required=False)
+                        for name in ("X_COORDINATE", "Y_COORDINATE", "LATITUDE", "LONGITUDE"):
+                            if name in rec:
+                                _float(rec[name], name)
+                elif rtype == "24":
+                    _uprn(rec["USRN"], "USRN", required=False)
+                    preferred = rec["LANGUAGE"].upper() in ("ENG", "") and rec["LOGICAL_STATUS"].strip() in ("1", "")
+                    if change != "D" and (preferred or "lpi" not in entry):
+                        entry["lpi"] = rec
+                        entry["lpi_at"] = _where(source, line, several)
+                elif rtype == "28":
+                    if change != "D":
+                        entry["dpa"] = rec
+                elif rtype == "32":
+                    if change != "D" and rec["CLASS_SCHEME"].startswith("AddressBase"):
+                        entry["class"] = rec["CLASSIFICATION_CODE"].strip()
+            except RowError as exc:
+                report.error(_where(source, line, several), str(exc))
+                continue
+    why = _missing_records(seen, dtf)
+    if why:
+        raise ValidationFailed(why, {"file": "records"})
     for uprn, entry in places.items():
         if entry.get("delete"):
             yield uprn, "delete", None
             continue
+        lpi = entry.get("lpi")
+        if lpi:
+            usrn = _uprn(lpi["USRN"], "USRN", required=False)
+            if usrn and usrn not in streets:
+                report.error(entry["lpi_at"], f"the LPI of UPRN {uprn} names street USRN {usrn}, which has no "
+                                              "street descriptor (record 15)")
+                continue
         values: dict[str, Any] = {}
         blpu, lpi, dpa = entry.get("blpu"), entry.get("lpi"), entry.get("dpa")
         if blpu:
@@ -616,13 +827,13 @@ def _record_rows(path: Path, report: ImportReport, layouts: dict[str, list[str]]
             yield uprn, "upsert", values
 
 
-def _parse(fmt: str, path: Path, report: ImportReport) -> Iterator[Change]:
+def _parse(fmt: str, sources: list[_Source], report: ImportReport) -> Iterator[Change]:
     if fmt == "open-uprn":
-        return _open_uprn_rows(path, report, fmt)
+        return _open_uprn_rows(sources, report)
     if fmt == "abp-premium":
-        return _record_rows(path, report, PREMIUM_RECORDS, dtf=False)
+        return _record_rows(sources, report, PREMIUM_RECORDS, dtf=False)
     if fmt == "dtf73":
-        return _record_rows(path, report, DTF73_RECORDS, dtf=True)
+        return _record_rows(sources, report, DTF73_RECORDS, dtf=True)
     raise ValidationFailed(f"Unknown format '{fmt}'. Choose one of: {', '.join(FORMATS)}.", {"format": "unknown"})
 
 
@@ -769,6 +980,13 @@ class _Applier:
 # --- the import ------------------------------------------------------------------------------------------------
 
 
+def _error_order(error: str) -> tuple[str, int]:
+    """Reported errors in file order: ("ID21_BLPU_Records.csv line 4: ..." or "line 4: ...")."""
+    where, _sep, rest = error.partition("line ")
+    number = rest.split(":", 1)[0]
+    return where, int(number) if number.isdigit() else 0
+
+
 def _start_job(actor: Actor, org_id: int, fmt: str, filename: str, total: int) -> int:
     with write_session() as s:
         job = ImportJob(organisation_id=org_id, kind="gazetteer", filename=f"{filename} ({fmt})"[:200],
@@ -790,9 +1008,16 @@ def _finish_job(job_id: int, report: ImportReport, status: str, failure: str = "
         s.add(job)
 
 
-def _write_rows(applier: _Applier, fmt: str, path: Path, report: ImportReport, total: int, batch_size: int,
-                parallel: bool | None, progress: Callable[[int, int], None] | None) -> None:
+def _write_rows(applier: _Applier, fmt: str, path: Path, sources: list[_Source], report: ImportReport, total: int,
+                batch_size: int, parallel: bool | None, skip_bad_rows: bool,
+                progress: Callable[[int, int], None] | None) -> None:
+    """Read the file and write its places. Unless ``skip_bad_rows``, writing stops at the first malformed row (the
+    caller then rolls back) while reading goes on, so that every malformed row is reported."""
     org_id = applier.org_id
+
+    def writing() -> bool:
+        return skip_bad_rows or not report.error_count
+
     if fmt == "abp-plus":
         columns, has_header = _plus_layout(path)
         args = (path, columns, has_header, org_id, fmt, applier.now, batch_size, applier.pg)
@@ -803,59 +1028,74 @@ def _write_rows(applier: _Applier, fmt: str, path: Path, report: ImportReport, t
             report.rows_read += parsed.rows_read
             for line, message in parsed.errors:
                 report.error(line, message)
-            if parsed.rows:
+            if parsed.rows and writing():
                 applier.apply(parsed.rows, report)
             if progress:
                 progress(report.rows_read, total)
     else:
         batch: dict[int, dict[str, Any] | None] = {}
-        for uprn, op, values in _parse(fmt, path, report):
+        for uprn, op, values in _parse(fmt, sources, report):
             if op == "delete":
                 batch[uprn] = None
             else:
                 previous = batch.get(uprn)
                 batch[uprn] = {**previous, **values} if previous else values
             if len(batch) >= batch_size:
-                applier.apply(batch, report)
+                if writing():
+                    applier.apply(batch, report)
                 batch = {}
                 if progress:
                     progress(report.rows_read, total)
-        if batch:
+        if batch and writing():
             applier.apply(batch, report)
 
 
 def import_gazetteer(actor: Actor, path: str | Path, fmt: str, *, filename: str = "",
                      progress: Callable[[int, int], None] | None = None,
-                     batch_size: int = BATCH_SIZE, parallel: bool | None = None) -> ImportReport:
-    """Import one gazetteer file for the actor's organisation, all or nothing. ``progress(rows_read, total)`` is
-    called after each batch. AddressBase Plus files are read in a second process when ``parallel`` (by default:
-    large files on a machine with two or more cores)."""
+                     batch_size: int = BATCH_SIZE, parallel: bool | None = None,
+                     skip_bad_rows: bool = False) -> ImportReport:
+    """Import one gazetteer file (or, for the record-type formats, a folder or zip of files) for the actor's
+    organisation, all or nothing: a malformed row refuses the whole file with ``ImportRefused`` (its ``report``
+    names every malformed row) and nothing is written. With ``skip_bad_rows`` the other rows are imported and the
+    report lists the malformed ones. ``progress(rows_read, total)`` is called after each batch. AddressBase Plus
+    files are read in a second process when ``parallel`` (by default: large files on a machine with two or more
+    cores)."""
     actor.require(Perm.CASES_MANAGE)
     org_id = actor.require_org()
     fmt = (fmt or "").strip().lower()
     if fmt not in FORMATS:
         raise ValidationFailed(f"Unknown format '{fmt}'. Choose one of: {', '.join(FORMATS)}.", {"format": "unknown"})
     path = Path(path)
-    if not path.is_file():
+    if not path.is_file() and not path.is_dir():
         raise ValidationFailed(f"No such file: {path}", {"file": "missing"})
+    sources = _sources(path)
+    if fmt == "abp-plus" and (len(sources) > 1 or sources[0].member):
+        raise ValidationFailed("AddressBase Plus is imported one CSV file at a time; unzip it and import each file.",
+                               {"file": "zip"})
     filename = filename or path.name
     report = ImportReport(format=fmt, filename=filename)
-    total = _count_lines(path)
+    total = sum(source.count_lines() for source in sources)
     report.job_id = _start_job(actor, org_id, fmt, filename, total)
     started = time.perf_counter()
     try:
         with write_session() as s:
             applier = _Applier(s, org_id, fmt)
             try:
-                _write_rows(applier, fmt, path, report, total, batch_size, parallel, progress)
+                _write_rows(applier, fmt, path, sources, report, total, batch_size, parallel, skip_bad_rows,
+                            progress)
             finally:
                 applier.close()
+            report.errors.sort(key=_error_order)
+            if report.error_count and not skip_bad_rows:
+                report.refused = True
+                report.inserted = report.updated = report.deleted = 0
+                raise ImportRefused(report)
             if report.rows_read == 0:
                 raise ValidationFailed("The file has no rows.", {"file": "empty"})
             audit.record(s, actor, "gazetteer", report.job_id, "imported",
                          after={"format": fmt, "file": filename, "rows": report.rows_read,
                                 "inserted": report.inserted, "updated": report.updated, "deleted": report.deleted,
-                                "malformed": report.error_count})
+                                "malformed": report.error_count, "skipped_bad_rows": skip_bad_rows})
     except BaseException as exc:
         report.seconds = time.perf_counter() - started
         message = str(exc) if isinstance(exc, ValidationFailed) else f"Import failed and was undone: {exc}"

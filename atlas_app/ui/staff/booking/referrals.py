@@ -57,6 +57,7 @@ class ReferralsImportState(rx.State):
     error_count: int = 0
     message: str = ""
     recent: list[dict[str, str]] = []
+    skip_bad_rows: bool = False
 
     @rx.var
     def running(self) -> bool:
@@ -77,7 +78,7 @@ class ReferralsImportState(rx.State):
         self.recent = [
             {"id": str(j.id), "file": j.filename, "status": j.status, "status_text": STATUS_TEXT.get(j.status, j.status),
              "rows": str(j.rows_total), "created": str(j.created), "updated": str(j.updated),
-             "problems": str(len(j.errors)) if j.status == "failed" else "", "by": j.started_by,
+             "problems": str(len(j.errors)) if j.errors else "", "by": j.started_by,
              "when": london(j.started_at)}
             for j in jobs
         ]
@@ -85,6 +86,11 @@ class ReferralsImportState(rx.State):
     def _reset(self) -> None:
         self.status, self.message, self.errors, self.error_count = "", "", [], 0
         self.rows_total = self.rows_done = self.created = self.updated = self.unchanged = self.clients_created = 0
+
+    @rx.event
+    def set_skip_bad_rows(self, value: bool):
+        if not self.running:
+            self.skip_bad_rows = bool(value)
 
     @rx.event
     async def load(self):
@@ -121,6 +127,7 @@ class ReferralsImportState(rx.State):
     async def run_import(self, job_id: int):
         async with self:
             actor = await require(self, Perm.BOOKINGS_MANAGE)
+            skip_bad_rows = self.skip_bad_rows
         # The job runs once, and only for the user (and organisation) whose upload made it.
         job = await asyncio.to_thread(referrals.claim_job, actor, int(job_id))
         if job is None:
@@ -136,7 +143,8 @@ class ReferralsImportState(rx.State):
         finally:
             with contextlib.suppress(OSError):
                 path.unlink()
-        work = asyncio.create_task(asyncio.to_thread(referrals.import_csv, actor, data, filename, int(job_id)))
+        work = asyncio.create_task(asyncio.to_thread(referrals.import_csv, actor, data, filename, int(job_id),
+                                                     skip_bad_rows=skip_bad_rows))
         while not work.done():
             await asyncio.wait({work}, timeout=POLL_SECONDS)
             try:
@@ -165,6 +173,24 @@ class ReferralsImportState(rx.State):
             await self._refresh_recent(actor)
 
 
+def _problem_list(intro: str) -> rx.Component:
+    return rx.cond(
+        ReferralsImportState.error_count > 0,
+        rx.vstack(
+            rx.text(intro, size="2"),
+            rx.el.ul(
+                rx.foreach(ReferralsImportState.errors, lambda e: rx.el.li(e)),
+                id="import-errors",
+                style={"max-height": "24em", "overflow-y": "auto", "padding-left": "1.2em", "font-size": "0.9em"},
+            ),
+            rx.cond(ReferralsImportState.error_count > MAX_SHOWN_ERRORS,
+                    rx.text(f"Only the first {MAX_SHOWN_ERRORS} problems are shown.", size="2",
+                            color_scheme="gray")),
+            width="100%",
+        ),
+    )
+
+
 def _progress() -> rx.Component:
     return rx.cond(
         ReferralsImportState.status != "",
@@ -191,30 +217,19 @@ def _progress() -> rx.Component:
                 ),
                 rx.cond(
                     ReferralsImportState.status == "done",
-                    rx.callout(ReferralsImportState.message, icon="circle_check", color_scheme="green",
-                               role="status", id="import-summary"),
+                    rx.vstack(
+                        rx.callout(ReferralsImportState.message, icon="circle_check", color_scheme="green",
+                                   role="status", id="import-summary"),
+                        _problem_list("These rows were skipped (the others were imported):"),
+                        width="100%",
+                    ),
                 ),
                 rx.cond(
                     ReferralsImportState.status == "failed",
                     rx.vstack(
                         rx.callout(ReferralsImportState.message, icon="triangle_alert", color_scheme="red",
                                    role="alert", id="import-failed"),
-                        rx.cond(
-                            ReferralsImportState.error_count > 0,
-                            rx.vstack(
-                                rx.text("Correct these rows and upload the whole file again:", size="2"),
-                                rx.el.ul(
-                                    rx.foreach(ReferralsImportState.errors, lambda e: rx.el.li(e)),
-                                    id="import-errors",
-                                    style={"max-height": "24em", "overflow-y": "auto", "padding-left": "1.2em",
-                                           "font-size": "0.9em"},
-                                ),
-                                rx.cond(ReferralsImportState.error_count > MAX_SHOWN_ERRORS,
-                                        rx.text(f"Only the first {MAX_SHOWN_ERRORS} problems are shown.",
-                                                size="2", color_scheme="gray")),
-                                width="100%",
-                            ),
-                        ),
+                        _problem_list("Correct these rows and upload the whole file again:"),
                         width="100%",
                     ),
                 ),
@@ -230,8 +245,9 @@ def _progress() -> rx.Component:
 def referrals_page() -> rx.Component:
     return rx.vstack(
         rx.text("Upload the police's CSV of course offers. Every row is checked first: if any row has a problem, "
-                "nothing is imported and each problem is listed with its line number. Importing the same file "
-                "again updates offers whose details changed and never duplicates one.", size="2"),
+                "nothing is imported and each problem is listed with its line number (or, if you tick the box "
+                "below, the good rows are imported and the bad ones listed). Importing the same file again updates "
+                "offers whose details changed and never duplicates one.", size="2"),
         rx.text("Columns: offer reference, course type (code), first name and last name (or one name column), date "
                 "of birth, driving licence number, address line 1, address line 2, town, postcode, email, phone, "
                 "offence date, critical date, police force. Dates as YYYY-MM-DD or DD/MM/YYYY. ",
@@ -255,6 +271,14 @@ def referrals_page() -> rx.Component:
             border_radius="var(--radius-3)",
             padding="1.5em",
             width="100%",
+        ),
+        rx.hstack(
+            rx.checkbox(id="skip-bad-rows", checked=ReferralsImportState.skip_bad_rows,
+                        on_change=ReferralsImportState.set_skip_bad_rows,
+                        disabled=ReferralsImportState.running),
+            rx.el.label("Import the good rows and skip the bad ones", html_for="skip-bad-rows"),
+            spacing="2",
+            align="center",
         ),
         rx.hstack(
             rx.button("Import", id="import-referrals",

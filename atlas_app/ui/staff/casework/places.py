@@ -40,6 +40,8 @@ class PlacesState(rx.State):
     import_error: str = ""
     import_notice: str = ""
     format: str = "abp-plus"
+    skip_bad_rows: bool = False
+    refused: bool = False
     can_manage: bool = False
     _upload_path: str = ""
     _upload_name: str = ""
@@ -67,6 +69,11 @@ class PlacesState(rx.State):
                       "status": p.status} for p in rows]
 
     @rx.event
+    def set_skip_bad_rows(self, value: bool):
+        if not self.importing:
+            self.skip_bad_rows = bool(value)
+
+    @rx.event
     def set_format(self, value: str):
         self.format = value if value in gazetteer.FORMATS else "abp-plus"
 
@@ -81,7 +88,8 @@ class PlacesState(rx.State):
         upload = files[0]
         folder = get_settings().data_dir / "uploads"
         folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"gazetteer-{actor.organisation_id}-{secrets.token_hex(8)}.csv"
+        suffix = ".zip" if (upload.name or "").lower().endswith(".zip") else ".csv"
+        path = folder / f"gazetteer-{actor.organisation_id}-{secrets.token_hex(8)}{suffix}"
         size = 0
         with open(path, "wb") as out:
             while chunk := await upload.read(1 << 20):
@@ -105,14 +113,14 @@ class PlacesState(rx.State):
     async def run_import(self):
         async with self:
             actor = await require(self, Perm.CASES_MANAGE)
-            path, name, fmt = self._upload_path, self._upload_name, self.format
+            path, name, fmt, skip = self._upload_path, self._upload_name, self.format, self.skip_bad_rows
         seen = {"done": 0, "total": 0}
 
         def progress(done: int, total: int) -> None:
             seen["done"], seen["total"] = done, total
 
         task = asyncio.create_task(asyncio.to_thread(gazetteer.import_gazetteer, actor, path, fmt, filename=name,
-                                                     progress=progress))
+                                                     progress=progress, skip_bad_rows=skip))
         last = 0.0
         while not task.done():
             await asyncio.sleep(0.2)
@@ -121,9 +129,13 @@ class PlacesState(rx.State):
                 async with self:
                     self.progress = min(99, int(seen["done"] * 100 / max(seen["total"], 1)))
                     self.progress_text = f"{seen['done']:,} of about {seen['total']:,} rows read"
+        refused = False
         try:
             report = task.result()
             error, notice, errors = "", f"Imported {name}: {report.summary}", report.errors
+        except gazetteer.ImportRefused as exc:
+            refused = True
+            error, notice, errors = f"Nothing imported from {name}: {exc.report.summary}", "", exc.report.errors
         except AtlasError as exc:
             error, notice, errors = f"Nothing imported: {exc}", "", []
         except Exception as exc:  # noqa: BLE001 - the import was rolled back; say so
@@ -140,6 +152,7 @@ class PlacesState(rx.State):
             self.progress = 100 if not error else 0
             self.progress_text = ""
             self.import_error, self.import_notice, self.job_errors = error, notice, errors
+            self.refused = refused
             await self._jobs(actor)
 
 
@@ -161,8 +174,10 @@ def places_page() -> rx.Component:
         rx.cond(S.can_manage, section(
             "Import a gazetteer file",
             rx.text("AddressBase Plus or Premium, OS Open UPRN, or your LLPG's DTF 7.3 export. The whole file is "
-                    "applied or none of it; malformed rows are skipped and listed with their line numbers.",
-                    size="2", color_scheme="gray"),
+                    "applied or none of it: a malformed row refuses the file, and every malformed row is listed "
+                    "with its line number. AddressBase Premium or DTF 7.3 split into one file per record type "
+                    "(ID15_StreetDesc_Records.csv, ID21_BLPU_Records.csv ...) is uploaded as one .zip of those "
+                    "files.", size="2", color_scheme="gray"),
             form_error(S.import_error),
             form_notice(S.import_notice),
             select_field("Format", "format", FORMAT_OPTIONS, input_id="gazetteer-format", required=True,
@@ -175,10 +190,16 @@ def places_page() -> rx.Component:
                 ),
                 id="gazetteer",
                 multiple=False,
+                accept={"text/csv": [".csv"], "application/zip": [".zip"]},
                 border="1px dashed var(--gray-8)",
                 padding="1em",
                 width="100%",
             ),
+            rx.hstack(
+                rx.checkbox(id="gazetteer-skip-bad-rows", checked=S.skip_bad_rows, on_change=S.set_skip_bad_rows,
+                            disabled=S.importing),
+                rx.el.label("Import the other rows when some are malformed", html_for="gazetteer-skip-bad-rows"),
+                spacing="2", align="center"),
             rx.button("Import", id="gazetteer-import", disabled=S.importing,
                       on_click=S.upload(rx.upload_files(upload_id="gazetteer"))),
             rx.cond(S.importing, rx.vstack(
@@ -188,7 +209,8 @@ def places_page() -> rx.Component:
                 width="100%",
             )),
             rx.cond(S.job_errors.length() > 0, rx.vstack(
-                rx.text("Rows skipped:", weight="bold"),
+                rx.text(rx.cond(S.refused, "Malformed rows (correct them, or tick the box to skip them):",
+                                "Malformed rows skipped:"), weight="bold"),
                 rx.el.ul(rx.foreach(S.job_errors, lambda e: rx.el.li(e)), id="gazetteer-errors"),
                 spacing="1")),
             section_id="import"),
