@@ -36,7 +36,7 @@ from atlas_app.models import (
     Organisation,
     Venue,
 )
-from atlas_app.services.platform import audit, outbox
+from atlas_app.services.platform import audit, bounds, outbox
 from atlas_app.services.platform.actor import Actor
 from atlas_app.services.platform.errors import AtlasError, Conflict, NotFound, PermissionDenied, ValidationFailed
 from atlas_app.services.platform.permissions import Perm
@@ -209,7 +209,7 @@ def _load_offer(s: Session, organisation_id: int, offer_id: int, lock: bool = Fa
         .join(CourseType, CourseType.id == Offer.course_type_id)
         .join(Organisation, Organisation.id == Offer.organisation_id)
         .outerjoin(BookingTerms, BookingTerms.organisation_id == Offer.organisation_id)
-        .where(Offer.id == int(offer_id), Offer.organisation_id == organisation_id)
+        .where(Offer.id == bounds.query_id(offer_id), Offer.organisation_id == organisation_id)
     )
     if lock:
         query = query.with_for_update(of=Offer)
@@ -228,10 +228,9 @@ def _keep(s: Session, rows) -> None:
 
 
 def _load_session(s: Session, organisation_id: int, session_id: int) -> CourseSession:
-    try:
-        sid = int(session_id)
-    except (TypeError, ValueError):
-        raise ValidationFailed("Choose a session.", {"session": "invalid"}) from None
+    sid = bounds.id_or_none(session_id)
+    if sid is None:
+        raise ValidationFailed("Choose a session.", {"session": "invalid"})
     row = s.exec(
         select(CourseSession, Venue).outerjoin(Venue, Venue.id == CourseSession.venue_id)
         .where(CourseSession.id == sid, CourseSession.organisation_id == organisation_id)
@@ -552,14 +551,13 @@ def book(actor: Actor, offer_id: int, session_id: int, needs: dict[str, Any] | N
     org_id = actor.require_org()
     if channel not in ("telephone", "online", "api"):
         raise ValidationFailed("Channel must be online, telephone or api.", {"channel": "invalid"})
-    try:
-        sid = int(session_id)
-    except (TypeError, ValueError):
-        raise ValidationFailed("Choose a session.", {"session": "invalid"}) from None
+    sid = bounds.id_or_none(session_id)
+    if sid is None:
+        raise ValidationFailed("Choose a session.", {"session": "invalid"})
     now = utcnow()
     with _transaction(session) as s:
         conn = s.connection()
-        offer = conn.execute(_OFFER_FOR_BOOKING, {"offer_id": int(offer_id), "org": org_id}).first()
+        offer = conn.execute(_OFFER_FOR_BOOKING, {"offer_id": bounds.query_id(offer_id), "org": org_id}).first()
         if offer is None:
             raise NotFound("No such offer.")
         course = conn.execute(_SESSION_FOR_BOOKING, {"session_id": sid, "org": org_id}).first()

@@ -27,7 +27,7 @@ from atlas_app.models import (
     User,
     Venue,
 )
-from atlas_app.services.platform import audit, throttles as lookup_throttle
+from atlas_app.services.platform import audit, bounds, throttles as lookup_throttle
 from atlas_app.services.platform.actor import Actor
 from atlas_app.services.booking.bookings import booking_view, get_terms
 from atlas_app.services.booking.catalogue import proximity_rank, session_rows
@@ -333,7 +333,8 @@ def client_record(actor: Actor, client_id: int) -> ClientRecord:
     actor.require(Perm.BOOKINGS_VIEW)
     org_id = actor.require_org()
     with read_session() as s:
-        client = s.exec(select(Client).where(Client.id == int(client_id), Client.organisation_id == org_id)).first()
+        client = s.exec(select(Client).where(Client.id == bounds.query_id(client_id),
+                                             Client.organisation_id == org_id)).first()
         if client is None:
             raise NotFound("No such client in your organisation.")
         offers = s.exec(select(Offer).where(Offer.client_id == client.id).order_by(Offer.id)).all()
@@ -378,13 +379,15 @@ def log_call(actor: Actor, *, client_id: int | None, offer_id: int | None, call_
     with write_session() as s:
         client = None
         if client_id is not None:
-            client = s.exec(select(Client).where(Client.id == int(client_id), Client.organisation_id == org_id)
+            client = s.exec(select(Client).where(Client.id == bounds.query_id(client_id),
+                                                 Client.organisation_id == org_id)
                             ).first()
             if client is None:
                 raise NotFound("No such client in your organisation.")
         offer = None
         if offer_id is not None:
-            offer = s.exec(select(Offer).where(Offer.id == int(offer_id), Offer.organisation_id == org_id)).first()
+            offer = s.exec(select(Offer).where(Offer.id == bounds.query_id(offer_id),
+                                               Offer.organisation_id == org_id)).first()
             if offer is None or (client is not None and offer.client_id != client.id):
                 raise NotFound("No such offer for this client.")
         call = CallLog(organisation_id=org_id, client_id=client.id if client else None,
@@ -412,7 +415,7 @@ def decide_request(actor: Actor, request_id: int, approve: bool, note: str = "")
     actor.require(Perm.BOOKINGS_MANAGE)
     org_id = actor.require_org()
     with write_session() as s:
-        request = s.exec(select(SpecialRequest).where(SpecialRequest.id == int(request_id),
+        request = s.exec(select(SpecialRequest).where(SpecialRequest.id == bounds.query_id(request_id),
                                                       SpecialRequest.organisation_id == org_id).with_for_update()
                          ).first()
         if request is None:

@@ -35,7 +35,7 @@ from atlas_app.models.instructors import (
     SessionAssignment,
     TrainingVehicle,
 )
-from atlas_app.services.platform import audit, outbox
+from atlas_app.services.platform import audit, bounds, outbox
 from atlas_app.services.platform.actor import Actor
 from atlas_app.services.platform.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from atlas_app.services.platform.owned import owned_row, save_owned
@@ -136,9 +136,12 @@ def _id_list(value: Any, name: str) -> list[int]:
     if isinstance(value, str):
         value = [v for v in value.split(",") if v.strip()]
     try:
-        return sorted({int(v) for v in value})
-    except (TypeError, ValueError):
+        ids = [bounds.id_or_none(v) for v in value]
+    except TypeError:
         raise ValidationFailed(f"Unknown {name}.", {name: "invalid"}) from None
+    if None in ids:
+        raise ValidationFailed(f"Unknown {name}.", {name: "invalid"})
+    return sorted(set(ids))
 
 
 def _choice_list(value: Any, allowed: tuple[str, ...], name: str) -> list[str]:
@@ -294,10 +297,9 @@ def unfilled_text(gaps: dict[str, int]) -> str:
 
 
 def _session_for(s: Session, org_id: int, session_id: Any, lock: bool = False) -> CourseSession:
-    try:
-        sid = int(session_id)
-    except (TypeError, ValueError):
-        raise NotFound("No such session.") from None
+    sid = bounds.id_or_none(session_id)
+    if sid is None:
+        raise NotFound("No such session.")
     query = select(CourseSession).where(CourseSession.id == sid, CourseSession.organisation_id == org_id)
     if lock:
         query = query.with_for_update()

@@ -23,7 +23,7 @@ from atlas_app.services.payments.ledger import (
 )
 from atlas_app.services.payments.staff import PaymentRow, payment_row
 from atlas_app.services.payments.state import METHOD_LABELS
-from atlas_app.services.platform import audit
+from atlas_app.services.platform import audit, bounds
 from atlas_app.services.platform.actor import Actor
 from atlas_app.services.platform.errors import (
     Conflict,
@@ -78,7 +78,8 @@ def resolve_attention(actor: Actor, payment_id: int, note: str) -> None:
     if not note:
         raise ValidationFailed("Say how the payment was dealt with.", {"note": "required"})
     with write_session() as s:
-        payment = s.exec(select(Payment).where(Payment.id == int(payment_id), Payment.organisation_id == org_id)
+        payment = s.exec(select(Payment).where(Payment.id == bounds.query_id(payment_id),
+                                               Payment.organisation_id == org_id)
                          .with_for_update().execution_options(populate_existing=True)).first()
         if payment is None:
             raise NotFound("No such payment in your organisation.")
@@ -97,12 +98,12 @@ def move_payment(actor: Actor, payment_id: int, to_booking_reference: str, note:
     org_id = actor.require_org()
     now = utcnow()
     with write_session() as s:
-        found = s.exec(select(Payment.booking_id).where(Payment.id == int(payment_id),
+        found = s.exec(select(Payment.booking_id).where(Payment.id == bounds.query_id(payment_id),
                                                         Payment.organisation_id == org_id)).first()
         if found is None:
             raise NotFound("No such payment in your organisation.")
         target = booking_by_reference(s, org_id, to_booking_reference)
-        payment = s.exec(select(Payment).where(Payment.id == int(payment_id)).with_for_update()
+        payment = s.exec(select(Payment).where(Payment.id == bounds.query_id(payment_id)).with_for_update()
             .execution_options(populate_existing=True)).first()
         old = s.get(Booking, payment.booking_id)
         if old.offer_id != target.offer_id:

@@ -47,6 +47,7 @@ from atlas_app.services.payments.stripe_gateway import (
     stripe_client,
     stripe_error_text,
 )
+from atlas_app.services.platform import bounds
 from atlas_app.services.platform.errors import (
     AtlasError,
     Conflict,
@@ -386,7 +387,8 @@ def _attempt_for_payment_intent(s: Session, obj: dict) -> CheckoutAttempt | None
     attempt = None
     query = select(CheckoutAttempt).where(CheckoutAttempt.provider == "stripe")
     if str(meta.get("checkout_attempt_id", "")).isdigit():
-        attempt = s.exec(query.where(CheckoutAttempt.id == int(meta["checkout_attempt_id"])).with_for_update()
+        attempt_id = bounds.query_id(meta["checkout_attempt_id"])
+        attempt = s.exec(query.where(CheckoutAttempt.id == attempt_id).with_for_update()
                          .execution_options(populate_existing=True)).first()
     if attempt is None and obj.get("id"):
         attempt = s.exec(query.where(CheckoutAttempt.payment_intent_id == obj["id"]).with_for_update()
