@@ -58,6 +58,9 @@ class Settings:
     stripe_webhook_secret: str | None = field(default=None, repr=False)
     # Another address for the Stripe API (a test double); Stripe's own when unset.
     stripe_api_base: str | None = None
+    # ATLAS_DEMO_PAYMENTS=1: this deployment is a demo, so every organisation may pay through the labelled demo
+    # card provider when no Stripe key is set. Off by default: then only organisations marked payments_demo may.
+    demo_payments: bool = False
 
     @property
     def is_sqlite(self) -> bool:
@@ -86,4 +89,5 @@ def get_settings() -> Settings:
         stripe_secret_key=(os.environ.get("STRIPE_SECRET_KEY") or "").strip() or None,
         stripe_webhook_secret=(os.environ.get("STRIPE_WEBHOOK_SECRET") or "").strip() or None,
         stripe_api_base=(os.environ.get("STRIPE_API_BASE") or "").strip().rstrip("/") or None,
+        demo_payments=(os.environ.get("ATLAS_DEMO_PAYMENTS") or "").strip().lower() in ("1", "true", "yes", "on"),
     )

@@ -1,0 +1,33 @@
+"""organisations say whether they may take demo card payments
+
+``organisation.payments_demo``: the labelled demo card provider runs for an organisation only when this is on (or
+the deployment sets ATLAS_DEMO_PAYMENTS=1). Off for every organisation except those the demo seeder made (their
+"created" audit entry is by seed-demo), so a real council never takes "payments" that move no money.
+
+Revision ID: 0020
+Revises: 0015
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = '0020'
+down_revision: str | None = '0015'
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    # A plain ADD COLUMN on both databases (SQLite's batch mode would rebuild a table many others point to).
+    op.add_column("organisation", sa.Column("payments_demo", sa.Boolean(), nullable=False,
+                                            server_default=sa.false()))
+    op.execute(sa.text(
+        "UPDATE organisation SET payments_demo = :on WHERE CAST(id AS VARCHAR(80)) IN ("
+        "SELECT entity_id FROM audit_entry WHERE entity = 'organisation' AND action = 'created' "
+        "AND username = 'seed-demo')").bindparams(on=True))
+
+
+def downgrade() -> None:
+    op.drop_column("organisation", "payments_demo")
