@@ -18,7 +18,15 @@ from atlas_app.models.booking import (
     SpecialRequest,
     Venue,
 )
-from atlas_app.models.identity import AuthSession, LoginAttempt, PasswordResetToken, Role, User, UserRole
+from atlas_app.models.identity import (
+    AuthSession,
+    LivePoller,
+    LoginAttempt,
+    PasswordResetToken,
+    Role,
+    User,
+    UserRole,
+)
 from atlas_app.models.outbox import EmailAttachment, EmailMessage
 from atlas_app.models.payments import (
     CheckoutAttempt,
@@ -51,6 +59,7 @@ __all__ = [
     "AuthSession",
     "EmailAttachment",
     "EmailMessage",
+    "LivePoller",
     "LoginAttempt",
     "Organisation",
     "PasswordResetToken",
