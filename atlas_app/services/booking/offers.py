@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import and_, func, or_
 from sqlmodel import Session, select
 
-from atlas_app.db import read_session, utcnow, write_session
+from atlas_app.db import contains, read_session, utcnow, write_session
 from atlas_app.models import (
     ACTIVE_BOOKING_STATUSES,
     Booking,
@@ -264,12 +264,12 @@ def search_clients(actor: Actor, *, query: str = "", date_of_birth: date | None 
             .where(Client.organisation_id == org_id)
         )
         if q:
-            like = f"%{q.lower()}%"
             parts = q.lower().split()
-            # Every word of the query must match a first or last name ("jo smi" finds Joanne Smith).
-            name_match = and_(*[or_(func.lower(Client.first_name).like(f"%{p}%"),
-                                    func.lower(Client.last_name).like(f"%{p}%")) for p in parts])
-            stmt = stmt.where(or_(func.lower(Offer.offer_reference).like(like),
+            # Every word of the query must match a first or last name ("jo smi" finds Joanne Smith); "%" and "_"
+            # are letters here, not wildcards.
+            name_match = and_(*[or_(contains(func.lower(Client.first_name), p),
+                                    contains(func.lower(Client.last_name), p)) for p in parts])
+            stmt = stmt.where(or_(contains(func.lower(Offer.offer_reference), q.lower()),
                                   func.lower(Client.licence_number) == q.lower(),
                                   name_match))
         if date_of_birth is not None:

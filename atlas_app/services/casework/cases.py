@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import func, or_
 from sqlmodel import Session, select
 
-from atlas_app.db import read_session, utcnow, write_session
+from atlas_app.db import contains, read_session, utcnow, write_session
 from atlas_app.models import User
 from atlas_app.models.casework import (
     Activity,
@@ -338,9 +338,10 @@ def list_cases(actor: Actor, *, search: str = "", status: str = "", limit: int =
             query = query.where(Case.status == status)
         text = " ".join(str(search or "").split())[:100]
         if text:
-            conditions = [func.lower(Case.title).like(f"%{text.lower()}%")]
-            if re.fullmatch(r"[Cc]?\d{1,10}", text):
-                conditions.append(Case.id == parse_case_ref(text))
+            conditions = [contains(func.lower(Case.title), text.lower())]
+            case_id = bounds.id_or_none(text.lstrip("Cc")) if re.fullmatch(r"[Cc]?\d{1,10}", text) else None
+            if case_id is not None:
+                conditions.append(Case.id == case_id)
             query = query.where(or_(*conditions))
         rows = s.exec(query.order_by(Case.opened_at.desc(), Case.id.desc()).limit(min(limit, 500))).all()
         ids = [c.id for c, _ in rows]

@@ -14,7 +14,7 @@ from sqlalchemy import delete, func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from atlas_app.db import read_session, utcnow, write_session
+from atlas_app.db import contains, read_session, utcnow, write_session
 from atlas_app.models import AuthSession, LoginAttempt, Organisation, Role, User, UserRole
 from atlas_app.services.platform import audit, bounds
 from atlas_app.services.platform.actor import Actor
@@ -121,10 +121,9 @@ def list_users(actor: Actor, search: str = "") -> list[UserRow]:
         query = select(User).where(User.organisation_id == org_id)
         term = (search or "").strip().lower()
         if term:
-            like = f"%{term}%"
             query = query.where(
-                (func.lower(User.username).like(like)) | (func.lower(User.full_name).like(like))
-                | (func.lower(User.email).like(like))
+                contains(func.lower(User.username), term) | contains(func.lower(User.full_name), term)
+                | contains(func.lower(User.email), term)
             )
         users = s.exec(query.order_by(User.username)).all()
         ids = [u.id for u in users]
