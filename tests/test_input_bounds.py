@@ -223,3 +223,13 @@ def test_a_staff_handler_given_an_id_of_2_63_answers_a_clear_error(monkeypatch, 
     assert toast is not None and "No such user" in repr(toast)
     (user,) = all_rows(User, User.id == target.id)
     assert user.is_active
+
+
+def test_a_staff_date_form_given_year_9999_says_so(monkeypatch, actor, org):
+    from atlas_app.ui.staff.payments import payments as payments_page
+    from state_support import at, drain
+
+    signed_in(monkeypatch, actor, payments_page)
+    page = at(substate(payments_page.BookingPaymentsState), "http://atlas.test/bookings/payments")
+    drain(page.run_report({"date_from": "9999-12-30", "date_to": "9999-12-31"}))
+    assert "between 01/01/2000 and 31/12/2100" in page.recon_error and not page.recon_ran
