@@ -380,7 +380,7 @@ def set_team_members(actor: Actor, team_id: Any, user_ids) -> None:
                                              CaseTeam.organisation_id == org_id)).first()
         if team is None:
             raise NotFound("No such team.")
-        wanted = {int(u) for u in user_ids or []}
+        wanted = {bounds.query_id(u) for u in user_ids or []}  # 0 for an id out of range: unknown below
         known = set(s.exec(select(User.id).where(User.organisation_id == org_id, User.id.in_(wanted))).all()) \
             if wanted else set()
         if known != wanted:

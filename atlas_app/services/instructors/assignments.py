@@ -136,12 +136,9 @@ def _id_list(value: Any, name: str) -> list[int]:
     if isinstance(value, str):
         value = [v for v in value.split(",") if v.strip()]
     try:
-        ids = [bounds.id_or_none(v) for v in value]
-    except TypeError:
+        return sorted({int(v) for v in value})
+    except (TypeError, ValueError, OverflowError):
         raise ValidationFailed(f"Unknown {name}.", {name: "invalid"}) from None
-    if None in ids:
-        raise ValidationFailed(f"Unknown {name}.", {name: "invalid"})
-    return sorted(set(ids))
 
 
 def _choice_list(value: Any, allowed: tuple[str, ...], name: str) -> list[str]:
@@ -182,7 +179,7 @@ def save_instructor(actor: Actor, instructor_id: int | None, data: dict[str, Any
         raise ValidationFailed("Give the most sessions a day as a number.", {"max_sessions_per_day": "invalid"}) from None
     if not 1 <= max_per_day <= 6:
         raise ValidationFailed("The most sessions a day must be between 1 and 6.", {"max_sessions_per_day": "range"})
-    course_ids = _id_list(data.get("course_type_ids"), "course_type_ids")
+    course_ids = sorted({bounds.query_id(i) for i in _id_list(data.get("course_type_ids"), "course_type_ids")})
     with write_session() as s:
         if course_ids:
             known = set(s.exec(select(CourseType.id).where(CourseType.organisation_id == org_id,
