@@ -106,6 +106,12 @@ def test_a_non_finite_number_anywhere_in_a_body_gets_422(client, auth, cat):
     assert len(all_rows(Offer)) == 1 and all_rows(Booking) == []
 
 
+def test_a_body_nested_too_deep_gets_422(client, auth, cat):
+    response = client.post("/api/v1/bookings", content="[" * 30000 + "]" * 30000,
+                           headers={**auth, "content-type": "application/json"})
+    assert_error(response, 422, "body")
+
+
 @pytest.mark.parametrize("params, field", [({"date_to": "9999-12-31"}, "date_to"),
                                            ({"date_from": "9999-12-30", "date_to": "9999-12-31"}, "date_from"),
                                            ({"date_from": "0001-01-01"}, "date_from"),

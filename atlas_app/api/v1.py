@@ -65,7 +65,7 @@ async def _json_body(request: Request, required: bool = True) -> dict[str, Any]:
         return {}
     try:
         body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: nested too deep
         raise ValidationFailed("The request body is not valid JSON.", {"body": "invalid JSON"}) from None
     if not isinstance(body, dict):
         raise ValidationFailed("The request body must be a JSON object.", {"body": "not an object"})
