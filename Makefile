@@ -75,8 +75,9 @@ seed: migrate
 
 # --- run ---------------------------------------------------------------------------------------------
 
+# `make run` serves the demo data, so card payments go through the labelled demo provider.
 run: seed
-	$(BIN)/reflex run --env prod --frontend-port $(PORT) --backend-port $(PORT) --backend-host 0.0.0.0
+	ATLAS_DEMO_PAYMENTS=1 $(BIN)/reflex run --env prod --frontend-port $(PORT) --backend-port $(PORT) --backend-host 0.0.0.0
 
 # --- tests -------------------------------------------------------------------------------------------
 

@@ -6,12 +6,14 @@ import logging
 
 import reflex as rx
 from reflex.app import default_backend_exception_handler
+from reflex.utils.exec import is_prod_mode
 from reflex_base.event import EventSpec
 
 from atlas_app.api.app import build_api
 from atlas_app.services.booking import bookings as booking
 from atlas_app.services.platform import outbox
 from atlas_app.services import payments
+from atlas_app.services.payments import stripe_gateway
 from atlas_app.services.platform.errors import AtlasError, NotAuthenticated
 from atlas_app.ui import pages  # noqa: F401  (registers every page)
 from atlas_app.services.platform import auth
@@ -69,3 +71,4 @@ app = rx.App(
 )
 app.add_middleware(AuthGate())
 app.register_lifespan_task(housekeeping)
+stripe_gateway.warn_at_start(is_prod_mode(), log)  # a production start that can take no card payment says so

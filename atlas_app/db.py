@@ -166,3 +166,18 @@ def read_session() -> Iterator[Session]:
 
 def is_postgres(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
+
+
+LIKE_ESCAPE = "!"
+
+
+def like_literal(text: str) -> str:
+    """``text`` for a LIKE pattern with its wildcards taken literally: "50%" matches "50%", not "50" and anything;
+    "a_b" matches "a_b", not "axb". Use as ``column.like(f"%{like_literal(q)}%", escape=LIKE_ESCAPE)``."""
+    return (text.replace(LIKE_ESCAPE, LIKE_ESCAPE * 2).replace("%", LIKE_ESCAPE + "%")
+            .replace("_", LIKE_ESCAPE + "_"))
+
+
+def contains(column, text: str):
+    """``column LIKE '%text%'`` with ``text`` taken literally (see ``like_literal``)."""
+    return column.like(f"%{like_literal(text)}%", escape=LIKE_ESCAPE)

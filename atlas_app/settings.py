@@ -77,6 +77,9 @@ class Settings:
     sign_in_failures_per_address: int = 10
     # Reverse proxies whose X-Forwarded-For is believed (none by default: the direct peer is the client).
     trusted_proxies: tuple = ()
+    # ATLAS_DEMO_PAYMENTS=1: this deployment is a demo, so every organisation may pay through the labelled demo
+    # card provider when no Stripe key is set. Off by default: then only organisations marked payments_demo may.
+    demo_payments: bool = False
 
     @property
     def is_sqlite(self) -> bool:
@@ -111,4 +114,5 @@ def get_settings() -> Settings:
         stripe_api_base=(os.environ.get("STRIPE_API_BASE") or "").strip().rstrip("/") or None,
         sign_in_failures_per_address=int(os.environ.get("SIGN_IN_FAILURES_PER_ADDRESS") or 10),
         trusted_proxies=parse_trusted_proxies(os.environ.get("TRUSTED_PROXIES")),
+        demo_payments=(os.environ.get("ATLAS_DEMO_PAYMENTS") or "").strip().lower() in ("1", "true", "yes", "on"),
     )

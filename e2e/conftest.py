@@ -222,6 +222,7 @@ def _server_env(data_dir: Path, web_dir: Path, port: int) -> dict[str, str]:
         REFLEX_CHECK_LATEST_VERSION="false",
         REFLEX_SHOW_BUILT_WITH_REFLEX="false",
         PYTHONUNBUFFERED="1",
+        ATLAS_DEMO_PAYMENTS="1",  # it serves the demo data: cards are paid through the labelled demo provider
     )
     env.setdefault("NPM_CONFIG_REGISTRY", "https://registry.npmjs.org/")
     for name in ("REFLEX_DB_URL", "REFLEX_REDIS_URL", "SMTP_URL", "GRANIAN_WORKERS", "REFLEX_ENV_FILE"):

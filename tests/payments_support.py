@@ -13,7 +13,7 @@ import pytest
 from sqlmodel import select
 
 from atlas_app.db import read_session, utcnow, write_session
-from atlas_app.models import Booking, BookingTerms, Client, CourseSession, CourseType, Offer, Venue
+from atlas_app.models import Booking, BookingTerms, Client, CourseSession, CourseType, Offer, Organisation, Venue
 from atlas_app.models.payments import CheckoutAttempt, Payment, Refund
 from atlas_app.services.booking import bookings as booking_service
 from atlas_app.timeutil import london_date
@@ -32,9 +32,14 @@ class World:
 
 
 def make_world(org_id: int, *, fee: int = FEE, capacity: int = 10, days_ahead: int = 10,
-               unpaid_action: str = "release", payment_due_hours: int = 72) -> World:
+               unpaid_action: str = "release", payment_due_hours: int = 72, payments_demo: bool = True) -> World:
+    """A course to book in organisation ``org_id``, which takes demo card payments unless ``payments_demo`` is
+    False (no Stripe key is set in the tests, nor ATLAS_DEMO_PAYMENTS)."""
     now = utcnow()
     with write_session() as s:
+        org = s.get(Organisation, org_id)
+        org.payments_demo = payments_demo
+        s.add(org)
         ct = CourseType(organisation_id=org_id, code="NSAC", name="National Speed Awareness Course", fee_pence=fee,
                         delivery_modes=["classroom"], default_capacity=capacity)
         venue = Venue(organisation_id=org_id, name="Civic Centre", town="Hartlepool", postcode="TS24 8AY")
@@ -115,7 +120,7 @@ def stripe_fake(set_env):
 
 @pytest.fixture
 def no_stripe(set_env):
-    set_env(STRIPE_SECRET_KEY=None, STRIPE_WEBHOOK_SECRET=None, STRIPE_API_BASE=None)
+    set_env(STRIPE_SECRET_KEY=None, STRIPE_WEBHOOK_SECRET=None, STRIPE_API_BASE=None, ATLAS_DEMO_PAYMENTS=None)
 
 
 __all__ = ["FEE", "World", "attempt_row", "awaiting_booking", "booking_row", "make_offer", "make_world",

@@ -140,20 +140,22 @@ def test_search_keys_of_names_beyond_ascii_are_recomputed_and_put_back(scratch_e
     keys (accents folded, other letters dropped). ASCII rows are left as they were."""
     from sqlmodel import Session
 
+    from sqlalchemy import text
+
     from atlas_app.models.casework import Person, Place
-    from atlas_app.models.tenancy import Organisation
 
     run_alembic(scratch_engine, "upgrade", "0013")
     with Session(scratch_engine) as s:
-        org = Organisation(slug="mig", name="Migration test")
-        s.add(org)
-        s.flush()
+        # The organisation table as it was at 0013 (later revisions add columns the model now has).
+        org_id = s.execute(text("INSERT INTO organisation (slug, name, is_active, password_min_length, created_at) "
+                                "VALUES ('mig', 'Migration test', :t, 7, CURRENT_TIMESTAMP) RETURNING id"),
+                           {"t": True}).scalar_one()
         s.add_all([
-            Person(organisation_id=org.id, given_name="Łukasz", family_name="Олена", name_norm="ukasz",
+            Person(organisation_id=org_id, given_name="Łukasz", family_name="Олена", name_norm="ukasz",
                    given_key="U220", family_key=""),
-            Person(organisation_id=org.id, given_name="Ann", family_name="Smith", name_norm="untouched",
+            Person(organisation_id=org_id, given_name="Ann", family_name="Smith", name_norm="untouched",
                    given_key="A500", family_key="S530"),
-            Place(organisation_id=org.id, uprn=1, address_line1="1 Hauptstraße", town="Hartlepool",
+            Place(organisation_id=org_id, uprn=1, address_line1="1 Hauptstraße", town="Hartlepool",
                   postcode="TS24 7QS", postcode_key="TS247QS", search_text="1 hauptstrae hartlepool ts24 7qs"),
         ])
         s.commit()
@@ -186,16 +188,14 @@ def test_the_single_audit_chain_keeps_verifying_as_chain_0_after_0017(scratch_en
 
     from atlas_app.db import UTCDateTime
     from atlas_app.models import AuditEntry
-    from atlas_app.models.tenancy import Organisation
     from atlas_app.services.platform import audit
     from atlas_app.services.platform.actor import system_actor
 
     run_alembic(scratch_engine, "upgrade", "0015")
-    with Session(scratch_engine) as s:
-        org = Organisation(slug="mig", name="Migration test")
-        s.add(org)
-        s.commit()
-        org_id = org.id
+    with scratch_engine.begin() as connection:  # raw SQL: the model has columns later migrations add
+        org_id = connection.execute(sa.text(
+            "INSERT INTO organisation (slug, name, is_active, password_min_length, created_at) "
+            "VALUES ('mig', 'Migration test', :t, 7, CURRENT_TIMESTAMP) RETURNING id"), {"t": True}).scalar_one()
     old = sa.table("audit_entry", *(sa.column(c) for c in (
         "seq", "organisation_id", "username", "entity", "entity_id", "action", "prev_hash", "hash")),
         sa.column("at", UTCDateTime), sa.column("after", sa.JSON))
@@ -230,6 +230,8 @@ def test_the_single_audit_chain_keeps_verifying_as_chain_0_after_0017(scratch_en
     assert report.ok and [(c.chain, c.entries_checked) for c in report.chains] == [(0, 4), (org_id, 1)]
     with pytest.raises(RuntimeError, match="cannot be undone"):
         run_alembic(scratch_engine, "downgrade", "0015")
+
+
 def test_existing_organisations_get_every_client_email_template(scratch_engine):
     """0018 gives each organisation already there the shipped wording of every client email, in English."""
     from atlas_app.services.booking.email_defaults import KINDS
@@ -249,3 +251,28 @@ def test_existing_organisations_get_every_client_email_template(scratch_engine):
     assert all((r.subject, r.body) == (KINDS[r.kind].subject, KINDS[r.kind].body) for r in rows)
     run_alembic(scratch_engine, "downgrade", "0015")
     assert "email_template" not in inspect(scratch_engine).get_table_names()
+
+
+def test_only_organisations_the_demo_seeder_made_take_demo_payments_after_0020(scratch_engine):
+    """0020 adds ``organisation.payments_demo``: on for organisations whose "created" audit entry is the demo
+    seeder's, off for every other (a real council must never take demo "payments")."""
+    from sqlalchemy import text
+
+    run_alembic(scratch_engine, "upgrade", "0015")
+    with scratch_engine.begin() as c:
+        ids = {}
+        for slug in ("seeded", "real"):
+            ids[slug] = c.execute(text("INSERT INTO organisation (slug, name, is_active, password_min_length, "
+                                       "created_at) VALUES (:slug, :slug, :t, 7, CURRENT_TIMESTAMP) RETURNING id"),
+                                  {"slug": slug, "t": True}).scalar_one()
+        for n, (slug, username) in enumerate((("seeded", "seed-demo"), ("real", "platform.admin")), start=1):
+            c.execute(text("INSERT INTO audit_entry (seq, at, organisation_id, username, entity, entity_id, action, "
+                           "prev_hash, hash) VALUES (:seq, CURRENT_TIMESTAMP, :org, :user, 'organisation', :eid, "
+                           "'created', '', '')"), {"seq": n, "org": ids[slug], "user": username,
+                                                    "eid": str(ids[slug])})
+    run_alembic(scratch_engine, "upgrade", "0020")
+    with scratch_engine.connect() as c:
+        flags = dict(c.execute(text("SELECT slug, payments_demo FROM organisation")).all())
+    assert {k: bool(v) for k, v in flags.items()} == {"seeded": True, "real": False}
+    run_alembic(scratch_engine, "downgrade", "0015")
+    run_alembic(scratch_engine, "upgrade", "head")

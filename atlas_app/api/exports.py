@@ -31,8 +31,9 @@ MEDIA = {"csv": "text/csv; charset=utf-8",
 
 
 def _error(exc: AtlasError) -> JSONResponse:
-    return JSONResponse({"error": str(exc)}, status_code=exc.status_code,
-                        headers={"Cache-Control": "no-store"})
+    """The REST API's error shape: the message, and which fields are wrong (may be empty)."""
+    return JSONResponse({"error": str(exc), "fields": dict(getattr(exc, "errors", {}) or {})},
+                        status_code=exc.status_code, headers={"Cache-Control": "no-store"})
 
 
 def _error_page(exc: AtlasError) -> HTMLResponse:

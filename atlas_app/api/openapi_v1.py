@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from atlas_app.services.booking.referrals import FIELDS, LABELS, REQUIRED
+from atlas_app.services.platform import bounds
 
 VERSION = "1.0.0"
 
@@ -36,6 +37,8 @@ _REFERENCE_PARAM = {
 }
 
 _DATE_FIELDS = {"date_of_birth", "offence_date", "critical_date"}
+_ID = {"type": "integer", "minimum": bounds.MIN_ID, "maximum": bounds.MAX_ID}
+_DATE_RANGE = f", from {bounds.FILTER_EARLIEST.isoformat()} to {bounds.FILTER_LATEST.isoformat()}."
 
 
 def _referral_schema() -> dict[str, Any]:
@@ -47,6 +50,8 @@ def _referral_schema() -> dict[str, Any]:
             prop["examples"] = ["2027-01-30"]
         props[name] = prop
     props["offer_reference"]["maxLength"] = 40
+    props["offence_date"]["description"] += " Not in the future, at most two years ago."
+    props["critical_date"]["description"] += " Not before the offence date, at most two years ahead."
     props["course_type"]["description"] = "The code of one of your course types, e.g. NSAC."
     props["licence_number"]["description"] = "Driving licence number, 16 characters (DVLA format). Optional."
     props["postcode"]["description"] = "UK postcode."
@@ -113,7 +118,7 @@ def document() -> dict[str, Any]:
             "type": "object",
             "properties": {
                 "offer_reference": {"type": "string", "maxLength": 40},
-                "session_id": {"type": "integer", "minimum": 1},
+                "session_id": _ID,
                 "channel": {"type": "string", "enum": ["api", "online", "telephone"], "default": "api"},
                 "needs": {
                     "type": "object",
@@ -128,7 +133,7 @@ def document() -> dict[str, Any]:
         },
         "TransferRequest": {
             "type": "object",
-            "properties": {"session_id": {"type": "integer", "minimum": 1}},
+            "properties": {"session_id": _ID},
             "required": ["session_id"],
         },
         "CancelRequest": {
@@ -192,9 +197,11 @@ def document() -> dict[str, Any]:
                 "parameters": [
                     {"name": "course_type", "in": "query", "description": "A course type code, e.g. NSAC.",
                      "schema": {"type": "string"}},
-                    {"name": "date_from", "in": "query", "description": "First day (London), YYYY-MM-DD.",
+                    {"name": "date_from", "in": "query",
+                     "description": "First day (London), YYYY-MM-DD" + _DATE_RANGE,
                      "schema": {"type": "string", "format": "date"}},
-                    {"name": "date_to", "in": "query", "description": "Last day (London), YYYY-MM-DD, inclusive.",
+                    {"name": "date_to", "in": "query",
+                     "description": "Last day (London), YYYY-MM-DD, inclusive" + _DATE_RANGE,
                      "schema": {"type": "string", "format": "date"}},
                     {"name": "free_only", "in": "query", "description": "Only sessions with a free seat.",
                      "schema": {"type": "boolean", "default": False}},

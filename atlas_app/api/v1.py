@@ -23,7 +23,7 @@ from starlette.routing import Route
 from atlas_app.api.web import read_body
 from atlas_app.db import utcnow, write_session
 from atlas_app.domain.statuses import SessionStatus
-from atlas_app.services.platform import api_tokens
+from atlas_app.services.platform import api_tokens, bounds
 from atlas_app.services.booking import bookings as booking, catalogue, referrals
 from atlas_app.services import payments
 from atlas_app.services.platform.actor import Actor
@@ -65,28 +65,22 @@ async def _json_body(request: Request, required: bool = True) -> dict[str, Any]:
         return {}
     try:
         body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: nested too deep
         raise ValidationFailed("The request body is not valid JSON.", {"body": "invalid JSON"}) from None
     if not isinstance(body, dict):
         raise ValidationFailed("The request body must be a JSON object.", {"body": "not an object"})
+    where = bounds.first_non_finite(body)
+    if where:
+        field = where.split(".", 1)[0]
+        raise ValidationFailed(f"{where} must be a finite number.", {field: "not a finite number"})
     return body
 
 
 def _int_field(body: dict[str, Any], name: str) -> int:
     value = body.get(name)
-    if value is None or value == "":
-        raise ValidationFailed(f"{name} is required.", {name: "required"})
-    if isinstance(value, bool):
+    if isinstance(value, bool) or not (value is None or isinstance(value, (int, float, str))):
         raise ValidationFailed(f"{name} must be a whole number.", {name: "not a number"})
-    try:
-        out = int(value)
-    except (TypeError, ValueError):
-        raise ValidationFailed(f"{name} must be a whole number.", {name: "not a number"}) from None
-    if isinstance(value, float) and value != out:
-        raise ValidationFailed(f"{name} must be a whole number.", {name: "not a number"})
-    if out <= 0:
-        raise ValidationFailed(f"{name} must be a positive number.", {name: "invalid"})
-    return out
+    return bounds.parse_id(value, name)
 
 
 def _str_field(body: dict[str, Any], name: str, required: bool = True, max_len: int = 200) -> str:
@@ -174,9 +168,10 @@ def _query_date(request: Request, name: str) -> date | None:
     if not text:
         return None
     try:
-        return date.fromisoformat(text)
+        day = date.fromisoformat(text)
     except ValueError:
         raise ValidationFailed(f"{name} must be a date as YYYY-MM-DD.", {name: "invalid date"}) from None
+    return bounds.filter_date(day, name)
 
 
 def _query_bool(request: Request, *names: str) -> bool:

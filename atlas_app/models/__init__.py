@@ -18,7 +18,16 @@ from atlas_app.models.booking import (
     SpecialRequest,
     Venue,
 )
-from atlas_app.models.identity import AccountLinkRequest, AuthSession, LoginAttempt, PasswordResetToken, Role, User, UserRole
+from atlas_app.models.identity import (
+    AccountLinkRequest,
+    AuthSession,
+    LivePoller,
+    LoginAttempt,
+    PasswordResetToken,
+    Role,
+    User,
+    UserRole,
+)
 from atlas_app.models.outbox import EmailAttachment, EmailMessage
 from atlas_app.models.payments import (
     CheckoutAttempt,
@@ -52,6 +61,7 @@ __all__ = [
     "AuthSession",
     "EmailAttachment",
     "EmailMessage",
+    "LivePoller",
     "LoginAttempt",
     "Organisation",
     "PasswordResetToken",

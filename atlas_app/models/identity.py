@@ -119,3 +119,19 @@ class AccountLinkRequest(SQLModel, table=True):
     ip: str = Field(default="", max_length=64)
     at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     handled_at: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
+
+
+class LivePoller(SQLModel, table=True):
+    """A page's background poller claimed for a staff session: slot ``slot`` of the few the session may run at
+    once (the unique pair is the cap, across every worker). ``seen_at`` is refreshed while the poller lives; a row
+    not seen for a while belongs to a poller that died with its worker and is reclaimed."""
+
+    __tablename__ = "live_poller"
+    __table_args__ = (UniqueConstraint("session_key", "slot", name="uq_live_poller_session_slot"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    session_key: str = Field(max_length=64)  # SHA-256 of the session token, never the token
+    slot: int
+    holder: str = Field(max_length=64, unique=True)
+    claimed_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    seen_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)

@@ -18,4 +18,7 @@ class Organisation(SQLModel, table=True):
     is_active: bool = Field(default=True)
     # Organisations may demand longer passwords than the platform minimum of 7, never shorter.
     password_min_length: int = Field(default=7)
+    # The labelled demo card provider may take this organisation's payments (demo organisations only; set by the
+    # platform administrator). Otherwise it runs only when the deployment says it is a demo (ATLAS_DEMO_PAYMENTS).
+    payments_demo: bool = Field(default=False)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -42,10 +42,11 @@ PLATFORM_ADMIN = ("platform.admin", "Pat Morgan", "platform123")
 def _org(s, slug: str, name: str) -> Organisation:
     org = s.exec(select(Organisation).where(Organisation.slug == slug)).first()
     if org is None:
-        org = Organisation(slug=slug, name=name)
+        org = Organisation(slug=slug, name=name, payments_demo=True)
         s.add(org)
         s.flush()
-        audit.record(s, system_actor(org.id, "seed-demo"), "organisation", org.id, "created", after={"name": name})
+        audit.record(s, system_actor(org.id, "seed-demo"), "organisation", org.id, "created",
+                     after={"name": name, "payments_demo": True})
         emails.ensure_templates(s, org.id)
     return org
 

@@ -44,7 +44,7 @@ from atlas_app.models import (
 from atlas_app.models.letters import EmailTemplate
 from atlas_app.services.booking import emails
 from atlas_app.services.booking.email_defaults import DEFAULT_LANGUAGE
-from atlas_app.services.platform import audit, locks
+from atlas_app.services.platform import audit, bounds, locks
 from atlas_app.services.platform.actor import Actor
 from atlas_app.services.platform.errors import AtlasError, Conflict, NotFound, PermissionDenied, ValidationFailed
 from atlas_app.services.platform.permissions import Perm
@@ -260,7 +260,7 @@ def _load_offer(s: Session, organisation_id: int, offer_id: int, lock: bool = Fa
         .join(CourseType, CourseType.id == Offer.course_type_id)
         .join(Organisation, Organisation.id == Offer.organisation_id)
         .outerjoin(BookingTerms, BookingTerms.organisation_id == Offer.organisation_id)
-        .where(Offer.id == int(offer_id), Offer.organisation_id == organisation_id)
+        .where(Offer.id == bounds.query_id(offer_id), Offer.organisation_id == organisation_id)
     )
     if lock and locks.offer(offer_id) not in locks.held(s):
         locks.claim(s, locks.offer(offer_id))
@@ -282,10 +282,9 @@ def _keep(s: Session, rows) -> None:
 
 
 def _load_session(s: Session, organisation_id: int, session_id: int) -> CourseSession:
-    try:
-        sid = int(session_id)
-    except (TypeError, ValueError):
-        raise ValidationFailed("Choose a session.", {"session": "invalid"}) from None
+    sid = bounds.id_or_none(session_id)
+    if sid is None:
+        raise ValidationFailed("Choose a session.", {"session": "invalid"})
     row = s.exec(
         select(CourseSession, Venue).outerjoin(Venue, Venue.id == CourseSession.venue_id)
         .where(CourseSession.id == sid, CourseSession.organisation_id == organisation_id)
@@ -613,16 +612,15 @@ def book(actor: Actor, offer_id: int, session_id: int, needs: dict[str, Any] | N
     org_id = actor.require_org()
     if channel not in ("telephone", "online", "api"):
         raise ValidationFailed("Channel must be online, telephone or api.", {"channel": "invalid"})
-    try:
-        sid = int(session_id)
-    except (TypeError, ValueError):
-        raise ValidationFailed("Choose a session.", {"session": "invalid"}) from None
+    sid = bounds.id_or_none(session_id)
+    if sid is None:
+        raise ValidationFailed("Choose a session.", {"session": "invalid"})
     now = utcnow()
     with _transaction(session) as s:
         conn = s.connection()
         locks.claim(s, locks.offer(offer_id))
         offer = conn.execute(_OFFER_FOR_BOOKING_BY_DIALECT.get(conn.dialect.name, _OFFER_FOR_BOOKING),
-                             {"offer_id": int(offer_id), "org": org_id, **locks.timeout_params()}).first()
+                             {"offer_id": bounds.query_id(offer_id), "org": org_id, **locks.timeout_params()}).first()
         if offer is None:
             raise NotFound("No such offer.")
         course = conn.execute(_SESSION_FOR_BOOKING, {"session_id": sid, "org": org_id}).first()

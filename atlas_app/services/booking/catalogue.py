@@ -16,7 +16,7 @@ from sqlmodel import Session, select
 from atlas_app.db import read_session, utcnow, write_session
 from atlas_app.domain.statuses import BookingStatus, SessionStatus
 from atlas_app.models import Booking, BookingTerms, CourseSession, CourseType, Region, Venue
-from atlas_app.services.platform import audit
+from atlas_app.services.platform import audit, bounds
 from atlas_app.services.platform.actor import Actor
 from atlas_app.services.platform.errors import Conflict, NotFound, ValidationFailed, amount_field
 from atlas_app.services.platform.permissions import Perm
@@ -114,7 +114,8 @@ def save_region(actor: Actor, region_id: int | None, name: str, is_active: bool 
             s.flush()
             audit.record(s, actor, "region", region.id, "created", after={"name": name})
             return region.id
-        region = s.exec(select(Region).where(Region.id == int(region_id), Region.organisation_id == org_id)).first()
+        region = s.exec(select(Region).where(Region.id == bounds.query_id(region_id),
+                                             Region.organisation_id == org_id)).first()
         if region is None:
             raise NotFound("No such region.")
         if clash and clash != region.id:
@@ -167,7 +168,8 @@ def save_venue(actor: Actor, venue_id: int | None, data: dict[str, Any]) -> int:
             s.flush()
             audit.record(s, actor, "venue", venue.id, "created", after=values)
             return venue.id
-        venue = s.exec(select(Venue).where(Venue.id == int(venue_id), Venue.organisation_id == org_id)).first()
+        venue = s.exec(select(Venue).where(Venue.id == bounds.query_id(venue_id),
+                                           Venue.organisation_id == org_id)).first()
         if venue is None:
             raise NotFound("No such venue.")
         if clash and clash != venue.id:
@@ -234,7 +236,7 @@ def save_course_type(actor: Actor, course_type_id: int | None, data: dict[str, A
             s.flush()
             audit.record(s, actor, "course_type", ct.id, "created", after=values)
             return ct.id
-        ct = s.exec(select(CourseType).where(CourseType.id == int(course_type_id),
+        ct = s.exec(select(CourseType).where(CourseType.id == bounds.query_id(course_type_id),
                                              CourseType.organisation_id == org_id)).first()
         if ct is None:
             raise NotFound("No such course type.")
@@ -343,7 +345,7 @@ def save_session(actor: Actor, session_id: int | None, data: dict[str, Any], *, 
             s.flush()
             audit.record(s, actor, "course_session", session.id, "created", after=values)
             return session.id
-        session = s.exec(select(CourseSession).where(CourseSession.id == int(session_id),
+        session = s.exec(select(CourseSession).where(CourseSession.id == bounds.query_id(session_id),
                                                      CourseSession.organisation_id == org_id).with_for_update()
                          ).first()
         if session is None:

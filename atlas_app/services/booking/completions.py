@@ -18,7 +18,7 @@ from sqlmodel import select
 from atlas_app.db import read_session, write_session
 from atlas_app.domain.statuses import BookingStatus
 from atlas_app.models import Booking, CourseSession, CourseType, Offer
-from atlas_app.services.platform import audit
+from atlas_app.services.platform import audit, bounds
 from atlas_app.services.platform.actor import Actor
 from atlas_app.services.platform.errors import NotFound, ValidationFailed
 from atlas_app.services.platform.permissions import Perm
@@ -104,10 +104,9 @@ def _rows(org_id: int, date_from: date, date_to: date, session_id: int | None,
 
 
 def _own_session(s, org_id: int, session_id: object) -> int:
-    try:
-        sid = int(session_id)
-    except (TypeError, ValueError):
-        raise NotFound("No such session.") from None
+    sid = bounds.id_or_none(session_id)
+    if sid is None:
+        raise NotFound("No such session.")
     if s.exec(select(CourseSession.id).where(CourseSession.id == sid,
                                              CourseSession.organisation_id == org_id)).first() is None:
         raise NotFound("No such session.")

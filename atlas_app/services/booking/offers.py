@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import and_, func, or_
 from sqlmodel import Session, select
 
-from atlas_app.db import read_session, utcnow, write_session
+from atlas_app.db import contains, read_session, utcnow, write_session
 from atlas_app.domain.statuses import OfferStatus, RequestStatus, SessionStatus
 from atlas_app.models import (
     ACTIVE_BOOKING_STATUSES,
@@ -27,7 +27,7 @@ from atlas_app.models import (
     User,
     Venue,
 )
-from atlas_app.services.platform import audit, throttles as lookup_throttle
+from atlas_app.services.platform import audit, bounds, throttles as lookup_throttle
 from atlas_app.services.platform.actor import Actor
 from atlas_app.services.booking.bookings import booking_view, get_terms
 from atlas_app.services.booking.catalogue import proximity_rank, session_rows
@@ -264,12 +264,12 @@ def search_clients(actor: Actor, *, query: str = "", date_of_birth: date | None 
             .where(Client.organisation_id == org_id)
         )
         if q:
-            like = f"%{q.lower()}%"
             parts = q.lower().split()
-            # Every word of the query must match a first or last name ("jo smi" finds Joanne Smith).
-            name_match = and_(*[or_(func.lower(Client.first_name).like(f"%{p}%"),
-                                    func.lower(Client.last_name).like(f"%{p}%")) for p in parts])
-            stmt = stmt.where(or_(func.lower(Offer.offer_reference).like(like),
+            # Every word of the query must match a first or last name ("jo smi" finds Joanne Smith); "%" and "_"
+            # are letters here, not wildcards.
+            name_match = and_(*[or_(contains(func.lower(Client.first_name), p),
+                                    contains(func.lower(Client.last_name), p)) for p in parts])
+            stmt = stmt.where(or_(contains(func.lower(Offer.offer_reference), q.lower()),
                                   func.lower(Client.licence_number) == q.lower(),
                                   name_match))
         if date_of_birth is not None:
@@ -333,7 +333,8 @@ def client_record(actor: Actor, client_id: int) -> ClientRecord:
     actor.require(Perm.BOOKINGS_VIEW)
     org_id = actor.require_org()
     with read_session() as s:
-        client = s.exec(select(Client).where(Client.id == int(client_id), Client.organisation_id == org_id)).first()
+        client = s.exec(select(Client).where(Client.id == bounds.query_id(client_id),
+                                             Client.organisation_id == org_id)).first()
         if client is None:
             raise NotFound("No such client in your organisation.")
         offers = s.exec(select(Offer).where(Offer.client_id == client.id).order_by(Offer.id)).all()
@@ -378,13 +379,15 @@ def log_call(actor: Actor, *, client_id: int | None, offer_id: int | None, call_
     with write_session() as s:
         client = None
         if client_id is not None:
-            client = s.exec(select(Client).where(Client.id == int(client_id), Client.organisation_id == org_id)
+            client = s.exec(select(Client).where(Client.id == bounds.query_id(client_id),
+                                                 Client.organisation_id == org_id)
                             ).first()
             if client is None:
                 raise NotFound("No such client in your organisation.")
         offer = None
         if offer_id is not None:
-            offer = s.exec(select(Offer).where(Offer.id == int(offer_id), Offer.organisation_id == org_id)).first()
+            offer = s.exec(select(Offer).where(Offer.id == bounds.query_id(offer_id),
+                                               Offer.organisation_id == org_id)).first()
             if offer is None or (client is not None and offer.client_id != client.id):
                 raise NotFound("No such offer for this client.")
         call = CallLog(organisation_id=org_id, client_id=client.id if client else None,
@@ -412,7 +415,7 @@ def decide_request(actor: Actor, request_id: int, approve: bool, note: str = "")
     actor.require(Perm.BOOKINGS_MANAGE)
     org_id = actor.require_org()
     with write_session() as s:
-        request = s.exec(select(SpecialRequest).where(SpecialRequest.id == int(request_id),
+        request = s.exec(select(SpecialRequest).where(SpecialRequest.id == bounds.query_id(request_id),
                                                       SpecialRequest.organisation_id == org_id).with_for_update()
                          ).first()
         if request is None:

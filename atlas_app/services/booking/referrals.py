@@ -15,7 +15,8 @@ One row per offer, with a header row. Header names are matched ignoring case, sp
 * driving licence number (licence number, licence) - optional; 16 characters in the DVLA format
 * address line 1 (address), address line 2, town (city), postcode - postcode required
 * email, phone (telephone, mobile) - optional
-* offence date - required; critical date - required, on or after the offence date
+* offence date - required, within the last two years; critical date - required, on or after the offence date and
+  at most two years ahead
 * police force (force) - optional
 
 Dates are ``YYYY-MM-DD`` or ``DD/MM/YYYY``. Blank lines are skipped. The file may be UTF-8 (with or without a
@@ -55,7 +56,7 @@ from sqlmodel import Session, select
 from atlas_app.db import is_postgres, read_session, utcnow, write_session
 from atlas_app.domain.statuses import OfferStatus
 from atlas_app.models import ACTIVE_BOOKING_STATUSES, Booking, Client, ClientEvent, CourseType, ImportJob, Offer
-from atlas_app.services.platform import audit
+from atlas_app.services.platform import audit, bounds
 from atlas_app.services.platform.actor import Actor
 from atlas_app.services.booking.catalogue import normalise_postcode
 from atlas_app.services.platform.errors import AtlasError, Conflict, NotFound, ValidationFailed
@@ -246,13 +247,13 @@ def check_values(values: dict[str, Any]) -> tuple[Referral | None, dict[str, str
     if dob and not (date(1900, 1, 1) <= dob <= today):
         problems["date_of_birth"] = f"date of birth {dob:%d/%m/%Y} is not believable"
     offence = dates.get("offence_date")
-    if offence and offence > today:
-        problems["offence_date"] = f"offence date {offence:%d/%m/%Y} is in the future"
+    if offence and (problem := bounds.offence_date_problem(offence, today)):
+        problems["offence_date"] = problem
     if dob and offence and "date_of_birth" not in problems and offence < dob:
         problems["offence_date"] = "offence date is before the date of birth"
     critical = dates.get("critical_date")
-    if critical and offence and critical < offence:
-        problems["critical_date"] = f"critical date {critical:%d/%m/%Y} is before the offence date"
+    if critical and (problem := bounds.critical_date_problem(critical, offence, today)):
+        problems["critical_date"] = problem
 
     postcode = ""
     if v["postcode"]:
@@ -446,7 +447,8 @@ def get_job(actor: Actor, job_id: int) -> JobView:
     actor.require(Perm.BOOKINGS_MANAGE)
     org_id = actor.require_org()
     with read_session() as s:
-        job = s.exec(select(ImportJob).where(ImportJob.id == int(job_id), ImportJob.organisation_id == org_id,
+        job = s.exec(select(ImportJob).where(ImportJob.id == bounds.query_id(job_id),
+                                             ImportJob.organisation_id == org_id,
                                              ImportJob.kind == KIND)).first()
         if job is None:
             raise NotFound("No such import.")
@@ -468,13 +470,14 @@ def claim_job(actor: Actor, job_id: int) -> JobView | None:
     actor.require(Perm.BOOKINGS_MANAGE)
     org_id = actor.require_org()
     with write_session() as s:
-        result = s.exec(update(ImportJob).where(ImportJob.id == int(job_id), ImportJob.organisation_id == org_id,
+        result = s.exec(update(ImportJob).where(ImportJob.id == bounds.query_id(job_id),
+                                                ImportJob.organisation_id == org_id,
                                                 ImportJob.kind == KIND, ImportJob.status == "queued",
                                                 ImportJob.started_by == actor.username[:80])
                         .values(status="checking"))
         if result.rowcount != 1:
             return None
-        return _job_view(s.get(ImportJob, int(job_id)))
+        return _job_view(s.get(ImportJob, bounds.query_id(job_id)))
 
 
 # --- writing ---------------------------------------------------------------------------------------------------

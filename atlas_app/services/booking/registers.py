@@ -12,6 +12,7 @@ from atlas_app.db import read_session, utcnow
 from atlas_app.domain.statuses import BookingStatus
 from atlas_app.models import Booking, Client, CourseSession, CourseType, Offer, Region, Venue
 from atlas_app.services.platform.actor import Actor
+from atlas_app.services.platform import bounds
 from atlas_app.services.platform.errors import NotFound
 from atlas_app.services.platform.permissions import Perm
 
@@ -79,10 +80,9 @@ def session_detail(actor: Actor, session_id: int) -> SessionDetail:
     """The session and everyone holding a seat on it (held, booked, or marked on the register)."""
     actor.require(Perm.BOOKINGS_VIEW)
     org_id = actor.require_org()
-    try:
-        sid = int(session_id)
-    except (TypeError, ValueError):
-        raise NotFound("No such session.") from None
+    sid = bounds.id_or_none(session_id)
+    if sid is None:
+        raise NotFound("No such session.")
     with read_session() as s:
         row = s.exec(
             select(CourseSession, CourseType, Venue, Region.name)

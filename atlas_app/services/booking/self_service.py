@@ -17,7 +17,7 @@ from sqlmodel import select
 from atlas_app.db import read_session, utcnow
 from atlas_app.domain.statuses import BookingStatus
 from atlas_app.models import Booking, BookingTerms, Client, Offer, Organisation
-from atlas_app.services.platform import throttles as lookup_throttle
+from atlas_app.services.platform import bounds, throttles as lookup_throttle
 from atlas_app.services.booking.bookings import BookingView, ClientProof, booking_view, get_terms
 from atlas_app.services.booking.catalogue import SessionRow
 from atlas_app.services.platform.errors import NotFound, ValidationFailed
@@ -173,7 +173,8 @@ def _find_booking(reference: str, date_of_birth: date | None, postcode: str) -> 
 def client_booking(organisation_id: int, offer_id: int, reference: str) -> ClientBooking:
     """The booking again (for example after a change), for a client who has already proved whose it is."""
     with read_session() as s:
-        offer = s.exec(select(Offer).where(Offer.id == int(offer_id), Offer.organisation_id == organisation_id)
+        offer = s.exec(select(Offer).where(Offer.id == bounds.query_id(offer_id),
+                                           Offer.organisation_id == organisation_id)
                        ).first()
         if offer is None:
             raise NotFound("No such booking.")
@@ -190,7 +191,8 @@ def transfer_options(organisation_id: int, offer_id: int, reference: str) -> lis
     date, with free seats), in any delivery mode, except the session already booked."""
     now = utcnow()
     with read_session() as s:
-        offer = s.exec(select(Offer).where(Offer.id == int(offer_id), Offer.organisation_id == organisation_id)
+        offer = s.exec(select(Offer).where(Offer.id == bounds.query_id(offer_id),
+                                           Offer.organisation_id == organisation_id)
                        ).first()
         if offer is None:
             raise NotFound("No such booking.")

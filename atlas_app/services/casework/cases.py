@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import func, or_
 from sqlmodel import Session, select
 
-from atlas_app.db import read_session, utcnow, write_session
+from atlas_app.db import contains, read_session, utcnow, write_session
 from atlas_app.domain.statuses import CaseStatus, DemandClass
 from atlas_app.models import User
 from atlas_app.models.casework import (
@@ -30,7 +30,7 @@ from atlas_app.models.casework import (
     SystemCondition,
     Task,
 )
-from atlas_app.services.platform import audit
+from atlas_app.services.platform import audit, bounds
 from atlas_app.services.platform.actor import Actor
 from atlas_app.services.casework.config import active_lookup, team_ids_of
 from atlas_app.services.casework.people import (
@@ -52,9 +52,10 @@ def case_ref(case_id: int) -> str:
 
 def parse_case_ref(value: Any) -> int:
     match = re.fullmatch(r"C?0*(\d{1,10})", str(value or "").strip().upper())
-    if not match:
+    case_id = bounds.id_or_none(match.group(1)) if match else None
+    if case_id is None:
         raise NotFound("No such case.")
-    return int(match.group(1))
+    return case_id
 
 
 def parse_datetime(value: Any, name: str, required: bool = False) -> datetime | None:
@@ -112,7 +113,7 @@ def _int(value: Any, name: str, minimum: int = 0, maximum: int = 100_000) -> int
 
 
 def _get_case(s: Session, org_id: int, case_id: Any, lock: bool = False) -> Case:
-    cid = case_id if isinstance(case_id, int) else parse_case_ref(case_id)
+    cid = parse_case_ref(case_id)
     query = select(Case).where(Case.id == cid, Case.organisation_id == org_id)
     if lock:
         query = query.with_for_update()
@@ -132,7 +133,7 @@ def _open_case(s: Session, org_id: int, case_id: Any) -> Case:
 def _staff_user(s: Session, org_id: int, user_id: Any, name: str) -> int | None:
     if user_id in (None, "", 0, "0"):
         return None
-    uid = _int(user_id, name, 1, 2**31)
+    uid = _int(user_id, name, 1, bounds.MAX_ID)
     if s.exec(select(User.id).where(User.id == uid, User.organisation_id == org_id)).first() is None:
         raise ValidationFailed("Choose a member of staff from the list.", {name: "unknown"})
     return uid
@@ -286,10 +287,9 @@ def create_case(actor: Actor, *, module_id: Any, title: str, person_id: Any = No
     if len(title) > 200:
         raise ValidationFailed("The title is too long (200 characters at most).", {"title": "too long"})
     with write_session() as s:
-        try:
-            mid = int(module_id)
-        except (TypeError, ValueError):
-            raise ValidationFailed("Choose a module.", {"module_id": "required"}) from None
+        mid = bounds.id_or_none(module_id)
+        if mid is None:
+            raise ValidationFailed("Choose a module.", {"module_id": "required"})
         module = s.exec(select(CaseModule).where(CaseModule.id == mid, CaseModule.organisation_id == org_id,
                                                  CaseModule.is_active == True)).first()  # noqa: E712
         if module is None:
@@ -339,9 +339,10 @@ def list_cases(actor: Actor, *, search: str = "", status: str = "", limit: int =
             query = query.where(Case.status == status)
         text = " ".join(str(search or "").split())[:100]
         if text:
-            conditions = [func.lower(Case.title).like(f"%{text.lower()}%")]
-            if re.fullmatch(r"[Cc]?\d{1,10}", text):
-                conditions.append(Case.id == parse_case_ref(text))
+            conditions = [contains(func.lower(Case.title), text.lower())]
+            case_id = bounds.id_or_none(text.lstrip("Cc")) if re.fullmatch(r"[Cc]?\d{1,10}", text) else None
+            if case_id is not None:
+                conditions.append(Case.id == case_id)
             query = query.where(or_(*conditions))
         rows = s.exec(query.order_by(Case.opened_at.desc(), Case.id.desc()).limit(min(limit, 500))).all()
         ids = [c.id for c, _ in rows]
@@ -479,7 +480,7 @@ def set_need_met(actor: Actor, demand_id: Any, need_met_at: Any = None) -> None:
     org_id = _manage(actor)
     when = parse_datetime(need_met_at, "need_met_at") or utcnow()
     with write_session() as s:
-        demand = s.exec(select(Demand).where(Demand.id == _int(demand_id, "demand_id", 1, 2**31),
+        demand = s.exec(select(Demand).where(Demand.id == _int(demand_id, "demand_id", 1, bounds.MAX_ID),
                                              Demand.organisation_id == org_id)).first()
         if demand is None:
             raise NotFound("No such demand.")
@@ -543,7 +544,7 @@ def add_intention(actor: Actor, case_id: Any, *, intention_type_id: Any, due_on:
         owner = _staff_user(s, org_id, owner_user_id, "owner_user_id")
         team = None
         if team_id not in (None, "", 0, "0"):
-            team = s.exec(select(CaseTeam).where(CaseTeam.id == _int(team_id, "team_id", 1, 2**31),
+            team = s.exec(select(CaseTeam).where(CaseTeam.id == _int(team_id, "team_id", 1, bounds.MAX_ID),
                                                  CaseTeam.organisation_id == org_id,
                                                  CaseTeam.is_active == True)).first()  # noqa: E712
             if team is None:
@@ -567,7 +568,7 @@ def complete_intention(actor: Actor, intention_id: Any, outcome: str) -> None:
     if not outcome:
         raise ValidationFailed("Record the outcome.", {"outcome": "required"})
     with write_session() as s:
-        intention = s.exec(select(Intention).where(Intention.id == _int(intention_id, "intention_id", 1, 2**31),
+        intention = s.exec(select(Intention).where(Intention.id == _int(intention_id, "intention_id", 1, bounds.MAX_ID),
                                                    Intention.organisation_id == org_id)
                            .with_for_update()).first()
         if intention is None:
@@ -589,7 +590,7 @@ def add_system_condition(actor: Actor, case_id: Any, *, category_id: Any, note: 
         category = active_lookup(s, org_id, category_id, "system_condition", case.module_id, field="category_id")
         demand = None
         if demand_id not in (None, "", 0, "0"):
-            demand = s.exec(select(Demand).where(Demand.id == _int(demand_id, "demand_id", 1, 2**31),
+            demand = s.exec(select(Demand).where(Demand.id == _int(demand_id, "demand_id", 1, bounds.MAX_ID),
                                                  Demand.case_id == case.id,
                                                  Demand.organisation_id == org_id)).first()
             if demand is None:

@@ -23,7 +23,7 @@ from atlas_app.models.casework import (
     CaseTeam,
     CaseTeamMember,
 )
-from atlas_app.services.platform import audit
+from atlas_app.services.platform import audit, bounds
 from atlas_app.services.platform.actor import Actor
 from atlas_app.services.platform.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from atlas_app.services.platform.permissions import Perm
@@ -87,10 +87,10 @@ def _name(value: Any, field: str = "name", max_len: int = 120) -> str:
 
 
 def _id(value: Any, what: str) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        raise NotFound(f"No such {what}.") from None
+    out = bounds.id_or_none(value)
+    if out is None:
+        raise NotFound(f"No such {what}.")
+    return out
 
 
 # --- modules ---------------------------------------------------------------------------------------------------
@@ -181,7 +181,7 @@ def list_lookups(actor: Actor, kind: str | None = None, module_id: int | None = 
         if kind:
             query = query.where(CaseLookup.kind == _check_kind(kind))
         if module_id:
-            query = query.where(CaseLookup.module_id == int(module_id))
+            query = query.where(CaseLookup.module_id == bounds.query_id(module_id))
         return _lookup_rows(s, query)
 
 
@@ -193,7 +193,7 @@ def options(actor: Actor, kind: str, module_id: int | None = None) -> list[Looku
         query = select(CaseLookup).where(CaseLookup.organisation_id == org_id, CaseLookup.kind == kind,
                                          CaseLookup.is_active == True)  # noqa: E712
         if kind in MODULE_KINDS and module_id is not None:
-            query = query.where(CaseLookup.module_id == int(module_id))
+            query = query.where(CaseLookup.module_id == bounds.query_id(module_id))
         return _lookup_rows(s, query)
 
 
@@ -203,10 +203,9 @@ def active_lookup(s: Session, org_id: int, lookup_id: Any, kind: str, module_id:
 
     ``allow_retired_id`` lets a record keep the retired value it already has."""
     field = field or kind
-    try:
-        lid = int(lookup_id)
-    except (TypeError, ValueError):
-        raise ValidationFailed(f"Choose a {LOOKUP_KINDS[kind].lower().rstrip('s')}.", {field: "required"}) from None
+    lid = bounds.id_or_none(lookup_id)
+    if lid is None:
+        raise ValidationFailed(f"Choose a {LOOKUP_KINDS[kind].lower().rstrip('s')}.", {field: "required"})
     value = s.exec(select(CaseLookup).where(CaseLookup.id == lid, CaseLookup.organisation_id == org_id,
                                             CaseLookup.kind == kind)).first()
     if value is None or (kind in MODULE_KINDS and module_id is not None and value.module_id != module_id):
@@ -381,7 +380,7 @@ def set_team_members(actor: Actor, team_id: Any, user_ids) -> None:
                                              CaseTeam.organisation_id == org_id)).first()
         if team is None:
             raise NotFound("No such team.")
-        wanted = {int(u) for u in user_ids or []}
+        wanted = {bounds.query_id(u) for u in user_ids or []}  # 0 for an id out of range: unknown below
         known = set(s.exec(select(User.id).where(User.organisation_id == org_id, User.id.in_(wanted))).all()) \
             if wanted else set()
         if known != wanted:

@@ -47,7 +47,7 @@ from sqlmodel import select
 
 from atlas_app.db import read_session, utcnow, write_session
 from atlas_app.models import ImportJob
-from atlas_app.services.platform import audit
+from atlas_app.services.platform import audit, bounds
 from atlas_app.services.platform.actor import Actor
 from atlas_app.services.casework.search import normalise, postcode_key
 from atlas_app.services.platform.errors import NotFound, ValidationFailed
@@ -1137,7 +1137,8 @@ def job_errors(actor: Actor, job_id: int) -> list[str]:
     actor.require(Perm.CASES_VIEW)
     org_id = actor.require_org()
     with read_session() as s:
-        job = s.exec(select(ImportJob).where(ImportJob.id == int(job_id), ImportJob.organisation_id == org_id,
+        job = s.exec(select(ImportJob).where(ImportJob.id == bounds.query_id(job_id),
+                                             ImportJob.organisation_id == org_id,
                                              ImportJob.kind == "gazetteer")).first()
         if job is None:
             raise NotFound("No such import.")

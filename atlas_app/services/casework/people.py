@@ -26,7 +26,7 @@ from atlas_app.models.casework import (
     Place,
     Task,
 )
-from atlas_app.services.platform import audit
+from atlas_app.services.platform import audit, bounds
 from atlas_app.services.platform.actor import Actor
 from atlas_app.services.casework.config import active_lookup
 from atlas_app.services.casework.search import (
@@ -102,9 +102,10 @@ def person_ref(person_id: int) -> str:
 def parse_person_ref(value: Any) -> int:
     text = str(value or "").strip().upper()
     match = re.fullmatch(r"P?0*(\d{1,10})", text)
-    if not match:
+    person_id = bounds.id_or_none(match.group(1)) if match else None
+    if person_id is None:
         raise NotFound("No such person.")
-    return int(match.group(1))
+    return person_id
 
 
 def parse_date(value: Any, name: str, required: bool = False) -> date | None:
@@ -147,10 +148,7 @@ def _text(value: Any, name: str, max_len: int, required: bool = False) -> str:
 
 
 def get_person_row(s: Session, org_id: int, person_id: Any, lock: bool = False) -> Person:
-    try:
-        pid = parse_person_ref(person_id) if not isinstance(person_id, int) else person_id
-    except NotFound:
-        raise
+    pid = parse_person_ref(person_id)
     query = select(Person).where(Person.id == pid, Person.organisation_id == org_id)
     if lock:
         query = query.with_for_update()

@@ -27,7 +27,7 @@ from atlas_app.db import read_session, utcnow, write_session
 from atlas_app.domain.statuses import BookingStatus, OfferStatus, PaymentStatus, SessionStatus, sql_list
 from atlas_app.models.casework import CaseLookup, CaseModule, CaseTeam
 from atlas_app.models.dashboards import CapabilityChangePoint
-from atlas_app.services.platform import audit
+from atlas_app.services.platform import audit, bounds
 from atlas_app.services.insight import control_chart
 from atlas_app.services.platform.actor import Actor
 from atlas_app.services.platform.errors import NotFound, ValidationFailed
@@ -62,22 +62,19 @@ class Filters:
 def _opt_int(value: Any, name: str) -> int | None:
     if value in (None, "", "all"):
         return None
-    try:
-        out = int(str(value))
-    except (TypeError, ValueError):
-        raise ValidationFailed(f"Choose a valid {name}.", {name: "invalid"}) from None
-    if out <= 0 or out > 2**31:
+    out = bounds.id_or_none(value)
+    if out is None:
         raise ValidationFailed(f"Choose a valid {name}.", {name: "invalid"})
     return out
 
 
 def _date(value: Any, name: str) -> date:
-    if isinstance(value, date):
-        return value
-    try:
-        return date.fromisoformat(str(value or "")[:10])
-    except ValueError:
-        raise ValidationFailed(f"Enter the {name} date as YYYY-MM-DD.", {name: "invalid"}) from None
+    if not isinstance(value, date):
+        try:
+            value = date.fromisoformat(str(value or "")[:10])
+        except ValueError:
+            raise ValidationFailed(f"Enter the {name} date as YYYY-MM-DD.", {name: "invalid"}) from None
+    return bounds.filter_date(value, name)
 
 
 def parse_filters(data: dict[str, Any], today: date | None = None) -> Filters:

@@ -36,7 +36,7 @@ from atlas_app.models import (
 )
 from atlas_app.models.letters import LetterTemplate
 from atlas_app.models.payments import Payment
-from atlas_app.services.platform import audit, outbox, templating
+from atlas_app.services.platform import audit, bounds, outbox, templating
 from atlas_app.services.platform.actor import Actor
 from atlas_app.services.platform.errors import NotFound, ValidationFailed
 from atlas_app.services.payments import payment_summaries
@@ -386,21 +386,18 @@ class BulkFilter:
 def _parse_date(value: Any, name: str) -> date | None:
     if value in (None, ""):
         return None
-    if isinstance(value, date):
-        return value
-    try:
-        return date.fromisoformat(str(value)[:10])
-    except ValueError:
-        raise ValidationFailed(f"{name} must be a date (YYYY-MM-DD).", {name: "invalid"}) from None
+    if not isinstance(value, date):
+        try:
+            value = date.fromisoformat(str(value)[:10])
+        except ValueError:
+            raise ValidationFailed(f"{name} must be a date (YYYY-MM-DD).", {name: "invalid"}) from None
+    return bounds.filter_date(value, name)
 
 
 def _parse_id(value: Any, name: str) -> int | None:
     if value in (None, "", "all"):
         return None
-    try:
-        return int(str(value))
-    except ValueError:
-        raise ValidationFailed(f"{name} is not valid.", {name: "invalid"}) from None
+    return bounds.parse_id(value, name)
 
 
 def parse_filter(values: dict[str, Any]) -> BulkFilter:

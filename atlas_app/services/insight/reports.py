@@ -24,6 +24,7 @@ from sqlmodel import select
 from atlas_app.db import read_session, utcnow
 from atlas_app.domain.statuses import BookingStatus, PayState, SessionStatus
 from atlas_app.models import Booking, CallLog, Client, CourseSession, CourseType, Offer, Region, Venue
+from atlas_app.services.platform import bounds
 from atlas_app.services.platform.actor import Actor
 from atlas_app.services.platform.errors import NotFound, ValidationFailed  # noqa: F401  (NotFound re-used by the export routes)
 from atlas_app.services.booking.offers import ONLINE_CAPABLE_CALL_TYPES
@@ -75,22 +76,19 @@ def _date(value: Any, name: str, default: date) -> date:
     if value in (None, ""):
         return default
     if isinstance(value, date):
-        return value
+        return bounds.filter_date(value, name)
     try:
-        return date.fromisoformat(str(value)[:10])
+        day = date.fromisoformat(str(value)[:10])
     except ValueError:
         raise ValidationFailed(f"{name.replace('_', ' ').capitalize()} must be a date (YYYY-MM-DD).",
                                {name: "invalid"}) from None
+    return bounds.filter_date(day, name)
 
 
 def _id(value: Any, name: str) -> int | None:
     if value in (None, "", "all"):
         return None
-    try:
-        out = int(str(value))
-    except ValueError:
-        raise ValidationFailed(f"{name} is not valid.", {name: "invalid"}) from None
-    return out if out > 0 else None
+    return bounds.parse_id(value, name)
 
 
 def parse_filters(values: dict[str, Any], report: str = "courses") -> Filters:

@@ -35,7 +35,7 @@ from atlas_app.models.instructors import (
     SessionAssignment,
     TrainingVehicle,
 )
-from atlas_app.services.platform import audit, outbox
+from atlas_app.services.platform import audit, bounds, outbox
 from atlas_app.services.platform.actor import Actor
 from atlas_app.services.platform.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from atlas_app.services.platform.owned import owned_row, save_owned
@@ -137,7 +137,7 @@ def _id_list(value: Any, name: str) -> list[int]:
         value = [v for v in value.split(",") if v.strip()]
     try:
         return sorted({int(v) for v in value})
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise ValidationFailed(f"Unknown {name}.", {name: "invalid"}) from None
 
 
@@ -179,7 +179,7 @@ def save_instructor(actor: Actor, instructor_id: int | None, data: dict[str, Any
         raise ValidationFailed("Give the most sessions a day as a number.", {"max_sessions_per_day": "invalid"}) from None
     if not 1 <= max_per_day <= 6:
         raise ValidationFailed("The most sessions a day must be between 1 and 6.", {"max_sessions_per_day": "range"})
-    course_ids = _id_list(data.get("course_type_ids"), "course_type_ids")
+    course_ids = sorted({bounds.query_id(i) for i in _id_list(data.get("course_type_ids"), "course_type_ids")})
     with write_session() as s:
         if course_ids:
             known = set(s.exec(select(CourseType.id).where(CourseType.organisation_id == org_id,
@@ -294,10 +294,9 @@ def unfilled_text(gaps: dict[str, int]) -> str:
 
 
 def session_for(s: Session, org_id: int, session_id: Any, lock: bool = False) -> CourseSession:
-    try:
-        sid = int(session_id)
-    except (TypeError, ValueError):
-        raise NotFound("No such session.") from None
+    sid = bounds.id_or_none(session_id)
+    if sid is None:
+        raise NotFound("No such session.")
     query = select(CourseSession).where(CourseSession.id == sid, CourseSession.organisation_id == org_id)
     if lock:
         query = query.with_for_update()

@@ -24,7 +24,7 @@ from atlas_app.services.payments.ledger import (
 )
 from atlas_app.services.payments.staff import PaymentRow, payment_row
 from atlas_app.services.payments.state import METHOD_LABELS
-from atlas_app.services.platform import audit, locks
+from atlas_app.services.platform import audit, bounds, locks
 from atlas_app.services.platform.actor import Actor
 from atlas_app.services.platform.errors import (
     Conflict,
@@ -79,7 +79,7 @@ def resolve_attention(actor: Actor, payment_id: int, note: str) -> None:
     if not note:
         raise ValidationFailed("Say how the payment was dealt with.", {"note": "required"})
     with write_session() as s:
-        payment = locks.lock_where(s, "payment", Payment.id == int(payment_id), Payment.organisation_id == org_id)
+        payment = locks.lock_where(s, "payment", Payment.id == bounds.query_id(payment_id), Payment.organisation_id == org_id)
         if payment is None:
             raise NotFound("No such payment in your organisation.")
         if not payment.needs_attention or payment.attention_resolved_at is not None:
@@ -97,12 +97,12 @@ def move_payment(actor: Actor, payment_id: int, to_booking_reference: str, note:
     org_id = actor.require_org()
     now = utcnow()
     with write_session() as s:
-        found = s.exec(select(Payment.booking_id).where(Payment.id == int(payment_id),
+        found = s.exec(select(Payment.booking_id).where(Payment.id == bounds.query_id(payment_id),
                                                         Payment.organisation_id == org_id)).first()
         if found is None:
             raise NotFound("No such payment in your organisation.")
         target = booking_by_reference(s, org_id, to_booking_reference)
-        payment = locks.lock_one(s, locks.payment(int(payment_id)))
+        payment = locks.lock_one(s, locks.payment(bounds.query_id(payment_id)))
         old = s.get(Booking, payment.booking_id)
         if old.offer_id != target.offer_id:
             raise ValidationFailed("A payment can only be moved to another booking for the same offer.",

@@ -1,4 +1,4 @@
-"""Paying by card online: Stripe Checkout (or the labelled demo provider when Stripe is not configured), the return
+"""Paying by card online: Stripe Checkout (or the labelled demo provider where this is a demo), the return
 from the payment page, and Stripe's webhook events.
 
 The booking is confirmed only by the server, from what Stripe itself says: :func:`complete_checkout` retrieves the
@@ -48,7 +48,7 @@ from atlas_app.services.payments.stripe_gateway import (
     stripe_client,
     stripe_error_text,
 )
-from atlas_app.services.platform import locks
+from atlas_app.services.platform import bounds, locks
 from atlas_app.services.platform.errors import (
     AtlasError,
     Conflict,
@@ -135,14 +135,30 @@ def amount_due_now(s: Session, booking: Booking, summary: payments.PaymentSummar
     return summary.outstanding_pence
 
 
+def organisation_demo(org_id: int, s: Session | None = None) -> bool:
+    """The organisation's ``payments_demo`` flag (False for an unknown organisation)."""
+    if s is None:
+        with read_session() as own:
+            return organisation_demo(org_id, own)
+    flag = s.exec(select(Organisation.payments_demo).where(Organisation.id == bounds.query_id(org_id))).first()
+    return bool(flag)
+
+
+def provider_for(org_id: int) -> str:
+    """How the organisation's clients pay by card online: ``stripe``, ``demo`` or ``none``."""
+    if card_provider() == "stripe":
+        return "stripe"
+    return card_provider(organisation_demo(org_id))
+
+
 def start_checkout(org_id: int, offer_id: int, booking_reference: str, success_url: str | None = None,
                    cancel_url: str | None = None) -> CheckoutStart:
     """Start paying for a booking by card. ``offer_id`` (from the verified offer) proves whose booking it is.
     Returns where to send the client: Stripe's hosted page, or the demo page when Stripe is not configured.
     A checkout already open for the same booking and amount is reused rather than a second one made."""
-    provider = card_provider()
-    if provider == "demo":
-        require_demo_allowed()
+    provider = provider_for(org_id)
+    if provider != "stripe":
+        require_demo_allowed(organisation_demo(org_id))
     success = _with_session_placeholder(_local_url(success_url or DEFAULT_SUCCESS_PATH))
     cancel = _local_url(cancel_url or DEFAULT_CANCEL_PATH)
     now = utcnow()
@@ -388,7 +404,7 @@ def _attempt_for_payment_intent(s: Session, obj: dict) -> CheckoutAttempt | None
     stripe_attempt = CheckoutAttempt.provider == "stripe"
     if str(meta.get("checkout_attempt_id", "")).isdigit():
         attempt = locks.lock_where(s, "checkout_attempt", stripe_attempt,
-                                   CheckoutAttempt.id == int(meta["checkout_attempt_id"]))
+                                   CheckoutAttempt.id == bounds.query_id(meta["checkout_attempt_id"]))
     if attempt is None and obj.get("id"):
         attempt = locks.lock_where(s, "checkout_attempt", stripe_attempt,
                                    CheckoutAttempt.payment_intent_id == obj["id"])
@@ -524,12 +540,13 @@ def _demo_attempt(s: Session, token: str, lock: bool = False) -> CheckoutAttempt
 
 def demo_checkout(token: str) -> DemoCheckoutView:
     """The demo payment page's contents. The unguessable token in the address is the only key to it."""
-    require_demo_allowed()
+    require_demo_allowed(organisation_demo=True)  # a live key switches the demo off for everyone
     with read_session() as s:
         attempt = _demo_attempt(s, token)
         booking = s.get(Booking, attempt.booking_id)
-        view = booking_service.booking_view(s, booking)
         org = s.get(Organisation, booking.organisation_id)
+        require_demo_allowed(bool(org and org.payments_demo))
+        view = booking_service.booking_view(s, booking)
         status = attempt.status
         if status == CheckoutStatus.OPEN and attempt.expires_at is not None and attempt.expires_at <= utcnow():
             status = CheckoutStatus.EXPIRED
@@ -594,13 +611,14 @@ def _return_url(attempt: CheckoutAttempt) -> str:
 def demo_pay(token: str, card_number: str, expiry: str, cvc: str) -> DemoPayResult:
     """Pay on the demo page, as Stripe's test mode would: 4242 4242 4242 4242 succeeds, 4000 0000 0000 0002 is
     declined (the booking stays payable). No card data is stored."""
-    require_demo_allowed()
-    digits, errors = check_card_fields(card_number, expiry, cvc)
-    if errors:
-        return DemoPayResult("invalid", "There is a problem with the card details.", errors)
+    require_demo_allowed(organisation_demo=True)  # a live key switches the demo off for everyone
     now = utcnow()
     with write_session() as s:
         attempt = _demo_attempt(s, token, lock=True)
+        require_demo_allowed(organisation_demo(attempt.organisation_id, s))
+        digits, errors = check_card_fields(card_number, expiry, cvc)
+        if errors:
+            return DemoPayResult("invalid", "There is a problem with the card details.", errors)
         if attempt.status == CheckoutStatus.COMPLETE:
             return DemoPayResult("paid", "Already paid.",
                                  redirect_url=_return_url(attempt))
@@ -639,5 +657,6 @@ def parse_event(payload: bytes) -> dict:
 __all__ = [
     "CheckoutResult", "CheckoutStart", "DemoCheckoutView", "DemoPayResult", "WebhookOutcome", "amount_due_now",
     "check_card_fields", "checkout_result", "complete_checkout", "demo_checkout", "demo_pay", "handle_stripe_event",
+    "organisation_demo", "provider_for",
     "start_checkout",
 ]

@@ -24,7 +24,7 @@ from atlas_app.services.payments.ledger import (
 from atlas_app.services.payments.staff import PlanView
 from atlas_app.services.payments.state import payment_summary
 from atlas_app.services.booking import emails
-from atlas_app.services.platform import audit
+from atlas_app.services.platform import audit, bounds
 from atlas_app.services.platform.actor import Actor
 from atlas_app.services.platform.errors import Conflict, NotFound, ValidationFailed
 from atlas_app.services.platform.permissions import Perm
@@ -135,7 +135,8 @@ def cancel_plan(actor: Actor, plan_id: int, reason: str) -> None:
     if not reason:
         raise ValidationFailed("Give the reason for ending the payment plan.", {"reason": "required"})
     with write_session() as s:
-        plan = s.exec(select(PaymentPlan).where(PaymentPlan.id == int(plan_id), PaymentPlan.organisation_id == org_id)
+        plan = s.exec(select(PaymentPlan).where(PaymentPlan.id == bounds.query_id(plan_id),
+                                                PaymentPlan.organisation_id == org_id)
                       .with_for_update().execution_options(populate_existing=True)).first()
         if plan is None:
             raise NotFound("No such payment plan.")

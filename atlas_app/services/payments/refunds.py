@@ -34,7 +34,7 @@ from atlas_app.services.payments.stripe_gateway import (
     stripe_error_text,
 )
 from atlas_app.services.booking import emails
-from atlas_app.services.platform import audit, locks
+from atlas_app.services.platform import audit, bounds, locks
 from atlas_app.services.platform.actor import Actor
 from atlas_app.services.platform.errors import Conflict, NotFound, ValidationFailed
 from atlas_app.services.platform.permissions import Perm
@@ -50,10 +50,9 @@ def refund_payment(actor: Actor, payment_id: int, amount: Any, reason: str) -> R
         raise ValidationFailed("Give the reason for the refund.", {"reason": "required"})
     amount_pence = parse_pence(amount)
     now = utcnow()
-    try:
-        pid = int(payment_id)
-    except (TypeError, ValueError):
-        raise NotFound("No such payment.") from None
+    pid = bounds.id_or_none(payment_id)
+    if pid is None:
+        raise NotFound("No such payment.")
     with write_session() as s:
         found = s.exec(select(Payment.id, Booking.id, Booking.offer_id).join(Booking, Booking.id == Payment.booking_id)
                        .where(Payment.id == pid, Payment.organisation_id == org_id)).first()

@@ -19,7 +19,7 @@ from sqlmodel import Session, select
 
 from atlas_app.db import read_session, utcnow, write_session
 from atlas_app.models import ApiToken, Organisation
-from atlas_app.services.platform import audit
+from atlas_app.services.platform import audit, bounds
 from atlas_app.services.platform.actor import Actor
 from atlas_app.services.platform.errors import NotFound, ValidationFailed
 from atlas_app.services.platform.passwords import token_digest
@@ -114,10 +114,9 @@ def revoke(actor: Actor, token_id: int) -> ApiTokenView:
     """Stop a token working at once. Revoking a revoked token changes nothing."""
     actor.require(Perm.SETTINGS_MANAGE)
     org_id = actor.require_org()
-    try:
-        tid = int(token_id)
-    except (TypeError, ValueError):
-        raise NotFound("No such API token.") from None
+    tid = bounds.id_or_none(token_id)
+    if tid is None:
+        raise NotFound("No such API token.")
     with write_session() as s:
         row = s.exec(select(ApiToken).where(ApiToken.id == tid, ApiToken.organisation_id == org_id)
                      .with_for_update()).first()

@@ -21,6 +21,7 @@ from sqlmodel import Session, select
 
 from atlas_app.db import utcnow, write_session, read_session
 from atlas_app.models import EmailAttachment, EmailMessage
+from atlas_app.services.platform import bounds
 from atlas_app.services.platform.actor import Actor
 from atlas_app.services.platform.errors import NotFound, ValidationFailed
 from atlas_app.services.platform.permissions import Perm
@@ -200,7 +201,8 @@ def retry(actor: Actor, message_id: int) -> None:
     org_id = actor.require_org()
     with write_session() as s:
         msg = s.exec(
-            select(EmailMessage).where(EmailMessage.id == int(message_id), EmailMessage.organisation_id == org_id)
+            select(EmailMessage).where(EmailMessage.id == bounds.query_id(message_id),
+                                       EmailMessage.organisation_id == org_id)
         ).first()
         if msg is None:
             raise NotFound("That email is not in your organisation's outbox.")

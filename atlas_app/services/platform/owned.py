@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 
 from sqlmodel import Session, select
 
-from atlas_app.services.platform import audit
+from atlas_app.services.platform import audit, bounds
 from atlas_app.services.platform.actor import Actor
 from atlas_app.services.platform.errors import NotFound
 
@@ -17,12 +17,12 @@ Row = TypeVar("Row")
 
 def owned_row(s: Session, model: type[Row], org_id: int, row_id: Any, what: str) -> Row:
     """The ``model`` row ``row_id`` of organisation ``org_id``. An id that is not a number, does not exist or
-    belongs to another organisation gets the same ``NotFound("No such {what}.")``, so another organisation's ids
+    belongs to another organisation, or is outside the id range (``bounds``), gets the same
+    ``NotFound("No such {what}.")``, so another organisation's ids
     reveal nothing."""
-    try:
-        rid = int(row_id)
-    except (TypeError, ValueError):
-        raise NotFound(f"No such {what}.") from None
+    rid = bounds.id_or_none(row_id)
+    if rid is None:
+        raise NotFound(f"No such {what}.")
     row = s.exec(select(model).where(model.id == rid, model.organisation_id == org_id)).first()
     if row is None:
         raise NotFound(f"No such {what}.")

@@ -14,9 +14,9 @@ from sqlalchemy import delete, func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from atlas_app.db import read_session, utcnow, write_session
+from atlas_app.db import contains, read_session, utcnow, write_session
 from atlas_app.models import AuthSession, LoginAttempt, Organisation, Role, User, UserRole
-from atlas_app.services.platform import audit
+from atlas_app.services.platform import audit, bounds
 from atlas_app.services.platform.actor import Actor, system_actor
 from atlas_app.services.platform.auth import end_sessions
 from atlas_app.services.platform.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
@@ -72,10 +72,9 @@ def _user_snapshot(user: User, role_ids: list[int]) -> dict:
 
 def _get_user(s: Session, actor: Actor, user_id: int, lock: bool = False) -> User:
     org_id = actor.require_org()
-    try:
-        uid = int(user_id)
-    except (TypeError, ValueError):
-        raise NotFound("No such user.") from None
+    uid = bounds.id_or_none(user_id)
+    if uid is None:
+        raise NotFound("No such user.")
     query = select(User).where(User.id == uid, User.organisation_id == org_id)
     if lock:
         query = query.with_for_update()
@@ -90,10 +89,10 @@ def _role_ids(s: Session, user_id: int) -> list[int]:
 
 
 def _checked_role_ids(s: Session, org_id: int, role_ids) -> list[int]:
-    try:
-        wanted = sorted({int(r) for r in (role_ids or [])})
-    except (TypeError, ValueError):
-        raise ValidationFailed("Roles must be chosen from the list.", {"roles": "invalid"}) from None
+    ids = [bounds.id_or_none(r) for r in (role_ids or [])]
+    if None in ids:
+        raise ValidationFailed("Roles must be chosen from the list.", {"roles": "invalid"})
+    wanted = sorted(set(ids))
     if not wanted:
         return []
     found = set(s.exec(select(Role.id).where(Role.id.in_(wanted), Role.organisation_id == org_id)).all())
@@ -122,10 +121,9 @@ def list_users(actor: Actor, search: str = "") -> list[UserRow]:
         query = select(User).where(User.organisation_id == org_id)
         term = (search or "").strip().lower()
         if term:
-            like = f"%{term}%"
             query = query.where(
-                (func.lower(User.username).like(like)) | (func.lower(User.full_name).like(like))
-                | (func.lower(User.email).like(like))
+                contains(func.lower(User.username), term) | contains(func.lower(User.full_name), term)
+                | contains(func.lower(User.email), term)
             )
         users = s.exec(query.order_by(User.username)).all()
         ids = [u.id for u in users]
@@ -347,7 +345,8 @@ def save_role(actor: Actor, role_id: int | None, *, name: str, description: str,
                 raise Conflict(f"There is already a role called '{name}'.") from None
             audit.record(s, actor, "role", role.id, "created", after={"name": name, "permissions": perms})
             return role.id
-        role = s.exec(select(Role).where(Role.id == int(role_id), Role.organisation_id == org_id).with_for_update()
+        role = s.exec(select(Role).where(Role.id == bounds.query_id(role_id),
+                                         Role.organisation_id == org_id).with_for_update()
                       ).first()
         if role is None:
             raise NotFound("No such role in your organisation.")
@@ -371,7 +370,7 @@ def delete_role(actor: Actor, role_id: int) -> None:
     actor.require(Perm.ROLES_MANAGE)
     org_id = actor.require_org()
     with write_session() as s:
-        role = s.exec(select(Role).where(Role.id == int(role_id), Role.organisation_id == org_id)).first()
+        role = s.exec(select(Role).where(Role.id == bounds.query_id(role_id), Role.organisation_id == org_id)).first()
         if role is None:
             raise NotFound("No such role in your organisation.")
         in_use = s.exec(select(func.count()).select_from(UserRole).where(UserRole.role_id == role.id)).one()

@@ -151,6 +151,11 @@ def _org_switcher() -> rx.Component:
     )
 
 
+def _platform_links() -> rx.Component:
+    return rx.cond(AuthState.is_platform_admin,
+                   rx.link("Organisations", href="/admin/organisations", size="2", id="nav-organisations"))
+
+
 def _sign_out() -> rx.Component:
     return native_form(
         rx.button("Sign out", type="submit", variant="soft", size="2", id="sign-out"),
@@ -173,6 +178,7 @@ def _header(menu_button: rx.Component | None = None) -> rx.Component:
             menu_button or rx.fragment(),
             rx.link(rx.heading("Atlas", size="5"), href="/staff", underline="none", color="inherit"),
             _org_switcher(),
+            _platform_links(),
             rx.spacer(),
             rx.text(AuthState.full_name, size="2", display=["none", "none", "block"], id="signed-in-as"),
             _sign_out(),

@@ -28,7 +28,7 @@ from atlas_app.db import utcnow
 from atlas_app.domain.statuses import BookingStatus
 from atlas_app.services.booking import bookings as booking_service
 from atlas_app.services import payments as payments_service
-from atlas_app.services.payments import checkout, stripe_gateway
+from atlas_app.services.payments import checkout
 from atlas_app.services.booking import self_service
 from atlas_app.services.booking import offers as offers_service
 from atlas_app.services.booking.catalogue import normalise_postcode
@@ -658,7 +658,7 @@ class BookingWizardState(rx.State):
         org_id, offer_id = self._org_id, self._offer_id
         self.reset()
         self._paying_org_id, self._paying_offer_id = org_id, offer_id
-        self.demo_payments = stripe_gateway.card_provider() == "demo"
+        self.demo_payments = await asyncio.to_thread(checkout.provider_for, org_id) == "demo"
         self.done_reference = view.reference
         self.done_session = session_text(view.starts_at, view.ends_at)
         self.done_where = "Online, by live video" if view.delivery_mode == "online" else \

@@ -9,6 +9,7 @@ from datetime import date, datetime, time, timedelta
 import reflex as rx
 
 from atlas_app.db import read_session
+from atlas_app.services.platform import bounds
 from atlas_app.services.platform import audit
 from atlas_app.services.platform.permissions import Perm
 from atlas_app.ui.components.shell import staff_page
@@ -21,9 +22,12 @@ PAGE_SIZE = 50
 
 def _parse_day(value: str) -> datetime | None:
     try:
-        return datetime.combine(date.fromisoformat(value), time.min, tzinfo=LONDON)
+        day = date.fromisoformat(value)
     except (TypeError, ValueError):
         return None
+    if not bounds.FILTER_EARLIEST <= day <= bounds.FILTER_LATEST:
+        return None
+    return datetime.combine(day, time.min, tzinfo=LONDON)
 
 
 def _summary(values: dict | None) -> str:

@@ -13,6 +13,7 @@ import reflex as rx
 
 from atlas_app.domain.money import pence_decimal
 from atlas_app.services.booking import catalogue as catalogue_service
+from atlas_app.services.platform import bounds
 from atlas_app.services.platform.errors import AtlasError, ValidationFailed
 from atlas_app.services.platform.permissions import Perm
 from atlas_app.timeutil import at_london
@@ -61,9 +62,10 @@ def _explain(exc: AtlasError) -> str:
 
 def _parse_day(value, what: str) -> date:
     try:
-        return date.fromisoformat(str(value or "").strip())
+        day = date.fromisoformat(str(value or "").strip())
     except ValueError:
         raise ValidationFailed(f"Enter the {what} as a date.", {what.replace(" ", "_"): "invalid"}) from None
+    return bounds.filter_date(day, what.replace(" ", "_"))
 
 
 def _parse_time(value: str) -> time:

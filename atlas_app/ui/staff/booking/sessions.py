@@ -15,6 +15,7 @@ from atlas_app.services.booking import catalogue as catalogue_service
 from atlas_app.services.booking import completions as completions_service
 from atlas_app.services.instructors import assignments as instructors_service
 from atlas_app.services.booking import registers
+from atlas_app.services.platform import bounds
 from atlas_app.services.platform.errors import AtlasError, ValidationFailed
 from atlas_app.services.platform.permissions import Perm
 from atlas_app.timeutil import LONDON, at_london, london_date, london_midnight
@@ -62,9 +63,10 @@ def _parse_day(value: str, what: str) -> date | None:
     if not value:
         return None
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         raise ValidationFailed(f"Enter the {what} as a date.", {what: "invalid"}) from None
+    return bounds.filter_date(day, what)
 
 
 def _status_code(status: str, seats_taken: int, capacity: int) -> str:

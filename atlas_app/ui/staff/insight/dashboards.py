@@ -19,8 +19,9 @@ from typing import Any
 import plotly.graph_objects as go
 import reflex as rx
 
+from atlas_app.api.web import session_token_from_cookie_header
 from atlas_app.domain.money import format_pence
-from atlas_app.services.platform import auth
+from atlas_app.services.platform import auth, pollers
 from atlas_app.services.insight import dashboards
 from atlas_app.services.platform.actor import Actor
 from atlas_app.services.casework.cases import case_ref
@@ -259,6 +260,29 @@ class DashboardState(rx.State):
 
     @rx.event(background=True)
     async def poll(self):
+        """Follow changes while this tab shows the dashboard, in one of the few poller slots its staff session may
+        hold (``pollers``); with none free the tab says live updates are paused."""
+        async with self:
+            mine = self._poll
+            token = session_token_from_cookie_header(self.router.headers.cookie)
+        holder = await asyncio.to_thread(pollers.claim, token)
+        if holder is None:
+            async with self:
+                if self._poll == mine:
+                    self.live, self.notice = False, pollers.TOO_MANY
+            return
+        follow = asyncio.ensure_future(self._follow())
+        try:
+            while not follow.done():
+                await asyncio.wait({follow}, timeout=pollers.HEARTBEAT_SECONDS)
+                if not follow.done():
+                    await asyncio.to_thread(pollers.touch, holder)
+            await follow
+        finally:
+            follow.cancel()
+            await asyncio.to_thread(pollers.release, holder)
+
+    async def _follow(self):
         """While this tab shows the dashboard: recompute when the change marker moves.
 
         Each tick costs one indexed query; the tab's state (and the session) are read only when the marker moved,
@@ -314,6 +338,7 @@ class DashboardState(rx.State):
     @rx.event
     async def resume(self):
         await require(self, Perm.DASHBOARDS_VIEW)
+        self.notice = "" if self.notice == pollers.TOO_MANY else self.notice
         self._poll += 1
         self.live = True
         return DashboardState.poll

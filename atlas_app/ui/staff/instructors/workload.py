@@ -9,6 +9,7 @@ import reflex as rx
 
 from atlas_app.db import utcnow
 from atlas_app.services.instructors import assignments as service
+from atlas_app.services.platform import bounds
 from atlas_app.services.platform.errors import AtlasError, ValidationFailed
 from atlas_app.services.platform.permissions import Perm
 from atlas_app.timeutil import london_date, london_midnight
@@ -75,7 +76,8 @@ class WorkloadState(rx.State):
     async def _refresh(self, actor) -> None:
         try:
             start, end = date.fromisoformat(self.date_from), date.fromisoformat(self.date_to)
-        except ValueError:
+            bounds.filter_date(start, "date_from"), bounds.filter_date(end, "date_to")
+        except (ValueError, ValidationFailed):
             self.error = "Give the first and last days as dates."
             return
         try:

@@ -16,6 +16,7 @@ import reflex as rx
 from atlas_app.db import utcnow
 from atlas_app.domain.money import pence_decimal
 from atlas_app.services import payments
+from atlas_app.services.platform import bounds
 from atlas_app.services.platform.errors import AtlasError, PermissionDenied, ValidationFailed
 from atlas_app.services.platform.permissions import Perm
 from atlas_app.timeutil import london_date
@@ -62,9 +63,10 @@ def _select(label: str, name: str, options: list[tuple[str, str]], input_id: str
 
 def _date(value: Any, what: str) -> date:
     try:
-        return date.fromisoformat(str(value or "").strip())
+        day = date.fromisoformat(str(value or "").strip())
     except ValueError:
         raise ValidationFailed(f"Enter the {what} as a date.", {what: "invalid"}) from None
+    return bounds.filter_date(day, what)
 
 
 @private
