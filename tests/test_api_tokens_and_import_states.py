@@ -13,16 +13,16 @@ from atlas_app.models import ApiToken, ImportJob, Offer
 from atlas_app.services.platform import api_tokens
 from atlas_app.services.platform.errors import PermissionDenied
 from atlas_app.services.platform.permissions import Perm
-from atlas_app.settings import PROJECT_ROOT
 from atlas_app.ui.staff.admin import api_tokens as admin_api_tokens
 from atlas_app.ui.staff.booking import referrals as bookings_referrals
 from atlas_app.ui.staff.admin.api_tokens import ApiTokensState
 from atlas_app.ui.staff.booking.referrals import ReferralsImportState
 from conftest import actor_for, all_rows
+from referral_sample import current_sample_path
 from state_support import run, set_values, signed_in, substate
 from test_referrals_import import add_course_types
 
-SAMPLE = PROJECT_ROOT / "assets" / "samples" / "referrals-sample.csv"
+SAMPLE = current_sample_path()
 
 
 # --- API tokens ---------------------------------------------------------------------------------------------------

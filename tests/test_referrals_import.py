@@ -24,11 +24,11 @@ from atlas_app.services.platform import audit
 from atlas_app.services.booking import bookings as booking, referrals
 from atlas_app.services.platform.actor import Actor
 from atlas_app.services.platform.errors import PermissionDenied
-from atlas_app.settings import PROJECT_ROOT
 from atlas_app.timeutil import london_date
 from conftest import DIALECT, actor_for, all_rows, run_cli
+from referral_sample import current_sample_path
 
-SAMPLE = PROJECT_ROOT / "assets" / "samples" / "referrals-sample.csv"
+SAMPLE = current_sample_path()
 HEADER = ("Offer reference,Course type,First name,Last name,Date of birth,Driving licence number,Address line 1,"
           "Address line 2,Town,Postcode,Email,Phone,Offence date,Critical date,Police force")
 
