@@ -13,7 +13,7 @@ from atlas_app.services.booking import bookings as booking
 from atlas_app.services.platform import outbox
 from atlas_app.services import payments
 from atlas_app.services.platform.errors import AtlasError, NotAuthenticated
-from atlas_app.ui import pages  # noqa: F401  (registers every page)
+from atlas_app.ui import pages, runtime  # noqa: F401  (pages: declares every page)
 from atlas_app.ui.session import AuthGate
 
 log = logging.getLogger("atlas")
@@ -66,4 +66,5 @@ app = rx.App(
     html_lang="en-GB",
 )
 app.add_middleware(AuthGate())
+runtime.register(app)
 app.register_lifespan_task(housekeeping)

@@ -36,6 +36,7 @@ from atlas_app.ui.components.paid_flag import demo_banner
 from atlas_app.ui.components.shell import public_shell
 from atlas_app.ui.format import pounds
 from atlas_app.ui.session import public
+from atlas_app.ui.runtime import page
 
 MODE_LABELS = {
     "classroom": "In a classroom",
@@ -892,7 +893,7 @@ def _dob_box(label: str, name: str, width: str, max_length: int) -> rx.Component
     )
 
 
-@rx.page(route="/book", title="Find your offer · Book a course · Atlas", on_load=S.start)
+@page(route="/book", title="Find your offer · Book a course · Atlas", on_load=S.start)
 def find_page() -> rx.Component:
     dob_error = S.errors.contains("dob")
     return wizard_page(
@@ -946,7 +947,7 @@ def find_page() -> rx.Component:
     )
 
 
-@rx.page(route="/book/how", title="How would you like to attend? · Book a course · Atlas", on_load=S.load_how)
+@page(route="/book/how", title="How would you like to attend? · Book a course · Atlas", on_load=S.load_how)
 def how_page() -> rx.Component:
     return wizard_page(
         back_link("/book", "Back to find your offer"),
@@ -980,7 +981,7 @@ def how_page() -> rx.Component:
     )
 
 
-@rx.page(route="/book/where", title="Where would you like to go? · Book a course · Atlas", on_load=S.load_where)
+@page(route="/book/where", title="Where would you like to go? · Book a course · Atlas", on_load=S.load_where)
 def where_page() -> rx.Component:
     return wizard_page(
         back_link("/book/how"),
@@ -1016,7 +1017,7 @@ def where_page() -> rx.Component:
     )
 
 
-@rx.page(route="/book/when", title="When would you like to go? · Book a course · Atlas", on_load=S.load_when)
+@page(route="/book/when", title="When would you like to go? · Book a course · Atlas", on_load=S.load_when)
 def when_page() -> rx.Component:
     return wizard_page(
         back_link(rx.cond(S.mode == "online", "/book/how", "/book/where")),
@@ -1059,7 +1060,7 @@ def _yes_no(name: str, value: str, label: str) -> rx.Component:
     return radio_option(name, value, f"{name}-{value}", S.interpreter == value, rx.text(label))
 
 
-@rx.page(route="/book/needs", title="Support at the course · Book a course · Atlas", on_load=S.load_needs)
+@page(route="/book/needs", title="Support at the course · Book a course · Atlas", on_load=S.load_needs)
 def needs_page() -> rx.Component:
     return wizard_page(
         back_link("/book/when"),
@@ -1137,7 +1138,7 @@ def _answer(label: str, value: Any, change_href: str, change_what: str, row_id: 
     )
 
 
-@rx.page(route="/book/check", title="Check your answers · Book a course · Atlas", on_load=S.load_check)
+@page(route="/book/check", title="Check your answers · Book a course · Atlas", on_load=S.load_check)
 def check_page() -> rx.Component:
     return wizard_page(
         back_link("/book/needs"),
@@ -1180,7 +1181,7 @@ def check_page() -> rx.Component:
     )
 
 
-@rx.page(route="/book/done", title="Place booked · Book a course · Atlas", on_load=S.load_done)
+@page(route="/book/done", title="Place booked · Book a course · Atlas", on_load=S.load_done)
 def done_page() -> rx.Component:
     return wizard_page(
         rx.box(

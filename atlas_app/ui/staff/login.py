@@ -13,6 +13,7 @@ from atlas_app.services.platform.errors import ValidationFailed
 from atlas_app.ui.components.forms import field, form_error, form_notice, native_form
 from atlas_app.ui.components.shell import public_shell
 from atlas_app.ui.session import PRIVATE_STATES, public
+from atlas_app.ui.runtime import page
 
 
 @public
@@ -40,7 +41,7 @@ class LoginState(rx.State):
             self.notice = "Your password has been changed. Sign in with the new password."
 
 
-@rx.page(route="/login", title="Sign in · Atlas", on_load=LoginState.on_load)
+@page(route="/login", title="Sign in · Atlas", on_load=LoginState.on_load)
 def login_page() -> rx.Component:
     return public_shell(
         rx.heading("Staff sign in", size="7", as_="h1"),
@@ -85,7 +86,7 @@ class ForgotPasswordState(rx.State):
             self.error = str(exc)
 
 
-@rx.page(route="/forgot-password", title="Forgotten password · Atlas")
+@page(route="/forgot-password", title="Forgotten password · Atlas")
 def forgot_password_page() -> rx.Component:
     return public_shell(
         rx.heading("Forgotten password", size="7", as_="h1"),
@@ -131,7 +132,7 @@ class ResetPasswordState(rx.State):
         return rx.redirect("/login?reset=1")
 
 
-@rx.page(route="/reset-password", title="Set a new password · Atlas", on_load=ResetPasswordState.on_load)
+@page(route="/reset-password", title="Set a new password · Atlas", on_load=ResetPasswordState.on_load)
 def reset_password_page() -> rx.Component:
     return public_shell(
         rx.heading("Set a new password", size="7", as_="h1"),

@@ -32,6 +32,7 @@ from atlas_app.ui.components.casework_ui import section, select_field
 from atlas_app.ui.components.forms import form_error, form_notice
 from atlas_app.ui.components.shell import NavItem, register_nav, staff_page
 from atlas_app.ui.components.table import data_table
+from atlas_app.ui import runtime
 from atlas_app.ui.session import private, require
 
 log = logging.getLogger("atlas.dashboards")
@@ -271,7 +272,7 @@ class DashboardState(rx.State):
         checked = time.monotonic()
         while True:
             await asyncio.sleep(POLL_SECONDS)
-            if not _connected(client):
+            if runtime.tab_connected(client) is not True:  # gone, or cannot be told: stop
                 return
             try:
                 marker = await asyncio.to_thread(dashboards.change_marker_for, org) if org else None
@@ -371,19 +372,6 @@ class DashboardState(rx.State):
             return
         self.error, self.notice = "", "Change point removed."
         await self._recompute(actor)
-
-
-def _connected(client_token: str) -> bool:
-    """Whether the tab's websocket is still connected to this worker."""
-    try:
-        from atlas_app.atlas_app import app
-
-        namespace = app.event_namespace
-    except Exception:  # noqa: BLE001 - outside a running app (tests)
-        return True
-    if namespace is None:
-        return True
-    return client_token in namespace.token_to_sid
 
 
 # --- the page ------------------------------------------------------------------------------------------------------
