@@ -1,28 +1,15 @@
-"""Helpers shared by the HTTP routes: the session cookie, client address, same-origin checks, safe redirects."""
+"""Helpers shared by the HTTP routes: setting and clearing the session cookie, client address, same-origin checks.
+Reading the cookie and safe redirects are in atlas_app/web_session.py, shared with the UI."""
 
 from __future__ import annotations
 
-from http.cookies import SimpleCookie
 from urllib.parse import urlparse
 
 from starlette.requests import HTTPConnection
 from starlette.responses import Response
 
 from atlas_app.settings import get_settings
-
-SESSION_COOKIE = "atlas_session"
-
-
-def session_token_from_cookie_header(cookie_header: str | None) -> str | None:
-    if not cookie_header:
-        return None
-    jar = SimpleCookie()
-    try:
-        jar.load(cookie_header)
-    except Exception:  # a malformed Cookie header means no session, never an error page
-        return None
-    morsel = jar.get(SESSION_COOKIE)
-    return morsel.value if morsel and morsel.value else None
+from atlas_app.web_session import SESSION_COOKIE
 
 
 def set_session_cookie(response: Response, token: str) -> None:
@@ -54,10 +41,3 @@ def same_origin(conn: HTTPConnection) -> bool:
         return True  # non-browser clients send neither; SameSite=Lax already keeps cross-site cookies away
     host = conn.headers.get("host", "")
     return urlparse(source).netloc == host
-
-
-def safe_next(path: str | None, default: str = "/") -> str:
-    """Only local paths, never another site (no open redirects)."""
-    if not path or not path.startswith("/") or path.startswith("//") or "\\" in path:
-        return default
-    return path

@@ -18,7 +18,7 @@ import reflex as rx
 from reflex.state import BaseState, StateUpdate
 from reflex_base.event import Event
 
-from atlas_app.api.web import session_token_from_cookie_header
+from atlas_app.web_session import session_token_from_cookie_header
 from atlas_app.services.platform import auth
 from atlas_app.services.platform.actor import Actor
 from atlas_app.services.platform.errors import NotAuthenticated, PermissionDenied

@@ -6,7 +6,7 @@ import asyncio
 
 import reflex as rx
 
-from atlas_app.api.web import safe_next
+from atlas_app.web_session import safe_next
 from atlas_app.services.platform import auth as auth_service
 from atlas_app.services.platform.auth import SIGN_IN_FAILED
 from atlas_app.services.platform.errors import ValidationFailed

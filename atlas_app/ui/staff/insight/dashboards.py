@@ -19,7 +19,7 @@ from typing import Any
 import plotly.graph_objects as go
 import reflex as rx
 
-from atlas_app.api.web import session_token_from_cookie_header
+from atlas_app.web_session import session_token_from_cookie_header
 from atlas_app.services.platform import auth
 from atlas_app.services.insight import dashboards
 from atlas_app.services.platform.actor import Actor
