@@ -24,14 +24,13 @@ from typing import Any
 import reflex as rx
 from reflex_base.utils.imports import ImportVar
 
-from atlas_app.db import utcnow
 from atlas_app.services.booking import bookings as booking_service
 from atlas_app.services.payments import checkout, stripe_gateway
 from atlas_app.services.booking import self_service
 from atlas_app.services.booking import offers as offers_service
 from atlas_app.services.booking.catalogue import normalise_postcode
 from atlas_app.services.platform.errors import AtlasError, ValidationFailed
-from atlas_app.timeutil import LONDON
+from atlas_app.timeutil import LONDON, utcnow
 from atlas_app.ui.components.paid_flag import demo_banner
 from atlas_app.ui.components.shell import public_shell
 from atlas_app.ui.format import pounds

@@ -8,14 +8,13 @@ from datetime import date
 
 import reflex as rx
 
-from atlas_app.db import utcnow
 from atlas_app.services.booking import bookings as booking_service
 from atlas_app.services.booking import offers as offers_service
 from atlas_app.services import payments as payments_service
 from atlas_app.services.platform.errors import AtlasError, ValidationFailed
 from atlas_app.services.platform.permissions import Perm
 from atlas_app.services.booking.registers import needs_text
-from atlas_app.timeutil import LONDON, london_date
+from atlas_app.timeutil import LONDON, london_date, utcnow
 from atlas_app.ui.components.booking_ui import (
     BOOKING_STATUS,
     OFFER_STATUS,

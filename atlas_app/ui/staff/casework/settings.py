@@ -6,9 +6,9 @@ import asyncio
 
 import reflex as rx
 
-from atlas_app.models.casework import LOOKUP_KINDS, MODULE_KINDS
 from atlas_app.services.casework import cases
 from atlas_app.services.casework import config
+from atlas_app.services.casework.config import LOOKUP_KINDS, MODULE_KINDS
 from atlas_app.services.platform.errors import AtlasError
 from atlas_app.services.platform.permissions import Perm
 from atlas_app.ui.components.badges import status_badge
