@@ -15,10 +15,8 @@ from atlas_app.services.platform.errors import AtlasError, ValidationFailed
 from atlas_app.services.platform.permissions import Perm
 from atlas_app.services.booking.registers import needs_text
 from atlas_app.timeutil import LONDON, london_date, utcnow
-from atlas_app.ui.components.booking_ui import (
-    BOOKING_STATUS,
-    OFFER_STATUS,
-    REQUEST_STATUS,
+from atlas_app.ui.components.booking_ui import BOOKING_STATUS, OFFER_STATUS, REQUEST_STATUS
+from atlas_app.ui.components.kit import (
     checkbox_field,
     coded_badge,
     detail_list,

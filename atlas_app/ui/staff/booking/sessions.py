@@ -16,9 +16,8 @@ from atlas_app.services.booking import registers
 from atlas_app.services.platform.errors import AtlasError, ValidationFailed
 from atlas_app.services.platform.permissions import Perm
 from atlas_app.timeutil import LONDON, at_london, london_date, london_midnight, utcnow
-from atlas_app.ui.components.booking_ui import (
-    BOOKING_STATUS,
-    SESSION_STATUS,
+from atlas_app.ui.components.booking_ui import BOOKING_STATUS, SESSION_STATUS
+from atlas_app.ui.components.kit import (
     coded_badge,
     detail_list,
     error_text,

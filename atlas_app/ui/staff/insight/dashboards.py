@@ -28,7 +28,8 @@ from atlas_app.services.platform.errors import AtlasError, ValidationFailed
 from atlas_app.services.platform.permissions import Perm
 from atlas_app.timeutil import LONDON
 from atlas_app.ui.components import dashboard_charts as charts
-from atlas_app.ui.components.casework_ui import section, select_field
+from atlas_app.ui.components.casework_ui import lookup_select
+from atlas_app.ui.components.kit import section
 from atlas_app.ui.components.forms import form_error, form_notice
 from atlas_app.ui.components.shell import NavItem, register_nav, staff_page
 from atlas_app.ui.components.table import data_table
@@ -415,13 +416,13 @@ def _filters() -> rx.Component:
         rx.el.div(
             date_input("From", "start", S.start),
             date_input("To", "end", S.end),
-            select_field("Period", "grain", GRAIN_OPTIONS, input_id="dash-grain", placeholder="Week",
+            lookup_select("Period", "grain", GRAIN_OPTIONS, input_id="dash-grain", placeholder="Week",
                          default_value=S.grain),
-            select_field("Module", "module_id", S.modules, input_id="dash-module", placeholder="All modules",
+            lookup_select("Module", "module_id", S.modules, input_id="dash-module", placeholder="All modules",
                          default_value=S.module_id),
-            select_field("Team", "team_id", S.teams, input_id="dash-team", placeholder="All teams",
+            lookup_select("Team", "team_id", S.teams, input_id="dash-team", placeholder="All teams",
                          default_value=S.team_id),
-            select_field("Demand type (capability)", "demand_type_id", S.demand_types, input_id="dash-type",
+            lookup_select("Demand type (capability)", "demand_type_id", S.demand_types, input_id="dash-type",
                          placeholder="All types", default_value=S.demand_type_id),
             rx.vstack(rx.el.label("Target (days)", html_for="dash-target", font_weight="500", font_size="0.95em"),
                       rx.input(id="dash-target", name="target", default_value=S.target, input_mode="decimal"),

@@ -17,7 +17,7 @@ from atlas_app.services.insight import letters, reports
 from atlas_app.services.platform.errors import AtlasError
 from atlas_app.services.platform.permissions import Perm
 from atlas_app.timeutil import london_date, utcnow
-from atlas_app.ui.components.booking_ui import select_field
+from atlas_app.ui.components.kit import select_field
 from atlas_app.ui.components.forms import form_error, form_notice, native_form
 from atlas_app.ui.components.shell import NavItem, register_nav, staff_page
 from atlas_app.ui.session import private, require
