@@ -382,11 +382,11 @@ def _forms() -> rx.Component:
         "Task " + n.to_string(),
         rx.grid(
             lookup_select("Task category", "task_" + n.to_string() + "_category", S.task_categories,
-                         input_id="task-" + n.to_string() + "-category"),
+                          input_id="task-" + n.to_string() + "-category"),
             lookup_select("Person involved", "task_" + n.to_string() + "_person", S.case_people,
-                         input_id="task-" + n.to_string() + "-person", placeholder="Nobody in particular"),
+                          input_id="task-" + n.to_string() + "-person", placeholder="Nobody in particular"),
             lookup_select("Staff member", "task_" + n.to_string() + "_staff", S.staff,
-                         input_id="task-" + n.to_string() + "-staff", placeholder="Me"),
+                          input_id="task-" + n.to_string() + "-staff", placeholder="Me"),
             rx.vstack(
                 rx.el.label("Minutes", html_for="task-" + n.to_string() + "-minutes", font_weight="500"),
                 rx.input(name="task_" + n.to_string() + "_minutes", id="task-" + n.to_string() + "-minutes",
@@ -403,7 +403,7 @@ def _forms() -> rx.Component:
         panel("Add a demand", rx.form(rx.vstack(
             lookup_select("Demand type", "demand_type_id", S.demand_types, input_id="demand-type", required=True),
             lookup_select("Category", "category_id", S.categories, input_id="demand-category",
-                         hint="Value or failure demand follows the category, else the type."),
+                          hint="Value or failure demand follows the category, else the type."),
             lookup_select("Channel", "channel_id", S.channels, input_id="demand-channel"),
             field("What the customer said", "description", input_id="demand-description"),
             field("Received at", "received_at", type="datetime-local", input_id="demand-received",
@@ -426,7 +426,7 @@ def _forms() -> rx.Component:
         ), on_submit=S.log_activity, key="activity-" + S.form_key.to_string()), panel_id="panel-activity"),
         panel("Set an intention", rx.form(rx.vstack(
             lookup_select("Intention", "intention_type_id", S.intention_types, input_id="intention-type",
-                         required=True),
+                          required=True),
             field("Due on", "due_on", type="date", required=True, input_id="intention-due"),
             lookup_select("Owner", "owner_user_id", S.staff, input_id="intention-owner", placeholder="Me"),
             lookup_select("Or a team", "team_id", S.teams, input_id="intention-team", placeholder="No team"),
@@ -435,9 +435,9 @@ def _forms() -> rx.Component:
         ), on_submit=S.add_intention, key="intention-" + S.form_key.to_string()), panel_id="panel-intention"),
         panel("Record a system condition", rx.form(rx.vstack(
             lookup_select("Category", "category_id", S.condition_types, input_id="condition-category",
-                         required=True),
+                          required=True),
             lookup_select("Against demand", "demand_id", S.demand_opts, input_id="condition-demand",
-                         placeholder="The whole case"),
+                          placeholder="The whole case"),
             field("What got in the way", "note", input_id="condition-note"),
             field("Time lost (minutes)", "minutes_lost", type="number", min="0", input_id="condition-minutes"),
             submit("Record system condition", "add-condition"), spacing="2", width="100%", align_items="start",

@@ -167,7 +167,7 @@ def places_page() -> rx.Component:
             form_error(S.import_error),
             form_notice(S.import_notice),
             lookup_select("Format", "format", FORMAT_OPTIONS, input_id="gazetteer-format", required=True,
-                         placeholder="Choose the format", value=S.format, on_change=S.set_format),
+                          placeholder="Choose the format", value=S.format, on_change=S.set_format),
             rx.upload.root(
                 rx.vstack(
                     rx.button("Choose file", type="button", variant="soft", id="gazetteer-choose"),
