@@ -21,7 +21,9 @@ def _allowed_origins() -> list[str]:
 
 config = rx.Config(
     app_name="atlas_app",
-    db_url=_settings.database_url,
+    # No db_url: Atlas's tables are not rx.Model and its schema comes from alembic/ through ``python -m atlas_app
+    # migrate``. Given a db_url, Reflex compares the models with the database at every start without Atlas's
+    # exclusions (alembic/env.py include_object) and reports the dialect-only search tables as schema changes.
     redis_url=_settings.redis_url,
     telemetry_enabled=False,
     show_built_with_reflex=False,

@@ -15,8 +15,8 @@ from atlas_app.services.platform import outbox
 from atlas_app.services import payments
 from atlas_app.services.payments import stripe_gateway
 from atlas_app.services.platform.errors import AtlasError, NotAuthenticated
-from atlas_app.ui import pages  # noqa: F401  (registers every page)
 from atlas_app.services.platform import auth
+from atlas_app.ui import pages, runtime  # noqa: F401  (pages: declares every page)
 from atlas_app.ui.session import AuthGate, guard_uploads
 
 log = logging.getLogger("atlas")
@@ -70,5 +70,6 @@ app = rx.App(
     html_lang="en-GB",
 )
 app.add_middleware(AuthGate())
+runtime.register(app)
 app.register_lifespan_task(housekeeping)
 stripe_gateway.warn_at_start(is_prod_mode(), log)  # a production start that can take no card payment says so

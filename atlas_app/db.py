@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC
 
 from sqlalchemy import DateTime, Engine, create_engine, event
 from sqlalchemy.exc import DisconnectionError
@@ -21,10 +21,7 @@ from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session
 
 from atlas_app.settings import get_settings
-
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
+from atlas_app.timeutil import utcnow  # noqa: F401  (models and services take it from here)
 
 
 class UTCDateTime(TypeDecorator):

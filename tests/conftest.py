@@ -67,7 +67,7 @@ import bcrypt  # noqa: E402
 import pytest  # noqa: E402
 from sqlalchemy import create_engine, text  # noqa: E402
 from sqlalchemy.pool import NullPool  # noqa: E402
-from sqlmodel import SQLModel, select  # noqa: E402
+from sqlmodel import select  # noqa: E402
 
 import atlas_app.db  # noqa: E402
 import atlas_app.models  # noqa: E402,F401

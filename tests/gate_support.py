@@ -20,7 +20,7 @@ from reflex_components_core.core._upload import upload as reflex_upload
 from starlette.applications import Starlette
 from starlette.routing import Route
 
-from atlas_app.api.web import SESSION_COOKIE
+from atlas_app.web_session import SESSION_COOKIE
 from atlas_app.atlas_app import app
 from atlas_app.ui.session import guard_uploads
 

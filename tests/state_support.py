@@ -22,6 +22,13 @@ def substate(cls):
     return rx.State().get_substate(cls.get_full_name().split(".")[1:])
 
 
+def substates(*classes):
+    """Fresh instances of the state classes under one new root state, so that ``get_state`` between them works as
+    it does in a browser tab."""
+    root = rx.State()
+    return [root.get_substate(cls.get_full_name().split(".")[1:]) for cls in classes]
+
+
 def at(state, url: str):
     """Point the state's router at ``url`` (for handlers that read the page's path or query)."""
     state.router = RouterData(url=ReflexURL(url))

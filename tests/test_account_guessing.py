@@ -14,7 +14,7 @@ from starlette.testclient import TestClient
 
 from atlas_app.api.app import build_api
 from atlas_app.db import get_engine, utcnow
-from atlas_app.models import AuditEntry, AuthSession, EmailMessage, LoginAttempt, PasswordResetToken, User
+from atlas_app.models import AuditEntry, EmailMessage, LoginAttempt, PasswordResetToken, User
 from atlas_app.services.platform import auth, outbox, users
 from atlas_app.services.platform.errors import NotAuthenticated, PasswordChangeRequired, ValidationFailed
 from atlas_app.services.platform.throttles import TooManyAttempts

@@ -11,7 +11,8 @@ from atlas_app.db import read_session, write_session
 from atlas_app.models import AuditEntry, User
 from atlas_app.services.platform import audit, auth, users
 from atlas_app.services.platform.audit import REDACTED
-from conftest import DIALECT, all_rows, get_user, run_cli, sql
+from atlas_app.services.platform.errors import PermissionDenied
+from conftest import DIALECT, actor_for, all_rows, get_user, run_cli, sql
 
 
 def entries(**filters) -> list[AuditEntry]:
@@ -275,6 +276,12 @@ def test_audit_search_filters_and_pages(actor, admin, make_user):
         values = audit.distinct_values(s, actor)
     assert values["entities"] == ["session", "user"]
     assert values["actions"] == ["disabled", "login", "updated"]
+    found = audit.trail_page(actor, action="updated", limit=2, offset=2)
+    assert found.total == 5 and [r.after["full_name"] for r in found.rows] == ["Name 2", "Name 1"]
+    assert (found.entities, found.actions) == (values["entities"], values["actions"])
+    clerk = actor_for(make_user("hbc.clerk"))
+    with pytest.raises(PermissionDenied):
+        audit.trail_page(clerk)
 
 
 # --- one chain per organisation -------------------------------------------------------------------------------

@@ -139,3 +139,37 @@ def test_create_admin_refuses_bad_input(capsys):
     assert "taken" in capsys.readouterr().err
     assert auth.login("nt.admin", "Start1234").ok
     assert not auth.login("nt.admin", "Other5678").ok
+
+
+def test_every_area_registers_its_commands_with_their_flags():
+    parser = cli.build_parser()
+    commands = parser._subparsers._group_actions[0].choices
+    assert set(commands) == {"migrate", "seed-demo", "create-admin", "audit-verify", "send-email", "api-token",
+                             "import-referrals", "import-gazetteer"}
+    flags = {name: {o for a in p._actions for o in a.option_strings} - {"-h", "--help"}
+             for name, p in commands.items()}
+    assert flags["create-admin"] == {"--org", "--org-name", "--username", "--full-name", "--email", "--password",
+                                     "--platform"}
+    assert flags["api-token"] == {"--org", "--name"}
+    assert flags["import-referrals"] == {"--org"}
+    assert flags["import-gazetteer"] == {"--org", "--format", "--quiet"}
+    assert flags["seed-demo"] == {"--if-empty"}
+
+
+def test_every_command_finds_an_organisation_by_its_slug_whatever_the_case(capsys):
+    """One lookup for every command: a slug typed with capitals or spaces finds the organisation; an unknown one
+    finds nothing, and create-admin stores a new organisation's slug in lower case."""
+    from atlas_app.services.platform import organisations
+
+    assert cli.main(["create-admin", "--org", " NewTown ", "--org-name", "Newtown Council", "--username", "nt.one",
+                     "--password", "Start1234"]) == 0
+    org = all_rows(Organisation)[0]
+    assert org.slug == "newtown"
+    assert cli.main(["create-admin", "--org", "NEWTOWN", "--username", "nt.two", "--password", "Start1234"]) == 0
+    assert len(all_rows(Organisation)) == 1
+    assert cli.main(["api-token", "--org", "NewTown", "--name", "Back office"]) == 0
+    assert organisations.system_actor_for(" Newtown", "cli:test").organisation_id == org.id
+    assert organisations.system_actor_for("oldtown", "cli:test") is None
+    assert organisations.system_actor_for("", "cli:test") is None
+    assert cli.main(["import-referrals", "nothing.csv", "--org", "oldtown"]) == 2
+    assert "No organisation 'oldtown'" in capsys.readouterr().err

@@ -5,7 +5,6 @@ The same rule serves the HTTP routes (sign-in) and the Reflex events (the public
 from __future__ import annotations
 
 import pytest
-import reflex as rx
 from reflex.istate.data import RouterData
 from reflex_base import constants
 from sqlmodel import select
@@ -13,7 +12,7 @@ from starlette.testclient import TestClient
 from test_client_self_service import DOB, POSTCODE, _catalogue, _offer
 
 from atlas_app.api.app import build_api
-from atlas_app.api.web import client_address
+from atlas_app.web_session import client_address
 from atlas_app.db import read_session
 from atlas_app.models import LoginAttempt, PublicLookupAttempt
 from atlas_app.services.platform import throttles

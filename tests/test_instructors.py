@@ -19,7 +19,7 @@ from atlas_app.services.instructors import assignments as instructors
 from atlas_app.services.platform.actor import Actor
 from atlas_app.services.platform.audit import verify_trail
 from atlas_app.services.platform.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
-from atlas_app.timeutil import LONDON, at_london, london_date
+from atlas_app.timeutil import at_london, london_date
 from booking_data import make_catalogue
 from conftest import actor_for, all_rows, create_user, run_threads
 from instructor_data import active_for, add_session, instructor_catalogue, make_car, make_instructor, next_weekday

@@ -23,10 +23,10 @@ from atlas_app.services.booking.bookings import ClientProof
 from atlas_app.services.platform.errors import AtlasError, Conflict, NotFound, PermissionDenied, ValidationFailed
 from atlas_app.ui.staff.booking import clients as bookings_clients
 from atlas_app.ui.public.booking_manage import ManageBookingState
-from atlas_app.ui.staff.booking.clients import ClientState
+from atlas_app.ui.staff.booking.clients import CancelDialogState, ClientState
 from conftest import actor_for, all_rows, create_user, run_threads
 from payments_support import *  # noqa: F403
-from state_support import at, drain, redirect_path, signed_in, substate
+from state_support import at, drain, redirect_path, signed_in, substate, substates
 
 CANCEL_FEE = 2500
 
@@ -303,14 +303,14 @@ def test_staff_cancel_dialog_says_what_will_be_refunded(world, no_stripe, actor,
     pay_online(world, b.reference, demo=True)
     signed_in(monkeypatch, actor, bookings_clients)
     client_id = all_rows(Offer, Offer.id == booking_row(b.reference).offer_id)[0].client_id
-    page = at(substate(ClientState), f"http://atlas.test/bookings/client/{client_id}")
-    drain(page.load())
-    drain(page.open_cancel(b.reference))
-    assert page.cancel_open
-    assert page.cancel_money == ("Paid £95.00. £70.00 will be refunded (cancellation fee £25.00 kept). £70.00 goes "
-                                 "back to the card at once.")
-    drain(page.cancel({"reason": "Client asked"}))
-    assert not page.cancel_open and page.cancel_error == ""
+    page, dialog = substates(ClientState, CancelDialogState)
+    drain(at(page, f"http://atlas.test/bookings/client/{client_id}").load())
+    drain(dialog.show(b.reference))
+    assert dialog.is_open
+    assert dialog.money == ("Paid £95.00. £70.00 will be refunded (cancellation fee £25.00 kept). £70.00 goes "
+                            "back to the card at once.")
+    drain(dialog.cancel({"reason": "Client asked"}))
+    assert not dialog.is_open and dialog.error == ""
     assert "Refunded £70.00 to the card, cancellation fee £25.00 kept" in page.notice
     assert booking_row(b.reference).status == "cancelled"
 

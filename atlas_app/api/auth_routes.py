@@ -12,14 +12,8 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse
 from starlette.routing import Route
 
-from atlas_app.api.web import (
-    clear_session_cookie,
-    client_ip,
-    safe_next,
-    same_origin,
-    session_token_from_cookie_header,
-    set_session_cookie,
-)
+from atlas_app.api.web import clear_session_cookie, client_ip, same_origin, set_session_cookie
+from atlas_app.web_session import safe_next, session_token_from_cookie_header
 from atlas_app.services.platform import auth
 
 

@@ -18,7 +18,8 @@ from html import escape
 from starlette.responses import HTMLResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from atlas_app.api.web import same_origin, session_token_from_cookie_header
+from atlas_app.api.web import same_origin
+from atlas_app.web_session import session_token_from_cookie_header
 from atlas_app.services.platform import auth
 from atlas_app.services.insight import letters, reports
 from atlas_app.services.platform.actor import Actor

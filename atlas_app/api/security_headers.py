@@ -27,7 +27,7 @@ import anyio
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from atlas_app.api.web import forwarded_scheme
+from atlas_app.web_session import forwarded_scheme
 from atlas_app.settings import get_settings
 
 HSTS = "max-age=31536000; includeSubDomains"

@@ -14,6 +14,7 @@ from atlas_app.services.platform import audit
 from atlas_app.services.platform.actor import system_actor
 from atlas_app.services.platform.passwords import hash_password
 from atlas_app.services.platform.users import ensure_default_roles
+from atlas_app.services.platform import organisations
 
 PLATFORM_ORG = ("atlas", "Atlas Service Provider")
 DEMO_ORGS = [("hartlepool", "Hartlepool Borough Council"), ("essex", "Essex County Council")]
@@ -40,7 +41,7 @@ PLATFORM_ADMIN = ("platform.admin", "Pat Morgan", "platform123")
 
 
 def _org(s, slug: str, name: str) -> Organisation:
-    org = s.exec(select(Organisation).where(Organisation.slug == slug)).first()
+    org = organisations.by_slug(s, slug)
     if org is None:
         org = Organisation(slug=slug, name=name, payments_demo=True)
         s.add(org)

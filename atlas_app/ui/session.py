@@ -31,7 +31,7 @@ from reflex_base.event.context import EventContext
 from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
 
-from atlas_app.api.web import client_address, session_token_from_cookie_header
+from atlas_app.web_session import client_address, session_token_from_cookie_header
 from atlas_app.services.platform import auth
 from atlas_app.services.platform.actor import Actor
 from atlas_app.services.platform.errors import NotAuthenticated, PasswordChangeRequired, PermissionDenied

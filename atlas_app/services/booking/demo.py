@@ -11,8 +11,9 @@ from datetime import date, time, timedelta
 from sqlmodel import select
 
 from atlas_app.db import utcnow, write_session
-from atlas_app.models import BookingTerms, Client, ClientEvent, CourseSession, CourseType, Offer, Organisation, Region, Venue
+from atlas_app.models import BookingTerms, Client, ClientEvent, CourseSession, CourseType, Offer, Region, Venue
 from atlas_app.timeutil import at_london, london_date
+from atlas_app.services.platform import organisations
 
 # code, name, NDORS, minutes, fee (pence), modes, capacity, instructor roles
 COURSE_TYPES = [
@@ -98,7 +99,7 @@ def seed() -> None:
     today = london_date(now)
     with write_session() as s:
         for slug, geo in ORG_GEOGRAPHY.items():
-            org = s.exec(select(Organisation).where(Organisation.slug == slug)).first()
+            org = organisations.by_slug(s, slug)
             if org is None or s.exec(select(CourseType.id).where(CourseType.organisation_id == org.id)).first():
                 continue
             s.add(BookingTerms(organisation_id=org.id))

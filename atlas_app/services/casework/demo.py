@@ -5,9 +5,10 @@ from __future__ import annotations
 from sqlmodel import select
 
 from atlas_app.db import write_session
-from atlas_app.models import Organisation, User
+from atlas_app.models import User
 from atlas_app.models.casework import CaseLookup, CaseTeam, CaseTeamMember
 from atlas_app.services.casework.config import seed_configuration
+from atlas_app.services.platform import organisations
 
 # organisation slug -> [(team name, team type, member usernames)]
 DEMO_TEAMS = {
@@ -24,7 +25,7 @@ def seed() -> None:
     """Idempotent: an organisation that already has modules is left alone."""
     with write_session() as s:
         for slug, teams in DEMO_TEAMS.items():
-            org = s.exec(select(Organisation).where(Organisation.slug == slug)).first()
+            org = organisations.by_slug(s, slug)
             if org is None or not seed_configuration(s, org.id):
                 continue
             for name, type_name, members in teams:

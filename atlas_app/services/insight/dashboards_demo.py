@@ -14,6 +14,7 @@ from atlas_app.models import Booking, Client, CourseSession, CourseType, Offer, 
 from atlas_app.models.casework import Case, CaseLookup, CaseModule, Demand, SystemCondition
 from atlas_app.models.dashboards import CapabilityChangePoint
 from atlas_app.timeutil import at_london, london_date
+from atlas_app.services.platform import organisations
 
 CASEWORKERS = {"hartlepool": "hbc.caseworker", "essex": "ecc.contact"}
 TITLES = ["Missed bin collection", "Council tax bill query", "Housing benefit change", "Pothole report",
@@ -132,7 +133,7 @@ def seed() -> None:
     now = utcnow()
     with write_session() as s:
         for slug in ("hartlepool", "essex"):
-            org = s.exec(select(Organisation).where(Organisation.slug == slug)).first()
+            org = organisations.by_slug(s, slug)
             if org is None:
                 continue
             _seed_casework(s, org, rng, now)

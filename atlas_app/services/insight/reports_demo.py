@@ -10,12 +10,13 @@ from datetime import date, timedelta
 from sqlmodel import select
 
 from atlas_app.db import utcnow, write_session
-from atlas_app.models import Booking, CallLog, Client, ClientEvent, CourseSession, CourseType, Offer, Organisation
+from atlas_app.models import Booking, CallLog, Client, ClientEvent, CourseSession, CourseType, Offer
 from atlas_app.models.payments import Payment
 from atlas_app.services.insight import letters
 from atlas_app.services.booking.bookings import new_reference
 from atlas_app.services.booking.offers import CALL_OUTCOMES, CALL_TYPES
 from atlas_app.timeutil import london_date
+from atlas_app.services.platform import organisations
 
 DEMO_SLUGS = ("hartlepool", "essex")
 BOOKINGS_PER_ORG = 40
@@ -28,7 +29,7 @@ def seed() -> None:
     now = utcnow()
     with write_session() as s:
         for slug in DEMO_SLUGS:
-            org = s.exec(select(Organisation).where(Organisation.slug == slug)).first()
+            org = organisations.by_slug(s, slug)
             if org is None or s.exec(select(CallLog.id).where(CallLog.organisation_id == org.id)).first():
                 continue
             sessions = s.exec(select(CourseSession).where(CourseSession.organisation_id == org.id,

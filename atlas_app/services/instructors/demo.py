@@ -12,7 +12,7 @@ from datetime import timedelta
 from sqlmodel import select
 
 from atlas_app.db import utcnow, write_session
-from atlas_app.models import CourseSession, CourseType, Organisation, Region, User, Venue
+from atlas_app.models import CourseSession, CourseType, Region, User, Venue
 from atlas_app.models.instructors import (
     SCHOOL_CAR_TYPES,
     Instructor,
@@ -22,6 +22,7 @@ from atlas_app.models.instructors import (
 )
 from atlas_app.services.instructors.assignments import find_clash, roles_needed
 from atlas_app.timeutil import london_date
+from atlas_app.services.platform import organisations
 
 # name, email local part, roles, vehicles, course codes, working days, linked username
 PEOPLE = {
@@ -79,7 +80,7 @@ def seed() -> None:
     now = utcnow()
     with write_session() as s:
         for slug, people in PEOPLE.items():
-            org = s.exec(select(Organisation).where(Organisation.slug == slug)).first()
+            org = organisations.by_slug(s, slug)
             if org is None:
                 continue
             cars = _seed_cars(s, org.id, slug)

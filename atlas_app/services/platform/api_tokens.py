@@ -91,10 +91,11 @@ def create(actor: Actor, name: str) -> NewToken:
 def create_for_organisation(slug: str, name: str, created_by: str = "cli") -> NewToken:
     """For the command line: make a token for the organisation with this slug."""
     from atlas_app.services.platform.actor import system_actor
+    from atlas_app.services.platform.organisations import by_slug
 
     clean = _clean_name(name)
     with write_session() as s:
-        org = s.exec(select(Organisation).where(Organisation.slug == (slug or "").strip().lower())).first()
+        org = by_slug(s, slug)
         if org is None:
             raise NotFound(f"No organisation '{slug}'.")
         return _insert(s, org.id, clean, created_by, system_actor(org.id, created_by))

@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import func, text
 from sqlmodel import Session, select
 
-from atlas_app.db import utcnow
+from atlas_app.db import read_session, utcnow
 from atlas_app.models import AuditChainHead, AuditEntry
 from atlas_app.services.platform.actor import Actor
 from atlas_app.services.platform.errors import PermissionDenied
@@ -386,3 +386,19 @@ def distinct_values(session: Session, actor: Actor) -> dict[str, list[str]]:
         select(AuditEntry.action).where(AuditEntry.organisation_id == org_id).distinct().order_by(AuditEntry.action)
     ).all()
     return {"entities": list(entities), "actions": list(actions)}
+
+
+@dataclass(frozen=True)
+class TrailPage:
+    rows: list[AuditRow]
+    total: int
+    entities: list[str]
+    actions: list[str]
+
+
+def trail_page(actor: Actor, *, limit: int = 200, offset: int = 0, **filters: Any) -> TrailPage:
+    """One page of the audit viewer: the filtered entries (``search``) and the filter choices, in one session."""
+    with read_session() as s:
+        rows, total = search(s, actor, limit=limit, offset=offset, **filters)
+        values = distinct_values(s, actor)
+    return TrailPage(rows, total, values["entities"], values["actions"])

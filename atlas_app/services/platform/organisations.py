@@ -1,17 +1,40 @@
-"""The organisations themselves, as the platform administrator sees them: the list, and the settings only the
-platform administrator may change (whether an organisation is a demo that takes demo card payments)."""
+"""Organisations: finding one by its slug (``hartlepool``), as the command line and the demo data do, and the
+platform administrator's view of them: the list, and the settings only the platform administrator may change
+(whether an organisation is a demo that takes demo card payments)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlmodel import select
+from sqlmodel import Session, select
 
 from atlas_app.db import read_session, write_session
 from atlas_app.models import Organisation
 from atlas_app.services.platform import audit, bounds
-from atlas_app.services.platform.actor import Actor
+from atlas_app.services.platform.actor import Actor, system_actor
 from atlas_app.services.platform.errors import NotFound, PermissionDenied
+
+
+def clean_slug(slug: str | None) -> str:
+    """Slugs are stored in lower case; what a person types is matched without case or surrounding spaces."""
+    return (slug or "").strip().lower()
+
+
+def by_slug(s: Session, slug: str | None) -> Organisation | None:
+    """The organisation with this slug in session ``s``, or None."""
+    clean = clean_slug(slug)
+    if not clean:
+        return None
+    return s.exec(select(Organisation).where(Organisation.slug == clean)).first()
+
+
+def system_actor_for(slug: str | None, name: str) -> Actor | None:
+    """An actor for a named system task (``cli:import-referrals``) acting for the organisation with this slug, or
+    None when there is no such organisation."""
+    with read_session() as s:
+        org = by_slug(s, slug)
+        org_id = org.id if org is not None else None
+    return system_actor(org_id, name) if org_id is not None else None
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from atlas_app.services.platform import auth as auth_service
 from atlas_app.services.platform import users as users_service
 from atlas_app.services.platform.permissions import ALL_PERMISSIONS, Perm
 from atlas_app.ui.components.forms import native_form
+from atlas_app.ui.runtime import page
 from atlas_app.ui.session import before_password_change, private, require
 
 
@@ -259,11 +260,11 @@ def staff_page(route: str, title: str, on_load: Callable | list | None = None) -
         loads.extend(on_load if isinstance(on_load, list) else [on_load])
 
     def decorator(fn: Callable[[], rx.Component]) -> Callable[[], rx.Component]:
-        @rx.page(route=route, title=f"{title} · Atlas", on_load=loads)
-        def page() -> rx.Component:
+        @page(route=route, title=f"{title} · Atlas", on_load=loads)
+        def render() -> rx.Component:
             return staff_shell(fn(), title)
 
-        page.__name__ = fn.__name__
+        render.__name__ = fn.__name__
         return fn
 
     return decorator

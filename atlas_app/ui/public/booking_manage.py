@@ -47,6 +47,7 @@ from atlas_app.ui.public.booking_wizard import (
     text_input,
     wizard_page,
 )
+from atlas_app.ui.runtime import page
 from atlas_app.ui.session import client_ip, public
 
 # A current booking (awaiting payment or confirmed) reads by its payment state: ``booked_text``.
@@ -332,7 +333,7 @@ def _notice() -> rx.Component:
     )
 
 
-@rx.page(route="/booking/manage", title="Manage your booking · Atlas", on_load=M.start)
+@page(route="/booking/manage", title="Manage your booking · Atlas", on_load=M.start)
 def manage_find_page() -> rx.Component:
     dob_error = M.errors.contains("dob")
     return wizard_page(
@@ -384,7 +385,7 @@ def _action_link(label: str, href: str, link_id: str) -> rx.Component:
                           "font_weight": "600", **focus_style()})
 
 
-@rx.page(route="/booking/manage/view", title="Your booking · Atlas", on_load=M.load_view)
+@page(route="/booking/manage/view", title="Your booking · Atlas", on_load=M.load_view)
 def manage_view_page() -> rx.Component:
     return wizard_page(
         back_link("/booking/manage", "Find another booking"),
@@ -415,7 +416,7 @@ def manage_view_page() -> rx.Component:
     )
 
 
-@rx.page(route="/booking/manage/move", title="Move your booking · Atlas", on_load=M.load_move)
+@page(route="/booking/manage/move", title="Move your booking · Atlas", on_load=M.load_move)
 def manage_move_page() -> rx.Component:
     return wizard_page(
         back_link("/booking/manage/view", "Back to your booking"),
@@ -467,7 +468,7 @@ def manage_move_page() -> rx.Component:
     )
 
 
-@rx.page(route="/booking/manage/cancel", title="Cancel your booking · Atlas", on_load=M.load_cancel)
+@page(route="/booking/manage/cancel", title="Cancel your booking · Atlas", on_load=M.load_cancel)
 def manage_cancel_page() -> rx.Component:
     return wizard_page(
         back_link("/booking/manage/view", "Back to your booking"),

@@ -24,7 +24,6 @@ from typing import Any
 import reflex as rx
 from reflex_base.utils.imports import ImportVar
 
-from atlas_app.db import utcnow
 from atlas_app.domain.statuses import BookingStatus
 from atlas_app.services.booking import bookings as booking_service
 from atlas_app.services import payments as payments_service
@@ -33,10 +32,11 @@ from atlas_app.services.booking import self_service
 from atlas_app.services.booking import offers as offers_service
 from atlas_app.services.booking.catalogue import normalise_postcode
 from atlas_app.services.platform.errors import AtlasError, ValidationFailed
-from atlas_app.timeutil import LONDON
+from atlas_app.timeutil import LONDON, utcnow
 from atlas_app.ui.components.paid_flag import demo_banner
 from atlas_app.ui.components.shell import public_shell
 from atlas_app.ui.format import pounds
+from atlas_app.ui.runtime import page
 from atlas_app.ui.session import client_ip, public
 
 MODE_LABELS = {
@@ -939,7 +939,7 @@ def _dob_box(label: str, name: str, width: str, max_length: int) -> rx.Component
     )
 
 
-@rx.page(route="/book", title="Find your offer · Book a course · Atlas", on_load=S.start)
+@page(route="/book", title="Find your offer · Book a course · Atlas", on_load=S.start)
 def find_page() -> rx.Component:
     dob_error = S.errors.contains("dob")
     return wizard_page(
@@ -993,7 +993,7 @@ def find_page() -> rx.Component:
     )
 
 
-@rx.page(route="/book/how", title="How would you like to attend? · Book a course · Atlas", on_load=S.load_how)
+@page(route="/book/how", title="How would you like to attend? · Book a course · Atlas", on_load=S.load_how)
 def how_page() -> rx.Component:
     return wizard_page(
         back_link("/book", "Back to find your offer"),
@@ -1027,7 +1027,7 @@ def how_page() -> rx.Component:
     )
 
 
-@rx.page(route="/book/where", title="Where would you like to go? · Book a course · Atlas", on_load=S.load_where)
+@page(route="/book/where", title="Where would you like to go? · Book a course · Atlas", on_load=S.load_where)
 def where_page() -> rx.Component:
     return wizard_page(
         back_link("/book/how"),
@@ -1063,7 +1063,7 @@ def where_page() -> rx.Component:
     )
 
 
-@rx.page(route="/book/when", title="When would you like to go? · Book a course · Atlas", on_load=S.load_when)
+@page(route="/book/when", title="When would you like to go? · Book a course · Atlas", on_load=S.load_when)
 def when_page() -> rx.Component:
     return wizard_page(
         back_link(rx.cond(S.mode == "online", "/book/how", "/book/where")),
@@ -1106,7 +1106,7 @@ def _yes_no(name: str, value: str, label: str) -> rx.Component:
     return radio_option(name, value, f"{name}-{value}", S.interpreter == value, rx.text(label))
 
 
-@rx.page(route="/book/needs", title="Support at the course · Book a course · Atlas", on_load=S.load_needs)
+@page(route="/book/needs", title="Support at the course · Book a course · Atlas", on_load=S.load_needs)
 def needs_page() -> rx.Component:
     return wizard_page(
         back_link("/book/when"),
@@ -1184,7 +1184,7 @@ def _answer(label: str, value: Any, change_href: str, change_what: str, row_id: 
     )
 
 
-@rx.page(route="/book/check", title="Check your answers · Book a course · Atlas", on_load=S.load_check)
+@page(route="/book/check", title="Check your answers · Book a course · Atlas", on_load=S.load_check)
 def check_page() -> rx.Component:
     return wizard_page(
         back_link("/book/needs"),
@@ -1227,7 +1227,7 @@ def check_page() -> rx.Component:
     )
 
 
-@rx.page(route="/book/done", title="Place booked · Book a course · Atlas", on_load=S.load_done)
+@page(route="/book/done", title="Place booked · Book a course · Atlas", on_load=S.load_done)
 def done_page() -> rx.Component:
     return wizard_page(
         rx.box(

@@ -5,9 +5,10 @@ from __future__ import annotations
 import reflex as rx
 
 from atlas_app.ui.components.shell import NAV, AuthState, public_shell, staff_page
+from atlas_app.ui.runtime import page
 
 
-@rx.page(route="/", title="Atlas · Book your driver course")
+@page(route="/", title="Atlas · Book your driver course")
 def index() -> rx.Component:
     return public_shell(
         rx.heading("Book your driver course", size="8", as_="h1"),

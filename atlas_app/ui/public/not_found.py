@@ -5,6 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from atlas_app.ui.components.shell import public_shell
+from atlas_app.ui.runtime import page
 
 TITLE = "Page not found · Atlas"
 
@@ -14,7 +15,7 @@ def _way_back(label: str, href: str, link_id: str) -> rx.Component:
                             style={"display": "inline-flex", "min_height": "44px", "align_items": "center"}))
 
 
-@rx.page(route="404", title=TITLE)
+@page(route="404", title=TITLE)
 def not_found() -> rx.Component:
     return public_shell(
         rx.heading("Page not found", size="8", as_="h1", id="not-found"),

@@ -21,6 +21,7 @@ from atlas_app.ui.components.paid_flag import demo_banner
 from atlas_app.ui.components.shell import public_shell
 from atlas_app.ui.format import pounds
 from atlas_app.ui.session import public
+from atlas_app.ui.runtime import page
 
 FIELD_LABELS = {"card_number": "Card number", "expiry": "Expiry date", "cvc": "Security code (CVC)"}
 FOCUS_JS = "setTimeout(() => { const e = document.getElementById('pay-problem'); if (e) e.focus(); }, 60)"
@@ -190,7 +191,7 @@ def _form() -> rx.Component:
     )
 
 
-@rx.page(route="/pay/demo", title="Pay for your course (DEMO — no real money) · Atlas", on_load=P.load)
+@page(route="/pay/demo", title="Pay for your course (DEMO — no real money) · Atlas", on_load=P.load)
 def pay_demo_page() -> rx.Component:
     return public_shell(
         demo_banner(),

@@ -19,6 +19,7 @@ from atlas_app.ui.components.paid_flag import demo_banner, paid_flag
 from atlas_app.ui.components.shell import public_shell
 from atlas_app.ui.format import pounds
 from atlas_app.ui.session import public
+from atlas_app.ui.runtime import page
 
 
 @public
@@ -83,7 +84,7 @@ def _box(heading: str, colour: str, box_id: str, role: str = "status") -> rx.Com
     )
 
 
-@rx.page(route="/pay/return", title="Your payment · Atlas", on_load=R.load)
+@page(route="/pay/return", title="Your payment · Atlas", on_load=R.load)
 def pay_return_page() -> rx.Component:
     return public_shell(
         rx.cond(R.is_demo, demo_banner()),

@@ -6,12 +6,13 @@ import asyncio
 
 import reflex as rx
 
-from atlas_app.api.web import safe_next
+from atlas_app.web_session import safe_next
 from atlas_app.services.platform import auth as auth_service
 from atlas_app.services.platform.auth import ACCOUNT_LOCKED_NOW, SIGN_IN_FAILED
 from atlas_app.services.platform.errors import ValidationFailed
 from atlas_app.ui.components.forms import field, form_error, form_notice, native_form
 from atlas_app.ui.components.shell import public_shell
+from atlas_app.ui.runtime import page
 from atlas_app.ui.session import clear_staff_state, client_ip, public
 
 SIGN_IN_PAUSED = ("Too many failed sign-in attempts have come from your network, so sign-in from it is paused for "
@@ -48,7 +49,7 @@ class LoginState(rx.State):
             self.notice = "Your account is unlocked. Sign in with your password."
 
 
-@rx.page(route="/login", title="Sign in · Atlas", on_load=LoginState.on_load)
+@page(route="/login", title="Sign in · Atlas", on_load=LoginState.on_load)
 def login_page() -> rx.Component:
     return public_shell(
         rx.heading("Staff sign in", size="7", as_="h1"),
@@ -94,7 +95,7 @@ class ForgotPasswordState(rx.State):
             self.error = str(exc)
 
 
-@rx.page(route="/forgot-password", title="Forgotten password · Atlas")
+@page(route="/forgot-password", title="Forgotten password · Atlas")
 def forgot_password_page() -> rx.Component:
     return public_shell(
         rx.heading("Forgotten password", size="7", as_="h1"),
@@ -140,7 +141,7 @@ class ResetPasswordState(rx.State):
         return rx.redirect("/login?reset=1")
 
 
-@rx.page(route="/reset-password", title="Set a new password · Atlas", on_load=ResetPasswordState.on_load)
+@page(route="/reset-password", title="Set a new password · Atlas", on_load=ResetPasswordState.on_load)
 def reset_password_page() -> rx.Component:
     return public_shell(
         rx.heading("Set a new password", size="7", as_="h1"),
@@ -182,7 +183,7 @@ class UnlockAccountState(rx.State):
         return rx.redirect("/login?unlocked=1")
 
 
-@rx.page(route="/unlock-account", title="Unlock your account · Atlas", on_load=UnlockAccountState.on_load)
+@page(route="/unlock-account", title="Unlock your account · Atlas", on_load=UnlockAccountState.on_load)
 def unlock_account_page() -> rx.Component:
     return public_shell(
         rx.heading("Unlock your account", size="7", as_="h1"),

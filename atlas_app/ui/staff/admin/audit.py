@@ -8,9 +8,7 @@ from datetime import date, datetime, time, timedelta
 
 import reflex as rx
 
-from atlas_app.db import read_session
-from atlas_app.services.platform import bounds
-from atlas_app.services.platform import audit
+from atlas_app.services.platform import audit, bounds
 from atlas_app.services.platform.permissions import Perm
 from atlas_app.ui.components.shell import staff_page
 from atlas_app.ui.components.table import data_table
@@ -51,22 +49,13 @@ class AuditState(rx.State):
         start = _parse_day(f.get("date_from", ""))
         end = _parse_day(f.get("date_to", ""))
 
-        def run():
-            with read_session() as s:
-                return (
-                    audit.search(
-                        s, actor, entity=f.get("entity") or None, entity_id=f.get("entity_id") or None,
-                        username=f.get("username") or None, action=f.get("action") or None,
-                        date_from=start, date_to=end + timedelta(days=1) if end else None,
-                        limit=PAGE_SIZE, offset=self.page * PAGE_SIZE,
-                    ),
-                    audit.distinct_values(s, actor),
-                )
-
-        (rows, total), values = await asyncio.to_thread(run)
-        self.total = total
-        self.entities = values["entities"]
-        self.actions = values["actions"]
+        found = await asyncio.to_thread(
+            audit.trail_page, actor, entity=f.get("entity") or None, entity_id=f.get("entity_id") or None,
+            username=f.get("username") or None, action=f.get("action") or None,
+            date_from=start, date_to=end + timedelta(days=1) if end else None,
+            limit=PAGE_SIZE, offset=self.page * PAGE_SIZE,
+        )
+        self.total, self.entities, self.actions = found.total, found.entities, found.actions
         self.rows = [
             {
                 "seq": str(r.seq),
@@ -78,7 +67,7 @@ class AuditState(rx.State):
                 "before": _summary(r.before),
                 "after": _summary(r.after),
             }
-            for r in rows
+            for r in found.rows
         ]
 
     @rx.event

@@ -17,7 +17,7 @@ from atlas_app.services.platform import bounds
 from atlas_app.services.platform.errors import AtlasError, ValidationFailed
 from atlas_app.services.platform.permissions import Perm
 from atlas_app.timeutil import at_london
-from atlas_app.ui.components.booking_ui import (
+from atlas_app.ui.components.kit import (
     checkbox_field,
     error_text,
     fieldset,

@@ -8,18 +8,16 @@ from datetime import date
 
 import reflex as rx
 
-from atlas_app.db import utcnow
+from atlas_app.domain.statuses import BookingStatus, OfferStatus, RequestStatus
 from atlas_app.services.booking import bookings as booking_service
 from atlas_app.services.booking import offers as offers_service
 from atlas_app.services import payments as payments_service
 from atlas_app.services.platform.errors import AtlasError, ValidationFailed
 from atlas_app.services.platform.permissions import Perm
 from atlas_app.services.booking.registers import needs_text
-from atlas_app.timeutil import LONDON, london_date
-from atlas_app.ui.components.booking_ui import (
-    BOOKING_STATUS,
-    OFFER_STATUS,
-    REQUEST_STATUS,
+from atlas_app.timeutil import LONDON, london_date, utcnow
+from atlas_app.ui.components.booking_ui import BOOKING_STATUS, OFFER_STATUS, REQUEST_STATUS
+from atlas_app.ui.components.kit import (
     checkbox_field,
     coded_badge,
     detail_list,
@@ -241,6 +239,9 @@ def clients_page() -> rx.Component:
 
 @private
 class ClientState(rx.State):
+    """The client record on show: what the page lists, and (in backend vars) what this tab may act on. Each dialog
+    is its own small state below, which reads this one with ``get_state`` when it needs the record."""
+
     client_id: str = ""
     not_found: str = ""
     details: dict[str, str] = {}
@@ -252,63 +253,21 @@ class ClientState(rx.State):
     notice: str = ""
     suggest_call: bool = False
 
-    # telephone booking
-    book_open: bool = False
-    book_offer_id: str = ""
-    book_offer_label: str = ""
-    book_mode: str = ""
-    book_venue: str = ""
-    book_modes: list[dict[str, str]] = []
-    book_venues: list[dict[str, str]] = []
-    choices: list[dict[str, str]] = []
-    choices_more: int = 0
-    book_error: str = ""
-    form_key: int = 0
-
-    # transfer / cancel / return
-    transfer_open: bool = False
-    transfer_ref: str = ""
-    transfer_label: str = ""
-    transfer_choices: list[dict[str, str]] = []
-    transfer_error: str = ""
-    cancel_open: bool = False
-    cancel_ref: str = ""
-    cancel_label: str = ""
-    cancel_error: str = ""
-    cancel_money: str = ""
-    return_open: bool = False
-    return_offer_id: str = ""
-    return_label: str = ""
-    return_error: str = ""
-
-    # call log
-    call_open: bool = False
-    call_type: str = "enquiry"
-    call_outcome: str = "resolved"
-    call_offer_id: str = ""
-    call_error: str = ""
-
-    # special request decision
-    decide_open: bool = False
-    decide_id: str = ""
-    decide_approve: bool = True
-    decide_label: str = ""
-    decide_error: str = ""
-
     # What this tab may act on, from the record last loaded (never taken from the browser).
     _offer_ids: set[int] = set()
     _bookable_offer_ids: set[int] = set()
     _active_refs: dict[str, int] = {}
     _transferable_refs: set[str] = set()
     _open_requests: set[int] = set()
-    _choice_ids: set[int] = set()
-    _transfer_choice_ids: set[int] = set()
 
     def _id(self) -> int | None:
         try:
             return int(self.client_id)
         except (TypeError, ValueError):
             return None
+
+    def _offer_row(self, offer_id: int | str) -> dict[str, str] | None:
+        return next((o for o in self.offers if o["id"] == str(offer_id)), None)
 
     async def _refresh(self, actor) -> None:
         cid = self._id()
@@ -321,6 +280,7 @@ class ClientState(rx.State):
             self.not_found = _message(exc)
             self.details, self.offers, self.bookings, self.timeline, self.calls, self.requests = {}, [], [], [], [], []
             self._offer_ids, self._bookable_offer_ids, self._active_refs = set(), set(), {}
+            self._transferable_refs, self._open_requests = set(), set()
             return
         today = london_date(utcnow())
         self.not_found = ""
@@ -332,7 +292,7 @@ class ClientState(rx.State):
         self.offers = []
         bookable = set()
         for o in record.offers:
-            can_book = o.status == "referred" and not o.active_booking_reference and o.critical_date >= today
+            can_book = o.status == OfferStatus.REFERRED and not o.active_booking_reference and o.critical_date >= today
             if can_book:
                 bookable.add(o.id)
             days = (o.critical_date - today).days
@@ -344,7 +304,7 @@ class ClientState(rx.State):
                               if days == 0 else "passed"),
                 "police_force": o.police_force or "Not given", "status": o.status,
                 "active_booking": o.active_booking_reference, "can_book": "yes" if can_book else "",
-                "can_return": "yes" if (o.status == "referred" and not o.active_booking_reference) else "",
+                "can_return": "yes" if (o.status == OfferStatus.REFERRED and not o.active_booking_reference) else "",
             })
         self.bookings = [
             {
@@ -352,8 +312,8 @@ class ClientState(rx.State):
                 "offer_reference": b.offer_reference,
                 "session_id": str(b.session_id), "session": b.session_text, "fee": pounds(b.fee_pence),
                 "needs": needs_text(b.needs) or "None", "course_code": b.course_code,
-                "can_transfer": "yes" if b.status in ("awaiting_payment", "confirmed") else "",
-                "can_cancel": "yes" if b.status in ("held", "awaiting_payment", "confirmed") else "",
+                "can_transfer": "yes" if b.status in BookingStatus.CHANGEABLE else "",
+                "can_cancel": "yes" if b.status in BookingStatus.ACTIVE else "",
                 "made": london(b.created_at),
             }
             for b in record.bookings
@@ -376,10 +336,10 @@ class ClientState(rx.State):
         self._offer_ids = {o.id for o in record.offers}
         self._bookable_offer_ids = bookable
         self._active_refs = {b.reference: b.offer_id for b in record.bookings
-                             if b.status in ("held", "awaiting_payment", "confirmed")}
+                             if b.status in BookingStatus.ACTIVE}
         self._transferable_refs = {b.reference for b in record.bookings
-                                   if b.status in ("awaiting_payment", "confirmed")}
-        self._open_requests = {r.id for r in record.requests if r.status == "open"}
+                                   if b.status in BookingStatus.CHANGEABLE}
+        self._open_requests = {r.id for r in record.requests if r.status == RequestStatus.OPEN}
 
     @rx.event
     async def load(self):
@@ -389,80 +349,119 @@ class ClientState(rx.State):
             self.notice = ""
             self.suggest_call = False
         self.client_id = new_id
-        self.book_open = self.transfer_open = self.cancel_open = self.return_open = False
-        self.call_open = self.decide_open = False
+        for dialog in DIALOGS:
+            (await self.get_state(dialog)).is_open = False
         await self._refresh(actor)
 
-    # --- telephone booking ---
 
-    def _offer_row(self, offer_id: int) -> dict[str, str] | None:
-        return next((o for o in self.offers if o["id"] == str(offer_id)), None)
+class DialogState(rx.State, mixin=True):
+    """What every dialog of the record has: whether it is open, why its last submission failed, and a key that
+    empties its form each time it opens."""
+
+    is_open: bool = False
+    error: str = ""
+    form_key: int = 0
+
+    def _show(self) -> None:
+        self.error = ""
+        self.form_key += 1
+        self.is_open = True
+
+    @rx.event
+    def set_open(self, value: bool):
+        self.is_open = bool(value)
+
+    async def _record(self) -> ClientState:
+        return await self.get_state(ClientState)
+
+
+async def _suggest_call(state: rx.State, call_type: str, outcome: str, offer_id: int | None,
+                        open_now: bool = False) -> None:
+    """After a change made on the telephone: fill in the call dialog for it, and open it at once or offer it."""
+    call = await state.get_state(CallDialogState)
+    call.call_type, call.outcome = call_type, outcome
+    call.offer_id = str(offer_id or "")
+    (await state.get_state(ClientState)).suggest_call = True
+    if open_now:
+        call._show()
+
+
+@private
+class BookDialogState(DialogState, rx.State):
+    """Booking a session for an offer by telephone."""
+
+    offer_id: str = ""
+    offer_label: str = ""
+    mode: str = ""
+    venue: str = ""
+    modes: list[dict[str, str]] = []
+    venues: list[dict[str, str]] = []
+    choices: list[dict[str, str]] = []
+    choices_more: int = 0
+    _choice_ids: set[int] = set()
 
     async def _load_choices(self, actor) -> None:
         org_id = actor.require_org()
-        offer_id = int(self.book_offer_id)
-        venue = int(self.book_venue) if self.book_venue.isdigit() else None
-        rows = await asyncio.to_thread(offers_service.session_choices, org_id, offer_id, self.book_mode, venue)
+        offer_id = int(self.offer_id)
+        venue = int(self.venue) if self.venue.isdigit() else None
+        rows = await asyncio.to_thread(offers_service.session_choices, org_id, offer_id, self.mode, venue)
         self._choice_ids = {r.id for r in rows}
         self.choices_more = max(0, len(rows) - MAX_CHOICES)
         self.choices = _choice_rows(rows[:MAX_CHOICES])
 
     @rx.event
-    async def open_book(self, offer_id: str):
+    async def show(self, offer_id: str):
         actor = await require(self, Perm.BOOKINGS_MANAGE)
         try:
             oid = int(offer_id)
         except (TypeError, ValueError):
             return
-        if oid not in self._bookable_offer_ids:
+        record = await self._record()
+        if oid not in record._bookable_offer_ids:
             return rx.toast.error("This offer cannot be booked now.")
-        row = self._offer_row(oid)
-        self.book_offer_id = str(oid)
-        self.book_offer_label = f"{row['reference']}: {row['course']}, critical date {row['critical_date']}"
-        self.book_mode, self.book_venue, self.book_error = "", "", ""
+        row = record._offer_row(oid)
+        self.offer_id = str(oid)
+        self.offer_label = f"{row['reference']}: {row['course']}, critical date {row['critical_date']}"
+        self.mode, self.venue = "", ""
         every = await asyncio.to_thread(offers_service.session_choices, actor.require_org(), oid, "", None)
         modes = sorted({r.delivery_mode for r in every})
-        self.book_modes = [{"value": m, "label": MODE_LABELS.get(m, m)} for m in modes]
+        self.modes = [{"value": m, "label": MODE_LABELS.get(m, m)} for m in modes]
         venues = sorted({(r.venue_id, r.venue_name) for r in every if r.venue_id and r.delivery_mode != "online"},
                         key=lambda v: v[1])
-        self.book_venues = [{"value": str(i), "label": n} for i, n in venues]
+        self.venues = [{"value": str(i), "label": n} for i, n in venues]
         await self._load_choices(actor)
-        self.form_key += 1
-        self.book_open = True
+        self._show()
 
     @rx.event
-    async def set_book_mode(self, mode: str):
+    async def set_mode(self, mode: str):
         actor = await require(self, Perm.BOOKINGS_MANAGE)
-        if not self.book_offer_id:
+        if not self.offer_id:
             return
-        self.book_mode = mode if mode in MODE_LABELS else ""
-        if self.book_mode == "online":
-            self.book_venue = ""
+        self.mode = mode if mode in MODE_LABELS else ""
+        if self.mode == "online":
+            self.venue = ""
         await self._load_choices(actor)
 
     @rx.event
-    async def set_book_venue(self, venue: str):
+    async def set_venue(self, venue: str):
         actor = await require(self, Perm.BOOKINGS_MANAGE)
-        if not self.book_offer_id:
+        if not self.offer_id:
             return
-        self.book_venue = venue if venue in {v["value"] for v in self.book_venues} else ""
+        self.venue = venue if venue in {v["value"] for v in self.venues} else ""
         await self._load_choices(actor)
-
-    @rx.event
-    def set_book_open(self, value: bool):
-        self.book_open = bool(value)
 
     @rx.event
     async def book(self, form: dict):
         actor = await require(self, Perm.BOOKINGS_MANAGE)
         try:
-            offer_id = int(self.book_offer_id)
+            offer_id = int(self.offer_id)
             session_id = int(str(form.get("session_id", "")))
         except (TypeError, ValueError):
-            self.book_error = "Choose a session from the list."
+            self.error = "Choose a session from the list."
             return
-        if offer_id not in self._bookable_offer_ids or session_id not in self._choice_ids:
-            self.book_error = "Choose a session from the list."
+        record = await self._record()
+        if offer_id not in record._bookable_offer_ids or session_id not in self._choice_ids:
+            self.error = "Choose a session from the list."
             return
         needs = {
             "interpreter": form.get("interpreter") in (True, "on", "true", "1"),
@@ -475,38 +474,41 @@ class ClientState(rx.State):
             view = await asyncio.to_thread(booking_service.book, actor, offer_id, session_id, needs,
                                            channel="telephone")
         except AtlasError as exc:
-            self.book_error = _message(exc)
+            self.error = _message(exc)
             await self._load_choices(actor)
             return
-        self.book_open = False
-        self.notice = (f"Booked by telephone: {view.reference}, {view.session_text}. "
-                       f"Fee {pounds(view.fee_pence)}, awaiting payment.")
-        await self._refresh(actor)
-        return self._start_call("booking", "booked", offer_id)
+        self.is_open = False
+        record.notice = (f"Booked by telephone: {view.reference}, {view.session_text}. "
+                         f"Fee {pounds(view.fee_pence)}, awaiting payment.")
+        await record._refresh(actor)
+        await _suggest_call(self, "booking", "booked", offer_id, open_now=True)
 
-    # --- transfer ---
+
+@private
+class TransferDialogState(DialogState, rx.State):
+    """Moving a current booking to another session."""
+
+    reference: str = ""
+    label: str = ""
+    choices: list[dict[str, str]] = []
+    _choice_ids: set[int] = set()
 
     @rx.event
-    async def open_transfer(self, reference: str):
+    async def show(self, reference: str):
         actor = await require(self, Perm.BOOKINGS_MANAGE)
         reference = str(reference)
-        if reference not in self._transferable_refs:
+        record = await self._record()
+        if reference not in record._transferable_refs:
             return rx.toast.error("Only a current booking can be transferred.")
-        row = next(b for b in self.bookings if b["reference"] == reference)
-        offer_id = self._active_refs[reference]
+        row = next(b for b in record.bookings if b["reference"] == reference)
+        offer_id = record._active_refs[reference]
         rows = await asyncio.to_thread(offers_service.session_choices, actor.require_org(), offer_id, "", None)
         rows = [r for r in rows if str(r.id) != row["session_id"]]
-        self._transfer_choice_ids = {r.id for r in rows}
-        self.transfer_choices = _choice_rows(rows[:MAX_CHOICES])
-        self.transfer_ref = reference
-        self.transfer_label = f"{reference}: {row['session']}"
-        self.transfer_error = ""
-        self.form_key += 1
-        self.transfer_open = True
-
-    @rx.event
-    def set_transfer_open(self, value: bool):
-        self.transfer_open = bool(value)
+        self._choice_ids = {r.id for r in rows}
+        self.choices = _choice_rows(rows[:MAX_CHOICES])
+        self.reference = reference
+        self.label = f"{reference}: {row['session']}"
+        self._show()
 
     @rx.event
     async def transfer(self, form: dict):
@@ -514,137 +516,134 @@ class ClientState(rx.State):
         try:
             session_id = int(str(form.get("session_id", "")))
         except (TypeError, ValueError):
-            self.transfer_error = "Choose the session to move to."
+            self.error = "Choose the session to move to."
             return
-        if self.transfer_ref not in self._transferable_refs or session_id not in self._transfer_choice_ids:
-            self.transfer_error = "Choose the session to move to."
+        record = await self._record()
+        if self.reference not in record._transferable_refs or session_id not in self._choice_ids:
+            self.error = "Choose the session to move to."
             return
-        offer_id = self._active_refs[self.transfer_ref]
+        offer_id = record._active_refs[self.reference]
         try:
-            view = await asyncio.to_thread(booking_service.transfer, actor.require_org(), self.transfer_ref,
+            view = await asyncio.to_thread(booking_service.transfer, actor.require_org(), self.reference,
                                            session_id, actor=actor)
         except AtlasError as exc:
-            self.transfer_error = _message(exc)
+            self.error = _message(exc)
             return
-        self.transfer_open = False
-        self.notice = f"Moved {self.transfer_ref} to {view.reference}: {view.session_text}."
-        await self._refresh(actor)
-        self._prefill_call("transfer", "transferred", offer_id)
+        self.is_open = False
+        record.notice = f"Moved {self.reference} to {view.reference}: {view.session_text}."
+        await record._refresh(actor)
+        await _suggest_call(self, "transfer", "transferred", offer_id)
 
-    # --- cancel ---
+
+@private
+class CancelDialogState(DialogState, rx.State):
+    """Cancelling a current booking, saying first what will be refunded."""
+
+    reference: str = ""
+    label: str = ""
+    money: str = ""
 
     @rx.event
-    async def open_cancel(self, reference: str):
+    async def show(self, reference: str):
         actor = await require(self, Perm.BOOKINGS_MANAGE)
         reference = str(reference)
-        if reference not in self._active_refs:
+        record = await self._record()
+        if reference not in record._active_refs:
             return rx.toast.error("This booking is not current.")
-        row = next(b for b in self.bookings if b["reference"] == reference)
-        self.cancel_ref = reference
-        self.cancel_label = f"{reference}: {row['session']}"
-        self.cancel_error = ""
+        row = next(b for b in record.bookings if b["reference"] == reference)
+        self.reference = reference
+        self.label = f"{reference}: {row['session']}"
+        self.error = ""
         try:
             money = await asyncio.to_thread(payments_service.cancel_preview, actor.require_org(), reference,
                                             actor=actor)
         except AtlasError as exc:
             return rx.toast.error(_message(exc))
-        self.cancel_money = money.staff_text
-        self.form_key += 1
-        self.cancel_open = True
-
-    @rx.event
-    def set_cancel_open(self, value: bool):
-        self.cancel_open = bool(value)
+        self.money = money.staff_text
+        self._show()
 
     @rx.event
     async def cancel(self, form: dict):
         actor = await require(self, Perm.BOOKINGS_MANAGE)
         reason = str(form.get("reason", "") or "").strip()[:300]
         if not reason:
-            self.cancel_error = "Give the reason for cancelling."
+            self.error = "Give the reason for cancelling."
             return
-        if self.cancel_ref not in self._active_refs:
-            self.cancel_error = "This booking is not current."
+        record = await self._record()
+        if self.reference not in record._active_refs:
+            self.error = "This booking is not current."
             return
-        offer_id = self._active_refs[self.cancel_ref]
+        offer_id = record._active_refs[self.reference]
         try:
-            outcome = await asyncio.to_thread(payments_service.cancel_booking, actor.require_org(), self.cancel_ref,
+            outcome = await asyncio.to_thread(payments_service.cancel_booking, actor.require_org(), self.reference,
                                               actor=actor, reason=reason)
         except AtlasError as exc:
-            self.cancel_error = _message(exc)
+            self.error = _message(exc)
             return
-        self.cancel_open = False
-        self.notice = outcome.summary + " The offer can be booked again."
-        await self._refresh(actor)
-        self._prefill_call("cancellation", "cancelled", offer_id)
+        self.is_open = False
+        record.notice = outcome.summary + " The offer can be booked again."
+        await record._refresh(actor)
+        await _suggest_call(self, "cancellation", "cancelled", offer_id)
 
-    # --- return to police ---
+
+@private
+class ReturnDialogState(DialogState, rx.State):
+    """Returning an unbooked offer to the police."""
+
+    offer_id: str = ""
+    label: str = ""
 
     @rx.event
-    async def open_return(self, offer_id: str):
+    async def show(self, offer_id: str):
         await require(self, Perm.BOOKINGS_MANAGE)
-        row = self._offer_row(offer_id)
+        row = (await self._record())._offer_row(offer_id)
         if row is None or not row["can_return"]:
             return rx.toast.error("Only an unbooked, open offer can be returned to the police.")
-        self.return_offer_id = row["id"]
-        self.return_label = f"{row['reference']}: {row['course']}"
-        self.return_error = ""
-        self.form_key += 1
-        self.return_open = True
-
-    @rx.event
-    def set_return_open(self, value: bool):
-        self.return_open = bool(value)
+        self.offer_id = row["id"]
+        self.label = f"{row['reference']}: {row['course']}"
+        self._show()
 
     @rx.event
     async def return_to_police(self, form: dict):
         actor = await require(self, Perm.BOOKINGS_MANAGE)
         try:
-            offer_id = int(self.return_offer_id)
+            offer_id = int(self.offer_id)
         except ValueError:
             return
-        if offer_id not in self._offer_ids:
+        record = await self._record()
+        if offer_id not in record._offer_ids:
             return
         try:
             await asyncio.to_thread(booking_service.return_to_police, actor, offer_id, str(form.get("reason", "")))
         except AtlasError as exc:
-            self.return_error = _message(exc)
+            self.error = _message(exc)
             return
-        self.return_open = False
-        self.notice = "The offer has been returned to the police."
-        await self._refresh(actor)
+        self.is_open = False
+        record.notice = "The offer has been returned to the police."
+        await record._refresh(actor)
 
-    # --- the call log ---
 
-    def _prefill_call(self, call_type: str, outcome: str, offer_id: int | None) -> None:
-        self.call_type, self.call_outcome = call_type, outcome
-        self.call_offer_id = str(offer_id or "")
-        self.suggest_call = True
+@private
+class CallDialogState(DialogState, rx.State):
+    """Logging a call with the client (and opening a special-circumstances request from it)."""
 
-    def _start_call(self, call_type: str, outcome: str, offer_id: int | None):
-        self._prefill_call(call_type, outcome, offer_id)
-        self.call_error = ""
-        self.form_key += 1
-        self.call_open = True
+    call_type: str = "enquiry"
+    outcome: str = "resolved"
+    offer_id: str = ""
 
     @rx.event
-    async def open_call(self, offer_id: str = ""):
+    async def show(self, offer_id: str = ""):
         await require(self, Perm.CALLS_LOG)
-        oid = int(offer_id) if str(offer_id).isdigit() and int(offer_id) in self._offer_ids else None
-        if oid is None and len(self._offer_ids) == 1:
-            oid = next(iter(self._offer_ids))  # a client with one offer is calling about it
-        self._start_call("enquiry", "resolved", oid)
+        record = await self._record()
+        oid = int(offer_id) if str(offer_id).isdigit() and int(offer_id) in record._offer_ids else None
+        if oid is None and len(record._offer_ids) == 1:
+            oid = next(iter(record._offer_ids))  # a client with one offer is calling about it
+        await _suggest_call(self, "enquiry", "resolved", oid, open_now=True)
 
     @rx.event
-    async def open_suggested_call(self):
+    async def show_suggested(self):
         await require(self, Perm.CALLS_LOG)
-        self.call_error = ""
-        self.form_key += 1
-        self.call_open = True
-
-    @rx.event
-    def set_call_open(self, value: bool):
-        self.call_open = bool(value)
+        self._show()
 
     @rx.event
     def set_call_type(self, value: str):
@@ -653,11 +652,12 @@ class ClientState(rx.State):
     @rx.event
     async def log_call(self, form: dict):
         actor = await require(self, Perm.CALLS_LOG)
-        cid = self._id()
+        record = await self._record()
+        cid = record._id()
         offer_raw = str(form.get("offer_id", "") or "")
         offer_id = int(offer_raw) if offer_raw.isdigit() else None
-        if offer_id is not None and offer_id not in self._offer_ids:
-            self.call_error = "Choose one of this client's offers."
+        if offer_id is not None and offer_id not in record._offer_ids:
+            self.error = "Choose one of this client's offers."
             return
         try:
             await asyncio.to_thread(
@@ -667,51 +667,59 @@ class ClientState(rx.State):
                 request_kind=str(form.get("request_kind", "") or "other"),
             )
         except AtlasError as exc:
-            self.call_error = _message(exc)
+            self.error = _message(exc)
             return
-        self.call_open = False
+        self.is_open = False
         opened = " A special-circumstances request is open for a decision." \
             if form.get("call_type") == "special_circumstances" else ""
-        self.notice = (self.notice + " " if self.suggest_call and self.notice else "") + "Call logged." + opened
-        self.suggest_call = False
-        await self._refresh(actor)
+        record.notice = (record.notice + " " if record.suggest_call and record.notice else "") + "Call logged." \
+            + opened
+        record.suggest_call = False
+        await record._refresh(actor)
 
-    # --- special-circumstance requests ---
+
+@private
+class DecideDialogState(DialogState, rx.State):
+    """Approving or declining an open special-circumstances request."""
+
+    request_id: str = ""
+    approve: bool = True
+    label: str = ""
 
     @rx.event
-    async def open_decide(self, request_id: str, approve: bool):
+    async def show(self, request_id: str, approve: bool):
         await require(self, Perm.BOOKINGS_MANAGE)
+        record = await self._record()
         rid = int(request_id) if str(request_id).isdigit() else None
-        if rid not in self._open_requests:
+        if rid not in record._open_requests:
             return rx.toast.error("This request has already been decided.")
-        row = next(r for r in self.requests if r["id"] == str(rid))
-        self.decide_id = str(rid)
-        self.decide_approve = bool(approve)
-        self.decide_label = f"{row['kind']}: {row['details']}"
-        self.decide_error = ""
-        self.form_key += 1
-        self.decide_open = True
-
-    @rx.event
-    def set_decide_open(self, value: bool):
-        self.decide_open = bool(value)
+        row = next(r for r in record.requests if r["id"] == str(rid))
+        self.request_id = str(rid)
+        self.approve = bool(approve)
+        self.label = f"{row['kind']}: {row['details']}"
+        self._show()
 
     @rx.event
     async def decide(self, form: dict):
         actor = await require(self, Perm.BOOKINGS_MANAGE)
-        rid = int(self.decide_id) if self.decide_id.isdigit() else None
-        if rid not in self._open_requests:
-            self.decide_error = "This request has already been decided."
+        record = await self._record()
+        rid = int(self.request_id) if self.request_id.isdigit() else None
+        if rid not in record._open_requests:
+            self.error = "This request has already been decided."
             return
         try:
-            await asyncio.to_thread(offers_service.decide_request, actor, rid, self.decide_approve,
+            await asyncio.to_thread(offers_service.decide_request, actor, rid, self.approve,
                                     str(form.get("note", "") or ""))
         except AtlasError as exc:
-            self.decide_error = _message(exc)
+            self.error = _message(exc)
             return
-        self.decide_open = False
-        self.notice = "Request approved." if self.decide_approve else "Request declined."
-        await self._refresh(actor)
+        self.is_open = False
+        record.notice = "Request approved." if self.approve else "Request declined."
+        await record._refresh(actor)
+
+
+DIALOGS = (BookDialogState, TransferDialogState, CancelDialogState, ReturnDialogState, CallDialogState,
+           DecideDialogState)
 
 
 # --- record page pieces --------------------------------------------------------------------------------------
@@ -742,12 +750,12 @@ def _offer_card(o: rx.Var) -> rx.Component:
                 rx.cond(
                     (o["can_book"] != "") & _can(Perm.BOOKINGS_MANAGE),
                     rx.button(rx.icon("phone", aria_hidden="true"), "Book by telephone", size="2",
-                              on_click=ClientState.open_book(o["id"]), id="book-" + o["reference"],
+                              on_click=BookDialogState.show(o["id"]), id="book-" + o["reference"],
                               aria_label="Book by telephone for offer " + o["reference"]),
                 ),
                 rx.cond(
                     _can(Perm.CALLS_LOG),
-                    rx.button("Log a call", size="2", variant="soft", on_click=ClientState.open_call(o["id"]),
+                    rx.button("Log a call", size="2", variant="soft", on_click=CallDialogState.show(o["id"]),
                               aria_label="Log a call about offer " + o["reference"]),
                 ),
                 rx.cond(
@@ -759,7 +767,7 @@ def _offer_card(o: rx.Var) -> rx.Component:
                 rx.cond(
                     (o["can_return"] != "") & _can(Perm.BOOKINGS_MANAGE),
                     rx.button("Return to police", size="2", variant="soft", color_scheme="orange",
-                              on_click=ClientState.open_return(o["id"]),
+                              on_click=ReturnDialogState.show(o["id"]),
                               aria_label="Return offer " + o["reference"] + " to the police"),
                 ),
                 spacing="2", wrap="wrap",
@@ -777,11 +785,11 @@ def _booking_actions(b: rx.Var) -> rx.Component:
         _can(Perm.BOOKINGS_MANAGE),
         rx.hstack(
             rx.cond(b["can_transfer"] != "",
-                    rx.button("Transfer", size="1", variant="soft", on_click=ClientState.open_transfer(b["reference"]),
+                    rx.button("Transfer", size="1", variant="soft", on_click=TransferDialogState.show(b["reference"]),
                               aria_label="Transfer booking " + b["reference"])),
             rx.cond(b["can_cancel"] != "",
                     rx.button("Cancel", size="1", variant="soft", color_scheme="red",
-                              on_click=ClientState.open_cancel(b["reference"]),
+                              on_click=CancelDialogState.show(b["reference"]),
                               aria_label="Cancel booking " + b["reference"])),
             spacing="2", wrap="wrap",
         ),
@@ -806,12 +814,12 @@ def _booking_card(b: rx.Var) -> rx.Component:
 
 def _request_actions(r: rx.Var) -> rx.Component:
     return rx.cond(
-        (r["status"] == "open") & _can(Perm.BOOKINGS_MANAGE),
+        (r["status"] == RequestStatus.OPEN.value) & _can(Perm.BOOKINGS_MANAGE),
         rx.hstack(
             rx.button("Approve", size="1", variant="soft", color_scheme="green",
-                      on_click=ClientState.open_decide(r["id"], True), aria_label="Approve request: " + r["kind"]),
+                      on_click=DecideDialogState.show(r["id"], True), aria_label="Approve request: " + r["kind"]),
             rx.button("Decline", size="1", variant="soft", color_scheme="red",
-                      on_click=ClientState.open_decide(r["id"], False), aria_label="Decline request: " + r["kind"]),
+                      on_click=DecideDialogState.show(r["id"], False), aria_label="Decline request: " + r["kind"]),
             spacing="2", wrap="wrap",
         ),
         rx.text(r["note"]),
@@ -880,13 +888,13 @@ def _book_dialog() -> rx.Component:
     return rx.dialog.root(
         rx.dialog.content(
             rx.dialog.title("Book by telephone"),
-            rx.dialog.description(ClientState.book_offer_label, size="2", margin_bottom="0.75em", color_scheme="gray"),
+            rx.dialog.description(BookDialogState.offer_label, size="2", margin_bottom="0.75em", color_scheme="gray"),
             rx.vstack(
                 rx.grid(
-                    select_field("Delivery", "mode_filter", ClientState.book_modes, input_id="book-mode",
-                                 value=ClientState.book_mode, on_change=ClientState.set_book_mode, blank="Any"),
-                    select_field("Venue", "venue_filter", ClientState.book_venues, input_id="book-venue",
-                                 value=ClientState.book_venue, on_change=ClientState.set_book_venue,
+                    select_field("Delivery", "mode_filter", BookDialogState.modes, input_id="book-mode",
+                                 value=BookDialogState.mode, on_change=BookDialogState.set_mode, blank="Any"),
+                    select_field("Venue", "venue_filter", BookDialogState.venues, input_id="book-venue",
+                                 value=BookDialogState.venue, on_change=BookDialogState.set_venue,
                                  blank="Any venue"),
                     columns=rx.breakpoints(initial="1", sm="2"), spacing="3", width="100%",
                 ),
@@ -895,13 +903,13 @@ def _book_dialog() -> rx.Component:
                         fieldset(
                             "Choose a session (before the critical date, with free seats)",
                             rx.cond(
-                                ClientState.choices.length() > 0,
-                                _session_radios(ClientState.choices, "session_id", "choice-"),
+                                BookDialogState.choices.length() > 0,
+                                _session_radios(BookDialogState.choices, "session_id", "choice-"),
                                 rx.text("No session with free seats before the critical date matches. Try another "
                                         "delivery or venue, or return the offer to the police.", role="status"),
                             ),
-                            rx.cond(ClientState.choices_more > 0,
-                                    rx.text(ClientState.choices_more.to_string()
+                            rx.cond(BookDialogState.choices_more > 0,
+                                    rx.text(BookDialogState.choices_more.to_string()
                                             + " later sessions not shown: choose a venue or delivery to narrow.",
                                             size="2", color_scheme="gray")),
                         ),
@@ -914,19 +922,19 @@ def _book_dialog() -> rx.Component:
                                   hint="For example wheelchair user, hearing loop, breaks"),
                             field("Anything else", "other", input_id="need-other"),
                         ),
-                        _dialog_buttons("Book this session", "confirm-book", error=ClientState.book_error),
+                        _dialog_buttons("Book this session", "confirm-book", error=BookDialogState.error),
                         spacing="3", width="100%",
                     ),
-                    on_submit=ClientState.book,
-                    key=ClientState.form_key,
+                    on_submit=BookDialogState.book,
+                    key=BookDialogState.form_key,
                     width="100%",
                 ),
                 spacing="3", width="100%",
             ),
             max_width="40em",
         ),
-        open=ClientState.book_open,
-        on_open_change=ClientState.set_book_open,
+        open=BookDialogState.is_open,
+        on_open_change=BookDialogState.set_open,
     )
 
 
@@ -934,27 +942,27 @@ def _transfer_dialog() -> rx.Component:
     return rx.dialog.root(
         rx.dialog.content(
             rx.dialog.title("Transfer a booking"),
-            rx.dialog.description(ClientState.transfer_label, size="2", margin_bottom="0.75em", color_scheme="gray"),
+            rx.dialog.description(TransferDialogState.label, size="2", margin_bottom="0.75em", color_scheme="gray"),
             rx.form(
                 rx.vstack(
                     fieldset(
                         "Move to",
-                        rx.cond(ClientState.transfer_choices.length() > 0,
-                                _session_radios(ClientState.transfer_choices, "session_id", "move-"),
+                        rx.cond(TransferDialogState.choices.length() > 0,
+                                _session_radios(TransferDialogState.choices, "session_id", "move-"),
                                 rx.text("No other session with free seats before the critical date.", role="status")),
                     ),
                     rx.text("The seat on the current session is freed. Any transfer fee in the booking terms is added.",
                             size="2", color_scheme="gray"),
-                    _dialog_buttons("Transfer", "confirm-transfer", error=ClientState.transfer_error),
+                    _dialog_buttons("Transfer", "confirm-transfer", error=TransferDialogState.error),
                     spacing="3", width="100%",
                 ),
-                on_submit=ClientState.transfer,
-                key=ClientState.form_key,
+                on_submit=TransferDialogState.transfer,
+                key=TransferDialogState.form_key,
             ),
             max_width="40em",
         ),
-        open=ClientState.transfer_open,
-        on_open_change=ClientState.set_transfer_open,
+        open=TransferDialogState.is_open,
+        on_open_change=TransferDialogState.set_open,
     )
 
 
@@ -962,22 +970,22 @@ def _cancel_dialog() -> rx.Component:
     return rx.dialog.root(
         rx.dialog.content(
             rx.dialog.title("Cancel a booking"),
-            rx.dialog.description(ClientState.cancel_label, size="2", margin_bottom="0.75em", color_scheme="gray"),
-            rx.text(ClientState.cancel_money, id="cancel-money", size="2", weight="medium", margin_bottom="0.75em"),
+            rx.dialog.description(CancelDialogState.label, size="2", margin_bottom="0.75em", color_scheme="gray"),
+            rx.text(CancelDialogState.money, id="cancel-money", size="2", weight="medium", margin_bottom="0.75em"),
             rx.form(
                 rx.vstack(
                     textarea_field("Reason for cancelling", "reason", input_id="cancel-reason", required=True,
                                    max_length=300, hint="Shown on the client's timeline and in the audit trail."),
-                    _dialog_buttons("Cancel the booking", "confirm-cancel", "red", error=ClientState.cancel_error),
+                    _dialog_buttons("Cancel the booking", "confirm-cancel", "red", error=CancelDialogState.error),
                     spacing="3", width="100%",
                 ),
-                on_submit=ClientState.cancel,
-                key=ClientState.form_key,
+                on_submit=CancelDialogState.cancel,
+                key=CancelDialogState.form_key,
             ),
             max_width="32em",
         ),
-        open=ClientState.cancel_open,
-        on_open_change=ClientState.set_cancel_open,
+        open=CancelDialogState.is_open,
+        on_open_change=CancelDialogState.set_open,
     )
 
 
@@ -985,21 +993,21 @@ def _return_dialog() -> rx.Component:
     return rx.dialog.root(
         rx.dialog.content(
             rx.dialog.title("Return the offer to the police"),
-            rx.dialog.description(ClientState.return_label, size="2", margin_bottom="0.75em", color_scheme="gray"),
+            rx.dialog.description(ReturnDialogState.label, size="2", margin_bottom="0.75em", color_scheme="gray"),
             rx.form(
                 rx.vstack(
                     textarea_field("Reason", "reason", input_id="return-reason", required=True, max_length=300,
                                    hint="For example: the client cannot attend before the critical date."),
-                    _dialog_buttons("Return to police", "confirm-return", "orange", error=ClientState.return_error),
+                    _dialog_buttons("Return to police", "confirm-return", "orange", error=ReturnDialogState.error),
                     spacing="3", width="100%",
                 ),
-                on_submit=ClientState.return_to_police,
-                key=ClientState.form_key,
+                on_submit=ReturnDialogState.return_to_police,
+                key=ReturnDialogState.form_key,
             ),
             max_width="32em",
         ),
-        open=ClientState.return_open,
-        on_open_change=ClientState.set_return_open,
+        open=ReturnDialogState.is_open,
+        on_open_change=ReturnDialogState.set_open,
     )
 
 
@@ -1017,7 +1025,7 @@ def _call_dialog() -> rx.Component:
                     rx.vstack(
                         rx.el.label("About offer", html_for="call-offer", font_weight="500", font_size="0.95em"),
                         rx.el.select(rx.el.option("Not about a particular offer", value=""), offer_options,
-                                     id="call-offer", name="offer_id", default_value=ClientState.call_offer_id,
+                                     id="call-offer", name="offer_id", default_value=CallDialogState.offer_id,
                                      style={"padding": "0.5em", "border-radius": "var(--radius-2)",
                                             "border": "1px solid var(--gray-7)", "width": "100%",
                                             "background": "var(--color-background)", "min-height": "2.5em"}),
@@ -1025,14 +1033,14 @@ def _call_dialog() -> rx.Component:
                     ),
                     two_columns(
                         select_field("Type of call", "call_type", list(CALL_TYPE_LABELS.items()),
-                                     input_id="call-type", value=ClientState.call_type,
-                                     on_change=ClientState.set_call_type),
+                                     input_id="call-type", value=CallDialogState.call_type,
+                                     on_change=CallDialogState.set_call_type),
                         select_field("Outcome", "outcome", list(CALL_OUTCOME_LABELS.items()), input_id="call-outcome",
-                                     default_value=ClientState.call_outcome),
+                                     default_value=CallDialogState.outcome),
                     ),
                     textarea_field("Notes", "notes", input_id="call-notes", max_length=4000),
                     rx.cond(
-                        ClientState.call_type == "special_circumstances",
+                        CallDialogState.call_type == "special_circumstances",
                         fieldset(
                             "Special-circumstances request",
                             select_field("Kind of request", "request_kind", list(REQUEST_KIND_LABELS.items()),
@@ -1042,45 +1050,45 @@ def _call_dialog() -> rx.Component:
                                            hint="The request is opened on the client record for a decision."),
                         ),
                     ),
-                    _dialog_buttons("Log the call", "confirm-call", error=ClientState.call_error),
+                    _dialog_buttons("Log the call", "confirm-call", error=CallDialogState.error),
                     spacing="3", width="100%",
                 ),
-                on_submit=ClientState.log_call,
-                key=ClientState.form_key,
+                on_submit=CallDialogState.log_call,
+                key=CallDialogState.form_key,
             ),
             max_width="36em",
         ),
-        open=ClientState.call_open,
-        on_open_change=ClientState.set_call_open,
+        open=CallDialogState.is_open,
+        on_open_change=CallDialogState.set_open,
     )
 
 
 def _decide_dialog() -> rx.Component:
     return rx.dialog.root(
         rx.dialog.content(
-            rx.dialog.title(rx.cond(ClientState.decide_approve, "Approve the request", "Decline the request")),
-            rx.dialog.description(ClientState.decide_label, size="2", margin_bottom="0.75em", color_scheme="gray"),
+            rx.dialog.title(rx.cond(DecideDialogState.approve, "Approve the request", "Decline the request")),
+            rx.dialog.description(DecideDialogState.label, size="2", margin_bottom="0.75em", color_scheme="gray"),
             rx.form(
                 rx.vstack(
-                    error_text(ClientState.decide_error),
+                    error_text(DecideDialogState.error),
                     textarea_field("Note of the decision", "note", input_id="decide-note", max_length=1000),
                     rx.hstack(
                         rx.dialog.close(rx.button("Close", variant="soft", color_scheme="gray", type="button",
                                                   size="3")),
-                        rx.button(rx.cond(ClientState.decide_approve, "Approve", "Decline"), type="submit",
+                        rx.button(rx.cond(DecideDialogState.approve, "Approve", "Decline"), type="submit",
                                   id="confirm-decide", size="3",
-                                  color_scheme=rx.cond(ClientState.decide_approve, "green", "red")),
+                                  color_scheme=rx.cond(DecideDialogState.approve, "green", "red")),
                         justify="end", width="100%", spacing="3",
                     ),
                     spacing="3", width="100%",
                 ),
-                on_submit=ClientState.decide,
-                key=ClientState.form_key,
+                on_submit=DecideDialogState.decide,
+                key=DecideDialogState.form_key,
             ),
             max_width="32em",
         ),
-        open=ClientState.decide_open,
-        on_open_change=ClientState.set_decide_open,
+        open=DecideDialogState.is_open,
+        on_open_change=DecideDialogState.set_open,
     )
 
 
@@ -1091,8 +1099,8 @@ def _notice() -> rx.Component:
             rx.hstack(
                 rx.text(ClientState.notice, id="client-notice"),
                 rx.cond(
-                    ClientState.suggest_call & ~ClientState.call_open & _can(Perm.CALLS_LOG),
-                    rx.button("Log this call", size="1", on_click=ClientState.open_suggested_call,
+                    ClientState.suggest_call & ~CallDialogState.is_open & _can(Perm.CALLS_LOG),
+                    rx.button("Log this call", size="1", on_click=CallDialogState.show_suggested,
                               id="log-suggested-call"),
                 ),
                 spacing="3", align="center", wrap="wrap",
@@ -1125,7 +1133,7 @@ def client_page() -> rx.Component:
                         ]),
                         actions=rx.cond(_can(Perm.CALLS_LOG),
                                         rx.button(rx.icon("phone-call", aria_hidden="true"), "Log a call", size="2",
-                                                  variant="soft", on_click=ClientState.open_call(""),
+                                                  variant="soft", on_click=CallDialogState.show(""),
                                                   id="log-call")),
                     ),
                     section("Offers", rx.foreach(ClientState.offers, _offer_card)),

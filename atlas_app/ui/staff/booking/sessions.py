@@ -8,7 +8,6 @@ from datetime import date, time, timedelta
 
 import reflex as rx
 
-from atlas_app.db import utcnow
 from atlas_app.domain.statuses import OUTCOME_LABELS, BookingStatus, SessionStatus
 from atlas_app.services.booking import bookings as booking_service
 from atlas_app.services.booking import catalogue as catalogue_service
@@ -18,11 +17,13 @@ from atlas_app.services.booking import registers
 from atlas_app.services.platform import bounds
 from atlas_app.services.platform.errors import AtlasError, ValidationFailed
 from atlas_app.services.platform.permissions import Perm
-from atlas_app.timeutil import LONDON, at_london, london_date, london_midnight
+from atlas_app.timeutil import LONDON, at_london, london_date, london_midnight, utcnow
 from atlas_app.ui.components.booking_ui import (
     BOOKING_STATUS,
     SESSION_FULL,
     SESSION_STATUS,
+)
+from atlas_app.ui.components.kit import (
     coded_badge,
     detail_list,
     error_text,

@@ -12,15 +12,8 @@ from atlas_app.services.casework import people
 from atlas_app.services.platform.errors import AtlasError, NotFound, ValidationFailed
 from atlas_app.services.platform.permissions import Perm
 from atlas_app.ui.components.badges import status_badge
-from atlas_app.ui.components.casework_ui import (
-    DEMAND_CLASS_COLOURS,
-    check_field,
-    fieldset,
-    panel,
-    section,
-    select_field,
-    submit,
-)
+from atlas_app.ui.components.casework_ui import DEMAND_CLASS_COLOURS, lookup_select
+from atlas_app.ui.components.kit import checkbox_field, fieldset, panel, section, submit
 from atlas_app.ui.components.forms import field, form_error, form_notice
 from atlas_app.ui.components.shell import NavItem, register_nav, staff_page
 from atlas_app.ui.components.table import data_table
@@ -133,11 +126,11 @@ def casework_home() -> rx.Component:
                     form_error(S.error),
                     field("Title", "title", required=True, input_id="case-title",
                           hint="A few words about the problem, in the customer's terms."),
-                    select_field("Module", "module_id", S.modules, input_id="case-module", required=True),
+                    lookup_select("Module", "module_id", S.modules, input_id="case-module", required=True),
                     rx.grid(
                         field("Person (optional)", "person", input_id="case-person",
                               hint="Their Atlas number, e.g. P000012."),
-                        select_field("Their role", "role_id", S.roles, input_id="case-role"),
+                        lookup_select("Their role", "role_id", S.roles, input_id="case-role"),
                         field("Place UPRN (optional)", "uprn", input_id="case-uprn", inputmode="numeric"),
                         columns=rx.breakpoints(initial="1", md="3"), spacing="3", width="100%",
                     ),
@@ -388,12 +381,12 @@ def _forms() -> rx.Component:
     task_row = lambda n: fieldset(  # noqa: E731
         "Task " + n.to_string(),
         rx.grid(
-            select_field("Task category", "task_" + n.to_string() + "_category", S.task_categories,
-                         input_id="task-" + n.to_string() + "-category"),
-            select_field("Person involved", "task_" + n.to_string() + "_person", S.case_people,
-                         input_id="task-" + n.to_string() + "-person", placeholder="Nobody in particular"),
-            select_field("Staff member", "task_" + n.to_string() + "_staff", S.staff,
-                         input_id="task-" + n.to_string() + "-staff", placeholder="Me"),
+            lookup_select("Task category", "task_" + n.to_string() + "_category", S.task_categories,
+                          input_id="task-" + n.to_string() + "-category"),
+            lookup_select("Person involved", "task_" + n.to_string() + "_person", S.case_people,
+                          input_id="task-" + n.to_string() + "-person", placeholder="Nobody in particular"),
+            lookup_select("Staff member", "task_" + n.to_string() + "_staff", S.staff,
+                          input_id="task-" + n.to_string() + "-staff", placeholder="Me"),
             rx.vstack(
                 rx.el.label("Minutes", html_for="task-" + n.to_string() + "-minutes", font_weight="500"),
                 rx.input(name="task_" + n.to_string() + "_minutes", id="task-" + n.to_string() + "-minutes",
@@ -408,14 +401,14 @@ def _forms() -> rx.Component:
         form_error(S.error),
         form_notice(S.notice),
         panel("Add a demand", rx.form(rx.vstack(
-            select_field("Demand type", "demand_type_id", S.demand_types, input_id="demand-type", required=True),
-            select_field("Category", "category_id", S.categories, input_id="demand-category",
-                         hint="Value or failure demand follows the category, else the type."),
-            select_field("Channel", "channel_id", S.channels, input_id="demand-channel"),
+            lookup_select("Demand type", "demand_type_id", S.demand_types, input_id="demand-type", required=True),
+            lookup_select("Category", "category_id", S.categories, input_id="demand-category",
+                          hint="Value or failure demand follows the category, else the type."),
+            lookup_select("Channel", "channel_id", S.channels, input_id="demand-channel"),
             field("What the customer said", "description", input_id="demand-description"),
             field("Received at", "received_at", type="datetime-local", input_id="demand-received",
                   hint="Leave empty for now."),
-            check_field("Handled at the first point of contact (one-stop)", "one_stop", "demand-one-stop"),
+            checkbox_field("Handled at the first point of contact (one-stop)", "one_stop", input_id="demand-one-stop"),
             field("Need met at (if already met)", "need_met_at", type="datetime-local", input_id="demand-met"),
             submit("Add demand", "add-demand"), spacing="2", width="100%", align_items="start",
         ), on_submit=S.add_demand, key="demand-" + S.form_key.to_string()), panel_id="panel-demand"),
@@ -432,19 +425,19 @@ def _forms() -> rx.Component:
             spacing="2", width="100%", align_items="start",
         ), on_submit=S.log_activity, key="activity-" + S.form_key.to_string()), panel_id="panel-activity"),
         panel("Set an intention", rx.form(rx.vstack(
-            select_field("Intention", "intention_type_id", S.intention_types, input_id="intention-type",
-                         required=True),
+            lookup_select("Intention", "intention_type_id", S.intention_types, input_id="intention-type",
+                          required=True),
             field("Due on", "due_on", type="date", required=True, input_id="intention-due"),
-            select_field("Owner", "owner_user_id", S.staff, input_id="intention-owner", placeholder="Me"),
-            select_field("Or a team", "team_id", S.teams, input_id="intention-team", placeholder="No team"),
+            lookup_select("Owner", "owner_user_id", S.staff, input_id="intention-owner", placeholder="Me"),
+            lookup_select("Or a team", "team_id", S.teams, input_id="intention-team", placeholder="No team"),
             field("Note", "note", input_id="intention-note"),
             submit("Set intention", "add-intention"), spacing="2", width="100%", align_items="start",
         ), on_submit=S.add_intention, key="intention-" + S.form_key.to_string()), panel_id="panel-intention"),
         panel("Record a system condition", rx.form(rx.vstack(
-            select_field("Category", "category_id", S.condition_types, input_id="condition-category",
-                         required=True),
-            select_field("Against demand", "demand_id", S.demand_opts, input_id="condition-demand",
-                         placeholder="The whole case"),
+            lookup_select("Category", "category_id", S.condition_types, input_id="condition-category",
+                          required=True),
+            lookup_select("Against demand", "demand_id", S.demand_opts, input_id="condition-demand",
+                          placeholder="The whole case"),
             field("What got in the way", "note", input_id="condition-note"),
             field("Time lost (minutes)", "minutes_lost", type="number", min="0", input_id="condition-minutes"),
             submit("Record system condition", "add-condition"), spacing="2", width="100%", align_items="start",
@@ -457,8 +450,8 @@ def _forms() -> rx.Component:
                 wrap="wrap",
             ), on_submit=S.find_people),
             rx.cond(S.person_results.length() > 0, rx.form(rx.vstack(
-                select_field("Person", "person_id", S.person_results, input_id="link-person", required=True),
-                select_field("Role", "role_id", S.roles, input_id="link-role"),
+                lookup_select("Person", "person_id", S.person_results, input_id="link-person", required=True),
+                lookup_select("Role", "role_id", S.roles, input_id="link-role"),
                 submit("Add to case", "link-person-go"), spacing="2", width="100%", align_items="start",
             ), on_submit=S.link_person)),
             spacing="2", width="100%",

@@ -10,7 +10,8 @@ from atlas_app.services.casework import config
 from atlas_app.services.casework import people
 from atlas_app.services.platform.errors import AtlasError, NotFound
 from atlas_app.services.platform.permissions import Perm
-from atlas_app.ui.components.casework_ui import check_field, panel, section, select_field, submit
+from atlas_app.ui.components.casework_ui import lookup_select
+from atlas_app.ui.components.kit import checkbox_field, panel, section, submit
 from atlas_app.ui.components.forms import field, form_error, form_notice
 from atlas_app.ui.components.shell import NavItem, register_nav, staff_page
 from atlas_app.ui.components.table import data_table
@@ -110,7 +111,7 @@ def people_page() -> rx.Component:
                 rx.foreach(S.duplicates, lambda d: rx.link(
                     d["name"] + " (" + d["ref"] + "), born " + d["dob"] + ", " + d["address"],
                     href="/casework/person/" + d["id"])),
-                check_field("This is a different person", "allow_duplicate", "person-allow-duplicate"),
+                checkbox_field("This is a different person", "allow_duplicate", input_id="person-allow-duplicate"),
                 spacing="1", id="possible-duplicates", role="region", aria_label="Possible duplicates",
             )),
             rx.grid(
@@ -118,8 +119,8 @@ def people_page() -> rx.Component:
                 field("Given name", "given_name", required=True, input_id="person-given"),
                 field("Family name", "family_name", required=True, input_id="person-family"),
                 field("Date of birth", "date_of_birth", type="date", input_id="person-dob"),
-                select_field("Language for letters", "preferred_language", LANGUAGE_OPTIONS,
-                             input_id="person-language", placeholder="English"),
+                lookup_select("Language for letters", "preferred_language", LANGUAGE_OPTIONS,
+                              input_id="person-language", placeholder="English"),
                 field("Lives at UPRN", "uprn", input_id="person-uprn", inputmode="numeric",
                       hint="Optional; find it under Places."),
                 field("Living there since", "from_date", type="date", input_id="person-from"),
@@ -305,9 +306,9 @@ def person_page() -> rx.Component:
                           default_value=S.edit["family"]),
                     field("Date of birth", "date_of_birth", type="date", input_id="edit-dob",
                           default_value=S.edit["dob"]),
-                    select_field("Language for letters", "preferred_language", LANGUAGE_OPTIONS,
-                                 input_id="edit-language", placeholder="English",
-                                 default_value=S.edit["language"]),
+                    lookup_select("Language for letters", "preferred_language", LANGUAGE_OPTIONS,
+                                  input_id="edit-language", placeholder="English",
+                                  default_value=S.edit["language"]),
                     columns=rx.breakpoints(initial="1", md="3"), spacing="3", width="100%",
                 ),
                 rx.el.label("Notes", html_for="edit-notes", font_weight="500"),
@@ -316,13 +317,13 @@ def person_page() -> rx.Component:
                 submit("Save details", "save-details"), spacing="2", width="100%", align_items="start"),
                 on_submit=S.save_details, key="d-" + S.form_key.to_string()), panel_id="panel-details"),
             panel("Add a contact detail", rx.form(rx.vstack(
-                select_field("Type", "type_id", S.contact_types, input_id="contact-type", required=True),
+                lookup_select("Type", "type_id", S.contact_types, input_id="contact-type", required=True),
                 field("Value", "value", required=True, input_id="contact-value"),
-                check_field("Preferred", "preferred", "contact-preferred"),
+                checkbox_field("Preferred", "preferred", input_id="contact-preferred"),
                 submit("Add contact detail", "add-contact"), spacing="2", align_items="start"),
                 on_submit=S.add_contact, key="c-" + S.form_key.to_string()), panel_id="panel-contact"),
             panel("Add a reference number", rx.form(rx.vstack(
-                select_field("Type", "type_id", S.reference_types, input_id="reference-type", required=True),
+                lookup_select("Type", "type_id", S.reference_types, input_id="reference-type", required=True),
                 field("Number", "value", required=True, input_id="reference-value"),
                 submit("Add reference", "add-reference"), spacing="2", align_items="start"),
                 on_submit=S.add_reference, key="r-" + S.form_key.to_string()), panel_id="panel-reference"),
@@ -339,10 +340,10 @@ def person_page() -> rx.Component:
                     rx.button("Find", type="submit", variant="soft", id="rel-find-go"), spacing="2", wrap="wrap",
                     align="end"), on_submit=S.find_people),
                 rx.cond(S.person_results.length() > 0, rx.form(rx.vstack(
-                    select_field(S.name + " is…", "type_id", S.relationship_types, input_id="rel-type",
-                                 required=True, hint="Each type reads both ways, e.g. Parent of / Child of."),
-                    select_field("…of", "related_person_id", S.person_results, input_id="rel-person",
-                                 required=True),
+                    lookup_select(S.name + " is…", "type_id", S.relationship_types, input_id="rel-type",
+                                  required=True, hint="Each type reads both ways, e.g. Parent of / Child of."),
+                    lookup_select("…of", "related_person_id", S.person_results, input_id="rel-person",
+                                  required=True),
                     field("Since", "from_date", type="date", input_id="rel-from"),
                     submit("Add relationship", "add-relationship"), spacing="2", align_items="start"),
                     on_submit=S.add_relationship)),
@@ -350,7 +351,7 @@ def person_page() -> rx.Component:
             panel("Merge a duplicate into this record", rx.form(rx.vstack(
                 field("The duplicate's Atlas number", "duplicate", required=True, input_id="merge-duplicate",
                       hint="Its contacts, references, addresses, relationships and cases move here."),
-                check_field("I have checked they are the same person", "confirm", "merge-confirm"),
+                checkbox_field("I have checked they are the same person", "confirm", input_id="merge-confirm"),
                 rx.button("Merge", type="submit", color_scheme="orange", id="merge-go"),
                 spacing="2", align_items="start"), on_submit=S.merge), panel_id="panel-merge"),
             section_id="person-update")),

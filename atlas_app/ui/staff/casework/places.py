@@ -14,7 +14,8 @@ from atlas_app.services.platform.errors import AtlasError, NotFound
 from atlas_app.services.platform.permissions import Perm
 from atlas_app.settings import get_settings
 from atlas_app.ui.components.badges import status_badge
-from atlas_app.ui.components.casework_ui import section, select_field
+from atlas_app.ui.components.casework_ui import lookup_select
+from atlas_app.ui.components.kit import section
 from atlas_app.ui.components.forms import form_error, form_notice
 from atlas_app.ui.components.shell import NavItem, register_nav, staff_page
 from atlas_app.ui.components.table import data_table
@@ -180,8 +181,8 @@ def places_page() -> rx.Component:
                     "files.", size="2", color_scheme="gray"),
             form_error(S.import_error),
             form_notice(S.import_notice),
-            select_field("Format", "format", FORMAT_OPTIONS, input_id="gazetteer-format", required=True,
-                         placeholder="Choose the format", value=S.format, on_change=S.set_format),
+            lookup_select("Format", "format", FORMAT_OPTIONS, input_id="gazetteer-format", required=True,
+                          placeholder="Choose the format", value=S.format, on_change=S.set_format),
             rx.upload.root(
                 rx.vstack(
                     rx.button("Choose file", type="button", variant="soft", id="gazetteer-choose"),

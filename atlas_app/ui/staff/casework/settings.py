@@ -6,13 +6,14 @@ import asyncio
 
 import reflex as rx
 
-from atlas_app.models.casework import LOOKUP_KINDS, MODULE_KINDS
 from atlas_app.services.casework import cases
 from atlas_app.services.casework import config
+from atlas_app.services.casework.config import LOOKUP_KINDS, MODULE_KINDS
 from atlas_app.services.platform.errors import AtlasError
 from atlas_app.services.platform.permissions import Perm
 from atlas_app.ui.components.badges import status_badge
-from atlas_app.ui.components.casework_ui import section, select_field, submit
+from atlas_app.ui.components.casework_ui import lookup_select
+from atlas_app.ui.components.kit import section, submit
 from atlas_app.ui.components.forms import field, form_error, form_notice
 from atlas_app.ui.components.shell import NavItem, register_nav, staff_page
 from atlas_app.ui.components.table import data_table
@@ -296,10 +297,10 @@ def casework_settings_page() -> rx.Component:
                 on_submit=S.add_module, key="module-" + S.form_key.to_string()),
             section_id="modules"),
         section("Lookup lists", rx.form(rx.hstack(
-            select_field("List", "kind", KIND_OPTIONS, input_id="settings-kind", default_value=S.kind,
-                         placeholder="Choose a list"),
-            select_field("Module", "module_id", S.modules, input_id="settings-module", default_value=S.module_id,
-                         hint="For module lists only."),
+            lookup_select("List", "kind", KIND_OPTIONS, input_id="settings-kind", default_value=S.kind,
+                          placeholder="Choose a list"),
+            lookup_select("Module", "module_id", S.modules, input_id="settings-module", default_value=S.module_id,
+                          hint="For module lists only."),
             rx.button("Show", type="submit", variant="soft", id="settings-show"),
             spacing="2", align="end", wrap="wrap", width="100%"), on_submit=S.choose, key=S.kind + S.module_id),
             data_table(["Value", "Module", "State", "Actions"], S.rows,
@@ -312,8 +313,8 @@ def casework_settings_page() -> rx.Component:
                 field("Name", "name", required=True, input_id="value-name"),
                 rx.cond(S.needs_reverse, field("Read the other way", "reverse_name", input_id="value-reverse",
                                                hint="e.g. 'Child of' for 'Parent of'.")),
-                rx.cond(S.needs_class, select_field("Value or failure demand", "demand_class", CLASS_OPTIONS,
-                                                    input_id="value-class")),
+                rx.cond(S.needs_class, lookup_select("Value or failure demand", "demand_class", CLASS_OPTIONS,
+                                                     input_id="value-class")),
                 submit("Add value", "add-value"), spacing="2", align_items="start", width="100%"),
                 on_submit=S.add, key="add-" + S.form_key.to_string()),
             section_id="lookups"),
@@ -322,12 +323,12 @@ def casework_settings_page() -> rx.Component:
             caption="Teams", row_id=lambda t: "team-" + t["id"], empty="No teams."),
             rx.form(rx.hstack(
                 field("New team name", "name", required=True, input_id="team-name"),
-                select_field("Team type", "team_type_id", S.team_types, input_id="team-type", required=True),
+                lookup_select("Team type", "team_type_id", S.team_types, input_id="team-type", required=True),
                 submit("Add team", "add-team"), spacing="2", align="end", wrap="wrap", width="100%"),
                 on_submit=S.add_team, key="team-" + S.form_key.to_string()),
             rx.form(rx.hstack(
-                select_field("Team", "team_id", S.teams, input_id="member-team", required=True),
-                select_field("Staff member", "user_id", S.staff, input_id="member-user", required=True),
+                lookup_select("Team", "team_id", S.teams, input_id="member-team", required=True),
+                lookup_select("Staff member", "user_id", S.staff, input_id="member-user", required=True),
                 rx.hstack(rx.checkbox(name="remove", id="member-remove"),
                           rx.el.label("Remove instead of add", html_for="member-remove"), spacing="1"),
                 submit("Save membership", "save-member"), spacing="2", align="end", wrap="wrap", width="100%"),

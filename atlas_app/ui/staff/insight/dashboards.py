@@ -19,9 +19,9 @@ from typing import Any
 import plotly.graph_objects as go
 import reflex as rx
 
-from atlas_app.api.web import session_token_from_cookie_header
 from atlas_app.domain.money import format_pence
 from atlas_app.services.platform import auth, pollers
+from atlas_app.web_session import session_token_from_cookie_header
 from atlas_app.services.insight import dashboards
 from atlas_app.services.platform.actor import Actor
 from atlas_app.services.casework.cases import case_ref
@@ -29,10 +29,12 @@ from atlas_app.services.platform.errors import AtlasError, PermissionDenied, Val
 from atlas_app.services.platform.permissions import Perm
 from atlas_app.timeutil import LONDON
 from atlas_app.ui.components import dashboard_charts as charts
-from atlas_app.ui.components.casework_ui import section, select_field
+from atlas_app.ui.components.casework_ui import lookup_select
+from atlas_app.ui.components.kit import section
 from atlas_app.ui.components.forms import form_error, form_notice
 from atlas_app.ui.components.shell import NavItem, register_nav, staff_page
 from atlas_app.ui.components.table import data_table
+from atlas_app.ui import runtime
 from atlas_app.ui.session import private, request_token, require
 
 log = logging.getLogger("atlas.dashboards")
@@ -295,7 +297,7 @@ class DashboardState(rx.State):
         checked = time.monotonic()
         while True:
             await asyncio.sleep(POLL_SECONDS)
-            if not _connected(client):
+            if runtime.tab_connected(client) is not True:  # gone, or cannot be told: stop
                 return
             try:
                 marker = await asyncio.to_thread(dashboards.change_marker_for, org) if org else None
@@ -401,19 +403,6 @@ class DashboardState(rx.State):
         await self._recompute(actor)
 
 
-def _connected(client_token: str) -> bool:
-    """Whether the tab's websocket is still connected to this worker."""
-    try:
-        from atlas_app.atlas_app import app
-
-        namespace = app.event_namespace
-    except Exception:  # noqa: BLE001 - outside a running app (tests)
-        return True
-    if namespace is None:
-        return True
-    return client_token in namespace.token_to_sid
-
-
 # --- the page ------------------------------------------------------------------------------------------------------
 
 S = DashboardState
@@ -455,14 +444,14 @@ def _filters() -> rx.Component:
         rx.el.div(
             date_input("From", "start", S.start),
             date_input("To", "end", S.end),
-            select_field("Period", "grain", GRAIN_OPTIONS, input_id="dash-grain", placeholder="Week",
-                         default_value=S.grain),
-            select_field("Module", "module_id", S.modules, input_id="dash-module", placeholder="All modules",
-                         default_value=S.module_id),
-            select_field("Team", "team_id", S.teams, input_id="dash-team", placeholder="All teams",
-                         default_value=S.team_id),
-            select_field("Demand type (capability)", "demand_type_id", S.demand_types, input_id="dash-type",
-                         placeholder="All types", default_value=S.demand_type_id),
+            lookup_select("Period", "grain", GRAIN_OPTIONS, input_id="dash-grain", placeholder="Week",
+                          default_value=S.grain),
+            lookup_select("Module", "module_id", S.modules, input_id="dash-module", placeholder="All modules",
+                          default_value=S.module_id),
+            lookup_select("Team", "team_id", S.teams, input_id="dash-team", placeholder="All teams",
+                          default_value=S.team_id),
+            lookup_select("Demand type (capability)", "demand_type_id", S.demand_types, input_id="dash-type",
+                          placeholder="All types", default_value=S.demand_type_id),
             rx.vstack(rx.el.label("Target (days)", html_for="dash-target", font_weight="500", font_size="0.95em"),
                       rx.input(id="dash-target", name="target", default_value=S.target, input_mode="decimal"),
                       spacing="1"),

@@ -14,14 +14,13 @@ from typing import Any
 
 import reflex as rx
 
-from atlas_app.db import utcnow
 from atlas_app.services.booking import emails
 from atlas_app.services.insight import letters, reports
 from atlas_app.services.platform import templating
 from atlas_app.services.platform.errors import AtlasError
 from atlas_app.services.platform.permissions import Perm
-from atlas_app.timeutil import london_date
-from atlas_app.ui.components.booking_ui import select_field
+from atlas_app.timeutil import london_date, utcnow
+from atlas_app.ui.components.kit import select_field
 from atlas_app.ui.components.forms import form_error, form_notice, native_form
 from atlas_app.ui.components.shell import NavItem, register_nav, staff_page
 from atlas_app.ui.session import private, require

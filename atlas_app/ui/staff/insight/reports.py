@@ -17,7 +17,7 @@ import reflex as rx
 from atlas_app.services.insight import reports
 from atlas_app.services.platform.errors import AtlasError
 from atlas_app.services.platform.permissions import Perm
-from atlas_app.ui.components.booking_ui import select_field
+from atlas_app.ui.components.kit import select_field
 from atlas_app.ui.components.forms import form_error
 from atlas_app.ui.components.shell import NavItem, register_nav, staff_page
 from atlas_app.ui.session import private, require

@@ -13,14 +13,13 @@ from datetime import date, datetime, time, timedelta
 
 import reflex as rx
 
-from atlas_app.db import utcnow
 from atlas_app.services.booking import catalogue as catalogue_service
 from atlas_app.services.instructors import assignments as service
 from atlas_app.services.instructors import vehicles as vehicle_service
 from atlas_app.services.platform.errors import AtlasError, ValidationFailed
 from atlas_app.services.platform.permissions import Perm
-from atlas_app.timeutil import LONDON, london_date
-from atlas_app.ui.components.booking_ui import detail_list, error_text, section, select_field
+from atlas_app.timeutil import LONDON, london_date, utcnow
+from atlas_app.ui.components.kit import detail_list, error_text, section, select_field
 from atlas_app.ui.components.forms import field, form_notice
 from atlas_app.ui.components.planning_calendar import planning_calendar
 from atlas_app.ui.components.shell import NavItem, register_nav, staff_page

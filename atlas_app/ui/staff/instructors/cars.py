@@ -12,13 +12,7 @@ from atlas_app.services.booking import catalogue as catalogue_service
 from atlas_app.services.instructors import vehicles as service
 from atlas_app.services.platform.errors import AtlasError
 from atlas_app.services.platform.permissions import Perm
-from atlas_app.ui.components.booking_ui import (
-    phone_cards,
-    record_form,
-    select_field,
-    table_or_cards,
-    textarea_field,
-)
+from atlas_app.ui.components.kit import phone_cards, record_form, select_field, table_or_cards, textarea_field
 from atlas_app.ui.components.forms import field
 from atlas_app.ui.components.shell import NavItem, register_nav, staff_page
 from atlas_app.ui.components.table import data_table

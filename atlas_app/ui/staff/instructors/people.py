@@ -14,7 +14,7 @@ from atlas_app.services.platform import users as users_service
 from atlas_app.services.platform.errors import AtlasError, ValidationFailed
 from atlas_app.services.platform.permissions import Perm
 from atlas_app.timeutil import LONDON
-from atlas_app.ui.components.booking_ui import (
+from atlas_app.ui.components.kit import (
     checkbox_field,
     error_text,
     fieldset,

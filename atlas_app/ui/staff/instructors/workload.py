@@ -7,13 +7,12 @@ from datetime import date, timedelta
 
 import reflex as rx
 
-from atlas_app.db import utcnow
 from atlas_app.services.instructors import assignments as service
 from atlas_app.services.platform import bounds
 from atlas_app.services.platform.errors import AtlasError, ValidationFailed
 from atlas_app.services.platform.permissions import Perm
-from atlas_app.timeutil import london_date, london_midnight
-from atlas_app.ui.components.booking_ui import error_text, phone_cards, table_or_cards
+from atlas_app.timeutil import london_date, london_midnight, utcnow
+from atlas_app.ui.components.kit import error_text, phone_cards, table_or_cards
 from atlas_app.ui.components.forms import field
 from atlas_app.ui.components.shell import NavItem, register_nav, staff_page
 from atlas_app.ui.components.table import data_table

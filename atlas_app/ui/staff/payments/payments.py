@@ -13,13 +13,12 @@ from typing import Any
 
 import reflex as rx
 
-from atlas_app.db import utcnow
 from atlas_app.domain.money import pence_decimal
 from atlas_app.services import payments
 from atlas_app.services.platform import bounds
 from atlas_app.services.platform.errors import AtlasError, PermissionDenied, ValidationFailed
 from atlas_app.services.platform.permissions import Perm
-from atlas_app.timeutil import london_date
+from atlas_app.timeutil import london_date, utcnow
 from atlas_app.ui.components.forms import field
 from atlas_app.ui.components.paid_flag import demo_banner, paid_flag
 from atlas_app.ui.components.shell import NavItem, register_nav, staff_page

@@ -1,12 +1,10 @@
-"""``python -m atlas_app COMMAND``: administration from the command line."""
+"""Platform commands: ``migrate``, ``seed-demo``, ``create-admin``, ``audit-verify``, ``send-email``."""
 
 from __future__ import annotations
 
 import argparse
 import getpass
 import sys
-
-COMMANDS_HELP = "commands"
 
 
 def _migrate(_args) -> int:
@@ -29,24 +27,23 @@ def _seed_demo(args) -> int:
 
 
 def _create_admin(args) -> int:
-    from sqlmodel import select
-
     from atlas_app.db import write_session
     from atlas_app.models import Organisation
     from atlas_app.services.booking import emails
-    from atlas_app.services.platform import audit
+    from atlas_app.services.platform import audit, organisations
     from atlas_app.services.platform.actor import system_actor
     from atlas_app.services.platform.errors import AtlasError
     from atlas_app.services.platform.users import create_user, ensure_default_roles
 
     password = args.password or getpass.getpass("Password for the new administrator: ")
     with write_session() as s:
-        org = s.exec(select(Organisation).where(Organisation.slug == args.org)).first()
+        org = organisations.by_slug(s, args.org)
         if org is None:
-            if not args.org_name:
+            slug = organisations.clean_slug(args.org)
+            if not args.org_name or not slug:
                 print(f"No organisation '{args.org}'. Give --org-name to create it.", file=sys.stderr)
                 return 2
-            org = Organisation(slug=args.org, name=args.org_name)
+            org = Organisation(slug=slug, name=args.org_name)
             s.add(org)
             s.flush()
             audit.record(s, system_actor(org.id, "create-admin"), "organisation", org.id, "created",
@@ -70,7 +67,7 @@ def _create_admin(args) -> int:
             user.is_platform_admin = True
             s.add(user)
             audit.record(s, actor, "user", user_id, "made_platform_admin", after={"is_platform_admin": True})
-    print(f"Created administrator '{args.username.lower()}' in {args.org}.")
+    print(f"Created administrator '{args.username.lower()}' in {organisations.clean_slug(args.org)}.")
     return 0
 
 
@@ -117,10 +114,7 @@ def _send_email(_args) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m atlas_app", description="Atlas administration commands.")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", title=COMMANDS_HELP)
-
+def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("migrate", help="apply database migrations (alembic upgrade head)")
     p.set_defaults(func=_migrate)
 
@@ -148,24 +142,3 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("send-email", help="deliver queued emails now over SMTP_URL")
     p.set_defaults(func=_send_email)
-
-    for extra in EXTRA_COMMANDS:
-        extra(sub)
-    return parser
-
-
-# Later areas register their commands (imports, api-token, ...) here: each is ``fn(subparsers)``.
-EXTRA_COMMANDS: list = []
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if not getattr(args, "func", None):
-        parser.print_help()
-        return 0
-    return args.func(args)
-
-
-from atlas_app import booking_cli  # noqa: E402,F401  (api-token, import-referrals)
-from atlas_app import casework_cli  # noqa: E402,F401  (import-gazetteer)

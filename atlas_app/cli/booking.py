@@ -5,22 +5,6 @@ from __future__ import annotations
 import argparse
 import sys
 
-from atlas_app.cli import EXTRA_COMMANDS
-
-
-def _org_actor(slug: str, name: str):
-    from sqlmodel import select
-
-    from atlas_app.db import read_session
-    from atlas_app.models import Organisation
-    from atlas_app.services.platform.actor import system_actor
-
-    with read_session() as s:
-        org = s.exec(select(Organisation).where(Organisation.slug == slug.strip().lower())).first()
-    if org is None:
-        return None
-    return system_actor(org.id, name)
-
 
 def _api_token(args) -> int:
     from atlas_app.services.platform import api_tokens
@@ -38,8 +22,9 @@ def _api_token(args) -> int:
 
 def _import_referrals(args) -> int:
     from atlas_app.services.booking import referrals
+    from atlas_app.services.platform.organisations import system_actor_for
 
-    actor = _org_actor(args.org, "cli:import-referrals")
+    actor = system_actor_for(args.org, "cli:import-referrals")
     if actor is None:
         print(f"No organisation '{args.org}'.", file=sys.stderr)
         return 2
@@ -59,7 +44,7 @@ def _import_referrals(args) -> int:
     return 1 if result.errors else 0
 
 
-def _register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("api-token", help="create an API token for an organisation and print it (shown once)")
     p.add_argument("--org", required=True, help="organisation slug, e.g. hartlepool")
     p.add_argument("--name", required=True, help="what will use the token, e.g. 'Cleveland Police back office'")
@@ -73,6 +58,3 @@ def _register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--skip-bad-rows", action="store_true",
                    help="import the good rows when some are bad (still exits 1, listing the bad rows)")
     p.set_defaults(func=_import_referrals)
-
-
-EXTRA_COMMANDS.append(_register)

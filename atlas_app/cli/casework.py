@@ -5,24 +5,16 @@ from __future__ import annotations
 import argparse
 import sys
 
-from atlas_app.cli import EXTRA_COMMANDS
-
 
 def _import_gazetteer(args) -> int:
-    from sqlmodel import select
-
-    from atlas_app.db import read_session
-    from atlas_app.models import Organisation
     from atlas_app.services.casework import gazetteer
-    from atlas_app.services.platform.actor import system_actor
     from atlas_app.services.platform.errors import AtlasError
+    from atlas_app.services.platform.organisations import system_actor_for
 
-    with read_session() as s:
-        org = s.exec(select(Organisation).where(Organisation.slug == args.org.strip().lower())).first()
-    if org is None:
+    actor = system_actor_for(args.org, "cli:import-gazetteer")
+    if actor is None:
         print(f"No organisation '{args.org}'.", file=sys.stderr)
         return 2
-    actor = system_actor(org.id, "cli:import-gazetteer")
 
     def progress(done: int, total: int) -> None:
         if not args.quiet:
@@ -55,7 +47,7 @@ def _print_errors(report, out) -> None:
         print(f"  ... and {report.error_count - len(report.errors):,} more malformed rows", file=out)
 
 
-def _register(sub: argparse._SubParsersAction) -> None:
+def register(sub: argparse._SubParsersAction) -> None:
     from atlas_app.services.casework.gazetteer import FORMATS
 
     p = sub.add_parser("import-gazetteer",
@@ -70,6 +62,3 @@ def _register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--org", required=True, help="organisation slug, e.g. hartlepool")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     p.set_defaults(func=_import_gazetteer)
-
-
-EXTRA_COMMANDS.append(_register)
