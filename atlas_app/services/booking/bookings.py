@@ -577,6 +577,20 @@ _MARK_BOOKED = update(Offer.__table__).where(_o.id == bindparam("offer_id")).val
 
 
 @dataclass(frozen=True)
+class ClientContact:
+    """Whom a booking's emails go to and the name its view shows. Every path builds it the same way: the busy
+    ``book`` from its one offer row (which carries the client's columns), the others from the ``Client`` row."""
+
+    first_name: str
+    last_name: str
+    email: str
+
+    @classmethod
+    def of(cls, row) -> ClientContact:
+        return cls(row.first_name, row.last_name, row.email or "")
+
+
+@dataclass(frozen=True)
 class _Place:
     name: str
     is_online: bool
@@ -645,29 +659,28 @@ def book(actor: Actor, offer_id: int, session_id: int, needs: dict[str, Any] | N
             course.postcode)
         new = _NewBooking(values["id"], values["reference"], values["status"], channel, values["fee_pence"],
                           None, values["payment_due_at"], values["needs"], now)
-        view = _make_view(new, offer, offer, course, venue, offer.course_code, offer.course_name)
+        client = ClientContact.of(offer)
+        view = _make_view(new, offer, client, course, venue, offer.course_code, offer.course_name)
         how = {"telephone": "by telephone", "api": "through the API", "online": "online"}[channel]
         timeline(s, offer, "booked", f"Booked {how}: {view.session_text}", new.id, actor.username)
-        _queue_confirmation(s, offer, view, client=offer)
+        # The organisation's confirmation template came with the offer row (one statement fewer on this path).
+        template = None if offer.email_subject is None else (offer.email_subject, offer.email_body)
+        _queue_confirmation(s, offer, view, client=client, template=template)
         audit.record(s, actor, "booking", new.reference, "booked", after=_snapshot(new, course.id))
         return view
 
 
 def _queue_confirmation(s: Session, offer: Offer, view: BookingView, kind: str = "confirmation",
-                        previously: str = "", client=None, extra_lines: list[str] | None = None) -> None:
-    """Queue the client's email about ``view``. ``client``: the client's names and email when the caller has them
-    already (else they are looked up)."""
-    client = client or s.get(Client, offer.client_id)
+                        previously: str = "", client: ClientContact | None = None,
+                        extra_lines: list[str] | None = None, template: Any = emails.LOOK_UP) -> None:
+    """Queue the client's email about ``view``. ``client``: the client's contact when the caller has it already
+    (else it is looked up); ``template``: the organisation's (subject, body) when the caller read it already."""
+    client = client or ClientContact.of(s.get(Client, offer.client_id))
     extra: dict[str, Any] = {}
     if kind == "cancellation":
         extra["cancellation"] = {"money": "\n".join(extra_lines or [])}
     elif kind in ("session_moved", "session_cancelled"):
         extra["change"] = {"previously": previously}
-    # book() reads the organisation's confirmation template with the offer (one statement fewer on the hot path).
-    if kind == "confirmation" and hasattr(offer, "email_subject"):
-        template = None if offer.email_subject is None else (offer.email_subject, offer.email_body)
-    else:
-        template = emails.LOOK_UP
     emails.send(s, _EMAIL_KINDS[kind], view=view, offer=offer, client=client, extra=extra, template=template)
 
 
