@@ -4,7 +4,8 @@
 * the UI reaches data only through services: no atlas_app.db, atlas_app.models, SQLModel or SQLAlchemy, and no
   HTTP routes (atlas_app.api);
 * models import nothing from services, ui, api or cli;
-* the API never imports the UI; atlas_app/web_session.py, shared by both, uses the standard library only.
+* the API never imports the UI; atlas_app/web_session.py, shared by both, uses the standard library and the
+  settings only (no web framework, nothing of either layer).
 """
 
 from __future__ import annotations
@@ -74,9 +75,13 @@ def test_layer_imports_only_what_it_may(layer):
     assert violations(layer) == []
 
 
-def test_the_shared_web_session_uses_the_standard_library_only():
+def test_the_shared_web_session_uses_the_standard_library_and_the_settings_only():
     source = (PACKAGE / "web_session.py").read_text(encoding="utf-8")
-    top = {name.split(".")[0] for name in imports_of(source, "atlas_app.web_session")}
+    names = imports_of(source, "atlas_app.web_session")
+    ours = {name for name in names if name.split(".")[0] == "atlas_app"}
+    assert {name.rsplit(".", 1)[0] if name.endswith(".get_settings") else name for name in ours} <= {
+        "atlas_app.settings"}, ours
+    top = {name.split(".")[0] for name in names - ours}
     assert top <= set(sys.stdlib_module_names) | {"__future__"}, top
 
 

@@ -84,6 +84,7 @@ def poller(monkeypatch):
         return "same"
 
     monkeypatch.setattr(page.dashboards, "change_marker_for", marker_for)
+    monkeypatch.setattr(page, "request_token", lambda: "the-staff-session-token")  # the event's cookie
     state = substate(DashboardState)
     state.router = RouterData(session=SessionData(client_token=TAB), url=ReflexURL("http://x/dashboards"))
     state._organisation_id, state._marker = 7, "same"

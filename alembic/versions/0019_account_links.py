@@ -46,6 +46,10 @@ def upgrade() -> None:
     with op.batch_alter_table('email_message', schema=None) as batch_op:
         batch_op.add_column(sa.Column('secret_kind', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False,
                                       server_default=''))
+    with op.batch_alter_table('email_message', schema=None) as batch_op:
+        # The default only filled the rows already there; new rows always say (the model has no default).
+        batch_op.alter_column('secret_kind', existing_type=sqlmodel.sql.sqltypes.AutoString(length=20),
+                              existing_nullable=False, server_default=None)
         batch_op.add_column(sa.Column('secret_id', sa.Integer(), nullable=True))
     with op.batch_alter_table('login_attempt', schema=None) as batch_op:
         batch_op.create_index('ix_login_attempt_ip_at', ['ip', 'at'], unique=False)

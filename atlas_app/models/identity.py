@@ -100,7 +100,7 @@ class PasswordResetToken(SQLModel, table=True):
     expires_at: datetime = Field(sa_type=UTCDateTime)
     used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     # "reset" (set a new password) or "unlock" (unlock a locked account).
-    purpose: str = Field(default="reset", max_length=20)
+    purpose: str = Field(default="reset", max_length=20, sa_column_kwargs={"server_default": "reset"})
 
 
 class AccountLinkRequest(SQLModel, table=True):

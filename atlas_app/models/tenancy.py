@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import false
 from sqlmodel import Field, SQLModel
 
 from atlas_app.db import UTCDateTime, utcnow
@@ -20,5 +21,5 @@ class Organisation(SQLModel, table=True):
     password_min_length: int = Field(default=7)
     # The labelled demo card provider may take this organisation's payments (demo organisations only; set by the
     # platform administrator). Otherwise it runs only when the deployment says it is a demo (ATLAS_DEMO_PAYMENTS).
-    payments_demo: bool = Field(default=False)
+    payments_demo: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -21,7 +21,6 @@ import reflex as rx
 
 from atlas_app.domain.money import format_pence
 from atlas_app.services.platform import auth, pollers
-from atlas_app.web_session import session_token_from_cookie_header
 from atlas_app.services.insight import dashboards
 from atlas_app.services.platform.actor import Actor
 from atlas_app.services.casework.cases import case_ref
@@ -266,7 +265,7 @@ class DashboardState(rx.State):
         hold (``pollers``); with none free the tab says live updates are paused."""
         async with self:
             mine = self._poll
-            token = session_token_from_cookie_header(self.router.headers.cookie)
+            token = request_token()
         holder = await asyncio.to_thread(pollers.claim, token)
         if holder is None:
             async with self:
