@@ -315,12 +315,17 @@ def test_a_session_that_fills_shows_full(page: Page, atlas, db):
     seats = db.one("SELECT seats_taken, capacity FROM course_session WHERE id = :i", i=session_id)
     assert seats == {"seats_taken": 1, "capacity": 1}
 
-    # It cannot be cancelled while someone holds a seat; a second seat opens it again.
+    # Cancelling it while someone holds a seat needs the confirmation that they will be told; a second seat opens
+    # it again.
     goto(page, f"/bookings/session/{session_id}")
     page.click("#edit-session")
     page.select_option("#edit-status", "cancelled")
     page.click("#save-session-edit")
-    expect(page.get_by_role("dialog").get_by_role("alert")).to_contain_text("Transfer or cancel their bookings first")
+    alert = page.get_by_role("dialog").get_by_role("alert")
+    expect(alert).to_contain_text("1 client is booked on this session")
+    expect(alert).to_contain_text("Confirm that you want to cancel it")
+    expect(page.locator("#edit-confirm-booked")).to_be_visible()
+    assert db.one("SELECT status FROM course_session WHERE id = :i", i=session_id)["status"] == "scheduled"
     page.select_option("#edit-status", "scheduled")
     page.fill("#edit-capacity", "2")
     page.click("#save-session-edit")
