@@ -317,6 +317,17 @@ class FakeStripe:
             self._create_refund({"payment_intent": pi_id, "amount": str(amount)})
         return self.charge_for(session_id)
 
+    def fail_refund(self, refund_id: str, reason: str = "expired_or_canceled_card") -> dict:
+        """The bank sends a refund back days after Stripe accepted it (Stripe's ``refund.updated`` and
+        ``charge.refund.updated`` then carry the refund with status ``failed``): the amount is no longer refunded."""
+        with self.lock:
+            refund = self.refunds[refund_id]
+            refund.update(status="failed", failure_reason=reason, failure_balance_transaction=_id("txn"))
+            charge = self.charges[refund["charge"]]
+            charge["amount_refunded"] -= refund["amount"]
+            charge["refunded"] = False
+            return copy.deepcopy(refund)
+
     def requests_to(self, method: str, path: str) -> list[dict]:
         return [r for r in self.requests if r["method"] == method and r["path"] == path]
 

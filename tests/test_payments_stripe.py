@@ -450,3 +450,53 @@ def test_stripe_unreachable_on_return_says_so_but_the_webhook_still_confirms(wor
     assert deliver(api, stripe_fake, "checkout.session.completed", session).json()["outcome"] == "paid"
     [p] = payments_for(b.reference)
     assert p.fee_pence is None and booking_row(b.reference).status == "confirmed"
+
+
+# --- a refund that fails after Stripe accepted it ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("event_type", ["charge.refund.updated", "refund.updated"])
+def test_a_refund_that_later_fails_is_undone_and_flagged_for_staff(world, stripe_fake, api, actor, event_type):
+    b, start, p = paid_by_card(world, stripe_fake, api)
+    made = payments.refund_payment(actor, p.id, "95", "Client cancelled")
+    assert made.status == "succeeded" and payments_for(b.reference)[0].refunded_pence == 9500
+    failed = stripe_fake.fail_refund(made.provider_ref, "expired_or_canceled_card")
+
+    r = deliver(api, stripe_fake, event_type, failed, event_id="evt_test_refund_failed")
+    assert r.status_code == 200 and r.json()["outcome"] == "refund failure recorded"
+    [refund] = refunds_for(p.id)
+    assert refund.status == "failed" and "expired or was cancelled" in refund.error
+    paid = payments_for(b.reference)[0]
+    assert paid.refunded_pence == 0  # the money is not counted as refunded any more
+    assert paid.needs_attention and paid.attention_resolved_at is None
+    assert "refund of £95.00 failed" in paid.attention_reason
+    assert [row.payment_id for row in payments.attention_list(actor)] == [p.id]
+    assert payments.booking_payments(actor, b.reference).summary.state != "refunded"
+    assert ("refund", str(refund.id), "failed") in {(e.entity, e.entity_id, e.action) for e in all_rows(AuditEntry)}
+
+    # The same event again, the other event type for the same failure, and Stripe's charge.refunded with the lower
+    # total change nothing more.
+    assert deliver(api, stripe_fake, event_type, failed, event_id="evt_test_refund_failed").json()["outcome"] == \
+        "duplicate"
+    other = "refund.updated" if event_type == "charge.refund.updated" else "charge.refund.updated"
+    assert deliver(api, stripe_fake, other, failed).json()["outcome"] == "refund failure already recorded"
+    deliver(api, stripe_fake, "charge.refunded", stripe_fake.charge_for(start.session_id))
+    assert payments_for(b.reference)[0].refunded_pence == 0 and len(refunds_for(p.id)) == 1
+
+    # Staff can then refund the client again.
+    again = payments.refund_payment(actor, p.id, "95", "Client cancelled (card refund failed)")
+    assert again.status == "succeeded" and payments_for(b.reference)[0].refunded_pence == 9500
+
+
+def test_refund_updates_that_are_not_failures_change_nothing_and_strangers_are_not_ours(world, stripe_fake, api,
+                                                                                      actor):
+    b, start, p = paid_by_card(world, stripe_fake, api)
+    made = payments.refund_payment(actor, p.id, "20", "Goodwill")
+    refund = dict(stripe_fake.refunds[made.provider_ref])
+    assert deliver(api, stripe_fake, "refund.updated", refund).json()["outcome"] == "refund already succeeded"
+    stranger = {**refund, "id": "re_test_not_atlas", "status": "failed", "metadata": {}}
+    assert deliver(api, stripe_fake, "refund.updated", stranger).json()["outcome"] == "not ours"
+    ours_unrecorded = {**stranger, "id": "re_test_in_flight", "metadata": {"atlas_refund_id": "999"}}
+    assert deliver(api, stripe_fake, "refund.updated", ours_unrecorded).status_code == 503  # Stripe sends it again
+    assert [x.status for x in refunds_for(p.id)] == ["succeeded"]
+    assert payments_for(b.reference)[0].refunded_pence == 2000

@@ -59,6 +59,7 @@ from atlas_app.services.payments.reconciliation import (  # noqa: F401
 from atlas_app.services.payments.refunds import (  # noqa: F401
     ReservedRefund,
     apply_provider_refund_total,
+    provider_refund_update,
     lock_payment,
     refund_payment,
     refund_row,
@@ -104,6 +105,7 @@ __all__ = [
     "CancelMoney", "CancelOutcome", "attention_list", "booking_payment_states", "booking_payments",
     "cancel_booking", "cancel_plan", "cancel_preview", "client_payment_summary", "move_payment",
     "parse_instalments", "payment_state",
-    "payment_summaries", "payment_summary", "process_overdue", "reconciliation", "reconciliation_csv",
+    "payment_summaries", "payment_summary", "process_overdue", "provider_refund_update", "reconciliation",
+    "reconciliation_csv",
     "record_payment", "refund_payment", "resolve_attention",
 ]

@@ -451,8 +451,19 @@ def _charge_refunded(s: Session, obj: dict, now: datetime) -> tuple[str, int | N
     return (f"refund of {added} recorded" if added else "refund already recorded"), payment.organisation_id
 
 
+def _refund_updated(s: Session, obj: dict, now: datetime) -> tuple[str, int | None]:
+    outcome = payments.provider_refund_update(s, str(obj.get("id") or ""), str(obj.get("status") or ""),
+                                              str(obj.get("failure_reason") or ""), now)
+    if outcome is not None:
+        return outcome
+    if (obj.get("metadata") or {}).get("atlas_refund_id"):  # ours, but Stripe's answer to it is not recorded yet
+        raise RetryLater("The refund is not recorded yet; try again later.")
+    return "not ours", None
+
+
 SESSION_EVENTS = ("checkout.session.completed", "checkout.session.async_payment_succeeded",
                   "checkout.session.expired")
+REFUND_EVENTS = ("refund.updated", "charge.refund.updated", "refund.failed")
 
 
 def handle_stripe_event(event: dict) -> WebhookOutcome:
@@ -496,6 +507,8 @@ def handle_stripe_event(event: dict) -> WebhookOutcome:
                 outcome, org_id = _payment_failed(s, obj, now)
             elif event_type == "charge.refunded":
                 outcome, org_id = _charge_refunded(s, obj, now)
+            elif event_type in REFUND_EVENTS:
+                outcome, org_id = _refund_updated(s, obj, now)
             else:
                 outcome, org_id = "ignored", None
             record.outcome, record.organisation_id = outcome[:300], org_id

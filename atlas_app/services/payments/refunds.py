@@ -173,6 +173,59 @@ def send_card_refund(pending: ReservedRefund, actor: Actor | None, attention: st
         return refund_row(refund)
 
 
+FAILURE_REASONS = {
+    "charge_for_pending_refund_disputed": "the payment was disputed",
+    "declined": "the card's bank declined it",
+    "expired_or_canceled_card": "the card has expired or was cancelled",
+    "insufficient_funds": "the account had too little money to make it",
+    "lost_or_stolen_card": "the card was reported lost or stolen",
+    "merchant_request": "it was cancelled",
+    "unknown": "the bank gave no reason",
+}
+
+
+def provider_refund_update(s: Session, provider_ref: str, status: str, failure_reason: str,
+                           now: datetime) -> tuple[str, int | None] | None:
+    """The card provider's later word on a refund it accepted (Stripe's ``refund.updated``,
+    ``charge.refund.updated``): ``succeeded`` completes a pending refund; ``failed`` or ``canceled`` means the
+    money never reached the client, so the refund is marked failed, its amount is no longer counted as refunded,
+    and the payment goes on the attention list for staff to refund another way. Idempotent. None when Atlas has
+    no refund with that provider reference."""
+    found = s.exec(select(Refund.id, Refund.payment_id).where(Refund.provider_ref == provider_ref)).first()
+    if found is None:
+        return None
+    refund_id, payment_id = found
+    booking_id = s.get(Payment, payment_id).booking_id
+    held = locks.lock(s, locks.offer(s.get(Booking, booking_id).offer_id), locks.booking(booking_id),
+                      locks.payment(payment_id), locks.refund(refund_id))
+    payment, refund = held[locks.payment(payment_id)], held[locks.refund(refund_id)]
+    if status == "succeeded":
+        if refund.status != RefundStatus.PENDING:
+            return f"refund already {refund.status}", payment.organisation_id
+        refund.status = RefundStatus.SUCCEEDED
+        s.add(refund)
+        return "refund confirmed", payment.organisation_id
+    if status not in ("failed", "canceled"):
+        return f"refund {status or 'update'}: nothing to change", payment.organisation_id
+    if refund.status == RefundStatus.FAILED:
+        return "refund failure already recorded", payment.organisation_id
+    counted = refund.status in RefundStatus.COUNTS
+    why = FAILURE_REASONS.get(failure_reason, FAILURE_REASONS["unknown"]) if status == "failed" else "it was cancelled"
+    refund.status = RefundStatus.FAILED
+    refund.error = f"Stripe could not make the refund after accepting it: {why} ({failure_reason or status})."[:500]
+    s.add(refund)
+    if counted:
+        s.exec(update(Payment).where(Payment.id == payment.id, Payment.refunded_pence >= refund.amount_pence)
+               .values(refunded_pence=Payment.refunded_pence - refund.amount_pence, updated_at=now))
+        s.refresh(payment)
+    audit.record(s, None, "refund", refund.id, "failed",
+                 after={"payment_id": payment.id, "amount_pence": refund.amount_pence, "error": refund.error,
+                        "reported_by": "stripe"}, organisation_id=payment.organisation_id)
+    flag_payment(s, payment, f"The card refund of {pounds_text(refund.amount_pence)} failed: {why}. The money is "
+                             "not back with the client; refund them another way.")
+    return "refund failure recorded", payment.organisation_id
+
+
 def _after_refund(s: Session, actor: Actor | None, booking: Booking, payment: Payment, refund: Refund,
                   now: datetime) -> None:
     audit.record(s, actor, "refund", refund.id, "refunded",
