@@ -146,6 +146,13 @@ def disable(actor: Actor, current_password: str, code: str, ip: str = "", user_a
         raise failure
 
 
+def requirement(actor: Actor) -> str:
+    """Who in the actor's organisation must use two-factor sign-in."""
+    org_id = actor.require_org()
+    with read_session() as s:
+        return s.exec(select(Organisation.two_factor_required).where(Organisation.id == org_id)).one()
+
+
 def set_requirement(actor: Actor, rule: str) -> None:
     """Who in the actor's organisation must use two-factor sign-in: "none", "admins" or "all"."""
     actor.require(Perm.SETTINGS_MANAGE)
