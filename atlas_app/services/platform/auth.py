@@ -284,7 +284,7 @@ def _organisation_admin_addresses(s: Session, organisation_id: int, except_user_
 def _queue_lock_emails(s: Session, user: User, ip: str) -> None:
     """When an account locks: its owner gets an unlock link, the organisation's administrators an alert."""
     if user.email:
-        _queue_unlock_link(s, user, "locked after 3 wrong passwords")
+        _queue_unlock_link(s, user, "locked after 3 failed attempts")
     when = utcnow().astimezone(LONDON)
     for address in _organisation_admin_addresses(s, user.organisation_id, user.id):
         outbox.queue(
@@ -293,7 +293,8 @@ def _queue_lock_emails(s: Session, user: User, ip: str) -> None:
             subject=f"Atlas: the account {user.username} is locked",
             body=(
                 f"The Atlas account {user.username} ({user.full_name}) was locked at {when:%H:%M on %d %b %Y} after "
-                f"{MAX_FAILED_ATTEMPTS} wrong passwords in a row; the last came from the address {ip or 'unknown'}."
+                f"{MAX_FAILED_ATTEMPTS} failed attempts in a row (wrong passwords or sign-in codes); the last came "
+                f"from the address {ip or 'unknown'}."
                 "\n\nIts owner has been emailed a link to unlock it. You can also unlock it on the Users page "
                 "(Administration, Users). If its owner did not try to sign in, someone else may be guessing.\n"
             ),
@@ -445,7 +446,7 @@ def _org_min_length(session: Session, organisation_id: int) -> int:
     return org.password_min_length if org else 7
 
 
-ACCOUNT_LOCKED_NOW = ("Your account is now locked after 3 wrong passwords. We have emailed you a link to unlock it; "
+ACCOUNT_LOCKED_NOW = ("Your account is now locked after 3 failed attempts. We have emailed you a link to unlock it; "
                       "an administrator can unlock it too.")
 
 
