@@ -1,5 +1,9 @@
 """Sign-in and sign-out over plain form posts, so the session lives in an HttpOnly cookie no script can read.
 
+A user with two-factor sign-in gets, after the right password, only a short-lived HttpOnly cookie holding the
+pending second-factor token (sent to ``/api/auth`` alone) and the code page; the session cookie is set once the code
+is right.
+
 After either, the browser loads a fresh page, so its websocket reconnects carrying (or no longer carrying) the cookie.
 """
 
@@ -13,6 +17,7 @@ from starlette.responses import RedirectResponse
 from starlette.routing import Route
 
 from atlas_app.api.web import clear_session_cookie, client_ip, same_origin, set_session_cookie
+from atlas_app.settings import get_settings
 from atlas_app.web_session import safe_next, session_token_from_cookie_header
 from atlas_app.services.platform import auth
 
@@ -40,12 +45,51 @@ async def login(request: Request) -> RedirectResponse:
         client_ip(request),
         request.headers.get("user-agent", ""),
     )
+    if outcome.second_factor_token:
+        response = RedirectResponse("/login/code?" + urlencode({"next": next_path}), status_code=303)
+        response.set_cookie(PENDING_COOKIE, outcome.second_factor_token, max_age=auth.SECOND_FACTOR_MINUTES * 60,
+                            httponly=True, secure=get_settings().cookie_secure, samesite="strict",
+                            path=PENDING_PATH)
+        return response
     if not outcome.ok:
         failed = "throttled" if outcome.throttled else "1"
         return RedirectResponse("/login?" + urlencode({"failed": failed, "next": next_path}), status_code=303)
     response = RedirectResponse(next_path, status_code=303)
     set_session_cookie(response, outcome.token)
     return response
+
+
+PENDING_COOKIE = "atlas_second_factor"
+PENDING_PATH = "/api/auth"
+
+
+def _clear_pending(response: RedirectResponse) -> RedirectResponse:
+    response.delete_cookie(PENDING_COOKIE, path=PENDING_PATH, httponly=True, samesite="strict",
+                           secure=get_settings().cookie_secure)
+    return response
+
+
+async def second_factor(request: Request) -> RedirectResponse:
+    form = await request.form()
+    next_path = safe_next(str(form.get("next") or ""), "/staff")
+    if not same_origin(request):
+        return RedirectResponse("/login/code?" + urlencode({"failed": "origin", "next": next_path}), status_code=303)
+    outcome = await run_in_threadpool(
+        auth.complete_second_factor,
+        request.cookies.get(PENDING_COOKIE, "")[:200],
+        str(form.get("code") or "")[:40],
+        client_ip(request),
+        request.headers.get("user-agent", ""),
+    )
+    if outcome.ok:
+        response = _clear_pending(RedirectResponse(next_path, status_code=303))
+        set_session_cookie(response, outcome.token)
+        return response
+    if outcome.restart:
+        query = {"locked": "1"} if outcome.message == auth.ACCOUNT_LOCKED_NOW else {"failed": "expired"}
+        return _clear_pending(RedirectResponse("/login?" + urlencode({**query, "next": next_path}), status_code=303))
+    failed = "throttled" if outcome.throttled else "1"
+    return RedirectResponse("/login/code?" + urlencode({"failed": failed, "next": next_path}), status_code=303)
 
 
 async def logout(request: Request) -> RedirectResponse:
@@ -60,5 +104,6 @@ async def logout(request: Request) -> RedirectResponse:
 
 routes = [
     Route("/api/auth/login", login, methods=["POST"]),
+    Route("/api/auth/second-factor", second_factor, methods=["POST"]),
     Route("/api/auth/logout", logout, methods=["POST"]),
 ]

@@ -25,6 +25,8 @@ from atlas_app.models.identity import (
     LoginAttempt,
     PasswordResetToken,
     Role,
+    SecondFactorChallenge,
+    TwoFactorRecoveryCode,
     User,
     UserRole,
 )
@@ -41,6 +43,8 @@ from atlas_app.models.tenancy import Organisation
 
 __all__ = [
     "AccountLinkRequest",
+    "SecondFactorChallenge",
+    "TwoFactorRecoveryCode",
     "ACTIVE_BOOKING_STATUSES",
     "ApiToken",
     "Booking",

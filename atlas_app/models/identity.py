@@ -41,6 +41,11 @@ class User(SQLModel, table=True):
     must_change_password: bool = Field(default=False)
     password_changed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    # Two-factor sign-in (TOTP): the secret is set when enrolment starts and counts once confirmed by a first code;
+    # the last accepted time step, so no code is accepted twice.
+    totp_secret: str | None = Field(default=None, max_length=64, exclude=True)
+    totp_confirmed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    totp_last_step: int = Field(default=0, exclude=True, sa_column_kwargs={"server_default": "0"})
 
 
 class UserRole(SQLModel, table=True):
@@ -101,6 +106,36 @@ class PasswordResetToken(SQLModel, table=True):
     used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     # "reset" (set a new password) or "unlock" (unlock a locked account).
     purpose: str = Field(default="reset", max_length=20, sa_column_kwargs={"server_default": "reset"})
+
+
+class TwoFactorRecoveryCode(SQLModel, table=True):
+    """A single-use recovery code for two-factor sign-in; only its SHA-256 is stored."""
+
+    __tablename__ = "two_factor_recovery_code"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("app_user.id", ondelete="CASCADE"), nullable=False, index=True)
+    )
+    code_hash: str = Field(max_length=64, unique=True, exclude=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class SecondFactorChallenge(SQLModel, table=True):
+    """A sign-in whose password was right, waiting for its second factor. Only the SHA-256 of its token is
+    stored; it expires within minutes and makes one session at most."""
+
+    __tablename__ = "second_factor_challenge"
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("app_user.id", ondelete="CASCADE"), nullable=False, index=True)
+    )
+    token_hash: str = Field(max_length=64, unique=True, exclude=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    expires_at: datetime = Field(sa_type=UTCDateTime)
+    used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class AccountLinkRequest(SQLModel, table=True):

@@ -18,6 +18,7 @@ class Actor:
     session_id: int | None = None
     full_name: str = ""
     must_change_password: bool = False
+    must_enrol_two_factor: bool = False
 
     def can(self, permission: str) -> bool:
         return self.is_platform_admin or permission in self.permissions

@@ -8,6 +8,11 @@ against any accounts, is refused before any account's counter moves; an account 
 ``MAX_FAILED_ATTEMPTS`` consecutive wrong passwords (at sign-in or when changing its password). A lock is audited,
 its owner is emailed a single-use unlock link and the organisation's administrators an alert.
 
+A user with two-factor sign-in gives a code after the password: the right password makes only a short-lived,
+single-use "pending second factor" token (stored as a SHA-256); the session is made when a valid code (or recovery
+code) comes with it. A wrong code counts towards the same lockout as a wrong password, and the counter is cleared
+only once both factors were right.
+
 Emailed links (password reset, unlock) are stored only as a SHA-256, expire, work once, and are made when the email
 is sent: the stored copy of the message holds a placeholder (see ``outbox.LINK_PLACEHOLDER``).
 """
@@ -29,15 +34,17 @@ from atlas_app.models import (
     Organisation,
     PasswordResetToken,
     Role,
+    SecondFactorChallenge,
     User,
     UserRole,
 )
-from atlas_app.services.platform import audit, outbox
+from atlas_app.services.platform import audit, outbox, totp
 from atlas_app.services.platform.actor import Actor
 from atlas_app.services.platform.errors import (
     NotAuthenticated,
     PasswordChangeRequired,
     PermissionDenied,
+    TwoFactorEnrolmentRequired,
     ValidationFailed,
 )
 from atlas_app.services.platform.passwords import check_password_rule, hash_password, new_token, token_digest, verify_password
@@ -58,6 +65,10 @@ LINKS_PER_ACCOUNT = 3
 LINKS_PER_ADDRESS = 10
 LINK_WINDOW = timedelta(hours=1)
 KEEP_REQUESTS = timedelta(days=1)
+SECOND_FACTOR_MINUTES = 5
+SECOND_FACTOR_FAILED = ("That code is not right, or has been used already. Enter the current 6-digit code from your "
+                        "authenticator app, or one of your recovery codes. After 3 failed attempts the account locks.")
+SECOND_FACTOR_EXPIRED = "Your sign-in has expired or was already used. Please sign in again."
 SIGN_IN_FAILED = (
     "Sign-in failed. Check your username and password. After 3 failed attempts an account is locked: its owner is "
     "emailed a link to unlock it, and an administrator can unlock it."
@@ -71,6 +82,10 @@ class LoginOutcome:
     token: str | None = None
     user_id: int | None = None
     throttled: bool = False
+    # The password was right and a second factor is due: the pending token to send back with the code.
+    second_factor_token: str | None = None
+    # The pending second-factor sign-in is unknown, expired, used, or its account now locked: start again.
+    restart: bool = False
 
 
 def _attempt(session: Session, username: str, user: User | None, outcome: str, ip: str, ua: str) -> None:
@@ -150,25 +165,91 @@ def login(username: str, password: str, ip: str = "", user_agent: str = "") -> L
             _register_failure(s, user, name, ip, user_agent, "sign-in")
             return LoginOutcome(False, SIGN_IN_FAILED)
 
-        user.failed_attempts = 0
-        s.add(user)
-        token = new_token()
-        now = utcnow()
-        auth_session = AuthSession(
-            user_id=user.id,
-            token_hash=token_digest(token),
-            acting_organisation_id=user.organisation_id,
-            created_at=now,
-            last_seen_at=now,
-            expires_at=now + timedelta(hours=settings.session_absolute_hours),
-            ip=ip,
-            user_agent=user_agent[:400],
-        )
-        s.add(auth_session)
-        s.flush()
-        _attempt(s, name, user, "success", ip, user_agent)
-        audit.record(s, _user_actor(user, auth_session.id), "session", auth_session.id, "login", after={"ip": ip})
-        return LoginOutcome(True, "Signed in.", token=token, user_id=user.id)
+        if user.totp_confirmed_at is not None:
+            # The failure counter stays as it is until the code is right too.
+            pending = new_token()
+            now = utcnow()
+            s.exec(delete(SecondFactorChallenge).where(SecondFactorChallenge.user_id == user.id,
+                                                       SecondFactorChallenge.expires_at < now))
+            s.add(SecondFactorChallenge(user_id=user.id, token_hash=token_digest(pending), created_at=now,
+                                        expires_at=now + timedelta(minutes=SECOND_FACTOR_MINUTES)))
+            return LoginOutcome(False, "Enter your code.", user_id=user.id, second_factor_token=pending)
+        return _start_session(s, user, name, ip, user_agent, settings, {"ip": ip})
+
+
+def _start_session(s: Session, user: User, name: str, ip: str, user_agent: str, settings, audit_after: dict
+                   ) -> LoginOutcome:
+    user.failed_attempts = 0
+    s.add(user)
+    token = new_token()
+    now = utcnow()
+    auth_session = AuthSession(
+        user_id=user.id,
+        token_hash=token_digest(token),
+        acting_organisation_id=user.organisation_id,
+        created_at=now,
+        last_seen_at=now,
+        expires_at=now + timedelta(hours=settings.session_absolute_hours),
+        ip=ip,
+        user_agent=user_agent[:400],
+    )
+    s.add(auth_session)
+    s.flush()
+    _attempt(s, name, user, "success", ip, user_agent)
+    audit.record(s, _user_actor(user, auth_session.id), "session", auth_session.id, "login", after=audit_after)
+    return LoginOutcome(True, "Signed in.", token=token, user_id=user.id)
+
+
+def _challenge(s: Session, pending_token: str, lock: bool = False) -> SecondFactorChallenge | None:
+    if not pending_token:
+        return None
+    query = select(SecondFactorChallenge).where(SecondFactorChallenge.token_hash == token_digest(pending_token),
+                                                SecondFactorChallenge.used_at.is_(None))
+    row = s.exec(query.with_for_update() if lock else query).first()
+    return row if row is not None and row.expires_at > utcnow() else None
+
+
+def pending_second_factor(pending_token: str | None) -> bool:
+    """Whether a pending second-factor sign-in is still waiting for its code."""
+    with read_session() as s:
+        return _challenge(s, pending_token or "") is not None
+
+
+def complete_second_factor(pending_token: str, code: str, ip: str = "", user_agent: str = "") -> LoginOutcome:
+    """The second step of signing in: a TOTP code (or a recovery code) for a pending sign-in. A wrong code counts
+    as a failed sign-in (the third in a row locks the account); the right one makes the session, once."""
+    ip = (ip or "")[:64]
+    settings = get_settings()
+    with write_session() as s:
+        refusal = _address_refusal(s, ip, utcnow())
+        if refusal:
+            _attempt(s, "(second factor)", None, "throttled", ip, user_agent)
+            return LoginOutcome(False, refusal, throttled=True)
+        challenge = _challenge(s, pending_token or "", lock=True)
+        if challenge is None:
+            return LoginOutcome(False, SECOND_FACTOR_EXPIRED, restart=True)
+        user = s.exec(select(User).where(User.id == challenge.user_id).with_for_update()).one()
+        org = s.get(Organisation, user.organisation_id)
+        if user.locked_at is not None or not user.is_active or org is None or not org.is_active:
+            challenge.used_at = utcnow()
+            s.add(challenge)
+            _attempt(s, user.username, user, "locked" if user.locked_at is not None else "disabled", ip, user_agent)
+            return LoginOutcome(False, SECOND_FACTOR_EXPIRED, restart=True)
+        passed = totp.check_code(s, user, code or "")
+        if passed is None:
+            if _register_failure(s, user, user.username, ip, user_agent, "second factor"):
+                challenge.used_at = utcnow()
+                s.add(challenge)
+                return LoginOutcome(False, ACCOUNT_LOCKED_NOW, restart=True)
+            return LoginOutcome(False, SECOND_FACTOR_FAILED)
+        challenge.used_at = utcnow()
+        s.add(challenge)
+        if passed == "recovery code":
+            left = totp.recovery_codes_left(s, user.id)
+            audit.record(s, _user_actor(user), "user", user.id, "recovery_code_used", after={"codes_left": left},
+                         organisation_id=user.organisation_id)
+        return _start_session(s, user, user.username, ip, user_agent, settings,
+                              {"ip": ip, "second_factor": passed})
 
 
 def _register_failure(s: Session, user: User, username_tried: str, ip: str, user_agent: str, via: str) -> bool:
@@ -203,7 +284,7 @@ def _organisation_admin_addresses(s: Session, organisation_id: int, except_user_
 def _queue_lock_emails(s: Session, user: User, ip: str) -> None:
     """When an account locks: its owner gets an unlock link, the organisation's administrators an alert."""
     if user.email:
-        _queue_unlock_link(s, user, "locked after 3 wrong passwords")
+        _queue_unlock_link(s, user, "locked after 3 failed attempts")
     when = utcnow().astimezone(LONDON)
     for address in _organisation_admin_addresses(s, user.organisation_id, user.id):
         outbox.queue(
@@ -212,7 +293,8 @@ def _queue_lock_emails(s: Session, user: User, ip: str) -> None:
             subject=f"Atlas: the account {user.username} is locked",
             body=(
                 f"The Atlas account {user.username} ({user.full_name}) was locked at {when:%H:%M on %d %b %Y} after "
-                f"{MAX_FAILED_ATTEMPTS} wrong passwords in a row; the last came from the address {ip or 'unknown'}."
+                f"{MAX_FAILED_ATTEMPTS} failed attempts in a row (wrong passwords or sign-in codes); the last came "
+                f"from the address {ip or 'unknown'}."
                 "\n\nIts owner has been emailed a link to unlock it. You can also unlock it on the Users page "
                 "(Administration, Users). If its owner did not try to sign in, someone else may be guessing.\n"
             ),
@@ -271,6 +353,8 @@ def resolve(token: str | None, touch: bool = True, allow_password_change: bool =
         org_active = s.exec(
             select(Organisation.is_active).where(Organisation.id == auth_session.acting_organisation_id)
         ).first()
+        must_enrol = (not end_reason and user.totp_confirmed_at is None
+                      and totp.is_required(s.get(Organisation, user.organisation_id), user, permissions))
     if end_reason:
         with write_session() as s:
             s.exec(
@@ -286,6 +370,8 @@ def resolve(token: str | None, touch: bool = True, allow_password_change: bool =
             s.exec(update(AuthSession).where(AuthSession.id == auth_session.id).values(last_seen_at=now))
     if user.must_change_password and not allow_password_change:
         raise PasswordChangeRequired()
+    if must_enrol and not allow_password_change:
+        raise TwoFactorEnrolmentRequired()
     return Actor(
         user_id=user.id,
         username=user.username,
@@ -296,6 +382,7 @@ def resolve(token: str | None, touch: bool = True, allow_password_change: bool =
         session_id=auth_session.id,
         full_name=user.full_name,
         must_change_password=user.must_change_password,
+        must_enrol_two_factor=must_enrol,
     )
 
 
@@ -359,7 +446,7 @@ def _org_min_length(session: Session, organisation_id: int) -> int:
     return org.password_min_length if org else 7
 
 
-ACCOUNT_LOCKED_NOW = ("Your account is now locked after 3 wrong passwords. We have emailed you a link to unlock it; "
+ACCOUNT_LOCKED_NOW = ("Your account is now locked after 3 failed attempts. We have emailed you a link to unlock it; "
                       "an administrator can unlock it too.")
 
 

@@ -56,3 +56,10 @@ def amount_field(value, field: str, *, what: str = "the amount", allow_zero: boo
         return parse_pence(value, allow_zero=allow_zero, maximum=MAX_PENCE if maximum is None else maximum, what=what)
     except AmountError as exc:
         raise ValidationFailed(exc.message, {field: exc.code}) from None
+
+
+class TwoFactorEnrolmentRequired(PasswordChangeRequired):
+    """The session is valid but its organisation requires its user to set up two-factor sign-in first."""
+
+    def __init__(self, message: str = "Set up two-factor sign-in first, on the My account page.") -> None:
+        super().__init__(message)

@@ -16,7 +16,7 @@ from sqlmodel import Session, select
 
 from atlas_app.db import contains, read_session, utcnow, write_session
 from atlas_app.models import AuthSession, LoginAttempt, Organisation, Role, User, UserRole
-from atlas_app.services.platform import audit, bounds
+from atlas_app.services.platform import audit, bounds, two_factor
 from atlas_app.services.platform.actor import Actor, system_actor
 from atlas_app.services.platform.auth import end_sessions
 from atlas_app.services.platform.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
@@ -40,6 +40,7 @@ class UserRow:
     failed_attempts: int
     last_login_at: datetime | None
     is_platform_admin: bool
+    two_factor: bool = False
 
 
 @dataclass(frozen=True)
@@ -152,6 +153,7 @@ def list_users(actor: Actor, search: str = "") -> list[UserRow]:
             failed_attempts=u.failed_attempts,
             last_login_at=last_login.get(u.id),
             is_platform_admin=u.is_platform_admin,
+            two_factor=u.totp_confirmed_at is not None,
         )
         for u in users
     ]
@@ -273,6 +275,15 @@ def unlock_by_username(username: str, by: str = "unlock-user") -> bool:
         was_locked = user.locked_at is not None
         _unlock_row(s, system_actor(user.organisation_id, by), user)
         return was_locked
+
+
+def reset_two_factor(actor: Actor, user_id: int) -> bool:
+    """An administrator clears a user's two-factor sign-in (a lost phone); the user is emailed and sets it up
+    again. Returns whether they had it on."""
+    actor.require(Perm.USERS_MANAGE)
+    with write_session() as s:
+        user = _get_user(s, actor, user_id, lock=True)
+        return two_factor.reset_by_admin(s, actor, user)
 
 
 def reset_password(actor: Actor, user_id: int, new_password: str, must_change: bool = True) -> None:

@@ -66,6 +66,7 @@ class AuthState(rx.State):
     permissions: list[str] = []
     organisations: list[dict[str, str]] = []
     must_change_password: bool = False
+    must_enrol_two_factor: bool = False
 
     @rx.event
     async def load(self):
@@ -80,7 +81,8 @@ class AuthState(rx.State):
         self.permissions = sorted(ALL_PERMISSIONS if actor.is_platform_admin else actor.permissions)
         self.organisations = [{"id": str(i), "name": n} for i, n in orgs] if actor.is_platform_admin else []
         self.must_change_password = actor.must_change_password
-        if actor.must_change_password and self.router.url.path != "/account":
+        self.must_enrol_two_factor = actor.must_enrol_two_factor
+        if (actor.must_change_password or actor.must_enrol_two_factor) and self.router.url.path != "/account":
             return rx.redirect("/account")
 
     @rx.event

@@ -1,4 +1,4 @@
-"""My account: change my own password, sign out everywhere."""
+"""My account: change my own password, two-factor sign-in, sign out everywhere."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import asyncio
 import reflex as rx
 
 from atlas_app.services.platform import auth as auth_service
-from atlas_app.services.platform.errors import NotAuthenticated, ValidationFailed
+from atlas_app.services.platform import two_factor as two_factor_service
+from atlas_app.services.platform.errors import Conflict, NotAuthenticated, PermissionDenied, ValidationFailed
 from atlas_app.ui.components.forms import field, form_error, form_notice
 from atlas_app.ui.components.shell import AuthState, staff_page
 from atlas_app.ui.session import before_password_change, client_ip, private, require
@@ -43,7 +44,194 @@ class AccountState(rx.State):
 before_password_change(AccountState, "change_password")
 
 
-@staff_page("/account", "My account")
+@private
+class TwoFactorState(rx.State):
+    """Two-factor sign-in on My account. The QR code and key are held only while setting up, and the recovery codes
+    only until the user says they have saved them."""
+
+    enabled: bool = False
+    required: bool = False
+    codes_left: int = 0
+    enrolling: bool = False
+    qr: str = ""
+    manual_key: str = ""
+    recovery_codes: list[str] = []
+    error: str = ""
+    notice: str = ""
+
+    async def _refresh(self, actor) -> None:
+        st = await asyncio.to_thread(two_factor_service.status, actor)
+        self.enabled, self.required, self.codes_left = st.enabled, st.required, st.recovery_codes_left
+
+    @rx.event
+    async def load(self):
+        actor = await require(self)
+        self.error = self.notice = ""
+        self.enrolling, self.qr, self.manual_key, self.recovery_codes = False, "", "", []
+        await self._refresh(actor)
+
+    @rx.event
+    async def start(self):
+        actor = await require(self)
+        self.error = self.notice = ""
+        try:
+            enrolment = await asyncio.to_thread(two_factor_service.start_enrolment, actor)
+        except Conflict as exc:
+            self.error = str(exc)
+            return
+        self.enrolling, self.qr, self.manual_key = True, enrolment.qr_svg_data_uri, enrolment.manual_key
+
+    @rx.event
+    async def cancel(self):
+        self.enrolling, self.qr, self.manual_key, self.error = False, "", "", ""
+
+    @rx.event
+    async def confirm(self, form: dict):
+        actor = await require(self)
+        self.error = self.notice = ""
+        try:
+            codes = await asyncio.to_thread(two_factor_service.confirm_enrolment, actor, str(form.get("code", ""))[:40])
+        except (ValidationFailed, Conflict) as exc:
+            self.error = str(exc)
+            return
+        self.enrolling, self.qr, self.manual_key, self.recovery_codes = False, "", "", codes
+        self.notice = "Two-factor sign-in is on. You will be asked for a code each time you sign in."
+        (await self.get_state(AuthState)).must_enrol_two_factor = False
+        await self._refresh(actor)
+
+    @rx.event
+    async def new_codes(self, form: dict):
+        actor = await require(self)
+        self.error = self.notice = ""
+        try:
+            self.recovery_codes = await asyncio.to_thread(two_factor_service.new_recovery_codes, actor,
+                                                          str(form.get("code", ""))[:40])
+        except (ValidationFailed, Conflict) as exc:
+            self.error = str(exc)
+            return
+        self.notice = "New recovery codes made; the old ones no longer work."
+        await self._refresh(actor)
+
+    @rx.event
+    async def saved_codes(self):
+        self.recovery_codes = []
+
+    @rx.event
+    async def disable(self, form: dict):
+        actor = await require(self)
+        self.error = self.notice = ""
+        try:
+            await asyncio.to_thread(two_factor_service.disable, actor, str(form.get("current_password", "")),
+                                    str(form.get("code", ""))[:40], client_ip(self),
+                                    self.router.headers.user_agent or "")
+        except NotAuthenticated:  # the third wrong password or code locked the account
+            return rx.redirect("/login?locked=1", is_external=True)
+        except (ValidationFailed, Conflict, PermissionDenied) as exc:
+            self.error = str(exc)
+            return
+        self.notice = "Two-factor sign-in is off."
+        await self._refresh(actor)
+
+
+# Someone whose organisation requires two-factor sign-in sets it up before anything else works.
+before_password_change(TwoFactorState, "load", "start", "cancel", "confirm", "saved_codes")
+
+
+def _recovery_codes() -> rx.Component:
+    return rx.cond(
+        TwoFactorState.recovery_codes.length() > 0,
+        rx.callout.root(
+            rx.callout.text(
+                rx.vstack(
+                    rx.text("Your recovery codes. Each works once, in place of a code, if you lose your phone. Save "
+                            "them somewhere safe now: they will not be shown again.", weight="medium"),
+                    rx.el.ul(rx.foreach(TwoFactorState.recovery_codes,
+                                        lambda c: rx.el.li(rx.code(c))), id="recovery-codes"),
+                    rx.button("I have saved them", on_click=TwoFactorState.saved_codes, size="2",
+                              id="saved-recovery-codes"),
+                    spacing="2",
+                )
+            ),
+            color_scheme="green",
+        ),
+    )
+
+
+def _two_factor_card() -> rx.Component:
+    code_field = field("Code from your app", "code", required=True, autocomplete="one-time-code", input_id="tf-code")
+    return rx.card(
+        rx.vstack(
+            rx.heading("Two-factor sign-in", size="4", as_="h2"),
+            rx.cond(
+                AuthState.must_enrol_two_factor,
+                rx.callout("Your organisation requires two-factor sign-in. Set it up to continue.",
+                           icon="shield-check", color_scheme="amber", role="alert"),
+            ),
+            form_error(TwoFactorState.error),
+            form_notice(TwoFactorState.notice),
+            _recovery_codes(),
+            rx.cond(
+                TwoFactorState.enabled,
+                rx.vstack(
+                    rx.text("On. Recovery codes left: ", TwoFactorState.codes_left, "."),
+                    rx.form(
+                        rx.vstack(code_field, rx.button("Make new recovery codes", type="submit", variant="soft",
+                                                        id="new-recovery-codes"), spacing="2"),
+                        on_submit=TwoFactorState.new_codes, reset_on_submit=True,
+                    ),
+                    rx.cond(
+                        TwoFactorState.required,
+                        rx.text("Your organisation requires it, so it cannot be turned off.", size="2",
+                                color_scheme="gray"),
+                        rx.form(
+                            rx.vstack(
+                                rx.heading("Turn off", size="3", as_="h3"),
+                                field("Current password", "current_password", type="password", required=True,
+                                      autocomplete="current-password", input_id="tf-password"),
+                                field("Code from your app, or a recovery code", "code", required=True,
+                                      autocomplete="one-time-code", input_id="tf-off-code"),
+                                rx.button("Turn off two-factor sign-in", type="submit", color_scheme="red",
+                                          variant="soft", id="disable-two-factor"),
+                                spacing="2",
+                            ),
+                            on_submit=TwoFactorState.disable, reset_on_submit=True,
+                        ),
+                    ),
+                    spacing="3",
+                ),
+                rx.cond(
+                    TwoFactorState.enrolling,
+                    rx.vstack(
+                        rx.text("Scan this QR code with an authenticator app (for example Microsoft Authenticator "
+                                "or Google Authenticator), then enter the 6-digit code it shows."),
+                        rx.image(src=TwoFactorState.qr, alt="QR code to add Atlas to an authenticator app",
+                                 width="14em", height="14em", id="two-factor-qr"),
+                        rx.text("Or type this key into the app: ", rx.code(TwoFactorState.manual_key, id="manual-key")),
+                        rx.form(
+                            rx.vstack(code_field, rx.hstack(
+                                rx.button("Turn on", type="submit", id="confirm-two-factor"),
+                                rx.button("Cancel", type="button", variant="soft", on_click=TwoFactorState.cancel),
+                                spacing="2"), spacing="2"),
+                            on_submit=TwoFactorState.confirm, reset_on_submit=True,
+                        ),
+                        spacing="3",
+                    ),
+                    rx.vstack(
+                        rx.text("Off. With it on, signing in needs a code from an app on your phone as well as "
+                                "your password."),
+                        rx.button("Set up two-factor sign-in", on_click=TwoFactorState.start, id="start-two-factor"),
+                        spacing="3",
+                    ),
+                ),
+            ),
+            spacing="3",
+            width="100%",
+        ),
+        max_width="32em",
+    )
+
+
+@staff_page("/account", "My account", on_load=TwoFactorState.load)
 def account_page() -> rx.Component:
     return rx.vstack(
         rx.cond(
@@ -77,6 +265,7 @@ def account_page() -> rx.Component:
             ),
             max_width="32em",
         ),
+        _two_factor_card(),
         rx.card(
             rx.vstack(
                 rx.heading("Sign out everywhere", size="4", as_="h2"),

@@ -8,7 +8,12 @@ import reflex as rx
 
 from atlas_app.web_session import safe_next
 from atlas_app.services.platform import auth as auth_service
-from atlas_app.services.platform.auth import ACCOUNT_LOCKED_NOW, SIGN_IN_FAILED
+from atlas_app.services.platform.auth import (
+    ACCOUNT_LOCKED_NOW,
+    SECOND_FACTOR_EXPIRED,
+    SECOND_FACTOR_FAILED,
+    SIGN_IN_FAILED,
+)
 from atlas_app.services.platform.errors import ValidationFailed
 from atlas_app.ui.components.forms import field, form_error, form_notice, native_form
 from atlas_app.ui.components.shell import public_shell
@@ -37,6 +42,8 @@ class LoginState(rx.State):
             self.error = "Sign-in was refused because the form did not come from this site. Please try again."
         elif params.get("failed") == "throttled":
             self.error = SIGN_IN_PAUSED
+        elif params.get("failed") == "expired":
+            self.error = SECOND_FACTOR_EXPIRED
         elif params.get("failed"):
             self.error = SIGN_IN_FAILED
         elif params.get("locked"):
@@ -76,6 +83,46 @@ def login_page() -> rx.Component:
             size="2",
             color_scheme="gray",
         ),
+    )
+
+
+@public
+class SecondFactorState(rx.State):
+    error: str = ""
+    next_path: str = "/staff"
+
+    @rx.event
+    async def on_load(self):
+        await clear_staff_state(self)
+        params = self.router.url.query_parameters
+        self.next_path = safe_next(params.get("next"), "/staff")
+        failed = params.get("failed")
+        self.error = {"": "", "throttled": SIGN_IN_PAUSED,
+                      "origin": "The code was refused because the form did not come from this site. Please try "
+                                "again."}.get(failed or "", SECOND_FACTOR_FAILED)
+
+
+@page(route="/login/code", title="Enter your code · Atlas", on_load=SecondFactorState.on_load)
+def second_factor_page() -> rx.Component:
+    return public_shell(
+        rx.heading("Enter your code", size="7", as_="h1"),
+        rx.text("Your account uses two-factor sign-in. Enter the 6-digit code from your authenticator app, or one "
+                "of your recovery codes."),
+        form_error(SecondFactorState.error),
+        native_form(
+            rx.vstack(
+                field("Code", "code", required=True, autocomplete="one-time-code", input_id="code",
+                      hint="6 digits, or a recovery code such as ABCD-EFGH-JKLM."),
+                rx.el.input(type="hidden", name="next", value=SecondFactorState.next_path),
+                rx.button("Continue", type="submit", size="3", width="100%", id="send-code"),
+                spacing="4",
+                width="100%",
+            ),
+            action="/api/auth/second-factor",
+            method="post",
+            aria_label="Second factor",
+        ),
+        rx.link("Start again", href="/login"),
     )
 
 

@@ -1,4 +1,5 @@
-"""User maintenance for administrators: create, edit, disable, unlock, reset password, assign roles."""
+"""User maintenance for administrators: create, edit, disable, unlock, reset password or two-factor sign-in,
+assign roles, and who must use two-factor sign-in."""
 
 from __future__ import annotations
 
@@ -6,12 +7,13 @@ import asyncio
 
 import reflex as rx
 
+from atlas_app.services.platform import two_factor as two_factor_service
 from atlas_app.services.platform import users as users_service
 from atlas_app.services.platform.errors import AtlasError, ValidationFailed
 from atlas_app.services.platform.permissions import Perm
 from atlas_app.ui.components.badges import USER_STATUS_COLOURS, status_badge
 from atlas_app.ui.components.forms import field, form_error, form_notice
-from atlas_app.ui.components.shell import staff_page
+from atlas_app.ui.components.shell import AuthState, staff_page
 from atlas_app.ui.components.table import data_table
 from atlas_app.ui.format import london
 from atlas_app.ui.session import private, require
@@ -48,6 +50,8 @@ class UsersState(rx.State):
     reset_user_id: str = ""
     reset_username: str = ""
     reset_error: str = ""
+    # Who in the organisation must use two-factor sign-in
+    two_factor_rule: str = "none"
 
     async def _refresh(self, actor) -> None:
         rows = await asyncio.to_thread(users_service.list_users, actor, self.search)
@@ -62,10 +66,12 @@ class UsersState(rx.State):
                 "roles": ", ".join(r.roles) or "—",
                 "role_ids": ",".join(str(i) for i in r.role_ids),
                 "last_login": london(r.last_login_at) or "never",
+                "two_factor": "on" if r.two_factor else "",
             }
             for r in rows
         ]
         self.roles = [{"id": str(r.id), "name": r.name} for r in roles]
+        self.two_factor_rule = await asyncio.to_thread(two_factor_service.requirement, actor)
 
     @rx.event
     async def load(self):
@@ -159,6 +165,25 @@ class UsersState(rx.State):
         return await self._act(users_service.unlock, user_id, "User unlocked.")
 
     @rx.event
+    async def reset_two_factor(self, user_id: str):
+        return await self._act(users_service.reset_two_factor, user_id,
+                               "Two-factor sign-in reset; the user has been emailed and can set it up again.")
+
+    @rx.event
+    async def set_two_factor_rule(self, form: dict):
+        actor = await require(self, Perm.SETTINGS_MANAGE)
+        try:
+            await asyncio.to_thread(two_factor_service.set_requirement, actor, str(form.get("rule", ""))[:10])
+        except AtlasError as exc:
+            return rx.toast.error(str(exc))
+        self.notice = "Two-factor sign-in requirement saved."
+        await self._refresh(actor)
+
+    @rx.event
+    def set_two_factor_rule_value(self, value: str):
+        self.two_factor_rule = str(value)[:10]
+
+    @rx.event
     async def open_reset(self, user_id: str):
         await require(self, Perm.USERS_MANAGE)
         row = next((r for r in self.rows if r["id"] == str(user_id)), None)
@@ -197,6 +222,12 @@ def _actions(row: rx.Var) -> rx.Component:
                   aria_label="Edit " + row["username"]),
         rx.button("Reset password", size="1", variant="soft", on_click=UsersState.open_reset(row["id"]),
                   aria_label="Reset password of " + row["username"]),
+        rx.cond(
+            row["two_factor"] == "on",
+            rx.button("Reset two-factor", size="1", variant="soft", color_scheme="orange",
+                      on_click=UsersState.reset_two_factor(row["id"]),
+                      aria_label="Reset two-factor sign-in of " + row["username"]),
+        ),
         rx.cond(
             row["status"] == "locked",
             rx.button("Unlock", size="1", color_scheme="orange", high_contrast=True,
@@ -321,6 +352,26 @@ def _reset_dialog() -> rx.Component:
     )
 
 
+def _two_factor_rule_form() -> rx.Component:
+    return rx.form(
+        rx.hstack(
+            rx.el.label("Two-factor sign-in required for", html_for="two-factor-rule"),
+            rx.el.select(
+                rx.el.option("Nobody", value="none"),
+                rx.el.option("Administrators (users who manage users)", value="admins"),
+                rx.el.option("All staff", value="all"),
+                id="two-factor-rule", name="rule", value=UsersState.two_factor_rule,
+                on_change=UsersState.set_two_factor_rule_value,
+            ),
+            rx.button("Save", type="submit", variant="soft", id="save-two-factor-rule"),
+            spacing="2",
+            align="center",
+            wrap="wrap",
+        ),
+        on_submit=UsersState.set_two_factor_rule,
+    )
+
+
 @staff_page("/admin/users", "Users", on_load=UsersState.load)
 def users_page() -> rx.Component:
     return rx.vstack(
@@ -343,7 +394,7 @@ def users_page() -> rx.Component:
             wrap="wrap",
         ),
         data_table(
-            ["Username", "Name", "Email", "Roles", "Status", "Last sign-in", "Actions"],
+            ["Username", "Name", "Email", "Roles", "Status", "Two-factor", "Last sign-in", "Actions"],
             UsersState.rows,
             lambda row: [
                 rx.text(row["username"], weight="medium"),
@@ -351,12 +402,14 @@ def users_page() -> rx.Component:
                 row["email"],
                 row["roles"],
                 status_badge(row["status"], USER_STATUS_COLOURS),
+                rx.cond(row["two_factor"] == "on", "on", "off"),
                 row["last_login"],
                 _actions(row),
             ],
             caption="Users of this organisation",
             row_id=lambda row: "user-row-" + row["username"],
         ),
+        rx.cond(AuthState.permissions.contains(Perm.SETTINGS_MANAGE), _two_factor_rule_form()),
         _user_dialog(),
         _reset_dialog(),
         spacing="4",
