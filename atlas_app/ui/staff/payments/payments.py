@@ -14,6 +14,7 @@ from typing import Any
 import reflex as rx
 
 from atlas_app.domain.money import pence_decimal
+from atlas_app.domain.statuses import BOOKING_LABELS
 from atlas_app.services import payments
 from atlas_app.services.platform import bounds
 from atlas_app.services.platform.errors import AtlasError, PermissionDenied, ValidationFailed
@@ -123,7 +124,7 @@ class BookingPaymentsState(rx.State):
         rows = await asyncio.to_thread(payments.attention_list, actor)
         self.attention_rows = [
             {"payment_id": str(r.payment_id), "reference": r.booking_reference, "client": r.client_name,
-             "status": r.booking_status.replace("_", " "), "amount": pounds(r.amount_pence),
+             "status": BOOKING_LABELS.get(r.booking_status, r.booking_status), "amount": pounds(r.amount_pence),
              "refundable": pounds(r.refundable_pence), "received": london(r.received_at), "reason": r.reason,
              "demo": "yes" if r.is_demo else ""}
             for r in rows
@@ -137,7 +138,7 @@ class BookingPaymentsState(rx.State):
         self.booking = {
             "reference": b.reference, "client": b.client_name, "offer": b.offer_reference,
             "course": f"{b.course_name} ({b.course_code})", "session": b.session_text,
-            "status": b.status.replace("_", " "), "fee": pounds(s.fee_pence), "paid": pounds(s.paid_pence),
+            "status": BOOKING_LABELS.get(b.status, b.status), "fee": pounds(s.fee_pence), "paid": pounds(s.paid_pence),
             "refunded": pounds(s.refunded_pence), "waived": pounds(s.waived_pence),
             "outstanding": pounds(s.outstanding_pence), "outstanding_value": pence_decimal(s.outstanding_pence),
             "due": s.due_text, "state": s.state, "amount_label": s.amount_label, "amount": pounds(s.amount_pence),
