@@ -350,7 +350,6 @@ class SessionState(rx.State):
                 "client_id": str(e.client_id),
                 "name": e.client_name, "offer_reference": e.offer_reference, "needs": e.needs_text or "None",
                 "markable": "yes" if e.status in BookingStatus.ON_REGISTER else "",
-                "unpaid": "yes" if e.attend_needs_override else "",
                 **e.paid_flag,
             }
             for e in detail.entries
