@@ -155,7 +155,11 @@ def test_contact_centre_books_by_telephone_and_logs_the_call(page: Page, db):
     ref = booking["reference"]
     row = page.locator(f'[id="booking-{ref}"]')
     expect(row.locator(f'[id="channel-{ref}"]')).to_have_text("Telephone")
-    expect(row).to_contain_text("Awaiting payment (unpaid)")
+    # The status says booked; the paid flag (icon and words) says the money.
+    expect(row.locator(".rt-Badge").filter(has_text=re.compile(r"^Booked$"))).to_be_visible()
+    expect(row.locator(f'[id="paid-{ref}"]')).to_have_text("Awaiting payment")
+    expect(row.locator(f'[id="paid-{ref}"] svg')).to_be_attached()
+    expect(row).to_contain_text("Still to pay")
     expect(row).to_contain_text("Interpreter (Polish)")
     expect(page.locator('[id="offer-status-CLE-260005"]')).to_have_text("Booked")
     expect(page.locator("#h-call-log").locator("xpath=ancestor::section[1]")).to_contain_text(
@@ -304,7 +308,10 @@ def test_a_session_that_fills_shows_full(page: Page, atlas, db):
     expect(page.locator("#session-status")).to_have_text("FULL")
     entry = page.locator(f'[id="entry-{first}"]')
     expect(entry).to_contain_text("Access: Wheelchair user")
-    expect(entry).to_contain_text("Awaiting payment (unpaid)")
+    first_ref = db.one("SELECT b.reference FROM booking b JOIN offer o ON o.id = b.offer_id "
+                       "WHERE o.offer_reference = :r", r=first)["reference"]
+    expect(page.locator(f'[id="entry-status-{first_ref}"]')).to_have_text("Booked")
+    expect(page.locator(f'[id="entry-paid-{first_ref}"]')).to_have_text("Awaiting payment")
     expect(page.locator("#register-closed")).to_be_visible()
 
     # A full session is not offered to the next caller.
@@ -350,8 +357,18 @@ def test_register_marks_attendance_and_exports_completions(page: Page, atlas, db
     goto(page, f"/bookings/session/{session_id}")
     entry = page.locator(f'[id="entry-{ref}"]')
     expect(entry).to_be_visible()
+    booking_ref = db.one("SELECT b.reference FROM booking b JOIN offer o ON o.id = b.offer_id "
+                         "WHERE o.offer_reference = :r", r=ref)["reference"]
+    expect(page.locator(f'[id="entry-paid-{booking_ref}"]')).to_have_text("Awaiting payment")
+    # Not paid: marking attended warns, and marks only when confirmed (the audit records who let them in).
     entry.get_by_role("button", name=re.compile("^Attended")).click()
+    expect(page.locator("#unpaid-warning")).to_contain_text("has not paid")
+    assert db.one("SELECT status FROM offer WHERE offer_reference = :r", r=ref)["status"] == "booked"
+    page.click("#confirm-unpaid")
     expect(page.get_by_role("status").filter(has_text="marked attended")).to_be_visible()
+    audit = db.one("SELECT username, after FROM audit_entry WHERE entity = 'booking' AND entity_id = :r "
+                   "AND action = 'attendance' ORDER BY id DESC LIMIT 1", r=booking_ref)
+    assert audit["username"] == "hbc.booking" and "unpaid_override" in str(audit["after"])
     expect(entry).to_contain_text("Attended")
     assert db.one("SELECT status FROM offer WHERE offer_reference = :r", r=ref)["status"] == "completed"
     with page.expect_download() as download_info:

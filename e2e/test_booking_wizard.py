@@ -538,7 +538,7 @@ def test_manage_booking_view_move_and_cancel(new_context, new_offer, mailbox, db
 
     find_booking(page, reference.lower(), offer)
     expect(page.locator("#booking-reference")).to_have_text(reference)
-    expect(page.locator("#booking-status")).to_have_text("Booked, waiting for payment")
+    expect(page.locator("#booking-status")).to_have_text("Booked")
     expect(page.locator("main")).to_contain_text("72 hours before the course")
 
     page.click("#move-booking")

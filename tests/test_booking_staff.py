@@ -242,7 +242,12 @@ def test_attendance_moves_the_offer_status(org, actor, contact):
     detail = registers.session_detail(agent, soon)
     assert detail.register_open and len(detail.entries) == 3
     for outcome, (ref, offer_id) in refs.items():
-        view = booking.record_attendance(agent, ref, outcome)
+        # Nobody has paid: "attended" is refused until staff confirm they let the client in unpaid.
+        if outcome == "attended":
+            with pytest.raises(booking.UnpaidAttendance, match="not paid"):
+                booking.record_attendance(agent, ref, outcome)
+            assert offer_status(offer_id) == "booked"
+        view = booking.record_attendance(agent, ref, outcome, override_unpaid=outcome == "attended")
         assert view.status == outcome
         assert offer_status(offer_id) == outcomes[outcome]
     with pytest.raises(ValidationFailed):
@@ -409,7 +414,7 @@ def marked(org, actor, contact):
         _, offer_id = make_offer(org.id, ct, f"CLE-30000{i}", first=f"Client{i}")
         ref = booking.book(agent, offer_id, past).reference
         if outcome:
-            booking.record_attendance(agent, ref, outcome)
+            booking.record_attendance(agent, ref, outcome, override_unpaid=True)
         refs[f"CLE-30000{i}"] = ref
     # Move it into the past: a course that ran five days ago.
     with write_session() as s:

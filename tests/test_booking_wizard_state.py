@@ -280,12 +280,15 @@ def test_public_pages_show_a_confirmed_booking_on_a_payment_plan_as_part_paid(da
     assert all_rows(Booking, Booking.reference == reference)[0].status == "confirmed"
     form = {"reference": reference, "dob_day": "14", "dob_month": "3", "dob_year": "1985", "postcode": POSTCODE}
     assert redirect_path(run(manage.find(form))) == "/booking/manage/view"
-    assert manage.status_text == "Booked and part-paid"
-    assert manage.payment_text == "Part-paid: £30.00 paid; £65.00 is still to pay on your payment plan."
+    # The status says the booking stands; the paid flag and the sentence say the money, with the next instalment.
+    assert (manage.status_text, manage.pay_state) == ("Booked and confirmed", "part_paid")
+    first = today + timedelta(days=14)
+    assert manage.payment_text == ("Part-paid: £30.00 paid; £65.00 is still to pay on your payment plan. "
+                                   f"Next instalment £35.00 due {first.day} {first:%B %Y}.")
     run(wizard.find(FIND_FORM))  # the wizard, told the offer is booked already, says the same
     assert wizard.existing_reference == reference and wizard.existing_status == "booked and part-paid"
     payments.record_payment(actor, reference, "65", "cash")  # the rest arrives
     run(manage.load_view())
-    assert (manage.status_text, manage.payment_text) == ("Booked and paid", "Paid.")
+    assert (manage.status_text, manage.payment_text, manage.pay_state) == ("Booked and confirmed", "Paid.", "paid")
     run(wizard.find(FIND_FORM))
     assert wizard.existing_status == "booked and paid"

@@ -161,11 +161,11 @@ OFFER_AFTER_OUTCOME = {
     BookingStatus.TURNED_AWAY: OfferStatus.DID_NOT_ATTEND,
 }
 
-# Words for staff pages.
+# Words for staff pages: where the booking stands. Whether it is paid is the paid flag's to say (PAY_STATE_LABELS).
 BOOKING_LABELS = {
     BookingStatus.HELD: "Seat held",
-    BookingStatus.AWAITING_PAYMENT: "Awaiting payment (unpaid)",
-    BookingStatus.CONFIRMED: "Confirmed (paid)",
+    BookingStatus.AWAITING_PAYMENT: "Booked",
+    BookingStatus.CONFIRMED: "Confirmed",
     BookingStatus.ATTENDED: "Attended",
     BookingStatus.DID_NOT_ATTEND: "Did not attend",
     BookingStatus.TURNED_AWAY: "Turned away",
@@ -175,8 +175,8 @@ BOOKING_LABELS = {
 }
 # Words for the client on the public pages.
 BOOKING_CLIENT_LABELS = {
-    BookingStatus.AWAITING_PAYMENT: "Booked, waiting for payment",
-    BookingStatus.CONFIRMED: "Booked and paid",
+    BookingStatus.AWAITING_PAYMENT: "Booked",
+    BookingStatus.CONFIRMED: "Booked and confirmed",
     BookingStatus.HELD: "Not booked yet (a place is being held)",
     BookingStatus.CANCELLED: "Cancelled",
     BookingStatus.TRANSFERRED: "Moved to another date",

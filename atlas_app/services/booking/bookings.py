@@ -828,8 +828,15 @@ def cancel(organisation_id: int, reference: str, *, actor: Actor | None = None, 
         return view
 
 
-def record_attendance(actor: Actor, reference: str, outcome: str) -> BookingView:
-    """Mark the register: attended, did not attend, or turned away. Moves the offer's status with it."""
+class UnpaidAttendance(ValidationFailed):
+    """Marking attended a booking that is not paid: staff must confirm they are letting the client in unpaid."""
+
+
+def record_attendance(actor: Actor, reference: str, outcome: str, *, override_unpaid: bool = False) -> BookingView:
+    """Mark the register: attended, did not attend, or turned away. Moves the offer's status with it.
+
+    A booking not paid (by the one payment rule; a payment plan allowing attendance counts as paid) is marked
+    attended only with ``override_unpaid=True``; the audit entry then records the override and who made it."""
     actor.require(Perm.BOOKINGS_MANAGE)
     org_id = actor.require_org()
     if outcome not in ATTENDANCE_OUTCOMES:
@@ -843,6 +850,17 @@ def record_attendance(actor: Actor, reference: str, outcome: str) -> BookingView
         session = s.get(CourseSession, booking.session_id)
         if session.starts_at > now + timedelta(hours=12):
             raise ValidationFailed("The register opens on the day of the course.", {"session": "future"})
+        overridden = None
+        if outcome == BookingStatus.ATTENDED and booking.status != BookingStatus.ATTENDED:
+            from atlas_app.services.payments.state import payment_summary
+
+            money = payment_summary(s, booking.id, now)
+            if money.attendance_needs_override:
+                if not override_unpaid:
+                    raise UnpaidAttendance(
+                        f"{money.label}: {money.amount_text}. This client has not paid. Confirm to mark them "
+                        "attended anyway.", {"override_unpaid": money.state})
+                overridden = {"pay_state": money.state, "amount": money.amount_text, "by": actor.username}
         offer = _load_offer(s, org_id, booking.offer_id, lock=True)
         before = _snapshot(booking)
         booking.status, booking.updated_at = outcome, now
@@ -851,8 +869,10 @@ def record_attendance(actor: Actor, reference: str, outcome: str) -> BookingView
         s.add(offer)
         label = OUTCOME_LABELS[outcome]
         timeline(s, offer, outcome, f"{label}: {session_text(s, session)}", booking.id, actor.username)
-        audit.record(s, actor, "booking", booking.reference, "attendance", before=before,
-                     after={"status": outcome})
+        after = {"status": outcome}
+        if overridden is not None:
+            after["unpaid_override"] = overridden
+        audit.record(s, actor, "booking", booking.reference, "attendance", before=before, after=after)
         return booking_view(s, booking)
 
 
@@ -910,6 +930,7 @@ def get_booking(actor: Actor, reference: str) -> BookingView:
 __all__ = [
     "AlreadyBooked", "AtlasError", "BookingView", "ClientProof", "SessionFull", "active_booking", "book",
     "booking_view", "cancel", "check_bookable", "check_caller", "check_clients_booking", "confirm_hold",
-    "expire_offers", "get_booking", "give_back_seat", "hold_seat", "move_seat", "record_attendance",
+    "UnpaidAttendance", "expire_offers", "get_booking", "give_back_seat", "hold_seat", "move_seat",
+    "record_attendance",
     "release_expired_holds", "return_to_police", "take_seat", "transfer",
 ]

@@ -12,7 +12,7 @@ from sqlalchemy import and_, func, or_
 from sqlmodel import Session, select
 
 from atlas_app.db import contains, read_session, utcnow, write_session
-from atlas_app.domain.statuses import OfferStatus, RequestStatus, SessionStatus
+from atlas_app.domain.statuses import BookingStatus, OfferStatus, RequestStatus, SessionStatus
 from atlas_app.models import (
     ACTIVE_BOOKING_STATUSES,
     Booking,
@@ -31,6 +31,7 @@ from atlas_app.services.platform import audit, bounds, throttles as lookup_throt
 from atlas_app.services.platform.actor import Actor
 from atlas_app.services.booking.bookings import booking_view, get_terms
 from atlas_app.services.booking.catalogue import proximity_rank, session_rows
+from atlas_app.services.payments.state import booking_paid_flags
 from atlas_app.services.platform.errors import NotFound, ValidationFailed
 from atlas_app.services.platform.permissions import Perm
 from atlas_app.timeutil import london_date, london_midnight
@@ -245,6 +246,18 @@ class ClientHit:
     course_code: str
     critical_date: date
     offer_status: str
+    # The paid flag of the offer's latest booking holding a seat (``PaymentSummary.flag``), empty without one.
+    paid_flag: dict[str, str] = field(default_factory=dict)
+
+
+def _latest_seat_bookings(s: Session, offer_ids: list[int]) -> dict[int, int]:
+    """offer id -> its latest booking that holds a seat."""
+    if not offer_ids:
+        return {}
+    rows = s.exec(select(Booking.offer_id, func.max(Booking.id))
+                  .where(Booking.offer_id.in_(offer_ids), Booking.status.in_(BookingStatus.HOLDS_SEAT))
+                  .group_by(Booking.offer_id)).all()
+    return {offer_id: booking_id for offer_id, booking_id in rows}
 
 
 def search_clients(actor: Actor, *, query: str = "", date_of_birth: date | None = None, postcode: str = "",
@@ -277,9 +290,11 @@ def search_clients(actor: Actor, *, query: str = "", date_of_birth: date | None 
         if postcode.strip():
             stmt = stmt.where(func.replace(func.upper(Client.postcode), " ", "") == _compact(postcode))
         rows = s.exec(stmt.order_by(Client.last_name, Client.first_name, Offer.id).limit(limit)).all()
+        latest = _latest_seat_bookings(s, [o.id for _, o, _ in rows])
+        flags = booking_paid_flags(s, list(latest.values()))
         return [
             ClientHit(c.id, f"{c.first_name} {c.last_name}", c.date_of_birth, c.postcode, o.id, o.offer_reference,
-                      code, o.critical_date, o.status)
+                      code, o.critical_date, o.status, flags.get(latest.get(o.id), {}))
             for c, o, code in rows
         ]
 
@@ -327,6 +342,8 @@ class ClientRecord:
     timeline: list[TimelineEntry] = field(default_factory=list)
     calls: list[CallView] = field(default_factory=list)
     requests: list[RequestView] = field(default_factory=list)
+    # booking id -> its paid flag (``PaymentSummary.flag``), for the bookings that hold a seat.
+    paid_flags: dict[int, dict[str, str]] = field(default_factory=dict)
 
 
 def client_record(actor: Actor, client_id: int) -> ClientRecord:
@@ -362,6 +379,7 @@ def client_record(actor: Actor, client_id: int) -> ClientRecord:
             calls=[CallView(c.id, c.at, c.call_type, c.outcome, c.notes, u or "") for c, u in calls],
             requests=[RequestView(r.id, r.kind, r.details, r.status, r.created_at, r.decision_note)
                       for r in requests],
+            paid_flags=booking_paid_flags(s, [b.id for b in bookings if b.status in BookingStatus.HOLDS_SEAT]),
         )
 
 

@@ -11,6 +11,7 @@ from sqlmodel import select
 from atlas_app.db import read_session, utcnow
 from atlas_app.domain.statuses import BookingStatus
 from atlas_app.models import Booking, Client, CourseSession, CourseType, Offer, Region, Venue
+from atlas_app.services.payments.state import payment_summaries
 from atlas_app.services.platform.actor import Actor
 from atlas_app.services.platform import bounds
 from atlas_app.services.platform.errors import NotFound
@@ -47,6 +48,9 @@ class RegisterEntry:
     needs: dict[str, Any]
     needs_text: str
     created_at: datetime
+    # The paid flag (``PaymentSummary.flag``) and whether marking attended needs the unpaid override.
+    paid_flag: dict[str, str] = field(default_factory=dict)
+    attend_needs_override: bool = False
 
 
 @dataclass(frozen=True)
@@ -102,6 +106,7 @@ def session_detail(actor: Actor, session_id: int) -> SessionDetail:
                    Booking.status.in_(BookingStatus.HOLDS_SEAT))
             .order_by(Client.last_name, Client.first_name, Booking.id)
         ).all()
+        money = payment_summaries(s, [b.id for b, _, _ in bookings])
         online = cs.delivery_mode == "online" or venue is None or venue.is_online
         address = "" if online else ", ".join(
             x for x in [venue.address_line1, venue.address_line2, venue.town, venue.postcode] if x)
@@ -117,6 +122,7 @@ def session_detail(actor: Actor, session_id: int) -> SessionDetail:
                     booking_id=b.id, reference=b.reference, status=b.status, channel=b.channel, client_id=c.id,
                     client_name=f"{c.first_name} {c.last_name}", offer_id=o.id, offer_reference=o.offer_reference,
                     needs=dict(b.needs or {}), needs_text=needs_text(b.needs), created_at=b.created_at,
+                    paid_flag=money[b.id].flag(), attend_needs_override=money[b.id].attendance_needs_override,
                 )
                 for b, o, c in bookings
             ],

@@ -5,13 +5,14 @@ for many bookings in one query (:func:`payment_summaries`).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import Integer, and_, case, cast, func, literal
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
 from atlas_app.db import read_session, utcnow
+from atlas_app.domain.money import format_pence
 from atlas_app.domain.statuses import PAY_STATE_LABELS, BookingStatus, PaymentStatus, PayState, PlanStatus
 from atlas_app.models import Booking
 from atlas_app.models.payments import (
@@ -21,7 +22,7 @@ from atlas_app.models.payments import (
 )
 from atlas_app.services.booking import bookings as booking_service
 from atlas_app.services.platform.errors import NotFound
-from atlas_app.timeutil import london_date
+from atlas_app.timeutil import LONDON, london_date
 
 PAYMENT_STATES = tuple(PayState)
 PAYMENT_STATE_LABELS = PAY_STATE_LABELS
@@ -127,6 +128,84 @@ class PaymentSummary:
     plan_allows_attendance: bool
     needs_attention: bool
     facts: PaymentFacts
+    # What a page shows with the flag, decided here so the flag, the amount and the due text always agree.
+    amount_label: str = ""  # "Still to pay", "Paid", "Refunded", "Waived"
+    amount_pence: int = 0
+    due_text: str = ""  # "Payment due by 5 January 2027", "Next instalment £33 due 5 January 2027" or ""
+    next_instalment_pence: int = 0
+    next_instalment_on: date | None = None
+
+    @property
+    def amount_text(self) -> str:
+        return f"{self.amount_label} {format_pence(self.amount_pence)}"
+
+    @property
+    def attendance_needs_override(self) -> bool:
+        """Marking this booking attended needs staff to confirm they are letting an unpaid client in (a payment plan
+        allowing attendance counts as paid for the register)."""
+        if self.state in PayState.SETTLED:
+            return False
+        return not (self.plan_active and self.plan_allows_attendance and self.state != PayState.OVERDUE)
+
+    def flag(self) -> dict[str, str]:
+        """The paid flag as a page row carries it (strings only)."""
+        return {"pay_state": self.state, "pay_label": self.label, "pay_amount": self.amount_text,
+                "pay_due": self.due_text}
+
+
+def _day_text(day: date) -> str:
+    return f"{day.day} {day:%B %Y}"
+
+
+def display_fields(state: str, facts: PaymentFacts, next_instalment: tuple[date, int] | None) -> dict:
+    """The amount and due text shown beside a flag: one rule, so a page never shows "Still to pay" under a
+    "Refunded" flag or "Payment due by" next to a payment plan."""
+    net = facts.paid_pence - facts.refunded_pence
+    owed = max(0, facts.fee_pence - net - facts.waived_pence)
+    out = {"next_instalment_pence": 0, "next_instalment_on": None, "due_text": ""}
+    if state == PayState.WAIVED:
+        out.update(amount_label="Waived", amount_pence=facts.waived_pence)
+    elif state == PayState.PAID:
+        out.update(amount_label="Paid", amount_pence=net + facts.waived_pence)
+    elif state == PayState.REFUNDED:
+        # Money went back to the client: the flag and the amount both say what was refunded.
+        out.update(amount_label="Refunded", amount_pence=facts.refunded_pence)
+    else:
+        out.update(amount_label="Still to pay", amount_pence=owed)
+        if facts.plan_active and next_instalment is not None:
+            on, amount = next_instalment
+            out.update(next_instalment_pence=amount, next_instalment_on=on,
+                       due_text=f"Next instalment {format_pence(amount)} due {_day_text(on)}")
+        elif not facts.plan_active and facts.payment_due_at is not None:
+            out["due_text"] = f"Payment due by {_day_text(facts.payment_due_at.astimezone(LONDON).date())}"
+    return out
+
+
+def next_instalments(s: Session, plan_booking_ids: list[int],
+                     settled: dict[int, tuple[int, int]]) -> dict[int, tuple[date, int]]:
+    """The next instalment (its day and what is left of it) of each booking on an active plan, in one query.
+    ``settled`` gives each booking's (money kept plus waivers, fee less the plan's total)."""
+    if not plan_booking_ids:
+        return {}
+    lineage = lineage_cte(plan_booking_ids)
+    rows = s.exec(
+        select(lineage.c.booking_id, PlanInstalment.due_on, PlanInstalment.amount_pence)
+        .join(PaymentPlan, and_(PaymentPlan.booking_id == lineage.c.ancestor_id,
+                                PaymentPlan.status == PlanStatus.ACTIVE))
+        .join(PlanInstalment, PlanInstalment.plan_id == PaymentPlan.id)
+        .order_by(lineage.c.booking_id, PlanInstalment.due_on, PlanInstalment.seq)
+    ).all()
+    out: dict[int, tuple[date, int]] = {}
+    cumulative: dict[int, int] = {}
+    for bid, due_on, amount in rows:
+        if bid in out:
+            continue
+        have, before_plan = settled[bid]
+        cumulative[bid] = cumulative.get(bid, 0) + amount
+        required = before_plan + cumulative[bid]
+        if have < required:
+            out[bid] = (due_on, min(amount, required - have))
+    return out
 
 
 def lineage_cte(booking_ids: list[int]):
@@ -190,6 +269,10 @@ def payment_summaries(s: Session, booking_ids: list[int], now: datetime | None =
         .where(Booking.id.in_(ids))
     ).all()
     out: dict[int, PaymentSummary] = {}
+    settled = {bid: (int(paid or 0) - int(refunded or 0) + int(waived or 0), (fee or 0) - int(total or 0))
+               for bid, _r, _s, fee, _d, paid, refunded, waived, _a, plan_bid, _al, total, _pd in rows
+               if plan_bid is not None}
+    upcoming = next_instalments(s, list(settled), settled)
     for (bid, ref, status, fee, due_at, paid, refunded, waived, attention, plan_bid, allow, total,
          plan_due) in rows:
         facts = PaymentFacts(
@@ -205,7 +288,7 @@ def payment_summaries(s: Session, booking_ids: list[int], now: datetime | None =
             waived_pence=facts.waived_pence,
             outstanding_pence=max(0, facts.fee_pence - net - facts.waived_pence),
             payment_due_at=due_at, plan_active=facts.plan_active, plan_allows_attendance=bool(allow),
-            needs_attention=bool(attention), facts=facts,
+            needs_attention=bool(attention), facts=facts, **display_fields(state, facts, upcoming.get(bid)),
         )
     return out
 
@@ -215,6 +298,11 @@ def payment_summary(s: Session, booking_id: int, now: datetime | None = None) ->
     if summary is None:
         raise NotFound("No such booking.")
     return summary
+
+
+def booking_paid_flags(s: Session, booking_ids: list[int], now: datetime | None = None) -> dict[int, dict[str, str]]:
+    """The paid flag of each booking (state, words, amount and due text) for a list page, in one go."""
+    return {bid: summary.flag() for bid, summary in payment_summaries(s, booking_ids, now).items()}
 
 
 def booking_payment_states(organisation_id: int, booking_ids: list[int]) -> dict[int, str]:

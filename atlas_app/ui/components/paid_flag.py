@@ -37,6 +37,23 @@ def paid_flag(state_var: rx.Var | str, **props) -> rx.Component:
                     class_name="paid-flag", **props)
 
 
+def paid_flag_cell(row: rx.Var, flag_id: rx.Var | str | None = None) -> rx.Component:
+    """The paid flag of a page row with the amount and due text beside it, all from one payment summary (the row
+    carries ``PaymentSummary.flag()``: pay_state, pay_label, pay_amount, pay_due). A row without a pay_state (a
+    booking that gave its seat back) shows a dash."""
+    props = {"id": flag_id} if flag_id is not None else {}
+    return rx.cond(
+        row["pay_state"].to(str) != "",
+        rx.vstack(
+            paid_flag(row["pay_state"].to(str), **props),
+            rx.text(row["pay_amount"], size="1"),
+            rx.cond(row["pay_due"].to(str) != "", rx.text(row["pay_due"], size="1", color_scheme="gray")),
+            spacing="1", align="start",
+        ),
+        rx.text("—", aria_hidden="true"),
+    )
+
+
 def demo_banner(message: str = "DEMO — no real money. This is a demonstration: no card is charged and no money "
                                "moves.") -> rx.Component:
     """The label every page showing the demo card provider carries."""

@@ -28,7 +28,6 @@ from atlas_app.ui.public.booking_wizard import (
     FOCUS_HEADING_JS,
     MODE_LABELS,
     back_link,
-    booked_text,
     check_postcode,
     clock,
     continue_button,
@@ -47,10 +46,10 @@ from atlas_app.ui.public.booking_wizard import (
     text_input,
     wizard_page,
 )
+from atlas_app.ui.components.paid_flag import paid_flag
 from atlas_app.ui.runtime import page
 from atlas_app.ui.session import client_ip, public
 
-# A current booking (awaiting payment or confirmed) reads by its payment state: ``booked_text``.
 STATUS_TEXT = {status.value: text for status, text in BOOKING_CLIENT_LABELS.items()}
 SESSION_LIMIT = 60
 
@@ -76,6 +75,7 @@ class ManageBookingState(rx.State):
     where_text: str = ""
     fee_text: str = ""
     payment_text: str = ""
+    pay_state: str = ""
     critical_date_text: str = ""
     needs_text: str = ""
     terms_text: str = ""
@@ -123,10 +123,9 @@ class ManageBookingState(rx.State):
         self._mode = b.delivery_mode
         self.found = True
         self.reference = b.reference
-        if paying is not None:
-            self.status_text = booked_text(paying.state).capitalize()
-        else:
-            self.status_text = STATUS_TEXT.get(b.status, b.status.replace("_", " ").capitalize())
+        # The status says where the booking stands; the paid flag says where its money stands.
+        self.status_text = STATUS_TEXT.get(b.status, b.status.replace("_", " ").capitalize())
+        self.pay_state = paying.state if paying is not None else ""
         self.course_text = f"{b.course_name} ({b.course_code})"
         self.when_text = session_text(b.starts_at, b.ends_at)
         self.where_text = "Online, by live video" if b.delivery_mode == "online" else \
@@ -400,6 +399,7 @@ def manage_view_page() -> rx.Component:
             _row("Where", M.where_text, "where"),
             _row("Fee", rx.fragment(M.fee_text, rx.cond(M.payment_text != "", rx.fragment(". ", M.payment_text))),
                  "fee"),
+            rx.cond(M.pay_state != "", _row("Payment", paid_flag(M.pay_state, id="manage-paid-flag"), "payment")),
             _row("Support needs", M.needs_text, "needs"),
             _row("Deadline", rx.fragment("Complete the course by ", M.critical_date_text), "deadline"),
             style={"margin": "0"},

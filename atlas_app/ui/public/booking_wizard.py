@@ -105,12 +105,16 @@ def payment_text(summary) -> str:
         return "The fee has been waived: there is nothing to pay."
     still = f"{pounds(summary.outstanding_pence)} is still to pay"
     if summary.state == "part_paid":
-        plan = " on your payment plan" if summary.plan_active else by
-        return f"Part-paid: {pounds(summary.paid_pence)} paid; {still}{plan}."
+        if summary.plan_active:
+            nxt = f". {summary.due_text}" if summary.due_text else ""
+            return f"Part-paid: {pounds(summary.paid_pence)} paid; {still} on your payment plan{nxt}."
+        return f"Part-paid: {pounds(summary.paid_pence)} paid; {still}{by}."
     if summary.state == "overdue":
         return f"The payment is overdue: {still}. Please pay now or telephone us, or the place may be released."
     if summary.state == "refunded":
-        return f"{pounds(summary.refunded_pence)} was refunded; {still}."
+        return f"{pounds(summary.refunded_pence)} was refunded to you."
+    if summary.plan_active and summary.due_text:
+        return f"Not paid yet: {still}. {summary.due_text}."
     return f"Not paid yet. The fee must be paid{by}." if by else "Not paid yet."
 
 

@@ -33,6 +33,7 @@ from atlas_app.ui.components.kit import (
 )
 from atlas_app.ui.components.forms import field, form_error
 from atlas_app.ui.components.shell import AuthState, NavItem, register_nav, staff_page
+from atlas_app.ui.components.paid_flag import paid_flag_cell
 from atlas_app.ui.components.table import data_table
 from atlas_app.ui.format import london, pounds
 from atlas_app.ui.session import private, require
@@ -137,6 +138,7 @@ class ClientSearchState(rx.State):
                 "client_id": str(h.client_id), "name": h.name, "date_of_birth": _day(h.date_of_birth),
                 "postcode": h.postcode, "offer_reference": h.offer_reference, "course_code": h.course_code,
                 "critical_date": _day(h.critical_date), "offer_status": h.offer_status,
+                "pay_state": "", "pay_label": "", "pay_amount": "", "pay_due": "", **h.paid_flag,
             }
             for h in hits
         ]
@@ -157,7 +159,8 @@ def _hit_card(h: rx.Var) -> rx.Component:
     return rx.vstack(
         rx.hstack(
             rx.link(h["name"], href="/bookings/client/" + h["client_id"], weight="bold"),
-            coded_badge(h["offer_status"], OFFER_STATUS),
+            rx.hstack(coded_badge(h["offer_status"], OFFER_STATUS),
+                      paid_flag_cell(h, "card-hit-paid-" + h["offer_reference"]), spacing="2", align="center"),
             justify="between", width="100%", align="center", wrap="wrap",
         ),
         rx.text("Offer ", h["offer_reference"], " · ", h["course_code"], " · critical date ", h["critical_date"],
@@ -207,7 +210,8 @@ def clients_page() -> rx.Component:
                         id="client-hit-count", weight="medium"),
                 table_or_cards(
                     data_table(
-                        ["Client", "Offer", "Course", "Critical date", "Offer status", "Date of birth", "Postcode"],
+                        ["Client", "Offer", "Course", "Critical date", "Offer status", "Paid", "Date of birth",
+                         "Postcode"],
                         ClientSearchState.hits,
                         lambda h: [
                             rx.link(h["name"], href="/bookings/client/" + h["client_id"], weight="medium"),
@@ -215,6 +219,7 @@ def clients_page() -> rx.Component:
                             h["course_code"],
                             h["critical_date"],
                             coded_badge(h["offer_status"], OFFER_STATUS),
+                            paid_flag_cell(h, "hit-paid-" + h["offer_reference"]),
                             h["date_of_birth"],
                             h["postcode"],
                         ],
@@ -315,6 +320,7 @@ class ClientState(rx.State):
                 "can_transfer": "yes" if b.status in BookingStatus.CHANGEABLE else "",
                 "can_cancel": "yes" if b.status in BookingStatus.ACTIVE else "",
                 "made": london(b.created_at),
+                "pay_state": "", "pay_label": "", "pay_amount": "", "pay_due": "", **record.paid_flags.get(b.id, {}),
             }
             for b in record.bookings
         ]
@@ -800,7 +806,8 @@ def _booking_card(b: rx.Var) -> rx.Component:
     return rx.vstack(
         rx.hstack(
             rx.text(b["reference"], weight="bold"),
-            coded_badge(b["status"], BOOKING_STATUS),
+            rx.hstack(coded_badge(b["status"], BOOKING_STATUS), paid_flag_cell(b, "card-paid-" + b["reference"]),
+                      spacing="2", align="center"),
             justify="between", width="100%", align="center", wrap="wrap",
         ),
         rx.link(b["session"], href="/bookings/session/" + b["session_id"], size="2"),
@@ -1143,7 +1150,7 @@ def client_page() -> rx.Component:
                     "Bookings",
                     table_or_cards(
                         data_table(
-                            ["Booking", "Session", "Status", "Channel", "Fee", "Needs", "Made", "Actions"],
+                            ["Booking", "Session", "Status", "Paid", "Channel", "Fee", "Needs", "Made", "Actions"],
                             ClientState.bookings,
                             lambda b: [
                                 rx.vstack(rx.text(b["reference"], weight="medium", white_space="nowrap"),
@@ -1152,6 +1159,7 @@ def client_page() -> rx.Component:
                                           spacing="0"),
                                 rx.link(b["session"], href="/bookings/session/" + b["session_id"]),
                                 coded_badge(b["status"], BOOKING_STATUS),
+                                paid_flag_cell(b, "paid-" + b["reference"]),
                                 rx.text(b["channel"], id="channel-" + b["reference"]),
                                 b["fee"],
                                 b["needs"],

@@ -35,6 +35,7 @@ from atlas_app.ui.components.kit import (
 )
 from atlas_app.ui.components.forms import field, form_notice
 from atlas_app.ui.components.shell import AuthState, NavItem, register_nav, staff_page
+from atlas_app.ui.components.paid_flag import paid_flag_cell
 from atlas_app.ui.components.table import data_table
 from atlas_app.ui.format import london
 from atlas_app.ui.session import private, require
@@ -307,6 +308,9 @@ class SessionState(rx.State):
     cancel_effect: str = ""  # what cancelling the session would do, from the service
     cancel_needs_confirm: bool = False
     form_key: int = 0
+    # A client not paid, refused "attended" until staff confirm: the warning and the booking it is for.
+    unpaid_warning: str = ""
+    unpaid_reference: str = ""
     _refs: set[str] = set()
     _day: str = ""
     _fixed: dict = {}
@@ -346,6 +350,7 @@ class SessionState(rx.State):
                 "client_id": str(e.client_id),
                 "name": e.client_name, "offer_reference": e.offer_reference, "needs": e.needs_text or "None",
                 "markable": "yes" if e.status in BookingStatus.ON_REGISTER else "",
+                **e.paid_flag,
             }
             for e in detail.entries
         ]
@@ -373,12 +378,31 @@ class SessionState(rx.State):
 
     @rx.event
     async def mark(self, reference: str, outcome: str):
+        return await self._mark(reference, outcome, override=False)
+
+    @rx.event
+    async def confirm_unpaid(self):
+        """Mark attended the unpaid client the warning is about (the service records the override and who)."""
+        reference, self.unpaid_reference, self.unpaid_warning = self.unpaid_reference, "", ""
+        if reference:
+            return await self._mark(reference, BookingStatus.ATTENDED.value, override=True)
+
+    @rx.event
+    def cancel_unpaid(self):
+        self.unpaid_reference, self.unpaid_warning = "", ""
+
+    async def _mark(self, reference: str, outcome: str, override: bool):
         actor = await require(self, Perm.BOOKINGS_MANAGE)
         reference = str(reference)
         if reference not in self._refs or outcome not in booking_service.ATTENDANCE_OUTCOMES:
             return rx.toast.error("That booking is not on this register.")
         try:
-            view = await asyncio.to_thread(booking_service.record_attendance, actor, reference, outcome)
+            view = await asyncio.to_thread(booking_service.record_attendance, actor, reference, outcome,
+                                           override_unpaid=override)
+        except booking_service.UnpaidAttendance as exc:
+            self.unpaid_reference, self.unpaid_warning = reference, str(exc)
+            self.notice = self.error = ""
+            return
         except AtlasError as exc:
             self.error = str(exc)
             self.notice = ""
@@ -469,6 +493,29 @@ def _register_buttons(e: rx.Var, prefix: str) -> rx.Component:
     )
 
 
+def _pay_cell(e: rx.Var, prefix: str) -> rx.Component:
+    return paid_flag_cell(e, prefix + e["reference"])
+
+
+def _unpaid_dialog() -> rx.Component:
+    return rx.alert_dialog.root(
+        rx.alert_dialog.content(
+            rx.alert_dialog.title("Not paid"),
+            rx.alert_dialog.description(rx.text(SessionState.unpaid_warning, role="alert", id="unpaid-warning")),
+            rx.text("Your name is recorded against letting this client attend unpaid.", size="2",
+                    color_scheme="gray"),
+            rx.hstack(
+                rx.alert_dialog.cancel(rx.button("Go back", variant="soft", color_scheme="gray",
+                                                 on_click=SessionState.cancel_unpaid, id="cancel-unpaid")),
+                rx.alert_dialog.action(rx.button("Mark attended anyway", color_scheme="amber",
+                                                 on_click=SessionState.confirm_unpaid, id="confirm-unpaid")),
+                spacing="3", justify="end", margin_top="1em",
+            ),
+        ),
+        open=SessionState.unpaid_warning != "",
+    )
+
+
 def _edit_dialog() -> rx.Component:
     f = SessionState.edit_form
     return rx.dialog.root(
@@ -533,7 +580,8 @@ def _entry_card(e: rx.Var) -> rx.Component:
     return rx.vstack(
         rx.hstack(
             rx.link(e["name"], href="/bookings/client/" + e["client_id"], weight="bold"),
-            coded_badge(e["status"], BOOKING_STATUS),
+            rx.hstack(coded_badge(e["status"], BOOKING_STATUS), _pay_cell(e, "card-paid-"), spacing="2",
+                      align="center"),
             justify="between", width="100%", align="center", wrap="wrap",
         ),
         rx.text("Offer ", e["offer_reference"], " · booking ", e["reference"], " (", e["channel"], ")", size="2",
@@ -594,7 +642,7 @@ def session_page() -> rx.Component:
                     ),
                     table_or_cards(
                         data_table(
-                            ["Name", "Offer", "Booking", "Status", "Needs", "Register"],
+                            ["Name", "Offer", "Booking", "Status", "Paid", "Needs", "Register"],
                             SessionState.entries,
                             lambda e: [
                                 rx.link(e["name"], href="/bookings/client/" + e["client_id"], weight="medium"),
@@ -602,6 +650,7 @@ def session_page() -> rx.Component:
                                 rx.vstack(rx.text(e["reference"], white_space="nowrap"),
                                           rx.text(e["channel"], size="1", color_scheme="gray"), spacing="0"),
                                 coded_badge(e["status"], BOOKING_STATUS, badge_id="entry-status-" + e["reference"]),
+                                _pay_cell(e, "entry-paid-"),
                                 e["needs"],
                                 _register_buttons(e, "mark-"),
                             ],
@@ -631,6 +680,7 @@ def session_page() -> rx.Component:
             ),
         ),
         _edit_dialog(),
+        _unpaid_dialog(),
         spacing="4",
         width="100%",
     )

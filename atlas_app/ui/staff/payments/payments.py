@@ -14,6 +14,7 @@ from typing import Any
 import reflex as rx
 
 from atlas_app.domain.money import pence_decimal
+from atlas_app.domain.statuses import BOOKING_LABELS
 from atlas_app.services import payments
 from atlas_app.services.platform import bounds
 from atlas_app.services.platform.errors import AtlasError, PermissionDenied, ValidationFailed
@@ -123,7 +124,7 @@ class BookingPaymentsState(rx.State):
         rows = await asyncio.to_thread(payments.attention_list, actor)
         self.attention_rows = [
             {"payment_id": str(r.payment_id), "reference": r.booking_reference, "client": r.client_name,
-             "status": r.booking_status.replace("_", " "), "amount": pounds(r.amount_pence),
+             "status": BOOKING_LABELS.get(r.booking_status, r.booking_status), "amount": pounds(r.amount_pence),
              "refundable": pounds(r.refundable_pence), "received": london(r.received_at), "reason": r.reason,
              "demo": "yes" if r.is_demo else ""}
             for r in rows
@@ -137,10 +138,10 @@ class BookingPaymentsState(rx.State):
         self.booking = {
             "reference": b.reference, "client": b.client_name, "offer": b.offer_reference,
             "course": f"{b.course_name} ({b.course_code})", "session": b.session_text,
-            "status": b.status.replace("_", " "), "fee": pounds(s.fee_pence), "paid": pounds(s.paid_pence),
+            "status": BOOKING_LABELS.get(b.status, b.status), "fee": pounds(s.fee_pence), "paid": pounds(s.paid_pence),
             "refunded": pounds(s.refunded_pence), "waived": pounds(s.waived_pence),
             "outstanding": pounds(s.outstanding_pence), "outstanding_value": pence_decimal(s.outstanding_pence),
-            "due": london(s.payment_due_at) if s.payment_due_at else "", "state": s.state,
+            "due": s.due_text, "state": s.state, "amount_label": s.amount_label, "amount": pounds(s.amount_pence),
             "plan": ("; ".join(f"{pounds(a)} by {d:%d %b %Y}" for d, a in plan.instalments)
                      + (" (may attend on the plan)" if plan.allow_attend_on_plan else "")) if plan else "",
         }
@@ -296,7 +297,7 @@ def _booking_panel() -> rx.Component:
     b = S.booking
     row = {"margin": "0 0 0.4em 0"}
 
-    def item(term: str, value) -> list[rx.Component]:
+    def item(term, value) -> list[rx.Component]:
         return [rx.el.dt(term, style={"font-weight": "500", "color": "var(--gray-11)"}), rx.el.dd(value, style=row)]
 
     return rx.card(
@@ -307,8 +308,8 @@ def _booking_panel() -> rx.Component:
                 *item("Client", b["client"]), *item("Offer", b["offer"]), *item("Course", b["course"]),
                 *item("When and where", b["session"]), *item("Booking status", b["status"]),
                 *item("Fee", b["fee"]), *item("Paid (after refunds)", b["paid"]), *item("Waived", b["waived"]),
-                *item("Still to pay", rx.text(b["outstanding"], weight="bold", id="booking-outstanding")),
-                *item("Payment due by", rx.cond(b["due"] != "", b["due"], "—")),
+                *item(b["amount_label"], rx.text(b["amount"], weight="bold", id="booking-outstanding")),
+                *item("Due", rx.cond(b["due"] != "", rx.text(b["due"], id="booking-due"), "—")),
                 *item("Payment plan", rx.cond(b["plan"] != "", b["plan"], "None")),
                 style={"display": "grid", "grid-template-columns": "minmax(8em, max-content) minmax(0, 1fr)",
                        "column-gap": "1em", "margin": "0"},
