@@ -176,6 +176,16 @@ def record(
     return entry
 
 
+def about_client(client_id: int | None) -> tuple[str, int] | None:
+    """The subject of an entry about this client (None when there is no client)."""
+    return None if client_id is None else ("client", int(client_id))
+
+
+def about_person(person_id: int | None) -> tuple[str, int] | None:
+    """The subject of an entry about this casework person (None when there is none)."""
+    return None if person_id is None else ("person", int(person_id))
+
+
 def _subject(subject: tuple[str, int] | None) -> tuple[str | None, int | None]:
     if subject is None:
         return None, None
