@@ -422,6 +422,23 @@ def _row(r: AuditEntry) -> AuditRow:
                     r.subject_kind, r.subject_id)
 
 
+def _subject_condition(session: Session, org_id: int, kind: str, subject_id: int) -> Any:
+    """Entries about one client or casework person of the organisation: those naming it as their subject and, for
+    a person, the entries of every case they are linked to (a case's entries are about all its people)."""
+    from sqlalchemy import and_, or_
+
+    from atlas_app.models.casework import Case, CasePerson
+
+    own = and_(AuditEntry.subject_kind == kind, AuditEntry.subject_id == int(subject_id))
+    if kind != "person":
+        return own
+    cases = session.exec(select(CasePerson.case_id).join(Case, Case.id == CasePerson.case_id)
+                         .where(CasePerson.person_id == int(subject_id), Case.organisation_id == org_id)).all()
+    if not cases:
+        return own
+    return or_(own, and_(AuditEntry.entity == "case", AuditEntry.entity_id.in_([str(c) for c in set(cases)])))
+
+
 def _offer_condition(session: Session, org_id: int, reference: str) -> Any:
     """Entries about one of the organisation's offers: the offer's own, and those of its bookings, their payments,
     refunds and payment plans, its calls and its letters (matched by what each entry names)."""
@@ -488,9 +505,9 @@ def search(
     if date_to:
         conditions.append(AuditEntry.at < date_to)
     if client_id is not None:
-        conditions += [AuditEntry.subject_kind == "client", AuditEntry.subject_id == int(client_id)]
+        conditions.append(_subject_condition(session, org_id, "client", client_id))
     if person_id is not None:
-        conditions += [AuditEntry.subject_kind == "person", AuditEntry.subject_id == int(person_id)]
+        conditions.append(_subject_condition(session, org_id, "person", person_id))
     if offer_reference and offer_reference.strip():
         conditions.append(_offer_condition(session, org_id, offer_reference))
     total = session.exec(select(func.count()).select_from(AuditEntry).where(*conditions)).one()
@@ -509,13 +526,12 @@ def subject_trail(actor: Actor, kind: str, subject_id: int, batch: int = 1000) -
     org_id = actor.require_org()
     if kind not in SUBJECT_KINDS:
         raise NotFound("An audit trail is kept for clients and casework people.")
-    subject_id = int(subject_id)
+    with read_session() as s:
+        about = _subject_condition(s, org_id, kind, int(subject_id))
     last_id = 0
     while True:
         with read_session() as s:
-            rows = s.exec(select(AuditEntry).where(AuditEntry.organisation_id == org_id,
-                                                   AuditEntry.subject_kind == kind,
-                                                   AuditEntry.subject_id == subject_id,
+            rows = s.exec(select(AuditEntry).where(AuditEntry.organisation_id == org_id, about,
                                                    AuditEntry.id > last_id)
                           .order_by(AuditEntry.id).limit(batch)).all()
         if not rows:
