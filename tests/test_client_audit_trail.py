@@ -49,8 +49,8 @@ def trail(actor, kind: str, subject_id: int) -> list[tuple[str, str, str]]:
 @pytest.fixture
 def journey(world, actor, org):
     """Two clients imported from one file; the first books online, pays, is refunded and cancels."""
-    result = referrals.import_csv(actor, referral_csv(("CLE-AUD-1", "Ada", "Lovelace"), ("CLE-AUD-2", "Alan", "Turing")),
-                                  "police.csv")
+    data = referral_csv(("CLE-AUD-1", "Ada", "Lovelace"), ("CLE-AUD-2", "Alan", "Turing"))
+    result = referrals.import_csv(actor, data, "police.csv")
     assert result.ok and result.created == 2 and result.clients_created == 2
     offer = offer_of_ref(org.id, "CLE-AUD-1")
     held = booking_service.hold_seat(org.id, offer.id, world.session_id)

@@ -121,7 +121,8 @@ def move_payment(actor: Actor, payment_id: int, to_booking_reference: str, note:
         s.add(payment)
         s.flush()
         audit.record(s, actor, "payment", payment.id, "moved", before={"booking": old.reference},
-                     after={"booking": target.reference, "note": str(note or "")[:300]}, subject=about_booking(s, target))
+                     after={"booking": target.reference, "note": str(note or "")[:300]},
+                     subject=about_booking(s, target))
         booking_service.timeline(s, offer_of(s, target), "payment_moved",
                                  f"{pounds_text(payment.amount_pence)} moved from {old.reference} to {target.reference}",
                                  target.id, actor.username)

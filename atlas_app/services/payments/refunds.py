@@ -164,7 +164,8 @@ def send_card_refund(pending: ReservedRefund, actor: Actor | None, attention: st
                 flag_payment(s, payment, f"{attention} Stripe did not make the refund: {refund.error}", actor)
             audit.record(s, actor, "refund", refund.id, "failed",
                          after={"payment_id": payment.id, "amount_pence": refund.amount_pence,
-                                "error": refund.error}, organisation_id=payment.organisation_id, subject=about_booking(s, booking))
+                                "error": refund.error}, organisation_id=payment.organisation_id,
+                                subject=about_booking(s, booking))
         else:
             refund.provider_ref = result.id
             refund.status = RefundStatus.SUCCEEDED if result.status == "succeeded" else RefundStatus.PENDING
@@ -221,7 +222,8 @@ def provider_refund_update(s: Session, provider_ref: str, status: str, failure_r
         s.refresh(payment)
     audit.record(s, None, "refund", refund.id, "failed",
                  after={"payment_id": payment.id, "amount_pence": refund.amount_pence, "error": refund.error,
-                        "reported_by": "stripe"}, organisation_id=payment.organisation_id, subject=about_booking(s, payment.booking_id))
+                        "reported_by": "stripe"}, organisation_id=payment.organisation_id,
+                        subject=about_booking(s, payment.booking_id))
     flag_payment(s, payment, f"The card refund of {pounds_text(refund.amount_pence)} failed: {why}. The money is "
                              "not back with the client; refund them another way.")
     return "refund failure recorded", payment.organisation_id

@@ -201,7 +201,8 @@ def record_payment(actor: Actor, booking_reference: str, amount: Any, method: st
         s.add(payment)
         s.flush()
         audit.record(s, actor, "payment", payment.id, "waived" if method == "waiver" else "recorded",
-                     after={**payment_snapshot(payment), "booking": booking.reference}, subject=about_booking(s, booking))
+                     after={**payment_snapshot(payment), "booking": booking.reference},
+                     subject=about_booking(s, booking))
         offer = offer_of(s, booking)
         booking_service.timeline(
             s, offer, "fee_waived" if method == "waiver" else "payment_received",
