@@ -209,3 +209,29 @@ def test_a_casework_persons_trail_has_their_own_entries_and_their_cases(org, act
     with read_session() as s:
         assert audit.search(s, actor, person_id=pid)[1] == len(got)
         assert audit.verify_trail(s).ok
+
+
+def test_every_writer_of_an_entry_about_a_client_or_person_names_its_subject():
+    """Read from the source: an ``audit.record`` call whose entity is a client's offer, booking, payment, refund,
+    plan, call, request or letter, or a casework person, passes ``subject=``; otherwise its entry would be
+    missing from that client's or person's trail."""
+    import ast
+    from pathlib import Path
+
+    import atlas_app
+
+    about_someone = {"offer", "booking", "payment", "refund", "payment_plan", "call", "special_request", "letter",
+                     "person", "client"}
+    root = Path(atlas_app.__file__).parent / "services"
+    missing, seen = [], 0
+    for path in sorted(root.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "record"
+                    and isinstance(node.func.value, ast.Name) and node.func.value.id == "audit"):
+                continue
+            entity = node.args[2] if len(node.args) > 2 else None
+            if isinstance(entity, ast.Constant) and entity.value in about_someone:
+                seen += 1
+                if not any(k.arg == "subject" for k in node.keywords):
+                    missing.append(f"{path.relative_to(root)}:{node.lineno}")
+    assert seen >= 30 and missing == []
