@@ -214,13 +214,13 @@ def test_the_single_audit_chain_keeps_verifying_as_chain_0_after_0017(scratch_en
         with Session(scratch_engine) as s:
             return audit.verify_trail(s)
 
-    run_alembic(scratch_engine, "upgrade", "0017")
+    run_alembic(scratch_engine, "upgrade", "head")  # the model has the columns of every migration
     report = trail()
     assert report.ok and [(c.chain, c.entries_checked) for c in report.chains] == [(0, 3)]
     run_alembic(scratch_engine, "downgrade", "0015")  # nothing on an organisation's chain yet: it can go back
     with scratch_engine.connect() as connection:
         assert connection.exec_driver_sql("SELECT id, last_seq FROM audit_chain_head").all() == [(1, 3)]
-    run_alembic(scratch_engine, "upgrade", "0017")
+    run_alembic(scratch_engine, "upgrade", "head")
     with Session(scratch_engine, expire_on_commit=False) as s:
         audit.record(s, system_actor(org_id, "after"), "thing", "1", "touched")
         system = audit.record(s, None, "thing", "2", "swept")

@@ -20,7 +20,7 @@ from starlette.routing import Route
 
 from atlas_app.api.web import same_origin
 from atlas_app.web_session import session_token_from_cookie_header
-from atlas_app.services.platform import auth
+from atlas_app.services.platform import audit, auth
 from atlas_app.services.insight import letters, reports
 from atlas_app.services.platform.actor import Actor
 from atlas_app.services.platform.errors import AtlasError, NotAuthenticated, PermissionDenied
@@ -99,7 +99,23 @@ async def letters_pdf(request: Request) -> Response:
     return Response(run.pdf, media_type="application/pdf", headers=headers)
 
 
+async def audit_trail_export(request: Request) -> Response:
+    """One client's or casework person's audit trail as CSV: ``audit.view``, the actor's organisation only."""
+    kind = request.path_params["kind"]
+    try:
+        if not same_origin(request):
+            raise PermissionDenied("This request did not come from Atlas.")
+        actor = await _actor(request)
+        subject_id = request.path_params["subject_id"]
+        chunks = await run_in_threadpool(audit.trail_csv, actor, kind, subject_id)
+    except AtlasError as exc:
+        return _error(exc)
+    return StreamingResponse(chunks, media_type=MEDIA["csv"],
+                             headers=_attachment(f"audit-trail-{kind}-{subject_id}.csv"))
+
+
 routes = [
+    Route("/api/audit/{kind:str}/{subject_id:int}.csv", audit_trail_export, methods=["GET"]),
     Route("/api/reports/{report}.{fmt}", report_export, methods=["GET"]),
     Route("/api/letters/pdf", letters_pdf, methods=["POST"]),
 ]

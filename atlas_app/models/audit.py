@@ -16,6 +16,7 @@ class AuditEntry(SQLModel, table=True):
     __table_args__ = (
         Index("ix_audit_entry_org_id", "organisation_id", "id"),  # the dashboards' change marker
         Index("ux_audit_entry_chain_seq", "chain", "seq", unique=True),
+        Index("ix_audit_entry_subject", "organisation_id", "subject_kind", "subject_id", "id"),  # one subject's trail
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -32,6 +33,10 @@ class AuditEntry(SQLModel, table=True):
     action: str = Field(max_length=60, index=True)
     before: dict[str, Any] | None = Field(default=None, sa_type=JSON)
     after: dict[str, Any] | None = Field(default=None, sa_type=JSON)
+    # Who the entry is about: ("client", client id) or ("person", casework person id); None for entries about
+    # neither, and for every entry written before migration 0024. Covered by the hash when set.
+    subject_kind: str | None = Field(default=None, max_length=20)
+    subject_id: int | None = Field(default=None)
     prev_hash: str = Field(max_length=64)
     hash: str = Field(max_length=64)
 

@@ -469,7 +469,7 @@ def hold_seat(organisation_id: int, offer_id: int, session_id: int, needs: dict[
         timeline(s, offer, "seat_held", session_text(s, session), booking.id)
         view = booking_view(s, booking)
         audit.record(s, None, "booking", booking.reference, "held", after=_snapshot(booking),
-                     organisation_id=organisation_id)
+                     organisation_id=organisation_id, subject=("client", offer.client_id))
         return view
 
 
@@ -521,7 +521,7 @@ def confirm_hold(organisation_id: int, offer_id: int, booking_reference: str,
         view = booking_view(s, booking)
         _queue_confirmation(s, offer, view)
         audit.record(s, None, "booking", booking.reference, "booked", before=before, after=_snapshot(booking),
-                     organisation_id=organisation_id)
+                     organisation_id=organisation_id, subject=("client", offer.client_id))
         return view
 
 
@@ -666,7 +666,8 @@ def book(actor: Actor, offer_id: int, session_id: int, needs: dict[str, Any] | N
         # The organisation's confirmation template came with the offer row (one statement fewer on this path).
         template = None if offer.email_subject is None else (offer.email_subject, offer.email_body)
         _queue_confirmation(s, offer, view, client=client, template=template)
-        audit.record(s, actor, "booking", new.reference, "booked", after=_snapshot(new, course.id))
+        audit.record(s, actor, "booking", new.reference, "booked", after=_snapshot(new, course.id),
+                     subject=("client", offer.client_id))
         return view
 
 
@@ -776,7 +777,7 @@ def transfer(organisation_id: int, reference: str, new_session_id: int, *, actor
         _queue_confirmation(s, offer, view, "transfer")
         audit.record(s, actor, "booking", old.reference, "transferred", before=before,
                      after={"status": BookingStatus.TRANSFERRED, "to": new.reference, "session_id": new_session.id},
-                     organisation_id=organisation_id)
+                     organisation_id=organisation_id, subject=("client", offer.client_id))
         return view
 
 
@@ -824,7 +825,8 @@ def cancel(organisation_id: int, reference: str, *, actor: Actor | None = None, 
         if before["status"] != BookingStatus.HELD:
             _queue_confirmation(s, offer, view, "cancellation", extra_lines=money_lines)
         audit.record(s, actor, "booking", booking.reference, "cancelled", before=before,
-                     after={"status": BookingStatus.CANCELLED, "reason": reason[:300]}, organisation_id=organisation_id)
+                     after={"status": BookingStatus.CANCELLED, "reason": reason[:300]}, organisation_id=organisation_id,
+                     subject=("client", offer.client_id))
         return view
 
 
@@ -872,7 +874,8 @@ def record_attendance(actor: Actor, reference: str, outcome: str, *, override_un
         after = {"status": outcome}
         if overridden is not None:
             after["unpaid_override"] = overridden
-        audit.record(s, actor, "booking", booking.reference, "attendance", before=before, after=after)
+        audit.record(s, actor, "booking", booking.reference, "attendance", before=before, after=after,
+                     subject=("client", offer.client_id))
         return booking_view(s, booking)
 
 
@@ -913,7 +916,8 @@ def return_to_police(actor: Actor, offer_id: int, reason: str) -> None:
         s.add(offer)
         timeline(s, offer, "returned", reason.strip()[:300], None, actor.username)
         audit.record(s, actor, "offer", offer.offer_reference, "returned_to_police", before={"status": before},
-                     after={"status": OfferStatus.RETURNED, "reason": reason.strip()[:300]})
+                     after={"status": OfferStatus.RETURNED, "reason": reason.strip()[:300]},
+                     subject=("client", offer.client_id))
 
 
 def get_booking(actor: Actor, reference: str) -> BookingView:

@@ -414,7 +414,8 @@ def log_call(actor: Actor, *, client_id: int | None, offer_id: int | None, call_
         s.add(call)
         s.flush()
         audit.record(s, actor, "call", call.id, "logged",
-                     after={"client_id": call.client_id, "call_type": call_type, "outcome": outcome})
+                     after={"client_id": call.client_id, "call_type": call_type, "outcome": outcome},
+                     subject=audit.about_client(call.client_id or (offer.client_id if offer else None)))
         if call_type == "special_circumstances" and client is not None:
             kind = request_kind if request_kind in REQUEST_KINDS else "other"
             request = SpecialRequest(organisation_id=org_id, client_id=client.id, offer_id=call.offer_id, kind=kind,
@@ -425,7 +426,8 @@ def log_call(actor: Actor, *, client_id: int | None, offer_id: int | None, call_
             s.add(ClientEvent(organisation_id=org_id, client_id=client.id, offer_id=call.offer_id,
                               kind="special_request", detail=f"Special circumstances request ({kind}) opened",
                               username=actor.username))
-            audit.record(s, actor, "special_request", request.id, "opened", after={"kind": kind})
+            audit.record(s, actor, "special_request", request.id, "opened", after={"kind": kind},
+                         subject=audit.about_client(client.id))
         return call.id
 
 
@@ -448,6 +450,7 @@ def decide_request(actor: Actor, request_id: int, approve: bool, note: str = "")
         s.add(ClientEvent(organisation_id=org_id, client_id=request.client_id, offer_id=request.offer_id,
                           kind="special_request", detail=f"Special circumstances request {request.status}",
                           username=actor.username))
-        audit.record(s, actor, "special_request", request.id, request.status, after={"note": request.decision_note})
+        audit.record(s, actor, "special_request", request.id, request.status, after={"note": request.decision_note},
+                     subject=audit.about_client(request.client_id))
 
 

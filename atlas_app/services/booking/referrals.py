@@ -31,7 +31,9 @@ The rules
   changes while it has a live booking, or whose reference now names a different person, is a bad row.
 * The client is matched within the organisation by driving licence number, else by name and date of birth; a new
   client is created only when neither matches.
-* Each new offer gets a "referred" event on the client's timeline; the import gets one audit entry.
+* Each new offer gets a "referred" event on the client's timeline. Every client and offer the import creates or
+  changes gets its own audit entry about that client (written together, in the import's transaction), and the
+  import itself one more.
 * Everything is written in one transaction: a crash part-way leaves the database as it was.
 * Progress goes to an ``ImportJob`` row (``rows_done`` of ``rows_total``) that the app polls. On PostgreSQL it moves
   during the write too; SQLite allows one writer at a time, so there it moves while the file is checked and then
@@ -45,7 +47,7 @@ import io
 import re
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
@@ -631,9 +633,11 @@ def _plan(s: Session, org_id: int, rows: list[tuple[int, Referral]]) -> _Plan:
 
 
 def _apply(s: Session, actor: Actor, org_id: int, rows: list[tuple[int, Referral]], source: str,
-           progress: Callable[[int], None] | None = None) -> tuple[_Counts, list[RowError], dict[str, int]]:
-    """Check the rows against the database and write them, inside the caller's transaction. Returns the counts,
-    the row problems (when there are any, nothing was written) and offer reference -> offer id."""
+           progress: Callable[[int], None] | None = None,
+           job_id: int | None = None) -> tuple[_Counts, list[RowError], dict[str, int]]:
+    """Check the rows against the database and write them, inside the caller's transaction, with an audit entry
+    for each client and offer created or changed. Returns the counts, the row problems (when there are any,
+    nothing was written) and offer reference -> offer id."""
     counts = _Counts()
     planned = _plan(s, org_id, rows)
     if planned.errors:
@@ -650,6 +654,12 @@ def _apply(s: Session, actor: Actor, org_id: int, rows: list[tuple[int, Referral
         made[line] = client
     s.flush()
     counts.clients_created = len(made)
+    origin = {"source": source, **({"import_job": job_id} if job_id is not None else {})}
+    entries: list[audit.Pending] = [
+        audit.Pending("client", c.id, "created", after={"first_name": c.first_name, "last_name": c.last_name,
+                                                        "date_of_birth": c.date_of_birth, **origin},
+                      subject=("client", c.id))
+        for c in made.values()]
 
     today = london_date(utcnow())
     offer_ids: dict[str, int] = {}
@@ -660,7 +670,10 @@ def _apply(s: Session, actor: Actor, org_id: int, rows: list[tuple[int, Referral
             if defining_line is not None:
                 client = made[defining_line]
             else:
-                _update_client(s, client, r)
+                changed = _update_client(s, client, r)
+                if changed:
+                    entries.append(audit.Pending("client", client.id, "updated", after={"changed": changed, **origin},
+                                                 subject=("client", client.id)))
             offer = Offer(organisation_id=org_id, offer_reference=r.offer_reference, client_id=client.id,
                           course_type_id=ct.id, offence_date=r.offence_date, critical_date=r.critical_date,
                           police_force=r.police_force, source=source,
@@ -674,6 +687,9 @@ def _apply(s: Session, actor: Actor, org_id: int, rows: list[tuple[int, Referral
             if changed:
                 counts.updated += 1
                 counts.changes.append((r.offer_reference, changed))
+                entries.append(audit.Pending("offer", offer.offer_reference, "updated",
+                                             after={"changed": changed, **origin},
+                                             subject=("client", offer.client_id)))
                 s.add(ClientEvent(organisation_id=org_id, client_id=offer.client_id, offer_id=offer.id,
                                   kind="referral_updated",
                                   detail=("Police sent new details: " + ", ".join(changed))[:500],
@@ -689,6 +705,11 @@ def _apply(s: Session, actor: Actor, org_id: int, rows: list[tuple[int, Referral
     s.flush()
     for offer, r in new_offers:
         offer_ids[r.offer_reference] = offer.id
+        entries.append(audit.Pending("offer", offer.offer_reference, "referred",
+                                     after={"course_type": r.course_type, "offence_date": r.offence_date,
+                                            "critical_date": r.critical_date, "police_force": r.police_force,
+                                            "status": offer.status, **origin},
+                                     subject=("client", offer.client_id)))
         s.add(ClientEvent(organisation_id=org_id, client_id=offer.client_id, offer_id=offer.id, kind="referred",
                           detail=f"Offer {offer.offer_reference} for {r.course_type}"
                                  + (f" from {r.police_force}" if r.police_force else ""),
@@ -698,6 +719,7 @@ def _apply(s: Session, actor: Actor, org_id: int, rows: list[tuple[int, Referral
                               kind="offer_expired",
                               detail=f"The critical date {offer.critical_date:%d %B %Y} had passed on arrival."))
     s.flush()
+    audit.record_many(s, actor, entries, organisation_id=org_id)
     return counts, [], offer_ids
 
 
@@ -816,7 +838,7 @@ def _run(actor: Actor, org_id: int, data: bytes, filename: str, job_id: int | No
             progress.enabled = is_postgres(s)
             while True:
                 counts, row_errors, _ids = _apply(s, actor, org_id, checked, "import",
-                                                  lambda n: progress(n, "importing"))
+                                                  lambda n: progress(n, "importing"), job_id=job_id)
                 if not row_errors:
                     break
                 # _apply writes nothing when it finds bad rows.
@@ -880,11 +902,6 @@ def _submit(actor: Actor, org_id: int, referral: Referral, source: str) -> Refer
             raise ImportRejected(row_errors)
         offer_id = ids[referral.offer_reference]
         kind = "created" if counts.created else "updated" if counts.updated else "unchanged"
-        if kind != "unchanged":
-            audit.record(s, actor, "offer", referral.offer_reference, "referred" if kind == "created" else "updated",
-                         after={**{k: v for k, v in asdict(referral).items()
-                                   if k in ("course_type", "offence_date", "critical_date", "police_force")},
-                                "source": source})
         offer = s.get(Offer, offer_id)
         return ReferralOutcome(kind, offer_id, referral.offer_reference, offer.status,
                                counts.changes[0][1] if counts.changes else [])

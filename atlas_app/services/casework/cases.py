@@ -428,7 +428,8 @@ def link_person(actor: Actor, case_id: Any, person_id: Any, role_id: Any = None)
         s.add(CasePerson(organisation_id=org_id, case_id=case.id, person_id=person.id,
                          role_id=role.id if role else None))
         audit.record(s, actor, "case", case.id, "person_linked",
-                     after={"person": person_ref(person.id), "role": role.name if role else ""})
+                     after={"person": person_ref(person.id), "role": role.name if role else ""},
+                     subject=audit.about_person(person.id))
 
 
 def link_place(actor: Actor, case_id: Any, uprn: Any) -> None:

@@ -268,7 +268,7 @@ def create_person(actor: Actor, data: dict[str, Any], allow_duplicate: bool = Fa
             after["uprn"] = place.uprn
         if allow_duplicate:
             after["created_despite_possible_duplicate"] = True
-        audit.record(s, actor, "person", person.id, "created", after=after)
+        audit.record(s, actor, "person", person.id, "created", after=after, subject=audit.about_person(person.id))
         return person.id
 
 
@@ -287,7 +287,8 @@ def update_person(actor: Actor, person_id: Any, data: dict[str, Any]) -> None:
             old.pop(key, None)
             new.pop(key, None)
         if new:
-            audit.record(s, actor, "person", person.id, "updated", before=old, after=new)
+            audit.record(s, actor, "person", person.id, "updated", before=old, after=new,
+                         subject=audit.about_person(person.id))
 
 
 def add_contact(actor: Actor, person_id: Any, contact_type_id: Any, value: str, preferred: bool = False) -> int:
@@ -302,7 +303,8 @@ def add_contact(actor: Actor, person_id: Any, contact_type_id: Any, value: str, 
                             is_preferred=bool(preferred))
         s.add(row)
         s.flush()
-        audit.record(s, actor, "person", person.id, "contact_added", after={"type": ctype.name, "value": value})
+        audit.record(s, actor, "person", person.id, "contact_added", after={"type": ctype.name, "value": value},
+                     subject=audit.about_person(person.id))
         return row.id
 
 
@@ -326,7 +328,8 @@ def add_reference(actor: Actor, person_id: Any, reference_type_id: Any, value: s
                               value_key=key)
         s.add(row)
         s.flush()
-        audit.record(s, actor, "person", person.id, "reference_added", after={"type": rtype.name, "value": value})
+        audit.record(s, actor, "person", person.id, "reference_added", after={"type": rtype.name, "value": value},
+                     subject=audit.about_person(person.id))
         return row.id
 
 
@@ -351,7 +354,7 @@ def add_address(actor: Actor, person_id: Any, uprn: Any, from_date: Any = None, 
         s.add(row)
         s.flush()
         audit.record(s, actor, "person", person.id, "address_added",
-                     after={"uprn": place.uprn, "from": start, "to": end})
+                     after={"uprn": place.uprn, "from": start, "to": end}, subject=audit.about_person(person.id))
         return row.id
 
 
@@ -373,7 +376,8 @@ def add_relationship(actor: Actor, person_id: Any, related_person_id: Any, relat
         s.add(row)
         s.flush()
         audit.record(s, actor, "person", person.id, "relationship_added",
-                     after={"relationship": rtype.name, "related_person": person_ref(other.id)})
+                     after={"relationship": rtype.name, "related_person": person_ref(other.id)},
+                     subject=audit.about_person(person.id))
         return row.id
 
 
@@ -653,8 +657,10 @@ def merge_people(actor: Actor, keep_id: Any, remove_id: Any) -> None:
         s.add(keep)
         s.add(gone)
         snapshot = {"name": full_name(gone), "date_of_birth": gone.date_of_birth, "ref": person_ref(gone.id)}
-        audit.record(s, actor, "person", keep.id, "merged_in", after={"merged": snapshot, "moved": moved})
-        audit.record(s, actor, "person", gone.id, "merged_into", after={"into": person_ref(keep.id)})
+        audit.record(s, actor, "person", keep.id, "merged_in", after={"merged": snapshot, "moved": moved},
+                     subject=audit.about_person(keep.id))
+        audit.record(s, actor, "person", gone.id, "merged_into", after={"into": person_ref(keep.id)},
+                     subject=audit.about_person(gone.id))
 
 
 def people_at_place(s: Session, org_id: int, place_id: int) -> list[LinkRow]:

@@ -572,7 +572,8 @@ def _produce(actor: Actor, code: str, pairs: list[tuple[int, int | None]], email
         for t, _subject, _body in merged:
             audit.record(s, actor, "letter", t.reference, "produced",
                          after={"template": template.code, "client_id": t.client_id, "booking_id": t.booking_id,
-                                "emailed": email and bool(t.client_email), "run": label})
+                                "emailed": email and bool(t.client_email), "run": label},
+                                subject=audit.about_client(t.client_id))
     stamp = london_date(utcnow()).isoformat()
     return LetterRun(pdf=pdf, filename=f"letters-{template.code}-{label}-{stamp}.pdf", count=len(merged),
                      emailed=emailed, no_email=no_email, references=[t.reference for t, _, _ in merged])

@@ -17,6 +17,7 @@ from atlas_app.models.payments import (
 )
 from atlas_app.services.booking import bookings as booking_service
 from atlas_app.services.payments.ledger import (
+    about_booking,
     booking_by_reference,
     offer_of,
     pounds_text,
@@ -87,7 +88,7 @@ def resolve_attention(actor: Actor, payment_id: int, note: str) -> None:
         payment.attention_resolved_at, payment.attention_resolved_by = utcnow(), actor.username
         s.add(payment)
         audit.record(s, actor, "payment", payment.id, "attention_resolved", before={"reason": payment.attention_reason},
-                     after={"note": note})
+                     after={"note": note}, subject=about_booking(s, payment.booking_id))
 
 
 def move_payment(actor: Actor, payment_id: int, to_booking_reference: str, note: str = "") -> PaymentRow:
@@ -120,7 +121,8 @@ def move_payment(actor: Actor, payment_id: int, to_booking_reference: str, note:
         s.add(payment)
         s.flush()
         audit.record(s, actor, "payment", payment.id, "moved", before={"booking": old.reference},
-                     after={"booking": target.reference, "note": str(note or "")[:300]})
+                     after={"booking": target.reference, "note": str(note or "")[:300]},
+                     subject=about_booking(s, target))
         booking_service.timeline(s, offer_of(s, target), "payment_moved",
                                  f"{pounds_text(payment.amount_pence)} moved from {old.reference} to {target.reference}",
                                  target.id, actor.username)

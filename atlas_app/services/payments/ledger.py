@@ -64,6 +64,13 @@ def offer_of(s: Session, booking: Booking) -> Offer:
     return s.get(Offer, booking.offer_id)
 
 
+def about_booking(s: Session, booking: Booking | int) -> tuple[str, int]:
+    """The audit subject of an entry about a booking, or its payment, refund or plan: the offer's client."""
+    if not isinstance(booking, Booking):
+        booking = s.get(Booking, booking)
+    return audit.about_client(offer_of(s, booking).client_id)
+
+
 def pounds_text(pence: int) -> str:
     return format_pence(pence)
 
@@ -94,7 +101,7 @@ def flag_payment(s: Session, payment: Payment, reason: str, actor: Actor | None 
     booking_service.timeline(s, offer, "payment_needs_attention", reason, booking.id,
                              actor.username if actor else "")
     audit.record(s, actor, "payment", payment.id, "needs_attention", after={"reason": reason[:500]},
-                 organisation_id=payment.organisation_id)
+                 organisation_id=payment.organisation_id, subject=about_booking(s, booking))
 
 
 def _revive(s: Session, booking: Booking, now: datetime) -> str | None:
@@ -161,7 +168,7 @@ def settle(s: Session, booking: Booking, payment: Payment | None, actor: Actor |
                 booking_service.timeline(s, offer, "paid", detail, booking.id, actor.username if actor else "")
                 audit.record(s, actor, "booking", booking.reference, "paid", before=before,
                              after={"status": BookingStatus.CONFIRMED, "payment_state": summary.state},
-                             organisation_id=booking.organisation_id)
+                             organisation_id=booking.organisation_id, subject=about_booking(s, booking))
         for plan in s.exec(select(PaymentPlan).where(PaymentPlan.booking_id == booking.id,
                                                      PaymentPlan.status == PlanStatus.ACTIVE)).all():
             plan.status, plan.completed_at = PlanStatus.COMPLETE, now
@@ -228,7 +235,7 @@ def record_provider_payment(s: Session, attempt: CheckoutAttempt, *, amount_penc
         attempt.payment_intent_id = provider_ref
     s.add(attempt)
     audit.record(s, None, "payment", payment.id, "recorded", after=payment_snapshot(payment),
-                 organisation_id=payment.organisation_id)
+                 organisation_id=payment.organisation_id, subject=about_booking(s, booking))
     booking_service.timeline(s, offer_of(s, booking), "payment_received",
                              f"{pounds_text(amount_pence)} paid by card online"
                              + (f" ({DEMO_LABEL})" if attempt.provider == "demo" else ""), booking.id)

@@ -21,7 +21,7 @@ from atlas_app.models.payments import (
     Refund,
 )
 from atlas_app.services.booking import bookings as booking_service
-from atlas_app.services.payments.ledger import lock_booking, offer_of, pounds_text
+from atlas_app.services.payments.ledger import about_booking, lock_booking, offer_of, pounds_text
 from atlas_app.services.payments.refunds import (
     ReservedRefund,
     refund_row,
@@ -139,7 +139,7 @@ def _release(s: Session, booking: Booking, summary: PaymentSummary, now: datetim
     audit.record(s, None, "booking", booking.reference, "released_unpaid",
                  before={"status": BookingStatus.AWAITING_PAYMENT},
                  after={"status": BookingStatus.EXPIRED, "payment_due_at": booking.payment_due_at},
-                 organisation_id=booking.organisation_id)
+                 organisation_id=booking.organisation_id, subject=about_booking(s, booking))
     client = s.get(Client, offer.client_id)
     if client and client.email:
         emails.send(s, "booking_released", view=booking_service.booking_view(s, booking), offer=offer,

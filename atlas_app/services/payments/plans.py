@@ -16,6 +16,7 @@ from atlas_app.models.payments import (
 )
 from atlas_app.services.booking import bookings as booking_service
 from atlas_app.services.payments.ledger import (
+    about_booking,
     booking_by_reference,
     offer_of,
     parse_pence,
@@ -113,7 +114,8 @@ def approve_plan(actor: Actor, booking_reference: str, instalments: list[tuple[d
         audit.record(s, actor, "payment_plan", plan.id, "approved",
                      after={"booking": booking.reference, "total_pence": total,
                             "allow_attend": plan.allow_attend_on_plan,
-                            "instalments": [[d.isoformat(), a] for d, a in parsed], "reason": reason})
+                            "instalments": [[d.isoformat(), a] for d, a in parsed], "reason": reason},
+                            subject=about_booking(s, booking))
         if allow_attend_on_plan and booking.status == BookingStatus.AWAITING_PAYMENT:
             booking.status, booking.updated_at = BookingStatus.CONFIRMED, now
             s.add(booking)
@@ -146,4 +148,5 @@ def cancel_plan(actor: Actor, plan_id: int, reason: str) -> None:
         s.add(plan)
         booking = s.get(Booking, plan.booking_id)
         booking_service.timeline(s, offer_of(s, booking), "payment_plan_cancelled", reason, booking.id, actor.username)
-        audit.record(s, actor, "payment_plan", plan.id, "cancelled", after={"reason": reason})
+        audit.record(s, actor, "payment_plan", plan.id, "cancelled", after={"reason": reason},
+                     subject=about_booking(s, plan.booking_id))

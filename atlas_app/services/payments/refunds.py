@@ -21,6 +21,7 @@ from atlas_app.models.payments import (
 )
 from atlas_app.services.booking import bookings as booking_service
 from atlas_app.services.payments.ledger import (
+    about_booking,
     flag_payment,
     lock_booking,
     offer_of,
@@ -163,7 +164,8 @@ def send_card_refund(pending: ReservedRefund, actor: Actor | None, attention: st
                 flag_payment(s, payment, f"{attention} Stripe did not make the refund: {refund.error}", actor)
             audit.record(s, actor, "refund", refund.id, "failed",
                          after={"payment_id": payment.id, "amount_pence": refund.amount_pence,
-                                "error": refund.error}, organisation_id=payment.organisation_id)
+                                "error": refund.error}, organisation_id=payment.organisation_id,
+                                subject=about_booking(s, booking))
         else:
             refund.provider_ref = result.id
             refund.status = RefundStatus.SUCCEEDED if result.status == "succeeded" else RefundStatus.PENDING
@@ -220,7 +222,8 @@ def provider_refund_update(s: Session, provider_ref: str, status: str, failure_r
         s.refresh(payment)
     audit.record(s, None, "refund", refund.id, "failed",
                  after={"payment_id": payment.id, "amount_pence": refund.amount_pence, "error": refund.error,
-                        "reported_by": "stripe"}, organisation_id=payment.organisation_id)
+                        "reported_by": "stripe"}, organisation_id=payment.organisation_id,
+                        subject=about_booking(s, payment.booking_id))
     flag_payment(s, payment, f"The card refund of {pounds_text(refund.amount_pence)} failed: {why}. The money is "
                              "not back with the client; refund them another way.")
     return "refund failure recorded", payment.organisation_id
@@ -231,7 +234,7 @@ def _after_refund(s: Session, actor: Actor | None, booking: Booking, payment: Pa
     audit.record(s, actor, "refund", refund.id, "refunded",
                  after={"payment_id": payment.id, "amount_pence": refund.amount_pence, "reason": refund.reason,
                         "provider_ref": refund.provider_ref, "source": refund.source, "booking": booking.reference},
-                 organisation_id=payment.organisation_id)
+                 organisation_id=payment.organisation_id, subject=about_booking(s, booking))
     offer = offer_of(s, booking)
     booking_service.timeline(s, offer, "refunded", f"{pounds_text(refund.amount_pence)} refunded: {refund.reason}",
                              booking.id, actor.username if actor else "")

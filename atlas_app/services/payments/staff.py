@@ -21,6 +21,7 @@ from atlas_app.models.payments import (
 )
 from atlas_app.services.booking import bookings as booking_service
 from atlas_app.services.payments.ledger import (
+    about_booking,
     booking_by_reference,
     offer_of,
     parse_pence,
@@ -200,7 +201,8 @@ def record_payment(actor: Actor, booking_reference: str, amount: Any, method: st
         s.add(payment)
         s.flush()
         audit.record(s, actor, "payment", payment.id, "waived" if method == "waiver" else "recorded",
-                     after={**payment_snapshot(payment), "booking": booking.reference})
+                     after={**payment_snapshot(payment), "booking": booking.reference},
+                     subject=about_booking(s, booking))
         offer = offer_of(s, booking)
         booking_service.timeline(
             s, offer, "fee_waived" if method == "waiver" else "payment_received",

@@ -5,6 +5,10 @@ row breaks that chain from that point, which ``verify_trail`` (``python -m atlas
 each chain. Each organisation's entries are on its own chain (``AuditEntry.chain`` = the organisation's id) with its
 own head row, so one organisation's writers never wait for another's; entries with no organisation are on chain 0,
 which also holds, unchanged, every entry written before chains were per organisation (migration 0017).
+
+An entry about a client or a casework person names it as its subject (``subject=("client", id)``); the subject is
+covered by the entry's hash, so moving an entry onto or off someone's trail breaks the chain like any other change.
+Entries with no subject (and every entry from before migration 0024) hash exactly as they always did.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from enum import Enum
-from typing import Any
+from typing import Any, Iterator
 
 from sqlalchemy import func, text
 from sqlmodel import Session, select
@@ -24,7 +28,7 @@ from sqlmodel import Session, select
 from atlas_app.db import read_session, utcnow
 from atlas_app.models import AuditChainHead, AuditEntry
 from atlas_app.services.platform.actor import Actor
-from atlas_app.services.platform.errors import PermissionDenied
+from atlas_app.services.platform.errors import NotFound, PermissionDenied
 from atlas_app.services.platform.permissions import Perm
 
 GENESIS = "0" * 64
@@ -47,8 +51,11 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
+SUBJECT_KINDS = ("client", "person")
+
+
 def _fields(entry: AuditEntry) -> dict[str, Any]:
-    return {
+    fields = {
         "seq": entry.seq,
         "at": entry.at.isoformat(),
         "organisation_id": entry.organisation_id,
@@ -61,6 +68,10 @@ def _fields(entry: AuditEntry) -> dict[str, Any]:
         "after": entry.after,
         "prev_hash": entry.prev_hash,
     }
+    if entry.subject_kind is not None:
+        fields["subject_kind"] = entry.subject_kind
+        fields["subject_id"] = entry.subject_id
+    return fields
 
 
 def _payload(fields: dict[str, Any]) -> str:
@@ -84,6 +95,8 @@ class _Draft:
     action: str
     before: dict[str, Any] | None
     after: dict[str, Any] | None
+    subject_kind: str | None = None
+    subject_id: int | None = None
     seq: int = 0
     prev_hash: str = ""
     hash: str = ""
@@ -91,7 +104,7 @@ class _Draft:
 
 
 _DRAFT_FIELDS = ("seq", "at", "organisation_id", "user_id", "username", "entity", "entity_id", "action", "before",
-                 "after", "prev_hash", "hash")
+                 "after", "subject_kind", "subject_id", "prev_hash", "hash")
 
 
 def chain_of(organisation_id: int | None) -> int:
@@ -138,24 +151,16 @@ def record(
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
     organisation_id: int | None = None,
+    subject: tuple[str, int] | None = None,
 ) -> AuditEntry | _Draft:
     """Append an audit entry to its organisation's chain inside the caller's transaction (so it commits or rolls
     back with the change).
 
     The chain's head stays locked until the caller commits, and every writer of the organisation needs it, so
     callers record their entry as their last change. On PostgreSQL the append is a single statement (lock the head,
-    chain and insert the entry, move the head), so the lock is held for that statement and the commit only."""
-    draft = _Draft(
-        at=utcnow(),
-        organisation_id=organisation_id if organisation_id is not None else (actor.organisation_id if actor else None),
-        user_id=actor.user_id if actor else None,
-        username=actor.username if actor else "",
-        entity=entity,
-        entity_id="" if entity_id is None else str(entity_id),
-        action=action,
-        before=_jsonable(before) if before is not None else None,
-        after=_jsonable(after) if after is not None else None,
-    )
+    chain and insert the entry, move the head), so the lock is held for that statement and the commit only.
+    ``subject`` is who the entry is about: ("client", client id) or ("person", person id)."""
+    draft = _draft(actor, entity, entity_id, action, before, after, organisation_id, subject)
     if session.get_bind().dialect.name == "postgresql" and _append_in_one_statement(session, draft):
         return draft
     entry = AuditEntry(chain=chain_of(draft.organisation_id), **{name: getattr(draft, name) for name in _DRAFT_FIELDS})
@@ -169,6 +174,81 @@ def record(
     session.add(head)
     session.flush()
     return entry
+
+
+def about_client(client_id: int | None) -> tuple[str, int] | None:
+    """The subject of an entry about this client (None when there is no client)."""
+    return None if client_id is None else ("client", int(client_id))
+
+
+def about_person(person_id: int | None) -> tuple[str, int] | None:
+    """The subject of an entry about this casework person (None when there is none)."""
+    return None if person_id is None else ("person", int(person_id))
+
+
+def _subject(subject: tuple[str, int] | None) -> tuple[str | None, int | None]:
+    if subject is None:
+        return None, None
+    kind, subject_id = subject
+    if kind not in SUBJECT_KINDS or subject_id is None:
+        raise ValueError(f"audit subject must be one of {SUBJECT_KINDS} with an id, not {subject!r}")
+    return kind, int(subject_id)
+
+
+def _draft(actor: Actor | None, entity: str, entity_id: Any, action: str, before: dict[str, Any] | None,
+           after: dict[str, Any] | None, organisation_id: int | None, subject: tuple[str, int] | None) -> _Draft:
+    kind, subject_id = _subject(subject)
+    return _Draft(
+        at=utcnow(),
+        organisation_id=organisation_id if organisation_id is not None else (actor.organisation_id if actor else None),
+        user_id=actor.user_id if actor else None,
+        username=actor.username if actor else "",
+        entity=entity,
+        entity_id="" if entity_id is None else str(entity_id),
+        action=action,
+        before=_jsonable(before) if before is not None else None,
+        after=_jsonable(after) if after is not None else None,
+        subject_kind=kind,
+        subject_id=subject_id,
+    )
+
+
+@dataclass(frozen=True)
+class Pending:
+    """One entry for ``record_many``: what ``record`` takes, without the session and actor."""
+
+    entity: str
+    entity_id: Any
+    action: str
+    before: dict[str, Any] | None = None
+    after: dict[str, Any] | None = None
+    subject: tuple[str, int] | None = None
+
+
+def record_many(session: Session, actor: Actor | None, entries: list[Pending], organisation_id: int | None = None,
+                batch: int = 1000) -> int:
+    """Append many entries of one organisation to its chain in the caller's transaction, in the order given: the
+    head is locked once, each entry is chained and hashed exactly as ``record`` would, and they are written with a
+    few multi-row INSERTs. Returns how many were written."""
+    if not entries:
+        return 0
+    drafts = [_draft(actor, p.entity, p.entity_id, p.action, p.before, p.after, organisation_id, p.subject)
+              for p in entries]
+    chain = chain_of(drafts[0].organisation_id)
+    head = _locked_head(session, chain)
+    seq, prev = head.last_seq, head.last_hash
+    rows: list[dict[str, Any]] = []
+    for d in drafts:
+        seq += 1
+        d.seq, d.prev_hash = seq, prev
+        d.hash = prev = _digest(d)  # type: ignore[arg-type]  # _fields reads the same attributes off a draft
+        rows.append({"chain": chain, **{name: getattr(d, name) for name in _DRAFT_FIELDS}})
+    for i in range(0, len(rows), batch):
+        session.execute(AuditEntry.__table__.insert(), rows[i:i + batch])
+    head.last_seq, head.last_hash = seq, prev
+    session.add(head)
+    session.flush()
+    return len(rows)
 
 
 # The entry's digest is sha256 of its JSON (``_payload``); the JSON is cut around the two values only the head knows
@@ -187,9 +267,9 @@ WITH old AS (
     RETURNING h.last_seq AS seq, h.last_hash AS hash, old.last_hash AS prev_hash
 )
 INSERT INTO audit_entry (chain, seq, at, organisation_id, user_id, username, entity, entity_id, action, before,
-                         after, prev_hash, hash)
+                         after, subject_kind, subject_id, prev_hash, hash)
 SELECT :chain, head.seq, :at, :organisation_id, :user_id, :username, :entity, :entity_id, :action,
-       CAST(:before AS JSON), CAST(:after AS JSON), head.prev_hash, head.hash
+       CAST(:before AS JSON), CAST(:after AS JSON), :subject_kind, :subject_id, head.prev_hash, head.hash
 FROM head
 RETURNING id, seq, prev_hash, hash
 """)
@@ -210,7 +290,7 @@ def _append_in_one_statement(session: Session, entry: _Draft) -> bool:
     row = session.connection().execute(_APPEND_SQL, {
         "p1": p1, "p2": p2, "p3": p3, "chain": chain_of(entry.organisation_id), "at": entry.at, "organisation_id": entry.organisation_id,
         "user_id": entry.user_id, "username": entry.username, "entity": entry.entity, "entity_id": entry.entity_id,
-        "action": entry.action,
+        "action": entry.action, "subject_kind": entry.subject_kind, "subject_id": entry.subject_id,
         "before": None if entry.before is None else json.dumps(entry.before, ensure_ascii=False),
         "after": None if entry.after is None else json.dumps(entry.after, ensure_ascii=False),
     }).first()
@@ -333,6 +413,57 @@ class AuditRow:
     action: str
     before: dict[str, Any] | None
     after: dict[str, Any] | None
+    subject_kind: str | None = None
+    subject_id: int | None = None
+
+
+def _row(r: AuditEntry) -> AuditRow:
+    return AuditRow(r.seq, r.at, r.organisation_id, r.username, r.entity, r.entity_id, r.action, r.before, r.after,
+                    r.subject_kind, r.subject_id)
+
+
+def _subject_condition(session: Session, org_id: int, kind: str, subject_id: int) -> Any:
+    """Entries about one client or casework person of the organisation: those naming it as their subject and, for
+    a person, the entries of every case they are linked to (a case's entries are about all its people)."""
+    from sqlalchemy import and_, or_
+
+    from atlas_app.models.casework import Case, CasePerson
+
+    own = and_(AuditEntry.subject_kind == kind, AuditEntry.subject_id == int(subject_id))
+    if kind != "person":
+        return own
+    cases = session.exec(select(CasePerson.case_id).join(Case, Case.id == CasePerson.case_id)
+                         .where(CasePerson.person_id == int(subject_id), Case.organisation_id == org_id)).all()
+    if not cases:
+        return own
+    return or_(own, and_(AuditEntry.entity == "case", AuditEntry.entity_id.in_([str(c) for c in set(cases)])))
+
+
+def _offer_condition(session: Session, org_id: int, reference: str) -> Any:
+    """Entries about one of the organisation's offers: the offer's own, and those of its bookings, their payments,
+    refunds and payment plans, its calls and its letters (matched by what each entry names)."""
+    from sqlalchemy import and_, false, or_
+
+    from atlas_app.models import Booking, CallLog, Offer, Payment, PaymentPlan, Refund
+
+    ref = reference.strip().upper()
+    offer = session.exec(select(Offer).where(Offer.organisation_id == org_id,
+                                             func.upper(Offer.offer_reference) == ref)).first()
+    if offer is None:
+        return false()
+    bookings = session.exec(select(Booking.id, Booking.reference).where(Booking.offer_id == offer.id,
+                                                                        Booking.organisation_id == org_id)).all()
+    booking_ids = [b.id for b in bookings]
+    payments = session.exec(select(Payment.id).where(Payment.booking_id.in_(booking_ids))).all() if bookings else []
+    refunds = session.exec(select(Refund.id).where(Refund.payment_id.in_(payments))).all() if payments else []
+    plans = session.exec(select(PaymentPlan.id).where(PaymentPlan.booking_id.in_(booking_ids))).all() \
+        if bookings else []
+    calls = session.exec(select(CallLog.id).where(CallLog.offer_id == offer.id)).all()
+    named = [("offer", [offer.offer_reference]), ("booking", [b.reference for b in bookings]),
+             ("payment", payments), ("refund", refunds), ("payment_plan", plans), ("call", calls)]
+    parts = [and_(AuditEntry.entity == entity, AuditEntry.entity_id.in_([str(v) for v in values]))
+             for entity, values in named if values]
+    return or_(*parts)
 
 
 def search(
@@ -345,10 +476,18 @@ def search(
     action: str | None = None,
     date_from: datetime | None = None,
     date_to: datetime | None = None,
+    client_id: int | None = None,
+    person_id: int | None = None,
+    offer_reference: str | None = None,
     limit: int = 200,
     offset: int = 0,
+    oldest_first: bool = False,
 ) -> tuple[list[AuditRow], int]:
-    """Audit entries of the actor's organisation, newest first, filtered; returns (rows, total)."""
+    """Audit entries of the actor's organisation, newest first (or oldest first), filtered; returns (rows, total).
+
+    ``client_id`` / ``person_id``: the entries about that client or casework person; ``offer_reference``: the entries
+    about that offer, its bookings and their payments. Every condition is within the actor's organisation, so
+    another organisation's client, person or offer matches nothing."""
     if not actor.can(Perm.AUDIT_VIEW):
         raise PermissionDenied()
     org_id = actor.require_org()
@@ -365,14 +504,78 @@ def search(
         conditions.append(AuditEntry.at >= date_from)
     if date_to:
         conditions.append(AuditEntry.at < date_to)
+    if client_id is not None:
+        conditions.append(_subject_condition(session, org_id, "client", client_id))
+    if person_id is not None:
+        conditions.append(_subject_condition(session, org_id, "person", person_id))
+    if offer_reference and offer_reference.strip():
+        conditions.append(_offer_condition(session, org_id, offer_reference))
     total = session.exec(select(func.count()).select_from(AuditEntry).where(*conditions)).one()
+    order = AuditEntry.id.asc() if oldest_first else AuditEntry.id.desc()
     rows = session.exec(
-        select(AuditEntry).where(*conditions).order_by(AuditEntry.id.desc()).offset(offset).limit(min(limit, 1000))
+        select(AuditEntry).where(*conditions).order_by(order).offset(offset).limit(min(limit, 1000))
     ).all()
-    return [
-        AuditRow(r.seq, r.at, r.organisation_id, r.username, r.entity, r.entity_id, r.action, r.before, r.after)
-        for r in rows
-    ], total
+    return [_row(r) for r in rows], total
+
+
+def subject_trail(actor: Actor, kind: str, subject_id: int, batch: int = 1000) -> Iterator[AuditRow]:
+    """Every entry about one client or casework person of the actor's organisation, oldest first (from the
+    referral on), read a batch at a time. Another organisation's subject yields nothing."""
+    if not actor.can(Perm.AUDIT_VIEW):
+        raise PermissionDenied()
+    org_id = actor.require_org()
+    if kind not in SUBJECT_KINDS:
+        raise NotFound("An audit trail is kept for clients and casework people.")
+    with read_session() as s:
+        about = _subject_condition(s, org_id, kind, int(subject_id))
+    last_id = 0
+    while True:
+        with read_session() as s:
+            rows = s.exec(select(AuditEntry).where(AuditEntry.organisation_id == org_id, about,
+                                                   AuditEntry.id > last_id)
+                          .order_by(AuditEntry.id).limit(batch)).all()
+        if not rows:
+            return
+        for r in rows:
+            yield _row(r)
+        last_id = rows[-1].id
+
+
+CSV_COLUMNS = ("Sequence", "When (UTC)", "By", "Entity", "Entity id", "Action", "Before", "After")
+
+
+def trail_csv(actor: Actor, kind: str, subject_id: int) -> Iterator[bytes]:
+    """One subject's trail as CSV (UTF-8 with a byte-order mark), oldest first; every cell a spreadsheet could
+    run as a formula is neutralised. Permission and tenancy are checked before the first byte."""
+    import csv
+    import io
+
+    from atlas_app.services.insight.reports import safe_cell
+
+    rows = subject_trail(actor, kind, subject_id)
+    first = next(rows, None)  # runs the checks now, not when the response starts streaming
+
+    def chunks() -> Iterator[bytes]:
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        buffer.write("\ufeff")
+        writer.writerow(CSV_COLUMNS)
+        row = first
+        n = 0
+        while row is not None:
+            writer.writerow([safe_cell(v) for v in (
+                row.seq, row.at.isoformat(), row.username, row.entity, row.entity_id, row.action,
+                "" if row.before is None else json.dumps(row.before, ensure_ascii=False, sort_keys=True),
+                "" if row.after is None else json.dumps(row.after, ensure_ascii=False, sort_keys=True))])
+            n += 1
+            if n % 200 == 0:
+                yield buffer.getvalue().encode("utf-8")
+                buffer.seek(0)
+                buffer.truncate(0)
+            row = next(rows, None)
+        yield buffer.getvalue().encode("utf-8")
+
+    return chunks()
 
 
 def distinct_values(session: Session, actor: Actor) -> dict[str, list[str]]:

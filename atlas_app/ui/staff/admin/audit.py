@@ -1,4 +1,5 @@
-"""The audit viewer: filter the trail by entity (e.g. one client from the point of referral), user, action, date."""
+"""The audit viewer: filter the trail by client, casework person or offer reference (one client's trail from the
+point of referral, oldest first, with its CSV export), entity, user, action and date."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from atlas_app.ui.format import LONDON, london
 from atlas_app.ui.session import private, require
 
 PAGE_SIZE = 50
+FILTERS = ("client", "person", "offer", "entity", "entity_id", "username", "action", "date_from", "date_to")
 
 
 def _parse_day(value: str) -> datetime | None:
@@ -43,17 +45,23 @@ class AuditState(rx.State):
     page: int = 0
     filters: dict[str, str] = {}
     error: str = ""
+    export_url: str = ""
 
     async def _refresh(self, actor) -> None:
         f = self.filters
         start = _parse_day(f.get("date_from", ""))
         end = _parse_day(f.get("date_to", ""))
 
+        client_id = bounds.id_or_none(f.get("client", ""))
+        person_id = bounds.id_or_none(f.get("person", ""))
+        subject = ("client", client_id) if client_id is not None else ("person", person_id) if person_id else None
+        self.export_url = f"/api/audit/{subject[0]}/{subject[1]}.csv" if subject else ""
         found = await asyncio.to_thread(
             audit.trail_page, actor, entity=f.get("entity") or None, entity_id=f.get("entity_id") or None,
             username=f.get("username") or None, action=f.get("action") or None,
             date_from=start, date_to=end + timedelta(days=1) if end else None,
-            limit=PAGE_SIZE, offset=self.page * PAGE_SIZE,
+            client_id=client_id, person_id=person_id, offer_reference=f.get("offer") or None,
+            oldest_first=subject is not None, limit=PAGE_SIZE, offset=self.page * PAGE_SIZE,
         )
         self.total, self.entities, self.actions = found.total, found.entities, found.actions
         self.rows = [
@@ -74,15 +82,14 @@ class AuditState(rx.State):
     async def load(self):
         actor = await require(self, Perm.AUDIT_VIEW)
         params = self.router.url.query_parameters
-        self.filters = {k: params.get(k, "")[:80] for k in ("entity", "entity_id", "username", "action")}
+        self.filters = {k: params.get(k, "")[:80] for k in FILTERS if k not in ("date_from", "date_to")}
         self.page = 0
         await self._refresh(actor)
 
     @rx.event
     async def apply(self, form: dict):
         actor = await require(self, Perm.AUDIT_VIEW)
-        keys = ("entity", "entity_id", "username", "action", "date_from", "date_to")
-        self.filters = {k: str(form.get(k, "") or "")[:80] for k in keys}
+        self.filters = {k: str(form.get(k, "") or "")[:80] for k in FILTERS}
         self.page = 0
         await self._refresh(actor)
 
@@ -129,6 +136,9 @@ def audit_page() -> rx.Component:
     return rx.vstack(
         rx.form(
             rx.flex(
+                _text("Client number", "client"),
+                _text("Person number", "person"),
+                _text("Offer reference", "offer"),
                 _select("Entity", "entity", AuditState.entities),
                 _text("Entity id", "entity_id"),
                 _text("User", "username"),
@@ -143,14 +153,22 @@ def audit_page() -> rx.Component:
             on_submit=AuditState.apply,
             aria_label="Filter the audit trail",
         ),
-        rx.text(AuditState.total, " entries", role="status", size="2", color_scheme="gray", id="audit-count"),
+        rx.hstack(
+            rx.text(AuditState.total, " entries", role="status", size="2", color_scheme="gray", id="audit-count"),
+            rx.cond(AuditState.export_url != "",
+                    rx.el.a(rx.icon("download", size=16), " Download this trail (CSV)", href=AuditState.export_url,
+                            download="", id="audit-export", custom_attrs={"reloadDocument": True},
+                            class_name="rt-Button rt-variant-soft rt-r-size-2",
+                            style={"display": "inline-flex", "gap": "0.4em", "align-items": "center"})),
+            spacing="4", align="center",
+        ),
         data_table(
             ["#", "When", "User", "Entity", "Id", "Action", "Before", "After"],
             AuditState.rows,
             lambda r: [r["seq"], r["at"], r["user"], r["entity"], r["entity_id"], rx.code(r["action"]),
                        rx.text(r["before"], size="1", font_family="monospace"),
                        rx.text(r["after"], size="1", font_family="monospace")],
-            caption="Audit entries, newest first",
+            caption="Audit entries: newest first, or one client's or person's trail oldest first",
         ),
         rx.hstack(
             rx.button("Newer", on_click=AuditState.prev_page, variant="soft", disabled=AuditState.page == 0),

@@ -1126,6 +1126,10 @@ def client_page() -> rx.Component:
             rx.callout(ClientState.not_found, icon="triangle_alert", color_scheme="red", role="alert"),
             rx.vstack(
                 rx.heading(ClientState.details["name"], size="6", as_="h2", id="client-name"),
+                rx.cond(_can(Perm.AUDIT_VIEW),
+                        rx.link(rx.icon("history", size=16, aria_hidden="true"), " History (audit trail)",
+                                href="/admin/audit?client=" + ClientState.client_id, size="2",
+                                id="client-audit-trail")),
                 _notice(),
                 rx.grid(
                     section(
