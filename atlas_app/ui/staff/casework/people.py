@@ -13,7 +13,7 @@ from atlas_app.services.platform.permissions import Perm
 from atlas_app.ui.components.casework_ui import lookup_select
 from atlas_app.ui.components.kit import checkbox_field, panel, section, submit
 from atlas_app.ui.components.forms import field, form_error, form_notice
-from atlas_app.ui.components.shell import NavItem, register_nav, staff_page
+from atlas_app.ui.components.shell import AuthState, NavItem, register_nav, staff_page
 from atlas_app.ui.components.table import data_table
 from atlas_app.ui.session import private, require
 
@@ -273,6 +273,11 @@ def person_page() -> rx.Component:
     return rx.cond(S.found, rx.vstack(
         rx.heading(S.name + " (" + S.ref + ")", size="5", as_="h2", id="person-heading"),
         rx.text("Born " + S.dob + " · letters in " + S.language),
+        rx.cond(AuthState.permissions.contains(Perm.SUBJECT_ACCESS), rx.el.a(
+            rx.icon("file-archive", aria_hidden="true", size=16), "Subject access export (ZIP)",
+            href="/api/subject-access/person/" + S.person_id + ".zip", download="", id="subject-access-export",
+            class_name="rt-reset rt-BaseButton rt-Button rt-r-size-2 rt-variant-soft",
+            style={"gap": "0.5em", "text-decoration": "none"})),
         rx.cond(S.merged_into != "", rx.callout("This record was merged into " + S.merged_into + ".", icon="info",
                                                 role="status")),
         form_error(S.error),
