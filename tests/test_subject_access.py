@@ -263,3 +263,16 @@ def test_the_route_needs_a_session_the_permission_the_organisation_and_the_same_
     # Joining records by id through the query string, and never another organisation's.
     joined = api.get(f"{url}?person={essex_same_email['person_id']}", headers=mine)
     assert joined.status_code == 404
+
+
+def test_the_client_and_person_pages_link_to_the_export_for_holders_of_the_permission_only():
+    """The link is a plain document download (not client-side routing), shown under the permission."""
+    from atlas_app.ui.staff.booking.clients import client_page
+    from atlas_app.ui.staff.casework.people import person_page
+
+    for page, kind in ((client_page, "client"), (person_page, "person")):
+        rendered = str(page().render())
+        at = rendered.index(f'"/api/subject-access/{kind}/"')
+        around = rendered[max(0, at - 1500):at + 200]
+        assert 'includes("people.subject_access")' in around
+        assert "reloadDocument:true" in around and 'download:""' in around

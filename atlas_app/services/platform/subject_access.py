@@ -220,13 +220,15 @@ def _gather(s: Session, org_id: int, clients: list[Client], people: list[Person]
     intentions = _rows(s, Intention, Intention.case_id, case_ids, own(Intention))
     places = {p.id: p for p in _rows(s, Place, Place.id, [a.place_id for a in addresses], own(Place))}
     lookup_ids = ({c.contact_type_id for c in contacts} | {r.reference_type_id for r in references}
-                  | {r.relationship_type_id for r in relationships.values()} | {link.role_id for link in links if link.role_id}
+                  | {r.relationship_type_id for r in relationships.values()}
+                  | {link.role_id for link in links if link.role_id}
                   | {d.demand_type_id for d in demands} | {t.task_category_id for t in tasks.values()}
                   | {i.intention_type_id for i in intentions})
     lookups = {row.id: row.name for row in _rows(s, CaseLookup, CaseLookup.id, lookup_ids, own(CaseLookup))}
     roles = {link.case_id: lookups.get(link.role_id, "") for link in links}
 
-    emails, _ = _identity(clients, people, [c.value for c in contacts if lookups.get(c.contact_type_id, "").lower() == "email"])
+    contact_emails = [c.value for c in contacts if lookups.get(c.contact_type_id, "").lower() == "email"]
+    emails, _ = _identity(clients, people, contact_emails)
     outbox: list[EmailMessage] = []
     for chunk in _chunks(emails):
         outbox.extend(s.exec(select(EmailMessage).where(EmailMessage.organisation_id == org_id,
