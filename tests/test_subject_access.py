@@ -214,6 +214,10 @@ def test_the_export_is_audited_with_whose_and_how_many_never_the_data(hartlepool
     assert entry.after["person_ids"] == [hartlepool["person_id"]]
     stored = json.dumps(entry.after) + json.dumps(entry.before)
     assert EMAIL not in stored and "Grey" not in stored and hartlepool["reference"] not in stored
+    # The next export lists the earlier one among the audit entries about them.
+    again = unzip(subject_access.export(actor, "client", hartlepool["client_id"]).data)
+    assert ("subject_access", f"person:{hartlepool['person_id']}", "exported") in {
+        (e["entity"], e["entity_id"], e["action"]) for e in again["audit_entries.json"]}
 
 
 def test_bad_kinds_and_ids_are_refused_clearly(hartlepool, actor):

@@ -286,6 +286,7 @@ def _gather(s: Session, org_id: int, clients: list[Client], people: list[Person]
         "special_request": {str(r.id) for r in requests},
         "person": {str(i) for i in person_ids},
         "case": {str(i) for i in case_ids},
+        "subject_access": {f"client:{i}" for i in client_ids} | {f"person:{i}" for i in person_ids},
     }
     entries: dict[int, AuditEntry] = {}
     for entity, values in keys.items():
