@@ -20,7 +20,7 @@ from starlette.routing import Route
 
 from atlas_app.api.web import same_origin
 from atlas_app.web_session import session_token_from_cookie_header
-from atlas_app.services.platform import audit, auth
+from atlas_app.services.platform import audit, auth, subject_access
 from atlas_app.services.insight import letters, reports
 from atlas_app.services.platform.actor import Actor
 from atlas_app.services.platform.errors import AtlasError, NotAuthenticated, PermissionDenied
@@ -114,8 +114,27 @@ async def audit_trail_export(request: Request) -> Response:
                              headers=_attachment(f"audit-trail-{kind}-{subject_id}.csv"))
 
 
+async def subject_access_zip(request: Request) -> Response:
+    """Everything held about a client or person, as a ZIP (``?client=ID&person=ID`` names the records to join,
+    instead of matching by email, or name and date of birth). A GET, so it must come from an Atlas page."""
+    try:
+        if not same_origin(request):
+            raise PermissionDenied("This request did not come from Atlas.")
+        actor = await _actor(request)
+        clients = request.query_params.getlist("client")
+        people = request.query_params.getlist("person")
+        run = await run_in_threadpool(subject_access.export, actor, request.path_params["kind"],
+                                      request.path_params["id"], clients, people)
+    except AtlasError as exc:
+        return _error(exc)
+    headers = _attachment(run.filename)
+    headers["X-Atlas-Records"] = str(run.records)
+    return Response(run.data, media_type="application/zip", headers=headers)
+
+
 routes = [
     Route("/api/audit/{kind:str}/{subject_id:int}.csv", audit_trail_export, methods=["GET"]),
     Route("/api/reports/{report}.{fmt}", report_export, methods=["GET"]),
     Route("/api/letters/pdf", letters_pdf, methods=["POST"]),
+    Route("/api/subject-access/{kind}/{id}.zip", subject_access_zip, methods=["GET"]),
 ]

@@ -29,6 +29,7 @@ class Perm(StrEnum):
     DASHBOARDS_VIEW = "dashboards.view"
     REPORTS_VIEW = "reports.view"
     LETTERS_MANAGE = "letters.manage"
+    SUBJECT_ACCESS = "people.subject_access"
 
 
 PERMISSION_LABELS: dict[str, str] = {
@@ -51,6 +52,7 @@ PERMISSION_LABELS: dict[str, str] = {
     Perm.DASHBOARDS_VIEW: "View the strategic-measures dashboards",
     Perm.REPORTS_VIEW: "Run reports and exports",
     Perm.LETTERS_MANAGE: "Edit letter templates and produce letters",
+    Perm.SUBJECT_ACCESS: "Export everything held about a person (subject access request)",
 }
 
 ALL_PERMISSIONS: tuple[str, ...] = tuple(p.value for p in Perm)

@@ -1130,6 +1130,12 @@ def client_page() -> rx.Component:
                         rx.link(rx.icon("history", size=16, aria_hidden="true"), " History (audit trail)",
                                 href="/admin/audit?client=" + ClientState.client_id, size="2",
                                 id="client-audit-trail")),
+                rx.cond(_can(Perm.SUBJECT_ACCESS), rx.el.a(
+                    rx.icon("file-archive", aria_hidden="true", size=16), "Subject access export (ZIP)",
+                    href="/api/subject-access/client/" + ClientState.client_id + ".zip", download="",
+                    reload_document=True, id="subject-access-export",
+                    class_name="rt-reset rt-BaseButton rt-Button rt-r-size-2 rt-variant-soft",
+                    style={"gap": "0.5em", "text-decoration": "none"})),
                 _notice(),
                 rx.grid(
                     section(

@@ -276,6 +276,11 @@ def person_page() -> rx.Component:
         rx.cond(AuthState.permissions.contains(Perm.AUDIT_VIEW),
                 rx.link(rx.icon("history", size=16, aria_hidden="true"), " History (audit trail)",
                         href="/admin/audit?person=" + S.person_id, size="2", id="person-audit-trail")),
+        rx.cond(AuthState.permissions.contains(Perm.SUBJECT_ACCESS), rx.el.a(
+            rx.icon("file-archive", aria_hidden="true", size=16), "Subject access export (ZIP)",
+            href="/api/subject-access/person/" + S.person_id + ".zip", download="", reload_document=True,
+            id="subject-access-export", class_name="rt-reset rt-BaseButton rt-Button rt-r-size-2 rt-variant-soft",
+            style={"gap": "0.5em", "text-decoration": "none"})),
         rx.cond(S.merged_into != "", rx.callout("This record was merged into " + S.merged_into + ".", icon="info",
                                                 role="status")),
         form_error(S.error),
