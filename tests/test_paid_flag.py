@@ -151,7 +151,8 @@ def _start_now(session_id: int) -> None:
 def _attendance_audit(reference: str) -> list[AuditEntry]:
     with read_session() as s:
         return list(s.exec(select(AuditEntry).where(AuditEntry.entity == "booking", AuditEntry.entity_id == reference,
-                                                    AuditEntry.action == "attendance")).all())
+                                                    AuditEntry.action == "attendance")
+                           .order_by(AuditEntry.id)).all())
 
 
 def test_register_refuses_attended_for_unpaid_until_overridden_and_records_who(actor, world):
