@@ -51,7 +51,7 @@ class UsersState(rx.State):
     reset_username: str = ""
     reset_error: str = ""
     # Who in the organisation must use two-factor sign-in
-    two_factor_rule: str = "none"
+    two_factor_rule: str = ""  # filled in by load; nothing of the organisation before the gate lets it
 
     async def _refresh(self, actor) -> None:
         rows = await asyncio.to_thread(users_service.list_users, actor, self.search)
