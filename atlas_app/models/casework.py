@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, Column, ForeignKey, Index, Integer, UniqueConstraint
+from sqlalchemy import BigInteger, CheckConstraint, Column, ForeignKey, Index, Integer, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from atlas_app.db import UTCDateTime, utcnow
@@ -38,11 +38,18 @@ class CaseModule(SQLModel, table=True):
     """A department's configuration (Customer Interactions, Rent Arrears Monitoring, ...)."""
 
     __tablename__ = "case_module"
-    __table_args__ = (UniqueConstraint("organisation_id", "name", name="uq_case_module_org_name"),)
+    __table_args__ = (
+        UniqueConstraint("organisation_id", "name", name="uq_case_module_org_name"),
+        # At most one module of each type with screens of its own per organisation (services/modules).
+        Index("uq_case_module_org_type", "organisation_id", "module_type", unique=True,
+              sqlite_where=text("module_type <> 'generic'"), postgresql_where=text("module_type <> 'generic'")),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     organisation_id: int = Field(foreign_key="organisation.id", index=True)
     name: str = Field(max_length=100)
+    # The code that gives the module its screens and rules (services/modules), or "generic" (lookup lists only).
+    module_type: str = Field(default="generic", max_length=40, sa_column_kwargs={"server_default": "generic"})
     description: str = Field(default="", max_length=500)
     # A read-only consumer (the Strategic Measures Dashboard) reads other modules' cases and opens none itself.
     is_read_only: bool = Field(default=False)

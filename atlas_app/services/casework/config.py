@@ -23,6 +23,7 @@ from atlas_app.models.casework import (
     CaseTeam,
     CaseTeamMember,
 )
+from atlas_app.services import modules
 from atlas_app.services.platform import audit, bounds
 from atlas_app.services.platform.actor import Actor
 from atlas_app.services.platform.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
@@ -38,6 +39,7 @@ class ModuleRow:
     description: str
     is_read_only: bool
     is_active: bool
+    module_type: str = modules.GENERIC
 
 
 @dataclass(frozen=True)
@@ -103,17 +105,28 @@ def list_modules(actor: Actor, include_inactive: bool = False) -> list[ModuleRow
         if not include_inactive:
             query = query.where(CaseModule.is_active == True)  # noqa: E712
         rows = s.exec(query.order_by(CaseModule.sort_order, CaseModule.name)).all()
-        return [ModuleRow(m.id, m.name, m.description, m.is_read_only, m.is_active) for m in rows]
+        return [ModuleRow(m.id, m.name, m.description, m.is_read_only, m.is_active, m.module_type) for m in rows]
 
 
 def save_module(actor: Actor, module_id: int | None, *, name: str, description: str = "",
-                is_read_only: bool = False, is_active: bool = True) -> int:
+                is_read_only: bool = False, is_active: bool = True, module_type: str | None = None) -> int:
+    """Add or change a module. ``module_type`` None keeps an existing module's type (a new one is generic); a
+    non-generic type turns that type's screens on, and an organisation has at most one module of each."""
     org_id = _admin(actor)
     values = {"name": _name(name, max_len=100), "description": str(description or "").strip()[:500],
               "is_read_only": bool(is_read_only), "is_active": bool(is_active)}
+    if module_type is not None or module_id is None:
+        values["module_type"] = modules.check_type(module_type)
     with write_session() as s:
         clash = s.exec(select(CaseModule.id).where(CaseModule.organisation_id == org_id,
                                                    func.lower(CaseModule.name) == values["name"].lower())).first()
+        kind = values.get("module_type", modules.GENERIC)
+        if kind != modules.GENERIC:
+            holder = s.exec(select(CaseModule).where(CaseModule.organisation_id == org_id,
+                                                     CaseModule.module_type == kind)).first()
+            if holder is not None and holder.id != module_id:
+                raise Conflict(f"'{holder.name}' is already this organisation's "
+                               f"{modules.MODULE_TYPES[kind].name} module.")
         if module_id is None:
             if clash:
                 raise Conflict(f"There is already a module called '{values['name']}'.")
@@ -474,6 +487,14 @@ SEED_MODULES: list[tuple[str, str, bool, dict[str, list]]] = [
      }),
 ]
 
+# The seeded modules that have screens of their own.
+SEED_MODULE_TYPES = {
+    "Environmental Services Ticketing": "environmental_ticketing",
+    "Gas and Electric Utilities Servicing": "utilities_servicing",
+    "Rent Arrears Monitoring": "rent_arrears",
+    "Customer Interactions": "customer_interactions",
+}
+
 SEED_SHARED: dict[str, list] = {
     "channel": ["Telephone", "Face to face", "Email", "Web form", "Letter", "Social media"],
     "case_role": ["Customer", "Tenant", "Household member", "Representative", "Witness"],
@@ -507,7 +528,7 @@ def seed_configuration(s: Session, org_id: int) -> int:
 
     for order, (name, description, read_only, lists) in enumerate(SEED_MODULES):
         module = CaseModule(organisation_id=org_id, name=name, description=description, is_read_only=read_only,
-                            sort_order=order)
+                            sort_order=order, module_type=SEED_MODULE_TYPES.get(name, modules.GENERIC))
         s.add(module)
         s.flush()
         for kind, entries in lists.items():

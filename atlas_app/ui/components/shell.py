@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import reflex as rx
 
+from atlas_app.services import modules as modules_service
 from atlas_app.services.platform import auth as auth_service
 from atlas_app.services.platform import users as users_service
 from atlas_app.services.platform.permissions import ALL_PERMISSIONS, Perm
@@ -26,6 +27,8 @@ class NavItem:
     href: str
     icon: str
     permission: str | None = None
+    # Shown only to organisations that turned this module type on (services/modules).
+    module_type: str | None = None
 
 
 NAV: list[tuple[str, list[NavItem]]] = [
@@ -67,6 +70,7 @@ class AuthState(rx.State):
     organisations: list[dict[str, str]] = []
     must_change_password: bool = False
     must_enrol_two_factor: bool = False
+    module_types: list[str] = []
 
     @rx.event
     async def load(self):
@@ -82,6 +86,7 @@ class AuthState(rx.State):
         self.organisations = [{"id": str(i), "name": n} for i, n in orgs] if actor.is_platform_admin else []
         self.must_change_password = actor.must_change_password
         self.must_enrol_two_factor = actor.must_enrol_two_factor
+        self.module_types = await asyncio.to_thread(modules_service.enabled_types, actor)
         if (actor.must_change_password or actor.must_enrol_two_factor) and self.router.url.path != "/account":
             return rx.redirect("/account")
 
@@ -106,6 +111,21 @@ class AuthState(rx.State):
 before_password_change(AuthState, "load", "sign_out_everywhere")
 
 
+def _shown(item: NavItem) -> rx.Var | None:
+    """When the item is shown: None for always, else a condition on the signed-in user's permissions and modules."""
+    conditions = []
+    if item.permission is not None:
+        conditions.append(AuthState.permissions.contains(item.permission))
+    if item.module_type is not None:
+        conditions.append(AuthState.module_types.contains(item.module_type))
+    if not conditions:
+        return None
+    out = conditions[0]
+    for c in conditions[1:]:
+        out = out & c
+    return out
+
+
 def _nav_link(item: NavItem) -> rx.Component:
     link = rx.link(
         rx.hstack(rx.icon(item.icon, size=18, aria_hidden="true"), rx.text(item.label), spacing="2",
@@ -121,16 +141,24 @@ def _nav_link(item: NavItem) -> rx.Component:
         aria_current=rx.cond(AuthState.router.url.path == item.href, "page", "false"),
         _hover={"background": "var(--gray-3)"},
     )
-    if item.permission is None:
-        return link
-    return rx.cond(AuthState.permissions.contains(item.permission), link)
+    shown = _shown(item)
+    return link if shown is None else rx.cond(shown, link)
 
 
 def _nav() -> rx.Component:
+    """Each section under its heading; a heading is shown only when the user can see one of its items."""
     sections = []
     for name, items in NAV:
-        heading = rx.text(name, size="1", weight="bold", color_scheme="gray", padding_x="0.6em",
-                          padding_top="0.8em") if name else rx.fragment()
+        heading = rx.fragment()
+        if name:
+            heading = rx.text(name, size="1", weight="bold", color_scheme="gray", padding_x="0.6em",
+                              padding_top="0.8em")
+            conditions = [_shown(i) for i in items]
+            if all(c is not None for c in conditions):
+                any_shown = conditions[0]
+                for c in conditions[1:]:
+                    any_shown = any_shown | c
+                heading = rx.cond(any_shown, heading)
         sections.append(rx.vstack(heading, *[_nav_link(i) for i in items], spacing="0", width="100%"))
     return rx.el.nav(rx.vstack(*sections, spacing="1", width="100%"), aria_label="Main navigation", width="100%")
 

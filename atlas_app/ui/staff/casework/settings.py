@@ -9,6 +9,7 @@ import reflex as rx
 from atlas_app.services.casework import cases
 from atlas_app.services.casework import config
 from atlas_app.services.casework.config import LOOKUP_KINDS, MODULE_KINDS
+from atlas_app.services.modules import GENERIC, MODULE_TYPES
 from atlas_app.services.platform.errors import AtlasError
 from atlas_app.services.platform.permissions import Perm
 from atlas_app.ui.components.badges import status_badge
@@ -22,6 +23,7 @@ from atlas_app.ui.session import private, require
 register_nav("Casework", NavItem("Casework settings", "/casework/settings", "settings", Perm.SETTINGS_MANAGE))
 
 KIND_OPTIONS = [{"id": k, "name": v} for k, v in LOOKUP_KINDS.items()]
+TYPE_OPTIONS = [{"id": t.code, "name": t.name} for t in MODULE_TYPES.values()]
 CLASS_OPTIONS = [{"id": "value", "name": "Value demand"}, {"id": "failure", "name": "Failure demand"}]
 ACTIVE_COLOURS = {"active": "green", "retired": "gray"}
 
@@ -66,7 +68,8 @@ class CaseSettingsState(rx.State):
                         for m in modules]
         self.module_rows = [{"id": str(m.id), "name": m.name, "description": m.description,
                              "read_only": "yes" if m.is_read_only else "",
-                             "use": "Read-only consumer" if m.is_read_only else "Records casework",
+                             "use": ("Read-only consumer" if m.is_read_only else "Records casework")
+                             + ("" if m.module_type == GENERIC else f" · {MODULE_TYPES[m.module_type].name} screens"),
                              "state": "active" if m.is_active else "retired"} for m in modules]
         if self.kind in MODULE_KINDS and not self.module_id and modules:
             self.module_id = str(modules[0].id)
@@ -150,7 +153,8 @@ class CaseSettingsState(rx.State):
         name = str(form.get("name", ""))
         await self._do(config.save_module, f"Module '{name.strip()}' added: add its lists below.", None,
                        name=name, description=str(form.get("description", "")),
-                       is_read_only=bool(form.get("read_only")))
+                       is_read_only=bool(form.get("read_only")),
+                       module_type=str(form.get("module_type") or GENERIC)[:40])
 
     @rx.event
     async def start_module_edit(self, module_id: str):
@@ -290,6 +294,8 @@ def casework_settings_page() -> rx.Component:
                 rx.heading("Add a module", size="3", as_="h3"),
                 field("Name", "name", required=True, input_id="module-name"),
                 field("Description", "description", input_id="module-description"),
+                lookup_select("Screens of its own", "module_type", TYPE_OPTIONS, input_id="module-type",
+                              default_value=GENERIC, placeholder="Generic module"),
                 rx.hstack(rx.checkbox(name="read_only", id="module-read-only"),
                           rx.el.label("Read-only consumer (reads other modules' data, records no cases)",
                                       html_for="module-read-only"), spacing="2", align="center"),
