@@ -324,6 +324,28 @@ def test_search_clients_by_reference_name_dob_and_postcode(setup, org, actor):
         offers.search_clients(actor)
 
 
+def test_search_clients_tolerates_spelling_as_the_person_search_does(setup, org, actor):
+    """ "Rhianon" finds Rhiannon and "Shiobhan O'Sulivan" finds Siobhan O'Sullivan (by sound); the closest
+    spelling comes first; a misspelt name of someone else's organisation is still not found."""
+    make_offer(org.id, setup["ct"], "CLE-260101", first="Rhiannon", last="Pritchard", dob=date(1985, 4, 2))
+    make_offer(org.id, setup["ct"], "CLE-260102", first="Siobhan", last="O'Sullivan", dob=date(1979, 8, 9))
+    make_offer(org.id, setup["ct"], "CLE-260103", first="Rhianon", last="Price", dob=date(1990, 1, 1))
+    assert [h.name for h in offers.search_clients(actor, query="Rhianon")] == ["Rhianon Price", "Rhiannon Pritchard"]
+    assert [h.name for h in offers.search_clients(actor, query="Shiobhan O'Sulivan")] == ["Siobhan O'Sullivan"]
+    assert [h.name for h in offers.search_clients(actor, query="rhianon pritchard")] == ["Rhiannon Pritchard"]
+    assert offers.search_clients(actor, query="Zebedee") == []
+
+
+def test_a_renamed_client_is_found_by_the_new_names_sound(setup, org, actor):
+    from atlas_app.models import Client
+
+    with write_session() as s:
+        client = s.get(Client, setup["client"])
+        client.first_name, client.last_name = "Gwenllian", "Thomas"
+        s.add(client)
+    assert "Gwenllian Thomas" in [h.name for h in offers.search_clients(actor, query="Gwenlian Tomas")]
+
+
 # --- tenancy -----------------------------------------------------------------------------------------------
 
 

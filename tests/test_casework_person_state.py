@@ -102,3 +102,18 @@ def test_finding_someone_to_relate_by_a_short_name_or_initials(monkeypatch, org,
     assert state.error == "" and [r["id"] for r in state.person_results] == [str(ng)]
     run(state.find_people({"name": "A"}))  # initials alone: a message, not an error page or everyone
     assert "at least two letters" in state.error and state.person_results == []
+
+
+def test_history_is_shown_in_london_time(monkeypatch, org, make_user):
+    """A change made at 12:30 UTC in British Summer Time reads 13:30, as every other time in the staff app."""
+    from datetime import datetime, timezone
+
+    from conftest import set_columns
+
+    seed(org.id)
+    worker = actor_for(make_user("kate.morris", roles=("Case worker",)))
+    person_id = _person(worker)
+    set_columns(AuditEntry, AuditEntry.organisation_id == org.id,
+                at=datetime(2026, 7, 1, 12, 30, tzinfo=timezone.utc))
+    state = _open(monkeypatch, worker, person_id)
+    assert state.history and {h["at"] for h in state.history} == {"01 Jul 2026 13:30"}

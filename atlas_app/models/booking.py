@@ -146,6 +146,8 @@ class Client(SQLModel, table=True):
     organisation_id: int = Field(foreign_key="organisation.id", index=True)
     first_name: str = Field(max_length=100)
     last_name: str = Field(max_length=100)
+    # The Soundex codes of every name word between spaces (" R550 J525 "), kept by services/booking/client_keys.py.
+    name_sounds: str = Field(default="", max_length=120, sa_column_kwargs={"server_default": text("''")})
     date_of_birth: date
     licence_number: str = Field(default="", max_length=20, index=True)
     address_line1: str = Field(default="", max_length=150)

@@ -31,6 +31,7 @@ from atlas_app.services.platform import audit, bounds, throttles as lookup_throt
 from atlas_app.services.platform.actor import Actor
 from atlas_app.services.booking.bookings import booking_view, get_terms
 from atlas_app.services.booking.catalogue import proximity_rank, session_rows
+from atlas_app.services.casework.search import normalise, similarity, soundex
 from atlas_app.services.payments.state import booking_paid_flags
 from atlas_app.services.platform.errors import NotFound, ValidationFailed
 from atlas_app.services.platform.permissions import Perm
@@ -276,12 +277,17 @@ def search_clients(actor: Actor, *, query: str = "", date_of_birth: date | None 
             .join(CourseType, CourseType.id == Offer.course_type_id)
             .where(Client.organisation_id == org_id)
         )
+        words: list[str] = []
         if q:
-            parts = q.lower().split()
-            # Every word of the query must match a first or last name ("jo smi" finds Joanne Smith); "%" and "_"
-            # are letters here, not wildcards.
+            parts = q.lower().split()[:6]
+            words = normalise(q).split()[:6]
+            # Every word of the query must match a first or last name, as letters ("jo smi" finds Joanne Smith;
+            # "%" and "_" are letters here, not wildcards) or by sound ("Rhianon" finds Rhiannon, "Smyth" Smith),
+            # with the Soundex keys casework's person search uses.
             name_match = and_(*[or_(contains(func.lower(Client.first_name), p),
-                                    contains(func.lower(Client.last_name), p)) for p in parts])
+                                    contains(func.lower(Client.last_name), p),
+                                    *([Client.name_sounds.like(f"% {soundex(p)} %")] if soundex(p) else []))
+                                for p in parts])
             stmt = stmt.where(or_(contains(func.lower(Offer.offer_reference), q.lower()),
                                   func.lower(Client.licence_number) == q.lower(),
                                   name_match))
@@ -289,7 +295,19 @@ def search_clients(actor: Actor, *, query: str = "", date_of_birth: date | None 
             stmt = stmt.where(Client.date_of_birth == date_of_birth)
         if postcode.strip():
             stmt = stmt.where(func.replace(func.upper(Client.postcode), " ", "") == _compact(postcode))
-        rows = s.exec(stmt.order_by(Client.last_name, Client.first_name, Offer.id).limit(limit)).all()
+        rows = s.exec(stmt.order_by(Client.last_name, Client.first_name, Offer.id).limit(limit * 4)).all()
+        if words:
+            # Closest spellings first: names holding every word as typed, then by trigram likeness.
+            query_text = " ".join(words)
+
+            def rank(row) -> tuple:
+                c, o, _ = row
+                name = normalise(f"{c.first_name} {c.last_name}")
+                as_typed = all(w in name for w in words) or query_text in o.offer_reference.lower()
+                return (not as_typed, -similarity(query_text, name))
+
+            rows = sorted(rows, key=rank)
+        rows = rows[:limit]
         latest = _latest_seat_bookings(s, [o.id for _, o, _ in rows])
         flags = booking_paid_flags(s, list(latest.values()))
         return [

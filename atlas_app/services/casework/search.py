@@ -73,6 +73,21 @@ def soundex(word: str) -> str:
     return "".join(out).ljust(4, "0")
 
 
+def sound_keys(text: str, width: int = 120) -> str:
+    """The Soundex codes of the words of ``text``, each between spaces (" R550 J525 "), for ``LIKE '% R550 %'``;
+    at most ``width`` characters (whole codes only)."""
+    codes = []
+    for word in normalise(text).split():
+        code = soundex(word)
+        if code and code not in codes:
+            codes.append(code)
+    out = " " + " ".join(codes) + " " if codes else ""
+    while len(out) > width:
+        codes.pop()
+        out = " " + " ".join(codes) + " "
+    return out
+
+
 @lru_cache(maxsize=65536)
 def trigrams(text: str) -> frozenset[str]:
     """The trigrams of the words of ``text`` (cached: names repeat, and a search compares one query with many)."""

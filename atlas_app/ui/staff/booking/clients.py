@@ -112,6 +112,11 @@ class ClientSearchState(rx.State):
     searched: bool = False
     error: str = ""
 
+    @rx.var
+    def hit_count_text(self) -> str:
+        n = len(self.hits)
+        return f"{n} offer found" if n == 1 else f"{n} offers found"
+
     @rx.event
     async def load(self):
         actor = await require(self, Perm.BOOKINGS_VIEW)
@@ -206,7 +211,7 @@ def clients_page() -> rx.Component:
         rx.cond(
             ClientSearchState.searched,
             rx.vstack(
-                rx.text(ClientSearchState.hits.length().to_string() + " offers found", role="status",
+                rx.text(ClientSearchState.hit_count_text, role="status",
                         id="client-hit-count", weight="medium"),
                 table_or_cards(
                     data_table(
@@ -350,11 +355,10 @@ class ClientState(rx.State):
     @rx.event
     async def load(self):
         actor = await require(self, Perm.BOOKINGS_VIEW)
-        new_id = route_id(self.router.url.path, "/bookings/client/")
-        if new_id != self.client_id:
-            self.notice = ""
-            self.suggest_call = False
-        self.client_id = new_id
+        # A notice is about the change just made: coming back to the record later starts without one.
+        self.notice = ""
+        self.suggest_call = False
+        self.client_id = route_id(self.router.url.path, "/bookings/client/")
         for dialog in DIALOGS:
             (await self.get_state(dialog)).is_open = False
         await self._refresh(actor)
@@ -382,12 +386,14 @@ class DialogState(rx.State, mixin=True):
 
 
 async def _suggest_call(state: rx.State, call_type: str, outcome: str, offer_id: int | None,
-                        open_now: bool = False) -> None:
-    """After a change made on the telephone: fill in the call dialog for it, and open it at once or offer it."""
+                        open_now: bool = False, follows_change: bool = True) -> None:
+    """After a change made on the telephone: fill in the call dialog for it, and open it at once or offer it. A
+    call logged for a change adds to that change's notice; a call logged on its own (``follows_change`` False)
+    replaces whatever notice was there."""
     call = await state.get_state(CallDialogState)
     call.call_type, call.outcome = call_type, outcome
     call.offer_id = str(offer_id or "")
-    (await state.get_state(ClientState)).suggest_call = True
+    (await state.get_state(ClientState)).suggest_call = follows_change
     if open_now:
         call._show()
 
@@ -644,7 +650,7 @@ class CallDialogState(DialogState, rx.State):
         oid = int(offer_id) if str(offer_id).isdigit() and int(offer_id) in record._offer_ids else None
         if oid is None and len(record._offer_ids) == 1:
             oid = next(iter(record._offer_ids))  # a client with one offer is calling about it
-        await _suggest_call(self, "enquiry", "resolved", oid, open_now=True)
+        await _suggest_call(self, "enquiry", "resolved", oid, open_now=True, follows_change=False)
 
     @rx.event
     async def show_suggested(self):

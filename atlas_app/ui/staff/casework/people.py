@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 
 import reflex as rx
 
@@ -11,10 +12,11 @@ from atlas_app.services.casework import people
 from atlas_app.services.platform.errors import AtlasError, NotFound
 from atlas_app.services.platform.permissions import Perm
 from atlas_app.ui.components.casework_ui import lookup_select
-from atlas_app.ui.components.kit import checkbox_field, panel, section, submit
+from atlas_app.ui.components.kit import checkbox_field, panel, section, select_field, submit
 from atlas_app.ui.components.forms import field, form_error, form_notice
 from atlas_app.ui.components.shell import AuthState, NavItem, register_nav, staff_page
 from atlas_app.ui.components.table import data_table
+from atlas_app.ui.format import london
 from atlas_app.ui.session import private, require
 
 register_nav("Casework", NavItem("People", "/casework/people", "users-round", Perm.CASES_VIEW))
@@ -119,8 +121,8 @@ def people_page() -> rx.Component:
                 field("Given name", "given_name", required=True, input_id="person-given"),
                 field("Family name", "family_name", required=True, input_id="person-family"),
                 field("Date of birth", "date_of_birth", type="date", input_id="person-dob"),
-                lookup_select("Language for letters", "preferred_language", LANGUAGE_OPTIONS,
-                              input_id="person-language", placeholder="English"),
+                select_field("Language for letters", "preferred_language", LANGUAGE_OPTIONS,
+                             input_id="person-language", default_value="en", keys=("id", "name")),
                 field("Lives at UPRN", "uprn", input_id="person-uprn", inputmode="numeric",
                       hint="Optional; find it under Places."),
                 field("Living there since", "from_date", type="date", input_id="person-from"),
@@ -177,7 +179,8 @@ class PersonState(rx.State):
         self.relationships = [{"label": r.label, "name": r.value, "id": r.extra} for r in d.relationships]
         self.cases = [{"id": str(c.id), "title": c.label, "status": c.value, "role": c.extra or "—"}
                       for c in d.cases]
-        self.history = [{"action": h.label, "by": h.value, "at": h.extra[:16].replace("T", " ")} for h in d.history]
+        self.history = [{"action": h.label, "by": h.value, "at": london(datetime.fromisoformat(h.extra))}
+                        for h in d.history]
 
         def choices():
             return (_opts(config.options(actor, "contact_type")), _opts(config.options(actor, "reference_type")),
@@ -314,9 +317,8 @@ def person_page() -> rx.Component:
                           default_value=S.edit["family"]),
                     field("Date of birth", "date_of_birth", type="date", input_id="edit-dob",
                           default_value=S.edit["dob"]),
-                    lookup_select("Language for letters", "preferred_language", LANGUAGE_OPTIONS,
-                                  input_id="edit-language", placeholder="English",
-                                  default_value=S.edit["language"]),
+                    select_field("Language for letters", "preferred_language", LANGUAGE_OPTIONS,
+                                 input_id="edit-language", default_value=S.edit["language"], keys=("id", "name")),
                     columns=rx.breakpoints(initial="1", md="3"), spacing="3", width="100%",
                 ),
                 rx.el.label("Notes", html_for="edit-notes", font_weight="500"),
@@ -364,7 +366,7 @@ def person_page() -> rx.Component:
                 spacing="2", align_items="start"), on_submit=S.merge), panel_id="panel-merge"),
             section_id="person-update")),
         section("History", data_table(
-            ["When (UTC)", "What", "By"], S.history, lambda h: [h["at"], h["action"], h["by"]],
+            ["When", "What", "By"], S.history, lambda h: [h["at"], h["action"], h["by"]],
             caption="Changes to this record", empty="No history."), section_id="person-history"),
         spacing="4", width="100%",
     ), rx.callout("No such person in your organisation.", icon="info", role="status"))
