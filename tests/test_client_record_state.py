@@ -158,3 +158,21 @@ def test_what_a_tab_may_act_on_stays_on_the_server(tab, world):
         sent = state.dict()[state.get_full_name()]
         assert not [name for name in sent if name.startswith("_")], state
         assert len(sent) <= 12  # its own few vars, not one state for all six dialogs
+
+
+def test_calls_logged_one_after_another_say_so_once(tab, world):
+    record, call = tab["record"], tab["call"]
+    for notes in ("First call", "Second call"):
+        drain(call.show(str(world["offer"])))
+        drain(call.log_call({"call_type": "enquiry", "outcome": "resolved", "offer_id": str(world["offer"]),
+                             "notes": notes}))
+        assert record.notice == "Call logged."
+    assert [c.notes for c in all_rows(CallLog)] == ["First call", "Second call"]
+
+
+def test_a_notice_is_gone_when_the_record_is_opened_again(tab, world):
+    record = tab["record"]
+    book(tab, world)
+    assert record.notice.startswith("Booked by telephone")
+    show(record, world["client_of"][world["offer"]])  # back to the same client later in the same tab
+    assert record.notice == "" and not record.suggest_call
