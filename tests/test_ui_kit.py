@@ -20,3 +20,19 @@ def test_a_section_with_an_id_names_itself_by_its_heading():
     html = str(kit.section("Demands", rx.text("x"), section_id="case-demands"))
     assert 'id:"case-demands"' in html and 'id:"case-demands-title"' in html
     assert html.startswith('jsx("section",{"aria-labelledby":"case-demands-title"')
+
+
+def test_an_end_at_midnight_reads_midnight_not_00_00():
+    from datetime import datetime, timezone
+
+    from atlas_app.ui.format import end_clock
+
+    # 21:00 to 00:00 London time on a winter evening (GMT) and a summer one (BST).
+    assert end_clock(datetime(2026, 12, 3, 21, tzinfo=timezone.utc), datetime(2026, 12, 4, 0, tzinfo=timezone.utc)) \
+        == "midnight"
+    assert end_clock(datetime(2026, 7, 3, 20, tzinfo=timezone.utc), datetime(2026, 7, 3, 23, tzinfo=timezone.utc)) \
+        == "midnight"
+    assert end_clock(datetime(2026, 12, 3, 9, tzinfo=timezone.utc), datetime(2026, 12, 3, 12, 30, tzinfo=timezone.utc)) \
+        == "12:30"
+    assert end_clock(datetime(2026, 12, 3, 22, tzinfo=timezone.utc), datetime(2026, 12, 4, 1, tzinfo=timezone.utc)) \
+        == "01:00 (next day)"

@@ -22,7 +22,7 @@ from atlas_app.services.booking import bookings as booking_service
 from atlas_app.services.booking import self_service
 from atlas_app.services import payments as payments_service
 from atlas_app.services.platform.errors import AtlasError, ValidationFailed
-from atlas_app.ui.format import pounds
+from atlas_app.ui.format import end_clock, pounds
 from atlas_app.ui.public.booking_wizard import (
     FOCUS_ERRORS_JS,
     FOCUS_HEADING_JS,
@@ -220,7 +220,7 @@ class ManageBookingState(rx.State):
             {"id": r.id, "place": f"v{r.venue_id}" if r.delivery_mode != "online" else "online",
              "place_name": "Online, by live video" if r.delivery_mode == "online" else r.venue_name,
              "mode": r.delivery_mode, "date": long_date(r.starts_at),
-             "time": f"{clock(r.starts_at)} to {clock(r.ends_at)}", "seats": seats_text(r.free)}
+             "time": f"{clock(r.starts_at)} to {end_clock(r.starts_at, r.ends_at)}", "seats": seats_text(r.free)}
             for r in rows if r.free > 0
         ]
         places: dict[str, str] = {}

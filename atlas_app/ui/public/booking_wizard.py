@@ -35,7 +35,7 @@ from atlas_app.services.platform.errors import AtlasError, ValidationFailed
 from atlas_app.timeutil import LONDON, utcnow
 from atlas_app.ui.components.paid_flag import demo_banner
 from atlas_app.ui.components.shell import public_shell
-from atlas_app.ui.format import pounds
+from atlas_app.ui.format import end_clock, pounds
 from atlas_app.ui.runtime import page
 from atlas_app.ui.session import client_ip, public
 
@@ -77,7 +77,7 @@ def clock(dt: datetime) -> str:
 
 
 def session_text(starts_at: datetime, ends_at: datetime) -> str:
-    return f"{long_date(starts_at)}, {clock(starts_at)} to {clock(ends_at)}"
+    return f"{long_date(starts_at)}, {clock(starts_at)} to {end_clock(starts_at, ends_at)}"
 
 
 # How a current booking's payment state (``payments.payment_state``, the rule staff pages show) reads to a client.
@@ -518,7 +518,7 @@ class BookingWizardState(rx.State):
         rows = rows[:SESSION_LIMIT]
         self._session_options = [r.id for r in rows]
         self.sessions = [
-            {"id": str(r.id), "date": long_date(r.starts_at), "time": f"{clock(r.starts_at)} to {clock(r.ends_at)}",
+            {"id": str(r.id), "date": long_date(r.starts_at), "time": f"{clock(r.starts_at)} to {end_clock(r.starts_at, r.ends_at)}",
              "seats": seats_text(r.free)}
             for r in rows
         ]

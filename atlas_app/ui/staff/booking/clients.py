@@ -15,7 +15,7 @@ from atlas_app.services import payments as payments_service
 from atlas_app.services.platform.errors import AtlasError, ValidationFailed
 from atlas_app.services.platform.permissions import Perm
 from atlas_app.services.booking.registers import needs_text
-from atlas_app.timeutil import LONDON, london_date, utcnow
+from atlas_app.timeutil import london_date, utcnow
 from atlas_app.ui.components.booking_ui import BOOKING_STATUS, OFFER_STATUS, REQUEST_STATUS
 from atlas_app.ui.components.kit import (
     checkbox_field,
@@ -35,7 +35,7 @@ from atlas_app.ui.components.forms import field, form_error
 from atlas_app.ui.components.shell import AuthState, NavItem, register_nav, staff_page
 from atlas_app.ui.components.paid_flag import paid_flag_cell
 from atlas_app.ui.components.table import data_table
-from atlas_app.ui.format import london, pounds
+from atlas_app.ui.format import end_clock, london, pounds
 from atlas_app.ui.session import private, require
 
 register_nav("Bookings", NavItem("Clients & telephone", "/bookings/clients", "contact", Perm.BOOKINGS_VIEW))
@@ -88,7 +88,7 @@ def _choice_rows(rows) -> list[dict[str, str]]:
         {
             "id": str(r.id),
             "when": london(r.starts_at),
-            "ends": r.ends_at.astimezone(LONDON).strftime("%H:%M"),
+            "ends": end_clock(r.starts_at, r.ends_at),
             "venue": r.venue_name,
             "venue_id": str(r.venue_id or ""),
             "mode": MODE_LABELS.get(r.delivery_mode, r.delivery_mode),

@@ -37,7 +37,7 @@ from atlas_app.ui.components.forms import field, form_notice
 from atlas_app.ui.components.shell import AuthState, NavItem, register_nav, staff_page
 from atlas_app.ui.components.paid_flag import paid_flag_cell
 from atlas_app.ui.components.table import data_table
-from atlas_app.ui.format import london
+from atlas_app.ui.format import end_clock, london
 from atlas_app.ui.session import private, require
 
 register_nav("Bookings", NavItem("Sessions", "/bookings/sessions", "calendar-days", Perm.BOOKINGS_VIEW))
@@ -123,7 +123,7 @@ class SessionsState(rx.State):
             {
                 "id": str(r.id),
                 "when": london(r.starts_at),
-                "ends": r.ends_at.astimezone(LONDON).strftime("%H:%M"),
+                "ends": end_clock(r.starts_at, r.ends_at),
                 "course": r.course_code,
                 "course_name": r.course_name,
                 "venue": r.venue_name,
@@ -328,7 +328,7 @@ class SessionState(rx.State):
         self.register_open = detail.register_open
         self.info = {
             "title": f"{detail.course_name} ({detail.course_code})",
-            "when": f"{london(detail.starts_at)} to {detail.ends_at.astimezone(LONDON):%H:%M}",
+            "when": f"{london(detail.starts_at)} to {end_clock(detail.starts_at, detail.ends_at)}",
             "where": detail.venue_name + (f", {detail.venue_address}" if detail.venue_address else ""),
             "mode": MODE_LABELS.get(detail.delivery_mode, detail.delivery_mode),
             "region": detail.region_name or "None",
