@@ -419,6 +419,19 @@ def test_catalogue_is_refused_without_the_permission(page: Page):
     expect(page.locator('[id^="ct-row-"]')).to_have_count(0)
 
 
+def test_a_role_sees_no_empty_menu_heading_and_no_button_it_cannot_use(page: Page):
+    """The contact centre has no administration permission: no "Administration" heading over nothing, and the
+    users and roles pages offer no "New user" or "New role"."""
+    login(page, "hbc.contact", "contact123")
+    nav = page.get_by_role("navigation", name="Main navigation")
+    expect(nav.get_by_text("Bookings", exact=True)).to_be_visible()
+    expect(nav.get_by_text("Administration", exact=True)).to_have_count(0)
+    for path, button in (("/admin/users", "#new-user"), ("/admin/roles", "#new-role")):
+        goto(page, path)
+        expect(page.locator("[data-sonner-toast]").first).to_contain_text("permission")
+        expect(page.locator(button)).to_have_count(0)
+
+
 # --- a phone, and axe-core ----------------------------------------------------------------------------------------
 
 

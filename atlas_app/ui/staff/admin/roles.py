@@ -10,7 +10,7 @@ from atlas_app.services.platform import users as users_service
 from atlas_app.services.platform.errors import AtlasError
 from atlas_app.services.platform.permissions import PERMISSION_LABELS, Perm
 from atlas_app.ui.components.forms import field, form_error, form_notice
-from atlas_app.ui.components.shell import staff_page
+from atlas_app.ui.components.shell import AuthState, staff_page
 from atlas_app.ui.components.table import data_table
 from atlas_app.ui.session import private, require
 
@@ -157,8 +157,9 @@ def _role_dialog() -> rx.Component:
 def roles_page() -> rx.Component:
     return rx.vstack(
         form_notice(RolesState.notice),
-        rx.hstack(rx.spacer(), rx.button(rx.icon("plus", aria_hidden="true"), "New role",
-                                         on_click=RolesState.open_create, id="new-role"), width="100%"),
+        rx.cond(AuthState.permissions.contains(Perm.ROLES_MANAGE),
+                rx.hstack(rx.spacer(), rx.button(rx.icon("plus", aria_hidden="true"), "New role",
+                                                 on_click=RolesState.open_create, id="new-role"), width="100%")),
         data_table(
             ["Role", "Description", "Permissions", "Users", "Actions"],
             RolesState.rows,
