@@ -24,7 +24,7 @@ from atlas_app.db import utcnow
 from atlas_app.models import Booking, Client, CourseSession, CourseType, Offer, Organisation, Venue
 from atlas_app.models.payments import Payment
 from atlas_app.timeutil import london_date
-from support import login, wait_hydrated
+from support import login, path_of, wait_hydrated
 
 DESKTOP = {"width": 1280, "height": 900}
 PHONE = {"width": 390, "height": 844}
@@ -135,6 +135,14 @@ def test_admin_edits_previews_prints_bulk_letters_and_exports_channels(new_conte
     assert "E2E CHECK: please pay £95.00" in text
     assert bookings.paid[0] not in text
     assert pages >= 2
+    expect(page.get_by_role("status").filter(has_text="letters downloaded")).to_be_visible()
+
+    # The page still answers after a download: the next press works (its answer comes over the page's
+    # websocket), and a bad reference is explained on the page.
+    page.fill("#one-reference", "NO-SUCH-REF")
+    page.click("#one-submit")
+    expect(page.get_by_role("alert")).to_be_visible()
+    assert path_of(page) == "/letters"
 
     # The bookings-by-channel report as XLSX.
     page.goto("/reports")

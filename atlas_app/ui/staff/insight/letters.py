@@ -16,12 +16,12 @@ import reflex as rx
 
 from atlas_app.services.booking import emails
 from atlas_app.services.insight import letters, reports
-from atlas_app.services.platform import templating
+from atlas_app.services.platform import bounds, templating
 from atlas_app.services.platform.errors import AtlasError
 from atlas_app.services.platform.permissions import Perm
 from atlas_app.timeutil import london_date, utcnow
 from atlas_app.ui.components.kit import select_field
-from atlas_app.ui.components.forms import form_error, form_notice, native_form
+from atlas_app.ui.components.forms import form_error, form_notice
 from atlas_app.ui.components.shell import NavItem, register_nav, staff_page
 from atlas_app.ui.session import private, require
 
@@ -60,6 +60,8 @@ class LettersState(rx.State):
     preview_for: str = ""
     error: str = ""
     notice: str = ""
+    download_error: str = ""
+    download_notice: str = ""
     course_types: list[dict[str, str]] = []
     venues: list[dict[str, str]] = []
     next_week_from: str = ""
@@ -147,6 +149,20 @@ class LettersState(rx.State):
         views = await asyncio.to_thread(letters.list_templates, actor)
         self._show(views, view.code)
         self.notice = f"Template “{view.name}” saved."
+
+    @rx.event
+    async def downloaded(self, outcome: Any):
+        """What the page's download of a PDF answered (the browser reports it; nothing here is trusted)."""
+        await require(self, Perm.LETTERS_MANAGE)
+        outcome = outcome if isinstance(outcome, dict) else {}
+        if not outcome.get("ok"):
+            self.download_notice = ""
+            self.download_error = str(outcome.get("message") or "")[:300]
+            return
+        letters_n, emailed = (bounds.id_or_none(outcome.get(k)) or 0 for k in ("letters", "emailed"))
+        self.download_error = ""
+        self.download_notice = (f"{letters_n} letter{'s' if letters_n != 1 else ''} downloaded"
+                                + (f"; {emailed} emailed." if emailed else "."))
 
     @rx.event
     async def count(self, form: dict[str, Any]):
@@ -374,8 +390,41 @@ def _date_input(label: str, name: str, input_id: str, value: rx.Var) -> rx.Compo
                      spacing="1", width="100%")
 
 
+# The PDF is fetched and saved from the page itself: a form post that answers with a download would make the
+# browser start leaving the page, and Reflex closes its websocket then, so the next button press would do nothing.
+# The route's answer is unchanged (the PDF as an attachment, or the API's JSON error).
+_DOWNLOAD = """(async () => {
+  const form = document.getElementById(%r);
+  if (!form.reportValidity()) return {ok: false, message: ""};
+  let answer;
+  try {
+    answer = await fetch("/api/letters/pdf", {method: "POST", body: new FormData(form), credentials: "same-origin",
+                                              headers: {"Accept": "application/json"}});
+  } catch (e) { return {ok: false, message: "Atlas could not be reached: try again."}; }
+  if (!answer.ok) {
+    let message = "The letters could not be produced.";
+    try { message = (await answer.json()).error || message; } catch (e) {}
+    return {ok: false, message};
+  }
+  const named = /filename="?([^";]+)"?/.exec(answer.headers.get("Content-Disposition") || "");
+  const link = document.createElement("a");
+  link.href = URL.createObjectURL(await answer.blob());
+  link.download = named ? named[1] : "letters.pdf";
+  document.body.appendChild(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(link.href), 60000);
+  return {ok: true, letters: answer.headers.get("X-Atlas-Letters") || "0",
+          emailed: answer.headers.get("X-Atlas-Emailed") || "0"};
+})()"""
+
+
+def _download(form_id: str) -> list:
+    return [rx.prevent_default, rx.call_script(_DOWNLOAD % form_id, callback=LettersState.downloaded)]
+
+
 def _produce_forms() -> rx.Component:
-    one = native_form(
+    one = rx.el.form(
         rx.vstack(
             rx.heading("One letter", size="4", as_="h2"),
             rx.el.input(type="hidden", name="mode", value="single"),
@@ -388,9 +437,9 @@ def _produce_forms() -> rx.Component:
             rx.button("Download the letter (PDF)", type="submit", id="one-submit"),
             spacing="2", width="100%", align_items="stretch",
         ),
-        action="/api/letters/pdf", method="post",
+        id="one-form", on_submit=_download("one-form"),
     )
-    bulk = native_form(
+    bulk = rx.el.form(
         rx.vstack(
             rx.heading("Letters for a set of bookings", size="4", as_="h2"),
             rx.text("One PDF, a page per booking, ready to print. The dates are the course dates (next week's "
@@ -422,9 +471,10 @@ def _produce_forms() -> rx.Component:
                                                             id="bulk-count-result")),
             spacing="2", width="100%", align_items="stretch",
         ),
-        action="/api/letters/pdf", method="post", id="bulk-form",
+        id="bulk-form", on_submit=_download("bulk-form"),
     )
-    return rx.vstack(rx.card(one, width="100%"), rx.card(bulk, width="100%"), spacing="4", width="100%")
+    return rx.vstack(form_error(LettersState.download_error), form_notice(LettersState.download_notice),
+                     rx.card(one, width="100%"), rx.card(bulk, width="100%"), spacing="4", width="100%")
 
 
 @staff_page("/letters", "Letters", on_load=[LettersState.load, EmailsState.load])
