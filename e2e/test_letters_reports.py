@@ -187,6 +187,24 @@ def test_write_a_letter_from_the_client_record(new_context, bookings: Bookings):
     assert pages == 1 and bookings.paid[1] in text and bookings.paid[0] in text
 
 
+def test_the_courses_report_shows_every_column_at_desktop_width(new_context, bookings: Bookings):
+    """Long course and venue names wrap; Booked, Paid and Fill rate stay on screen without scrolling sideways."""
+    page: Page = new_context(viewport=DESKTOP).new_page()
+    login(page, "hbc.booking", "booking123")
+    page.goto("/reports")
+    wait_hydrated(page)
+    page.select_option("#report-choice", "courses")
+    page.fill("#report-date_from", bookings.session_day.isoformat())
+    page.fill("#report-date_to", bookings.session_day.isoformat())
+    page.click("#report-apply")
+    table = page.locator("#report-table")
+    expect(table.locator("tbody tr").first).to_be_visible()
+    for header in ("Booked", "Paid", "Fill rate %"):
+        expect(table.locator("th", has_text=header)).to_be_in_viewport()
+    widths = table.evaluate("el => [el.scrollWidth, el.clientWidth]")
+    assert widths[0] <= widths[1], f"the table scrolls sideways at desktop width: {widths}"
+
+
 def test_letters_and_reports_pages_are_accessible_at_phone_width(new_context):
     page: Page = new_context(viewport=PHONE).new_page()
     login(page, "hbc.booking", "booking123")

@@ -168,8 +168,11 @@ def _filters() -> rx.Component:
     )
 
 
+# Headers keep to one line; cells wrap between words (a long course or venue name takes two lines rather than
+# pushing the figures off to the right at desktop width), never inside one.
 CELL_STYLE = {"padding": "0.4em 0.6em", "border-bottom": "1px solid var(--gray-6)", "text-align": "left",
-              "white-space": "nowrap", "font-size": "0.9em"}
+              "font-size": "0.9em", "vertical-align": "top"}
+HEADER_STYLE = {**CELL_STYLE, "white-space": "nowrap"}
 
 
 def _table() -> rx.Component:
@@ -178,7 +181,7 @@ def _table() -> rx.Component:
         rx.el.table(
             rx.el.caption("Report rows", class_name="sr-only"),
             rx.el.thead(rx.el.tr(rx.foreach(ReportsState.columns,
-                                            lambda c: rx.el.th(c, scope="col", style=CELL_STYLE)))),
+                                            lambda c: rx.el.th(c, scope="col", style=HEADER_STYLE)))),
             rx.el.tbody(rx.foreach(ReportsState.rows,
                                    lambda r: rx.el.tr(rx.foreach(r, lambda c: rx.el.td(c, style=CELL_STYLE))))),
             style={"border-collapse": "collapse", "width": "100%"},
