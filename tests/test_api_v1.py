@@ -80,7 +80,30 @@ def test_unknown_endpoints_and_methods_answer_json(client, auth):
     assert_error(client.get("/api/v1/nothing", headers=auth), 404)
     response = client.get("/api/v1/bookings", headers=auth)
     assert_error(response, 405)
-    assert response.headers["allow"] == "POST"
+    assert response.headers["allow"] == "OPTIONS, POST"
+
+
+@pytest.mark.parametrize("path, allow", [("/api/v1/bookings", "OPTIONS, POST"),
+                                         ("/api/v1/sessions", "GET, HEAD, OPTIONS"),
+                                         ("/api/v1/bookings/HAR-AAAAAAA", "GET, HEAD, OPTIONS"),
+                                         ("/api/v1/bookings/HAR-AAAAAAA/cancel", "OPTIONS, POST")])
+def test_options_names_every_method_of_the_path(client, path, allow):
+    """OPTIONS answers which methods the path has (it used to be a 405 whose Allow left them out)."""
+    response = client.options(path)
+    assert response.status_code == 204 and response.headers["allow"] == allow
+    for method in ("PUT", "PATCH", "DELETE"):
+        refused = client.request(method, path)
+        assert_error(refused, 405)
+        assert refused.headers["allow"] == allow
+
+
+@pytest.mark.parametrize("path", ["/api/v1/bookings/", "/api/v1/bookings/HAR-AAAAAAA/", "/api/v1/bookings/%2F",
+                                  "/api/v1/bookings/a%2Fb", "/api/v1/bookings/" + "X" * 30])
+def test_unknown_booking_references_answer_the_json_error(client, auth, path):
+    response = client.get(path, headers=auth, follow_redirects=False)
+    assert response.headers["content-type"].startswith("application/json"), (path, response.text)
+    assert_error(response, response.status_code)
+    assert response.status_code in (401, 404)
 
 
 # --- sessions --------------------------------------------------------------------------------------------------
@@ -385,10 +408,11 @@ def test_the_openapi_document_describes_every_route(client):
     doc = client.get("/api/openapi.json").json()
     assert doc["openapi"].startswith("3.1")
     described = {(path, method.upper()) for path, ops in doc["paths"].items() for method in ops}
-    from atlas_app.api.v1 import _ROUTES
+    from atlas_app.api.v1 import OPERATIONS, routes
 
-    served = {(path, method) for path, _h, methods in _ROUTES for method in methods}
+    served = {(op.path, op.method) for op in OPERATIONS}
     assert described == served
+    assert {op.path for op in OPERATIONS} <= {r.path for r in routes}
     assert doc["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
     # Every $ref points at a schema that exists.
     import json
@@ -443,3 +467,20 @@ def test_a_booking_takes_a_bounded_number_of_statements(client, auth, cat):
         event.remove(engine, "before_cursor_execute", count)
     assert response.status_code == 201
     assert len(statements) <= 15, "\n".join(s.split("\n")[0][:100] for s in statements)
+
+
+@pytest.mark.parametrize("raw, field", [(b'{"offer_reference": "CLE\\u0000", "session_id": 1}', "offer_reference"),
+                                        (b'{"offer_reference": "\\udb54", "session_id": 1}', "offer_reference"),
+                                        (b'{"offer_reference": "CLE-1", "session_id": 1, "needs": {"other": "a\\u0000"}}',
+                                         "needs")])
+def test_text_a_database_cannot_hold_is_refused_not_a_server_error(client, auth, cat, raw, field):
+    """A NUL (PostgreSQL refuses it in text) or a lone surrogate (not UTF-8) is a 422, never a 500."""
+    response = client.post("/api/v1/bookings", content=raw, headers={**auth, "Content-Type": "application/json"})
+    assert_error(response, 422, field)
+    assert all_rows(Booking) == []
+
+
+def test_an_unknown_or_empty_session_filter_is_refused_as_the_document_says(client, auth, cat):
+    assert_error(client.get("/api/v1/sessions?date_form=2027-01-01", headers=auth), 422, "date_form")
+    assert_error(client.get("/api/v1/sessions?date_to=", headers=auth), 422, "date_to")
+    assert client.get("/api/v1/sessions?course_type=", headers=auth).status_code == 200

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -20,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from atlas_app.api import v1_models as models
 from atlas_app.api.web import read_body
 from atlas_app.db import utcnow, write_session
 from atlas_app.domain.statuses import SessionStatus
@@ -33,7 +35,6 @@ from atlas_app.timeutil import london_midnight
 log = logging.getLogger("atlas.api")
 
 MAX_BODY_BYTES = 64 * 1024
-CHANNELS = ("api", "online", "telephone")
 SESSION_LIMIT = 500
 
 
@@ -73,27 +74,12 @@ async def _json_body(request: Request, required: bool = True) -> dict[str, Any]:
     if where:
         field = where.split(".", 1)[0]
         raise ValidationFailed(f"{where} must be a finite number.", {field: "not a finite number"})
+    where = bounds.first_unstorable_text(body)
+    if where:
+        field = where.split(".", 1)[0]
+        raise ValidationFailed(f"{where} holds characters that are not text (a NUL, or broken Unicode).",
+                               {field: "not text"})
     return body
-
-
-def _int_field(body: dict[str, Any], name: str) -> int:
-    value = body.get(name)
-    if isinstance(value, bool) or not (value is None or isinstance(value, (int, float, str))):
-        raise ValidationFailed(f"{name} must be a whole number.", {name: "not a number"})
-    return bounds.parse_id(value, name)
-
-
-def _str_field(body: dict[str, Any], name: str, required: bool = True, max_len: int = 200) -> str:
-    value = body.get(name)
-    if value is None or (isinstance(value, str) and not value.strip()):
-        if required:
-            raise ValidationFailed(f"{name} is required.", {name: "required"})
-        return ""
-    if not isinstance(value, str):
-        raise ValidationFailed(f"{name} must be a string.", {name: "not a string"})
-    if len(value) > max_len:
-        raise ValidationFailed(f"{name} is too long ({max_len} characters at most).", {name: "too long"})
-    return value.strip()
 
 
 Handler = Callable[[Request, Any], Awaitable[Response]]  # (request, Actor) or (request, raw token)
@@ -163,51 +149,31 @@ def booking_json(v: booking.BookingView) -> dict[str, Any]:
 # --- sessions ------------------------------------------------------------------------------------------------
 
 
-def _query_date(request: Request, name: str) -> date | None:
-    text = request.query_params.get(name, "").strip()
-    if not text:
-        return None
-    try:
-        day = date.fromisoformat(text)
-    except ValueError:
-        raise ValidationFailed(f"{name} must be a date as YYYY-MM-DD.", {name: "invalid date"}) from None
-    return bounds.filter_date(day, name)
-
-
-def _query_bool(request: Request, *names: str) -> bool:
-    for name in names:
-        text = request.query_params.get(name, "").strip().lower()
-        if text:
-            if text in ("1", "true", "yes", "on"):
-                return True
-            if text in ("0", "false", "no", "off"):
-                return False
-            raise ValidationFailed(f"{name} must be true or false.", {name: "invalid"})
-    return False
-
-
-def _find_sessions(actor: Actor, code: str, date_from: date | None, date_to: date | None,
-                   free_only: bool) -> list[catalogue.SessionRow]:
+def _find_sessions(actor: Actor, query: models.SessionQuery) -> list[catalogue.SessionRow]:
     course_type_id = None
+    code = query.course_type
     if code:
         match = [ct for ct in catalogue.list_course_types(actor) if ct.code.upper() == code.upper()]
         if not match:
             raise ValidationFailed(f"'{code}' is not one of your course types.", {"course_type": "unknown"})
         course_type_id = match[0].id
+    date_from = bounds.filter_date(query.date_from, "date_from") if query.date_from else None
+    date_to = bounds.filter_date(query.date_to, "date_to") if query.date_to else None
+    if date_from and date_to and date_to < date_from:
+        raise ValidationFailed("date_to is before date_from.", {"date_to": "before date_from"})
     start = london_midnight(date_from) if date_from else utcnow()
     end = london_midnight(date_to + timedelta(days=1)) if date_to else None
     return catalogue.list_sessions(actor, course_type_id=course_type_id, date_from=start, date_to=end,
-                                   status=SessionStatus.SCHEDULED, only_free=free_only, limit=SESSION_LIMIT)
+                                   status=SessionStatus.SCHEDULED, only_free=query.free_only, limit=SESSION_LIMIT)
 
 
 async def list_sessions(request: Request, actor: Actor) -> Response:
-    code = request.query_params.get("course_type", "").strip()
-    date_from = _query_date(request, "date_from")
-    date_to = _query_date(request, "date_to")
-    if date_from and date_to and date_to < date_from:
-        raise ValidationFailed("date_to is before date_from.", {"date_to": "before date_from"})
-    free_only = _query_bool(request, "free_only", "free")
-    rows = await run_in_threadpool(_find_sessions, actor, code, date_from, date_to, free_only)
+    params = dict(request.query_params)
+    where = bounds.first_unstorable_text(params)
+    if where:
+        raise ValidationFailed(f"{where} holds characters that are not text.", {where.split(".", 1)[0]: "not text"})
+    query = models.parse(models.SessionQuery, params, "search")
+    rows = await run_in_threadpool(_find_sessions, actor, query)
     return JSONResponse({"sessions": [session_json(r) for r in rows], "count": len(rows)})
 
 
@@ -215,12 +181,8 @@ async def list_sessions(request: Request, actor: Actor) -> Response:
 
 
 async def create_referral(request: Request, actor: Actor) -> Response:
-    body = await _json_body(request)
-    values = {k: body.get(k) for k in (*referrals.FIELDS, "name")}
-    for key, value in values.items():
-        if value is not None and not isinstance(value, (str, int)):
-            raise ValidationFailed(f"{key} must be a string.", {key: "not a string"})
-    outcome = await run_in_threadpool(referrals.submit_one, actor, values, "api")
+    body = models.parse(models.Referral, await _json_body(request), "referral")
+    outcome = await run_in_threadpool(referrals.submit_one, actor, body.values(), "api")
     payload = {"result": outcome.result, "offer_reference": outcome.offer_reference, "status": outcome.status,
                "changed": outcome.changed}
     return JSONResponse(payload, status_code=201 if outcome.result == "created" else 200)
@@ -238,34 +200,19 @@ def _book(raw_token: str, offer_reference: str, session_id: int, channel: str, n
 
 
 async def create_booking(request: Request, raw_token: str) -> Response:
-    body = await _json_body(request)
-    problems: dict[str, str] = {}
-    offer_reference = session_id = None
     try:
-        offer_reference = _str_field(body, "offer_reference", max_len=40)
-    except ValidationFailed as exc:
-        problems.update(exc.errors)
-    try:
-        session_id = _int_field(body, "session_id")
-    except ValidationFailed as exc:
-        problems.update(exc.errors)
-    channel = body.get("channel") or "api"
-    if channel not in CHANNELS:
-        problems["channel"] = "must be api, online or telephone"
-    needs = body.get("needs")
-    if needs is not None and not isinstance(needs, dict):
-        problems["needs"] = "must be an object"
-    if problems:
+        body = models.parse(models.BookingRequest, await _json_body(request), "booking request")
+    except ValidationFailed:
         await run_in_threadpool(_authenticated, raw_token, None)  # a bad token is a 401 before a bad body's 422
-        raise ValidationFailed("The booking request is not valid: " + "; ".join(f"{k} {v}" for k, v in
-                                                                               problems.items()) + ".", problems)
-    view = await run_in_threadpool(_book, raw_token, offer_reference, session_id, channel, needs)
+        raise
+    needs = body.needs.model_dump(exclude_none=True) if body.needs is not None else None
+    view = await run_in_threadpool(_book, raw_token, body.offer_reference, body.session_id, body.channel, needs)
     return JSONResponse(booking_json(view), status_code=201,
                         headers={"Location": f"/api/v1/bookings/{view.reference}"})
 
 
 async def get_booking(request: Request, actor: Actor) -> Response:
-    view = await run_in_threadpool(booking.get_booking, actor, request.path_params["reference"])
+    view = await run_in_threadpool(booking.get_booking, actor, _require_reference(request))
     return JSONResponse(booking_json(view))
 
 
@@ -278,8 +225,8 @@ def _require_reference(request: Request) -> str:
 
 async def cancel_booking(request: Request, actor: Actor) -> Response:
     reference = _require_reference(request)
-    body = await _json_body(request, required=False)
-    reason = _str_field(body, "reason", required=False, max_len=300) or "Cancelled through the API"
+    body = models.parse(models.CancelRequest, await _json_body(request, required=False), "cancellation")
+    reason = body.reason or "Cancelled through the API"
     outcome = await run_in_threadpool(lambda: payments.cancel_booking(actor.organisation_id, reference, actor=actor,
                                                                       reason=reason))
     return JSONResponse({**booking_json(outcome.booking), "refund": refund_json(outcome)})
@@ -293,14 +240,79 @@ def refund_json(outcome: payments.CancelOutcome) -> dict[str, Any]:
 
 async def transfer_booking(request: Request, actor: Actor) -> Response:
     reference = _require_reference(request)
-    body = await _json_body(request)
-    session_id = _int_field(body, "session_id")
-    view = await run_in_threadpool(lambda: booking.transfer(actor.organisation_id, reference, session_id,
+    body = models.parse(models.TransferRequest, await _json_body(request), "transfer")
+    view = await run_in_threadpool(lambda: booking.transfer(actor.organisation_id, reference, body.session_id,
                                                             actor=actor))
     return JSONResponse(booking_json(view))
 
 
-# --- the document and the routing ----------------------------------------------------------------------------
+# --- the operations, the document and the routing ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One method on one path: its handler and what the document says of it (from the typed models)."""
+
+    method: str
+    path: str
+    handler: Callable[[Request], Awaitable[Response]]
+    operation_id: str
+    summary: str
+    responses: dict[int, tuple[type | None, str]]
+    description: str = ""
+    body: type | None = None
+    body_required: bool = True
+    query: type | None = None
+    reference: bool = False
+    headers: dict[int, dict[str, str]] = field(default_factory=dict)
+
+
+_REFERENCE = "The booking reference, e.g. HAR-7K2M9QX."
+_UNAUTHORISED = (models.Error, "No API token, or the token is unknown or revoked.")
+_NOT_FOUND = (models.Error, "No such offer, session or booking in your organisation.")
+_INVALID = (models.Error, "The input is not valid; `fields` says which fields and why.")
+_BUSY = (models.Error, "The database is busy; retry after the Retry-After seconds.")
+
+OPERATIONS: list[Operation] = [
+    Operation("GET", "/api/v1/sessions", endpoint(list_sessions), "listSessions",
+              "Scheduled sessions from today (or date_from), with their free seats",
+              {200: (models.SessionList, "Up to 500 sessions, soonest first."), 401: _UNAUTHORISED, 422: _INVALID},
+              query=models.SessionQuery),
+    Operation("POST", "/api/v1/referrals", endpoint(create_referral), "createReferral",
+              "Add (or update) one police offer",
+              {201: (models.ReferralResult, "A new offer."),
+               200: (models.ReferralResult, "An existing offer, updated or unchanged."), 401: _UNAUTHORISED,
+               409: (models.Error, "Added at the same moment elsewhere."), 422: _INVALID},
+              description="The same checks as a referrals CSV row. The same offer_reference again updates the "
+                          "offer (200) or leaves it unchanged (200); it never makes a second offer.",
+              body=models.Referral),
+    Operation("POST", "/api/v1/bookings", endpoint(create_booking, authenticate=False), "createBooking",
+              "Book a seat on a session for an offer",
+              {201: (models.Booking, "Booked."), 401: _UNAUTHORISED, 404: _NOT_FOUND,
+               409: (models.Error, "The session is full, or the offer already has a booking."), 422: _INVALID,
+               503: _BUSY},
+              description="The booking awaits payment. Sessions ending after the offer's critical date, for another "
+                          "course, started, or not scheduled are refused (422).",
+              body=models.BookingRequest, headers={201: {"Location": "The booking's URL."}}),
+    Operation("GET", "/api/v1/bookings/{reference}", endpoint(get_booking), "getBooking", "One booking",
+              {200: (models.Booking, "The booking."), 401: _UNAUTHORISED, 404: _NOT_FOUND}, reference=True),
+    Operation("POST", "/api/v1/bookings/{reference}/cancel", endpoint(cancel_booking), "cancelBooking",
+              "Cancel a booking, free its seat and refund what was paid less the cancellation fee",
+              {200: (models.CancelledBooking, "The cancelled booking and its refund."), 401: _UNAUTHORISED,
+               404: _NOT_FOUND, 422: (models.Error, "The booking is not current, or the input is not valid."),
+               503: _BUSY},
+              description="Money paid by card online is refunded at once; money taken offline (or a card refund "
+                          "the card provider did not make) is flagged for staff to refund. The cancellation stands "
+                          "either way.",
+              body=models.CancelRequest, body_required=False, reference=True),
+    Operation("POST", "/api/v1/bookings/{reference}/transfer", endpoint(transfer_booking), "transferBooking",
+              "Move a booking to another session",
+              {200: (models.Booking, "The new booking."), 401: _UNAUTHORISED, 404: _NOT_FOUND,
+               409: (models.Error, "The new session is full."), 422: _INVALID, 503: _BUSY},
+              description="The old booking becomes 'transferred' and a new booking (new reference) holds the seat "
+                          "on the new session.",
+              body=models.TransferRequest, reference=True),
+]
 
 
 async def openapi(_request: Request) -> Response:
@@ -309,31 +321,44 @@ async def openapi(_request: Request) -> Response:
     return JSONResponse(document())
 
 
-_ROUTES: list[tuple[str, Callable, list[str]]] = [
-    ("/api/v1/sessions", endpoint(list_sessions), ["GET"]),
-    ("/api/v1/referrals", endpoint(create_referral), ["POST"]),
-    ("/api/v1/bookings", endpoint(create_booking, authenticate=False), ["POST"]),
-    ("/api/v1/bookings/{reference}", endpoint(get_booking), ["GET"]),
-    ("/api/v1/bookings/{reference}/cancel", endpoint(cancel_booking), ["POST"]),
-    ("/api/v1/bookings/{reference}/transfer", endpoint(transfer_booking), ["POST"]),
-]
+def _allowed(methods: list[str]) -> list[str]:
+    return sorted({*methods, *(["HEAD"] if "GET" in methods else []), "OPTIONS"})
 
-_v1_routes = [Route(path, handler, methods=methods) for path, handler, methods in _ROUTES]
+
+def _path_route(path: str, operations: list[Operation]) -> Route:
+    """One route per path: its operations by method, OPTIONS answering which methods there are, and a JSON 405
+    (with the same Allow header) for any other method."""
+    handlers = {op.method: op.handler for op in operations}
+    if "GET" in handlers:
+        handlers["HEAD"] = handlers["GET"]
+    allow = ", ".join(_allowed(list(handlers)))
+
+    async def dispatch(request: Request) -> Response:
+        handler = handlers.get(request.method)
+        if handler is not None:
+            return await handler(request)
+        if request.method == "OPTIONS":
+            return Response(status_code=204, headers={"Allow": allow})
+        return error(405, f"{request.method} is not allowed here; use {allow}.", headers={"Allow": allow})
+
+    return Route(path, dispatch, methods=HTTP_METHODS, name=path)
+
+
+HTTP_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+_by_path: dict[str, list[Operation]] = {}
+for _op in OPERATIONS:
+    _by_path.setdefault(_op.path, []).append(_op)
+_v1_routes = [_path_route(path, ops) for path, ops in _by_path.items()]
 
 
 async def not_found(request: Request) -> Response:
-    """Anything else under /api/v1: a JSON 404, or 405 when the path exists for other methods."""
-    path = request.url.path
-    allowed = sorted({m for r in _v1_routes if r.path_regex.match(path) for m in (r.methods or ()) if m != "HEAD"})
-    if allowed:
-        return error(405, f"{request.method} is not allowed here; use {', '.join(allowed)}.",
-                     headers={"Allow": ", ".join(allowed)})
+    """Anything else under /api/v1: a JSON 404."""
     return error(404, "No such API endpoint. See /api/openapi.json.")
 
 
 routes = [
     *_v1_routes,
     Route("/api/openapi.json", openapi, methods=["GET"]),
-    Route("/api/v1", not_found, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
-    Route("/api/v1/{rest:path}", not_found, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
+    Route("/api/v1", not_found, methods=HTTP_METHODS),
+    Route("/api/v1/{rest:path}", not_found, methods=HTTP_METHODS),
 ]

@@ -92,6 +92,38 @@ def first_non_finite(value: Any, path: str = "") -> str | None:
     return None
 
 
+def storable_text(text: str) -> bool:
+    """Text a database column can hold: no NUL character (PostgreSQL refuses it) and valid Unicode (JSON's
+    ``\\ud800`` escapes give lone surrogates, which cannot be written as UTF-8)."""
+    if "\x00" in text:
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def first_unstorable_text(value: Any, path: str = "") -> str | None:
+    """The path of the first key or string in parsed JSON that is not ``storable_text``, or None."""
+    if isinstance(value, str):
+        return None if storable_text(value) else (path or "body")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            where = f"{path}.{key}" if path else str(key)
+            if not storable_text(str(key)):
+                return path or "body"
+            found = first_unstorable_text(item, where)
+            if found:
+                return found
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            found = first_unstorable_text(item, f"{path}.{i}" if path else str(i))
+            if found:
+                return found
+    return None
+
+
 def check_date_range(value: date, field: str, earliest: date, latest: date) -> date:
     if not earliest <= value <= latest:
         raise ValidationFailed(f"{_label(field).capitalize()} must be between {earliest:%d/%m/%Y} and "
