@@ -142,7 +142,7 @@ def test_search_keys_of_names_beyond_ascii_are_recomputed_and_put_back(scratch_e
 
     from sqlalchemy import text
 
-    from atlas_app.models.casework import Person, Place
+    from atlas_app.models.casework import Place
 
     run_alembic(scratch_engine, "upgrade", "0013")
     with Session(scratch_engine) as s:
@@ -150,11 +150,14 @@ def test_search_keys_of_names_beyond_ascii_are_recomputed_and_put_back(scratch_e
         org_id = s.execute(text("INSERT INTO organisation (slug, name, is_active, password_min_length, created_at) "
                                 "VALUES ('mig', 'Migration test', :t, 7, CURRENT_TIMESTAMP) RETURNING id"),
                            {"t": True}).scalar_one()
+        # The person table as it was at 0013 too.
+        for given, family, norm, given_key, family_key in (("Łukasz", "Олена", "ukasz", "U220", ""),
+                                                           ("Ann", "Smith", "untouched", "A500", "S530")):
+            s.execute(text("INSERT INTO person (organisation_id, title, given_name, family_name, preferred_language, "
+                           "notes, name_norm, given_key, family_key, created_at, updated_at) VALUES (:org, '', :g, "
+                           ":f, 'en', '', :n, :gk, :fk, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"),
+                      {"org": org_id, "g": given, "f": family, "n": norm, "gk": given_key, "fk": family_key})
         s.add_all([
-            Person(organisation_id=org_id, given_name="Łukasz", family_name="Олена", name_norm="ukasz",
-                   given_key="U220", family_key=""),
-            Person(organisation_id=org_id, given_name="Ann", family_name="Smith", name_norm="untouched",
-                   given_key="A500", family_key="S530"),
             Place(organisation_id=org_id, uprn=1, address_line1="1 Hauptstraße", town="Hartlepool",
                   postcode="TS24 7QS", postcode_key="TS247QS", search_text="1 hauptstrae hartlepool ts24 7qs"),
         ])

@@ -43,5 +43,4 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("client") as batch:
-        batch.drop_column("name_sounds")
+    op.drop_column("client", "name_sounds")

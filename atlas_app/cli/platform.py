@@ -90,6 +90,26 @@ def _audit_verify(_args) -> int:
     return 1
 
 
+def _purge(args) -> int:
+    from atlas_app.services.platform import retention
+    from atlas_app.services.platform.organisations import system_actor_for
+
+    if args.org:
+        actor = system_actor_for(args.org, "cli:purge")
+        if actor is None:
+            print(f"No organisation '{args.org}'.", file=sys.stderr)
+            return 2
+        reports = [retention.purge(actor.organisation_id, dry_run=args.dry_run, actor=actor)]
+    else:
+        reports = retention.purge_all(dry_run=args.dry_run)
+    verb = "would anonymise" if args.dry_run else "anonymised"
+    for r in reports:
+        parts = ", ".join(f"{n} by rule {rule}" for rule, n in r.counts.items() if n) or "nothing"
+        print(f"Organisation {r.organisation_id}: {verb} {parts}; {r.held} held by a legal hold"
+              + ("" if args.dry_run else f"; {r.audit_entries_shredded} audit entries shredded") + ".")
+    return 0
+
+
 def _unlock_user(args) -> int:
     from atlas_app.services.platform.errors import AtlasError
     from atlas_app.services.platform.users import unlock_by_username
@@ -135,6 +155,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("audit-verify",
                        help="check each hash chain of the audit trail; report the first broken link of each")
     p.set_defaults(func=_audit_verify)
+
+    p = sub.add_parser("purge", help="anonymise personal records whose retention period has run out")
+    p.add_argument("--dry-run", action="store_true", help="count what would be anonymised; change nothing")
+    p.add_argument("--org", help="one organisation's slug (default: every active organisation)")
+    p.set_defaults(func=_purge)
 
     p = sub.add_parser("unlock-user", help="unlock a locked account (any organisation) and reset its failure count")
     p.add_argument("username")

@@ -31,6 +31,7 @@ from atlas_app.models.identity import (
     UserRole,
 )
 from atlas_app.models.outbox import EmailAttachment, EmailMessage
+from atlas_app.models.retention import RetentionRule
 from atlas_app.models.payments import (
     CheckoutAttempt,
     Payment,
@@ -42,6 +43,7 @@ from atlas_app.models.payments import (
 from atlas_app.models.tenancy import Organisation
 
 __all__ = [
+    "RetentionRule",
     "AccountLinkRequest",
     "SecondFactorChallenge",
     "TwoFactorRecoveryCode",

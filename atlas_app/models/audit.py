@@ -37,6 +37,10 @@ class AuditEntry(SQLModel, table=True):
     # neither, and for every entry written before migration 0024. Covered by the hash when set.
     subject_kind: str | None = Field(default=None, max_length=20)
     subject_id: int | None = Field(default=None)
+    # An entry about a subject (since migration 0035): the digest of its before/after, which the hash covers instead
+    # of the data, so retention can shred the data (``shredded_at``) and the chain still verifies.
+    personal_digest: str | None = Field(default=None, max_length=64)
+    shredded_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     prev_hash: str = Field(max_length=64)
     hash: str = Field(max_length=64)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, Column, ForeignKey, Index, Integer, Text, UniqueConstraint, text
+from sqlalchemy import JSON, CheckConstraint, Column, ForeignKey, Index, Integer, Text, UniqueConstraint, false, text
 from sqlmodel import Field, SQLModel
 
 from atlas_app.db import UTCDateTime, utcnow
@@ -157,6 +157,9 @@ class Client(SQLModel, table=True):
     email: str = Field(default="", max_length=254)
     phone: str = Field(default="", max_length=30)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    # Retention: a legal hold keeps the client from being anonymised; ``anonymised_at`` says when they were.
+    legal_hold: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
+    anonymised_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class Offer(SQLModel, table=True):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, Column, ForeignKey, Index, Integer, UniqueConstraint, text
+from sqlalchemy import BigInteger, CheckConstraint, Column, ForeignKey, Index, Integer, UniqueConstraint, false, text
 from sqlmodel import Field, SQLModel
 
 from atlas_app.db import UTCDateTime, utcnow
@@ -157,6 +157,9 @@ class Person(SQLModel, table=True):
     merged_into_id: int | None = Field(default=None, foreign_key="person.id")
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    # Retention: a legal hold keeps the person (and their cases) from being anonymised.
+    legal_hold: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
+    anonymised_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class PersonContact(SQLModel, table=True):
@@ -226,6 +229,7 @@ class Case(SQLModel, table=True):
     opened_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     opened_by_id: int | None = Field(default=None, foreign_key="app_user.id")
+    legal_hold: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
 
 
 class CasePerson(SQLModel, table=True):

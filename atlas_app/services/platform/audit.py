@@ -9,6 +9,12 @@ which also holds, unchanged, every entry written before chains were per organisa
 An entry about a client or a casework person names it as its subject (``subject=("client", id)``); the subject is
 covered by the entry's hash, so moving an entry onto or off someone's trail breaks the chain like any other change.
 Entries with no subject (and every entry from before migration 0024) hash exactly as they always did.
+
+The personal data of an entry about someone can be shredded (``shred_subjects``, when retention purges that person)
+without breaking the chain: since migration 0035 such an entry's hash covers a digest of its ``before``/``after``
+(``personal_digest``, kept on the entry) instead of the data itself. Verification recomputes the digest from the
+data while it is there (so changing it is still detected) and uses the kept digest once it is shredded. Entries
+about someone written before 0035 carry no digest: their data is covered directly and cannot be shredded.
 """
 
 from __future__ import annotations
@@ -68,6 +74,10 @@ def _fields(entry: AuditEntry) -> dict[str, Any]:
         "after": entry.after,
         "prev_hash": entry.prev_hash,
     }
+    if getattr(entry, "personal_digest", None) is not None:
+        # The personal part stands apart: the hash covers its digest, so it can be shredded later.
+        del fields["before"], fields["after"]
+        fields["personal"] = entry.personal_digest
     if entry.subject_kind is not None:
         fields["subject_kind"] = entry.subject_kind
         fields["subject_id"] = entry.subject_id
@@ -80,6 +90,12 @@ def _payload(fields: dict[str, Any]) -> str:
 
 def _digest(entry: AuditEntry) -> str:
     return hashlib.sha256(_payload(_fields(entry)).encode("utf-8")).hexdigest()
+
+
+def personal_digest(before: dict[str, Any] | None, after: dict[str, Any] | None) -> str:
+    """The digest of an entry's personal part (its before and after), which its hash covers."""
+    text_ = _payload({"before": before, "after": after})
+    return hashlib.sha256(text_.encode("utf-8")).hexdigest()
 
 
 @dataclass
@@ -97,6 +113,7 @@ class _Draft:
     after: dict[str, Any] | None
     subject_kind: str | None = None
     subject_id: int | None = None
+    personal_digest: str | None = None
     seq: int = 0
     prev_hash: str = ""
     hash: str = ""
@@ -104,7 +121,7 @@ class _Draft:
 
 
 _DRAFT_FIELDS = ("seq", "at", "organisation_id", "user_id", "username", "entity", "entity_id", "action", "before",
-                 "after", "subject_kind", "subject_id", "prev_hash", "hash")
+                 "after", "subject_kind", "subject_id", "personal_digest", "prev_hash", "hash")
 
 
 def chain_of(organisation_id: int | None) -> int:
@@ -176,6 +193,12 @@ def record(
     return entry
 
 
+def lock_chain(session: Session, organisation_id: int | None) -> None:
+    """Take the organisation's chain head for this transaction: a writer that must not run twice at once for one
+    organisation (the nightly purge, run by every worker) waits here for the other to commit."""
+    _locked_head(session, chain_of(organisation_id))
+
+
 def about_client(client_id: int | None) -> tuple[str, int] | None:
     """The subject of an entry about this client (None when there is no client)."""
     return None if client_id is None else ("client", int(client_id))
@@ -198,6 +221,8 @@ def _subject(subject: tuple[str, int] | None) -> tuple[str | None, int | None]:
 def _draft(actor: Actor | None, entity: str, entity_id: Any, action: str, before: dict[str, Any] | None,
            after: dict[str, Any] | None, organisation_id: int | None, subject: tuple[str, int] | None) -> _Draft:
     kind, subject_id = _subject(subject)
+    before = _jsonable(before) if before is not None else None
+    after = _jsonable(after) if after is not None else None
     return _Draft(
         at=utcnow(),
         organisation_id=organisation_id if organisation_id is not None else (actor.organisation_id if actor else None),
@@ -206,10 +231,11 @@ def _draft(actor: Actor | None, entity: str, entity_id: Any, action: str, before
         entity=entity,
         entity_id="" if entity_id is None else str(entity_id),
         action=action,
-        before=_jsonable(before) if before is not None else None,
-        after=_jsonable(after) if after is not None else None,
+        before=before,
+        after=after,
         subject_kind=kind,
         subject_id=subject_id,
+        personal_digest=None if kind is None else personal_digest(before, after),
     )
 
 
@@ -267,9 +293,10 @@ WITH old AS (
     RETURNING h.last_seq AS seq, h.last_hash AS hash, old.last_hash AS prev_hash
 )
 INSERT INTO audit_entry (chain, seq, at, organisation_id, user_id, username, entity, entity_id, action, before,
-                         after, subject_kind, subject_id, prev_hash, hash)
+                         after, subject_kind, subject_id, personal_digest, prev_hash, hash)
 SELECT :chain, head.seq, :at, :organisation_id, :user_id, :username, :entity, :entity_id, :action,
-       CAST(:before AS JSON), CAST(:after AS JSON), :subject_kind, :subject_id, head.prev_hash, head.hash
+       CAST(:before AS JSON), CAST(:after AS JSON), :subject_kind, :subject_id, :personal_digest, head.prev_hash,
+       head.hash
 FROM head
 RETURNING id, seq, prev_hash, hash
 """)
@@ -291,6 +318,7 @@ def _append_in_one_statement(session: Session, entry: _Draft) -> bool:
         "p1": p1, "p2": p2, "p3": p3, "chain": chain_of(entry.organisation_id), "at": entry.at, "organisation_id": entry.organisation_id,
         "user_id": entry.user_id, "username": entry.username, "entity": entry.entity, "entity_id": entry.entity_id,
         "action": entry.action, "subject_kind": entry.subject_kind, "subject_id": entry.subject_id,
+        "personal_digest": entry.personal_digest,
         "before": None if entry.before is None else json.dumps(entry.before, ensure_ascii=False),
         "after": None if entry.after is None else json.dumps(entry.after, ensure_ascii=False),
     }).first()
@@ -378,6 +406,9 @@ def verify_chain(session: Session, chain: int, batch: int = 5000) -> ChainReport
                 return broken(entry.seq, "its link to the previous entry does not match")
             if _digest(entry) != entry.hash:
                 return broken(entry.seq, "its content was changed after it was written")
+            if entry.personal_digest is not None and entry.shredded_at is None and \
+                    personal_digest(entry.before, entry.after) != entry.personal_digest:
+                return broken(entry.seq, "its content was changed after it was written")
             if chain != SYSTEM_CHAIN and entry.organisation_id != chain:
                 return broken(entry.seq, "it was moved here from another organisation's chain")
             prev_hash = entry.hash
@@ -393,6 +424,24 @@ def verify_chain(session: Session, chain: int, batch: int = 5000) -> ChainReport
     if head is None and checked:
         return broken(last_seq, "the head of the chain is missing")
     return ChainReport(chain, True, checked)
+
+
+def shred_subjects(session: Session, organisation_id: int, kind: str, subject_ids: list[int]) -> int:
+    """Delete the personal part (before and after) of every entry about these subjects that keeps it apart; the
+    chain stays verifiable through each entry's kept digest. Returns how many entries were shredded."""
+    if kind not in SUBJECT_KINDS:
+        raise ValueError(kind)
+    shredded = 0
+    table = AuditEntry.__table__
+    for i in range(0, len(subject_ids), 500):
+        chunk = subject_ids[i:i + 500]
+        result = session.execute(
+            table.update().where(table.c.organisation_id == organisation_id, table.c.subject_kind == kind,
+                                 table.c.subject_id.in_(chunk), table.c.personal_digest.is_not(None),
+                                 table.c.shredded_at.is_(None))
+            .values(before=None, after=None, shredded_at=utcnow()))
+        shredded += result.rowcount or 0
+    return shredded
 
 
 def verify_trail(session: Session, batch: int = 5000) -> TrailReport:
