@@ -81,10 +81,20 @@ run: seed
 
 # --- tests -------------------------------------------------------------------------------------------
 
+# With DATABASE_URL set, the SQLite and PostgreSQL unit runs go side by side (each has its own database and data
+# directory; much of their time is spent waiting on the databases), then the browser suite.
 test: setup browser nginx
-	$(MAKE) --no-print-directory test-unit
-	@if [ -n "$${DATABASE_URL:-}" ]; then $(MAKE) --no-print-directory test-pg; \
-	 else echo "DATABASE_URL is not set: PostgreSQL run skipped (CI sets it)"; fi
+	@if [ -n "$${DATABASE_URL:-}" ]; then \
+	  mkdir -p test-results; \
+	  ( $(MAKE) --no-print-directory test-pg > test-results/unit-postgresql.log 2>&1; echo $$? > test-results/unit-postgresql.rc ) & \
+	  set +e; $(MAKE) --no-print-directory test-unit; sqlite=$$?; wait; set -e; \
+	  echo "--- unit tests on PostgreSQL ---"; cat test-results/unit-postgresql.log; \
+	  pg=$$(cat test-results/unit-postgresql.rc); \
+	  if [ "$$sqlite" != 0 ] || [ "$$pg" != 0 ]; then echo "unit tests failed (SQLite: $$sqlite, PostgreSQL: $$pg)"; exit 1; fi; \
+	else \
+	  $(MAKE) --no-print-directory test-unit; \
+	  echo "DATABASE_URL is not set: PostgreSQL run skipped (CI sets it)"; \
+	fi
 	$(MAKE) --no-print-directory test-e2e
 
 test-unit: setup
