@@ -160,7 +160,7 @@ def test_a_cancellation_holds_the_seat_for_the_first_matching_waiter_and_emails_
     consistent(session_id)
     mail = all_rows(EmailMessage, EmailMessage.secret_kind == "waiting")
     assert len(mail) == 1 and mail[0].to_address.startswith("client") and mail[0].secret_id == entry.id
-    assert outbox.LINK_PLACEHOLDER in mail[0].body_text and "held for you" in mail[0].subject
+    assert outbox.LINK_PLACEHOLDER in mail[0].body_text and "is held for you" in mail[0].subject
 
 
 def test_the_link_confirms_the_seat_which_then_awaits_payment(cat, staff):

@@ -28,7 +28,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from atlas_app.db import read_session, utcnow, write_session
-from atlas_app.domain.statuses import OFFER_AFTER_OUTCOME, OUTCOME_LABELS, BookingStatus, OfferStatus, SessionStatus
+from atlas_app.domain.statuses import (
+    OFFER_AFTER_OUTCOME,
+    OUTCOME_LABELS,
+    BookingStatus,
+    OfferStatus,
+    SessionStatus,
+    WaitingStatus,
+)
 from atlas_app.models import (
     ACTIVE_BOOKING_STATUSES,
     Booking,
@@ -42,6 +49,7 @@ from atlas_app.models import (
     Venue,
 )
 from atlas_app.models.letters import EmailTemplate
+from atlas_app.models.waiting_list import WaitingEntry
 from atlas_app.services.booking import emails
 from atlas_app.services.booking.email_defaults import DEFAULT_LANGUAGE
 from atlas_app.services.platform import audit, bounds, locks
@@ -568,6 +576,10 @@ def _transaction(session: Session | None) -> Iterator[Session]:
 
 _BOOKING_DEFAULT_TERMS = BookingTerms(organisation_id=0)
 _o, _b = Offer.__table__.c, Booking.__table__.c
+_w = WaitingEntry.__table__.c
+# Whether the offer is on the waiting list (so a booking takes it off), read with the offer: no statement more.
+_ON_WAITING_LIST = (select(_w.id).where(_w.offer_id == _o.id, _w.status.in_(WaitingStatus.ACTIVE))
+                    .exists().label("on_waiting_list"))
 # Everything ``book`` needs about the offer in one row: the offer (locked), its client, course type, organisation,
 # booking terms, and its active booking if it has one.
 _OFFER_FOR_BOOKING = (
@@ -578,7 +590,7 @@ _OFFER_FOR_BOOKING = (
            Organisation.name.label("organisation_name"), EmailTemplate.subject.label("email_subject"),
            EmailTemplate.body.label("email_body"), BookingTerms.hold_minutes, BookingTerms.payment_due_hours,
            _b.id.label("active_id"), _b.status.label("active_status"), _b.reference.label("active_reference"),
-           _b.session_id.label("active_session_id"))
+           _b.session_id.label("active_session_id"), _ON_WAITING_LIST)
     .select_from(Offer.__table__)
     .join(Client.__table__, Client.id == _o.client_id)
     .join(CourseType.__table__, CourseType.id == _o.course_type_id)
@@ -685,7 +697,8 @@ def book(actor: Actor, offer_id: int, session_id: int, needs: dict[str, Any] | N
                                  payment_due_hours=terms.payment_due_hours, fee_pence=offer.fee_pence)
         _insert_booking(s, values, _reference_prefix(offer.organisation_slug))
         conn.execute(_MARK_BOOKED, {"offer_id": offer.id})
-        _waiting_list().left_by_booking(s, offer.id)
+        if offer.on_waiting_list:
+            _waiting_list().left_by_booking(s, offer.id)
         venue = None if course.venue_id is None else _Place(
             course.venue_name, course.venue_online, course.address_line1, course.address_line2, course.town,
             course.postcode)

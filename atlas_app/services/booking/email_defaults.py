@@ -125,7 +125,7 @@ KINDS: dict[str, Kind] = {k.code: k for k in [
          "{% endif %}. {{ reminder.outstanding }} is still to pay for booking {{ booking.reference }}.\n\n"
          "Please pay online through the booking site or telephone us to pay by card."),
     Kind("waiting_list_seat", "Waiting list: a seat is held for you", (*_BASE, "waiting"),
-         "A place is free on {{ booking.course_name }}: held for you until {{ waiting.hold_until }}",
+         "A place is held for you until {{ waiting.hold_until }} (booking {{ booking.reference }})",
          "Dear {{ client.name }},\n\n"
          "A place has become free on a course that matches your waiting list choices, and we are holding it for "
          "you until {{ waiting.hold_until }}.\n\n" + _COURSE + "\nFee: {{ booking.fee }}\n\n"
