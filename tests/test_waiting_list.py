@@ -347,3 +347,39 @@ def test_processes_freeing_seats_at_once_give_each_seat_to_a_different_client(ca
     assert Counter(e.status for e in entries) == {"offered": 6, "waiting": 6}
     assert seats_taken(session_id) == 8
     consistent(session_id)
+
+
+# --- the REST API ----------------------------------------------------------------------------------------------
+
+
+def test_the_api_joins_reads_lists_and_leaves(cat, staff, org, actor):
+    from starlette.testclient import TestClient
+
+    from atlas_app.api.app import build_api
+    from atlas_app.services.platform import api_tokens
+
+    auth = {"Authorization": f"Bearer {api_tokens.create(actor, 'waiting list').token}"}
+    client = TestClient(build_api())
+    session_id, refs = full_session(cat, staff, capacity=1)
+    add_offers(cat, 1, prefix="API", days_left=30)
+    today = london_date(utcnow())
+    late = client.post("/api/v1/waiting-list", headers=auth,
+                       json={"offer_reference": "API-00001", "date_to": (today + timedelta(days=31)).isoformat()})
+    assert late.status_code == 422 and "critical date" in late.json()["error"]
+    bad = client.post("/api/v1/waiting-list", headers=auth, json={"offer_reference": "API-00001",
+                                                                    "venue_ids": "all"})
+    assert bad.status_code == 422 and bad.json()["fields"] == {"venue_ids": "not a list of ids"}
+    joined = client.post("/api/v1/waiting-list", headers=auth,
+                         json={"offer_reference": "API-00001", "venue_ids": [cat.venue_id]})
+    assert joined.status_code == 201, joined.text
+    assert joined.json()["status"] == "waiting" and joined.json()["position"] == 1
+    assert client.get("/api/v1/waiting-list/API-00001", headers=auth).json()["id"] == joined.json()["id"]
+    bookings.cancel(org.id, refs[0], actor=staff)
+    listed = client.get(f"/api/v1/sessions/{session_id}/waiting-list", headers=auth).json()
+    assert listed["count"] == 1 and listed["entries"][0]["status"] == "offered"
+    assert listed["entries"][0]["booking_reference"]
+    left = client.delete("/api/v1/waiting-list/API-00001", headers=auth)
+    assert left.status_code == 200 and left.json()["status"] == "removed"
+    assert client.get("/api/v1/waiting-list/API-00001", headers=auth).status_code == 404
+    assert client.get("/api/v1/waiting-list/API-00001").status_code == 401
+    assert seats_taken(session_id) == 0

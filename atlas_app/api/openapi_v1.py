@@ -36,6 +36,11 @@ _REFERENCE_PARAM = {
     "schema": {"type": "string", "maxLength": 20},
 }
 
+_OFFER_REFERENCE_PARAM = {
+    "name": "offer_reference", "in": "path", "required": True, "description": "The police offer reference.",
+    "schema": {"type": "string", "maxLength": 40},
+}
+
 _DATE_FIELDS = {"date_of_birth", "offence_date", "critical_date"}
 _ID = {"type": "integer", "minimum": bounds.MIN_ID, "maximum": bounds.MAX_ID}
 _DATE_RANGE = f", from {bounds.FILTER_EARLIEST.isoformat()} to {bounds.FILTER_LATEST.isoformat()}."
@@ -130,6 +135,46 @@ def document() -> dict[str, Any]:
                 },
             },
             "required": ["offer_reference", "session_id"],
+        },
+        "WaitingListRequest": {
+            "type": "object",
+            "properties": {
+                "offer_reference": {"type": "string", "maxLength": 40},
+                "venue_ids": {"type": "array", "items": _ID, "maxItems": 50,
+                              "description": "The venues the client would go to; empty or absent for any."},
+                "date_from": {"type": "string", "format": "date", "description": "First day; default today."},
+                "date_to": {"type": "string", "format": "date",
+                            "description": "Last day; default and at most the offer's critical date."},
+                "channel": {"type": "string", "enum": ["email", "sms"], "default": "email"},
+            },
+            "required": ["offer_reference"],
+        },
+        "WaitingEntry": {
+            "type": "object",
+            "description": "An offer's place on its course type's waiting list. When a seat frees on a session "
+                           "that matches, it is held for the first waiting client (status offered, "
+                           "booking_reference and hold_expires_at set) and they are told with a link to confirm.",
+            "properties": {
+                "id": {"type": "integer"}, "offer_id": {"type": "integer"}, "offer_reference": {"type": "string"},
+                "client_name": {"type": "string"}, "course_type_id": {"type": "integer"},
+                "course_name": {"type": "string"}, "venue_ids": {"type": "array", "items": {"type": "integer"}},
+                "venue_names": {"type": "array", "items": {"type": "string"}},
+                "date_from": {"type": "string", "format": "date"}, "date_to": {"type": "string", "format": "date"},
+                "channel": {"type": "string", "enum": ["email", "sms"]},
+                "status": {"type": "string", "enum": ["waiting", "offered", "booked", "lapsed", "left", "removed",
+                                                      "expired"]},
+                "joined_at": {"type": "string", "format": "date-time"},
+                "position": {"type": ["integer", "null"], "description": "1 for the next to be offered a seat."},
+                "booking_reference": {"type": ["string", "null"]},
+                "hold_expires_at": {"type": ["string", "null"], "format": "date-time"},
+                "ended_reason": {"type": "string"},
+            },
+            "required": ["id", "offer_reference", "status", "date_from", "date_to", "channel"],
+        },
+        "WaitingList": {
+            "type": "object",
+            "properties": {"entries": {"type": "array", "items": _ref("WaitingEntry")}, "count": {"type": "integer"}},
+            "required": ["entries", "count"],
         },
         "TransferRequest": {
             "type": "object",
@@ -283,6 +328,49 @@ def document() -> dict[str, Any]:
                 "responses": {"200": _json(_ref("Booking"), "The new booking."), "401": UNAUTHORISED,
                               "404": NOT_FOUND, "409": _error_response("The new session is full."),
                               "422": INVALID, "503": BUSY},
+            }
+        },
+        "/api/v1/waiting-list": {
+            "post": {
+                "operationId": "joinWaitingList",
+                "summary": "Put an offer on its course type's waiting list (or change its choices)",
+                "description": "For when no session before the critical date has a seat. A last day after the "
+                               "critical date is refused (422); a booked offer cannot join (422).",
+                "security": security,
+                "requestBody": {"required": True,
+                                "content": {"application/json": {"schema": _ref("WaitingListRequest")}}},
+                "responses": {"201": _json(_ref("WaitingEntry"), "On the list."), "401": UNAUTHORISED,
+                              "404": NOT_FOUND, "409": _error_response("A seat is already held for the offer."),
+                              "422": INVALID, "503": BUSY},
+            }
+        },
+        "/api/v1/waiting-list/{offer_reference}": {
+            "get": {
+                "operationId": "getWaitingEntry",
+                "summary": "The offer's current place on the waiting list",
+                "security": security,
+                "parameters": [_OFFER_REFERENCE_PARAM],
+                "responses": {"200": _json(_ref("WaitingEntry"), "The entry."), "401": UNAUTHORISED,
+                              "404": NOT_FOUND},
+            },
+            "delete": {
+                "operationId": "leaveWaitingList",
+                "summary": "Take the offer off the waiting list (a seat held for it passes to the next client)",
+                "security": security,
+                "parameters": [_OFFER_REFERENCE_PARAM],
+                "responses": {"200": _json(_ref("WaitingEntry"), "The ended entry."), "401": UNAUTHORISED,
+                              "404": NOT_FOUND, "503": BUSY},
+            },
+        },
+        "/api/v1/sessions/{session_id}/waiting-list": {
+            "get": {
+                "operationId": "sessionWaitingList",
+                "summary": "Whom a seat on this session is held for, then who would be offered the next freed "
+                           "seat, in order",
+                "security": security,
+                "parameters": [{"name": "session_id", "in": "path", "required": True, "schema": _ID}],
+                "responses": {"200": _json(_ref("WaitingList"), "Up to 200 entries."), "401": UNAUTHORISED,
+                              "404": NOT_FOUND},
             }
         },
     }

@@ -24,7 +24,7 @@ from atlas_app.api.web import read_body
 from atlas_app.db import utcnow, write_session
 from atlas_app.domain.statuses import SessionStatus
 from atlas_app.services.platform import api_tokens, bounds
-from atlas_app.services.booking import bookings as booking, catalogue, referrals
+from atlas_app.services.booking import bookings as booking, catalogue, referrals, waiting_list
 from atlas_app.services import payments
 from atlas_app.services.platform.actor import Actor
 from atlas_app.services.platform.errors import AtlasError, NotAuthenticated, NotFound, ValidationFailed
@@ -300,6 +300,83 @@ async def transfer_booking(request: Request, actor: Actor) -> Response:
     return JSONResponse(booking_json(view))
 
 
+# --- the waiting list ------------------------------------------------------------------------------------------
+
+
+def _offer_reference(request: Request) -> str:
+    reference = str(request.path_params["offer_reference"]).strip()
+    if not reference or len(reference) > 40:
+        raise NotFound("No such offer.")
+    return reference
+
+
+def _venue_ids(body: dict[str, Any]) -> list[Any]:
+    value = body.get("venue_ids")
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+        raise ValidationFailed("venue_ids must be a list of venue ids.", {"venue_ids": "not a list of ids"})
+    return value
+
+
+def _optional_date(body: dict[str, Any], name: str) -> str | None:
+    value = body.get(name)
+    if value is not None and not isinstance(value, str):
+        raise ValidationFailed(f"{name} must be a date, YYYY-MM-DD.", {name: "not a date"})
+    return value
+
+
+async def join_waiting_list(request: Request, actor: Actor) -> Response:
+    body = await _json_body(request)
+    reference = _str_field(body, "offer_reference", max_len=40)
+    venues = _venue_ids(body)
+    date_from, date_to = _optional_date(body, "date_from"), _optional_date(body, "date_to")
+    channel = body.get("channel") or "email"
+    if not isinstance(channel, str):
+        raise ValidationFailed("channel must be email or sms.", {"channel": "invalid"})
+
+    def run() -> waiting_list.WaitingView:
+        offer_id = referrals.offer_id_for_reference(actor, reference)
+        return waiting_list.join(actor.organisation_id, offer_id, venue_ids=venues, date_from=date_from,
+                                 date_to=date_to, channel=channel, actor=actor)
+
+    view = await run_in_threadpool(run)
+    return JSONResponse(view.as_dict(), status_code=201,
+                        headers={"Location": f"/api/v1/waiting-list/{view.offer_reference}"})
+
+
+async def get_waiting_entry(request: Request, actor: Actor) -> Response:
+    reference = _offer_reference(request)
+
+    def run():
+        offer_id = referrals.offer_id_for_reference(actor, reference)
+        return waiting_list.entry_for_offer(actor.organisation_id, offer_id, actor=actor)
+
+    view = await run_in_threadpool(run)
+    if view is None:
+        raise NotFound("This offer is not on the waiting list.")
+    return JSONResponse(view.as_dict())
+
+
+async def leave_waiting_list(request: Request, actor: Actor) -> Response:
+    reference = _offer_reference(request)
+
+    def run():
+        offer_id = referrals.offer_id_for_reference(actor, reference)
+        return waiting_list.leave(actor.organisation_id, offer_id, actor=actor, reason="Removed through the API")
+
+    view = await run_in_threadpool(run)
+    return JSONResponse(view.as_dict())
+
+
+async def session_waiting_list(request: Request, actor: Actor) -> Response:
+    session_id = bounds.id_or_none(request.path_params["session_id"])
+    if session_id is None:
+        raise NotFound("No such session.")
+    rows = await run_in_threadpool(waiting_list.list_for_session, actor, session_id)
+    return JSONResponse({"entries": [r.as_dict() for r in rows], "count": len(rows)})
+
+
 # --- the document and the routing ----------------------------------------------------------------------------
 
 
@@ -316,6 +393,10 @@ _ROUTES: list[tuple[str, Callable, list[str]]] = [
     ("/api/v1/bookings/{reference}", endpoint(get_booking), ["GET"]),
     ("/api/v1/bookings/{reference}/cancel", endpoint(cancel_booking), ["POST"]),
     ("/api/v1/bookings/{reference}/transfer", endpoint(transfer_booking), ["POST"]),
+    ("/api/v1/waiting-list", endpoint(join_waiting_list), ["POST"]),
+    ("/api/v1/waiting-list/{offer_reference}", endpoint(get_waiting_entry), ["GET"]),
+    ("/api/v1/waiting-list/{offer_reference}", endpoint(leave_waiting_list), ["DELETE"]),
+    ("/api/v1/sessions/{session_id}/waiting-list", endpoint(session_waiting_list), ["GET"]),
 ]
 
 _v1_routes = [Route(path, handler, methods=methods) for path, handler, methods in _ROUTES]
