@@ -198,6 +198,35 @@ def _as_date(value: Any, name: str) -> date | None:
 # --- joining and leaving ---------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class JoinChoices:
+    """What the join form offers the client: the venues, the last day allowed, whether we can email them, and the
+    entry they have already (None if not on the list)."""
+
+    critical_date: date
+    today: date
+    has_email: bool
+    venues: list[tuple[int, str]]
+    entry: WaitingView | None
+
+
+def join_choices(client: ClientProof) -> JoinChoices:
+    if not isinstance(client, ClientProof):
+        raise NotFound("No such offer.")
+    with read_session() as s:
+        offer = s.exec(select(Offer).where(Offer.id == client.offer_id,
+                                           Offer.organisation_id == client.organisation_id)).first()
+        if offer is None:
+            raise NotFound("No such offer.")
+        person = s.get(Client, offer.client_id)
+        venues = [(v.id, v.name) for v in s.exec(select(Venue).where(
+            Venue.organisation_id == offer.organisation_id, Venue.is_active.is_(True),
+            Venue.is_online.is_(False)).order_by(Venue.name).limit(MAX_VENUES)).all()]
+        entry = _active_entry(s, offer.id)
+        return JoinChoices(offer.critical_date, london_date(utcnow()), bool((person.email or "").strip()), venues,
+                           _entry_view(s, entry) if entry is not None else None)
+
+
 def join(organisation_id: int, offer_id: int, *, venue_ids: Iterable[Any] | None = None, date_from: Any = None,
          date_to: Any = None, channel: str = "email", actor: Actor | None = None,
          client: ClientProof | None = None) -> WaitingView:
@@ -685,6 +714,6 @@ def counts_by_session(actor: Actor, session_ids: list[int]) -> dict[int, int]:
     return out
 
 
-__all__ = ["CHANNELS", "HeldSeatView", "SeatOffered", "WaitingView", "confirm_seat", "counts_by_session",
+__all__ = ["CHANNELS", "HeldSeatView", "JoinChoices", "join_choices", "SeatOffered", "WaitingView", "confirm_seat", "counts_by_session",
            "entry_for_offer", "held_seat", "join", "lapse_unanswered", "leave", "left_by_booking",
            "list_for_course_type", "list_for_session", "offer_free_seats", "seats_freed", "sweep"]
