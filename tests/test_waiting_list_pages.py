@@ -95,3 +95,33 @@ def test_the_emailed_link_confirms_the_place_and_starts_paying(cat, staff, org):
     drain(bad.load())
     assert bad.status == "missing"
     assert drain(bad.confirm()) == [] or bad.status == "missing"
+
+
+# --- staff ---------------------------------------------------------------------------------------------------
+
+
+def test_staff_add_see_and_remove_waiting_clients(cat, staff, org, monkeypatch, actor):
+    from atlas_app.ui.staff.booking import waiting_list as page_module
+    from state_support import signed_in
+
+    signed_in(monkeypatch, actor, page_module)
+    session_id = add_session(cat, capacity=1)
+    (other,) = add_offers(cat, 1, prefix="FULL")
+    ref = bookings.book(staff, other, session_id, channel="api").reference
+    add_offers(cat, 2, prefix="TEL")
+    (page,) = substates(page_module.WaitingListState)
+    at(page, "/bookings/waiting-list?offer=TEL-00001")
+    drain(page.load())
+    assert page.offer_reference == "TEL-00001" and page.course_type_id == str(cat.course_type_id)
+    drain(page.add({"offer_reference": "TEL-00001", "channel": "email", f"venue-{cat.venue_id}": "on"}))
+    drain(page.add({"offer_reference": "TEL-00002", "channel": "email"}))
+    assert page.add_error == "" and [r["offer_reference"] for r in page.rows] == ["TEL-00001", "TEL-00002"]
+    assert page.rows[0]["position"] == "1" and page.rows[0]["venues"] != "Any venue"
+    bookings.cancel(org.id, ref, actor=staff)
+    at(page, f"/bookings/waiting-list?session={session_id}")
+    drain(page.load())
+    assert [r["status"] for r in page.rows] == ["Seat held", "Waiting"]
+    drain(page.remove("TEL-00001"))  # the held seat passes to the next
+    assert [r["status"] for r in page.rows] == ["Seat held"] and page.rows[0]["offer_reference"] == "TEL-00002"
+    drain(page.add({"offer_reference": "NOPE", "channel": "email"}))
+    assert page.add_error
