@@ -1,8 +1,8 @@
-"""the waiting list: clients waiting for a freed seat before their critical date
+"""the waiting list: clients waiting for a freed seat before their critical date; GOV.UK Pay as a card provider
 
 ``waiting_entry``: an offer's place on its course type's waiting list (venues, dates, how to tell them), and while a
 freed seat is held for them, that seat's booking. One active entry per offer and one entry per held booking
-(partial unique indexes). ``booking_terms.waiting_hold_minutes``: how long such a seat is held (default a day).
+(partial unique indexes). ``booking_terms.waiting_hold_minutes``: how long such a seat is held (default a day). ``organisation.card_provider``: ``stripe`` or ``govuk_pay``.
 
 Revision ID: 0030
 Revises: 0024
@@ -27,6 +27,9 @@ _HAS_BOOKING = "booking_id IS NOT NULL"
 
 
 def upgrade() -> None:
+    # The organisation's online card provider: Stripe, or GOV.UK Pay (a plain ADD COLUMN on both databases).
+    op.add_column("organisation", sa.Column("card_provider", sa.String(length=20), nullable=False,
+                                            server_default="stripe"))
     op.add_column("booking_terms", sa.Column("waiting_hold_minutes", sa.Integer(), nullable=False,
                                              server_default="1440"))
     op.create_table(
@@ -77,3 +80,5 @@ def downgrade() -> None:
     op.drop_table("waiting_entry")
     with op.batch_alter_table("booking_terms") as batch_op:
         batch_op.drop_column("waiting_hold_minutes")
+    with op.batch_alter_table("organisation") as batch_op:
+        batch_op.drop_column("card_provider")
