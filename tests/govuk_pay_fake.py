@@ -42,6 +42,7 @@ class FakeGovukPay:
         self.requests: list[dict[str, Any]] = []
         self.refund_status = "submitted"
         self.down = False
+        self.moto_enabled = True
         self.lock = threading.Lock()
         self.server: ThreadingHTTPServer | None = None
 
@@ -135,6 +136,9 @@ class FakeGovukPay:
         if not isinstance(metadata, dict) or len(metadata) > 10:
             return 422, {"field": "metadata", "code": "P0102",
                          "description": "Invalid attribute value: metadata. Cannot have more than 10 key-value pairs"}
+        if body.get("moto") and not self.moto_enabled:
+            return 422, {"code": "P0196", "description": "MOTO payments are not enabled for this account. Please "
+                                                         "contact support if you would like to process MOTO payments"}
         key = headers.get("idempotency-key")
         fingerprint = json.dumps(body, sort_keys=True)
         if key and key in self.idempotency:

@@ -210,3 +210,31 @@ def test_the_client_validates_like_govuk_pay():
     assert govuk_pay.signature_ok(b"{}", govuk_pay.signature(b"{}", "s"), "s")
     assert not govuk_pay.signature_ok(b"{}", govuk_pay.signature(b"{ }", "s"), "s")
     assert not govuk_pay.signature_ok(b"{}", "", "s") and not govuk_pay.signature_ok(b"{}", "x", None)
+
+
+def test_staff_take_a_telephone_moto_payment_where_the_account_allows(gov_world, pay, actor):
+    b = awaiting_booking(gov_world)
+    start = checkout.start_moto_payment(actor, b.reference)
+    [sent] = pay.requests_to("POST", "/v1/payments")
+    assert sent["body"]["moto"] is True and start.provider == "govuk_pay"
+    pay.pay(payment_id_of(start))
+    assert checkout.complete_checkout(start.session_id).outcome == "paid"
+    # An account without MOTO: GOV.UK Pay refuses (P0196) and staff are told in plain words.
+    other = awaiting_booking(gov_world)
+    pay.moto_enabled = False
+    from atlas_app.services.platform.errors import ValidationFailed
+
+    with pytest.raises(ValidationFailed, match="does not allow telephone"):
+        checkout.start_moto_payment(actor, other.reference)
+    assert booking_row(other.reference).status == "awaiting_payment"
+
+
+def test_an_organisation_chooses_its_card_provider_from_the_command_line(org, pay, capsys):
+    from atlas_app.cli import main
+    from atlas_app.models import AuditEntry
+
+    assert main(["card-provider", "--org", org.slug, "govuk_pay"]) == 0
+    assert "govuk_pay" in capsys.readouterr().out
+    assert checkout.provider_for(org.id) == "govuk_pay"
+    assert any(e.action == "card_provider_changed" for e in all_rows(AuditEntry))
+    assert main(["card-provider", "--org", "nowhere", "stripe"]) == 2

@@ -152,6 +152,31 @@ def organisation_card_provider(org_id: int) -> str:
     return chosen or "stripe"
 
 
+CARD_PROVIDERS = ("stripe", "govuk_pay")
+
+
+def set_card_provider(organisation_slug: str, provider: str, by: str = "cli") -> str:
+    """Choose the organisation's online card provider (``stripe`` or ``govuk_pay``), audited. Returns the one in
+    use afterwards (GOV.UK Pay needs GOVUK_PAY_API_KEY too)."""
+    from atlas_app.services.platform import audit
+
+    if provider not in CARD_PROVIDERS:
+        raise ValidationFailed("The card provider is stripe or govuk_pay.", {"provider": "invalid"})
+    with write_session() as s:
+        from atlas_app.services.platform.organisations import clean_slug
+
+        org = s.exec(select(Organisation).where(Organisation.slug == clean_slug(organisation_slug))
+                     .with_for_update()).first()
+        if org is None:
+            raise NotFound(f"No organisation '{organisation_slug}'.")
+        before, org.card_provider = org.card_provider, provider
+        s.add(org)
+        audit.record(s, None, "organisation", org.id, "card_provider_changed", before={"card_provider": before},
+                     after={"card_provider": provider, "by": by[:80]}, organisation_id=org.id)
+        org_id = org.id
+    return provider_for(org_id)
+
+
 def provider_for(org_id: int) -> str:
     """How the organisation's clients pay by card online: ``govuk_pay`` (when it chose GOV.UK Pay and the account
     is configured), ``stripe``, ``demo`` or ``none``."""
@@ -162,8 +187,28 @@ def provider_for(org_id: int) -> str:
     return card_provider(organisation_demo(org_id))
 
 
+def start_moto_payment(actor, booking_reference: str) -> CheckoutStart:
+    """A card payment taken by staff over the telephone (MOTO: mail order / telephone order) through GOV.UK Pay, for
+    an organisation that chose it and whose GOV.UK Pay account allows MOTO payments (else GOV.UK Pay refuses with
+    P0196, and staff are told). The staff member opens ``url`` and keys in the card details the caller reads out."""
+    from atlas_app.services.platform.permissions import Perm
+
+    actor.require(Perm.PAYMENTS_TAKE)
+    org_id = actor.require_org()
+    if provider_for(org_id) != "govuk_pay":
+        raise ValidationFailed("Telephone card payments through GOV.UK Pay need the organisation to use GOV.UK Pay.",
+                               {"provider": "not govuk_pay"})
+    with read_session() as s:
+        offer_id = s.exec(select(Booking.offer_id).where(
+            Booking.reference == str(booking_reference or "").strip().upper(),
+            Booking.organisation_id == org_id)).first()
+    if offer_id is None:
+        raise NotFound("No such booking.")
+    return start_checkout(org_id, offer_id, booking_reference, moto=True)
+
+
 def start_checkout(org_id: int, offer_id: int, booking_reference: str, success_url: str | None = None,
-                   cancel_url: str | None = None) -> CheckoutStart:
+                   cancel_url: str | None = None, *, moto: bool = False) -> CheckoutStart:
     """Start paying for a booking by card. ``offer_id`` (from the verified offer) proves whose booking it is.
     Returns where to send the client: Stripe's hosted page, or the demo page when Stripe is not configured.
     A checkout already open for the same booking and amount is reused rather than a second one made."""
@@ -187,7 +232,7 @@ def start_checkout(org_id: int, offer_id: int, booking_reference: str, success_u
         due = amount_due_now(s, booking, summary)
         if due <= 0:
             raise Conflict("This booking is already paid.")
-        reuse = s.exec(select(CheckoutAttempt).where(
+        reuse = None if moto else s.exec(select(CheckoutAttempt).where(
             CheckoutAttempt.booking_id == booking.id, CheckoutAttempt.provider == provider,
             CheckoutAttempt.status == CheckoutStatus.OPEN, CheckoutAttempt.amount_pence == due,
             CheckoutAttempt.expires_at > now + timedelta(minutes=5), CheckoutAttempt.url != "",
@@ -226,6 +271,7 @@ def start_checkout(org_id: int, offer_id: int, booking_reference: str, success_u
                 "metadata": {"ledger_code": get_settings().govuk_pay_ledger_code or ct_code,
                              "booking_reference": booking.reference, "atlas_attempt": attempt.id},
                 "idempotency_key": attempt.idempotency_key,
+                "moto": moto,
             }
             return_token = attempt.provider_session_id
         metadata = {"booking_reference": booking.reference, "organisation_id": str(org_id),
@@ -287,6 +333,14 @@ def _start_govuk_payment(attempt_id: int, token: str, params: dict[str, Any], bo
         error = ""
     except govuk_pay.GovukPayError as exc:
         payment, error = None, str(exc)
+        if exc.code == "P0196":
+            with write_session() as s:
+                attempt = locks.lock_one(s, locks.checkout_attempt(attempt_id))
+                attempt.status, attempt.last_error = CheckoutStatus.FAILED, error[:500]
+                s.add(attempt)
+            raise ValidationFailed("This organisation's GOV.UK Pay account does not allow telephone (MOTO) "
+                                   "payments. Ask GOV.UK Pay support to enable them, or take the payment another "
+                                   "way.", {"moto": "not enabled"}) from None
     with write_session() as s:
         attempt = locks.lock_one(s, locks.checkout_attempt(attempt_id))
         if payment is None or not govuk_pay.next_url(payment):
