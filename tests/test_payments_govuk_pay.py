@@ -7,6 +7,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from conftest import all_rows
+from govuk_pay_fake import FakeGovukPay
+from payments_support import *
 from sqlalchemy import update
 from starlette.testclient import TestClient
 
@@ -18,9 +21,6 @@ from atlas_app.services import payments
 from atlas_app.services.booking import bookings as booking_service
 from atlas_app.services.payments import checkout, govuk_pay
 from atlas_app.services.payments.stripe_gateway import PaymentsUnavailable
-from conftest import all_rows
-from govuk_pay_fake import FakeGovukPay
-from payments_support import *  # noqa: F403
 
 WEBHOOK = "/api/govuk-pay/webhook"
 

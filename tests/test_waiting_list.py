@@ -10,6 +10,16 @@ from collections import Counter
 from datetime import timedelta
 
 import pytest
+from booking_data import (
+    active_bookings,
+    add_offers,
+    add_session,
+    booking_row,
+    make_catalogue,
+    seats_taken,
+    set_hold_expiry,
+)
+from conftest import all_rows, run_threads, sql
 from sqlmodel import select
 
 from atlas_app.db import read_session, utcnow, write_session
@@ -20,11 +30,12 @@ from atlas_app.services.booking import bookings, catalogue, waiting_list
 from atlas_app.services.booking.bookings import ClientProof
 from atlas_app.services.platform import outbox
 from atlas_app.services.platform.actor import Actor
-from atlas_app.services.platform.errors import NotFound, PermissionDenied, ValidationFailed
+from atlas_app.services.platform.errors import (
+    NotFound,
+    PermissionDenied,
+    ValidationFailed,
+)
 from atlas_app.timeutil import london_date
-from booking_data import active_bookings, add_offers, add_session, booking_row, make_catalogue, seats_taken, \
-    set_hold_expiry
-from conftest import all_rows, run_threads, sql
 
 
 @pytest.fixture

@@ -6,11 +6,13 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
-import reflex as rx
+from booking_data import add_offers, add_session, make_catalogue
+from conftest import all_rows
+from state_support import at, drain, redirect_path, substates
 
 from atlas_app.db import utcnow, write_session
 from atlas_app.domain.statuses import BookingStatus, WaitingStatus
-from atlas_app.models import Booking, CourseSession, Organisation
+from atlas_app.models import Booking, Organisation
 from atlas_app.models.waiting_list import WaitingEntry
 from atlas_app.services.booking import bookings, waiting_list
 from atlas_app.services.platform import outbox
@@ -18,9 +20,6 @@ from atlas_app.services.platform.actor import Actor
 from atlas_app.timeutil import london_date
 from atlas_app.ui.public.booking_wizard import BookingWizardState
 from atlas_app.ui.public.waiting_list import HeldSeatState, WaitingJoinState
-from booking_data import add_offers, add_session, make_catalogue
-from conftest import all_rows
-from state_support import at, drain, redirect_path, substates
 
 DOB = date(1985, 3, 14)
 FIND = {"reference": "WL-00001", "dob_day": "14", "dob_month": "3", "dob_year": "1985", "postcode": "TS24 7QS"}
@@ -101,8 +100,9 @@ def test_the_emailed_link_confirms_the_place_and_starts_paying(cat, staff, org):
 
 
 def test_staff_add_see_and_remove_waiting_clients(cat, staff, org, monkeypatch, actor):
-    from atlas_app.ui.staff.booking import waiting_list as page_module
     from state_support import signed_in
+
+    from atlas_app.ui.staff.booking import waiting_list as page_module
 
     signed_in(monkeypatch, actor, page_module)
     session_id = add_session(cat, capacity=1)

@@ -11,8 +11,8 @@ Revises: 0024
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-from alembic import op
 
+from alembic import op
 from atlas_app.db import UTCDateTime
 
 revision: str = '0030'

@@ -13,6 +13,8 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
+from booking_data import add_offers, add_session, make_catalogue
+from conftest import DIALECT
 from sqlalchemy import insert
 from sqlmodel import select
 
@@ -23,8 +25,6 @@ from atlas_app.models.waiting_list import WaitingEntry
 from atlas_app.services.booking import bookings
 from atlas_app.services.platform.actor import Actor
 from atlas_app.timeutil import london_date
-from booking_data import add_offers, add_session, make_catalogue
-from conftest import DIALECT
 
 WAITING = int(os.environ.get("BENCH_WAITING", "10000"))
 TARGET_SECONDS = 1.0

@@ -38,7 +38,12 @@ from sqlalchemy import func, tuple_, update
 from sqlmodel import Session, select
 
 from atlas_app.db import read_session, utcnow, write_session
-from atlas_app.domain.statuses import BookingStatus, OfferStatus, SessionStatus, WaitingStatus
+from atlas_app.domain.statuses import (
+    BookingStatus,
+    OfferStatus,
+    SessionStatus,
+    WaitingStatus,
+)
 from atlas_app.models import Booking, Client, CourseSession, CourseType, Offer, Venue
 from atlas_app.models.waiting_list import WaitingEntry
 from atlas_app.services.booking import bookings, emails
@@ -472,7 +477,7 @@ def seats_freed(organisation_id: int, session_ids: Iterable[int]) -> list[SeatOf
     transaction, until a session is full or nobody waiting matches. Never raises (a failure is logged and the
     periodic sweep tries again); returns the seats offered."""
     made: list[SeatOffered] = []
-    for session_id in sorted(set(int(i) for i in session_ids if i is not None)):
+    for session_id in sorted({int(i) for i in session_ids if i is not None}):
         skip: set[int] = set()
         retries = 0
         while True:
@@ -485,7 +490,7 @@ def seats_freed(organisation_id: int, session_ids: Iterable[int]) -> list[SeatOf
                 continue
             except SessionFull:
                 break
-            except Exception:  # noqa: BLE001 - the freeing change has committed; the sweep tries again
+            except Exception:  # the freeing change has committed; the sweep tries again
                 log.exception("Offering a freed seat on session %s to the waiting list failed", session_id)
                 break
             if result is None:
@@ -714,6 +719,24 @@ def counts_by_session(actor: Actor, session_ids: list[int]) -> dict[int, int]:
     return out
 
 
-__all__ = ["CHANNELS", "HeldSeatView", "JoinChoices", "join_choices", "SeatOffered", "WaitingView", "confirm_seat", "counts_by_session",
-           "entry_for_offer", "held_seat", "join", "lapse_unanswered", "leave", "left_by_booking",
-           "list_for_course_type", "list_for_session", "offer_free_seats", "seats_freed", "sweep"]
+__all__ = [
+    "CHANNELS",
+    "HeldSeatView",
+    "JoinChoices",
+    "SeatOffered",
+    "WaitingView",
+    "confirm_seat",
+    "counts_by_session",
+    "entry_for_offer",
+    "held_seat",
+    "join",
+    "join_choices",
+    "lapse_unanswered",
+    "leave",
+    "left_by_booking",
+    "list_for_course_type",
+    "list_for_session",
+    "offer_free_seats",
+    "seats_freed",
+    "sweep",
+]
