@@ -11,6 +11,7 @@ from reflex_base.event import EventSpec
 
 from atlas_app.api.app import build_api
 from atlas_app.services.booking import bookings as booking
+from atlas_app.services.booking import waiting_list
 from atlas_app.services.platform import outbox, retention
 from atlas_app.services import payments
 from atlas_app.services.payments import stripe_gateway
@@ -37,6 +38,7 @@ HOUSEKEEPING = [
     (auth.send_requested_links, 2),
     (outbox.deliver_due, 2),
     (booking.release_expired_holds, 15),
+    (waiting_list.sweep, 60),
     (booking.expire_offers, 3600),
     (payments.process_overdue, 300),
     (retention.nightly_purge, 600),

@@ -73,6 +73,12 @@ class Settings:
     stripe_webhook_secret: str | None = field(default=None, repr=False)
     # Another address for the Stripe API (a test double); Stripe's own when unset.
     stripe_api_base: str | None = None
+    # GOV.UK Pay, for organisations that choose it instead of Stripe: the account's API key, the webhook's signing
+    # secret, and another address for its API (a local stand-in); GOV.UK Pay's own when unset.
+    govuk_pay_api_key: str | None = field(default=None, repr=False)
+    govuk_pay_webhook_secret: str | None = field(default=None, repr=False)
+    govuk_pay_api_base: str = "https://publicapi.payments.service.gov.uk"
+    govuk_pay_ledger_code: str = ""
     # Failed sign-ins from one address (any accounts) within 15 minutes before sign-in from it is paused.
     sign_in_failures_per_address: int = 10
     # Reverse proxies whose X-Forwarded-For is believed (none by default: the direct peer is the client).
@@ -112,6 +118,11 @@ def get_settings() -> Settings:
         stripe_secret_key=(os.environ.get("STRIPE_SECRET_KEY") or "").strip() or None,
         stripe_webhook_secret=(os.environ.get("STRIPE_WEBHOOK_SECRET") or "").strip() or None,
         stripe_api_base=(os.environ.get("STRIPE_API_BASE") or "").strip().rstrip("/") or None,
+        govuk_pay_api_key=(os.environ.get("GOVUK_PAY_API_KEY") or "").strip() or None,
+        govuk_pay_webhook_secret=(os.environ.get("GOVUK_PAY_WEBHOOK_SECRET") or "").strip() or None,
+        govuk_pay_api_base=(os.environ.get("GOVUK_PAY_API_BASE") or "").strip().rstrip("/")
+        or "https://publicapi.payments.service.gov.uk",
+        govuk_pay_ledger_code=(os.environ.get("GOVUK_PAY_LEDGER_CODE") or "").strip()[:50],
         sign_in_failures_per_address=int(os.environ.get("SIGN_IN_FAILURES_PER_ADDRESS") or 10),
         trusted_proxies=parse_trusted_proxies(os.environ.get("TRUSTED_PROXIES")),
         demo_payments=(os.environ.get("ATLAS_DEMO_PAYMENTS") or "").strip().lower() in ("1", "true", "yes", "on"),

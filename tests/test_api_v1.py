@@ -177,7 +177,7 @@ def test_a_referral_is_created_then_recognised(client, auth, cat, org):
     assert moved.status_code == 200 and moved.json()["changed"] == ["police force"]
     (offer,) = all_rows(Offer)
     assert (offer.organisation_id, offer.source, offer.police_force) == (org.id, "api", "Durham Constabulary")
-    audit_entries = all_rows(AuditEntry, AuditEntry.entity == "offer")
+    audit_entries = all_rows(AuditEntry, AuditEntry.entity == "offer", order_by=AuditEntry.id)
     assert [e.action for e in audit_entries] == ["referred", "updated"]
     assert {e.username for e in audit_entries} == {"api:Police back office"}
 

@@ -18,6 +18,7 @@ from atlas_app.domain import statuses as st
 from atlas_app.domain.statuses import STATUS_COLUMNS, BookingStatus, OfferStatus, PayState, RefundStatus
 from atlas_app.models import Booking, Client, CourseSession, CourseType, Offer, SpecialRequest
 from atlas_app.models.casework import Case, CaseLookup, CaseModule, Demand
+from atlas_app.models.waiting_list import WaitingEntry
 from atlas_app.models.payments import CheckoutAttempt, Payment, PaymentPlan, Refund
 from atlas_app.settings import PROJECT_ROOT
 from conftest import DIALECT
@@ -117,7 +118,8 @@ def test_the_database_constraint_lists_exactly_the_enum_values(table, column):
 
 def test_migration_0016_lists_the_enum_values_of_its_time():
     checks = {(t, c): set(values) for t, c, values in _migration_0016().CHECKS}
-    assert checks == {key: set(enum) for key, enum in STATUS_COLUMNS.items()}
+    later = {("waiting_entry", "status")}  # tables made after 0016, whose own migration adds the CHECK
+    assert checks == {key: set(enum) for key, enum in STATUS_COLUMNS.items() if key not in later}
 
 
 @pytest.fixture
@@ -162,9 +164,11 @@ def one_of_each(org):
         s.flush()
         demand = Demand(organisation_id=org.id, case_id=case.id, demand_type_id=kind.id, demand_class="failure",
                         received_at=now)
-        s.add(demand)
+        entry = WaitingEntry(organisation_id=org.id, offer_id=offer.id, client_id=client.id, course_type_id=ct.id,
+                             date_from=date(2029, 1, 1), date_to=date(2029, 6, 1), status="left")
+        s.add_all([demand, entry])
         s.flush()
-        rows = {"booking": booking, "offer": offer, "course_session": session, "payment": payment, "refund": refund,
+        rows = {"waiting_entry": entry, "booking": booking, "offer": offer, "course_session": session, "payment": payment, "refund": refund,
                 "checkout_attempt": attempt, "payment_plan": plan, "special_request": request, "case_file": case,
                 "case_demand": demand}
         return {table: row.id for table, row in rows.items()}

@@ -57,9 +57,8 @@ def document() -> dict[str, Any]:
         if op.description:
             entry["description"] = op.description
         parameters = []
-        if op.reference:
-            parameters.append({"name": "reference", "in": "path", "required": True, "description": v1._REFERENCE,
-                               "schema": {"type": "string", "minLength": 1, "maxLength": 20}})
+        for name, param in op.path_params.items():
+            parameters.append({"name": name, "in": "path", "required": True, **param})
         if op.query is not None:
             parameters += _query_parameters(op.query)
         if parameters:

@@ -26,7 +26,7 @@ from atlas_app.api.web import read_body
 from atlas_app.db import utcnow, write_session
 from atlas_app.domain.statuses import SessionStatus
 from atlas_app.services.platform import api_tokens, bounds
-from atlas_app.services.booking import bookings as booking, catalogue, referrals
+from atlas_app.services.booking import bookings as booking, catalogue, referrals, waiting_list
 from atlas_app.services import payments
 from atlas_app.services.platform.actor import Actor
 from atlas_app.services.platform.errors import AtlasError, NotAuthenticated, NotFound, ValidationFailed
@@ -246,6 +246,61 @@ async def transfer_booking(request: Request, actor: Actor) -> Response:
     return JSONResponse(booking_json(view))
 
 
+# --- the waiting list ------------------------------------------------------------------------------------------
+
+
+def _offer_reference(request: Request) -> str:
+    reference = str(request.path_params["offer_reference"]).strip()
+    if not reference or len(reference) > 40:
+        raise NotFound("No such offer.")
+    return reference
+
+
+async def join_waiting_list(request: Request, actor: Actor) -> Response:
+    body = models.parse(models.WaitingListRequest, await _json_body(request), "waiting list request")
+
+    def run() -> waiting_list.WaitingView:
+        offer_id = referrals.offer_id_for_reference(actor, body.offer_reference)
+        return waiting_list.join(actor.organisation_id, offer_id, venue_ids=list(body.venue_ids),
+                                 date_from=body.date_from, date_to=body.date_to, channel=body.channel, actor=actor)
+
+    view = await run_in_threadpool(run)
+    return JSONResponse(view.as_dict(), status_code=201,
+                        headers={"Location": f"/api/v1/waiting-list/{view.offer_reference}"})
+
+
+async def get_waiting_entry(request: Request, actor: Actor) -> Response:
+    reference = _offer_reference(request)
+
+    def run():
+        offer_id = referrals.offer_id_for_reference(actor, reference)
+        return waiting_list.entry_for_offer(actor.organisation_id, offer_id, actor=actor)
+
+    view = await run_in_threadpool(run)
+    if view is None:
+        raise NotFound("This offer is not on the waiting list.")
+    return JSONResponse(view.as_dict())
+
+
+async def leave_waiting_list(request: Request, actor: Actor) -> Response:
+    reference = _offer_reference(request)
+
+    def run():
+        offer_id = referrals.offer_id_for_reference(actor, reference)
+        return waiting_list.leave(actor.organisation_id, offer_id, actor=actor, reason="Removed through the API")
+
+    view = await run_in_threadpool(run)
+    return JSONResponse(view.as_dict())
+
+
+async def session_waiting_list(request: Request, actor: Actor) -> Response:
+    session_id = bounds.id_or_none(request.path_params["session_id"])
+    if session_id is None:
+        raise NotFound("No such session.")
+    rows = await run_in_threadpool(waiting_list.list_for_session, actor, session_id)
+    return JSONResponse({"entries": [r.as_dict() for r in rows], "count": len(rows)})
+
+
 # --- the operations, the document and the routing ------------------------------------------------------------
 
 
@@ -263,11 +318,16 @@ class Operation:
     body: type | None = None
     body_required: bool = True
     query: type | None = None
-    reference: bool = False
+    path_params: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> description and schema
     headers: dict[int, dict[str, str]] = field(default_factory=dict)
 
 
-_REFERENCE = "The booking reference, e.g. HAR-7K2M9QX."
+_REFERENCE = {"reference": {"description": "The booking reference, e.g. HAR-7K2M9QX.",
+                             "schema": {"type": "string", "minLength": 1, "maxLength": 20}}}
+_OFFER_REFERENCE = {"offer_reference": {"description": "The offer reference the police gave, e.g. CLE-260005.",
+                                        "schema": {"type": "string", "minLength": 1, "maxLength": 40}}}
+_SESSION_ID = {"session_id": {"description": "The session's id.",
+                              "schema": {"type": "integer", "minimum": bounds.MIN_ID, "maximum": bounds.MAX_ID}}}
 _UNAUTHORISED = (models.Error, "No API token, or the token is unknown or revoked.")
 _NOT_FOUND = (models.Error, "No such offer, session or booking in your organisation.")
 _INVALID = (models.Error, "The input is not valid; `fields` says which fields and why.")
@@ -295,7 +355,7 @@ OPERATIONS: list[Operation] = [
                           "course, started, or not scheduled are refused (422).",
               body=models.BookingRequest, headers={201: {"Location": "The booking's URL."}}),
     Operation("GET", "/api/v1/bookings/{reference}", endpoint(get_booking), "getBooking", "One booking",
-              {200: (models.Booking, "The booking."), 401: _UNAUTHORISED, 404: _NOT_FOUND}, reference=True),
+              {200: (models.Booking, "The booking."), 401: _UNAUTHORISED, 404: _NOT_FOUND}, path_params=_REFERENCE),
     Operation("POST", "/api/v1/bookings/{reference}/cancel", endpoint(cancel_booking), "cancelBooking",
               "Cancel a booking, free its seat and refund what was paid less the cancellation fee",
               {200: (models.CancelledBooking, "The cancelled booking and its refund."), 401: _UNAUTHORISED,
@@ -304,14 +364,34 @@ OPERATIONS: list[Operation] = [
               description="Money paid by card online is refunded at once; money taken offline (or a card refund "
                           "the card provider did not make) is flagged for staff to refund. The cancellation stands "
                           "either way.",
-              body=models.CancelRequest, body_required=False, reference=True),
+              body=models.CancelRequest, body_required=False, path_params=_REFERENCE),
     Operation("POST", "/api/v1/bookings/{reference}/transfer", endpoint(transfer_booking), "transferBooking",
               "Move a booking to another session",
               {200: (models.Booking, "The new booking."), 401: _UNAUTHORISED, 404: _NOT_FOUND,
                409: (models.Error, "The new session is full."), 422: _INVALID, 503: _BUSY},
               description="The old booking becomes 'transferred' and a new booking (new reference) holds the seat "
                           "on the new session.",
-              body=models.TransferRequest, reference=True),
+              body=models.TransferRequest, path_params=_REFERENCE),
+    Operation("POST", "/api/v1/waiting-list", endpoint(join_waiting_list), "joinWaitingList",
+              "Put an offer on its course type's waiting list (or change its choices)",
+              {201: (models.WaitingEntry, "On the list."), 401: _UNAUTHORISED, 404: _NOT_FOUND,
+               409: (models.Error, "A seat is already held for the offer."), 422: _INVALID, 503: _BUSY},
+              description="For when no session before the critical date has a seat. A last day after the critical "
+                          "date is refused (422); a booked offer cannot join (422).",
+              body=models.WaitingListRequest, headers={201: {"Location": "The entry's URL."}}),
+    Operation("GET", "/api/v1/waiting-list/{offer_reference}", endpoint(get_waiting_entry), "getWaitingEntry",
+              "The offer's current place on the waiting list",
+              {200: (models.WaitingEntry, "The entry."), 401: _UNAUTHORISED, 404: _NOT_FOUND},
+              path_params=_OFFER_REFERENCE),
+    Operation("DELETE", "/api/v1/waiting-list/{offer_reference}", endpoint(leave_waiting_list), "leaveWaitingList",
+              "Take the offer off the waiting list (a seat held for it passes to the next client)",
+              {200: (models.WaitingEntry, "The ended entry."), 401: _UNAUTHORISED, 404: _NOT_FOUND, 503: _BUSY},
+              path_params=_OFFER_REFERENCE),
+    Operation("GET", "/api/v1/sessions/{session_id}/waiting-list", endpoint(session_waiting_list),
+              "sessionWaitingList",
+              "Whom a seat on this session is held for, then who would be offered the next freed seat, in order",
+              {200: (models.WaitingList, "Up to 200 entries."), 401: _UNAUTHORISED, 404: _NOT_FOUND},
+              path_params=_SESSION_ID),
 ]
 
 

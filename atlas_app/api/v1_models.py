@@ -13,13 +13,15 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, ValidationError
 
-from atlas_app.domain.statuses import BookingStatus, OfferStatus, SessionStatus
+from atlas_app.domain.statuses import BookingStatus, OfferStatus, SessionStatus, WaitingStatus
 from atlas_app.services.booking.referrals import FIELDS, LABELS, REQUIRED
 from atlas_app.services.platform import bounds
 from atlas_app.services.platform.errors import ValidationFailed
 
 Id = Annotated[StrictInt, Field(ge=bounds.MIN_ID, le=bounds.MAX_ID)]
 Channel = Literal["api", "online", "telephone"]
+# A day as text in a JSON body (a number is not a date, whatever a lax parser would make of it).
+IsoDate = Annotated[StrictStr, Field(pattern=r"^\d{4}-\d{2}-\d{2}$", json_schema_extra={"format": "date"})]
 DeliveryMode = Literal["classroom", "online", "practical"]
 _DATE_RANGE = f"from {bounds.FILTER_EARLIEST.isoformat()} to {bounds.FILTER_LATEST.isoformat()}"
 
@@ -119,6 +121,16 @@ class CancelRequest(_Request):
     reason: StrictStr | None = Field(None, max_length=300)
 
 
+class WaitingListRequest(_Request):
+    offer_reference: StrictStr = Field(..., min_length=1, max_length=40)
+    venue_ids: list[Id] = Field(default_factory=list, max_length=50,
+                                description="The venues the client would go to; empty or absent for any.")
+    date_from: IsoDate | None = Field(None, description="First day, YYYY-MM-DD; default today.")
+    date_to: IsoDate | None = Field(None, description="Last day, YYYY-MM-DD; default and at most the offer's "
+                                                      "critical date.")
+    channel: Literal["email", "sms"] = "email"
+
+
 # --- responses ---------------------------------------------------------------------------------------------------
 
 
@@ -191,6 +203,35 @@ class CancelledBooking(Booking):
     refund: CancelRefund
 
 
+class WaitingEntry(_Response):
+    """An offer's place on its course type's waiting list. When a seat frees on a session that matches, it is held
+    for the first waiting client (status offered, booking_reference and hold_expires_at set) and they are told with
+    a link to confirm."""
+
+    id: int
+    offer_id: int
+    offer_reference: str
+    client_name: str
+    course_type_id: int
+    course_name: str
+    venue_ids: list[int]
+    venue_names: list[str]
+    date_from: date
+    date_to: date
+    channel: Literal["email", "sms"]
+    status: WaitingStatus
+    joined_at: datetime
+    position: int | None = Field(description="1 for the next to be offered a seat.")
+    booking_reference: str | None
+    hold_expires_at: datetime | None
+    ended_reason: str
+
+
+class WaitingList(_Response):
+    entries: list[WaitingEntry]
+    count: int
+
+
 # --- turning pydantic's findings into Atlas's error ----------------------------------------------------------------
 
 
@@ -216,6 +257,10 @@ def _words(problem: dict[str, Any]) -> str:
         return "must be one of " + str(ctx.get("expected", "the values listed")).replace("'", "")
     if kind in ("model_type", "model_attributes_type", "dict_type"):
         return "must be an object"
+    if kind == "list_type":
+        return "must be a list"
+    if kind == "too_long":
+        return f"has too many items ({ctx.get('max_length')} at most)"
     if kind == "extra_forbidden":
         return "is not a field of this request"
     return "is not valid"

@@ -1,4 +1,4 @@
-"""Command-line commands for course booking: ``api-token`` and ``import-referrals``."""
+"""Command-line commands for course booking: ``api-token``, ``import-referrals`` and ``card-provider``."""
 
 from __future__ import annotations
 
@@ -44,7 +44,25 @@ def _import_referrals(args) -> int:
     return 1 if result.errors else 0
 
 
+def _card_provider(args) -> int:
+    from atlas_app.services.payments import checkout
+    from atlas_app.services.platform.errors import AtlasError
+
+    try:
+        in_use = checkout.set_card_provider(args.org, args.provider, by="cli")
+    except AtlasError as exc:
+        print(f"Not changed: {exc}", file=sys.stderr)
+        return 2
+    print(f"{args.org} chose {args.provider}; card payments now go through: {in_use}")
+    return 0
+
+
 def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("card-provider", help="choose an organisation's online card provider: stripe or govuk_pay")
+    p.add_argument("--org", required=True, help="organisation slug, e.g. hartlepool")
+    p.add_argument("provider", choices=["stripe", "govuk_pay"])
+    p.set_defaults(func=_card_provider)
+
     p = sub.add_parser("api-token", help="create an API token for an organisation and print it (shown once)")
     p.add_argument("--org", required=True, help="organisation slug, e.g. hartlepool")
     p.add_argument("--name", required=True, help="what will use the token, e.g. 'Cleveland Police back office'")

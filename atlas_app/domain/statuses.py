@@ -63,6 +63,24 @@ class OfferStatus(StrEnum):
     FINAL = nonmember((COMPLETED, DID_NOT_ATTEND, EXPIRED, RETURNED))
 
 
+class WaitingStatus(StrEnum):
+    """A client on a course type's waiting list: waiting for a freed seat, offered one (a seat held for them), then
+    booked (they confirmed it), lapsed (the held seat was not taken in time and passed to the next), left (they
+    asked to come off), removed (by staff, or because they booked elsewhere or the offer closed) or expired (the
+    last day they would accept passed)."""
+
+    WAITING = "waiting"
+    OFFERED = "offered"
+    BOOKED = "booked"
+    LAPSED = "lapsed"
+    LEFT = "left"
+    REMOVED = "removed"
+    EXPIRED = "expired"
+
+    # On the list: at most one such entry per offer (a partial unique index).
+    ACTIVE = nonmember((WAITING, OFFERED))
+
+
 class SessionStatus(StrEnum):
     """A dated sitting of a course."""
 
@@ -226,6 +244,7 @@ STATUS_COLUMNS: dict[tuple[str, str], type[StrEnum]] = {
     ("special_request", "status"): RequestStatus,
     ("case_file", "status"): CaseStatus,
     ("case_demand", "demand_class"): DemandClass,
+    ("waiting_entry", "status"): WaitingStatus,
 }
 
 

@@ -106,6 +106,8 @@ class BookingTerms(SQLModel, table=True):
     cancel_cutoff_hours: int = Field(default=72)
     cancel_fee_pence: int = Field(default=0)
     bookable_days_ahead: int = Field(default=120)
+    # A seat freed for the first client on the waiting list is held for them this long.
+    waiting_hold_minutes: int = Field(default=1440, sa_column_kwargs={"server_default": "1440"})
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 

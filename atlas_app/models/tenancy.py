@@ -22,6 +22,8 @@ class Organisation(SQLModel, table=True):
     # The labelled demo card provider may take this organisation's payments (demo organisations only; set by the
     # platform administrator). Otherwise it runs only when the deployment says it is a demo (ATLAS_DEMO_PAYMENTS).
     payments_demo: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
+    # The online card provider the organisation chose: "stripe" (the default) or "govuk_pay".
+    card_provider: str = Field(default="stripe", max_length=20, sa_column_kwargs={"server_default": "stripe"})
     # Who must use two-factor sign-in: "none", "admins" (users who manage users) or "all" staff.
     two_factor_required: str = Field(default="none", max_length=10, sa_column_kwargs={"server_default": "none"})
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

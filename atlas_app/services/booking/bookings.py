@@ -28,7 +28,14 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from atlas_app.db import read_session, utcnow, write_session
-from atlas_app.domain.statuses import OFFER_AFTER_OUTCOME, OUTCOME_LABELS, BookingStatus, OfferStatus, SessionStatus
+from atlas_app.domain.statuses import (
+    OFFER_AFTER_OUTCOME,
+    OUTCOME_LABELS,
+    BookingStatus,
+    OfferStatus,
+    SessionStatus,
+    WaitingStatus,
+)
 from atlas_app.models import (
     ACTIVE_BOOKING_STATUSES,
     Booking,
@@ -42,6 +49,7 @@ from atlas_app.models import (
     Venue,
 )
 from atlas_app.models.letters import EmailTemplate
+from atlas_app.models.waiting_list import WaitingEntry
 from atlas_app.services.booking import emails
 from atlas_app.services.booking.email_defaults import DEFAULT_LANGUAGE
 from atlas_app.services.platform import audit, bounds, locks
@@ -194,18 +202,36 @@ def move_seat(s: Session, organisation_id: int, take: int, give_back: int | None
         give_back_seat(s, give_back)
 
 
-def _release_expired(s: Session, session_id: int | None = None, now: datetime | None = None) -> int:
+def _waiting_list():
+    """The waiting list (imported when first needed: it is built on this module)."""
+    from atlas_app.services.booking import waiting_list
+
+    return waiting_list
+
+
+def _tell_waiting_list(organisation_id: int, *session_ids: int | None) -> None:
+    """After a change that gave seats back has committed: offer them to the waiting list (never raises)."""
+    ids = [i for i in session_ids if i is not None]
+    if ids:
+        _waiting_list().seats_freed(organisation_id, ids)
+
+
+def _release_expired(s: Session, session_id: int | None = None, now: datetime | None = None,
+                     freed: list[tuple[int, int]] | None = None) -> int:
     """Expire holds whose time is up and give their seats back. Each hold is released by a conditional UPDATE, so
-    two workers sweeping at once never give the same seat back twice."""
+    two workers sweeping at once never give the same seat back twice. A hold made from the waiting list lapses
+    its entry in the same transaction. ``freed`` collects (organisation, session) of each seat given back."""
     now = now or utcnow()
-    query = select(Booking.id, Booking.session_id, Booking.offer_id).where(
+    query = select(Booking.id, Booking.session_id, Booking.offer_id, Booking.organisation_id).where(
         Booking.status == BookingStatus.HELD, Booking.hold_expires_at <= now
     )
     if session_id is not None:
         query = query.where(Booking.session_id == session_id)
     released = 0
+    expired: list[int] = []
     # By session, so the seats are given back in the lock order.
-    for booking_id, sess_id, offer_id in s.exec(query.order_by(Booking.session_id, Booking.id).limit(500)).all():
+    for booking_id, sess_id, offer_id, org_id in s.exec(query.order_by(Booking.session_id, Booking.id)
+                                                        .limit(500)).all():
         result = s.exec(
             update(Booking)
             .where(Booking.id == booking_id, Booking.status == BookingStatus.HELD)
@@ -217,13 +243,21 @@ def _release_expired(s: Session, session_id: int | None = None, now: datetime | 
             if offer is not None:
                 timeline(s, offer, "hold_expired", "The seat hold ran out and the seat was freed.", booking_id)
             released += 1
+            expired.append(booking_id)
+            if freed is not None:
+                freed.append((org_id, sess_id))
+    _waiting_list().expire_hold_lapses(s, expired, now)
     return released
 
 
 def release_expired_holds() -> int:
-    """The periodic sweep: free every seat whose hold has run out."""
+    """The periodic sweep: free every seat whose hold has run out, then offer the seats to the waiting list."""
+    freed: list[tuple[int, int]] = []
     with write_session() as s:
-        return _release_expired(s)
+        released = _release_expired(s, freed=freed)
+    for org_id, session_id in sorted(set(freed)):
+        _tell_waiting_list(org_id, session_id)
+    return released
 
 
 def check_bookable(s: Session, offer: Offer, session: CourseSession, now: datetime) -> None:
@@ -464,13 +498,17 @@ def hold_seat(organisation_id: int, offer_id: int, session_id: int, needs: dict[
             s.add(existing)
             s.flush()
             timeline(s, offer, "hold_released", "The client chose a different session.", existing.id)
+            _waiting_list().expire_hold_lapses(s, [existing.id], now)
+        let_go = existing.session_id if existing is not None else None
         booking = _new_booking(s, offer, session, status=BookingStatus.HELD, channel=channel, actor=None, needs=needs, now=now,
-                               give_back=existing.session_id if existing is not None else None)
+                               give_back=let_go)
         timeline(s, offer, "seat_held", session_text(s, session), booking.id)
         view = booking_view(s, booking)
         audit.record(s, None, "booking", booking.reference, "held", after=_snapshot(booking),
                      organisation_id=organisation_id, subject=("client", offer.client_id))
-        return view
+    if let_go != session.id:
+        _tell_waiting_list(organisation_id, let_go)
+    return view
 
 
 def confirm_hold(organisation_id: int, offer_id: int, booking_reference: str,
@@ -517,6 +555,7 @@ def confirm_hold(organisation_id: int, offer_id: int, booking_reference: str,
             raise AlreadyBooked() from None
         offer.status = OfferStatus.BOOKED
         s.add(offer)
+        _waiting_list().left_by_booking(s, offer.id, booking.id)
         timeline(s, offer, "booked", f"Booked online: {session_text(s, session)}", booking.id)
         view = booking_view(s, booking)
         _queue_confirmation(s, offer, view)
@@ -537,6 +576,10 @@ def _transaction(session: Session | None) -> Iterator[Session]:
 
 _BOOKING_DEFAULT_TERMS = BookingTerms(organisation_id=0)
 _o, _b = Offer.__table__.c, Booking.__table__.c
+_w = WaitingEntry.__table__.c
+# Whether the offer is on the waiting list (so a booking takes it off), read with the offer: no statement more.
+_ON_WAITING_LIST = (select(_w.id).where(_w.offer_id == _o.id, _w.status.in_(WaitingStatus.ACTIVE))
+                    .exists().label("on_waiting_list"))
 # Everything ``book`` needs about the offer in one row: the offer (locked), its client, course type, organisation,
 # booking terms, and its active booking if it has one.
 _OFFER_FOR_BOOKING = (
@@ -547,7 +590,7 @@ _OFFER_FOR_BOOKING = (
            Organisation.name.label("organisation_name"), EmailTemplate.subject.label("email_subject"),
            EmailTemplate.body.label("email_body"), BookingTerms.hold_minutes, BookingTerms.payment_due_hours,
            _b.id.label("active_id"), _b.status.label("active_status"), _b.reference.label("active_reference"),
-           _b.session_id.label("active_session_id"))
+           _b.session_id.label("active_session_id"), _ON_WAITING_LIST)
     .select_from(Offer.__table__)
     .join(Client.__table__, Client.id == _o.client_id)
     .join(CourseType.__table__, CourseType.id == _o.course_type_id)
@@ -654,6 +697,8 @@ def book(actor: Actor, offer_id: int, session_id: int, needs: dict[str, Any] | N
                                  payment_due_hours=terms.payment_due_hours, fee_pence=offer.fee_pence)
         _insert_booking(s, values, _reference_prefix(offer.organisation_slug))
         conn.execute(_MARK_BOOKED, {"offer_id": offer.id})
+        if offer.on_waiting_list:
+            _waiting_list().left_by_booking(s, offer.id)
         venue = None if course.venue_id is None else _Place(
             course.venue_name, course.venue_online, course.address_line1, course.address_line2, course.town,
             course.postcode)
@@ -668,7 +713,9 @@ def book(actor: Actor, offer_id: int, session_id: int, needs: dict[str, Any] | N
         _queue_confirmation(s, offer, view, client=client, template=template)
         audit.record(s, actor, "booking", new.reference, "booked", after=_snapshot(new, course.id),
                      subject=("client", offer.client_id))
-        return view
+    if session is None and let_go is not None and let_go != course.id:
+        _tell_waiting_list(org_id, let_go)
+    return view
 
 
 def _queue_confirmation(s: Session, offer: Offer, view: BookingView, kind: str = "confirmation",
@@ -778,7 +825,8 @@ def transfer(organisation_id: int, reference: str, new_session_id: int, *, actor
         audit.record(s, actor, "booking", old.reference, "transferred", before=before,
                      after={"status": BookingStatus.TRANSFERRED, "to": new.reference, "session_id": new_session.id},
                      organisation_id=organisation_id, subject=("client", offer.client_id))
-        return view
+    _tell_waiting_list(organisation_id, before["session_id"])
+    return view
 
 
 def _transfer_channel(old: Booking, actor: Actor | None) -> str:
@@ -827,7 +875,8 @@ def cancel(organisation_id: int, reference: str, *, actor: Actor | None = None, 
         audit.record(s, actor, "booking", booking.reference, "cancelled", before=before,
                      after={"status": BookingStatus.CANCELLED, "reason": reason[:300]}, organisation_id=organisation_id,
                      subject=("client", offer.client_id))
-        return view
+    _tell_waiting_list(organisation_id, before["session_id"])
+    return view
 
 
 class UnpaidAttendance(ValidationFailed):

@@ -335,7 +335,17 @@ def save_session(actor: Actor, session_id: int | None, data: dict[str, Any], *, 
     """Create or change one session. Capacity can never drop below the seats already taken.
 
     Cancelling a session with clients booked on it is allowed (staff who manage the catalogue), tells every booked
-    client, and needs ``confirm_booked=True``: the caller has shown what :func:`session_cancel_effect` says."""
+    client, and needs ``confirm_booked=True``: the caller has shown what :func:`session_cancel_effect` says.
+
+    A new session, or one with more seats (or a new date or venue), offers its free seats to the waiting list."""
+    saved = _save_session(actor, session_id, data, confirm_booked=confirm_booked)
+    from atlas_app.services.booking import waiting_list
+
+    waiting_list.seats_freed(actor.require_org(), [saved])
+    return saved
+
+
+def _save_session(actor: Actor, session_id: int | None, data: dict[str, Any], *, confirm_booked: bool) -> int:
     org_id = _org(actor)
     with write_session() as s:
         values = _session_values(s, org_id, data)
@@ -413,6 +423,10 @@ def create_series(actor: Actor, data: dict[str, Any], first_day: date, last_day:
                      after={"count": len(ids), "first_day": first_day, "last_day": last_day, "weekdays": days,
                             "start_times": [t.strftime("%H:%M") for t in start_times],
                             "course_type_id": data.get("course_type_id"), "venue_id": data.get("venue_id")})
+    if ids:
+        from atlas_app.services.booking import waiting_list
+
+        waiting_list.offer_free_seats(org_id, course_type_id=bounds.id_or_none(data.get("course_type_id")))
     return ids
 
 
@@ -427,6 +441,7 @@ TERMS_FIELDS = {
     "cancel_cutoff_hours": (0, 24 * 60),
     "cancel_fee_pence": (0, 100_000),
     "bookable_days_ahead": (7, 730),
+    "waiting_hold_minutes": (30, 7 * 24 * 60),
 }
 
 
@@ -441,6 +456,7 @@ class TermsView:
     cancel_cutoff_hours: int
     cancel_fee_pence: int
     bookable_days_ahead: int
+    waiting_hold_minutes: int = 1440
 
 
 def get_terms(actor: Actor) -> TermsView:

@@ -29,6 +29,8 @@ GROUPS: dict[str, dict[str, str]] = {
                "demo": "True for a demonstration payment"},
     "plan": {"instalments": "The instalments, one a line"},
     "reminder": {"outstanding": "Still to pay", "on_plan": "True when the booking is on a payment plan"},
+    "waiting": {"link": "The single-use link to confirm the held seat and pay",
+                "hold_until": "When the held seat passes to the next client if not confirmed"},
 }
 
 _BASE = ("client", "booking", "organisation")
@@ -122,6 +124,14 @@ KINDS: dict[str, Kind] = {k.code: k for k in [
          "{% if reminder.on_plan %}An instalment of your payment plan is overdue{% else %}Your course fee is overdue"
          "{% endif %}. {{ reminder.outstanding }} is still to pay for booking {{ booking.reference }}.\n\n"
          "Please pay online through the booking site or telephone us to pay by card."),
+    Kind("waiting_list_seat", "Waiting list: a seat is held for you", (*_BASE, "waiting"),
+         "A place is held for you until {{ waiting.hold_until }} (booking {{ booking.reference }})",
+         "Dear {{ client.name }},\n\n"
+         "A place has become free on a course that matches your waiting list choices, and we are holding it for "
+         "you until {{ waiting.hold_until }}.\n\n" + _COURSE + "\nFee: {{ booking.fee }}\n\n"
+         "To take the place, confirm it and pay here:\n{{ waiting.link }}\n\n"
+         "If you do not confirm it by then, the place is offered to the next person waiting and you come off the "
+         "waiting list."),
     Kind("booking_released", "Unpaid booking released", _BASE,
          "Your course booking {{ booking.reference }} has been released",
          "Dear {{ client.name }},\n\n"

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func
@@ -229,6 +229,8 @@ def _sample_extra(kind: Kind, view: Any) -> dict[str, Any]:
         "refund": {"amount": fee, "reason": "Booking cancelled", "demo": False},
         "plan": {"instalments": f"  {fee} by {view.starts_at.astimezone(LONDON):%d %B %Y}"},
         "reminder": {"outstanding": fee, "on_plan": False},
+        "waiting": {"link": "https://booking.example/waiting-list/seat?token=example",
+                    "hold_until": london_text(utcnow() + timedelta(days=1))},
     }
     return {g: samples[g] for g in kind.groups if g in samples}
 

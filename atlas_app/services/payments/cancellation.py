@@ -29,7 +29,7 @@ from atlas_app.services.platform import locks
 from atlas_app.services.platform.actor import Actor
 from atlas_app.services.platform.errors import NotFound
 
-REFUNDED_AUTOMATICALLY = ("stripe", "demo")  # providers whose card payments Atlas refunds itself
+REFUNDED_AUTOMATICALLY = ("stripe", "govuk_pay", "demo")  # providers whose card payments Atlas refunds itself
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,7 @@ from atlas_app.models.payments import (
 )
 from atlas_app.services import payments
 from atlas_app.services.booking import bookings as booking_service
+from atlas_app.services.payments import govuk_pay
 from atlas_app.services.payments.stripe_gateway import (
     DEMO_LABEL,
     PaymentsUnavailable,
@@ -144,20 +145,75 @@ def organisation_demo(org_id: int, s: Session | None = None) -> bool:
     return bool(flag)
 
 
+def organisation_card_provider(org_id: int) -> str:
+    """The provider the organisation chose (``stripe`` or ``govuk_pay``)."""
+    with read_session() as s:
+        chosen = s.exec(select(Organisation.card_provider).where(Organisation.id == bounds.query_id(org_id))).first()
+    return chosen or "stripe"
+
+
+CARD_PROVIDERS = ("stripe", "govuk_pay")
+
+
+def set_card_provider(organisation_slug: str, provider: str, by: str = "cli") -> str:
+    """Choose the organisation's online card provider (``stripe`` or ``govuk_pay``), audited. Returns the one in
+    use afterwards (GOV.UK Pay needs GOVUK_PAY_API_KEY too)."""
+    from atlas_app.services.platform import audit
+
+    if provider not in CARD_PROVIDERS:
+        raise ValidationFailed("The card provider is stripe or govuk_pay.", {"provider": "invalid"})
+    with write_session() as s:
+        from atlas_app.services.platform.organisations import clean_slug
+
+        org = s.exec(select(Organisation).where(Organisation.slug == clean_slug(organisation_slug))
+                     .with_for_update()).first()
+        if org is None:
+            raise NotFound(f"No organisation '{organisation_slug}'.")
+        before, org.card_provider = org.card_provider, provider
+        s.add(org)
+        audit.record(s, None, "organisation", org.id, "card_provider_changed", before={"card_provider": before},
+                     after={"card_provider": provider, "by": by[:80]}, organisation_id=org.id)
+        org_id = org.id
+    return provider_for(org_id)
+
+
 def provider_for(org_id: int) -> str:
-    """How the organisation's clients pay by card online: ``stripe``, ``demo`` or ``none``."""
+    """How the organisation's clients pay by card online: ``govuk_pay`` (when it chose GOV.UK Pay and the account
+    is configured), ``stripe``, ``demo`` or ``none``."""
+    if organisation_card_provider(org_id) == "govuk_pay" and govuk_pay.configured():
+        return "govuk_pay"
     if card_provider() == "stripe":
         return "stripe"
     return card_provider(organisation_demo(org_id))
 
 
+def start_moto_payment(actor, booking_reference: str) -> CheckoutStart:
+    """A card payment taken by staff over the telephone (MOTO: mail order / telephone order) through GOV.UK Pay, for
+    an organisation that chose it and whose GOV.UK Pay account allows MOTO payments (else GOV.UK Pay refuses with
+    P0196, and staff are told). The staff member opens ``url`` and keys in the card details the caller reads out."""
+    from atlas_app.services.platform.permissions import Perm
+
+    actor.require(Perm.PAYMENTS_TAKE)
+    org_id = actor.require_org()
+    if provider_for(org_id) != "govuk_pay":
+        raise ValidationFailed("Telephone card payments through GOV.UK Pay need the organisation to use GOV.UK Pay.",
+                               {"provider": "not govuk_pay"})
+    with read_session() as s:
+        offer_id = s.exec(select(Booking.offer_id).where(
+            Booking.reference == str(booking_reference or "").strip().upper(),
+            Booking.organisation_id == org_id)).first()
+    if offer_id is None:
+        raise NotFound("No such booking.")
+    return start_checkout(org_id, offer_id, booking_reference, moto=True)
+
+
 def start_checkout(org_id: int, offer_id: int, booking_reference: str, success_url: str | None = None,
-                   cancel_url: str | None = None) -> CheckoutStart:
+                   cancel_url: str | None = None, *, moto: bool = False) -> CheckoutStart:
     """Start paying for a booking by card. ``offer_id`` (from the verified offer) proves whose booking it is.
     Returns where to send the client: Stripe's hosted page, or the demo page when Stripe is not configured.
     A checkout already open for the same booking and amount is reused rather than a second one made."""
     provider = provider_for(org_id)
-    if provider != "stripe":
+    if provider not in ("stripe", "govuk_pay"):
         require_demo_allowed(organisation_demo(org_id))
     success = _with_session_placeholder(_local_url(success_url or DEFAULT_SUCCESS_PATH))
     cancel = _local_url(cancel_url or DEFAULT_CANCEL_PATH)
@@ -176,7 +232,7 @@ def start_checkout(org_id: int, offer_id: int, booking_reference: str, success_u
         due = amount_due_now(s, booking, summary)
         if due <= 0:
             raise Conflict("This booking is already paid.")
-        reuse = s.exec(select(CheckoutAttempt).where(
+        reuse = None if moto else s.exec(select(CheckoutAttempt).where(
             CheckoutAttempt.booking_id == booking.id, CheckoutAttempt.provider == provider,
             CheckoutAttempt.status == CheckoutStatus.OPEN, CheckoutAttempt.amount_pence == due,
             CheckoutAttempt.expires_at > now + timedelta(minutes=5), CheckoutAttempt.url != "",
@@ -184,7 +240,8 @@ def start_checkout(org_id: int, offer_id: int, booking_reference: str, success_u
         if reuse is not None:
             return CheckoutStart(reuse.url, provider, reuse.provider_session_id, due, provider == "demo",
                                  reuse.expires_at)
-        minutes = DEMO_SESSION_MINUTES if provider == "demo" else STRIPE_SESSION_MINUTES
+        minutes = {"demo": DEMO_SESSION_MINUTES, "govuk_pay": govuk_pay.PAYMENT_MINUTES}.get(
+            provider, STRIPE_SESSION_MINUTES)
         attempt = CheckoutAttempt(
             organisation_id=org_id, booking_id=booking.id, provider=provider, amount_pence=due,
             idempotency_key="atlas-checkout-" + secrets.token_hex(16), success_url=success, cancel_url=cancel,
@@ -193,12 +250,30 @@ def start_checkout(org_id: int, offer_id: int, booking_reference: str, success_u
         if provider == "demo":
             attempt.provider_session_id = "demo_cs_" + secrets.token_urlsafe(24)
             attempt.url = "/pay/demo?" + urlencode({"attempt": attempt.provider_session_id})
+        if provider == "govuk_pay":
+            # Atlas's own token names the attempt in the return address (GOV.UK Pay's id is not known yet).
+            attempt.provider_session_id = "gp_" + secrets.token_urlsafe(24)
         s.add(attempt)
         s.flush()
         if provider == "demo":
             return CheckoutStart(attempt.url, provider, attempt.provider_session_id, due, True, attempt.expires_at)
         view = booking_service.booking_view(s, booking)
         client = s.get(Client, s.get(Offer, booking.offer_id).client_id)
+        if provider == "govuk_pay":
+            ct_code = view.course_code
+            pay_params = {
+                "amount_pence": due, "reference": booking.reference,
+                "description": f"{view.course_name} ({view.course_code}), booking {booking.reference}",
+                "return_url": get_settings().base_url + "/pay/return?" + urlencode(
+                    {"session_id": attempt.provider_session_id}),
+                "language": "cy" if str(getattr(client, "language", "") or "") == "cy" else "en",
+                "email": (client.email or "") if client is not None else "",
+                "metadata": {"ledger_code": get_settings().govuk_pay_ledger_code or ct_code,
+                             "booking_reference": booking.reference, "atlas_attempt": attempt.id},
+                "idempotency_key": attempt.idempotency_key,
+                "moto": moto,
+            }
+            return_token = attempt.provider_session_id
         metadata = {"booking_reference": booking.reference, "organisation_id": str(org_id),
                     "checkout_attempt_id": str(attempt.id)}
         params: dict[str, Any] = {
@@ -223,6 +298,8 @@ def start_checkout(org_id: int, offer_id: int, booking_reference: str, success_u
         if client is not None and client.email:
             params["customer_email"] = client.email
         attempt_id, key = attempt.id, attempt.idempotency_key
+    if provider == "govuk_pay":
+        return _start_govuk_payment(attempt_id, return_token, pay_params, booking_reference, due)
     # Stripe is called outside the transaction; the attempt's idempotency key makes a retried call create one session.
     try:
         session = stripe_client().v1.checkout.sessions.create(params=params, options={"idempotency_key": key})
@@ -244,6 +321,129 @@ def start_checkout(org_id: int, offer_id: int, booking_reference: str, success_u
         log.warning("Stripe Checkout Session not created for %s: %s", booking_reference, error)
         raise PaymentsUnavailable()
     return CheckoutStart(session.url, "stripe", session.id, due, False, attempt.expires_at)
+
+
+def _start_govuk_payment(attempt_id: int, token: str, params: dict[str, Any], booking_reference: str,
+                         due: int) -> CheckoutStart:
+    """Create the GOV.UK Pay payment outside any transaction (its Idempotency-Key makes a retried call create one),
+    then record its id and next_url on the attempt. The attempt lives as long as GOV.UK Pay's 90-minute payment,
+    and an open attempt keeps the booking from being released as unpaid meanwhile."""
+    try:
+        payment = govuk_pay.create_payment(**params)
+        error = ""
+    except govuk_pay.GovukPayError as exc:
+        payment, error = None, str(exc)
+        if exc.code == "P0196":
+            with write_session() as s:
+                attempt = locks.lock_one(s, locks.checkout_attempt(attempt_id))
+                attempt.status, attempt.last_error = CheckoutStatus.FAILED, error[:500]
+                s.add(attempt)
+            raise ValidationFailed("This organisation's GOV.UK Pay account does not allow telephone (MOTO) "
+                                   "payments. Ask GOV.UK Pay support to enable them, or take the payment another "
+                                   "way.", {"moto": "not enabled"}) from None
+    with write_session() as s:
+        attempt = locks.lock_one(s, locks.checkout_attempt(attempt_id))
+        if payment is None or not govuk_pay.next_url(payment):
+            attempt.status, attempt.last_error = CheckoutStatus.FAILED, (error or "no next_url")[:500]
+        else:
+            attempt.payment_intent_id = str(payment.get("payment_id") or "")
+            attempt.url = govuk_pay.next_url(payment)
+        s.add(attempt)
+        url, expires = attempt.url, attempt.expires_at
+    if payment is None or not url:
+        log.warning("GOV.UK Pay payment not created for %s: %s", booking_reference, error)
+        raise PaymentsUnavailable()
+    return CheckoutStart(url, "govuk_pay", token, due, False, expires)
+
+
+# The failure codes of a finished GOV.UK Pay payment that mean the page timed out rather than the card failing.
+GOVUK_EXPIRED_CODES = ("P0020",)
+GOVUK_CANCELLED_CODES = ("P0030", "P0040")
+
+
+def _apply_govuk_payment(s: Session, attempt: CheckoutAttempt, payment: dict, now: datetime) -> str:
+    """Apply a GOV.UK Pay payment's state to its attempt (the caller holds the attempt's lock): a success is
+    recorded once (the same ledger rule as Stripe's: a payment arriving after the seat was lost is flagged for a
+    refund); a finished failure closes the attempt; refunds made in GOV.UK Pay are counted."""
+    status, finished, code = govuk_pay.state_of(payment)
+    payment_id = str(payment.get("payment_id") or attempt.payment_intent_id or "")
+    if status == "success":
+        amount = payment.get("amount")
+        amount = int(amount) if isinstance(amount, int) and amount > 0 else attempt.amount_pence
+        row, created = payments.record_provider_payment(s, attempt, amount_pence=amount, provider_ref=payment_id,
+                                                        fee_pence=payment.get("fee") if isinstance(
+                                                            payment.get("fee"), int) else None, now=now)
+        meta_ref = (payment.get("metadata") or {}).get("booking_reference")
+        booking = s.get(Booking, attempt.booking_id)
+        if created and meta_ref and meta_ref != booking.reference:
+            payments.flag_payment(s, row, f"GOV.UK Pay's record names booking {str(meta_ref)[:30]}, not "
+                                          f"{booking.reference}. Check which booking this payment is for.")
+        summary = payment.get("refund_summary") or {}
+        submitted = summary.get("amount_submitted")
+        if isinstance(submitted, int) and submitted > row.refunded_pence:
+            payments.apply_provider_refund_total(s, row, submitted, now)
+        return "paid" if created else "already paid"
+    if finished:
+        if attempt.status != CheckoutStatus.OPEN:
+            return f"{status} ignored (attempt {attempt.status})"
+        if code in GOVUK_EXPIRED_CODES:
+            attempt.status = CheckoutStatus.EXPIRED
+        elif code in GOVUK_CANCELLED_CODES:
+            attempt.status = CheckoutStatus.EXPIRED
+            attempt.last_error = "The payment was cancelled."
+        else:
+            attempt.status = CheckoutStatus.FAILED
+            attempt.last_error = str((payment.get("state") or {}).get("message") or "The payment failed.")[:500]
+        s.add(attempt)
+        return f"{status} ({code})"
+    return f"no change ({status})"
+
+
+def _govuk_attempt_for_update(s: Session, payment_id: str) -> CheckoutAttempt | None:
+    return locks.lock_where(s, "checkout_attempt", CheckoutAttempt.provider == "govuk_pay",
+                            CheckoutAttempt.payment_intent_id == payment_id)
+
+
+def handle_govuk_pay_event(event: dict) -> WebhookOutcome:
+    """Apply one verified GOV.UK Pay webhook message, once (its ``webhook_message_id`` is claimed in the same
+    transaction as the change). Whatever the event says, the payment's state is fetched from GOV.UK Pay (strongly
+    consistent), so messages arriving in any order, or twice, come to the same result."""
+    message_id = str(event.get("webhook_message_id") or "")
+    payment_id = str(event.get("resource_id") or "")
+    event_type = str(event.get("event_type") or "")
+    if not message_id or not payment_id or event.get("resource_type", "payment") != "payment":
+        return WebhookOutcome(400, "not a GOV.UK Pay payment event")
+    event_id = ("govukpay:" + message_id)[:255]
+    with read_session() as s:
+        if s.exec(select(ProcessedWebhookEvent.id).where(ProcessedWebhookEvent.event_id == event_id)).first():
+            return WebhookOutcome(200, "duplicate")
+    try:
+        payment = govuk_pay.get_payment(payment_id)
+    except (govuk_pay.GovukPayError, PaymentsUnavailable):
+        resource = event.get("resource")
+        if not isinstance(resource, dict):
+            return WebhookOutcome(503, "GOV.UK Pay could not be reached; send it again")
+        payment = resource  # the signed message's own copy
+    from sqlalchemy.exc import IntegrityError
+
+    now = utcnow()
+    with write_session() as s:
+        record = ProcessedWebhookEvent(provider="govuk_pay", event_id=event_id, event_type=event_type[:100],
+                                       received_at=now)
+        try:
+            with s.begin_nested():
+                s.add(record)
+                s.flush()
+        except IntegrityError:
+            return WebhookOutcome(200, "duplicate")
+        attempt = _govuk_attempt_for_update(s, payment_id)
+        if attempt is None:
+            outcome, org_id = "not ours", None
+        else:
+            outcome, org_id = _apply_govuk_payment(s, attempt, payment, now), attempt.organisation_id
+        record.outcome, record.organisation_id = outcome[:300], org_id
+        s.add(record)
+    return WebhookOutcome(200, outcome)
 
 
 # --- applying what Stripe says ------------------------------------------------------------------------------------
@@ -335,6 +535,21 @@ def complete_checkout(session_id: str) -> CheckoutResult:
         if attempt is None:
             raise NotFound("We could not find that payment.")
         provider = attempt.provider
+    if provider == "govuk_pay":
+        with read_session() as s:
+            payment_id = s.exec(select(CheckoutAttempt.payment_intent_id)
+                                .where(CheckoutAttempt.provider_session_id == sid)).first() or ""
+        try:
+            payment = govuk_pay.get_payment(payment_id) if payment_id else None
+        except (govuk_pay.GovukPayError, PaymentsUnavailable) as exc:
+            log.warning("Could not get GOV.UK Pay payment %s: %s", payment_id, exc)
+            raise PaymentsUnavailable("We could not check your payment with GOV.UK Pay just now. If you paid, your "
+                                      "booking will be confirmed automatically; reload this page in a minute to "
+                                      "see it.") from None
+        if payment is not None:
+            with write_session() as s:
+                attempt = _attempt_for_update(s, sid)
+                _apply_govuk_payment(s, attempt, payment, utcnow())
     if provider == "stripe":
         obj = _retrieve_session(sid)
         if obj is None:

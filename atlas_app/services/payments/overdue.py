@@ -74,6 +74,7 @@ def process_overdue(now: datetime | None = None, limit: int = 500) -> OverdueRep
                    Booking.status.in_(BookingStatus.HOLDS_SEAT)).distinct().limit(limit)
         ).all()
     seen: set[int] = set()
+    freed: set[tuple[int, int]] = set()
     for booking_id, offer_id in [*candidates, *on_plan]:
         if booking_id in seen:
             continue
@@ -98,8 +99,11 @@ def process_overdue(now: datetime | None = None, limit: int = 500) -> OverdueRep
             if terms.unpaid_action == "release" and summary.paid_pence <= 0 and summary.waived_pence <= 0:
                 if _release(s, booking, summary, now):
                     released += 1
+                    freed.add((booking.organisation_id, booking.session_id))
             elif _chase(s, booking, summary, now, plan=False):
                 chased += 1
+    for org_id, session_id in sorted(freed):  # the released seats go to the waiting list
+        booking_service._tell_waiting_list(org_id, session_id)
     return OverdueReport(released, chased, plan_chased, expired, retry_unsent_refunds(now))
 
 

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import func, update
 from sqlmodel import Session, select
 
-from atlas_app.db import utcnow, write_session
+from atlas_app.db import read_session, utcnow, write_session
 from atlas_app.domain.statuses import PaymentStatus, RefundStatus
 from atlas_app.models import Booking, Client
 from atlas_app.models.payments import (
@@ -76,6 +76,7 @@ class ReservedRefund:
     row: RefundRow
     payment_intent: str
     booking_reference: str
+    provider: str = "stripe"  # the card provider asked by send_card_refund: stripe or govuk_pay
 
     @property
     def status(self) -> str:
@@ -100,7 +101,7 @@ def reserve_refund(s: Session, booking: Booking, payment: Payment, amount_pence:
     left = payment.amount_pence - payment.refunded_pence
     if amount_pence > left:
         raise ValidationFailed(f"At most {pounds_text(left)} of this payment can be refunded.", {"amount": "too much"})
-    through_stripe = payment.provider == "stripe"
+    through_stripe = payment.provider in PROVIDER_REFUNDS  # the card provider is asked after the commit
     # Reserve the amount first, so two refunds at once can never refund more than was paid.
     changed = s.exec(
         update(Payment).where(Payment.id == payment.id,
@@ -119,7 +120,7 @@ def reserve_refund(s: Session, booking: Booking, payment: Payment, amount_pence:
     s.flush()
     if not through_stripe:
         _after_refund(s, actor, booking, payment, refund, now)
-    return ReservedRefund(refund_row(refund), payment.provider_ref, booking.reference)
+    return ReservedRefund(refund_row(refund), payment.provider_ref, booking.reference, payment.provider)
 
 
 def send_card_refund(pending: ReservedRefund, actor: Actor | None, attention: str = "") -> RefundRow:
@@ -128,6 +129,9 @@ def send_card_refund(pending: ReservedRefund, actor: Actor | None, attention: st
     reservation and marks the refund failed; with ``attention`` the payment is also flagged for staff with that
     text and Stripe's error."""
     amount_pence, refund_id = pending.row.amount_pence, pending.row.id
+    if pending.provider == "govuk_pay":
+        result, error = _govuk_refund(pending)
+        return _record_card_refund(pending, actor, attention, result, error, "GOV.UK Pay")
     try:
         result = stripe_client().v1.refunds.create(
             params={"payment_intent": pending.payment_intent, "amount": amount_pence,
@@ -143,6 +147,28 @@ def send_card_refund(pending: ReservedRefund, actor: Actor | None, attention: st
 
         result = None
         error = stripe_error_text(exc) if isinstance(exc, stripe.StripeError) else f"{type(exc).__name__}: {exc}"
+    return _record_card_refund(pending, actor, attention, result, error, "Stripe")
+
+
+def _govuk_refund(pending: ReservedRefund):
+    """Ask GOV.UK Pay for the refund. What it should think is still refundable is the payment less the refunds
+    made before this one (this one is reserved already), so a repeat of a refund it made is refused (P0604)."""
+    from atlas_app.services.payments import govuk_pay
+
+    with read_session() as s:
+        payment = s.get(Payment, s.get(Refund, pending.row.id).payment_id)
+        available = payment.amount_pence - payment.refunded_pence + pending.row.amount_pence
+    try:
+        return govuk_pay.refund(pending.payment_intent, pending.row.amount_pence, available), ""
+    except govuk_pay.GovukPayError as exc:
+        return None, str(exc)
+    except PaymentsUnavailable as exc:
+        return None, str(exc)
+
+
+def _record_card_refund(pending: ReservedRefund, actor: Actor | None, attention: str, result, error: str,
+                        provider_name: str) -> RefundRow:
+    refund_id = pending.row.id
     with write_session() as s:
         refund = s.get(Refund, refund_id)
         payment = s.get(Payment, refund.payment_id)
@@ -155,13 +181,13 @@ def send_card_refund(pending: ReservedRefund, actor: Actor | None, attention: st
             return refund_row(refund)
         if result is None or getattr(result, "status", "") in ("failed", "canceled"):
             refund.status = RefundStatus.FAILED
-            refund.error = (error or f"Stripe refund {getattr(result, 'status', '')}")[:500]
+            refund.error = (error or f"{provider_name} refund {getattr(result, 'status', '')}")[:500]
             s.add(refund)
             s.exec(update(Payment).where(Payment.id == payment.id)
                    .values(refunded_pence=Payment.refunded_pence - refund.amount_pence, updated_at=utcnow()))
             if attention:
                 s.refresh(payment)
-                flag_payment(s, payment, f"{attention} Stripe did not make the refund: {refund.error}", actor)
+                flag_payment(s, payment, f"{attention} {provider_name} did not make the refund: {refund.error}", actor)
             audit.record(s, actor, "refund", refund.id, "failed",
                          after={"payment_id": payment.id, "amount_pence": refund.amount_pence,
                                 "error": refund.error}, organisation_id=payment.organisation_id,
@@ -174,6 +200,8 @@ def send_card_refund(pending: ReservedRefund, actor: Actor | None, attention: st
             _after_refund(s, actor, booking, payment, refund, utcnow())
         return refund_row(refund)
 
+
+PROVIDER_REFUNDS = ("stripe", "govuk_pay")  # card providers Atlas asks to refund, after the change commits
 
 FAILURE_REASONS = {
     "charge_for_pending_refund_disputed": "the payment was disputed",

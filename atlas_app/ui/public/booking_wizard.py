@@ -416,12 +416,8 @@ class BookingWizardState(rx.State):
             f"hours before the course, and cancel it online up to {terms.cancel_cutoff_hours} hours before. After "
             "that, please telephone us."
         )
-        if not self._mode_options:
-            self._offer_id = 0
-            self._org_id = 0
-            return self._fail({}, [], f"There are no courses left that you can book before "
-                                      f"{long_date(view.critical_date)}. Please telephone "
-                                      f"{view.organisation_name or 'us'} to discuss your offer.")
+        if not self._mode_options:  # nothing bookable before the critical date: offer the waiting list
+            return rx.redirect("/book/waiting-list")
         return rx.redirect("/book/how")
 
     def _set_modes(self, counts: dict[str, int]) -> None:
@@ -924,6 +920,14 @@ def hold_panel() -> rx.Component:
     )
 
 
+def waiting_list_link() -> rx.Component:
+    """When no date suits: the waiting list, for a place that becomes free before the critical date."""
+    return rx.text("No date that suits you? ",
+                   rx.link("Join the waiting list", href="/book/waiting-list", id="waiting-list-link",
+                           style={"font_weight": "600", **focus_style()}),
+                   " and we will hold the next free place for you.", size="2")
+
+
 def wizard_page(*children: rx.Component) -> rx.Component:
     return public_shell(*children, width="40em")
 
@@ -1095,6 +1099,7 @@ def when_page() -> rx.Component:
                 ),
                 rx.cond(S.sessions_more,
                         rx.text("Only the first 60 dates are shown. To see later dates, telephone us.", size="2")),
+                waiting_list_link(),
                 continue_button("Hold this place and continue", "hold-session"),
                 spacing="5",
                 width="100%",

@@ -46,7 +46,7 @@ CT_FIELDS = ("code", "name", "is_ndors", "description", "duration_minutes", "fee
 VENUE_FIELDS = ("name", "region_id", "is_online", "address_line1", "address_line2", "town", "postcode",
                 "accessibility_notes", "is_active")
 TERMS_FIELDS = ("hold_minutes", "payment_due_hours", "unpaid_action", "transfer_cutoff_hours", "transfer_fee",
-                "max_transfers", "cancel_cutoff_hours", "cancel_fee", "bookable_days_ahead")
+                "max_transfers", "cancel_cutoff_hours", "cancel_fee", "bookable_days_ahead", "waiting_hold_minutes")
 
 
 def _on(form: dict, key: str) -> bool:
@@ -205,6 +205,7 @@ class CatalogueState(rx.State):
             "transfer_fee": _pounds(terms.transfer_fee_pence), "max_transfers": str(terms.max_transfers),
             "cancel_cutoff_hours": str(terms.cancel_cutoff_hours), "cancel_fee": _pounds(terms.cancel_fee_pence),
             "bookable_days_ahead": str(terms.bookable_days_ahead),
+            "waiting_hold_minutes": str(terms.waiting_hold_minutes),
         }
         self.course_type_options = [{"value": str(t.id), "label": f"{t.code}: {t.name}"} for t in types
                                     if t.is_active]
@@ -371,6 +372,8 @@ class CatalogueState(rx.State):
     async def save_terms(self, form: dict):
         actor = await require(self, Perm.CATALOGUE_MANAGE)
         data: dict = {k: str(form.get(k, "") or "").strip() for k in TERMS_FIELDS}
+        if not data.get("waiting_hold_minutes"):
+            data.pop("waiting_hold_minutes", None)
         try:
             data["transfer_fee_pence"] = catalogue_service.pounds_to_pence(data.pop("transfer_fee"), "transfer fee",
                                                                            TERMS_FEE_MAX)
@@ -706,6 +709,9 @@ def _terms_tab() -> rx.Component:
                                 hint="How long a seat is held while a client checks and pays online"),
                         _number("Payment due within (hours)", "payment_due_hours", t["payment_due_hours"],
                                 "terms-payment-due", minimum=1),
+                        _number("Waiting-list seat hold (minutes)", "waiting_hold_minutes",
+                                t["waiting_hold_minutes"], "terms-waiting-hold", minimum=30,
+                                hint="How long a freed seat is held for the first client on the waiting list"),
                         select_field("When a booking is not paid in time", "unpaid_action",
                                      [("release", "Release the seat"), ("chase", "Keep it and chase payment")],
                                      input_id="terms-unpaid", default_value=t["unpaid_action"]),

@@ -766,6 +766,12 @@ def _offer_card(o: rx.Var) -> rx.Component:
                               aria_label="Book by telephone for offer " + o["reference"]),
                 ),
                 rx.cond(
+                    (o["can_book"] != "") & _can(Perm.BOOKINGS_MANAGE),
+                    rx.link("Waiting list", href="/bookings/waiting-list?offer=" + o["reference"],
+                            id="waiting-" + o["reference"],
+                            aria_label="Add offer " + o["reference"] + " to the waiting list"),
+                ),
+                rx.cond(
                     _can(Perm.CALLS_LOG),
                     rx.button("Log a call", size="2", variant="soft", on_click=CallDialogState.show(o["id"]),
                               aria_label="Log a call about offer " + o["reference"]),

@@ -627,6 +627,8 @@ def session_page() -> rx.Component:
                     rx.cond(i["link"] != "", rx.text("Video link: ", rx.link(i["link"], href=i["link"],
                                                                                is_external=True))),
                     rx.cond(i["notes"] != "", rx.text("Notes: ", i["notes"])),
+                    rx.link("Waiting list for this session", href="/bookings/waiting-list?session="
+                            + SessionState.session_id, id="session-waiting-list"),
                     actions=rx.cond(AuthState.permissions.contains(Perm.CATALOGUE_MANAGE),
                                     rx.button("Change this session", size="2", variant="soft",
                                               on_click=SessionState.open_edit, id="edit-session")),
