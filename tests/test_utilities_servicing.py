@@ -266,3 +266,55 @@ def test_another_organisations_installations_and_files_are_never_visible(us, oth
         programme.record_no_access(other_us, booked.appointment_id)
     assert programme.programme(other_us, "overdue").total == 0
     assert programme.programme(us, "due", days=400).total == 1
+
+
+# --- races: the database decides ---------------------------------------------------------------------------------
+
+
+def _active(engineer_id: int) -> list[EngineerAppointment]:
+    with read_session() as s:
+        from sqlmodel import select
+
+        return list(s.exec(select(EngineerAppointment).where(EngineerAppointment.engineer_id == engineer_id,
+                                                             EngineerAppointment.status == "active")).all())
+
+
+def test_threads_racing_for_one_engineer_book_exactly_one(us, org):
+    from conftest import run_threads
+
+    eng = programme.save_engineer(us, None, full_name="Race", email="race@example.com", max_appointments_per_day=20)
+    for i in range(12):
+        add_place(org.id, 500000 + i)
+    results = run_threads(12, lambda i: programme.book_appointment(us, 500000 + i, eng, at(9).replace(minute=i),
+                                                                   60, letter=False))
+    wins = [r for r in results if isinstance(r, programme.Booked)]
+    clashes = [r for r in results if isinstance(r, programme.AppointmentClash)]
+    assert len(wins) == 1 and len(clashes) == 11, results
+    assert {c.clash_id for c in clashes} == {wins[0].appointment_id}
+    assert len(_active(eng)) == 1
+
+
+def test_threads_racing_past_a_daily_limit_book_only_the_limit(us, org):
+    from conftest import run_threads
+
+    eng = programme.save_engineer(us, None, full_name="Limit", email="limit@example.com", max_appointments_per_day=3)
+    for i in range(10):
+        add_place(org.id, 510000 + i)
+    results = run_threads(10, lambda i: programme.book_appointment(us, 510000 + i, eng, at(8 + i), 30, letter=False))
+    assert sum(isinstance(r, programme.Booked) for r in results) == 3, results
+    assert all(isinstance(r, (programme.Booked, Conflict)) for r in results), results
+    assert len(_active(eng)) == 3
+
+
+def test_processes_racing_for_one_engineer_book_exactly_one(us, org):
+    from engineer_race_worker import run_race
+
+    eng = programme.save_engineer(us, None, full_name="Proc", email="proc@example.com", max_appointments_per_day=20)
+    jobs = []
+    for i in range(8):
+        add_place(org.id, 520000 + i)
+        jobs.append({"uprn": 520000 + i, "engineer_id": eng, "starts_at": at(11).replace(minute=i * 5).isoformat(),
+                     "minutes": 60, "letter": False})
+    kinds, flat = run_race(org.id, jobs, 4)
+    assert kinds == {"ok": 1, "clash": 7}, flat
+    assert len(_active(eng)) == 1
