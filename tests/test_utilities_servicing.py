@@ -318,3 +318,112 @@ def test_processes_racing_for_one_engineer_book_exactly_one(us, org):
     kinds, flat = run_race(org.id, jobs, 4)
     assert kinds == {"ok": 1, "clash": 7}, flat
     assert len(_active(eng)) == 1
+
+
+# --- compliance --------------------------------------------------------------------------------------------------
+
+
+def test_compliance_figures_and_capability_chart(us, org, engineer):
+    from atlas_app.services.modules.utilities_servicing import compliance
+
+    now = date.today()
+    for uprn, last in ((600001, now - timedelta(days=100)), (600002, now - timedelta(days=375)),
+                       (600003, now - timedelta(days=395)), (600004, None)):
+        add_place(org.id, uprn)
+        installations.add_installation(us, uprn, "gas_boiler", last_check_on=last)
+    add_place(org.id, 600005)  # a home with a tenant-owned cooker only needs no check
+    installations.add_installation(us, 600005, "cooker", ownership="tenant")
+    visit = programme.book_appointment(us, 600003, engineer, at(9, -1), letter=False)
+    programme.record_no_access(us, visit.appointment_id)
+    c = compliance.compliance(us)
+    due2 = rules.add_months(now - timedelta(days=375), 12)
+    due3 = rules.add_months(now - timedelta(days=395), 12)
+    assert (c.homes, c.in_date, c.overdue, c.uncertified) == (4, 1, 3, 1)
+    assert c.share_in_date == 25.0
+    assert c.days_overdue_total == (now - due2).days + (now - due3).days
+    assert c.days_overdue_max == (now - due3).days
+    assert (c.no_access, c.legal_stage) == (1, 0)
+    assert c.chart is None
+    # Checks: one early (keeps the anniversary), two late; days from due date to certificate in check order.
+    ids = {h: installations.home(us, h).installations[0].id for h in (600001, 600002, 600003)}
+    installations.record_check(us, ids[600002], checked_on=now, outcome="pass")
+    installations.record_check(us, ids[600003], checked_on=now, outcome="pass")
+    due1 = rules.add_months(now - timedelta(days=100), 12)
+    installations.record_check(us, ids[600001], checked_on=now, outcome="not_to_current_standard")
+    c = compliance.compliance(us)
+    assert [p.days for p in c.points] == [(now - due2).days, (now - due3).days, (now - due1).days]
+    assert c.chart is not None and len(c.chart.values) == 3
+    assert (c.homes, c.in_date, c.no_access, c.remedial_open) == (4, 3, 0, 1)
+    assert compliance.compliance(us, regime="Electrical installation condition report").points == []
+
+
+# --- the stock-list import ---------------------------------------------------------------------------------------
+
+STOCK = """uprn,type,location,make,model,ownership,last_certificate
+700001,gas_boiler,Kitchen,Worcester,Greenstar,landlord,2025-01-31
+700001,electrical,Hall,,,landlord,15/06/2021
+700002,Gas boiler,Loft,Vaillant,ecoTEC,,2024-02-29
+700002,cooker,Kitchen,,,tenant,
+"""
+
+
+def test_import_adds_installations_with_due_dates_and_a_rerun_changes_nothing(us, org):
+    from atlas_app.services.modules.utilities_servicing import imports
+
+    add_place(org.id, 700001)
+    add_place(org.id, 700002)
+    report = imports.import_installations(us, STOCK)
+    assert (report.rows, report.added, report.homes) == (4, 4, 2)
+    first = {i.type_code: i for i in installations.home(us, 700001).installations}
+    assert first["gas_boiler"].next_due_on == date(2026, 1, 31)
+    assert first["electrical"].next_due_on == date(2026, 6, 15)
+    assert installations.home(us, 700002).installations[0].next_due_on == date(2025, 2, 28)
+    again = imports.import_installations(us, STOCK.encode())
+    assert (again.added, again.updated, again.unchanged) == (0, 0, 4)
+    newer = STOCK.replace("2025-01-31", "2025-11-30")
+    assert imports.import_installations(us, newer).updated == 1
+    assert installations.home(us, 700001).next_due_on == date(2026, 6, 15)
+
+
+def test_import_with_bad_rows_imports_nothing_and_names_every_one(us, org):
+    from atlas_app.services.modules.utilities_servicing import imports
+
+    add_place(org.id, 700001)
+    future = (date.today() + timedelta(days=5)).isoformat()
+    bad = ("uprn,type,ownership,last_certificate\n"
+           "700001,gas_boiler,landlord,2025-01-31\n"
+           "abc,gas_boiler,landlord,\n"
+           "700001,jacuzzi,landlord,\n"
+           "700001,gas_boiler,council,31/02/2025\n"
+           f"700001,electrical,landlord,{future}\n"
+           "799999,gas_boiler,landlord,\n")
+    with pytest.raises(imports.ImportRefused) as refused:
+        imports.import_installations(us, bad)
+    errors = refused.value.report.errors
+    assert [e.split(":")[0] for e in errors] == ["row 3", "row 4", "row 5", "row 6", "row 7"]
+    assert "not a UPRN" in errors[0] and "not an installation type" in errors[1]
+    assert "not landlord or tenant" in errors[2] and "not a date" in errors[2]
+    assert "in the future" in errors[3] and "not in the organisation's gazetteer" in errors[4]
+    assert installations.home(us, 700001).installations == []
+    with pytest.raises(ValidationFailed, match="no uprn column"):
+        imports.import_installations(us, "type,location\ngas_boiler,Kitchen\n")
+
+
+def test_import_installations_command(us, org):
+    from conftest import run_cli
+
+    add_place(org.id, 700001)
+    add_place(org.id, 700002)
+    import tempfile
+
+    with tempfile.NamedTemporaryFile("w", suffix=".csv", delete=False) as f:
+        f.write(STOCK)
+    done = run_cli("import-installations", f.name, "--org", org.slug)
+    assert done.returncode == 0, done.stderr
+    assert "4 installations added" in done.stdout
+    with open(f.name, "a") as out:
+        out.write("123,gas_boiler,,,,landlord,\n")
+    refused = run_cli("import-installations", f.name, "--org", org.slug)
+    assert refused.returncode == 1
+    assert "row 6: uprn 123 is not in the organisation's gazetteer" in refused.stderr
+    assert run_cli("import-installations", f.name, "--org", "nowhere").returncode == 2
