@@ -7,14 +7,24 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 import pytest
-from conftest import actor_for, create_user
+from conftest import actor_for
 
 from atlas_app.db import read_session, write_session
 from atlas_app.models.casework import Place
 from atlas_app.models.utilities import EngineerAppointment, RemedialTask, ServicingHome
 from atlas_app.services.casework import config
-from atlas_app.services.modules.utilities_servicing import installations, programme, rules, storage
-from atlas_app.services.platform.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from atlas_app.services.modules.utilities_servicing import (
+    installations,
+    programme,
+    rules,
+    storage,
+)
+from atlas_app.services.platform.errors import (
+    Conflict,
+    NotFound,
+    PermissionDenied,
+    ValidationFailed,
+)
 from atlas_app.timeutil import LONDON
 
 # --- the date rules ----------------------------------------------------------------------------------------------

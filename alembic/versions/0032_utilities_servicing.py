@@ -16,10 +16,9 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 import sqlmodel
-from alembic import op
 
 import atlas_app.db
-
+from alembic import op
 
 revision: str = '0032'
 down_revision: str | None = '0025'
@@ -210,7 +209,12 @@ def upgrade() -> None:
 
 def _guards(dialect: str) -> list[str]:
     # The shared engine writes the same guards for every booking table (session_assignment has them too).
-    from atlas_app.services.platform.resources import DailyLimit, OverlapGuard, daily_limit_sql, exclusion_sql
+    from atlas_app.services.platform.resources import (
+        DailyLimit,
+        OverlapGuard,
+        daily_limit_sql,
+        exclusion_sql,
+    )
 
     limit = DailyLimit(DAILY_LIMIT_TRIGGER, DAILY_LIMIT_MESSAGE, "engineer_id", "appointment_day", "engineer",
                        "max_appointments_per_day")

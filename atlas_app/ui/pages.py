@@ -7,9 +7,12 @@ from atlas_app.ui.staff.booking import catalogue, clients, referrals, sessions
 from atlas_app.ui.staff.casework import cases, people, places, settings
 from atlas_app.ui.staff.insight import dashboards, letters, reports
 from atlas_app.ui.staff.instructors import calendar, cars, people as instructor_people, workload
+from atlas_app.ui.staff.modules.utilities_servicing import compliance as utilities_compliance
+from atlas_app.ui.staff.modules.utilities_servicing import programme as utilities_programme
+from atlas_app.ui.staff.modules.utilities_servicing import setup as utilities_setup
 from atlas_app.ui.staff.payments import payments
 
 PUBLIC = (home, booking_wizard, booking_manage, pay_demo, pay_return, not_found)
 STAFF = (login, account, users, roles, audit, logins, outbox, api_tokens, organisations, catalogue, clients, referrals,
          sessions, payments, cases, people, places, settings, calendar, cars, instructor_people, workload, dashboards,
-         letters, reports)
+         letters, reports, utilities_programme, utilities_compliance, utilities_setup)

@@ -24,7 +24,12 @@ from atlas_app.db import utcnow, write_session
 from atlas_app.models.casework import Place
 from atlas_app.models.utilities import Installation, InstallationType
 from atlas_app.services.modules.utilities_servicing import rules
-from atlas_app.services.modules.utilities_servicing.installations import ensure_types, manager, refresh_homes, today
+from atlas_app.services.modules.utilities_servicing.installations import (
+    ensure_types,
+    manager,
+    refresh_homes,
+    today,
+)
 from atlas_app.services.platform import audit
 from atlas_app.services.platform.actor import Actor
 from atlas_app.services.platform.errors import ValidationFailed
@@ -108,7 +113,7 @@ def import_installations(actor: Actor, data: bytes | str) -> ImportReport:
             report.rows += 1
             if report.rows > MAX_ROWS:
                 raise ValidationFailed(f"A stock list has at most {MAX_ROWS:,} rows.", {"file": "too many"})
-            get = lambda name: row[index[name]].strip() if name in index and index[name] < len(row) else ""  # noqa: E731
+            get = lambda name, row=row: row[index[name]].strip() if name in index and index[name] < len(row) else ""  # noqa: E731
             problems = []
             uprn_text = get("uprn")
             uprn = int(uprn_text) if uprn_text.isdigit() and 0 < len(uprn_text) <= 12 else None

@@ -206,8 +206,8 @@ def save_type(actor: Actor, type_id: Any, *, code: str = "", name: str, regime: 
 
 
 def _required_filter(org_id: int):
-    return (Installation.organisation_id == org_id, Installation.is_active == True,  # noqa: E712
-            Installation.ownership == "landlord", InstallationType.is_required == True)  # noqa: E712
+    return (Installation.organisation_id == org_id, Installation.is_active == True,
+            Installation.ownership == "landlord", InstallationType.is_required == True)
 
 
 def refresh_homes(s: Session, org_id: int, place_ids: list[int]) -> None:

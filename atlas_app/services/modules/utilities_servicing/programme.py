@@ -19,10 +19,20 @@ from sqlmodel import Session, select
 
 from atlas_app.db import read_session, utcnow, write_session
 from atlas_app.models.casework import Place
-from atlas_app.models.utilities import Engineer, EngineerAppointment, ServicingHome, ServicingLetter
+from atlas_app.models.utilities import (
+    Engineer,
+    EngineerAppointment,
+    ServicingHome,
+    ServicingLetter,
+)
 from atlas_app.services.casework.people import place_label
 from atlas_app.services.modules.utilities_servicing import letters, storage
-from atlas_app.services.modules.utilities_servicing.installations import manager, place_by_uprn, today, viewer
+from atlas_app.services.modules.utilities_servicing.installations import (
+    manager,
+    place_by_uprn,
+    today,
+    viewer,
+)
 from atlas_app.services.platform import audit, bounds, resources
 from atlas_app.services.platform.actor import Actor
 from atlas_app.services.platform.errors import Conflict, NotFound, ValidationFailed
@@ -82,7 +92,7 @@ def list_engineers(actor: Actor, active_only: bool = False) -> list[EngineerView
         org_id = viewer(s, actor)
         query = select(Engineer).where(Engineer.organisation_id == org_id)
         if active_only:
-            query = query.where(Engineer.is_active == True)  # noqa: E712
+            query = query.where(Engineer.is_active == True)
         return [_engineer_view(e) for e in s.exec(query.order_by(Engineer.full_name)).all()]
 
 
