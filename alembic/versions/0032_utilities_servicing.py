@@ -125,6 +125,7 @@ def upgrade() -> None:
     sa.Column('next_due_on', sa.Date(), nullable=True),
     sa.Column('required_count', sa.Integer(), nullable=False),
     sa.Column('uncertified_count', sa.Integer(), nullable=False),
+    sa.Column('due_key', sa.Date(), nullable=True),
     sa.Column('no_access_count', sa.Integer(), nullable=False),
     sa.Column('access_stage', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
     sa.Column('last_attempt_on', sa.Date(), nullable=True),
@@ -134,7 +135,8 @@ def upgrade() -> None:
     sa.UniqueConstraint('organisation_id', 'place_id', name='uq_servicing_home_org_place')
     )
     with op.batch_alter_table('servicing_home', schema=None) as batch_op:
-        batch_op.create_index('ix_servicing_home_org_due', ['organisation_id', 'next_due_on'], unique=False)
+        batch_op.create_index('ix_servicing_home_org_due_key', ['organisation_id', 'due_key', 'place_id'], unique=False)
+        batch_op.create_index('ix_servicing_home_org_no_access', ['organisation_id', 'no_access_count'], unique=False)
 
     op.create_table('installation_check',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -249,7 +251,8 @@ def downgrade() -> None:
 
     op.drop_table('installation_check')
     with op.batch_alter_table('servicing_home', schema=None) as batch_op:
-        batch_op.drop_index('ix_servicing_home_org_due')
+        batch_op.drop_index('ix_servicing_home_org_no_access')
+        batch_op.drop_index('ix_servicing_home_org_due_key')
 
     op.drop_table('servicing_home')
     with op.batch_alter_table('installation', schema=None) as batch_op:

@@ -22,6 +22,7 @@ OUTCOMES = ("pass", "at_risk", "immediately_dangerous", "not_to_current_standard
 OUTCOME_LABELS = {"pass": "Pass", "at_risk": "At risk", "immediately_dangerous": "Immediately dangerous",
                   "not_to_current_standard": "Not to current standard"}
 APPOINTMENT_OUTCOMES = ("", "completed", "no_access")
+UNCERTIFIED_KEY = date(1900, 1, 1)
 
 
 class InstallationType(SQLModel, table=True):
@@ -78,7 +79,8 @@ class ServicingHome(SQLModel, table=True):
     __tablename__ = "servicing_home"
     __table_args__ = (
         UniqueConstraint("organisation_id", "place_id", name="uq_servicing_home_org_place"),
-        Index("ix_servicing_home_org_due", "organisation_id", "next_due_on"),
+        Index("ix_servicing_home_org_due_key", "organisation_id", "due_key", "place_id"),
+        Index("ix_servicing_home_org_no_access", "organisation_id", "no_access_count"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -89,6 +91,10 @@ class ServicingHome(SQLModel, table=True):
     required_count: int = Field(default=0)
     # Required installations with no certificate on record (the home cannot be in date while any has none).
     uncertified_count: int = Field(default=0)
+    # What the programme and compliance figures range over (one index): the due date, or UNCERTIFIED_KEY when a
+    # required installation has no certificate (before every real date: overdue, listed first), or NULL when the
+    # home needs no check.
+    due_key: date | None = Field(default=None)
     no_access_count: int = Field(default=0)
     # "", "letter_1", "letter_2", "letter_3", "legal" (the access stage reached).
     access_stage: str = Field(default="", max_length=20)

@@ -18,6 +18,7 @@ from sqlmodel import select
 
 from atlas_app.db import read_session, utcnow
 from atlas_app.models.utilities import (
+    UNCERTIFIED_KEY,
     Installation,
     InstallationCheck,
     InstallationType,
@@ -68,21 +69,25 @@ def compliance(actor: Actor, regime: str = "", chart_points: int = CHART_POINTS,
     now = on or today()
     with read_session() as s:
         org_id = viewer(s, actor)
-        overdue_days = case((ServicingHome.next_due_on < now, func.julianday(now) - func.julianday(
-            ServicingHome.next_due_on)), else_=0) if s.get_bind().dialect.name == "sqlite" else case(
-            (ServicingHome.next_due_on < now, now - ServicingHome.next_due_on), else_=0)
-        late = (ServicingHome.uncertified_count > 0) | (ServicingHome.next_due_on < now)
-        row = s.exec(select(
-            func.count(),
-            func.sum(case((late, 1), else_=0)),
-            func.sum(case((ServicingHome.uncertified_count > 0, 1), else_=0)),
-            func.sum(overdue_days), func.max(overdue_days),
-            func.sum(case((ServicingHome.next_due_on < now, 1), else_=0)),
-            func.sum(case((ServicingHome.no_access_count > 0, 1), else_=0)),
-            func.sum(case((ServicingHome.access_stage == "legal", 1), else_=0)),
-        ).where(ServicingHome.organisation_id == org_id, ServicingHome.required_count > 0)).one()
-        homes, not_in_date, uncertified, total_days, max_days, dated_overdue, no_access, legal = (
-            int(x or 0) for x in row)
+        # Index ranges of (organisation, due_key): homes needing a check have a key; those before today are
+        # overdue, UNCERTIFIED_KEY being the ones with no certificate.
+        H = ServicingHome
+        scope = (H.organisation_id == org_id, H.due_key.is_not(None))
+        homes = int(s.exec(select(func.count()).select_from(H).where(*scope)).one())
+        not_in_date = int(s.exec(select(func.count()).select_from(H).where(H.organisation_id == org_id,
+                                                                           H.due_key < now)).one())
+        uncertified = int(s.exec(select(func.count()).select_from(H).where(H.organisation_id == org_id,
+                                                                           H.due_key == UNCERTIFIED_KEY)).one())
+        dated = (H.organisation_id == org_id, H.due_key > UNCERTIFIED_KEY, H.due_key < now)
+        if s.get_bind().dialect.name == "sqlite":
+            days = func.julianday(now) - func.julianday(H.due_key)
+        else:
+            days = now - H.due_key
+        total_days, max_days, dated_overdue = (int(x or 0) for x in s.exec(
+            select(func.sum(days), func.max(days), func.count()).where(*dated)).one())
+        no_access, legal = (int(x or 0) for x in s.exec(
+            select(func.count(), func.sum(case((H.access_stage == "legal", 1), else_=0)))
+            .where(H.organisation_id == org_id, H.no_access_count > 0, H.due_key.is_not(None))).one())
         open_, late_tasks = (int(x or 0) for x in s.exec(select(
             func.count(), func.sum(case((RemedialTask.target_at < utcnow(), 1), else_=0)))
             .where(RemedialTask.organisation_id == org_id, RemedialTask.status == "open")).one())

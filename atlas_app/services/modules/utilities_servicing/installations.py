@@ -26,6 +26,7 @@ from atlas_app.models.utilities import (
     InstallationCheck,
     InstallationType,
     RemedialTask,
+    UNCERTIFIED_KEY,
     ServicingHome,
 )
 from atlas_app.services.casework.people import place_label
@@ -229,6 +230,8 @@ def refresh_homes(s: Session, org_id: int, place_ids: list[int]) -> None:
             due, n, missing = figures.get(pid, (None, 0, 0))
             home = homes.get(pid) or ServicingHome(organisation_id=org_id, place_id=pid, uprn=uprns[pid])
             home.next_due_on, home.required_count, home.uncertified_count = due, int(n or 0), int(missing or 0)
+            home.due_key = (None if not home.required_count else UNCERTIFIED_KEY if home.uncertified_count
+                            else home.next_due_on)
             s.add(home)
     s.flush()
 

@@ -358,16 +358,17 @@ def programme(actor: Actor, view: str = "due", days: Any = 30, limit: int = 50, 
     now = today()
     with read_session() as s:
         org_id = viewer(s, actor)
-        where = [ServicingHome.organisation_id == org_id, ServicingHome.required_count > 0]
+        # Each view is a range of the (organisation, due_key) index; due_key holds UNCERTIFIED_KEY (before any
+        # real date) for a home with an uncertified required installation, and NULL for a home needing no check.
+        where = [ServicingHome.organisation_id == org_id]
         if view == "due":
-            where += [ServicingHome.uncertified_count == 0, ServicingHome.next_due_on >= now,
-                      ServicingHome.next_due_on <= now + timedelta(days=horizon)]
+            where += [ServicingHome.due_key >= now, ServicingHome.due_key <= now + timedelta(days=horizon)]
         elif view == "overdue":
-            where += [(ServicingHome.next_due_on < now) | (ServicingHome.uncertified_count > 0)]
+            where += [ServicingHome.due_key < now]
         else:
-            where += [ServicingHome.no_access_count > 0]
+            where += [ServicingHome.no_access_count > 0, ServicingHome.due_key.is_not(None)]
         total = int(s.exec(select(func.count()).select_from(ServicingHome).where(*where)).one())
-        order = (ServicingHome.next_due_on.is_(None).desc(), ServicingHome.next_due_on, ServicingHome.place_id)
+        order = (ServicingHome.due_key, ServicingHome.place_id)
         if view == "no_access":
             order = (ServicingHome.no_access_count.desc(),) + order
         rows = s.exec(select(ServicingHome, Place).join(Place, Place.id == ServicingHome.place_id)
