@@ -104,7 +104,7 @@ def compliance_page() -> rx.Component:
             rx.cond(S.has_chart, rx.box(
                 rx.plotly.basic(data=S.chart_fig, config={"displaylogo": False, "responsive": True},
                                 style={"width": "100%"}),
-                id="chart-due-to-certificate", role="img",
+                id="chart-due-to-certificate", role="figure",
                 aria_label="Control chart of days from due date to certificate; special causes are listed below.",
                 width="100%"), rx.text("No checks with a due date recorded yet.")),
             data_table(["Point", "Days", "Check", "Rules"], S.signals,

@@ -311,16 +311,20 @@ def _check_form() -> rx.Component:
                 field("Certificate number", "certificate_number", input_id="check-number", max_length=60),
                 textarea_field("Defects (one a line)", "defects", input_id="check-defects", max_length=2000,
                                hint="Each defect raises a remedial task with a target time."),
-                rx.el.label("Certificate file", html_for="certificate-choose", font_weight="500"),
-                rx.upload.root(
-                    rx.vstack(
-                        rx.button("Choose certificate file", type="button", variant="soft", id="certificate-choose"),
-                        rx.foreach(rx.selected_files("certificate"),
-                                   lambda f: rx.text(f, size="2", id="certificate-file")),
-                        spacing="1",
+                # The label around the drop zone names its file input (and clicking it opens the file chooser).
+                rx.el.label(
+                    rx.text("Certificate file", weight="medium"),
+                    rx.upload.root(
+                        rx.vstack(
+                            rx.text("Choose the certificate file (press Enter), or drop it here", size="2"),
+                            rx.foreach(rx.selected_files("certificate"),
+                                       lambda f: rx.text(f, size="2", id="certificate-file")),
+                            spacing="1",
+                        ),
+                        id="certificate", multiple=False, border="1px dashed var(--gray-8)", padding="1em",
+                        width="100%",
                     ),
-                    id="certificate", multiple=False, border="1px dashed var(--gray-8)", padding="1em",
-                    width="100%",
+                    style={"display": "block", "width": "100%"},
                 ),
                 rx.hstack(
                     rx.button("Attach the file", type="button", variant="soft", id="certificate-attach",

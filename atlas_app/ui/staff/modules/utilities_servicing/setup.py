@@ -168,11 +168,14 @@ def setup_page() -> rx.Component:
             rx.text("A CSV file with columns uprn, type, location, make, model, ownership (landlord or tenant) and "
                     "last_certificate (YYYY-MM-DD or DD/MM/YYYY). The whole file is imported or none of it; every "
                     "bad row is listed. Rows for installations already recorded update them.", size="2"),
-            rx.upload.root(
-                rx.vstack(rx.button("Choose file", type="button", variant="soft", id="stock-choose"),
-                          rx.foreach(rx.selected_files("stock"), lambda f: rx.text(f, size="2")), spacing="1"),
-                id="stock", multiple=False, accept={"text/csv": [".csv"]}, border="1px dashed var(--gray-8)",
-                padding="1em", width="100%"),
+            # The label around the drop zone names its file input (and clicking it opens the file chooser).
+            rx.el.label(
+                rx.upload.root(
+                    rx.vstack(rx.text("Stock-list CSV file: choose it (press Enter), or drop it here", size="2"),
+                              rx.foreach(rx.selected_files("stock"), lambda f: rx.text(f, size="2")), spacing="1"),
+                    id="stock", multiple=False, accept={"text/csv": [".csv"]}, border="1px dashed var(--gray-8)",
+                    padding="1em", width="100%"),
+                style={"display": "block", "width": "100%"}),
             rx.button("Import", id="stock-import", on_click=S.upload(rx.upload_files(upload_id="stock"))),
             rx.cond(S.import_errors.length() > 0,
                     rx.el.ul(rx.foreach(S.import_errors, lambda x: rx.el.li(x)), id="stock-errors")),
