@@ -371,8 +371,15 @@ def programme(actor: Actor, view: str = "due", days: Any = 30, limit: int = 50, 
         order = (ServicingHome.due_key, ServicingHome.place_id)
         if view == "no_access":
             order = (ServicingHome.no_access_count.desc(),) + order
-        rows = s.exec(select(ServicingHome, Place).join(Place, Place.id == ServicingHome.place_id)
-                      .where(*where).order_by(*order).offset(offset).limit(limit)).all()
+        # The page's homes first from the index alone (an offset deep in the list walks index entries only), then
+        # their rows and addresses.
+        page_ids = list(s.exec(select(ServicingHome.place_id).where(*where).order_by(*order)
+                               .offset(offset).limit(limit)).all())
+        found = {h.place_id: (h, p) for h, p in s.exec(
+            select(ServicingHome, Place).join(Place, Place.id == ServicingHome.place_id)
+            .where(ServicingHome.organisation_id == org_id, ServicingHome.place_id.in_(page_ids))).all()} \
+            if page_ids else {}
+        rows = [found[pid] for pid in page_ids if pid in found]
         ids = [h.place_id for h, _ in rows]
         booked: dict[int, str] = {}
         if ids:
