@@ -9,7 +9,6 @@ from datetime import date, datetime, timedelta
 
 from playwright.sync_api import expect
 from sqlalchemy import text
-
 from support import login, scan, wait_hydrated
 
 UPRN = "900000001"

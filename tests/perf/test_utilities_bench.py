@@ -33,7 +33,12 @@ from atlas_app.db import write_session
 from atlas_app.models.casework import Place
 from atlas_app.models.utilities import Installation, InstallationCheck, InstallationType
 from atlas_app.services.casework import config as casework_config
-from atlas_app.services.modules.utilities_servicing import compliance, installations, programme, rules
+from atlas_app.services.modules.utilities_servicing import (
+    compliance,
+    installations,
+    programme,
+    rules,
+)
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results" / "utilities.json"

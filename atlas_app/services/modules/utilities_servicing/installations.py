@@ -21,12 +21,12 @@ from atlas_app.models.utilities import (
     OUTCOME_LABELS,
     OUTCOMES,
     OWNERSHIP,
+    UNCERTIFIED_KEY,
     EngineerAppointment,
     Installation,
     InstallationCheck,
     InstallationType,
     RemedialTask,
-    UNCERTIFIED_KEY,
     ServicingHome,
 )
 from atlas_app.services.casework.people import place_label
