@@ -145,7 +145,8 @@ def test_every_area_registers_its_commands_with_their_flags():
     parser = cli.build_parser()
     commands = parser._subparsers._group_actions[0].choices
     assert set(commands) == {"migrate", "seed-demo", "create-admin", "audit-verify", "send-email", "unlock-user",
-                             "api-token", "import-referrals", "import-gazetteer", "card-provider"}
+                             "api-token", "import-referrals", "import-gazetteer", "card-provider",
+                             "import-installations", "purge"}
     flags = {name: {o for a in p._actions for o in a.option_strings} - {"-h", "--help"}
              for name, p in commands.items()}
     assert flags["create-admin"] == {"--org", "--org-name", "--username", "--full-name", "--email", "--password",
@@ -154,6 +155,7 @@ def test_every_area_registers_its_commands_with_their_flags():
     assert flags["card-provider"] == {"--org"}
     assert flags["import-referrals"] == {"--org", "--skip-bad-rows"}
     assert flags["import-gazetteer"] == {"--org", "--format", "--quiet", "--skip-bad-rows"}
+    assert flags["import-installations"] == {"--org"}
     assert flags["unlock-user"] == set()
     assert flags["seed-demo"] == {"--if-empty"}
 

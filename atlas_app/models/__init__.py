@@ -86,3 +86,4 @@ from atlas_app.models import instructors  # noqa: E402,F401  (instructors and as
 from atlas_app.models import dashboards  # noqa: E402,F401  (dashboard tables)
 from atlas_app.models.letters import EmailTemplate, LetterTemplate  # noqa: E402,F401  (letter and email templates)
 from atlas_app.models.waiting_list import WaitingEntry  # noqa: E402,F401  (the waiting list)
+from atlas_app.models import utilities  # noqa: E402,F401  (installations, checks, engineers)

@@ -7,6 +7,9 @@ from atlas_app.ui.staff.booking import catalogue, clients, referrals, sessions, 
 from atlas_app.ui.staff.casework import cases, people, places, settings
 from atlas_app.ui.staff.insight import dashboards, letters, reports
 from atlas_app.ui.staff.instructors import calendar, cars, people as instructor_people, workload
+from atlas_app.ui.staff.modules.utilities_servicing import compliance as utilities_compliance
+from atlas_app.ui.staff.modules.utilities_servicing import programme as utilities_programme
+from atlas_app.ui.staff.modules.utilities_servicing import setup as utilities_setup
 from atlas_app.ui.staff.payments import payments
 
 PUBLIC = (home, booking_wizard, booking_manage, waiting_list, pay_demo, pay_return, not_found)
@@ -14,4 +17,5 @@ STAFF = (login, account, users, roles, audit, logins, outbox, api_tokens, retent
          catalogue, clients, referrals, sessions, staff_waiting_list, payments,
          cases, people, places, settings,
          calendar, cars, instructor_people, workload,
-         dashboards, letters, reports)
+         dashboards, letters, reports,
+         utilities_programme, utilities_compliance, utilities_setup)

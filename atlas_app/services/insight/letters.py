@@ -124,11 +124,21 @@ SHIPPED_TEMPLATES: list[tuple[str, str, str, str]] = [
 # --- validating and rendering ------------------------------------------------------------------------------------
 
 
-def check_template(source: str, what: str = "body") -> None:
+def fields_for(code: str) -> dict[str, dict[str, str]]:
+    """The merge fields a template may use: a module type's letters (their codes start with the type's prefix)
+    have the module's own fields; every other template has ``MERGE_FIELDS``."""
+    from atlas_app.services.modules.utilities_servicing import letters as utilities_letters
+
+    if str(code or "").startswith(utilities_letters.CODE_PREFIX):
+        return utilities_letters.MERGE_FIELDS
+    return MERGE_FIELDS
+
+
+def check_template(source: str, what: str = "body", fields: dict[str, dict[str, str]] | None = None) -> None:
     """Refuse a template that does not parse, or that names anything but the merge fields (see templating)."""
     if len(source) > MAX_BODY:
         raise ValidationFailed(f"The {what} is longer than {MAX_BODY} characters.", {what: "too long"})
-    templating.check(source, MERGE_FIELDS, what)
+    templating.check(source, fields or MERGE_FIELDS, what)
 
 
 def render(source: str, context: dict[str, Any], what: str = "body") -> str:
@@ -307,8 +317,8 @@ def save_template(actor: Actor, code: str, name: str, subject: str, body: str) -
         raise ValidationFailed("The name or subject is too long.", {"name": "too long"})
     if not body.strip():
         raise ValidationFailed("The letter needs some text.", {"body": "required"})
-    check_template(subject, "subject")
-    check_template(body, "body")
+    check_template(subject, "subject", fields_for(code))
+    check_template(body, "body", fields_for(code))
     with write_session() as s:
         row = _template(s, org_id, code)
         before = {"name": row.name, "subject": row.subject, "body": row.body}
@@ -512,6 +522,15 @@ def _add_letter(pdf: _LetterPdf, target: Target, subject: str, body: str) -> Non
     pdf.ln(4)
     pdf.set_font(FONT_FAMILY, "", 11)
     pdf.multi_cell(0, 5.5, _printable(body), align="L", new_x="LMARGIN", new_y="NEXT")
+
+
+def addressed_pdf(organisation: str, letters: list[tuple[str, str, str, str]]) -> bytes:
+    """One PDF of letters, each (recipient's name, their address in lines, subject, body), dated today, in the
+    same layout as the booking letters (for module types' letters to tenants and residents)."""
+    today = _day(london_date(utcnow()))
+    targets = [(Target(0, None, 0, "", "", {"today": today, "client": {"name": name, "address": address}}),
+                subject, body) for name, address, subject, body in letters]
+    return _pdf(organisation, targets)
 
 
 def _pdf(organisation: str, letters: list[tuple[Target, str, str]]) -> bytes:

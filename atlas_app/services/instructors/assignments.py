@@ -23,7 +23,7 @@ from sqlalchemy import func, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from atlas_app.db import is_postgres, read_session, utcnow, write_session
+from atlas_app.db import read_session, utcnow, write_session
 from atlas_app.models import CourseSession, CourseType, Region, User, Venue
 from atlas_app.models.instructors import (
     INSTRUCTOR_ROLES,
@@ -35,7 +35,7 @@ from atlas_app.models.instructors import (
     SessionAssignment,
     TrainingVehicle,
 )
-from atlas_app.services.platform import audit, bounds, outbox
+from atlas_app.services.platform import audit, bounds, outbox, resources
 from atlas_app.services.platform.actor import Actor
 from atlas_app.services.platform.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from atlas_app.services.platform.owned import owned_row, save_owned
@@ -329,17 +329,22 @@ def describe_assignment(s: Session, assignment_id: int, by_vehicle: bool = False
     return f"{name} is already teaching {where}"
 
 
+ASSIGNMENT_BOOKINGS = resources.BookingSpec(
+    model=SessionAssignment,
+    overlaps=(resources.OverlapGuard("instructor_id", EXCLUSION_CONSTRAINT),
+              resources.OverlapGuard("vehicle_id", VEHICLE_CONSTRAINT)),
+    daily_limit=resources.DailyLimit(DAILY_LIMIT_TRIGGER, DAILY_LIMIT_MESSAGE, "instructor_id", "session_day",
+                                     "instructor", "max_sessions_per_day"),
+)
+
+
 def find_clash(s: Session, instructor_id: int | None, block_start: datetime, block_end: datetime,
                 exclude: tuple[int, ...] = (), *, vehicle_id: int | None = None) -> int | None:
     """The first active assignment overlapping the block, of the instructor or (given ``vehicle_id``) the car."""
-    holder = (SessionAssignment.vehicle_id == vehicle_id if vehicle_id is not None
-              else SessionAssignment.instructor_id == instructor_id)
-    query = select(SessionAssignment.id).where(
-        holder, SessionAssignment.status == "active",
-        SessionAssignment.block_start < block_end, SessionAssignment.block_end > block_start)
-    if exclude:
-        query = query.where(SessionAssignment.id.not_in(exclude))
-    return s.exec(query.order_by(SessionAssignment.block_start).limit(1)).first()
+    if vehicle_id is not None:
+        return resources.find_overlap(s, SessionAssignment, "vehicle_id", vehicle_id, block_start, block_end, exclude)
+    return resources.find_overlap(s, SessionAssignment, "instructor_id", instructor_id, block_start, block_end,
+                                  exclude)
 
 
 def _clash_error(s: Session, clash_id: int | None, buffer: timedelta, suffix: str = "",
@@ -355,13 +360,7 @@ def _clash_error(s: Session, clash_id: int | None, buffer: timedelta, suffix: st
 
 def _violated(exc: IntegrityError) -> str:
     """Which of the database's assignment guards refused a write ("" if none of them)."""
-    diag = getattr(getattr(exc, "orig", None), "diag", None)
-    name = getattr(diag, "constraint_name", None) or ""
-    text = str(exc)
-    for guard in (EXCLUSION_CONSTRAINT, VEHICLE_CONSTRAINT, DAILY_LIMIT_TRIGGER):
-        if name == guard or guard in text:
-            return guard
-    return DAILY_LIMIT_TRIGGER if DAILY_LIMIT_MESSAGE in text else ""
+    return resources.violated(ASSIGNMENT_BOOKINGS, exc)
 
 
 def _daily_limit_text(inst: Instructor) -> str:
@@ -483,52 +482,15 @@ def eligible_instructors(actor: Actor, session_id: int, role: str, vehicle_type:
 def _write_assignment(s: Session, row: SessionAssignment, buffer: timedelta, suffix: str = "",
                       **changes: Any) -> None:
     """Insert an active assignment, or write its changed times, so that the database's guards decide: overlaps of
-    the instructor or the car, and the instructor's daily limit. On PostgreSQL the write runs under a savepoint and
-    a violation becomes a clear refusal naming the clash; on SQLite the overlaps are checked first inside the same
-    write transaction (one writer at a time) and the daily-limit trigger aborts the write. ``changes`` are new
-    values for an existing row, applied inside the guarded write."""
+    the instructor or the car, and the instructor's daily limit (the shared engine, ``platform/resources.py``).
+    A refusal names the clash. ``changes`` are new values for an existing row, applied inside the guarded write."""
     inst = s.get(Instructor, row.instructor_id)
     limit_text = _daily_limit_text(inst) + suffix
-    exclude = (row.id,) if row.id else ()
-    if not is_postgres(s):
-        with s.no_autoflush:
-            for key, value in changes.items():
-                setattr(row, key, value)
-            clash = find_clash(s, row.instructor_id, row.block_start, row.block_end, exclude)
-            if clash:
-                raise _clash_error(s, clash, buffer, suffix)
-            if row.vehicle_id:
-                clash = find_clash(s, None, row.block_start, row.block_end, exclude, vehicle_id=row.vehicle_id)
-                if clash:
-                    raise _clash_error(s, clash, buffer, suffix, by_vehicle=True)
-        try:
-            s.add(row)
-            s.flush()
-        except IntegrityError as exc:
-            if _violated(exc) == DAILY_LIMIT_TRIGGER:
-                raise Conflict(limit_text) from None
-            raise
-        return
-    block_start = changes.get("block_start", row.block_start)
-    block_end = changes.get("block_end", row.block_end)
-    vehicle_id = row.vehicle_id
-    try:
-        with s.begin_nested():
-            for key, value in changes.items():
-                setattr(row, key, value)
-            s.add(row)
-            s.flush()
-    except IntegrityError as exc:
-        guard = _violated(exc)
-        if guard == DAILY_LIMIT_TRIGGER:
-            raise Conflict(limit_text) from None
-        if guard == VEHICLE_CONSTRAINT:
-            clash = find_clash(s, None, block_start, block_end, exclude, vehicle_id=vehicle_id)
-            raise _clash_error(s, clash, buffer, suffix, by_vehicle=True) from None
-        if guard != EXCLUSION_CONSTRAINT:
-            raise
-        clash = find_clash(s, inst.id, block_start, block_end, exclude)
-        raise _clash_error(s, clash, buffer, suffix) from None
+    resources.guarded_write(
+        s, ASSIGNMENT_BOOKINGS, row,
+        clash_error=lambda guard, clash: _clash_error(s, clash, buffer, suffix,
+                                                      by_vehicle=guard.column == "vehicle_id"),
+        limit_error=lambda: Conflict(limit_text), **changes)
 
 
 def _vehicle_choice(role: str, vehicle_type: str, vehicle_id: Any) -> int | None:

@@ -169,3 +169,29 @@ def booking_charts(b: BookingMeasures) -> tuple[go.Figure, go.Figure, go.Figure]
                             marker={"color": VALUE}, hovertemplate="%{x}: £%{y:,.2f}<extra></extra>"))
     _layout(income, "Income (£)", "Period starting")
     return ch, fill, income
+
+
+def xmr_chart(chart: control_chart.XmR, hover: list[str], y_title: str, x_title: str,
+              name: str = "Value") -> tuple[go.Figure, list[dict[str, str]]]:
+    """An XmR chart of any series (points, special-cause diamonds, mean and process limits) and its special-cause
+    rows in words, for module screens (e.g. days from due date to certificate)."""
+    n = len(chart.values)
+    xs = list(range(1, n + 1))
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=xs, y=chart.values, mode="lines+markers", name=name,
+                             line={"color": LINE, "width": 1.5}, marker={"size": 7, "color": LINE},
+                             hovertext=hover, hoverinfo="text"))
+    special = chart.special_points
+    fig.add_trace(go.Scatter(
+        x=[xs[i] for i in special], y=[chart.values[i] for i in special], mode="markers", name="Special cause",
+        marker={"size": 12, "color": SIGNAL, "symbol": "diamond", "line": {"width": 1, "color": "#000"}},
+        hovertext=[hover[i] for i in special], hoverinfo="text"))
+    for label, ys, dash in (("Mean", chart.mean, "solid"), ("Upper process limit", chart.upl, "dash"),
+                            ("Lower process limit", chart.lpl, "dash")):
+        fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", name=label,
+                                 line={"color": LIMIT, "dash": dash, "shape": "hv", "width": 1.2}, hoverinfo="skip"))
+    _layout(fig, y_title, x_title, height=360)
+    fig.update_layout(yaxis={"rangemode": "normal"})
+    rows = [{"n": str(i + 1), "value": f"{chart.values[i]:g}", "what": hover[i],
+             "rules": ", ".join(control_chart.RULE_LABELS[r] for r in sorted(chart.signals[i]))} for i in special]
+    return fig, rows

@@ -1,0 +1,1 @@
+"""Gas and Electric Utilities Servicing pages: the programme, a home, compliance, set-up."""
