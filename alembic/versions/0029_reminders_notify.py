@@ -2,7 +2,8 @@
 
 * ``email_message`` becomes the one outbox of every channel: ``channel`` (email, sms, letter), ``to_phone``, the
   message ``kind`` and its ``personalisation`` (the merge fields, for a Notify template), and what the provider said
-  (``provider``, ``provider_id``, ``delivery_status``, ``delivered_at``).
+  (``provider``, ``provider_id``, ``delivery_status``, ``delivered_at``); ``session_id``, the course session a
+  reminder is about (not sent once the booking has left it).
 * ``notify_template``: an organisation's GOV.UK Notify template id per message kind and channel.
 * ``client``: the channels the client agreed to (``email_consent``, ``sms_consent``).
 * ``course_type.what_to_bring``; ``course_session`` joining details (meeting id, passcode; the link was there).
@@ -38,6 +39,7 @@ def upgrade() -> None:
     op.add_column("email_message", sa.Column("delivery_status", sa.String(length=30), nullable=False,
                                              server_default=sa.text("''")))
     op.add_column("email_message", sa.Column("delivered_at", UTCDateTime(timezone=True), nullable=True))
+    op.add_column("email_message", sa.Column("session_id", sa.Integer(), nullable=True))
     op.create_index("ix_email_message_provider_id", "email_message", ["provider_id"], unique=True)
 
     op.create_table(
@@ -98,7 +100,7 @@ def downgrade() -> None:
         ("course_session", ["meeting_passcode", "meeting_id"]),
         ("course_type", ["what_to_bring"]),
         ("client", ["sms_consent", "email_consent"]),
-        ("email_message", ["delivered_at", "delivery_status", "provider_id", "provider", "personalisation", "kind",
+        ("email_message", ["session_id", "delivered_at", "delivery_status", "provider_id", "provider", "personalisation", "kind",
                            "to_phone", "channel"]),
     ):
         for column in columns:

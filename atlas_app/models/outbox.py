@@ -57,6 +57,8 @@ class EmailMessage(SQLModel, table=True):
     provider_id: str | None = Field(default=None, max_length=64, unique=True, index=True)
     delivery_status: str = Field(default="", max_length=30, sa_column_kwargs={"server_default": text("''")})
     delivered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # The course session a reminder is about: not sent once its booking is no longer on that session.
+    session_id: int | None = Field(default=None)
 
 
 class EmailAttachment(SQLModel, table=True):

@@ -136,6 +136,7 @@ def queue(
     to_phone: str = "",
     kind: str = "",
     personalisation: dict | None = None,
+    session_id: int | None = None,
 ) -> QueuedEmail:
     """Queue a message inside the caller's transaction: an email (``to``, ``subject``, ``body``), a text message
     (``channel="sms"``, ``to_phone``, ``body``) or a letter (``channel="letter"``, its PDF as the one attachment).
@@ -149,7 +150,7 @@ def queue(
     """
     row = message_row(to=to, subject=subject, body=body, html=html, organisation_id=organisation_id,
                       related=related, sensitive=sensitive, link=link, channel=channel, to_phone=to_phone,
-                      kind=kind, personalisation=personalisation)
+                      kind=kind, personalisation=personalisation, session_id=session_id)
     if channel == "letter" and len(attachments or []) != 1:
         raise ValueError("a letter is one PDF attachment")
     conn = session.connection()
@@ -164,7 +165,7 @@ def message_row(*, to: str = "", subject: str = "", body: str, html: str | None 
                 organisation_id: int | None = None, related: tuple[str, object] | None = None,
                 sensitive: bool = False, link: tuple[str, int] | None = None, channel: str = "email",
                 to_phone: str = "", kind: str = "", personalisation: dict | None = None,
-                now: datetime | None = None) -> dict:
+                now: datetime | None = None, session_id: int | None = None) -> dict:
     """The checked column values of one outbox row (``queue`` inserts one; ``queue_many`` many at once)."""
     if channel not in CHANNELS:
         raise ValueError(f"unknown channel {channel!r}")
@@ -189,7 +190,7 @@ def message_row(*, to: str = "", subject: str = "", body: str, html: str | None 
         "secret_kind": link[0] if link else "", "secret_id": int(link[1]) if link else None,
         "channel": channel, "to_phone": to_phone, "kind": (kind or "")[:40],
         "personalisation": flatten(personalisation) if personalisation else None,
-        "provider": "", "provider_id": None, "delivery_status": "", "delivered_at": None,
+        "provider": "", "provider_id": None, "delivery_status": "", "delivered_at": None, "session_id": session_id,
     }
 
 
