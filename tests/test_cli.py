@@ -145,7 +145,7 @@ def test_every_area_registers_its_commands_with_their_flags():
     parser = cli.build_parser()
     commands = parser._subparsers._group_actions[0].choices
     assert set(commands) == {"migrate", "seed-demo", "create-admin", "audit-verify", "send-email", "unlock-user",
-                             "api-token", "import-referrals", "import-gazetteer"}
+                             "api-token", "import-referrals", "import-gazetteer", "send-reminders"}
     flags = {name: {o for a in p._actions for o in a.option_strings} - {"-h", "--help"}
              for name, p in commands.items()}
     assert flags["create-admin"] == {"--org", "--org-name", "--username", "--full-name", "--email", "--password",

@@ -8,16 +8,23 @@ import secrets
 from datetime import timedelta
 
 import pytest
+from booking_data import add_offers, add_session, make_catalogue
+from conftest import all_rows, run_cli, run_threads, set_columns
 from sqlmodel import select
 
 from atlas_app.db import utcnow, write_session
-from atlas_app.models import Booking, Client, CourseSession, CourseType, EmailMessage, Offer
+from atlas_app.models import (
+    Booking,
+    Client,
+    CourseSession,
+    CourseType,
+    EmailMessage,
+    Offer,
+)
 from atlas_app.models.reminders import ReminderDispatch
 from atlas_app.services.booking import reminders
 from atlas_app.services.platform import outbox
 from atlas_app.services.platform.errors import NotFound, ValidationFailed
-from booking_data import add_offers, add_session, make_catalogue
-from conftest import all_rows, run_cli, run_threads, set_columns
 
 
 @pytest.fixture

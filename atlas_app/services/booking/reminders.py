@@ -28,7 +28,16 @@ from sqlmodel import Session, select
 
 from atlas_app.db import read_session, utcnow, write_session
 from atlas_app.domain.statuses import BookingStatus, SessionStatus
-from atlas_app.models import Booking, Client, CourseSession, CourseType, EmailMessage, Offer, Organisation, Venue
+from atlas_app.models import (
+    Booking,
+    Client,
+    CourseSession,
+    CourseType,
+    EmailMessage,
+    Offer,
+    Organisation,
+    Venue,
+)
 from atlas_app.models.letters import EmailTemplate
 from atlas_app.models.reminders import ReminderDispatch, ReminderSchedule
 from atlas_app.services.booking import emails
@@ -296,9 +305,7 @@ def queue_due(now: datetime | None = None, batch: int = BATCH) -> ReminderRun:
             for row in rows:
                 points = points_by_type.get(row.course_type_id, list(DEFAULT_SCHEDULE))
                 for channel, hours in _due_points(points, row.starts_at, row.created_at, now):
-                    if channel == "email" and not (row.email_consent and row.email and "@" in row.email):
-                        skipped += 1
-                    elif channel == "sms" and not (row.sms_consent and outbox.is_mobile(row.phone or "")):
+                    if channel == "email" and not (row.email_consent and row.email and "@" in row.email) or channel == "sms" and not (row.sms_consent and outbox.is_mobile(row.phone or "")):
                         skipped += 1
                     else:
                         wanted.append((row, channel, hours))
