@@ -10,7 +10,8 @@
 * ``reminder_schedule``: an organisation's reminder points per course type and channel (hours before the start).
 * ``reminder_dispatch``: one row per booking, session and schedule point, unique, claimed in the transaction that
   queues the reminder, so a reminder is queued once whatever runs the job and however often.
-* ``booking.identity_checked``: the trainer's tick on the register.
+* ``booking.identity_checked``: the trainer's tick on the register; ``booking_terms.joining_details_hours``: how long
+  before an online course its joining details are shown on Manage your booking.
 
 Revision ID: 0029
 Revises: 0024
@@ -64,6 +65,8 @@ def upgrade() -> None:
     op.add_column("course_session", sa.Column("meeting_passcode", sa.String(length=100), nullable=False,
                                               server_default=sa.text("''")))
     op.add_column("booking", sa.Column("identity_checked", sa.Boolean(), nullable=False, server_default=sa.false()))
+    op.add_column("booking_terms", sa.Column("joining_details_hours", sa.Integer(), nullable=False,
+                                             server_default="24"))
 
     op.create_table(
         "reminder_schedule",
@@ -96,6 +99,7 @@ def downgrade() -> None:
     op.drop_table("notify_template")
     op.drop_index("ix_email_message_provider_id", table_name="email_message")
     for table, columns in (
+        ("booking_terms", ["joining_details_hours"]),
         ("booking", ["identity_checked"]),
         ("course_session", ["meeting_passcode", "meeting_id"]),
         ("course_type", ["what_to_bring"]),

@@ -120,6 +120,8 @@ class BookingTerms(SQLModel, table=True):
     cancel_cutoff_hours: int = Field(default=72)
     cancel_fee_pence: int = Field(default=0)
     bookable_days_ahead: int = Field(default=120)
+    # How long before an online course its joining details appear on Manage your booking.
+    joining_details_hours: int = Field(default=24, sa_column_kwargs={"server_default": "24"})
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 

@@ -125,8 +125,11 @@ def send(s: Session, kind: str, *, view: Any, offer: Any, client: Any, extra: di
     context = booking_context(view, offer, client, _organisation_name(s, organisation_id) if name is None else name)
     context.update(extra or {})
     if "course" in _kind(kind).groups and "course" not in context:
-        bring = s.exec(select(CourseType.what_to_bring).where(CourseType.organisation_id == organisation_id,
-                                                              CourseType.code == view.course_code)).first()
+        # The busy booking path's offer row carries it; otherwise it is read.
+        bring = getattr(offer, "what_to_bring", None)
+        if bring is None:
+            bring = s.exec(select(CourseType.what_to_bring).where(CourseType.organisation_id == organisation_id,
+                                                                  CourseType.code == view.course_code)).first()
         context["course"] = {"what_to_bring": bring or ""}
     subject, body = compose(s, organisation_id, kind, context, template=template)
     outbox.queue(s, to=client.email, subject=(DEMO_SUBJECT if demo else "") + subject, body=body,
