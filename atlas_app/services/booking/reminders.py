@@ -19,14 +19,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import func, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, select
 
 from atlas_app.db import read_session, utcnow, write_session
+from atlas_app.domain.money import format_pence
 from atlas_app.domain.statuses import BookingStatus, SessionStatus
 from atlas_app.models import (
     Booking,
@@ -40,19 +40,20 @@ from atlas_app.models import (
 )
 from atlas_app.models.letters import EmailTemplate
 from atlas_app.models.reminders import ReminderDispatch, ReminderSchedule
-from atlas_app.services.booking import emails
 from atlas_app.services.booking.email_defaults import DEFAULT_LANGUAGE, KINDS
 from atlas_app.services.platform import audit, bounds, outbox, templating
 from atlas_app.services.platform.actor import Actor
 from atlas_app.services.platform.errors import NotFound, ValidationFailed
 from atlas_app.services.platform.permissions import Perm
+from atlas_app.timeutil import LONDON, london_text
 
 CHANNELS = ("email", "sms")
 DEFAULT_SCHEDULE: tuple[tuple[str, int], ...] = (("email", 168), ("email", 48), ("sms", 24))
 KIND_BY_CHANNEL = {"email": "course_reminder", "sms": "course_reminder_sms"}
 MAX_HOURS = 24 * 60  # the earliest point: 60 days before
 MAX_POINTS = 10
-BATCH = 2000
+BATCH = 2000  # booking ids per range: one transaction each
+LOCK_KEY = 1_917_000  # PostgreSQL advisory lock class of the reminder job's ranges
 
 
 def point_name(channel: str, hours: int) -> str:
@@ -240,23 +241,36 @@ def joining_group(session: Any) -> dict[str, Any]:
             "meeting_id": session.meeting_id if online else "", "passcode": session.meeting_passcode if online else ""}
 
 
-def _context(row: Any, org_name: str) -> dict[str, Any]:
-    view = SimpleNamespace(
-        venue_name=row.venue_name or "Online",
-        venue_address="Online" if (row.venue_name is None or row.venue_online) else ", ".join(
-            x for x in [row.address_line1, row.address_line2, row.town, row.postcode] if x),
-        reference=row.reference, course_name=row.course_name, course_code=row.course_code,
-        starts_at=row.starts_at, ends_at=row.ends_at, fee_pence=row.fee_pence, payment_due_at=row.payment_due_at,
-        status=row.status, offer_reference=row.offer_reference)
-    client = SimpleNamespace(first_name=row.first_name, last_name=row.last_name)
-    context = emails.booking_context(view, SimpleNamespace(critical_date=row.critical_date), client, org_name)
-    context["course"] = {"what_to_bring": row.what_to_bring}
-    context["joining"] = joining_group(row)
-    return context
+def _session_part(row: Any) -> dict[str, Any]:
+    """The booking group's fields that every booking on the session shares (worked out once per session)."""
+    venue = row.venue_name or "Online"
+    online = row.venue_name is None or row.venue_online
+    address = "Online" if online else ", ".join(
+        x for x in [row.address_line1, row.address_line2, row.town, row.postcode] if x)
+    return {"course_name": row.course_name, "course_code": row.course_code, "when": london_text(row.starts_at),
+            "ends": f"{row.ends_at.astimezone(LONDON):%H:%M}", "venue": venue,
+            "where": venue + (", " + address if address != "Online" else "")}
 
 
-def _candidates(s: Session, now: datetime, horizon: datetime, after_id: int, limit: int):
-    return s.exec(
+def _context(row: Any, org_name: str, session_part: dict[str, Any]) -> dict[str, Any]:
+    """The same groups as ``emails.booking_context`` gives a client email, plus course and joining."""
+    return {
+        "client": {"name": f"{row.first_name} {row.last_name}", "first_name": row.first_name,
+                   "last_name": row.last_name, "offer_reference": row.offer_reference,
+                   "critical_date": f"{row.critical_date:%d %B %Y}"},
+        "booking": {"reference": row.reference, **session_part, "fee": format_pence(row.fee_pence),
+                    "payment_due": london_text(row.payment_due_at) if row.payment_due_at else "before the course",
+                    "awaiting_payment": row.status == BookingStatus.AWAITING_PAYMENT,
+                    "status": row.status.replace("_", " ")},
+        "organisation": {"name": org_name},
+        "course": {"what_to_bring": row.what_to_bring},
+        "joining": joining_group(row),
+    }
+
+
+def _candidates(s: Session, now: datetime, horizon: datetime, low: int, high: int):
+    """The booked clients of sessions ahead within the horizon, booking ids in [low, high)."""
+    return s.connection().execute(
         select(Booking.id, Booking.organisation_id, Booking.session_id, Booking.reference, Booking.status,
                Booking.created_at, Booking.fee_pence, Booking.payment_due_at,
                CourseSession.starts_at, CourseSession.ends_at, CourseSession.delivery_mode,
@@ -274,9 +288,9 @@ def _candidates(s: Session, now: datetime, horizon: datetime, after_id: int, lim
         .join(Offer, Offer.id == Booking.offer_id)
         .join(Client, Client.id == Offer.client_id)
         .where(Booking.status.in_(BookingStatus.BOOKED), CourseSession.status == SessionStatus.SCHEDULED,
-               CourseSession.starts_at > now, CourseSession.starts_at <= horizon, Booking.id > after_id)
+               CourseSession.starts_at > now, CourseSession.starts_at <= horizon, Booking.id >= low,
+               Booking.id < high)
         .order_by(Booking.id)
-        .limit(limit)
     ).all()
 
 
@@ -286,52 +300,81 @@ class ReminderRun:
     skipped: int  # due but not sent: no consent, address or mobile number for the channel
 
 
+def _bucket_is_ours(s: Session, bucket: int) -> bool:
+    """On PostgreSQL, several workers share a run out: each range of bookings goes to the first worker that takes
+    its lock (held to the end of the transaction), and the others move on to the next range. The unique dispatch
+    rows keep "once" either way; on SQLite one writer runs at a time, so every worker simply tries every range."""
+    if s.get_bind().dialect.name != "postgresql":
+        return True
+    return bool(s.connection().execute(text("SELECT pg_try_advisory_xact_lock(:k, :b)"),
+                                       {"k": LOCK_KEY, "b": bucket}).scalar())
+
+
+def _queue_bucket(s: Session, rows: list, points_by_type: dict, now: datetime) -> tuple[int, int]:
+    skipped = 0
+    wanted: list[tuple[Any, str, int]] = []
+    for row in rows:
+        points = points_by_type.get(row.course_type_id, DEFAULT_SCHEDULE)
+        for channel, hours in _due_points(points, row.starts_at, row.created_at, now):
+            if channel == "email" and not (row.email_consent and row.email and "@" in row.email) or channel == "sms" and not (row.sms_consent and outbox.is_mobile(row.phone or "")):
+                skipped += 1
+            else:
+                wanted.append((row, channel, hours))
+    claimed = _claim(s, [{"organisation_id": row.organisation_id, "booking_id": row.id,
+                          "session_id": row.session_id, "point": point_name(channel, hours),
+                          "created_at": now} for row, channel, hours in wanted])
+    templates = _Templates(s)
+    sessions: dict[int, dict[str, Any]] = {}
+    # Grouped by organisation and kind, so each template is compiled once and rendered many times.
+    groups: dict[tuple[int, str], list[tuple[Any, str, dict[str, Any]]]] = {}
+    for row, channel, hours in wanted:
+        if (row.id, point_name(channel, hours)) not in claimed:
+            continue
+        part = sessions.get(row.session_id)
+        if part is None:
+            part = sessions[row.session_id] = _session_part(row)
+        context = _context(row, templates.organisation(row.organisation_id), part)
+        groups.setdefault((row.organisation_id, KIND_BY_CHANNEL[channel]), []).append((row, channel, context))
+    messages = []
+    for (org_id, kind), items in groups.items():
+        subject_src, body_src = templates.get(org_id, kind)
+        fields = KINDS[kind].fields
+        contexts = [c for _, _, c in items]
+        subjects = templating.render_many(subject_src, contexts, fields, "subject")
+        bodies = templating.render_many(body_src, contexts, fields, "body")
+        for (row, channel, context), subject, body in zip(items, subjects, bodies, strict=True):
+            messages.append(outbox.message_row(
+                to=row.email if channel == "email" else "", to_phone=row.phone if channel == "sms" else "",
+                channel=channel, subject=subject, body=body, organisation_id=org_id,
+                related=("booking", row.reference), kind=kind, personalisation=context, now=now,
+                session_id=row.session_id))
+    outbox.queue_many(s, messages)
+    return len(messages), skipped
+
+
 def queue_due(now: datetime | None = None, batch: int = BATCH) -> ReminderRun:
     """Queue every reminder that has come and was not queued before. Safe to run in several workers at once."""
     now = now or utcnow()
     with read_session() as s:
         points_by_type = _all_points(s)
         longest = max([h for pts in points_by_type.values() for _, h in pts] + [h for _, h in DEFAULT_SCHEDULE])
-    horizon = now + timedelta(hours=longest)
+        horizon = now + timedelta(hours=longest)
+        low, high = s.exec(
+            select(func.min(Booking.id), func.max(Booking.id))
+            .join(CourseSession, CourseSession.id == Booking.session_id)
+            .where(Booking.status.in_(BookingStatus.BOOKED), CourseSession.status == SessionStatus.SCHEDULED,
+                   CourseSession.starts_at > now, CourseSession.starts_at <= horizon)).one()
     queued = skipped = 0
-    after_id = 0
-    while True:
+    if low is None:
+        return ReminderRun(0, 0)
+    for bucket in range(low // batch, high // batch + 1):
         with write_session() as s:
-            rows = _candidates(s, now, horizon, after_id, batch)
-            if not rows:
-                break
-            after_id = rows[-1].id
-            wanted: list[tuple[Any, str, int]] = []
-            for row in rows:
-                points = points_by_type.get(row.course_type_id, list(DEFAULT_SCHEDULE))
-                for channel, hours in _due_points(points, row.starts_at, row.created_at, now):
-                    if channel == "email" and not (row.email_consent and row.email and "@" in row.email) or channel == "sms" and not (row.sms_consent and outbox.is_mobile(row.phone or "")):
-                        skipped += 1
-                    else:
-                        wanted.append((row, channel, hours))
-            claimed = _claim(s, [{"organisation_id": row.organisation_id, "booking_id": row.id,
-                                  "session_id": row.session_id, "point": point_name(channel, hours),
-                                  "created_at": now} for row, channel, hours in wanted])
-            templates = _Templates(s)
-            messages = []
-            for row, channel, hours in wanted:
-                if (row.id, point_name(channel, hours)) not in claimed:
-                    continue
-                kind = KIND_BY_CHANNEL[channel]
-                subject_src, body_src = templates.get(row.organisation_id, kind)
-                context = _context(row, templates.organisation(row.organisation_id))
-                fields = KINDS[kind].fields
-                subject = templating.render(subject_src, context, fields, "subject")
-                body = templating.render(body_src, context, fields, "body")
-                messages.append(outbox.message_row(
-                    to=row.email if channel == "email" else "", to_phone=row.phone if channel == "sms" else "",
-                    channel=channel, subject=subject, body=body, organisation_id=row.organisation_id,
-                    related=("booking", row.reference), kind=kind, personalisation=context, now=now,
-                    session_id=row.session_id))
-            outbox.queue_many(s, messages)
-            queued += len(messages)
-        if len(rows) < batch:
-            break
+            if not _bucket_is_ours(s, bucket):
+                continue
+            rows = _candidates(s, now, horizon, bucket * batch, (bucket + 1) * batch)
+            if rows:
+                q, k = _queue_bucket(s, rows, points_by_type, now)
+                queued, skipped = queued + q, skipped + k
     return ReminderRun(queued, skipped)
 
 

@@ -102,17 +102,18 @@ def channel_available(channel: str) -> bool:
     return bool(settings.notify_api_key)
 
 
-def flatten(context: dict, prefix: str = "") -> dict[str, str]:
+def flatten(context: dict, prefix: str = "", into: dict[str, str] | None = None) -> dict[str, str]:
     """Merge data as Notify personalisation: {"client": {"first_name": "Ann"}} -> {"client_first_name": "Ann"}."""
-    flat: dict[str, str] = {}
+    flat: dict[str, str] = {} if into is None else into
     for key, value in context.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict):
-            flat.update(flatten(value, name + "_"))
+        if value.__class__ is str:
+            flat[prefix + key] = value
+        elif isinstance(value, dict):
+            flatten(value, prefix + key + "_", flat)
         elif isinstance(value, bool):
-            flat[name] = "yes" if value else "no"
+            flat[prefix + key] = "yes" if value else "no"
         elif value is not None:
-            flat[name] = str(value)
+            flat[prefix + key] = str(value)
     return flat
 
 
@@ -276,9 +277,84 @@ def _personalisation(msg: EmailMessage, body: str) -> dict[str, str]:
     return data
 
 
+CLAIM_BATCH = 50  # messages claimed (and their outcomes recorded) per transaction
+
+
+@dataclass
+class _Job:
+    msg: EmailMessage
+    route: str
+    template_id: str | None
+    link: str | None
+    attachments: list[EmailAttachment]
+    error: str = ""
+    permanent: bool = False
+    provider_id: str | None = None
+
+
+def _claim(ids: list[int]) -> list[_Job]:
+    """Claim the due messages among ``ids`` in one transaction: each becomes "sending" (or is held, or cancelled
+    when it is no longer wanted). Rows another worker holds are skipped on PostgreSQL and waited for on SQLite (one
+    writer at a time), where they are then no longer due."""
+    jobs: list[_Job] = []
+    with write_session() as s:
+        rows = s.exec(select(EmailMessage).where(EmailMessage.id.in_(ids)).order_by(EmailMessage.id)
+                      .with_for_update(skip_locked=True)).all()
+        attachments: dict[int, list[EmailAttachment]] = {}
+        for att in s.exec(select(EmailAttachment).where(EmailAttachment.email_id.in_([m.id for m in rows]))).all():
+            attachments.setdefault(att.email_id, []).append(att)
+        for msg in rows:
+            if msg.status not in ("queued", "held"):
+                continue
+            guard = STILL_WANTED.get(msg.kind)
+            reason = guard(s, msg) if guard is not None else None
+            if reason:
+                msg.status, msg.last_error = "cancelled", reason[:1000]
+                s.add(msg)
+                continue
+            route, detail = _route(s, msg)
+            if not route:
+                msg.status, msg.last_error = "held", (detail or "")[:1000]
+                msg.next_attempt_at = utcnow() + UNROUTABLE_RETRY
+                s.add(msg)
+                continue
+            link = None
+            if msg.secret_kind:
+                # A fresh link for each attempt; the stored row keeps only the placeholder.
+                link = LINK_RENDERERS[msg.secret_kind](s, msg.secret_id)
+                if link is None:
+                    msg.status, msg.last_error = "cancelled", "The link is no longer valid; not sent."
+                    s.add(msg)
+                    continue
+            msg.status = "sending"
+            msg.attempts += 1
+            s.add(msg)
+            jobs.append(_Job(msg, route, detail, link, attachments.get(msg.id, [])))
+        s.flush()
+        for job in jobs:
+            s.expunge(job.msg)
+    return jobs
+
+
+def _send_notify(notify, job: _Job) -> str:
+    msg = job.msg
+    body = msg.body_text.replace(LINK_PLACEHOLDER, job.link) if job.link is not None else msg.body_text
+    reference = f"atlas-{msg.id}"
+    if msg.channel == "email":
+        answer = notify_gateway.send_email(notify, to=msg.to_address, template_id=job.template_id,
+                                           personalisation=_personalisation(msg, body), reference=reference)
+    elif msg.channel == "sms":
+        answer = notify_gateway.send_sms(notify, to=msg.to_phone, template_id=job.template_id,
+                                         personalisation=_personalisation(msg, body), reference=reference)
+    else:
+        answer = notify_gateway.send_precompiled_letter(notify, pdf=job.attachments[0].content, reference=reference)
+    return answer.notification_id
+
+
 def deliver_due(limit: int = 100) -> DeliveryReport:
     """Send queued messages that are due, each by its channel's provider. Safe to run from several workers: each
-    message is claimed in its own transaction before it is sent, so no message goes out twice."""
+    message is claimed (``_claim``) in a transaction before it is sent, so no message goes out twice; the outcomes
+    of a batch are recorded together."""
     settings = get_settings()
     channels = _available_channels()
     if not channels:
@@ -286,91 +362,52 @@ def deliver_due(limit: int = 100) -> DeliveryReport:
     sent = failed = retrying = 0
     now = utcnow()
     with read_session() as s:
-        ids = s.exec(
+        ids = list(s.exec(
             select(EmailMessage.id)
             .where(EmailMessage.status.in_(("queued", "held")), EmailMessage.next_attempt_at <= now,
                    EmailMessage.channel.in_(channels))
             .order_by(EmailMessage.id)
             .limit(limit)
-        ).all()
+        ).all())
     client: smtplib.SMTP | None = None
     notify = None
     try:
-        for message_id in ids:
-            with write_session() as s:
-                msg = s.exec(select(EmailMessage).where(EmailMessage.id == message_id).with_for_update()).first()
-                if msg is None or msg.status not in ("queued", "held"):
-                    continue
-                guard = STILL_WANTED.get(msg.kind)
-                reason = guard(s, msg) if guard is not None else None
-                if reason:
-                    msg.status, msg.last_error = "cancelled", reason[:1000]
-                    s.add(msg)
-                    continue
-                route, detail = _route(s, msg)
-                if not route:
-                    msg.status, msg.last_error = "held", (detail or "")[:1000]
-                    msg.next_attempt_at = utcnow() + UNROUTABLE_RETRY
-                    s.add(msg)
-                    continue
-                link = None
-                if msg.secret_kind:
-                    # A fresh link for each attempt; the stored row keeps only the placeholder.
-                    link = LINK_RENDERERS[msg.secret_kind](s, msg.secret_id)
-                    if link is None:
-                        msg.status, msg.last_error = "cancelled", "The link is no longer valid; not sent."
-                        s.add(msg)
-                        continue
-                msg.status = "sending"
-                msg.attempts += 1
-                s.add(msg)
-                attachments = list(s.exec(select(EmailAttachment).where(EmailAttachment.email_id == msg.id)).all())
-            error = ""
-            permanent = False
-            provider_id = None
-            try:
-                if route == "smtp":
-                    if client is None:
-                        client = _smtp_connect(settings.smtp_url)
-                    client.send_message(build_mime(msg, attachments, settings.mail_from, link))
-                else:
-                    if notify is None:
-                        notify = notify_gateway.client()
-                    body = msg.body_text.replace(LINK_PLACEHOLDER, link) if link is not None else msg.body_text
-                    reference = f"atlas-{msg.id}"
-                    if msg.channel == "email":
-                        answer = notify_gateway.send_email(notify, to=msg.to_address, template_id=detail,
-                                                           personalisation=_personalisation(msg, body),
-                                                           reference=reference)
-                    elif msg.channel == "sms":
-                        answer = notify_gateway.send_sms(notify, to=msg.to_phone, template_id=detail,
-                                                         personalisation=_personalisation(msg, body),
-                                                         reference=reference)
+        for start in range(0, len(ids), CLAIM_BATCH):
+            jobs = _claim(ids[start:start + CLAIM_BATCH])
+            for job in jobs:
+                try:
+                    if job.route == "smtp":
+                        if client is None:
+                            client = _smtp_connect(settings.smtp_url)
+                        client.send_message(build_mime(job.msg, job.attachments, settings.mail_from, job.link))
                     else:
-                        answer = notify_gateway.send_precompiled_letter(notify, pdf=attachments[0].content,
-                                                                        reference=reference)
-                    provider_id = answer.notification_id
-            except notify_gateway.NotifyRefused as exc:
-                error, permanent = str(exc)[:1000], exc.permanent
-            except (OSError, smtplib.SMTPException) as exc:
-                error = f"{type(exc).__name__}: {exc}"[:1000]
-                client = None
+                        if notify is None:
+                            notify = notify_gateway.client()
+                        job.provider_id = _send_notify(notify, job)
+                except notify_gateway.NotifyRefused as exc:
+                    job.error, job.permanent = str(exc)[:1000], exc.permanent
+                except (OSError, smtplib.SMTPException) as exc:
+                    job.error = f"{type(exc).__name__}: {exc}"[:1000]
+                    client = None
+            if not jobs:
+                continue
             with write_session() as s:
-                row = s.get(EmailMessage, msg.id)
-                if not error:
-                    row.status, row.sent_at, row.last_error = "sent", utcnow(), ""
-                    row.provider = route
-                    if provider_id:
-                        row.provider_id, row.delivery_status = provider_id, row.delivery_status or "created"
-                    sent += 1
-                elif permanent or row.attempts >= MAX_ATTEMPTS:
-                    row.status, row.last_error = "failed", error
-                    failed += 1
-                else:
-                    row.status, row.last_error = "queued", error
-                    row.next_attempt_at = utcnow() + RETRY_BASE * (2 ** (row.attempts - 1))
-                    retrying += 1
-                s.add(row)
+                for job in jobs:
+                    row = s.get(EmailMessage, job.msg.id)
+                    if not job.error:
+                        row.status, row.sent_at, row.last_error = "sent", utcnow(), ""
+                        row.provider = job.route
+                        if job.provider_id:
+                            row.provider_id, row.delivery_status = job.provider_id, row.delivery_status or "created"
+                        sent += 1
+                    elif job.permanent or row.attempts >= MAX_ATTEMPTS:
+                        row.status, row.last_error = "failed", job.error
+                        failed += 1
+                    else:
+                        row.status, row.last_error = "queued", job.error
+                        row.next_attempt_at = utcnow() + RETRY_BASE * (2 ** (row.attempts - 1))
+                        retrying += 1
+                    s.add(row)
     finally:
         if client is not None:
             try:
