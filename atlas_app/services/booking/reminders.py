@@ -399,9 +399,3 @@ def _still_on_session(s: Session, msg: EmailMessage) -> str | None:
 
 for _kind in ("course_reminder", "course_reminder_sms", "joining_changed"):
     outbox.STILL_WANTED[_kind] = _still_on_session
-
-
-def dispatched_count(booking_id: int) -> int:
-    with read_session() as s:
-        return s.exec(select(func.count()).select_from(ReminderDispatch)
-                      .where(ReminderDispatch.booking_id == booking_id)).one()
