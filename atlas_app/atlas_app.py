@@ -11,7 +11,7 @@ from reflex_base.event import EventSpec
 
 from atlas_app.api.app import build_api
 from atlas_app.services.booking import bookings as booking
-from atlas_app.services.booking import waiting_list
+from atlas_app.services.booking import reminders, waiting_list
 from atlas_app.services.platform import outbox, retention
 from atlas_app.services import payments
 from atlas_app.services.payments import stripe_gateway
@@ -42,13 +42,15 @@ HOUSEKEEPING = [
     (booking.expire_offers, 3600),
     (payments.process_overdue, 300),
     (retention.nightly_purge, 600),
+    (reminders.queue_due, 300),
 ]
 
 
 @contextlib.asynccontextmanager
 async def housekeeping():
     """Background jobs: emailing requested password-reset and unlock links, email delivery, freeing seats whose hold ran out, expiring offers past their date,
-    releasing or chasing unpaid bookings past their payment deadline, and the nightly retention purge."""
+    releasing or chasing unpaid bookings past their payment deadline, queueing the course reminders that are due,
+    and the nightly retention purge."""
 
     async def every(job, seconds: int):
         while True:

@@ -86,6 +86,12 @@ class Settings:
     # ATLAS_DEMO_PAYMENTS=1: this deployment is a demo, so every organisation may pay through the labelled demo
     # card provider when no Stripe key is set. Off by default: then only organisations marked payments_demo may.
     demo_payments: bool = False
+    # GOV.UK Notify: with an API key, emails with a Notify template, text messages and letters go through Notify
+    # (SMTP stays the way for emails without one). Another address for its API (a test double) when set; the bearer
+    # token Notify's delivery receipts must carry.
+    notify_api_key: str | None = field(default=None, repr=False)
+    notify_api_base: str | None = None
+    notify_callback_token: str | None = field(default=None, repr=False)
 
     @property
     def is_sqlite(self) -> bool:
@@ -126,4 +132,7 @@ def get_settings() -> Settings:
         sign_in_failures_per_address=int(os.environ.get("SIGN_IN_FAILURES_PER_ADDRESS") or 10),
         trusted_proxies=parse_trusted_proxies(os.environ.get("TRUSTED_PROXIES")),
         demo_payments=(os.environ.get("ATLAS_DEMO_PAYMENTS") or "").strip().lower() in ("1", "true", "yes", "on"),
+        notify_api_key=(os.environ.get("NOTIFY_API_KEY") or "").strip() or None,
+        notify_api_base=(os.environ.get("NOTIFY_API_BASE") or "").strip().rstrip("/") or None,
+        notify_callback_token=(os.environ.get("NOTIFY_CALLBACK_TOKEN") or "").strip() or None,
     )

@@ -1,4 +1,5 @@
-"""Command-line commands for course booking: ``api-token``, ``import-referrals`` and ``card-provider``."""
+"""Command-line commands for course booking: ``api-token``, ``import-referrals``, ``card-provider`` and
+``send-reminders``."""
 
 from __future__ import annotations
 
@@ -57,6 +58,14 @@ def _card_provider(args) -> int:
     return 0
 
 
+def _send_reminders(_args) -> int:
+    from atlas_app.services.booking import reminders
+
+    run = reminders.queue_due()
+    print(f"Reminders queued: {run.queued} (due but not sent for want of consent or an address: {run.skipped}).")
+    return 0
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("card-provider", help="choose an organisation's online card provider: stripe or govuk_pay")
     p.add_argument("--org", required=True, help="organisation slug, e.g. hartlepool")
@@ -76,3 +85,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--skip-bad-rows", action="store_true",
                    help="import the good rows when some are bad (still exits 1, listing the bad rows)")
     p.set_defaults(func=_import_referrals)
+
+    p = sub.add_parser("send-reminders",
+                       help="queue the course reminders that are due (each once per booking and schedule point, "
+                            "however often or in however many places it runs)")
+    p.set_defaults(func=_send_reminders)

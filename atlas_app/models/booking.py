@@ -12,7 +12,19 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, Column, ForeignKey, Index, Integer, Text, UniqueConstraint, false, text
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    Text,
+    UniqueConstraint,
+    false,
+    text,
+    true,
+)
 from sqlmodel import Field, SQLModel
 
 from atlas_app.db import UTCDateTime, utcnow
@@ -83,6 +95,8 @@ class CourseType(SQLModel, table=True):
     # Any of "classroom", "online", "practical".
     delivery_modes: list[str] = Field(default_factory=list, sa_type=JSON)
     default_capacity: int = Field(default=24)
+    # What clients must bring (photo identification, driving licence, glasses): confirmation, reminders, register.
+    what_to_bring: str = Field(default="", max_length=1000, sa_column_kwargs={"server_default": text("''")})
     # e.g. [{"role": "classroom", "clients_per_instructor": 12, "minimum": 1}]
     instructor_roles: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSON)
     is_active: bool = Field(default=True)
@@ -108,6 +122,8 @@ class BookingTerms(SQLModel, table=True):
     bookable_days_ahead: int = Field(default=120)
     # A seat freed for the first client on the waiting list is held for them this long.
     waiting_hold_minutes: int = Field(default=1440, sa_column_kwargs={"server_default": "1440"})
+    # How long before an online course its joining details appear on Manage your booking.
+    joining_details_hours: int = Field(default=24, sa_column_kwargs={"server_default": "24"})
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
@@ -133,6 +149,9 @@ class CourseSession(SQLModel, table=True):
     capacity: int = Field(default=24)
     seats_taken: int = Field(default=0)
     online_link: str = Field(default="", max_length=500)
+    # Joining details of an online session (with online_link), shown to its booked clients before it starts.
+    meeting_id: str = Field(default="", max_length=100, sa_column_kwargs={"server_default": text("''")})
+    meeting_passcode: str = Field(default="", max_length=100, sa_column_kwargs={"server_default": text("''")})
     status: str = Field(default=SessionStatus.SCHEDULED, max_length=20)
     notes: str = Field(default="", max_length=1000)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
@@ -158,6 +177,9 @@ class Client(SQLModel, table=True):
     postcode: str = Field(default="", max_length=10, index=True)
     email: str = Field(default="", max_length=254)
     phone: str = Field(default="", max_length=30)
+    # The channels the client agreed to be contacted by (reminders go by no other).
+    email_consent: bool = Field(default=True, sa_column_kwargs={"server_default": true()})
+    sms_consent: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     # Retention: a legal hold keeps the client from being anonymised; ``anonymised_at`` says when they were.
     legal_hold: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
@@ -218,6 +240,8 @@ class Booking(SQLModel, table=True):
     hold_expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
     payment_due_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     fee_pence: int = Field(default=0)
+    # The trainer checked the client's identity at the session (the register).
+    identity_checked: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
     needs: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
     transferred_from_id: int | None = Field(
         default=None, sa_column=Column(Integer, ForeignKey("booking.id"), nullable=True)

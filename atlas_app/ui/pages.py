@@ -3,7 +3,8 @@
 from atlas_app.ui.public import booking_manage, booking_wizard, home, not_found, pay_demo, pay_return, waiting_list
 from atlas_app.ui.staff import account, login
 from atlas_app.ui.staff.admin import api_tokens, audit, logins, organisations, outbox, retention, roles, users
-from atlas_app.ui.staff.booking import catalogue, clients, referrals, sessions, waiting_list as staff_waiting_list
+from atlas_app.ui.staff.booking import catalogue, clients, referrals, reminders, sessions
+from atlas_app.ui.staff.booking import waiting_list as staff_waiting_list
 from atlas_app.ui.staff.casework import cases, people, places, settings
 from atlas_app.ui.staff.insight import dashboards, letters, reports
 from atlas_app.ui.staff.instructors import calendar, cars, people as instructor_people, workload
@@ -14,7 +15,7 @@ from atlas_app.ui.staff.payments import payments
 
 PUBLIC = (home, booking_wizard, booking_manage, waiting_list, pay_demo, pay_return, not_found)
 STAFF = (login, account, users, roles, audit, logins, outbox, api_tokens, retention, organisations,
-         catalogue, clients, referrals, sessions, staff_waiting_list, payments,
+         catalogue, clients, referrals, sessions, reminders, staff_waiting_list, payments,
          cases, people, places, settings,
          calendar, cars, instructor_people, workload,
          dashboards, letters, reports,

@@ -586,7 +586,7 @@ _OFFER_FOR_BOOKING = (
     select(_o.id, _o.organisation_id, _o.offer_reference, _o.client_id, _o.course_type_id, _o.status,
            _o.critical_date, Client.first_name, Client.last_name, Client.email,
            CourseType.code.label("course_code"), CourseType.name.label("course_name"), CourseType.fee_pence,
-           Organisation.slug.label("organisation_slug"),
+           CourseType.what_to_bring, Organisation.slug.label("organisation_slug"),
            Organisation.name.label("organisation_name"), EmailTemplate.subject.label("email_subject"),
            EmailTemplate.body.label("email_body"), BookingTerms.hold_minutes, BookingTerms.payment_due_hours,
            _b.id.label("active_id"), _b.status.label("active_status"), _b.reference.label("active_reference"),
@@ -729,12 +729,17 @@ def _queue_confirmation(s: Session, offer: Offer, view: BookingView, kind: str =
         extra["cancellation"] = {"money": "\n".join(extra_lines or [])}
     elif kind in ("session_moved", "session_cancelled"):
         extra["change"] = {"previously": previously}
+    elif kind == "joining_changed":
+        from atlas_app.services.booking.reminders import joining_group
+
+        extra["joining"] = joining_group(s.get(CourseSession, view.session_id))
     emails.send(s, _EMAIL_KINDS[kind], view=view, offer=offer, client=client, extra=extra, template=template)
 
 
 _EMAIL_KINDS = {"confirmation": "booking_confirmation", "transfer": "booking_transfer",
                 "cancellation": "booking_cancellation", "session_moved": "session_moved",
-                "session_cancelled": "session_cancelled"}
+                "session_cancelled": "session_cancelled", "joining_changed": "joining_changed",
+                "did_not_attend": "did_not_attend"}
 
 
 def tell_booked_clients(s: Session, session: CourseSession, kind: str, previously: str = "",
@@ -745,7 +750,8 @@ def tell_booked_clients(s: Session, session: CourseSession, kind: str, previousl
     rows = s.exec(select(Booking, Offer).join(Offer, Offer.id == Booking.offer_id)
                   .where(Booking.session_id == session.id, Booking.status.in_(ACTIVE_BOOKING_STATUSES))
                   .order_by(Booking.id)).all()
-    detail = {"session_moved": "Course changed: now ", "session_cancelled": "Course cancelled: "}[kind]
+    detail = {"session_moved": "Course changed: now ", "session_cancelled": "Course cancelled: ",
+              "joining_changed": "Joining details changed: "}[kind]
     for booking, offer in rows:
         view = booking_view(s, booking)
         _queue_confirmation(s, offer, view, kind, previously)
@@ -883,8 +889,11 @@ class UnpaidAttendance(ValidationFailed):
     """Marking attended a booking that is not paid: staff must confirm they are letting the client in unpaid."""
 
 
-def record_attendance(actor: Actor, reference: str, outcome: str, *, override_unpaid: bool = False) -> BookingView:
+def record_attendance(actor: Actor, reference: str, outcome: str, *, override_unpaid: bool = False,
+                      identity_checked: bool | None = None) -> BookingView:
     """Mark the register: attended, did not attend, or turned away. Moves the offer's status with it.
+    ``identity_checked``: the trainer checked the client's identity (kept as it was when None). A client newly
+    marked as not attending is sent the organisation's "did not attend" email (how to rebook).
 
     A booking not paid (by the one payment rule; a payment plan allowing attendance counts as paid) is marked
     attended only with ``override_unpaid=True``; the audit entry then records the override and who made it."""
@@ -914,18 +923,45 @@ def record_attendance(actor: Actor, reference: str, outcome: str, *, override_un
                 overridden = {"pay_state": money.state, "amount": money.amount_text, "by": actor.username}
         offer = _load_offer(s, org_id, booking.offer_id, lock=True)
         before = _snapshot(booking)
+        newly_absent = outcome == BookingStatus.DID_NOT_ATTEND and booking.status != BookingStatus.DID_NOT_ATTEND
         booking.status, booking.updated_at = outcome, now
+        if identity_checked is not None:
+            booking.identity_checked = bool(identity_checked)
         s.add(booking)
         offer.status = OFFER_AFTER_OUTCOME[outcome]
         s.add(offer)
         label = OUTCOME_LABELS[outcome]
         timeline(s, offer, outcome, f"{label}: {session_text(s, session)}", booking.id, actor.username)
         after = {"status": outcome}
+        if identity_checked is not None:
+            after["identity_checked"] = bool(identity_checked)
         if overridden is not None:
             after["unpaid_override"] = overridden
+        if newly_absent:
+            client = s.get(Client, offer.client_id)
+            if client is not None and client.email_consent:
+                _queue_confirmation(s, offer, booking_view(s, booking), "did_not_attend")
         audit.record(s, actor, "booking", booking.reference, "attendance", before=before, after=after,
                      subject=("client", offer.client_id))
         return booking_view(s, booking)
+
+
+def set_identity_checked(actor: Actor, reference: str, checked: bool) -> None:
+    """The trainer checked (or un-ticks) the client's identity on the register."""
+    actor.require(Perm.BOOKINGS_MANAGE)
+    org_id = actor.require_org()
+    with write_session() as s:
+        booking = _booking_for_update(s, org_id, reference)
+        if booking.status not in BookingStatus.ON_REGISTER:
+            raise ValidationFailed("Only a current booking is on the register.", {"booking": booking.status})
+        if booking.identity_checked == bool(checked):
+            return
+        booking.identity_checked, booking.updated_at = bool(checked), utcnow()
+        s.add(booking)
+        offer = s.get(Offer, booking.offer_id)
+        audit.record(s, actor, "booking", booking.reference, "identity_checked",
+                     before={"identity_checked": not checked}, after={"identity_checked": bool(checked)},
+                     subject=("client", offer.client_id))
 
 
 def expire_offers(today: date | None = None) -> int:

@@ -224,6 +224,8 @@ def save_course_type(actor: Actor, course_type_id: int | None, data: dict[str, A
         "default_capacity": _int(data.get("default_capacity", 24), "default_capacity", 1, 500),
         "instructor_roles": _roles(data.get("instructor_roles")),
         "is_active": bool(data.get("is_active", True)),
+        **({"what_to_bring": _text(data.get("what_to_bring"), "what_to_bring", 1000)}
+           if "what_to_bring" in data else {}),
     }
     with write_session() as s:
         clash = s.exec(select(CourseType.id).where(CourseType.organisation_id == org_id,
@@ -253,6 +255,16 @@ def save_course_type(actor: Actor, course_type_id: int | None, data: dict[str, A
 
 
 # --- sessions --------------------------------------------------------------------------------------------------
+
+
+def _link(value: Any) -> str:
+    link = _text(value, "online_link", 500)
+    if link and not link.lower().startswith(("https://", "http://")):
+        raise ValidationFailed("The video link must start with https://.", {"online_link": "invalid"})
+    return link
+
+
+JOINING_KEYS = ("online_link", "meeting_id", "meeting_passcode")
 
 
 def _session_values(s: Session, org_id: int, data: dict[str, Any]) -> dict[str, Any]:
@@ -289,9 +301,11 @@ def _session_values(s: Session, org_id: int, data: dict[str, Any]) -> dict[str, 
         "starts_at": starts_at,
         "ends_at": ends_at,
         "capacity": capacity,
-        "online_link": _text(data.get("online_link"), "online_link", 500),
+        "online_link": _link(data.get("online_link")),
         "status": status,
         "notes": _text(data.get("notes"), "notes", 1000),
+        # Kept as they are when the caller does not give them.
+        **{k: _text(data.get(k), k, 100) for k in ("meeting_id", "meeting_passcode") if k in data},
     }
 
 
@@ -388,6 +402,10 @@ def _save_session(actor: Actor, session_id: int | None, data: dict[str, Any], *,
             if values["starts_at"] != before["starts_at"] or values["ends_at"] != before["ends_at"]:
                 instructors.recheck_assignments(s, org_id, session)
             booking_service.tell_booked_clients(s, session, "session_moved", previously, actor=actor)
+        if (values["status"] != SessionStatus.CANCELLED and session.delivery_mode == "online"
+                and any(k in values and values[k] != before.get(k) for k in JOINING_KEYS)):
+            # The joining details changed (or were first given): tell the booked clients the new ones.
+            booking_service.tell_booked_clients(s, session, "joining_changed", actor=actor)
         old, new = audit.changes(before, values)
         if new:
             audit.record(s, actor, "course_session", session.id, "updated", before=old, after=new)
@@ -442,6 +460,7 @@ TERMS_FIELDS = {
     "cancel_fee_pence": (0, 100_000),
     "bookable_days_ahead": (7, 730),
     "waiting_hold_minutes": (30, 7 * 24 * 60),
+    "joining_details_hours": (0, 24 * 30),
 }
 
 
@@ -457,6 +476,7 @@ class TermsView:
     cancel_fee_pence: int
     bookable_days_ahead: int
     waiting_hold_minutes: int = 1440
+    joining_details_hours: int = 24
 
 
 def get_terms(actor: Actor) -> TermsView:

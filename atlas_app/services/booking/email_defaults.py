@@ -31,6 +31,9 @@ GROUPS: dict[str, dict[str, str]] = {
     "reminder": {"outstanding": "Still to pay", "on_plan": "True when the booking is on a payment plan"},
     "waiting": {"link": "The single-use link to confirm the held seat and pay",
                 "hold_until": "When the held seat passes to the next client if not confirmed"},
+    "course": {"what_to_bring": "What to bring to the course (may be blank)"},
+    "joining": {"online": "True for an online course", "link": "The video link (may be blank)",
+                "meeting_id": "The meeting id (may be blank)", "passcode": "The passcode (may be blank)"},
 }
 
 _BASE = ("client", "booking", "organisation")
@@ -44,6 +47,13 @@ _FEE = ("{% if booking.awaiting_payment %}\n\nFee: {{ booking.fee }}, to be paid
         "{% endif %}")
 _CLOSE = ("\n\nPlease bring your photocard driving licence. If you cannot attend, transfer or cancel your booking "
           "before the course through the booking site or by telephone.")
+_BRING = "{% if course.what_to_bring %}\n\nPlease bring: {{ course.what_to_bring }}{% endif %}"
+_JOINING = ("{% if joining.online %}\n\nJoining the course online:"
+            "{% if joining.link %}\nVideo link: {{ joining.link }}{% endif %}"
+            "{% if joining.meeting_id %}\nMeeting id: {{ joining.meeting_id }}{% endif %}"
+            "{% if joining.passcode %}\nPasscode: {{ joining.passcode }}{% endif %}"
+            "{% if not joining.link %}\nThe joining details will be on Manage your booking before the course."
+            "{% endif %}{% endif %}")
 _PREVIOUSLY = "{% if change.previously %}\nPreviously: {{ change.previously }}{% endif %}"
 _DEMO_RECEIPT = ("{% if payment.demo %}DEMO — no real money: this receipt is for a demonstration payment. "
                  "No card was charged.\n\n{% endif %}")
@@ -63,11 +73,11 @@ class Kind:
 
 
 KINDS: dict[str, Kind] = {k.code: k for k in [
-    Kind("booking_confirmation", "Booking confirmation", _BASE,
+    Kind("booking_confirmation", "Booking confirmation", (*_BASE, "course"),
          "Your course booking {{ booking.reference }}",
          "Dear {{ client.name }},\n\n"
          "Thank you for booking your course. Your booking reference is {{ booking.reference }}.\n\n"
-         + _COURSE + _FEE + _CLOSE),
+         + _COURSE + _FEE + _BRING + _CLOSE),
     Kind("booking_transfer", "Booking moved to another session", _BASE,
          "Your course booking has moved: {{ booking.reference }}",
          "Dear {{ client.name }},\n\n"
@@ -139,4 +149,29 @@ KINDS: dict[str, Kind] = {k.code: k for k in [
          "been released.\n\n"
          "You can book again before your offer's critical date ({{ client.critical_date }}) using offer reference "
          "{{ client.offer_reference }}."),
+    Kind("course_reminder", "Course reminder (email)", (*_BASE, "course", "joining"),
+         "Reminder: your course on {{ booking.when }} ({{ booking.reference }})",
+         "Dear {{ client.name }},\n\n"
+         "This is a reminder of your course booking {{ booking.reference }}.\n\n"
+         + _COURSE + _JOINING + _BRING + _FEE
+         + "\n\nIf you cannot attend, transfer or cancel your booking before the course."),
+    Kind("course_reminder_sms", "Course reminder (text message)", (*_BASE, "joining"),
+         "Text message {{ booking.reference }}",
+         "{{ organisation.name }}: reminder of your {{ booking.course_code }} course {{ booking.when }}"
+         "{% if joining.online %} online{% if joining.link %}: {{ joining.link }}{% endif %}"
+         "{% else %} at {{ booking.venue }}{% endif %}. Ref {{ booking.reference }}."),
+    Kind("joining_changed", "Joining details changed (online course)", (*_BASE, "joining"),
+         "New joining details for your course {{ booking.reference }}",
+         "Dear {{ client.name }},\n\n"
+         "The joining details of your online course have changed. Please use these instead of any you were sent "
+         "before." + _JOINING.replace("{% if joining.online %}", "").replace("{% endif %}{% endif %}", "{% endif %}")
+         + "\n\nBooking reference: {{ booking.reference }}"),
+    Kind("did_not_attend", "Did not attend", _BASE,
+         "You did not attend your course {{ booking.reference }}",
+         "Dear {{ client.name }},\n\n"
+         "Our records show that you did not attend your {{ booking.course_name }} course on {{ booking.when }} "
+         "(booking {{ booking.reference }}).\n\n"
+         "If your offer's critical date ({{ client.critical_date }}) allows, you may be able to book another "
+         "course: contact us quoting offer reference {{ client.offer_reference }}. After the critical date the offer "
+         "goes back to the police."),
 ]}

@@ -20,7 +20,7 @@ from sqlmodel import Session, select
 from atlas_app.db import read_session, utcnow, write_session
 from atlas_app.domain.money import format_pence
 from atlas_app.domain.statuses import BookingStatus
-from atlas_app.models import Booking, Client, Offer, Organisation
+from atlas_app.models import Booking, Client, CourseType, Offer, Organisation
 from atlas_app.models.letters import EmailTemplate
 from atlas_app.services.booking.email_defaults import DEFAULT_LANGUAGE, GROUPS, KINDS, Kind
 from atlas_app.services.platform import audit, outbox, templating
@@ -124,9 +124,17 @@ def send(s: Session, kind: str, *, view: Any, offer: Any, client: Any, extra: di
     name = getattr(offer, "organisation_name", None)
     context = booking_context(view, offer, client, _organisation_name(s, organisation_id) if name is None else name)
     context.update(extra or {})
+    if "course" in _kind(kind).groups and "course" not in context:
+        # The busy booking path's offer row carries it; otherwise it is read.
+        bring = getattr(offer, "what_to_bring", None)
+        if bring is None:
+            bring = s.exec(select(CourseType.what_to_bring).where(CourseType.organisation_id == organisation_id,
+                                                                  CourseType.code == view.course_code)).first()
+        context["course"] = {"what_to_bring": bring or ""}
     subject, body = compose(s, organisation_id, kind, context, template=template)
     outbox.queue(s, to=client.email, subject=(DEMO_SUBJECT if demo else "") + subject, body=body,
-                 organisation_id=organisation_id, related=("booking", view.reference))
+                 organisation_id=organisation_id, related=("booking", view.reference), kind=kind,
+                 personalisation=context)
 
 
 # --- the organisation's templates ----------------------------------------------------------------------------
@@ -231,6 +239,9 @@ def _sample_extra(kind: Kind, view: Any) -> dict[str, Any]:
         "reminder": {"outstanding": fee, "on_plan": False},
         "waiting": {"link": "https://booking.example/waiting-list/seat?token=example",
                     "hold_until": london_text(utcnow() + timedelta(days=1))},
+        "course": {"what_to_bring": "Your photocard driving licence and any glasses you need for reading"},
+        "joining": {"online": True, "link": "https://meet.example.org/j/123456", "meeting_id": "123 456",
+                    "passcode": "road-safe"},
     }
     return {g: samples[g] for g in kind.groups if g in samples}
 

@@ -51,6 +51,7 @@ class RegisterEntry:
     # The paid flag (``PaymentSummary.flag``) and whether marking attended needs the unpaid override.
     paid_flag: dict[str, str] = field(default_factory=dict)
     attend_needs_override: bool = False
+    identity_checked: bool = False
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,9 @@ class SessionDetail:
     notes: str
     register_open: bool
     entries: list[RegisterEntry] = field(default_factory=list)
+    meeting_id: str = ""
+    meeting_passcode: str = ""
+    what_to_bring: str = ""
 
     @property
     def is_full(self) -> bool:
@@ -116,13 +120,15 @@ def session_detail(actor: Actor, session_id: int) -> SessionDetail:
             venue_address=address, accessibility_notes=venue.accessibility_notes if venue else "",
             region_name=region or "", delivery_mode=cs.delivery_mode, starts_at=cs.starts_at, ends_at=cs.ends_at,
             capacity=cs.capacity, seats_taken=cs.seats_taken, status=cs.status, online_link=cs.online_link,
-            notes=cs.notes, register_open=cs.starts_at <= utcnow() + REGISTER_OPENS_BEFORE,
+            notes=cs.notes, meeting_id=cs.meeting_id, meeting_passcode=cs.meeting_passcode,
+            what_to_bring=ct.what_to_bring, register_open=cs.starts_at <= utcnow() + REGISTER_OPENS_BEFORE,
             entries=[
                 RegisterEntry(
                     booking_id=b.id, reference=b.reference, status=b.status, channel=b.channel, client_id=c.id,
                     client_name=f"{c.first_name} {c.last_name}", offer_id=o.id, offer_reference=o.offer_reference,
                     needs=dict(b.needs or {}), needs_text=needs_text(b.needs), created_at=b.created_at,
                     paid_flag=money[b.id].flag(), attend_needs_override=money[b.id].attendance_needs_override,
+                    identity_checked=b.identity_checked,
                 )
                 for b, o, c in bookings
             ],

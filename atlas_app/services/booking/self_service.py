@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlmodel import select
 
 from atlas_app.db import read_session, utcnow
-from atlas_app.domain.statuses import BookingStatus
-from atlas_app.models import Booking, BookingTerms, Client, Offer, Organisation
+from atlas_app.domain.statuses import BookingStatus, SessionStatus
+from atlas_app.models import Booking, BookingTerms, Client, CourseSession, CourseType, Offer, Organisation
+from atlas_app.timeutil import london_text
 from atlas_app.services.platform import bounds, throttles as lookup_throttle
 from atlas_app.services.booking.bookings import BookingView, ClientProof, booking_view, get_terms
 from atlas_app.services.booking.catalogue import SessionRow
@@ -42,6 +43,25 @@ class ClientTerms:
 
 
 @dataclass(frozen=True)
+class JoiningDetails:
+    link: str
+    meeting_id: str
+    passcode: str
+
+
+def _joining(booking: Booking, session: CourseSession, hours: int, now: datetime) -> tuple[JoiningDetails | None, str]:
+    if session.delivery_mode != "online" or booking.status not in BookingStatus.BOOKED \
+            or session.status != SessionStatus.SCHEDULED or session.ends_at <= now:
+        return None, ""
+    opens = session.starts_at - timedelta(hours=hours)
+    if now < opens:
+        return None, f"The joining details will be shown here from {london_text(opens)}."
+    if not (session.online_link or session.meeting_id):
+        return None, "The joining details will be shown here when the organiser adds them."
+    return JoiningDetails(session.online_link, session.meeting_id, session.meeting_passcode), ""
+
+
+@dataclass(frozen=True)
 class ClientBooking:
     """A booking the client has proved is theirs, with what they may still do with it online."""
 
@@ -56,6 +76,11 @@ class ClientBooking:
     can_cancel: bool
     # Why the booking cannot be changed online, when it cannot ("" when it can).
     change_note: str
+    # An online course's joining details: shown only to a client booked on the session, and only from the
+    # organisation's time before it starts until it ends (None otherwise; ``joining_note`` says when they will be).
+    joining: JoiningDetails | None = None
+    joining_note: str = ""
+    what_to_bring: str = ""
 
     @property
     def proof(self) -> ClientProof:
@@ -128,7 +153,11 @@ def _client_booking(s, booking: Booking, offer: Offer) -> ClientBooking:
                 "Please telephone us.")
     else:
         note = ""
+    session = s.get(CourseSession, booking.session_id)
+    joining, joining_note = _joining(booking, session, terms.joining_details_hours, now)
+    what_to_bring = s.exec(select(CourseType.what_to_bring).where(CourseType.id == session.course_type_id)).first()
     return ClientBooking(
+        joining=joining, joining_note=joining_note, what_to_bring=what_to_bring or "",
         organisation_id=offer.organisation_id,
         organisation_name=org.name if org else "",
         offer_id=offer.id,

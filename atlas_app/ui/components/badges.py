@@ -6,7 +6,8 @@ import reflex as rx
 
 USER_STATUS_COLOURS = {"active": "green", "locked": "orange", "disabled": "gray"}
 OUTCOME_COLOURS = {"success": "green", "failure": "orange", "lockout": "red", "locked": "red", "disabled": "gray"}
-EMAIL_STATUS_COLOURS = {"sent": "green", "queued": "blue", "held": "gray", "sending": "blue", "failed": "red"}
+EMAIL_STATUS_COLOURS = {"sent": "green", "queued": "blue", "held": "gray", "sending": "blue", "failed": "red",
+                        "cancelled": "gray"}
 
 
 def status_badge(label: rx.Var | str, colours: dict[str, str], default: str = "gray") -> rx.Component:

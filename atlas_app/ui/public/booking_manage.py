@@ -80,6 +80,13 @@ class ManageBookingState(rx.State):
     needs_text: str = ""
     terms_text: str = ""
     change_note: str = ""
+    # An online course's joining details: set only when the services say this client may see them now (booked on
+    # the session, inside the organisation's window before the start).
+    joining_link: str = ""
+    joining_meeting_id: str = ""
+    joining_passcode: str = ""
+    joining_note: str = ""
+    what_to_bring: str = ""
     can_transfer: bool = False
     can_cancel: bool = False
     cancel_money_text: str = ""
@@ -153,6 +160,12 @@ class ManageBookingState(rx.State):
             f"{long_date(cb.critical_date)}.{fee_move}"
         )
         self.change_note = cb.change_note
+        joining = cb.joining
+        self.joining_link = joining.link if joining else ""
+        self.joining_meeting_id = joining.meeting_id if joining else ""
+        self.joining_passcode = joining.passcode if joining else ""
+        self.joining_note = cb.joining_note
+        self.what_to_bring = cb.what_to_bring
         self.can_transfer = cb.can_transfer
         self.can_cancel = cb.can_cancel
 
@@ -400,6 +413,14 @@ def manage_view_page() -> rx.Component:
             _row("Fee", rx.fragment(M.fee_text, rx.cond(M.payment_text != "", rx.fragment(". ", M.payment_text))),
                  "fee"),
             rx.cond(M.pay_state != "", _row("Payment", paid_flag(M.pay_state, id="manage-paid-flag"), "payment")),
+            rx.cond(M.joining_link != "", _row("Video link", rx.link(M.joining_link, href=M.joining_link,
+                                                                     id="joining-link", is_external=True),
+                                               "joining")),
+            rx.cond(M.joining_meeting_id != "", _row("Meeting id", M.joining_meeting_id, "meeting-id")),
+            rx.cond(M.joining_passcode != "", _row("Passcode", M.joining_passcode, "passcode")),
+            rx.cond(M.joining_note != "", _row("Joining details", rx.text(M.joining_note, id="joining-note"),
+                                               "joining-note-row")),
+            rx.cond(M.what_to_bring != "", _row("What to bring", M.what_to_bring, "bring")),
             _row("Support needs", M.needs_text, "needs"),
             _row("Deadline", rx.fragment("Complete the course by ", M.critical_date_text), "deadline"),
             style={"margin": "0"},

@@ -1,4 +1,4 @@
-"""The email outbox: every email Atlas has queued, with its delivery state."""
+"""The outbox: every email, text message and letter Atlas has queued, with its delivery state."""
 
 from __future__ import annotations
 
@@ -22,16 +22,20 @@ class OutboxState(rx.State):
     rows: list[dict[str, str]] = []
     total: int = 0
     smtp_configured: bool = False
+    notify_configured: bool = False
     selected: dict[str, str] = {}
 
     async def _refresh(self, actor) -> None:
         rows, total = await asyncio.to_thread(outbox.list_messages, actor, None, 100, 0)
         self.total = total
         self.smtp_configured = bool(get_settings().smtp_url)
+        self.notify_configured = bool(get_settings().notify_api_key)
         self.rows = [
             {"id": str(r.id), "created": london(r.created_at), "to": r.to_address, "subject": r.subject,
              "status": r.status, "attempts": str(r.attempts), "error": r.last_error, "sent": london(r.sent_at),
-             "body": r.body_text, "attachments": ", ".join(r.attachment_names)}
+             "body": r.body_text, "attachments": ", ".join(r.attachment_names),
+             "channel": {"sms": "Text", "letter": "Letter"}.get(r.channel, "Email"),
+             "receipt": r.delivery_status.replace("-", " ")}
             for r in rows
         ]
 
@@ -69,18 +73,26 @@ def outbox_page() -> rx.Component:
             rx.callout("No mail server is configured (SMTP_URL): emails are held here for staff to read.",
                        icon="info", color_scheme="amber"),
         ),
+        rx.cond(
+            OutboxState.notify_configured,
+            rx.callout("GOV.UK Notify is configured: text messages, letters and emails with a Notify template go "
+                       "through it.", icon="info"),
+            rx.callout("GOV.UK Notify is not configured (NOTIFY_API_KEY): text messages and letters are held here.",
+                       icon="info", color_scheme="amber"),
+        ),
         data_table(
-            ["Queued", "To", "Subject", "Status", "Attempts", "Sent", "Problem", ""],
+            ["Queued", "Channel", "To", "Subject", "Status", "Attempts", "Sent", "Delivery", "Problem", ""],
             OutboxState.rows,
-            lambda r: [r["created"], r["to"], r["subject"], status_badge(r["status"], EMAIL_STATUS_COLOURS),
-                       r["attempts"], r["sent"], r["error"],
+            lambda r: [r["created"], r["channel"], r["to"], r["subject"],
+                       status_badge(r["status"], EMAIL_STATUS_COLOURS), r["attempts"], r["sent"], r["receipt"],
+                       r["error"],
                        rx.hstack(
                            rx.button("Read", size="1", variant="soft", on_click=OutboxState.show(r["id"]),
                                      aria_label="Read email " + r["id"]),
                            rx.cond(r["status"] == "failed",
                                    rx.button("Retry", size="1", on_click=OutboxState.retry(r["id"]))),
                            spacing="2")],
-            caption="Emails, newest first",
+            caption="Messages, newest first",
         ),
         rx.dialog.root(
             rx.dialog.content(

@@ -39,14 +39,15 @@ MODE_LABELS = dict(MODES)
 VEHICLES = [("", "Any vehicle"), ("manual", "Manual"), ("automatic", "Automatic"), ("client_own", "Client's own car")]
 WEEKDAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
 ON = (True, "on", "true", "1", "yes")
-CT_FIELDS = ("code", "name", "is_ndors", "description", "duration_minutes", "fee", "default_capacity", "is_active",
+CT_FIELDS = ("code", "name", "is_ndors", "description", "what_to_bring", "duration_minutes", "fee", "default_capacity", "is_active",
              "mode_classroom", "mode_online", "mode_practical", "role_classroom", "role_classroom_per",
              "role_classroom_min", "role_practical", "role_practical_per", "role_practical_min",
              "role_practical_vehicle")
 VENUE_FIELDS = ("name", "region_id", "is_online", "address_line1", "address_line2", "town", "postcode",
                 "accessibility_notes", "is_active")
 TERMS_FIELDS = ("hold_minutes", "payment_due_hours", "unpaid_action", "transfer_cutoff_hours", "transfer_fee",
-                "max_transfers", "cancel_cutoff_hours", "cancel_fee", "bookable_days_ahead", "waiting_hold_minutes")
+                "max_transfers", "cancel_cutoff_hours", "cancel_fee", "bookable_days_ahead", "waiting_hold_minutes",
+                "joining_details_hours")
 
 
 def _on(form: dict, key: str) -> bool:
@@ -95,6 +96,7 @@ def course_type_data(form: dict) -> dict:
     return {
         "code": str(form.get("code", "")), "name": str(form.get("name", "")), "is_ndors": _on(form, "is_ndors"),
         "description": str(form.get("description", "") or ""),
+        "what_to_bring": str(form.get("what_to_bring", "") or ""),
         "duration_minutes": form.get("duration_minutes") or "",
         "fee": str(form.get("fee", "") or ""),
         "delivery_modes": [m for m, _ in MODES if _on(form, f"mode_{m}")],
@@ -166,6 +168,7 @@ class CatalogueState(rx.State):
             self.course_types.append({
                 "id": str(t.id), "code": t.code, "name": t.name, "is_ndors": "yes" if t.is_ndors else "",
                 "ndors_text": "NDORS" if t.is_ndors else "Not NDORS", "description": t.description or "",
+                "what_to_bring": t.what_to_bring or "",
                 "duration_minutes": str(t.duration_minutes),
                 "duration_text": f"{t.duration_minutes // 60} h {t.duration_minutes % 60:02d} min",
                 "fee": _pounds(t.fee_pence), "fee_text": pounds(t.fee_pence),
@@ -206,6 +209,7 @@ class CatalogueState(rx.State):
             "cancel_cutoff_hours": str(terms.cancel_cutoff_hours), "cancel_fee": _pounds(terms.cancel_fee_pence),
             "bookable_days_ahead": str(terms.bookable_days_ahead),
             "waiting_hold_minutes": str(terms.waiting_hold_minutes),
+            "joining_details_hours": str(terms.joining_details_hours),
         }
         self.course_type_options = [{"value": str(t.id), "label": f"{t.code}: {t.name}"} for t in types
                                     if t.is_active]
@@ -441,6 +445,8 @@ def _course_type_dialog() -> rx.Component:
                                    input_id="ct-ndors", default_checked=f["is_ndors"] == "yes"),
                     textarea_field("Description", "description", input_id="ct-description",
                                    default_value=f["description"]),
+                    textarea_field("What to bring (shown on the confirmation, reminders and register)",
+                                   "what_to_bring", input_id="ct-bring", default_value=f["what_to_bring"]),
                     rx.grid(
                         _number("Duration (minutes)", "duration_minutes", f["duration_minutes"], "ct-duration",
                                 minimum=15),
@@ -740,6 +746,11 @@ def _terms_tab() -> rx.Component:
                         field("Cancellation fee in pounds", "cancel_fee", input_id="terms-cancel-fee",
                               default_value=t["cancel_fee"], input_mode="decimal"),
                     ),
+                ),
+                fieldset(
+                    "Online courses",
+                    _number("Show the joining details on Manage your booking from (hours before)",
+                            "joining_details_hours", t["joining_details_hours"], "terms-joining-hours"),
                 ),
                 rx.text("Staff may still transfer or cancel after the cut-offs, by telephone.", size="2",
                         color_scheme="gray"),

@@ -337,6 +337,10 @@ class SessionState(rx.State):
             "status": _status_code(detail.status, detail.seats_taken, detail.capacity),
             "access": detail.accessibility_notes or "None recorded",
             "link": detail.online_link,
+            "meeting": " · ".join(x for x in [f"Meeting id {detail.meeting_id}" if detail.meeting_id else "",
+                                               f"passcode {detail.meeting_passcode}" if detail.meeting_passcode
+                                               else ""] if x),
+            "bring": detail.what_to_bring or "Nothing set for this course type",
             "notes": detail.notes or "",
         }
         staffing = await asyncio.to_thread(instructors_service.session_staffing, actor, self.session_id)
@@ -350,6 +354,7 @@ class SessionState(rx.State):
                 "client_id": str(e.client_id),
                 "name": e.client_name, "offer_reference": e.offer_reference, "needs": e.needs_text or "None",
                 "markable": "yes" if e.status in BookingStatus.ON_REGISTER else "",
+                "identity": "yes" if e.identity_checked else "",
                 **e.paid_flag,
             }
             for e in detail.entries
@@ -362,6 +367,7 @@ class SessionState(rx.State):
         self.edit_form = {
             "day": starts.date().isoformat(), "start": starts.strftime("%H:%M"), "capacity": str(detail.capacity),
             "status": detail.status, "online_link": detail.online_link, "notes": detail.notes,
+            "meeting_id": detail.meeting_id, "meeting_passcode": detail.meeting_passcode,
             "booked": str(detail.seats_taken),
         }
 
@@ -379,6 +385,22 @@ class SessionState(rx.State):
     @rx.event
     async def mark(self, reference: str, outcome: str):
         return await self._mark(reference, outcome, override=False)
+
+    @rx.event
+    async def check_identity(self, reference: str):
+        """Record (or undo) that the trainer checked this client's identity."""
+        actor = await require(self, Perm.BOOKINGS_MANAGE)
+        reference = str(reference)
+        entry = next((e for e in self.entries if e["reference"] == reference), None)
+        if reference not in self._refs or entry is None:
+            return rx.toast.error("That booking is not on this register.")
+        try:
+            await asyncio.to_thread(booking_service.set_identity_checked, actor, reference, not entry["identity"])
+        except AtlasError as exc:
+            self.error, self.notice = str(exc), ""
+            return
+        self.error = ""
+        await self._refresh(actor)
 
     @rx.event
     async def confirm_unpaid(self):
@@ -450,7 +472,9 @@ class SessionState(rx.State):
             data = {**{k: self._fixed[k] for k in ("course_type_id", "venue_id", "delivery_mode")},
                     "starts_at": starts, "ends_at": starts + self._fixed["duration"],
                     "capacity": form.get("capacity") or "", "status": status,
-                    "online_link": str(form.get("online_link", "") or ""), "notes": str(form.get("notes", "") or "")}
+                    "online_link": str(form.get("online_link", "") or ""), "notes": str(form.get("notes", "") or ""),
+                    "meeting_id": str(form.get("meeting_id", "") or ""),
+                    "meeting_passcode": str(form.get("meeting_passcode", "") or "")}
             await asyncio.to_thread(catalogue_service.save_session, actor, int(self.session_id), data,
                                     confirm_booked=confirm_booked)
         except AtlasError as exc:
@@ -490,6 +514,18 @@ def _register_buttons(e: rx.Var, prefix: str) -> rx.Component:
             wrap="wrap",
         ),
         rx.text("—", aria_hidden="true"),
+    )
+
+
+def _identity_button(e: rx.Var, prefix: str) -> rx.Component:
+    checked = e["identity"] != ""
+    return rx.cond(
+        (e["markable"] != "") & SessionState.register_open & AuthState.permissions.contains(Perm.BOOKINGS_MANAGE),
+        rx.button(rx.cond(checked, "Identity checked ✓", "Check identity"), size="1",
+                  variant=rx.cond(checked, "solid", "outline"), aria_pressed=rx.cond(checked, "true", "false"),
+                  aria_label="Identity checked: " + e["name"], id=prefix + e["reference"],
+                  on_click=SessionState.check_identity(e["reference"])),
+        rx.text(rx.cond(checked, "Checked", "—")),
     )
 
 
@@ -539,6 +575,15 @@ def _edit_dialog() -> rx.Component:
                     ),
                     field("Video link (online)", "online_link", type="url", input_id="edit-link",
                           default_value=f["online_link"]),
+                    rx.grid(
+                        field("Meeting id (online)", "meeting_id", input_id="edit-meeting-id",
+                              default_value=f["meeting_id"], max_length=100),
+                        field("Passcode (online)", "meeting_passcode", input_id="edit-passcode",
+                              default_value=f["meeting_passcode"], max_length=100),
+                        columns=rx.breakpoints(initial="1", sm="2"), spacing="3", width="100%",
+                    ),
+                    rx.text("Booked clients are emailed when the joining details change.", size="2",
+                            color_scheme="gray"),
                     field("Notes", "notes", input_id="edit-notes", default_value=f["notes"]),
                     rx.callout(
                         rx.vstack(
@@ -587,6 +632,7 @@ def _entry_card(e: rx.Var) -> rx.Component:
         rx.text("Offer ", e["offer_reference"], " · booking ", e["reference"], " (", e["channel"], ")", size="2",
                 color_scheme="gray"),
         rx.text("Needs: ", e["needs"], size="2"),
+        _identity_button(e, "card-identity-"),
         _register_buttons(e, "card-mark-"),
         spacing="2", width="100%",
     )
@@ -617,6 +663,7 @@ def session_page() -> rx.Component:
                         ("Region", i["region"]),
                         ("Seats", rx.text(i["seats"], " (", i["free"], " free)", as_="span", id="session-seats")),
                         ("Access", i["access"]),
+                        ("What to bring", i["bring"]),
                         ("Instructors", rx.text(i["instructors"], ". ", i["unfilled"], ".", as_="span",
                                                 id="session-instructors")),
                     ]),
@@ -626,6 +673,7 @@ def session_page() -> rx.Component:
                                     + SessionState.edit_form["day"], id="plan-instructors")),
                     rx.cond(i["link"] != "", rx.text("Video link: ", rx.link(i["link"], href=i["link"],
                                                                                is_external=True))),
+                    rx.cond(i["meeting"] != "", rx.text(i["meeting"], id="session-meeting")),
                     rx.cond(i["notes"] != "", rx.text("Notes: ", i["notes"])),
                     rx.link("Waiting list for this session", href="/bookings/waiting-list?session="
                             + SessionState.session_id, id="session-waiting-list"),
@@ -644,7 +692,7 @@ def session_page() -> rx.Component:
                     ),
                     table_or_cards(
                         data_table(
-                            ["Name", "Offer", "Booking", "Status", "Paid", "Needs", "Register"],
+                            ["Name", "Offer", "Booking", "Status", "Paid", "Needs", "Identity", "Register"],
                             SessionState.entries,
                             lambda e: [
                                 rx.link(e["name"], href="/bookings/client/" + e["client_id"], weight="medium"),
@@ -654,6 +702,7 @@ def session_page() -> rx.Component:
                                 coded_badge(e["status"], BOOKING_STATUS, badge_id="entry-status-" + e["reference"]),
                                 _pay_cell(e, "entry-paid-"),
                                 e["needs"],
+                                _identity_button(e, "identity-"),
                                 _register_buttons(e, "mark-"),
                             ],
                             caption="People booked on this session",

@@ -9,7 +9,7 @@ from datetime import date
 
 import reflex as rx
 
-from atlas_app.models.utilities import OUTCOME_LABELS
+from atlas_app.services.modules.utilities_servicing.installations import OUTCOME_LABELS
 from atlas_app.services.modules.utilities_servicing import installations as inst_service
 from atlas_app.services.modules.utilities_servicing import programme as service
 from atlas_app.services.platform.errors import AtlasError
