@@ -583,7 +583,7 @@ def report_repeat() -> rx.Component:
         rx.form(
             rx.vstack(
                 text_input(S, "Your name (optional)", "name", auto_complete="name"),
-                text_input(S, "Email address (optional)", "email", auto_complete="email", type="email",
+                text_input(S, "Email address (optional)", "email", auto_complete="email", input_mode="email",
                            spell_check=False),
                 _honeypot(),
                 continue_button("Add my report", "send-repeat"),
@@ -661,9 +661,9 @@ def report_details() -> rx.Component:
                 rx.heading(TEXT["contact"], size="4", as_="h2"),
                 rx.text(TEXT["contact_hint"], size="2", color_scheme="gray"),
                 text_input(S, "Your name", "name", auto_complete="name", default_value=S.name, max_length=120),
-                text_input(S, "Email address", "email", auto_complete="email", type="email", spell_check=False,
+                text_input(S, "Email address", "email", auto_complete="email", input_mode="email", spell_check=False,
                            default_value=S.email, max_length=200),
-                text_input(S, "Telephone number", "phone", auto_complete="tel", type="tel", default_value=S.phone,
+                text_input(S, "Telephone number", "phone", auto_complete="tel", input_mode="tel", default_value=S.phone,
                            max_length=40),
                 rx.vstack(
                     inline_error(S, "consent", "f-consent-error"),

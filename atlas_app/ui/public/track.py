@@ -234,7 +234,7 @@ def track_find() -> rx.Component:
             rx.vstack(
                 text_input(T, TEXT["reference"], "reference", hint=TEXT["reference_hint"], auto_complete="off",
                            auto_capitalize="characters", spell_check=False, width="12em", max_length=20),
-                text_input(T, TEXT["email"], "email", auto_complete="email", type="email", spell_check=False,
+                text_input(T, TEXT["email"], "email", auto_complete="email", input_mode="email", spell_check=False,
                            max_length=200),
                 continue_button(TEXT["find_button"], "find-report"),
                 spacing="5", width="100%", align_items="stretch",
