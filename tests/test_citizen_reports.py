@@ -504,3 +504,60 @@ def test_the_submission_route_takes_a_form_and_json_and_refuses_a_flood(setup, a
                     headers={"content-type": "application/x-www-form-urlencoded"})
     assert huge.status_code == 413
     assert len(all_rows(Report)) == 3
+
+
+# --- the page states (any browser may call their handlers with any arguments) ----------------------------------------
+
+
+def test_the_report_state_accepts_only_what_it_offered(setup, other_org):
+    from state_support import at, drain, redirect_path, substate
+
+    from atlas_app.ui.public.report import ReportState
+
+    state = at(substate(ReportState), "/report?org=hartlepool")
+    assert redirect_path(drain(state.start())) == "/report/what"
+    drain(state.load_what())
+    assert {c["name"] for c in state.categories} >= {"Fly-tipping report"}
+    # Out of order: the details page before "where" sends the browser back.
+    assert redirect_path(drain(state.load_details())) == "/report/what"
+    drain(state.choose_category({"category": "999999"}))
+    assert state.errors == {"category": "Choose what you are reporting."}
+    private = setup["cats"]["Chasing a report"].id
+    drain(state.choose_category({"category": str(private)}))
+    assert state.errors and state.category_id == ""
+    assert redirect_path(drain(state.choose_category({"category": str(setup["fly"])}))) == "/report/where"
+    drain(state.search({"q": "victoria"}))
+    assert [a["uprn"] for a in state.addresses] == ["100001", "100002", "100003"]
+    drain(state.choose_address({"uprn": "100010"}))  # a real place, but not one the search offered
+    assert state.errors == {"uprn": "Choose an address from the list."}
+    assert redirect_path(drain(state.choose_address({"uprn": "100001"}))) == "/report/details"
+    drain(state.save_details({"description": "Bags", "email": "ann@example.org"}))
+    assert "consent" in state.errors
+    assert redirect_path(drain(state.save_details({"description": "Bags", "email": "ann@example.org",
+                                                   "consent": "on"}))) == "/report/check"
+    events = drain(state.send())
+    assert redirect_path(events) == "/report/done"
+    assert state.done_reference.startswith("ENV-") and "token=" in state.done_link
+    (rep,) = all_rows(Report)
+    assert rep.reporter_email == "ann@example.org" and rep.uprn == 100001
+
+
+def test_the_track_state_shows_nothing_without_the_token(setup):
+    from state_support import at, drain, redirect_path, substate
+
+    from atlas_app.ui.public.track import TrackState
+
+    done = _submit(setup, description="Secret sofa")
+    other = _submit(setup, uprn=100010, description="Other")
+    state = at(substate(TrackState), f"/track/{done.reference}?token={other.token}")
+    drain(state.load())
+    assert state.found is False and state.description == "" and "could not find" in state.error
+    state = at(substate(TrackState), f"/track/{done.reference}")
+    assert redirect_path(drain(state.load())) == "/track"
+    drain(state.add_information({"information": "sneaky"}))
+    state = at(substate(TrackState), f"/track/{done.reference}?token={done.token}")
+    drain(state.load())
+    assert state.found and state.description == "Secret sofa" and state.status_label == "Received"
+    drain(state.add_information({"information": "It is getting wet"}))
+    assert state.notice.startswith("Thank you") and any("getting wet" in e["body"] for e in state.timeline)
+    assert not any("sneaky" in e["body"] for e in state.timeline)

@@ -96,7 +96,8 @@ UPLOAD_ID = "report-photos"
 MAX_SEARCH_ROWS = 30
 
 
-def _pending_dir() -> Path:
+def pending_dir() -> Path:
+    """Photos checked and re-encoded, waiting for their report to be sent (removed once it is)."""
     return get_settings().data_dir / "uploads" / "pending"
 
 
@@ -312,7 +313,7 @@ class ReportState(rx.State):
             return None
         if len(self._photo_files) + len(files or []) > reports.MAX_PHOTOS:
             return self._fail({"photos": f"Add at most {reports.MAX_PHOTOS} photos."}, [("photos", UPLOAD_ID)])
-        folder = _pending_dir()
+        folder = pending_dir()
         folder.mkdir(parents=True, exist_ok=True)
         for upload in files or []:
             data = await upload.read(images.MAX_BYTES + 1)

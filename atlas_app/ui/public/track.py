@@ -11,6 +11,8 @@ shown through /api/report-photos, which checks the same token. The page text is 
 from __future__ import annotations
 
 import asyncio
+import secrets
+from pathlib import Path
 from urllib.parse import quote
 
 import reflex as rx
@@ -19,6 +21,7 @@ from atlas_app.services.modules.environmental_ticketing import reports
 from atlas_app.services.platform import images
 from atlas_app.services.platform.errors import AtlasError, ValidationFailed
 from atlas_app.timeutil import london_text
+from atlas_app.ui.public.report import pending_dir
 from atlas_app.ui.public.booking_wizard import (
     FOCUS_ERRORS_JS,
     continue_button,
@@ -85,7 +88,7 @@ class TrackState(rx.State):
 
     _token: str = ""
     _reference: str = ""
-    _photo_data: list[bytes] = []
+    _photo_files: list[str] = []
 
     def _fail(self, errors: dict[str, str], order: list[tuple[str, str]], message: str = ""):
         self.errors = dict(errors)
@@ -173,7 +176,7 @@ class TrackState(rx.State):
         self._clear()
         if not self._token:
             return None
-        if len(self._photo_data) + len(files or []) > reports.MAX_PHOTOS:
+        if len(self._photo_files) + len(files or []) > reports.MAX_PHOTOS:
             return self._fail({"photos": f"Add at most {reports.MAX_PHOTOS} photos."}, [("photos", UPLOAD_ID)])
         for upload in files or []:
             data = await upload.read(images.MAX_BYTES + 1)
@@ -181,7 +184,11 @@ class TrackState(rx.State):
                 clean = await asyncio.to_thread(images.clean_image, data)
             except ValidationFailed as exc:
                 return self._fail({"photos": f"{(upload.name or 'photo')[-60:]}: {exc}"}, [("photos", UPLOAD_ID)])
-            self._photo_data = [*self._photo_data, clean.data]
+            folder = pending_dir()
+            folder.mkdir(parents=True, exist_ok=True)
+            path = folder / f"{secrets.token_hex(16)}.img"
+            await asyncio.to_thread(path.write_bytes, clean.data)
+            self._photo_files = [*self._photo_files, str(path)]
             self.photo_names = [*self.photo_names, (upload.name or "photo").rsplit("/", 1)[-1][-60:]]
         return None
 
@@ -193,15 +200,21 @@ class TrackState(rx.State):
             return rx.redirect("/track")
         text = str((form or {}).get("information") or "")[:5000]
         try:
+            photos = [await asyncio.to_thread(Path(p).read_bytes) for p in self._photo_files]
             await asyncio.to_thread(reports.add_information, self._reference, self._token, text,
-                                    list(self._photo_data), ip=client_ip(self))
+                                    photos, ip=client_ip(self))
             view = await asyncio.to_thread(reports.track, self._reference, self._token)
+        except OSError:
+            self._photo_files, self.photo_names = [], []
+            return self._fail({}, [], "Your photos could not be read; add them again.")
         except AtlasError as exc:
             errors = dict(getattr(exc, "errors", {}) or {})
             if "information" in errors:
                 return self._fail({"information": str(exc)}, [("information", "f-information")])
             return self._fail({}, [], str(exc))
-        self._photo_data, self.photo_names = [], []
+        for path in self._photo_files:
+            Path(path).unlink(missing_ok=True)
+        self._photo_files, self.photo_names = [], []
         self._show(view)
         self.notice = TEXT["added"]
         return rx.set_value("f-information", "")
