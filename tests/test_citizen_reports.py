@@ -561,3 +561,19 @@ def test_the_track_state_shows_nothing_without_the_token(setup):
     drain(state.add_information({"information": "It is getting wet"}))
     assert state.notice.startswith("Thank you") and any("getting wet" in e["body"] for e in state.timeline)
     assert not any("sneaky" in e["body"] for e in state.timeline)
+
+
+def test_every_email_carries_the_same_working_link_and_the_reporter_can_stop_updates(setup):
+    done = _submit(setup, email="ann@example.org", consent=True)
+    reports.public_update(setup["actor"], done.id, "Booked")
+    reports.change_status(setup["actor"], done.id, "in_progress")
+    bodies = [m.body_text for m in all_rows(EmailMessage, order_by=EmailMessage.id)]
+    assert len(bodies) == 3 and all(done.tracking_path in b for b in bodies)
+    assert reports.track(done.reference, done.token).following is True
+    assert reports.stop_updates(done.reference, done.token) is True
+    assert reports.track(done.reference, done.token).following is False
+    bob = reports.follow(setup["org"].id, done.reference, "bob@example.org")
+    again = reports.follow(setup["org"].id, done.reference, "BOB@example.org")
+    assert bob.token == again.token != done.token
+    view, token = reports.track_by_email(done.reference, "bob@example.org")
+    assert token == bob.token

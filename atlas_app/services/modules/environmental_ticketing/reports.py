@@ -8,8 +8,9 @@ A report is a case with a value demand in the organisation's ``environmental_tic
 functions take an ``Actor`` (``cases.view`` to read, ``cases.manage`` to change; ``settings.manage`` for the
 categories) and are scoped to the actor's organisation in SQL.
 
-Tracking tokens are random, given once (in the confirmation and the emailed link) and kept only as SHA-256. Every
-follower has their own token: it opens the tracking page and stops their updates.
+Tracking tokens are HMACs of the deployment's secret key (the reporter's of the case, a follower's of the report
+and their email), so every email carries the holder's same link; only their SHA-256 is stored. Every follower has
+their own token: it opens the tracking page and stops their updates.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ import base64
 import hashlib
 import hmac
 import re
-import secrets
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -288,8 +288,23 @@ def _hash(token: str) -> str:
     return hashlib.sha256(str(token or "").encode()).hexdigest()
 
 
-def _new_token() -> str:
-    return secrets.token_urlsafe(24)
+def _derive(*parts: Any) -> str:
+    """A tracking token made from the deployment's secret key: the same every time for the same report or
+    follower, so every email can carry the holder's one link without the token being stored (only its hash is)."""
+    mac = hmac.new(get_settings().secret_key.encode(), ":".join(str(p) for p in parts).encode(), hashlib.sha256)
+    return base64.urlsafe_b64encode(mac.digest()[:24]).decode()
+
+
+def _report_token(case_id: int) -> str:
+    """The reporter's token (the confirmation's link)."""
+    return _derive("env-report", case_id)
+
+
+def _follower_token(rep: Report, follower: ReportFollower) -> str:
+    """A follower's token: the reporter's own when the follower is the reporter."""
+    if hmac.compare_digest(follower.token_hash, rep.token_hash):
+        return _report_token(rep.case_id)
+    return _derive("env-follower", rep.id, follower.email.lower())
 
 
 def tracking_path(reference: str, token: str) -> str:
@@ -867,7 +882,7 @@ def submit_report(org_id: int, data: dict[str, Any], photos: Sequence[bytes] = (
             demand = casework_cases.add_demand_in(s, case, dtype, pending, demand_class=DemandClass.VALUE,
                                                   description=description, channel=_channel(s, org_id, channel))
             now = utcnow()
-            token = _new_token()
+            token = _report_token(case.id)
             rep = Report(organisation_id=org_id, module_id=module.id, case_id=case.id, demand_id=demand.id,
                          category_id=category.id, reference=reference_of(case.id), status=ReportStatus.RECEIVED,
                          place_id=loc.place_id, uprn=loc.uprn, usrn=loc.usrn, latitude=loc.latitude,
@@ -1005,11 +1020,7 @@ def track_by_email(reference: Any, email: Any, ip: str = "") -> tuple[TrackView,
             if follower is None:
                 raise ValidationFailed("We could not find a report with that reference and email address.",
                                        {"report": "not found"})
-            token = _new_token()
-            follower.token_hash = _hash(token)
-            s.add(follower)
-            s.flush()
-            return _track_view(s, rep, follower), token
+            return _track_view(s, rep, follower), _follower_token(rep, follower)
 
     return throttles.guarded("report", str(reference or ""), ip, lookup)
 
@@ -1062,18 +1073,17 @@ def stop_updates(reference: Any, token: Any) -> bool:
 
 
 def _follow_in(s: Session, rep: Report, email: str, name: str) -> tuple[ReportFollower, str]:
-    token = _new_token()
     follower = s.exec(select(ReportFollower).where(ReportFollower.report_id == rep.id,
                                                    func.lower(ReportFollower.email) == email.lower())).first()
     if follower is None:
         follower = ReportFollower(organisation_id=rep.organisation_id, report_id=rep.id, email=email, name=name,
-                                  token_hash=_hash(token))
+                                  token_hash=_hash(_derive("env-follower", rep.id, email.lower())))
     else:
-        follower.token_hash, follower.stopped_at = _hash(token), None
+        follower.stopped_at = None
         follower.name = name or follower.name
     s.add(follower)
     s.flush()
-    return follower, token
+    return follower, _follower_token(rep, follower)
 
 
 def _queue_follow_email(s: Session, rep: Report, email: str, token: str) -> None:
@@ -1181,13 +1191,11 @@ def _followers(s: Session, rep: Report) -> list[ReportFollower]:
 
 
 def _notify(s: Session, rep: Report, subject: str, text_for: Any) -> int:
-    """Queue an email to every current follower; ``text_for(follower, token)`` makes the body. Each follower's
-    token is renewed so the emailed link is theirs. Returns how many were queued."""
+    """Queue an email to every current follower; ``text_for(follower, token)`` makes the body, which ends with
+    the follower's own link. Returns how many were queued."""
     sent = 0
     for follower in _followers(s, rep):
-        token = _new_token()
-        follower.token_hash = _hash(token)
-        s.add(follower)
+        token = _follower_token(rep, follower)
         body = text_for(follower, token)
         body += f"\n\nSee your report or stop these emails: {tracking_link(rep.reference, token)}"
         outbox.queue(s, to=follower.email, subject=subject, body=body, organisation_id=rep.organisation_id,
