@@ -93,6 +93,13 @@ TEXT = {
 }
 
 UPLOAD_ID = "report-photos"
+
+
+def label_upload_js(upload_id: str, label: str) -> str:
+    """Name the file input the upload component draws (it takes no props of its own), once it is on the page."""
+    return ("(function name(n) { const i = document.querySelector('#" + upload_id + " input[type=file]'); "
+            "if (i) { i.setAttribute('aria-label', " + repr(label) + "); } "
+            "else if (n < 40) { setTimeout(() => name(n + 1), 100); } })(0)")
 MAX_SEARCH_ROWS = 30
 
 
@@ -304,7 +311,7 @@ class ReportState(rx.State):
     @rx.event
     def load_details(self):
         self._clear_errors()
-        return self._need("category", "where")
+        return self._need("category", "where") or rx.call_script(label_upload_js(UPLOAD_ID, TEXT["photos"]))
 
     @rx.event
     async def add_photos(self, files: list[rx.UploadFile]):

@@ -21,7 +21,7 @@ from atlas_app.services.modules.environmental_ticketing import reports
 from atlas_app.services.platform import images
 from atlas_app.services.platform.errors import AtlasError, ValidationFailed
 from atlas_app.timeutil import london_text
-from atlas_app.ui.public.report import pending_dir
+from atlas_app.ui.public.report import label_upload_js, pending_dir
 from atlas_app.ui.public.booking_wizard import (
     FOCUS_ERRORS_JS,
     continue_button,
@@ -144,7 +144,7 @@ class TrackState(rx.State):
             self._token = ""
             return self._fail({}, [], TEXT["not_found"])
         self._show(view)
-        return None
+        return rx.call_script(label_upload_js(UPLOAD_ID, "Photos to add"))
 
     @rx.event
     def start_find(self):
