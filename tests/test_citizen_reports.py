@@ -96,6 +96,7 @@ def test_categories_need_settings_permission_and_a_module(setup, org, make_user,
     assert reports.public_categories(other_org.id) == []
     assert reports.organisation_by_slug("essex") is None
     assert reports.organisation_by_slug("hartlepool").name == "Hartlepool Borough Council"
+    assert [o.slug for o in reports.organisations_taking_reports()] == ["hartlepool"]
 
 
 def test_a_template_response_is_checked_in_the_sandbox(setup):

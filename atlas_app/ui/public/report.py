@@ -427,18 +427,8 @@ class ReportState(rx.State):
 
 
 def _councils() -> list[dict[str, str]]:
-    from sqlmodel import select
-
-    from atlas_app.db import read_session
-    from atlas_app.models import Organisation
-    from atlas_app.models.casework import CaseModule
-
-    with read_session() as s:
-        rows = s.exec(select(Organisation.slug, Organisation.name).join(
-            CaseModule, CaseModule.organisation_id == Organisation.id)
-            .where(CaseModule.module_type == "environmental_ticketing", CaseModule.is_active == True,  # noqa: E712
-                   Organisation.is_active == True).order_by(Organisation.name)).all()  # noqa: E712
-    return [{"slug": slug, "name": name, "href": f"/report?org={slug}"} for slug, name in rows]
+    return [{"slug": o.slug, "name": o.name, "href": f"/report?org={o.slug}"}
+            for o in reports.organisations_taking_reports()]
 
 
 S = ReportState

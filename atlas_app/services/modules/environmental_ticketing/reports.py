@@ -417,6 +417,15 @@ def organisation_by_slug(slug: Any) -> PublicOrg | None:
         return PublicOrg(org.id, org.slug, org.name)
 
 
+def organisations_taking_reports() -> list[PublicOrg]:
+    """Every active organisation that has turned the module on, by name (the public "which council" list)."""
+    with read_session() as s:
+        rows = s.exec(select(Organisation).join(CaseModule, CaseModule.organisation_id == Organisation.id)
+                      .where(CaseModule.module_type == MODULE_TYPE, CaseModule.is_active == True,  # noqa: E712
+                             Organisation.is_active == True).order_by(Organisation.name)).all()  # noqa: E712
+        return [PublicOrg(o.id, o.slug, o.name) for o in rows]
+
+
 def organisation_by_id(org_id: int) -> PublicOrg | None:
     with read_session() as s:
         org = s.get(Organisation, org_id)
