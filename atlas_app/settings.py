@@ -92,6 +92,8 @@ class Settings:
     notify_api_key: str | None = field(default=None, repr=False)
     notify_api_base: str | None = None
     notify_callback_token: str | None = field(default=None, repr=False)
+    # MAP_TILE_URL: a map tile URL template ({z}/{x}/{y}) for the public report pages; unset: address search only.
+    map_tile_url: str | None = None
 
     @property
     def is_sqlite(self) -> bool:
@@ -135,4 +137,5 @@ def get_settings() -> Settings:
         notify_api_key=(os.environ.get("NOTIFY_API_KEY") or "").strip() or None,
         notify_api_base=(os.environ.get("NOTIFY_API_BASE") or "").strip().rstrip("/") or None,
         notify_callback_token=(os.environ.get("NOTIFY_CALLBACK_TOKEN") or "").strip() or None,
+        map_tile_url=(os.environ.get("MAP_TILE_URL") or "").strip() or None,
     )

@@ -5,10 +5,19 @@ from __future__ import annotations
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
-from atlas_app.api import auth_routes, exports, govuk_pay_webhook, health, notify_callback, stripe_webhook, v1
+from atlas_app.api import (
+    auth_routes,
+    citizen_reports,
+    exports,
+    govuk_pay_webhook,
+    health,
+    notify_callback,
+    stripe_webhook,
+    v1,
+)
 from atlas_app.api.security_headers import SecurityHeadersMiddleware
 
-ROUTE_MODULES = [health, auth_routes, v1, stripe_webhook, govuk_pay_webhook, notify_callback, exports]
+ROUTE_MODULES = [health, auth_routes, v1, stripe_webhook, govuk_pay_webhook, notify_callback, exports, citizen_reports]
 
 
 def build_api() -> Starlette:

@@ -89,3 +89,4 @@ from atlas_app.models.waiting_list import WaitingEntry  # noqa: E402,F401  (the 
 from atlas_app.models import utilities  # noqa: E402,F401  (installations, checks, engineers)
 from atlas_app.models.reminders import ReminderDispatch, ReminderSchedule  # noqa: E402,F401  (reminders)
 from atlas_app.models.outbox import NotifyTemplate  # noqa: E402,F401  (Notify template ids)
+from atlas_app.models import environmental  # noqa: E402,F401  (environmental services reports)

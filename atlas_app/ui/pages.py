@@ -1,6 +1,7 @@
 """Every page module: importing this module registers all pages with Reflex (public first, then staff by area)."""
 
-from atlas_app.ui.public import booking_manage, booking_wizard, home, not_found, pay_demo, pay_return, waiting_list
+from atlas_app.ui.public import booking_manage, booking_wizard, home, not_found, pay_demo, pay_return, report, track
+from atlas_app.ui.public import waiting_list
 from atlas_app.ui.staff import account, login
 from atlas_app.ui.staff.admin import api_tokens, audit, logins, organisations, outbox, retention, roles, users
 from atlas_app.ui.staff.booking import catalogue, clients, referrals, reminders, sessions
@@ -13,7 +14,7 @@ from atlas_app.ui.staff.modules.utilities_servicing import programme as utilitie
 from atlas_app.ui.staff.modules.utilities_servicing import setup as utilities_setup
 from atlas_app.ui.staff.payments import payments
 
-PUBLIC = (home, booking_wizard, booking_manage, waiting_list, pay_demo, pay_return, not_found)
+PUBLIC = (home, booking_wizard, booking_manage, waiting_list, pay_demo, pay_return, report, track, not_found)
 STAFF = (login, account, users, roles, audit, logins, outbox, api_tokens, retention, organisations,
          catalogue, clients, referrals, sessions, reminders, staff_waiting_list, payments,
          cases, people, places, settings,
