@@ -206,3 +206,52 @@ def test_lists_sort_by_votes_status_and_area_and_filter(members, platform_actor)
     assert [r.area for r in cr.list_requests(actor, "area")] == ["casework", "booking", "booking"]  # by label
     assert [r.id for r in cr.list_requests(actor, area="casework")] == [b]
     assert [r.id for r in cr.list_requests(actor, status="under_review")] == [a]
+
+
+# --- a feature in preview through the REST API and the page's handlers ---------------------------------------
+
+
+def test_a_comment_through_the_api_is_refused_while_the_preview_is_off(members):
+    from starlette.testclient import TestClient
+
+    from atlas_app.api.app import build_api
+    from atlas_app.services.platform import api_tokens
+
+    actor, other = members
+    rid = _raise(actor)
+    auth = {"Authorization": f"Bearer {api_tokens.create(other, 'Essex system').token}"}
+    with TestClient(build_api()) as client:
+        listed = client.get("/api/v1/change-requests", headers=auth)
+        assert listed.status_code == 200
+        assert [(r["id"], r["organisation"]) for r in listed.json()["change_requests"]] == [
+            (rid, "Hartlepool Borough Council")]
+        refused = client.post(f"/api/v1/change-requests/{rid}/comments", headers=auth, json={"body": "Via the API"})
+        assert refused.status_code == 403 and "preview" in refused.json()["error"]
+        assert all_rows(ChangeRequestComment) == []
+        previews.set_enabled(other, COMMENTS, True)
+        added = client.post(f"/api/v1/change-requests/{rid}/comments", headers=auth, json={"body": "Via the API"})
+        assert added.status_code == 201, added.text
+        assert client.post(f"/api/v1/change-requests/{10**12}/comments", headers=auth,
+                           json={"body": "x"}).status_code == 422
+    assert [c.body for c in all_rows(ChangeRequestComment)] == ["Via the API"]
+
+
+def test_the_page_handler_for_a_comment_meets_the_same_refusal(members, monkeypatch):
+    from atlas_app.ui.staff.user_group import requests as page
+    from state_support import at, run, signed_in, substate
+
+    actor, other = members
+    rid = _raise(actor)
+    signed_in(monkeypatch, other, page)
+    state = at(substate(page.ChangeRequestState), f"/user-group/requests/{rid}")
+    state.rid = str(rid)
+    run(state.add_comment({"body": "From the page"}))
+    assert "preview" in state.error and all_rows(ChangeRequestComment) == []
+    previews.set_enabled(other, COMMENTS, True)
+    run(state.add_comment({"body": "From the page"}))
+    assert state.error == "" and [c["body"] for c in state.comments] == ["From the page"]
+    # A vote from the page, and a made-up vote value.
+    run(state.vote(1))
+    assert state.row["mine"] == "For"
+    run(state.vote("lots"))
+    assert state.error and state.row["mine"] == "For"

@@ -286,6 +286,34 @@ def document() -> dict[str, Any]:
             }
         },
     }
+    request_id = {"name": "request_id", "in": "path", "required": True, "schema": _ID,
+                  "description": "The change request's id."}
+    forbidden = _error_response("Not allowed: the organisation is not a member of the user group, the token "
+                                "lacks the permission, or the feature is in preview and not switched on.")
+    paths["/api/v1/change-requests"] = {"get": {
+        "operationId": "listChangeRequests",
+        "summary": "Every change request of the user group, with its votes",
+        "security": security,
+        "parameters": [
+            {"name": "sort", "in": "query", "schema": {"type": "string", "enum": ["votes", "status", "area",
+                                                                                   "newest"]}},
+            {"name": "status", "in": "query", "schema": {"type": "string"}},
+            {"name": "area", "in": "query", "schema": {"type": "string"}},
+        ],
+        "responses": {"200": _json({"type": "object", "properties": {"change_requests": {
+            "type": "array", "items": {"type": "object"}}}}, "The change requests."),
+            "401": UNAUTHORISED, "403": forbidden, "422": INVALID},
+    }}
+    paths["/api/v1/change-requests/{request_id}/comments"] = {"post": {
+        "operationId": "commentChangeRequest",
+        "summary": "Comment on a change request (a feature in preview)",
+        "security": security,
+        "parameters": [request_id],
+        "requestBody": {"required": True, "content": {"application/json": {"schema": {
+            "type": "object", "properties": {"body": {"type": "string", "maxLength": 5000}}, "required": ["body"]}}}},
+        "responses": {"201": _json({"type": "object"}, "Added."), "401": UNAUTHORISED, "403": forbidden,
+                      "404": NOT_FOUND, "422": INVALID},
+    }}
     return {
         "openapi": "3.1.0",
         "info": {

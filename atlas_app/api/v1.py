@@ -300,6 +300,39 @@ async def transfer_booking(request: Request, actor: Actor) -> Response:
     return JSONResponse(booking_json(view))
 
 
+# --- the user group: change requests ------------------------------------------------------------------------
+
+
+def change_request_json(r) -> dict[str, Any]:
+    return {"id": r.id, "title": r.title, "area": r.area, "status": r.status, "organisation": r.organisation_name,
+            "votes_for": r.votes_for, "votes_against": r.votes_against, "comments": r.comments,
+            "your_vote": r.my_vote, "target_release": r.target_release or None, "created_at": _iso(r.created_at)}
+
+
+async def list_change_requests(request: Request, actor: Actor) -> Response:
+    from atlas_app.services.user_group import change_requests
+
+    sort = request.query_params.get("sort", "votes")
+    rows = await run_in_threadpool(change_requests.list_requests, actor, sort,
+                                   request.query_params.get("status", "")[:20],
+                                   request.query_params.get("area", "")[:30])
+    return JSONResponse({"change_requests": [change_request_json(r) for r in rows]})
+
+
+def _change_request_id(request: Request) -> int:
+    return bounds.parse_id(request.path_params.get("request_id"), "request_id")
+
+
+async def comment_change_request(request: Request, actor: Actor) -> Response:
+    """A comment on a change request: a feature in preview, refused (403) unless it is on for the organisation."""
+    from atlas_app.services.user_group import change_requests
+
+    body = await _json_body(request)
+    await run_in_threadpool(change_requests.comment, actor, _change_request_id(request),
+                            _str_field(body, "body", max_len=5000))
+    return JSONResponse({"ok": True}, status_code=201)
+
+
 # --- the document and the routing ----------------------------------------------------------------------------
 
 
@@ -316,6 +349,8 @@ _ROUTES: list[tuple[str, Callable, list[str]]] = [
     ("/api/v1/bookings/{reference}", endpoint(get_booking), ["GET"]),
     ("/api/v1/bookings/{reference}/cancel", endpoint(cancel_booking), ["POST"]),
     ("/api/v1/bookings/{reference}/transfer", endpoint(transfer_booking), ["POST"]),
+    ("/api/v1/change-requests", endpoint(list_change_requests), ["GET"]),
+    ("/api/v1/change-requests/{request_id}/comments", endpoint(comment_change_request), ["POST"]),
 ]
 
 _v1_routes = [Route(path, handler, methods=methods) for path, handler, methods in _ROUTES]
