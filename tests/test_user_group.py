@@ -255,3 +255,51 @@ def test_the_page_handler_for_a_comment_meets_the_same_refusal(members, monkeypa
     assert state.row["mine"] == "For"
     run(state.vote("lots"))
     assert state.error and state.row["mine"] == "For"
+
+
+# --- what's new ----------------------------------------------------------------------------------------------
+
+
+def test_release_files_render_sanitised_markdown_and_bad_front_matter_is_named(tmp_path):
+    from atlas_app.services.user_group import releases
+
+    assert [r.version for r in releases.load()][:2] == ["2026.12", "2026.11"]  # the shipped files load
+    (tmp_path / "a.md").write_text("---\nversion: 9.1\ndate: 2030-01-02\ntitle: T\nareas: casework\n"
+                                   "change_requests: 4, #7\n---\n# Big\n\n**bold** <script>alert(1)</script> "
+                                   "[x](javascript:alert(1)) [ok](https://example.org)\n")
+    (r,) = releases.load(tmp_path)
+    assert (r.version, r.areas, r.change_request_ids) == ("9.1", ("casework",), (4, 7))
+    assert "<h2>Big</h2>" in r.html and "<strong>bold</strong>" in r.html
+    assert "<script" not in r.html and "javascript:" not in r.html.replace("[x](javascript:alert(1))", "")
+    assert 'href="https://example.org"' in r.html and "noopener" in r.html
+    (tmp_path / "b.md").write_text("---\nversion: 9.2\ndate: soon\ntitle: T\n---\n")
+    with pytest.raises(releases.ReleaseFileError, match="b.md"):
+        releases.load(tmp_path)
+
+
+def test_whats_new_is_per_user_filtered_by_area_and_shows_a_release_again_when_a_request_ships(
+        members, platform_actor, make_user, monkeypatch):
+    from datetime import date
+
+    from atlas_app.services.user_group import releases
+
+    actor, other = members
+    rid = _raise(actor)
+    fake = (releases.Release("2027.02", date(2027, 2, 1), "Casework things", ("casework",), (), "<p>c</p>"),
+            releases.Release("2027.01", date(2027, 1, 1), "Everyone", ("platform",), (), "<p>p</p>"))
+    monkeypatch.setattr(releases, "all_releases", lambda: fake)
+    contact = actor_for(make_user("hbc.contact", roles=("Contact centre",)))
+    assert [v.version for v in releases.new_since_last_seen(contact)] == ["2027.01"]  # no casework permission
+    assert [v.version for v in releases.new_since_last_seen(actor)] == ["2027.02", "2027.01"]
+    releases.mark_seen(actor)
+    assert releases.new_since_last_seen(actor) == []
+    assert [v.version for v in releases.new_since_last_seen(contact)] == ["2027.01"]  # per user
+    # The service provider ships the request in 2027.01: it is new again, with the request linked.
+    cr.move(platform_actor, rid, "under_review")
+    cr.move(platform_actor, rid, "planned", target_release="2027.01")
+    cr.move(platform_actor, rid, "shipped")
+    (view,) = releases.new_since_last_seen(actor)
+    assert view.version == "2027.01" and [c.id for c in view.change_requests] == [rid]
+    releases.mark_seen(actor)
+    assert releases.new_since_last_seen(actor) == []
+    assert all(not v.is_new for v in releases.list_releases(actor))
