@@ -1,0 +1,92 @@
+"""The demo organisation's reset: it deletes and regenerates only Demo Borough Council's rows; every other
+organisation keeps every row (counted table by table), every audit chain stays valid, and the demo organisation
+comes back with data in every area and its logins."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from sqlalchemy import func, select as sa_select
+from sqlmodel import SQLModel, select
+
+from atlas_app.db import read_session
+from atlas_app.models import (AuditEntry, AuthSession, Booking, CallLog, CourseSession, CourseType, Offer,
+                              Organisation, User)
+from atlas_app.models.casework import Case
+from atlas_app.models.instructors import Instructor, TrainingVehicle
+from atlas_app.services import demo
+from atlas_app.services.platform import audit, auth
+from atlas_app.services.platform.errors import PermissionDenied
+from atlas_app.services.user_group import demo_org
+from conftest import UserInfo, actor_for
+
+
+def _counts(org_ids: list[int]) -> dict[tuple[str, int], int]:
+    """Rows of each organisation in every table (its own rows and those hanging from them by foreign key)."""
+    out = {}
+    with read_session() as s:
+        for table in SQLModel.metadata.sorted_tables:
+            for oid in org_ids:
+                cond = demo_org._owned_condition(table, oid, {})
+                if cond is not None:
+                    out[(table.name, oid)] = s.execute(sa_select(func.count()).select_from(table).where(cond)).scalar()
+    return out
+
+
+def _demo_rows(model, demo_id: int) -> int:
+    with read_session() as s:
+        return s.exec(select(func.count()).select_from(model).where(model.organisation_id == demo_id)).one()
+
+
+def test_a_reset_regenerates_the_demo_organisation_and_touches_no_other(actor):
+    demo.seed_demo()
+    platform = actor_for(_user("platform.admin"))
+    with read_session() as s:
+        orgs = {o.slug: o.id for o in s.exec(select(Organisation)).all()}
+    demo_id = orgs["demo"]
+    others = [oid for slug, oid in orgs.items() if slug != "demo"]
+    assert len(others) == 3  # the service provider, Hartlepool, Essex
+    # A demo visitor is signed in and changes things.
+    demo_admin = _user("demo.admin")
+    session = auth.login("demo.admin", "admin123", "127.0.0.1")
+    assert session.ok
+    before = _counts(others)
+    assert sum(before.values()) > 1000
+    offers_before = _demo_rows(Offer, demo_id)
+
+    started = time.monotonic()
+    report = demo_org.reset(platform)
+    took = time.monotonic() - started
+    assert took < 60 and report.deleted > 1000 and report.users == len(demo.DEMO_USERS["demo"])
+
+    # Every other organisation's rows are as they were; the service provider's trail has the one entry saying who
+    # reset the demo organisation.
+    before[("audit_entry", platform.organisation_id)] += 1
+    assert _counts(others) == before
+    print(f"reset: {report.deleted} rows deleted, regenerated in {took:.1f} s")
+    with read_session() as s:
+        trail = audit.verify_trail(s)
+    assert trail.ok, trail.reason
+    assert trail.for_chain(demo_id).entries_checked >= 1
+    # The demo organisation is back, same id, with its data in every area and its users (new rows).
+    for model in (CourseType, CourseSession, Offer, Booking, CallLog, Instructor, TrainingVehicle, Case):
+        assert _demo_rows(model, demo_id) > 0, model.__name__
+    assert _demo_rows(Offer, demo_id) > offers_before / 2
+    with read_session() as s:
+        assert s.exec(select(AuthSession).where(AuthSession.user_id == demo_admin.id)).first() is None
+    assert demo_org.last_reset_at() is not None
+    with read_session() as s:
+        mine = s.exec(select(AuditEntry).where(AuditEntry.action == "demo_reset")).all()
+    assert {e.organisation_id for e in mine} == {demo_id, platform.organisation_id}
+
+
+def test_only_the_platform_administrator_resets_the_demo_organisation(actor):
+    with pytest.raises(PermissionDenied):
+        demo_org.reset(actor)
+
+
+def _user(username: str):
+    with read_session() as s:
+        u = s.exec(select(User).where(User.username == username)).one()
+    return UserInfo(u.id, u.username, "", u.organisation_id, u.email)
