@@ -17,6 +17,7 @@ from atlas_app.models.casework import Case
 from atlas_app.models.instructors import Instructor, TrainingVehicle
 from atlas_app.services import demo
 from atlas_app.services.platform import audit, auth
+from atlas_app.services.platform.actor import system_actor
 from atlas_app.services.platform.errors import PermissionDenied
 from atlas_app.services.user_group import demo_org
 from conftest import UserInfo, actor_for
@@ -76,6 +77,11 @@ def test_a_reset_regenerates_the_demo_organisation_and_touches_no_other(actor):
     with read_session() as s:
         assert s.exec(select(AuthSession).where(AuthSession.user_id == demo_admin.id)).first() is None
     assert demo_org.last_reset_at() is not None
+    # The browser that was signed in is told why when it lands on the sign-in page.
+    assert demo_org.signed_out_by_reset(session.token) is not None
+    other_session = auth.login("hbc.admin", "admin1234", "127.0.0.1")
+    assert other_session.ok and demo_org.signed_out_by_reset(other_session.token) is None
+    assert auth.resolve(other_session.token) is not None  # other organisations' sessions live on
     with read_session() as s:
         mine = s.exec(select(AuditEntry).where(AuditEntry.action == "demo_reset")).all()
     assert {e.organisation_id for e in mine} == {demo_id, platform.organisation_id}
@@ -90,3 +96,32 @@ def _user(username: str):
     with read_session() as s:
         u = s.exec(select(User).where(User.username == username)).one()
     return UserInfo(u.id, u.username, "", u.organisation_id, u.email)
+
+
+def test_reset_demo_on_the_command_line():
+    from conftest import run_cli
+
+    result = run_cli("reset-demo")
+    assert result.returncode == 0, result.stderr
+    assert "Demo Borough Council reset" in result.stdout
+    assert auth.login("demo.admin", "admin123").ok
+    with read_session() as s:
+        assert audit.verify_trail(s).ok
+        assert [o.slug for o in s.exec(select(Organisation)).all()] == ["demo"]
+
+
+def test_the_sign_in_page_tells_a_demo_user_their_session_ended_with_a_reset(monkeypatch):
+    from atlas_app.ui.staff import login as login_page
+    from state_support import at, run, substate
+
+    demo.seed_organisation("demo")
+    session = auth.login("demo.booking", "booking123", "127.0.0.1")
+    demo_org.reset(system_actor(None, "test"))
+    monkeypatch.setattr(login_page, "request_token", lambda: session.token)
+    state = at(substate(login_page.LoginState), "/login?next=/bookings/sessions")
+    run(state.on_load())
+    assert "Demo Borough Council was reset" in state.notice
+    monkeypatch.setattr(login_page, "request_token", lambda: "someone-else")
+    state = at(substate(login_page.LoginState), "/login?next=/bookings/sessions")
+    run(state.on_load())
+    assert state.notice == ""

@@ -12,6 +12,7 @@ their users) and the sign-in page says when the last reset was.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,7 +21,7 @@ from sqlalchemy import Table, delete, select as sa_select
 from sqlmodel import SQLModel, select
 
 from atlas_app.db import read_session, write_session
-from atlas_app.models import AuditChainHead, AuditEntry, Organisation
+from atlas_app.models import AuditChainHead, AuditEntry, AuthSession, Organisation, User
 from atlas_app.services import demo
 from atlas_app.services.platform import audit, previews
 from atlas_app.services.platform.actor import Actor, system_actor
@@ -60,6 +61,30 @@ def last_reset_at() -> datetime | None:
                                                   AuditEntry.entity == "organisation",
                                                   AuditEntry.action == RESET_ACTION)
                       .order_by(AuditEntry.id.desc())).first()
+
+
+def _fingerprint(token_hash: str) -> str:
+    """What the reset keeps of a session it ended: a hash of the token's hash (no use for signing in), so the
+    sign-in page can tell that browser why it was signed out."""
+    return hashlib.sha256(("atlas-demo-reset:" + token_hash).encode()).hexdigest()[:32]
+
+
+def signed_out_by_reset(raw_token: str | None) -> datetime | None:
+    """When the last reset ended the session of this browser's token (None: it did not)."""
+    if not raw_token:
+        return None
+    oid = organisation_id()
+    if oid is None:
+        return None
+    mark = _fingerprint(hashlib.sha256(raw_token.encode("utf-8")).hexdigest())
+    with read_session() as s:
+        entry = s.exec(select(AuditEntry).where(AuditEntry.organisation_id == oid,
+                                                AuditEntry.entity == "organisation",
+                                                AuditEntry.action == RESET_ACTION)
+                       .order_by(AuditEntry.id.desc())).first()
+    if entry is None or mark not in ((entry.after or {}).get("signed_out") or []):
+        return None
+    return entry.at
 
 
 def _tables() -> list[Table]:
@@ -126,9 +151,13 @@ def reset(actor: Actor) -> ResetReport:
         raise PermissionDenied("Only the platform administrator can reset the demo organisation.")
     started = time.monotonic()
     deleted = 0
+    signed_out: list[str] = []
     with write_session() as s:
         org = s.exec(select(Organisation).where(Organisation.slug == SLUG).with_for_update()).first()
         if org is not None:
+            signed_out = [_fingerprint(h) for h in s.exec(
+                select(AuthSession.token_hash).join(User, User.id == AuthSession.user_id)
+                .where(User.organisation_id == org.id, AuthSession.ended_at.is_(None))).all()]
             deleted = sum(delete_rows(s, org.id).values())
     users = demo.seed_organisation(SLUG)
     seconds = time.monotonic() - started
@@ -140,5 +169,5 @@ def reset(actor: Actor) -> ResetReport:
         audit.record(s, actor, "organisation", org.id, RESET_ACTION, after=details,
                      organisation_id=actor.organisation_id)
         audit.record(s, system_actor(org.id, "reset-demo"), "organisation", org.id, RESET_ACTION,
-                     after={**details, "by": actor.username}, organisation_id=org.id)
+                     after={**details, "by": actor.username, "signed_out": signed_out}, organisation_id=org.id)
     return ResetReport(deleted, users, seconds)

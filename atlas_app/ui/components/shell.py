@@ -156,7 +156,9 @@ def _org_switcher() -> rx.Component:
 
 def _platform_links() -> rx.Component:
     return rx.cond(AuthState.is_platform_admin,
-                   rx.link("Organisations", href="/admin/organisations", size="2", id="nav-organisations"))
+                   rx.hstack(rx.link("Organisations", href="/admin/organisations", size="2", id="nav-organisations"),
+                             rx.link("Demo organisation", href="/admin/demo", size="2", id="nav-demo"),
+                             spacing="3"))
 
 
 def _sign_out() -> rx.Component:
