@@ -303,3 +303,33 @@ def test_whats_new_is_per_user_filtered_by_area_and_shows_a_release_again_when_a
     releases.mark_seen(actor)
     assert releases.new_since_last_seen(actor) == []
     assert all(not v.is_new for v in releases.list_releases(actor))
+
+
+# --- meetings ------------------------------------------------------------------------------------------------
+
+
+def test_a_meeting_puts_requests_on_its_agenda_and_its_decisions_move_them(members, platform_actor):
+    from atlas_app.services.user_group import meetings
+
+    actor, other = members
+    rid = _raise(actor)
+    with pytest.raises(PermissionDenied):
+        meetings.create_meeting(actor, "Spring meeting", "2027-03-04")
+    mid = meetings.create_meeting(platform_actor, "Spring meeting", "2027-03-04")
+    with pytest.raises(ValidationFailed):
+        meetings.add_item(platform_actor, mid, rid, "https://evil.example/phish")
+    item = meetings.add_item(platform_actor, mid, rid, "/bookings/sessions")
+    with pytest.raises(Conflict):
+        meetings.add_item(platform_actor, mid, rid)
+    meetings.save_notes(platform_actor, mid, "Twelve organisations attended.")
+    meetings.decide(platform_actor, item, "under_review", "Worth doing; to be costed.")
+    m = meetings.get_meeting(other, mid)  # members read the meeting
+    assert m.notes == "Twelve organisations attended."
+    (agenda,) = m.items
+    assert agenda.demo_link == "/demo?next=/bookings/sessions" and agenda.status == "under_review"
+    assert agenda.decision == "Worth doing; to be costed." and agenda.next_statuses == []
+    events = cr.get_request(actor, rid).events
+    assert "Spring meeting" in events[-1].note
+    with pytest.raises(PermissionDenied):
+        meetings.decide(actor, item, "planned", "no")
+    assert [r.items for r in meetings.list_meetings(other)] == [1]

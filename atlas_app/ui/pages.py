@@ -8,9 +8,9 @@ from atlas_app.ui.staff.casework import cases, people, places, settings
 from atlas_app.ui.staff.insight import dashboards, letters, reports
 from atlas_app.ui.staff.instructors import calendar, cars, people as instructor_people, workload
 from atlas_app.ui.staff.payments import payments
-from atlas_app.ui.staff.user_group import demo as demo_pages, previews, requests as change_requests, whats_new
+from atlas_app.ui.staff.user_group import demo as demo_pages, meetings, previews, requests as change_requests, whats_new
 
 PUBLIC = (home, booking_wizard, booking_manage, pay_demo, pay_return, demo_pages, not_found)
 STAFF = (login, account, users, roles, audit, logins, outbox, api_tokens, organisations, catalogue, clients, referrals,
          sessions, payments, cases, people, places, settings, calendar, cars, instructor_people, workload, dashboards,
-         letters, reports, change_requests, previews, whats_new, demo_pages)
+         letters, reports, change_requests, previews, whats_new, demo_pages, meetings)

@@ -15,6 +15,7 @@ from atlas_app.ui.components.table import data_table
 from atlas_app.ui.format import london
 from atlas_app.ui.runtime import page
 from atlas_app.ui.session import private, public, require
+from atlas_app.web_session import safe_next
 
 LOGINS = [{"role": d.role, "username": d.username, "password": d.password, "name": d.full_name}
           for d in demo_org.logins()]
@@ -24,9 +25,11 @@ LOGINS = [{"role": d.role, "username": d.username, "password": d.password, "name
 class DemoSignInState(rx.State):
     last_reset: str = ""
     logins: list[dict[str, str]] = LOGINS
+    next_path: str = "/staff"
 
     @rx.event
     async def load(self):
+        self.next_path = safe_next(self.router.url.query_parameters.get("next"), "/staff")
         at = await asyncio.to_thread(demo_org.last_reset_at)
         self.last_reset = london(at) if at is not None else ""
 
@@ -49,7 +52,7 @@ def demo_sign_in_page() -> rx.Component:
                 field("Username", "username", required=True, autocomplete="username", input_id="username"),
                 field("Password", "password", type="password", required=True, autocomplete="current-password",
                       input_id="password"),
-                rx.el.input(type="hidden", name="next", value="/staff"),
+                rx.el.input(type="hidden", name="next", value=DemoSignInState.next_path),
                 rx.button("Sign in to the demo", type="submit", size="3", width="100%", id="sign-in"),
                 spacing="4", width="100%",
             ),

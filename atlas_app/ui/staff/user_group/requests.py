@@ -340,3 +340,66 @@ def change_request_page() -> rx.Component:
     )
     return rx.cond(S.refused != "", rx.callout(S.refused, icon="info", role="status"),
                    rx.cond(S.found, body, rx.callout("No such change request.", icon="info", role="status")))
+
+
+@private
+class MembersState(rx.State):
+    """The platform administrator's list of organisations and whether each is a member of the user group."""
+
+    rows: list[dict[str, str]] = []
+    error: str = ""
+    notice: str = ""
+
+    async def _refresh(self, actor) -> None:
+        from atlas_app.services.platform import organisations
+
+        orgs = await asyncio.to_thread(organisations.list_organisations, actor)
+        members = await asyncio.to_thread(service.member_ids)
+        self.rows = [{"id": str(o.id), "name": o.name, "member": "yes" if o.id in members else "no",
+                      "demo": "yes" if o.slug == service.previews.DEMO_ORG_SLUG else "no"} for o in orgs]
+
+    @rx.event
+    async def load(self):
+        actor = await require(self)
+        self.error = self.notice = ""
+        try:
+            await self._refresh(actor)
+        except AtlasError as exc:
+            self.rows, self.error = [], str(exc)
+
+    @rx.event
+    async def set_member(self, organisation_id: str, on: bool):
+        actor = await require(self)
+        try:
+            await asyncio.to_thread(service.set_member, actor, organisation_id, bool(on))
+            await self._refresh(actor)
+        except AtlasError as exc:
+            self.error, self.notice = str(exc), ""
+            return
+        self.error, self.notice = "", "Membership changed."
+
+
+def _member_switch(r: rx.Var) -> rx.Component:
+    S = MembersState
+    return rx.cond(
+        r["demo"] == "yes", rx.text("Sandbox: never a member", size="1"),
+        rx.cond(r["member"] == "yes",
+                rx.button("Remove", size="1", variant="soft", color_scheme="red", on_click=S.set_member(r["id"], False),
+                          aria_label="Remove " + r["name"].to(str) + " from the user group"),
+                rx.button("Add", size="1", variant="soft", on_click=S.set_member(r["id"], True),
+                          aria_label="Add " + r["name"].to(str) + " to the user group")))
+
+
+@staff_page("/admin/user-group-members", "User group members", on_load=MembersState.load)
+def members_page() -> rx.Component:
+    S = MembersState
+    return rx.vstack(
+        rx.text("Member organisations raise, vote on and comment on change requests, and see every request. "
+                "Only the platform administrator changes who is a member."),
+        form_error(S.error),
+        form_notice(S.notice),
+        data_table(["Organisation", "Member", ""], S.rows, lambda r: [r["name"], r["member"], _member_switch(r)],
+                   caption="User group members", row_id=lambda r: "member-" + r["id"].to(str),
+                   empty="No organisations to show."),
+        spacing="4", width="100%",
+    )
