@@ -8,8 +8,15 @@ from __future__ import annotations
 import re
 
 from playwright.sync_api import expect
-
-from support import ROOT_STATE, at, event, login, path_of, raw_socket_in_page, wait_hydrated
+from support import (
+    ROOT_STATE,
+    at,
+    event,
+    login,
+    path_of,
+    raw_socket_in_page,
+    wait_hydrated,
+)
 
 REQUEST_STATE = f"{ROOT_STATE}.atlas_app___ui___staff___user_group___requests____change_request_state"
 RELEASE = "2026.12"  # atlas_app/releases/2026-12.md

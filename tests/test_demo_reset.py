@@ -7,12 +7,23 @@ from __future__ import annotations
 import time
 
 import pytest
-from sqlalchemy import func, select as sa_select
+from conftest import UserInfo, actor_for
+from sqlalchemy import func
+from sqlalchemy import select as sa_select
 from sqlmodel import SQLModel, select
 
 from atlas_app.db import read_session
-from atlas_app.models import (AuditEntry, AuthSession, Booking, CallLog, CourseSession, CourseType, Offer,
-                              Organisation, User)
+from atlas_app.models import (
+    AuditEntry,
+    AuthSession,
+    Booking,
+    CallLog,
+    CourseSession,
+    CourseType,
+    Offer,
+    Organisation,
+    User,
+)
 from atlas_app.models.casework import Case
 from atlas_app.models.instructors import Instructor, TrainingVehicle
 from atlas_app.services import demo
@@ -20,7 +31,6 @@ from atlas_app.services.platform import audit, auth
 from atlas_app.services.platform.actor import system_actor
 from atlas_app.services.platform.errors import PermissionDenied
 from atlas_app.services.user_group import demo_org
-from conftest import UserInfo, actor_for
 
 
 def _counts(org_ids: list[int]) -> dict[tuple[str, int], int]:
@@ -111,8 +121,9 @@ def test_reset_demo_on_the_command_line():
 
 
 def test_the_sign_in_page_tells_a_demo_user_their_session_ended_with_a_reset(monkeypatch):
-    from atlas_app.ui.staff import login as login_page
     from state_support import at, run, substate
+
+    from atlas_app.ui.staff import login as login_page
 
     demo.seed_organisation("demo")
     session = auth.login("demo.booking", "booking123", "127.0.0.1")

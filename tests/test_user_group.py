@@ -5,15 +5,18 @@ vote per organisation under a race of threads, the service provider's moves, fol
 from __future__ import annotations
 
 import pytest
-from sqlmodel import select
+from conftest import actor_for, all_rows, create_org, create_user, run_threads
 
 from atlas_app.domain.statuses import ChangeRequestStatus as St
 from atlas_app.models import AuditEntry, EmailMessage
 from atlas_app.models.user_group import ChangeRequestComment, ChangeRequestVote
 from atlas_app.services.platform import previews
-from atlas_app.services.platform.errors import Conflict, PermissionDenied, ValidationFailed
+from atlas_app.services.platform.errors import (
+    Conflict,
+    PermissionDenied,
+    ValidationFailed,
+)
 from atlas_app.services.user_group import change_requests as cr
-from conftest import actor_for, all_rows, create_org, create_user, run_threads
 
 COMMENTS = previews.CHANGE_REQUEST_COMMENTS.code
 
@@ -237,8 +240,9 @@ def test_a_comment_through_the_api_is_refused_while_the_preview_is_off(members):
 
 
 def test_the_page_handler_for_a_comment_meets_the_same_refusal(members, monkeypatch):
-    from atlas_app.ui.staff.user_group import requests as page
     from state_support import at, run, signed_in, substate
+
+    from atlas_app.ui.staff.user_group import requests as page
 
     actor, other = members
     rid = _raise(actor)
@@ -283,7 +287,7 @@ def test_whats_new_is_per_user_filtered_by_area_and_shows_a_release_again_when_a
 
     from atlas_app.services.user_group import releases
 
-    actor, other = members
+    actor, _ = members
     rid = _raise(actor)
     fake = (releases.Release("2027.02", date(2027, 2, 1), "Casework things", ("casework",), (), "<p>c</p>"),
             releases.Release("2027.01", date(2027, 1, 1), "Everyone", ("platform",), (), "<p>p</p>"))

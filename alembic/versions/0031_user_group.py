@@ -12,10 +12,9 @@ Revises: 0024
 from collections.abc import Sequence
 
 import sqlalchemy as sa
+
 from alembic import op
-
 from atlas_app.db import UTCDateTime
-
 
 revision: str = '0031'
 down_revision: str | None = '0024'

@@ -55,7 +55,8 @@ CARS = {
                    ("HB21 AUT", "automatic", "Dual controls; hand controls on request")],
     "essex": [("EX70 DRV", "manual", "Dual controls"), ("EX22 AUT", "automatic", "Dual controls"),
               ("EX23 AUT", "automatic", "Dual controls")],
-    "demo": [("DE71 MAN", "manual", "Dual controls"), ("DE22 AUT", "automatic", "Dual controls")],
+    "demo": [("DE71 MAN", "manual", "Dual controls"), ("DE72 MAN", "manual", "Dual controls"),
+             ("DE22 AUT", "automatic", "Dual controls")],
 }
 
 

@@ -19,7 +19,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, select
 
 from atlas_app.db import read_session, utcnow, write_session
-from atlas_app.domain.statuses import CHANGE_REQUEST_LABELS, ChangeRequestStatus as St
+from atlas_app.domain.statuses import CHANGE_REQUEST_LABELS
+from atlas_app.domain.statuses import ChangeRequestStatus as St
 from atlas_app.models import Organisation, User
 from atlas_app.models.user_group import (
     ChangeRequest,
@@ -31,7 +32,12 @@ from atlas_app.models.user_group import (
 )
 from atlas_app.services.platform import audit, bounds, outbox, previews
 from atlas_app.services.platform.actor import Actor
-from atlas_app.services.platform.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from atlas_app.services.platform.errors import (
+    Conflict,
+    NotFound,
+    PermissionDenied,
+    ValidationFailed,
+)
 from atlas_app.services.platform.permissions import Perm
 from atlas_app.services.user_group import AREAS
 from atlas_app.settings import get_settings

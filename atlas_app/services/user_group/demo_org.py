@@ -17,7 +17,8 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Table, delete, select as sa_select
+from sqlalchemy import Table, delete
+from sqlalchemy import select as sa_select
 from sqlmodel import SQLModel, select
 
 from atlas_app.db import read_session, write_session

@@ -13,11 +13,21 @@ from sqlalchemy import func
 from sqlmodel import select
 
 from atlas_app.db import read_session, write_session
-from atlas_app.domain.statuses import CHANGE_REQUEST_LABELS, ChangeRequestStatus as St
-from atlas_app.models.user_group import ChangeRequest, UserGroupAgendaItem, UserGroupMeeting
+from atlas_app.domain.statuses import CHANGE_REQUEST_LABELS
+from atlas_app.domain.statuses import ChangeRequestStatus as St
+from atlas_app.models.user_group import (
+    ChangeRequest,
+    UserGroupAgendaItem,
+    UserGroupMeeting,
+)
 from atlas_app.services.platform import audit, bounds
 from atlas_app.services.platform.actor import Actor
-from atlas_app.services.platform.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from atlas_app.services.platform.errors import (
+    Conflict,
+    NotFound,
+    PermissionDenied,
+    ValidationFailed,
+)
 from atlas_app.services.user_group import change_requests as crs
 
 

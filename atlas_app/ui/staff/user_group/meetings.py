@@ -10,9 +10,16 @@ import reflex as rx
 
 from atlas_app.domain.statuses import CHANGE_REQUEST_LABELS, ChangeRequestStatus
 from atlas_app.services.platform.errors import AtlasError, NotFound
-from atlas_app.services.user_group import change_requests, meetings as service
+from atlas_app.services.user_group import change_requests
+from atlas_app.services.user_group import meetings as service
 from atlas_app.ui.components.forms import field, form_error, form_notice
-from atlas_app.ui.components.kit import coded_badge, section, select_field, submit, textarea_field
+from atlas_app.ui.components.kit import (
+    coded_badge,
+    section,
+    select_field,
+    submit,
+    textarea_field,
+)
 from atlas_app.ui.components.shell import NavItem, register_nav, staff_page
 from atlas_app.ui.components.table import data_table
 from atlas_app.ui.session import private, require

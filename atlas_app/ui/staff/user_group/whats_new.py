@@ -9,7 +9,8 @@ import asyncio
 import reflex as rx
 
 from atlas_app.services.platform.errors import AtlasError
-from atlas_app.services.user_group import AREAS, releases as service
+from atlas_app.services.user_group import AREAS
+from atlas_app.services.user_group import releases as service
 from atlas_app.ui.components.shell import NavItem, register_nav, staff_page
 from atlas_app.ui.session import private, require
 
