@@ -4,8 +4,6 @@ comes back with data in every area and its logins."""
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from conftest import UserInfo, actor_for
 from sqlalchemy import func
@@ -62,20 +60,21 @@ def test_a_reset_regenerates_the_demo_organisation_and_touches_no_other(actor):
     demo_admin = _user("demo.admin")
     session = auth.login("demo.admin", "admin123", "127.0.0.1")
     assert session.ok
+    # The platform administrator is signed in too, acting for the demo organisation.
+    provider = auth.login("platform.admin", "platform123", "127.0.0.1")
+    auth.switch_organisation(auth.resolve(provider.token), demo_id)
+    assert auth.resolve(provider.token).organisation_id == demo_id
     before = _counts(others)
     assert sum(before.values()) > 1000
     offers_before = _demo_rows(Offer, demo_id)
 
-    started = time.monotonic()
-    report = demo_org.reset(platform)
-    took = time.monotonic() - started
-    assert took < 60 and report.deleted > 1000 and report.users == len(demo.DEMO_USERS["demo"])
+    report = demo_org.reset(platform)  # its time is measured in tests/perf/test_demo_reset_bench.py
+    assert report.deleted > 1000 and report.users == len(demo.DEMO_USERS["demo"])
 
     # Every other organisation's rows are as they were; the service provider's trail has the one entry saying who
     # reset the demo organisation.
     before[("audit_entry", platform.organisation_id)] += 1
     assert _counts(others) == before
-    print(f"reset: {report.deleted} rows deleted, regenerated in {took:.1f} s")
     with read_session() as s:
         trail = audit.verify_trail(s)
     assert trail.ok, trail.reason
@@ -92,6 +91,7 @@ def test_a_reset_regenerates_the_demo_organisation_and_touches_no_other(actor):
     other_session = auth.login("hbc.admin", "admin1234", "127.0.0.1")
     assert other_session.ok and demo_org.signed_out_by_reset(other_session.token) is None
     assert auth.resolve(other_session.token) is not None  # other organisations' sessions live on
+    assert auth.resolve(provider.token).organisation_id == demo_id  # the provider's too, still acting for it
     with read_session() as s:
         mine = s.exec(select(AuditEntry).where(AuditEntry.action == "demo_reset")).all()
     assert {e.organisation_id for e in mine} == {demo_id, platform.organisation_id}

@@ -109,7 +109,8 @@ def _owned_condition(table: Table, org_id: int, memo: dict[str, object]):
         for fk in table.foreign_keys:
             parent = fk.column.table
             if parent.name == "organisation":
-                parts.append(fk.parent == org_id)
+                # Not the owner (that is ``organisation_id``): e.g. the organisation a platform administrator's
+                # session acts for. The organisation's row stays, so such a row stays valid and is not deleted.
                 continue
             parent_cond = _owned_condition(parent, org_id, memo)
             if parent_cond is not None:
