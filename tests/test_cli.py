@@ -144,8 +144,8 @@ def test_create_admin_refuses_bad_input(capsys):
 def test_every_area_registers_its_commands_with_their_flags():
     parser = cli.build_parser()
     commands = parser._subparsers._group_actions[0].choices
-    assert set(commands) == {"migrate", "seed-demo", "create-admin", "audit-verify", "send-email", "unlock-user",
-                             "api-token", "import-referrals", "import-gazetteer", "card-provider",
+    assert set(commands) == {"migrate", "seed-demo", "reset-demo", "create-admin", "audit-verify", "send-email",
+                             "unlock-user", "api-token", "import-referrals", "import-gazetteer", "card-provider",
                              "import-installations", "purge", "send-reminders"}
     flags = {name: {o for a in p._actions for o in a.option_strings} - {"-h", "--help"}
              for name, p in commands.items()}
@@ -158,6 +158,7 @@ def test_every_area_registers_its_commands_with_their_flags():
     assert flags["import-installations"] == {"--org"}
     assert flags["unlock-user"] == set()
     assert flags["seed-demo"] == {"--if-empty"}
+    assert flags["reset-demo"] == set()
 
 
 def test_every_command_finds_an_organisation_by_its_slug_whatever_the_case(capsys):

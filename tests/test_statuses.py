@@ -15,6 +15,7 @@ import atlas_app.db
 from atlas_app import dashboard_rollups
 from atlas_app.db import utcnow, write_session
 from atlas_app.domain import statuses as st
+from atlas_app.models.user_group import ChangeRequest
 from atlas_app.domain.statuses import STATUS_COLUMNS, BookingStatus, OfferStatus, PayState, RefundStatus
 from atlas_app.models import Booking, Client, CourseSession, CourseType, Offer, SpecialRequest
 from atlas_app.models.casework import Case, CaseLookup, CaseModule, Demand
@@ -88,6 +89,7 @@ def test_every_status_has_words_for_the_pages():
     assert set(st.OFFER_LABELS) == set(OfferStatus)
     assert set(st.SESSION_LABELS) == set(st.SessionStatus)
     assert set(st.REQUEST_LABELS) == set(st.RequestStatus)
+    assert set(st.CHANGE_REQUEST_LABELS) == set(st.ChangeRequestStatus)
     assert set(st.PAY_STATE_LABELS) == set(PayState)
 
 
@@ -120,7 +122,7 @@ def test_the_database_constraint_lists_exactly_the_enum_values(table, column):
 def test_migration_0016_lists_the_enum_values_of_its_time():
     checks = {(t, c): set(values) for t, c, values in _migration_0016().CHECKS}
     # Tables made by later migrations carry their CHECK from their own migration.
-    later = {("waiting_entry", "status"), ("env_report", "status")}
+    later = {("waiting_entry", "status"), ("env_report", "status"), ("change_request", "status")}
     assert checks == {key: set(enum) for key, enum in STATUS_COLUMNS.items() if key not in later}
 
 
@@ -177,9 +179,13 @@ def one_of_each(org):
                         category_id=category.id, reference="ENV-000001", token_hash="0" * 64)
         s.add(report)
         s.flush()
+        change_request = ChangeRequest(organisation_id=org.id, title="t", problem="p", affects="a",
+                                       frequency="weekly", area="booking")
+        s.add(change_request)
+        s.flush()
         rows = {"waiting_entry": entry, "env_report": report, "booking": booking, "offer": offer, "course_session": session, "payment": payment, "refund": refund,
                 "checkout_attempt": attempt, "payment_plan": plan, "special_request": request, "case_file": case,
-                "case_demand": demand}
+                "case_demand": demand, "change_request": change_request}
         return {table: row.id for table, row in rows.items()}
 
 

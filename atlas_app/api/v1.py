@@ -167,12 +167,17 @@ def _find_sessions(actor: Actor, query: models.SessionQuery) -> list[catalogue.S
                                    status=SessionStatus.SCHEDULED, only_free=query.free_only, limit=SESSION_LIMIT)
 
 
-async def list_sessions(request: Request, actor: Actor) -> Response:
+def _query(request: Request) -> dict[str, str]:
+    """The query parameters (the last of a repeated one), refusing text a database cannot hold."""
     params = dict(request.query_params)
     where = bounds.first_unstorable_text(params)
     if where:
         raise ValidationFailed(f"{where} holds characters that are not text.", {where.split(".", 1)[0]: "not text"})
-    query = models.parse(models.SessionQuery, params, "search")
+    return params
+
+
+async def list_sessions(request: Request, actor: Actor) -> Response:
+    query = models.parse(models.SessionQuery, _query(request), "search")
     rows = await run_in_threadpool(_find_sessions, actor, query)
     return JSONResponse({"sessions": [session_json(r) for r in rows], "count": len(rows)})
 
@@ -301,6 +306,35 @@ async def session_waiting_list(request: Request, actor: Actor) -> Response:
     return JSONResponse({"entries": [r.as_dict() for r in rows], "count": len(rows)})
 
 
+# --- the user group: change requests ------------------------------------------------------------------------
+
+
+def change_request_json(r) -> dict[str, Any]:
+    return {"id": r.id, "title": r.title, "area": r.area, "status": r.status, "organisation": r.organisation_name,
+            "votes_for": r.votes_for, "votes_against": r.votes_against, "comments": r.comments,
+            "your_vote": r.my_vote, "target_release": r.target_release or None, "created_at": _iso(r.created_at)}
+
+
+async def list_change_requests(request: Request, actor: Actor) -> Response:
+    from atlas_app.services.user_group import change_requests
+
+    query = models.parse(models.ChangeRequestQuery, _query(request), "search")
+    rows = await run_in_threadpool(change_requests.list_requests, actor, query.sort, query.status, query.area)
+    return JSONResponse({"change_requests": [change_request_json(r) for r in rows]})
+
+
+async def comment_change_request(request: Request, actor: Actor) -> Response:
+    """A comment on a change request: a feature in preview, refused (403) unless it is on for the organisation."""
+    from atlas_app.services.user_group import change_requests
+
+    request_id = bounds.id_or_none(request.path_params.get("request_id"))
+    if request_id is None:
+        raise NotFound("No such change request.")
+    body = models.parse(models.CommentRequest, await _json_body(request), "comment")
+    await run_in_threadpool(change_requests.comment, actor, request_id, body.body)
+    return JSONResponse({"ok": True}, status_code=201)
+
+
 # --- the operations, the document and the routing ------------------------------------------------------------
 
 
@@ -326,6 +360,10 @@ _REFERENCE = {"reference": {"description": "The booking reference, e.g. HAR-7K2M
                              "schema": {"type": "string", "minLength": 1, "maxLength": 20}}}
 _OFFER_REFERENCE = {"offer_reference": {"description": "The offer reference the police gave, e.g. CLE-260005.",
                                         "schema": {"type": "string", "minLength": 1, "maxLength": 40}}}
+_REQUEST_ID = {"request_id": {"description": "The change request's id.",
+                              "schema": {"type": "integer", "minimum": bounds.MIN_ID, "maximum": bounds.MAX_ID}}}
+_FORBIDDEN = (models.Error, "Not allowed: the organisation is not a member of the user group, the token lacks the "
+                            "permission, or the feature is in preview and not switched on.")
 _SESSION_ID = {"session_id": {"description": "The session's id.",
                               "schema": {"type": "integer", "minimum": bounds.MIN_ID, "maximum": bounds.MAX_ID}}}
 _UNAUTHORISED = (models.Error, "No API token, or the token is unknown or revoked.")
@@ -392,6 +430,15 @@ OPERATIONS: list[Operation] = [
               "Whom a seat on this session is held for, then who would be offered the next freed seat, in order",
               {200: (models.WaitingList, "Up to 200 entries."), 401: _UNAUTHORISED, 404: _NOT_FOUND},
               path_params=_SESSION_ID),
+    Operation("GET", "/api/v1/change-requests", endpoint(list_change_requests), "listChangeRequests",
+              "Every change request of the user group, with its votes",
+              {200: (models.ChangeRequestList, "The change requests."), 401: _UNAUTHORISED, 403: _FORBIDDEN,
+               422: _INVALID},
+              query=models.ChangeRequestQuery),
+    Operation("POST", "/api/v1/change-requests/{request_id}/comments", endpoint(comment_change_request),
+              "commentChangeRequest", "Comment on a change request (a feature in preview)",
+              {201: (models.Added, "Added."), 401: _UNAUTHORISED, 403: _FORBIDDEN, 404: _NOT_FOUND, 422: _INVALID},
+              body=models.CommentRequest, path_params=_REQUEST_ID),
 ]
 
 

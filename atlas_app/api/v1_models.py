@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, ValidationError
 
-from atlas_app.domain.statuses import BookingStatus, OfferStatus, SessionStatus, WaitingStatus
+from atlas_app.domain.statuses import BookingStatus, ChangeRequestStatus, OfferStatus, SessionStatus, WaitingStatus
 from atlas_app.services.booking.referrals import FIELDS, LABELS, REQUIRED
 from atlas_app.services.platform import bounds
 from atlas_app.services.platform.errors import ValidationFailed
@@ -131,6 +131,20 @@ class WaitingListRequest(_Request):
     channel: Literal["email", "sms"] = "email"
 
 
+class ChangeRequestQuery(_Request):
+    """The filters of GET /api/v1/change-requests (query parameters)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    sort: Literal["votes", "status", "area", "newest"] = Field("votes", description="The order of the list.")
+    status: str = Field("", max_length=20, description="Only requests with this status; empty for all.")
+    area: str = Field("", max_length=30, description="Only requests of this area; empty for all.")
+
+
+class CommentRequest(_Request):
+    body: StrictStr = Field(..., min_length=1, max_length=5000)
+
+
 # --- responses ---------------------------------------------------------------------------------------------------
 
 
@@ -230,6 +244,30 @@ class WaitingEntry(_Response):
 class WaitingList(_Response):
     entries: list[WaitingEntry]
     count: int
+
+
+class ChangeRequest(_Response):
+    """A change request of the user group: its text is every member's to see; the raising organisation by name."""
+
+    id: int
+    title: str
+    area: str
+    status: ChangeRequestStatus
+    organisation: str
+    votes_for: int
+    votes_against: int
+    comments: int
+    your_vote: int = Field(description="Your organisation's vote: 1 for, -1 against, 0 none.")
+    target_release: str | None
+    created_at: datetime | None
+
+
+class ChangeRequestList(_Response):
+    change_requests: list[ChangeRequest]
+
+
+class Added(_Response):
+    ok: bool
 
 
 # --- turning pydantic's findings into Atlas's error ----------------------------------------------------------------

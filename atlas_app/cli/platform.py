@@ -1,4 +1,4 @@
-"""Platform commands: ``migrate``, ``seed-demo``, ``create-admin``, ``audit-verify``, ``send-email``."""
+"""Platform commands: ``migrate``, ``seed-demo``, ``reset-demo``, ``create-admin``, ``audit-verify``, ``send-email``."""
 
 from __future__ import annotations
 
@@ -134,6 +134,16 @@ def _send_email(_args) -> int:
     return 0
 
 
+def _reset_demo(_args) -> int:
+    from atlas_app.services.platform.actor import system_actor
+    from atlas_app.services.user_group import demo_org
+
+    report = demo_org.reset(system_actor(None, "cli:reset-demo"))
+    print(f"{demo_org.NAME} reset: {report.deleted} rows deleted, {report.users} demo users made, "
+          f"{report.seconds:.1f} s.")
+    return 0
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("migrate", help="apply database migrations (alembic upgrade head)")
     p.set_defaults(func=_migrate)
@@ -141,6 +151,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("seed-demo", help="load the demo organisations, users and data")
     p.add_argument("--if-empty", action="store_true", help="do nothing when the database already has data")
     p.set_defaults(func=_seed_demo)
+
+    p = sub.add_parser("reset-demo", help="delete and regenerate the demo organisation's data (no other's)")
+    p.set_defaults(func=_reset_demo)
 
     p = sub.add_parser("create-admin", help="create an administrator for an organisation")
     p.add_argument("--org", required=True, help="organisation slug, e.g. hartlepool")

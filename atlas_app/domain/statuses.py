@@ -178,6 +178,24 @@ class ReportStatus(StrEnum):
 
 ENUMS: tuple[type[StrEnum], ...] = (BookingStatus, OfferStatus, SessionStatus, PaymentStatus, RefundStatus, PayState,
                                     CheckoutStatus, PlanStatus, RequestStatus, CaseStatus, DemandClass, ReportStatus)
+class ChangeRequestStatus(StrEnum):
+    """A member organisation's change request: submitted -> under review -> planned (for a target release) -> in
+    preview -> shipped; or declined, with a reason, from any step before shipped."""
+
+    SUBMITTED = "submitted"
+    UNDER_REVIEW = "under_review"
+    PLANNED = "planned"
+    IN_PREVIEW = "in_preview"
+    SHIPPED = "shipped"
+    DECLINED = "declined"
+
+    # Finished: nothing more happens to it.
+    CLOSED = nonmember((SHIPPED, DECLINED))
+
+
+ENUMS: tuple[type[StrEnum], ...] = (BookingStatus, OfferStatus, SessionStatus, PaymentStatus, RefundStatus, PayState,
+                                    CheckoutStatus, PlanStatus, RequestStatus, CaseStatus, DemandClass,
+                                    ChangeRequestStatus)
 
 # The named groups hold the members themselves (written as their values inside the class bodies).
 for _enum in ENUMS:
@@ -268,6 +286,16 @@ STATUS_COLUMNS: dict[tuple[str, str], type[StrEnum]] = {
     ("case_demand", "demand_class"): DemandClass,
     ("waiting_entry", "status"): WaitingStatus,
     ("env_report", "status"): ReportStatus,
+    ("change_request", "status"): ChangeRequestStatus,
+}
+
+CHANGE_REQUEST_LABELS = {
+    ChangeRequestStatus.SUBMITTED: "Submitted",
+    ChangeRequestStatus.UNDER_REVIEW: "Under review",
+    ChangeRequestStatus.PLANNED: "Planned",
+    ChangeRequestStatus.IN_PREVIEW: "In preview",
+    ChangeRequestStatus.SHIPPED: "Shipped",
+    ChangeRequestStatus.DECLINED: "Declined",
 }
 
 

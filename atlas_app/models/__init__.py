@@ -90,3 +90,4 @@ from atlas_app.models import utilities  # noqa: E402,F401  (installations, check
 from atlas_app.models.reminders import ReminderDispatch, ReminderSchedule  # noqa: E402,F401  (reminders)
 from atlas_app.models.outbox import NotifyTemplate  # noqa: E402,F401  (Notify template ids)
 from atlas_app.models import environmental  # noqa: E402,F401  (environmental services reports)
+from atlas_app.models import user_group  # noqa: E402,F401  (previews, change requests, releases seen, meetings)

@@ -17,7 +17,10 @@ from atlas_app.services.platform.users import ensure_default_roles
 from atlas_app.services.platform import organisations
 
 PLATFORM_ORG = ("atlas", "Atlas Service Provider")
-DEMO_ORGS = [("hartlepool", "Hartlepool Borough Council"), ("essex", "Essex County Council")]
+DEMO_ORGS = [("hartlepool", "Hartlepool Borough Council"), ("essex", "Essex County Council"),
+             ("demo", "Demo Borough Council")]
+# Member organisations of the user group from the start (the demo organisation is a sandbox, never a member).
+USER_GROUP_MEMBERS = ("hartlepool", "essex")
 
 # username, full name, role, password
 DEMO_USERS = {
@@ -35,6 +38,16 @@ DEMO_USERS = {
         ("ecc.booking", "Priya Shah", "Booking staff", "booking123"),
         ("ecc.contact", "Tom Reid", "Contact centre", "contact123"),
         ("ecc.manager", "Sara Quinn", "Manager", "manage123"),
+    ],
+    # Demo Borough Council: anyone may sign in and try anything; the platform administrator resets it.
+    "demo": [
+        ("demo.admin", "Dee Admin", "Administrator", "admin123"),
+        ("demo.booking", "Bo King", "Booking staff", "booking123"),
+        ("demo.contact", "Cat Caller", "Contact centre", "contact123"),
+        ("demo.instructor", "Dana Teach", "Instructor", "teach123"),
+        ("demo.caseworker", "Casey Worker", "Case worker", "cases123"),
+        ("demo.manager", "Manny Ger", "Manager", "manage123"),
+        ("demo.readonly", "Reed Only", "Read-only", "read123"),
     ],
 }
 PLATFORM_ADMIN = ("platform.admin", "Pat Morgan", "platform123")
@@ -94,22 +107,41 @@ def seed_demo() -> dict[str, int]:
             for username, full_name, role, password in DEMO_USERS[slug]:
                 created["users"] += _user(s, org, username, full_name, password, roles[role])
         created["organisations"] = len(DEMO_ORGS) + 1
+        from atlas_app.models.user_group import UserGroupMember
+
+        for slug in USER_GROUP_MEMBERS:
+            org = organisations.by_slug(s, slug)
+            if s.get(UserGroupMember, org.id) is None:
+                s.add(UserGroupMember(organisation_id=org.id))
+    seed_area_data()
+    return created
+
+
+def seed_organisation(slug: str) -> int:
+    """Create (or complete) one demo organisation's roles and users, and its data in every area; returns the number
+    of users created. Touches no other organisation (the demo organisation's reset)."""
+    name = dict(DEMO_ORGS)[slug]
+    with write_session() as s:
+        org = _org(s, slug, name)
+        roles = ensure_default_roles(s, org.id)
+        users = sum(_user(s, org, username, full_name, password, roles[role])
+                    for username, full_name, role, password in DEMO_USERS[slug])
+    seed_area_data((slug,))
+    return users
+
+
+def seed_area_data(slugs: tuple[str, ...] | None = None) -> None:
+    """Every area's demo data, for these organisations (all the demo organisations when None)."""
     from atlas_app.services.booking import demo as booking_demo
-
-    booking_demo.seed()
     from atlas_app.services.casework import demo as casework_demo
-
-    casework_demo.seed()
+    from atlas_app.services.insight import dashboards_demo, reports_demo
+    from atlas_app.services.instructors import demo as instructors_demo
     from atlas_app.services.modules.environmental_ticketing import demo as reports_places_demo
 
-    reports_places_demo.seed()
-    from atlas_app.services.instructors import demo as instructors_demo
-
-    instructors_demo.seed()
-    from atlas_app.services.insight import dashboards_demo
-
-    dashboards_demo.seed()
-    from atlas_app.services.insight import reports_demo
-
-    reports_demo.seed()
-    return created
+    booking_demo.seed(slugs)
+    casework_demo.seed(slugs)
+    if slugs is None or "hartlepool" in slugs:
+        reports_places_demo.seed()  # Hartlepool's places and public report categories
+    instructors_demo.seed(slugs)
+    dashboards_demo.seed(slugs)
+    reports_demo.seed(slugs)

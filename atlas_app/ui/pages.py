@@ -13,11 +13,14 @@ from atlas_app.ui.staff.modules.utilities_servicing import compliance as utiliti
 from atlas_app.ui.staff.modules.utilities_servicing import programme as utilities_programme
 from atlas_app.ui.staff.modules.utilities_servicing import setup as utilities_setup
 from atlas_app.ui.staff.payments import payments
+from atlas_app.ui.staff.user_group import demo as demo_pages, meetings, previews, requests as change_requests, whats_new
 
-PUBLIC = (home, booking_wizard, booking_manage, waiting_list, pay_demo, pay_return, report, track, not_found)
+PUBLIC = (home, booking_wizard, booking_manage, waiting_list, pay_demo, pay_return, report, track, demo_pages,
+          not_found)
 STAFF = (login, account, users, roles, audit, logins, outbox, api_tokens, retention, organisations,
          catalogue, clients, referrals, sessions, reminders, staff_waiting_list, payments,
          cases, people, places, settings,
          calendar, cars, instructor_people, workload,
          dashboards, letters, reports,
-         utilities_programme, utilities_compliance, utilities_setup)
+         utilities_programme, utilities_compliance, utilities_setup,
+         change_requests, previews, whats_new, demo_pages, meetings)

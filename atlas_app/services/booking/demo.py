@@ -65,6 +65,20 @@ ORG_GEOGRAPHY = {
         "offer_prefix": "ESX",
         "postcodes": ["CM1 2JE", "CM2 0PP", "SS14 3HG", "SS2 5LZ", "CO3 4AA", "CO1 1XD", "CM7 1AB"],
     },
+    "demo": {
+        "regions": ["Demo North", "Demo South"],
+        "venues": [
+            ("Demo Town Hall", "Demo North", "1 Market Place", "Demoton", "DE1 1AA",
+             "Step-free entrance; hearing loop in the main hall."),
+            ("Riverside Community Centre", "Demo North", "River Walk", "Demoton", "DE1 4RW",
+             "Ground floor; accessible toilet; free parking."),
+            ("Southgate Training Rooms", "Demo South", "Southgate", "Southbury", "DE5 2SG",
+             "Lift to the first floor; induction loop."),
+        ],
+        "force": "Demoshire Police",
+        "offer_prefix": "DEM",
+        "postcodes": ["DE1 1AB", "DE1 2CD", "DE1 4RX", "DE5 2SH", "DE5 3EF", "DE6 1GH"],
+    },
 }
 
 FIRST = ["Amelia", "Oliver", "Isla", "George", "Ava", "Harry", "Mia", "Noah", "Sophie", "Jack", "Grace", "Leo",
@@ -84,6 +98,10 @@ DEMO_OFFERS = {
     "essex": [
         ("ESX-DEMO-0001", date(1982, 8, 21), "CM1 2JE", "NSAC", 60, "Chris", "Sample"),
     ],
+    "demo": [
+        ("DEM-DEMO-0001", date(1984, 5, 9), "DE1 1AB", "NSAC", 60, "Robin", "Tryout"),
+        ("DEM-DEMO-0002", date(1991, 2, 17), "DE5 2SH", "WDU", 40, "Casey", "Preview"),
+    ],
 }
 
 
@@ -93,12 +111,15 @@ def _licence(last: str, dob: date, rng: random.Random) -> str:
            f"{rng.choice('ABCDEFGHJK')}{rng.choice('ABCDEFGHJK')}"
 
 
-def seed() -> None:
+def seed(slugs: tuple[str, ...] | None = None) -> None:
+    """``slugs``: only these organisations (the demo organisation's reset); otherwise every one listed here."""
     rng = random.Random(20261122)
     now = utcnow()
     today = london_date(now)
     with write_session() as s:
         for slug, geo in ORG_GEOGRAPHY.items():
+            if slugs is not None and slug not in slugs:
+                continue
             org = organisations.by_slug(s, slug)
             if org is None or s.exec(select(CourseType.id).where(CourseType.organisation_id == org.id)).first():
                 continue

@@ -18,13 +18,19 @@ DEMO_TEAMS = {
         ("Street Cleansing North", "Street cleansing crew", []),
     ],
     "essex": [("Essex Contact Centre", "Contact centre", ["ecc.contact"])],
+    "demo": [
+        ("Demo Customer Services", "Contact centre", ["demo.caseworker", "demo.contact"]),
+        ("Demo Income Team", "Income team", ["demo.caseworker"]),
+    ],
 }
 
 
-def seed() -> None:
-    """Idempotent: an organisation that already has modules is left alone."""
+def seed(slugs: tuple[str, ...] | None = None) -> None:
+    """Idempotent: an organisation that already has modules is left alone. ``slugs``: only these organisations."""
     with write_session() as s:
         for slug, teams in DEMO_TEAMS.items():
+            if slugs is not None and slug not in slugs:
+                continue
             org = organisations.by_slug(s, slug)
             if org is None or not seed_configuration(s, org.id):
                 continue

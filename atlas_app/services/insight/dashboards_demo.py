@@ -16,7 +16,7 @@ from atlas_app.models.dashboards import CapabilityChangePoint
 from atlas_app.timeutil import at_london, london_date
 from atlas_app.services.platform import organisations
 
-CASEWORKERS = {"hartlepool": "hbc.caseworker", "essex": "ecc.contact"}
+CASEWORKERS = {"hartlepool": "hbc.caseworker", "essex": "ecc.contact", "demo": "demo.caseworker"}
 TITLES = ["Missed bin collection", "Council tax bill query", "Housing benefit change", "Pothole report",
           "Street light out", "Garden waste subscription", "Noise complaint", "Parking permit", "Blue badge renewal",
           "Fly-tipping on footpath"]
@@ -127,12 +127,12 @@ def _seed_bookings(s, org: Organisation, rng: random.Random, now) -> None:
                               received_at=made + timedelta(minutes=5), recorded_by="seed-demo"))
 
 
-def seed() -> None:
-    """Idempotent: an organisation that already has demands (or bookings) keeps them."""
+def seed(slugs: tuple[str, ...] | None = None) -> None:
+    """Idempotent: an organisation that already has demands (or bookings) keeps them. ``slugs``: only these."""
     rng = random.Random(20261127)
     now = utcnow()
     with write_session() as s:
-        for slug in ("hartlepool", "essex"):
+        for slug in slugs if slugs is not None else tuple(CASEWORKERS):
             org = organisations.by_slug(s, slug)
             if org is None:
                 continue

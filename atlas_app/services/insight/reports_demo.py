@@ -18,17 +18,25 @@ from atlas_app.services.booking.offers import CALL_OUTCOMES, CALL_TYPES
 from atlas_app.timeutil import london_date
 from atlas_app.services.platform import organisations
 
-DEMO_SLUGS = ("hartlepool", "essex")
+DEMO_SLUGS = ("hartlepool", "essex", "demo")
 BOOKINGS_PER_ORG = 40
 CALLS_PER_ORG = 240
 
 
-def seed() -> None:
-    letters.seed_templates()
+def seed(slugs: tuple[str, ...] | None = None) -> None:
+    """``slugs``: only these organisations."""
+    if slugs is None:
+        letters.seed_templates()
+    else:
+        with write_session() as s:
+            for slug in slugs:
+                org = organisations.by_slug(s, slug)
+                if org is not None:
+                    letters.ensure_templates(s, org.id)
     rng = random.Random(20261127)
     now = utcnow()
     with write_session() as s:
-        for slug in DEMO_SLUGS:
+        for slug in (s_ for s_ in DEMO_SLUGS if slugs is None or s_ in slugs):
             org = organisations.by_slug(s, slug)
             if org is None or s.exec(select(CallLog.id).where(CallLog.organisation_id == org.id)).first():
                 continue

@@ -42,13 +42,21 @@ PEOPLE = {
         ("Sam O'Brien", "sam.obrien", ["practical"], ["manual", "automatic"], ["SCD", "ODA"], [0, 1, 2, 3, 4], None),
     ],
 }
-BUFFER_MINUTES = {"hartlepool": 30, "essex": 45}
+PEOPLE["demo"] = [
+    ("Dana Teach", "dana.teach", ["classroom"], [], ["NSAC", "NMAC", "WDU"], [0, 1, 2, 3, 4], "demo.instructor"),
+    ("Morgan Drive", "morgan.drive", ["classroom", "practical"], ["manual", "automatic"], ["NSAC", "SCD", "ODA"],
+     [0, 1, 2, 3, 4, 5], None),
+    ("Alex Rivers", "alex.rivers", ["classroom"], [], ["NSAC", "WDU", "RIDE"], [0, 1, 2, 3, 4], None),
+]
+BUFFER_MINUTES = {"hartlepool": 30, "essex": 45, "demo": 30}
 # registration, gearbox, notes (each based at the organisation's venues in turn)
 CARS = {
     "hartlepool": [("HB71 RSC", "manual", "Dual controls"), ("HB72 RSC", "manual", "Dual controls"),
                    ("HB21 AUT", "automatic", "Dual controls; hand controls on request")],
     "essex": [("EX70 DRV", "manual", "Dual controls"), ("EX22 AUT", "automatic", "Dual controls"),
               ("EX23 AUT", "automatic", "Dual controls")],
+    "demo": [("DE71 MAN", "manual", "Dual controls"), ("DE72 MAN", "manual", "Dual controls"),
+             ("DE22 AUT", "automatic", "Dual controls")],
 }
 
 
@@ -76,10 +84,13 @@ def _free_car(s, cars: list[TrainingVehicle], gearbox: str, cs: CourseSession, b
     return None
 
 
-def seed() -> None:
+def seed(slugs: tuple[str, ...] | None = None) -> None:
+    """``slugs``: only these organisations."""
     now = utcnow()
     with write_session() as s:
         for slug, people in PEOPLE.items():
+            if slugs is not None and slug not in slugs:
+                continue
             org = organisations.by_slug(s, slug)
             if org is None:
                 continue

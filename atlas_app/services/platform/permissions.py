@@ -30,6 +30,7 @@ class Perm(StrEnum):
     REPORTS_VIEW = "reports.view"
     LETTERS_MANAGE = "letters.manage"
     SUBJECT_ACCESS = "people.subject_access"
+    CHANGE_REQUESTS = "change_requests.raise"
 
 
 PERMISSION_LABELS: dict[str, str] = {
@@ -53,6 +54,7 @@ PERMISSION_LABELS: dict[str, str] = {
     Perm.REPORTS_VIEW: "Run reports and exports",
     Perm.LETTERS_MANAGE: "Edit letter templates and produce letters",
     Perm.SUBJECT_ACCESS: "Export everything held about a person (subject access request)",
+    Perm.CHANGE_REQUESTS: "Raise change requests and vote on them for the organisation (user group)",
 }
 
 ALL_PERMISSIONS: tuple[str, ...] = tuple(p.value for p in Perm)

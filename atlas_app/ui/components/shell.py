@@ -184,7 +184,11 @@ def _org_switcher() -> rx.Component:
 
 def _platform_links() -> rx.Component:
     return rx.cond(AuthState.is_platform_admin,
-                   rx.link("Organisations", href="/admin/organisations", size="2", id="nav-organisations"))
+                   rx.hstack(rx.link("Organisations", href="/admin/organisations", size="2", id="nav-organisations"),
+                             rx.link("Demo organisation", href="/admin/demo", size="2", id="nav-demo"),
+                             rx.link("User group members", href="/admin/user-group-members", size="2",
+                                     id="nav-user-group-members"),
+                             spacing="3"))
 
 
 def _sign_out() -> rx.Component:

@@ -6,6 +6,7 @@ import reflex as rx
 
 from atlas_app.ui.components.shell import NAV, AuthState, public_shell, staff_page
 from atlas_app.ui.runtime import page
+from atlas_app.ui.staff.user_group.whats_new import WhatsNewBannerState, whats_new_banner
 
 
 @page(route="/", title="Atlas · Book your driver course")
@@ -44,10 +45,11 @@ def _tile(label: str, href: str, icon: str, permission: str | None) -> rx.Compon
     return rx.cond(AuthState.permissions.contains(permission), card) if permission else card
 
 
-@staff_page("/staff", "Home")
+@staff_page("/staff", "Home", on_load=WhatsNewBannerState.load)
 def staff_home() -> rx.Component:
     tiles = [_tile(i.label, i.href, i.icon, i.permission) for _, items in NAV for i in items if i.href != "/staff"]
     return rx.vstack(
+        whats_new_banner(),
         rx.text("Signed in as ", rx.text.strong(AuthState.full_name), " (", AuthState.username, ") for ",
                 AuthState.organisation_name, "."),
         rx.grid(*tiles, columns=rx.breakpoints(initial="1", sm="2", lg="3"), spacing="3", width="100%"),

@@ -18,7 +18,8 @@ from atlas_app.services.platform.errors import ValidationFailed
 from atlas_app.ui.components.forms import field, form_error, form_notice, native_form
 from atlas_app.ui.components.shell import public_shell
 from atlas_app.ui.runtime import page
-from atlas_app.ui.session import clear_staff_state, client_ip, public
+from atlas_app.ui.format import london
+from atlas_app.ui.session import clear_staff_state, client_ip, public, request_token
 
 SIGN_IN_PAUSED = ("Too many failed sign-in attempts have come from your network, so sign-in from it is paused for "
                   "up to 15 minutes. Please try again later.")
@@ -54,6 +55,13 @@ class LoginState(rx.State):
             self.notice = "Your password has been changed. Sign in with the new password."
         elif params.get("unlocked"):
             self.notice = "Your account is unlocked. Sign in with your password."
+        elif params.get("next"):
+            from atlas_app.services.user_group import demo_org
+
+            reset_at = await asyncio.to_thread(demo_org.signed_out_by_reset, request_token())
+            if reset_at is not None:
+                self.notice = (f"{demo_org.NAME} was reset at {london(reset_at)}: its data was made afresh and "
+                               "everyone working in it was signed out. Sign in again with a demo login.")
 
 
 @page(route="/login", title="Sign in · Atlas", on_load=LoginState.on_load)

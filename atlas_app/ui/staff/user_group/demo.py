@@ -1,0 +1,118 @@
+"""/demo: the demo organisation's sign-in page, with a login for each role (they are public: the demo holds only
+generated data) and when it was last reset; /admin/demo: the platform administrator's reset button."""
+
+from __future__ import annotations
+
+import asyncio
+
+import reflex as rx
+
+from atlas_app.services.platform.errors import AtlasError
+from atlas_app.services.user_group import demo_org
+from atlas_app.ui.components.forms import field, form_error, form_notice, native_form
+from atlas_app.ui.components.shell import public_shell, staff_page
+from atlas_app.ui.components.table import data_table
+from atlas_app.ui.format import london
+from atlas_app.ui.runtime import page
+from atlas_app.ui.session import private, public, require
+from atlas_app.web_session import safe_next
+
+LOGINS = [{"role": d.role, "username": d.username, "password": d.password, "name": d.full_name}
+          for d in demo_org.logins()]
+
+
+@public
+class DemoSignInState(rx.State):
+    last_reset: str = ""
+    logins: list[dict[str, str]] = LOGINS
+    next_path: str = "/staff"
+
+    @rx.event
+    async def load(self):
+        self.next_path = safe_next(self.router.url.query_parameters.get("next"), "/staff")
+        at = await asyncio.to_thread(demo_org.last_reset_at)
+        self.last_reset = london(at) if at is not None else ""
+
+
+@page(route="/demo", title=f"{demo_org.NAME} · Atlas", on_load=DemoSignInState.load)
+def demo_sign_in_page() -> rx.Component:
+    return public_shell(
+        rx.heading(f"Try Atlas: {demo_org.NAME}", size="7", as_="h1"),
+        rx.text(f"{demo_org.NAME} is a demonstration organisation full of made-up people, courses, bookings, cases "
+                "and dashboards. Sign in with any of the logins below and try anything: every feature in preview "
+                "is switched on here. Nothing you do reaches a real council, and the service provider resets it "
+                "from time to time, which signs everyone out."),
+        rx.cond(DemoSignInState.last_reset != "",
+                rx.text("Last reset: " + DemoSignInState.last_reset + ".", size="2", id="demo-last-reset")),
+        data_table(["Role", "Username", "Password"], DemoSignInState.logins,
+                   lambda r: [r["role"], rx.code(r["username"]), rx.code(r["password"])],
+                   caption=f"Demo logins for {demo_org.NAME}", row_id=lambda r: "demo-login-" + r["username"].to(str)),
+        native_form(
+            rx.vstack(
+                field("Username", "username", required=True, autocomplete="username", input_id="username"),
+                field("Password", "password", type="password", required=True, autocomplete="current-password",
+                      input_id="password"),
+                rx.el.input(type="hidden", name="next", value=DemoSignInState.next_path),
+                rx.button("Sign in to the demo", type="submit", size="3", width="100%", id="sign-in"),
+                spacing="4", width="100%",
+            ),
+            action="/api/auth/login",
+            method="post",
+            aria_label=f"Sign in to {demo_org.NAME}",
+        ),
+        width="44em",
+    )
+
+
+@private
+class DemoResetState(rx.State):
+    last_reset: str = ""
+    error: str = ""
+    notice: str = ""
+    running: bool = False
+
+    @rx.event
+    async def load(self):
+        actor = await require(self)
+        self.error = "" if actor.is_platform_admin else "Only the platform administrator can reset the demo."
+        at = await asyncio.to_thread(demo_org.last_reset_at)
+        self.last_reset = london(at) if at is not None else "never"
+
+    @rx.event
+    async def reset_demo(self):
+        actor = await require(self)
+        if self.running:
+            return
+        self.running = True
+        try:
+            report = await asyncio.to_thread(demo_org.reset, actor)
+        except AtlasError as exc:
+            self.error, self.notice = str(exc), ""
+            return
+        finally:
+            self.running = False
+        at = await asyncio.to_thread(demo_org.last_reset_at)
+        self.last_reset = london(at) if at is not None else ""
+        self.error = ""
+        self.notice = (f"{demo_org.NAME} reset: {report.deleted:,} rows deleted and made afresh, "
+                       f"{report.users} demo logins, in {report.seconds:.1f} s.")
+
+
+@staff_page("/admin/demo", "Demo organisation", on_load=DemoResetState.load)
+def demo_reset_page() -> rx.Component:
+    S = DemoResetState
+    return rx.vstack(
+        rx.text(f"Resetting {demo_org.NAME} deletes every row of it (people, courses, bookings, cases, audit trail, "
+                "users and their sessions) and generates them afresh. No other organisation is touched. Everyone "
+                "signed in to the demo is signed out and told why when they next sign in."),
+        rx.text("Last reset: " + S.last_reset, id="demo-last-reset"),
+        form_error(S.error),
+        form_notice(S.notice),
+        rx.hstack(
+            rx.button("Reset the demo organisation", on_click=S.reset_demo, loading=S.running, color_scheme="red",
+                      id="reset-demo"),
+            rx.link("Its sign-in page", href="/demo"),
+            spacing="4", align="center", wrap="wrap",
+        ),
+        spacing="4", width="100%",
+    )
