@@ -327,9 +327,7 @@ async def comment_change_request(request: Request, actor: Actor) -> Response:
     """A comment on a change request: a feature in preview, refused (403) unless it is on for the organisation."""
     from atlas_app.services.user_group import change_requests
 
-    request_id = bounds.id_or_none(request.path_params.get("request_id"))
-    if request_id is None:
-        raise NotFound("No such change request.")
+    request_id = bounds.parse_id(request.path_params.get("request_id"), "request_id")
     body = models.parse(models.CommentRequest, await _json_body(request), "comment")
     await run_in_threadpool(change_requests.comment, actor, request_id, body.body)
     return JSONResponse({"ok": True}, status_code=201)
