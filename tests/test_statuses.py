@@ -19,6 +19,7 @@ from atlas_app.domain.statuses import STATUS_COLUMNS, BookingStatus, OfferStatus
 from atlas_app.models import Booking, Client, CourseSession, CourseType, Offer, SpecialRequest
 from atlas_app.models.casework import Case, CaseLookup, CaseModule, Demand
 from atlas_app.models.payments import CheckoutAttempt, Payment, PaymentPlan, Refund
+from atlas_app.models.rent_arrears import RentArrangement, RentTenancy, RentTransaction
 from atlas_app.settings import PROJECT_ROOT
 from conftest import DIALECT
 
@@ -117,7 +118,8 @@ def test_the_database_constraint_lists_exactly_the_enum_values(table, column):
 
 def test_migration_0016_lists_the_enum_values_of_its_time():
     checks = {(t, c): set(values) for t, c, values in _migration_0016().CHECKS}
-    assert checks == {key: set(enum) for key, enum in STATUS_COLUMNS.items()}
+    later = {("rent_transaction", "kind"), ("rent_arrangement", "status")}  # 0033 made these with their CHECKs
+    assert checks == {key: set(enum) for key, enum in STATUS_COLUMNS.items() if key not in later}
 
 
 @pytest.fixture
@@ -162,9 +164,17 @@ def one_of_each(org):
         s.flush()
         demand = Demand(organisation_id=org.id, case_id=case.id, demand_type_id=kind.id, demand_class="failure",
                         received_at=now)
-        s.add(demand)
+        tenancy = RentTenancy(organisation_id=org.id, rent_account="RA-STATUS-1", start_date=date(2025, 1, 1),
+                              weekly_rent_pence=10000)
+        s.add_all([demand, tenancy])
         s.flush()
-        rows = {"booking": booking, "offer": offer, "course_session": session, "payment": payment, "refund": refund,
+        transaction = RentTransaction(organisation_id=org.id, tenancy_id=tenancy.id, external_id="T-STATUS-1",
+                                      posted_on=date(2025, 1, 6), kind="charge", amount_pence=10000)
+        arrangement = RentArrangement(organisation_id=org.id, tenancy_id=tenancy.id, amount_pence=500,
+                                      frequency="weekly", start_on=date(2025, 2, 1))
+        s.add_all([transaction, arrangement])
+        s.flush()
+        rows = {"rent_transaction": transaction, "rent_arrangement": arrangement, "booking": booking, "offer": offer, "course_session": session, "payment": payment, "refund": refund,
                 "checkout_attempt": attempt, "payment_plan": plan, "special_request": request, "case_file": case,
                 "case_demand": demand}
         return {table: row.id for table, row in rows.items()}
@@ -188,7 +198,7 @@ def test_an_unknown_status_written_in_sql_is_refused(one_of_each, table, column)
     with atlas_app.db.get_engine().connect() as conn:
         columns = [c for c in conn.execute(text(f"SELECT * FROM {table} WHERE id = :id"), {"id": row_id}).keys()
                    if c != "id"]
-    unique = {"booking": "reference", "offer": "offer_reference", "checkout_attempt": "idempotency_key"}
+    unique = {"rent_transaction": "external_id", "booking": "reference", "offer": "offer_reference", "checkout_attempt": "idempotency_key"}
     select = ", ".join(":v" if c == column else f"{c} || '-copy'" if c == unique.get(table) else c for c in columns)
     insert = f"INSERT INTO {table} ({', '.join(columns)}) SELECT {select} FROM {table} WHERE id = :id"
     _refused(insert, name, v="bogus", id=row_id)

@@ -143,8 +143,28 @@ class DemandClass(StrEnum):
     FAILURE = "failure"
 
 
+class RentTransactionKind(StrEnum):
+    """A rent account transaction from the rent system. Charges and debit adjustments raise the balance; payments,
+    Housing Benefit and Universal Credit direct payments and credit adjustments lower it."""
+
+    CHARGE = "charge"
+    PAYMENT = "payment"
+    HOUSING_BENEFIT = "housing_benefit"
+    UNIVERSAL_CREDIT = "universal_credit"
+    ADJUSTMENT = "adjustment"
+
+
+class ArrangementStatus(StrEnum):
+    """A payment arrangement: kept so far (active), broken (a due amount was not paid), or ended by the officer."""
+
+    ACTIVE = "active"
+    BROKEN = "broken"
+    ENDED = "ended"
+
+
 ENUMS: tuple[type[StrEnum], ...] = (BookingStatus, OfferStatus, SessionStatus, PaymentStatus, RefundStatus, PayState,
-                                    CheckoutStatus, PlanStatus, RequestStatus, CaseStatus, DemandClass)
+                                    CheckoutStatus, PlanStatus, RequestStatus, CaseStatus, DemandClass,
+                                    RentTransactionKind, ArrangementStatus)
 
 # The named groups hold the members themselves (written as their values inside the class bodies).
 for _enum in ENUMS:
@@ -226,6 +246,8 @@ STATUS_COLUMNS: dict[tuple[str, str], type[StrEnum]] = {
     ("special_request", "status"): RequestStatus,
     ("case_file", "status"): CaseStatus,
     ("case_demand", "demand_class"): DemandClass,
+    ("rent_transaction", "kind"): RentTransactionKind,
+    ("rent_arrangement", "status"): ArrangementStatus,
 }
 
 
