@@ -11,11 +11,23 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, Column, Index, Text, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Column,
+    Index,
+    Text,
+    UniqueConstraint,
+)
 from sqlmodel import Field, SQLModel
 
 from atlas_app.db import UTCDateTime, utcnow
-from atlas_app.domain.statuses import ArrangementStatus, RentTransactionKind, check_name, check_sql
+from atlas_app.domain.statuses import (
+    ArrangementStatus,
+    RentTransactionKind,
+    check_name,
+    check_sql,
+)
 
 
 class RentStage(SQLModel, table=True):

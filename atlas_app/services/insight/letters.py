@@ -36,10 +36,10 @@ from atlas_app.models import (
 )
 from atlas_app.models.letters import LetterTemplate
 from atlas_app.models.payments import Payment
+from atlas_app.services.payments import payment_summaries
 from atlas_app.services.platform import audit, bounds, outbox, templating
 from atlas_app.services.platform.actor import Actor
 from atlas_app.services.platform.errors import NotFound, ValidationFailed
-from atlas_app.services.payments import payment_summaries
 from atlas_app.services.platform.permissions import Perm
 from atlas_app.timeutil import LONDON, london_date, london_midnight
 
@@ -124,16 +124,36 @@ SHIPPED_TEMPLATES: list[tuple[str, str, str, str]] = [
 # --- validating and rendering ------------------------------------------------------------------------------------
 
 
-def check_template(source: str, what: str = "body") -> None:
+# Other families of letters (a module type's): template code prefix -> (merge fields, shipped templates). A module
+# type registers its family when its services are imported; its templates are kept, edited and checked here like
+# the booking letters, against the family's own merge fields.
+FAMILIES: dict[str, tuple[dict[str, dict[str, str]], list[tuple[str, str, str, str]]]] = {}
+
+
+def register_family(prefix: str, fields: dict[str, dict[str, str]],
+                    shipped: list[tuple[str, str, str, str]]) -> None:
+    FAMILIES[prefix] = (fields, shipped)
+
+
+def fields_for(code: str) -> dict[str, dict[str, str]]:
+    """The merge fields a template of this code may use."""
+    for prefix, (fields, _shipped) in FAMILIES.items():
+        if str(code or "").startswith(prefix):
+            return fields
+    return MERGE_FIELDS
+
+
+def check_template(source: str, what: str = "body", fields: dict[str, dict[str, str]] | None = None) -> None:
     """Refuse a template that does not parse, or that names anything but the merge fields (see templating)."""
     if len(source) > MAX_BODY:
         raise ValidationFailed(f"The {what} is longer than {MAX_BODY} characters.", {what: "too long"})
-    templating.check(source, MERGE_FIELDS, what)
+    templating.check(source, fields or MERGE_FIELDS, what)
 
 
-def render(source: str, context: dict[str, Any], what: str = "body") -> str:
-    check_template(source, what)
-    return templating.render(source, context, MERGE_FIELDS, what)
+def render(source: str, context: dict[str, Any], what: str = "body",
+           fields: dict[str, dict[str, str]] | None = None) -> str:
+    check_template(source, what, fields)
+    return templating.render(source, context, fields or MERGE_FIELDS, what)
 
 
 # --- the merge data -------------------------------------------------------------------------------------------
@@ -265,7 +285,8 @@ def ensure_templates(s: Session, organisation_id: int) -> int:
     """Add any shipped template the organisation does not have yet; returns how many were added."""
     have = set(s.exec(select(LetterTemplate.code).where(LetterTemplate.organisation_id == organisation_id)).all())
     added = 0
-    for code, name, subject, body in SHIPPED_TEMPLATES:
+    shipped = list(SHIPPED_TEMPLATES) + [t for _fields, family in FAMILIES.values() for t in family]
+    for code, name, subject, body in shipped:
         if code not in have:
             s.add(LetterTemplate(organisation_id=organisation_id, code=code, name=name, subject=subject, body=body,
                                  updated_by="atlas"))
@@ -307,8 +328,8 @@ def save_template(actor: Actor, code: str, name: str, subject: str, body: str) -
         raise ValidationFailed("The name or subject is too long.", {"name": "too long"})
     if not body.strip():
         raise ValidationFailed("The letter needs some text.", {"body": "required"})
-    check_template(subject, "subject")
-    check_template(body, "body")
+    check_template(subject, "subject", fields_for(code))
+    check_template(body, "body", fields_for(code))
     with write_session() as s:
         row = _template(s, org_id, code)
         before = {"name": row.name, "subject": row.subject, "body": row.body}
