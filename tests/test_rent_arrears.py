@@ -437,3 +437,56 @@ def test_letter_pdf_and_templates_are_editable(actor, worker, tmp_path):
         letters.save_template(actor, "rent_reminder", "Reminder", "x", "{{ booking.reference }}")
     with pytest.raises(ValidationFailed):
         letters.save_template(actor, "booking_confirmation", "Booking", "x", "{{ tenancy.balance }}")
+
+
+# --- the pages' states ----------------------------------------------------------------------------------------
+
+
+def test_caseload_and_tenancy_states(monkeypatch, worker, essex, tmp_path):
+    from state_support import signed_in, substate
+    from state_support import run as run_handler
+
+    from atlas_app.ui.staff.modules.rent_arrears import caseload as caseload_page
+    from atlas_app.ui.staff.modules.rent_arrears import tenancy as tenancy_page
+
+    tid = tenancy(worker, "RA100", 100001, patch="North")
+    tenancy(worker, "RA200", 100002, patch="South")
+    imports.import_transactions(worker, write(tmp_path, weeks_of("RA100", START, 3, 0) +
+                                              weeks_of("RA200", START, 3, 7_000)), as_of=START + timedelta(days=20))
+    signed_in(monkeypatch, worker, caseload_page, tenancy_page)
+    load = substate(caseload_page.CaseloadState)
+    run_handler(load.load())
+    assert [r["account"] for r in load.rows] == ["RA100", "RA200"]
+    assert load.rows[0]["stage"] == "Reminder letter" and load.rows[0]["contact"] == "never"
+    assert {m["k"] for m in load.measures} >= {"Total arrears", "Contacts that were failure demand"}
+    run_handler(load.filter({"stage": "none", "patch": "", "q": ""}))
+    assert [r["account"] for r in load.rows] == ["RA200"]
+    run_handler(load.filter({"stage": "", "patch": "North", "q": ""}))
+    assert [r["account"] for r in load.rows] == ["RA100"]
+
+    page = substate(tenancy_page.TenancyState)
+    page.router.page.params["id"] = str(tid)
+    run_handler(page.load())
+    assert page.found and page.account == "RA100" and page.case_ref and page.letters
+    query = next(d["id"] for d in page.demand_types if d["name"].startswith("Query about an arrears letter"))
+    run_handler(page.log_contact({"demand_type_id": query, "note": "Confused by the letter", "demand_class": "",
+                                  "channel_id": ""}))
+    assert page.error == "" and page.notice == "Contact logged on the case."
+    assert row(tid).last_contact_at is not None
+    run_handler(page.log_contact({"demand_type_id": query, "note": ""}))
+    assert page.error == "Say what was discussed."
+    run_handler(page.add_arrangement({"amount": "25", "frequency": "weekly", "start_on": "2025-02-03"}))
+    assert page.notice == "Arrangement recorded." and page.arrangements[0]["status"] == "active"
+
+    # Another organisation's officer opening this tenancy's URL finds nothing, and cannot log on it.
+    signed_in(monkeypatch, essex, caseload_page, tenancy_page)
+    theirs = substate(tenancy_page.TenancyState)
+    theirs.router.page.params["id"] = str(tid)
+    run_handler(theirs.load())
+    assert not theirs.found and theirs.account == ""
+    theirs.tenancy_id = str(tid)
+    run_handler(theirs.log_contact({"demand_type_id": query, "note": "x"}))
+    assert theirs.error == "No such tenancy."
+    other_load = substate(caseload_page.CaseloadState)
+    run_handler(other_load.load())
+    assert other_load.rows == []

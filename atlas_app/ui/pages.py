@@ -8,8 +8,10 @@ from atlas_app.ui.staff.casework import cases, people, places, settings
 from atlas_app.ui.staff.insight import dashboards, letters, reports
 from atlas_app.ui.staff.instructors import calendar, cars, people as instructor_people, workload
 from atlas_app.ui.staff.payments import payments
+from atlas_app.ui.staff.modules.customer_interactions import contact as ci_contact
+from atlas_app.ui.staff.modules.rent_arrears import caseload as rent_caseload, tenancy as rent_tenancy
 
 PUBLIC = (home, booking_wizard, booking_manage, pay_demo, pay_return, not_found)
 STAFF = (login, account, users, roles, audit, logins, outbox, api_tokens, organisations, catalogue, clients, referrals,
          sessions, payments, cases, people, places, settings, calendar, cars, instructor_people, workload, dashboards,
-         letters, reports)
+         letters, reports, rent_caseload, rent_tenancy, ci_contact)
