@@ -54,7 +54,7 @@ from atlas_app.services.casework.people import (
 from atlas_app.services.insight import letters
 from atlas_app.services.modules.rent_arrears import CODE
 from atlas_app.services.modules.rent_arrears.arrears import FREQUENCIES, PAYMENT_KINDS
-from atlas_app.services.platform import audit, bounds
+from atlas_app.services.platform import audit, bounds, templating
 from atlas_app.services.platform.actor import Actor
 from atlas_app.services.platform.errors import Conflict, NotFound, ValidationFailed
 from atlas_app.services.platform.permissions import Perm
@@ -582,8 +582,10 @@ def produce_letter(s: Session, actor: Actor | None, org_id: int, tenancy: RentTe
     if template is None or not template.is_active:
         return None
     context = letter_context(s, org_id, tenancy, stage.name if stage else "", arrangement)
-    subject = letters.render(template.subject, context, "subject", RENT_FIELDS)
-    body = letters.render(template.body, context, "body", RENT_FIELDS)
+    # ``templating.render`` checks the template against the merge fields and compiles it once (it keeps the
+    # compiled templates), so a recompute producing many letters of one template compiles it once.
+    subject = templating.render(template.subject, context, RENT_FIELDS, "subject")
+    body = templating.render(template.body, context, RENT_FIELDS, "body")
     row = RentLetter(organisation_id=org_id, tenancy_id=tenancy.id, case_id=case.id,
                      stage_id=stage.id if stage else None, template_code=code, subject=subject[:300], body=body)
     s.add(row)
