@@ -490,3 +490,19 @@ def test_caseload_and_tenancy_states(monkeypatch, worker, essex, tmp_path):
     other_load = substate(caseload_page.CaseloadState)
     run_handler(other_load.load())
     assert other_load.rows == []
+
+
+@pytest.mark.parametrize("parallel", [False, True])
+def test_a_repeated_id_is_written_once_and_the_reader_process_gives_the_same(worker, tmp_path, parallel):
+    tid = tenancy(worker, "RA100", 100001)
+    rows = weeks_of("RA100", START, 30, 9_000)
+    rows.append(rows[0])  # the rent system sent one transaction twice
+    rows.append(("RA100-ODD", "RA100", "2025-02-03", "Housing Benefit", "", "15.00"))  # spelt out
+    report = imports.import_transactions(worker, write(tmp_path, rows), as_of=START + timedelta(days=7 * 30),
+                                         batch_size=7, parallel=parallel)
+    assert (report.rows_read, report.inserted, report.already_imported) == (62, 61, 1)
+    assert row(tid).balance_pence == 30 * 1_000 - 1_500
+    bad = rows[:5] + [("Q1", "RA100", "2025-13-01", "charge", "", "1")] + rows[5:20]
+    with pytest.raises(imports.ImportRefused) as caught:
+        imports.import_transactions(worker, write(tmp_path, bad, "bad.csv"), batch_size=4, parallel=parallel)
+    assert caught.value.report.errors == ["line 7: date '2025-13-01' is not a date (YYYY-MM-DD or DD/MM/YYYY)"]

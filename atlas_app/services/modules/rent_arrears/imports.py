@@ -15,8 +15,9 @@ All or nothing: the whole file is one transaction; one malformed row refuses it 
 malformed row is named with its line (the first ``MAX_REPORTED_ERRORS``). Idempotent: a transaction id already
 imported is skipped (the rent system's transactions do not change; a correction comes as an adjustment), so
 importing the same file again changes nothing. Bounded memory: rows are read as a stream and written in batches
-(``executemany`` on SQLite; ``COPY`` into a temporary staging table and one ``INSERT … ON CONFLICT DO NOTHING`` per
-batch on PostgreSQL); only the organisation's rent accounts are held (one entry per tenancy). After the file is in,
+(``executemany … ON CONFLICT DO NOTHING`` on SQLite; on PostgreSQL one look-up of the batch's ids and a ``COPY``
+of the new rows); only the organisation's rent accounts are held (one entry per tenancy). Large files are read in a
+second process, so parsing overlaps the database work. After the file is in,
 ``recompute`` works out every tenancy's figures and stages.
 """
 
@@ -24,6 +25,8 @@ from __future__ import annotations
 
 import csv
 import io
+import multiprocessing
+import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -44,6 +47,7 @@ from atlas_app.services.platform.errors import ValidationFailed
 from atlas_app.services.platform.permissions import Perm
 
 BATCH_SIZE = 20_000
+PARALLEL_MIN_BYTES = 4 << 20
 MAX_REPORTED_ERRORS = 200
 MAX_AMOUNT_PENCE = 100_000_00
 JOB_KIND = "rent_transactions"
@@ -124,76 +128,139 @@ def parse_day(text: str) -> date | None:
     return None
 
 
-def _rows(path: Path, report: ImportReport) -> Iterator[tuple[int, list[str], dict[str, int]]]:
+def _header(path: Path) -> dict[str, int]:
+    """The column of each name, from the header row; refuses a file without one of the required columns."""
+    with path.open("r", encoding="utf-8-sig", newline="") as fh:
+        header = next(csv.reader(fh), None)
+    if header is None:
+        raise ValidationFailed("The file is empty.", {"file": "empty"})
+    where = {_key(h): i for i, h in enumerate(header)}
+    missing = [c for c in REQUIRED if c not in where]
+    if missing:
+        raise ValidationFailed(f"The header row has no {', '.join(missing)} column; the columns are "
+                               f"{', '.join(COLUMNS)}.", {"file": "header"})
+    return where
+
+
+@dataclass
+class _Batch:
+    # (transaction id, the row: a line of COPY text on PostgreSQL, a tuple on SQLite)
+    rows: list[tuple[str, Any]]
+    read: int
+    errors: list[tuple[int, str]]
+
+
+def _row_problems(fields: list[str], where: dict[str, int], accounts: dict[str, int]) -> str:
+    """What is wrong with a row the fast path refused (every problem, in words)."""
+    ext = fields[where["transaction_id"]].strip()
+    account = fields[where["rent_account"]].strip().upper()
+    kind = KINDS.get(_key(fields[where["type"]]))
+    amount = parse_amount(fields[where["amount"]])
+    problems = []
+    if not ext or len(ext) > 40:
+        problems.append("transaction_id is missing" if not ext else "transaction_id is longer than 40 characters")
+    if accounts.get(account) is None:
+        problems.append(f"no tenancy has rent account '{account[:30]}'" if account else "rent_account is missing")
+    if parse_day(fields[where["date"]]) is None:
+        problems.append(f"date '{fields[where['date']][:20]}' is not a date (YYYY-MM-DD or DD/MM/YYYY)")
+    if kind is None:
+        problems.append(f"type '{fields[where['type']][:30]}' is not charge, payment, housing_benefit, "
+                        "universal_credit or adjustment")
+    if amount is None:
+        problems.append(f"amount '{fields[where['amount']][:20]}' is not pounds and pence")
+    elif abs(amount) > MAX_AMOUNT_PENCE:
+        problems.append("amount is more than £100,000")
+    elif kind is not None and kind != "adjustment" and amount < 0:
+        problems.append("only an adjustment can be negative")
+    return "; ".join(problems) or "malformed"
+
+
+def _batches(path: Path, where: dict[str, int], accounts: dict[str, int], org_id: int, job_id: int, pg: bool,
+             batch_size: int) -> Iterator[_Batch]:
+    """The file's rows in batches, good rows turned into rows to write and malformed rows into messages."""
+    width = max(where.values()) + 1
+    c_ext, c_acc, c_day, c_type, c_amount = (where[c] for c in ("transaction_id", "rent_account", "date", "type",
+                                                                "amount"))
+    c_method = where.get("method")
+    kinds, get_account, day_of, amount_of = KINDS, accounts.get, parse_day, parse_amount
+    rows: list[tuple[str, Any]] = []
+    errors: list[tuple[int, str]] = []
+    read = 0
     with path.open("r", encoding="utf-8-sig", newline="") as fh:
         reader = csv.reader(fh)
-        header = next(reader, None)
-        if header is None:
-            raise ValidationFailed("The file is empty.", {"file": "empty"})
-        where = {_key(h): i for i, h in enumerate(header)}
-        missing = [c for c in REQUIRED if c not in where]
-        if missing:
-            raise ValidationFailed(f"The header row has no {', '.join(missing)} column; the columns are "
-                                   f"{', '.join(COLUMNS)}.", {"file": "header"})
+        next(reader, None)
         for fields in reader:
             if not fields or fields == [""]:
                 continue
-            yield reader.line_num, fields, where
+            read += 1
+            if len(fields) < width:
+                errors.append((reader.line_num, f"{len(fields)} columns where the header has {width}"))
+                continue
+            ext = fields[c_ext].strip()
+            tenancy = get_account(fields[c_acc].strip().upper())
+            posted = day_of(fields[c_day])
+            kind = kinds.get(fields[c_type].strip().lower()) or kinds.get(_key(fields[c_type]))
+            amount = amount_of(fields[c_amount])
+            if (tenancy is None or posted is None or kind is None or amount is None or not ext or len(ext) > 40
+                    or abs(amount) > MAX_AMOUNT_PENCE or (amount < 0 and kind != "adjustment")):
+                errors.append((reader.line_num, _row_problems(fields, where, accounts)))
+                continue
+            method = fields[c_method].strip()[:30] if c_method is not None else ""
+            signed = amount if kind == "charge" or kind == "adjustment" else -amount
+            if pg:
+                rows.append((ext, f"{org_id}\t{tenancy}\t{_copy_text(ext)}\t{posted.isoformat()}\t{kind}\t"
+                                  f"{_copy_text(method)}\t{signed}\t{job_id}\n"))
+            else:
+                rows.append((ext, (org_id, tenancy, ext, posted.isoformat(), kind, method, signed, job_id)))
+            if len(rows) >= batch_size:
+                yield _Batch(rows, read, errors)
+                rows, errors, read = [], [], 0
+    if rows or errors or read:
+        yield _Batch(rows, read, errors)
 
 
-def _parse(path: Path, accounts: dict[str, int], report: ImportReport, org_id: int, job_id: int,
-           pg: bool, batch_size: int) -> Iterator[list[Any]]:
-    """Batches of good rows (COPY lines on PostgreSQL, tuples on SQLite); malformed rows go into the report."""
-    batch: list[Any] = []
-    width = None
-    for line, fields, where in _rows(path, report):
-        if width is None:
-            width = max(where.values()) + 1
-        report.rows_read += 1
-        if len(fields) < width:
-            report.error(line, f"{len(fields)} columns where the header has {width}")
-            continue
-        ext = fields[where["transaction_id"]].strip()
-        account = fields[where["rent_account"]].strip().upper()
-        posted = parse_day(fields[where["date"]])
-        kind = KINDS.get(_key(fields[where["type"]]))
-        method = fields[where["method"]].strip()[:30] if "method" in where else ""
-        amount = parse_amount(fields[where["amount"]])
-        problems = []
-        if not ext or len(ext) > 40:
-            problems.append("transaction_id is missing" if not ext else "transaction_id is longer than 40 characters")
-        tenancy = accounts.get(account)
-        if tenancy is None:
-            problems.append(f"no tenancy has rent account '{account[:30]}'" if account else "rent_account is missing")
-        if posted is None:
-            problems.append(f"date '{fields[where['date']][:20]}' is not a date (YYYY-MM-DD or DD/MM/YYYY)")
-        if kind is None:
-            problems.append(f"type '{fields[where['type']][:30]}' is not charge, payment, housing_benefit, "
-                            "universal_credit or adjustment")
-        if amount is None:
-            problems.append(f"amount '{fields[where['amount']][:20]}' is not pounds and pence")
-        elif abs(amount) > MAX_AMOUNT_PENCE:
-            problems.append("amount is more than £100,000")
-        elif kind is not None and kind != "adjustment" and amount < 0:
-            problems.append("only an adjustment can be negative")
-        if problems:
-            report.error(line, "; ".join(problems))
-            continue
-        signed = amount if kind in ("charge", "adjustment") else -amount
-        if pg:
-            batch.append(f"{org_id}\t{tenancy}\t{_copy_text(ext)}\t{posted.isoformat()}\t{kind}\t"
-                         f"{_copy_text(method)}\t{signed}\t{job_id}\n")
-        else:
-            batch.append((org_id, tenancy, ext, posted.isoformat(), kind, method, signed, job_id))
-        if len(batch) >= batch_size:
-            yield batch
-            batch = []
-    if batch:
-        yield batch
+def _produce(send, args: tuple) -> None:
+    """In the reader process: send each batch, then None; or the failure's text."""
+    try:
+        for batch in _batches(*args):
+            send.send(batch)
+        send.send(None)
+    except BaseException as exc:  # noqa: BLE001 - reported to the importing process
+        send.send(f"{type(exc).__name__}: {exc}")
+    finally:
+        send.close()
+
+
+def _batches_from_reader_process(args: tuple) -> Iterator[_Batch]:
+    """``_batches`` run in a second process, so that reading the file overlaps writing to the database; the pipe
+    holds little, so the reader stays a batch or two ahead (memory stays bounded)."""
+    ctx = multiprocessing.get_context("fork")
+    recv, send = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=_produce, args=(send, args), name="rent-reader", daemon=True)
+    proc.start()
+    send.close()
+    try:
+        while True:
+            try:
+                item = recv.recv()
+            except EOFError:
+                raise RuntimeError("the file reader stopped unexpectedly") from None
+            if item is None:
+                return
+            if isinstance(item, str):
+                raise RuntimeError(f"reading the file failed: {item}")
+            yield item
+    finally:
+        recv.close()
+        if proc.is_alive():
+            proc.terminate()
+        proc.join(10)
 
 
 def _copy_text(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("\t", " ").replace("\n", " ").replace("\r", " ")
+    if "\\" in text or "\t" in text or "\n" in text or "\r" in text:
+        return text.replace("\\", "\\\\").replace("\t", " ").replace("\n", " ").replace("\r", " ")
+    return text
 
 
 class _Writer:
@@ -201,31 +268,35 @@ class _Writer:
         self.conn = session.connection()
         self.dbapi = self.conn.connection.driver_connection
         self.pg = self.conn.dialect.name == "postgresql"
-        self.staged = False
+        self.org_id = org_id
         if self.pg:
             with self.dbapi.cursor() as cur:
                 cur.execute("SELECT pg_advisory_xact_lock(%s, %s)", (_LOCK_KEY, org_id))
 
-    def write(self, batch: list[Any]) -> int:
-        """Write one batch; returns how many rows were new."""
+    def write(self, batch: list[tuple[str, Any]]) -> int:
+        """Write one batch, leaving out the transactions already imported (and repeats within the batch); returns
+        how many rows were new."""
         cols = ", ".join(STAGE_COLUMNS)
         if self.pg:
+            # This organisation's rent imports take turns (the advisory lock), so no other import can add one of
+            # these ids between the look-up and the COPY.
             with self.dbapi.cursor() as cur:
-                if not self.staged:
-                    cur.execute(f"CREATE TEMP TABLE rent_txn_stage ON COMMIT DROP AS SELECT {cols} "
-                                "FROM rent_transaction WITH NO DATA")
-                    self.staged = True
-                with cur.copy(f"COPY rent_txn_stage ({cols}) FROM STDIN") as copy:
-                    copy.write("".join(batch))
-                cur.execute(f"INSERT INTO rent_transaction ({cols}) SELECT {cols} FROM rent_txn_stage "
-                            "ON CONFLICT (organisation_id, external_id) DO NOTHING")
-                inserted = cur.rowcount
-                cur.execute("TRUNCATE rent_txn_stage")
-                return inserted
+                cur.execute("SELECT external_id FROM rent_transaction WHERE organisation_id = %s "
+                            "AND external_id = ANY(%s)", (self.org_id, [ext for ext, _line in batch]))
+                seen = {ext for (ext,) in cur.fetchall()}
+                fresh = []
+                for ext, line in batch:
+                    if ext not in seen:
+                        seen.add(ext)
+                        fresh.append(line)
+                if fresh:
+                    with cur.copy(f"COPY rent_transaction ({cols}) FROM STDIN") as copy:
+                        copy.write("".join(fresh))
+                return len(fresh)
         cur = self.dbapi.cursor()
         before = self.dbapi.total_changes
         cur.executemany(f"INSERT INTO rent_transaction ({cols}) VALUES ({', '.join('?' * len(STAGE_COLUMNS))}) "
-                        "ON CONFLICT (organisation_id, external_id) DO NOTHING", batch)
+                        "ON CONFLICT (organisation_id, external_id) DO NOTHING", [row for _ext, row in batch])
         inserted = self.dbapi.total_changes - before
         cur.close()
         return inserted
@@ -254,9 +325,11 @@ def _finish(job_id: int, report: ImportReport, status: str, failure: str = "") -
 
 def import_transactions(actor: Actor, path: str | Path, *, filename: str = "", batch_size: int = BATCH_SIZE,
                         recompute_after: bool = True, as_of: date | None = None,
-                        progress: Callable[[int], None] | None = None) -> ImportReport:
+                        progress: Callable[[int], None] | None = None, parallel: bool | None = None
+                        ) -> ImportReport:
     """Import one file of rent transactions for the actor's organisation (see the module notes), then (unless
-    ``recompute_after`` is False) recompute the tenancies' figures and stages as of ``as_of`` (default today)."""
+    ``recompute_after`` is False) recompute the tenancies' figures and stages as of ``as_of`` (default today). Large
+    files are read in a second process when ``parallel`` (by default: files of 4 MB or more on two or more cores)."""
     actor.require(Perm.CASES_MANAGE)
     org_id = actor.require_org()
     path = Path(path)
@@ -271,11 +344,18 @@ def import_transactions(actor: Actor, path: str | Path, *, filename: str = "", b
     report.job_id = _job(actor, org_id, filename)
     started = time.perf_counter()
     try:
+        where = _header(path)
         with write_session() as s:
             writer = _Writer(s, org_id)
-            for batch in _parse(path, accounts, report, org_id, report.job_id, writer.pg, batch_size):
-                if not report.error_count:
-                    report.inserted += writer.write(batch)
+            args = (path, where, accounts, org_id, report.job_id, writer.pg, batch_size)
+            if parallel is None:
+                parallel = (os.cpu_count() or 1) > 1 and path.stat().st_size >= PARALLEL_MIN_BYTES
+            for batch in (_batches_from_reader_process(args) if parallel else _batches(*args)):
+                report.rows_read += batch.read
+                for line, message in batch.errors:
+                    report.error(line, message)
+                if batch.rows and not report.error_count:
+                    report.inserted += writer.write(batch.rows)
                 if progress:
                     progress(report.rows_read)
             if report.error_count:

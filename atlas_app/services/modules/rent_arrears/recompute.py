@@ -98,8 +98,11 @@ def recompute(actor: Actor, as_of: date | None = None) -> RecomputeReport:
         s.execute(text(EMPTY_SQL), {"org": org_id, "as_of": p["as_of"]})
         report.tenancies = s.exec(select(func.count()).select_from(RentTenancy)
                                   .where(RentTenancy.organisation_id == org_id)).one()
-        kept = _arrangements(s, actor, org_id, module.id, as_of, report)
-        _stages(s, actor, org_id, module.id, as_of, kept, report)
+        pending: list[audit.Pending] = []
+        templates: dict = {}
+        kept = _arrangements(s, actor, org_id, module.id, as_of, report, pending, templates)
+        _stages(s, actor, org_id, module.id, as_of, kept, report, pending, templates)
+        audit.record_many(s, actor, pending, organisation_id=org_id)
         audit.record(s, actor, "rent_recompute", as_of.isoformat(), "recomputed",
                      after={"tenancies": report.tenancies, "moved": report.moved, "cleared": report.cleared,
                             "broken": report.broken, "letters": report.letters})
@@ -107,7 +110,8 @@ def recompute(actor: Actor, as_of: date | None = None) -> RecomputeReport:
     return report
 
 
-def _arrangements(s, actor, org_id: int, module_id: int, as_of: date, report: RecomputeReport) -> set[int]:
+def _arrangements(s, actor, org_id: int, module_id: int, as_of: date, report: RecomputeReport, pending: list,
+                  templates: dict) -> set[int]:
     """Check every active arrangement; break the broken ones (raising their case). Returns the tenancy ids whose
     arrangement is being kept."""
     active = s.exec(select(RentArrangement).where(RentArrangement.organisation_id == org_id,
@@ -134,11 +138,12 @@ def _arrangements(s, actor, org_id: int, module_id: int, as_of: date, report: Re
             s.add(arrangement)
             tenancy = s.get(RentTenancy, tid)
             tenancy.arrangement_broken = True
-            case = ensure_case(s, actor, org_id, module_id, tenancy)
+            case = ensure_case(s, actor, org_id, module_id, tenancy, pending)
             s.add(Activity(organisation_id=org_id, case_id=case.id, occurred_at=utcnow(),
                            note=f"Arrangement broken on {check.broken_on:%d/%m/%Y}: "
                                 f"{check.paid_pence / 100:.2f} paid of {check.due_pence / 100:.2f} due"))
-            if produce_letter(s, actor, org_id, tenancy, case, "rent_arrangement_broken", arrangement=arrangement):
+            if produce_letter(s, actor, org_id, tenancy, case, "rent_arrangement_broken", arrangement=arrangement,
+                              pending=pending, templates=templates):
                 report.letters += 1
             review = _intention_type(s, org_id, module_id, "Review arrangement")
             if review is not None:
@@ -159,7 +164,8 @@ def _intention_type(s, org_id: int, module_id: int, name: str) -> int | None:
                                               CaseLookup.is_active == True)).first()
 
 
-def _stages(s, actor, org_id: int, module_id: int, as_of: date, kept: set[int], report: RecomputeReport) -> None:
+def _stages(s, actor, org_id: int, module_id: int, as_of: date, kept: set[int], report: RecomputeReport,
+            pending: list, templates: dict) -> None:
     stages = active_stages(s, org_id)
     if not stages:
         return
@@ -188,11 +194,12 @@ def _stages(s, actor, org_id: int, module_id: int, as_of: date, kept: set[int], 
             continue
         stage = by_id[target]
         report.moved[stage.name] = report.moved.get(stage.name, 0) + 1
-        case = ensure_case(s, actor, org_id, module_id, tenancy)
+        case = ensure_case(s, actor, org_id, module_id, tenancy, pending)
         s.add(Activity(organisation_id=org_id, case_id=case.id, occurred_at=utcnow(),
                        note=f"Entered stage: {stage.name} (arrears {tenancy.arrears_weeks_x100 / 100:.2f} weeks of "
                             f"rent)"))
-        if produce_letter(s, actor, org_id, tenancy, case, stage.letter_code, stage=stage):
+        if produce_letter(s, actor, org_id, tenancy, case, stage.letter_code, stage=stage, pending=pending,
+                          templates=templates):
             report.letters += 1
         if stage.intention_type_id:
             s.add(Intention(organisation_id=org_id, case_id=case.id, intention_type_id=stage.intention_type_id,

@@ -518,7 +518,17 @@ def _signed_amount(pence: int) -> str:
 # --- the case, letters and contacts ---------------------------------------------------------------------------
 
 
-def ensure_case(s: Session, actor: Actor | None, org_id: int, module_id: int, tenancy: RentTenancy) -> Case:
+def _audit(s: Session, actor: Actor | None, org_id: int, pending: list | None, entity: str, entity_id: Any,
+           action: str, after: dict[str, Any]) -> None:
+    """An audit entry now, or (``pending`` given: a recompute writing many) one more for ``audit.record_many``."""
+    if pending is None:
+        audit.record(s, actor, entity, entity_id, action, organisation_id=org_id, after=after)
+    else:
+        pending.append(audit.Pending(entity, entity_id, action, after=after))
+
+
+def ensure_case(s: Session, actor: Actor | None, org_id: int, module_id: int, tenancy: RentTenancy,
+                pending: list | None = None) -> Case:
     """The tenancy's case in the Rent Arrears module, opened (with its tenants and home) when it has none, reopened
     when it was closed."""
     case = s.get(Case, tenancy.case_id) if tenancy.case_id else None
@@ -526,8 +536,8 @@ def ensure_case(s: Session, actor: Actor | None, org_id: int, module_id: int, te
         if case.status != CaseStatus.OPEN:
             case.status, case.closed_at = CaseStatus.OPEN, None
             s.add(case)
-            audit.record(s, actor, "case", case.id, "reopened", organisation_id=org_id,
-                         after={"reason": "rent arrears", "rent_account": tenancy.rent_account})
+            _audit(s, actor, org_id, pending, "case", case.id, "reopened",
+                   {"reason": "rent arrears", "rent_account": tenancy.rent_account})
         return case
     place = s.get(Place, tenancy.place_id) if tenancy.place_id else None
     title = f"Rent arrears: {tenancy.rent_account}" + (f", {place.address_line1}" if place and place.address_line1
@@ -544,8 +554,8 @@ def ensure_case(s: Session, actor: Actor | None, org_id: int, module_id: int, te
         s.add(CasePlace(organisation_id=org_id, case_id=case.id, place_id=place.id))
     tenancy.case_id = case.id
     s.add(tenancy)
-    audit.record(s, actor, "case", case.id, "opened", organisation_id=org_id,
-                 after={"title": case.title, "module": "rent_arrears", "rent_account": tenancy.rent_account})
+    _audit(s, actor, org_id, pending, "case", case.id, "opened",
+           {"title": case.title, "module": "rent_arrears", "rent_account": tenancy.rent_account})
     return case
 
 
@@ -573,12 +583,17 @@ def letter_context(s: Session, org_id: int, tenancy: RentTenancy, stage_name: st
 
 
 def produce_letter(s: Session, actor: Actor | None, org_id: int, tenancy: RentTenancy, case: Case, code: str,
-                   stage: RentStage | None = None, arrangement: RentArrangement | None = None) -> RentLetter | None:
-    """Merge the letter ``code`` for the tenancy, keep it, and put it on the case's timeline."""
+                   stage: RentStage | None = None, arrangement: RentArrangement | None = None,
+                   pending: list | None = None, templates: dict | None = None) -> RentLetter | None:
+    """Merge the letter ``code`` for the tenancy, keep it, and put it on the case's timeline. ``templates`` keeps
+    the templates read (a recompute producing many letters reads each once)."""
     if not code:
         return None
-    template = s.exec(select(letters.LetterTemplate).where(letters.LetterTemplate.organisation_id == org_id,
-                                                           letters.LetterTemplate.code == code)).first()
+    templates = {} if templates is None else templates
+    if code not in templates:
+        templates[code] = s.exec(select(letters.LetterTemplate).where(
+            letters.LetterTemplate.organisation_id == org_id, letters.LetterTemplate.code == code)).first()
+    template = templates[code]
     if template is None or not template.is_active:
         return None
     context = letter_context(s, org_id, tenancy, stage.name if stage else "", arrangement)
@@ -593,8 +608,8 @@ def produce_letter(s: Session, actor: Actor | None, org_id: int, tenancy: RentTe
                    staff_user_id=actor.user_id if actor else None,
                    note=f"Letter produced: {template.name} ({subject})"[:2000]))
     s.flush()
-    audit.record(s, actor, "rent_letter", row.id, "produced", organisation_id=org_id,
-                 after={"template": code, "tenancy_id": tenancy.id, "case_id": case.id})
+    _audit(s, actor, org_id, pending, "rent_letter", row.id, "produced",
+           {"template": code, "tenancy_id": tenancy.id, "case_id": case.id})
     return row
 
 
