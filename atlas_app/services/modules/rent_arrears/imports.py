@@ -48,6 +48,7 @@ from atlas_app.services.platform.permissions import Perm
 
 BATCH_SIZE = 20_000
 PARALLEL_MIN_BYTES = 4 << 20
+ANALYZE_AFTER = 50_000
 MAX_REPORTED_ERRORS = 200
 MAX_AMOUNT_PENCE = 100_000_00
 JOB_KIND = "rent_transactions"
@@ -365,6 +366,10 @@ def import_transactions(actor: Actor, path: str | Path, *, filename: str = "", b
             if report.rows_read == 0:
                 raise ValidationFailed("The file has no rows.", {"file": "empty"})
             report.already_imported = report.rows_read - report.inserted
+            if writer.pg and report.inserted >= ANALYZE_AFTER:
+                # Fresh statistics for the recompute's plan after a large load (the table may have doubled).
+                with writer.dbapi.cursor() as cur:
+                    cur.execute("ANALYZE rent_transaction")
             audit.record(s, actor, "rent_transactions", report.job_id, "imported",
                          after={"file": filename, "rows": report.rows_read, "inserted": report.inserted,
                                 "already_imported": report.already_imported})

@@ -33,16 +33,10 @@ from atlas_app.services.platform.permissions import Perm
 from atlas_app.timeutil import london_date
 
 _PAY = "('payment', 'housing_benefit', 'universal_credit')"
+# The sums are worked out once, in one pass over the organisation's transactions (MATERIALIZED), then joined to the
+# tenancies by primary key.
 FIGURES_SQL = f"""
-UPDATE rent_tenancy SET
-    balance_pence = a.bal,
-    arrears_weeks_x100 = CASE WHEN a.bal > 0 AND rent_tenancy.weekly_rent_pence > 0
-                              THEN a.bal * 100 / rent_tenancy.weekly_rent_pence ELSE 0 END,
-    trend_4w_pence = a.bal - a.bal4,
-    trend_13w_pence = a.bal - a.bal13,
-    last_payment_on = a.last_paid,
-    computed_on = :as_of
-FROM (
+WITH a AS MATERIALIZED (
     SELECT tenancy_id,
            sum(amount_pence) AS bal,
            sum(CASE WHEN posted_on <= :d4 THEN amount_pence ELSE 0 END) AS bal4,
@@ -51,7 +45,16 @@ FROM (
     FROM rent_transaction
     WHERE organisation_id = :org AND posted_on <= :as_of
     GROUP BY tenancy_id
-) AS a
+)
+UPDATE rent_tenancy SET
+    balance_pence = a.bal,
+    arrears_weeks_x100 = CASE WHEN a.bal > 0 AND rent_tenancy.weekly_rent_pence > 0
+                              THEN a.bal * 100 / rent_tenancy.weekly_rent_pence ELSE 0 END,
+    trend_4w_pence = a.bal - a.bal4,
+    trend_13w_pence = a.bal - a.bal13,
+    last_payment_on = a.last_paid,
+    computed_on = :as_of
+FROM a
 WHERE rent_tenancy.id = a.tenancy_id AND rent_tenancy.organisation_id = :org
 """
 # Tenancies with no transactions up to ``as_of`` owe nothing.

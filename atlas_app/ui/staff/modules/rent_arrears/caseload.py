@@ -47,6 +47,8 @@ class CaseloadState(rx.State):
     import_notice: str = ""
     import_errors: list[str] = []
     importing: bool = False
+    _upload_path: str = ""
+    _upload_name: str = ""
 
     async def _refresh(self, actor) -> None:
         rows = await asyncio.to_thread(tenancies.caseload, actor, stage=self.stage, patch=self.patch,
@@ -111,28 +113,37 @@ class CaseloadState(rx.State):
                     self.import_error = "That file is too large to upload here; use import-rent-transactions."
                     return
                 out.write(chunk)
-        name = (upload.name or "rent.csv").rsplit("/", 1)[-1][:150]
+        self._upload_path = str(path)
+        self._upload_name = (upload.name or "rent.csv").rsplit("/", 1)[-1][:150]
         self.importing = True
         self.import_error = self.import_notice = ""
         self.import_errors = []
-        yield
+        return CaseloadState.run_import
+
+    @rx.event(background=True)
+    async def run_import(self):
+        async with self:
+            actor = await require(self, Perm.CASES_MANAGE)
+            path, name = self._upload_path, self._upload_name
+        error, notice, errors = "", "", []
         try:
             report = await asyncio.to_thread(imports.import_transactions, actor, path, filename=name)
-            self.import_notice = f"Imported {name}: {report.summary} {report.recompute.summary}"
+            notice = f"Imported {name}: {report.summary} {report.recompute.summary}"
         except imports.ImportRefused as exc:
-            self.import_error = f"Nothing imported from {name}: {exc.report.summary}"
-            self.import_errors = exc.report.errors
+            error, errors = f"Nothing imported from {name}: {exc.report.summary}", exc.report.errors
         except AtlasError as exc:
-            self.import_error = f"Nothing imported: {exc}"
+            error = f"Nothing imported: {exc}"
         except Exception as exc:  # noqa: BLE001 - the import was rolled back; say so
-            self.import_error = f"The import failed and nothing was changed ({type(exc).__name__})."
+            error = f"The import failed and nothing was changed ({type(exc).__name__})."
         finally:
-            self.importing = False
             try:
                 os.unlink(path)
             except OSError:
                 pass
-        await self._refresh(actor)
+        async with self:
+            self.importing = False
+            self.import_error, self.import_notice, self.import_errors = error, notice, errors
+            await self._refresh(actor)
 
 
 @staff_page("/rent-arrears", "Rent arrears caseload", on_load=CaseloadState.load)
