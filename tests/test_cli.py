@@ -145,7 +145,7 @@ def test_every_area_registers_its_commands_with_their_flags():
     parser = cli.build_parser()
     commands = parser._subparsers._group_actions[0].choices
     assert set(commands) == {"migrate", "seed-demo", "create-admin", "audit-verify", "send-email", "unlock-user",
-                             "api-token", "import-referrals", "import-gazetteer"}
+                             "api-token", "import-referrals", "import-gazetteer", "import-rent-transactions"}
     flags = {name: {o for a in p._actions for o in a.option_strings} - {"-h", "--help"}
              for name, p in commands.items()}
     assert flags["create-admin"] == {"--org", "--org-name", "--username", "--full-name", "--email", "--password",
@@ -153,6 +153,7 @@ def test_every_area_registers_its_commands_with_their_flags():
     assert flags["api-token"] == {"--org", "--name"}
     assert flags["import-referrals"] == {"--org", "--skip-bad-rows"}
     assert flags["import-gazetteer"] == {"--org", "--format", "--quiet", "--skip-bad-rows"}
+    assert flags["import-rent-transactions"] == {"--org", "--as-of", "--no-recompute", "--quiet"}
     assert flags["unlock-user"] == set()
     assert flags["seed-demo"] == {"--if-empty"}
 
