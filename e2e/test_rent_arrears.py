@@ -55,6 +55,7 @@ def test_a_tenancy_reaches_a_stage_after_an_import_and_the_officer_logs_a_contac
     page.goto("/rent-arrears")
     wait_hydrated(page)
     page.set_input_files("#rent_csv input[type=file]", str(path))
+    expect(page.locator("#rent_csv")).to_contain_text("rent-week.csv")  # the choice has reached the page
     page.click("#rent-import")
     expect(page.get_by_role("status").filter(has_text="Imported")).to_contain_text("3 transactions added",
                                                                                    timeout=30_000)

@@ -506,3 +506,32 @@ def test_a_repeated_id_is_written_once_and_the_reader_process_gives_the_same(wor
     with pytest.raises(imports.ImportRefused) as caught:
         imports.import_transactions(worker, write(tmp_path, bad, "bad.csv"), batch_size=4, parallel=parallel)
     assert caught.value.report.errors == ["line 7: date '2025-13-01' is not a date (YYYY-MM-DD or DD/MM/YYYY)"]
+
+
+def test_an_administrator_changes_a_stage_on_the_caseload_page(monkeypatch, actor, worker):
+    from state_support import run as run_handler
+    from state_support import signed_in, substate
+
+    from atlas_app.ui.staff.modules.rent_arrears import caseload as caseload_page
+
+    signed_in(monkeypatch, actor, caseload_page)
+    state = substate(caseload_page.CaseloadState)
+    run_handler(state.load())
+    assert state.can_configure and [s["name"] for s in state.stages][0] == "Reminder letter"
+    first = state.stages[0]
+    run_handler(state.save_stage({"stage_id": first["id"], "name": "First reminder", "weeks": "1.5", "days": "0",
+                                  "letter": "rent_reminder", "intention": first["intention"], "due": "10",
+                                  "active": "on"}))
+    assert state.stage_error == "" and state.stages[0]["name"] == "First reminder"
+    assert state.stages[0]["weeks"] == "1.50" and state.stages[0]["due"] == "10"
+    run_handler(state.save_stage({"stage_id": first["id"], "name": "x", "weeks": "lots", "days": "0",
+                                  "letter": "rent_reminder"}))
+    assert "weeks of rent" in state.stage_error
+    # A case worker sees no stage settings and cannot save one.
+    signed_in(monkeypatch, worker, caseload_page)
+    other = substate(caseload_page.CaseloadState)
+    run_handler(other.load())
+    assert not other.can_configure and other.stages == []
+    with pytest.raises(PermissionDenied):
+        run_handler(other.save_stage({"stage_id": first["id"], "name": "y", "weeks": "1", "days": "0",
+                                      "letter": "rent_reminder"}))

@@ -182,6 +182,17 @@ def list_stages(actor: Actor) -> list[StageRow]:
                          names.get(r.intention_type_id, ""), r.intention_due_days, r.is_active) for r in rows]
 
 
+def intention_types(actor: Actor) -> list[tuple[int, str]]:
+    """The module's intention types (for a stage's intention)."""
+    org_id = _view(actor)
+    with read_session() as s:
+        module = modules.require_module(s, org_id, CODE)
+        return [(v.id, v.name) for v in s.exec(select(CaseLookup).where(
+            CaseLookup.organisation_id == org_id, CaseLookup.kind == "intention_type",
+            CaseLookup.module_id == module.id, CaseLookup.is_active == True)  # noqa: E712
+            .order_by(CaseLookup.sort_order, CaseLookup.id)).all()]
+
+
 def parse_weeks_x100(value: Any) -> int:
     """"4", "4.5", "1.25" weeks as hundredths of a week."""
     text = str(value or "").strip()

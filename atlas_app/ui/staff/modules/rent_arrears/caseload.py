@@ -49,6 +49,12 @@ class CaseloadState(rx.State):
     importing: bool = False
     _upload_path: str = ""
     _upload_name: str = ""
+    can_configure: bool = False
+    stages: list[dict[str, str]] = []
+    letter_options: list[dict[str, str]] = []
+    intention_options: list[dict[str, str]] = []
+    stage_error: str = ""
+    stage_notice: str = ""
 
     async def _refresh(self, actor) -> None:
         rows = await asyncio.to_thread(tenancies.caseload, actor, stage=self.stage, patch=self.patch,
@@ -75,10 +81,42 @@ class CaseloadState(rx.State):
             patches = await asyncio.to_thread(tenancies.patches, actor)
             self.stage_options = [{"id": "none", "name": "In arrears, no stage yet"}] + [
                 {"id": st.code, "name": st.name} for st in stages if st.is_active]
+            self.can_configure = actor.can(Perm.SETTINGS_MANAGE)
+            if self.can_configure:
+                await self._stages(actor, stages)
             self.patch_options = [{"id": p, "name": p} for p in patches]
             await self._refresh(actor)
         except AtlasError as exc:
             self.rows, self.error = [], str(exc)
+
+    async def _stages(self, actor, stages=None) -> None:
+        stages = stages if stages is not None else await asyncio.to_thread(tenancies.list_stages, actor)
+        self.stages = [{"id": str(st.id), "name": st.name, "weeks": st.min_arrears_weeks,
+                        "days": str(st.min_days_in_previous), "letter": st.letter_code,
+                        "intention": str(st.intention_type_id or ""), "due": str(st.intention_due_days),
+                        "active": "yes" if st.is_active else ""} for st in stages]
+        codes = [st.letter_code for st in stages if st.letter_code]
+        self.letter_options = [{"id": code, "name": name} for code, name, _s, _b in tenancies.RENT_TEMPLATES] + [
+            {"id": c, "name": c} for c in codes if c not in {x[0] for x in tenancies.RENT_TEMPLATES}]
+        options = await asyncio.to_thread(tenancies.intention_types, actor)
+        self.intention_options = [{"id": str(i), "name": n} for i, n in options]
+
+    @rx.event
+    async def save_stage(self, form: dict):
+        actor = await require(self, Perm.SETTINGS_MANAGE)
+        self.stage_error = self.stage_notice = ""
+        try:
+            await asyncio.to_thread(tenancies.save_stage, actor, str(form.get("stage_id", "")),
+                                    name=str(form.get("name", "")), min_arrears_weeks=form.get("weeks", ""),
+                                    min_days_in_previous=form.get("days", "0"),
+                                    letter_code=str(form.get("letter", "")),
+                                    intention_type_id=form.get("intention", ""), intention_due_days=form.get("due", "0"),
+                                    is_active=bool(form.get("active")))
+            await self._stages(actor)
+        except AtlasError as exc:
+            self.stage_error = str(exc)
+            return
+        self.stage_notice = "Stage saved: the next recompute applies it."
 
     @rx.event
     async def filter(self, form: dict):
@@ -177,6 +215,43 @@ def caseload_page() -> rx.Component:
                        caption="Tenancies in arrears, most urgent first",
                        row_id=lambda r: "tenancy-row-" + r["account"], empty="No tenancies in arrears."),
             section_id="rent-caseload"),
+        rx.cond(S.can_configure, section(
+            "Recovery stages",
+            rx.text("A tenancy enters a stage when its arrears are more than the stage's weeks of rent and it has been "
+                    "at the stage before for the days given; it moves one stage at each recompute. Each stage sends "
+                    "its letter and sets its intention for the officer.", size="2", color_scheme="gray"),
+            form_error(S.stage_error), form_notice(S.stage_notice),
+            rx.foreach(S.stages, lambda st: rx.form(
+                rx.el.input(type="hidden", name="stage_id", value=st["id"]),
+                rx.hstack(
+                    rx.vstack(rx.el.label("Stage", html_for="stage-name-" + st["id"], font_weight="500"),
+                              rx.input(id="stage-name-" + st["id"], name="name", default_value=st["name"]),
+                              spacing="1"),
+                    rx.vstack(rx.el.label("More than (weeks of rent)", html_for="stage-weeks-" + st["id"],
+                                          font_weight="500"),
+                              rx.input(id="stage-weeks-" + st["id"], name="weeks", default_value=st["weeks"],
+                                       input_mode="decimal", width="6em"), spacing="1"),
+                    rx.vstack(rx.el.label("Days at the stage before", html_for="stage-days-" + st["id"],
+                                          font_weight="500"),
+                              rx.input(id="stage-days-" + st["id"], name="days", default_value=st["days"],
+                                       input_mode="numeric", width="6em"), spacing="1"),
+                    rx.box(select_field("Letter", "letter", S.letter_options, input_id="stage-letter-" + st["id"],
+                                        default_value=st["letter"], blank="No letter", keys=("id", "name")),
+                           min_width="12em"),
+                    rx.box(select_field("Intention", "intention", S.intention_options,
+                                        input_id="stage-intention-" + st["id"], default_value=st["intention"],
+                                        blank="No intention", keys=("id", "name")), min_width="12em"),
+                    rx.vstack(rx.el.label("Due in (days)", html_for="stage-due-" + st["id"], font_weight="500"),
+                              rx.input(id="stage-due-" + st["id"], name="due", default_value=st["due"],
+                                       input_mode="numeric", width="5em"), spacing="1"),
+                    rx.el.div(rx.el.input(type="checkbox", id="stage-active-" + st["id"], name="active",
+                                          default_checked=st["active"] == "yes"),
+                              rx.el.label("In use", html_for="stage-active-" + st["id"]),
+                              style={"display": "flex", "gap": "0.4em", "align-items": "center"}),
+                    rx.button("Save", type="submit", id="stage-save-" + st["id"], variant="soft"),
+                    spacing="3", wrap="wrap", align="end"),
+                on_submit=S.save_stage, reset_on_submit=False, width="100%")),
+            section_id="rent-stages")),
         rx.cond(S.can_manage, section(
             "Import rent transactions",
             rx.text("The weekly CSV from the rent system: transaction_id, rent_account, date, type, method, amount. "
