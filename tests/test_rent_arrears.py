@@ -535,3 +535,33 @@ def test_an_administrator_changes_a_stage_on_the_caseload_page(monkeypatch, acto
     with pytest.raises(PermissionDenied):
         run_handler(other.save_stage({"stage_id": first["id"], "name": "y", "weeks": "1", "days": "0",
                                       "letter": "rent_reminder"}))
+
+
+def test_the_caseload_upload_keeps_the_file_privately_for_the_import(monkeypatch, worker, tmp_path):
+    from state_support import run as run_handler
+    from state_support import signed_in, substate
+
+    from atlas_app.ui.staff.modules.rent_arrears import caseload as caseload_page
+
+    class Upload:
+        name = "week.csv"
+
+        def __init__(self, data: bytes) -> None:
+            self.data = data
+
+        async def read(self, size: int = -1) -> bytes:
+            out, self.data = self.data[:size], self.data[size:]
+            return out
+
+    tenancy(worker, "RA100", 100001)
+    signed_in(monkeypatch, worker, caseload_page)
+    state = substate(caseload_page.CaseloadState)
+    event = run_handler(state.upload([Upload(imports.sample_csv(weeks_of("RA100", START, 2, 0)).encode())]))
+    assert state.importing and event is not None
+    # The file is kept in the data directory's uploads folder (private), not Reflex's public upload folder.
+    assert state._upload_path.endswith(".csv") and "/uploads/rent-" in state._upload_path
+    report = imports.import_transactions(worker, state._upload_path, as_of=START + timedelta(days=13))
+    assert report.inserted == 2
+    empty = substate(caseload_page.CaseloadState)
+    run_handler(empty.upload([]))
+    assert empty.import_error == "Choose a file first." and not empty.importing
