@@ -259,11 +259,15 @@ def caseload_page() -> rx.Component:
                     "already imported are skipped. Balances, arrears and stages are worked out again afterwards.",
                     size="2", color_scheme="gray"),
             form_error(S.import_error), form_notice(S.import_notice),
-            rx.upload.root(rx.vstack(
-                rx.button("Choose file", type="button", variant="soft", id="rent-choose"),
-                rx.foreach(rx.selected_files("rent_csv"), lambda f: rx.text(f, size="2")), spacing="1"),
-                id="rent_csv", multiple=False, accept={"text/csv": [".csv"]},
-                border="1px dashed var(--gray-8)", padding="1em", width="100%"),
+            rx.upload(
+                rx.vstack(
+                    rx.icon("file-up", size=28, aria_hidden="true"),
+                    rx.text("Drop the CSV file here, or click to choose it"),
+                    rx.foreach(rx.selected_files("rent_csv"), lambda f: rx.text(f, size="2", weight="bold")),
+                    align="center", spacing="2"),
+                id="rent_csv", accept={"text/csv": [".csv"], "application/vnd.ms-excel": [".csv"]}, max_files=1,
+                multiple=False, disabled=S.importing, border="2px dashed var(--gray-7)",
+                border_radius="var(--radius-3)", padding="1.5em", width="100%"),
             rx.button("Import", id="rent-import", disabled=S.importing,
                       on_click=S.upload(rx.upload_files(upload_id="rent_csv"))),
             rx.cond(S.importing, rx.text("Importing…", role="status", aria_live="polite")),
