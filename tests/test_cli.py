@@ -146,7 +146,7 @@ def test_every_area_registers_its_commands_with_their_flags():
     commands = parser._subparsers._group_actions[0].choices
     assert set(commands) == {"migrate", "seed-demo", "reset-demo", "create-admin", "audit-verify", "send-email",
                              "unlock-user", "api-token", "import-referrals", "import-gazetteer", "card-provider",
-                             "import-installations", "purge", "send-reminders"}
+                             "import-installations", "import-rent-transactions", "purge", "send-reminders"}
     flags = {name: {o for a in p._actions for o in a.option_strings} - {"-h", "--help"}
              for name, p in commands.items()}
     assert flags["create-admin"] == {"--org", "--org-name", "--username", "--full-name", "--email", "--password",
@@ -156,6 +156,7 @@ def test_every_area_registers_its_commands_with_their_flags():
     assert flags["import-referrals"] == {"--org", "--skip-bad-rows"}
     assert flags["import-gazetteer"] == {"--org", "--format", "--quiet", "--skip-bad-rows"}
     assert flags["import-installations"] == {"--org"}
+    assert flags["import-rent-transactions"] == {"--org", "--as-of", "--no-recompute", "--quiet"}
     assert flags["unlock-user"] == set()
     assert flags["seed-demo"] == {"--if-empty"}
     assert flags["reset-demo"] == set()

@@ -22,6 +22,7 @@ from atlas_app.models.casework import Case, CaseLookup, CaseModule, Demand
 from atlas_app.models.waiting_list import WaitingEntry
 from atlas_app.models.environmental import Report, ReportCategory
 from atlas_app.models.payments import CheckoutAttempt, Payment, PaymentPlan, Refund
+from atlas_app.models.rent_arrears import RentArrangement, RentTenancy, RentTransaction
 from atlas_app.settings import PROJECT_ROOT
 from conftest import DIALECT
 
@@ -122,7 +123,8 @@ def test_the_database_constraint_lists_exactly_the_enum_values(table, column):
 def test_migration_0016_lists_the_enum_values_of_its_time():
     checks = {(t, c): set(values) for t, c, values in _migration_0016().CHECKS}
     # Tables made by later migrations carry their CHECK from their own migration.
-    later = {("waiting_entry", "status"), ("env_report", "status"), ("change_request", "status")}
+    later = {("waiting_entry", "status"), ("env_report", "status"), ("change_request", "status"),
+             ("rent_transaction", "kind"), ("rent_arrangement", "status")}
     assert checks == {key: set(enum) for key, enum in STATUS_COLUMNS.items() if key not in later}
 
 
@@ -183,7 +185,17 @@ def one_of_each(org):
                                        frequency="weekly", area="booking")
         s.add(change_request)
         s.flush()
-        rows = {"waiting_entry": entry, "env_report": report, "booking": booking, "offer": offer, "course_session": session, "payment": payment, "refund": refund,
+        tenancy = RentTenancy(organisation_id=org.id, rent_account="RA-STATUS-1", start_date=date(2025, 1, 1),
+                              weekly_rent_pence=10000)
+        s.add(tenancy)
+        s.flush()
+        transaction = RentTransaction(organisation_id=org.id, tenancy_id=tenancy.id, external_id="T-STATUS-1",
+                                      posted_on=date(2025, 1, 6), kind="charge", amount_pence=10000)
+        arrangement = RentArrangement(organisation_id=org.id, tenancy_id=tenancy.id, amount_pence=500,
+                                      frequency="weekly", start_on=date(2025, 2, 1))
+        s.add_all([transaction, arrangement])
+        s.flush()
+        rows = {"rent_transaction": transaction, "rent_arrangement": arrangement, "waiting_entry": entry, "env_report": report, "booking": booking, "offer": offer, "course_session": session, "payment": payment, "refund": refund,
                 "checkout_attempt": attempt, "payment_plan": plan, "special_request": request, "case_file": case,
                 "case_demand": demand, "change_request": change_request}
         return {table: row.id for table, row in rows.items()}
@@ -207,7 +219,8 @@ def test_an_unknown_status_written_in_sql_is_refused(one_of_each, table, column)
     with atlas_app.db.get_engine().connect() as conn:
         columns = [c for c in conn.execute(text(f"SELECT * FROM {table} WHERE id = :id"), {"id": row_id}).keys()
                    if c != "id"]
-    unique = {"env_report": "reference", "booking": "reference", "offer": "offer_reference", "checkout_attempt": "idempotency_key"}
+    unique = {"env_report": "reference", "rent_transaction": "external_id", "booking": "reference",
+              "offer": "offer_reference", "checkout_attempt": "idempotency_key"}
     select = ", ".join(":v" if c == column else f"{c} || '-copy'" if c == unique.get(table) else c for c in columns)
     insert = f"INSERT INTO {table} ({', '.join(columns)}) SELECT {select} FROM {table} WHERE id = :id"
     _refused(insert, name, v="bogus", id=row_id)

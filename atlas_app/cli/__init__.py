@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import argparse
 
-from atlas_app.cli import booking, casework, platform, utilities
+from atlas_app.cli import booking, casework, platform, rent_arrears, utilities
 
 COMMANDS_HELP = "commands"
 
 # Platform first, then the areas: the order commands are listed in ``--help``.
-AREAS = (platform, booking, casework, utilities)
+AREAS = (platform, booking, casework, utilities, rent_arrears)
 
 
 def build_parser() -> argparse.ArgumentParser:

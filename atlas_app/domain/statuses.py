@@ -176,8 +176,6 @@ class ReportStatus(StrEnum):
     DONE = nonmember((FIXED, CLOSED))
 
 
-ENUMS: tuple[type[StrEnum], ...] = (BookingStatus, OfferStatus, SessionStatus, PaymentStatus, RefundStatus, PayState,
-                                    CheckoutStatus, PlanStatus, RequestStatus, CaseStatus, DemandClass, ReportStatus)
 class ChangeRequestStatus(StrEnum):
     """A member organisation's change request: submitted -> under review -> planned (for a target release) -> in
     preview -> shipped; or declined, with a reason, from any step before shipped."""
@@ -193,9 +191,29 @@ class ChangeRequestStatus(StrEnum):
     CLOSED = nonmember((SHIPPED, DECLINED))
 
 
-ENUMS: tuple[type[StrEnum], ...] = (BookingStatus, OfferStatus, SessionStatus, PaymentStatus, RefundStatus, PayState,
-                                    CheckoutStatus, PlanStatus, RequestStatus, CaseStatus, DemandClass,
-                                    ChangeRequestStatus)
+class RentTransactionKind(StrEnum):
+    """A rent account transaction from the rent system. Charges and debit adjustments raise the balance; payments,
+    Housing Benefit and Universal Credit direct payments and credit adjustments lower it."""
+
+    CHARGE = "charge"
+    PAYMENT = "payment"
+    HOUSING_BENEFIT = "housing_benefit"
+    UNIVERSAL_CREDIT = "universal_credit"
+    ADJUSTMENT = "adjustment"
+
+
+class ArrangementStatus(StrEnum):
+    """A payment arrangement: kept so far (active), broken (a due amount was not paid), or ended by the officer."""
+
+    ACTIVE = "active"
+    BROKEN = "broken"
+    ENDED = "ended"
+
+
+ENUMS: tuple[type[StrEnum], ...] = (BookingStatus, OfferStatus, WaitingStatus, SessionStatus, PaymentStatus,
+                                    RefundStatus, PayState, CheckoutStatus, PlanStatus, RequestStatus, CaseStatus,
+                                    DemandClass, ReportStatus, ChangeRequestStatus, RentTransactionKind,
+                                    ArrangementStatus)
 
 # The named groups hold the members themselves (written as their values inside the class bodies).
 for _enum in ENUMS:
@@ -287,6 +305,8 @@ STATUS_COLUMNS: dict[tuple[str, str], type[StrEnum]] = {
     ("waiting_entry", "status"): WaitingStatus,
     ("env_report", "status"): ReportStatus,
     ("change_request", "status"): ChangeRequestStatus,
+    ("rent_transaction", "kind"): RentTransactionKind,
+    ("rent_arrangement", "status"): ArrangementStatus,
 }
 
 CHANGE_REQUEST_LABELS = {

@@ -13,6 +13,8 @@ from atlas_app.ui.staff.modules.utilities_servicing import compliance as utiliti
 from atlas_app.ui.staff.modules.utilities_servicing import programme as utilities_programme
 from atlas_app.ui.staff.modules.utilities_servicing import setup as utilities_setup
 from atlas_app.ui.staff.payments import payments
+from atlas_app.ui.staff.modules.customer_interactions import contact as ci_contact
+from atlas_app.ui.staff.modules.rent_arrears import caseload as rent_caseload, tenancy as rent_tenancy
 from atlas_app.ui.staff.user_group import demo as demo_pages, meetings, previews, requests as change_requests, whats_new
 
 PUBLIC = (home, booking_wizard, booking_manage, waiting_list, pay_demo, pay_return, report, track, demo_pages,
@@ -22,5 +24,5 @@ STAFF = (login, account, users, roles, audit, logins, outbox, api_tokens, retent
          cases, people, places, settings,
          calendar, cars, instructor_people, workload,
          dashboards, letters, reports,
-         utilities_programme, utilities_compliance, utilities_setup,
+         utilities_programme, utilities_compliance, utilities_setup, rent_caseload, rent_tenancy, ci_contact,
          change_requests, previews, whats_new, demo_pages, meetings)

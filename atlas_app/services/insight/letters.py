@@ -36,10 +36,10 @@ from atlas_app.models import (
 )
 from atlas_app.models.letters import LetterTemplate
 from atlas_app.models.payments import Payment
+from atlas_app.services.payments import payment_summaries
 from atlas_app.services.platform import audit, bounds, outbox, templating
 from atlas_app.services.platform.actor import Actor
 from atlas_app.services.platform.errors import NotFound, ValidationFailed
-from atlas_app.services.payments import payment_summaries
 from atlas_app.services.platform.permissions import Perm
 from atlas_app.timeutil import LONDON, london_date, london_midnight
 
@@ -124,9 +124,23 @@ SHIPPED_TEMPLATES: list[tuple[str, str, str, str]] = [
 # --- validating and rendering ------------------------------------------------------------------------------------
 
 
+# Other families of letters (a module type's): template code prefix -> (merge fields, shipped templates). A module
+# type registers its family when its services are imported; its templates are kept, edited and checked here like
+# the booking letters, against the family's own merge fields.
+FAMILIES: dict[str, tuple[dict[str, dict[str, str]], list[tuple[str, str, str, str]]]] = {}
+
+
+def register_family(prefix: str, fields: dict[str, dict[str, str]],
+                    shipped: list[tuple[str, str, str, str]]) -> None:
+    FAMILIES[prefix] = (fields, shipped)
+
+
 def fields_for(code: str) -> dict[str, dict[str, str]]:
-    """The merge fields a template may use: a module type's letters (their codes start with the type's prefix)
-    have the module's own fields; every other template has ``MERGE_FIELDS``."""
+    """The merge fields a template of this code may use: a module type's letters (their codes start with the
+    type's prefix) have the module's own fields; every other template has ``MERGE_FIELDS``."""
+    for prefix, (fields, _shipped) in FAMILIES.items():
+        if str(code or "").startswith(prefix):
+            return fields
     from atlas_app.services.modules.utilities_servicing import letters as utilities_letters
 
     if str(code or "").startswith(utilities_letters.CODE_PREFIX):
@@ -141,9 +155,10 @@ def check_template(source: str, what: str = "body", fields: dict[str, dict[str, 
     templating.check(source, fields or MERGE_FIELDS, what)
 
 
-def render(source: str, context: dict[str, Any], what: str = "body") -> str:
-    check_template(source, what)
-    return templating.render(source, context, MERGE_FIELDS, what)
+def render(source: str, context: dict[str, Any], what: str = "body",
+           fields: dict[str, dict[str, str]] | None = None) -> str:
+    check_template(source, what, fields)
+    return templating.render(source, context, fields or MERGE_FIELDS, what)
 
 
 # --- the merge data -------------------------------------------------------------------------------------------
@@ -275,7 +290,8 @@ def ensure_templates(s: Session, organisation_id: int) -> int:
     """Add any shipped template the organisation does not have yet; returns how many were added."""
     have = set(s.exec(select(LetterTemplate.code).where(LetterTemplate.organisation_id == organisation_id)).all())
     added = 0
-    for code, name, subject, body in SHIPPED_TEMPLATES:
+    shipped = list(SHIPPED_TEMPLATES) + [t for _fields, family in FAMILIES.values() for t in family]
+    for code, name, subject, body in shipped:
         if code not in have:
             s.add(LetterTemplate(organisation_id=organisation_id, code=code, name=name, subject=subject, body=body,
                                  updated_by="atlas"))

@@ -1,0 +1,1 @@
+"""Customer Interactions pages: the contact screen."""
