@@ -27,6 +27,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
+from atlas_app.services.platform.i18n import _, day_month_year
 from atlas_app.db import read_session, utcnow, write_session
 from atlas_app.domain.statuses import OFFER_AFTER_OUTCOME, OUTCOME_LABELS, BookingStatus, OfferStatus, SessionStatus
 from atlas_app.models import (
@@ -57,13 +58,13 @@ _REF_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 
 
 class SessionFull(Conflict):
-    def __init__(self, message: str = "Sorry, that session is now full. Please choose another date.") -> None:
-        super().__init__(message)
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message or _("Sorry, that session is now full. Please choose another date."))
 
 
 class AlreadyBooked(Conflict):
-    def __init__(self, message: str = "This offer already has a booking.") -> None:
-        super().__init__(message)
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message or _("This offer already has a booking."))
 
 
 @dataclass(frozen=True)
@@ -109,7 +110,7 @@ def _reference_prefix(slug: str | None) -> str:
 
 
 def _random_reference(prefix: str) -> str:
-    return prefix + "-" + "".join(secrets.choice(_REF_ALPHABET) for _ in range(7))
+    return prefix + "-" + "".join(secrets.choice(_REF_ALPHABET) for _i in range(7))
 
 
 def new_reference(s: Session, organisation_id: int) -> str:
@@ -231,24 +232,24 @@ def check_bookable(s: Session, offer: Offer, session: CourseSession, now: dateti
     if session.organisation_id != offer.organisation_id:
         raise NotFound("No such session.")
     if offer.status in OfferStatus.FINISHED:
-        raise ValidationFailed("This offer's course has already been completed or missed.", {"offer": offer.status})
+        raise ValidationFailed(_("This offer's course has already been completed or missed."), {"offer": offer.status})
     if offer.status in OfferStatus.CLOSED:
-        raise ValidationFailed("This offer has expired or been returned to the police, so it cannot be booked.",
+        raise ValidationFailed(_("This offer has expired or been returned to the police, so it cannot be booked."),
                                {"offer": offer.status})
     if offer.critical_date < london_date(now):
         raise ValidationFailed(
-            f"This offer expired on {offer.critical_date:%d %B %Y} (its critical date).", {"offer": "expired"}
-        )
+            _("This offer expired on {date} (its critical date).").format(date=day_month_year(offer.critical_date)),
+            {"offer": "expired"})
     if session.course_type_id != offer.course_type_id:
-        raise ValidationFailed("That session is for a different course.", {"session": "wrong course"})
+        raise ValidationFailed(_("That session is for a different course."), {"session": "wrong course"})
     if session.status != SessionStatus.SCHEDULED:
-        raise ValidationFailed("That session is not open for booking.", {"session": session.status})
+        raise ValidationFailed(_("That session is not open for booking."), {"session": session.status})
     if session.starts_at <= now:
-        raise ValidationFailed("That session has already started.", {"session": "past"})
+        raise ValidationFailed(_("That session has already started."), {"session": "past"})
     if london_date(session.ends_at) > offer.critical_date:
         raise ValidationFailed(
-            f"That session ends after the critical date ({offer.critical_date:%d %B %Y}).", {"session": "too late"}
-        )
+            _("That session ends after the critical date ({date}).").format(date=day_month_year(offer.critical_date)),
+            {"session": "too late"})
 
 
 def _load_offer(s: Session, organisation_id: int, offer_id: int, lock: bool = False) -> Offer:
@@ -501,7 +502,7 @@ def confirm_hold(organisation_id: int, offer_id: int, booking_reference: str,
                 raise AlreadyBooked()
             take_seat(s, booking.session_id, organisation_id)
         else:
-            raise ValidationFailed("This booking can no longer be confirmed.", {"booking": booking.status})
+            raise ValidationFailed(_("This booking can no longer be confirmed."), {"booking": booking.status})
         terms = get_terms(s, organisation_id)
         before = _snapshot(booking)
         booking.status = BookingStatus.AWAITING_PAYMENT
@@ -724,10 +725,11 @@ def _booking_for_update(s: Session, organisation_id: int, reference: str) -> Boo
 
 def _cutoff_check(terms: BookingTerms, session: CourseSession, now: datetime, hours: int, what: str) -> None:
     if session.starts_at - now < timedelta(hours=hours):
-        raise ValidationFailed(
-            f"Bookings can only be {what} online up to {hours} hours before the course. Please telephone us.",
-            {"booking": "too late"},
-        )
+        message = (_("Bookings can only be transferred online up to {hours} hours before the course. Please "
+                     "telephone us.") if what == "transferred" else
+                   _("Bookings can only be cancelled online up to {hours} hours before the course. Please telephone "
+                     "us."))
+        raise ValidationFailed(message.format(hours=hours), {"booking": "too late"})
 
 
 def transfer(organisation_id: int, reference: str, new_session_id: int, *, actor: Actor | None = None,
@@ -741,13 +743,13 @@ def transfer(organisation_id: int, reference: str, new_session_id: int, *, actor
         old = _booking_for_update(s, organisation_id, reference)
         check_clients_booking(old, actor, client)
         if old.status not in BookingStatus.CHANGEABLE:
-            raise ValidationFailed("Only a current booking can be transferred.", {"booking": old.status})
+            raise ValidationFailed(_("Only a current booking can be transferred."), {"booking": old.status})
         offer = _load_offer(s, organisation_id, old.offer_id, lock=True)
         terms = get_terms(s, organisation_id)
         old_session = s.get(CourseSession, old.session_id)
         new_session = _load_session(s, organisation_id, new_session_id)
         if new_session.id == old_session.id:
-            raise ValidationFailed("That is the session already booked.", {"session": "same"})
+            raise ValidationFailed(_("That is the session already booked."), {"session": "same"})
         if actor is None:
             _cutoff_check(terms, old_session, now, terms.transfer_cutoff_hours, "transferred")
             transfers = 0
@@ -757,8 +759,8 @@ def transfer(organisation_id: int, reference: str, new_session_id: int, *, actor
                 cursor = s.get(Booking, cursor.transferred_from_id)
             if transfers >= terms.max_transfers:
                 raise ValidationFailed(
-                    f"This booking has been transferred {transfers} times, the most allowed online. "
-                    "Please telephone us.", {"booking": "transfer limit"})
+                    _("This booking has been transferred {count} times, the most allowed online. Please telephone "
+                      "us.").format(count=transfers), {"booking": "transfer limit"})
         check_bookable(s, offer, new_session, now)
         before = _snapshot(old)
         old.status, old.updated_at = BookingStatus.TRANSFERRED, now
@@ -803,7 +805,7 @@ def cancel(organisation_id: int, reference: str, *, actor: Actor | None = None, 
         booking = _booking_for_update(s, organisation_id, reference)
         check_clients_booking(booking, actor, client)
         if booking.status not in ACTIVE_BOOKING_STATUSES:
-            raise ValidationFailed("This booking is not current, so it cannot be cancelled.",
+            raise ValidationFailed(_("This booking is not current, so it cannot be cancelled."),
                                    {"booking": booking.status})
         session = s.get(CourseSession, booking.session_id)
         terms = get_terms(s, organisation_id)

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import and_, func, or_
 from sqlmodel import Session, select
 
+from atlas_app.services.platform.i18n import _, day_month_year
 from atlas_app.db import contains, read_session, utcnow, write_session
 from atlas_app.domain.statuses import BookingStatus, OfferStatus, RequestStatus, SessionStatus
 from atlas_app.models import (
@@ -96,12 +97,13 @@ def find_offer(offer_reference: str, date_of_birth: date | None, postcode: str, 
 
 
 def _find_offer(offer_reference: str, date_of_birth: date | None, postcode: str) -> OfferView:
+    # The refusals are for the client, in their language (services/platform/i18n.py).
     not_found = ValidationFailed(
-        "We could not find an offer with those details. Check the reference, date of birth and postcode on your "
-        "offer letter.", {"offer": "not found"})
+        _("We could not find an offer with those details. Check the reference, date of birth and postcode on your "
+          "offer letter."), {"offer": "not found"})
     ref = (offer_reference or "").strip().upper()
     if not ref or date_of_birth is None or not postcode:
-        raise ValidationFailed("Enter your offer reference, date of birth and postcode.", {"offer": "incomplete"})
+        raise ValidationFailed(_("Enter your offer reference, date of birth and postcode."), {"offer": "incomplete"})
     with read_session() as s:
         rows = s.exec(
             select(Offer, Client).join(Client, Client.id == Offer.client_id)
@@ -114,16 +116,16 @@ def _find_offer(offer_reference: str, date_of_birth: date | None, postcode: str)
         view = _offer_view(s, offer)
     today = london_date(utcnow())
     if view.status == OfferStatus.COMPLETED:
-        raise ValidationFailed("This offer's course has already been completed. There is nothing more to book.",
+        raise ValidationFailed(_("This offer's course has already been completed. There is nothing more to book."),
                                {"offer": "completed"})
     if view.status == OfferStatus.DID_NOT_ATTEND:
-        raise ValidationFailed("The course for this offer was not attended, so the offer has gone back to the "
-                               "police. Please contact the police force named on your letter.",
+        raise ValidationFailed(_("The course for this offer was not attended, so the offer has gone back to the "
+                                 "police. Please contact the police force named on your letter."),
                                {"offer": "did_not_attend"})
     if view.status in OfferStatus.CLOSED or view.critical_date < today:
         raise ValidationFailed(
-            f"This offer expired on {view.critical_date:%d %B %Y} and can no longer be booked. Please contact the "
-            "police force named on your letter.", {"offer": "expired"})
+            _("This offer expired on {date} and can no longer be booked. Please contact the police force named on "
+              "your letter.").format(date=day_month_year(view.critical_date)), {"offer": "expired"})
     return view
 
 
@@ -224,7 +226,7 @@ def booking_for_client(organisation_id: int, offer_id: int, reference: str):
                                                Booking.organisation_id == organisation_id)).first()
         if booking is None:
             raise NotFound("No such booking.")
-        for _ in range(50):
+        for _hop in range(50):
             newer = s.exec(select(Booking).where(Booking.transferred_from_id == booking.id)).first()
             if newer is None:
                 break
