@@ -68,8 +68,9 @@ def _strings(rendered) -> list[str]:
 
     def walk(node):
         if isinstance(node, dict):
-            if 'className:"language-switch"' in (node.get("props") or []):
-                return  # the link to the other language's page, named in that language on purpose
+            props = node.get("props") or []
+            if 'className:"language-switch"' in props or ('lang:"en-GB"' in props and node is not rendered):
+                return  # English on purpose, marked so: the link to the English page, the choice "English"
             contents = node.get("contents")
             # A literal is rendered as a JavaScript string ("..."); anything else is an expression (a var).
             if isinstance(contents, str) and contents.startswith('"') and contents.endswith('"'):

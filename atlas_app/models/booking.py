@@ -96,6 +96,8 @@ class BookingTerms(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     organisation_id: int = Field(foreign_key="organisation.id", unique=True)
     hold_minutes: int = Field(default=15)
+    # A client may extend a seat hold by hold_minutes this many times (WCAG 2.2.1 Timing Adjustable: at least 10).
+    max_hold_extensions: int = Field(default=10, sa_column_kwargs={"server_default": "10"})
     # A new booking must be paid within this many hours (and before the session) or it is released or chased.
     payment_due_hours: int = Field(default=72)
     unpaid_action: str = Field(default="release", max_length=20)  # "release" or "chase"
@@ -154,6 +156,8 @@ class Client(SQLModel, table=True):
     postcode: str = Field(default="", max_length=10, index=True)
     email: str = Field(default="", max_length=254)
     phone: str = Field(default="", max_length=30)
+    # The language of what is sent to them: "en" or "cy" (asked when they book; staff may change it).
+    language: str = Field(default="en", max_length=8, sa_column_kwargs={"server_default": "en"})
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
@@ -209,6 +213,8 @@ class Booking(SQLModel, table=True):
     channel: str = Field(max_length=20)  # online, telephone, api
     made_by_user_id: int | None = Field(default=None, foreign_key="app_user.id")
     hold_expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
+    # How many times the client extended the seat hold (at most BookingTerms.max_hold_extensions).
+    hold_extensions: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     payment_due_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     fee_pence: int = Field(default=0)
     needs: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)

@@ -24,4 +24,6 @@ class Organisation(SQLModel, table=True):
     payments_demo: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
     # Who must use two-factor sign-in: "none", "admins" (users who manage users) or "all" staff.
     two_factor_required: str = Field(default="none", max_length=10, sa_column_kwargs={"server_default": "none"})
+    # The organisation offers its public service in Welsh (its own texts then need Welsh wording).
+    welsh_enabled: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

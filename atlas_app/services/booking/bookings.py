@@ -542,7 +542,7 @@ _o, _b = Offer.__table__.c, Booking.__table__.c
 # booking terms, and its active booking if it has one.
 _OFFER_FOR_BOOKING = (
     select(_o.id, _o.organisation_id, _o.offer_reference, _o.client_id, _o.course_type_id, _o.status,
-           _o.critical_date, Client.first_name, Client.last_name, Client.email,
+           _o.critical_date, Client.first_name, Client.last_name, Client.email, Client.language,
            CourseType.code.label("course_code"), CourseType.name.label("course_name"), CourseType.fee_pence,
            Organisation.slug.label("organisation_slug"),
            Organisation.name.label("organisation_name"), EmailTemplate.subject.label("email_subject"),
@@ -585,10 +585,11 @@ class ClientContact:
     first_name: str
     last_name: str
     email: str
+    language: str = "en"  # of the emails to them
 
     @classmethod
     def of(cls, row) -> ClientContact:
-        return cls(row.first_name, row.last_name, row.email or "")
+        return cls(row.first_name, row.last_name, row.email or "", getattr(row, "language", None) or "en")
 
 
 @dataclass(frozen=True)

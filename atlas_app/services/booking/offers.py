@@ -340,6 +340,7 @@ class ClientRecord:
     email: str
     phone: str
     offers: list[OfferView] = field(default_factory=list)
+    language: str = "en"  # what is sent to them is in this language ("en" or "cy")
     bookings: list[Any] = field(default_factory=list)
     timeline: list[TimelineEntry] = field(default_factory=list)
     calls: list[CallView] = field(default_factory=list)
@@ -375,6 +376,7 @@ def client_record(actor: Actor, client_id: int) -> ClientRecord:
             postcode=client.postcode,
             email=client.email,
             phone=client.phone,
+            language=client.language or "en",
             offers=[_offer_view(s, o) for o in offers],
             bookings=[booking_view(s, b) for b in bookings],
             timeline=[TimelineEntry(e.at, e.kind, e.detail, e.username) for e in events],
@@ -456,3 +458,45 @@ def decide_request(actor: Actor, request_id: int, approve: bool, note: str = "")
                      subject=audit.about_client(request.client_id))
 
 
+# --- the client's language ----------------------------------------------------------------------------------------
+
+LANGUAGES = {"en": "English", "cy": "Welsh (Cymraeg)"}
+
+
+def _check_language(language: str) -> str:
+    value = str(language or "").strip().lower()
+    if value not in LANGUAGES:
+        raise ValidationFailed(_("Choose English or Welsh."), {"language": "invalid"})
+    return value
+
+
+def set_client_language(language: str, *, actor: Actor | None = None, client_id: int | None = None,
+                        proof: Any = None) -> str:
+    """Record the language a client wants what we send them in ("en" or "cy"): by staff (``actor`` with
+    bookings.manage, ``client_id`` of their organisation) or by the client themselves while booking (``proof``, the
+    ``bookings.ClientProof`` of their offer). Audited, about the client; returns the language kept."""
+    value = _check_language(language)
+    with write_session() as s:
+        if actor is not None:
+            actor.require(Perm.BOOKINGS_MANAGE)
+            org_id = actor.require_org()
+            client = s.exec(select(Client).where(Client.id == bounds.query_id(client_id),
+                                                 Client.organisation_id == org_id)).first()
+        elif proof is not None:
+            org_id = proof.organisation_id
+            client = s.exec(select(Client).join(Offer, Offer.client_id == Client.id)
+                            .where(Offer.id == proof.offer_id, Offer.organisation_id == org_id,
+                                   Client.organisation_id == org_id)).first()
+        else:
+            raise ValidationFailed("Who is changing the language?")
+        if client is None:
+            raise NotFound("No such client in your organisation.")
+        before = client.language or "en"
+        if before == value:
+            return value
+        client.language = value
+        s.add(client)
+        s.flush()
+        audit.record(s, actor, "client", client.id, "language changed", before={"language": before},
+                     after={"language": value}, organisation_id=org_id, subject=("client", client.id))
+        return value

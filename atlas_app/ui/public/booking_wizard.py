@@ -404,7 +404,12 @@ class BookingWizardState(rx.State):
             errors["reference"] = _("Enter your offer reference.")
         dob = parse_date_of_birth(form.get("dob_day"), form.get("dob_month"), form.get("dob_year"), errors)
         postcode = check_postcode(form.get("postcode"), errors)
-        order = [("reference", "f-reference"), ("dob", "f-dob-day"), ("postcode", "f-postcode")]
+        # The language we write to the client in (asked here; the radio starts on the page's language).
+        writing = str(form.get("correspondence") or "")
+        if writing and writing not in ("en", "cy"):
+            errors["correspondence"] = _("Select the language we should write to you in.")
+        order = [("reference", "f-reference"), ("dob", "f-dob-day"), ("postcode", "f-postcode"),
+                 ("correspondence", "correspondence-en")]
         if errors:
             return self._fail(errors, order)
         try:
@@ -426,6 +431,9 @@ class BookingWizardState(rx.State):
                 self.offer_reference = view.offer_reference
                 return rx.call_script(FOCUS_ALREADY_BOOKED_JS)
             # A seat this offer is holding (in another tab, say) is let go when a session is chosen here.
+        if writing:
+            await asyncio.to_thread(offers_service.set_client_language, writing,
+                                    proof=booking_service.ClientProof(view.organisation_id, view.id))
         counts = await asyncio.to_thread(offers_service.delivery_modes_available, view.organisation_id, view.id)
         self._org_id = view.organisation_id
         self._offer_id = view.id
@@ -1021,6 +1029,16 @@ def find_page() -> rx.Component:
                 ),
                 text_input(S, _("Postcode"), "postcode", hint=_("The postcode of the address on your letter."),
                            auto_complete="postal-code", width="10em", auto_capitalize="characters"),
+                radio_group(
+                    S,
+                    rx.text(_("Which language should we write to you in?"), weight="bold"),
+                    "correspondence",
+                    radio_option("correspondence", "en", "correspondence-en", i18n.current() == i18n.EN,
+                                 rx.text("English", lang="en-GB")),
+                    radio_option("correspondence", "cy", "correspondence-cy", i18n.current() == i18n.CY,
+                                 rx.text("Cymraeg", lang="cy")),
+                    hint=_("Your booking confirmation and any letters or emails about your course."),
+                ),
                 continue_button(_("Find my offer"), "find-offer"),
                 spacing="5",
                 width="100%",

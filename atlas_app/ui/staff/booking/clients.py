@@ -293,6 +293,8 @@ class ClientState(rx.State):
             "name": record.name, "date_of_birth": _day(record.date_of_birth),
             "licence_number": record.licence_number or "Not given", "address": record.address or "Not given",
             "postcode": record.postcode, "email": record.email or "Not given", "phone": record.phone or "Not given",
+            "language": record.language,
+            "language_text": offers_service.LANGUAGES.get(record.language, record.language),
         }
         self.offers = []
         bookable = set()
@@ -346,6 +348,22 @@ class ClientState(rx.State):
         self._transferable_refs = {b.reference for b in record.bookings
                                    if b.status in BookingStatus.CHANGEABLE}
         self._open_requests = {r.id for r in record.requests if r.status == RequestStatus.OPEN}
+
+    @rx.event
+    async def set_language(self, value: str):
+        """Staff record the language the client wants emails and letters in (audited by the service)."""
+        actor = await require(self, Perm.BOOKINGS_MANAGE)
+        cid = self._id()
+        if cid is None:
+            return
+        try:
+            kept = await asyncio.to_thread(offers_service.set_client_language, str(value or "")[:8], actor=actor,
+                                           client_id=cid)
+        except AtlasError as exc:
+            self.notice = _message(exc)
+            return
+        self.notice = f"Emails and letters to this client will be in {offers_service.LANGUAGES[kept]}."
+        await self._refresh(actor)
 
     @rx.event
     async def load(self):
@@ -1147,6 +1165,19 @@ def client_page() -> rx.Component:
                             ("Postcode", ClientState.details["postcode"]),
                             ("Email", ClientState.details["email"]),
                             ("Telephone", ClientState.details["phone"]),
+                            ("Language", rx.cond(
+                                _can(Perm.BOOKINGS_MANAGE),
+                                rx.el.select(
+                                    rx.el.option("English", value="en"),
+                                    rx.el.option("Welsh (Cymraeg)", value="cy"),
+                                    value=ClientState.details["language"],
+                                    on_change=ClientState.set_language,
+                                    id="client-language",
+                                    aria_label="Language for emails and letters",
+                                    style={"min_height": "44px"},
+                                ),
+                                rx.text(ClientState.details["language_text"], id="client-language-text"),
+                            )),
                         ]),
                         actions=rx.cond(_can(Perm.CALLS_LOG),
                                         rx.button(rx.icon("phone-call", aria_hidden="true"), "Log a call", size="2",
