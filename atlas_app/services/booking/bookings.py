@@ -474,6 +474,50 @@ def hold_seat(organisation_id: int, offer_id: int, session_id: int, needs: dict[
         return view
 
 
+@dataclass(frozen=True)
+class HoldExtension:
+    hold_expires_at: datetime
+    extensions_used: int
+    extensions_allowed: int
+
+    @property
+    def extensions_left(self) -> int:
+        return max(0, self.extensions_allowed - self.extensions_used)
+
+
+def extend_hold(organisation_id: int, booking_reference: str, *, client: ClientProof) -> HoldExtension:
+    """The client asks for more time (WCAG 2.2.1 Timing Adjustable): the seat hold's end moves on by the
+    organisation's hold length, at most ``BookingTerms.max_hold_extensions`` times. The booking row is locked and
+    changed in the database, so it holds across workers, and two clicks at once count twice, never past the limit.
+    Only the client whose offer holds the seat (``client``, their proof) may extend it, and only while it is
+    still held."""
+    now = utcnow()
+    ref = str(booking_reference or "").strip().upper()[:20]
+    with write_session() as s:
+        booking = locks.lock_where(s, "booking", Booking.reference == ref, Booking.organisation_id == organisation_id,
+                                   Booking.offer_id == client.offer_id)
+        if booking is None:
+            raise NotFound("No such booking.")
+        terms = get_terms(s, organisation_id)
+        allowed = max(0, terms.max_hold_extensions)
+        if booking.status != BookingStatus.HELD or booking.hold_expires_at is None or booking.hold_expires_at <= now:
+            raise ValidationFailed(_("Your seat hold has already ended, so it cannot be extended. Choose a date "
+                                     "again."), {"hold": "ended"})
+        if booking.hold_extensions >= allowed:
+            raise ValidationFailed(_("You have already had more time {count} times, the most allowed. Please "
+                                     "finish booking before the hold ends.").format(count=allowed),
+                                   {"hold": "limit"})
+        booking.hold_expires_at = booking.hold_expires_at + timedelta(minutes=max(1, terms.hold_minutes))
+        booking.hold_extensions += 1
+        booking.updated_at = now
+        s.add(booking)
+        s.flush()
+        offer = s.get(Offer, booking.offer_id)
+        timeline(s, offer, "hold_extended", f"The client asked for more time ({booking.hold_extensions} of "
+                 f"{allowed}).", booking.id)
+        return HoldExtension(booking.hold_expires_at, booking.hold_extensions, allowed)
+
+
 def confirm_hold(organisation_id: int, offer_id: int, booking_reference: str,
                  needs: dict[str, Any] | None = None) -> BookingView:
     """The client has checked their answers: the held seat becomes a booking awaiting payment. If the hold ran

@@ -52,6 +52,8 @@ MODE_HINTS = {
     "practical": N_("Time in the classroom and driving with an instructor."),
 }
 SESSION_LIMIT = 60
+# The page offers more time this long before the hold ends.
+HOLD_WARNING = timedelta(minutes=2)
 # The hold may be reported as run out this many seconds early, to allow for the browser's clock.
 CLOCK_SLACK = timedelta(seconds=5)
 
@@ -188,12 +190,13 @@ function atlasHoldSay(mark, texts) {
   const m = mark / 60;
   return atlasHoldText(texts, m === 1 ? "minute" : "minutes", "{n} minutes left to finish your booking before the seat is freed.").replace("{n}", m);
 }
-function AtlasHoldCountdown({expiresAt, onExpire, id, texts}) {
+function AtlasHoldCountdown({expiresAt, onExpire, onWarn, id, texts}) {
   const end = Date.parse(expiresAt || "");
   const [now, setNow] = useState(() => Date.now());
   const [said, setSaid] = useState("");
   const level = useRef(undefined);
   const fired = useRef(false);
+  const warned = useRef(false);
   useEffect(() => {
     const timer = setInterval(() => setNow(Date.now()), 1000);
     return () => clearInterval(timer);
@@ -208,6 +211,11 @@ function AtlasHoldCountdown({expiresAt, onExpire, id, texts}) {
     } else if (mark !== undefined && mark !== level.current) {
       level.current = mark;
       setSaid(atlasHoldSay(mark, texts));
+    }
+    // Two minutes before the end, once: the page offers more time (WCAG 2.2.1).
+    if (left > 0 && left <= 120 && !warned.current) {
+      warned.current = true;
+      if (onWarn) onWarn();
     }
     if (left === 0 && !fired.current) {
       fired.current = true;
@@ -236,6 +244,7 @@ class HoldCountdown(rx.Component):
     # The words, in the page's language (see hold_texts).
     texts: rx.Var[dict]
     on_expire: rx.EventHandler[rx.event.no_args_event_spec]
+    on_warn: rx.EventHandler[rx.event.no_args_event_spec]
 
     def add_imports(self) -> dict:
         return {"react": [ImportVar(tag="useEffect"), ImportVar(tag="useState"), ImportVar(tag="useRef"),
@@ -295,6 +304,8 @@ class BookingWizardState(rx.State):
     change_terms_text: str = ""
     late_warning: str = ""
     hold_expired: bool = False
+    hold_warning: bool = False
+    hold_notice: str = ""
     needs_answered: bool = False
     interpreter: str = ""
     interpreter_language: str = ""
@@ -605,6 +616,7 @@ class BookingWizardState(rx.State):
         self._hold_reference = view.reference
         self._hold_expires_at = view.hold_expires_at
         self.hold_expired = False
+        self.hold_warning, self.hold_notice = False, ""
         hours_away = (view.starts_at - utcnow()).total_seconds() / 3600
         self.late_warning = (
             _("This course starts in less than {hours} hours, so once it is booked you cannot move or cancel it "
@@ -614,6 +626,35 @@ class BookingWizardState(rx.State):
             self.hold_until_text = clock(view.hold_expires_at)
             self.hold_minutes = max(1, round((view.hold_expires_at - utcnow()).total_seconds() / 60))
         return rx.redirect(to("/book/needs"))
+
+    @rx.event
+    def hold_nearly_over(self):
+        """The countdown reached two minutes in the browser: offer more time, if the server's clock agrees."""
+        if self._hold_expires_at is not None and self._hold_reference and \
+                utcnow() + HOLD_WARNING + CLOCK_SLACK >= self._hold_expires_at > utcnow():
+            self.hold_warning = True
+
+    @rx.event
+    async def extend_hold(self):
+        """"Give me more time": the booking service moves this tab's own hold on by the organisation's hold length
+        (it refuses past the limit, or once the hold has ended). Nothing from the browser names the hold."""
+        if not (self._hold_reference and self._org_id and self._offer_id) or self.hold_expired:
+            return
+        try:
+            ext = await asyncio.to_thread(booking_service.extend_hold, self._org_id, self._hold_reference,
+                                          client=booking_service.ClientProof(self._org_id, self._offer_id))
+        except AtlasError as exc:
+            self.hold_notice = _(str(exc))
+            return
+        self._hold_expires_at = ext.hold_expires_at
+        self.hold_expires_iso = ext.hold_expires_at.isoformat()
+        self.hold_until_text = clock(ext.hold_expires_at)
+        self.hold_warning = False
+        self.hold_notice = _("We will hold your place until {time}. You can ask for more time {count} more "
+                             "times.").format(time=self.hold_until_text, count=ext.extensions_left) \
+            if ext.extensions_left else \
+            _("We will hold your place until {time}. You cannot ask for more time again.").format(
+                time=self.hold_until_text)
 
     @rx.event
     def hold_ran_out(self):
@@ -955,11 +996,31 @@ def hold_panel() -> rx.Component:
             rx.box(
                 rx.text(rx.text.strong(*interpolate(_("We are holding a place for you until {time}."),
                                                     time=S.hold_until_text))),
-                hold_countdown(expires_at=S.hold_expires_iso, on_expire=S.hold_ran_out, id="hold-countdown",
-                               texts=hold_texts(),
+                hold_countdown(expires_at=S.hold_expires_iso, on_expire=S.hold_ran_out, on_warn=S.hold_nearly_over,
+                               id="hold-countdown", texts=hold_texts(),
                                key=S.hold_expires_iso),
                 rx.text(_("If you do not finish booking by then, the hold ends and the place is freed for "
                           "someone else. You can then choose a date again."), size="2"),
+                # Always on the page, so what appears in it is announced once (not the countdown's every second).
+                rx.box(
+                    rx.cond(
+                        S.hold_warning,
+                        rx.vstack(
+                            rx.text(rx.text.strong(_("Your place is held for less than 2 more minutes.")),
+                                    " ", _("Do you need more time to finish booking?")),
+                            rx.button(_("Give me more time"), on_click=S.extend_hold, id="more-time", size="3",
+                                      type="button",
+                                      style={"min_height": "44px", "font_weight": "600", **focus_style()}),
+                            spacing="2", align_items="start", id="hold-warning",
+                            style={"border_left": "4px solid var(--amber-9)", "padding_left": "0.75em",
+                                   "margin_top": "0.5em"},
+                        ),
+                    ),
+                    rx.cond(S.hold_notice != "", rx.text(S.hold_notice, id="hold-notice", size="2",
+                                                         weight="medium", margin_top="0.5em")),
+                    aria_live="polite",
+                    id="hold-live",
+                ),
                 id="hold-panel",
                 style={"border": "2px solid var(--accent-9)", "background": "var(--accent-2)", "padding": "0.75em 1em",
                        "border_radius": "var(--radius-2)"},

@@ -54,7 +54,7 @@ REQUEST_KIND_LABELS = {"part_payment": "Part payment", "extension": "Extension o
 MODE_LABELS = {"classroom": "Classroom", "online": "Online", "practical": "Practical"}
 EVENT_LABELS = {
     "referred": "Referred by the police", "seat_held": "Seat held", "hold_released": "Hold released",
-    "hold_expired": "Hold ran out", "booked": "Booked", "transferred": "Transferred", "cancelled": "Cancelled",
+    "hold_expired": "Hold ran out", "hold_extended": "Hold extended", "booked": "Booked", "transferred": "Transferred", "cancelled": "Cancelled",
     "attended": "Attended", "did_not_attend": "Did not attend", "turned_away": "Turned away",
     "offer_expired": "Offer expired", "returned": "Returned to police", "special_request": "Special request",
     "paid": "Paid", "payment": "Payment", "session_moved": "Course changed (client told)",
