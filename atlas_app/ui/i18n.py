@@ -113,7 +113,7 @@ class LanguageMiddleware(rx.Middleware):
 
 def language_switch(route: str | None = None) -> rx.Component:
     """The link to this same page in the other language, named in that language and marked with its ``lang``.
-    A click keeps the query string (``?attempt=...``, ``?session_id=...``), so a page reached with one opens as
+    A click keeps the path's own values and the query string (``?attempt=...``, ``?session_id=...``), so a page reached with one opens as
     the same page in the other language; without scripts the plain link still goes to the other language."""
     target = other_language()
     href = route_for(route if route is not None else _compiling_route.get(), target)
@@ -124,8 +124,11 @@ def language_switch(route: str | None = None) -> rx.Component:
         custom_attrs={"hreflang": i18n.HTML_LANG[target]},
         id="language-switch",
         class_name="language-switch",
+        # The address this tab is at, in the other language (works for /accessibility/<slug> as well).
         on_click=[rx.prevent_default, rx.call_script(
-            f"window.location.href = {href!r} + (window.location.search || '') + (window.location.hash || '')")],
+            "(() => { const p = window.location.pathname; const t = "
+            + ("(p === '/' ? '/cy' : '/cy' + p)" if target == CY else "(p.replace(/^\\/cy(?=\\/|$)/, '') || '/')")
+            + "; window.location.href = t + (window.location.search || '') + (window.location.hash || ''); })()")],
         style={"display": "inline-flex", "align_items": "center", "min_height": "44px"},
     )
 
