@@ -113,8 +113,9 @@ def test_a_welsh_booking_with_the_keyboard_alone_and_a_welsh_email(new_context, 
     tab_to(page, "interpreter-yes")
     page.keyboard.press("ArrowDown")
     expect(page.locator("#interpreter-no")).to_be_checked()
-    tab_to(page, "language-Welsh")
-    page.keyboard.press("Space")
+    tab_to(page, "language-English")                        # Tab enters the group on its first option
+    page.keyboard.press("ArrowDown")                         # to "Cymraeg" within the group
+    expect(page.locator("#language-Welsh")).to_be_checked()
     tab_to(page, "continue")
     page.keyboard.press("Enter")
 
