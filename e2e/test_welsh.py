@@ -8,9 +8,8 @@ import re
 
 import pytest
 from playwright.sync_api import expect
-
 from support import scan
-from test_booking_wizard import (  # noqa: F401  (fixtures)
+from test_booking_wizard import (
     DESKTOP,
     PHONE,
     assert_focus_visible,

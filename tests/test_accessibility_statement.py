@@ -6,13 +6,17 @@ from __future__ import annotations
 from datetime import date
 
 import pytest
+from conftest import actor_for, all_rows, create_org, create_user
+from state_support import at, run, substate
 
 from atlas_app.models import AuditEntry
 from atlas_app.services.platform import accessibility
-from atlas_app.services.platform.errors import NotFound, PermissionDenied, ValidationFailed
+from atlas_app.services.platform.errors import (
+    NotFound,
+    PermissionDenied,
+    ValidationFailed,
+)
 from atlas_app.ui.public.accessibility import AccessibilityState
-from conftest import actor_for, all_rows, create_org, create_user
-from state_support import at, run, substate
 
 
 def test_the_model_statements_sections_in_both_languages(org):

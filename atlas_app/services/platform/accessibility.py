@@ -86,7 +86,7 @@ def public_statement(slug: str, language: str) -> Statement:
     """The statement of the active organisation ``slug`` in ``language`` (anyone may read it)."""
     with read_session() as s:
         org = s.exec(select(Organisation).where(Organisation.slug == str(slug or "")[:40],
-                                                Organisation.is_active == True)).first()  # noqa: E712
+                                                Organisation.is_active == True)).first()
         if org is None:
             raise NotFound(_("No such organisation."))
         return _statement(org, language)
@@ -95,7 +95,7 @@ def public_statement(slug: str, language: str) -> Statement:
 def organisations_with_statements() -> list[tuple[str, str]]:
     """(slug, name) of every active organisation, for the public list of statements."""
     with read_session() as s:
-        return [(o.slug, o.name) for o in s.exec(select(Organisation).where(Organisation.is_active == True)  # noqa: E712
+        return [(o.slug, o.name) for o in s.exec(select(Organisation).where(Organisation.is_active == True)
                                                     .order_by(Organisation.name)).all()]
 
 
