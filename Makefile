@@ -22,7 +22,8 @@ export REFLEX_SHOW_BUILT_WITH_REFLEX := false
 export NPM_CONFIG_REGISTRY := https://registry.npmjs.org/
 export PYTHONUNBUFFERED := 1
 
-.PHONY: help setup run test test-unit test-pg test-e2e bench migrate seed build browser nginx clean
+.PHONY: help setup run test test-unit test-pg test-e2e bench migrate seed build browser nginx clean \
+	i18n-extract i18n-update i18n-compile
 
 help:
 	@echo "make run    set up, migrate, load demo data and serve on http://localhost:$(PORT)"
@@ -48,7 +49,27 @@ $(TOOLS)/.bun-ok:
 	fi
 	@mkdir -p $(TOOLS) && touch $@
 
-setup: $(VENV)/.installed $(TOOLS)/.bun-ok
+# --- translations (Babel / gettext): English in the code, Welsh in atlas_app/locale/cy ----------------------
+LOCALE := atlas_app/locale
+POT := $(LOCALE)/messages.pot
+MO_FILES := $(patsubst %.po,%.mo,$(wildcard $(LOCALE)/*/LC_MESSAGES/messages.po))
+
+# Collect every _("...") and N_("...") of the code into the template.
+i18n-extract: $(VENV)/.installed
+	$(BIN)/pybabel extract -F babel.cfg -k _ -k N_ --no-location --sort-output --omit-header -o $(POT) .
+
+# Merge the template into each language's catalogue (new entries arrive empty, for a translator).
+i18n-update: i18n-extract
+	$(BIN)/pybabel update -i $(POT) -d $(LOCALE) -D messages --no-fuzzy-matching --ignore-obsolete
+
+# Build the compiled catalogues the app reads (not committed; `make setup` runs this).
+i18n-compile: $(VENV)/.installed
+	$(BIN)/pybabel compile -d $(LOCALE) -D messages --statistics
+
+$(LOCALE)/%/LC_MESSAGES/messages.mo: $(LOCALE)/%/LC_MESSAGES/messages.po $(VENV)/.installed
+	$(BIN)/pybabel compile -i $< -o $@ -l $*
+
+setup: $(VENV)/.installed $(TOOLS)/.bun-ok $(MO_FILES)
 
 # Debian's Chromium for the Playwright tests (Playwright never downloads a browser here).
 browser:

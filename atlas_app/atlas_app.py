@@ -16,8 +16,9 @@ from atlas_app.services.platform import outbox, retention
 from atlas_app.services import payments
 from atlas_app.services.payments import stripe_gateway
 from atlas_app.services.platform.errors import AtlasError, NotAuthenticated
-from atlas_app.services.platform import auth
+from atlas_app.services.platform import auth, i18n
 from atlas_app.ui import pages, runtime  # noqa: F401  (pages: declares every page)
+from atlas_app.ui.i18n import LanguageMiddleware
 from atlas_app.ui.session import AuthGate, guard_uploads
 
 log = logging.getLogger("atlas")
@@ -28,7 +29,7 @@ def handle_backend_exception(exception: Exception) -> EventSpec | None:
     if isinstance(exception, NotAuthenticated):
         return rx.redirect("/login")
     if isinstance(exception, AtlasError):
-        return rx.toast.error(str(exception), position="top-center", id="atlas-error")
+        return rx.toast.error(i18n.gettext(str(exception)), position="top-center", id="atlas-error")
     return default_backend_exception_handler(exception)
 
 
@@ -74,6 +75,7 @@ app = rx.App(
     stylesheets=["/atlas.css"],
     html_lang="en-GB",
 )
+app.add_middleware(LanguageMiddleware())
 app.add_middleware(AuthGate())
 runtime.register(app)
 app.register_lifespan_task(housekeeping)

@@ -110,6 +110,8 @@ class BookingTerms(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     organisation_id: int = Field(foreign_key="organisation.id", unique=True)
     hold_minutes: int = Field(default=15)
+    # A client may extend a seat hold by hold_minutes this many times (WCAG 2.2.1 Timing Adjustable: at least 10).
+    max_hold_extensions: int = Field(default=10, sa_column_kwargs={"server_default": "10"})
     # A new booking must be paid within this many hours (and before the session) or it is released or chased.
     payment_due_hours: int = Field(default=72)
     unpaid_action: str = Field(default="release", max_length=20)  # "release" or "chase"
@@ -180,6 +182,8 @@ class Client(SQLModel, table=True):
     # The channels the client agreed to be contacted by (reminders go by no other).
     email_consent: bool = Field(default=True, sa_column_kwargs={"server_default": true()})
     sms_consent: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
+    # The language of what is sent to them: "en" or "cy" (asked when they book; staff may change it).
+    language: str = Field(default="en", max_length=8, sa_column_kwargs={"server_default": "en"})
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     # Retention: a legal hold keeps the client from being anonymised; ``anonymised_at`` says when they were.
     legal_hold: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
@@ -238,6 +242,8 @@ class Booking(SQLModel, table=True):
     channel: str = Field(max_length=20)  # online, telephone, api
     made_by_user_id: int | None = Field(default=None, foreign_key="app_user.id")
     hold_expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
+    # How many times the client extended the seat hold (at most BookingTerms.max_hold_extensions).
+    hold_extensions: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     payment_due_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     fee_pence: int = Field(default=0)
     # The trainer checked the client's identity at the session (the register).

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import false
+from sqlalchemy import JSON, false
 from sqlmodel import Field, SQLModel
 
 from atlas_app.db import UTCDateTime, utcnow
@@ -26,4 +26,10 @@ class Organisation(SQLModel, table=True):
     card_provider: str = Field(default="stripe", max_length=20, sa_column_kwargs={"server_default": "stripe"})
     # Who must use two-factor sign-in: "none", "admins" (users who manage users) or "all" staff.
     two_factor_required: str = Field(default="none", max_length=10, sa_column_kwargs={"server_default": "none"})
+    # The organisation offers its public service in Welsh (its own texts then need Welsh wording).
+    welsh_enabled: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
+    # Its public accessibility statement, by language and section (services/platform/accessibility.py); a section
+    # left out reads the shipped wording.
+    accessibility_statement: dict | None = Field(default=None, sa_type=JSON)
+    accessibility_reviewed_on: date | None = Field(default=None)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

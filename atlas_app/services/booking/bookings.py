@@ -27,6 +27,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
+from atlas_app.services.platform.i18n import _, day_month_year
 from atlas_app.db import read_session, utcnow, write_session
 from atlas_app.domain.statuses import (
     OFFER_AFTER_OUTCOME,
@@ -65,13 +66,13 @@ _REF_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
 
 
 class SessionFull(Conflict):
-    def __init__(self, message: str = "Sorry, that session is now full. Please choose another date.") -> None:
-        super().__init__(message)
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message or _("Sorry, that session is now full. Please choose another date."))
 
 
 class AlreadyBooked(Conflict):
-    def __init__(self, message: str = "This offer already has a booking.") -> None:
-        super().__init__(message)
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message or _("This offer already has a booking."))
 
 
 @dataclass(frozen=True)
@@ -117,7 +118,7 @@ def _reference_prefix(slug: str | None) -> str:
 
 
 def _random_reference(prefix: str) -> str:
-    return prefix + "-" + "".join(secrets.choice(_REF_ALPHABET) for _ in range(7))
+    return prefix + "-" + "".join(secrets.choice(_REF_ALPHABET) for _i in range(7))
 
 
 def new_reference(s: Session, organisation_id: int) -> str:
@@ -265,24 +266,24 @@ def check_bookable(s: Session, offer: Offer, session: CourseSession, now: dateti
     if session.organisation_id != offer.organisation_id:
         raise NotFound("No such session.")
     if offer.status in OfferStatus.FINISHED:
-        raise ValidationFailed("This offer's course has already been completed or missed.", {"offer": offer.status})
+        raise ValidationFailed(_("This offer's course has already been completed or missed."), {"offer": offer.status})
     if offer.status in OfferStatus.CLOSED:
-        raise ValidationFailed("This offer has expired or been returned to the police, so it cannot be booked.",
+        raise ValidationFailed(_("This offer has expired or been returned to the police, so it cannot be booked."),
                                {"offer": offer.status})
     if offer.critical_date < london_date(now):
         raise ValidationFailed(
-            f"This offer expired on {offer.critical_date:%d %B %Y} (its critical date).", {"offer": "expired"}
-        )
+            _("This offer expired on {date} (its critical date).").format(date=day_month_year(offer.critical_date)),
+            {"offer": "expired"})
     if session.course_type_id != offer.course_type_id:
-        raise ValidationFailed("That session is for a different course.", {"session": "wrong course"})
+        raise ValidationFailed(_("That session is for a different course."), {"session": "wrong course"})
     if session.status != SessionStatus.SCHEDULED:
-        raise ValidationFailed("That session is not open for booking.", {"session": session.status})
+        raise ValidationFailed(_("That session is not open for booking."), {"session": session.status})
     if session.starts_at <= now:
-        raise ValidationFailed("That session has already started.", {"session": "past"})
+        raise ValidationFailed(_("That session has already started."), {"session": "past"})
     if london_date(session.ends_at) > offer.critical_date:
         raise ValidationFailed(
-            f"That session ends after the critical date ({offer.critical_date:%d %B %Y}).", {"session": "too late"}
-        )
+            _("That session ends after the critical date ({date}).").format(date=day_month_year(offer.critical_date)),
+            {"session": "too late"})
 
 
 def _load_offer(s: Session, organisation_id: int, offer_id: int, lock: bool = False) -> Offer:
@@ -511,6 +512,50 @@ def hold_seat(organisation_id: int, offer_id: int, session_id: int, needs: dict[
     return view
 
 
+@dataclass(frozen=True)
+class HoldExtension:
+    hold_expires_at: datetime
+    extensions_used: int
+    extensions_allowed: int
+
+    @property
+    def extensions_left(self) -> int:
+        return max(0, self.extensions_allowed - self.extensions_used)
+
+
+def extend_hold(organisation_id: int, booking_reference: str, *, client: ClientProof) -> HoldExtension:
+    """The client asks for more time (WCAG 2.2.1 Timing Adjustable): the seat hold's end moves on by the
+    organisation's hold length, at most ``BookingTerms.max_hold_extensions`` times. The booking row is locked and
+    changed in the database, so it holds across workers, and two clicks at once count twice, never past the limit.
+    Only the client whose offer holds the seat (``client``, their proof) may extend it, and only while it is
+    still held."""
+    now = utcnow()
+    ref = str(booking_reference or "").strip().upper()[:20]
+    with write_session() as s:
+        booking = locks.lock_where(s, "booking", Booking.reference == ref, Booking.organisation_id == organisation_id,
+                                   Booking.offer_id == client.offer_id)
+        if booking is None:
+            raise NotFound("No such booking.")
+        terms = get_terms(s, organisation_id)
+        allowed = max(0, terms.max_hold_extensions)
+        if booking.status != BookingStatus.HELD or booking.hold_expires_at is None or booking.hold_expires_at <= now:
+            raise ValidationFailed(_("Your seat hold has already ended, so it cannot be extended. Choose a date "
+                                     "again."), {"hold": "ended"})
+        if booking.hold_extensions >= allowed:
+            raise ValidationFailed(_("You have already had more time {count} times, the most allowed. Please "
+                                     "finish booking before the hold ends.").format(count=allowed),
+                                   {"hold": "limit"})
+        booking.hold_expires_at = booking.hold_expires_at + timedelta(minutes=max(1, terms.hold_minutes))
+        booking.hold_extensions += 1
+        booking.updated_at = now
+        s.add(booking)
+        s.flush()
+        offer = s.get(Offer, booking.offer_id)
+        timeline(s, offer, "hold_extended", f"The client asked for more time ({booking.hold_extensions} of "
+                 f"{allowed}).", booking.id)
+        return HoldExtension(booking.hold_expires_at, booking.hold_extensions, allowed)
+
+
 def confirm_hold(organisation_id: int, offer_id: int, booking_reference: str,
                  needs: dict[str, Any] | None = None) -> BookingView:
     """The client has checked their answers: the held seat becomes a booking awaiting payment. If the hold ran
@@ -539,7 +584,7 @@ def confirm_hold(organisation_id: int, offer_id: int, booking_reference: str,
                 raise AlreadyBooked()
             take_seat(s, booking.session_id, organisation_id)
         else:
-            raise ValidationFailed("This booking can no longer be confirmed.", {"booking": booking.status})
+            raise ValidationFailed(_("This booking can no longer be confirmed."), {"booking": booking.status})
         terms = get_terms(s, organisation_id)
         before = _snapshot(booking)
         booking.status = BookingStatus.AWAITING_PAYMENT
@@ -584,7 +629,7 @@ _ON_WAITING_LIST = (select(_w.id).where(_w.offer_id == _o.id, _w.status.in_(Wait
 # booking terms, and its active booking if it has one.
 _OFFER_FOR_BOOKING = (
     select(_o.id, _o.organisation_id, _o.offer_reference, _o.client_id, _o.course_type_id, _o.status,
-           _o.critical_date, Client.first_name, Client.last_name, Client.email,
+           _o.critical_date, Client.first_name, Client.last_name, Client.email, Client.language,
            CourseType.code.label("course_code"), CourseType.name.label("course_name"), CourseType.fee_pence,
            CourseType.what_to_bring, Organisation.slug.label("organisation_slug"),
            Organisation.name.label("organisation_name"), EmailTemplate.subject.label("email_subject"),
@@ -627,10 +672,11 @@ class ClientContact:
     first_name: str
     last_name: str
     email: str
+    language: str = "en"  # of the emails to them
 
     @classmethod
     def of(cls, row) -> ClientContact:
-        return cls(row.first_name, row.last_name, row.email or "")
+        return cls(row.first_name, row.last_name, row.email or "", getattr(row, "language", None) or "en")
 
 
 @dataclass(frozen=True)
@@ -777,10 +823,11 @@ def _booking_for_update(s: Session, organisation_id: int, reference: str) -> Boo
 
 def _cutoff_check(terms: BookingTerms, session: CourseSession, now: datetime, hours: int, what: str) -> None:
     if session.starts_at - now < timedelta(hours=hours):
-        raise ValidationFailed(
-            f"Bookings can only be {what} online up to {hours} hours before the course. Please telephone us.",
-            {"booking": "too late"},
-        )
+        message = (_("Bookings can only be transferred online up to {hours} hours before the course. Please "
+                     "telephone us.") if what == "transferred" else
+                   _("Bookings can only be cancelled online up to {hours} hours before the course. Please telephone "
+                     "us."))
+        raise ValidationFailed(message.format(hours=hours), {"booking": "too late"})
 
 
 def transfer(organisation_id: int, reference: str, new_session_id: int, *, actor: Actor | None = None,
@@ -794,13 +841,13 @@ def transfer(organisation_id: int, reference: str, new_session_id: int, *, actor
         old = _booking_for_update(s, organisation_id, reference)
         check_clients_booking(old, actor, client)
         if old.status not in BookingStatus.CHANGEABLE:
-            raise ValidationFailed("Only a current booking can be transferred.", {"booking": old.status})
+            raise ValidationFailed(_("Only a current booking can be transferred."), {"booking": old.status})
         offer = _load_offer(s, organisation_id, old.offer_id, lock=True)
         terms = get_terms(s, organisation_id)
         old_session = s.get(CourseSession, old.session_id)
         new_session = _load_session(s, organisation_id, new_session_id)
         if new_session.id == old_session.id:
-            raise ValidationFailed("That is the session already booked.", {"session": "same"})
+            raise ValidationFailed(_("That is the session already booked."), {"session": "same"})
         if actor is None:
             _cutoff_check(terms, old_session, now, terms.transfer_cutoff_hours, "transferred")
             transfers = 0
@@ -810,8 +857,8 @@ def transfer(organisation_id: int, reference: str, new_session_id: int, *, actor
                 cursor = s.get(Booking, cursor.transferred_from_id)
             if transfers >= terms.max_transfers:
                 raise ValidationFailed(
-                    f"This booking has been transferred {transfers} times, the most allowed online. "
-                    "Please telephone us.", {"booking": "transfer limit"})
+                    _("This booking has been transferred {count} times, the most allowed online. Please telephone "
+                      "us.").format(count=transfers), {"booking": "transfer limit"})
         check_bookable(s, offer, new_session, now)
         before = _snapshot(old)
         old.status, old.updated_at = BookingStatus.TRANSFERRED, now
@@ -857,7 +904,7 @@ def cancel(organisation_id: int, reference: str, *, actor: Actor | None = None, 
         booking = _booking_for_update(s, organisation_id, reference)
         check_clients_booking(booking, actor, client)
         if booking.status not in ACTIVE_BOOKING_STATUSES:
-            raise ValidationFailed("This booking is not current, so it cannot be cancelled.",
+            raise ValidationFailed(_("This booking is not current, so it cannot be cancelled."),
                                    {"booking": booking.status})
         session = s.get(CourseSession, booking.session_id)
         terms = get_terms(s, organisation_id)

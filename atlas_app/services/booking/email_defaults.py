@@ -175,3 +175,102 @@ KINDS: dict[str, Kind] = {k.code: k for k in [
          "course: contact us quoting offer reference {{ client.offer_reference }}. After the critical date the offer "
          "goes back to the police."),
 ]}
+
+
+# --- the shipped Welsh wording (for clients who asked for Welsh; an organisation may store its own) -----------
+
+_COURSE_CY = ("Cwrs: {{ booking.course_name }} ({{ booking.course_code }})\n"
+              "Pryd: {{ booking.when }} tan {{ booking.ends }}\n"
+              "Ble: {{ booking.where }}\n"
+              "Cyfeirnod y cynnig: {{ client.offer_reference }}\n"
+              "Dyddiad terfyn: {{ client.critical_date }}")
+_FEE_CY = ("{% if booking.awaiting_payment %}\n\nFfi: {{ booking.fee }}, i’w thalu erbyn {{ booking.payment_due }}."
+           "{% endif %}")
+_CLOSE_CY = ("\n\nDewch â’ch trwydded yrru cerdyn-llun. Os na allwch fod yn bresennol, trosglwyddwch neu ganslo eich "
+             "archeb cyn y cwrs drwy’r safle archebu neu dros y ffôn.")
+_PREVIOUSLY_CY = "{% if change.previously %}\nCyn hyn: {{ change.previously }}{% endif %}"
+_DEMO_RECEIPT_CY = ("{% if payment.demo %}DEMO — dim arian go iawn: mae’r dderbynneb hon ar gyfer taliad arddangos. "
+                    "Ni chodwyd tâl ar unrhyw gerdyn.\n\n{% endif %}")
+_PAYMENT_COURSE_CY = ("\n\nCwrs: {{ booking.course_name }} ({{ booking.course_code }})\n"
+                      "Pryd: {{ booking.when }}\nBle: {{ booking.venue }}\nCyfeirnod y taliad: {{ payment.reference }}")
+
+WELSH = "cy"
+# kind -> (subject, body) in Welsh, with the same merge fields as the English.
+WELSH_WORDING: dict[str, tuple[str, str]] = {
+    "booking_confirmation": (
+        "Archeb eich cwrs {{ booking.reference }}",
+        "Annwyl {{ client.name }},\n\n"
+        "Diolch am archebu eich cwrs. Eich cyfeirnod archebu yw {{ booking.reference }}.\n\n"
+        + _COURSE_CY + _FEE_CY + _CLOSE_CY),
+    "booking_transfer": (
+        "Mae archeb eich cwrs wedi’i symud: {{ booking.reference }}",
+        "Annwyl {{ client.name }},\n\n"
+        "Mae eich archeb wedi’i symud. Eich cyfeirnod archebu newydd yw {{ booking.reference }}.\n\n"
+        + _COURSE_CY + _FEE_CY + _CLOSE_CY),
+    "booking_cancellation": (
+        "Mae archeb eich cwrs {{ booking.reference }} wedi’i chanslo",
+        "Annwyl {{ client.name }},\n\n"
+        "Mae eich archeb {{ booking.reference }} wedi’i chanslo."
+        "{% if cancellation.money %}\n\n{{ cancellation.money }}{% endif %}\n\n"
+        + _COURSE_CY + _CLOSE_CY),
+    "session_moved": (
+        "Mae eich cwrs wedi newid: {{ booking.reference }}",
+        "Annwyl {{ client.name }},\n\n"
+        "Mae’r cwrs rydych wedi’i archebu (archeb {{ booking.reference }}) wedi newid. Mae eich archeb yn dal yn "
+        "ddilys; mae’r manylion newydd isod." + _PREVIOUSLY_CY + "\n\n" + _COURSE_CY + _FEE_CY + _CLOSE_CY),
+    "session_cancelled": (
+        "Mae eich cwrs wedi’i ganslo: {{ booking.reference }}",
+        "Annwyl {{ client.name }},\n\n"
+        "Mae’n ddrwg gennym: mae’r cwrs rydych wedi’i archebu (archeb {{ booking.reference }}) wedi’i ganslo. "
+        "Dewiswch ddyddiad arall drwy’r safle archebu neu dros y ffôn; byddwn yn cysylltu â chi os na fyddwch yn "
+        "gwneud hynny." + _PREVIOUSLY_CY + "\n\n" + _COURSE_CY + _CLOSE_CY),
+    "payment_receipt": (
+        ("{% if payment.paid_in_full %}Taliad wedi dod i law: mae archeb {{ booking.reference }} wedi’i chadarnhau"
+        "{% else %}Taliad wedi dod i law ar gyfer archeb {{ booking.reference }}{% endif %}"),
+        "Annwyl {{ client.name }},\n\n" + _DEMO_RECEIPT_CY +
+        "Diolch: rydym wedi cael {{ payment.amount }} ({{ payment.method }}) ar gyfer archeb "
+        "{{ booking.reference }}.\nWedi dod i law: {{ payment.received }}\n\n"
+        "{% if payment.paid_in_full %}Mae ffi eich cwrs wedi’i thalu’n llawn ac mae eich archeb wedi’i chadarnhau."
+        "{% else %}I’w dalu o hyd: {{ payment.outstanding }}, erbyn {{ booking.payment_due }}.{% endif %}"
+        + _PAYMENT_COURSE_CY),
+    "payment_seat_lost": (
+        "Eich taliad ar gyfer archeb {{ booking.reference }}",
+        "Annwyl {{ client.name }},\n\n" + _DEMO_RECEIPT_CY +
+        "Diolch: rydym wedi cael eich taliad o {{ payment.amount }} ar gyfer archeb {{ booking.reference }}.\n"
+        "Yn anffodus, nid oedd y lle a ddewisoch ar gael mwyach pan gyrhaeddodd y taliad. Mae eich arian yn "
+        "ddiogel: byddwn yn cysylltu â chi i gynnig dyddiad arall neu i roi ad-daliad llawn i chi."
+        + _PAYMENT_COURSE_CY),
+    "refund": (
+        "Ad-daliad ar gyfer archeb {{ booking.reference }}",
+        ("Annwyl {{ client.name }},\n\n"
+        "{% if refund.demo %}DEMO — dim arian go iawn: ni thalwyd nac ad-dalwyd unrhyw arian go iawn.\n\n{% endif %}"
+        "Rydym wedi ad-dalu {{ refund.amount }} o’ch taliad ar gyfer archeb {{ booking.reference }}.\n"
+        "Rheswm: {{ refund.reason }}\n\n"
+        "Fel arfer mae ad-daliadau cerdyn yn cyrraedd eich cyfrif o fewn 5 i 10 diwrnod gwaith.")),
+    "payment_plan": (
+        "Eich cynllun talu ar gyfer archeb {{ booking.reference }}",
+        ("Annwyl {{ client.name }},\n\n"
+        "Rydym wedi cytuno y cewch dalu am eich cwrs fesul rhandaliad:\n\n"
+        "{{ plan.instalments }}\n\n"
+        "Cyfeirnod archebu: {{ booking.reference }}")),
+    "payment_reminder": (
+        "Nodyn atgoffa: taliad ar gyfer archeb cwrs {{ booking.reference }}",
+        ("Annwyl {{ client.name }},\n\n"
+        "{% if reminder.on_plan %}Mae un o randaliadau eich cynllun talu yn hwyr{% else %}Mae ffi eich cwrs yn hwyr"
+        "{% endif %}. Mae {{ reminder.outstanding }} i’w dalu o hyd ar gyfer archeb {{ booking.reference }}.\n\n"
+        "Talwch ar-lein drwy’r safle archebu neu ffoniwch ni i dalu â cherdyn.")),
+    "booking_released": (
+        "Mae archeb eich cwrs {{ booking.reference }} wedi’i rhyddhau",
+        ("Annwyl {{ client.name }},\n\n"
+        "Ni thalwyd y ffi ar gyfer archeb {{ booking.reference }} erbyn {{ booking.payment_due }}, felly mae’r lle "
+        "wedi’i ryddhau.\n\n"
+        "Gallwch archebu eto cyn dyddiad terfyn eich cynnig ({{ client.critical_date }}) gan ddefnyddio cyfeirnod "
+        "y cynnig {{ client.offer_reference }}.")),
+}
+
+
+def shipped(kind: Kind, language: str) -> tuple[str, str]:
+    """The shipped (subject, body) of ``kind`` in ``language`` (English when there is no shipped translation)."""
+    if language == WELSH and kind.code in WELSH_WORDING:
+        return WELSH_WORDING[kind.code]
+    return kind.subject, kind.body

@@ -22,8 +22,8 @@ from atlas_app.domain.money import format_pence
 from atlas_app.domain.statuses import BookingStatus
 from atlas_app.models import Booking, Client, CourseType, Offer, Organisation
 from atlas_app.models.letters import EmailTemplate
-from atlas_app.services.booking.email_defaults import DEFAULT_LANGUAGE, GROUPS, KINDS, Kind
-from atlas_app.services.platform import audit, outbox, templating
+from atlas_app.services.booking.email_defaults import DEFAULT_LANGUAGE, GROUPS, KINDS, Kind, shipped
+from atlas_app.services.platform import audit, i18n, outbox, templating
 from atlas_app.services.platform.actor import Actor
 from atlas_app.services.platform.errors import NotFound, ValidationFailed
 from atlas_app.services.platform.permissions import Perm
@@ -61,16 +61,24 @@ def check(kind: Kind, subject: str, body: str) -> None:
 
 def booking_context(view: Any, offer: Any, client: Any, organisation_name: str) -> dict[str, Any]:
     """The client, booking and organisation groups, from a booking view (``bookings.BookingView``), its offer (for
-    the critical date) and the client's names."""
+    the critical date) and the client's names. Dates and money in the current language (Welsh: "dydd Mawrth 1
+    Rhagfyr 2026 am 09:30", Babel's ``cy`` locale)."""
     where = view.venue_name + (", " + view.venue_address if view.venue_address != "Online" else "")
+    welsh = i18n.current() == i18n.CY
+
+    def moment(dt):
+        return i18n._("{date} at {time}").format(date=i18n.long_date(dt), time=i18n.clock(dt)) if welsh \
+            else london_text(dt)
+
     return {
         "client": {"name": f"{client.first_name} {client.last_name}", "first_name": client.first_name,
                    "last_name": client.last_name, "offer_reference": view.offer_reference,
-                   "critical_date": f"{offer.critical_date:%d %B %Y}"},
+                   "critical_date": i18n.long_date(offer.critical_date) if welsh else f"{offer.critical_date:%d %B %Y}"},
         "booking": {"reference": view.reference, "course_name": view.course_name, "course_code": view.course_code,
-                    "when": london_text(view.starts_at), "ends": f"{view.ends_at.astimezone(LONDON):%H:%M}",
-                    "venue": view.venue_name, "where": where, "fee": format_pence(view.fee_pence),
-                    "payment_due": london_text(view.payment_due_at) if view.payment_due_at else "before the course",
+                    "when": moment(view.starts_at), "ends": f"{view.ends_at.astimezone(LONDON):%H:%M}",
+                    "venue": view.venue_name, "where": where,
+                    "fee": i18n.money(view.fee_pence) if welsh else format_pence(view.fee_pence),
+                    "payment_due": moment(view.payment_due_at) if view.payment_due_at else i18n._("before the course"),
                     "awaiting_payment": view.status == BookingStatus.AWAITING_PAYMENT, "status": view.status.replace("_", " ")},
         "organisation": {"name": organisation_name},
     }
@@ -96,12 +104,12 @@ def compose(s: Session, organisation_id: int, kind: str, context: dict[str, Any]
     body) when the caller read them already, None for the shipped wording."""
     k = _kind(kind)
     if template is LOOK_UP:
+        # The organisation's wording in the client's language, else the shipped wording in that language.
         row = _stored(s, organisation_id, kind, language)
-        if row is None and language != DEFAULT_LANGUAGE:
-            row = _stored(s, organisation_id, kind, DEFAULT_LANGUAGE)
         template = (row.subject, row.body) if row is not None else None
     row = template
-    subject, body = template if template is not None else (k.subject, k.body)
+    shipped_subject, shipped_body = shipped(k, language)
+    subject, body = template if template is not None else (shipped_subject, shipped_body)
     try:
         return (templating.render(subject, context, k.fields, "subject"),
                 templating.render(body, context, k.fields, "body"))
@@ -110,8 +118,8 @@ def compose(s: Session, organisation_id: int, kind: str, context: dict[str, Any]
             raise
         log.warning("Organisation %s's %s email could not be filled in (%s); the shipped wording was sent.",
                     organisation_id, kind, exc)
-        return (templating.render(k.subject, context, k.fields, "subject"),
-                templating.render(k.body, context, k.fields, "body"))
+        return (templating.render(shipped_subject, context, k.fields, "subject"),
+                templating.render(shipped_body, context, k.fields, "body"))
 
 
 def send(s: Session, kind: str, *, view: Any, offer: Any, client: Any, extra: dict[str, Any] | None = None,
@@ -122,7 +130,12 @@ def send(s: Session, kind: str, *, view: Any, offer: Any, client: Any, extra: di
         return
     organisation_id = offer.organisation_id
     name = getattr(offer, "organisation_name", None)
-    context = booking_context(view, offer, client, _organisation_name(s, organisation_id) if name is None else name)
+    language = i18n.normalise(getattr(client, "language", None))
+    if language != DEFAULT_LANGUAGE:
+        template = LOOK_UP  # a template the caller read is the English one
+    with i18n.using(language):
+        context = booking_context(view, offer, client,
+                                  _organisation_name(s, organisation_id) if name is None else name)
     context.update(extra or {})
     if "course" in _kind(kind).groups and "course" not in context:
         # The busy booking path's offer row carries it; otherwise it is read.
@@ -131,7 +144,7 @@ def send(s: Session, kind: str, *, view: Any, offer: Any, client: Any, extra: di
             bring = s.exec(select(CourseType.what_to_bring).where(CourseType.organisation_id == organisation_id,
                                                                   CourseType.code == view.course_code)).first()
         context["course"] = {"what_to_bring": bring or ""}
-    subject, body = compose(s, organisation_id, kind, context, template=template)
+    subject, body = compose(s, organisation_id, kind, context, language=language, template=template)
     outbox.queue(s, to=client.email, subject=(DEMO_SUBJECT if demo else "") + subject, body=body,
                  organisation_id=organisation_id, related=("booking", view.reference), kind=kind,
                  personalisation=context)

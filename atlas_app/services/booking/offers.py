@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import and_, func, or_
 from sqlmodel import Session, select
 
+from atlas_app.services.platform.i18n import _, day_month_year
 from atlas_app.db import contains, read_session, utcnow, write_session
 from atlas_app.domain.statuses import BookingStatus, OfferStatus, RequestStatus, SessionStatus
 from atlas_app.models import (
@@ -97,12 +98,13 @@ def find_offer(offer_reference: str, date_of_birth: date | None, postcode: str, 
 
 
 def _find_offer(offer_reference: str, date_of_birth: date | None, postcode: str) -> OfferView:
+    # The refusals are for the client, in their language (services/platform/i18n.py).
     not_found = ValidationFailed(
-        "We could not find an offer with those details. Check the reference, date of birth and postcode on your "
-        "offer letter.", {"offer": "not found"})
+        _("We could not find an offer with those details. Check the reference, date of birth and postcode on your "
+          "offer letter."), {"offer": "not found"})
     ref = (offer_reference or "").strip().upper()
     if not ref or date_of_birth is None or not postcode:
-        raise ValidationFailed("Enter your offer reference, date of birth and postcode.", {"offer": "incomplete"})
+        raise ValidationFailed(_("Enter your offer reference, date of birth and postcode."), {"offer": "incomplete"})
     with read_session() as s:
         rows = s.exec(
             select(Offer, Client).join(Client, Client.id == Offer.client_id)
@@ -115,16 +117,16 @@ def _find_offer(offer_reference: str, date_of_birth: date | None, postcode: str)
         view = _offer_view(s, offer)
     today = london_date(utcnow())
     if view.status == OfferStatus.COMPLETED:
-        raise ValidationFailed("This offer's course has already been completed. There is nothing more to book.",
+        raise ValidationFailed(_("This offer's course has already been completed. There is nothing more to book."),
                                {"offer": "completed"})
     if view.status == OfferStatus.DID_NOT_ATTEND:
-        raise ValidationFailed("The course for this offer was not attended, so the offer has gone back to the "
-                               "police. Please contact the police force named on your letter.",
+        raise ValidationFailed(_("The course for this offer was not attended, so the offer has gone back to the "
+                                 "police. Please contact the police force named on your letter."),
                                {"offer": "did_not_attend"})
     if view.status in OfferStatus.CLOSED or view.critical_date < today:
         raise ValidationFailed(
-            f"This offer expired on {view.critical_date:%d %B %Y} and can no longer be booked. Please contact the "
-            "police force named on your letter.", {"offer": "expired"})
+            _("This offer expired on {date} and can no longer be booked. Please contact the police force named on "
+              "your letter.").format(date=day_month_year(view.critical_date)), {"offer": "expired"})
     return view
 
 
@@ -225,7 +227,7 @@ def booking_for_client(organisation_id: int, offer_id: int, reference: str):
                                                Booking.organisation_id == organisation_id)).first()
         if booking is None:
             raise NotFound("No such booking.")
-        for _ in range(50):
+        for _hop in range(50):
             newer = s.exec(select(Booking).where(Booking.transferred_from_id == booking.id)).first()
             if newer is None:
                 break
@@ -356,6 +358,7 @@ class ClientRecord:
     email: str
     phone: str
     offers: list[OfferView] = field(default_factory=list)
+    language: str = "en"  # what is sent to them is in this language ("en" or "cy")
     bookings: list[Any] = field(default_factory=list)
     timeline: list[TimelineEntry] = field(default_factory=list)
     calls: list[CallView] = field(default_factory=list)
@@ -391,6 +394,7 @@ def client_record(actor: Actor, client_id: int) -> ClientRecord:
             postcode=client.postcode,
             email=client.email,
             phone=client.phone,
+            language=client.language or "en",
             offers=[_offer_view(s, o) for o in offers],
             bookings=[booking_view(s, b) for b in bookings],
             timeline=[TimelineEntry(e.at, e.kind, e.detail, e.username) for e in events],
@@ -472,3 +476,45 @@ def decide_request(actor: Actor, request_id: int, approve: bool, note: str = "")
                      subject=audit.about_client(request.client_id))
 
 
+# --- the client's language ----------------------------------------------------------------------------------------
+
+LANGUAGES = {"en": "English", "cy": "Welsh (Cymraeg)"}
+
+
+def _check_language(language: str) -> str:
+    value = str(language or "").strip().lower()
+    if value not in LANGUAGES:
+        raise ValidationFailed(_("Choose English or Welsh."), {"language": "invalid"})
+    return value
+
+
+def set_client_language(language: str, *, actor: Actor | None = None, client_id: int | None = None,
+                        proof: Any = None) -> str:
+    """Record the language a client wants what we send them in ("en" or "cy"): by staff (``actor`` with
+    bookings.manage, ``client_id`` of their organisation) or by the client themselves while booking (``proof``, the
+    ``bookings.ClientProof`` of their offer). Audited, about the client; returns the language kept."""
+    value = _check_language(language)
+    with write_session() as s:
+        if actor is not None:
+            actor.require(Perm.BOOKINGS_MANAGE)
+            org_id = actor.require_org()
+            client = s.exec(select(Client).where(Client.id == bounds.query_id(client_id),
+                                                 Client.organisation_id == org_id)).first()
+        elif proof is not None:
+            org_id = proof.organisation_id
+            client = s.exec(select(Client).join(Offer, Offer.client_id == Client.id)
+                            .where(Offer.id == proof.offer_id, Offer.organisation_id == org_id,
+                                   Client.organisation_id == org_id)).first()
+        else:
+            raise ValidationFailed("Who is changing the language?")
+        if client is None:
+            raise NotFound("No such client in your organisation.")
+        before = client.language or "en"
+        if before == value:
+            return value
+        client.language = value
+        s.add(client)
+        s.flush()
+        audit.record(s, actor, "client", client.id, "language changed", before={"language": before},
+                     after={"language": value}, organisation_id=org_id, subject=("client", client.id))
+        return value

@@ -14,6 +14,7 @@ from datetime import date, datetime, timedelta
 
 from sqlmodel import select
 
+from atlas_app.services.platform.i18n import N_, _
 from atlas_app.db import read_session, utcnow
 from atlas_app.domain.statuses import BookingStatus, SessionStatus
 from atlas_app.models import Booking, BookingTerms, Client, CourseSession, CourseType, Offer, Organisation
@@ -27,8 +28,8 @@ from atlas_app.services.booking.offers import bookable_sessions
 # Statuses a client may still change online (a held seat belongs to the booking wizard, not to this page).
 CHANGEABLE_STATUSES = BookingStatus.CHANGEABLE
 
-NOT_FOUND_MESSAGE = ("We could not find a booking with those details. Check the booking reference in your "
-                     "confirmation email, and your date of birth and postcode.")
+NOT_FOUND_MESSAGE = N_("We could not find a booking with those details. Check the booking reference in your "
+                       "confirmation email, and your date of birth and postcode.")
 
 
 @dataclass(frozen=True)
@@ -115,7 +116,7 @@ def _transfers_used(s, booking: Booking) -> int:
 
 def _current(s, booking: Booking) -> Booking:
     """Follow transfers from an old booking to the one that replaced it."""
-    for _ in range(100):
+    for _hop in range(100):
         newer = s.exec(select(Booking).where(Booking.transferred_from_id == booking.id)).first()
         if newer is None:
             return booking
@@ -133,24 +134,26 @@ def _client_booking(s, booking: Booking, offer: Offer) -> ClientBooking:
     current = booking.status in CHANGEABLE_STATUSES and view.starts_at > now
     can_transfer = current and hours_left >= terms.transfer_cutoff_hours and used < terms.max_transfers
     can_cancel = current and hours_left >= terms.cancel_cutoff_hours
+    # For the client, in their language (the current one: see services/platform/i18n.py).
     if not current:
-        note = "This booking is no longer current, so it cannot be changed."
+        note = _("This booking is no longer current, so it cannot be changed.")
     elif not can_transfer and not can_cancel:
         if terms.transfer_cutoff_hours == terms.cancel_cutoff_hours:
-            limits = f"changed online up to {terms.transfer_cutoff_hours} hours"
+            note = _("Bookings can only be changed online up to {hours} hours before the course. Please telephone "
+                     "us.").format(hours=terms.transfer_cutoff_hours)
         else:
-            limits = (f"moved online up to {terms.transfer_cutoff_hours} hours, and cancelled online up to "
-                      f"{terms.cancel_cutoff_hours} hours,")
-        note = f"Bookings can only be {limits} before the course. Please telephone us."
+            note = _("Bookings can only be moved online up to {move} hours, and cancelled online up to {cancel} "
+                     "hours, before the course. Please telephone us.").format(
+                move=terms.transfer_cutoff_hours, cancel=terms.cancel_cutoff_hours)
     elif not can_transfer and used >= terms.max_transfers:
-        note = (f"This booking has been moved {used} times, the most allowed online. To move it again, please "
-                "telephone us.")
+        note = _("This booking has been moved {used} times, the most allowed online. To move it again, please "
+                 "telephone us.").format(used=used)
     elif not can_transfer:
-        note = (f"Bookings can only be moved online up to {terms.transfer_cutoff_hours} hours before the course. "
-                "Please telephone us.")
+        note = _("Bookings can only be moved online up to {hours} hours before the course. Please telephone "
+                 "us.").format(hours=terms.transfer_cutoff_hours)
     elif not can_cancel:
-        note = (f"Bookings can only be cancelled online up to {terms.cancel_cutoff_hours} hours before the course. "
-                "Please telephone us.")
+        note = _("Bookings can only be cancelled online up to {hours} hours before the course. Please telephone "
+                 "us.").format(hours=terms.cancel_cutoff_hours)
     else:
         note = ""
     session = s.get(CourseSession, booking.session_id)
@@ -183,9 +186,10 @@ def find_booking(reference: str, date_of_birth: date | None, postcode: str, clie
 def _find_booking(reference: str, date_of_birth: date | None, postcode: str) -> ClientBooking:
     ref = _compact(reference)
     if not ref or date_of_birth is None or not _compact(postcode):
-        raise ValidationFailed("Enter your booking reference, date of birth and postcode.", {"booking": "incomplete"})
+        raise ValidationFailed(_("Enter your booking reference, date of birth and postcode."),
+                               {"booking": "incomplete"})
     if len(ref) > 20:
-        raise ValidationFailed(NOT_FOUND_MESSAGE, {"booking": "not found"})
+        raise ValidationFailed(_(NOT_FOUND_MESSAGE), {"booking": "not found"})
     with read_session() as s:
         row = s.exec(
             select(Booking, Offer, Client)
@@ -194,7 +198,7 @@ def _find_booking(reference: str, date_of_birth: date | None, postcode: str) -> 
             .where(Booking.reference == ref, Client.date_of_birth == date_of_birth)
         ).first()
         if row is None or _compact(row[2].postcode) != _compact(postcode):
-            raise ValidationFailed(NOT_FOUND_MESSAGE, {"booking": "not found"})
+            raise ValidationFailed(_(NOT_FOUND_MESSAGE), {"booking": "not found"})
         booking, offer, _client = row
         return _client_booking(s, _current(s, booking), offer)
 

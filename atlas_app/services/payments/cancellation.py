@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlmodel import Session, select
 
+from atlas_app.services.platform.i18n import _
 from atlas_app.db import read_session, utcnow
 from atlas_app.domain.statuses import BookingStatus, PaymentStatus, RefundStatus
 from atlas_app.models import Booking
@@ -53,18 +54,19 @@ class CancelMoney:
         """For the client, in the second person: what is refunded and what fee is kept."""
         if self.paid_pence <= 0:
             return []
+        # In the client's language (the current one: see services/platform/i18n.py).
         if self.refund_pence <= 0:
-            return [f"The cancellation fee of {pounds_text(self.fee_pence)} is kept from the {pounds_text(self.paid_pence)} "
-                    "you paid, so there is nothing to refund."]
-        out = [f"You paid {pounds_text(self.paid_pence)}."
-               + (f" A cancellation fee of {pounds_text(self.fee_pence)} is kept, as our booking terms say."
-                  if self.fee_pence else "")]
+            return [_("The cancellation fee of {fee} is kept from the {paid} you paid, so there is nothing to "
+                      "refund.").format(fee=pounds_text(self.fee_pence), paid=pounds_text(self.paid_pence))]
+        out = [_("You paid {paid}.").format(paid=pounds_text(self.paid_pence))
+               + (_(" A cancellation fee of {fee} is kept, as our booking terms say.").format(
+                   fee=pounds_text(self.fee_pence)) if self.fee_pence else "")]
         if self.card_pence:
-            out.append(f"{pounds_text(self.card_pence)} is being refunded to the card you paid with; card refunds usually "
-                       "reach your account within 5 to 10 working days.")
+            out.append(_("{amount} is being refunded to the card you paid with; card refunds usually reach your "
+                         "account within 5 to 10 working days.").format(amount=pounds_text(self.card_pence)))
         if self.offline_pence:
-            out.append(f"{pounds_text(self.offline_pence)} you paid by cash, cheque or bank transfer will be refunded to "
-                       "you by us; we will contact you about it.")
+            out.append(_("{amount} you paid by cash, cheque or bank transfer will be refunded to you by us; we will "
+                         "contact you about it.").format(amount=pounds_text(self.offline_pence)))
         return out
 
     @property

@@ -20,6 +20,7 @@ from typing import TypeVar
 from sqlalchemy import delete, func
 from sqlmodel import select
 
+from atlas_app.services.platform.i18n import _
 from atlas_app.db import read_session, utcnow, write_session
 from atlas_app.models import PublicLookupAttempt
 from atlas_app.services.platform.errors import ValidationFailed
@@ -48,8 +49,8 @@ def _key(reference: str) -> str:
 def _refuse(kind: str, oldest: datetime) -> TooManyAttempts:
     until = (oldest + WINDOW).astimezone(LONDON)
     return TooManyAttempts(
-        f"Too many attempts with details that did not match. For your security, please try again after "
-        f"{until:%H:%M}, or telephone us.", {kind: "too many attempts"})
+        _("Too many attempts with details that did not match. For your security, please try again after {time}, "
+          "or telephone us.").format(time=f"{until:%H:%M}"), {kind: "too many attempts"})
 
 
 def _over_limit(kind: str, reference: str, ip: str, now: datetime) -> TooManyAttempts | None:

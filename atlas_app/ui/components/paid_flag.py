@@ -11,21 +11,23 @@ from __future__ import annotations
 
 import reflex as rx
 
+from atlas_app.services.platform.i18n import N_, _
+
 # state -> (words, colour, icon)
 PAID_FLAGS: dict[str, tuple[str, str, str]] = {
-    "paid": ("Paid", "green", "circle_check"),
-    "awaiting_payment": ("Awaiting payment", "amber", "clock"),
-    "part_paid": ("Part-paid", "blue", "circle_dashed"),
-    "overdue": ("Overdue", "red", "triangle_alert"),
-    "refunded": ("Refunded", "purple", "undo_2"),
-    "waived": ("Waived", "teal", "hand_heart"),
+    "paid": (N_("Paid"), "green", "circle_check"),
+    "awaiting_payment": (N_("Awaiting payment"), "amber", "clock"),
+    "part_paid": (N_("Part-paid"), "blue", "circle_dashed"),
+    "overdue": (N_("Overdue"), "red", "triangle_alert"),
+    "refunded": (N_("Refunded"), "purple", "undo_2"),
+    "waived": (N_("Waived"), "teal", "hand_heart"),
 }
 
 
 def paid_flag(state_var: rx.Var | str, **props) -> rx.Component:
     """A badge for a payment state. Unknown states show their own text in grey."""
     state = state_var if isinstance(state_var, rx.Var) else rx.Var.create(state_var)
-    words = rx.match(state, *[(k, v[0]) for k, v in PAID_FLAGS.items()], state.to(str))
+    words = rx.match(state, *[(k, _(v[0])) for k, v in PAID_FLAGS.items()], state.to(str))
     colour = rx.match(state, *[(k, v[1]) for k, v in PAID_FLAGS.items()], "gray")
     icon = rx.match(
         state,
@@ -54,9 +56,9 @@ def paid_flag_cell(row: rx.Var, flag_id: rx.Var | str | None = None) -> rx.Compo
     )
 
 
-def demo_banner(message: str = "DEMO — no real money. This is a demonstration: no card is charged and no money "
-                               "moves.") -> rx.Component:
-    """The label every page showing the demo card provider carries."""
+def demo_banner(message: str | None = None) -> rx.Component:
+    """The label every page showing the demo card provider carries (in the page's language)."""
+    message = message or _("DEMO — no real money. This is a demonstration: no card is charged and no money moves.")
     return rx.box(
         rx.hstack(
             rx.icon("triangle_alert", size=22, aria_hidden="true"),
@@ -65,7 +67,7 @@ def demo_banner(message: str = "DEMO — no real money. This is a demonstration:
             align="center",
         ),
         role="note",
-        aria_label="Demonstration payment",
+        aria_label=_("Demonstration payment"),
         class_name="demo-banner",
         style={"border": "4px dashed var(--amber-9)", "background": "var(--amber-3)", "color": "var(--amber-12)",
                "padding": "0.75em 1em", "border_radius": "var(--radius-2)"},

@@ -17,6 +17,8 @@ from atlas_app.services.platform import auth as auth_service
 from atlas_app.services.platform import users as users_service
 from atlas_app.services.platform.permissions import ALL_PERMISSIONS, Perm
 from atlas_app.ui.components.forms import native_form
+from atlas_app.services.platform.i18n import HTML_LANG
+from atlas_app.ui.i18n import _, current, language_switch, to
 from atlas_app.ui.runtime import page
 from atlas_app.ui.session import before_password_change, private, require
 
@@ -199,9 +201,9 @@ def _sign_out() -> rx.Component:
     )
 
 
-def skip_link() -> rx.Component:
+def skip_link(label: str = "Skip to main content") -> rx.Component:
     return rx.el.a(
-        "Skip to main content",
+        label,
         href="#main",
         class_name="skip-link",
     )
@@ -305,15 +307,18 @@ def staff_page(route: str, title: str, on_load: Callable | list | None = None) -
 
 
 def public_shell(*children: rx.Component, width: str = "36em") -> rx.Component:
-    """The booking site's frame: mobile first, one column."""
+    """The booking site's frame: mobile first, one column, in the language the page is compiled in (``lang`` on
+    the frame), with a link to the same page in the other language."""
     return rx.box(
-        skip_link(),
+        skip_link(_("Skip to main content")),
         rx.el.header(
             rx.hstack(
-                rx.link(rx.heading("Atlas", size="5"), href="/", underline="none", color="inherit"),
+                rx.link(rx.heading("Atlas", size="5"), href=to("/"), underline="none", color="inherit"),
                 rx.spacer(),
-                rx.link("Staff sign in", href="/login", size="2"),
+                language_switch(),
+                rx.link(_("Staff sign in"), href="/login", size="2"),
                 align="center",
+                spacing="4",
                 width="100%",
             ),
             style={"padding": "0.75em 1em", "border-bottom": "1px solid var(--gray-5)"},
@@ -324,5 +329,15 @@ def public_shell(*children: rx.Component, width: str = "36em") -> rx.Component:
             tab_index=-1,
             style={"max-width": width, "margin": "0 auto", "padding": "1.5em 1em"},
         ),
+        rx.el.footer(
+            rx.hstack(
+                rx.link(_("Accessibility statement"), href=to("/accessibility"), id="footer-accessibility",
+                        size="2", style={"display": "inline-flex", "align_items": "center", "min_height": "44px"}),
+                spacing="4",
+                wrap="wrap",
+            ),
+            style={"max-width": width, "margin": "0 auto", "padding": "1em", "border-top": "1px solid var(--gray-5)"},
+        ),
         rx.cond(rx.State.is_hydrated, rx.el.span(id="hydrated", style={"display": "none"})),
+        lang=HTML_LANG[current()],
     )

@@ -18,11 +18,15 @@ from typing import Any
 import reflex as rx
 
 from atlas_app.domain.statuses import BOOKING_CLIENT_LABELS
+from atlas_app.services import payments as payments_service
 from atlas_app.services.booking import bookings as booking_service
 from atlas_app.services.booking import self_service
-from atlas_app.services import payments as payments_service
 from atlas_app.services.platform.errors import AtlasError, ValidationFailed
-from atlas_app.ui.format import end_clock, pounds
+from atlas_app.services.platform.i18n import money as pounds
+from atlas_app.ui.components.paid_flag import paid_flag
+from atlas_app.ui.i18n import N_, _, interpolate, public_page, to
+from atlas_app.ui.public.booking_wizard import end_time
+
 from atlas_app.ui.public.booking_wizard import (
     FOCUS_ERRORS_JS,
     FOCUS_HEADING_JS,
@@ -46,11 +50,13 @@ from atlas_app.ui.public.booking_wizard import (
     text_input,
     wizard_page,
 )
-from atlas_app.ui.components.paid_flag import paid_flag
-from atlas_app.ui.runtime import page
 from atlas_app.ui.session import client_ip, public
 
 STATUS_TEXT = {status.value: text for status, text in BOOKING_CLIENT_LABELS.items()}
+# The same words as catalogue entries (the page shows them translated; tests/test_i18n.py checks they agree).
+STATUS_MSGIDS = (N_("Booked"), N_("Booked and confirmed"), N_("Not booked yet (a place is being held)"),
+                 N_("Cancelled"), N_("Moved to another date"), N_("Not booked (the hold ran out)"), N_("Attended"),
+                 N_("Did not attend"), N_("Turned away"))
 SESSION_LIMIT = 60
 
 
@@ -131,11 +137,11 @@ class ManageBookingState(rx.State):
         self.found = True
         self.reference = b.reference
         # The status says where the booking stands; the paid flag says where its money stands.
-        self.status_text = STATUS_TEXT.get(b.status, b.status.replace("_", " ").capitalize())
+        self.status_text = _(STATUS_TEXT.get(b.status, b.status.replace("_", " ").capitalize()))
         self.pay_state = paying.state if paying is not None else ""
         self.course_text = f"{b.course_name} ({b.course_code})"
         self.when_text = session_text(b.starts_at, b.ends_at)
-        self.where_text = "Online, by live video" if b.delivery_mode == "online" else \
+        self.where_text = _("Online, by live video") if b.delivery_mode == "online" else \
             f"{b.venue_name}, {b.venue_address}"
         self.fee_text = pounds(b.fee_pence)
         self.payment_text = payment_text(paying) if paying is not None else ""
@@ -143,23 +149,27 @@ class ManageBookingState(rx.State):
         needs = b.needs or {}
         parts = []
         if needs.get("interpreter"):
-            parts.append(f"Interpreter: {needs.get('interpreter_language') or 'yes'}")
+            parts.append(_("Interpreter: {language}").format(
+                language=needs.get("interpreter_language") or _("yes")))
         if needs.get("accessibility"):
-            parts.append(f"Access needs: {needs['accessibility']}")
+            parts.append(_("Access needs: {needs}").format(needs=needs["accessibility"]))
         if needs.get("language"):
-            parts.append(f"Course language: {needs['language']}")
+            course_language = {"English": _("English"), "Welsh": _("Welsh (Cymraeg)")}.get(
+                needs["language"], needs["language"])
+            parts.append(_("Course language: {language}").format(language=course_language))
         if needs.get("other"):
-            parts.append(f"Other: {needs['other']}")
-        self.needs_text = "; ".join(parts) or "None given"
+            parts.append(_("Other: {other}").format(other=needs["other"]))
+        self.needs_text = "; ".join(parts) or _("None given")
         t = cb.terms
-        fee_move = f" A fee of {pounds(t.transfer_fee_pence)} is charged for each move." if t.transfer_fee_pence else ""
-        self.terms_text = (
-            f"You can move this booking online up to {t.transfer_cutoff_hours} hours before the course "
-            f"(at most {t.max_transfers} times; used {cb.transfers_used}), and cancel it online up to "
-            f"{t.cancel_cutoff_hours} hours before. A new date must still be on or before "
-            f"{long_date(cb.critical_date)}.{fee_move}"
-        )
-        self.change_note = cb.change_note
+        fee_move = _(" A fee of {fee} is charged for each move.").format(fee=pounds(t.transfer_fee_pence)) \
+            if t.transfer_fee_pence else ""
+        self.terms_text = _(
+            "You can move this booking online up to {move} hours before the course (at most {most} times; used "
+            "{used}), and cancel it online up to {cancel} hours before. A new date must still be on or before "
+            "{date}.{fee}"
+        ).format(move=t.transfer_cutoff_hours, most=t.max_transfers, used=cb.transfers_used,
+                 cancel=t.cancel_cutoff_hours, date=long_date(cb.critical_date), fee=fee_move)
+        self.change_note = _(cb.change_note) if cb.change_note else ""
         joining = cb.joining
         self.joining_link = joining.link if joining else ""
         self.joining_meeting_id = joining.meeting_id if joining else ""
@@ -194,7 +204,7 @@ class ManageBookingState(rx.State):
         errors: dict[str, str] = {}
         reference = str(form.get("reference") or "").strip()[:30]
         if not reference:
-            errors["reference"] = "Enter your booking reference."
+            errors["reference"] = _("Enter your booking reference.")
         dob = parse_date_of_birth(form.get("dob_day"), form.get("dob_month"), form.get("dob_year"), errors)
         postcode = check_postcode(form.get("postcode"), errors)
         if errors:
@@ -205,9 +215,9 @@ class ManageBookingState(rx.State):
                                        client_ip(self))
             paying = await asyncio.to_thread(_paying, cb)
         except ValidationFailed as exc:
-            return self._fail({}, [], str(exc))
+            return self._fail({}, [], _(str(exc)))
         self._show(cb, paying)
-        return rx.redirect("/booking/manage/view")
+        return rx.redirect(to("/booking/manage/view"))
 
     # --- view ---
 
@@ -215,7 +225,7 @@ class ManageBookingState(rx.State):
     async def load_view(self):
         self._clear_errors()
         if not await self._refresh():
-            return rx.redirect("/booking/manage")
+            return rx.redirect(to("/booking/manage"))
         return rx.call_script(FOCUS_HEADING_JS)
 
     # --- move ---
@@ -225,20 +235,21 @@ class ManageBookingState(rx.State):
         self._clear_errors()
         self.notice = ""
         if not await self._refresh():
-            return rx.redirect("/booking/manage")
+            return rx.redirect(to("/booking/manage"))
         if not self.can_transfer:
-            return rx.redirect("/booking/manage/view")
+            return rx.redirect(to("/booking/manage/view"))
         rows = await asyncio.to_thread(self_service.transfer_options, self._org_id, self._offer_id, self._reference)
         self._rows = [
             {"id": r.id, "place": f"v{r.venue_id}" if r.delivery_mode != "online" else "online",
-             "place_name": "Online, by live video" if r.delivery_mode == "online" else r.venue_name,
+             "place_name": _("Online, by live video") if r.delivery_mode == "online" else r.venue_name,
              "mode": r.delivery_mode, "date": long_date(r.starts_at),
-             "time": f"{clock(r.starts_at)} to {end_clock(r.starts_at, r.ends_at)}", "seats": seats_text(r.free)}
+             "time": _("{start} to {end}").format(start=clock(r.starts_at), end=end_time(r.starts_at, r.ends_at)),
+             "seats": seats_text(r.free)}
             for r in rows if r.free > 0
         ]
         places: dict[str, str] = {}
         for r in self._rows:
-            label = r["place_name"] if r["mode"] != "practical" else f"{r['place_name']} ({MODE_LABELS['practical']})"
+            label = r["place_name"] if r["mode"] != "practical" else f"{r['place_name']} ({_(MODE_LABELS['practical'])})"
             places.setdefault(r["place"], label)
         order = sorted(places, key=lambda k: (k == "online", places[k]))
         self.filter_options = [{"value": k, "label": places[k]} for k in order]
@@ -249,7 +260,7 @@ class ManageBookingState(rx.State):
             self.place = current or next(iter(order), "")
         self._filter()
         if not self._rows:
-            self.error = "There are no other dates with places before your deadline. Please telephone us."
+            self.error = _("There are no other dates with places before your deadline. Please telephone us.")
         return rx.call_script(FOCUS_HEADING_JS)
 
     def _filter(self) -> None:
@@ -271,21 +282,22 @@ class ManageBookingState(rx.State):
     async def move(self, form: dict):
         self._clear_errors()
         if not (self._org_id and self._offer_id and self._reference):
-            return rx.redirect("/booking/manage")
+            return rx.redirect(to("/booking/manage"))
         raw = str((form or {}).get("session") or "") if isinstance(form, dict) else ""
         session_id = int(raw) if raw.isdigit() else 0
         if session_id not in self._session_options:
             first = f"session-{self._session_options[0]}" if self._session_options else "main"
-            return self._fail({"session": "Select the new date and time."}, [("session", first)])
+            return self._fail({"session": _("Select the new date and time.")}, [("session", first)])
         try:
             view = await asyncio.to_thread(booking_service.transfer, self._org_id, self._reference, session_id,
                                            client=self._proof())
         except AtlasError as exc:
-            return self._fail({}, [], str(exc))
+            return self._fail({}, [], _(str(exc)))
         self._reference = view.reference
-        self.notice = (f"Your booking has moved to {session_text(view.starts_at, view.ends_at)}. Your new booking "
-                       f"reference is {view.reference}. We are emailing you the details.")
-        return rx.redirect("/booking/manage/view")
+        self.notice = _("Your booking has moved to {when}. Your new booking reference is {reference}. We are "
+                        "emailing you the details.").format(when=session_text(view.starts_at, view.ends_at),
+                                                           reference=view.reference)
+        return rx.redirect(to("/booking/manage/view"))
 
     # --- cancel ---
 
@@ -294,14 +306,14 @@ class ManageBookingState(rx.State):
         self._clear_errors()
         self.notice = ""
         if not await self._refresh():
-            return rx.redirect("/booking/manage")
+            return rx.redirect(to("/booking/manage"))
         if not self.can_cancel:
-            return rx.redirect("/booking/manage/view")
+            return rx.redirect(to("/booking/manage/view"))
         try:
             money = await asyncio.to_thread(payments_service.cancel_preview, self._org_id, self._reference,
                                             self._proof())
         except AtlasError as exc:
-            return self._fail({}, [], str(exc))
+            return self._fail({}, [], _(str(exc)))
         self.cancel_money_text = money.text
         return rx.call_script(FOCUS_HEADING_JS)
 
@@ -309,16 +321,17 @@ class ManageBookingState(rx.State):
     async def cancel(self):
         self._clear_errors()
         if not (self._org_id and self._offer_id and self._reference):
-            return rx.redirect("/booking/manage")
+            return rx.redirect(to("/booking/manage"))
         try:
             outcome = await asyncio.to_thread(payments_service.cancel_booking, self._org_id, self._reference,
                                               client=self._proof(), reason="Cancelled by the client online.")
         except AtlasError as exc:
-            return self._fail({}, [], str(exc))
-        self.notice = " ".join([f"Your booking {self._reference} is cancelled.", *outcome.money.lines(),
-                                "We are emailing you to confirm. You can book again before your deadline with your "
-                                "offer reference."])
-        return rx.redirect("/booking/manage/view")
+            return self._fail({}, [], _(str(exc)))
+        self.notice = " ".join([_("Your booking {reference} is cancelled.").format(reference=self._reference),
+                                *outcome.money.lines(),
+                                _("We are emailing you to confirm. You can book again before your deadline with "
+                                  "your offer reference.")])
+        return rx.redirect(to("/booking/manage/view"))
 
 
 M = ManageBookingState
@@ -345,39 +358,40 @@ def _notice() -> rx.Component:
     )
 
 
-@page(route="/booking/manage", title="Manage your booking · Atlas", on_load=M.start)
+@public_page("/booking/manage", N_("Manage your booking · Atlas"), on_load=M.start)
 def manage_find_page() -> rx.Component:
     dob_error = M.errors.contains("dob")
     return wizard_page(
         error_summary(M),
-        step_heading("Manage your booking"),
-        rx.text("Find your booking to see it, move it to another date or cancel it."),
+        step_heading(_("Manage your booking")),
+        rx.text(_("Find your booking to see it, move it to another date or cancel it.")),
         rx.form(
             rx.vstack(
-                text_input(M, "Booking reference", "reference", hint="It is in your booking confirmation email, "
-                           "for example HAR-AB23CD4.", auto_complete="off", spell_check=False,
+                text_input(M, _("Booking reference"), "reference", hint=_("It is in your booking confirmation "
+                           "email, for example HAR-AB23CD4."), auto_complete="off", spell_check=False,
                            auto_capitalize="characters"),
                 rx.el.fieldset(
-                    rx.el.legend("Date of birth", style={"font_weight": "600", "padding": "0"}),
-                    rx.text("For example, 14 3 1985", id="dob-hint", size="2", color_scheme="gray"),
+                    rx.el.legend(_("Date of birth"), style={"font_weight": "600", "padding": "0"}),
+                    rx.text(_("For example, 14 3 1985"), id="dob-hint", size="2", color_scheme="gray"),
                     inline_error(M, "dob", "dob-error"),
-                    rx.hstack(_dob_box("Day", "day", "3.5em", 2), _dob_box("Month", "month", "3.5em", 2),
-                              _dob_box("Year", "year", "5em", 4), spacing="3", margin_top="0.25em"),
+                    rx.hstack(_dob_box(_("Day"), "day", "3.5em", 2), _dob_box(_("Month"), "month", "3.5em", 2),
+                              _dob_box(_("Year"), "year", "5em", 4), spacing="3", margin_top="0.25em"),
                     aria_describedby=rx.cond(dob_error, "dob-hint dob-error", "dob-hint"),
                     style={"border": "none", "padding": "0", "margin": "0", "min_width": "0"},
                 ),
-                text_input(M, "Postcode", "postcode", auto_complete="postal-code", width="10em",
+                text_input(M, _("Postcode"), "postcode", auto_complete="postal-code", width="10em",
                            auto_capitalize="characters"),
-                continue_button("Find my booking", "find-booking"),
+                continue_button(_("Find my booking"), "find-booking"),
                 spacing="5",
                 width="100%",
                 align_items="stretch",
             ),
             on_submit=M.find,
-            aria_label="Find your booking",
+            aria_label=_("Find your booking"),
             no_validate=True,
         ),
-        rx.text("Not booked yet? ", rx.link("Book your course", href="/book", underline="always"), "."),
+        rx.text(*interpolate(_("Not booked yet? {link}."),
+                             link=rx.link(_("Book your course"), href=to("/book"), underline="always"))),
     )
 
 
@@ -392,27 +406,27 @@ def _row(label: str, value: Any, row_id: str) -> rx.Component:
 
 
 def _action_link(label: str, href: str, link_id: str) -> rx.Component:
-    return rx.link(label, href=href, id=link_id,
+    return rx.link(label, href=to(href), id=link_id,
                    style={"display": "inline-flex", "min_height": "44px", "align_items": "center",
                           "font_weight": "600", **focus_style()})
 
 
-@page(route="/booking/manage/view", title="Your booking · Atlas", on_load=M.load_view)
+@public_page("/booking/manage/view", N_("Your booking · Atlas"), on_load=M.load_view)
 def manage_view_page() -> rx.Component:
     return wizard_page(
-        back_link("/booking/manage", "Find another booking"),
+        back_link(to("/booking/manage"), _("Find another booking")),
         error_summary(M),
         _notice(),
-        step_heading("Your booking"),
+        step_heading(_("Your booking")),
         rx.el.dl(
-            _row("Booking reference", rx.text.strong(M.reference), "reference"),
-            _row("Status", M.status_text, "status"),
-            _row("Course", M.course_text, "course"),
-            _row("When", M.when_text, "when"),
-            _row("Where", M.where_text, "where"),
-            _row("Fee", rx.fragment(M.fee_text, rx.cond(M.payment_text != "", rx.fragment(". ", M.payment_text))),
+            _row(_("Booking reference"), rx.text.strong(M.reference), "reference"),
+            _row(_("Status"), M.status_text, "status"),
+            _row(_("Course"), M.course_text, "course"),
+            _row(_("When"), M.when_text, "when"),
+            _row(_("Where"), M.where_text, "where"),
+            _row(_("Fee"), rx.fragment(M.fee_text, rx.cond(M.payment_text != "", rx.fragment(". ", M.payment_text))),
                  "fee"),
-            rx.cond(M.pay_state != "", _row("Payment", paid_flag(M.pay_state, id="manage-paid-flag"), "payment")),
+            rx.cond(M.pay_state != "", _row(_("Payment"), paid_flag(M.pay_state, id="manage-paid-flag"), "payment")),
             rx.cond(M.joining_link != "", _row("Video link", rx.link(M.joining_link, href=M.joining_link,
                                                                      id="joining-link", is_external=True),
                                                "joining")),
@@ -421,32 +435,35 @@ def manage_view_page() -> rx.Component:
             rx.cond(M.joining_note != "", _row("Joining details", rx.text(M.joining_note, id="joining-note"),
                                                "joining-note-row")),
             rx.cond(M.what_to_bring != "", _row("What to bring", M.what_to_bring, "bring")),
-            _row("Support needs", M.needs_text, "needs"),
-            _row("Deadline", rx.fragment("Complete the course by ", M.critical_date_text), "deadline"),
+            _row(_("Support needs"), M.needs_text, "needs"),
+            _row(_("Deadline"), rx.fragment(*interpolate(_("Complete the course by {date}"),
+                                                         date=M.critical_date_text)), "deadline"),
             style={"margin": "0"},
         ),
-        rx.heading("Changing your booking", size="5", as_="h2"),
+        rx.heading(_("Changing your booking"), size="5", as_="h2"),
         rx.text(M.terms_text, size="2"),
         rx.cond(M.change_note != "", rx.text(M.change_note, id="change-note", weight="medium")),
         rx.hstack(
-            rx.cond(M.can_transfer, _action_link("Move to another date", "/booking/manage/move", "move-booking")),
-            rx.cond(M.can_cancel, _action_link("Cancel this booking", "/booking/manage/cancel", "cancel-booking")),
+            rx.cond(M.can_transfer, _action_link(_("Move to another date"), "/booking/manage/move", "move-booking")),
+            rx.cond(M.can_cancel, _action_link(_("Cancel this booking"), "/booking/manage/cancel",
+                                               "cancel-booking")),
             spacing="5",
             wrap="wrap",
         ),
     )
 
 
-@page(route="/booking/manage/move", title="Move your booking · Atlas", on_load=M.load_move)
+@public_page("/booking/manage/move", N_("Move your booking · Atlas"), on_load=M.load_move)
 def manage_move_page() -> rx.Component:
     return wizard_page(
-        back_link("/booking/manage/view", "Back to your booking"),
+        back_link(to("/booking/manage/view"), _("Back to your booking")),
         error_summary(M),
-        step_heading("Move your booking to another date"),
-        rx.text("Booking ", rx.text.strong(M.reference), " is now on ", M.when_text, "."),
+        step_heading(_("Move your booking to another date")),
+        rx.text(*interpolate(_("Booking {reference} is now on {when}."), reference=rx.text.strong(M.reference),
+                             when=M.when_text)),
         rx.vstack(
-            rx.el.label("Where", html_for="f-place", style={"font_weight": "600"}),
-            rx.text("The dates below change when you choose a different place.", id="f-place-hint", size="2",
+            rx.el.label(_("Where"), html_for="f-place", style={"font_weight": "600"}),
+            rx.text(_("The dates below change when you choose a different place."), id="f-place-hint", size="2",
                     color_scheme="gray"),
             rx.el.select(
                 rx.foreach(M.filter_options, lambda o: rx.el.option(o["label"], value=o["value"])),
@@ -464,7 +481,7 @@ def manage_move_page() -> rx.Component:
             rx.vstack(
                 radio_group(
                     M,
-                    rx.text("Choose a new date", weight="bold", size="4"),
+                    rx.text(_("Choose a new date"), weight="bold", size="4"),
                     "session",
                     rx.foreach(
                         M.sessions,
@@ -476,8 +493,8 @@ def manage_move_page() -> rx.Component:
                         ),
                     ),
                 ),
-                rx.cond(M.sessions_more, rx.text("Only the first 60 dates are shown.", size="2")),
-                continue_button("Move my booking", "confirm-move"),
+                rx.cond(M.sessions_more, rx.text(_("Only the first 60 dates are shown."), size="2")),
+                continue_button(_("Move my booking"), "confirm-move"),
                 spacing="5",
                 width="100%",
                 align_items="stretch",
@@ -489,28 +506,28 @@ def manage_move_page() -> rx.Component:
     )
 
 
-@page(route="/booking/manage/cancel", title="Cancel your booking · Atlas", on_load=M.load_cancel)
+@public_page("/booking/manage/cancel", N_("Cancel your booking · Atlas"), on_load=M.load_cancel)
 def manage_cancel_page() -> rx.Component:
     return wizard_page(
-        back_link("/booking/manage/view", "Back to your booking"),
+        back_link(to("/booking/manage/view"), _("Back to your booking")),
         error_summary(M),
-        step_heading("Are you sure you want to cancel this booking?"),
+        step_heading(_("Are you sure you want to cancel this booking?")),
         rx.el.dl(
-            _row("Booking reference", rx.text.strong(M.reference), "reference"),
-            _row("When", M.when_text, "when"),
-            _row("Where", M.where_text, "where"),
+            _row(_("Booking reference"), rx.text.strong(M.reference), "reference"),
+            _row(_("When"), M.when_text, "when"),
+            _row(_("Where"), M.where_text, "where"),
             style={"margin": "0"},
         ),
-        rx.text("Your place will be given up. You can book again with your offer reference before your deadline, ",
-                rx.text.strong(M.critical_date_text), ". If you do not complete a course by then, the offer goes "
-                "back to the police."),
+        rx.text(*interpolate(_("Your place will be given up. You can book again with your offer reference before "
+                               "your deadline, {date}. If you do not complete a course by then, the offer goes back "
+                               "to the police."), date=rx.text.strong(M.critical_date_text))),
         rx.cond(M.cancel_money_text != "", rx.text(M.cancel_money_text, id="cancel-money", weight="medium")),
         rx.hstack(
-            rx.button("Yes, cancel my booking", on_click=M.cancel, size="3", color_scheme="red", id="confirm-cancel",
+            rx.button(_("Yes, cancel my booking"), on_click=M.cancel, size="3", color_scheme="red", id="confirm-cancel",
                       style={"min_height": "48px", "font_weight": "600", "cursor": "pointer",
                              "background": "var(--red-11)", "color": "white",
                              "&:hover": {"background": "var(--red-12)"}, **focus_style()}),
-            _action_link("No, keep it", "/booking/manage/view", "keep-booking"),
+            _action_link(_("No, keep it"), "/booking/manage/view", "keep-booking"),
             spacing="5",
             align="center",
             wrap="wrap",

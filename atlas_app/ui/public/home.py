@@ -5,32 +5,32 @@ from __future__ import annotations
 import reflex as rx
 
 from atlas_app.ui.components.shell import NAV, AuthState, public_shell, staff_page
-from atlas_app.ui.runtime import page
+from atlas_app.ui.i18n import N_, _, public_page, to
 from atlas_app.ui.staff.user_group.whats_new import WhatsNewBannerState, whats_new_banner
 
 
-@page(route="/", title="Atlas · Book your driver course")
+@public_page("/", N_("Atlas · Book your driver course"))
 def index() -> rx.Component:
     return public_shell(
-        rx.heading("Book your driver course", size="8", as_="h1"),
+        rx.heading(_("Book your driver course"), size="8", as_="h1"),
         rx.text(
-            "If the police have offered you a course instead of penalty points, you can book and pay for it here, "
-            "at any time of day, before the date in your offer letter.",
+            _("If the police have offered you a course instead of penalty points, you can book and pay for it "
+              "here, at any time of day, before the date in your offer letter."),
             size="4",
         ),
         rx.hstack(
-            rx.link("Book your course", href="/book", id="book-course", underline="none", weight="bold",
+            rx.link(_("Book your course"), href=to("/book"), id="book-course", underline="none", weight="bold",
                     style={"display": "inline-flex", "align_items": "center", "min_height": "48px",
                            "padding": "0 1.25em", "border_radius": "var(--radius-3)", "color": "white",
                            "background": "var(--accent-9)", "_hover": {"background": "var(--accent-10)",
                                                                         "color": "white"}}),
-            rx.link("Manage a booking", href="/booking/manage", id="manage-booking",
+            rx.link(_("Manage a booking"), href=to("/booking/manage"), id="manage-booking",
                     style={"display": "inline-flex", "min_height": "44px", "align_items": "center"}),
             spacing="5", align="center", wrap="wrap",
         ),
-        rx.text("Staff of participating councils and police areas sign in to manage courses and casework.",
+        rx.text(_("Staff of participating councils and police areas sign in to manage courses and casework."),
                 color_scheme="gray"),
-        rx.link("Staff sign in", href="/login"),
+        rx.link(_("Staff sign in"), href="/login"),
     )
 
 

@@ -15,15 +15,16 @@ import reflex as rx
 
 from atlas_app.domain.statuses import CheckoutStatus
 from atlas_app.services.payments import checkout
-from atlas_app.services.platform.errors import NotFound
 from atlas_app.services.payments.stripe_gateway import PaymentsUnavailable
+from atlas_app.services.platform.errors import NotFound
+from atlas_app.services.platform.i18n import money as pounds
 from atlas_app.ui.components.paid_flag import demo_banner
 from atlas_app.ui.components.shell import public_shell
-from atlas_app.ui.format import pounds
+from atlas_app.ui.i18n import N_, _, interpolate, public_page, to
+from atlas_app.ui.public.pay_return import provider_message
 from atlas_app.ui.session import public
-from atlas_app.ui.runtime import page
 
-FIELD_LABELS = {"card_number": "Card number", "expiry": "Expiry date", "cvc": "Security code (CVC)"}
+FIELD_LABELS = {"card_number": N_("Card number"), "expiry": N_("Expiry date"), "cvc": N_("Security code (CVC)")}
 FOCUS_JS = "setTimeout(() => { const e = document.getElementById('pay-problem'); if (e) e.focus(); }, 60)"
 
 
@@ -61,7 +62,7 @@ class PayDemoState(rx.State):
             self.status = "missing"
             return
         except PaymentsUnavailable as exc:
-            self.status, self.problem = "unavailable", str(exc)
+            self.status, self.problem = "unavailable", _(str(exc))
             return
         self.status = str(view.status)
         self.amount_text = pounds(view.amount_pence)
@@ -69,9 +70,9 @@ class PayDemoState(rx.State):
         self.course_text = view.course_text
         self.session_text = view.session_text
         self.organisation_name = view.organisation_name
-        self.cancel_path = local_path(view.cancel_url)
+        self.cancel_path = to(local_path(view.cancel_url))
         if view.status == CheckoutStatus.COMPLETE:
-            return rx.redirect(local_path(view.return_url))
+            return rx.redirect(to(local_path(view.return_url)))
 
     @rx.event
     async def pay(self, form: dict[str, Any]):
@@ -84,20 +85,20 @@ class PayDemoState(rx.State):
                 checkout.demo_pay, self._token, str(form.get("card_number", ""))[:40],
                 str(form.get("expiry", ""))[:10], str(form.get("cvc", ""))[:10])
         except (NotFound, PaymentsUnavailable) as exc:
-            self.paying, self.problem, self.errors, self.error_fields = False, str(exc), {}, []
+            self.paying, self.problem, self.errors, self.error_fields = False, _(str(exc)), {}, []
             yield rx.call_script(FOCUS_JS)
             return
         self.paying = False
         if result.outcome == "paid":
             self.status = CheckoutStatus.COMPLETE.value
-            yield rx.redirect(local_path(result.redirect_url))
+            yield rx.redirect(to(local_path(result.redirect_url)))
             return
         if result.outcome == "closed":
             self.status = CheckoutStatus.EXPIRED.value
-        errors = result.errors or {}
+        errors = {k: provider_message(m) for k, m in (result.errors or {}).items()}
         self.errors = errors
         self.error_fields = [{"message": m, "href": f"#{_fid(k)}"} for k, m in errors.items()]
-        self.problem = result.message if result.outcome != "invalid" else ""
+        self.problem = provider_message(result.message) if result.outcome != "invalid" else ""
         yield rx.call_script(FOCUS_JS)
 
 
@@ -114,7 +115,7 @@ def _field(label: str, name: str, hint: str, autocomplete: str, width: str, max_
     return rx.vstack(
         rx.el.label(label, html_for=fid, style={"font_weight": "600"}),
         rx.text(hint, id=f"{fid}-hint", size="2", color_scheme="gray"),
-        rx.cond(has_error, rx.text(rx.el.span("Error: ", class_name="sr-only"), P.errors.get(name, ""),
+        rx.cond(has_error, rx.text(rx.el.span(_("Error: "), class_name="sr-only"), P.errors.get(name, ""),
                                    id=f"{fid}-error", color_scheme="red", weight="bold", size="2")),
         rx.el.input(
             id=fid, name=name, type="text", input_mode="numeric", auto_complete=autocomplete, max_length=max_length,
@@ -135,7 +136,7 @@ def _problem_box() -> rx.Component:
     return rx.cond(
         (P.problem != "") | (P.error_fields.length() > 0),
         rx.box(
-            rx.heading("There is a problem", size="4", as_="h2", margin_bottom="0.4em"),
+            rx.heading(_("There is a problem"), size="4", as_="h2", margin_bottom="0.4em"),
             rx.cond(P.problem != "", rx.text(P.problem, id="pay-problem-message")),
             rx.el.ul(
                 *[rx.cond(P.errors.contains(key), rx.el.li(rx.el.a(
@@ -157,13 +158,13 @@ def _problem_box() -> rx.Component:
 def _summary() -> rx.Component:
     row = {"margin": "0 0 0.4em 0"}
     return rx.el.dl(
-        rx.el.dt("Amount to pay", style={"font_weight": "600"}),
+        rx.el.dt(_("Amount to pay"), style={"font_weight": "600"}),
         rx.el.dd(rx.text(P.amount_text, size="6", weight="bold"), id="pay-amount", style=row),
-        rx.el.dt("Booking reference", style={"font_weight": "600"}),
+        rx.el.dt(_("Booking reference"), style={"font_weight": "600"}),
         rx.el.dd(P.reference, id="pay-reference", style=row),
-        rx.el.dt("Course", style={"font_weight": "600"}),
+        rx.el.dt(_("Course"), style={"font_weight": "600"}),
         rx.el.dd(P.course_text, rx.el.br(), P.session_text, style=row),
-        rx.el.dt("Paid to", style={"font_weight": "600"}),
+        rx.el.dt(_("Paid to"), style={"font_weight": "600"}),
         rx.el.dd(P.organisation_name, style=row),
         style={"margin": "0"},
     )
@@ -172,12 +173,14 @@ def _summary() -> rx.Component:
 def _form() -> rx.Component:
     return rx.form(
         rx.vstack(
-            _field("Card number", "card_number", "The long number on the front of the card. For this demo use "
-                   "4242 4242 4242 4242 (pays) or 4000 0000 0000 0002 (declined).", "cc-number", "100%", 23),
-            _field("Expiry date", "expiry", "Month and year, for example 12 / 30.", "cc-exp", "8em", 7),
-            _field("Security code (CVC)", "cvc", "The last 3 digits on the back of the card (any 3 digits in the "
-                   "demo).", "cc-csc", "6em", 4),
-            rx.button(rx.cond(P.paying, "Paying…", rx.fragment("Pay ", P.amount_text, " (demo)")), type="submit",
+            _field(_("Card number"), "card_number", _("The long number on the front of the card. For this demo "
+                   "use 4242 4242 4242 4242 (pays) or 4000 0000 0000 0002 (declined)."), "cc-number", "100%", 23),
+            _field(_("Expiry date"), "expiry", _("Month and year, for example 12 / 30."), "cc-exp", "8em", 7),
+            _field(_("Security code (CVC)"), "cvc", _("The last 3 digits on the back of the card (any 3 digits in "
+                   "the demo)."), "cc-csc", "6em", 4),
+            rx.button(rx.cond(P.paying, _("Paying…"),
+                              rx.fragment(*interpolate(_("Pay {amount} (demo)"), amount=P.amount_text))),
+                      type="submit",
                       size="3", id="pay-submit", disabled=P.paying,
                       style={"min_height": "48px", "width": "100%", "max_width": "20em", "font_weight": "600"}),
             spacing="4",
@@ -186,37 +189,40 @@ def _form() -> rx.Component:
         ),
         on_submit=P.pay,
         reset_on_submit=False,
-        aria_label="Demo card payment",
+        aria_label=_("Demo card payment"),
         no_validate=True,
     )
 
 
-@page(route="/pay/demo", title="Pay for your course (DEMO — no real money) · Atlas", on_load=P.load)
+@public_page("/pay/demo", N_("Pay for your course (DEMO — no real money) · Atlas"), on_load=P.load)
 def pay_demo_page() -> rx.Component:
     return public_shell(
         demo_banner(),
-        rx.heading("Pay for your course", size="7", as_="h1", id="pay-heading"),
+        rx.heading(_("Pay for your course"), size="7", as_="h1", id="pay-heading"),
         rx.match(
             P.status,
-            ("loading", rx.center(rx.spinner(size="3"), rx.text("Loading…", margin_left="0.5em"), padding="2em")),
-            ("missing", rx.box(rx.text("This payment page does not exist or has expired. No money has been taken."),
-                               rx.link("Go to the booking site", href="/"), id="pay-missing", role="alert")),
-            ("unavailable", rx.box(rx.text(P.problem), rx.link("Go to the booking site", href="/"),
+            ("loading", rx.center(rx.spinner(size="3"), rx.text(_("Loading…"), margin_left="0.5em"),
+                                  padding="2em")),
+            ("missing", rx.box(rx.text(_("This payment page does not exist or has expired. No money has been "
+                                         "taken.")),
+                               rx.link(_("Go to the booking site"), href=to("/")), id="pay-missing", role="alert")),
+            ("unavailable", rx.box(rx.text(P.problem), rx.link(_("Go to the booking site"), href=to("/")),
                                    id="pay-unavailable", role="alert")),
             (CheckoutStatus.EXPIRED.value, rx.vstack(
                 _summary(),
-                rx.box(rx.text("This payment page has timed out. No money has been taken. Go back to your booking "
-                               "to start again."), id="pay-expired", role="alert",
+                rx.box(rx.text(_("This payment page has timed out. No money has been taken. Go back to your "
+                                 "booking to start again.")), id="pay-expired", role="alert",
                        style={"border": "4px solid var(--red-9)", "padding": "1em",
                               "border_radius": "var(--radius-2)"}),
-                rx.link("Back to your booking", href=P.cancel_path),
+                rx.link(_("Back to your booking"), href=P.cancel_path),
                 spacing="4", align_items="stretch", width="100%")),
-            (CheckoutStatus.COMPLETE.value, rx.text("This booking has been paid. Taking you to the confirmation…")),
+            (CheckoutStatus.COMPLETE.value, rx.text(_("This booking has been paid. Taking you to the "
+                                                      "confirmation…"))),
             rx.vstack(
                 _problem_box(),
                 _summary(),
                 _form(),
-                rx.link("Cancel and go back without paying", href=P.cancel_path, id="pay-cancel",
+                rx.link(_("Cancel and go back without paying"), href=P.cancel_path, id="pay-cancel",
                         style={"display": "inline-flex", "min_height": "44px", "align_items": "center"}),
                 spacing="5",
                 width="100%",

@@ -54,7 +54,7 @@ REQUEST_KIND_LABELS = {"part_payment": "Part payment", "extension": "Extension o
 MODE_LABELS = {"classroom": "Classroom", "online": "Online", "practical": "Practical"}
 EVENT_LABELS = {
     "referred": "Referred by the police", "seat_held": "Seat held", "hold_released": "Hold released",
-    "hold_expired": "Hold ran out", "booked": "Booked", "transferred": "Transferred", "cancelled": "Cancelled",
+    "hold_expired": "Hold ran out", "hold_extended": "Hold extended", "booked": "Booked", "transferred": "Transferred", "cancelled": "Cancelled",
     "attended": "Attended", "did_not_attend": "Did not attend", "turned_away": "Turned away",
     "offer_expired": "Offer expired", "returned": "Returned to police", "special_request": "Special request",
     "paid": "Paid", "payment": "Payment", "session_moved": "Course changed (client told)",
@@ -298,6 +298,8 @@ class ClientState(rx.State):
             "name": record.name, "date_of_birth": _day(record.date_of_birth),
             "licence_number": record.licence_number or "Not given", "address": record.address or "Not given",
             "postcode": record.postcode, "email": record.email or "Not given", "phone": record.phone or "Not given",
+            "language": record.language,
+            "language_text": offers_service.LANGUAGES.get(record.language, record.language),
         }
         self.offers = []
         bookable = set()
@@ -351,6 +353,22 @@ class ClientState(rx.State):
         self._transferable_refs = {b.reference for b in record.bookings
                                    if b.status in BookingStatus.CHANGEABLE}
         self._open_requests = {r.id for r in record.requests if r.status == RequestStatus.OPEN}
+
+    @rx.event
+    async def set_language(self, value: str):
+        """Staff record the language the client wants emails and letters in (audited by the service)."""
+        actor = await require(self, Perm.BOOKINGS_MANAGE)
+        cid = self._id()
+        if cid is None:
+            return
+        try:
+            kept = await asyncio.to_thread(offers_service.set_client_language, str(value or "")[:8], actor=actor,
+                                           client_id=cid)
+        except AtlasError as exc:
+            self.notice = _message(exc)
+            return
+        self.notice = f"Emails and letters to this client will be in {offers_service.LANGUAGES[kept]}."
+        await self._refresh(actor)
 
     @rx.event
     async def load(self):
@@ -1159,6 +1177,19 @@ def client_page() -> rx.Component:
                             ("Postcode", ClientState.details["postcode"]),
                             ("Email", ClientState.details["email"]),
                             ("Telephone", ClientState.details["phone"]),
+                            ("Language", rx.cond(
+                                _can(Perm.BOOKINGS_MANAGE),
+                                rx.el.select(
+                                    rx.el.option("English", value="en"),
+                                    rx.el.option("Welsh (Cymraeg)", value="cy"),
+                                    value=ClientState.details["language"],
+                                    on_change=ClientState.set_language,
+                                    id="client-language",
+                                    aria_label="Language for emails and letters",
+                                    style={"min_height": "44px"},
+                                ),
+                                rx.text(ClientState.details["language_text"], id="client-language-text"),
+                            )),
                         ]),
                         actions=rx.cond(_can(Perm.CALLS_LOG),
                                         rx.button(rx.icon("phone-call", aria_hidden="true"), "Log a call", size="2",

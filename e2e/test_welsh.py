@@ -1,0 +1,132 @@
+"""The public site in Welsh in a real browser: axe-core finds nothing serious or critical on any public page in
+either language at phone and desktop sizes, each page links to its counterpart, and a Welsh client books from
+offer to confirmation with the keyboard alone and gets the confirmation email in Welsh."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+from support import scan
+from test_booking_wizard import (
+    DESKTOP,
+    PHONE,
+    assert_focus_visible,
+    fill_find_form,
+    goto,
+    new_offer,
+    open_page,
+    tab_to,
+    tab_to_group,
+)
+
+
+def on_welsh_step(page, path: str, heading: str) -> None:
+    expect(page).to_have_url(re.compile(re.escape(path) + r"/?$"))
+    expect(page.locator("#step-heading")).to_have_text(heading)
+    assert page.evaluate("document.getElementById('main').closest('[lang]').getAttribute('lang')") == "cy"
+
+
+@pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
+def test_axe_finds_nothing_serious_on_the_public_pages_in_both_languages(new_context, new_offer, viewport):
+    offer = new_offer()
+    page = open_page(new_context, viewport)
+    found: dict[str, list[str]] = {}
+    for prefix in ("", "/cy"):
+        for path in ("/" if not prefix else "", "/book", "/booking/manage", "/accessibility",
+                     "/accessibility/hartlepool", "/pay/return", "/pay/demo", "/no-such-page"):
+            goto(page, (prefix + path) or "/cy")
+            scan(page, prefix + path, found)
+    # The Welsh wizard's steps, and an error summary in Welsh.
+    goto(page, "/cy/book")
+    page.click("#find-offer")
+    expect(page.locator("#error-summary")).to_contain_text("Mae problem")
+    scan(page, "/cy/book with errors", found)
+    fill_find_form(page, offer)
+    page.click("#find-offer")
+    on_welsh_step(page, "/cy/book/how", "Sut hoffech chi fynychu?")
+    scan(page, "/cy/book/how", found)
+    page.locator('label[for="mode-classroom"]').click()
+    page.click("#continue")
+    on_welsh_step(page, "/cy/book/where", "Ble hoffech chi fynd?")
+    scan(page, "/cy/book/where", found)
+    assert found == {name: [] for name in found}
+
+
+def test_each_page_links_to_the_same_page_in_the_other_language(new_context):
+    page = open_page(new_context, DESKTOP)
+    goto(page, "/booking/manage")
+    switch = page.locator("#language-switch")
+    expect(switch).to_have_text("Cymraeg")
+    expect(switch).to_have_attribute("lang", "cy")
+    switch.click()
+    expect(page).to_have_url(re.compile(r"/cy/booking/manage/?$"))
+    expect(page.locator("#step-heading")).to_have_text("Rheoli eich archeb")
+    expect(page.locator("#language-switch")).to_have_text("English")
+    goto(page, "/cy/accessibility/hartlepool")
+    expect(page.locator("#statement-heading")).to_contain_text("Datganiad hygyrchedd")
+    page.locator("#language-switch").click()
+    expect(page).to_have_url(re.compile(r"/accessibility/hartlepool/?$"))
+    expect(page.locator("#statement-heading")).to_contain_text("Accessibility statement for")
+    goto(page, "/")
+    page.locator("#footer-accessibility").click()
+    expect(page).to_have_url(re.compile(r"/accessibility/?$"))
+
+
+def test_a_welsh_booking_with_the_keyboard_alone_and_a_welsh_email(new_context, new_offer, mailbox):
+    offer = new_offer()
+    page = open_page(new_context, DESKTOP)
+    goto(page, "/cy/book")
+    for element_id, value in (("f-reference", offer.reference), ("f-dob-day", str(offer.day)),
+                              ("f-dob-month", str(offer.month)), ("f-dob-year", str(offer.year)),
+                              ("f-postcode", offer.postcode)):
+        tab_to(page, element_id)
+        page.keyboard.type(value)
+    expect(page.locator("#correspondence-cy")).to_be_checked()   # the page's language, already chosen
+    tab_to(page, "find-offer")
+    assert_focus_visible(page)
+    page.keyboard.press("Enter")
+
+    on_welsh_step(page, "/cy/book/how", "Sut hoffech chi fynychu?")
+    tab_to_group(page, "mode")
+    page.keyboard.press("Space")
+    tab_to(page, "continue")
+    page.keyboard.press("Enter")
+
+    on_welsh_step(page, "/cy/book/where", "Ble hoffech chi fynd?")
+    tab_to_group(page, "venue")
+    page.keyboard.press("Space")
+    tab_to(page, "continue")
+    page.keyboard.press("Enter")
+
+    on_welsh_step(page, "/cy/book/when", "Pryd hoffech chi fynd?")
+    expect(page.locator("#step-heading")).to_be_focused()
+    tab_to_group(page, "session")
+    page.keyboard.press("Space")
+    tab_to(page, "hold-session")
+    page.keyboard.press("Enter")
+
+    on_welsh_step(page, "/cy/book/needs", "Oes angen unrhyw gymorth arnoch chi ar y cwrs?")
+    expect(page.locator("#hold-panel")).to_contain_text("Rydym yn cadw lle i chi tan")
+    tab_to(page, "interpreter-yes")
+    page.keyboard.press("ArrowDown")
+    expect(page.locator("#interpreter-no")).to_be_checked()
+    tab_to(page, "language-English")                        # Tab enters the group on its first option
+    page.keyboard.press("ArrowDown")                         # to "Cymraeg" within the group
+    expect(page.locator("#language-Welsh")).to_be_checked()
+    tab_to(page, "continue")
+    page.keyboard.press("Enter")
+
+    on_welsh_step(page, "/cy/book/check", "Gwiriwch eich atebion cyn archebu")
+    expect(page.locator("#answer-language")).to_contain_text("Cymraeg")
+    tab_to(page, "book")
+    assert_focus_visible(page)
+    page.keyboard.press("Enter")
+
+    on_welsh_step(page, "/cy/book/done", "Mae eich lle wedi’i archebu")
+    reference = page.locator("#booking-reference").inner_text().strip()
+    mail = mailbox.wait_for(offer.email, f"Archeb eich cwrs {reference}")
+    assert mail.body.startswith("Annwyl ")
+    assert re.search(r"Pryd: dydd \w+ \d{1,2} \w+ \d{4} am \d\d:\d\d", mail.body), mail.body
+    assert "Ffi: £" in mail.body
