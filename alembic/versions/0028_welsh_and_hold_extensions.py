@@ -9,7 +9,7 @@ hold; ``booking_terms.max_hold_extensions``: how many times they may (WCAG 2.2.1
 public accessibility statement.
 
 Revision ID: 0028
-Revises: 0024
+Revises: 0033
 """
 
 from collections.abc import Sequence
@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = '0028'
-down_revision: str | None = '0024'
+down_revision: str | None = '0033'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,13 +1,5 @@
 """Every page module: importing this module registers all pages with Reflex (public first, then staff by area)."""
 
-<<<<<<< HEAD
-from atlas_app.ui.public import booking_manage, booking_wizard, home, not_found, pay_demo, pay_return, report, track
-from atlas_app.ui.public import waiting_list
-from atlas_app.ui.staff import account, login
-from atlas_app.ui.staff.admin import api_tokens, audit, logins, organisations, outbox, retention, roles, users
-from atlas_app.ui.staff.booking import catalogue, clients, referrals, reminders, sessions
-from atlas_app.ui.staff.booking import waiting_list as staff_waiting_list
-=======
 from atlas_app.ui.public import (
     accessibility,
     booking_manage,
@@ -16,6 +8,9 @@ from atlas_app.ui.public import (
     not_found,
     pay_demo,
     pay_return,
+    report,
+    track,
+    waiting_list,
 )
 from atlas_app.ui.staff import account, login
 from atlas_app.ui.staff.admin import (
@@ -25,35 +20,30 @@ from atlas_app.ui.staff.admin import (
     logins,
     organisations,
     outbox,
+    retention,
     roles,
     users,
 )
-from atlas_app.ui.staff.booking import catalogue, clients, referrals, sessions
->>>>>>> welsh
+from atlas_app.ui.staff.booking import catalogue, clients, referrals, reminders, sessions
+from atlas_app.ui.staff.booking import waiting_list as staff_waiting_list
 from atlas_app.ui.staff.casework import cases, people, places, settings
 from atlas_app.ui.staff.insight import dashboards, letters, reports
 from atlas_app.ui.staff.instructors import calendar, cars, people as instructor_people, workload
+from atlas_app.ui.staff.modules.customer_interactions import contact as ci_contact
+from atlas_app.ui.staff.modules.rent_arrears import caseload as rent_caseload, tenancy as rent_tenancy
 from atlas_app.ui.staff.modules.utilities_servicing import compliance as utilities_compliance
 from atlas_app.ui.staff.modules.utilities_servicing import programme as utilities_programme
 from atlas_app.ui.staff.modules.utilities_servicing import setup as utilities_setup
 from atlas_app.ui.staff.payments import payments
-from atlas_app.ui.staff.modules.customer_interactions import contact as ci_contact
-from atlas_app.ui.staff.modules.rent_arrears import caseload as rent_caseload, tenancy as rent_tenancy
 from atlas_app.ui.staff.user_group import demo as demo_pages, meetings, previews, requests as change_requests, whats_new
 
-<<<<<<< HEAD
-PUBLIC = (home, booking_wizard, booking_manage, waiting_list, pay_demo, pay_return, report, track, demo_pages,
-          not_found)
-STAFF = (login, account, users, roles, audit, logins, outbox, api_tokens, retention, organisations,
+PUBLIC = (home, booking_wizard, booking_manage, waiting_list, pay_demo, pay_return, report, track, accessibility,
+          demo_pages, not_found)
+STAFF = (login, account, users, accessibility_statement, roles, audit, logins, outbox, api_tokens, retention,
+         organisations,
          catalogue, clients, referrals, sessions, reminders, staff_waiting_list, payments,
          cases, people, places, settings,
          calendar, cars, instructor_people, workload,
          dashboards, letters, reports,
          utilities_programme, utilities_compliance, utilities_setup, rent_caseload, rent_tenancy, ci_contact,
          change_requests, previews, whats_new, demo_pages, meetings)
-=======
-PUBLIC = (home, booking_wizard, booking_manage, pay_demo, pay_return, accessibility, not_found)
-STAFF = (login, account, users, accessibility_statement, roles, audit, logins, outbox, api_tokens, organisations, catalogue, clients, referrals,
-         sessions, payments, cases, people, places, settings, calendar, cars, instructor_people, workload, dashboards,
-         letters, reports)
->>>>>>> welsh
