@@ -1,0 +1,1 @@
+"""Pages of module types with screens of their own (services/modules)."""
