@@ -143,8 +143,23 @@ class DemandClass(StrEnum):
     FAILURE = "failure"
 
 
+class ReportStatus(StrEnum):
+    """A resident's report of a problem at a place (Environmental Services Ticketing)."""
+
+    RECEIVED = "received"
+    WITH_TEAM = "with_team"
+    IN_PROGRESS = "in_progress"
+    FIXED = "fixed"
+    CLOSED = "closed"
+
+    # Still to do: counts in the queue and against the category's promise.
+    OPEN = nonmember((RECEIVED, WITH_TEAM, IN_PROGRESS))
+    # Finished (a fixed report can still be closed with a reason).
+    DONE = nonmember((FIXED, CLOSED))
+
+
 ENUMS: tuple[type[StrEnum], ...] = (BookingStatus, OfferStatus, SessionStatus, PaymentStatus, RefundStatus, PayState,
-                                    CheckoutStatus, PlanStatus, RequestStatus, CaseStatus, DemandClass)
+                                    CheckoutStatus, PlanStatus, RequestStatus, CaseStatus, DemandClass, ReportStatus)
 
 # The named groups hold the members themselves (written as their values inside the class bodies).
 for _enum in ENUMS:
@@ -207,6 +222,13 @@ SESSION_LABELS = {
     SessionStatus.CANCELLED: "Cancelled",
     SessionStatus.COMPLETED: "Completed",
 }
+REPORT_LABELS = {
+    ReportStatus.RECEIVED: "Received",
+    ReportStatus.WITH_TEAM: "With the team",
+    ReportStatus.IN_PROGRESS: "In progress",
+    ReportStatus.FIXED: "Fixed",
+    ReportStatus.CLOSED: "Closed",
+}
 REQUEST_LABELS = {
     RequestStatus.OPEN: "Open: to decide",
     RequestStatus.APPROVED: "Approved",
@@ -226,6 +248,7 @@ STATUS_COLUMNS: dict[tuple[str, str], type[StrEnum]] = {
     ("special_request", "status"): RequestStatus,
     ("case_file", "status"): CaseStatus,
     ("case_demand", "demand_class"): DemandClass,
+    ("env_report", "status"): ReportStatus,
 }
 
 

@@ -316,6 +316,44 @@ def create_case(actor: Actor, *, module_id: Any, title: str, person_id: Any = No
         return case.id
 
 
+def open_case_in(s: Session, actor: Actor, module: CaseModule, title: str, pending: list[audit.Pending],
+                 place: Place | None = None, audit_after: dict[str, Any] | None = None) -> Case:
+    """Open a case inside the caller's transaction (for a service that writes more in the same unit of work, like
+    a resident's report with its photos). The caller has checked the module belongs to the actor's organisation.
+    The audit entry is appended to ``pending`` for the caller to record last (``audit.record_many``)."""
+    title = " ".join(str(title or "").split())[:200] or "Case"
+    case = Case(organisation_id=module.organisation_id, module_id=module.id, title=title,
+                opened_by_id=actor.user_id)
+    s.add(case)
+    s.flush()
+    after: dict[str, Any] = {"title": title, "module": module.name, **(audit_after or {})}
+    if place is not None:
+        s.add(CasePlace(organisation_id=module.organisation_id, case_id=case.id, place_id=place.id))
+        after["uprn"] = place.uprn
+    pending.append(audit.Pending("case", case.id, "opened", after=after))
+    return case
+
+
+def add_demand_in(s: Session, case: Case, demand_type: CaseLookup, pending: list[audit.Pending], *,
+                  demand_class: str | None = None, description: str = "", channel: CaseLookup | None = None,
+                  received_at: datetime | None = None) -> Demand:
+    """Record a demand on a case inside the caller's transaction (the value demand of a new report, or the failure
+    demand of a repeat); its audit entry goes to ``pending``."""
+    demand_class = demand_class or demand_type.demand_class or DemandClass.VALUE
+    if demand_class not in tuple(DemandClass):
+        raise ValidationFailed("Say whether it is value or failure demand.", {"demand_class": "required"})
+    received = received_at or utcnow()
+    demand = Demand(organisation_id=case.organisation_id, case_id=case.id, demand_type_id=demand_type.id,
+                    demand_class=demand_class, channel_id=channel.id if channel else None,
+                    description=str(description or "").strip()[:2000], received_at=received)
+    s.add(demand)
+    s.flush()
+    pending.append(audit.Pending("case", case.id, "demand_added",
+                                 after={"demand_id": demand.id, "type": demand_type.name, "class": demand_class,
+                                        "channel": channel.name if channel else "", "received_at": received}))
+    return demand
+
+
 def set_case_status(actor: Actor, case_id: Any, status: str) -> None:
     org_id = _manage(actor)
     if status not in tuple(CaseStatus):

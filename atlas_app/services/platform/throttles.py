@@ -10,6 +10,8 @@ Only a SHA-256 of the reference is stored, and rows older than a day are pruned.
 from __future__ import annotations
 
 import hashlib
+import os
+import random
 import re
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -27,7 +29,7 @@ WINDOW = timedelta(minutes=15)
 PER_REFERENCE = 5
 PER_IP = 50
 KEEP = timedelta(days=1)
-KINDS = ("offer", "booking")
+KINDS = ("offer", "booking", "report")
 
 T = TypeVar("T")
 
@@ -109,3 +111,53 @@ def guarded(kind: str, reference: str, ip: str, lookup: Callable[[], T]) -> T:
         raise
     _forget(attempt_id)
     return result
+
+
+# --- submissions from the public (reports of a problem) -------------------------------------------------------------
+
+SUBMIT_KIND = "submit"
+SUBMIT_WINDOW = timedelta(hours=1)
+
+
+def submit_limits() -> tuple[int, int]:
+    """(per IP, per email) submissions in ``SUBMIT_WINDOW``: ``REPORTS_PER_IP_PER_HOUR`` (default 30) and
+    ``REPORTS_PER_EMAIL_PER_HOUR`` (default 10)."""
+    return (int(os.environ.get("REPORTS_PER_IP_PER_HOUR") or 30),
+            int(os.environ.get("REPORTS_PER_EMAIL_PER_HOUR") or 10))
+
+
+def count_submission(ip: str, email: str = "") -> None:
+    """Count one submission from ``ip`` (and ``email`` when given); refuse it when either is over its limit within
+    the hour. Every submission counts, accepted or not (a flood is a flood); the attempt is written down before
+    the count is taken, so of many racing in at once no more than the limit pass. Refused attempts are struck off
+    again so a flood does not keep itself refused for ever."""
+    per_ip, per_email = submit_limits()
+    now = utcnow()
+    since = now - SUBMIT_WINDOW
+    email_key = _key(email.lower()) if email else ""
+    with write_session() as s:
+        row = PublicLookupAttempt(kind=SUBMIT_KIND, key_hash=email_key, ip=(ip or "")[:64], at=now)
+        s.add(row)
+        s.flush()
+        attempt_id = row.id
+        if random.random() < 0.02:
+            s.exec(delete(PublicLookupAttempt).where(PublicLookupAttempt.at < now - KEEP))
+    refusal = None
+    with read_session() as s:
+        if ip:
+            count, oldest = s.exec(select(func.count(), func.min(PublicLookupAttempt.at)).where(
+                PublicLookupAttempt.ip == ip[:64], PublicLookupAttempt.kind == SUBMIT_KIND,
+                PublicLookupAttempt.at > since)).one()
+            if count > per_ip:
+                refusal = oldest
+        if refusal is None and email_key:
+            count, oldest = s.exec(select(func.count(), func.min(PublicLookupAttempt.at)).where(
+                PublicLookupAttempt.kind == SUBMIT_KIND, PublicLookupAttempt.key_hash == email_key,
+                PublicLookupAttempt.at > since)).one()
+            if count > per_email:
+                refusal = oldest
+    if refusal is not None:
+        _forget(attempt_id)
+        until = (refusal + SUBMIT_WINDOW).astimezone(LONDON)
+        raise TooManyAttempts(f"Too many reports have been sent from here in the last hour. Please try again after "
+                              f"{until:%H:%M}, or telephone us.", {"submit": "too many"})
