@@ -8,23 +8,33 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from conftest import actor_for, all_rows, set_columns
+from env_report_data import make_env
+from state_support import run, signed_in, substate
 
 from atlas_app.db import utcnow
 from atlas_app.domain.statuses import ReportStatus
 from atlas_app.models import AuditEntry, EmailMessage
 from atlas_app.models.casework import Demand
-from atlas_app.models.environmental import Report, ReportCategory, ReportFollower, ReportResponse, ReportUpdate
+from atlas_app.models.environmental import (
+    Report,
+    ReportCategory,
+    ReportFollower,
+    ReportResponse,
+    ReportUpdate,
+)
 from atlas_app.services.modules import environmental_ticketing_queue as q
 from atlas_app.services.modules import environmental_ticketing_staff as staff
 from atlas_app.services.modules.environmental_ticketing import reports
 from atlas_app.services.platform.errors import AtlasError, PermissionDenied
-from atlas_app.ui.staff.modules.environmental_ticketing import categories as categories_page
-from atlas_app.ui.staff.modules.environmental_ticketing import dashboard as dashboard_page
+from atlas_app.ui.staff.modules.environmental_ticketing import (
+    categories as categories_page,
+)
+from atlas_app.ui.staff.modules.environmental_ticketing import (
+    dashboard as dashboard_page,
+)
 from atlas_app.ui.staff.modules.environmental_ticketing import queue as queue_page
 from atlas_app.ui.staff.modules.environmental_ticketing import report as report_page
-from conftest import actor_for, all_rows, set_columns
-from env_report_data import make_env
-from state_support import run, signed_in, substate
 
 
 def submit(org_id: int, category_id: int, uprn: int, email: str = "", description: str = "A sofa") -> str:

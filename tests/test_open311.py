@@ -12,7 +12,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from conftest import all_rows
 from defusedxml import ElementTree as SafeET
+from env_report_data import CENTRE, make_env
 from starlette.testclient import TestClient
 
 from atlas_app.api.app import build_api
@@ -23,8 +25,6 @@ from atlas_app.models.casework import Demand
 from atlas_app.models.environmental import Report, ReportFollower, ReportUpdate
 from atlas_app.services.modules.environmental_ticketing import reports
 from atlas_app.services.platform import api_tokens
-from conftest import all_rows
-from env_report_data import CENTRE, make_env
 
 FORCE_ARRAY = {"service", "attribute", "value", "request", "error", "request_update", "group"}
 
@@ -262,9 +262,10 @@ def test_a_bad_or_revoked_api_key_is_a_403(http, env, actor, api_key, fmt):
 
 
 def test_an_unknown_or_private_service_code_is_a_404(http, env, api_key):
-    from atlas_app.services.platform.actor import system_actor  # noqa: F401 - the category made private below
     from conftest import set_columns
+
     from atlas_app.models.environmental import ReportCategory
+    from atlas_app.services.platform.actor import system_actor  # noqa: F401 - the category made private below
 
     assert "service_code" in _error(_post(http, api_key, 424242), 404)
     assert "service_code" in _error(_post(http, api_key, "FLY"), 404)

@@ -4,7 +4,7 @@ datetimes both ways, form fields (attribute[CODE], repeated media_url) into the 
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from defusedxml import ElementTree as SafeET
@@ -46,15 +46,15 @@ def test_control_characters_never_break_the_xml():
 
 
 def test_datetimes_carry_the_uk_offset():
-    assert open311.w3c(datetime(2026, 7, 1, 9, 30, 15, 999, tzinfo=timezone.utc)) == "2026-07-01T10:30:15+01:00"
-    assert open311.w3c(datetime(2026, 12, 1, 9, 30, tzinfo=timezone.utc)) == "2026-12-01T09:30:00+00:00"
+    assert open311.w3c(datetime(2026, 7, 1, 9, 30, 15, 999, tzinfo=UTC)) == "2026-07-01T10:30:15+01:00"
+    assert open311.w3c(datetime(2026, 12, 1, 9, 30, tzinfo=UTC)) == "2026-12-01T09:30:00+00:00"
 
 
 @pytest.mark.parametrize("text,expected", [
-    ("2026-12-02T09:30:00Z", datetime(2026, 12, 2, 9, 30, tzinfo=timezone.utc)),
-    ("2026-07-02T10:30:00+01:00", datetime(2026, 7, 2, 9, 30, tzinfo=timezone.utc)),
-    ("2026-07-02T10:30:00 01:00", datetime(2026, 7, 2, 9, 30, tzinfo=timezone.utc)),  # '+' decoded as a space
-    ("2026-12-02", datetime(2026, 12, 2, tzinfo=timezone.utc)),
+    ("2026-12-02T09:30:00Z", datetime(2026, 12, 2, 9, 30, tzinfo=UTC)),
+    ("2026-07-02T10:30:00+01:00", datetime(2026, 7, 2, 9, 30, tzinfo=UTC)),
+    ("2026-07-02T10:30:00 01:00", datetime(2026, 7, 2, 9, 30, tzinfo=UTC)),  # '+' decoded as a space
+    ("2026-12-02", datetime(2026, 12, 2, tzinfo=UTC)),
 ])
 def test_w3c_datetimes_are_read(text, expected):
     assert open311.parse_w3c(text, "start_date") == expected

@@ -22,7 +22,7 @@ import math
 import re
 import xml.etree.ElementTree as ET
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -34,7 +34,12 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from atlas_app.api.web import BodyTooLarge, read_body
-from atlas_app.services.platform.errors import AtlasError, NotAuthenticated, NotFound, PermissionDenied
+from atlas_app.services.platform.errors import (
+    AtlasError,
+    NotAuthenticated,
+    NotFound,
+    PermissionDenied,
+)
 from atlas_app.timeutil import LONDON
 
 log = logging.getLogger("atlas.open311")
@@ -80,7 +85,7 @@ def w3c(value: datetime | None) -> str | None:
     if value is None:
         return None
     if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
+        value = value.replace(tzinfo=UTC)
     return value.astimezone(LONDON).replace(microsecond=0).isoformat()
 
 
@@ -105,10 +110,10 @@ def parse_w3c(text: str, name: str) -> datetime:
     except ValueError:
         raise Open311Error(400, f"{name} is not a valid date and time.") from None
     if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
+        value = value.replace(tzinfo=UTC)
     if not 1900 <= value.year <= 2200:
         raise Open311Error(400, f"{name} is out of range.")
-    return value.astimezone(timezone.utc)
+    return value.astimezone(UTC)
 
 
 def _text(value: Any) -> str | None:
@@ -303,7 +308,7 @@ class ServiceRequestForm(_Form):
     def _urls(cls, value: list[str]) -> list[str]:
         out = [v.strip() for v in value if v and v.strip()]
         for v in out:
-            if len(v) > 2000 or not re.match(r"^https?://", v, re.I):
+            if len(v) > 2000 or not re.match(r"^https?://", v, re.IGNORECASE):
                 raise ValueError("must be http or https URLs")
         return out
 
@@ -446,7 +451,7 @@ async def service_definition(request: Request, fmt: str) -> Response:
 async def post_request(request: Request, fmt: str) -> Response:
     pairs = await read_form(request)
     form = parse_request_form(pairs)
-    key, jurisdiction = _who(dict(api_key=form.api_key, jurisdiction_id=form.jurisdiction_id), require_key=True)
+    key, jurisdiction = _who({"api_key": form.api_key, "jurisdiction_id": form.jurisdiction_id}, require_key=True)
     if not form.location_given():
         raise Open311Error(400, "A location is required: lat and long, address_string or address_id.")
     created = await run_in_threadpool(_bridge().create_request, key, jurisdiction, form)
@@ -507,7 +512,7 @@ async def get_updates(request: Request, fmt: str) -> Response:
 async def post_update(request: Request, fmt: str) -> Response:
     pairs = await read_form(request)
     form = parse_update_form(pairs)
-    key, jurisdiction = _who(dict(api_key=form.api_key, jurisdiction_id=form.jurisdiction_id), require_key=True)
+    key, jurisdiction = _who({"api_key": form.api_key, "jurisdiction_id": form.jurisdiction_id}, require_key=True)
     row = await run_in_threadpool(_bridge().post_update, key, jurisdiction, form)
     return answer(fmt, "service_request_updates", "request_update", [row])
 

@@ -31,11 +31,15 @@ from atlas_app.models import Organisation
 from atlas_app.models.casework import CaseLookup
 from atlas_app.models.environmental import Report, ReportCategory, ReportUpdate
 from atlas_app.services import modules
-from atlas_app.services.modules.environmental_ticketing import MODULE_TYPE
-from atlas_app.services.modules.environmental_ticketing import reports
+from atlas_app.services.modules.environmental_ticketing import MODULE_TYPE, reports
 from atlas_app.services.platform import api_tokens, audit
 from atlas_app.services.platform.actor import Actor
-from atlas_app.services.platform.errors import NotAuthenticated, NotFound, PermissionDenied, ValidationFailed
+from atlas_app.services.platform.errors import (
+    NotAuthenticated,
+    NotFound,
+    PermissionDenied,
+    ValidationFailed,
+)
 from atlas_app.services.platform.permissions import Perm
 from atlas_app.settings import get_settings
 
@@ -83,7 +87,7 @@ def caller(api_key: str | None, jurisdiction_id: str | None) -> Caller:
     with read_session() as s:
         if jurisdiction_id:
             org = s.exec(select(Organisation).where(Organisation.slug == jurisdiction_id.strip().lower(),
-                                                    Organisation.is_active == True)).first()  # noqa: E712
+                                                    Organisation.is_active == True)).first()
             if org is None:
                 raise NotFound("jurisdiction_id not found.")
             if org_id is not None and org.id != org_id:
@@ -262,7 +266,7 @@ def _latest_public_notes(s, org_id: int, report_ids: list[int]) -> dict[int, str
     for chunk in (report_ids[i:i + 500] for i in range(0, len(report_ids), 500)):
         for rid, body in s.exec(select(ReportUpdate.report_id, ReportUpdate.body)
                                 .where(ReportUpdate.organisation_id == org_id, ReportUpdate.report_id.in_(chunk),
-                                       ReportUpdate.is_public == True,  # noqa: E712
+                                       ReportUpdate.is_public == True,
                                        ReportUpdate.kind.in_(("status", "public")), ReportUpdate.body != "")
                                 .order_by(ReportUpdate.created_at, ReportUpdate.id)).all():
             out[rid] = body
@@ -279,7 +283,7 @@ def updates(api_key: str | None, jurisdiction_id: str | None, start: datetime | 
     org_id = who.organisation_id
     if start is None and end is None:
         start = utcnow() - timedelta(hours=2)
-    cond = [ReportUpdate.organisation_id == org_id, ReportUpdate.is_public == True,  # noqa: E712
+    cond = [ReportUpdate.organisation_id == org_id, ReportUpdate.is_public == True,
             ReportUpdate.kind.in_(("status", "public"))]
     if start is not None:
         cond.append(ReportUpdate.created_at >= start)

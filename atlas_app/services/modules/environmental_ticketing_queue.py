@@ -182,10 +182,10 @@ def choices(actor: Actor) -> QueueChoices:
                          .where(ReportCategory.organisation_id == org_id)
                          .order_by(ReportCategory.sort_order, lookup.name)).all()
         teams = s.execute(select(CaseTeam.id, CaseTeam.name).where(CaseTeam.organisation_id == org_id,
-                                                                   CaseTeam.is_active == True)  # noqa: E712
+                                                                   CaseTeam.is_active == True)
                           .order_by(CaseTeam.name)).all()
         users = s.execute(select(User.id, User.full_name).where(User.organisation_id == org_id,
-                                                                User.is_active == True)  # noqa: E712
+                                                                User.is_active == True)
                           .order_by(User.full_name)).all()
     return QueueChoices([Choice(i, n) for i, n in cats], [Choice(i, n) for i, n in teams],
                         [Choice(i, n) for i, n in users])
@@ -255,5 +255,16 @@ def dashboard(actor: Actor, days: int = 90) -> Dashboard:
     return Dashboard(open_by_age, categories, cats[0][4] if cats else None)
 
 
-__all__ = ["AGE_BANDS", "Choice", "Dashboard", "QueueChoices", "QueueFilter", "QueuePage", "QueueRow",
-           "CategoryRepeats", "choices", "dashboard", "queue"]
+__all__ = [
+    "AGE_BANDS",
+    "CategoryRepeats",
+    "Choice",
+    "Dashboard",
+    "QueueChoices",
+    "QueueFilter",
+    "QueuePage",
+    "QueueRow",
+    "choices",
+    "dashboard",
+    "queue",
+]

@@ -17,10 +17,15 @@ from sqlmodel import select
 from atlas_app.db import utcnow, write_session
 from atlas_app.domain.statuses import DemandClass, ReportStatus
 from atlas_app.models.casework import Case, CaseLookup
-from atlas_app.models.environmental import Report, ReportCategory, ReportFollower, ReportUpdate
+from atlas_app.models.environmental import (
+    Report,
+    ReportCategory,
+    ReportFollower,
+    ReportUpdate,
+)
 from atlas_app.services.casework import cases as casework_cases
 from atlas_app.services.modules.environmental_ticketing import reports
-from atlas_app.services.platform import audit, bounds
+from atlas_app.services.platform import audit
 from atlas_app.services.platform.actor import Actor
 from atlas_app.services.platform.errors import Conflict, NotFound, ValidationFailed
 from atlas_app.services.platform.permissions import Perm

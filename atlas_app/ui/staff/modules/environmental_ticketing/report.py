@@ -17,12 +17,22 @@ from atlas_app.services.platform.errors import AtlasError, NotFound
 from atlas_app.services.platform.permissions import Perm
 from atlas_app.ui.components.badges import status_badge
 from atlas_app.ui.components.forms import form_error, form_notice
-from atlas_app.ui.components.kit import checkbox_field, detail_list, section, select_field, textarea_field
+from atlas_app.ui.components.kit import (
+    checkbox_field,
+    detail_list,
+    section,
+    select_field,
+    textarea_field,
+)
 from atlas_app.ui.components.shell import staff_page
 from atlas_app.ui.components.table import data_table
 from atlas_app.ui.format import london
 from atlas_app.ui.session import private, require
-from atlas_app.ui.staff.modules.environmental_ticketing.queue import STATUS_COLOURS, span_text, time_left
+from atlas_app.ui.staff.modules.environmental_ticketing.queue import (
+    STATUS_COLOURS,
+    span_text,
+    time_left,
+)
 
 # The reasons a report is closed: the resolution codes the dashboards and the public timeline use.
 RESOLUTION_CODES = ("Cleared", "Repaired", "Not the council's responsibility", "No further action needed",
