@@ -39,7 +39,7 @@ RESOLUTION_CODES = ("Cleared", "Repaired", "Not the council's responsibility", "
                     "Could not be found", "Referred to another organisation", "Duplicate")
 KIND_LABELS = {"status": "Status", "public": "Public update", "internal": "Internal note", "repeat": "Repeat report",
                "resident": "From the resident"}
-PHOTO_URL = "/api/staff/report-photos/"
+PHOTO_URL = "/api/report-photos/"  # staff of the organisation, by their session cookie
 
 
 @private
