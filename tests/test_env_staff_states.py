@@ -227,18 +227,18 @@ def test_the_categories_screen_saves_the_public_text_promise_and_responses(monke
     signed_in(monkeypatch, admin, categories_page)
     state = substate(categories_page.CategoriesState)
     run(state.load())
-    graffiti = [r for r in state.rows if r["demand_type"] == "Graffiti"][0]
-    run(state.save({"demand_type_id": graffiti["demand_type_id"], "is_public": "", "public_name": "Graffiti tags",
+    graffiti = next(r for r in state.rows if r.demand_type == "Graffiti")
+    run(state.save({"demand_type_id": graffiti.demand_type_id, "is_public": "", "public_name": "Graffiti tags",
                     "public_description": "Paint on walls", "promise_days": "10", "sort_order": "3"}))
     assert state.error == "" and state.notice == "Category saved."
-    row = [c for c in all_rows(ReportCategory) if c.id == int(graffiti["id"])][0]
+    row = [c for c in all_rows(ReportCategory) if c.id == int(graffiti.id)][0]
     assert (row.is_public, row.public_name, row.promise_days) == (False, "Graffiti tags", 10)
-    run(state.save_response({"category_id": graffiti["id"], "status": "fixed",
+    run(state.save_response({"category_id": graffiti.id, "status": "fixed",
                              "body": "Fixed: {{ report.reference }}"}))
     assert state.error == "" and [r.body for r in all_rows(ReportResponse)] == ["Fixed: {{ report.reference }}"]
-    run(state.save_response({"category_id": graffiti["id"], "status": "fixed", "body": "{{ secret.__class__ }}"}))
+    run(state.save_response({"category_id": graffiti.id, "status": "fixed", "body": "{{ secret.__class__ }}"}))
     assert state.error  # only the listed merge fields
-    run(state.save({"demand_type_id": graffiti["demand_type_id"], "promise_days": "9999"}))
+    run(state.save({"demand_type_id": graffiti.demand_type_id, "promise_days": "9999"}))
     assert "365" in state.error
 
 

@@ -4,6 +4,7 @@ promise, and the template response sent to followers at each status (merge field
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 
 import reflex as rx
 
@@ -25,18 +26,41 @@ MERGE_FIELDS = ("{{ report.reference }}, {{ report.category }}, {{ report.locati
                 "{{ name }}")
 
 
-def _row(c: reports.CategoryRow) -> dict:
-    return {"id": str(c.id), "demand_type_id": str(c.demand_type_id), "demand_type": c.demand_type,
-            "public_name": c.name if c.name != c.demand_type else "", "description": c.public_description,
-            "promise_days": str(c.promise_days), "promise": c.promise, "order": str(c.sort_order),
-            "public": "yes" if c.is_public else "", "shown": "Public" if c.is_public else "Staff and Open311 only",
-            "responses": [{"status": s, "label": REPORT_LABELS[ReportStatus(s)], "body": c.responses.get(s, ""),
-                           "key": f"{c.id}-{s}"} for s in STATUSES]}
+@dataclasses.dataclass
+class ResponseView:
+    status: str
+    label: str
+    body: str
+    key: str
+
+
+@dataclasses.dataclass
+class CategoryView:
+    id: str
+    demand_type_id: str
+    demand_type: str
+    public_name: str
+    description: str
+    promise_days: str
+    promise: str
+    order: str
+    public: str
+    shown: str
+    responses: list[ResponseView]
+
+
+def _row(c: reports.CategoryRow) -> CategoryView:
+    return CategoryView(str(c.id), str(c.demand_type_id), c.demand_type, c.name if c.name != c.demand_type else "",
+                        c.public_description, str(c.promise_days), c.promise, str(c.sort_order),
+                        "yes" if c.is_public else "", "Public" if c.is_public else "Staff only (not on the public "
+                        "pages or Open311)",
+                        [ResponseView(s, REPORT_LABELS[ReportStatus(s)], c.responses.get(s, ""), f"{c.id}-{s}")
+                         for s in STATUSES])
 
 
 @private
 class CategoriesState(rx.State):
-    rows: list[dict] = []
+    rows: list[CategoryView] = []
     error: str = ""
     notice: str = ""
 
@@ -86,45 +110,45 @@ class CategoriesState(rx.State):
 def _response_form(c: rx.Var, r: rx.Var) -> rx.Component:
     return rx.form(
         rx.vstack(
-            rx.el.input(type="hidden", name="category_id", value=c["id"]),
-            rx.el.input(type="hidden", name="status", value=r["status"]),
-            rx.el.label("When it becomes “" + r["label"] + "”", html_for="resp-" + r["key"]),
-            rx.el.textarea(id="resp-" + r["key"], name="body", default_value=r["body"], rows=3, max_length=4000,
+            rx.el.input(type="hidden", name="category_id", value=c.id),
+            rx.el.input(type="hidden", name="status", value=r.status),
+            rx.el.label("When it becomes “" + r.label + "”", html_for="resp-" + r.key),
+            rx.el.textarea(id="resp-" + r.key, name="body", default_value=r.body, rows=3, max_length=4000,
                            style={"width": "100%", "padding": "0.4em", "border": "1px solid var(--gray-8)",
                                   "border-radius": "4px"}),
-            rx.button("Save the " + r["label"] + " response", type="submit", variant="soft",
-                      id="resp-save-" + r["key"]),
+            rx.button("Save the " + r.label + " response", type="submit", variant="soft",
+                      id="resp-save-" + r.key),
             spacing="1", width="100%", align_items="start"),
         on_submit=CategoriesState.save_response, width="100%")
 
 
 def _category(c: rx.Var) -> rx.Component:
     def text_input(label: str, name: str, value, **props) -> rx.Component:
-        return rx.vstack(rx.el.label(label, html_for=name + "-" + c["id"]),
-                         rx.input(id=name + "-" + c["id"], name=name, default_value=value, **props),
+        return rx.vstack(rx.el.label(label, html_for=name + "-" + c.id),
+                         rx.input(id=name + "-" + c.id, name=name, default_value=value, **props),
                          spacing="1", width="100%")
 
     return rx.card(rx.vstack(
-        rx.heading(c["demand_type"], as_="h3", size="3", id="cat-title-" + c["id"]),
-        rx.text(c["shown"] + " · " + c["promise"], size="2", color_scheme="gray"),
+        rx.heading(c.demand_type, as_="h3", size="3", id="cat-title-" + c.id),
+        rx.text(c.shown + " · " + c.promise, size="2", color_scheme="gray"),
         rx.form(rx.vstack(
-            rx.el.input(type="hidden", name="demand_type_id", value=c["demand_type_id"]),
-            checkbox_field("Residents may report this", "is_public", input_id="public-" + c["id"],
-                           default_checked=c["public"] == "yes", value="1"),
-            text_input("Name shown to the public (empty: the demand type's name)", "public_name", c["public_name"],
+            rx.el.input(type="hidden", name="demand_type_id", value=c.demand_type_id),
+            checkbox_field("Residents may report this", "is_public", input_id="public-" + c.id,
+                           default_checked=c.public == "yes", value="1"),
+            text_input("Name shown to the public (empty: the demand type's name)", "public_name", c.public_name,
                        max_length=120),
-            text_input("Description shown to the public", "public_description", c["description"], max_length=500),
-            rx.hstack(text_input("Promise (working days; 0 for none)", "promise_days", c["promise_days"],
+            text_input("Description shown to the public", "public_description", c.description, max_length=500),
+            rx.hstack(text_input("Promise (working days; 0 for none)", "promise_days", c.promise_days,
                                  type="number", min=0, max=365),
-                      text_input("Order", "sort_order", c["order"], type="number"), spacing="3", width="100%"),
-            rx.button("Save category", type="submit", id="cat-save-" + c["id"]),
+                      text_input("Order", "sort_order", c.order, type="number"), spacing="3", width="100%"),
+            rx.button("Save category", type="submit", id="cat-save-" + c.id),
             spacing="2", width="100%", align_items="start"), on_submit=CategoriesState.save, width="100%"),
         panel("Template responses", rx.vstack(
             rx.text("Sent to followers when a report of this category changes status. Merge fields: " + MERGE_FIELDS,
                     size="2", color_scheme="gray"),
-            rx.foreach(c["responses"], lambda r: _response_form(c, r)), spacing="3", width="100%"),
-            panel_id="responses-" + c["id"]),
-        spacing="3", width="100%"), width="100%", id="category-" + c["id"])
+            rx.foreach(c.responses, lambda r: _response_form(c, r)), spacing="3", width="100%"),
+            panel_id="responses-" + c.id),
+        spacing="3", width="100%"), width="100%", id="category-" + c.id)
 
 
 @staff_page("/environmental/categories", "Report categories", on_load=CategoriesState.load)
