@@ -84,3 +84,4 @@ from atlas_app.models import instructors  # noqa: E402,F401  (instructors and as
 from atlas_app.models import dashboards  # noqa: E402,F401  (dashboard tables)
 from atlas_app.models.letters import EmailTemplate, LetterTemplate  # noqa: E402,F401  (letter and email templates)
 from atlas_app.models import environmental  # noqa: E402,F401  (environmental services reports)
+from atlas_app.models import environmental_queue  # noqa: E402,F401  (the staff queue's indexes)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, func, select, text
 from sqlalchemy.orm import aliased
 
 from atlas_app.db import read_session, utcnow
@@ -22,6 +22,7 @@ from atlas_app.domain.statuses import REPORT_LABELS, ReportStatus
 from atlas_app.models import User
 from atlas_app.models.casework import CaseLookup, CaseTeam, Place
 from atlas_app.models.environmental import Report, ReportCategory
+from atlas_app.models.environmental_queue import OPEN_SQL
 from atlas_app.services.platform import bounds
 from atlas_app.services.platform.actor import Actor
 from atlas_app.services.platform.errors import ValidationFailed
@@ -121,8 +122,10 @@ def category_name_expr(category, lookup):
 
 
 def _conditions(org_id: int, f: QueueFilter, now: datetime) -> list:
-    where = [Report.organisation_id == org_id]
-    where.append(Report.status == f.status if f.status else Report.status.in_(OPEN_STATUSES))
+    # The open condition as the queue indexes' literal SQL (models/environmental_queue.py), so they are used.
+    where = [Report.organisation_id == org_id, text("env_report." + OPEN_SQL)]
+    if f.status:
+        where.append(Report.status == f.status)
     if f.category_id is not None:
         where.append(Report.category_id == f.category_id)
     if f.team_id is not None:
@@ -132,22 +135,26 @@ def _conditions(org_id: int, f: QueueFilter, now: datetime) -> list:
     if f.unassigned:
         where.append(and_(Report.team_id.is_(None), Report.officer_id.is_(None)))
     if f.overdue:
+        where.append(text("env_report.due_at IS NOT NULL"))
         where.append(Report.due_at < now)
+    if f.sort == "time_left":
+        where.append(text("env_report.due_at IS NOT NULL"))
     if f.area:
-        places = select(Place.id).where(Place.organisation_id == org_id, Place.postcode_key.like(f.area + "%"))
+        # A prefix as a range (an index range on both databases, unlike LIKE).
+        places = select(Place.id).where(Place.organisation_id == org_id, Place.postcode_key >= f.area,
+                                        Place.postcode_key < f.area + "~")
         where.append(Report.place_id.in_(places))
     return where
 
 
 def queue(actor: Actor, f: QueueFilter, page_size: int = PAGE_SIZE) -> QueuePage:
-    """One page of the open reports matching ``f``: oldest first (age) or soonest due first (time left; reports
-    without a promise last)."""
+    """One page of the open reports matching ``f``: oldest first (age) or soonest due first (time left: the
+    reports whose category makes a promise)."""
     org_id = _org(actor)
     now = utcnow()
     where = _conditions(org_id, f, now)
     lookup = aliased(CaseLookup)
-    order = ([Report.created_at, Report.id] if f.sort == "age"
-             else [Report.due_at.is_(None), Report.due_at, Report.created_at, Report.id])
+    order = [Report.created_at, Report.id] if f.sort == "age" else [Report.due_at, Report.id]
     with read_session() as s:
         total = s.execute(select(func.count()).select_from(Report).where(*where)).scalar_one()
         pages = max(1, -(-total // page_size))

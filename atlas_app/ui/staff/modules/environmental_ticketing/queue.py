@@ -180,7 +180,7 @@ def _filters() -> rx.Component:
             rx.vstack(rx.el.label("Area (postcode district or sector)", html_for="f-area"),
                       rx.input(id="f-area", name="area", placeholder="TS24", max_length=8),
                       spacing="1", width="100%"),
-            select_field("Sort by", "sort", [("age", "Age (oldest first)"), ("time_left", "Time left (soonest due)")],
+            select_field("Sort by", "sort", [("age", "Age (oldest first)"), ("time_left", "Time left (soonest due; categories with a promise)")],
                          input_id="f-sort"),
             columns=rx.breakpoints(initial="1", sm="2", md="3"), spacing="3", width="100%",
         ),
