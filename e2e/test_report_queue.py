@@ -102,7 +102,7 @@ def test_a_report_is_assigned_and_closed_from_the_queue(new_context, made, mailb
     category = page.locator("#f-category option", has_text=made["category"]).first
     page.select_option("#f-category", category.get_attribute("value"))
     page.click("#queue-apply")
-    expect(page.locator("#queue-count")).to_contain_text("1 open reports match")
+    expect(page.locator("#queue-count")).to_contain_text("1 open report match")
     page.check("#f-overdue")
     page.click("#queue-apply")
     expect(page.locator(f"#queue-row-{ref}")).to_have_count(0)

@@ -259,3 +259,16 @@ def test_the_dashboard_counts_open_reports_by_age_and_repeats(monkeypatch, org, 
     run(state.choose(str(env.categories["Graffiti"])))
     assert state.error == "" and state.category_id == str(env.categories["Graffiti"]) and state.points == 1
     assert {r["category"] for r in state.repeats} == {"Fly-tipping", "Graffiti", "Missed bin"}
+
+
+def test_the_count_stops_at_the_cap(monkeypatch, org, env, worker):
+    for u in env.uprns[:3]:
+        submit(org.id, env.categories["Fly-tipping"], u)
+    monkeypatch.setattr(q, "COUNT_CAP", 2)
+    page = q.queue(worker, q.QueueFilter(), page_size=1)
+    assert (page.total, page.more, page.pages, len(page.rows)) == (2, True, 2, 1)
+    state = _queue(monkeypatch, worker)
+    assert state.count_text == "More than 2 open reports match"
+    monkeypatch.setattr(q, "COUNT_CAP", 10)
+    run(state.apply({}))
+    assert state.count_text == "3 open reports match"

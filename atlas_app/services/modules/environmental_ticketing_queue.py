@@ -29,6 +29,7 @@ from atlas_app.services.platform.errors import ValidationFailed
 from atlas_app.services.platform.permissions import Perm
 
 PAGE_SIZE = 50
+COUNT_CAP = 10_000
 MAX_PAGE = 2000
 SORTS = ("age", "time_left")
 OPEN_STATUSES = tuple(s.value for s in ReportStatus.OPEN)
@@ -92,9 +93,10 @@ class QueueRow:
 @dataclass(frozen=True)
 class QueuePage:
     rows: list[QueueRow]
-    total: int
+    total: int  # at most COUNT_CAP
     page: int
     pages: int
+    more: bool = False  # more than COUNT_CAP match
 
 
 @dataclass(frozen=True)
@@ -156,7 +158,11 @@ def queue(actor: Actor, f: QueueFilter, page_size: int = PAGE_SIZE) -> QueuePage
     lookup = aliased(CaseLookup)
     order = [Report.created_at, Report.id] if f.sort == "age" else [Report.due_at, Report.id]
     with read_session() as s:
-        total = s.execute(select(func.count()).select_from(Report).where(*where)).scalar_one()
+        # Counted up to the cap: beyond it the page says "more than", and counting costs no more.
+        capped = select(Report.id).where(*where).limit(COUNT_CAP + 1).subquery()
+        total = s.execute(select(func.count()).select_from(capped)).scalar_one()
+        more = total > COUNT_CAP
+        total = min(total, COUNT_CAP)
         pages = max(1, -(-total // page_size))
         page = min(f.page, pages)
         ids = select(Report.id).where(*where).order_by(*order).limit(page_size).offset((page - 1) * page_size)
@@ -175,7 +181,7 @@ def queue(actor: Actor, f: QueueFilter, page_size: int = PAGE_SIZE) -> QueuePage
                          officer=r[5] or "", location=r[6] or "", created_at=r[7], due_at=r[8],
                          overdue=r[8] is not None and r[8] < now, repeat_count=r[9] or 0)
                 for r in s.execute(query).all()]
-    return QueuePage(rows, total, page, pages)
+    return QueuePage(rows, total, page, pages, more)
 
 
 def choices(actor: Actor) -> QueueChoices:

@@ -66,6 +66,7 @@ def _opts(choices) -> list[dict[str, str]]:
 class QueueState(rx.State):
     rows: list[dict[str, str]] = []
     total: int = 0
+    count_text: str = ""
     page: int = 1
     pages: int = 1
     categories: list[dict[str, str]] = []
@@ -88,6 +89,8 @@ class QueueState(rx.State):
         now = utcnow()
         self.rows = [row_dict(r, now) for r in result.rows]
         self.total, self.page, self.pages = result.total, result.page, result.pages
+        self.count_text = (f"More than {result.total:,} open reports match" if result.more
+                           else f"{result.total:,} open report{'s' if result.total != 1 else ''} match")
         visible = {r["id"] for r in self.rows}
         self.selected = [i for i in self.selected if i in visible]
 
@@ -216,8 +219,8 @@ def queue_page() -> rx.Component:
             "Open reports",
             form_error(S.error),
             form_notice(S.notice),
-            rx.text(S.total.to_string() + " open reports match · page " + S.page.to_string() + " of "
-                    + S.pages.to_string(), id="queue-count", role="status"),
+            rx.text(S.count_text + " · page " + S.page.to_string() + " of " + S.pages.to_string(),
+                    id="queue-count", role="status"),
             data_table(
                 ["", "Reference", "Category", "Status", "Where", "Age", "Time left", "Team", "Officer"],
                 S.rows,
