@@ -80,6 +80,8 @@ class Settings:
     # ATLAS_DEMO_PAYMENTS=1: this deployment is a demo, so every organisation may pay through the labelled demo
     # card provider when no Stripe key is set. Off by default: then only organisations marked payments_demo may.
     demo_payments: bool = False
+    # MAP_TILE_URL: a map tile URL template ({z}/{x}/{y}) for the public report pages; unset: address search only.
+    map_tile_url: str | None = None
 
     @property
     def is_sqlite(self) -> bool:
@@ -115,4 +117,5 @@ def get_settings() -> Settings:
         sign_in_failures_per_address=int(os.environ.get("SIGN_IN_FAILURES_PER_ADDRESS") or 10),
         trusted_proxies=parse_trusted_proxies(os.environ.get("TRUSTED_PROXIES")),
         demo_payments=(os.environ.get("ATLAS_DEMO_PAYMENTS") or "").strip().lower() in ("1", "true", "yes", "on"),
+        map_tile_url=(os.environ.get("MAP_TILE_URL") or "").strip() or None,
     )

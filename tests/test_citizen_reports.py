@@ -444,3 +444,120 @@ def test_an_inactive_or_foreign_user_cannot_be_assigned(setup, org, other_admin)
         with pytest.raises(ValidationFailed, match="member of staff"):
             reports.assign(setup["actor"], done.id, officer_id=uid)
     assert all_rows(ReportCategory)
+
+
+# --- over HTTP ------------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def api():
+    from starlette.testclient import TestClient
+
+    from atlas_app.api.app import build_api
+
+    return TestClient(build_api(), base_url="http://atlas.test")
+
+
+def _cookie(user) -> dict[str, str]:
+    from atlas_app.services.platform import auth
+
+    outcome = auth.login(user.username, user.password)
+    assert outcome.ok
+    return {"cookie": f"atlas_session={outcome.token}"}
+
+
+def test_the_photo_route_checks_the_token_or_the_staff_organisation(setup, api, admin, other_admin):
+    done = reports.submit_report(setup["org"].id, {"category_id": setup["fly"], "uprn": 100001,
+                                                   "description": "Bags"}, [_jpeg(20, 20)])
+    other = _submit(setup, uprn=100010)
+    (photo,) = all_rows(ReportPhoto)
+    ok = api.get(f"/api/report-photos/{photo.id}", params={"ref": done.reference, "token": done.token})
+    assert ok.status_code == 200 and ok.headers["content-type"] == "image/jpeg"
+    assert ok.headers["x-content-type-options"] == "nosniff" and ok.content[:3] == b"\xff\xd8\xff"
+    assert api.get(f"/api/report-photos/{photo.id}").status_code == 404
+    assert api.get(f"/api/report-photos/{photo.id}",
+                   params={"ref": other.reference, "token": other.token}).status_code == 404
+    assert api.get(f"/api/report-photos/{photo.id}", params={"ref": done.reference,
+                                                             "token": other.token}).status_code == 404
+    assert api.get(f"/api/report-photos/{photo.id}", headers=_cookie(admin)).status_code == 200
+    assert api.get(f"/api/report-photos/{photo.id}", headers=_cookie(other_admin)).status_code == 404
+
+
+def test_the_submission_route_takes_a_form_and_json_and_refuses_a_flood(setup, api, set_env):
+    set_env(REPORTS_PER_IP_PER_HOUR="3")
+    r = api.post("/api/report/hartlepool", data={"category_id": setup["fly"], "uprn": "100001",
+                                                 "description": "Fridge on the verge"})
+    assert r.status_code == 201 and r.json()["reference"].startswith("ENV-")
+    assert r.json()["tracking_path"].startswith(f"/track/{r.json()['reference']}?token=")
+    r = api.post("/api/report/hartlepool", json={"category_id": setup["fly"], "uprn": 100002,
+                                                 "description": "Tyres", "email": "a@example.org",
+                                                 "consent": True})
+    assert r.status_code == 201 and r.json()["email_queued"] is True
+    bad = api.post("/api/report/hartlepool", json={"category_id": setup["fly"], "uprn": 100002})
+    assert bad.status_code == 422 and "description" in bad.json()["fields"]
+    assert api.post("/api/report/nowhere", json={}).status_code == 404
+    third = {"category_id": setup["fly"], "uprn": 100002, "description": "x"}
+    assert api.post("/api/report/hartlepool", json=third).status_code == 201
+    refused = api.post("/api/report/hartlepool", json=third)
+    assert refused.status_code == 429 and "Too many reports" in refused.json()["error"]
+    huge = api.post("/api/report/hartlepool", content=b"description=" + b"x" * 20_000,
+                    headers={"content-type": "application/x-www-form-urlencoded"})
+    assert huge.status_code == 413
+    assert len(all_rows(Report)) == 3
+
+
+# --- the page states (any browser may call their handlers with any arguments) ----------------------------------------
+
+
+def test_the_report_state_accepts_only_what_it_offered(setup, other_org):
+    from state_support import at, drain, redirect_path, substate
+
+    from atlas_app.ui.public.report import ReportState
+
+    state = at(substate(ReportState), "/report?org=hartlepool")
+    assert redirect_path(drain(state.start())) == "/report/what"
+    drain(state.load_what())
+    assert {c["name"] for c in state.categories} >= {"Fly-tipping report"}
+    # Out of order: the details page before "where" sends the browser back.
+    assert redirect_path(drain(state.load_details())) == "/report/what"
+    drain(state.choose_category({"category": "999999"}))
+    assert state.errors == {"category": "Choose what you are reporting."}
+    private = setup["cats"]["Chasing a report"].id
+    drain(state.choose_category({"category": str(private)}))
+    assert state.errors and state.category_id == ""
+    assert redirect_path(drain(state.choose_category({"category": str(setup["fly"])}))) == "/report/where"
+    drain(state.search({"q": "victoria"}))
+    assert [a["uprn"] for a in state.addresses] == ["100001", "100002", "100003"]
+    drain(state.choose_address({"uprn": "100010"}))  # a real place, but not one the search offered
+    assert state.errors == {"uprn": "Choose an address from the list."}
+    assert redirect_path(drain(state.choose_address({"uprn": "100001"}))) == "/report/details"
+    drain(state.save_details({"description": "Bags", "email": "ann@example.org"}))
+    assert "consent" in state.errors
+    assert redirect_path(drain(state.save_details({"description": "Bags", "email": "ann@example.org",
+                                                   "consent": "on"}))) == "/report/check"
+    events = drain(state.send())
+    assert redirect_path(events) == "/report/done"
+    assert state.done_reference.startswith("ENV-") and "token=" in state.done_link
+    (rep,) = all_rows(Report)
+    assert rep.reporter_email == "ann@example.org" and rep.uprn == 100001
+
+
+def test_the_track_state_shows_nothing_without_the_token(setup):
+    from state_support import at, drain, redirect_path, substate
+
+    from atlas_app.ui.public.track import TrackState
+
+    done = _submit(setup, description="Secret sofa")
+    other = _submit(setup, uprn=100010, description="Other")
+    state = at(substate(TrackState), f"/track/{done.reference}?token={other.token}")
+    drain(state.load())
+    assert state.found is False and state.description == "" and "could not find" in state.error
+    state = at(substate(TrackState), f"/track/{done.reference}")
+    assert redirect_path(drain(state.load())) == "/track"
+    drain(state.add_information({"information": "sneaky"}))
+    state = at(substate(TrackState), f"/track/{done.reference}?token={done.token}")
+    drain(state.load())
+    assert state.found and state.description == "Secret sofa" and state.status_label == "Received"
+    drain(state.add_information({"information": "It is getting wet"}))
+    assert state.notice.startswith("Thank you") and any("getting wet" in e["body"] for e in state.timeline)
+    assert not any("sneaky" in e["body"] for e in state.timeline)

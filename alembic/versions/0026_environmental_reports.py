@@ -3,7 +3,8 @@
 ``env_report_category`` (a module demand type the public may report, its public text and promise in working days),
 ``env_report_response`` (a category's template response per status), ``env_report`` (one per case: where, who,
 status, tracking token hash), ``env_report_update`` (timeline: status changes, public updates, internal notes,
-repeats), ``env_report_follower`` (who gets updates), ``env_report_photo`` (content addresses in the storage).
+repeats), ``env_report_follower`` (who gets updates), ``env_report_photo`` (content addresses in the storage);
+``ix_place_org_grid`` so a map pin finds its nearest place.
 
 Revision ID: 0026
 Revises: 0025
@@ -25,6 +26,7 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    op.create_index("ix_place_org_grid", "place", ["organisation_id", "x_coordinate", "y_coordinate"])
     op.create_table('env_report_category',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('organisation_id', sa.Integer(), nullable=False),
@@ -179,6 +181,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index("ix_place_org_grid", table_name="place")
     with op.batch_alter_table('env_report_photo', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_env_report_photo_report_id'))
         batch_op.drop_index(batch_op.f('ix_env_report_photo_organisation_id'))

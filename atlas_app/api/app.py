@@ -5,10 +5,10 @@ from __future__ import annotations
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 
-from atlas_app.api import auth_routes, exports, health, open311, stripe_webhook, v1
+from atlas_app.api import auth_routes, citizen_reports, exports, health, open311, stripe_webhook, v1
 from atlas_app.api.security_headers import SecurityHeadersMiddleware
 
-ROUTE_MODULES = [health, auth_routes, v1, open311, stripe_webhook, exports]
+ROUTE_MODULES = [health, auth_routes, v1, open311, citizen_reports, stripe_webhook, exports]
 
 
 def build_api() -> Starlette:

@@ -106,6 +106,8 @@ class Place(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("organisation_id", "uprn", name="uq_place_org_uprn"),
         Index("ix_place_org_postcode", "organisation_id", "postcode_key"),
+        # A map pin matched to the nearest place (environmental reports); migration 0026.
+        Index("ix_place_org_grid", "organisation_id", "x_coordinate", "y_coordinate"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -100,6 +100,9 @@ def seed_demo() -> dict[str, int]:
     from atlas_app.services.casework import demo as casework_demo
 
     casework_demo.seed()
+    from atlas_app.services.modules.environmental_ticketing import demo as reports_places_demo
+
+    reports_places_demo.seed()
     from atlas_app.services.instructors import demo as instructors_demo
 
     instructors_demo.seed()

@@ -1,6 +1,6 @@
 """Every page module: importing this module registers all pages with Reflex (public first, then staff by area)."""
 
-from atlas_app.ui.public import booking_manage, booking_wizard, home, not_found, pay_demo, pay_return
+from atlas_app.ui.public import booking_manage, booking_wizard, home, not_found, pay_demo, pay_return, report, track
 from atlas_app.ui.staff import account, login
 from atlas_app.ui.staff.admin import api_tokens, audit, logins, organisations, outbox, roles, users
 from atlas_app.ui.staff.booking import catalogue, clients, referrals, sessions
@@ -11,7 +11,7 @@ from atlas_app.ui.staff.modules.environmental_ticketing import (categories as en
                                                               queue as env_queue, report as env_report)
 from atlas_app.ui.staff.payments import payments
 
-PUBLIC = (home, booking_wizard, booking_manage, pay_demo, pay_return, not_found)
+PUBLIC = (home, booking_wizard, booking_manage, pay_demo, pay_return, report, track, not_found)
 STAFF = (login, account, users, roles, audit, logins, outbox, api_tokens, organisations, catalogue, clients, referrals,
          sessions, payments, cases, people, places, settings, calendar, cars, instructor_people, workload, dashboards,
          letters, reports, env_queue, env_report, env_categories, env_dashboard)
