@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
-
 from support import login, scan, wait_hydrated
 
 ROOT = Path(__file__).resolve().parent.parent

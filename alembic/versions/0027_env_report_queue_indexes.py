@@ -11,6 +11,7 @@ Revises: 0026
 from collections.abc import Sequence
 
 import sqlalchemy as sa
+
 from alembic import op
 
 revision: str = '0027'

@@ -27,7 +27,6 @@ import random
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
@@ -35,7 +34,15 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
-from conftest import DIALECT, actor_for, create_org, create_user, drop_pg_database, recreate_pg_database
+from conftest import (
+    DIALECT,
+    actor_for,
+    create_org,
+    create_user,
+    drop_pg_database,
+    recreate_pg_database,
+)
+from env_report_data import CENTRE, make_env
 
 import atlas_app.db
 import atlas_app.settings
@@ -44,7 +51,6 @@ from atlas_app.db import utcnow
 from atlas_app.migrations import alembic_config
 from atlas_app.services.modules import environmental_ticketing_queue as q
 from atlas_app.services.platform import api_tokens
-from env_report_data import CENTRE, make_env
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
