@@ -28,9 +28,8 @@ from sqlmodel import select
 from atlas_app.db import read_session, utcnow, write_session
 from atlas_app.domain.statuses import ReportStatus
 from atlas_app.models import Organisation
-from atlas_app.models.casework import CaseLookup
+from atlas_app.models.casework import CaseLookup, CaseModule
 from atlas_app.models.environmental import Report, ReportCategory, ReportUpdate
-from atlas_app.services import modules
 from atlas_app.services.modules.environmental_ticketing import MODULE_TYPE, reports
 from atlas_app.services.platform import api_tokens, audit
 from atlas_app.services.platform.actor import Actor
@@ -84,19 +83,28 @@ def caller(api_key: str | None, jurisdiction_id: str | None) -> Caller:
             raise NotAuthenticated("api_key is not valid (unknown or revoked).")
         actor = _open311_actor(base)
         org_id = base.organisation_id
+    # One query: the organisation (by slug or by the token's) with its module of this type turned on.
+    query = (select(Organisation.id, Organisation.slug, Organisation.name, CaseModule.id)
+             .outerjoin(CaseModule, and_(CaseModule.organisation_id == Organisation.id,
+                                         CaseModule.module_type == MODULE_TYPE,
+                                         CaseModule.is_active == True))  # noqa: E712
+             .where(Organisation.is_active == True))  # noqa: E712
+    if jurisdiction_id:
+        query = query.where(Organisation.slug == jurisdiction_id.strip().lower())
+    else:
+        query = query.where(Organisation.id == org_id)
     with read_session() as s:
+        row = s.exec(query).first()
+    if row is None:
         if jurisdiction_id:
-            org = s.exec(select(Organisation).where(Organisation.slug == jurisdiction_id.strip().lower(),
-                                                    Organisation.is_active == True)).first()
-            if org is None:
-                raise NotFound("jurisdiction_id not found.")
-            if org_id is not None and org.id != org_id:
-                raise PermissionDenied("api_key is not valid for this jurisdiction_id.")
-        else:
-            org = s.get(Organisation, org_id)
-        if org is None or not org.is_active or modules.module_of(s, org.id, MODULE_TYPE) is None:
-            raise NotFound("This jurisdiction has no Open311 service.")
-        return Caller(org.id, org.slug, org.name, actor)
+            raise NotFound("jurisdiction_id not found.")
+        raise NotFound("This jurisdiction has no Open311 service.")
+    found_id, slug, name, module_id = row
+    if org_id is not None and found_id != org_id:
+        raise PermissionDenied("api_key is not valid for this jurisdiction_id.")
+    if module_id is None:
+        raise NotFound("This jurisdiction has no Open311 service.")
+    return Caller(found_id, slug, name, actor)
 
 
 # --- services -------------------------------------------------------------------------------------------------
@@ -117,6 +125,22 @@ def _category(who: Caller, service_code: str) -> reports.CategoryRow:
         if str(c.id) == str(service_code).strip():
             return c
     raise NotFound("service_code not found.")
+
+
+def _public_category(who: Caller, service_code: str) -> tuple[int, str]:
+    """(id, promise text) of one public category, in one query (the submission path)."""
+    code = str(service_code or "").strip()
+    if not code.isdigit() or len(code) > 10:
+        raise NotFound("service_code not found.")
+    with read_session() as s:
+        row = s.exec(select(ReportCategory.id, ReportCategory.public_name, ReportCategory.promise_days, CaseLookup.name)
+                     .join(CaseLookup, CaseLookup.id == ReportCategory.demand_type_id)
+                     .where(ReportCategory.id == int(code), ReportCategory.organisation_id == who.organisation_id,
+                            ReportCategory.is_public == True, CaseLookup.is_active == True)).first()  # noqa: E712
+    if row is None:
+        raise NotFound("service_code not found.")
+    cid, public_name, days, lookup_name = row
+    return cid, reports.promise_text(public_name or lookup_name, days)
 
 
 # The attributes every service declares: FixMyStreet fills the ones it knows (its own report id, the British
@@ -176,8 +200,8 @@ def create_request(api_key: str | None, jurisdiction_id: str | None, form) -> di
     """A new report from a report-it site: answers ``service_request_id`` (the reference) and its ``token``."""
     who = caller(api_key, jurisdiction_id)
     assert who.actor is not None
-    category = _category(who, form.service_code)
-    data: dict[str, Any] = {"category_id": category.id, "description": _description(form)}
+    category_id, promise = _public_category(who, form.service_code)
+    data: dict[str, Any] = {"category_id": category_id, "description": _description(form)}
     uprn = form.address_id or (form.attributes.get("uprn") if isinstance(form.attributes.get("uprn"), str) else None)
     if form.lat is not None and form.long is not None:
         data["latitude"], data["longitude"] = form.lat, form.long
@@ -202,7 +226,7 @@ def create_request(api_key: str | None, jurisdiction_id: str | None, form) -> di
             raise ValidationFailed("address_id is not a UPRN in this jurisdiction.", exc.errors) from None
         raise
     return {"service_request_id": submitted.reference, "token": token_for(who.organisation_id, submitted.reference),
-            "service_notice": category.promise, "account_id": form.account_id}
+            "service_notice": promise, "account_id": form.account_id}
 
 
 def _request_dict(rep: Report, category: str, notes: str, address: str) -> dict[str, Any]:
