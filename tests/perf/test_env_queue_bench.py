@@ -14,7 +14,8 @@ Results go to ``tests/perf/results/env_reports.json`` with the load average. The
 (the machine is shared), unless ATLAS_BENCH_ENFORCE_TARGETS=1; correctness is asserted (the filters return what
 they should, every submission is answered 200 with a reference).
 
-Settings: BENCH_REPORTS (100000), BENCH_RUNS (30 per filter), BENCH_POSTS (600), ATLAS_BENCH_DB (atlas_bench_env).
+Settings: BENCH_REPORTS (100000), BENCH_RUNS (30 per filter), BENCH_POSTS (600), ATLAS_BENCH_DB (atlas_bench_env),
+BENCH_POST_ONLY=1 (record only the submission run, e.g. with BENCH_REPORTS=2000).
 """
 
 from __future__ import annotations
@@ -59,6 +60,8 @@ REPORTS = int(os.environ.get("BENCH_REPORTS", "100000"))
 RUNS = int(os.environ.get("BENCH_RUNS", "30"))
 POSTS = int(os.environ.get("BENCH_POSTS", "600"))
 BENCH_DB = os.environ.get("ATLAS_BENCH_DB") or "atlas_bench_env"
+# BENCH_POST_ONLY=1: only the Open311 submission run is recorded (with a small queue); the queue figures stay.
+POST_ONLY = os.environ.get("BENCH_POST_ONLY") == "1"
 QUEUE_P95_MS = 200
 POST_P95_MS = 300
 POST_RATE = 50
@@ -344,7 +347,11 @@ def test_environmental_reports_queue_and_open311_submissions():
             os.remove(os.path.join(workdir, name))
         os.rmdir(workdir)
     report = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
-    report[DIALECT] = result
+    if POST_ONLY and DIALECT in report:  # keep the queue figures of the last full run
+        report[DIALECT]["open311_post"] = result.get("open311_post")
+        report[DIALECT]["open311_post_loadavg"] = result["loadavg"]
+    else:
+        report[DIALECT] = result
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(report, indent=2) + "\n")
     slow = {k: v["p95_ms"] for k, v in result["queue"].items() if v["p95_ms"] >= QUEUE_P95_MS}
