@@ -18,7 +18,7 @@ from atlas_app.services.platform.permissions import Perm
 from atlas_app.timeutil import london_date
 from atlas_app.ui.components import dashboard_charts as charts
 from atlas_app.ui.components.forms import form_error
-from atlas_app.ui.components.kit import section, select_field
+from atlas_app.ui.components.kit import phone_cards, section, select_field, table_or_cards
 from atlas_app.ui.components.shell import NavItem, register_nav, staff_page
 from atlas_app.ui.components.table import data_table
 from atlas_app.ui.session import private, require
@@ -54,6 +54,14 @@ def build(actor, category_id: str) -> dict:
                    within=f"{within} of {len(cap.points)} closed within the promise" if target and cap.points
                    else "")
     return out
+
+
+def _age_card(a: rx.Var) -> rx.Component:
+    return rx.vstack(
+        rx.text(a["category"] + ": " + a["total"] + " open", weight="bold"),
+        rx.text(*[rx.fragment(label + " " + a[k] + ("; " if i < len(BAND_KEYS) - 1 else ""))
+                  for i, (k, (_, label)) in enumerate(zip(BAND_KEYS, q.AGE_BANDS))], size="2"),
+        spacing="1", width="100%")
 
 
 @private
@@ -99,10 +107,12 @@ def env_dashboard_page() -> rx.Component:
     S = EnvDashboardState
     return rx.vstack(
         form_error(S.error),
-        section("Open reports by category and age", data_table(
+        section("Open reports by category and age", table_or_cards(data_table(
             ["Category", *[label for _, label in q.AGE_BANDS], "Open"], S.ages,
             lambda a: [a["category"], *[a[k] for k in BAND_KEYS], rx.text(a["total"], weight="bold")],
-            caption="Open reports by category and age", empty="No open reports."), section_id="env-ages"),
+            caption="Open reports by category and age", empty="No open reports."),
+            phone_cards(S.ages, _age_card, label="Open reports by category and age", empty="No open reports.")),
+            section_id="env-ages"),
         section(
             "Time to close against the promise",
             rx.cond(S.can_chart, rx.vstack(
@@ -115,16 +125,22 @@ def env_dashboard_page() -> rx.Component:
                                        style={"width": "100%"}),
                        role="img", aria_label="XmR chart of the days to close each report of the category",
                        width="100%", id="env-capability"),
-                data_table(["#", "Report's case", "Days", "Closed", "Signal"], S.signals,
-                           lambda r: [r["n"], r["ref"], r["days"], r["met"], r["rules"]],
-                           caption="Special-cause points", empty="No special-cause points."),
+                phone_cards(S.signals, lambda r: rx.text("#" + r["n"] + " · " + r["ref"] + " · " + r["days"]
+                                                         + " days · closed " + r["met"] + " · " + r["rules"]),
+                            label="Special-cause points", empty="No special-cause points."),
                 width="100%"),
                 rx.text("The chart needs the dashboards permission.", color_scheme="gray")),
             section_id="env-capability-section"),
-        section("Repeat reports (failure demand)", data_table(
-            ["Category", f"Reports (last {PERIOD_DAYS} days)", "Repeat reports", "Share of contacts that were "
-             "repeats", "Promise (working days)"], S.repeats,
+        section("Repeat reports (failure demand)", table_or_cards(data_table(
+            ["Category", f"Reports (last {PERIOD_DAYS} days)", "Repeat reports",
+             "Share of contacts that were repeats", "Promise (working days)"], S.repeats,
             lambda r: [r["category"], r["reports"], r["repeats"], r["share"], r["promise"]],
-            caption="Repeat reports per category", empty="No categories yet."), section_id="env-repeats"),
+            caption="Repeat reports per category", empty="No categories yet."),
+            phone_cards(S.repeats, lambda r: rx.vstack(
+                rx.text(r["category"], weight="bold"),
+                rx.text(r["reports"] + f" reports in the last {PERIOD_DAYS} days, " + r["repeats"]
+                        + " repeat reports (" + r["share"] + "); promise " + r["promise"] + " working days",
+                        size="2"), spacing="1"),
+                label="Repeat reports per category", empty="No categories yet.")), section_id="env-repeats"),
         spacing="4", width="100%",
     )

@@ -20,8 +20,10 @@ from atlas_app.ui.components.forms import form_error, form_notice
 from atlas_app.ui.components.kit import (
     checkbox_field,
     detail_list,
+    phone_cards,
     section,
     select_field,
+    table_or_cards,
     textarea_field,
 )
 from atlas_app.ui.components.shell import staff_page
@@ -273,6 +275,15 @@ def _actions() -> rx.Component:
     )
 
 
+def _timeline_card(t: rx.Var) -> rx.Component:
+    return rx.vstack(
+        rx.text(t["at"] + " · " + t["kind"] + rx.cond(t["status"] != "", " · " + t["status"], ""), weight="bold",
+                size="2"),
+        rx.text(t["body"], white_space="pre-wrap"),
+        rx.text(t["author"] + " · " + t["seen"], size="1", color_scheme="gray"),
+        spacing="1", width="100%")
+
+
 @staff_page("/environmental/report/[ref]", "Report", on_load=ReportState.load)
 def report_page() -> rx.Component:
     S = ReportState
@@ -285,11 +296,12 @@ def report_page() -> rx.Component:
             _summary(),
             _photos(),
             rx.cond(S.can_manage, _actions()),
-            section("Timeline", data_table(
+            section("Timeline", table_or_cards(data_table(
                 ["When", "What", "Status", "Text", "By", "Seen by"], S.timeline,
                 lambda t: [t["at"], t["kind"], t["status"], rx.text(t["body"], white_space="pre-wrap"), t["author"],
                            t["seen"]],
                 caption="The report's timeline, newest first", row_id=lambda t: "timeline-" + t["id"]),
+                phone_cards(S.timeline, _timeline_card, label="The report's timeline, newest first")),
                 section_id="report-timeline"),
             spacing="4", width="100%",
         ),
