@@ -10,12 +10,11 @@ from datetime import timedelta
 import plotly.graph_objects as go
 import reflex as rx
 
-from atlas_app.db import utcnow
 from atlas_app.services.insight import dashboards
 from atlas_app.services.modules import environmental_ticketing_queue as q
 from atlas_app.services.platform.errors import AtlasError
 from atlas_app.services.platform.permissions import Perm
-from atlas_app.timeutil import london_date
+from atlas_app.timeutil import london_date, utcnow
 from atlas_app.ui.components import dashboard_charts as charts
 from atlas_app.ui.components.forms import form_error
 from atlas_app.ui.components.kit import phone_cards, section, select_field, table_or_cards

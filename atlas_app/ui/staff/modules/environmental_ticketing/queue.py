@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 import reflex as rx
 
-from atlas_app.db import utcnow
+from atlas_app.timeutil import utcnow
 from atlas_app.services.modules import environmental_ticketing_queue as q
 from atlas_app.services.modules import environmental_ticketing_staff as staff
 from atlas_app.services.platform.errors import AtlasError

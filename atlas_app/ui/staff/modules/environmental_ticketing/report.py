@@ -8,7 +8,7 @@ import asyncio
 
 import reflex as rx
 
-from atlas_app.db import utcnow
+from atlas_app.timeutil import utcnow
 from atlas_app.domain.statuses import REPORT_LABELS, ReportStatus
 from atlas_app.services.modules import environmental_ticketing_queue as q
 from atlas_app.services.modules import environmental_ticketing_staff as staff
