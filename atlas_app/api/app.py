@@ -12,12 +12,14 @@ from atlas_app.api import (
     govuk_pay_webhook,
     health,
     notify_callback,
+    open311,
     stripe_webhook,
     v1,
 )
 from atlas_app.api.security_headers import SecurityHeadersMiddleware
 
-ROUTE_MODULES = [health, auth_routes, v1, stripe_webhook, govuk_pay_webhook, notify_callback, exports, citizen_reports]
+ROUTE_MODULES = [health, auth_routes, v1, open311, citizen_reports, stripe_webhook, govuk_pay_webhook, notify_callback,
+                 exports]
 
 
 def build_api() -> Starlette:

@@ -92,3 +92,4 @@ from atlas_app.models.outbox import NotifyTemplate  # noqa: E402,F401  (Notify t
 from atlas_app.models import environmental  # noqa: E402,F401  (environmental services reports)
 from atlas_app.models import user_group  # noqa: E402,F401  (previews, change requests, releases seen, meetings)
 from atlas_app.models import rent_arrears  # noqa: E402,F401  (rent arrears tables)
+from atlas_app.models import environmental_queue  # noqa: E402,F401  (the staff queue's indexes)

@@ -30,6 +30,9 @@ from atlas_app.ui.staff.casework import cases, people, places, settings
 from atlas_app.ui.staff.insight import dashboards, letters, reports
 from atlas_app.ui.staff.instructors import calendar, cars, people as instructor_people, workload
 from atlas_app.ui.staff.modules.customer_interactions import contact as ci_contact
+from atlas_app.ui.staff.modules.environmental_ticketing import categories as env_categories
+from atlas_app.ui.staff.modules.environmental_ticketing import dashboard as env_dashboard
+from atlas_app.ui.staff.modules.environmental_ticketing import queue as env_queue, report as env_report
 from atlas_app.ui.staff.modules.rent_arrears import caseload as rent_caseload, tenancy as rent_tenancy
 from atlas_app.ui.staff.modules.utilities_servicing import compliance as utilities_compliance
 from atlas_app.ui.staff.modules.utilities_servicing import programme as utilities_programme
@@ -45,5 +48,6 @@ STAFF = (login, account, users, accessibility_statement, roles, audit, logins, o
          cases, people, places, settings,
          calendar, cars, instructor_people, workload,
          dashboards, letters, reports,
+         env_queue, env_report, env_categories, env_dashboard,
          utilities_programme, utilities_compliance, utilities_setup, rent_caseload, rent_tenancy, ci_contact,
          change_requests, previews, whats_new, demo_pages, meetings)

@@ -1,0 +1,1 @@
+"""Environmental Services Ticketing: the staff queue, the report screen, categories and the dashboard."""

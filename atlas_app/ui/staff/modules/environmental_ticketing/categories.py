@@ -1,0 +1,167 @@
+"""The module's categories: which demand types the public may report, what they read about each, the council's
+promise, and the template response sent to followers at each status (merge fields in the letters' sandbox)."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+
+import reflex as rx
+
+from atlas_app.domain.statuses import REPORT_LABELS, ReportStatus
+from atlas_app.services.modules.environmental_ticketing import reports
+from atlas_app.services.platform.errors import AtlasError
+from atlas_app.services.platform.permissions import Perm
+from atlas_app.ui.components.forms import form_error, form_notice
+from atlas_app.ui.components.kit import checkbox_field, panel, section
+from atlas_app.ui.components.shell import NavItem, register_nav, staff_page
+from atlas_app.ui.session import private, require
+
+register_nav("Environmental services", NavItem("Report categories", "/environmental/categories", "tags",
+                                               Perm.SETTINGS_MANAGE, module_type="environmental_ticketing"))
+
+STATUSES = [s.value for s in ReportStatus]
+MERGE_FIELDS = ("{{ report.reference }}, {{ report.category }}, {{ report.location }}, {{ report.status }}, "
+                "{{ report.reason }}, {{ report.promise }}, {{ report.tracking_link }}, {{ organisation.name }}, "
+                "{{ name }}")
+
+
+@dataclasses.dataclass
+class ResponseView:
+    status: str
+    label: str
+    body: str
+    key: str
+
+
+@dataclasses.dataclass
+class CategoryView:
+    id: str
+    demand_type_id: str
+    demand_type: str
+    public_name: str
+    description: str
+    promise_days: str
+    promise: str
+    order: str
+    public: str
+    shown: str
+    responses: list[ResponseView]
+
+
+def _row(c: reports.CategoryRow) -> CategoryView:
+    return CategoryView(str(c.id), str(c.demand_type_id), c.demand_type, c.name if c.name != c.demand_type else "",
+                        c.public_description, str(c.promise_days), c.promise, str(c.sort_order),
+                        "yes" if c.is_public else "", "Public" if c.is_public else "Staff only (not on the public "
+                        "pages or Open311)",
+                        [ResponseView(s, REPORT_LABELS[ReportStatus(s)], c.responses.get(s, ""), f"{c.id}-{s}")
+                         for s in STATUSES])
+
+
+@private
+class CategoriesState(rx.State):
+    rows: list[CategoryView] = []
+    error: str = ""
+    notice: str = ""
+
+    async def _refresh(self, actor) -> None:
+        self.rows = [_row(c) for c in await asyncio.to_thread(reports.list_categories, actor)]
+
+    @rx.event
+    async def load(self):
+        actor = await require(self, Perm.SETTINGS_MANAGE)
+        self.error = self.notice = ""
+        try:
+            await asyncio.to_thread(reports.ensure_categories, actor)
+            await self._refresh(actor)
+        except AtlasError as exc:
+            self.error = str(exc)
+
+    @rx.event
+    async def save(self, form: dict):
+        actor = await require(self, Perm.SETTINGS_MANAGE)
+        self.error = self.notice = ""
+        try:
+            await asyncio.to_thread(
+                reports.save_category, actor, str(form.get("demand_type_id", ""))[:12],
+                is_public=bool(form.get("is_public")), public_name=str(form.get("public_name", ""))[:120],
+                public_description=str(form.get("public_description", ""))[:500],
+                promise_days=str(form.get("promise_days", "0"))[:4], sort_order=str(form.get("sort_order", "0"))[:6])
+        except AtlasError as exc:
+            self.error = str(exc)
+            return
+        self.notice = "Category saved."
+        await self._refresh(actor)
+
+    @rx.event
+    async def save_response(self, form: dict):
+        actor = await require(self, Perm.SETTINGS_MANAGE)
+        self.error = self.notice = ""
+        try:
+            await asyncio.to_thread(reports.set_response, actor, str(form.get("category_id", ""))[:12],
+                                    str(form.get("status", ""))[:20], str(form.get("body", ""))[:4000])
+        except AtlasError as exc:
+            self.error = str(exc)
+            return
+        self.notice = "Template response saved."
+        await self._refresh(actor)
+
+
+def _response_form(c: rx.Var, r: rx.Var) -> rx.Component:
+    return rx.form(
+        rx.vstack(
+            rx.el.input(type="hidden", name="category_id", value=c.id),
+            rx.el.input(type="hidden", name="status", value=r.status),
+            rx.el.label("When it becomes “" + r.label + "”", html_for="resp-" + r.key),
+            rx.el.textarea(id="resp-" + r.key, name="body", default_value=r.body, rows=3, max_length=4000,
+                           style={"width": "100%", "padding": "0.4em", "border": "1px solid var(--gray-8)",
+                                  "border-radius": "4px"}),
+            rx.button("Save the " + r.label + " response", type="submit", variant="soft",
+                      id="resp-save-" + r.key),
+            spacing="1", width="100%", align_items="start"),
+        on_submit=CategoriesState.save_response, width="100%")
+
+
+def _category(c: rx.Var) -> rx.Component:
+    def text_input(label: str, name: str, value, **props) -> rx.Component:
+        return rx.vstack(rx.el.label(label, html_for=name + "-" + c.id),
+                         rx.input(id=name + "-" + c.id, name=name, default_value=value, **props),
+                         spacing="1", width="100%")
+
+    return rx.card(rx.vstack(
+        rx.heading(c.demand_type, as_="h3", size="3", id="cat-title-" + c.id),
+        rx.text(c.shown + " · " + c.promise, size="2", color_scheme="gray"),
+        rx.form(rx.vstack(
+            rx.el.input(type="hidden", name="demand_type_id", value=c.demand_type_id),
+            checkbox_field("Residents may report this", "is_public", input_id="public-" + c.id,
+                           default_checked=c.public == "yes", value="1"),
+            text_input("Name shown to the public (empty: the demand type's name)", "public_name", c.public_name,
+                       max_length=120),
+            text_input("Description shown to the public", "public_description", c.description, max_length=500),
+            rx.hstack(text_input("Promise (working days; 0 for none)", "promise_days", c.promise_days,
+                                 type="number", min=0, max=365),
+                      text_input("Order", "sort_order", c.order, type="number"), spacing="3", width="100%"),
+            rx.button("Save category", type="submit", id="cat-save-" + c.id),
+            spacing="2", width="100%", align_items="start"), on_submit=CategoriesState.save, width="100%"),
+        panel("Template responses", rx.vstack(
+            rx.text("Sent to followers when a report of this category changes status. Merge fields: " + MERGE_FIELDS,
+                    size="2", color_scheme="gray"),
+            rx.foreach(c.responses, lambda r: _response_form(c, r)), spacing="3", width="100%"),
+            panel_id="responses-" + c.id),
+        spacing="3", width="100%"), width="100%", id="category-" + c.id)
+
+
+@staff_page("/environmental/categories", "Report categories", on_load=CategoriesState.load)
+def categories_page() -> rx.Component:
+    S = CategoriesState
+    return rx.vstack(
+        section("Report categories",
+                rx.text("Each demand type of the Environmental Services module is a category. Mark the ones "
+                        "residents may report on the public pages (and report-it sites through Open311).",
+                        size="2", color_scheme="gray"),
+                form_error(S.error), form_notice(S.notice),
+                rx.cond(S.rows.length() == 0, rx.text("The module has no demand types yet: add them in casework "
+                                                      "settings.", color_scheme="gray")),
+                rx.foreach(S.rows, _category), section_id="categories"),
+        width="100%",
+    )
