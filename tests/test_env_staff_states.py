@@ -23,8 +23,8 @@ from atlas_app.models.environmental import (
     ReportResponse,
     ReportUpdate,
 )
-from atlas_app.services.modules import environmental_ticketing_queue as q
-from atlas_app.services.modules import environmental_ticketing_staff as staff
+from atlas_app.services.modules.environmental_ticketing import queue as q
+from atlas_app.services.modules.environmental_ticketing import staff as staff
 from atlas_app.services.modules.environmental_ticketing import reports
 from atlas_app.services.platform.errors import AtlasError, PermissionDenied
 from atlas_app.ui.staff.modules.environmental_ticketing import (

@@ -11,7 +11,7 @@ Who is asking: a POST and the updates feed carry ``api_key``, an organisation's 
 organisation; the public GETs (services, requests) name it by ``jurisdiction_id`` (the organisation's slug) or by
 ``api_key``. When both are given they must agree. Form bodies are read up to a limit and parsed into pydantic models;
 nothing the client sends reaches the services unchecked. The routes are thin: they call
-``services/modules/environmental_ticketing_open311`` (which calls the module's report services) in a worker thread.
+``services/modules/environmental_ticketing/open311`` (which calls the module's report services) in a worker thread.
 """
 
 from __future__ import annotations
@@ -382,7 +382,7 @@ def _query_flag(request: Request, name: str) -> bool | None:
 
 
 def _bridge():
-    from atlas_app.services.modules import environmental_ticketing_open311 as bridge
+    from atlas_app.services.modules.environmental_ticketing import open311 as bridge
 
     return bridge
 

@@ -135,10 +135,17 @@ def register_family(prefix: str, fields: dict[str, dict[str, str]],
     FAMILIES[prefix] = (fields, shipped)
 
 
+def _families() -> dict[str, tuple[dict[str, dict[str, str]], list[tuple[str, str, str, str]]]]:
+    """Every family, whatever has been imported so far (the module types register theirs when imported)."""
+    from atlas_app.services.modules.rent_arrears import tenancies  # noqa: F401  (registers the rent letters)
+
+    return FAMILIES
+
+
 def fields_for(code: str) -> dict[str, dict[str, str]]:
     """The merge fields a template of this code may use: a module type's letters (their codes start with the
     type's prefix) have the module's own fields; every other template has ``MERGE_FIELDS``."""
-    for prefix, (fields, _shipped) in FAMILIES.items():
+    for prefix, (fields, _shipped) in _families().items():
         if str(code or "").startswith(prefix):
             return fields
     from atlas_app.services.modules.utilities_servicing import letters as utilities_letters
@@ -290,7 +297,7 @@ def ensure_templates(s: Session, organisation_id: int) -> int:
     """Add any shipped template the organisation does not have yet; returns how many were added."""
     have = set(s.exec(select(LetterTemplate.code).where(LetterTemplate.organisation_id == organisation_id)).all())
     added = 0
-    shipped = list(SHIPPED_TEMPLATES) + [t for _fields, family in FAMILIES.values() for t in family]
+    shipped = list(SHIPPED_TEMPLATES) + [t for _fields, family in _families().values() for t in family]
     for code, name, subject, body in shipped:
         if code not in have:
             s.add(LetterTemplate(organisation_id=organisation_id, code=code, name=name, subject=subject, body=body,

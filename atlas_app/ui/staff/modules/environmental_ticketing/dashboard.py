@@ -11,7 +11,7 @@ import plotly.graph_objects as go
 import reflex as rx
 
 from atlas_app.services.insight import dashboards
-from atlas_app.services.modules import environmental_ticketing_queue as q
+from atlas_app.services.modules.environmental_ticketing import queue as q
 from atlas_app.services.platform.errors import AtlasError
 from atlas_app.services.platform.permissions import Perm
 from atlas_app.timeutil import london_date, utcnow

@@ -9,8 +9,8 @@ from datetime import datetime, timedelta
 import reflex as rx
 
 from atlas_app.timeutil import utcnow
-from atlas_app.services.modules import environmental_ticketing_queue as q
-from atlas_app.services.modules import environmental_ticketing_staff as staff
+from atlas_app.services.modules.environmental_ticketing import queue as q
+from atlas_app.services.modules.environmental_ticketing import staff as staff
 from atlas_app.services.platform.errors import AtlasError
 from atlas_app.services.platform.permissions import Perm
 from atlas_app.ui.components.badges import status_badge

@@ -10,8 +10,8 @@ import reflex as rx
 
 from atlas_app.timeutil import utcnow
 from atlas_app.domain.statuses import REPORT_LABELS, ReportStatus
-from atlas_app.services.modules import environmental_ticketing_queue as q
-from atlas_app.services.modules import environmental_ticketing_staff as staff
+from atlas_app.services.modules.environmental_ticketing import queue as q
+from atlas_app.services.modules.environmental_ticketing import staff as staff
 from atlas_app.services.modules.environmental_ticketing import reports
 from atlas_app.services.platform.errors import AtlasError, NotFound
 from atlas_app.services.platform.permissions import Perm
