@@ -84,9 +84,11 @@ def test_the_payment_is_created_in_govuk_pays_format_and_the_client_sent_to_next
     assert len(pay.requests_to("POST", "/v1/payments")) == 1
 
 
-def test_a_client_who_chose_welsh_gets_the_welsh_payment_pages(gov_world, pay, monkeypatch):
-    monkeypatch.setattr(Client, "language", "cy", raising=False)
+def test_a_client_who_chose_welsh_gets_the_welsh_payment_pages(gov_world, pay):
+    from conftest import set_columns
+
     b = awaiting_booking(gov_world)
+    set_columns(Client, Client.id > 0, language="cy")  # the test's one client chose Welsh
     start_for(gov_world, b.reference)
     assert pay.requests_to("POST", "/v1/payments")[0]["body"]["language"] == "cy"
 

@@ -194,6 +194,7 @@ _DEMO_RECEIPT_CY = ("{% if payment.demo %}DEMO — dim arian go iawn: mae’r dd
 _PAYMENT_COURSE_CY = ("\n\nCwrs: {{ booking.course_name }} ({{ booking.course_code }})\n"
                       "Pryd: {{ booking.when }}\nBle: {{ booking.venue }}\nCyfeirnod y taliad: {{ payment.reference }}")
 
+_JOINING_CY = ("\n\nYmuno â’r cwrs ar-lein:{% if joining.link %}\nDolen fideo: {{ joining.link }}{% endif %}{% if joining.meeting_id %}\nRhif y cyfarfod: {{ joining.meeting_id }}{% endif %}{% if joining.passcode %}\nCod mynediad: {{ joining.passcode }}{% endif %}{% if not joining.link %}\nBydd y manylion ymuno ar Rheoli eich archeb cyn y cwrs.{% endif %}")
 WELSH = "cy"
 # kind -> (subject, body) in Welsh, with the same merge fields as the English.
 WELSH_WORDING: dict[str, tuple[str, str]] = {
@@ -201,7 +202,9 @@ WELSH_WORDING: dict[str, tuple[str, str]] = {
         "Archeb eich cwrs {{ booking.reference }}",
         "Annwyl {{ client.name }},\n\n"
         "Diolch am archebu eich cwrs. Eich cyfeirnod archebu yw {{ booking.reference }}.\n\n"
-        + _COURSE_CY + _FEE_CY + _CLOSE_CY),
+        + _COURSE_CY + _FEE_CY
+        + "{% if course.what_to_bring %}\n\nDewch â’r canlynol gyda chi: {{ course.what_to_bring }}{% endif %}"
+        + _CLOSE_CY),
     "booking_transfer": (
         "Mae archeb eich cwrs wedi’i symud: {{ booking.reference }}",
         "Annwyl {{ client.name }},\n\n"
@@ -266,6 +269,51 @@ WELSH_WORDING: dict[str, tuple[str, str]] = {
         "wedi’i ryddhau.\n\n"
         "Gallwch archebu eto cyn dyddiad terfyn eich cynnig ({{ client.critical_date }}) gan ddefnyddio cyfeirnod "
         "y cynnig {{ client.offer_reference }}.")),
+    "course_reminder": (
+        "Nodyn atgoffa: eich cwrs ar {{ booking.when }} ({{ booking.reference }})",
+        ("Annwyl {{ client.name }},\n\n"
+         "Dyma nodyn i’ch atgoffa am archeb eich cwrs {{ booking.reference }}.\n\n"
+         "Cwrs: {{ booking.course_name }} ({{ booking.course_code }})\n"
+         "Pryd: {{ booking.when }} tan {{ booking.ends }}\n"
+         "Ble: {{ booking.where }}\n"
+         "Cyfeirnod y cynnig: {{ client.offer_reference }}\n"
+         "Dyddiad terfyn: {{ client.critical_date }}{% if joining.online %}"
+         + _JOINING_CY + "{% endif %}"
+         "{% if course.what_to_bring %}\n\nDewch â’r canlynol gyda chi: {{ course.what_to_bring }}{% endif %}"
+         "{% if booking.awaiting_payment %}\n\nFfi: {{ booking.fee }}, i’w thalu erbyn {{ booking.payment_due }}."
+         "{% endif %}\n\nOs na allwch fod yn bresennol, trosglwyddwch neu ganslo eich archeb cyn y cwrs.")),
+    "course_reminder_sms": (
+        "Neges destun {{ booking.reference }}",
+        ("{{ organisation.name }}: nodyn atgoffa am eich cwrs {{ booking.course_code }} {{ booking.when }}"
+         "{% if joining.online %} ar-lein{% if joining.link %}: {{ joining.link }}{% endif %}{% else %} yn "
+         "{{ booking.venue }}{% endif %}. Cyf {{ booking.reference }}.")),
+    "did_not_attend": (
+        "Ni wnaethoch fynychu eich cwrs {{ booking.reference }}",
+        ("Annwyl {{ client.name }},\n\n"
+         "Mae ein cofnodion yn dangos na wnaethoch fynychu eich cwrs {{ booking.course_name }} ar {{ booking.when }} "
+         "(archeb {{ booking.reference }}).\n\n"
+         "Os yw dyddiad terfyn eich cynnig ({{ client.critical_date }}) yn caniatáu, efallai y gallwch archebu cwrs "
+         "arall: cysylltwch â ni gan ddyfynnu cyfeirnod y cynnig {{ client.offer_reference }}. Ar ôl y dyddiad "
+         "terfyn mae’r cynnig yn mynd yn ôl i’r heddlu.")),
+    "joining_changed": (
+        "Manylion ymuno newydd ar gyfer eich cwrs {{ booking.reference }}",
+        ("Annwyl {{ client.name }},\n\n"
+         "Mae manylion ymuno eich cwrs ar-lein wedi newid. Defnyddiwch y rhain yn lle unrhyw rai a anfonwyd atoch "
+         "o’r blaen." + _JOINING_CY + "\n\nCyfeirnod archebu: {{ booking.reference }}")),
+    "waiting_list_seat": (
+        "Mae lle wedi’i gadw i chi tan {{ waiting.hold_until }} (archeb {{ booking.reference }})",
+        ("Annwyl {{ client.name }},\n\n"
+         "Mae lle wedi dod yn rhydd ar gwrs sy’n cyfateb i’ch dewisiadau ar y rhestr aros, ac rydym yn ei gadw i "
+         "chi tan {{ waiting.hold_until }}.\n\n"
+         "Cwrs: {{ booking.course_name }} ({{ booking.course_code }})\n"
+         "Pryd: {{ booking.when }} tan {{ booking.ends }}\n"
+         "Ble: {{ booking.where }}\n"
+         "Cyfeirnod y cynnig: {{ client.offer_reference }}\n"
+         "Dyddiad terfyn: {{ client.critical_date }}\n"
+         "Ffi: {{ booking.fee }}\n\n"
+         "I gymryd y lle, cadarnhewch ef a thalwch yma:\n{{ waiting.link }}\n\n"
+         "Os na fyddwch yn ei gadarnhau erbyn hynny, cynigir y lle i’r person nesaf sy’n aros a byddwch yn dod oddi "
+         "ar y rhestr aros.")),
 }
 
 
