@@ -78,7 +78,7 @@ def test_staff_pages_pass_axe(page, atlas):
     assert axe_problems(page) == [], "/admin/users with the reset dialog open"
 
 
-@pytest.mark.parametrize("path", ["/report", "/bookings/no-such-page", "/book/typo"])
+@pytest.mark.parametrize("path", ["/reports-of-nothing", "/bookings/no-such-page", "/book/typo"])
 def test_unknown_address_shows_a_styled_not_found_page_with_ways_back(page, path):
     response = page.goto(path)
     assert response is not None and response.status == 404

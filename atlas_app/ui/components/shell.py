@@ -332,7 +332,8 @@ def public_shell(*children: rx.Component, width: str = "36em") -> rx.Component:
         rx.el.footer(
             rx.hstack(
                 rx.link(_("Accessibility statement"), href=to("/accessibility"), id="footer-accessibility",
-                        size="2", style={"display": "inline-flex", "align_items": "center", "min_height": "44px"}),
+                        size="2", underline="always", color="var(--gray-12)",
+                        style={"display": "inline-flex", "align_items": "center", "min_height": "44px"}),
                 spacing="4",
                 wrap="wrap",
             ),

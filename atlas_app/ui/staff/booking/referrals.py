@@ -13,6 +13,8 @@ from pathlib import Path
 
 import reflex as rx
 
+from atlas_app.ui.components.kit import file_drop
+
 from atlas_app.services.booking import referrals
 from atlas_app.services.platform.errors import AtlasError
 from atlas_app.services.platform.permissions import Perm
@@ -253,7 +255,7 @@ def referrals_page() -> rx.Component:
                 "offence date, critical date, police force. Dates as YYYY-MM-DD or DD/MM/YYYY. ",
                 rx.link("Download a sample file", href=SAMPLE_URL, is_external=True, id="sample-link"), ".",
                 size="2", color_scheme="gray"),
-        rx.upload(
+        file_drop(
             rx.vstack(
                 rx.icon("file-up", size=28, aria_hidden="true"),
                 rx.text("Drop a CSV file here, or click to choose one"),
@@ -262,6 +264,7 @@ def referrals_page() -> rx.Component:
                 spacing="2",
             ),
             id=UPLOAD_ID,
+            label="Referrals CSV file",
             accept={"text/csv": [".csv"], "application/vnd.ms-excel": [".csv"]},
             max_files=1,
             max_size=referrals.MAX_FILE_BYTES,

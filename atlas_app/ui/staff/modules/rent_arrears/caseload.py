@@ -19,7 +19,7 @@ from atlas_app.services.modules.rent_arrears import imports, tenancies
 from atlas_app.services.platform.errors import AtlasError
 from atlas_app.services.platform.permissions import Perm
 from atlas_app.settings import get_settings
-from atlas_app.ui.components.kit import section, select_field
+from atlas_app.ui.components.kit import file_drop, section, select_field
 from atlas_app.ui.components.forms import form_error, form_notice
 from atlas_app.ui.components.shell import NavItem, register_nav, staff_page
 from atlas_app.ui.components.table import data_table
@@ -259,13 +259,13 @@ def caseload_page() -> rx.Component:
                     "already imported are skipped. Balances, arrears and stages are worked out again afterwards.",
                     size="2", color_scheme="gray"),
             form_error(S.import_error), form_notice(S.import_notice),
-            rx.upload(
+            file_drop(
                 rx.vstack(
                     rx.icon("file-up", size=28, aria_hidden="true"),
                     rx.text("Drop the CSV file here, or click to choose it"),
                     rx.foreach(rx.selected_files("rent_csv"), lambda f: rx.text(f, size="2", weight="bold")),
                     align="center", spacing="2"),
-                id="rent_csv", accept={"text/csv": [".csv"], "application/vnd.ms-excel": [".csv"]}, max_files=1,
+                id="rent_csv", label="Rent transactions CSV file", accept={"text/csv": [".csv"], "application/vnd.ms-excel": [".csv"]}, max_files=1,
                 multiple=False, disabled=S.importing, border="2px dashed var(--gray-7)",
                 border_radius="var(--radius-3)", padding="1.5em", width="100%"),
             rx.button("Import", id="rent-import", disabled=S.importing,
