@@ -353,9 +353,11 @@ def test_guessing_the_date_of_birth_is_stopped(new_context, new_offer):
     """Five wrong dates of birth for one offer reference, then even the right details are refused for a while."""
     offer = new_offer()
     page = open_page(new_context, PHONE)
-    goto(page, "/book")
     summary = page.locator("#error-summary")
     for n in range(5):
+        # A fresh form each time: the attempts are counted on the server, and the last answer on the page is not
+        # mistaken for this one.
+        goto(page, "/book")
         fill_find_form(page, OfferDetails(offer.reference, offer.day, offer.month, offer.year - 1 - n,
                                           offer.postcode, ""))
         page.click("#find-offer")

@@ -205,8 +205,9 @@ def _book(raw_token: str, offer_reference: str, session_id: int, channel: str, n
 
 
 async def create_booking(request: Request, raw_token: str) -> Response:
+    raw = await _json_body(request)  # a body over the limit is a 413 before anything else
     try:
-        body = models.parse(models.BookingRequest, await _json_body(request), "booking request")
+        body = models.parse(models.BookingRequest, raw, "booking request")
     except ValidationFailed:
         await run_in_threadpool(_authenticated, raw_token, None)  # a bad token is a 401 before a bad body's 422
         raise

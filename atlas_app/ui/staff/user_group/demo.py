@@ -24,11 +24,13 @@ LOGINS = [{"role": d.role, "username": d.username, "password": d.password, "name
 @public
 class DemoSignInState(rx.State):
     last_reset: str = ""
-    logins: list[dict[str, str]] = LOGINS
+    # Filled when the page loads: the logins are for this page only, not in every anonymous tab's first state.
+    logins: list[dict[str, str]] = []
     next_path: str = "/staff"
 
     @rx.event
     async def load(self):
+        self.logins = LOGINS
         self.next_path = safe_next(self.router.url.query_parameters.get("next"), "/staff")
         at = await asyncio.to_thread(demo_org.last_reset_at)
         self.last_reset = london(at) if at is not None else ""
