@@ -362,6 +362,7 @@ def test_guessing_the_date_of_birth_is_stopped(new_context, new_offer):
                                           offer.postcode, ""))
         page.click("#find-offer")
         expect(summary).to_contain_text("We could not find an offer with those details")
+    goto(page, "/book")
     fill_find_form(page, offer)
     page.click("#find-offer")
     expect(summary).to_contain_text("Too many attempts with details that did not match")

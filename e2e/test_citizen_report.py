@@ -39,6 +39,8 @@ def _no_sideways_scroll(page: Page) -> None:
 
 def _scan(page: Page, name: str, found: dict[str, list[str]]) -> None:
     _no_sideways_scroll(page)
+    # The settled page: colours still in a CSS transition (a link's, as the page arrives) are not what it shows.
+    page.wait_for_function("document.getAnimations().every(a => a.playState !== 'running')")
     found[name] = axe_problems(page)
 
 
