@@ -331,9 +331,10 @@ def public_shell(*children: rx.Component, width: str = "36em") -> rx.Component:
         ),
         rx.el.footer(
             rx.hstack(
-                rx.link(_("Accessibility statement"), href=to("/accessibility"), id="footer-accessibility",
-                        size="2", underline="always", color="var(--gray-12)",
-                        style={"display": "inline-flex", "align_items": "center", "min_height": "44px"}),
+                # A plain link with its colour inline: a themed link took a pale accent on some pages.
+                rx.el.a(_("Accessibility statement"), href=to("/accessibility"), id="footer-accessibility",
+                        style={"display": "inline-flex", "align_items": "center", "min_height": "44px",
+                               "color": "#1d2e7a", "text_decoration": "underline", "font_size": "14px"}),
                 spacing="4",
                 wrap="wrap",
             ),
