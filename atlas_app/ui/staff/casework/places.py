@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import secrets
 import time
 
 import reflex as rx
@@ -12,7 +11,6 @@ from atlas_app.services.casework import places
 from atlas_app.services.casework import gazetteer
 from atlas_app.services.platform.errors import AtlasError, NotFound
 from atlas_app.services.platform.permissions import Perm
-from atlas_app.settings import get_settings
 from atlas_app.ui.components.badges import status_badge
 from atlas_app.ui.components.casework_ui import lookup_select
 from atlas_app.ui.components.kit import section
@@ -20,6 +18,7 @@ from atlas_app.ui.components.forms import form_error, form_notice
 from atlas_app.ui.components.shell import NavItem, register_nav, staff_page
 from atlas_app.ui.components.table import data_table
 from atlas_app.ui.format import london
+from atlas_app.ui import uploads
 from atlas_app.ui.session import private, require
 
 register_nav("Casework", NavItem("Places and gazetteer", "/casework/places", "map-pin", Perm.CASES_VIEW))
@@ -87,22 +86,13 @@ class PlacesState(rx.State):
             self.import_error = "Choose a file first."
             return
         upload = files[0]
-        folder = get_settings().data_dir / "uploads"
-        folder.mkdir(parents=True, exist_ok=True)
         suffix = ".zip" if (upload.name or "").lower().endswith(".zip") else ".csv"
-        path = folder / f"gazetteer-{actor.organisation_id}-{secrets.token_hex(8)}{suffix}"
-        size = 0
-        with open(path, "wb") as out:
-            while chunk := await upload.read(1 << 20):
-                size += len(chunk)
-                if size > MAX_UPLOAD_BYTES:
-                    out.close()
-                    path.unlink(missing_ok=True)
-                    self.import_error = "That file is too large to upload here; use the import-gazetteer command."
-                    return
-                out.write(chunk)
+        path = await uploads.spool(upload, "gazetteer", actor.organisation_id, MAX_UPLOAD_BYTES, suffix)
+        if path is None:
+            self.import_error = "That file is too large to upload here; use the import-gazetteer command."
+            return
         self._upload_path = str(path)
-        self._upload_name = (upload.name or "upload.csv").rsplit("/", 1)[-1][:150]
+        self._upload_name = uploads.file_name(upload, "upload.csv")
         self.import_error = self.import_notice = ""
         self.job_errors = []
         self.importing = True

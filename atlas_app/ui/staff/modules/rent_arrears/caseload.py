@@ -11,18 +11,17 @@ from __future__ import annotations
 
 import asyncio
 import os
-import secrets
 
 import reflex as rx
 
 from atlas_app.services.modules.rent_arrears import imports, tenancies
 from atlas_app.services.platform.errors import AtlasError
 from atlas_app.services.platform.permissions import Perm
-from atlas_app.settings import get_settings
 from atlas_app.ui.components.kit import file_drop, section, select_field
 from atlas_app.ui.components.forms import form_error, form_notice
 from atlas_app.ui.components.shell import NavItem, register_nav, staff_page
 from atlas_app.ui.components.table import data_table
+from atlas_app.ui import uploads
 from atlas_app.ui.session import private, require
 
 register_nav("Rent arrears", NavItem("Caseload", "/rent-arrears", "wallet", Perm.CASES_VIEW,
@@ -138,21 +137,12 @@ class CaseloadState(rx.State):
             self.import_error = "Choose a file first."
             return
         upload = files[0]
-        folder = get_settings().data_dir / "uploads"
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"rent-{actor.organisation_id}-{secrets.token_hex(8)}.csv"
-        size = 0
-        with open(path, "wb") as out:
-            while chunk := await upload.read(1 << 20):
-                size += len(chunk)
-                if size > MAX_UPLOAD_BYTES:
-                    out.close()
-                    path.unlink(missing_ok=True)
-                    self.import_error = "That file is too large to upload here; use import-rent-transactions."
-                    return
-                out.write(chunk)
+        path = await uploads.spool(upload, "rent", actor.organisation_id, MAX_UPLOAD_BYTES)
+        if path is None:
+            self.import_error = "That file is too large to upload here; use import-rent-transactions."
+            return
         self._upload_path = str(path)
-        self._upload_name = (upload.name or "rent.csv").rsplit("/", 1)[-1][:150]
+        self._upload_name = uploads.file_name(upload, "rent.csv")
         self.importing = True
         self.import_error = self.import_notice = ""
         self.import_errors = []
