@@ -250,7 +250,7 @@ class Booking(SQLModel, table=True):
     identity_checked: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
     needs: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
     transferred_from_id: int | None = Field(
-        default=None, sa_column=Column(Integer, ForeignKey("booking.id"), nullable=True)
+        default=None, sa_column=Column(Integer, ForeignKey("booking.id"), nullable=True, index=True)
     )
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

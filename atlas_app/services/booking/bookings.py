@@ -51,7 +51,7 @@ from atlas_app.models import (
 )
 from atlas_app.models.letters import EmailTemplate
 from atlas_app.models.waiting_list import WaitingEntry
-from atlas_app.services.booking import emails
+from atlas_app.services.booking import emails, lineage
 from atlas_app.services.booking.email_defaults import DEFAULT_LANGUAGE
 from atlas_app.services.platform import audit, bounds, locks
 from atlas_app.services.platform.actor import Actor
@@ -850,11 +850,7 @@ def transfer(organisation_id: int, reference: str, new_session_id: int, *, actor
             raise ValidationFailed(_("That is the session already booked."), {"session": "same"})
         if actor is None:
             _cutoff_check(terms, old_session, now, terms.transfer_cutoff_hours, "transferred")
-            transfers = 0
-            cursor = old
-            while cursor.transferred_from_id is not None and transfers < 100:
-                transfers += 1
-                cursor = s.get(Booking, cursor.transferred_from_id)
+            transfers = lineage.transfers_before(s, old)
             if transfers >= terms.max_transfers:
                 raise ValidationFailed(
                     _("This booking has been transferred {count} times, the most allowed online. Please telephone "

@@ -28,6 +28,7 @@ from atlas_app.models import (
     User,
     Venue,
 )
+from atlas_app.services.booking import lineage
 from atlas_app.services.platform import audit, bounds, throttles as lookup_throttle
 from atlas_app.services.platform.actor import Actor
 from atlas_app.services.booking.bookings import booking_view, get_terms
@@ -227,12 +228,7 @@ def booking_for_client(organisation_id: int, offer_id: int, reference: str):
                                                Booking.organisation_id == organisation_id)).first()
         if booking is None:
             raise NotFound("No such booking.")
-        for _hop in range(50):
-            newer = s.exec(select(Booking).where(Booking.transferred_from_id == booking.id)).first()
-            if newer is None:
-                break
-            booking = newer
-        return booking_view(s, booking)
+        return booking_view(s, lineage.current(s, booking))
 
 
 # --- staff: client search and the client record --------------------------------------------------------------

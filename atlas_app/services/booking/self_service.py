@@ -21,6 +21,7 @@ from atlas_app.models import Booking, BookingTerms, Client, CourseSession, Cours
 from atlas_app.timeutil import london_text
 from atlas_app.services.platform import bounds, throttles as lookup_throttle
 from atlas_app.services.booking.bookings import BookingView, ClientProof, booking_view, get_terms
+from atlas_app.services.booking import lineage
 from atlas_app.services.booking.catalogue import SessionRow
 from atlas_app.services.platform.errors import NotFound, ValidationFailed
 from atlas_app.services.booking.offers import bookable_sessions
@@ -104,32 +105,12 @@ def _compact(value: str) -> str:
     return re.sub(r"\s+", "", value or "").upper()
 
 
-def _transfers_used(s, booking: Booking) -> int:
-    count, cursor = 0, booking
-    while cursor.transferred_from_id is not None and count < 100:
-        count += 1
-        cursor = s.get(Booking, cursor.transferred_from_id)
-        if cursor is None:
-            break
-    return count
-
-
-def _current(s, booking: Booking) -> Booking:
-    """Follow transfers from an old booking to the one that replaced it."""
-    for _hop in range(100):
-        newer = s.exec(select(Booking).where(Booking.transferred_from_id == booking.id)).first()
-        if newer is None:
-            return booking
-        booking = newer
-    return booking
-
-
 def _client_booking(s, booking: Booking, offer: Offer) -> ClientBooking:
     now = utcnow()
     terms = get_terms(s, offer.organisation_id)
     org = s.get(Organisation, offer.organisation_id)
     view = booking_view(s, booking)
-    used = _transfers_used(s, booking)
+    used = lineage.transfers_before(s, booking)
     hours_left = (view.starts_at - now) / timedelta(hours=1)
     current = booking.status in CHANGEABLE_STATUSES and view.starts_at > now
     can_transfer = current and hours_left >= terms.transfer_cutoff_hours and used < terms.max_transfers
@@ -200,7 +181,7 @@ def _find_booking(reference: str, date_of_birth: date | None, postcode: str) -> 
         if row is None or _compact(row[2].postcode) != _compact(postcode):
             raise ValidationFailed(_(NOT_FOUND_MESSAGE), {"booking": "not found"})
         booking, offer, _client = row
-        return _client_booking(s, _current(s, booking), offer)
+        return _client_booking(s, lineage.current(s, booking), offer)
 
 
 def client_booking(organisation_id: int, offer_id: int, reference: str) -> ClientBooking:
@@ -216,7 +197,7 @@ def client_booking(organisation_id: int, offer_id: int, reference: str) -> Clien
                                                Booking.organisation_id == organisation_id)).first()
         if booking is None:
             raise NotFound("No such booking.")
-        return _client_booking(s, _current(s, booking), offer)
+        return _client_booking(s, lineage.current(s, booking), offer)
 
 
 def transfer_options(organisation_id: int, offer_id: int, reference: str) -> list[SessionRow]:
@@ -233,7 +214,7 @@ def transfer_options(organisation_id: int, offer_id: int, reference: str) -> lis
                                                Booking.offer_id == offer.id)).first()
         if booking is None:
             raise NotFound("No such booking.")
-        booking = _current(s, booking)
+        booking = lineage.current(s, booking)
         return [row for row in bookable_sessions(s, offer, now) if row.id != booking.session_id]
 
 

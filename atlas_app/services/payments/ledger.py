@@ -23,7 +23,7 @@ from atlas_app.models.payments import (
 from atlas_app.services.booking import bookings as booking_service
 from atlas_app.services.payments.state import METHOD_LABELS, payment_summary
 from atlas_app.services.payments.stripe_gateway import DEMO_LABEL
-from atlas_app.services.booking import emails
+from atlas_app.services.booking import emails, lineage
 from atlas_app.services.platform import audit, locks
 from atlas_app.services.platform.actor import Actor
 from atlas_app.services.platform.errors import AtlasError, NotFound, ValidationFailed, amount_field
@@ -47,16 +47,6 @@ def lock_booking(s: Session, booking_id: int, offer_id: int) -> Booking:
     booking = locks.lock(s, locks.offer(offer_id), locks.booking(booking_id)).get(locks.booking(booking_id))
     if booking is None:
         raise NotFound("No such booking.")
-    return booking
-
-
-def _current(s: Session, booking: Booking) -> Booking:
-    """The booking this one became through transfers (itself if never transferred)."""
-    for _ in range(50):
-        newer = s.exec(select(Booking).where(Booking.transferred_from_id == booking.id)).first()
-        if newer is None:
-            return booking
-        booking = newer
     return booking
 
 
@@ -147,7 +137,7 @@ def settle(s: Session, booking: Booking, payment: Payment | None, actor: Actor |
             _queue_receipt(s, booking, payment, "attention")
             return payment_summary(s, booking.id, now).state
     if booking.status == BookingStatus.TRANSFERRED:
-        booking = _current(s, booking)
+        booking = lineage.current(s, booking)
     summary = payment_summary(s, booking.id, now)
     offer = offer_of(s, booking)
     settled = summary.paid_pence + summary.waived_pence
