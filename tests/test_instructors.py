@@ -162,13 +162,13 @@ def test_threads_assigning_one_instructor_to_overlapping_sessions_exactly_one_wi
 
 
 def test_processes_assigning_one_instructor_to_overlapping_sessions_exactly_one_wins(actor, cat, org):
-    from instructor_race_worker import run_race
+    from resource_race_worker import run_race
 
     processes, per = 5, 4
     day = next_weekday()
     sessions = [add_session(cat, day, 10, (i % 5) * 10) for i in range(processes * per)]
     a = make_instructor(actor, cat, max_sessions_per_day=6)
-    kinds, flat = run_race(org.id, [{"session_id": sid, "instructor_id": a, "role": "classroom"} for sid in sessions],
+    kinds, flat = run_race("instructor", org.id, [{"session_id": sid, "instructor_id": a, "role": "classroom"} for sid in sessions],
                            processes)
     assert kinds == Counter({"ok": 1, "clash": processes * per - 1}), flat
     assert len(active_for(a)) == 1

@@ -29,7 +29,7 @@ from instructor_data import (
     make_practical,
     next_weekday,
 )
-from instructor_race_worker import run_race
+from resource_race_worker import run_race
 
 THREADS = 16
 
@@ -221,7 +221,7 @@ def test_processes_assigning_one_car_to_overlapping_sessions_exactly_one_wins(ac
     sessions, people, car = _car_race_setup(actor, cat, processes * per)
     jobs = [{"session_id": sid, "instructor_id": iid, "role": "practical", "vehicle_type": "manual",
              "vehicle_id": car} for sid, iid in zip(sessions, people)]
-    kinds, flat = run_race(org.id, jobs, processes)
+    kinds, flat = run_race("instructor", org.id, jobs, processes)
     assert kinds == Counter({"ok": 1, "clash": processes * per - 1}), flat
     assert len(car_assignments(car)) == 1
 
@@ -311,7 +311,7 @@ def test_processes_beyond_the_daily_limit_exactly_the_limit_wins(actor, cat, org
     limit, processes = 2, 4
     sessions = _same_day_sessions(cat, processes * 2)
     a = make_instructor(actor, cat, max_sessions_per_day=limit)
-    kinds, flat = run_race(org.id, [{"session_id": sid, "instructor_id": a, "role": "classroom"}
+    kinds, flat = run_race("instructor", org.id, [{"session_id": sid, "instructor_id": a, "role": "classroom"}
                                     for sid in sessions], processes)
     assert kinds == Counter({"ok": limit, "refused": processes * 2 - limit}), flat
     assert all("their most" in o for o in flat if o.startswith("refused"))

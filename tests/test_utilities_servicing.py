@@ -317,7 +317,7 @@ def test_threads_racing_past_a_daily_limit_book_only_the_limit(us, org):
 
 
 def test_processes_racing_for_one_engineer_book_exactly_one(us, org):
-    from engineer_race_worker import run_race
+    from resource_race_worker import run_race
 
     eng = programme.save_engineer(us, None, full_name="Proc", email="proc@example.com", max_appointments_per_day=20)
     jobs = []
@@ -325,7 +325,7 @@ def test_processes_racing_for_one_engineer_book_exactly_one(us, org):
         add_place(org.id, 520000 + i)
         jobs.append({"uprn": 520000 + i, "engineer_id": eng, "starts_at": at(11).replace(minute=i * 5).isoformat(),
                      "minutes": 60, "letter": False})
-    kinds, flat = run_race(org.id, jobs, 4)
+    kinds, flat = run_race("engineer", org.id, jobs, 4)
     assert kinds == {"ok": 1, "clash": 7}, flat
     assert len(_active(eng)) == 1
 
