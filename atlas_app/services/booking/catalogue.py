@@ -77,15 +77,7 @@ def _text(value: Any, name: str, max_len: int, required: bool = False) -> str:
 
 
 def _int(value: Any, name: str, minimum: int = 0, maximum: int = 10_000_000) -> int:
-    try:
-        out = int(str(value).strip())
-    except (TypeError, ValueError):
-        raise ValidationFailed(f"{name.replace('_', ' ').capitalize()} must be a whole number.",
-                               {name: "not a number"}) from None
-    if not minimum <= out <= maximum:
-        raise ValidationFailed(f"{name.replace('_', ' ').capitalize()} must be between {minimum} and {maximum}.",
-                               {name: "out of range"})
-    return out
+    return bounds.whole_number(value, name, minimum, maximum)
 
 
 MAX_FEE_PENCE = 1_000_000  # £10,000.00

@@ -90,26 +90,8 @@ def duration_text(delta: timedelta | None) -> str:
     return f"{mins} min"
 
 
-def _view(actor: Actor) -> int:
-    actor.require(Perm.CASES_VIEW)
-    return actor.require_org()
-
-
-def _manage(actor: Actor) -> int:
-    actor.require(Perm.CASES_MANAGE)
-    return actor.require_org()
-
-
 def _int(value: Any, name: str, minimum: int = 0, maximum: int = 100_000) -> int:
-    try:
-        out = int(str(value).strip() or "0")
-    except (TypeError, ValueError):
-        raise ValidationFailed(f"{name.replace('_', ' ').capitalize()} must be a whole number.",
-                               {name: "not a number"}) from None
-    if not minimum <= out <= maximum:
-        raise ValidationFailed(f"{name.replace('_', ' ').capitalize()} must be between {minimum} and {maximum}.",
-                               {name: "out of range"})
-    return out
+    return bounds.whole_number(value, name, minimum, maximum, blank=0)
 
 
 def _get_case(s: Session, org_id: int, case_id: Any, lock: bool = False) -> Case:
@@ -280,7 +262,7 @@ def _intention_rows(s: Session, rows: list[tuple[Intention, Case]], today: date)
 
 def create_case(actor: Actor, *, module_id: Any, title: str, person_id: Any = None, role_id: Any = None,
                 uprn: Any = None) -> int:
-    org_id = _manage(actor)
+    org_id = actor.org_for(Perm.CASES_MANAGE)
     title = " ".join(str(title or "").split())
     if not title:
         raise ValidationFailed("Give the case a short title.", {"title": "required"})
@@ -355,7 +337,7 @@ def add_demand_in(s: Session, case: Case, demand_type: CaseLookup, pending: list
 
 
 def set_case_status(actor: Actor, case_id: Any, status: str) -> None:
-    org_id = _manage(actor)
+    org_id = actor.org_for(Perm.CASES_MANAGE)
     if status not in tuple(CaseStatus):
         raise ValidationFailed("Unknown case status.", {"status": "invalid"})
     with write_session() as s:
@@ -369,7 +351,7 @@ def set_case_status(actor: Actor, case_id: Any, status: str) -> None:
 
 
 def list_cases(actor: Actor, *, search: str = "", status: str = "", limit: int = 100) -> list[CaseRow]:
-    org_id = _view(actor)
+    org_id = actor.org_for(Perm.CASES_VIEW)
     with read_session() as s:
         query = select(Case, CaseModule.name).join(CaseModule, CaseModule.id == Case.module_id).where(
             Case.organisation_id == org_id)
@@ -398,7 +380,7 @@ def list_cases(actor: Actor, *, search: str = "", status: str = "", limit: int =
 
 
 def get_case(actor: Actor, case_id: Any) -> CaseDetail:
-    org_id = _view(actor)
+    org_id = actor.org_for(Perm.CASES_VIEW)
     with read_session() as s:
         case = _get_case(s, org_id, case_id)
         module = s.get(CaseModule, case.module_id)
@@ -451,7 +433,7 @@ def get_case(actor: Actor, case_id: Any) -> CaseDetail:
 
 
 def link_person(actor: Actor, case_id: Any, person_id: Any, role_id: Any = None) -> None:
-    org_id = _manage(actor)
+    org_id = actor.org_for(Perm.CASES_MANAGE)
     with write_session() as s:
         case = _open_case(s, org_id, case_id)
         person = get_person_row(s, org_id, person_id)
@@ -471,7 +453,7 @@ def link_person(actor: Actor, case_id: Any, person_id: Any, role_id: Any = None)
 
 
 def link_place(actor: Actor, case_id: Any, uprn: Any) -> None:
-    org_id = _manage(actor)
+    org_id = actor.org_for(Perm.CASES_MANAGE)
     with write_session() as s:
         case = _open_case(s, org_id, case_id)
         place = place_by_uprn(s, org_id, uprn)
@@ -482,7 +464,7 @@ def link_place(actor: Actor, case_id: Any, uprn: Any) -> None:
 
 
 def add_demand(actor: Actor, case_id: Any, data: dict[str, Any]) -> int:
-    org_id = _manage(actor)
+    org_id = actor.org_for(Perm.CASES_MANAGE)
     received = parse_datetime(data.get("received_at"), "received_at") or utcnow()
     need_met = parse_datetime(data.get("need_met_at"), "need_met_at")
     if received > utcnow() + timedelta(minutes=5):
@@ -516,7 +498,7 @@ def add_demand(actor: Actor, case_id: Any, data: dict[str, Any]) -> int:
 
 
 def set_need_met(actor: Actor, demand_id: Any, need_met_at: Any = None) -> None:
-    org_id = _manage(actor)
+    org_id = actor.org_for(Perm.CASES_MANAGE)
     when = parse_datetime(need_met_at, "need_met_at") or utcnow()
     with write_session() as s:
         demand = s.exec(select(Demand).where(Demand.id == _int(demand_id, "demand_id", 1, bounds.MAX_ID),
@@ -537,7 +519,7 @@ def log_activity(actor: Actor, case_id: Any, *, occurred_at: Any = None, note: s
                  tasks: list[dict[str, Any]]) -> int:
     """An activity of one or more tasks, each with a task category, the person involved, the member of staff and
     the minutes it took."""
-    org_id = _manage(actor)
+    org_id = actor.org_for(Perm.CASES_MANAGE)
     when = parse_datetime(occurred_at, "occurred_at") or utcnow()
     tasks = [t for t in (tasks or []) if str(t.get("task_category_id") or "").strip()]
     if not tasks:
@@ -574,7 +556,7 @@ def log_activity(actor: Actor, case_id: Any, *, occurred_at: Any = None, note: s
 
 def add_intention(actor: Actor, case_id: Any, *, intention_type_id: Any, due_on: Any, owner_user_id: Any = None,
                   team_id: Any = None, note: str = "") -> int:
-    org_id = _manage(actor)
+    org_id = actor.org_for(Perm.CASES_MANAGE)
     due = parse_date(due_on, "due_on", required=True)
     with write_session() as s:
         case = _open_case(s, org_id, case_id)
@@ -602,7 +584,7 @@ def add_intention(actor: Actor, case_id: Any, *, intention_type_id: Any, due_on:
 
 
 def complete_intention(actor: Actor, intention_id: Any, outcome: str) -> None:
-    org_id = _manage(actor)
+    org_id = actor.org_for(Perm.CASES_MANAGE)
     outcome = " ".join(str(outcome or "").split())[:1000]
     if not outcome:
         raise ValidationFailed("Record the outcome.", {"outcome": "required"})
@@ -623,7 +605,7 @@ def complete_intention(actor: Actor, intention_id: Any, outcome: str) -> None:
 
 def add_system_condition(actor: Actor, case_id: Any, *, category_id: Any, note: str = "", minutes_lost: Any = 0,
                          demand_id: Any = None) -> int:
-    org_id = _manage(actor)
+    org_id = actor.org_for(Perm.CASES_MANAGE)
     with write_session() as s:
         case = _get_case(s, org_id, case_id)
         category = active_lookup(s, org_id, category_id, "system_condition", case.module_id, field="category_id")
@@ -648,7 +630,7 @@ def add_system_condition(actor: Actor, case_id: Any, *, category_id: Any, note: 
 
 def my_work(actor: Actor, include_team: bool = True) -> list[IntentionRow]:
     """Open intentions owned by the actor (or one of their teams), soonest due first."""
-    org_id = _view(actor)
+    org_id = actor.org_for(Perm.CASES_VIEW)
     with read_session() as s:
         owners = [Intention.owner_user_id == actor.user_id]
         teams = team_ids_of(s, org_id, actor.user_id) if include_team else []
@@ -661,7 +643,7 @@ def my_work(actor: Actor, include_team: bool = True) -> list[IntentionRow]:
 
 
 def staff_options(actor: Actor) -> list[tuple[int, str]]:
-    org_id = _view(actor)
+    org_id = actor.org_for(Perm.CASES_VIEW)
     with read_session() as s:
         return [(u.id, u.full_name) for u in s.exec(select(User).where(User.organisation_id == org_id,
                                                                        User.is_active == True)  # noqa: E712

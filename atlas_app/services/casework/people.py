@@ -127,16 +127,6 @@ def parse_date(value: Any, name: str, required: bool = False) -> date | None:
                            {name: "invalid"})
 
 
-def _view(actor: Actor) -> int:
-    actor.require(Perm.CASES_VIEW)
-    return actor.require_org()
-
-
-def _manage(actor: Actor) -> int:
-    actor.require(Perm.CASES_MANAGE)
-    return actor.require_org()
-
-
 def _text(value: Any, name: str, max_len: int, required: bool = False) -> str:
     out = " ".join(str(value or "").split())
     if required and not out:
@@ -249,7 +239,7 @@ def find_possible_duplicates(s: Session, org_id: int, given: str, family: str, d
 
 def create_person(actor: Actor, data: dict[str, Any], allow_duplicate: bool = False) -> int:
     """Create a person (optionally living at ``data['uprn']``). Raises PossibleDuplicates unless allowed."""
-    org_id = _manage(actor)
+    org_id = actor.org_for(Perm.CASES_MANAGE)
     values = _person_values(data)
     with write_session() as s:
         place = place_by_uprn(s, org_id, data["uprn"]) if str(data.get("uprn") or "").strip() else None
@@ -273,7 +263,7 @@ def create_person(actor: Actor, data: dict[str, Any], allow_duplicate: bool = Fa
 
 
 def update_person(actor: Actor, person_id: Any, data: dict[str, Any]) -> None:
-    org_id = _manage(actor)
+    org_id = actor.org_for(Perm.CASES_MANAGE)
     values = _person_values(data)
     with write_session() as s:
         person = get_person_row(s, org_id, person_id, lock=True)
@@ -292,7 +282,7 @@ def update_person(actor: Actor, person_id: Any, data: dict[str, Any]) -> None:
 
 
 def add_contact(actor: Actor, person_id: Any, contact_type_id: Any, value: str, preferred: bool = False) -> int:
-    org_id = _manage(actor)
+    org_id = actor.org_for(Perm.CASES_MANAGE)
     value = _text(value, "value", 200, required=True)
     with write_session() as s:
         person = get_person_row(s, org_id, person_id)
@@ -309,7 +299,7 @@ def add_contact(actor: Actor, person_id: Any, contact_type_id: Any, value: str, 
 
 
 def add_reference(actor: Actor, person_id: Any, reference_type_id: Any, value: str) -> int:
-    org_id = _manage(actor)
+    org_id = actor.org_for(Perm.CASES_MANAGE)
     value = _text(value, "value", 60, required=True)
     key = reference_key(value)
     if not key:
@@ -334,7 +324,7 @@ def add_reference(actor: Actor, person_id: Any, reference_type_id: Any, value: s
 
 
 def add_address(actor: Actor, person_id: Any, uprn: Any, from_date: Any = None, to_date: Any = None) -> int:
-    org_id = _manage(actor)
+    org_id = actor.org_for(Perm.CASES_MANAGE)
     start = parse_date(from_date, "from_date")
     end = parse_date(to_date, "to_date")
     if start and end and end < start:
@@ -360,7 +350,7 @@ def add_address(actor: Actor, person_id: Any, uprn: Any, from_date: Any = None, 
 
 def add_relationship(actor: Actor, person_id: Any, related_person_id: Any, relationship_type_id: Any,
                      from_date: Any = None) -> int:
-    org_id = _manage(actor)
+    org_id = actor.org_for(Perm.CASES_MANAGE)
     start = parse_date(from_date, "from_date")
     with write_session() as s:
         person = get_person_row(s, org_id, person_id)
@@ -478,7 +468,7 @@ def search_people(actor: Actor, *, name: str = "", date_of_birth: Any = None, re
                   postcode: str = "", address: str = "", limit: int = 50) -> list[PersonRow]:
     """People matching every criterion given. Names match by words (any order), by prefix or part of a word, and
     by sound (Soundex), so "jon smyth", "smi" and "Jonathon Smith" all find Jonathan Smith; best matches first."""
-    org_id = _view(actor)
+    org_id = actor.org_for(Perm.CASES_VIEW)
     dob = parse_date(date_of_birth, "date_of_birth")
     words = normalise(name).split()[:6]
     other_criteria = bool(dob or reference.strip() or postcode.strip() or address.strip())
@@ -545,7 +535,7 @@ def _span(start: date | None, end: date | None) -> str:
 
 
 def get_person(actor: Actor, person_id: Any) -> PersonDetail:
-    org_id = _view(actor)
+    org_id = actor.org_for(Perm.CASES_VIEW)
     with read_session() as s:
         p = get_person_row(s, org_id, person_id)
         contacts = s.exec(select(PersonContact).where(PersonContact.person_id == p.id,
@@ -596,7 +586,7 @@ def get_person(actor: Actor, person_id: Any) -> PersonDetail:
 def merge_people(actor: Actor, keep_id: Any, remove_id: Any) -> None:
     """Fold the duplicate ``remove_id`` into ``keep_id``: its contacts, references, addresses, relationships,
     case links and tasks move over; the duplicate stays (marked merged) so old references to it still resolve."""
-    org_id = _manage(actor)
+    org_id = actor.org_for(Perm.CASES_MANAGE)
     with write_session() as s:
         keep = get_person_row(s, org_id, keep_id, lock=True)
         gone = get_person_row(s, org_id, remove_id, lock=True)
@@ -671,6 +661,6 @@ def people_at_place(s: Session, org_id: int, place_id: int) -> list[LinkRow]:
 
 
 def count_people(actor: Actor) -> int:
-    org_id = _view(actor)
+    org_id = actor.org_for(Perm.CASES_VIEW)
     with read_session() as s:
         return s.exec(select(func.count()).select_from(Person).where(Person.organisation_id == org_id)).one()

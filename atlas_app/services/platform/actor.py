@@ -32,6 +32,12 @@ class Actor:
             raise PermissionDenied("Choose an organisation first.")
         return self.organisation_id
 
+    def org_for(self, permission: str) -> int:
+        """The organisation this actor acts for, once they hold ``permission`` (the check every service call
+        that reads or writes an organisation's records starts with)."""
+        self.require(permission)
+        return self.require_org()
+
 
 def system_actor(organisation_id: int | None = None, name: str = "system") -> Actor:
     """The actor for work Atlas does itself (imports from the CLI, scheduled jobs, webhooks)."""

@@ -34,6 +34,23 @@ def _label(field: str) -> str:
     return field.replace("_", " ")
 
 
+def whole_number(value: Any, field: str, minimum: int = 0, maximum: int = 10_000_000,
+                 blank: int | None = None) -> int:
+    """A count or amount typed into a form: a whole number from ``minimum`` to ``maximum`` (an empty field counts
+    as ``blank`` where one is given)."""
+    name = _label(field).capitalize()
+    typed = str(value).strip() if value is not None else ""
+    if not typed and blank is not None:
+        typed = str(blank)
+    try:
+        out = int(typed)
+    except (TypeError, ValueError):
+        raise ValidationFailed(f"{name} must be a whole number.", {field: "not a number"}) from None
+    if not minimum <= out <= maximum:
+        raise ValidationFailed(f"{name} must be between {minimum} and {maximum}.", {field: "out of range"})
+    return out
+
+
 def id_or_none(value: Any) -> int | None:
     """``value`` as an id in range, or None when it is not one (not a whole number, out of range, not finite)."""
     if value is None or isinstance(value, bool):
