@@ -187,6 +187,15 @@ def provider_for(org_id: int) -> str:
     return card_provider(organisation_demo(org_id))
 
 
+def moto_available(org_id: int) -> bool:
+    """Whether staff can take telephone (MOTO) card payments through GOV.UK Pay: the organisation uses GOV.UK Pay and
+    its administrator said the account allows MOTO payments."""
+    if provider_for(org_id) != "govuk_pay":
+        return False
+    account = govuk_pay_accounts.account_for(org_id)
+    return account is not None and account.moto_allowed
+
+
 def start_moto_payment(actor, booking_reference: str) -> CheckoutStart:
     """A card payment taken by staff over the telephone (MOTO: mail order / telephone order) through GOV.UK Pay, for
     an organisation that chose it and whose GOV.UK Pay account allows MOTO payments (else GOV.UK Pay refuses with
@@ -910,6 +919,6 @@ def parse_event(payload: bytes) -> dict:
 __all__ = [
     "CheckoutResult", "CheckoutStart", "DemoCheckoutView", "DemoPayResult", "WebhookOutcome", "amount_due_now",
     "check_card_fields", "checkout_result", "complete_checkout", "demo_checkout", "demo_pay", "handle_stripe_event",
-    "organisation_demo", "provider_for",
+    "organisation_demo", "provider_for", "moto_available", "start_moto_payment",
     "start_checkout",
 ]
