@@ -111,7 +111,8 @@ class BookingPaymentsState(rx.State):
         self.can_take = actor.can(Perm.PAYMENTS_TAKE)
         self.can_refund = actor.can(Perm.PAYMENTS_REFUND)
         self.can_report = actor.can(Perm.REPORTS_VIEW)
-        self.moto_available = self.can_take and await asyncio.to_thread(checkout.moto_available, actor.require_org())
+        self.moto_available = bool(self.can_take and actor.organisation_id is not None and await asyncio.to_thread(
+            checkout.moto_available, actor.organisation_id))
         self.moto_error = ""
         self.notice = self.find_error = self.take_error = self.refund_error = self.recon_error = ""
         self.refund_target = {}
