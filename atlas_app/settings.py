@@ -79,6 +79,8 @@ class Settings:
     govuk_pay_webhook_secret: str | None = field(default=None, repr=False)
     govuk_pay_api_base: str = "https://publicapi.payments.service.gov.uk"
     govuk_pay_ledger_code: str = ""
+    # How many SMTP connections one delivery pass sends over at once (each reused for the whole pass).
+    smtp_connections: int = 4
     # Failed sign-ins from one address (any accounts) within 15 minutes before sign-in from it is paused.
     sign_in_failures_per_address: int = 10
     # Reverse proxies whose X-Forwarded-For is believed (none by default: the direct peer is the client).
@@ -131,6 +133,7 @@ def get_settings() -> Settings:
         govuk_pay_api_base=(os.environ.get("GOVUK_PAY_API_BASE") or "").strip().rstrip("/")
         or "https://publicapi.payments.service.gov.uk",
         govuk_pay_ledger_code=(os.environ.get("GOVUK_PAY_LEDGER_CODE") or "").strip()[:50],
+        smtp_connections=max(1, min(16, int(os.environ.get("SMTP_CONNECTIONS") or 4))),
         sign_in_failures_per_address=int(os.environ.get("SIGN_IN_FAILURES_PER_ADDRESS") or 10),
         trusted_proxies=parse_trusted_proxies(os.environ.get("TRUSTED_PROXIES")),
         demo_payments=(os.environ.get("ATLAS_DEMO_PAYMENTS") or "").strip().lower() in ("1", "true", "yes", "on"),

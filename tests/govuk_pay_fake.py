@@ -9,6 +9,10 @@
 * ``POST /v1/payments/{id}/refunds`` (``amount``, ``refund_amount_available``) → 202 with the refund
   (``refund_id``, ``amount``, ``status`` submitted); 412 ``P0603`` when the payment cannot be refunded, 412
   ``P0604`` when ``refund_amount_available`` does not match;
+* ``moto``: true or false (anything else 422 ``P0102``); ``moto: true`` on an account that does not allow MOTO
+  payments gets 422 ``P0196``; the payment answers ``"moto": true|false``;
+* several accounts (``add_account``), each with its own API key and MOTO setting: a payment belongs to the account
+  whose key created it, and another account's key gets 404 ``P0200`` for it, as on GOV.UK Pay;
 * errors are ``{"field": ..., "code": "P0xxx", "description": ...}``; a wrong key gets 401.
 
 The test drives what the user does on GOV.UK Pay's pages (``pay``, ``fail``, ``expire``) and builds signed webhook
@@ -43,6 +47,8 @@ class FakeGovukPay:
         self.refund_status = "submitted"
         self.down = False
         self.moto_enabled = True
+        self.accounts: dict[str, dict[str, bool]] = {}  # further accounts: API key -> {"moto": allowed}
+        self.owner: dict[str, str] = {}  # payment id -> the API key of the account it belongs to
         self.lock = threading.Lock()
         self.server: ThreadingHTTPServer | None = None
 
@@ -96,6 +102,12 @@ class FakeGovukPay:
             self.server.shutdown()
             self.server.server_close()
 
+    def add_account(self, moto: bool = False) -> str:
+        """Another GOV.UK Pay account (another organisation's); returns its API key."""
+        key = "api_test_" + secrets.token_hex(16)
+        self.accounts[key] = {"moto": moto}
+        return key
+
     def requests_to(self, method: str, path_start: str) -> list[dict[str, Any]]:
         return [r for r in self.requests if r["method"] == method and r["path"].startswith(path_start)]
 
@@ -104,14 +116,16 @@ class FakeGovukPay:
     def route(self, method: str, path: str, body: Any, headers: dict[str, str]) -> tuple[int, dict | None]:
         if self.down:
             return 503, None
-        if headers.get("authorization") != f"Bearer {self.api_key}":
+        auth = headers.get("authorization", "")
+        key = auth[len("Bearer "):] if auth.startswith("Bearer ") else ""
+        if key != self.api_key and key not in self.accounts:
             return 401, None
         parts = [p for p in path.split("?")[0].split("/") if p]
         if method == "POST" and parts == ["v1", "payments"]:
-            return self._create(body, headers)
+            return self._create(body, headers, key)
         if len(parts) >= 3 and parts[:2] == ["v1", "payments"]:
             payment = self.payments.get(parts[2])
-            if payment is None:
+            if payment is None or self.owner.get(parts[2]) != key:
                 return 404, {"code": "P0200", "description": "Not found"}
             if method == "GET" and len(parts) == 3:
                 return 200, payment
@@ -119,7 +133,7 @@ class FakeGovukPay:
                 return self._refund(payment, body)
         return 404, {"code": "P0200", "description": "Not found"}
 
-    def _create(self, body: Any, headers: dict[str, str]) -> tuple[int, dict]:
+    def _create(self, body: Any, headers: dict[str, str], account_key: str) -> tuple[int, dict]:
         if not isinstance(body, dict):
             return 400, {"code": "P0197", "description": "Unable to parse JSON"}
         for name in MANDATORY:
@@ -136,11 +150,17 @@ class FakeGovukPay:
         if not isinstance(metadata, dict) or len(metadata) > 10:
             return 422, {"field": "metadata", "code": "P0102",
                          "description": "Invalid attribute value: metadata. Cannot have more than 10 key-value pairs"}
-        if body.get("moto") and not self.moto_enabled:
+        if "moto" in body and not isinstance(body["moto"], bool):
+            return 422, {"field": "moto", "code": "P0102",
+                         "description": "Invalid attribute value: moto. Must be true or false"}
+        moto_allowed = self.moto_enabled if account_key == self.api_key else self.accounts[account_key]["moto"]
+        if body.get("moto") and not moto_allowed:
             return 422, {"code": "P0196", "description": "MOTO payments are not enabled for this account. Please "
                                                          "contact support if you would like to process MOTO payments"}
         key = headers.get("idempotency-key")
         fingerprint = json.dumps(body, sort_keys=True)
+        if key:
+            key = account_key + ":" + key  # idempotency keys are per account
         if key and key in self.idempotency:
             payment_id, seen = self.idempotency[key]
             if seen != fingerprint:
@@ -167,6 +187,7 @@ class FakeGovukPay:
             },
         }
         self.payments[payment_id] = payment
+        self.owner[payment_id] = account_key
         if key:
             self.idempotency[key] = (payment_id, fingerprint)
         return 201, payment

@@ -67,6 +67,36 @@ def test_several_messages_go_in_one_pass(smtp):
     assert {message(i).status for i in ids} == {"sent"}
 
 
+def test_a_pass_over_several_connections_sends_each_message_once_and_records_them_together(smtp, set_env):
+    set_env(SMTP_CONNECTIONS="4")
+    ids = [queue(to=f"driver{i}@example.org", subject=f"Message {i}") for i in range(250)]
+    report = outbox.deliver_due(limit=1000)
+    assert (report.sent, report.failed, report.retrying) == (250, 0, 0)
+    assert sorted(m["Subject"] for m in smtp.messages) == sorted(f"Message {i}" for i in range(250))
+    rows = [message(i) for i in ids]
+    assert {(r.status, r.provider, r.attempts, r.last_error) for r in rows} == {("sent", "smtp", 1, "")}
+    assert all(r.sent_at is not None for r in rows)
+    assert outbox.deliver_due().sent == 0
+
+
+def test_a_refused_recipient_in_a_parallel_pass_is_retried_alone(smtp, set_env):
+    set_env(SMTP_CONNECTIONS="3")
+    collector = smtp.collector
+    original = collector.handle_DATA
+
+    async def refuse_one(server, session, envelope):
+        if "refused@" in envelope.rcpt_tos[0]:
+            return "451 Try again later"
+        return await original(server, session, envelope)
+
+    collector.handle_DATA = refuse_one
+    ids = [queue(to=("refused@example.org" if i == 7 else f"driver{i}@example.org")) for i in range(20)]
+    report = outbox.deliver_due()
+    assert (report.sent, report.retrying) == (19, 1)
+    assert message(ids[7]).status == "queued" and "451" in message(ids[7]).last_error
+    assert len(smtp.messages) == 19 and {message(i).status for i in ids if i != ids[7]} == {"sent"}
+
+
 def test_parallel_delivery_passes_send_each_message_once(smtp):
     ids = [queue(to=f"driver{i}@example.org", subject=f"Message {i}") for i in range(10)]
     from conftest import run_threads

@@ -215,6 +215,9 @@ def test_the_client_validates_like_govuk_pay():
 
 
 def test_staff_take_a_telephone_moto_payment_where_the_account_allows(gov_world, pay, actor):
+    from atlas_app.services.payments import govuk_pay_accounts
+
+    govuk_pay_accounts.save_settings(actor, provider="govuk_pay", moto_allowed=True)
     b = awaiting_booking(gov_world)
     start = checkout.start_moto_payment(actor, b.reference)
     [sent] = pay.requests_to("POST", "/v1/payments")

@@ -89,6 +89,7 @@ from atlas_app.models.waiting_list import WaitingEntry  # noqa: E402,F401  (the 
 from atlas_app.models import utilities  # noqa: E402,F401  (installations, checks, engineers)
 from atlas_app.models.reminders import ReminderDispatch, ReminderSchedule  # noqa: E402,F401  (reminders)
 from atlas_app.models.outbox import NotifyTemplate  # noqa: E402,F401  (Notify template ids)
+from atlas_app.models.payments import GovukPayAccount  # noqa: E402,F401  (organisations' own GOV.UK Pay accounts)
 from atlas_app.models import environmental  # noqa: E402,F401  (environmental services reports)
 from atlas_app.models import user_group  # noqa: E402,F401  (previews, change requests, releases seen, meetings)
 from atlas_app.models import rent_arrears  # noqa: E402,F401  (rent arrears tables)

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, Index, UniqueConstraint, text
+from sqlalchemy import CheckConstraint, Index, Text, UniqueConstraint, false, text
 from sqlmodel import Field, SQLModel
 
 from atlas_app.db import UTCDateTime, utcnow
@@ -186,3 +186,21 @@ class PlanInstalment(SQLModel, table=True):
     seq: int
     due_on: date
     amount_pence: int
+
+
+class GovukPayAccount(SQLModel, table=True):
+    """An organisation's own GOV.UK Pay account (services/payments/govuk_pay_accounts.py). The key and the secret
+    are stored encrypted and never leave the server; ``api_key_hint`` (its last characters) lets staff recognise
+    which key is in use."""
+
+    __tablename__ = "govuk_pay_account"
+    __table_args__ = (Index("ux_govuk_pay_account_organisation_id", "organisation_id", unique=True),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    organisation_id: int = Field(foreign_key="organisation.id")
+    api_key_encrypted: str = Field(default="", sa_type=Text, sa_column_kwargs={"server_default": ""}, exclude=True)
+    api_key_hint: str = Field(default="", max_length=12, sa_column_kwargs={"server_default": ""})
+    webhook_secret_encrypted: str = Field(default="", sa_type=Text, sa_column_kwargs={"server_default": ""},
+                                          exclude=True)
+    moto_allowed: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

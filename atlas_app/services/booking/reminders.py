@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, text
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import sqlite
 from sqlmodel import Session, select
 
 from atlas_app.db import read_session, utcnow, write_session
@@ -188,17 +188,31 @@ def _due_points(points: list[tuple[str, int]], starts_at: datetime, booked_at: d
     return sorted(chosen.items())
 
 
-def _claim(s: Session, rows: list[dict]) -> set[tuple[int, str]]:
-    """Insert the dispatch rows, skipping those already there (another run's); the ones this run inserted."""
+_CLAIM_PG = text(
+    "INSERT INTO reminder_dispatch (organisation_id, booking_id, session_id, point, created_at) "
+    "SELECT u.organisation_id, u.booking_id, u.session_id, u.point, :now "
+    "FROM unnest(CAST(:organisation_ids AS integer[]), CAST(:booking_ids AS integer[]), "
+    "CAST(:session_ids AS integer[]), CAST(:points AS varchar[])) AS u(organisation_id, booking_id, session_id, point) "
+    "ON CONFLICT (booking_id, session_id, point) DO NOTHING RETURNING booking_id, point")
+
+
+def _claim(s: Session, rows: list[dict], now: datetime) -> set[tuple[int, str]]:
+    """Insert the dispatch rows, skipping those already there (another run's, held by the unique key); the ones
+    this run inserted. On PostgreSQL one ``INSERT ... SELECT FROM unnest(...) ON CONFLICT DO NOTHING`` per range;
+    elsewhere a multi-row INSERT."""
     if not rows:
         return set()
-    dialect = s.get_bind().dialect.name
-    dialect_insert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[dialect]
+    conn = s.connection()
+    if conn.dialect.name == "postgresql":
+        found = conn.execute(_CLAIM_PG, {
+            "now": now, "organisation_ids": [r["organisation_id"] for r in rows],
+            "booking_ids": [r["booking_id"] for r in rows], "session_ids": [r["session_id"] for r in rows],
+            "points": [r["point"] for r in rows]})
+        return {(r.booking_id, r.point) for r in found}
     table = ReminderDispatch.__table__
-    statement = dialect_insert(table).on_conflict_do_nothing(
+    statement = sqlite.insert(table).on_conflict_do_nothing(
         index_elements=["booking_id", "session_id", "point"]).returning(table.c.booking_id, table.c.point)
     claimed: set[tuple[int, str]] = set()
-    conn = s.connection()
     for start in range(0, len(rows), 500):
         claimed.update((r.booking_id, r.point) for r in conn.execute(statement, rows[start:start + 500]))
     return claimed
@@ -322,7 +336,7 @@ def _queue_bucket(s: Session, rows: list, points_by_type: dict, now: datetime) -
                 wanted.append((row, channel, hours))
     claimed = _claim(s, [{"organisation_id": row.organisation_id, "booking_id": row.id,
                           "session_id": row.session_id, "point": point_name(channel, hours),
-                          "created_at": now} for row, channel, hours in wanted])
+                          "created_at": now} for row, channel, hours in wanted], now)
     templates = _Templates(s)
     sessions: dict[int, dict[str, Any]] = {}
     # Grouped by organisation and kind, so each template is compiled once and rendered many times.

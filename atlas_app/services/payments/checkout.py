@@ -39,7 +39,7 @@ from atlas_app.models.payments import (
 )
 from atlas_app.services import payments
 from atlas_app.services.booking import bookings as booking_service
-from atlas_app.services.payments import govuk_pay
+from atlas_app.services.payments import govuk_pay, govuk_pay_accounts
 from atlas_app.services.payments.stripe_gateway import (
     DEMO_LABEL,
     PaymentsUnavailable,
@@ -180,17 +180,27 @@ def set_card_provider(organisation_slug: str, provider: str, by: str = "cli") ->
 def provider_for(org_id: int) -> str:
     """How the organisation's clients pay by card online: ``govuk_pay`` (when it chose GOV.UK Pay and the account
     is configured), ``stripe``, ``demo`` or ``none``."""
-    if organisation_card_provider(org_id) == "govuk_pay" and govuk_pay.configured():
+    if organisation_card_provider(org_id) == "govuk_pay" and govuk_pay_accounts.account_for(org_id) is not None:
         return "govuk_pay"
     if card_provider() == "stripe":
         return "stripe"
     return card_provider(organisation_demo(org_id))
 
 
+def moto_available(org_id: int) -> bool:
+    """Whether staff can take telephone (MOTO) card payments through GOV.UK Pay: the organisation uses GOV.UK Pay and
+    its administrator said the account allows MOTO payments."""
+    if provider_for(org_id) != "govuk_pay":
+        return False
+    account = govuk_pay_accounts.account_for(org_id)
+    return account is not None and account.moto_allowed
+
+
 def start_moto_payment(actor, booking_reference: str) -> CheckoutStart:
     """A card payment taken by staff over the telephone (MOTO: mail order / telephone order) through GOV.UK Pay, for
     an organisation that chose it and whose GOV.UK Pay account allows MOTO payments (else GOV.UK Pay refuses with
-    P0196, and staff are told). The staff member opens ``url`` and keys in the card details the caller reads out."""
+    P0196, and staff are told). The staff member opens ``url`` and keys in the card details the caller reads out.
+    Refused before GOV.UK Pay is asked unless an administrator said the account allows MOTO payments."""
     from atlas_app.services.platform.permissions import Perm
 
     actor.require(Perm.PAYMENTS_TAKE)
@@ -198,6 +208,7 @@ def start_moto_payment(actor, booking_reference: str) -> CheckoutStart:
     if provider_for(org_id) != "govuk_pay":
         raise ValidationFailed("Telephone card payments through GOV.UK Pay need the organisation to use GOV.UK Pay.",
                                {"provider": "not govuk_pay"})
+    govuk_pay_accounts.require_moto(org_id)
     with read_session() as s:
         offer_id = s.exec(select(Booking.offer_id).where(
             Booking.reference == str(booking_reference or "").strip().upper(),
@@ -272,6 +283,7 @@ def start_checkout(org_id: int, offer_id: int, booking_reference: str, success_u
                              "booking_reference": booking.reference, "atlas_attempt": attempt.id},
                 "idempotency_key": attempt.idempotency_key,
                 "moto": moto,
+                "api_key": _govuk_key(org_id),
             }
             return_token = attempt.provider_session_id
         metadata = {"booking_reference": booking.reference, "organisation_id": str(org_id),
@@ -404,10 +416,26 @@ def _govuk_attempt_for_update(s: Session, payment_id: str) -> CheckoutAttempt | 
                             CheckoutAttempt.payment_intent_id == payment_id)
 
 
-def handle_govuk_pay_event(event: dict) -> WebhookOutcome:
+def _govuk_key(org_id: int) -> str:
+    account = govuk_pay_accounts.account_for(org_id)
+    if account is None:
+        raise PaymentsUnavailable("GOV.UK Pay is not configured for this organisation.")
+    return account.api_key
+
+
+def _govuk_attempt_org(payment_id: str) -> int | None:
+    with read_session() as s:
+        return s.exec(select(CheckoutAttempt.organisation_id).where(
+            CheckoutAttempt.provider == "govuk_pay", CheckoutAttempt.payment_intent_id == payment_id)).first()
+
+
+def handle_govuk_pay_event(event: dict, organisation_id: int | None = None) -> WebhookOutcome:
     """Apply one verified GOV.UK Pay webhook message, once (its ``webhook_message_id`` is claimed in the same
     transaction as the change). Whatever the event says, the payment's state is fetched from GOV.UK Pay (strongly
-    consistent), so messages arriving in any order, or twice, come to the same result."""
+    consistent) with the key of the organisation the payment belongs to, so messages arriving in any order, or
+    twice, come to the same result. ``organisation_id``: the organisation whose webhook address (and signing
+    secret) the message came through; it can touch only that organisation's payments. Without it (the deployment's
+    address, under the deployment's secret) only payments of organisations with no account of their own."""
     message_id = str(event.get("webhook_message_id") or "")
     payment_id = str(event.get("resource_id") or "")
     event_type = str(event.get("event_type") or "")
@@ -417,8 +445,13 @@ def handle_govuk_pay_event(event: dict) -> WebhookOutcome:
     with read_session() as s:
         if s.exec(select(ProcessedWebhookEvent.id).where(ProcessedWebhookEvent.event_id == event_id)).first():
             return WebhookOutcome(200, "duplicate")
+    owner = _govuk_attempt_org(payment_id)
+    account = govuk_pay_accounts.account_for(owner) if owner is not None else None
+    if owner is not None and (account is None or (owner != organisation_id if organisation_id is not None
+                                                  else account.source != "environment")):
+        return WebhookOutcome(200, "not ours")
     try:
-        payment = govuk_pay.get_payment(payment_id)
+        payment = govuk_pay.get_payment(payment_id, api_key=account.api_key) if account is not None else {}
     except (govuk_pay.GovukPayError, PaymentsUnavailable):
         resource = event.get("resource")
         if not isinstance(resource, dict):
@@ -540,7 +573,8 @@ def complete_checkout(session_id: str) -> CheckoutResult:
             payment_id = s.exec(select(CheckoutAttempt.payment_intent_id)
                                 .where(CheckoutAttempt.provider_session_id == sid)).first() or ""
         try:
-            payment = govuk_pay.get_payment(payment_id) if payment_id else None
+            payment = govuk_pay.get_payment(payment_id, api_key=_govuk_key(attempt.organisation_id)) \
+                if payment_id else None
         except (govuk_pay.GovukPayError, PaymentsUnavailable) as exc:
             log.warning("Could not get GOV.UK Pay payment %s: %s", payment_id, exc)
             raise PaymentsUnavailable("We could not check your payment with GOV.UK Pay just now. If you paid, your "
@@ -885,6 +919,6 @@ def parse_event(payload: bytes) -> dict:
 __all__ = [
     "CheckoutResult", "CheckoutStart", "DemoCheckoutView", "DemoPayResult", "WebhookOutcome", "amount_due_now",
     "check_card_fields", "checkout_result", "complete_checkout", "demo_checkout", "demo_pay", "handle_stripe_event",
-    "organisation_demo", "provider_for",
+    "organisation_demo", "provider_for", "moto_available", "start_moto_payment",
     "start_checkout",
 ]

@@ -1,7 +1,8 @@
 """The GOV.UK Pay connection: its public API over HTTPS (there is no maintained Python client; ``httpx`` is enough).
 
-* ``GOVUK_PAY_API_KEY``: the account's API key (sent as a bearer token); an organisation whose ``card_provider`` is
-  ``govuk_pay`` takes card payments through it. ``GOVUK_PAY_API_BASE`` points at another address (a local
+* The API key (sent as a bearer token) is the organisation's own (services/payments/govuk_pay_accounts.py), else
+  the deployment's ``GOVUK_PAY_API_KEY``; an organisation whose ``card_provider`` is ``govuk_pay`` takes card
+  payments through it. ``GOVUK_PAY_API_BASE`` points at another address (a local
   stand-in in tests); ``GOVUK_PAY_WEBHOOK_SECRET`` is the webhook's signing secret; ``GOVUK_PAY_LEDGER_CODE`` goes
   in every payment's metadata for the council's income management system.
 * The calls: create a payment (``POST /v1/payments``), get it (``GET /v1/payments/{id}``, strongly consistent: the
@@ -54,11 +55,12 @@ def configured() -> bool:
 
 
 def _request(method: str, path: str, body: dict[str, Any] | None = None,
-             idempotency_key: str | None = None) -> dict[str, Any]:
+             idempotency_key: str | None = None, api_key: str | None = None) -> dict[str, Any]:
     settings = get_settings()
-    if not settings.govuk_pay_api_key:
+    key = api_key or settings.govuk_pay_api_key
+    if not key:
         raise PaymentsUnavailable("GOV.UK Pay is not configured (GOVUK_PAY_API_KEY).")
-    headers = {"Authorization": f"Bearer {settings.govuk_pay_api_key}", "Accept": "application/json"}
+    headers = {"Authorization": f"Bearer {key}", "Accept": "application/json"}
     if idempotency_key:
         headers["Idempotency-Key"] = idempotency_key
     try:
@@ -80,7 +82,7 @@ def _request(method: str, path: str, body: dict[str, Any] | None = None,
 
 def create_payment(*, amount_pence: int, reference: str, description: str, return_url: str, language: str = "en",
                    email: str = "", metadata: dict[str, Any] | None = None, moto: bool = False,
-                   idempotency_key: str | None = None) -> dict[str, Any]:
+                   idempotency_key: str | None = None, api_key: str | None = None) -> dict[str, Any]:
     """Create a payment; the answer holds ``payment_id``, ``state`` and ``_links.next_url.href`` (send the user
     there). ``language`` is ``cy`` for a client who chose Welsh, else ``en``."""
     if not 1 <= int(amount_pence) <= MAX_AMOUNT:
@@ -95,18 +97,20 @@ def create_payment(*, amount_pence: int, reference: str, description: str, retur
                             for k, v in list(metadata.items())[:10]}
     if moto:
         body["moto"] = True
-    return _request("POST", "/v1/payments", body, idempotency_key)
+    return _request("POST", "/v1/payments", body, idempotency_key, api_key)
 
 
-def get_payment(payment_id: str) -> dict[str, Any]:
-    return _request("GET", f"/v1/payments/{payment_id}")
+def get_payment(payment_id: str, api_key: str | None = None) -> dict[str, Any]:
+    return _request("GET", f"/v1/payments/{payment_id}", api_key=api_key)
 
 
-def refund(payment_id: str, amount_pence: int, refund_amount_available: int) -> RefundAnswer:
+def refund(payment_id: str, amount_pence: int, refund_amount_available: int,
+           api_key: str | None = None) -> RefundAnswer:
     """Refund part or all of a payment. ``refund_amount_available``: what GOV.UK Pay should think is still
     refundable (it refuses, P0604, when that is not so, so a refund is never made twice from a stale view)."""
     data = _request("POST", f"/v1/payments/{payment_id}/refunds",
-                    {"amount": int(amount_pence), "refund_amount_available": int(refund_amount_available)})
+                    {"amount": int(amount_pence), "refund_amount_available": int(refund_amount_available)},
+                    api_key=api_key)
     raw = str(data.get("status", ""))
     status = {"success": "succeeded", "submitted": "pending", "error": "failed"}.get(raw, "pending")
     return RefundAnswer(str(data.get("refund_id", "")), status, raw)

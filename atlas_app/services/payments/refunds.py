@@ -153,13 +153,18 @@ def send_card_refund(pending: ReservedRefund, actor: Actor | None, attention: st
 def _govuk_refund(pending: ReservedRefund):
     """Ask GOV.UK Pay for the refund. What it should think is still refundable is the payment less the refunds
     made before this one (this one is reserved already), so a repeat of a refund it made is refused (P0604)."""
-    from atlas_app.services.payments import govuk_pay
+    from atlas_app.services.payments import govuk_pay, govuk_pay_accounts
 
     with read_session() as s:
         payment = s.get(Payment, s.get(Refund, pending.row.id).payment_id)
         available = payment.amount_pence - payment.refunded_pence + pending.row.amount_pence
+        org_id = payment.organisation_id
+    account = govuk_pay_accounts.account_for(org_id)
+    if account is None:
+        return None, "GOV.UK Pay is not configured for this organisation."
     try:
-        return govuk_pay.refund(pending.payment_intent, pending.row.amount_pence, available), ""
+        return govuk_pay.refund(pending.payment_intent, pending.row.amount_pence, available,
+                                api_key=account.api_key), ""
     except govuk_pay.GovukPayError as exc:
         return None, str(exc)
     except PaymentsUnavailable as exc:

@@ -18,14 +18,16 @@ from __future__ import annotations
 
 import smtplib
 import ssl
+import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage as MimeMessage
 from email.utils import make_msgid
 from urllib.parse import parse_qs, unquote, urlparse
 
-from sqlalchemy import func, insert
+from sqlalchemy import func, insert, update
 from sqlmodel import Session, select
 
 from atlas_app.db import read_session, utcnow, write_session
@@ -196,9 +198,26 @@ def message_row(*, to: str = "", subject: str = "", body: str, html: str | None 
 
 
 def queue_many(session: Session, rows: list[dict]) -> None:
-    """Insert many rows made by ``message_row`` in one statement (the reminder job queues thousands at once)."""
-    if rows:
-        session.connection().execute(insert(EmailMessage.__table__), rows)
+    """Insert many rows made by ``message_row`` at once, in the session's transaction (the reminder job queues
+    thousands at a time): on PostgreSQL by ``COPY ... FROM STDIN`` (one stream, no statement per row), elsewhere by
+    one multi-row INSERT."""
+    if not rows:
+        return
+    conn = session.connection()
+    if conn.dialect.name != "postgresql":
+        conn.execute(insert(EmailMessage.__table__), rows)
+        return
+    from psycopg.types.json import Json
+
+    columns = list(rows[0])
+    if not set(columns) <= set(EmailMessage.__table__.columns.keys()):
+        raise ValueError("not outbox columns")
+    json_columns = {"personalisation"}
+    sql = f"COPY email_message ({', '.join(columns)}) FROM STDIN"
+    with conn.connection.driver_connection.cursor() as cursor, cursor.copy(sql) as copy:
+        for row in rows:
+            copy.write_row(tuple(Json(row[c]) if c in json_columns and row[c] is not None else row[c]
+                                 for c in columns))
 
 
 def build_mime(message: EmailMessage, attachments: list[EmailAttachment], sender: str,
@@ -277,7 +296,7 @@ def _personalisation(msg: EmailMessage, body: str) -> dict[str, str]:
     return data
 
 
-CLAIM_BATCH = 50  # messages claimed (and their outcomes recorded) per transaction
+CLAIM_BATCH = 100  # messages claimed (and their outcomes recorded) per transaction
 
 
 @dataclass
@@ -351,10 +370,95 @@ def _send_notify(notify, job: _Job) -> str:
     return answer.notification_id
 
 
+class _SmtpSenders:
+    """Sends a batch of claimed emails over up to ``width`` SMTP connections at once, one per sending thread, each
+    opened on first use and kept for the whole delivery pass (no connection set up per email). A connection that
+    fails is dropped; its email is retried later like any failed send."""
+
+    def __init__(self, url: str, sender: str, width: int) -> None:
+        self.url, self.sender, self.width = url, sender, max(1, width)
+        self.local = threading.local()
+        self.clients: list[smtplib.SMTP] = []
+        self.lock = threading.Lock()
+        self.pool: ThreadPoolExecutor | None = None
+
+    def _client(self) -> smtplib.SMTP:
+        client = getattr(self.local, "client", None)
+        if client is None:
+            client = self.local.client = _smtp_connect(self.url)
+            with self.lock:
+                self.clients.append(client)
+        return client
+
+    def _send_one(self, job: _Job) -> None:
+        try:
+            self._client().send_message(build_mime(job.msg, job.attachments, self.sender, job.link))
+        except (OSError, smtplib.SMTPException) as exc:
+            job.error = f"{type(exc).__name__}: {exc}"[:1000]
+            if not isinstance(exc, (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused,
+                                    smtplib.SMTPDataError)):
+                self.local.client = None  # the connection is in doubt: the next email opens another
+
+    def send(self, jobs: list[_Job]) -> None:
+        if not jobs:
+            return
+        if self.width == 1 or len(jobs) == 1:
+            for job in jobs:
+                self._send_one(job)
+            return
+        if self.pool is None:
+            self.pool = ThreadPoolExecutor(max_workers=self.width, thread_name_prefix="atlas-smtp")
+        list(self.pool.map(self._send_one, jobs))
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True)
+        for client in self.clients:
+            try:
+                client.quit()
+            except (OSError, smtplib.SMTPException):
+                pass
+
+
+def _record_outcomes(jobs: list[_Job]) -> tuple[int, int, int]:
+    """Record a batch's outcomes in one transaction: the emails sent by SMTP in one UPDATE, the rest row by row."""
+    sent = failed = retrying = 0
+    now = utcnow()
+    table = EmailMessage.__table__
+    with write_session() as s:
+        by_route: dict[str, list[int]] = {}
+        for job in jobs:
+            if not job.error and not job.provider_id:
+                by_route.setdefault(job.route, []).append(job.msg.id)
+        for route, ids in by_route.items():
+            s.connection().execute(update(table).where(table.c.id.in_(ids)).values(
+                status="sent", sent_at=now, last_error="", provider=route))
+        sent += sum(len(ids) for ids in by_route.values())
+        for job in jobs:
+            if not job.error and not job.provider_id:
+                continue
+            row = s.get(EmailMessage, job.msg.id)
+            if not job.error:
+                row.status, row.sent_at, row.last_error = "sent", now, ""
+                row.provider = job.route
+                row.provider_id, row.delivery_status = job.provider_id, row.delivery_status or "created"
+                sent += 1
+            elif job.permanent or row.attempts >= MAX_ATTEMPTS:
+                row.status, row.last_error = "failed", job.error
+                failed += 1
+            else:
+                row.status, row.last_error = "queued", job.error
+                row.next_attempt_at = now + RETRY_BASE * (2 ** (row.attempts - 1))
+                retrying += 1
+            s.add(row)
+    return sent, failed, retrying
+
+
 def deliver_due(limit: int = 100) -> DeliveryReport:
     """Send queued messages that are due, each by its channel's provider. Safe to run from several workers: each
     message is claimed (``_claim``) in a transaction before it is sent, so no message goes out twice; the outcomes
-    of a batch are recorded together."""
+    of a batch are recorded together. Emails go over ``SMTP_CONNECTIONS`` connections at once, each reused for the
+    whole pass."""
     settings = get_settings()
     channels = _available_channels()
     if not channels:
@@ -369,51 +473,28 @@ def deliver_due(limit: int = 100) -> DeliveryReport:
             .order_by(EmailMessage.id)
             .limit(limit)
         ).all())
-    client: smtplib.SMTP | None = None
+    smtp = _SmtpSenders(settings.smtp_url or "", settings.mail_from, settings.smtp_connections)
     notify = None
     try:
         for start in range(0, len(ids), CLAIM_BATCH):
             jobs = _claim(ids[start:start + CLAIM_BATCH])
+            smtp.send([job for job in jobs if job.route == "smtp"])
             for job in jobs:
+                if job.route == "smtp":
+                    continue
                 try:
-                    if job.route == "smtp":
-                        if client is None:
-                            client = _smtp_connect(settings.smtp_url)
-                        client.send_message(build_mime(job.msg, job.attachments, settings.mail_from, job.link))
-                    else:
-                        if notify is None:
-                            notify = notify_gateway.client()
-                        job.provider_id = _send_notify(notify, job)
+                    if notify is None:
+                        notify = notify_gateway.client()
+                    job.provider_id = _send_notify(notify, job)
                 except notify_gateway.NotifyRefused as exc:
                     job.error, job.permanent = str(exc)[:1000], exc.permanent
                 except (OSError, smtplib.SMTPException) as exc:
                     job.error = f"{type(exc).__name__}: {exc}"[:1000]
-                    client = None
-            if not jobs:
-                continue
-            with write_session() as s:
-                for job in jobs:
-                    row = s.get(EmailMessage, job.msg.id)
-                    if not job.error:
-                        row.status, row.sent_at, row.last_error = "sent", utcnow(), ""
-                        row.provider = job.route
-                        if job.provider_id:
-                            row.provider_id, row.delivery_status = job.provider_id, row.delivery_status or "created"
-                        sent += 1
-                    elif job.permanent or row.attempts >= MAX_ATTEMPTS:
-                        row.status, row.last_error = "failed", job.error
-                        failed += 1
-                    else:
-                        row.status, row.last_error = "queued", job.error
-                        row.next_attempt_at = utcnow() + RETRY_BASE * (2 ** (row.attempts - 1))
-                        retrying += 1
-                    s.add(row)
+            if jobs:
+                s_, f_, r_ = _record_outcomes(jobs)
+                sent, failed, retrying = sent + s_, failed + f_, retrying + r_
     finally:
-        if client is not None:
-            try:
-                client.quit()
-            except (OSError, smtplib.SMTPException):
-                pass
+        smtp.close()
     return DeliveryReport(sent, failed, retrying)
 
 

@@ -16,6 +16,7 @@ import reflex as rx
 from atlas_app.domain.money import pence_decimal
 from atlas_app.domain.statuses import BOOKING_LABELS
 from atlas_app.services import payments
+from atlas_app.services.payments import checkout
 from atlas_app.services.platform import bounds
 from atlas_app.services.platform.errors import AtlasError, PermissionDenied, ValidationFailed
 from atlas_app.services.platform.permissions import Perm
@@ -92,6 +93,8 @@ class BookingPaymentsState(rx.State):
     recon_totals: list[dict[str, str]] = []
     recon_demo: bool = False
     recon_ran: bool = False
+    moto_available: bool = False
+    moto_error: str = ""
     _reference: str = ""
 
     async def _actor(self, permission: str | None = None):
@@ -108,6 +111,9 @@ class BookingPaymentsState(rx.State):
         self.can_take = actor.can(Perm.PAYMENTS_TAKE)
         self.can_refund = actor.can(Perm.PAYMENTS_REFUND)
         self.can_report = actor.can(Perm.REPORTS_VIEW)
+        self.moto_available = bool(self.can_take and actor.organisation_id is not None and await asyncio.to_thread(
+            checkout.moto_available, actor.organisation_id))
+        self.moto_error = ""
         self.notice = self.find_error = self.take_error = self.refund_error = self.recon_error = ""
         self.refund_target = {}
         today = london_date(utcnow()).isoformat()
@@ -200,6 +206,22 @@ class BookingPaymentsState(rx.State):
         await self._show(actor, self._reference)
         await self._load_attention(actor)
         self.notice = f"{pounds(row.amount_pence)} recorded ({row.method_label.lower()}) for {self._reference}."
+
+    @rx.event
+    async def take_moto(self):
+        """Open GOV.UK Pay's card page for a telephone (MOTO) payment of what is owed on the booking shown; the
+        service refuses it unless the organisation's GOV.UK Pay account allows MOTO payments."""
+        actor = await self._actor(Perm.PAYMENTS_TAKE)
+        self.moto_error = self.notice = ""
+        if not self._reference:
+            self.moto_error = "Find the booking first."
+            return
+        try:
+            start = await asyncio.to_thread(checkout.start_moto_payment, actor, self._reference)
+        except AtlasError as exc:
+            self.moto_error = str(exc)
+            return
+        yield rx.redirect(start.url)
 
     @rx.event
     async def approve_plan(self, form: dict[str, Any]):
@@ -318,6 +340,24 @@ def _booking_panel() -> rx.Component:
             width="100%",
         ),
         width="100%",
+    )
+
+
+def _moto_form() -> rx.Component:
+    return rx.cond(
+        S.moto_available & (S.booking["outstanding"] != "£0.00"),
+        rx.card(
+            rx.vstack(
+                rx.heading("Card payment by telephone on GOV.UK Pay", size="4", as_="h2"),
+                rx.text("Opens GOV.UK Pay's card page for what is owed (", S.booking["outstanding"], "). Key in the "
+                        "card details the caller reads out. When it is done, GOV.UK Pay returns to Atlas's payment "
+                        "page, which confirms the payment and marks the booking paid.", size="2", color_scheme="gray"),
+                form_error(S.moto_error),
+                rx.button("Take the card payment on GOV.UK Pay", on_click=S.take_moto, id="pay-moto", size="3"),
+                spacing="3", width="100%", align_items="stretch",
+            ),
+            width="100%",
+        ),
     )
 
 
@@ -591,7 +631,7 @@ def bookings_payments_page() -> rx.Component:
         ),
         rx.cond(
             S.booking.length() > 0,
-            rx.vstack(_booking_panel(), _take_form(), _plan_form(), _payments_table(), spacing="4", width="100%"),
+            rx.vstack(_booking_panel(), _moto_form(), _take_form(), _plan_form(), _payments_table(), spacing="4", width="100%"),
         ),
         _refund_dialog(),
         _attention(),
