@@ -313,6 +313,7 @@ def _attachments() -> rx.Component:
         data_table(["File", "Type", "Size", "Added"], S.files,
                    lambda f: [rx.el.a(f["name"], href="/api/change-request-attachments/" + f["id"].to(str),
                                       download=f["name"].to(str), aria_label="Download " + f["name"].to(str),
+                                      custom_attrs={"reloadDocument": True},
                                       style={"color": "var(--accent-11)", "text-decoration": "underline"}),
                               f["kind"], f["size"], f["at"]],
                    caption="Attachments", row_id=lambda f: "attachment-" + f["id"].to(str),
