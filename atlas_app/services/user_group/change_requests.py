@@ -1,5 +1,5 @@
 """Change requests: a member organisation raises one (title, the problem in its own words, who it affects, how
-often, the area), every member organisation sees every request (its text and the raising organisation's name,
+often, the area, optional attachments checked by attachments.py), every member organisation sees every request (its text and the raising organisation's name,
 nothing of any organisation's data), comments on it and votes on it (one vote per organisation per request, kept by
 a unique constraint and written as one upsert, so a race of clicks leaves one row), and the service provider
 (platform administrator) moves it submitted -> under review -> planned (target release) -> in preview -> shipped, or
