@@ -1,7 +1,8 @@
 """The user group in the browser: Hartlepool raises a change request with an attachment, Essex downloads it and
 votes for it, the service provider ships it in a release and Essex sees it under What's new on its next sign-in;
-comments (a feature in preview) are refused to Essex, even as a raw websocket event, until its administrator switches them on; the platform
-administrator resets the demo organisation from the app and a demo user working in it is told."""
+comments (a feature in preview) are refused to Essex, even as a raw websocket event, until its administrator
+switches them on; the platform administrator resets the demo organisation from the app and a demo user working in
+it is told."""
 
 from __future__ import annotations
 

@@ -1,10 +1,10 @@
 """Change requests: a member organisation raises one (title, the problem in its own words, who it affects, how
-often, the area, optional attachments checked by attachments.py), every member organisation sees every request (its text and the raising organisation's name,
-nothing of any organisation's data), comments on it and votes on it (one vote per organisation per request, kept by
-a unique constraint and written as one upsert, so a race of clicks leaves one row), and the service provider
-(platform administrator) moves it submitted -> under review -> planned (target release) -> in preview -> shipped, or
-declines it with a reason. Followers (who raised, voted or commented, and whoever chose to follow) are emailed
-through the outbox at each change of status.
+often, the area, optional attachments checked by attachments.py), every member organisation sees every request
+(its text, its attachments and the raising organisation's name, nothing of any organisation's data), comments on it
+and votes on it (one vote per organisation per request, kept by a unique constraint and written as one upsert, so a
+race of clicks leaves one row), and the service provider (platform administrator) moves it submitted -> under
+review -> planned (target release) -> in preview -> shipped, or declines it with a reason. Followers (who raised,
+voted or commented, and whoever chose to follow) are emailed through the outbox at each change of status.
 
 The demo organisation is a sandbox anyone can reset: it is never a member, so it cannot raise, vote or comment.
 """
