@@ -22,6 +22,7 @@ from datetime import datetime
 
 from sqlmodel import Session, select
 
+from atlas_app.db import read_session
 from atlas_app.models.user_group import ChangeRequestAttachment
 from atlas_app.services.platform import images, storage
 from atlas_app.services.platform.errors import ValidationFailed
@@ -153,8 +154,6 @@ def unwrite(keys: list[str]) -> None:
     """Remove files a failed transaction wrote, unless a committed row uses the same bytes."""
     if not keys:
         return
-    from atlas_app.db import read_session
-
     with read_session() as s:
         used = set(s.exec(select(ChangeRequestAttachment.sha256)
                           .where(ChangeRequestAttachment.sha256.in_(keys))).all())
