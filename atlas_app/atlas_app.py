@@ -13,6 +13,7 @@ from atlas_app.api.app import build_api
 from atlas_app.services.booking import bookings as booking
 from atlas_app.services.booking import reminders, waiting_list
 from atlas_app.services.platform import outbox, retention
+from atlas_app.services.user_group import demo_org
 from atlas_app.services import payments
 from atlas_app.services.payments import stripe_gateway
 from atlas_app.services.platform.errors import AtlasError, NotAuthenticated
@@ -34,7 +35,8 @@ def handle_backend_exception(exception: Exception) -> EventSpec | None:
 
 
 # (job, seconds between runs). Each job is safe to run in several workers at once: rows are claimed or changed
-# by conditional updates, so nothing is done twice.
+# by conditional updates, so nothing is done twice; the nightly ones claim their London day in one row
+# (services/platform/nightly.py), so one worker only runs them.
 HOUSEKEEPING = [
     (auth.send_requested_links, 2),
     (outbox.deliver_due, 2),
@@ -43,6 +45,7 @@ HOUSEKEEPING = [
     (booking.expire_offers, 3600),
     (payments.process_overdue, 300),
     (retention.nightly_purge, 600),
+    (demo_org.nightly_reset, 300),
     (reminders.queue_due, 300),
 ]
 
@@ -51,7 +54,7 @@ HOUSEKEEPING = [
 async def housekeeping():
     """Background jobs: emailing requested password-reset and unlock links, email delivery, freeing seats whose hold ran out, expiring offers past their date,
     releasing or chasing unpaid bookings past their payment deadline, queueing the course reminders that are due,
-    and the nightly retention purge."""
+    the nightly retention purge and, when it is switched on, the nightly reset of the demo organisation."""
 
     async def every(job, seconds: int):
         while True:

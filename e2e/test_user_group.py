@@ -1,11 +1,13 @@
-"""The user group in the browser: Hartlepool raises a change request, Essex votes for it, the service provider ships
-it in a release and Essex sees it under What's new on its next sign-in; comments (a feature in preview) are
-refused to Essex, even as a raw websocket event, until its administrator switches them on; the platform
-administrator resets the demo organisation from the app and a demo user working in it is told."""
+"""The user group in the browser: Hartlepool raises a change request with an attachment, Essex downloads it and
+votes for it, the service provider ships it in a release and Essex sees it under What's new on its next sign-in;
+comments (a feature in preview) are refused to Essex, even as a raw websocket event, until its administrator
+switches them on; the platform administrator resets the demo organisation from the app and a demo user working in
+it is told."""
 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from playwright.sync_api import expect
 from support import (
@@ -20,6 +22,7 @@ from support import (
 
 REQUEST_STATE = f"{ROOT_STATE}.atlas_app___ui___staff___user_group___requests____change_request_state"
 RELEASE = "2026.12"  # atlas_app/releases/2026-12.md
+CSV = b"venue,calls about parking\nCivic Centre,14\n"
 
 
 def _page(new_context):
@@ -47,10 +50,14 @@ def test_raise_vote_ship_and_see_it_under_whats_new(new_context, atlas, db):
     hbc.fill("#cr-affects", "Contact-centre staff")
     hbc.select_option("#cr-frequency", "daily")
     hbc.select_option("#cr-area-new", "booking")
+    hbc.locator("#cr_files input[type=file]").set_input_files(
+        [{"name": "parking.csv", "mimeType": "text/csv", "buffer": CSV}])
+    expect(hbc.locator("#cr_files")).to_contain_text("parking.csv")
     hbc.click("#cr-raise")
     expect(hbc).to_have_url(re.compile(r"/user-group/requests/\d+/?$"))
     rid = int(re.search(r"/requests/(\d+)", hbc.url).group(1))
     expect(hbc.locator("#cr-heading")).to_contain_text(title)
+    expect(hbc.locator("#cr-attachments")).to_contain_text("parking.csv")
 
     # Essex has looked at What's new already, then votes for Hartlepool's request.
     ecc = _page(new_context)
@@ -62,6 +69,11 @@ def test_raise_vote_ship_and_see_it_under_whats_new(new_context, atlas, db):
     wait_hydrated(ecc)
     expect(ecc.locator("#cr-heading")).to_contain_text(title)
     expect(ecc.get_by_text("Raised by Hartlepool Borough Council", exact=False)).to_be_visible()
+    # Essex downloads Hartlepool's attachment (a download, never a page).
+    with ecc.expect_download() as download:
+        ecc.get_by_role("link", name="Download parking.csv").click()
+    assert download.value.suggested_filename == "parking.csv"
+    assert Path(download.value.path()).read_bytes() == CSV
     ecc.click("#vote-for")
     expect(ecc.get_by_role("status").filter(has_text="votes for")).to_be_visible()
     votes = db.all("SELECT organisation_id, value FROM change_request_vote WHERE change_request_id = :r", r=rid)

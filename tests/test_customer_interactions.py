@@ -14,20 +14,24 @@ from atlas_app.models.casework import Activity, Case, CaseLookup, CaseTeam, Dema
 from atlas_app.services.casework import people
 from atlas_app.services.insight import dashboards
 from atlas_app.services.modules import customer_interactions as ci
+from atlas_app.services.platform import previews
 from atlas_app.services.platform.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 from atlas_app.ui.staff.modules.customer_interactions import contact as page_module
 from atlas_app.ui.staff.modules.customer_interactions.contact import ContactState
 
 
 @pytest.fixture
-def worker(org, make_user):
+def worker(org, make_user, actor):
+    """A case worker of Hartlepool, whose administrator switched the screen (a feature in preview) on."""
     seed(org.id)
+    previews.set_enabled(actor, previews.CUSTOMER_INTERACTIONS.code, True)
     return actor_for(make_user("kate.morris", roles=("Case worker",)))
 
 
 @pytest.fixture
-def essex(other_org, make_user):
+def essex(other_org, make_user, other_actor):
     seed(other_org.id)
+    previews.set_enabled(other_actor, previews.CUSTOMER_INTERACTIONS.code, True)
     return actor_for(make_user("tom.reid", roles=("Case worker",), org_info=other_org))
 
 

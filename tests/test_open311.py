@@ -24,7 +24,7 @@ from atlas_app.models import AuditEntry
 from atlas_app.models.casework import Demand
 from atlas_app.models.environmental import Report, ReportFollower, ReportUpdate
 from atlas_app.services.modules.environmental_ticketing import reports
-from atlas_app.services.platform import api_tokens
+from atlas_app.services.platform import api_tokens, previews
 
 FORCE_ARRAY = {"service", "attribute", "value", "request", "error", "request_update", "group"}
 
@@ -119,7 +119,9 @@ def http():
 
 
 @pytest.fixture
-def env(org):
+def env(org, actor):
+    """Hartlepool's module, with the service request updates (a feature in preview) switched on."""
+    previews.set_enabled(actor, previews.OPEN311_UPDATES.code, True)
     return make_env(org.id)
 
 
@@ -276,6 +278,7 @@ def test_an_unknown_or_private_service_code_is_a_404(http, env, api_key):
 
 def test_another_organisations_token_reaches_nothing_here(http, org, env, api_key, other_org, other_actor):
     other_env = make_env(other_org.id, categories=("Potholes",), uprn_base=200090000000)
+    previews.set_enabled(other_actor, previews.OPEN311_UPDATES.code, True)
     essex_key = api_tokens.create(other_actor, "Essex FixMyStreet").token
     ref = FixMyStreetClient(http, "hartlepool", api_key).send_service_request(str(env.categories["Fly-tipping"]))
     # Essex's key naming Hartlepool's jurisdiction: refused.

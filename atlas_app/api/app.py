@@ -7,6 +7,7 @@ from starlette.middleware import Middleware
 
 from atlas_app.api import (
     auth_routes,
+    change_request_files,
     citizen_reports,
     exports,
     govuk_pay_webhook,
@@ -18,8 +19,8 @@ from atlas_app.api import (
 )
 from atlas_app.api.security_headers import SecurityHeadersMiddleware
 
-ROUTE_MODULES = [health, auth_routes, v1, open311, citizen_reports, stripe_webhook, govuk_pay_webhook, notify_callback,
-                 exports]
+ROUTE_MODULES = [health, auth_routes, v1, open311, citizen_reports, change_request_files, stripe_webhook,
+                 govuk_pay_webhook, notify_callback, exports]
 
 
 def build_api() -> Starlette:

@@ -94,3 +94,4 @@ from atlas_app.models import environmental  # noqa: E402,F401  (environmental se
 from atlas_app.models import user_group  # noqa: E402,F401  (previews, change requests, releases seen, meetings)
 from atlas_app.models import rent_arrears  # noqa: E402,F401  (rent arrears tables)
 from atlas_app.models import environmental_queue  # noqa: E402,F401  (the staff queue's indexes)
+from atlas_app.models import platform  # noqa: E402,F401  (platform settings, scheduled runs)

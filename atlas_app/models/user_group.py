@@ -1,5 +1,5 @@
 """The user group: feature previews switched on per organisation, member organisations, change requests with their
-votes, comments, followers and history, who has read which release notes, and the group's meetings."""
+votes, comments, attachments, followers and history, who has read which release notes, and the group's meetings."""
 
 from __future__ import annotations
 
@@ -124,6 +124,24 @@ class ChangeRequestEvent(SQLModel, table=True):
     note: str = Field(default="", sa_type=Text)
     user_id: int | None = Field(default=None, foreign_key="app_user.id", ondelete="SET NULL")
     at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class ChangeRequestAttachment(SQLModel, table=True):
+    """A file attached to a change request by its raising organisation: the bytes live in the platform's storage
+    (``sha256`` is their key), the type was read from the bytes, and it is served only to who may read the request."""
+
+    __tablename__ = "change_request_attachment"
+
+    id: int | None = Field(default=None, primary_key=True)
+    change_request_id: int = Field(sa_column=Column(Integer, ForeignKey("change_request.id", ondelete="CASCADE"),
+                                                    nullable=False, index=True))
+    organisation_id: int = Field(foreign_key="organisation.id", index=True)
+    uploaded_by_user_id: int | None = Field(default=None, foreign_key="app_user.id", ondelete="SET NULL")
+    file_name: str = Field(max_length=150)
+    content_type: str = Field(max_length=100)
+    size_bytes: int
+    sha256: str = Field(max_length=64, index=True)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
 class ReleaseSeen(SQLModel, table=True):

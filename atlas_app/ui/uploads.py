@@ -1,5 +1,6 @@
-"""Files a page receives (an import's CSV): written to ATLAS_DATA_DIR/uploads under a random name, a chunk at a
-time, and refused past a size limit with nothing left behind. The import service then reads the file."""
+"""Files a page receives: an import's CSV is written to ATLAS_DATA_DIR/uploads under a random name (``spool``), a
+small file (an attachment) is read into memory (``read``); both a chunk at a time, refused past a size limit with
+nothing left behind. The service then checks what the file is."""
 
 from __future__ import annotations
 
@@ -29,6 +30,17 @@ async def spool(upload: rx.UploadFile, kind: str, organisation_id: int | None, m
         path.unlink(missing_ok=True)
         return None
     return path
+
+
+async def read(upload: rx.UploadFile, max_bytes: int) -> bytes | None:
+    """The uploaded file's bytes, or None when it is larger than ``max_bytes`` (reading stops there)."""
+    parts, size = [], 0
+    while chunk := await upload.read(1 << 20):
+        size += len(chunk)
+        if size > max_bytes:
+            return None
+        parts.append(chunk)
+    return b"".join(parts)
 
 
 def file_name(upload: rx.UploadFile, default: str) -> str:

@@ -195,7 +195,7 @@ def record(
 
 def lock_chain(session: Session, organisation_id: int | None) -> None:
     """Take the organisation's chain head for this transaction: a writer that must not run twice at once for one
-    organisation (the nightly purge, run by every worker) waits here for the other to commit."""
+    organisation (a purge from the command line while the nightly one runs) waits here for the other to commit."""
     _locked_head(session, chain_of(organisation_id))
 
 

@@ -54,6 +54,14 @@ def declare(code: str, name: str, area: str, description: str = "") -> PreviewFe
 CHANGE_REQUEST_COMMENTS = declare(
     "change_request_comments", "Comments on change requests", "platform",
     "Staff of member organisations discuss a change request in comments under it.")
+CUSTOMER_INTERACTIONS = declare(
+    "customer_interactions_screen", "Customer Interactions contact screen", "casework",
+    "The front-desk and telephone screen that records a contact in one go (who, where, what, what matters, "
+    "resolved or handed on) and opens or adds to a case.")
+OPEN311_UPDATES = declare(
+    "open311_service_request_updates", "Open311 service request updates", "casework",
+    "FixMyStreet reads staff's public updates (GET servicerequestupdates) and posts residents' comments "
+    "(POST servicerequestupdates) for the Environmental Services Ticketing module.")
 
 
 class PreviewOff(PermissionDenied):
@@ -96,6 +104,13 @@ def enabled(actor: Actor, code: str, session: Session | None = None) -> bool:
         return is_on(session, actor.organisation_id, code)
     with read_session() as s:
         return is_on(s, actor.organisation_id, code)
+
+
+def require_for_organisation(session: Session, organisation_id: int, code: str) -> None:
+    """``require`` for a caller that is an organisation and no user (Open311's public feed, named by its
+    jurisdiction)."""
+    if not is_on(session, organisation_id, code):
+        raise PreviewOff(feature(code))
 
 
 def require(actor_or_session: Actor | Session, code: str, actor: Actor | None = None) -> None:

@@ -24,7 +24,7 @@ from __future__ import annotations
 import calendar
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, time
 from typing import Any
 
 from sqlalchemy import String, cast, delete, literal, update
@@ -47,11 +47,11 @@ from atlas_app.models.casework import (
     PersonReference,
     PersonRelationship,
 )
-from atlas_app.services.platform import audit, bounds
+from atlas_app.services.platform import audit, bounds, nightly
 from atlas_app.services.platform.actor import Actor, system_actor
 from atlas_app.services.platform.errors import NotFound, ValidationFailed
 from atlas_app.services.platform.permissions import Perm
-from atlas_app.timeutil import LONDON, london_date
+from atlas_app.timeutil import london_date
 
 
 @dataclass(frozen=True)
@@ -331,18 +331,14 @@ def purge(organisation_id: int, *, dry_run: bool = False, today: date | None = N
     return report
 
 
-NIGHTLY_HOUR = 2  # London time
-_last_nightly: list[date] = []
+NIGHTLY_AT = time(2, 0)  # London time
 
 
-def nightly_purge() -> None:
-    """The housekeeping job: once a day, at 02:00 London time, purge every organisation. Every worker runs it; the
-    chain lock in ``purge`` makes the later ones find nothing left to do."""
-    now = utcnow().astimezone(LONDON)
-    if now.hour != NIGHTLY_HOUR or now.date() in _last_nightly:
-        return
-    purge_all()
-    _last_nightly[:] = [now.date()]
+def nightly_purge() -> bool:
+    """The housekeeping job: once a day, from 02:00 London time, purge every organisation, in the one worker that
+    claims the day (services/platform/nightly.py). The chain lock in ``purge`` still serialises it with a purge
+    started from the command line."""
+    return nightly.run_daily("retention_purge", NIGHTLY_AT, lambda: f"{sum(r.total for r in purge_all()):,} records")
 
 
 def purge_all(dry_run: bool = False, today: date | None = None) -> list[PurgeReport]:

@@ -1,16 +1,17 @@
 """Change requests: a member organisation raises one (title, the problem in its own words, who it affects, how
-often, the area), every member organisation sees every request (its text and the raising organisation's name,
-nothing of any organisation's data), comments on it and votes on it (one vote per organisation per request, kept by
-a unique constraint and written as one upsert, so a race of clicks leaves one row), and the service provider
-(platform administrator) moves it submitted -> under review -> planned (target release) -> in preview -> shipped, or
-declines it with a reason. Followers (who raised, voted or commented, and whoever chose to follow) are emailed
-through the outbox at each change of status.
+often, the area, optional attachments checked by attachments.py), every member organisation sees every request
+(its text, its attachments and the raising organisation's name, nothing of any organisation's data), comments on it
+and votes on it (one vote per organisation per request, kept by a unique constraint and written as one upsert, so a
+race of clicks leaves one row), and the service provider (platform administrator) moves it submitted -> under
+review -> planned (target release) -> in preview -> shipped, or declines it with a reason. Followers (who raised,
+voted or commented, and whoever chose to follow) are emailed through the outbox at each change of status.
 
 The demo organisation is a sandbox anyone can reset: it is never a member, so it cannot raise, vote or comment.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -24,13 +25,14 @@ from atlas_app.domain.statuses import ChangeRequestStatus as St
 from atlas_app.models import Organisation, User
 from atlas_app.models.user_group import (
     ChangeRequest,
+    ChangeRequestAttachment,
     ChangeRequestComment,
     ChangeRequestEvent,
     ChangeRequestFollower,
     ChangeRequestVote,
     UserGroupMember,
 )
-from atlas_app.services.platform import audit, bounds, outbox, previews
+from atlas_app.services.platform import audit, bounds, outbox, previews, storage
 from atlas_app.services.platform.actor import Actor
 from atlas_app.services.platform.errors import (
     Conflict,
@@ -39,7 +41,7 @@ from atlas_app.services.platform.errors import (
     ValidationFailed,
 )
 from atlas_app.services.platform.permissions import Perm
-from atlas_app.services.user_group import AREAS
+from atlas_app.services.user_group import AREAS, attachments
 from atlas_app.settings import get_settings
 
 FREQUENCIES: dict[str, str] = {
@@ -152,8 +154,11 @@ def _follow(session: Session, request_id: int, actor: Actor) -> None:
         session.flush()
 
 
-def raise_request(actor: Actor, *, title: str, problem: str, affects: str, frequency: str, area: str) -> int:
-    """Raise a change request for the actor's organisation; the raiser follows it. Returns its id."""
+def raise_request(actor: Actor, *, title: str, problem: str, affects: str, frequency: str, area: str,
+                  files: Sequence[tuple[str, bytes]] = ()) -> int:
+    """Raise a change request for the actor's organisation, with optional attachments (``(name, bytes)`` pairs,
+    checked by services/user_group/attachments.py before anything is written); the raiser follows it. Returns its
+    id. A refused file refuses the request too, so nothing half-raised is left."""
     actor.require(Perm.CHANGE_REQUESTS)
     title = _text(title, "title", "The title", TITLE_MAX)
     problem = _text(problem, "problem", "The problem", TEXT_MAX)
@@ -162,6 +167,17 @@ def raise_request(actor: Actor, *, title: str, problem: str, affects: str, frequ
         raise ValidationFailed("Choose how often it happens.", {"frequency": "invalid"})
     if area not in AREAS:
         raise ValidationFailed("Choose the area of Atlas it is about.", {"area": "invalid"})
+    checked = attachments.check_all(files)
+    written: list[str] = []
+    try:
+        return _raise(actor, title, problem, affects, frequency, area, checked, written)
+    except BaseException:
+        attachments.unwrite(written)
+        raise
+
+
+def _raise(actor: Actor, title: str, problem: str, affects: str, frequency: str, area: str,
+           checked: list[attachments.CheckedFile], written: list[str]) -> int:
     with write_session() as s:
         org_id = _require_member(s, actor)
         now = utcnow()
@@ -171,8 +187,11 @@ def raise_request(actor: Actor, *, title: str, problem: str, affects: str, frequ
         s.add(row)
         s.flush()
         _follow(s, row.id, actor)
+        attachments.store(s, row.id, org_id, actor.user_id, checked, written)
         audit.record(s, actor, "change_request", row.id, "raised",
-                     after={"title": title, "area": area, "frequency": frequency}, organisation_id=org_id)
+                     after={"title": title, "area": area, "frequency": frequency,
+                            "attachments": [{"name": f.name, "type": f.content_type, "size": len(f.data)}
+                                            for f in checked]}, organisation_id=org_id)
         return row.id
 
 
@@ -286,6 +305,7 @@ class RequestDetail:
     decline_reason: str
     comments: list[CommentRow]
     events: list[EventRow]
+    attachments: list[attachments.AttachmentRow]
     following: bool
     comments_on: bool  # the comments preview is on for the actor's organisation
     next_statuses: list[str]  # where the platform administrator may move it (empty for everyone else)
@@ -317,9 +337,30 @@ def get_request(actor: Actor, request_id: object) -> RequestDetail:
             ChangeRequestFollower.change_request_id == cr.id,
             ChangeRequestFollower.user_id == actor.user_id)).first() is not None
         comments_on = previews.is_on(s, actor.organisation_id, previews.CHANGE_REQUEST_COMMENTS.code)
+        files = attachments.rows_for(s, cr.id)
     return RequestDetail(row, cr.problem, cr.affects, FREQUENCIES.get(cr.frequency, cr.frequency), cr.decline_reason,
-                         comments, events, following, comments_on,
+                         comments, events, files, following, comments_on,
                          [str(x) for x in MOVES[St(cr.status)]] if actor.is_platform_admin else [])
+
+
+@dataclass(frozen=True)
+class AttachmentFile:
+    file_name: str
+    content_type: str
+    data: bytes
+
+
+def attachment(actor: Actor, attachment_id: object) -> AttachmentFile:
+    """An attachment's bytes for whoever may read change requests (a member organisation's staff, the service
+    provider); NotFound for an attachment that does not exist, PermissionDenied for anyone else."""
+    aid = bounds.id_or_none(attachment_id)
+    with read_session() as s:
+        _require_reader(s, actor)
+        row = s.exec(select(ChangeRequestAttachment).where(ChangeRequestAttachment.id == aid)).first() \
+            if aid is not None else None
+        if row is None:
+            raise NotFound("No such attachment.")
+    return AttachmentFile(row.file_name, row.content_type, storage.open(row.sha256))
 
 
 # --- taking part ---------------------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """The demo organisation, Demo Borough Council (slug ``demo``): a tenant full of generated data that anyone may sign
 in to with the demo logins, and that the platform administrator resets (in the app, or ``python -m atlas_app
-reset-demo``).
+reset-demo``), and optionally every night (a platform setting, off by default: ``set_nightly``).
 
 A reset deletes every row of the demo organisation and regenerates them, in one transaction per step, and touches
 no other organisation: the rows deleted are found from the schema itself, as those whose ``organisation_id`` is the
@@ -16,6 +16,7 @@ import hashlib
 import time
 from dataclasses import dataclass
 from datetime import datetime
+from datetime import time as time_of_day
 
 from sqlalchemy import Table, delete
 from sqlalchemy import select as sa_select
@@ -24,9 +25,9 @@ from sqlmodel import SQLModel, select
 from atlas_app.db import read_session, write_session
 from atlas_app.models import AuditChainHead, AuditEntry, AuthSession, Organisation, User
 from atlas_app.services import demo
-from atlas_app.services.platform import audit, previews
+from atlas_app.services.platform import audit, nightly, platform_settings, previews
 from atlas_app.services.platform.actor import Actor, system_actor
-from atlas_app.services.platform.errors import NotFound, PermissionDenied
+from atlas_app.services.platform.errors import NotFound, PermissionDenied, ValidationFailed
 
 SLUG = previews.DEMO_ORG_SLUG
 NAME = previews.DEMO_ORG_NAME
@@ -173,3 +174,64 @@ def reset(actor: Actor) -> ResetReport:
         audit.record(s, system_actor(org.id, "reset-demo"), "organisation", org.id, RESET_ACTION,
                      after={**details, "by": actor.username, "signed_out": signed_out}, organisation_id=org.id)
     return ResetReport(deleted, users, seconds)
+
+
+# --- the nightly reset -------------------------------------------------------------------------------------------
+
+NIGHTLY_KEY, AT_KEY = "demo_reset_nightly", "demo_reset_at"
+JOB = "demo_reset"
+
+
+@dataclass(frozen=True)
+class NightlyReset:
+    on: bool
+    at: time_of_day
+
+    @property
+    def at_text(self) -> str:
+        return self.at.strftime("%H:%M")
+
+
+def _parse_at(value: object) -> time_of_day:
+    text = str(value or "").strip()
+    try:
+        hours, minutes = text.split(":")
+        if len(minutes) != 2 or not hours.isdigit() or not minutes.isdigit():
+            raise ValueError
+        return time_of_day(int(hours), int(minutes))
+    except ValueError:
+        raise ValidationFailed("Give the time as hours and minutes, for example 03:00.", {"at": "invalid"}) from None
+
+
+def nightly_setting() -> NightlyReset:
+    """Whether the demo organisation is reset every night, and at what London time."""
+    values = platform_settings.get_many(NIGHTLY_KEY, AT_KEY)
+    try:
+        at = _parse_at(values[AT_KEY])
+    except ValidationFailed:
+        at = _parse_at(platform_settings.DEFAULTS[AT_KEY])
+    return NightlyReset(values[NIGHTLY_KEY] == "on", at)
+
+
+def set_nightly(actor: Actor, on: bool, at: object) -> NightlyReset:
+    """Switch the nightly reset on or off and set its London time (platform administrator; audited)."""
+    if not actor.is_platform_admin:
+        raise PermissionDenied("Only the platform administrator can schedule the demo organisation's reset.")
+    when = _parse_at(at)
+    platform_settings.put_many(actor, {NIGHTLY_KEY: "on" if on else "off", AT_KEY: when.strftime("%H:%M")})
+    return NightlyReset(bool(on), when)
+
+
+def nightly_reset(now: datetime | None = None) -> bool:
+    """The housekeeping job: when the nightly reset is on, reset the demo organisation once a night at its time,
+    in the one worker that claims the night (services/platform/nightly.py, as the retention purge). True when it
+    ran here."""
+    setting = nightly_setting()
+    if not setting.on:
+        return False
+
+    def work() -> str:
+        report = reset(system_actor(None, "nightly:reset-demo"))
+        return f"{report.deleted:,} rows deleted and made afresh in {report.seconds:.1f} s"
+
+    return nightly.run_daily(JOB, setting.at, work, now=now)

@@ -6,6 +6,10 @@ unless the officer changes it), what matters to the person (their words), and th
 (the demand's need is met at once, one-stop) or handed to a team (an intention for the team) and, if chosen, to
 another module (a case opened there with the same person and place). It opens a case or adds to one the person
 already has open in the module. The demand is an ordinary casework demand, so the demand dashboards count it.
+
+The screen is a feature in preview (``previews.CUSTOMER_INTERACTIONS``): every function here refuses an
+organisation that has not switched it on, so the page, a hand-made websocket event and any other caller meet the
+same refusal.
 """
 
 from __future__ import annotations
@@ -35,7 +39,7 @@ from atlas_app.services.casework import people
 from atlas_app.services.casework.cases import case_ref, parse_case_ref
 from atlas_app.services.casework.config import active_lookup
 from atlas_app.services.casework.people import full_name, get_person_row, person_ref, place_by_uprn
-from atlas_app.services.platform import audit, bounds
+from atlas_app.services.platform import audit, bounds, previews
 from atlas_app.services.platform.actor import Actor
 from atlas_app.services.platform.errors import Conflict, ValidationFailed
 from atlas_app.services.platform.permissions import Perm
@@ -65,6 +69,7 @@ def options(actor: Actor) -> ScreenOptions:
     """The lists the contact screen offers (the Customer Interactions module's demand types, channels, teams, the
     other modules a contact can be handed to)."""
     actor.require(Perm.CASES_VIEW)
+    previews.require(actor, previews.CUSTOMER_INTERACTIONS.code)
     org_id = actor.require_org()
     with read_session() as s:
         module = modules.require_module(s, org_id, CODE)
@@ -111,6 +116,7 @@ def record_contact(actor: Actor, data: dict[str, Any]) -> ContactResult:
     ``demand_class`` (blank: the type's), ``channel_id``, ``what_matters``, ``outcome`` (``resolved`` or
     ``handed_on``), ``team_id`` and ``handoff_module_id`` when handed on, ``case_id`` to add to a given case."""
     actor.require(Perm.CASES_MANAGE)
+    previews.require(actor, previews.CUSTOMER_INTERACTIONS.code)
     org_id = actor.require_org()
     what = " ".join(str(data.get("what_matters") or "").split())[:2000]
     if not what:
@@ -228,6 +234,7 @@ def record_contact(actor: Actor, data: dict[str, Any]) -> ContactResult:
 
 def find_people(actor: Actor, name: str) -> list[Option]:
     """People matching a name (for the screen's "who")."""
+    previews.require(actor, previews.CUSTOMER_INTERACTIONS.code)
     if len(" ".join(str(name or "").split())) < 2:
         return []
     return [Option(str(p.id), f"{p.name} ({p.ref})" + (f", {p.address}" if p.address else ""))
@@ -237,6 +244,7 @@ def find_people(actor: Actor, name: str) -> list[Option]:
 def find_places(actor: Actor, text: str) -> list[Option]:
     from atlas_app.services.casework import places
 
+    previews.require(actor, previews.CUSTOMER_INTERACTIONS.code)
     if len(str(text or "").strip()) < 2:
         return []
     return [Option(str(p.uprn), p.address) for p in places.search_places(actor, str(text)[:120])[:20]]

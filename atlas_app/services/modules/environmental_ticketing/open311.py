@@ -11,7 +11,8 @@ as plain dicts for the format layer (``api/open311.py``) to write as XML or JSON
   organisation's own gazetteer (the first match).
 * ``servicerequestupdates`` lists the public timeline entries staff made (status changes with their template
   response, public updates) in the window asked for; residents' own entries are not echoed back. A posted update
-  is a resident's comment on the case's public timeline.
+  is a resident's comment on the case's public timeline. Both are a feature in preview
+  (``previews.OPEN311_UPDATES``): refused (403) for an organisation that has not switched it on.
 * A ``token`` is the reference signed with the installation's secret, so ``tokens/{token}`` needs no table.
 """
 
@@ -31,7 +32,7 @@ from atlas_app.models import Organisation
 from atlas_app.models.casework import CaseLookup, CaseModule
 from atlas_app.models.environmental import Report, ReportCategory, ReportUpdate
 from atlas_app.services.modules.environmental_ticketing import MODULE_TYPE, reports
-from atlas_app.services.platform import api_tokens, audit
+from atlas_app.services.platform import api_tokens, audit, previews
 from atlas_app.services.platform.actor import Actor
 from atlas_app.services.platform.errors import (
     NotAuthenticated,
@@ -300,11 +301,18 @@ def _latest_public_notes(s, org_id: int, report_ids: list[int]) -> dict[int, str
 # --- service request updates ----------------------------------------------------------------------------------
 
 
+def _require_updates(organisation_id: int) -> None:
+    with read_session() as s:
+        previews.require_for_organisation(s, organisation_id, previews.OPEN311_UPDATES.code)
+
+
 def updates(api_key: str | None, jurisdiction_id: str | None, start: datetime | None,
             end: datetime | None) -> list[dict[str, Any]]:
-    """Staff's public timeline entries (status changes and public updates) made in [start, end], oldest first."""
+    """Staff's public timeline entries (status changes and public updates) made in [start, end], oldest first
+    (a feature in preview: refused unless the organisation switched it on)."""
     who = caller(api_key, jurisdiction_id)
     org_id = who.organisation_id
+    _require_updates(org_id)
     if start is None and end is None:
         start = utcnow() - timedelta(hours=2)
     cond = [ReportUpdate.organisation_id == org_id, ReportUpdate.is_public == True,
@@ -328,10 +336,11 @@ def updates(api_key: str | None, jurisdiction_id: str | None, start: datetime | 
 
 def post_update(api_key: str | None, jurisdiction_id: str | None, form) -> dict[str, Any]:
     """A resident's comment from the report-it site: a public timeline entry on the report (an internal note is
-    never made this way). Answers the new ``update_id``."""
+    never made this way). Answers the new ``update_id``. A feature in preview, as ``updates``."""
     who = caller(api_key, jurisdiction_id)
     assert who.actor is not None
     org_id = who.organisation_id
+    _require_updates(org_id)
     body = " ".join((form.description or "").split("\0"))[:reports.MAX_UPDATE].strip()
     if not body:
         raise ValidationFailed("description is required.", {"description": "required"})

@@ -1,5 +1,6 @@
 """/demo: the demo organisation's sign-in page, with a login for each role (they are public: the demo holds only
-generated data) and when it was last reset; /admin/demo: the platform administrator's reset button."""
+generated data) and when it was last reset; /admin/demo: the platform administrator's reset button and the nightly
+reset (off by default; on, at a London time)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import reflex as rx
 from atlas_app.services.platform.errors import AtlasError
 from atlas_app.services.user_group import demo_org
 from atlas_app.ui.components.forms import field, form_error, form_notice, native_form
+from atlas_app.ui.components.kit import checkbox_field, section, submit
 from atlas_app.ui.components.shell import public_shell, staff_page
 from atlas_app.ui.components.table import data_table
 from atlas_app.ui.format import london
@@ -72,13 +74,34 @@ class DemoResetState(rx.State):
     error: str = ""
     notice: str = ""
     running: bool = False
+    nightly_on: bool = False
+    nightly_at: str = "03:00"
+    nightly_error: str = ""
+    nightly_notice: str = ""
 
     @rx.event
     async def load(self):
         actor = await require(self)
         self.error = "" if actor.is_platform_admin else "Only the platform administrator can reset the demo."
+        self.nightly_error = self.nightly_notice = ""
         at = await asyncio.to_thread(demo_org.last_reset_at)
         self.last_reset = london(at) if at is not None else "never"
+        setting = await asyncio.to_thread(demo_org.nightly_setting)
+        self.nightly_on, self.nightly_at = setting.on, setting.at_text
+
+    @rx.event
+    async def save_nightly(self, form: dict):
+        actor = await require(self)
+        on = str(form.get("nightly", "")) in ("on", "true", "1")
+        try:
+            setting = await asyncio.to_thread(demo_org.set_nightly, actor, on, str(form.get("at", ""))[:10])
+        except AtlasError as exc:
+            self.nightly_error, self.nightly_notice = str(exc), ""
+            return
+        self.nightly_on, self.nightly_at = setting.on, setting.at_text
+        self.nightly_error = ""
+        self.nightly_notice = (f"{demo_org.NAME} will be reset every night at {setting.at_text} (London time)."
+                               if setting.on else "The nightly reset is off.")
 
     @rx.event
     async def reset_demo(self):
@@ -115,6 +138,28 @@ def demo_reset_page() -> rx.Component:
                       id="reset-demo"),
             rx.link("Its sign-in page", href="/demo"),
             spacing="4", align="center", wrap="wrap",
+        ),
+        section(
+            "Reset every night",
+            rx.text("Off unless you switch it on. Once a night, at the time given (London time), one worker resets "
+                    "the demo organisation as the button above does.", size="2"),
+            form_error(S.nightly_error),
+            form_notice(S.nightly_notice),
+            rx.form(
+                rx.vstack(
+                    checkbox_field("Reset the demo organisation every night", "nightly", input_id="nightly-on",
+                                   default_checked=S.nightly_on, value="on"),
+                    field("At (London time, HH:MM)", "at", type="time", input_id="nightly-at", required=True,
+                          default_value=S.nightly_at),
+                    submit("Save the nightly reset", "nightly-save"),
+                    spacing="3", align_items="start",
+                ),
+                on_submit=S.save_nightly,
+                reset_on_submit=False,
+                aria_label="The nightly reset",
+                key=S.nightly_at + rx.cond(S.nightly_on, "-on", "-off"),
+            ),
+            section_id="demo-nightly",
         ),
         spacing="4", width="100%",
     )

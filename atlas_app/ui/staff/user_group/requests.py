@@ -1,6 +1,8 @@
 """/user-group: every change request of the user group (sorted by votes, status or area; filtered by status and
-area) and the form to raise one; /user-group/requests/[id]: one request, its votes, history and comments, the vote
-buttons, following, comments (a feature in preview) and, for the service provider, the status moves. Every handler
+area) and the form to raise one, with optional attachments; /user-group/requests/[id]: one request, its
+attachments (downloaded through /api/change-request-attachments/<id>, which checks who asks), votes, history and
+comments, the vote buttons, following, comments (a feature in preview) and, for the service provider, the status
+moves. Every handler
 goes through the change-request service, which checks membership, permission and previews again."""
 
 from __future__ import annotations
@@ -11,11 +13,13 @@ import reflex as rx
 
 from atlas_app.domain.statuses import CHANGE_REQUEST_LABELS
 from atlas_app.services.platform.errors import AtlasError, NotFound
-from atlas_app.services.user_group import AREAS
+from atlas_app.services.user_group import AREAS, attachments
 from atlas_app.services.user_group import change_requests as service
+from atlas_app.ui import uploads
 from atlas_app.ui.components.forms import field, form_error, form_notice
 from atlas_app.ui.components.kit import (
     coded_badge,
+    file_drop,
     section,
     select_field,
     submit,
@@ -85,20 +89,35 @@ class ChangeRequestsState(rx.State):
             self.rows, self.error = [], str(exc)
 
     @rx.event
-    async def raise_request(self, form: dict):
+    async def raise_request(self, files: list[rx.UploadFile], form: dict):
+        """The raise form's submit: its fields and the files chosen in its upload zone, sent together."""
         actor = await require(self)
+        form = form if isinstance(form, dict) else {}
+        files = list(files or [])
+        if len(files) > attachments.MAX_FILES:
+            self.form_error, self.notice = f"Attach at most {attachments.MAX_FILES} files.", ""
+            return
+        pairs = []
+        for upload in files:
+            name = uploads.file_name(upload, "attachment")
+            data = await uploads.read(upload, attachments.MAX_BYTES)
+            if data is None:
+                self.form_error = f"{attachments.clean_name(name)} is larger than {attachments.MAX_BYTES >> 20} MB."
+                self.notice = ""
+                return
+            pairs.append((name, data))
         try:
             rid = await asyncio.to_thread(
                 service.raise_request, actor, title=str(form.get("title", ""))[:400],
                 problem=str(form.get("problem", ""))[:10000], affects=str(form.get("affects", ""))[:1000],
-                frequency=str(form.get("frequency", "")), area=str(form.get("area", "")))
+                frequency=str(form.get("frequency", "")), area=str(form.get("area", "")), files=pairs)
         except AtlasError as exc:
             self.form_error, self.notice = str(exc), ""
             return
         self.form_error = ""
         self.notice = f"Change request #{rid} raised. Every member organisation can now see and vote on it."
         await self._refresh(actor)
-        return rx.redirect(f"/user-group/requests/{rid}")
+        return [rx.clear_selected_files(ATTACH_UPLOAD_ID), rx.redirect(f"/user-group/requests/{rid}")]
 
 
 def _filters() -> rx.Component:
@@ -114,6 +133,30 @@ def _filters() -> rx.Component:
         ),
         on_submit=S.apply_filters,
         aria_label="Sort and filter change requests",
+    )
+
+
+ATTACH_UPLOAD_ID = "cr_files"
+
+
+def _attach_zone() -> rx.Component:
+    return rx.vstack(
+        rx.text("Attachments (optional)", weight="medium", as_="div"),
+        rx.text(f"Up to {attachments.MAX_FILES} files of at most {attachments.MAX_BYTES >> 20} MB each: "
+                f"{attachments.ACCEPTED}. Every member organisation can download them, so leave out anyone's "
+                "personal data.", size="2", color_scheme="gray", id="cr-files-hint"),
+        file_drop(
+            rx.vstack(
+                rx.icon("paperclip", size=24, aria_hidden="true"),
+                rx.text("Drop files here, or click to choose them"),
+                rx.foreach(rx.selected_files(ATTACH_UPLOAD_ID), lambda f: rx.text(f, size="2", weight="bold")),
+                align="center", spacing="2"),
+            id=ATTACH_UPLOAD_ID, label="Attachments for the change request", multiple=True,
+            max_files=attachments.MAX_FILES, max_size=attachments.MAX_BYTES,
+            accept={"application/pdf": [".pdf"], "image/png": [".png"], "image/jpeg": [".jpg", ".jpeg"],
+                    "image/webp": [".webp"], "text/plain": [".txt", ".log"], "text/csv": [".csv"]},
+            border="2px dashed var(--gray-7)", border_radius="var(--radius-3)", padding="1.25em", width="100%"),
+        spacing="2", width="100%", align_items="stretch",
     )
 
 
@@ -134,10 +177,11 @@ def _raise_form() -> rx.Component:
                              blank="Choose…", required=True),
                 select_field("Area of Atlas", "area", AREA_OPTIONS, input_id="cr-area-new", blank="Choose…",
                              required=True),
+                _attach_zone(),
                 submit("Raise change request", "cr-raise"),
                 spacing="3", width="100%", align_items="stretch",
             ),
-            on_submit=S.raise_request,
+            on_submit=lambda form: S.raise_request(rx.upload_files(upload_id=ATTACH_UPLOAD_ID), form),
             reset_on_submit=False,
             aria_label="Raise a change request",
         ),
@@ -185,6 +229,7 @@ class ChangeRequestState(rx.State):
     decline_reason: str = ""
     comments: list[dict[str, str]] = []
     events: list[dict[str, str]] = []
+    files: list[dict[str, str]] = []
     following: bool = False
     comments_on: bool = False
     can_vote: bool = False
@@ -202,6 +247,8 @@ class ChangeRequestState(rx.State):
                          for c in d.comments]
         self.events = [{"to": CHANGE_REQUEST_LABELS.get(e.to_status, e.to_status), "note": e.note or "—",
                         "at": london(e.at)} for e in d.events]
+        self.files = [{"id": str(a.id), "name": a.file_name, "size": _size(a.size_bytes),
+                       "kind": a.content_type.split(";")[0], "at": london(a.created_at)} for a in d.attachments]
         self.following, self.comments_on = d.following, d.comments_on
         self.can_vote = (actor.can(service.Perm.CHANGE_REQUESTS) and not actor.is_platform_admin
                          and d.row.status not in service.St.CLOSED)
@@ -253,6 +300,26 @@ class ChangeRequestState(rx.State):
         await self._act(service.move, str(form.get("status", "")), target_release=str(form.get("release", ""))[:80],
                         reason=str(form.get("reason", ""))[:10000], note=str(form.get("note", ""))[:10000],
                         notice="Status changed; followers are emailed.")
+
+
+def _size(n: int) -> str:
+    return f"{n / (1024 * 1024):.1f} MB" if n >= 1024 * 1024 else f"{max(1, round(n / 1024))} KB"
+
+
+def _attachments() -> rx.Component:
+    S = ChangeRequestState
+    return section(
+        "Attachments",
+        data_table(["File", "Type", "Size", "Added"], S.files,
+                   lambda f: [rx.el.a(f["name"], href="/api/change-request-attachments/" + f["id"].to(str),
+                                      download=f["name"].to(str), aria_label="Download " + f["name"].to(str),
+                                      custom_attrs={"reloadDocument": True},
+                                      style={"color": "var(--accent-11)", "text-decoration": "underline"}),
+                              f["kind"], f["size"], f["at"]],
+                   caption="Attachments", row_id=lambda f: "attachment-" + f["id"].to(str),
+                   empty="No attachments."),
+        section_id="cr-attachments",
+    )
 
 
 def _vote_buttons() -> rx.Component:
@@ -330,6 +397,7 @@ def change_request_page() -> rx.Component:
                            ("Votes", S.row["for"].to(str) + " for, " + S.row["against"].to(str) + " against"))],
             id="cr-details",
         ),
+        _attachments(),
         rx.cond(S.decline_reason != "", rx.callout("Declined: " + S.decline_reason, icon="info", role="status",
                                                    id="cr-declined")),
         rx.cond(S.can_vote, _vote_buttons()),

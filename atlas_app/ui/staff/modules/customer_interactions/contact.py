@@ -6,7 +6,9 @@ follows from it and can be changed), what matters to the person, and the outcome
 module). "Record contact" (or Enter in the last field's form) saves it and puts the focus back on "who" for the next.
 
 Threat model: the person and place chosen are ids the server offered; the service checks each id against the
-actor's organisation in SQL (person, UPRN, lookups, team, module) whatever the browser sends.
+actor's organisation in SQL (person, UPRN, lookups, team, module) whatever the browser sends. The screen is a
+feature in preview: the service refuses every call of an organisation that has not switched it on, and the page
+then says so instead of showing the form.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import reflex as rx
 from atlas_app.services.modules import customer_interactions as ci
 from atlas_app.services.casework.people import PossibleDuplicates
 from atlas_app.services.platform.errors import AtlasError
+from atlas_app.services.platform.previews import PreviewOff
 from atlas_app.services.platform.permissions import Perm
 from atlas_app.ui.components.forms import form_error, form_notice
 from atlas_app.ui.components.kit import checkbox_field, section, select_field, textarea_field
@@ -50,14 +53,18 @@ class ContactState(rx.State):
     error: str = ""
     notice: str = ""
     last_case_id: str = ""
+    preview_off: str = ""
     _classes: dict[str, str] = {}
 
     @rx.event
     async def load(self):
         actor = await require(self, Perm.CASES_MANAGE)
-        self.error = ""
+        self.error = self.preview_off = ""
         try:
             opts = await asyncio.to_thread(ci.options, actor)
+        except PreviewOff as exc:
+            self.preview_off = str(exc)
+            return
         except AtlasError as exc:
             self.error = str(exc)
             return
@@ -150,6 +157,12 @@ class ContactState(rx.State):
 
 @staff_page("/customer-interactions", "Record a contact", on_load=ContactState.load)
 def contact_page() -> rx.Component:
+    S = ContactState
+    return rx.cond(S.preview_off != "", rx.callout(S.preview_off, icon="info", role="status", id="ci-preview-off"),
+                   _screen())
+
+
+def _screen() -> rx.Component:
     S = ContactState
     return rx.vstack(
         form_error(S.error),
