@@ -74,10 +74,13 @@ def atlas():
         os.environ.pop("DATABASE_URL", None)
     server = e2e.atlas.__wrapped__()
     try:
-        yield next(server)
-    finally:
+        running = next(server)
+    finally:  # the unit tests' own fixtures read the setting again
         if saved is not None:
             os.environ["DATABASE_URL"] = saved
+    try:
+        yield running
+    finally:
         next(server, None)
 
 
