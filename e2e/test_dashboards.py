@@ -137,7 +137,7 @@ def test_the_charts_in_view_are_drawn_first_and_the_others_as_they_are_scrolled_
     assert points > 10
     expect(page.locator("#chart-capability .scatterlayer .trace").first.locator("path.point")).to_have_count(points)
     expect(page.locator("#chart-moving-range .barlayer .trace").first.locator("path")).to_have_count(points)
-    # The mean and the limits are drawn as stairs, not a value per point; no theme travels with a chart.
+    # The points, the special causes, the mean and the two limits: no trace more.
     expect(page.locator("#chart-capability .scatterlayer .trace")).to_have_count(5)
     # Far below the fold nothing is drawn yet, but the place is kept.
     income = page.locator("#chart-income")
@@ -151,6 +151,6 @@ def test_the_charts_in_view_are_drawn_first_and_the_others_as_they_are_scrolled_
     names = [t.strip() for t in page.locator("#conditions table tbody tr td:first-child").all_inner_texts()]
     assert len(names) >= 2
     expect(ticks).to_have_count(len(names))
-    assert [t.strip() for t in ticks.all_inner_texts()] == names
+    assert [t.strip() for t in ticks.all_text_contents()] == names
     income.scroll_into_view_if_needed()
     expect(income.locator(".barlayer .trace").first).to_be_attached()

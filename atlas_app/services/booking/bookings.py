@@ -770,9 +770,10 @@ def book(actor: Actor, offer_id: int, session_id: int, needs: dict[str, Any] | N
 
     Every way in (the staff screens, telephone bookings, the REST API) comes here. It is the busiest write in
     Atlas, so it reads and writes plain rows: one query for the offer (locked) with everything the booking, its
-    view and its email need, one for the session, then the guarded seat UPDATE, the INSERT of the booking, the
-    offer's status, the timeline, the email and the audit entry. ``session``: a write transaction the caller
-    already holds (the API checks its token in the same one); the caller commits it."""
+    view and its email need, one for the session, then the INSERT of the booking, the offer's status, the
+    timeline, the email, the guarded seat UPDATE (late, so the session's row is locked briefly; first when the
+    session looked full) and the audit entry. ``session``: a write transaction the caller already holds; the
+    caller commits it."""
     actor.require(Perm.BOOKINGS_MANAGE)
     org_id = actor.require_org()
     if channel not in ("telephone", "online", "api"):
@@ -798,7 +799,9 @@ def book(actor: Actor, offer_id: int, session_id: int, needs: dict[str, Any] | N
                 raise AlreadyBooked(f"This offer is already booked (booking {offer.active_reference}).")
             if conn.execute(_EXPIRE_HOLD, {"bid": offer.active_id, "now": now}).rowcount == 1:
                 let_go = offer.active_session_id
-        move_seat(s, org_id, course.id, let_go, looks_full=course.seats_taken >= course.capacity)
+        looks_full = course.seats_taken >= course.capacity
+        if looks_full:  # most likely "full": find out before writing anything
+            move_seat(s, org_id, course.id, let_go, looks_full=True)
         terms = _BOOKING_DEFAULT_TERMS if offer.hold_minutes is None else offer
         values = _booking_values(offer, course, status=BookingStatus.AWAITING_PAYMENT, channel=channel, actor=actor,
                                  needs=needs, now=now, hold_minutes=terms.hold_minutes,
@@ -819,6 +822,11 @@ def book(actor: Actor, offer_id: int, session_id: int, needs: dict[str, Any] | N
         # The organisation's confirmation template came with the offer row (one statement fewer on this path).
         template = None if offer.email_subject is None else (offer.email_subject, offer.email_body)
         _queue_confirmation(s, offer, view, client=client, template=template)
+        if not looks_full:
+            # The seat last, before the audit entry and the commit: the session's row is locked from its guarded
+            # UPDATE to the commit, so bookings racing for one session queue behind each other only that long. A
+            # refusal here rolls back everything above.
+            move_seat(s, org_id, course.id, let_go)
         audit.record(s, actor, "booking", new.reference, "booked", after=_snapshot(new, course.id),
                      subject=("client", offer.client_id))
     if session is None and let_go is not None and let_go != course.id:
