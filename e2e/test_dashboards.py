@@ -102,6 +102,7 @@ def test_dashboard_follows_changes_live_and_opens_the_case_behind_a_point(page: 
 def test_bar_click_lists_the_cases_behind_it_and_staff_without_the_permission_are_refused(page: Page, new_context):
     login(page, "hbc.manager", "manage123")
     goto(page, "/dashboards")
+    page.locator("#chart-value-failure").scroll_into_view_if_needed()  # drawn when scrolled to
     bar = page.locator("#chart-value-failure .barlayer .trace").nth(1).locator("path").last
     expect(bar).to_be_attached()
     bar.scroll_into_view_if_needed()
@@ -124,3 +125,32 @@ def test_bar_click_lists_the_cases_behind_it_and_staff_without_the_permission_ar
     expect(other.get_by_role("link", name="Strategic measures")).to_have_count(0)
     goto(other, "/dashboards")
     expect(other.locator("#kpi-demands")).to_have_count(0)
+
+
+def test_the_charts_in_view_are_drawn_first_and_the_others_as_they_are_scrolled_to(page: Page):
+    page.set_viewport_size({"width": 1280, "height": 800})
+    login(page, "hbc.manager", "manage123")
+    goto(page, "/dashboards")
+    # In view: the control chart, a marker for every demand on it, and its moving ranges, one bar each.
+    expect(page.locator("#chart-capability .scatterlayer .trace").first).to_be_attached()
+    points = number(kpi(page, "cap-points"))
+    assert points > 10
+    expect(page.locator("#chart-capability .scatterlayer .trace").first.locator("path.point")).to_have_count(points)
+    expect(page.locator("#chart-moving-range .barlayer .trace").first.locator("path")).to_have_count(points)
+    # The points, the special causes, the mean and the two limits: no trace more.
+    expect(page.locator("#chart-capability .scatterlayer .trace")).to_have_count(5)
+    # Far below the fold nothing is drawn yet, but the place is kept.
+    income = page.locator("#chart-income")
+    expect(income).to_be_attached()
+    expect(income.locator(".main-svg")).to_have_count(0)
+    assert income.bounding_box()["height"] >= 300
+    # Scrolled to, a chart is drawn with the right data: the Pareto's bars are the table's categories, in order.
+    page.locator("#chart-conditions-count").scroll_into_view_if_needed()
+    ticks = page.locator("#chart-conditions-count .xtick text")
+    expect(ticks.first).to_be_attached()
+    names = [t.strip() for t in page.locator("#conditions table tbody tr td:first-child").all_inner_texts()]
+    assert len(names) >= 2
+    expect(ticks).to_have_count(len(names))
+    assert [t.strip() for t in ticks.all_text_contents()] == names
+    income.scroll_into_view_if_needed()
+    expect(income.locator(".barlayer .trace").first).to_be_attached()

@@ -9,8 +9,11 @@ import pytest
 from starlette.testclient import TestClient
 
 from atlas_app.api.app import build_api
-from atlas_app.db import utcnow
-from atlas_app.models import AuditEntry, Booking, Offer
+from sqlalchemy import update
+
+from atlas_app.db import utcnow, write_session
+from atlas_app.models import AuditEntry, Booking, CourseSession, Offer
+from atlas_app.services.booking.bookings import hold_seat
 from atlas_app.services.platform import api_tokens
 from atlas_app.timeutil import london_date
 from booking_data import active_bookings, add_offers, add_session, make_catalogue, seats_taken
@@ -229,7 +232,7 @@ def test_booking_through_the_api(client, auth, cat):
 
 
 def test_an_api_booking_is_one_transaction_of_few_statements(client, auth, cat):
-    """Token check, offer lookup and booking share one transaction; the hot path stays lean."""
+    """A glance (token, offer and session, no write) and then one write transaction; the hot path stays lean."""
     from sqlalchemy import event
 
     from atlas_app.db import get_engine
@@ -243,7 +246,8 @@ def test_an_api_booking_is_one_transaction_of_few_statements(client, auth, cat):
     begins, statements = [], []
 
     def on_begin(conn):
-        begins.append(conn)
+        if conn.get_execution_options().get("atlas_write"):
+            begins.append(conn)
 
     def on_statement(conn, cursor, statement, params, context, executemany):
         if not statement.lstrip().upper().startswith("BEGIN"):
@@ -259,9 +263,90 @@ def test_an_api_booking_is_one_transaction_of_few_statements(client, auth, cat):
         event.remove(engine, "before_cursor_execute", on_statement)
     assert response.status_code == 201, response.text
     assert len(begins) == 1
-    # token, offer id, offer + its active booking (locked), session, seat, booking, offer status, timeline, email,
-    # and the audit entry (one statement on PostgreSQL; lock the chain's head, insert, move the head on SQLite).
+    # token, the glance at offer and session, offer + its active booking (locked), session, seat, booking, offer
+    # status, timeline, email, and the audit entry (one statement on PostgreSQL; lock the chain's head, insert, move
+    # the head on SQLite).
     assert len(statements) <= (10 if engine.dialect.name == "postgresql" else 12), statements
+
+
+def _count_work(engine):
+    """(write transactions begun, statements sent) while the block runs."""
+    from sqlalchemy import event
+
+    seen = {"writes": 0, "statements": []}
+
+    def on_begin(conn):
+        if conn.get_execution_options().get("atlas_write"):
+            seen["writes"] += 1
+
+    def on_statement(conn, cursor, statement, params, context, executemany):
+        if not statement.lstrip().upper().startswith("BEGIN"):
+            seen["statements"].append(statement)
+
+    event.listen(engine, "begin", on_begin)
+    event.listen(engine, "before_cursor_execute", on_statement)
+    return seen, lambda: (event.remove(engine, "begin", on_begin),
+                          event.remove(engine, "before_cursor_execute", on_statement))
+
+
+def test_a_refusal_of_a_full_session_takes_no_lock_and_two_reads(client, auth, cat):
+    from atlas_app.db import get_engine
+
+    session_id = add_session(cat, capacity=1)
+    add_offers(cat, 3)
+    assert client.post("/api/v1/bookings", json={"offer_reference": "CLE-T-00001", "session_id": session_id},
+                       headers=auth).status_code == 201
+    seen, stop = _count_work(get_engine())
+    try:
+        refused = client.post("/api/v1/bookings", json={"offer_reference": "CLE-T-00002", "session_id": session_id},
+                              headers=auth)
+    finally:
+        stop()
+    assert_error(refused, 409)
+    assert "full" in refused.json()["error"]
+    assert seen["writes"] == 0
+    assert len(seen["statements"]) == 2, seen["statements"]  # the token; the offer and the session
+    assert not any("FOR UPDATE" in st.upper() for st in seen["statements"])
+    # A reference in another spelling is found the usual way, and refused the same.
+    assert_error(client.post("/api/v1/bookings", json={"offer_reference": "cle-t-00003", "session_id": session_id},
+                             headers=auth), 409)
+    assert seats_taken(session_id) == 1 and active_bookings(session_id) == 1
+
+
+def test_a_full_session_still_answers_the_earlier_rules_first(client, auth, cat):
+    """The quick refusal never overtakes the answers ``book`` gives before "full": an offer already booked, an
+    offer whose critical date is before the session, a session for another course."""
+    full = add_session(cat, capacity=1)
+    late = add_session(cat, capacity=1, starts_in=timedelta(days=20))
+    other_course = add_session(cat, capacity=1, course_type_id=cat.other_course_type_id)
+    add_offers(cat, 3)
+    add_offers(cat, 2, prefix="CLE-S", days_left=10)
+    for sid, ref in ((full, "CLE-T-00001"), (late, "CLE-T-00002")):
+        assert client.post("/api/v1/bookings", json={"offer_reference": ref, "session_id": sid},
+                           headers=auth).status_code == 201
+    booked_twice = client.post("/api/v1/bookings", json={"offer_reference": "CLE-T-00001", "session_id": full},
+                               headers=auth)
+    assert_error(booked_twice, 409)
+    assert "already booked" in booked_twice.json()["error"]
+    assert_error(client.post("/api/v1/bookings", json={"offer_reference": "CLE-S-00001", "session_id": late},
+                             headers=auth), 422, "session")
+    with write_session() as s:
+        s.exec(update(CourseSession).where(CourseSession.id == other_course).values(seats_taken=1))
+    assert_error(client.post("/api/v1/bookings", json={"offer_reference": "CLE-T-00003", "session_id": other_course},
+                             headers=auth), 422, "session")
+
+
+def test_a_lapsed_hold_on_a_full_session_frees_its_seat_for_an_api_booking(client, auth, cat):
+    session_id = add_session(cat, capacity=1)
+    offers = add_offers(cat, 2)
+    hold_seat(cat.organisation_id, offers[0], session_id)
+    with write_session() as s:
+        s.exec(update(Booking).where(Booking.offer_id == offers[0])
+               .values(hold_expires_at=utcnow() - timedelta(minutes=1)))
+    response = client.post("/api/v1/bookings", json={"offer_reference": "CLE-T-00002", "session_id": session_id},
+                           headers=auth)
+    assert response.status_code == 201, response.text
+    assert seats_taken(session_id) == 1 and active_bookings(session_id) == 1
 
 
 def test_a_full_session_or_a_booked_offer_gets_409(client, auth, cat):
@@ -484,3 +569,14 @@ def test_an_unknown_or_empty_session_filter_is_refused_as_the_document_says(clie
     assert_error(client.get("/api/v1/sessions?date_form=2027-01-01", headers=auth), 422, "date_form")
     assert_error(client.get("/api/v1/sessions?date_to=", headers=auth), 422, "date_to")
     assert client.get("/api/v1/sessions?course_type=", headers=auth).status_code == 200
+
+
+def test_an_offer_holding_the_last_seat_books_it_through_the_api(client, auth, cat):
+    """The session is full with this offer's own hold: the hold becomes the booking, not a refusal."""
+    session_id = add_session(cat, capacity=1)
+    offers = add_offers(cat, 1)
+    hold_seat(cat.organisation_id, offers[0], session_id)
+    response = client.post("/api/v1/bookings", json={"offer_reference": "CLE-T-00001", "session_id": session_id},
+                           headers=auth)
+    assert response.status_code == 201, response.text
+    assert seats_taken(session_id) == 1 and active_bookings(session_id) == 1

@@ -20,6 +20,7 @@ def manager(org, make_user):
 
 @pytest.fixture
 def loaded(monkeypatch, org, manager):
+    page._shared.clear()  # results shared between viewers; ids start again in every test's database
     world = World(org.id)
     a = world.case("Repairs A")
     b = world.case("Repairs B")
@@ -127,3 +128,35 @@ def test_only_the_figures_whose_data_changed_are_rebuilt(loaded, manager):
     again = page.compute(manager, f, None, first["sigs"])
     assert set(again["figures"]) == {"capability", "mr", "volume", "value_failure", "one_stop"}
     assert again["kpis"]["cap_points"] == "4"
+
+
+def test_viewers_of_one_organisation_share_one_computation_per_change(loaded, manager, make_user, monkeypatch,
+                                                                     other_org):
+    state, world, (a, _b), _ = loaded
+    f = page.dashboards.parse_filters(state._filter_data())
+    second_viewer = actor_for(make_user("nia.hale", roles=("Manager",)))
+    calls = []
+    real = page.dashboards.capability
+    monkeypatch.setattr(page.dashboards, "capability", lambda *args, **kw: calls.append(args[0]) or real(*args, **kw))
+    page._shared.clear()
+    marker = page.dashboards.change_marker(manager)
+    one = page.compute(manager, f, None, None, marker)
+    two = page.compute(second_viewer, f, None, None, marker)
+    assert len(calls) == 1 and one["kpis"] == two["kpis"] and set(two["figures"]) == set(one["figures"])
+    # A viewer who has seen this result gets no figure again; another filter is computed on its own.
+    assert page.compute(second_viewer, f, None, one["sigs"], marker)["figures"] == {}
+    page.compute(manager, page.dashboards.parse_filters({**state._filter_data(), "grain": "day"}), None, None, marker)
+    assert len(calls) == 2
+    # A change moves the marker (the organisation's latest audit entry; this world writes rows directly, so a
+    # marker of a later entry stands for it): computed afresh, once.
+    world.demand(a, world.request, "value", at(3), at(9))
+    moved = marker + "+1"
+    again = page.compute(second_viewer, f, None, one["sigs"], moved)
+    assert len(calls) == 3 and again["kpis"]["cap_points"] == "4" and "capability" in again["figures"]
+    # Another organisation's manager never gets this organisation's figures, whatever the marker.
+    outsider = actor_for(make_user("ola.west", roles=("Manager",), org_info=other_org))
+    theirs = page.compute(outsider, f, None, None, moved)
+    assert len(calls) == 4 and theirs["kpis"]["cap_points"] == "0"
+    # Without the dashboard permission nothing is shared either.
+    with pytest.raises(PermissionDenied):
+        page.compute(actor_for(make_user("cal.worker", roles=("Case worker",))), f, None, None, moved)

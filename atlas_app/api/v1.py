@@ -23,7 +23,7 @@ from starlette.routing import Route
 
 from atlas_app.api import v1_models as models
 from atlas_app.api.web import read_body
-from atlas_app.db import utcnow, write_session
+from atlas_app.db import glance, utcnow, write_session
 from atlas_app.domain.statuses import SessionStatus
 from atlas_app.services.platform import api_tokens, bounds
 from atlas_app.services.booking import bookings as booking, catalogue, referrals, waiting_list
@@ -197,10 +197,17 @@ async def create_referral(request: Request, actor: Actor) -> Response:
 
 
 def _book(raw_token: str, offer_reference: str, session_id: int, channel: str, needs: dict | None):
-    # One transaction: the token check, the offer lookup and the booking (the same service as the staff screens).
+    # First a glance, with no transaction: the token, then the offer and whether the session is plainly full (in a
+    # rush for the last seats most attempts end there, with a 409, for two indexed reads). Otherwise one transaction
+    # books through the same service as the staff screens, which decides under its locks.
+    with glance() as conn:
+        actor = api_tokens.authenticate(raw_token, connection=conn)
+        if actor is None:
+            raise NotAuthenticated("The API token is not valid (unknown or revoked).")
+        offer_id = booking.plainly_full(actor, offer_reference, session_id, conn)
     with write_session() as s:
-        actor = _authenticated(raw_token, s)
-        offer_id = referrals.offer_id_for_reference(actor, offer_reference, session=s)
+        if offer_id is None:
+            offer_id = referrals.offer_id_for_reference(actor, offer_reference, session=s)
         return booking.book(actor, offer_id, session_id, needs=needs, channel=channel, session=s)
 
 

@@ -12,7 +12,8 @@ What it does
   4. Reports bookings/second, p50/p95/p99 latency, and the oversold count read from the database (must be 0), prints
      a table and writes ``tests/perf/results/booking_rush.json``.
   5. Measures, in one process with no HTTP server (``booking_cpu.py``), the CPU time and SQL statements per booking
-     on 160 more offers: the figures to compare between versions whatever the machine's load.
+     on 160 more offers, and per refusal on the rush's refused offers (the session is full): the figures to compare
+     between versions whatever the machine's load.
 
 Targets (2-core machine): >= 100 bookings/s and p95 < 250 ms in the steady run. They are reported, not asserted,
 unless ATLAS_BENCH_ENFORCE_TARGETS=1: the figures depend on what else the machine is doing, which the JSON records
@@ -54,6 +55,7 @@ sys.path.insert(0, str(HERE))
 import load  # noqa: E402
 
 RESULTS = HERE / "results" / "booking_rush.json"
+VENV_BIN = Path(sys.executable).parent  # the virtualenv running the benchmark holds reflex
 PG_URL = os.environ.get("ATLAS_BENCH_PG_URL") or "postgresql://postgres@127.0.0.1:5432/test"
 BENCH_DB = os.environ.get("ATLAS_BENCH_DB") or "atlas_bench"
 REDIS_URL = os.environ.get("ATLAS_BENCH_REDIS_URL") or "redis://127.0.0.1:6379/7"
@@ -120,7 +122,7 @@ def bench_env(tmp_path_factory):
         "ATLAS_DATA_DIR": str(data_dir),
         "SECRET_KEY": "atlas-benchmark-secret",
         "PYTHONPATH": str(ROOT),
-        "PATH": f"{ROOT / '.tools' / 'node_modules' / '.bin'}:{ROOT / '.venv' / 'bin'}:{env.get('PATH', '')}",
+        "PATH": f"{ROOT / '.tools' / 'node_modules' / '.bin'}:{VENV_BIN}:{env.get('PATH', '')}",
         "REFLEX_USE_SYSTEM_BUN": "1",
         "REFLEX_TELEMETRY_ENABLED": "false",
         "REFLEX_CHECK_LATEST_VERSION": "false",
@@ -150,7 +152,7 @@ def server(bench_env, tmp_path_factory):
     log_path = tmp_path_factory.mktemp("bench-log") / "server.log"
     log = open(log_path, "w")
     proc = subprocess.Popen(
-        [str(ROOT / ".venv" / "bin" / "reflex"), "run", "--env", "prod", "--backend-only",
+        [str(VENV_BIN / "reflex"), "run", "--env", "prod", "--backend-only",
          "--backend-port", str(port), "--backend-host", "127.0.0.1"],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
     )
@@ -232,12 +234,25 @@ def _table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def _cpu_per_booking(env: dict, token: str, bodies: list[dict]) -> dict:
-    """CPU time and SQL statements per booking in one process (booking_cpu.py): figures that hardly depend on the
-    machine's load, unlike the runs over HTTP."""
+def _refused_offers(env: dict, references: list[str]) -> list[str]:
+    """The rush's offers that got no booking (each was refused: the session was full)."""
+    engine = create_engine(_sa_url(env["DATABASE_URL"]), poolclass=NullPool)
+    try:
+        with engine.connect() as conn:
+            booked = set(conn.execute(text(
+                "SELECT o.offer_reference FROM offer o JOIN booking b ON b.offer_id = o.id "
+                "WHERE o.offer_reference = ANY(:refs)"), {"refs": references}).scalars())
+    finally:
+        engine.dispose()
+    return [r for r in references if r not in booked]
+
+
+def _cpu_per_booking(env: dict, token: str, bodies: list[dict], refusals: list[dict]) -> dict:
+    """CPU time and SQL statements per booking, and per refusal of a full session, in one process
+    (booking_cpu.py): figures that hardly depend on the machine's load, unlike the runs over HTTP."""
     done = subprocess.run([sys.executable, str(HERE / "booking_cpu.py")], cwd=ROOT, env=env, check=True,
-                          input=json.dumps({"token": token, "bookings": bodies}), capture_output=True, text=True,
-                          timeout=600)
+                          input=json.dumps({"token": token, "bookings": bodies, "refusals": refusals}),
+                          capture_output=True, text=True, timeout=600)
     return json.loads(done.stdout)
 
 
@@ -257,7 +272,9 @@ def test_booking_rush(bench_env, server):
     flow = load.run(base, token, flow_bodies[:FLOW_BOOKINGS], FLOW_CONCURRENCY, "steady")
     flow_summary = {**flow.summary(), "database": _database_check(env, flow_sessions)}
     load_after = _load_average()
-    in_process = _cpu_per_booking(env, token, flow_bodies[FLOW_BOOKINGS:])
+    refusals = [{"offer_reference": ref, "session_id": seed["rush_session"]}
+                for ref in _refused_offers(env, seed["rush_offers"])]
+    in_process = _cpu_per_booking(env, token, flow_bodies[FLOW_BOOKINGS:], refusals)
 
     report = {
         "when": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -283,7 +300,9 @@ def test_booking_rush(bench_env, server):
     print(f"load average before {load_before}, after {load_after}; server processes "
           f"{report['server']['processes']} (workers: {server['workers']}); results in {RESULTS}")
     print(f"in one process, one booking at a time: {in_process['cpu_ms_per_booking']} ms CPU and "
-          f"{in_process['statements_per_booking']} SQL statements per booking")
+          f"{in_process['statements_per_booking']} SQL statements per booking; "
+          f"{in_process['cpu_ms_per_refusal']} ms CPU ({in_process['refusal_cpu_ms_in_book']} ms in the booking's "
+          f"database work) and {in_process['statements_per_refusal']} SQL statements per refusal of a full session")
     for name, t in report["targets"].items():
         if "met" in t:
             print(f"target {name}: {t['measured']} vs {t['target']} -> {'met' if t['met'] else 'MISSED'}")
@@ -299,6 +318,7 @@ def test_booking_rush(bench_env, server):
     assert rush_summary["database"]["seats_taken"] == RUSH_SEATS
     assert flow_summary["booked"] == FLOW_BOOKINGS
     assert in_process["booked"] == in_process["bookings"]
+    assert in_process["refused"] == in_process["refusals"] > 0, in_process
     if os.environ.get("ATLAS_BENCH_ENFORCE_TARGETS") == "1":
         assert report["targets"]["bookings_per_second"]["met"], report["targets"]
         assert report["targets"]["p95_ms"]["met"], report["targets"]

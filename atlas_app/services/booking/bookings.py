@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, insert, update
+from sqlalchemy import Connection, and_, bindparam, insert, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
@@ -702,15 +702,78 @@ class _NewBooking:
     created_at: datetime
 
 
+# A glance at an offer (by its exact reference) and a session before anything is locked, for ``plainly_full``.
+_h = Booking.__table__.alias("lapsed_hold")
+_AT_A_GLANCE = (
+    select(_o.id, _o.organisation_id, _o.status, _o.critical_date, _o.course_type_id,
+           _s.organisation_id.label("session_organisation_id"), _s.course_type_id.label("session_course_type_id"),
+           _s.status.label("session_status"), _s.starts_at, _s.ends_at, _s.capacity, _s.seats_taken,
+           select(_b.id).where(_b.offer_id == _o.id, _b.status.in_(ACTIVE_BOOKING_STATUSES)).exists()
+           .label("has_active"),
+           select(_h.c.id).where(_h.c.session_id == _s.id, _h.c.status == BookingStatus.HELD,
+                                 _h.c.hold_expires_at <= bindparam("now")).exists().label("lapsed_holds"))
+    .select_from(Offer.__table__)
+    .join(CourseSession.__table__, and_(_s.id == bindparam("sid"), _s.organisation_id == bindparam("org")))
+    .where(_o.organisation_id == bindparam("org"), _o.offer_reference == bindparam("ref"))
+)
+
+
+@dataclass(frozen=True)
+class _Glimpse:
+    """The fields of an offer or a session that ``check_bookable`` reads."""
+
+    organisation_id: int
+    course_type_id: int
+    status: str
+    critical_date: date | None = None
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+
+
+def plainly_full(actor: Actor, offer_reference: str, session_id: Any, conn: Connection) -> int | None:
+    """Before a booking takes any lock: refuse at once (SessionFull) when the session is plainly full, else return
+    the offer's id (None when the exact reference finds none; the caller then looks it up the usual way).
+
+    One statement on a connection of the caller's (``db.glance``: no transaction), so in a rush for the last seats
+    each attempt that misses out costs one indexed read instead of a transaction that locks the offer. "Plainly"
+    means the refusal ``book`` would give anyway, for the same reason and in the same order: the offer has no
+    active booking (a hold to convert, or "already booked", is ``book``'s to answer), no hold on the session has
+    lapsed (releasing one frees a seat), every other rule of ``check_bookable`` is met (its refusals come first),
+    and every seat was taken when read. ``book`` already refuses on that unlocked read of the seats; a seat is only
+    ever taken by its guarded UPDATE, so nothing here can let a booking through: whenever this does not refuse,
+    ``book`` decides under its locks."""
+    actor.require(Perm.BOOKINGS_MANAGE)
+    org_id = actor.require_org()
+    sid = bounds.id_or_none(session_id)
+    ref = str(offer_reference or "").strip().upper()
+    if sid is None or not ref or len(ref) > 64:
+        return None
+    now = utcnow()
+    row = conn.execute(_AT_A_GLANCE, {"org": org_id, "sid": sid, "ref": ref, "now": now}).first()
+    if row is None:
+        return None
+    if row.has_active or row.lapsed_holds or row.seats_taken < row.capacity:
+        return row.id
+    offer = _Glimpse(row.organisation_id, row.course_type_id, row.status, critical_date=row.critical_date)
+    course = _Glimpse(row.session_organisation_id, row.session_course_type_id, row.session_status,
+                      starts_at=row.starts_at, ends_at=row.ends_at)
+    try:
+        check_bookable(None, offer, course, now)
+    except AtlasError:
+        return row.id
+    raise SessionFull()
+
+
 def book(actor: Actor, offer_id: int, session_id: int, needs: dict[str, Any] | None = None,
          channel: str = "telephone", *, session: Session | None = None) -> BookingView:
     """Staff (or an API client) book a seat outright for an offer; the booking then awaits payment.
 
     Every way in (the staff screens, telephone bookings, the REST API) comes here. It is the busiest write in
     Atlas, so it reads and writes plain rows: one query for the offer (locked) with everything the booking, its
-    view and its email need, one for the session, then the guarded seat UPDATE, the INSERT of the booking, the
-    offer's status, the timeline, the email and the audit entry. ``session``: a write transaction the caller
-    already holds (the API checks its token in the same one); the caller commits it."""
+    view and its email need, one for the session, then the INSERT of the booking, the offer's status, the
+    timeline, the email, the guarded seat UPDATE (late, so the session's row is locked briefly; first when the
+    session looked full) and the audit entry. ``session``: a write transaction the caller already holds; the
+    caller commits it."""
     actor.require(Perm.BOOKINGS_MANAGE)
     org_id = actor.require_org()
     if channel not in ("telephone", "online", "api"):
@@ -736,7 +799,9 @@ def book(actor: Actor, offer_id: int, session_id: int, needs: dict[str, Any] | N
                 raise AlreadyBooked(f"This offer is already booked (booking {offer.active_reference}).")
             if conn.execute(_EXPIRE_HOLD, {"bid": offer.active_id, "now": now}).rowcount == 1:
                 let_go = offer.active_session_id
-        move_seat(s, org_id, course.id, let_go, looks_full=course.seats_taken >= course.capacity)
+        looks_full = course.seats_taken >= course.capacity
+        if looks_full:  # most likely "full": find out before writing anything
+            move_seat(s, org_id, course.id, let_go, looks_full=True)
         terms = _BOOKING_DEFAULT_TERMS if offer.hold_minutes is None else offer
         values = _booking_values(offer, course, status=BookingStatus.AWAITING_PAYMENT, channel=channel, actor=actor,
                                  needs=needs, now=now, hold_minutes=terms.hold_minutes,
@@ -757,6 +822,11 @@ def book(actor: Actor, offer_id: int, session_id: int, needs: dict[str, Any] | N
         # The organisation's confirmation template came with the offer row (one statement fewer on this path).
         template = None if offer.email_subject is None else (offer.email_subject, offer.email_body)
         _queue_confirmation(s, offer, view, client=client, template=template)
+        if not looks_full:
+            # The seat last, before the audit entry and the commit: the session's row is locked from its guarded
+            # UPDATE to the commit, so bookings racing for one session queue behind each other only that long. A
+            # refusal here rolls back everything above.
+            move_seat(s, org_id, course.id, let_go)
         audit.record(s, actor, "booking", new.reference, "booked", after=_snapshot(new, course.id),
                      subject=("client", offer.client_id))
     if session is None and let_go is not None and let_go != course.id:

@@ -14,7 +14,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, or_, update
+from sqlalchemy import Connection, bindparam, or_, update
 from sqlmodel import Session, select
 
 from atlas_app.db import read_session, utcnow, write_session
@@ -144,11 +144,13 @@ _TOKEN_QUERY = (
 )
 
 
-def authenticate(raw: str | None, session: Session | None = None) -> Actor | None:
+def authenticate(raw: str | None, session: Session | None = None, connection: Connection | None = None
+                 ) -> Actor | None:
     """The API actor for a raw token, or None when the token is unknown, revoked, or its organisation is
     disabled. The token is found by its hash (an index lookup), never by comparing secrets. ``session``: a write
     transaction of the caller's, which the check (and the occasional last-used stamp) then shares, so the request's
-    own work needs no second transaction. Nothing is cached: a revoked token is refused on its next request."""
+    own work needs no second transaction; ``connection``: a connection of the caller's for reads (``db.glance``),
+    the stamp then has its own transaction. Nothing is cached: a revoked token is refused on its next request."""
     raw = (raw or "").strip()
     if not raw.startswith(TOKEN_PREFIX) or len(raw) > 200:
         return None
@@ -156,6 +158,8 @@ def authenticate(raw: str | None, session: Session | None = None) -> Actor | Non
     now = utcnow()
     if session is not None:
         row = session.connection().execute(_TOKEN_QUERY, {"digest": digest}).first()
+    elif connection is not None:
+        row = connection.execute(_TOKEN_QUERY, {"digest": digest}).first()
     else:
         with read_session() as s:
             row = s.connection().execute(_TOKEN_QUERY, {"digest": digest}).first()

@@ -3,6 +3,10 @@
 Each builder returns the figure and its click map: for each trace (Plotly's ``curveNumber``), the key behind each
 point (``pointIndex``), so a click can open the cases behind it. Colour is never the only carrier of meaning:
 special-cause points are drawn as a different marker shape and listed in a table with their rule in words.
+
+Every figure travels to the browser as JSON, so each carries only what it draws: no Plotly theme (``figure()``: the
+default theme alone is 6.5 KB a chart, the layout here sets every style the charts use) and limit lines as their
+steps (``steps``: a point where the limit changes and the last, drawn as a stair) instead of a value per point.
 """
 
 from __future__ import annotations
@@ -20,10 +24,23 @@ FAILURE = "#c2410c"
 SIGNAL = "#b45309"
 LINE = "#3949ab"
 LIMIT = "#64748b"
+HEIGHT, CAPABILITY_HEIGHT, RANGE_HEIGHT = 320, 360, 220  # px
 PALETTE = ["#3949ab", "#0f766e", "#a21caf", "#c2410c", "#2e7d32", "#0369a1", "#b45309", "#475569"]
 
 
-def _layout(fig: go.Figure, y_title: str, x_title: str = "", height: int = 320, y2: str = "") -> go.Figure:
+def figure() -> go.Figure:
+    """An empty figure without Plotly's default theme."""
+    return go.Figure(layout={"template": "none"})
+
+
+def steps(xs: list[Any], ys: list[Any]) -> tuple[list[Any], list[Any]]:
+    """The points of a stair line (``shape: hv``) that draw the same line as one point per x: the first, every
+    change, and the last."""
+    keep = [i for i in range(len(xs)) if i == 0 or i == len(xs) - 1 or ys[i] != ys[i - 1]]
+    return [xs[i] for i in keep], [ys[i] for i in keep]
+
+
+def _layout(fig: go.Figure, y_title: str, x_title: str = "", height: int = HEIGHT, y2: str = "") -> go.Figure:
     fig.update_layout(
         height=height, margin={"l": 56, "r": 56 if y2 else 16, "t": 16, "b": 48},
         legend={"orientation": "h", "y": -0.25}, hovermode="closest", clickmode="event",
@@ -46,7 +63,7 @@ def capability_charts(cap: Capability, target: float | None = None
     refs = [case_ref(p.case_id) for p in cap.points]
     met = [p.need_met_at.strftime("%d %b %Y") for p in cap.points]
     hover = [f"{refs[i]} · {cap.points[i].days:g} days · need met {met[i]}" for i in range(n)]
-    fig = go.Figure()
+    fig = figure()
     fig.add_trace(go.Scatter(x=xs, y=chart.values, mode="lines+markers", name="End-to-end days",
                              line={"color": LINE, "width": 1.5}, marker={"size": 7, "color": LINE},
                              hovertext=hover, hoverinfo="text"))
@@ -59,22 +76,24 @@ def capability_charts(cap: Capability, target: float | None = None
                    for i in special], hoverinfo="text"))
     for name, ys, dash in (("Mean", chart.mean, "solid"), ("Upper process limit", chart.upl, "dash"),
                            ("Lower process limit", chart.lpl, "dash")):
-        fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", name=name, line={"color": LIMIT, "dash": dash,
+        sx, sy = steps(xs, ys)
+        fig.add_trace(go.Scatter(x=sx, y=sy, mode="lines", name=name, line={"color": LIMIT, "dash": dash,
                                                                              "shape": "hv", "width": 1.2},
                                  hoverinfo="skip"))
     if target is not None and n:
         fig.add_trace(go.Scatter(x=[1, n], y=[target, target], mode="lines", name="Target",
                                  line={"color": VALUE, "dash": "dot", "width": 1.5}, hoverinfo="skip"))
-    _layout(fig, "Days, received to need met", "Demands in order of completion", height=360)
-    mr = go.Figure()
+    _layout(fig, "Days, received to need met", "Demands in order of completion", height=CAPABILITY_HEIGHT)
+    mr = figure()
     mr.add_trace(go.Bar(x=xs, y=[m if m is not None else 0 for m in chart.moving_ranges], name="Moving range",
                         marker={"color": ["#dc2626" if s else "#94a3b8" for s in chart.range_signals]},
                         hovertext=[f"{refs[i]} · moving range {chart.moving_ranges[i] or 0:.2f} days"
                                    + (" · above the upper range limit" if chart.range_signals[i] else "")
                                    for i in range(n)], hoverinfo="text"))
-    mr.add_trace(go.Scatter(x=xs, y=chart.url, mode="lines", name="Upper range limit",
+    ux, uy = steps(xs, chart.url)
+    mr.add_trace(go.Scatter(x=ux, y=uy, mode="lines", name="Upper range limit",
                             line={"color": LIMIT, "dash": "dash", "shape": "hv"}, hoverinfo="skip"))
-    _layout(mr, "Moving range (days)", "Demands in order of completion", height=220)
+    _layout(mr, "Moving range (days)", "Demands in order of completion", height=RANGE_HEIGHT)
     ids = [p.case_id for p in cap.points]
     click = [ids, [ids[i] for i in special], [], [], [], []]
     rows = [{"n": str(i + 1), "case_id": str(cap.points[i].case_id), "ref": refs[i],
@@ -85,7 +104,7 @@ def capability_charts(cap: Capability, target: float | None = None
 
 def demand_charts(m: DemandMeasures) -> tuple[go.Figure, go.Figure, go.Figure, dict[str, list[list[Any]]]]:
     """Volume by demand type, value against failure, and one-stop percentage, by period."""
-    vol = go.Figure()
+    vol = figure()
     vol_click = []
     for i, t in enumerate(m.by_type[:8]):
         label = f"{t['name']} ({t['class']})"
@@ -98,7 +117,7 @@ def demand_charts(m: DemandMeasures) -> tuple[go.Figure, go.Figure, go.Figure, d
         vol_click.append([None] * len(m.periods))
     vol.update_layout(barmode="stack")
     _layout(vol, "Demands received", "Period starting")
-    vf = go.Figure()
+    vf = figure()
     vf.add_trace(go.Bar(x=m.periods, y=m.value, name="Value demand", marker={"color": VALUE},
                         hovertemplate="Value demand<br>%{x}: %{y}<extra></extra>"))
     vf.add_trace(go.Bar(x=m.periods, y=m.failure, name="Failure demand",
@@ -109,7 +128,7 @@ def demand_charts(m: DemandMeasures) -> tuple[go.Figure, go.Figure, go.Figure, d
                             line={"color": "#111827", "dash": "dot"}, hovertemplate="%{y}% failure<extra></extra>"))
     vf.update_layout(barmode="stack")
     _layout(vf, "Demands received", "Period starting", y2="Failure %")
-    one = go.Figure()
+    one = figure()
     one_pct = [round(100 * o / t, 1) if t else None for o, t in zip(m.one_stop, m.total)]
     one.add_trace(go.Scatter(x=m.periods, y=one_pct, name="One-stop %", mode="lines+markers",
                              line={"color": LINE}, customdata=m.one_stop,
@@ -132,7 +151,7 @@ def condition_charts(rows: list[ConditionRow]) -> tuple[go.Figure, go.Figure, di
     for key, title, values in (("count", "Times recorded", [(r.name, r.count) for r in rows]),
                                ("minutes", "Minutes lost", [(r.name, r.minutes) for r in rows])):
         ordered = pareto(values)
-        fig = go.Figure()
+        fig = figure()
         fig.add_trace(go.Bar(x=[o[0] for o in ordered], y=[o[1] for o in ordered], name=title,
                              marker={"color": FAILURE}, hovertemplate="%{x}: %{y}<extra></extra>"))
         fig.add_trace(go.Scatter(x=[o[0] for o in ordered], y=[o[2] for o in ordered], name="Cumulative %",
@@ -146,7 +165,7 @@ def condition_charts(rows: list[ConditionRow]) -> tuple[go.Figure, go.Figure, di
 
 def booking_charts(b: BookingMeasures) -> tuple[go.Figure, go.Figure, go.Figure]:
     """Bookings by channel with the online share, fill rate by course and venue, and income."""
-    ch = go.Figure()
+    ch = figure()
     ch.add_trace(go.Bar(x=b.periods, y=b.online, name="Online", marker={"color": LINE}))
     ch.add_trace(go.Bar(x=b.periods, y=b.telephone, name="Telephone",
                         marker={"color": "#0f766e", "pattern": {"shape": "."}}))
@@ -156,7 +175,7 @@ def booking_charts(b: BookingMeasures) -> tuple[go.Figure, go.Figure, go.Figure]
                             mode="lines+markers", line={"color": "#111827", "dash": "dot"}))
     ch.update_layout(barmode="stack")
     _layout(ch, "Bookings made", "Period starting", y2="Online %")
-    fill = go.Figure()
+    fill = figure()
     labels = [f"{r['course']} · {r['venue']}" for r in b.fill]
     fill.add_trace(go.Bar(y=labels, x=[r["pct"] for r in b.fill], orientation="h", name="Fill rate %",
                           marker={"color": LINE}, text=[f"{r['pct']}%" for r in b.fill], textposition="auto",
@@ -164,7 +183,7 @@ def booking_charts(b: BookingMeasures) -> tuple[go.Figure, go.Figure, go.Figure]
                                      for i, r in enumerate(b.fill)], hoverinfo="text"))
     _layout(fill, "", height=max(200, 60 + 36 * len(b.fill)))
     fill.update_layout(xaxis={"title": {"text": "Seats taken (%)"}, "range": [0, 100]}, yaxis={"automargin": True})
-    income = go.Figure()
+    income = figure()
     income.add_trace(go.Bar(x=b.income_periods, y=[p / 100 for p in b.income_pence], name="Income £",
                             marker={"color": VALUE}, hovertemplate="%{x}: £%{y:,.2f}<extra></extra>"))
     _layout(income, "Income (£)", "Period starting")
@@ -177,7 +196,7 @@ def xmr_chart(chart: control_chart.XmR, hover: list[str], y_title: str, x_title:
     rows in words, for module screens (e.g. days from due date to certificate)."""
     n = len(chart.values)
     xs = list(range(1, n + 1))
-    fig = go.Figure()
+    fig = figure()
     fig.add_trace(go.Scatter(x=xs, y=chart.values, mode="lines+markers", name=name,
                              line={"color": LINE, "width": 1.5}, marker={"size": 7, "color": LINE},
                              hovertext=hover, hoverinfo="text"))
@@ -188,7 +207,8 @@ def xmr_chart(chart: control_chart.XmR, hover: list[str], y_title: str, x_title:
         hovertext=[hover[i] for i in special], hoverinfo="text"))
     for label, ys, dash in (("Mean", chart.mean, "solid"), ("Upper process limit", chart.upl, "dash"),
                             ("Lower process limit", chart.lpl, "dash")):
-        fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", name=label,
+        sx, sy = steps(xs, ys)
+        fig.add_trace(go.Scatter(x=sx, y=sy, mode="lines", name=label,
                                  line={"color": LIMIT, "dash": dash, "shape": "hv", "width": 1.2}, hoverinfo="skip"))
     _layout(fig, y_title, x_title, height=360)
     fig.update_layout(yaxis={"rangemode": "normal"})

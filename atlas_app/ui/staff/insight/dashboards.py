@@ -12,7 +12,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import threading
 import time
+from collections import OrderedDict
 from datetime import datetime
 from typing import Any
 
@@ -33,6 +35,7 @@ from atlas_app.ui.components.kit import section
 from atlas_app.ui.components.forms import form_error, form_notice
 from atlas_app.ui.components.shell import NavItem, register_nav, staff_page
 from atlas_app.ui.components.table import data_table
+from atlas_app.ui.components.when_visible import when_visible
 from atlas_app.ui import runtime
 from atlas_app.ui.session import private, request_token, require
 
@@ -69,10 +72,53 @@ def _sig(data: Any) -> str:
     return hashlib.sha256(repr(data).encode()).hexdigest()
 
 
+# The figures computed for a change marker, shared by every tab of this process showing the same organisation and
+# filters: when the marker moves, the first tab to notice computes and the others take its result.
+SHARED_RESULTS = 32
+_shared: OrderedDict[tuple, dict[str, Any]] = OrderedDict()
+_shared_locks: dict[tuple, threading.Lock] = {}
+_shared_guard = threading.Lock()
+
+
 def compute(actor: Actor, f: dashboards.Filters, target: float | None,
-            previous: dict[str, str] | None = None) -> dict[str, Any]:
-    """Every figure of the dashboard (run in a thread: the services query the database). Figures whose data did
-    not change since ``previous`` (signatures of the data) are not rebuilt, nor sent to the browser again."""
+            previous: dict[str, str] | None = None, marker: str | None = None) -> dict[str, Any]:
+    """Every figure of the dashboard (run in a thread: the services query the database), without the figures whose
+    data did not change since ``previous`` (signatures of the data): those are not sent to the browser again.
+
+    With the organisation's change ``marker`` read just before, the result is computed once for every viewer of
+    the same organisation and filters (and the same access to client names) until the marker moves."""
+    actor.require(Perm.DASHBOARDS_VIEW)
+    if marker is None:
+        return _compute(actor, f, target, previous)
+    key = (actor.organisation_id, actor.can(Perm.BOOKINGS_VIEW), f, target, marker)
+    with _shared_guard:
+        lock = _shared_locks.setdefault(key, threading.Lock())
+    with lock:
+        with _shared_guard:
+            full = _shared.get(key)
+            if full is not None:
+                _shared.move_to_end(key)
+        if full is None:
+            full = _compute(actor, f, target)
+            with _shared_guard:
+                _shared[key] = full
+                while len(_shared) > SHARED_RESULTS:
+                    old, _ = _shared.popitem(last=False)
+                    _shared_locks.pop(old, None)
+    previous = previous or {}
+    names = {"capability": ("capability", "mr"), "demand": ("volume", "value_failure", "one_stop"),
+             "conditions": ("conditions_count", "conditions_minutes"), "bookings": ("channel", "fill", "income")}
+    unchanged = {fig for group, figs in names.items() if full["sigs"].get(group) == previous.get(group)
+                 for fig in figs}
+    out = dict(full)
+    out["figures"] = {k: v for k, v in full["figures"].items() if k not in unchanged}
+    if "capability" in unchanged:
+        out.pop("signals", None)
+    return out
+
+
+def _compute(actor: Actor, f: dashboards.Filters, target: float | None,
+             previous: dict[str, str] | None = None) -> dict[str, Any]:
     previous = previous or {}
     out: dict[str, Any] = {}
     figures: dict[str, go.Figure] = {}
@@ -162,16 +208,16 @@ class DashboardState(rx.State):
     notice: str = ""
     loaded: bool = False
     kpis: dict[str, str] = {}
-    capability_fig: go.Figure = go.Figure()
-    mr_fig: go.Figure = go.Figure()
-    volume_fig: go.Figure = go.Figure()
-    value_failure_fig: go.Figure = go.Figure()
-    one_stop_fig: go.Figure = go.Figure()
-    conditions_count_fig: go.Figure = go.Figure()
-    conditions_minutes_fig: go.Figure = go.Figure()
-    channel_fig: go.Figure = go.Figure()
-    fill_fig: go.Figure = go.Figure()
-    income_fig: go.Figure = go.Figure()
+    capability_fig: go.Figure = charts.figure()
+    mr_fig: go.Figure = charts.figure()
+    volume_fig: go.Figure = charts.figure()
+    value_failure_fig: go.Figure = charts.figure()
+    one_stop_fig: go.Figure = charts.figure()
+    conditions_count_fig: go.Figure = charts.figure()
+    conditions_minutes_fig: go.Figure = charts.figure()
+    channel_fig: go.Figure = charts.figure()
+    fill_fig: go.Figure = charts.figure()
+    income_fig: go.Figure = charts.figure()
     signals: list[dict[str, str]] = []
     cap_rows: list[dict[str, str]] = []
     truncated: str = ""
@@ -213,7 +259,7 @@ class DashboardState(rx.State):
         f = dashboards.parse_filters(self._filter_data())
         target = _target(self.target)
         marker = await asyncio.to_thread(dashboards.change_marker, actor)
-        result = await asyncio.to_thread(compute, actor, f, target, self._sigs)
+        result = await asyncio.to_thread(compute, actor, f, target, self._sigs, marker)
         self._marker = marker
         self._organisation_id = actor.organisation_id or 0
         self._apply(result)
@@ -326,7 +372,7 @@ class DashboardState(rx.State):
             try:
                 marker = await asyncio.to_thread(dashboards.change_marker, actor)
                 result = await asyncio.to_thread(compute, actor, dashboards.parse_filters(data), _target(target),
-                                                 sigs)
+                                                 sigs, marker)
             except Exception:  # noqa: BLE001 - a failed refresh is retried at the next tick
                 log.exception("dashboard refresh failed")
                 continue
@@ -422,14 +468,18 @@ def kpi_row(*items: rx.Component, label: str) -> rx.Component:
                      style={"display": "flex", "flex-wrap": "wrap", "gap": "0.6em", "width": "100%"})
 
 
-def chart(fig: rx.Var, chart_id: str, label: str, name: str | None = None) -> rx.Component:
+def chart(fig: rx.Var, chart_id: str, label: str, name: str | None = None, height: int = charts.HEIGHT,
+          first: bool = False) -> rx.Component:
+    """A chart in a box that keeps its height. Only the ``first`` charts (those at the top of the page) are drawn
+    with the page; each of the others is drawn when it comes near the viewport, so the page is usable at once."""
     props: dict[str, Any] = {}
     if name:
         props["on_click"] = lambda points: S.open_point(name, points)
+    plot = rx.plotly.basic(data=fig, config={"displaylogo": False, "responsive": True}, style={"width": "100%"},
+                           **props)
     return rx.box(
-        rx.plotly.basic(data=fig, config={"displaylogo": False, "responsive": True}, style={"width": "100%"},
-                        **props),
-        id=chart_id, role="img", aria_label=label, width="100%",
+        plot if first else when_visible(plot, min_height=f"{height}px", width="100%"),
+        id=chart_id, role="img", aria_label=label, width="100%", min_height=f"{height}px",
     )
 
 
@@ -501,8 +551,10 @@ def _content() -> rx.Component:
                     label="Capability figures"),
             rx.cond(S.truncated != "", rx.text(S.truncated, size="2")),
             chart(S.capability_fig, "chart-capability", "Control chart of end-to-end days; the special-cause "
-                  "points and every plotted demand are listed in the tables below", "capability"),
-            chart(S.mr_fig, "chart-moving-range", "Moving-range chart with its upper range limit"),
+                  "points and every plotted demand are listed in the tables below", "capability",
+                  height=charts.CAPABILITY_HEIGHT, first=True),
+            chart(S.mr_fig, "chart-moving-range", "Moving-range chart with its upper range limit",
+                  height=charts.RANGE_HEIGHT, first=True),
             rx.heading("Special-cause points", size="3", as_="h3"),
             data_table(["#", "Case", "Days", "Need met", "Rule"], S.signals,
                        lambda r: [r["n"], _case_link(r), r["days"], r["met"], r["rules"]],
@@ -588,7 +640,7 @@ def _content() -> rx.Component:
             rx.heading("Bookings by channel", size="3", as_="h3"),
             chart(S.channel_fig, "chart-channel", "Bookings made online and by telephone, with the online share"),
             rx.heading("Fill rate by course and venue", size="3", as_="h3"),
-            chart(S.fill_fig, "chart-fill", "Seats taken as a percentage of capacity by course and venue"),
+            chart(S.fill_fig, "chart-fill", "Seats taken as a percentage of capacity by course and venue", height=200),
             data_table(["Course", "Venue", "Sessions", "Seats taken", "Fill"], S.fill_rows,
                        lambda r: [r["course"], r["venue"], r["sessions"], r["seats"], r["pct"]],
                        caption="Fill rate by course and venue", empty="No sessions in this range."),

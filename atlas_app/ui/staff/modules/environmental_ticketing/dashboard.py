@@ -40,7 +40,7 @@ def build(actor, category_id: str) -> dict:
     chosen = next((c for c in d.categories if str(c.category_id) == category_id), None) or (
         d.categories[0] if d.categories else None)
     out = {"ages": ages, "repeats": repeats, "category_id": str(chosen.category_id) if chosen else "",
-           "fig": go.Figure(), "points": 0, "within": "", "signals": []}
+           "fig": charts.figure(), "points": 0, "within": "", "signals": []}
     if chosen is not None and actor.can(Perm.DASHBOARDS_VIEW):
         today = london_date(utcnow())
         f = dashboards.Filters(start=today - timedelta(days=PERIOD_DAYS), end=today, module_id=d.module_id,
@@ -69,7 +69,7 @@ class EnvDashboardState(rx.State):
     repeats: list[dict[str, str]] = []
     category_id: str = ""
     categories: list[dict[str, str]] = []
-    fig: go.Figure = go.Figure()
+    fig: go.Figure = charts.figure()
     points: int = 0
     within: str = ""
     signals: list[dict[str, str]] = []

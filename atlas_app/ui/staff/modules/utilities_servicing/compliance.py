@@ -31,7 +31,7 @@ REGIMES = [("", "All checks"), ("Gas safety check", "Gas safety checks"),
 class ComplianceState(rx.State):
     figures: list[dict[str, str]] = []
     regime: str = ""
-    chart_fig: go.Figure = go.Figure()
+    chart_fig: go.Figure = charts.figure()
     has_chart: bool = False
     signals: list[dict[str, str]] = []
     error: str = ""
@@ -63,7 +63,7 @@ class ComplianceState(rx.State):
                                                             "Checks in the order they were done", "Days")
             self.has_chart = True
         else:
-            self.chart_fig, self.signals, self.has_chart = go.Figure(), [], False
+            self.chart_fig, self.signals, self.has_chart = charts.figure(), [], False
 
     @rx.event
     async def load(self):
