@@ -123,7 +123,7 @@ class TrackState(rx.State):
         self.reported = _when(view.created_at)
         self.steps = [{"label": _(label), "when": _when(at) if at else "",
                        "state": _("done") if at else _("to do"), "marker": "✓" if at else "○"}
-                      for _, label, at in view.steps if not (at is None and _ in ("fixed", "closed")
+                      for step, label, at in view.steps if not (at is None and step in ("fixed", "closed")
                                                              and view.status in ("fixed", "closed"))]
         self.timeline = [{"when": _when(e.at), "title": _(e.status_label) if e.kind == "status" else
                           (_("Information you added") if e.kind == "resident" else _("Update from the council")),

@@ -519,11 +519,17 @@ def ensure_categories(actor: Actor) -> int:
 
 
 def save_category(actor: Actor, demand_type_id: Any, *, is_public: bool, public_name: str = "",
-                  public_description: str = "", promise_days: Any = 5, sort_order: Any = 0) -> int:
-    """Create or update the category of one of the module's demand types; returns its id."""
+                  public_description: str = "", promise_days: Any = 5, sort_order: Any = 0,
+                  public_name_cy: str | None = None, public_description_cy: str | None = None) -> int:
+    """Create or update the category of one of the module's demand types; returns its id. The Welsh wording is
+    kept as it was when not given (None)."""
     org_id = _admin(actor)
     name = _line(public_name, "public_name", 120, "the public name")
     description = _text(public_description, "public_description", 500, label="the public description")
+    name_cy = None if public_name_cy is None else _line(public_name_cy, "public_name_cy", 120,
+                                                        "the public name in Welsh")
+    description_cy = None if public_description_cy is None else _text(
+        public_description_cy, "public_description_cy", 500, label="the public description in Welsh")
     try:
         days = int(str(promise_days).strip() or "0")
         order = int(str(sort_order).strip() or "0")
@@ -546,13 +552,19 @@ def save_category(actor: Actor, demand_type_id: Any, *, is_public: bool, public_
         else:
             before = {"is_public": row.is_public, "public_name": row.public_name,
                       "public_description": row.public_description, "promise_days": row.promise_days,
-                      "sort_order": row.sort_order}
+                      "sort_order": row.sort_order, "public_name_cy": row.public_name_cy,
+                      "public_description_cy": row.public_description_cy}
         row.is_public, row.public_name, row.public_description = bool(is_public), name, description
         row.promise_days, row.sort_order = days, order
+        if name_cy is not None:
+            row.public_name_cy = name_cy
+        if description_cy is not None:
+            row.public_description_cy = description_cy
         s.add(row)
         s.flush()
         after = {"is_public": row.is_public, "public_name": name, "public_description": description,
-                 "promise_days": days, "sort_order": order, "demand_type": dtype.name}
+                 "promise_days": days, "sort_order": order, "demand_type": dtype.name,
+                 "public_name_cy": row.public_name_cy, "public_description_cy": row.public_description_cy}
         audit.record(s, actor, "report_category", row.id, "saved" if before else "created", before=before,
                      after=after)
         return row.id
