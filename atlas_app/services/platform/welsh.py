@@ -95,6 +95,7 @@ def status(actor: Actor) -> WelshStatus:
     """Whether the actor's organisation offers Welsh, and which of its texts have no Welsh yet (any staff member
     may see the list; filling them in needs each screen's own permission)."""
     from atlas_app.models import CourseType, EmailTemplate, LetterTemplate, Venue
+    from atlas_app.models.casework import CaseLookup
     from atlas_app.models.environmental import ReportCategory
 
     org_id = actor.require_org()
@@ -113,13 +114,15 @@ def status(actor: Actor) -> WelshStatus:
                                   ("directions and access", v.accessibility_notes, v.accessibility_notes_cy)):
                 if is_missing(en, cy):
                     out.append(MissingText("Venues", v.name, field, "/bookings/catalogue"))
-        for c in s.exec(select(ReportCategory).where(ReportCategory.organisation_id == org_id,
-                                                     ReportCategory.is_public)
-                        .order_by(ReportCategory.sort_order, ReportCategory.id)).all():
-            for field, en, cy in (("public name", c.public_name, c.public_name_cy),
+        for c, type_name in s.exec(select(ReportCategory, CaseLookup.name)
+                                   .join(CaseLookup, CaseLookup.id == ReportCategory.demand_type_id)
+                                   .where(ReportCategory.organisation_id == org_id, ReportCategory.is_public)
+                                   .order_by(ReportCategory.sort_order, ReportCategory.id)).all():
+            # Without a public name of its own the category shows its demand type's (English) name.
+            for field, en, cy in (("public name", c.public_name or "the demand type's name", c.public_name_cy),
                                   ("public description", c.public_description, c.public_description_cy)):
                 if is_missing(en, cy):
-                    out.append(MissingText("Report-a-problem categories", c.public_name or f"#{c.id}", field,
+                    out.append(MissingText("Report-a-problem categories", c.public_name or type_name, field,
                                            "/environmental/categories"))
         for t in s.exec(select(LetterTemplate).where(LetterTemplate.organisation_id == org_id,
                                                      LetterTemplate.is_active)

@@ -606,8 +606,9 @@ def _get_category(s: Session, org_id: int, category_id: Any, public_only: bool =
 
 def _category_name(s: Session, category: ReportCategory) -> str:
     """The category's public name in the current language (its Welsh when that is written)."""
-    if category.public_name:
-        return welsh.pick(category.public_name, category.public_name_cy)
+    name = welsh.pick(category.public_name, category.public_name_cy)
+    if name:
+        return name
     lookup = s.get(CaseLookup, category.demand_type_id)
     return lookup.name if lookup else ""
 

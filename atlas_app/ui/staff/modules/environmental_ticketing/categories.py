@@ -56,7 +56,7 @@ class CategoryView:
 
 
 def _row(c: reports.CategoryRow, welsh_on: bool) -> CategoryView:
-    missing = [what for what, en, cy in (("public name", c.public_name, c.public_name_cy),
+    missing = [what for what, en, cy in (("public name", c.public_name or c.demand_type, c.public_name_cy),
                                          ("description", c.public_description_en, c.public_description_cy))
                if welsh.is_missing(en, cy)] if welsh_on and c.is_public else []
     return CategoryView(str(c.id), str(c.demand_type_id), c.demand_type, c.public_name,
