@@ -52,7 +52,7 @@ def test_the_organisations_text_is_welsh_only_where_welsh_is_asked_for_and_writt
     assert welsh.is_missing("Venue", "") and not welsh.is_missing("", "") and not welsh.is_missing("A", "B")
 
 
-def test_missing_welsh_is_listed_until_it_is_written(world, org, admin):
+def test_missing_welsh_is_listed_until_it_is_written(world, org, admin):  # noqa: F811
     actor = actor_for(admin)
     welsh_on(org.id)
     missing = welsh.status(actor).missing
@@ -90,12 +90,13 @@ def test_missing_welsh_is_listed_until_it_is_written(world, org, admin):
         emails.save_template(actor, "booking_confirmation", "Eich archeb", "{{ client.password }}", "cy")
 
 
-def test_welsh_pages_show_the_welsh_course_and_venue_names(world, org, admin):
+def test_welsh_pages_show_the_welsh_course_and_venue_names(world, org, admin):  # noqa: F811
     actor = actor_for(admin)
     welsh_on(org.id)
     venue = next(v for v in catalogue.list_venues(actor) if v.id == world.venue_id)
     catalogue.save_venue(actor, venue.id, {
-        "name": venue.name, "address_line1": venue.address_line1 or "1 Victoria Road", "town": venue.town or "Hartlepool",
+        "name": venue.name, "address_line1": venue.address_line1 or "1 Victoria Road",
+        "town": venue.town or "Hartlepool",
         "postcode": venue.postcode or "TS24 8AY", "region_id": venue.region_id,
         "accessibility_notes": "Step-free access.", "name_cy": "Canolfan Ddinesig",
         "accessibility_notes_cy": "Mynediad heb risiau."})
@@ -109,7 +110,7 @@ def test_welsh_pages_show_the_welsh_course_and_venue_names(world, org, admin):
     assert [(c.name, c.accessibility_notes) for c in english] == [(venue.name, "Step-free access.")]
 
 
-def test_a_welsh_client_gets_the_welsh_letter_where_it_is_written(world, org, admin):
+def test_a_welsh_client_gets_the_welsh_letter_where_it_is_written(world, org, admin):  # noqa: F811
     actor = actor_for(admin)
     welsh_on(org.id)
     offer_id = make_offer(world)
@@ -234,7 +235,7 @@ def test_the_tracking_page_of_a_council_without_welsh_goes_back_to_english(setup
     i18n.set_current("en")
 
 
-def test_a_client_record_language_is_not_set_to_welsh_behind_the_organisations_back(world):
+def test_a_client_record_language_is_not_set_to_welsh_behind_the_organisations_back(world):  # noqa: F811
     offer_id = make_offer(world)
     assert offers.set_client_language("cy", proof=booking_service.ClientProof(world.org_id, offer_id)) == "en"
     with write_session() as s:

@@ -65,7 +65,7 @@ TEXT = Texts({
     "map_off": N_("You can find the place by its address. This council's site does not have a map."),
     "duplicates": N_("Is it one of these?"),
     "duplicates_intro": N_("These problems were reported near that place in the last 14 days. If yours is one of "
-                        "them, follow it instead of reporting it again."),
+                           "them, follow it instead of reporting it again."),
     "duplicates_new": N_("No, my problem is not listed: report it"),
     "repeat": N_("Follow this report"),
     "repeat_intro": N_("We will record that you reported it too. Give your email address if you want updates."),
@@ -74,12 +74,12 @@ TEXT = Texts({
     "description_hint": N_("For example, what it is, how big, and exactly where. 2000 characters at most."),
     "photos": N_("Photos (optional)"),
     "photos_hint": N_("Up to 3 photos: JPEG, PNG or WebP, each smaller than 10 MB. We remove the location and "
-                   "camera details from them."),
+                      "camera details from them."),
     "add_photos": N_("Add the chosen photos"),
     "choose_photos": N_("Choose photos"),
     "contact": N_("Your details (optional)"),
     "contact_hint": N_("Give an email address to get a confirmation and updates. Leave these out to report "
-                    "without giving your details."),
+                       "without giving your details."),
     "consent": N_("I agree that the council may use these details to contact me about this report."),
     "check": N_("Check your answers before sending your report"),
     "send": N_("Send report"),
@@ -89,7 +89,7 @@ TEXT = Texts({
     "track_text": N_("Keep this link to see progress, add information or photos:"),
     "emailed": N_("We have sent a confirmation email with the same link to {email}."),
     "not_emailed": N_("You did not give an email address, so keep this page or the link: it is the only way to see "
-                   "your report."),
+                      "your report."),
     "added": N_("Thank you: we have added your report"),
 })
 
@@ -259,7 +259,8 @@ class ReportState(rx.State):
         self._uprn, self.location_label = value, loc.label
         self._dupe_refs = [d.reference for d in dupes]
         self.duplicates = [{"reference": d.reference, "status": d.status_label, "location": d.location,
-                            "description": d.description, "when": i18n.day_month_year(london_date(d.created_at)).lstrip("0"),
+                            "description": d.description,
+                            "when": i18n.day_month_year(london_date(d.created_at)).lstrip("0"),
                             "option_id": f"dupe-{d.reference}"} for d in dupes]
         return rx.redirect(to("/report/duplicates" if dupes else "/report/details"))
 
@@ -662,7 +663,8 @@ def report_details() -> rx.Component:
                 text_input(S, _("Your name"), "name", auto_complete="name", default_value=S.name, max_length=120),
                 text_input(S, _("Email address"), "email", auto_complete="email", input_mode="email", spell_check=False,
                            default_value=S.email, max_length=200),
-                text_input(S, _("Telephone number"), "phone", auto_complete="tel", input_mode="tel", default_value=S.phone,
+                text_input(S, _("Telephone number"), "phone", auto_complete="tel", input_mode="tel",
+                           default_value=S.phone,
                            max_length=40),
                 rx.vstack(
                     inline_error(S, "consent", "f-consent-error"),

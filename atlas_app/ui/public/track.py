@@ -43,7 +43,7 @@ TEXT = Texts({
     "email": N_("Email address"),
     "find_button": N_("Find my report"),
     "not_found": N_("We could not find that report. Use the link in your confirmation email, or find it by its "
-                 "reference and your email address."),
+                    "reference and your email address."),
     "status": N_("Status"),
     "progress": N_("Progress"),
     "updates": N_("Updates"),

@@ -300,7 +300,8 @@ def seat_page() -> rx.Component:
                     rx.text(rx.cond(H.status == "gone",
                                     _("The time to confirm this place has run out, or it has already been "
                                       "confirmed."),
-                                    _("The link may have been replaced by a newer one. Use the latest email we sent."))),
+                                    _("The link may have been replaced by a newer one. Use the latest email we "
+                                      "sent."))),
                     rx.link(_("Book a course"), href=to("/book"), style={"display": "inline-flex", "min_height": "44px",
                                                                   "align_items": "center", **focus_style()}),
                     spacing="4", align_items="stretch", width="100%",

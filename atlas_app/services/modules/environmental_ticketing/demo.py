@@ -39,7 +39,8 @@ PUBLIC = {
 PUBLIC_CY = {
     "Fly-tipping report": ("Tipio anghyfreithlon",
                            "Sbwriel wedi’i adael ar stryd, llwybr, ymyl ffordd neu dir cyhoeddus arall."),
-    "Graffiti removal": ("Cael gwared ar graffiti", "Paent neu farciwr ar waliau, arwyddion, biniau neu ddodrefn stryd."),
+    "Graffiti removal": ("Cael gwared ar graffiti",
+                         "Paent neu farciwr ar waliau, arwyddion, biniau neu ddodrefn stryd."),
     "Offensive graffiti": ("Graffiti sarhaus", "Graffiti sy’n hiliol, yn anweddus neu’n sarhaus mewn ffordd arall."),
     "Dead animal": ("Anifail marw", "Anifail marw ar ffordd, llwybr neu fan cyhoeddus arall."),
     "Overflowing litter bin": ("Bin sbwriel yn gorlifo", "Bin sbwriel y cyngor sy’n llawn neu’n gorlifo."),

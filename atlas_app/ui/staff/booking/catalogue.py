@@ -261,7 +261,8 @@ class CatalogueState(rx.State):
         if row is None:
             self.ct_id = ""
             self.ct_form = {"is_ndors": "yes", "is_active": "yes", "duration_minutes": "165", "fee": "95.00",
-                            "welsh_missing": "", "default_capacity": "24", "mode_classroom": "yes", "role_classroom": "yes",
+                            "welsh_missing": "", "default_capacity": "24", "mode_classroom": "yes",
+                            "role_classroom": "yes",
                             "role_classroom_per": "12", "role_classroom_min": "1", "role_practical_per": "2",
                             "role_practical_min": "1"}
         else:
