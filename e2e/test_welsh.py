@@ -8,7 +8,7 @@ import re
 
 import pytest
 from playwright.sync_api import expect
-from support import scan
+from support import scan, wait_hydrated
 from test_booking_wizard import (
     DESKTOP,
     PHONE,
@@ -130,3 +130,90 @@ def test_a_welsh_booking_with_the_keyboard_alone_and_a_welsh_email(new_context, 
     assert mail.body.startswith("Annwyl ")
     assert re.search(r"Pryd: dydd \w+ \d{1,2} \w+ \d{4} am \d\d:\d\d", mail.body), mail.body
     assert "Ffi: £" in mail.body
+
+
+# The report, tracking and waiting-list pages, in English and in Welsh (Hartlepool offers Welsh).
+REPORT_HEADINGS = {"": ("What is the problem?", "Where is the problem?", "Find your report", "This link is not valid",
+                        "Join the waiting list"),
+                   "/cy": ("Beth yw’r broblem?", "Ble mae’r broblem?", "Dod o hyd i’ch adroddiad",
+                           "Nid yw’r ddolen hon yn ddilys", "Ymuno â’r rhestr aros")}
+
+
+def _settled(page) -> None:
+    # Colours still in a CSS transition (a link's, as the page arrives) are not what the page shows.
+    page.wait_for_function("document.getAnimations().every(a => a.playState !== 'running')")
+
+
+@pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
+def test_axe_finds_nothing_serious_on_the_report_track_and_waiting_list_pages_in_both_languages(
+        new_context, new_offer, viewport):
+    page = open_page(new_context, viewport)
+    found: dict[str, list[str]] = {}
+    for prefix in ("", "/cy"):
+        what, where, track, seat, waiting = REPORT_HEADINGS[prefix]
+        lang = "cy" if prefix else "en-GB"
+        goto(page, f"{prefix}/report?org=hartlepool")
+        expect(page).to_have_url(re.compile(re.escape(f"{prefix}/report/what") + r"/?$"))
+        expect(page.locator("#step-heading")).to_have_text(what)
+        assert page.evaluate("document.getElementById('main').closest('[lang]').getAttribute('lang')") == lang
+        expect(page.locator("#language-switch")).to_have_text("English" if prefix else "Cymraeg")
+        if prefix:   # the council's own Welsh wording of its categories and promise
+            expect(page.locator("#category-group")).to_contain_text("Tipio anghyfreithlon")
+            expect(page.locator("#category-group")).to_contain_text("ein nod yw ymdrin ag adroddiadau o fewn")
+        _settled(page)
+        scan(page, f"{prefix}/report/what", found)
+        if not prefix:   # (the tab keeps its choice, so the Welsh round starts with it made)
+            page.click("#continue")
+            expect(page.locator("#error-summary")).to_be_visible()
+            _settled(page)
+            scan(page, f"{prefix}/report/what with an error", found)
+        page.locator("#category-group label").first.click()
+        page.click("#continue")
+        expect(page).to_have_url(re.compile(re.escape(f"{prefix}/report/where") + r"/?$"))
+        expect(page.locator("#step-heading")).to_have_text(where)
+        page.fill("#f-q", "")          # (the tab keeps the last search in the field)
+        page.click("#search")
+        expect(page.locator("#error-summary")).to_contain_text(
+            "Rhowch god post" if prefix else "Enter a postcode")
+        _settled(page)
+        scan(page, f"{prefix}/report/where with an error", found)
+        page.fill("#f-q", "TS26 9HU")
+        page.click("#search")
+        expect(page.locator("#address-group")).to_contain_text("20 Park Road")
+        _settled(page)
+        scan(page, f"{prefix}/report/where with addresses", found)
+        goto(page, f"{prefix}/track")
+        expect(page.locator("#step-heading")).to_have_text(track)
+        page.click("#find-report")
+        expect(page.locator("#error-summary")).to_be_visible()
+        _settled(page)
+        scan(page, f"{prefix}/track with errors", found)
+        goto(page, f"{prefix}/waiting-list/seat?token=nothing-here")
+        expect(page.locator("#step-heading")).to_have_text(seat)
+        _settled(page)
+        scan(page, f"{prefix}/waiting-list/seat", found)
+        # The waiting list's join page, for an offer the wizard found.
+        offer = new_offer()
+        goto(page, f"{prefix}/book")
+        fill_find_form(page, offer)
+        page.click("#find-offer")
+        expect(page).to_have_url(re.compile(re.escape(f"{prefix}/book/how") + r"/?$"))
+        goto(page, f"{prefix}/book/waiting-list")
+        expect(page.locator("#step-heading")).to_have_text(waiting)
+        _settled(page)
+        scan(page, f"{prefix}/book/waiting-list", found)
+    assert found == {name: [] for name in found}
+
+
+def test_a_council_without_welsh_carries_a_welsh_visitor_on_in_english(new_context, new_offer):
+    offer = new_offer("essex", postcode="CM1 1QH")        # Essex does not offer Welsh
+    page = open_page(new_context, DESKTOP)
+    goto(page, "/cy/book")
+    expect(page.locator("#language-switch")).to_have_text("English")
+    fill_find_form(page, offer)
+    page.click("#find-offer")
+    expect(page).to_have_url(re.compile(r"/book/how/?$"))
+    assert "/cy/" not in page.url
+    wait_hydrated(page)
+    assert page.evaluate("document.getElementById('main').closest('[lang]').getAttribute('lang')") == "en-GB"
+    expect(page.locator("#language-switch")).to_have_count(0)     # no way to Welsh for this council

@@ -99,7 +99,10 @@ PUBLIC_PAGES = sorted({route for route, _lang in PUBLIC_ROUTES})
 def test_every_public_page_exists_in_both_languages():
     for route in ("/", "/book", "/book/how", "/book/where", "/book/when", "/book/needs", "/book/check", "/book/done",
                   "/booking/manage", "/booking/manage/view", "/booking/manage/move", "/booking/manage/cancel",
-                  "/pay/demo", "/pay/return"):
+                  "/pay/demo", "/pay/return", "/book/waiting-list", "/waiting-list/seat",
+                  # The citizen report, its tracking and the waiting list follow the same scheme.
+                  "/report", "/report/what", "/report/where", "/report/duplicates", "/report/repeat", "/report/added",
+                  "/report/details", "/report/check", "/report/done", "/track", "/track/[reference]"):
         assert (route, "en") in PUBLIC_ROUTES and (route, "cy") in PUBLIC_ROUTES, route
         _page(route)
         _page(route_for(route, "cy"))
@@ -220,9 +223,20 @@ def wizard():
     return root.get_substate(BookingWizardState.get_full_name().split(".")[1:])
 
 
+def welsh_on(org_id: int, on: bool = True) -> None:
+    from atlas_app.db import write_session
+    from atlas_app.models import Organisation
+
+    with write_session() as s:
+        row = s.get(Organisation, org_id)
+        row.welsh_enabled = on
+        s.add(row)
+
+
 def test_the_wizard_answers_in_welsh_and_stays_on_welsh_pages(org, wizard):
     from test_client_self_service import _catalogue, _offer
 
+    welsh_on(org.id)
     ct_id, _sessions = _catalogue(org.id)
     _offer(org.id, ct_id)
     with using("cy"):

@@ -8,7 +8,7 @@ import re
 import pytest
 
 from atlas_app.db import write_session
-from atlas_app.models import AuditEntry, Client, Offer
+from atlas_app.models import AuditEntry, Client, Offer, Organisation
 from atlas_app.models.letters import EmailTemplate
 from atlas_app.services.booking import bookings as booking_service
 from atlas_app.services.booking import emails, offers
@@ -32,7 +32,15 @@ def client_of(offer_id: int) -> Client:
         return client
 
 
+def welsh_on(org_id: int, on: bool = True) -> None:
+    with write_session() as s:
+        org = s.get(Organisation, org_id)
+        org.welsh_enabled = on
+        s.add(org)
+
+
 def welsh_booking(world):
+    welsh_on(world.org_id)
     offer_id = make_offer(world)
     proof = booking_service.ClientProof(world.org_id, offer_id)
     assert offers.set_client_language("cy", proof=proof) == "cy"
@@ -52,6 +60,16 @@ def test_the_welsh_confirmation_arrives_in_welsh_with_welsh_dates_and_money(smtp
     assert re.search(r"^Dyddiad terfyn: dydd \w+ \d{1,2} \w+ \d{4}$", body, re.M)
     assert "\n\nFfi: £95.00, i’w thalu erbyn dydd " in body
     assert "Dear" not in body and "Thank you" not in body
+
+
+def test_a_client_cannot_choose_welsh_where_the_organisation_offers_none(world):
+    offer_id = make_offer(world)
+    proof = booking_service.ClientProof(world.org_id, offer_id)
+    assert offers.set_client_language("cy", proof=proof) == "en"      # Welsh is off: kept in English
+    assert client_of(offer_id).language == "en"
+    welsh_on(world.org_id)
+    assert offers.set_client_language("cy", proof=proof) == "cy"
+    assert client_of(offer_id).language == "cy"
 
 
 def test_an_english_client_still_gets_the_english_wording(smtp, world):

@@ -72,6 +72,9 @@ class Venue(SQLModel, table=True):
     town: str = Field(default="", max_length=100)
     postcode: str = Field(default="", max_length=10)
     accessibility_notes: str = Field(default="", max_length=1000)
+    # Welsh wording (empty: not written yet; the English is shown). See services/platform/welsh.py.
+    name_cy: str = Field(default="", max_length=150, sa_column_kwargs={"server_default": text("''")})
+    accessibility_notes_cy: str = Field(default="", max_length=1000, sa_column_kwargs={"server_default": text("''")})
     is_active: bool = Field(default=True)
 
 
@@ -97,6 +100,10 @@ class CourseType(SQLModel, table=True):
     default_capacity: int = Field(default=24)
     # What clients must bring (photo identification, driving licence, glasses): confirmation, reminders, register.
     what_to_bring: str = Field(default="", max_length=1000, sa_column_kwargs={"server_default": text("''")})
+    # Welsh wording (empty: not written yet; the English is shown). See services/platform/welsh.py.
+    name_cy: str = Field(default="", max_length=150, sa_column_kwargs={"server_default": text("''")})
+    description_cy: str = Field(default="", max_length=1000, sa_column_kwargs={"server_default": text("''")})
+    what_to_bring_cy: str = Field(default="", max_length=1000, sa_column_kwargs={"server_default": text("''")})
     # e.g. [{"role": "classroom", "clients_per_instructor": 12, "minimum": 1}]
     instructor_roles: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSON)
     is_active: bool = Field(default=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, CheckConstraint, Column, Index, UniqueConstraint
+from sqlalchemy import BigInteger, CheckConstraint, Column, Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from atlas_app.db import UTCDateTime, utcnow
@@ -32,6 +32,9 @@ class ReportCategory(SQLModel, table=True):
     is_public: bool = Field(default=False)
     public_name: str = Field(default="", max_length=120)
     public_description: str = Field(default="", max_length=500)
+    # Welsh wording (empty: not written yet; the English is shown).
+    public_name_cy: str = Field(default="", max_length=120, sa_column_kwargs={"server_default": text("''")})
+    public_description_cy: str = Field(default="", max_length=500, sa_column_kwargs={"server_default": text("''")})
     # "We aim to ... within N working days"; 0 = no promise.
     promise_days: int = Field(default=5)
     sort_order: int = Field(default=0)

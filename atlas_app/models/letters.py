@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Text, UniqueConstraint
+from sqlalchemy import Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from atlas_app.db import UTCDateTime, utcnow
@@ -21,6 +21,9 @@ class LetterTemplate(SQLModel, table=True):
     name: str = Field(max_length=150)
     subject: str = Field(default="", max_length=300)
     body: str = Field(sa_type=Text)
+    # Welsh wording (empty: not written yet; the English letter is sent).
+    subject_cy: str = Field(default="", max_length=300, sa_column_kwargs={"server_default": text("''")})
+    body_cy: str = Field(default="", sa_type=Text, sa_column_kwargs={"server_default": text("''")})
     is_active: bool = Field(default=True)
     updated_by: str = Field(default="", max_length=80)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -19,6 +19,8 @@ from atlas_app.services.platform import organisations
 PLATFORM_ORG = ("atlas", "Atlas Service Provider")
 DEMO_ORGS = [("hartlepool", "Hartlepool Borough Council"), ("essex", "Essex County Council"),
              ("demo", "Demo Borough Council")]
+# Organisations whose public service is offered in Welsh from the start (Essex is English only).
+WELSH_ORGS = ("hartlepool", "demo")
 # Member organisations of the user group from the start (the demo organisation is a sandbox, never a member).
 USER_GROUP_MEMBERS = ("hartlepool", "essex")
 
@@ -56,11 +58,11 @@ PLATFORM_ADMIN = ("platform.admin", "Pat Morgan", "platform123")
 def _org(s, slug: str, name: str) -> Organisation:
     org = organisations.by_slug(s, slug)
     if org is None:
-        org = Organisation(slug=slug, name=name, payments_demo=True)
+        org = Organisation(slug=slug, name=name, payments_demo=True, welsh_enabled=slug in WELSH_ORGS)
         s.add(org)
         s.flush()
         audit.record(s, system_actor(org.id, "seed-demo"), "organisation", org.id, "created",
-                     after={"name": name, "payments_demo": True})
+                     after={"name": name, "payments_demo": True, "welsh_enabled": org.welsh_enabled})
         emails.ensure_templates(s, org.id)
     return org
 

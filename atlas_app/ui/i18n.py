@@ -37,9 +37,12 @@ __all__ = [
     "LANGUAGES",
     "N_",
     "LanguageMiddleware",
+    "PublicLanguageState",
+    "Texts",
     "_",
     "current",
     "language_of_state",
+    "follow_organisation",
     "language_switch",
     "public_page",
     "to",
@@ -111,13 +114,32 @@ class LanguageMiddleware(rx.Middleware):
         i18n.set_current(i18n.language_of_path(path))
 
 
+class PublicLanguageState(rx.State):
+    """Whether the organisation this tab's public journey is with offers Welsh (``organisation.welsh_enabled``).
+    Until the journey reaches an organisation (an offer found, a council chosen, a report opened) the pages offer
+    Welsh; from then on the link to Welsh follows the organisation's switch. Set only by the server."""
+
+    welsh_offered: bool = True
+
+
+async def follow_organisation(state: Any, offers_welsh: bool) -> str:
+    """The journey in ``state``'s tab has reached an organisation: show or hide the link to Welsh by its switch, and
+    return the language to carry on in (English when the client came in Welsh and the organisation offers none;
+    the current language of the event is changed to match, so messages follow)."""
+    language_state = await state.get_state(PublicLanguageState)
+    language_state.welsh_offered = bool(offers_welsh)
+    if not offers_welsh and current() == CY:
+        i18n.set_current(EN)
+    return current()
+
+
 def language_switch(route: str | None = None) -> rx.Component:
     """The link to this same page in the other language, named in that language and marked with its ``lang``.
     A click keeps the path's own values and the query string (``?attempt=...``, ``?session_id=...``), so a page reached with one opens as
     the same page in the other language; without scripts the plain link still goes to the other language."""
     target = other_language()
     href = route_for(route if route is not None else _compiling_route.get(), target)
-    return rx.el.a(
+    link = rx.el.a(
         i18n.NATIVE_NAMES[target],
         href=href,
         lang=i18n.HTML_LANG[target],
@@ -131,6 +153,16 @@ def language_switch(route: str | None = None) -> rx.Component:
             + "; window.location.href = t + (window.location.search || '') + (window.location.hash || ''); })()")],
         style={"display": "inline-flex", "align_items": "center", "min_height": "44px"},
     )
+    # The way back to English is always there; the way to Welsh only while the organisation offers it.
+    return rx.cond(PublicLanguageState.welsh_offered, link) if target == CY else link
+
+
+class Texts(dict):
+    """A page's texts by key (each an English catalogue msgid marked with ``N_``), each read in the current
+    language: ``TEXT["what"]`` is Welsh in a Welsh page and in an event sent from one."""
+
+    def __getitem__(self, key: str) -> str:
+        return _(super().__getitem__(key))
 
 
 def other_language() -> str:

@@ -24,6 +24,7 @@ from atlas_app.ui.staff.admin import (
     retention,
     roles,
     users,
+    welsh,
 )
 from atlas_app.ui.staff.booking import catalogue, clients, referrals, reminders, sessions
 from atlas_app.ui.staff.booking import waiting_list as staff_waiting_list
@@ -43,7 +44,7 @@ from atlas_app.ui.staff.user_group import demo as demo_pages, meetings, previews
 
 PUBLIC = (home, booking_wizard, booking_manage, waiting_list, pay_demo, pay_return, report, track, accessibility,
           demo_pages, not_found)
-STAFF = (login, account, users, accessibility_statement, roles, audit, logins, outbox, api_tokens, retention,
+STAFF = (login, account, users, accessibility_statement, welsh, roles, audit, logins, outbox, api_tokens, retention,
          organisations, payment_settings,
          catalogue, clients, referrals, sessions, reminders, staff_waiting_list, payments,
          cases, people, places, settings,

@@ -53,7 +53,7 @@ from atlas_app.models.letters import EmailTemplate
 from atlas_app.models.waiting_list import WaitingEntry
 from atlas_app.services.booking import emails, lineage
 from atlas_app.services.booking.email_defaults import DEFAULT_LANGUAGE
-from atlas_app.services.platform import audit, bounds, locks
+from atlas_app.services.platform import audit, bounds, locks, welsh
 from atlas_app.services.platform.actor import Actor
 from atlas_app.services.platform.errors import AtlasError, Conflict, NotFound, PermissionDenied, ValidationFailed
 from atlas_app.services.platform.permissions import Perm
@@ -387,7 +387,7 @@ def booking_view(s: Session, b: Booking) -> BookingView:
     session = s.get(CourseSession, b.session_id)
     ct = s.get(CourseType, session.course_type_id)
     venue = s.get(Venue, session.venue_id) if session.venue_id else None
-    return _make_view(b, offer, client, session, venue, ct.code, ct.name)
+    return _make_view(b, offer, client, session, venue, ct.code, welsh.pick(ct.name, ct.name_cy))
 
 
 def _make_view(b, offer, client, session, venue, course_code: str, course_name: str) -> BookingView:
@@ -399,7 +399,7 @@ def _make_view(b, offer, client, session, venue, course_code: str, course_name: 
         id=b.id, reference=b.reference, status=b.status, channel=b.channel, offer_id=offer.id,
         offer_reference=offer.offer_reference, client_name=f"{client.first_name} {client.last_name}",
         session_id=session.id, session_text=_describe_session(course_name, session, venue),
-        starts_at=session.starts_at, ends_at=session.ends_at, venue_name=venue.name if venue else "Online",
+        starts_at=session.starts_at, ends_at=session.ends_at, venue_name=welsh.pick(venue.name, getattr(venue, "name_cy", "")) if venue else "Online",
         venue_address="Online" if (venue is None or venue.is_online) else address,
         delivery_mode=session.delivery_mode, course_code=course_code, course_name=course_name,
         fee_pence=b.fee_pence, hold_expires_at=b.hold_expires_at, payment_due_at=b.payment_due_at,

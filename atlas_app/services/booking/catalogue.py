@@ -16,7 +16,7 @@ from sqlmodel import Session, select
 from atlas_app.db import read_session, utcnow, write_session
 from atlas_app.domain.statuses import BookingStatus, SessionStatus
 from atlas_app.models import Booking, BookingTerms, CourseSession, CourseType, Region, Venue
-from atlas_app.services.platform import audit, bounds
+from atlas_app.services.platform import audit, bounds, welsh
 from atlas_app.services.platform.actor import Actor
 from atlas_app.services.platform.errors import Conflict, NotFound, ValidationFailed, amount_field
 from atlas_app.services.platform.permissions import Perm
@@ -139,6 +139,9 @@ def save_venue(actor: Actor, venue_id: int | None, data: dict[str, Any]) -> int:
         "postcode": normalise_postcode(data.get("postcode", "")) if (data.get("postcode") or not is_online) else "",
         "accessibility_notes": _text(data.get("accessibility_notes"), "accessibility_notes", 1000),
         "is_active": bool(data.get("is_active", True)),
+        # The Welsh wording (services/platform/welsh.py), kept as it was when the form did not send it.
+        **{key: _text(data.get(key), key, size) for key, size in (("name_cy", 150), ("accessibility_notes_cy", 1000))
+           if key in data},
     }
     region_id = data.get("region_id")
     with write_session() as s:
@@ -218,6 +221,8 @@ def save_course_type(actor: Actor, course_type_id: int | None, data: dict[str, A
         "is_active": bool(data.get("is_active", True)),
         **({"what_to_bring": _text(data.get("what_to_bring"), "what_to_bring", 1000)}
            if "what_to_bring" in data else {}),
+        **{key: _text(data.get(key), key, size) for key, size in
+           (("name_cy", 150), ("description_cy", 1000), ("what_to_bring_cy", 1000)) if key in data},
     }
     with write_session() as s:
         clash = s.exec(select(CourseType.id).where(CourseType.organisation_id == org_id,
@@ -534,7 +539,8 @@ def session_rows(s: Session, org_id: int, *, course_type_id: int | None = None, 
                  date_from: datetime | None = None, date_to: datetime | None = None, status: str | None = None,
                  delivery_mode: str | None = None, only_free: bool = False, limit: int = 500) -> list[SessionRow]:
     query = (
-        select(CourseSession, CourseType.code, CourseType.name, Venue.name, Region.name)
+        select(CourseSession, CourseType.code, CourseType.name, Venue.name, Region.name, CourseType.name_cy,
+               Venue.name_cy)
         .join(CourseType, CourseType.id == CourseSession.course_type_id)
         .outerjoin(Venue, Venue.id == CourseSession.venue_id)
         .outerjoin(Region, Region.id == Venue.region_id)
@@ -557,12 +563,12 @@ def session_rows(s: Session, org_id: int, *, course_type_id: int | None = None, 
     rows = s.exec(query.order_by(CourseSession.starts_at, CourseSession.id).limit(limit)).all()
     return [
         SessionRow(
-            id=cs.id, course_type_id=cs.course_type_id, course_code=code, course_name=name, venue_id=cs.venue_id,
-            venue_name=venue_name or "Online", region_name=region_name or "", delivery_mode=cs.delivery_mode,
+            id=cs.id, course_type_id=cs.course_type_id, course_code=code, course_name=welsh.pick(name, name_cy),
+            venue_id=cs.venue_id, venue_name=welsh.pick(venue_name, venue_name_cy) or "Online", region_name=region_name or "", delivery_mode=cs.delivery_mode,
             starts_at=cs.starts_at, ends_at=cs.ends_at, capacity=cs.capacity, seats_taken=cs.seats_taken,
             status=cs.status,
         )
-        for cs, code, name, venue_name, region_name in rows
+        for cs, code, name, venue_name, region_name, name_cy, venue_name_cy in rows
     ]
 
 

@@ -194,13 +194,26 @@ def _view(row: EmailTemplate) -> EmailTemplateView:
                              row.subject == k.subject and row.body == k.body)
 
 
-def list_templates(actor: Actor) -> list[EmailTemplateView]:
+def _welsh_view(kind: Kind, row: EmailTemplate | None) -> EmailTemplateView:
+    """The Welsh wording of ``kind``: the organisation's own, else the shipped Welsh (not stored)."""
+    subject, body = shipped(kind, i18n.CY)
+    if row is None:
+        return EmailTemplateView(kind.code, kind.label, i18n.CY, subject, body, "", None, True)
+    return EmailTemplateView(kind.code, kind.label, i18n.CY, row.subject, row.body, row.updated_by, row.updated_at,
+                             (row.subject, row.body) == (subject, body))
+
+
+def list_templates(actor: Actor, language: str = DEFAULT_LANGUAGE) -> list[EmailTemplateView]:
+    """Every kind's wording in ``language`` ("en", or "cy": the Welsh sent to clients who asked for Welsh)."""
     actor.require(Perm.LETTERS_MANAGE)
     org_id = actor.require_org()
+    language = i18n.normalise(language)
     with write_session() as s:
         ensure_templates(s, org_id)
         rows = {r.kind: r for r in s.exec(select(EmailTemplate).where(EmailTemplate.organisation_id == org_id,
-                                                                      EmailTemplate.language == DEFAULT_LANGUAGE))}
+                                                                      EmailTemplate.language == language))}
+        if language == i18n.CY:
+            return [_welsh_view(kind, rows.get(code)) for code, kind in KINDS.items()]
         return [_view(rows[code]) for code in KINDS if code in rows]
 
 
@@ -210,29 +223,35 @@ def fields_of(kind: str) -> list[tuple[str, str]]:
             for name, what in fields.items()]
 
 
-def save_template(actor: Actor, kind: str, subject: str, body: str) -> EmailTemplateView:
-    """Change the organisation's wording of one kind of email, after checking it (refused with the field named)."""
+def save_template(actor: Actor, kind: str, subject: str, body: str,
+                  language: str = DEFAULT_LANGUAGE) -> EmailTemplateView:
+    """Change the organisation's wording of one kind of email in ``language``, after checking it (refused with the
+    field named)."""
     actor.require(Perm.LETTERS_MANAGE)
     org_id = actor.require_org()
     k = _kind(kind)
+    language = i18n.normalise(language)
     subject, body = str(subject or "").strip(), str(body or "")
     check(k, subject, body)
     with write_session() as s:
         ensure_templates(s, org_id)
-        row = _stored(s, org_id, k.code, DEFAULT_LANGUAGE)
+        row = _stored(s, org_id, k.code, language)
+        if row is None:  # the first Welsh wording of its own
+            row = EmailTemplate(organisation_id=org_id, kind=k.code, language=language, subject="", body="")
         before = {"subject": row.subject, "body": row.body}
         row.subject, row.body, row.updated_by, row.updated_at = subject, body, actor.username, utcnow()
         s.add(row)
         s.flush()
         audit.record(s, actor, "email_template", f"{k.code}/{row.language}", "updated", before=before,
                      after={"subject": subject, "body": body})
-        return _view(row)
+        return _welsh_view(k, row) if language == i18n.CY else _view(row)
 
 
-def restore_default(actor: Actor, kind: str) -> EmailTemplateView:
+def restore_default(actor: Actor, kind: str, language: str = DEFAULT_LANGUAGE) -> EmailTemplateView:
     """Put the shipped wording back (audited)."""
     k = _kind(kind)
-    return save_template(actor, k.code, k.subject, k.body)
+    subject, body = shipped(k, i18n.normalise(language))
+    return save_template(actor, k.code, subject, body, language)
 
 
 # --- preview --------------------------------------------------------------------------------------------------

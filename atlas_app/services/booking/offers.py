@@ -29,7 +29,8 @@ from atlas_app.models import (
     Venue,
 )
 from atlas_app.services.booking import lineage
-from atlas_app.services.platform import audit, bounds, throttles as lookup_throttle
+from atlas_app.services.platform import audit, bounds, welsh
+from atlas_app.services.platform import throttles as lookup_throttle
 from atlas_app.services.platform.actor import Actor
 from atlas_app.services.booking.bookings import booking_view, get_terms
 from atlas_app.services.booking.catalogue import proximity_rank, session_rows
@@ -67,6 +68,8 @@ class OfferView:
     police_force: str
     status: str
     active_booking_reference: str = ""
+    # The organisation offers Welsh (services/platform/welsh.py).
+    welsh_enabled: bool = False
 
 
 def _offer_view(s: Session, offer: Offer) -> OfferView:
@@ -79,10 +82,10 @@ def _offer_view(s: Session, offer: Offer) -> OfferView:
         id=offer.id, organisation_id=offer.organisation_id, organisation_name=org.name if org else "",
         offer_reference=offer.offer_reference, client_id=client.id,
         client_name=f"{client.first_name} {client.last_name}", client_postcode=client.postcode,
-        client_email=client.email, course_type_id=ct.id, course_code=ct.code, course_name=ct.name,
+        client_email=client.email, course_type_id=ct.id, course_code=ct.code, course_name=welsh.pick(ct.name, ct.name_cy),
         delivery_modes=list(ct.delivery_modes or []), fee_pence=ct.fee_pence, offence_date=offer.offence_date,
         critical_date=offer.critical_date, police_force=offer.police_force, status=offer.status,
-        active_booking_reference=active or "",
+        active_booking_reference=active or "", welsh_enabled=bool(org and org.welsh_enabled),
     )
 
 
@@ -186,9 +189,10 @@ def venue_choices(organisation_id: int, offer_id: int, delivery_mode: str) -> li
                         .where(Venue.id.in_(list(counts)))).all()
         choices = [
             VenueChoice(
-                id=v.id, name=v.name, region_name=region or "",
+                id=v.id, name=welsh.pick(v.name, v.name_cy), region_name=region or "",
                 address=", ".join(x for x in [v.address_line1, v.address_line2, v.town] if x),
-                postcode=v.postcode, accessibility_notes=v.accessibility_notes, sessions_available=counts[v.id],
+                postcode=v.postcode, accessibility_notes=welsh.pick(v.accessibility_notes, v.accessibility_notes_cy),
+                sessions_available=counts[v.id],
                 nearest_rank=proximity_rank(client.postcode, v.postcode)[0] * 1000
                 + proximity_rank(client.postcode, v.postcode)[1],
             )
@@ -498,6 +502,9 @@ def set_client_language(language: str, *, actor: Actor | None = None, client_id:
                                                  Client.organisation_id == org_id)).first()
         elif proof is not None:
             org_id = proof.organisation_id
+            if value == "cy" and not s.exec(select(Organisation.welsh_enabled)
+                                            .where(Organisation.id == org_id)).first():
+                value = "en"  # the organisation does not offer Welsh (services/platform/welsh.py)
             client = s.exec(select(Client).join(Offer, Offer.client_id == Client.id)
                             .where(Offer.id == proof.offer_id, Offer.organisation_id == org_id,
                                    Client.organisation_id == org_id)).first()

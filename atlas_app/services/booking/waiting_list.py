@@ -48,7 +48,8 @@ from atlas_app.models import Booking, Client, CourseSession, CourseType, Offer, 
 from atlas_app.models.waiting_list import WaitingEntry
 from atlas_app.services.booking import bookings, emails
 from atlas_app.services.booking.bookings import ClientProof, SessionFull
-from atlas_app.services.platform import audit, bounds, locks, outbox
+from atlas_app.services.platform import audit, bounds, i18n, locks, outbox
+from atlas_app.services.platform.i18n import _
 from atlas_app.services.platform.actor import Actor
 from atlas_app.services.platform.errors import Conflict, NotFound, ValidationFailed
 from atlas_app.services.platform.permissions import Perm
@@ -174,7 +175,7 @@ def _clean_venues(s: Session, organisation_id: int, venue_ids: Iterable[Any] | N
     for raw in venue_ids or []:
         vid = bounds.id_or_none(raw)
         if vid is None:
-            raise ValidationFailed("Choose venues from the list.", {"venues": "invalid"})
+            raise ValidationFailed(_("Choose venues from the list."), {"venues": "invalid"})
         if vid not in ids:
             ids.append(vid)
     if len(ids) > MAX_VENUES:
@@ -183,7 +184,7 @@ def _clean_venues(s: Session, organisation_id: int, venue_ids: Iterable[Any] | N
         found = set(s.exec(select(Venue.id).where(Venue.id.in_(ids), Venue.organisation_id == organisation_id,
                                                   Venue.is_active.is_(True))).all())
         if found != set(ids):
-            raise ValidationFailed("Choose venues from the list.", {"venues": "unknown"})
+            raise ValidationFailed(_("Choose venues from the list."), {"venues": "unknown"})
     return sorted(ids)
 
 
@@ -251,25 +252,28 @@ def join(organisation_id: int, offer_id: int, *, venue_ids: Iterable[Any] | None
         offer = bookings._load_offer(s, organisation_id, offer_id, lock=True)
         person = s.get(Client, offer.client_id)
         if offer.status in OfferStatus.FINISHED or offer.status in OfferStatus.CLOSED:
-            raise ValidationFailed("This offer can no longer be booked, so it cannot join the waiting list.",
+            raise ValidationFailed(_("This offer can no longer be booked, so it cannot join the waiting list."),
                                    {"offer": offer.status})
         if offer.critical_date < today:
-            raise ValidationFailed(f"This offer expired on {offer.critical_date:%d %B %Y} (its critical date).",
+            raise ValidationFailed(_("This offer expired on {date} (its critical date).").format(
+                                   date=i18n.day_month_year(offer.critical_date)),
                                    {"offer": "expired"})
         current = bookings.active_booking(s, offer.id)
         if current is not None and current.status in BookingStatus.BOOKED:
-            raise ValidationFailed(f"This offer is already booked (booking {current.reference}).",
+            raise ValidationFailed(_("This offer is already booked (booking {reference}).").format(
+                                   reference=current.reference),
                                    {"offer": "booked"})
         start = max(start or today, today)
         end = end or offer.critical_date
         if end > offer.critical_date:
             raise ValidationFailed(
-                f"The last day must be on or before the critical date ({offer.critical_date:%d %B %Y}).",
+                _("The last day must be on or before the critical date ({date}).").format(
+                    date=i18n.day_month_year(offer.critical_date)),
                 {"date_to": "after critical date"})
         if end < start:
-            raise ValidationFailed("The last day must be on or after the first day.", {"date_to": "before start"})
+            raise ValidationFailed(_("The last day must be on or after the first day."), {"date_to": "before start"})
         if channel == "email" and not (person.email or "").strip():
-            raise ValidationFailed("We need an email address to tell you by email.", {"channel": "no email"})
+            raise ValidationFailed(_("We need an email address to tell you by email."), {"channel": "no email"})
         if channel == "sms" and not (person.phone or "").strip():
             raise ValidationFailed("We need a mobile number to tell you by text message.", {"channel": "no phone"})
         venues = _clean_venues(s, organisation_id, venue_ids)
@@ -277,8 +281,8 @@ def join(organisation_id: int, offer_id: int, *, venue_ids: Iterable[Any] | None
         who = actor.username if actor else ""
         if entry is not None:
             if entry.status == WaitingStatus.OFFERED:
-                raise Conflict("A seat is already held for this offer from the waiting list: confirm it or "
-                                    "let it go first.")
+                raise Conflict(_("A seat is already held for this offer from the waiting list: confirm it or "
+                                 "let it go first."))
             before = {"venue_ids": entry.venue_ids, "date_from": entry.date_from.isoformat(),
                       "date_to": entry.date_to.isoformat(), "channel": entry.channel}
             entry.venue_ids, entry.date_from, entry.date_to, entry.channel = venues, start, end, channel
@@ -572,9 +576,11 @@ def _tell(s: Session, entry: WaitingEntry, offer: Offer, view: bookings.BookingV
     person = s.get(Client, offer.client_id)
     if not (person.email or "").strip():
         return
-    context = emails.booking_context(view, offer, person, emails._organisation_name(s, offer.organisation_id))
+    language = i18n.normalise(getattr(person, "language", None))
+    with i18n.using(language):
+        context = emails.booking_context(view, offer, person, emails._organisation_name(s, offer.organisation_id))
     context["waiting"] = {"link": outbox.LINK_PLACEHOLDER, "hold_until": london_text(view.hold_expires_at)}
-    subject, body = emails.compose(s, offer.organisation_id, "waiting_list_seat", context)
+    subject, body = emails.compose(s, offer.organisation_id, "waiting_list_seat", context, language=language)
     if outbox.LINK_PLACEHOLDER not in body:  # an edited template lost the link: the client still needs it
         body += "\n\nConfirm and pay: " + outbox.LINK_PLACEHOLDER
     outbox.queue(s, to=person.email, subject=subject, body=body, organisation_id=offer.organisation_id,
@@ -589,7 +595,9 @@ def _render_link(s: Session, entry_id: int | None) -> str | None:
     token = secrets.token_urlsafe(32)
     entry.token_hash = _digest(token)
     s.add(entry)
-    return f"{get_settings().base_url}{LINK_PATH}?token={token}"
+    # The page in the client's language (/cy/waiting-list/seat for a Welsh speaker).
+    language = s.exec(select(Client.language).where(Client.id == entry.client_id)).first()
+    return f"{get_settings().base_url}{i18n.localised_path(f'{LINK_PATH}?token={token}', language)}"
 
 
 outbox.LINK_RENDERERS[LINK_KIND] = _render_link
@@ -608,7 +616,7 @@ def held_seat(token: str) -> HeldSeatView:
     with read_session() as s:
         entry = _entry_by_token(s, token)
         if entry is None or entry.booking_id is None:
-            raise NotFound("This link is not valid. It may have been replaced by a newer one.")
+            raise NotFound(_("This link is not valid. It may have been replaced by a newer one."))
         booking = s.get(Booking, entry.booking_id)
         view = bookings.booking_view(s, booking)
         client = s.get(Client, entry.client_id)
@@ -627,9 +635,9 @@ def confirm_seat(token: str) -> tuple[bookings.BookingView, ClientProof]:
             entry = _entry_by_token(s, token)
             status = entry.status if entry else ""
         if status == WaitingStatus.BOOKED:
-            raise ValidationFailed("You have already confirmed this seat.", {"seat": "booked"})
-        raise ValidationFailed("Sorry, the time to confirm this seat has run out and it has passed to the next "
-                               "person waiting.", {"seat": "expired"})
+            raise ValidationFailed(_("You have already confirmed this seat."), {"seat": "booked"})
+        raise ValidationFailed(_("Sorry, the time to confirm this seat has run out and it has passed to the next "
+                                 "person waiting."), {"seat": "expired"})
     view = bookings.confirm_hold(seat.organisation_id, seat.offer_id, seat.booking_reference)
     return view, ClientProof(seat.organisation_id, seat.offer_id)
 

@@ -37,7 +37,7 @@ from atlas_app.models import (
 from atlas_app.models.letters import LetterTemplate
 from atlas_app.models.payments import Payment
 from atlas_app.services.payments import payment_summaries
-from atlas_app.services.platform import audit, bounds, outbox, templating
+from atlas_app.services.platform import audit, bounds, i18n, outbox, templating, welsh
 from atlas_app.services.platform.actor import Actor
 from atlas_app.services.platform.errors import NotFound, ValidationFailed
 from atlas_app.services.platform.permissions import Perm
@@ -193,6 +193,8 @@ class Target:
     client_email: str
     reference: str  # the booking reference, else the offer reference
     context: dict[str, Any] = field(default_factory=dict)
+    # "cy" when the client asked for Welsh and the organisation offers it: the template's Welsh is used.
+    language: str = "en"
 
 
 def _contexts(s: Session, organisation_id: int, pairs: list[tuple[int, int | None]]) -> list[Target]:
@@ -231,6 +233,8 @@ def _contexts(s: Session, organisation_id: int, pairs: list[tuple[int, int | Non
         if offer_id not in offers:
             continue
         offer, client = offers[offer_id]
+        language = "cy" if org is not None and org.welsh_enabled and i18n.normalise(client.language) == "cy" \
+            else "en"
         address = "\n".join(x for x in [client.address_line1, client.address_line2, client.town, client.postcode] if x)
         ctx: dict[str, Any] = {
             "client": {
@@ -252,9 +256,11 @@ def _contexts(s: Session, organisation_id: int, pairs: list[tuple[int, int | Non
                 x for x in [v.address_line1, v.address_line2, v.town, v.postcode] if x)
             start, end = cs.starts_at.astimezone(LONDON), cs.ends_at.astimezone(LONDON)
             ctx["booking"] = {
-                "reference": b.reference, "course_type": ct.name, "course_code": ct.code,
-                "venue": v.name if v else "Online", "venue_address": venue_address,
-                "date": f"{start:%A} {_day(start.date())}", "time": f"{start:%H:%M}", "end_time": f"{end:%H:%M}",
+                "reference": b.reference, "course_type": welsh.pick(ct.name, ct.name_cy, language),
+                "course_code": ct.code, "venue": welsh.pick(v.name, v.name_cy, language) if v else "Online",
+                "venue_address": venue_address,
+                "date": i18n.long_date(start, "cy") if language == "cy" else f"{start:%A} {_day(start.date())}",
+                "time": f"{start:%H:%M}", "end_time": f"{end:%H:%M}",
                 "status": b.status.replace("_", " "),
             }
             summary = summaries.get(b.id)
@@ -266,7 +272,8 @@ def _contexts(s: Session, organisation_id: int, pairs: list[tuple[int, int | Non
             }
             reference = b.reference
         out.append(Target(offer_id=offer.id, booking_id=booking_id if booking_id in bookings else None,
-                          client_id=client.id, client_email=client.email, reference=reference, context=ctx))
+                          client_id=client.id, client_email=client.email, reference=reference, context=ctx,
+                          language=language))
     return out
 
 
@@ -287,10 +294,12 @@ class TemplateView:
     body: str
     updated_by: str
     updated_at: datetime | None
+    subject_cy: str = ""
+    body_cy: str = ""
 
 
 def _view(t: LetterTemplate) -> TemplateView:
-    return TemplateView(t.id, t.code, t.name, t.subject, t.body, t.updated_by, t.updated_at)
+    return TemplateView(t.id, t.code, t.name, t.subject, t.body, t.updated_by, t.updated_at, t.subject_cy, t.body_cy)
 
 
 def ensure_templates(s: Session, organisation_id: int) -> int:
@@ -329,8 +338,10 @@ def _template(s: Session, organisation_id: int, code: str) -> LetterTemplate:
     return row
 
 
-def save_template(actor: Actor, code: str, name: str, subject: str, body: str) -> TemplateView:
-    """Change a template's name, subject and body, after checking both parse and use only the merge fields."""
+def save_template(actor: Actor, code: str, name: str, subject: str, body: str, *, subject_cy: str | None = None,
+                  body_cy: str | None = None) -> TemplateView:
+    """Change a template's name, subject and body (and their Welsh, sent to clients who asked for Welsh; kept as it
+    was when not given), after checking each parses and uses only the merge fields."""
     actor.require(Perm.LETTERS_MANAGE)
     org_id = actor.require_org()
     name, subject, body = str(name or "").strip(), str(subject or "").strip(), str(body or "")
@@ -342,15 +353,27 @@ def save_template(actor: Actor, code: str, name: str, subject: str, body: str) -
         raise ValidationFailed("The letter needs some text.", {"body": "required"})
     check_template(subject, "subject", fields_for(code))
     check_template(body, "body", fields_for(code))
+    welsh_values: dict[str, str] = {}
+    if subject_cy is not None:
+        welsh_values["subject_cy"] = str(subject_cy).strip()
+        if len(welsh_values["subject_cy"]) > 300:
+            raise ValidationFailed("The Welsh subject is too long.", {"subject_cy": "too long"})
+        check_template(welsh_values["subject_cy"], "Welsh subject", fields_for(code))
+    if body_cy is not None:
+        welsh_values["body_cy"] = str(body_cy)
+        check_template(welsh_values["body_cy"], "Welsh body", fields_for(code))
     with write_session() as s:
         row = _template(s, org_id, code)
-        before = {"name": row.name, "subject": row.subject, "body": row.body}
+        before = {"name": row.name, "subject": row.subject, "body": row.body,
+                  **{k: getattr(row, k) for k in welsh_values}}
         row.name, row.subject, row.body = name, subject, body
+        for key, value in welsh_values.items():
+            setattr(row, key, value)
         row.updated_by, row.updated_at = actor.username, utcnow()
         s.add(row)
         s.flush()
         audit.record(s, actor, "letter_template", row.code, "updated", before=before,
-                     after={"name": name, "subject": subject, "body": body})
+                     after={"name": name, "subject": subject, "body": body, **welsh_values})
         return _view(row)
 
 
@@ -589,9 +612,24 @@ def _produce(actor: Actor, code: str, pairs: list[tuple[int, int | None]], email
         targets = _contexts(s, org_id, pairs)
         check_template(template.subject, "subject")
         check_template(template.body, "body")
-        contexts = [t.context for t in targets]
-        merged = list(zip(targets, templating.render_many(template.subject, contexts, MERGE_FIELDS, "subject"),
-                          templating.render_many(template.body, contexts, MERGE_FIELDS, "body")))
+        # Clients who asked for Welsh get the template's Welsh when it has been written (else its English).
+        use_welsh = [t.language == "cy" and bool(template.body_cy.strip()) for t in targets]
+        rendered: dict[int, tuple[str, str]] = {}
+        for welsh_group, subject_source, body_source in (
+                (False, template.subject, template.body),
+                (True, template.subject_cy.strip() or template.subject, template.body_cy)):
+            indexes = [i for i, w in enumerate(use_welsh) if w == welsh_group]
+            if not indexes:
+                continue
+            if welsh_group:
+                check_template(subject_source, "subject")
+                check_template(body_source, "body")
+            contexts = [targets[i].context for i in indexes]
+            for i, subject, body in zip(indexes, templating.render_many(subject_source, contexts, MERGE_FIELDS,
+                                                                        "subject"),
+                                        templating.render_many(body_source, contexts, MERGE_FIELDS, "body")):
+                rendered[i] = (subject, body)
+        merged = [(t, *rendered[i]) for i, t in enumerate(targets)]
         pdf = _pdf(org.name if org else "", merged)
         emailed = no_email = 0
         for t, subject, body in merged:

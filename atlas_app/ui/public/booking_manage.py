@@ -21,10 +21,11 @@ from atlas_app.domain.statuses import BOOKING_CLIENT_LABELS
 from atlas_app.services import payments as payments_service
 from atlas_app.services.booking import bookings as booking_service
 from atlas_app.services.booking import self_service
+from atlas_app.services.platform import welsh
 from atlas_app.services.platform.errors import AtlasError, ValidationFailed
 from atlas_app.services.platform.i18n import money as pounds
 from atlas_app.ui.components.paid_flag import paid_flag
-from atlas_app.ui.i18n import N_, _, interpolate, public_page, to
+from atlas_app.ui.i18n import N_, _, follow_organisation, interpolate, public_page, to
 from atlas_app.ui.public.booking_wizard import end_time
 
 from atlas_app.ui.public.booking_wizard import (
@@ -216,6 +217,7 @@ class ManageBookingState(rx.State):
             paying = await asyncio.to_thread(_paying, cb)
         except ValidationFailed as exc:
             return self._fail({}, [], _(str(exc)))
+        await follow_organisation(self, await asyncio.to_thread(welsh.offers_welsh, cb.organisation_id))
         self._show(cb, paying)
         return rx.redirect(to("/booking/manage/view"))
 

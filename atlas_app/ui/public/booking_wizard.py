@@ -37,7 +37,7 @@ from atlas_app.services.platform.i18n import money as pounds
 from atlas_app.timeutil import LONDON, utcnow
 from atlas_app.ui.components.paid_flag import demo_banner
 from atlas_app.ui.components.shell import public_shell
-from atlas_app.ui.i18n import N_, _, interpolate, public_page, to
+from atlas_app.ui.i18n import N_, _, follow_organisation, interpolate, public_page, to
 from atlas_app.ui.format import end_clock
 
 from atlas_app.ui.session import client_ip, public
@@ -459,6 +459,7 @@ class BookingWizardState(rx.State):
             await asyncio.to_thread(offers_service.set_client_language, writing,
                                     proof=booking_service.ClientProof(view.organisation_id, view.id))
         counts = await asyncio.to_thread(offers_service.delivery_modes_available, view.organisation_id, view.id)
+        await follow_organisation(self, view.welsh_enabled)  # then English on, if it offers no Welsh
         self._org_id = view.organisation_id
         self._offer_id = view.id
         self._email = view.client_email
@@ -1040,10 +1041,10 @@ def hold_panel() -> rx.Component:
 
 def waiting_list_link() -> rx.Component:
     """When no date suits: the waiting list, for a place that becomes free before the critical date."""
-    return rx.text("No date that suits you? ",
-                   rx.link("Join the waiting list", href="/book/waiting-list", id="waiting-list-link",
-                           style={"font_weight": "600", **focus_style()}),
-                   " and we will hold the next free place for you.", size="2")
+    return rx.text(*interpolate(_("No date that suits you? {link} and we will hold the next free place for you."),
+                                link=rx.link(_("Join the waiting list"), href=to("/book/waiting-list"),
+                                             id="waiting-list-link", style={"font_weight": "600", **focus_style()})),
+                   size="2")
 
 
 def wizard_page(*children: rx.Component) -> rx.Component:

@@ -12,7 +12,7 @@
 The state is public. The organisation, the chosen place and category and the photos' pending files are backend vars;
 a category or address is accepted only from the lists the server offered. Every submission goes through
 ``reports.submit_report``: the limits, the honeypot and the size checks are the service's.
-The page text is in ``TEXT`` (one place, for translation).
+The page text is in ``TEXT`` (one place; each read in the page's language, English or Welsh under ``/cy``).
 """
 
 from __future__ import annotations
@@ -26,9 +26,10 @@ from typing import Any
 import reflex as rx
 
 from atlas_app.services.modules.environmental_ticketing import reports
-from atlas_app.services.platform import images
+from atlas_app.services.platform import i18n, images
 from atlas_app.services.platform.errors import AtlasError, ValidationFailed
 from atlas_app.settings import get_settings
+from atlas_app.timeutil import london_date
 from atlas_app.ui.public.booking_wizard import (
     FOCUS_ERRORS_JS,
     back_link,
@@ -43,54 +44,54 @@ from atlas_app.ui.public.booking_wizard import (
     text_input,
     wizard_page,
 )
-from atlas_app.ui.runtime import page
+from atlas_app.ui.i18n import N_, Texts, _, follow_organisation, interpolate, public_page, to
 from atlas_app.ui.session import client_ip, public
 
-TEXT = {
-    "service": "Report a problem",
-    "choose_council": "Which council is this for?",
-    "choose_council_intro": "Use the link on your council's website, or choose your council.",
-    "no_councils": "No council takes reports here yet.",
-    "what": "What is the problem?",
-    "what_error": "Choose what you are reporting.",
-    "where": "Where is the problem?",
-    "where_hint": "Enter a postcode, a street name or part of an address.",
-    "where_search": "Search",
-    "where_label": "Postcode, street or address",
-    "where_none": "No addresses match. Try the postcode, or a shorter part of the street name.",
-    "where_choose": "Choose the nearest address",
-    "where_error": "Choose an address from the list.",
-    "where_search_error": "Enter a postcode, a street name or part of an address.",
-    "map_off": "You can find the place by its address. This council's site does not have a map.",
-    "duplicates": "Is it one of these?",
-    "duplicates_intro": "These problems were reported near that place in the last 14 days. If yours is one of "
-                        "them, follow it instead of reporting it again.",
-    "duplicates_new": "No, my problem is not listed: report it",
-    "repeat": "Follow this report",
-    "repeat_intro": "We will record that you reported it too. Give your email address if you want updates.",
-    "details": "Tell us about the problem",
-    "description": "Describe the problem",
-    "description_hint": "For example, what it is, how big, and exactly where. 2000 characters at most.",
-    "photos": "Photos (optional)",
-    "photos_hint": "Up to 3 photos: JPEG, PNG or WebP, each smaller than 10 MB. We remove the location and "
-                   "camera details from them.",
-    "add_photos": "Add the chosen photos",
-    "choose_photos": "Choose photos",
-    "contact": "Your details (optional)",
-    "contact_hint": "Give an email address to get a confirmation and updates. Leave these out to report "
-                    "without giving your details.",
-    "consent": "I agree that the council may use these details to contact me about this report.",
-    "check": "Check your answers before sending your report",
-    "send": "Send report",
-    "done": "Report sent",
-    "done_ref": "Your reference is",
-    "track": "Track your report",
-    "track_text": "Keep this link to see progress, add information or photos:",
-    "emailed": "We have sent a confirmation email with the same link to ",
-    "not_emailed": "You did not give an email address, so keep this page or the link: it is the only way to see "
-                   "your report.",
-    "added": "Thank you: we have added your report",
-}
+TEXT = Texts({
+    "service": N_("Report a problem"),
+    "choose_council": N_("Which council is this for?"),
+    "choose_council_intro": N_("Use the link on your council's website, or choose your council."),
+    "no_councils": N_("No council takes reports here yet."),
+    "what": N_("What is the problem?"),
+    "what_error": N_("Choose what you are reporting."),
+    "where": N_("Where is the problem?"),
+    "where_hint": N_("Enter a postcode, a street name or part of an address."),
+    "where_search": N_("Search"),
+    "where_label": N_("Postcode, street or address"),
+    "where_none": N_("No addresses match. Try the postcode, or a shorter part of the street name."),
+    "where_choose": N_("Choose the nearest address"),
+    "where_error": N_("Choose an address from the list."),
+    "where_search_error": N_("Enter a postcode, a street name or part of an address."),
+    "map_off": N_("You can find the place by its address. This council's site does not have a map."),
+    "duplicates": N_("Is it one of these?"),
+    "duplicates_intro": N_("These problems were reported near that place in the last 14 days. If yours is one of "
+                           "them, follow it instead of reporting it again."),
+    "duplicates_new": N_("No, my problem is not listed: report it"),
+    "repeat": N_("Follow this report"),
+    "repeat_intro": N_("We will record that you reported it too. Give your email address if you want updates."),
+    "details": N_("Tell us about the problem"),
+    "description": N_("Describe the problem"),
+    "description_hint": N_("For example, what it is, how big, and exactly where. 2000 characters at most."),
+    "photos": N_("Photos (optional)"),
+    "photos_hint": N_("Up to 3 photos: JPEG, PNG or WebP, each smaller than 10 MB. We remove the location and "
+                      "camera details from them."),
+    "add_photos": N_("Add the chosen photos"),
+    "choose_photos": N_("Choose photos"),
+    "contact": N_("Your details (optional)"),
+    "contact_hint": N_("Give an email address to get a confirmation and updates. Leave these out to report "
+                       "without giving your details."),
+    "consent": N_("I agree that the council may use these details to contact me about this report."),
+    "check": N_("Check your answers before sending your report"),
+    "send": N_("Send report"),
+    "done": N_("Report sent"),
+    "done_ref": N_("Your reference is"),
+    "track": N_("Track your report"),
+    "track_text": N_("Keep this link to see progress, add information or photos:"),
+    "emailed": N_("We have sent a confirmation email with the same link to {email}."),
+    "not_emailed": N_("You did not give an email address, so keep this page or the link: it is the only way to see "
+                      "your report."),
+    "added": N_("Thank you: we have added your report"),
+})
 
 UPLOAD_ID = "report-photos"
 
@@ -172,13 +173,13 @@ class ReportState(rx.State):
     def _need(self, *what: str):
         """Redirect to the first step whose answer is missing (a page opened out of order)."""
         if not self._org_id:
-            return rx.redirect("/report")
+            return rx.redirect(to("/report"))
         if "category" in what and not self.category_id:
-            return rx.redirect("/report/what")
+            return rx.redirect(to("/report/what"))
         if "where" in what and not self._uprn:
-            return rx.redirect("/report/where")
+            return rx.redirect(to("/report/where"))
         if "details" in what and not self.description:
-            return rx.redirect("/report/details")
+            return rx.redirect(to("/report/details"))
         return None
 
     # --- council ---
@@ -195,7 +196,7 @@ class ReportState(rx.State):
                     self._drop_photos()
                     self.reset()
                     self._org_id, self.org_name, self.org_slug = org.id, org.name, org.slug
-                return rx.redirect("/report/what")
+                return rx.redirect(to("/report/what", await follow_organisation(self, org.welsh_enabled)))
         self.councils = await asyncio.to_thread(_councils)
         return None
 
@@ -204,7 +205,7 @@ class ReportState(rx.State):
     @rx.event
     async def load_what(self):
         if not self._org_id:
-            return rx.redirect("/report")
+            return rx.redirect(to("/report"))
         cats = await asyncio.to_thread(reports.public_categories, self._org_id)
         self._category_ids = [c.id for c in cats]
         self.categories = [{"id": str(c.id), "name": c.name, "description": c.public_description,
@@ -219,7 +220,7 @@ class ReportState(rx.State):
             return self._fail({"category": TEXT["what_error"]}, [("category", "category-group")])
         chosen = next(c for c in self.categories if c["id"] == value)
         self.category_id, self.category_name, self.category_promise = value, chosen["name"], chosen["promise"]
-        return rx.redirect("/report/where")
+        return rx.redirect(to("/report/where"))
 
     # --- where ---
 
@@ -258,9 +259,10 @@ class ReportState(rx.State):
         self._uprn, self.location_label = value, loc.label
         self._dupe_refs = [d.reference for d in dupes]
         self.duplicates = [{"reference": d.reference, "status": d.status_label, "location": d.location,
-                            "description": d.description, "when": d.created_at.strftime("%d %B %Y").lstrip("0"),
+                            "description": d.description,
+                            "when": i18n.day_month_year(london_date(d.created_at)).lstrip("0"),
                             "option_id": f"dupe-{d.reference}"} for d in dupes]
-        return rx.redirect("/report/duplicates" if dupes else "/report/details")
+        return rx.redirect(to("/report/duplicates" if dupes else "/report/details"))
 
     # --- duplicates / repeat ---
 
@@ -274,18 +276,18 @@ class ReportState(rx.State):
         self._clear_errors()
         value = str((form or {}).get("dupe") or "")
         if value == "new":
-            return rx.redirect("/report/details")
+            return rx.redirect(to("/report/details"))
         if value not in self._dupe_refs:
-            return self._fail({"dupe": "Choose one of the reports, or say yours is not listed."},
+            return self._fail({"dupe": _("Choose one of the reports, or say yours is not listed.")},
                               [("dupe", "dupe-group")])
         self._repeat_ref = value
-        return rx.redirect("/report/repeat")
+        return rx.redirect(to("/report/repeat"))
 
     @rx.event
     def load_repeat(self):
         self._clear_errors()
         if not self._repeat_ref:
-            return rx.redirect("/report/duplicates")
+            return rx.redirect(to("/report/duplicates"))
         return self._need("category", "where")
 
     @rx.event
@@ -304,7 +306,7 @@ class ReportState(rx.State):
         self.done_reference = self._repeat_ref
         self.done_email = data["email"].strip() if followed else ""
         self.done_link = ""
-        return rx.redirect("/report/added")
+        return rx.redirect(to("/report/added"))
 
     # --- details ---
 
@@ -319,7 +321,8 @@ class ReportState(rx.State):
         if not self._org_id:
             return None
         if len(self._photo_files) + len(files or []) > reports.MAX_PHOTOS:
-            return self._fail({"photos": f"Add at most {reports.MAX_PHOTOS} photos."}, [("photos", UPLOAD_ID)])
+            return self._fail({"photos": _("Add at most {count} photos.").format(count=reports.MAX_PHOTOS)},
+                              [("photos", UPLOAD_ID)])
         folder = pending_dir()
         folder.mkdir(parents=True, exist_ok=True)
         for upload in files or []:
@@ -355,31 +358,31 @@ class ReportState(rx.State):
         errors: dict[str, str] = {}
         description = str(form.get("description") or "").replace("\r\n", "\n").strip()
         if not description:
-            errors["description"] = "Describe the problem."
+            errors["description"] = _("Describe the problem.")
         elif len(description) > reports.MAX_DESCRIPTION:
-            errors["description"] = "The description must be 2000 characters or fewer."
+            errors["description"] = _("The description must be 2000 characters or fewer.")
         name = " ".join(str(form.get("name") or "").split())
         email = str(form.get("email") or "").strip()
         phone = " ".join(str(form.get("phone") or "").split())
         consent = str(form.get("consent") or "") in ("on", "true", "yes", "1")
         if len(name) > 120:
-            errors["name"] = "Your name must be 120 characters or fewer."
+            errors["name"] = _("Your name must be 120 characters or fewer.")
         try:
             reports.check_email(email)
         except ValidationFailed as exc:
             errors["email"] = str(exc)
         if phone and (len(phone) > 40 or not all(c in "0123456789+()- " for c in phone)):
-            errors["phone"] = "Enter a telephone number, like 01632 960 001 or 07700 900 982."
+            errors["phone"] = _("Enter a telephone number, like 01632 960 001 or 07700 900 982.")
         if (name or email or phone) and not consent:
-            errors["consent"] = "Tick the box to agree, or leave your details out."
+            errors["consent"] = _("Tick the box to agree, or leave your details out.")
         self.description, self.name, self.email, self.phone, self.consent = \
             description[:reports.MAX_DESCRIPTION], name[:120], email[:200], phone[:40], consent
         if str(form.get("website") or "").strip():
-            return self._fail({}, [], "Your report could not be sent.")
+            return self._fail({}, [], _("Your report could not be sent."))
         if errors:
             return self._fail(errors, [("description", "f-description"), ("name", "f-name"), ("email", "f-email"),
                                        ("phone", "f-phone"), ("consent", "f-consent")])
-        return rx.redirect("/report/check")
+        return rx.redirect(to("/report/check"))
 
     # --- check and send ---
 
@@ -407,7 +410,7 @@ class ReportState(rx.State):
         except (AtlasError, OSError) as exc:
             self.sending = False
             yield self._fail({}, [], str(exc) if isinstance(exc, AtlasError) else
-                             "Your photos could not be read; add them again.")
+                             _("Your photos could not be read; add them again."))
             return
         self._drop_photos()
         self.sending = False
@@ -417,35 +420,32 @@ class ReportState(rx.State):
         self.description = self.name = self.email = self.phone = ""
         self.consent = False
         self._uprn, self.location_label, self.category_id = "", "", ""
-        yield rx.redirect("/report/done")
+        yield rx.redirect(to("/report/done"))
 
     @rx.event
     def load_done(self):
         if not self.done_reference:
-            return rx.redirect("/report")
+            return rx.redirect(to("/report"))
         return None
 
 
 def _councils() -> list[dict[str, str]]:
-    return [{"slug": o.slug, "name": o.name, "href": f"/report?org={o.slug}"}
+    return [{"slug": o.slug, "name": o.name, "href": to(f"/report?org={o.slug}")}
             for o in reports.organisations_taking_reports()]
 
 
 S = ReportState
 
 
-def _title(page_title: str) -> str:
-    return f"{page_title} · {TEXT['service']} · Atlas"
-
-
 def _service_line() -> rx.Component:
-    return rx.text(TEXT["service"], " to ", rx.text.strong(S.org_name), size="2", color_scheme="gray")
+    return rx.text(*interpolate(_("Report a problem to {council}"), council=rx.text.strong(S.org_name)), size="2",
+                   color_scheme="gray")
 
 
 def _honeypot() -> rx.Component:
     # Hidden from people and assistive technology; robots that fill every field fill it.
     return rx.box(
-        rx.el.label("Leave this empty", html_for="f-website"),
+        rx.el.label(_("Leave this empty"), html_for="f-website"),
         rx.el.input(id="f-website", name="website", type="text", tab_index=-1, auto_complete="off"),
         aria_hidden="true",
         style={"position": "absolute", "left": "-10000px", "width": "1px", "height": "1px", "overflow": "hidden"},
@@ -458,7 +458,7 @@ def _link_button(label: str, href: str, link_id: str) -> rx.Component:
                           "font_weight": "600", **focus_style()})
 
 
-@page(route="/report", title=_title("Which council"), on_load=S.start)
+@public_page("/report", N_("Which council · Report a problem · Atlas"), on_load=S.start)
 def report_start() -> rx.Component:
     return wizard_page(
         step_heading(TEXT["choose_council"]),
@@ -472,7 +472,7 @@ def report_start() -> rx.Component:
     )
 
 
-@page(route="/report/what", title=_title("What is the problem"), on_load=S.load_what)
+@public_page("/report/what", N_("What is the problem · Report a problem · Atlas"), on_load=S.load_what)
 def report_what() -> rx.Component:
     return wizard_page(
         _service_line(),
@@ -497,10 +497,10 @@ def report_what() -> rx.Component:
     )
 
 
-@page(route="/report/where", title=_title("Where is the problem"), on_load=S.load_where)
+@public_page("/report/where", N_("Where is the problem · Report a problem · Atlas"), on_load=S.load_where)
 def report_where() -> rx.Component:
     return wizard_page(
-        back_link("/report/what"),
+        back_link(to("/report/what")),
         _service_line(),
         error_summary(S),
         step_heading(TEXT["where"]),
@@ -540,10 +540,10 @@ def report_where() -> rx.Component:
     )
 
 
-@page(route="/report/duplicates", title=_title("Is it one of these"), on_load=S.load_duplicates)
+@public_page("/report/duplicates", N_("Is it one of these · Report a problem · Atlas"), on_load=S.load_duplicates)
 def report_duplicates() -> rx.Component:
     return wizard_page(
-        back_link("/report/where"),
+        back_link(to("/report/where")),
         _service_line(),
         error_summary(S),
         rx.form(
@@ -556,7 +556,8 @@ def report_duplicates() -> rx.Component:
                             rx.text(d["reference"], ": ", d["status"], weight="bold"),
                             rx.text(d["location"], size="2"),
                             rx.text(d["description"], size="2"),
-                            rx.text("Reported ", d["when"], size="2", color_scheme="gray"))),
+                            rx.text(*interpolate(_("Reported {date}"), date=d["when"]), size="2",
+                                    color_scheme="gray"))),
                         radio_option("dupe", "new", "dupe-new", False, rx.text(TEXT["duplicates_new"],
                                                                                weight="bold")),
                         id="dupe-group", style={"display": "flex", "flex_direction": "column", "gap": "0.5em"}),
@@ -570,21 +571,21 @@ def report_duplicates() -> rx.Component:
     )
 
 
-@page(route="/report/repeat", title=_title("Follow this report"), on_load=S.load_repeat)
+@public_page("/report/repeat", N_("Follow this report · Report a problem · Atlas"), on_load=S.load_repeat)
 def report_repeat() -> rx.Component:
     return wizard_page(
-        back_link("/report/duplicates"),
+        back_link(to("/report/duplicates")),
         _service_line(),
         error_summary(S),
         step_heading(TEXT["repeat"]),
         rx.text(TEXT["repeat_intro"]),
         rx.form(
             rx.vstack(
-                text_input(S, "Your name (optional)", "name", auto_complete="name"),
-                text_input(S, "Email address (optional)", "email", auto_complete="email", input_mode="email",
+                text_input(S, _("Your name (optional)"), "name", auto_complete="name"),
+                text_input(S, _("Email address (optional)"), "email", auto_complete="email", input_mode="email",
                            spell_check=False),
                 _honeypot(),
-                continue_button("Add my report", "send-repeat"),
+                continue_button(_("Add my report"), "send-repeat"),
                 spacing="5", width="100%", align_items="stretch",
             ),
             on_submit=S.send_repeat, aria_label=TEXT["repeat"], no_validate=True,
@@ -592,29 +593,30 @@ def report_repeat() -> rx.Component:
     )
 
 
-@page(route="/report/added", title=_title("Report added"))
+@public_page("/report/added", N_("Report added · Report a problem · Atlas"))
 def report_added() -> rx.Component:
     return wizard_page(
         rx.box(step_heading(TEXT["added"]),
-               rx.text("to report ", rx.text.strong(S.done_reference, id="added-reference"), "."),
+               rx.text(*interpolate(_("to report {reference}."),
+                                   reference=rx.text.strong(S.done_reference, id="added-reference"))),
                style={"border": "4px solid var(--green-9)", "padding": "1.25em", "border_radius": "var(--radius-3)",
                       "background": "var(--green-2)"}),
         rx.cond(S.done_email != "",
-                rx.text("We have emailed a link to follow it to ", S.done_email, "."),
-                rx.text("You did not give an email address, so you will not get updates.")),
-        _link_button("Report another problem", "/report?org=" + S.org_slug, "report-another"),
+                rx.text(*interpolate(_("We have emailed a link to follow it to {email}."), email=S.done_email)),
+                rx.text(_("You did not give an email address, so you will not get updates."))),
+        _link_button(_("Report another problem"), to("/report") + "?org=" + S.org_slug, "report-another"),
     )
 
 
-@page(route="/report/details", title=_title("Tell us about the problem"), on_load=S.load_details)
+@public_page("/report/details", N_("Tell us about the problem · Report a problem · Atlas"), on_load=S.load_details)
 def report_details() -> rx.Component:
     has_desc_error = S.errors.contains("description")
     return wizard_page(
-        back_link("/report/where"),
+        back_link(to("/report/where")),
         _service_line(),
         error_summary(S),
         step_heading(TEXT["details"]),
-        rx.text(S.category_name, " at ", S.location_label, weight="bold"),
+        rx.text(*interpolate(_("{what} at {where}"), what=S.category_name, where=S.location_label), weight="bold"),
         rx.vstack(
             rx.heading(TEXT["photos"], size="4", as_="h2"),
             rx.text(TEXT["photos_hint"], id="photos-hint", size="2", color_scheme="gray"),
@@ -634,7 +636,7 @@ def report_details() -> rx.Component:
                       style={"min_height": "44px", "width": "fit-content", **focus_style()}),
             rx.cond(S.photo_names.length() > 0,
                     rx.el.ul(rx.foreach(S.photo_names, lambda name, i: rx.el.li(
-                        rx.hstack(rx.text(name), rx.button("Remove", rx.el.span(" ", name, class_name="sr-only"),
+                        rx.hstack(rx.text(name), rx.button(_("Remove"), rx.el.span(" ", name, class_name="sr-only"),
                                                            type="button", variant="ghost", size="1",
                                                            on_click=S.remove_photo(i),
                                                            style={"min_height": "44px", **focus_style()}),
@@ -658,10 +660,11 @@ def report_details() -> rx.Component:
                 ),
                 rx.heading(TEXT["contact"], size="4", as_="h2"),
                 rx.text(TEXT["contact_hint"], size="2", color_scheme="gray"),
-                text_input(S, "Your name", "name", auto_complete="name", default_value=S.name, max_length=120),
-                text_input(S, "Email address", "email", auto_complete="email", input_mode="email", spell_check=False,
+                text_input(S, _("Your name"), "name", auto_complete="name", default_value=S.name, max_length=120),
+                text_input(S, _("Email address"), "email", auto_complete="email", input_mode="email", spell_check=False,
                            default_value=S.email, max_length=200),
-                text_input(S, "Telephone number", "phone", auto_complete="tel", input_mode="tel", default_value=S.phone,
+                text_input(S, _("Telephone number"), "phone", auto_complete="tel", input_mode="tel",
+                           default_value=S.phone,
                            max_length=40),
                 rx.vstack(
                     inline_error(S, "consent", "f-consent-error"),
@@ -688,7 +691,7 @@ def _answer(label: str, value: Any, href: str, what: str, row_id: str) -> rx.Com
     return rx.el.div(
         rx.el.dt(label, style={"font_weight": "600"}),
         rx.el.dd(value, style={"margin": "0", "white_space": "pre-wrap", "overflow_wrap": "anywhere"}),
-        rx.el.dd(rx.link("Change", rx.el.span(f" {what}", class_name="sr-only"), href=href, id=f"change-{row_id}",
+        rx.el.dd(rx.link(_("Change"), rx.el.span(f" {what}", class_name="sr-only"), href=href, id=f"change-{row_id}",
                          style={"display": "inline-flex", "min_height": "44px", "min_width": "44px",
                                 "align_items": "center", **focus_style()}), style={"margin": "0"}),
         id=f"answer-{row_id}",
@@ -699,24 +702,25 @@ def _answer(label: str, value: Any, href: str, what: str, row_id: str) -> rx.Com
     )
 
 
-@page(route="/report/check", title=_title("Check your answers"), on_load=S.load_check)
+@public_page("/report/check", N_("Check your answers · Report a problem · Atlas"), on_load=S.load_check)
 def report_check() -> rx.Component:
     return wizard_page(
-        back_link("/report/details"),
+        back_link(to("/report/details")),
         _service_line(),
         error_summary(S),
         step_heading(TEXT["check"]),
         rx.el.dl(
-            _answer("What", S.category_name, "/report/what", "what the problem is", "what"),
-            _answer("Where", S.location_label, "/report/where", "where it is", "where"),
-            _answer("Description", S.description, "/report/details", "the description", "description"),
-            _answer("Photos", rx.cond(S.photo_names.length() > 0, S.photo_names.join(", "), "None"),
-                    "/report/details", "the photos", "photos"),
-            _answer("Name", rx.cond(S.name != "", S.name, "Not given"), "/report/details", "your name", "name"),
-            _answer("Email", rx.cond(S.email != "", S.email, "Not given"), "/report/details", "your email",
+            _answer(_("What"), S.category_name, to("/report/what"), _("what the problem is"), "what"),
+            _answer(_("Where"), S.location_label, to("/report/where"), _("where it is"), "where"),
+            _answer(_("Description"), S.description, to("/report/details"), _("the description"), "description"),
+            _answer(_("Photos"), rx.cond(S.photo_names.length() > 0, S.photo_names.join(", "), _("None")),
+                    to("/report/details"), _("the photos"), "photos"),
+            _answer(_("Name"), rx.cond(S.name != "", S.name, _("Not given")), to("/report/details"), _("your name"),
+                    "name"),
+            _answer(_("Email"), rx.cond(S.email != "", S.email, _("Not given")), to("/report/details"), _("your email"),
                     "email"),
-            _answer("Telephone", rx.cond(S.phone != "", S.phone, "Not given"), "/report/details",
-                    "your telephone number", "phone"),
+            _answer(_("Telephone"), rx.cond(S.phone != "", S.phone, _("Not given")), to("/report/details"),
+                    _("your telephone number"), "phone"),
             style={"margin": "0"},
         ),
         rx.cond(S.category_promise != "", rx.text(S.category_promise)),
@@ -726,7 +730,7 @@ def report_check() -> rx.Component:
     )
 
 
-@page(route="/report/done", title=_title("Report sent"), on_load=S.load_done)
+@public_page("/report/done", N_("Report sent · Report a problem · Atlas"), on_load=S.load_done)
 def report_done() -> rx.Component:
     return wizard_page(
         rx.box(
@@ -743,6 +747,7 @@ def report_done() -> rx.Component:
         rx.link(S.done_link, href=S.done_link, id="tracking-link",
                 style={"overflow_wrap": "anywhere", "min_height": "44px", "display": "inline-flex",
                        "align_items": "center", **focus_style()}),
-        rx.cond(S.done_email != "", rx.text(TEXT["emailed"], S.done_email, "."), rx.text(TEXT["not_emailed"])),
-        _link_button("Report another problem", "/report?org=" + S.org_slug, "report-another"),
+        rx.cond(S.done_email != "", rx.text(*interpolate(TEXT["emailed"], email=S.done_email)),
+                rx.text(TEXT["not_emailed"])),
+        _link_button(_("Report another problem"), to("/report") + "?org=" + S.org_slug, "report-another"),
     )

@@ -18,9 +18,8 @@ from urllib.parse import quote
 import reflex as rx
 
 from atlas_app.services.modules.environmental_ticketing import reports
-from atlas_app.services.platform import images
+from atlas_app.services.platform import i18n, images
 from atlas_app.services.platform.errors import AtlasError, ValidationFailed
-from atlas_app.timeutil import london_text
 from atlas_app.ui.public.report import label_upload_js, pending_dir
 from atlas_app.ui.public.booking_wizard import (
     FOCUS_ERRORS_JS,
@@ -33,34 +32,45 @@ from atlas_app.ui.public.booking_wizard import (
     text_input,
     wizard_page,
 )
-from atlas_app.ui.runtime import page
+from atlas_app.ui.i18n import N_, Texts, _, follow_organisation, interpolate, language_of_state, public_page, to
 from atlas_app.ui.session import client_ip, public
 
-TEXT = {
-    "find": "Find your report",
-    "find_intro": "Enter the reference from your confirmation and the email address you gave.",
-    "reference": "Report reference",
-    "reference_hint": "For example ENV-000123.",
-    "email": "Email address",
-    "find_button": "Find my report",
-    "not_found": "We could not find that report. Use the link in your confirmation email, or find it by its "
-                 "reference and your email address.",
-    "status": "Status",
-    "progress": "Progress",
-    "updates": "Updates",
-    "no_updates": "No updates yet.",
-    "add": "Add information",
-    "add_hint": "Tell the council anything new about the problem. 2000 characters at most.",
-    "add_button": "Send information",
-    "added": "Thank you. Your information has been added to the report.",
-    "closed_note": "This report is closed, so information can no longer be added.",
-    "stop": "Stop email updates",
-    "stopped": "You will not get any more email updates about this report.",
-    "following": "You get email updates about this report.",
-    "photos": "Photos",
-}
+TEXT = Texts({
+    "find": N_("Find your report"),
+    "find_intro": N_("Enter the reference from your confirmation and the email address you gave."),
+    "reference": N_("Report reference"),
+    "reference_hint": N_("For example ENV-000123."),
+    "email": N_("Email address"),
+    "find_button": N_("Find my report"),
+    "not_found": N_("We could not find that report. Use the link in your confirmation email, or find it by its "
+                    "reference and your email address."),
+    "status": N_("Status"),
+    "progress": N_("Progress"),
+    "updates": N_("Updates"),
+    "no_updates": N_("No updates yet."),
+    "add": N_("Add information"),
+    "add_hint": N_("Tell the council anything new about the problem. 2000 characters at most."),
+    "add_button": N_("Send information"),
+    "added": N_("Thank you. Your information has been added to the report."),
+    "closed_note": N_("This report is closed, so information can no longer be added."),
+    "stop": N_("Stop email updates"),
+    "stopped": N_("You will not get any more email updates about this report."),
+    "following": N_("You get email updates about this report."),
+    "photos": N_("Photos"),
+})
 
 UPLOAD_ID = "track-photos"
+# The report statuses as the public reads them (domain.statuses.REPORT_LABELS), for the catalogue.
+STATUS_MSGIDS = (N_("Received"), N_("With the team"), N_("In progress"), N_("Fixed"), N_("Closed"))
+
+
+def _when(at) -> str:
+    """``Tue 3 Dec 2026 14:05`` / ``Maw 3 Rhag 2026 14:05``: in the current language, London time."""
+    if at is None:
+        return ""
+    from babel.dates import format_datetime
+
+    return format_datetime(at.astimezone(i18n.LONDON), "EEE d MMM y HH:mm", locale=i18n.BABEL_LOCALE[i18n.current()])
 
 
 @public
@@ -104,19 +114,19 @@ class TrackState(rx.State):
         ref = quote(view.reference, safe="")
 
         def photo(p: reports.PhotoRef) -> dict[str, str]:
-            return {"src": f"/api/report-photos/{p.id}?ref={ref}&token={token}", "alt": "Photo of the problem"}
+            return {"src": f"/api/report-photos/{p.id}?ref={ref}&token={token}", "alt": _("Photo of the problem")}
 
         self.found = True
         self.reference, self.organisation, self.category = view.reference, view.organisation, view.category
-        self.promise, self.status_label, self.close_reason = view.promise, view.status_label, view.close_reason
+        self.promise, self.status_label, self.close_reason = view.promise, _(view.status_label), view.close_reason
         self.location, self.description = view.location, view.description
-        self.reported = london_text(view.created_at)
-        self.steps = [{"label": label, "when": london_text(at) if at else "",
-                       "state": "done" if at else "to do", "marker": "✓" if at else "○"}
-                      for _, label, at in view.steps if not (at is None and _ in ("fixed", "closed")
+        self.reported = _when(view.created_at)
+        self.steps = [{"label": _(label), "when": _when(at) if at else "",
+                       "state": _("done") if at else _("to do"), "marker": "✓" if at else "○"}
+                      for step, label, at in view.steps if not (at is None and step in ("fixed", "closed")
                                                              and view.status in ("fixed", "closed"))]
-        self.timeline = [{"when": london_text(e.at), "title": e.status_label if e.kind == "status" else
-                          ("Information you added" if e.kind == "resident" else "Update from the council"),
+        self.timeline = [{"when": _when(e.at), "title": _(e.status_label) if e.kind == "status" else
+                          (_("Information you added") if e.kind == "resident" else _("Update from the council")),
                           "body": e.body, "photos": ",".join(str(p.id) for p in e.photos)}
                          for e in view.timeline if e.body or e.kind == "status"]
         self.photos = [photo(p) for p in view.photos] + [photo(p) for e in view.timeline for p in e.photos]
@@ -136,15 +146,17 @@ class TrackState(rx.State):
             self._token, self._reference = "", reference
         if not self._token:
             self.found = False
-            return rx.redirect("/track")
+            return rx.redirect(to("/track"))
         try:
             view = await asyncio.to_thread(reports.track, self._reference, self._token)
         except AtlasError:
             self.found = False
             self._token = ""
             return self._fail({}, [], TEXT["not_found"])
+        if await follow_organisation(self, view.welsh_enabled) != language_of_state(self):
+            return rx.redirect(to(self.router.url.path + "?token=" + quote(self._token, safe="")))
         self._show(view)
-        return rx.call_script(label_upload_js(UPLOAD_ID, "Photos to add"))
+        return rx.call_script(label_upload_js(UPLOAD_ID, _("Photos to add")))
 
     @rx.event
     def start_find(self):
@@ -158,9 +170,9 @@ class TrackState(rx.State):
         email = str(form.get("email") or "").strip()[:200]
         errors = {}
         if not reference:
-            errors["reference"] = "Enter the report reference."
+            errors["reference"] = _("Enter the report reference.")
         if not email:
-            errors["email"] = "Enter your email address."
+            errors["email"] = _("Enter your email address.")
         if errors:
             return self._fail(errors, [("reference", "f-reference"), ("email", "f-email")])
         try:
@@ -168,8 +180,9 @@ class TrackState(rx.State):
         except ValidationFailed as exc:
             return self._fail({}, [], str(exc))
         self._token, self._reference = token, view.reference
+        language = await follow_organisation(self, view.welsh_enabled)
         self._show(view)
-        return rx.redirect(f"/track/{view.reference}")
+        return rx.redirect(to(f"/track/{view.reference}", language))
 
     @rx.event
     async def add_photos(self, files: list[rx.UploadFile]):
@@ -177,7 +190,8 @@ class TrackState(rx.State):
         if not self._token:
             return None
         if len(self._photo_files) + len(files or []) > reports.MAX_PHOTOS:
-            return self._fail({"photos": f"Add at most {reports.MAX_PHOTOS} photos."}, [("photos", UPLOAD_ID)])
+            return self._fail({"photos": _("Add at most {count} photos.").format(count=reports.MAX_PHOTOS)},
+                              [("photos", UPLOAD_ID)])
         for upload in files or []:
             data = await upload.read(images.MAX_BYTES + 1)
             try:
@@ -197,7 +211,7 @@ class TrackState(rx.State):
         self._clear()
         self.notice = ""
         if not self._token:
-            return rx.redirect("/track")
+            return rx.redirect(to("/track"))
         text = str((form or {}).get("information") or "")[:5000]
         try:
             photos = [await asyncio.to_thread(Path(p).read_bytes) for p in self._photo_files]
@@ -206,7 +220,7 @@ class TrackState(rx.State):
             view = await asyncio.to_thread(reports.track, self._reference, self._token)
         except OSError:
             self._photo_files, self.photo_names = [], []
-            return self._fail({}, [], "Your photos could not be read; add them again.")
+            return self._fail({}, [], _("Your photos could not be read; add them again."))
         except AtlasError as exc:
             errors = dict(getattr(exc, "errors", {}) or {})
             if "information" in errors:
@@ -223,7 +237,7 @@ class TrackState(rx.State):
     async def stop_updates(self):
         self._clear()
         if not self._token:
-            return rx.redirect("/track")
+            return rx.redirect(to("/track"))
         try:
             await asyncio.to_thread(reports.stop_updates, self._reference, self._token)
             view = await asyncio.to_thread(reports.track, self._reference, self._token)
@@ -237,7 +251,7 @@ class TrackState(rx.State):
 T = TrackState
 
 
-@page(route="/track", title=f"{TEXT['find']} · Atlas", on_load=T.start_find)
+@public_page("/track", N_("Find your report · Atlas"), on_load=T.start_find)
 def track_find() -> rx.Component:
     return wizard_page(
         error_summary(T),
@@ -262,7 +276,7 @@ def _step(s) -> rx.Component:
         rx.hstack(
             rx.text(s["marker"], aria_hidden="true", weight="bold", style={"width": "1.2em"}),
             rx.box(rx.text(s["label"], weight="bold"),
-                   rx.text(rx.cond(s["when"] != "", s["when"], "Not yet"), size="2", color_scheme="gray"),
+                   rx.text(rx.cond(s["when"] != "", s["when"], _("Not yet")), size="2", color_scheme="gray"),
                    rx.el.span(" (", s["state"], ")", class_name="sr-only")),
             align="start",
         ),
@@ -281,18 +295,20 @@ def _entry(e) -> rx.Component:
     )
 
 
-@page(route="/track/[reference]", title="Your report · Atlas", on_load=T.load)
+@public_page("/track/[reference]", N_("Your report · Atlas"), on_load=T.load)
 def track_report() -> rx.Component:
     return wizard_page(
         error_summary(T),
         rx.cond(
             T.found,
             rx.vstack(
-                step_heading("Report " + T.reference),
+                step_heading(_("Report") + " " + T.reference),
                 rx.text(T.category, " · ", T.location, weight="bold"),
-                rx.text("Reported to ", T.organisation, " on ", T.reported, ".", size="2"),
+                rx.text(*interpolate(_("Reported to {council} on {date}."), council=T.organisation, date=T.reported),
+                        size="2"),
                 rx.box(rx.text(TEXT["status"], ": ", rx.text.strong(T.status_label, id="report-status")),
-                       rx.cond(T.close_reason != "", rx.text("Reason: ", T.close_reason)),
+                       rx.cond(T.close_reason != "",
+                               rx.text(*interpolate(_("Reason: {reason}"), reason=T.close_reason))),
                        rx.cond(T.promise != "", rx.text(T.promise, size="2")),
                        style={"border_left": "4px solid var(--accent-9)", "padding": "0.25em 0 0.25em 0.75em"}),
                 rx.cond(T.notice != "", rx.callout(T.notice, icon="info", role="status", id="track-notice")),
@@ -312,7 +328,7 @@ def track_report() -> rx.Component:
                     rx.vstack(
                         rx.heading(TEXT["add"], size="5", as_="h2"),
                         rx.upload.root(
-                            rx.button("Choose photos", type="button", variant="soft", id="track-choose-photos",
+                            rx.button(_("Choose photos"), type="button", variant="soft", id="track-choose-photos",
                                       style={"min_height": "44px", **focus_style()}),
                             rx.foreach(rx.selected_files(UPLOAD_ID), lambda f: rx.text(f, size="2")),
                             id=UPLOAD_ID, multiple=True, max_files=3,
@@ -321,11 +337,11 @@ def track_report() -> rx.Component:
                             border="1px dashed var(--gray-8)", padding="0.75em", width="100%",
                         ),
                         inline_error(T, "photos", "photos-error"),
-                        rx.button("Add the chosen photos", type="button", variant="outline", id="track-add-photos",
+                        rx.button(_("Add the chosen photos"), type="button", variant="outline", id="track-add-photos",
                                   on_click=T.add_photos(rx.upload_files(upload_id=UPLOAD_ID)),
                                   style={"min_height": "44px", "width": "fit-content", **focus_style()}),
-                        rx.cond(T.photo_names.length() > 0, rx.text("Photos to send: ", T.photo_names.join(", "),
-                                                                    size="2")),
+                        rx.cond(T.photo_names.length() > 0, rx.text(
+                            *interpolate(_("Photos to send: {names}"), names=T.photo_names.join(", ")), size="2")),
                         rx.form(
                             rx.vstack(
                                 rx.el.label(TEXT["add"], html_for="f-information", style={"font_weight": "600"}),
@@ -352,7 +368,7 @@ def track_report() -> rx.Component:
             ),
             rx.vstack(
                 step_heading(TEXT["find"]),
-                rx.link(TEXT["find_button"], href="/track", id="find-instead",
+                rx.link(TEXT["find_button"], href=to("/track"), id="find-instead",
                         style={"display": "inline-flex", "min_height": "44px", "align_items": "center"}),
             ),
         ),

@@ -21,6 +21,7 @@ import reflex as rx
 from atlas_app.services.booking import waiting_list
 from atlas_app.services.booking.bookings import ClientProof
 from atlas_app.services.payments import checkout
+from atlas_app.services.platform import welsh
 from atlas_app.services.platform.errors import AtlasError, NotFound
 from atlas_app.timeutil import LONDON
 from atlas_app.ui.components.paid_flag import demo_banner
@@ -37,7 +38,7 @@ from atlas_app.ui.public.booking_wizard import (
     step_heading,
     wizard_page,
 )
-from atlas_app.ui.runtime import page
+from atlas_app.ui.i18n import N_, _, follow_organisation, interpolate, language_of_state, public_page, to
 from atlas_app.ui.session import public
 
 
@@ -64,7 +65,7 @@ class WaitingJoinState(rx.State):
     async def load(self):
         wizard = await self.get_state(BookingWizardState)
         if not (wizard._org_id and wizard._offer_id):
-            return rx.redirect("/book")
+            return rx.redirect(to("/book"))
         self._org_id, self._offer_id = wizard._org_id, wizard._offer_id
         self.error, self.errors, self.error_fields, self.joined = "", {}, [], False
         self.offer_reference, self.course_text = wizard.offer_reference, wizard.course_text
@@ -82,15 +83,16 @@ class WaitingJoinState(rx.State):
 
     def _show_joined(self, view: waiting_list.WaitingView) -> None:
         self.joined = True
-        self.joined_text = (f"From {long_date(view.date_from)} to {long_date(view.date_to)}, "
-                            + (", ".join(view.venue_names) if view.venue_names else "at any venue or online"))
-        self.position_text = (f"You are number {view.position} on the waiting list." if view.position
-                              else "A place is being held for you: check your email.")
+        self.joined_text = _("From {first} to {last}, {where}").format(
+            first=long_date(view.date_from), last=long_date(view.date_to),
+            where=", ".join(view.venue_names) if view.venue_names else _("at any venue or online"))
+        self.position_text = (_("You are number {position} on the waiting list.").format(position=view.position)
+                              if view.position else _("A place is being held for you: check your email."))
 
     @rx.event
     async def join(self, form: dict[str, Any]):
         if not (self._org_id and self._offer_id):
-            return rx.redirect("/book")
+            return rx.redirect(to("/book"))
         form = form if isinstance(form, dict) else {}
         self.error, self.errors, self.error_fields = "", {}, []
         venues = [i for i in self._venue_options if form.get(f"venue-{i}") in ("on", "true", True, str(i))]
@@ -98,7 +100,7 @@ class WaitingJoinState(rx.State):
         try:
             date_to = date.fromisoformat(raw_to) if raw_to else None
         except ValueError:
-            self.errors = {"date_to": "Enter the last day as a date."}
+            self.errors = {"date_to": _("Enter the last day as a date.")}
             self.error_fields = [{"message": self.errors["date_to"], "href": "#wl-date-to"}]
             return rx.call_script(FOCUS_ERRORS_JS)
         try:
@@ -119,7 +121,7 @@ class WaitingJoinState(rx.State):
     @rx.event
     async def leave(self):
         if not (self._org_id and self._offer_id):
-            return rx.redirect("/book")
+            return rx.redirect(to("/book"))
         try:
             await asyncio.to_thread(waiting_list.leave, self._org_id, self._offer_id,
                                     client=ClientProof(self._org_id, self._offer_id))
@@ -127,44 +129,45 @@ class WaitingJoinState(rx.State):
             pass
         self.joined = False
         self.joined_text = ""
-        self.position_text = "You have left the waiting list."
+        self.position_text = _("You have left the waiting list.")
         return rx.call_script(FOCUS_HEADING_JS)
 
 
 J = WaitingJoinState
 
 
-@page(route="/book/waiting-list", title="Join the waiting list · Book a course · Atlas", on_load=J.load)
+@public_page("/book/waiting-list", N_("Join the waiting list · Book a course · Atlas"), on_load=J.load)
 def join_page() -> rx.Component:
     return wizard_page(
-        back_link("/book/how"),
+        back_link(to("/book/how")),
         error_summary(J),
         rx.cond(
             J.joined,
             rx.vstack(
                 rx.box(
-                    step_heading("You are on the waiting list"),
+                    step_heading(_("You are on the waiting list")),
                     rx.text(J.position_text, id="waiting-position", margin_top="0.5em"),
                     style={"border": "4px solid var(--green-9)", "padding": "1.25em",
                            "border_radius": "var(--radius-3)", "background": "var(--green-2)"},
                     id="waiting-joined",
                 ),
-                rx.text("Your choices: ", J.joined_text, id="waiting-choices"),
-                rx.text("When a place that suits you becomes free, we hold it for you and email you a link to "
-                        "confirm it and pay. If you do not confirm it in time, it goes to the next person."),
-                rx.button("Leave the waiting list", on_click=J.leave, variant="outline", id="waiting-leave",
+                rx.text(*interpolate(_("Your choices: {choices}"), choices=J.joined_text), id="waiting-choices"),
+                rx.text(_("When a place that suits you becomes free, we hold it for you and email you a link to "
+                          "confirm it and pay. If you do not confirm it in time, it goes to the next person.")),
+                rx.button(_("Leave the waiting list"), on_click=J.leave, variant="outline", id="waiting-leave",
                           style={"min_height": "44px"}),
                 spacing="4", align_items="stretch", width="100%",
             ),
             rx.form(
                 rx.vstack(
-                    step_heading("Join the waiting list"),
-                    rx.text(rx.text.strong(J.course_text), ". Offer ", J.offer_reference, ". There are no places "
-                            "left that you can book before ", rx.text.strong(J.critical_date_text), "."),
+                    step_heading(_("Join the waiting list")),
+                    rx.text(*interpolate(_("{course}. Offer {reference}. There are no places left that you can "
+                                           "book before {date}."), course=rx.text.strong(J.course_text),
+                                         reference=J.offer_reference, date=rx.text.strong(J.critical_date_text))),
                     rx.text(rx.cond(J.position_text != "", J.position_text, ""), role="status"),
                     rx.el.fieldset(
-                        rx.el.legend("Which venues could you go to? (optional)", style={"font_weight": "600"}),
-                        rx.text("Leave them all unticked for any venue, including online courses.", size="2",
+                        rx.el.legend(_("Which venues could you go to? (optional)"), style={"font_weight": "600"}),
+                        rx.text(_("Leave them all unticked for any venue, including online courses."), size="2",
                                 color_scheme="gray"),
                         rx.foreach(J.venues, lambda v: rx.el.label(
                             rx.el.input(type="checkbox", name="venue-" + v["id"], id="wl-venue-" + v["id"],
@@ -176,12 +179,12 @@ def join_page() -> rx.Component:
                         style={"border": "none", "padding": "0", "margin": "0"},
                     ),
                     rx.vstack(
-                        rx.el.label("The last day you could do the course", html_for="wl-date-to",
+                        rx.el.label(_("The last day you could do the course"), html_for="wl-date-to",
                                     style={"font_weight": "600"}),
-                        rx.text("On or before your critical date, ", J.critical_date_text, ".", id="wl-date-to-hint",
-                                size="2", color_scheme="gray"),
+                        rx.text(*interpolate(_("On or before your critical date, {date}."), date=J.critical_date_text),
+                                id="wl-date-to-hint", size="2", color_scheme="gray"),
                         rx.cond(J.errors.contains("date_to"),
-                                rx.text(rx.el.span("Error: ", class_name="sr-only"), J.errors.get("date_to", ""),
+                                rx.text(rx.el.span(_("Error: "), class_name="sr-only"), J.errors.get("date_to", ""),
                                         id="wl-date-to-error", color_scheme="red", weight="bold", size="2")),
                         rx.el.input(type="date", name="date_to", id="wl-date-to", default_value=J.critical_date_iso,
                                     min=J.today_iso, max=J.critical_date_iso,
@@ -190,11 +193,11 @@ def join_page() -> rx.Component:
                                            "border": "2px solid var(--gray-12)", **focus_style()}),
                         spacing="1", align_items="start",
                     ),
-                    rx.text("We will tell you by email.", size="2"),
+                    rx.text(_("We will tell you by email."), size="2"),
                     rx.cond(~J.has_email, rx.callout(
-                        "We have no email address for you, so we cannot tell you of a place. Please telephone us "
-                        "to join the waiting list.", icon="info", color_scheme="amber", high_contrast=True)),
-                    continue_button("Join the waiting list", "join-waiting-list"),
+                        _("We have no email address for you, so we cannot tell you of a place. Please telephone us "
+                          "to join the waiting list."), icon="info", color_scheme="amber", high_contrast=True)),
+                    continue_button(_("Join the waiting list"), "join-waiting-list"),
                     spacing="5", width="100%", align_items="stretch",
                 ),
                 on_submit=J.join,
@@ -234,8 +237,11 @@ class HeldSeatState(rx.State):
         self.fee_text = pounds(seat.fee_pence)
         self.reference = seat.booking_reference
         until = seat.hold_expires_at.astimezone(LONDON)
-        self.until_text = f"{until:%H:%M} on {long_date(until)}"
+        self.until_text = _("{time} on {date}").format(time=f"{until:%H:%M}", date=long_date(until))
         self.status = "open" if seat.live else "gone"
+        if await follow_organisation(self, await asyncio.to_thread(welsh.offers_welsh, seat.organisation_id)) \
+                != language_of_state(self):
+            return rx.redirect(to(f"/waiting-list/seat?token={self._token}"))
         self.demo_payments = await asyncio.to_thread(checkout.provider_for, seat.organisation_id) == "demo"
         return rx.call_script(FOCUS_HEADING_JS)
 
@@ -259,42 +265,44 @@ class HeldSeatState(rx.State):
 H = HeldSeatState
 
 
-@page(route="/waiting-list/seat", title="A place held for you · Atlas", on_load=H.load)
+@public_page("/waiting-list/seat", N_("A place held for you · Atlas"), on_load=H.load)
 def seat_page() -> rx.Component:
     return wizard_page(
         rx.cond(
             H.status == "open",
             rx.vstack(
-                step_heading("A place is held for you"),
-                rx.text("Hello ", H.first_name, ". A place has become free on a course that matches your waiting "
-                        "list choices."),
+                step_heading(_("A place is held for you")),
+                rx.text(*interpolate(_("Hello {name}. A place has become free on a course that matches your waiting "
+                                       "list choices."), name=H.first_name)),
                 rx.el.dl(
-                    rx.el.dt("Course", style={"font_weight": "600"}),
+                    rx.el.dt(_("Course"), style={"font_weight": "600"}),
                     rx.el.dd(H.session_text, id="seat-session", style={"margin": "0 0 0.5em 0"}),
-                    rx.el.dt("Fee", style={"font_weight": "600"}),
+                    rx.el.dt(_("Fee"), style={"font_weight": "600"}),
                     rx.el.dd(H.fee_text, style={"margin": "0 0 0.5em 0"}),
-                    rx.el.dt("Held until", style={"font_weight": "600"}),
+                    rx.el.dt(_("Held until"), style={"font_weight": "600"}),
                     rx.el.dd(H.until_text, id="seat-until", style={"margin": "0"}),
                 ),
-                rx.text("Confirm the place to book it, then pay by card. If you do not confirm it by then, it goes "
-                        "to the next person waiting."),
+                rx.text(_("Confirm the place to book it, then pay by card. If you do not confirm it by then, it "
+                          "goes to the next person waiting.")),
                 rx.cond(H.demo_payments, demo_banner()),
                 rx.cond(H.problem != "", rx.callout(H.problem, icon="triangle_alert", color_scheme="red",
                                                     role="alert", high_contrast=True)),
-                rx.button("Confirm this place and pay", on_click=H.confirm, size="3", id="confirm-seat",
+                rx.button(_("Confirm this place and pay"), on_click=H.confirm, size="3", id="confirm-seat",
                           loading=H.working, disabled=H.working, style={"min_height": "44px"}),
                 spacing="4", align_items="stretch", width="100%",
             ),
             rx.cond(
                 H.status == "loading",
-                rx.text("Loading…", role="status"),
+                rx.text(_("Loading…"), role="status"),
                 rx.vstack(
-                    step_heading(rx.cond(H.status == "gone", "This place is no longer held",
-                                         "This link is not valid")),
+                    step_heading(rx.cond(H.status == "gone", _("This place is no longer held"),
+                                         _("This link is not valid"))),
                     rx.text(rx.cond(H.status == "gone",
-                                    "The time to confirm this place has run out, or it has already been confirmed.",
-                                    "The link may have been replaced by a newer one. Use the latest email we sent.")),
-                    rx.link("Book a course", href="/book", style={"display": "inline-flex", "min_height": "44px",
+                                    _("The time to confirm this place has run out, or it has already been "
+                                      "confirmed."),
+                                    _("The link may have been replaced by a newer one. Use the latest email we "
+                                      "sent."))),
+                    rx.link(_("Book a course"), href=to("/book"), style={"display": "inline-flex", "min_height": "44px",
                                                                   "align_items": "center", **focus_style()}),
                     spacing="4", align_items="stretch", width="100%",
                 ),

@@ -35,6 +35,18 @@ PUBLIC = {
     "Missed bin collection": ("Your household bin was out on time but was not emptied.", 2),
 }
 
+# The same in Welsh (Welsh Government terms where there are any: "tipio anghyfreithlon" for fly-tipping).
+PUBLIC_CY = {
+    "Fly-tipping report": ("Tipio anghyfreithlon",
+                           "Sbwriel wedi’i adael ar stryd, llwybr, ymyl ffordd neu dir cyhoeddus arall."),
+    "Graffiti removal": ("Cael gwared ar graffiti",
+                         "Paent neu farciwr ar waliau, arwyddion, biniau neu ddodrefn stryd."),
+    "Offensive graffiti": ("Graffiti sarhaus", "Graffiti sy’n hiliol, yn anweddus neu’n sarhaus mewn ffordd arall."),
+    "Dead animal": ("Anifail marw", "Anifail marw ar ffordd, llwybr neu fan cyhoeddus arall."),
+    "Overflowing litter bin": ("Bin sbwriel yn gorlifo", "Bin sbwriel y cyngor sy’n llawn neu’n gorlifo."),
+    "Missed bin collection": ("Bin heb ei gasglu", "Roedd bin eich cartref allan mewn pryd ond ni chafodd ei wagio."),
+}
+
 
 def seed() -> int:
     """Places and public categories for Hartlepool; returns how many rows were added."""
@@ -66,8 +78,9 @@ def seed() -> int:
             if t.id in have_cats:
                 continue
             description, days = PUBLIC.get(t.name, ("", 5))
+            name_cy, description_cy = PUBLIC_CY.get(t.name, ("", ""))
             s.add(ReportCategory(organisation_id=org.id, module_id=module.id, demand_type_id=t.id,
                                  is_public=t.name in PUBLIC, public_description=description, promise_days=days,
-                                 sort_order=order))
+                                 sort_order=order, public_name_cy=name_cy, public_description_cy=description_cy))
             added += 1
     return added

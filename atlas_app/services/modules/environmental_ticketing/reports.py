@@ -46,9 +46,11 @@ from atlas_app.services.casework.config import active_lookup
 from atlas_app.services.casework.people import place_label
 from atlas_app.services.casework.search import normalise, postcode_key
 from atlas_app.services.modules.environmental_ticketing import MODULE_TYPE
-from atlas_app.services.platform import audit, bounds, geo, images, outbox, storage, templating, throttles
+from atlas_app.services.platform import audit, bounds, geo, i18n, images, outbox, storage, templating, throttles
+from atlas_app.services.platform import welsh
 from atlas_app.services.platform.actor import Actor
 from atlas_app.services.platform.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from atlas_app.services.platform.i18n import _
 from atlas_app.services.platform.permissions import Perm
 from atlas_app.settings import get_settings
 from atlas_app.timeutil import london_date, london_midnight
@@ -104,6 +106,7 @@ class PublicOrg:
     id: int
     slug: str
     name: str
+    welsh_enabled: bool = False
 
 
 @dataclass(frozen=True)
@@ -120,6 +123,12 @@ class CategoryRow:
     sort_order: int
     # status -> template response (the default text when the category has none of its own).
     responses: dict[str, str] = field(default_factory=dict)
+    # The administrator's English and Welsh wording (``name`` and ``public_description`` above are in the current
+    # language: the Welsh when it is Welsh and written).
+    public_name: str = ""
+    public_name_cy: str = ""
+    public_description_en: str = ""
+    public_description_cy: str = ""
 
 
 @dataclass(frozen=True)
@@ -218,6 +227,8 @@ class TrackView:
     is_open: bool
     # Whether the holder of this token still gets updates (None: the token is not a follower's).
     following: bool | None
+    # The council offers Welsh (services/platform/welsh.py).
+    welsh_enabled: bool = False
 
 
 @dataclass(frozen=True)
@@ -308,7 +319,8 @@ def _follower_token(rep: Report, follower: ReportFollower) -> str:
 
 
 def tracking_path(reference: str, token: str) -> str:
-    return f"{TRACK_PATH}{reference}?token={token}"
+    """The report's tracking page, in the current language (``/cy/track/...`` from a Welsh page)."""
+    return i18n.localised_path(f"{TRACK_PATH}{reference}?token={token}")
 
 
 def tracking_link(reference: str, token: str) -> str:
@@ -337,10 +349,10 @@ def check_email(value: Any, name: str = "email", required: bool = False) -> str:
     text = str(value or "").strip()
     if not text:
         if required:
-            raise ValidationFailed("Enter your email address.", {name: "required"})
+            raise ValidationFailed(_("Enter your email address."), {name: "required"})
         return ""
     if len(text) > 200 or not _EMAIL.fullmatch(text):
-        raise ValidationFailed("Enter an email address in the correct format, like name@example.com.",
+        raise ValidationFailed(_("Enter an email address in the correct format, like name@example.com."),
                                {name: "invalid"})
     return text
 
@@ -350,7 +362,8 @@ def _phone(value: Any) -> str:
     if not text:
         return ""
     if len(text) > 40 or not re.fullmatch(r"[0-9+()\- ]{6,40}", text):
-        raise ValidationFailed("Enter a telephone number, like 01632 960 001 or 07700 900 982.", {"phone": "invalid"})
+        raise ValidationFailed(_("Enter a telephone number, like 01632 960 001 or 07700 900 982."),
+                               {"phone": "invalid"})
     return text
 
 
@@ -366,9 +379,16 @@ def add_working_days(start: date, days: int) -> date:
 
 
 def promise_text(name: str, days: int) -> str:
+    """The category's promise in the current language."""
     if days <= 0:
         return ""
-    return f"We aim to deal with {name.lower()} reports within {days} working day{'s' if days != 1 else ''}."
+    if i18n.current() == i18n.CY:
+        # Welsh puts the category first, so its name needs no mutation after a preposition.
+        text = _("{name}: we aim to deal with reports within {days} working days.")
+        return text.format(name=name, days=days)
+    if days == 1:
+        return f"We aim to deal with {name.lower()} reports within 1 working day."
+    return f"We aim to deal with {name.lower()} reports within {days} working days."
 
 
 def _due_at(created: datetime, days: int) -> datetime | None:
@@ -414,7 +434,7 @@ def organisation_by_slug(slug: Any) -> PublicOrg | None:
                                                 Organisation.is_active == True)).first()  # noqa: E712
         if org is None or modules.module_of(s, org.id, MODULE_TYPE) is None:
             return None
-        return PublicOrg(org.id, org.slug, org.name)
+        return PublicOrg(org.id, org.slug, org.name, bool(org.welsh_enabled))
 
 
 def organisations_taking_reports() -> list[PublicOrg]:
@@ -423,7 +443,7 @@ def organisations_taking_reports() -> list[PublicOrg]:
         rows = s.exec(select(Organisation).join(CaseModule, CaseModule.organisation_id == Organisation.id)
                       .where(CaseModule.module_type == MODULE_TYPE, CaseModule.is_active == True,  # noqa: E712
                              Organisation.is_active == True).order_by(Organisation.name)).all()  # noqa: E712
-        return [PublicOrg(o.id, o.slug, o.name) for o in rows]
+        return [PublicOrg(o.id, o.slug, o.name, bool(o.welsh_enabled)) for o in rows]
 
 
 def organisation_by_id(org_id: int) -> PublicOrg | None:
@@ -448,11 +468,13 @@ def _category_rows(s: Session, org_id: int, public_only: bool) -> list[CategoryR
             responses.setdefault(r.category_id, {})[r.status] = r.body
     out = []
     for c, lookup in rows:
-        name = c.public_name or lookup.name
+        name = welsh.pick(c.public_name, c.public_name_cy) or lookup.name
         own = responses.get(c.id, {})
-        out.append(CategoryRow(c.id, lookup.id, lookup.name, name, c.public_description, c.promise_days,
+        out.append(CategoryRow(c.id, lookup.id, lookup.name, name,
+                               welsh.pick(c.public_description, c.public_description_cy), c.promise_days,
                                promise_text(name, c.promise_days), c.is_public, c.sort_order,
-                               {st: own.get(st) or DEFAULT_RESPONSES[st] for st in ReportStatus}))
+                               {st: own.get(st) or DEFAULT_RESPONSES[st] for st in ReportStatus},
+                               c.public_name, c.public_name_cy, c.public_description, c.public_description_cy))
     return out
 
 
@@ -497,11 +519,17 @@ def ensure_categories(actor: Actor) -> int:
 
 
 def save_category(actor: Actor, demand_type_id: Any, *, is_public: bool, public_name: str = "",
-                  public_description: str = "", promise_days: Any = 5, sort_order: Any = 0) -> int:
-    """Create or update the category of one of the module's demand types; returns its id."""
+                  public_description: str = "", promise_days: Any = 5, sort_order: Any = 0,
+                  public_name_cy: str | None = None, public_description_cy: str | None = None) -> int:
+    """Create or update the category of one of the module's demand types; returns its id. The Welsh wording is
+    kept as it was when not given (None)."""
     org_id = _admin(actor)
     name = _line(public_name, "public_name", 120, "the public name")
     description = _text(public_description, "public_description", 500, label="the public description")
+    name_cy = None if public_name_cy is None else _line(public_name_cy, "public_name_cy", 120,
+                                                        "the public name in Welsh")
+    description_cy = None if public_description_cy is None else _text(
+        public_description_cy, "public_description_cy", 500, label="the public description in Welsh")
     try:
         days = int(str(promise_days).strip() or "0")
         order = int(str(sort_order).strip() or "0")
@@ -524,13 +552,19 @@ def save_category(actor: Actor, demand_type_id: Any, *, is_public: bool, public_
         else:
             before = {"is_public": row.is_public, "public_name": row.public_name,
                       "public_description": row.public_description, "promise_days": row.promise_days,
-                      "sort_order": row.sort_order}
+                      "sort_order": row.sort_order, "public_name_cy": row.public_name_cy,
+                      "public_description_cy": row.public_description_cy}
         row.is_public, row.public_name, row.public_description = bool(is_public), name, description
         row.promise_days, row.sort_order = days, order
+        if name_cy is not None:
+            row.public_name_cy = name_cy
+        if description_cy is not None:
+            row.public_description_cy = description_cy
         s.add(row)
         s.flush()
         after = {"is_public": row.is_public, "public_name": name, "public_description": description,
-                 "promise_days": days, "sort_order": order, "demand_type": dtype.name}
+                 "promise_days": days, "sort_order": order, "demand_type": dtype.name,
+                 "public_name_cy": row.public_name_cy, "public_description_cy": row.public_description_cy}
         audit.record(s, actor, "report_category", row.id, "saved" if before else "created", before=before,
                      after=after)
         return row.id
@@ -566,13 +600,15 @@ def _get_category(s: Session, org_id: int, category_id: Any, public_only: bool =
     row = s.exec(select(ReportCategory).where(ReportCategory.id == (cid or 0),
                                               ReportCategory.organisation_id == org_id)).first() if cid else None
     if row is None or (public_only and not row.is_public):
-        raise ValidationFailed("Choose what you are reporting from the list.", {"category_id": "unknown"})
+        raise ValidationFailed(_("Choose what you are reporting from the list."), {"category_id": "unknown"})
     return row
 
 
 def _category_name(s: Session, category: ReportCategory) -> str:
-    if category.public_name:
-        return category.public_name
+    """The category's public name in the current language (its Welsh when that is written)."""
+    name = welsh.pick(category.public_name, category.public_name_cy)
+    if name:
+        return name
     lookup = s.get(CaseLookup, category.demand_type_id)
     return lookup.name if lookup else ""
 
@@ -698,10 +734,10 @@ def _locate(s: Session, org_id: int, *, uprn: Any = None, usrn: Any = None, lati
     if str(uprn or "").strip():
         text = str(uprn).strip()
         if not text.isdigit() or len(text) > 12:
-            raise ValidationFailed("Choose an address from the list.", {"location": "unknown"})
+            raise ValidationFailed(_("Choose an address from the list."), {"location": "unknown"})
         p = s.exec(select(Place).where(Place.organisation_id == org_id, Place.uprn == int(text))).first()
         if p is None or p.status in ("historical", "rejected", "deleted"):
-            raise ValidationFailed("Choose an address from the list.", {"location": "unknown"})
+            raise ValidationFailed(_("Choose an address from the list."), {"location": "unknown"})
         point = _place_point(p)
         if point is None:
             raise ValidationFailed("That address has no location in our records; drop a pin on the map or "
@@ -710,11 +746,11 @@ def _locate(s: Session, org_id: int, *, uprn: Any = None, usrn: Any = None, lati
     if str(usrn or "").strip():
         text = str(usrn).strip()
         if not text.isdigit() or len(text) > 12:
-            raise ValidationFailed("Choose a street from the list.", {"location": "unknown"})
+            raise ValidationFailed(_("Choose a street from the list."), {"location": "unknown"})
         places = s.exec(select(Place).where(Place.organisation_id == org_id, Place.usrn == int(text),
                                             Place.x_coordinate.is_not(None)).limit(500)).all()
         if not places:
-            raise ValidationFailed("Choose a street from the list.", {"location": "unknown"})
+            raise ValidationFailed(_("Choose a street from the list."), {"location": "unknown"})
         e = sum(float(p.x_coordinate) for p in places) / len(places)
         n = sum(float(p.y_coordinate) for p in places) / len(places)
         lat, lng = geo.to_wgs84(e, n)
@@ -797,7 +833,7 @@ def find_duplicates(org_id: int, category_id: Any, *, uprn: Any = None, usrn: An
 def _clean_photos(photos: Sequence[bytes]) -> list[images.CleanImage]:
     photos = [p for p in (photos or []) if p]
     if len(photos) > MAX_PHOTOS:
-        raise ValidationFailed(f"Add at most {MAX_PHOTOS} photos.", {"photos": "too many"})
+        raise ValidationFailed(_("Add at most {count} photos.").format(count=MAX_PHOTOS), {"photos": "too many"})
     return [images.clean_image(p, field=f"photo_{n}") for n, p in enumerate(photos, start=1)]
 
 
@@ -837,13 +873,16 @@ def _channel(s: Session, org_id: int, channel: str) -> CaseLookup | None:
 
 def _queue_confirmation(s: Session, org_name: str, rep: Report, category: str, promise: str, token: str) -> None:
     link = tracking_link(rep.reference, token)
-    lines = [f"Thank you for your report to {org_name}.", "", f"Your reference is {rep.reference}.",
-             f"What: {category}", f"Where: {rep.location_text}"]
+    # In the language of the page the report was made on (English, or Welsh under /cy).
+    lines = [_("Thank you for your report to {council}.").format(council=org_name), "",
+             _("Your reference is {reference}.").format(reference=rep.reference),
+             _("What: {what}").format(what=category), _("Where: {where}").format(where=rep.location_text)]
     if promise:
         lines.append(promise)
-    lines += ["", "Follow your report, add information or photos, or stop these emails:", link, "",
-              "Keep this email: the link is how you see your report."]
-    outbox.queue(s, to=rep.reporter_email, subject=f"Your report {rep.reference}", body="\n".join(lines),
+    lines += ["", _("Follow your report, add information or photos, or stop these emails:"), link, "",
+              _("Keep this email: the link is how you see your report.")]
+    outbox.queue(s, to=rep.reporter_email, subject=_("Your report {reference}").format(reference=rep.reference),
+                 body="\n".join(lines),
                  organisation_id=rep.organisation_id, related=("env_report", rep.id), sensitive=True)
 
 
@@ -857,14 +896,14 @@ def submit_report(org_id: int, data: dict[str, Any], photos: Sequence[bytes] = (
     optional ``name``, ``email``, ``phone``; ``consent`` (must be true when contact details are given);
     ``website`` is the honeypot and must be empty. Per-IP and per-email limits are counted in the database."""
     if str(data.get("website") or "").strip():
-        raise ValidationFailed("Your report could not be sent.", {"website": "honeypot"})
+        raise ValidationFailed(_("Your report could not be sent."), {"website": "honeypot"})
     description = _text(data.get("description"), "description", MAX_DESCRIPTION, required=True,
                         label="a description of the problem")
     name = _line(data.get("name"), "name", 120, "your name")
     email = check_email(data.get("email"))
     phone = _phone(data.get("phone"))
     if (name or email or phone) and not data.get("consent"):
-        raise ValidationFailed("Confirm that we may use your contact details about this report, or leave them out.",
+        raise ValidationFailed(_("Confirm that we may use your contact details about this report, or leave them out."),
                                {"consent": "required"})
     cleaned = _clean_photos(photos)
     if check_limits:
@@ -874,12 +913,12 @@ def submit_report(org_id: int, data: dict[str, Any], photos: Sequence[bytes] = (
         with write_session() as s:
             org = s.get(Organisation, org_id)
             if org is None or not org.is_active:
-                raise NotFound("That council does not take reports here.")
+                raise NotFound(_("That council does not take reports here."))
             module = _module(s, org_id)
             category = _get_category(s, org_id, data.get("category_id"), public_only=channel == "web")
             dtype = s.get(CaseLookup, category.demand_type_id)
             if dtype is None or not dtype.is_active:
-                raise ValidationFailed("Choose what you are reporting from the list.", {"category_id": "retired"})
+                raise ValidationFailed(_("Choose what you are reporting from the list."), {"category_id": "retired"})
             loc = _locate(s, org_id, uprn=data.get("uprn"), usrn=data.get("usrn"), latitude=data.get("latitude"),
                           longitude=data.get("longitude"))
             who = actor or _public_actor(org_id, channel)
@@ -954,10 +993,10 @@ def _by_token(s: Session, reference: Any, token: Any, lock: bool = False) -> tup
     try:
         rep = _by_reference(s, reference, lock)
     except NotFound:
-        raise NotFound("We could not find a report with that reference and link.") from None
+        raise NotFound(_("We could not find a report with that reference and link.")) from None
     holder = _token_holder(s, rep, token)
     if holder is False:
-        raise NotFound("We could not find a report with that reference and link.")
+        raise NotFound(_("We could not find a report with that reference and link."))
     return rep, holder if isinstance(holder, ReportFollower) else None
 
 
@@ -990,7 +1029,8 @@ def _steps(s: Session, rep: Report) -> list[tuple[str, str, datetime | None]]:
 
 
 def _track_view(s: Session, rep: Report, follower: ReportFollower | None) -> TrackView:
-    org_name = s.exec(select(Organisation.name).where(Organisation.id == rep.organisation_id)).first() or ""
+    org_name, org_welsh = s.exec(select(Organisation.name, Organisation.welsh_enabled)
+                                 .where(Organisation.id == rep.organisation_id)).first() or ("", False)
     category = s.get(ReportCategory, rep.category_id)
     name = _category_name(s, category) if category else ""
     photos = _photos(s, rep.id)
@@ -1000,7 +1040,7 @@ def _track_view(s: Session, rep: Report, follower: ReportFollower | None) -> Tra
                      REPORT_LABELS[rep.status], rep.close_reason, rep.location_text, rep.latitude, rep.longitude,
                      rep.description, rep.created_at, rep.due_at, _steps(s, rep),
                      _timeline(s, rep, True, photos), photos.get(None, []), rep.status in ReportStatus.OPEN,
-                     following)
+                     following, bool(org_welsh))
 
 
 def track(reference: Any, token: Any) -> TrackView:
@@ -1021,13 +1061,13 @@ def track_by_email(reference: Any, email: Any, ip: str = "") -> tuple[TrackView,
             try:
                 rep = _by_reference(s, reference)
             except NotFound:
-                raise ValidationFailed("We could not find a report with that reference and email address.",
+                raise ValidationFailed(_("We could not find a report with that reference and email address."),
                                        {"report": "not found"}) from None
             follower = s.exec(select(ReportFollower).where(ReportFollower.report_id == rep.id,
                                                            func.lower(ReportFollower.email) == address.lower())
                               ).first()
             if follower is None:
-                raise ValidationFailed("We could not find a report with that reference and email address.",
+                raise ValidationFailed(_("We could not find a report with that reference and email address."),
                                        {"report": "not found"})
             return _track_view(s, rep, follower), _follower_token(rep, follower)
 
@@ -1040,7 +1080,7 @@ def add_information(reference: Any, token: Any, text: Any, photos: Sequence[byte
     body = _text(text, "information", MAX_UPDATE, label="the information")
     cleaned = _clean_photos(photos)
     if not body and not cleaned:
-        raise ValidationFailed("Enter the information or add a photo.", {"information": "required"})
+        raise ValidationFailed(_("Enter the information or add a photo."), {"information": "required"})
     if check_limits:
         throttles.count_submission(ip, "")
     written: list[str] = []
@@ -1116,7 +1156,7 @@ def follow(org_id: int, reference: Any, email: Any, name: Any = "", *, ip: str =
         if rep.organisation_id != org_id:
             raise NotFound("No report has that reference.")
         if rep.status not in ReportStatus.OPEN:
-            raise Conflict("That report is closed; it can no longer be followed.")
+            raise Conflict(_("That report is closed; it can no longer be followed."))
         follower, token = _follow_in(s, rep, address, who)
         _queue_follow_email(s, rep, address, token)
         audit.record(s, _public_actor(org_id), "env_report", rep.id, "followed", after={"follower_id": follower.id})
@@ -1135,7 +1175,7 @@ def add_repeat(org_id: int, reference: Any, data: dict[str, Any] | None = None, 
     person as a follower (their token is emailed and answered). Answers None when no email was given."""
     data = data or {}
     if str(data.get("website") or "").strip():
-        raise ValidationFailed("Your report could not be sent.", {"website": "honeypot"})
+        raise ValidationFailed(_("Your report could not be sent."), {"website": "honeypot"})
     address = check_email(data.get("email"))
     who_name = _line(data.get("name"), "name", 120, "your name")
     note = _text(data.get("description"), "description", MAX_DESCRIPTION, label="the description")
@@ -1146,7 +1186,7 @@ def add_repeat(org_id: int, reference: Any, data: dict[str, Any] | None = None, 
         if rep.organisation_id != org_id:
             raise NotFound("No report has that reference.")
         if rep.status not in ReportStatus.OPEN:
-            raise Conflict("That report is closed; make a new report if the problem is back.")
+            raise Conflict(_("That report is closed; make a new report if the problem is back."))
         case = s.get(Case, rep.case_id)
         category = s.get(ReportCategory, rep.category_id)
         dtype = s.get(CaseLookup, category.demand_type_id)
@@ -1162,7 +1202,7 @@ def add_repeat(org_id: int, reference: Any, data: dict[str, Any] | None = None, 
                            author_name=who_name, created_at=now))
         out = None
         if address:
-            _, token = _follow_in(s, rep, address, who_name)
+            _follower, token = _follow_in(s, rep, address, who_name)
             _queue_follow_email(s, rep, address, token)
             out = Followed(rep.id, rep.reference, token, tracking_path(rep.reference, token))
         pending.append(audit.Pending("env_report", rep.id, "repeat_reported",

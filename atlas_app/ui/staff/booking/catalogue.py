@@ -13,7 +13,7 @@ import reflex as rx
 
 from atlas_app.domain.money import pence_decimal
 from atlas_app.services.booking import catalogue as catalogue_service
-from atlas_app.services.platform import bounds
+from atlas_app.services.platform import bounds, welsh
 from atlas_app.services.platform.errors import AtlasError, ValidationFailed
 from atlas_app.services.platform.permissions import Perm
 from atlas_app.timeutil import at_london
@@ -28,6 +28,7 @@ from atlas_app.ui.components.kit import (
 )
 from atlas_app.ui.components.forms import field, form_notice
 from atlas_app.ui.components.shell import NavItem, register_nav, staff_page
+from atlas_app.ui.components.badges import welsh_missing
 from atlas_app.ui.components.table import data_table
 from atlas_app.ui.format import pounds
 from atlas_app.ui.session import private, require
@@ -40,11 +41,12 @@ VEHICLES = [("", "Any vehicle"), ("manual", "Manual"), ("automatic", "Automatic"
 WEEKDAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
 ON = (True, "on", "true", "1", "yes")
 CT_FIELDS = ("code", "name", "is_ndors", "description", "what_to_bring", "duration_minutes", "fee", "default_capacity", "is_active",
+             "name_cy", "description_cy", "what_to_bring_cy",
              "mode_classroom", "mode_online", "mode_practical", "role_classroom", "role_classroom_per",
              "role_classroom_min", "role_practical", "role_practical_per", "role_practical_min",
              "role_practical_vehicle")
 VENUE_FIELDS = ("name", "region_id", "is_online", "address_line1", "address_line2", "town", "postcode",
-                "accessibility_notes", "is_active")
+                "accessibility_notes", "is_active", "name_cy", "accessibility_notes_cy")
 TERMS_FIELDS = ("hold_minutes", "payment_due_hours", "unpaid_action", "transfer_cutoff_hours", "transfer_fee",
                 "max_transfers", "cancel_cutoff_hours", "cancel_fee", "bookable_days_ahead", "waiting_hold_minutes",
                 "joining_details_hours")
@@ -97,6 +99,7 @@ def course_type_data(form: dict) -> dict:
         "code": str(form.get("code", "")), "name": str(form.get("name", "")), "is_ndors": _on(form, "is_ndors"),
         "description": str(form.get("description", "") or ""),
         "what_to_bring": str(form.get("what_to_bring", "") or ""),
+        **{key: str(form.get(key, "") or "") for key in ("name_cy", "description_cy", "what_to_bring_cy")},
         "duration_minutes": form.get("duration_minutes") or "",
         "fee": str(form.get("fee", "") or ""),
         "delivery_modes": [m for m, _ in MODES if _on(form, f"mode_{m}")],
@@ -148,6 +151,8 @@ class CatalogueState(rx.State):
     series_notice: str = ""
 
     terms: dict[str, str] = {}
+    # The organisation offers Welsh: texts without Welsh are marked "Welsh missing".
+    welsh_on: bool = False
     terms_error: str = ""
     terms_notice: str = ""
 
@@ -161,6 +166,14 @@ class CatalogueState(rx.State):
         venues = await asyncio.to_thread(catalogue_service.list_venues, actor)
         terms = await asyncio.to_thread(catalogue_service.get_terms, actor)
         region_names = {r.id: r.name for r in regions}
+        self.welsh_on = await asyncio.to_thread(welsh.offers_welsh, actor.require_org())
+
+        def missing(*pairs: tuple[str, str]) -> str:
+            """Which public texts lack Welsh while the organisation offers it ("" when none)."""
+            if not self.welsh_on:
+                return ""
+            return ", ".join(what for what, en, cy in pairs if welsh.is_missing(en, cy))
+
         self.course_types = []
         for t in types:
             roles = {r.get("role"): r for r in (t.instructor_roles or [])}
@@ -169,6 +182,10 @@ class CatalogueState(rx.State):
                 "id": str(t.id), "code": t.code, "name": t.name, "is_ndors": "yes" if t.is_ndors else "",
                 "ndors_text": "NDORS" if t.is_ndors else "Not NDORS", "description": t.description or "",
                 "what_to_bring": t.what_to_bring or "",
+                "name_cy": t.name_cy or "", "description_cy": t.description_cy or "",
+                "what_to_bring_cy": t.what_to_bring_cy or "",
+                "welsh_missing": missing(("name", t.name, t.name_cy), ("description", t.description, t.description_cy),
+                                         ("what to bring", t.what_to_bring, t.what_to_bring_cy)),
                 "duration_minutes": str(t.duration_minutes),
                 "duration_text": f"{t.duration_minutes // 60} h {t.duration_minutes % 60:02d} min",
                 "fee": _pounds(t.fee_pence), "fee_text": pounds(t.fee_pence),
@@ -196,6 +213,9 @@ class CatalogueState(rx.State):
                 "region": region_names.get(v.region_id, "None"), "is_online": "yes" if v.is_online else "",
                 "address_line1": v.address_line1, "address_line2": v.address_line2, "town": v.town,
                 "postcode": v.postcode, "accessibility_notes": v.accessibility_notes or "",
+                "name_cy": v.name_cy or "", "accessibility_notes_cy": v.accessibility_notes_cy or "",
+                "welsh_missing": missing(("name", v.name, v.name_cy),
+                                         ("accessibility notes", v.accessibility_notes, v.accessibility_notes_cy)),
                 "where": "Online" if v.is_online else ", ".join(x for x in [v.address_line1, v.town, v.postcode]
                                                                if x),
                 "is_active": "yes" if v.is_active else "", "active_text": "Active" if v.is_active else "Inactive",
@@ -241,12 +261,13 @@ class CatalogueState(rx.State):
         if row is None:
             self.ct_id = ""
             self.ct_form = {"is_ndors": "yes", "is_active": "yes", "duration_minutes": "165", "fee": "95.00",
-                            "default_capacity": "24", "mode_classroom": "yes", "role_classroom": "yes",
+                            "welsh_missing": "", "default_capacity": "24", "mode_classroom": "yes",
+                            "role_classroom": "yes",
                             "role_classroom_per": "12", "role_classroom_min": "1", "role_practical_per": "2",
                             "role_practical_min": "1"}
         else:
             self.ct_id = row["id"]
-            self.ct_form = {k: row.get(k, "") for k in CT_FIELDS}
+            self.ct_form = {k: row.get(k, "") for k in (*CT_FIELDS, "welsh_missing")}
         self.ct_error = ""
         self.form_key += 1
         self.ct_open = True
@@ -307,7 +328,8 @@ class CatalogueState(rx.State):
         await require(self, Perm.CATALOGUE_MANAGE)
         row = next((r for r in self.venues if r["id"] == str(venue_id)), None)
         self.venue_id = row["id"] if row else ""
-        self.venue_form = {k: row.get(k, "") for k in VENUE_FIELDS} if row else {"is_active": "yes"}
+        self.venue_form = ({k: row.get(k, "") for k in (*VENUE_FIELDS, "welsh_missing")} if row
+                           else {"is_active": "yes", "welsh_missing": ""})
         self.venue_error = ""
         self.form_key += 1
         self.venue_open = True
@@ -447,6 +469,16 @@ def _course_type_dialog() -> rx.Component:
                                    default_value=f["description"]),
                     textarea_field("What to bring (shown on the confirmation, reminders and register)",
                                    "what_to_bring", input_id="ct-bring", default_value=f["what_to_bring"]),
+                    fieldset(
+                        "In Welsh (shown on the Welsh pages and in Welsh emails; left empty, the English is shown)",
+                        welsh_missing(CatalogueState.welsh_on & (f["welsh_missing"] != ""), f["welsh_missing"]),
+                        field("Name in Welsh", "name_cy", input_id="ct-name-cy", default_value=f["name_cy"],
+                              max_length=150),
+                        textarea_field("Description in Welsh", "description_cy", input_id="ct-description-cy",
+                                       default_value=f["description_cy"]),
+                        textarea_field("What to bring, in Welsh", "what_to_bring_cy", input_id="ct-bring-cy",
+                                       default_value=f["what_to_bring_cy"]),
+                    ),
                     rx.grid(
                         _number("Duration (minutes)", "duration_minutes", f["duration_minutes"], "ct-duration",
                                 minimum=15),
@@ -562,6 +594,14 @@ def _venue_dialog() -> rx.Component:
                     textarea_field("Accessibility notes", "accessibility_notes", input_id="venue-access",
                                    default_value=f["accessibility_notes"],
                                    hint="Step-free access, hearing loop, parking, toilets, what online needs."),
+                    fieldset(
+                        "In Welsh (shown on the Welsh pages; left empty, the English is shown)",
+                        welsh_missing(CatalogueState.welsh_on & (f["welsh_missing"] != ""), f["welsh_missing"]),
+                        field("Name in Welsh", "name_cy", input_id="venue-name-cy", default_value=f["name_cy"],
+                              max_length=150),
+                        textarea_field("Accessibility notes in Welsh", "accessibility_notes_cy",
+                                       input_id="venue-access-cy", default_value=f["accessibility_notes_cy"]),
+                    ),
                     checkbox_field("Active", "is_active", input_id="venue-active",
                                    default_checked=f["is_active"] == "yes"),
                     _buttons("save-venue", CatalogueState.venue_error),
@@ -583,7 +623,10 @@ def _course_types_tab() -> rx.Component:
         data_table(
             ["Code", "Name", "Scheme", "Duration", "Fee", "Delivery", "Capacity", "Instructors", "Status", "Actions"],
             CatalogueState.course_types,
-            lambda t: [rx.text(t["code"], weight="medium"), t["name"], t["ndors_text"], t["duration_text"],
+            lambda t: [rx.text(t["code"], weight="medium"),
+                       rx.vstack(rx.text(t["name"]), welsh_missing(t["welsh_missing"] != "", t["welsh_missing"]),
+                                 spacing="1"),
+                       t["ndors_text"], t["duration_text"],
                        t["fee_text"], t["modes_text"], t["default_capacity"], t["roles_text"], t["active_text"],
                        _edit_button(t["code"], CatalogueState.open_course_type(t["id"]), "course type")],
             caption="Course types",
@@ -617,7 +660,9 @@ def _venues_tab() -> rx.Component:
         data_table(
             ["Name", "Region", "Where", "Accessibility", "Status", "Actions"],
             CatalogueState.venues,
-            lambda v: [rx.text(v["name"], weight="medium"), v["region"], v["where"], v["accessibility_notes"],
+            lambda v: [rx.vstack(rx.text(v["name"], weight="medium"),
+                                 welsh_missing(v["welsh_missing"] != "", v["welsh_missing"]), spacing="1"),
+                       v["region"], v["where"], v["accessibility_notes"],
                        v["active_text"], _edit_button(v["name"], CatalogueState.open_venue(v["id"]), "venue")],
             caption="Venues",
             empty="No venues yet.",

@@ -16,10 +16,11 @@ import reflex as rx
 
 from atlas_app.services.booking import emails
 from atlas_app.services.insight import letters, reports
-from atlas_app.services.platform import bounds, templating
+from atlas_app.services.platform import bounds, templating, welsh
 from atlas_app.services.platform.errors import AtlasError
 from atlas_app.services.platform.permissions import Perm
 from atlas_app.timeutil import london_date, utcnow
+from atlas_app.ui.components.badges import welsh_missing
 from atlas_app.ui.components.kit import select_field
 from atlas_app.ui.components.forms import form_error, form_notice
 from atlas_app.ui.components.shell import NavItem, register_nav, staff_page
@@ -53,6 +54,10 @@ class LettersState(rx.State):
     name: str = ""
     subject: str = ""
     body: str = ""
+    # The Welsh, sent to clients who asked for Welsh while the organisation offers it.
+    subject_cy: str = ""
+    body_cy: str = ""
+    welsh_on: bool = False
     updated: str = ""
     preview_reference: str = ""
     preview_subject: str = ""
@@ -75,6 +80,10 @@ class LettersState(rx.State):
         if chosen is None:
             return
         self.code, self.name, self.subject, self.body = chosen.code, chosen.name, chosen.subject, chosen.body
+        self.subject_cy, self.body_cy = chosen.subject_cy, chosen.body_cy
+        self.templates = [{"value": v.code, "label": v.name + (" (Welsh missing)" if self.welsh_on and
+                                                               welsh.is_missing(v.body, v.body_cy) else "")}
+                          for v in views]
         self.updated = f"Last changed by {chosen.updated_by}" if chosen.updated_by else ""
         self.preview_subject = self.preview_body = self.preview_for = ""
 
@@ -84,6 +93,7 @@ class LettersState(rx.State):
         self.error = self.notice = self.match_count = ""
         # "Write a letter" on a client's record opens this page with the offer or booking reference filled in.
         self.one_reference = self.router.url.query_parameters.get("reference", "").strip().upper()[:40]
+        self.welsh_on = await asyncio.to_thread(welsh.offers_welsh, actor.require_org())
         views = await asyncio.to_thread(letters.list_templates, actor)
         self._show(views, self.code)
         options: dict[str, Any] = {"course_types": [], "venues": []}
@@ -118,6 +128,20 @@ class LettersState(rx.State):
         self.body = str(value)[:letters.MAX_BODY + 1]
 
     @rx.event
+    async def set_subject_cy(self, value: str):
+        await require(self, Perm.LETTERS_MANAGE)
+        self.subject_cy = str(value)[:300]
+
+    @rx.event
+    async def set_body_cy(self, value: str):
+        await require(self, Perm.LETTERS_MANAGE)
+        self.body_cy = str(value)[:letters.MAX_BODY + 1]
+
+    @rx.var
+    def welsh_missing(self) -> bool:
+        return self.welsh_on and bool(self.body.strip()) and not self.body_cy.strip()
+
+    @rx.event
     async def set_preview_reference(self, value: str):
         await require(self, Perm.LETTERS_MANAGE)
         self.preview_reference = str(value)[:40]
@@ -142,7 +166,7 @@ class LettersState(rx.State):
         self.error = self.notice = ""
         try:
             view = await asyncio.to_thread(letters.save_template, actor, self.code, self.name, self.subject,
-                                           self.body)
+                                           self.body, subject_cy=self.subject_cy, body_cy=self.body_cy)
         except AtlasError as exc:
             self.error = str(exc)
             return
@@ -193,9 +217,21 @@ class EmailsState(rx.State):
     preview_body: str = ""
     error: str = ""
     notice: str = ""
+    # "en" or "cy": which wording is being edited (the Welsh goes to clients who asked for Welsh).
+    language: str = "en"
+    # Kinds whose English the organisation changed without writing its Welsh ("Welsh missing"), while it offers Welsh.
+    welsh_missing_kinds: list[str] = []
+
+    async def _views(self, actor) -> list:
+        if self.language == "en":
+            status = await asyncio.to_thread(welsh.status, actor)
+            labels = {m.item for m in status.missing if m.area == "Email templates"} if status.enabled else set()
+            self.welsh_missing_kinds = [k for k, kind in emails.KINDS.items() if kind.label in labels]
+        return await asyncio.to_thread(emails.list_templates, actor, self.language)
 
     def _show(self, views: list, kind: str) -> None:
-        self.kinds = [{"value": v.kind, "label": v.label + ("" if v.is_default else " (changed)")} for v in views]
+        self.kinds = [{"value": v.kind, "label": v.label + ("" if v.is_default else " (changed)")
+                       + (" (Welsh missing)" if v.kind in self.welsh_missing_kinds else "")} for v in views]
         chosen = next((v for v in views if v.kind == kind), views[0] if views else None)
         if chosen is None:
             return
@@ -209,13 +245,24 @@ class EmailsState(rx.State):
     async def load(self):
         actor = await require(self, Perm.LETTERS_MANAGE)
         self.error = self.notice = ""
-        self._show(await asyncio.to_thread(emails.list_templates, actor), self.kind)
+        self._show(await self._views(actor), self.kind)
 
     @rx.event
     async def choose(self, kind: str):
         actor = await require(self, Perm.LETTERS_MANAGE)
         self.error = self.notice = ""
-        self._show(await asyncio.to_thread(emails.list_templates, actor), str(kind)[:40])
+        self._show(await self._views(actor), str(kind)[:40])
+
+    @rx.event
+    async def choose_language(self, value: str):
+        actor = await require(self, Perm.LETTERS_MANAGE)
+        self.error = self.notice = ""
+        self.language = "cy" if value == "cy" else "en"
+        self._show(await self._views(actor), self.kind)
+
+    @rx.var
+    def welsh_missing(self) -> bool:
+        return self.language == "en" and self.kind in self.welsh_missing_kinds
 
     @rx.event
     async def set_subject(self, value: str):
@@ -251,11 +298,12 @@ class EmailsState(rx.State):
         actor = await require(self, Perm.LETTERS_MANAGE)
         self.error = self.notice = ""
         try:
-            view = await asyncio.to_thread(emails.save_template, actor, self.kind, self.subject, self.body)
+            view = await asyncio.to_thread(emails.save_template, actor, self.kind, self.subject, self.body,
+                                           self.language)
         except AtlasError as exc:
             self.error = str(exc)
             return
-        self._show(await asyncio.to_thread(emails.list_templates, actor), view.kind)
+        self._show(await self._views(actor), view.kind)
         self.notice = f"Email “{view.label}” saved."
 
     @rx.event
@@ -263,11 +311,11 @@ class EmailsState(rx.State):
         actor = await require(self, Perm.LETTERS_MANAGE)
         self.error = self.notice = ""
         try:
-            view = await asyncio.to_thread(emails.restore_default, actor, self.kind)
+            view = await asyncio.to_thread(emails.restore_default, actor, self.kind, self.language)
         except AtlasError as exc:
             self.error = str(exc)
             return
-        self._show(await asyncio.to_thread(emails.list_templates, actor), view.kind)
+        self._show(await self._views(actor), view.kind)
         self.notice = f"Email “{view.label}” has its shipped wording again."
 
 
@@ -279,6 +327,11 @@ def _emails_editor() -> rx.Component:
                     "is plain text with merge fields, checked like letters.", size="2"),
             select_field("Email", "email-kind", EmailsState.kinds, input_id="email-kind",
                          value=EmailsState.kind, on_change=EmailsState.choose),
+            select_field("Language", "email-language", [{"value": "en", "label": "English"},
+                                                         {"value": "cy", "label": "Welsh (Cymraeg)"}],
+                         input_id="email-language", value=EmailsState.language,
+                         on_change=EmailsState.choose_language),
+            welsh_missing(EmailsState.welsh_missing, "this email's Welsh wording"),
             rx.text(EmailsState.updated, size="2", color_scheme="gray"),
             rx.el.label("Subject", html_for="email-subject", font_weight="500"),
             rx.input(id="email-subject", value=EmailsState.subject, on_change=EmailsState.set_subject,
@@ -339,6 +392,17 @@ def _template_editor() -> rx.Component:
                     id="template-body-hint", size="2", color_scheme="gray"),
             rx.text_area(id="template-body", value=LettersState.body, on_change=LettersState.set_body,
                          rows="14", width="100%", aria_describedby="template-body-hint",
+                         style={"font-family": "monospace"}),
+            rx.heading("In Welsh", size="3", as_="h3"),
+            rx.text("Sent instead to clients who asked to be written to in Welsh. Left empty, they get the English.",
+                    id="template-welsh-hint", size="2", color_scheme="gray"),
+            welsh_missing(LettersState.welsh_missing, "the letter text"),
+            rx.el.label("Subject in Welsh", html_for="template-subject-cy", font_weight="500"),
+            rx.input(id="template-subject-cy", value=LettersState.subject_cy, on_change=LettersState.set_subject_cy,
+                     width="100%"),
+            rx.el.label("Letter text in Welsh", html_for="template-body-cy", font_weight="500"),
+            rx.text_area(id="template-body-cy", value=LettersState.body_cy, on_change=LettersState.set_body_cy,
+                         rows="10", width="100%", aria_describedby="template-welsh-hint",
                          style={"font-family": "monospace"}),
             rx.el.label("Preview with the client of booking or offer reference (blank: the latest booking)",
                         html_for="preview-reference", font_weight="500"),

@@ -10,8 +10,10 @@ import reflex as rx
 
 from atlas_app.domain.statuses import REPORT_LABELS, ReportStatus
 from atlas_app.services.modules.environmental_ticketing import reports
+from atlas_app.services.platform import welsh
 from atlas_app.services.platform.errors import AtlasError
 from atlas_app.services.platform.permissions import Perm
+from atlas_app.ui.components.badges import welsh_missing
 from atlas_app.ui.components.forms import form_error, form_notice
 from atlas_app.ui.components.kit import checkbox_field, panel, section
 from atlas_app.ui.components.shell import NavItem, register_nav, staff_page
@@ -47,15 +49,22 @@ class CategoryView:
     public: str
     shown: str
     responses: list[ResponseView]
+    name_cy: str = ""
+    description_cy: str = ""
+    # What the public sees without Welsh while the organisation offers Welsh ("" when nothing).
+    welsh_missing: str = ""
 
 
-def _row(c: reports.CategoryRow) -> CategoryView:
-    return CategoryView(str(c.id), str(c.demand_type_id), c.demand_type, c.name if c.name != c.demand_type else "",
-                        c.public_description, str(c.promise_days), c.promise, str(c.sort_order),
+def _row(c: reports.CategoryRow, welsh_on: bool) -> CategoryView:
+    missing = [what for what, en, cy in (("public name", c.public_name or c.demand_type, c.public_name_cy),
+                                         ("description", c.public_description_en, c.public_description_cy))
+               if welsh.is_missing(en, cy)] if welsh_on and c.is_public else []
+    return CategoryView(str(c.id), str(c.demand_type_id), c.demand_type, c.public_name,
+                        c.public_description_en, str(c.promise_days), c.promise, str(c.sort_order),
                         "yes" if c.is_public else "", "Public" if c.is_public else "Staff only (not on the public "
                         "pages or Open311)",
                         [ResponseView(s, REPORT_LABELS[ReportStatus(s)], c.responses.get(s, ""), f"{c.id}-{s}")
-                         for s in STATUSES])
+                         for s in STATUSES], c.public_name_cy, c.public_description_cy, ", ".join(missing))
 
 
 @private
@@ -65,7 +74,8 @@ class CategoriesState(rx.State):
     notice: str = ""
 
     async def _refresh(self, actor) -> None:
-        self.rows = [_row(c) for c in await asyncio.to_thread(reports.list_categories, actor)]
+        welsh_on = await asyncio.to_thread(welsh.offers_welsh, actor.require_org())
+        self.rows = [_row(c, welsh_on) for c in await asyncio.to_thread(reports.list_categories, actor)]
 
     @rx.event
     async def load(self):
@@ -86,7 +96,9 @@ class CategoriesState(rx.State):
                 reports.save_category, actor, str(form.get("demand_type_id", ""))[:12],
                 is_public=bool(form.get("is_public")), public_name=str(form.get("public_name", ""))[:120],
                 public_description=str(form.get("public_description", ""))[:500],
-                promise_days=str(form.get("promise_days", "0"))[:4], sort_order=str(form.get("sort_order", "0"))[:6])
+                promise_days=str(form.get("promise_days", "0"))[:4], sort_order=str(form.get("sort_order", "0"))[:6],
+                public_name_cy=str(form.get("public_name_cy", ""))[:120],
+                public_description_cy=str(form.get("public_description_cy", ""))[:500])
         except AtlasError as exc:
             self.error = str(exc)
             return
@@ -138,6 +150,10 @@ def _category(c: rx.Var) -> rx.Component:
             text_input("Name shown to the public (empty: the demand type's name)", "public_name", c.public_name,
                        max_length=120),
             text_input("Description shown to the public", "public_description", c.description, max_length=500),
+            welsh_missing(c.welsh_missing != "", c.welsh_missing),
+            text_input("Name in Welsh (empty: the English name)", "public_name_cy", c.name_cy, max_length=120),
+            text_input("Description in Welsh (empty: the English description)", "public_description_cy",
+                       c.description_cy, max_length=500),
             rx.hstack(text_input("Promise (working days; 0 for none)", "promise_days", c.promise_days,
                                  type="number", min=0, max=365),
                       text_input("Order", "sort_order", c.order, type="number"), spacing="3", width="100%"),
