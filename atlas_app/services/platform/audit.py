@@ -10,9 +10,10 @@ An entry about a client or a casework person names it as its subject (``subject=
 covered by the entry's hash, so moving an entry onto or off someone's trail breaks the chain like any other change.
 Entries with no subject (and every entry from before migration 0024) hash exactly as they always did.
 
-The personal data of an entry about someone can be shredded (``shred_subjects``, when retention purges that person)
-without breaking the chain: since migration 0035 such an entry's hash covers a digest of its ``before``/``after``
-(``personal_digest``, kept on the entry) instead of the data itself. Verification recomputes the digest from the
+The personal data of an entry about someone can be shredded (``shred_subjects``, when retention purges that person;
+``shred_entities`` for the entries of their cases and reports) without breaking the chain: since migration 0035
+such an entry's hash covers a digest of its ``before``/``after`` (``personal_digest``, kept on the entry) instead of
+the data itself; since 0036 entries about a case or a resident's report do too. Verification recomputes the digest from the
 data while it is there (so changing it is still detected) and uses the kept digest once it is shredded. Entries
 about someone written before 0035 carry no digest: their data is covered directly and cannot be shredded.
 """
@@ -58,6 +59,13 @@ def _jsonable(value: Any) -> Any:
 
 
 SUBJECT_KINDS = ("client", "person")
+# Entries about these records keep their personal part apart too (a case's title names its people, a report's
+# entries what a resident wrote), so a purge of the case can shred them.
+PERSONAL_ENTITIES = frozenset({"case", "env_report"})
+
+
+def keeps_personal_apart(subject_kind: str | None, entity: str) -> bool:
+    return subject_kind is not None or entity in PERSONAL_ENTITIES
 
 
 def _fields(entry: AuditEntry) -> dict[str, Any]:
@@ -235,7 +243,7 @@ def _draft(actor: Actor | None, entity: str, entity_id: Any, action: str, before
         after=after,
         subject_kind=kind,
         subject_id=subject_id,
-        personal_digest=None if kind is None else personal_digest(before, after),
+        personal_digest=personal_digest(before, after) if keeps_personal_apart(kind, entity) else None,
     )
 
 
@@ -438,6 +446,23 @@ def shred_subjects(session: Session, organisation_id: int, kind: str, subject_id
         result = session.execute(
             table.update().where(table.c.organisation_id == organisation_id, table.c.subject_kind == kind,
                                  table.c.subject_id.in_(chunk), table.c.personal_digest.is_not(None),
+                                 table.c.shredded_at.is_(None))
+            .values(before=None, after=None, shredded_at=utcnow()))
+        shredded += result.rowcount or 0
+    return shredded
+
+
+def shred_entities(session: Session, organisation_id: int, entity: str, entity_ids: list[int | str]) -> int:
+    """Like ``shred_subjects``, for the entries about these records (``PERSONAL_ENTITIES``: cases, reports)."""
+    if entity not in PERSONAL_ENTITIES:
+        raise ValueError(entity)
+    shredded = 0
+    table = AuditEntry.__table__
+    ids = [str(i) for i in entity_ids]
+    for i in range(0, len(ids), 500):
+        result = session.execute(
+            table.update().where(table.c.organisation_id == organisation_id, table.c.entity == entity,
+                                 table.c.entity_id.in_(ids[i:i + 500]), table.c.personal_digest.is_not(None),
                                  table.c.shredded_at.is_(None))
             .values(before=None, after=None, shredded_at=utcnow()))
         shredded += result.rowcount or 0
