@@ -202,6 +202,7 @@ def test_the_purge_command(org, world):
     assert all(c.anonymised_at is None for c in all_rows(Client))
     done = run_cli("purge")  # every organisation: Essex's long-completed client too
     assert done.returncode == 0 and "anonymised 1 by rule client_completed" in done.stdout, done.stdout
+    assert "0 files deleted" in done.stdout
     assert {c.organisation_id for c in all_rows(Client, Client.anonymised_at.is_not(None))} == {org.id,
                                                                                                world["essex_org"]}
     assert len(all_rows(Client, Client.anonymised_at.is_not(None))) == 3

@@ -38,8 +38,8 @@ def upgrade() -> None:
         batch.create_foreign_key("fk_servicing_letter_person_id_person", "person", ["person_id"], ["id"])
         batch.create_index("ix_servicing_letter_person_id", ["person_id"])
     bind = op.get_bind()
-    if bind.dialect.name == "postgresql":
-        op.alter_column("app_user", "totp_secret", type_=sa.String(length=255), existing_nullable=True)
+    with op.batch_alter_table("app_user") as batch:  # SQLite: a rebuild (foreign keys are off while migrating)
+        batch.alter_column("totp_secret", type_=sa.String(length=255), existing_nullable=True)
     for user_id, value in _secrets(bind):
         if not secret_box.is_sealed(value):
             bind.execute(sa.text("UPDATE app_user SET totp_secret = :v WHERE id = :id"),
@@ -55,8 +55,8 @@ def downgrade() -> None:
         if secret_box.is_sealed(value):
             bind.execute(sa.text("UPDATE app_user SET totp_secret = :v WHERE id = :id"),
                          {"v": secret_box.open_sealed(value, secret_context(user_id)), "id": user_id})
-    if bind.dialect.name == "postgresql":
-        op.alter_column("app_user", "totp_secret", type_=sa.String(length=64), existing_nullable=True)
+    with op.batch_alter_table("app_user") as batch:
+        batch.alter_column("totp_secret", type_=sa.String(length=64), existing_nullable=True)
     with op.batch_alter_table("servicing_letter") as batch:  # SQLite drops a foreign key's column by a rebuild
         batch.drop_index("ix_servicing_letter_person_id")
         batch.drop_constraint("fk_servicing_letter_person_id_person", type_="foreignkey")

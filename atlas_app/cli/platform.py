@@ -125,7 +125,8 @@ def _purge(args) -> int:
     for r in reports:
         parts = ", ".join(f"{n} by rule {rule}" for rule, n in r.counts.items() if n) or "nothing"
         print(f"Organisation {r.organisation_id}: {verb} {parts}; {r.held} held by a legal hold"
-              + ("" if args.dry_run else f"; {r.audit_entries_shredded} audit entries shredded") + ".")
+              + ("" if args.dry_run else f"; {r.audit_entries_shredded} audit entries shredded; "
+                                         f"{r.files_deleted} files deleted") + ".")
     return 0
 
 
