@@ -97,7 +97,9 @@ seed: migrate
 # --- run ---------------------------------------------------------------------------------------------
 
 # `make run` serves the demo data, so card payments go through the labelled demo provider.
+# A production start needs SECRET_KEY: on this machine, the key generated once and kept in ATLAS_DATA_DIR.
 run: seed
+	SECRET_KEY="$$($(BIN)/python -c 'from atlas_app.settings import get_settings; print(get_settings().secret_key)')" \
 	ATLAS_DEMO_PAYMENTS=1 $(BIN)/reflex run --env prod --frontend-port $(PORT) --backend-port $(PORT) --backend-host 0.0.0.0
 
 # --- tests -------------------------------------------------------------------------------------------

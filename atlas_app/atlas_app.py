@@ -17,6 +17,7 @@ from atlas_app.services.user_group import demo_org
 from atlas_app.services import payments
 from atlas_app.services.payments import stripe_gateway
 from atlas_app.services.platform.errors import AtlasError, NotAuthenticated
+from atlas_app.settings import require_secret_key
 from atlas_app.services.platform import auth, i18n
 from atlas_app.ui import pages, runtime  # noqa: F401  (pages: declares every page)
 from atlas_app.ui.i18n import LanguageMiddleware
@@ -82,4 +83,5 @@ app.add_middleware(LanguageMiddleware())
 app.add_middleware(AuthGate())
 runtime.register(app)
 app.register_lifespan_task(housekeeping)
+require_secret_key(is_prod_mode())  # a production start with no SECRET_KEY stops here, saying why
 stripe_gateway.warn_at_start(is_prod_mode(), log)  # a production start that can take no card payment says so

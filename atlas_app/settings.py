@@ -42,6 +42,21 @@ def _secret_key(data_dir: Path) -> str:
     return path.read_text().strip()
 
 
+class MissingSecretKey(RuntimeError):
+    pass
+
+
+def require_secret_key(production: bool) -> None:
+    """A production start refuses to run without SECRET_KEY in its environment: two-factor secrets are sealed
+    under a key derived from it and tracking links are signed with it, so a key made up on one machine (and lost
+    with its data folder, or different on each server) would lock every enrolled user out."""
+    if production and not (os.environ.get("SECRET_KEY") or "").strip():
+        raise MissingSecretKey(
+            "SECRET_KEY is not set. A production start needs a long random SECRET_KEY (for example the output of "
+            "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`), the same on every server and kept "
+            "across upgrades: two-factor secrets are encrypted under it.")
+
+
 def parse_trusted_proxies(value: str | None) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
     """``TRUSTED_PROXIES``: comma-separated addresses or CIDR ranges of the reverse proxies in front of Atlas."""
     networks = []

@@ -46,6 +46,7 @@ E2E_USERS = {
     "e2e.forgot": ("hartlepool", "Fern Forgot", "Forgot123"),
     "e2e.report": ("hartlepool", "Remy Report", "Report123"),
     "e2e.signout": ("essex", "Sid Signout", "Signout123"),
+    "e2e.twofactor": ("hartlepool", "Tomos Twofactor", "Twofactor123"),
 }
 
 

@@ -279,3 +279,35 @@ def test_only_organisations_the_demo_seeder_made_take_demo_payments_after_0020(s
     assert {k: bool(v) for k, v in flags.items()} == {"seeded": True, "real": False}
     run_alembic(scratch_engine, "downgrade", "0015")
     run_alembic(scratch_engine, "upgrade", "head")
+
+
+def test_0036_seals_the_two_factor_secrets_already_stored_and_opens_them_on_downgrade(scratch_engine):
+    """Secrets stored in the clear before 0036 are sealed by it (and still give the same codes); a downgrade puts
+    them back as they were."""
+    import sqlalchemy as sa
+
+    from atlas_app.services.platform import secret_box, totp
+
+    run_alembic(scratch_engine, "upgrade", "0027")
+    secret = totp.new_secret()
+    with scratch_engine.begin() as connection:
+        org_id = connection.execute(sa.text(
+            "INSERT INTO organisation (slug, name, is_active, password_min_length, created_at) "
+            "VALUES ('tf', 'Two factor', :t, 7, CURRENT_TIMESTAMP) RETURNING id"), {"t": True}).scalar_one()
+        user_id = connection.execute(sa.text(
+            "INSERT INTO app_user (organisation_id, username, full_name, email, password_hash, is_active, "
+            "is_platform_admin, failed_attempts, must_change_password, created_at, totp_secret) "
+            "VALUES (:o, 'tf.old', 'Old', 'old@example.org', 'x', :t, :f, 0, :f, CURRENT_TIMESTAMP, :s) RETURNING id"),
+            {"o": org_id, "t": True, "f": False, "s": secret}).scalar_one()
+
+    def stored() -> str:
+        with scratch_engine.connect() as connection:
+            return connection.execute(sa.text("SELECT totp_secret FROM app_user WHERE id = :i"),
+                                      {"i": user_id}).scalar_one()
+
+    run_alembic(scratch_engine, "upgrade", "head")
+    sealed = stored()
+    assert secret_box.is_sealed(sealed) and secret not in sealed
+    assert secret_box.open_sealed(sealed, totp.secret_context(user_id)) == secret
+    run_alembic(scratch_engine, "downgrade", "0027")
+    assert stored() == secret

@@ -202,7 +202,76 @@ def test_the_purge_command(org, world):
     assert all(c.anonymised_at is None for c in all_rows(Client))
     done = run_cli("purge")  # every organisation: Essex's long-completed client too
     assert done.returncode == 0 and "anonymised 1 by rule client_completed" in done.stdout, done.stdout
+    assert "0 files deleted" in done.stdout
     assert {c.organisation_id for c in all_rows(Client, Client.anonymised_at.is_not(None))} == {org.id,
                                                                                                world["essex_org"]}
     assert len(all_rows(Client, Client.anonymised_at.is_not(None))) == 3
     assert run_cli("purge", "--org", "nowhere").returncode == 2
+
+
+# --- entries from before the kept digest ----------------------------------------------------------------------------
+
+
+def _old_format_entry(monkeypatch, actor, person_id: int) -> AuditEntry:
+    """An entry about a person as it was written before migration 0035: its hash covers the data itself."""
+    with monkeypatch.context() as m:
+        m.setattr(audit, "keeps_personal_apart", lambda kind, entity: False)
+        with write_session() as s:
+            audit.record(s, actor, "person", person_id, "updated", before={"family_name": "Jones"},
+                         after={"family_name": "Jones-Evans", "email": "olwen.old@example.org"},
+                         subject=audit.about_person(person_id))
+    entry = all_rows(AuditEntry, AuditEntry.entity == "person", AuditEntry.action == "updated",
+                     order_by=AuditEntry.id)[-1]
+    assert entry.personal_digest is None
+    return entry
+
+
+def test_old_entries_are_resealed_then_shredded_and_tampering_is_still_found(org, casework, actor, monkeypatch):
+    from atlas_app.models import AuditChainHead
+
+    person_id = casework["old"][0]
+    old = _old_format_entry(monkeypatch, actor, person_id)
+    with write_session() as s:
+        audit.record(s, actor, "setting", "x", "changed", after={"n": 1})  # a later entry, re-linked too
+    # As it is, a purge cannot shred it: its hash covers the data.
+    retention.purge(org.id, dry_run=True)
+    with read_session() as s:
+        head = s.get(AuditChainHead, org.id)
+        old_head = (head.last_seq, head.last_hash)
+
+    done = run_cli("audit-reseal")
+    assert done.returncode == 0 and old_head[1] in done.stdout, done.stdout + done.stderr
+    resealed = all_rows(AuditEntry, AuditEntry.id == old.id)[0]
+    assert resealed.personal_digest == audit.personal_digest(old.before, old.after) and resealed.hash != old.hash
+    sealing = all_rows(AuditEntry, AuditEntry.entity == "audit_trail", AuditEntry.action == "resealed")
+    assert len(sealing) == 1 and sealing[0].organisation_id == org.id and sealing[0].seq == old_head[0] + 1
+    assert sealing[0].after["old_head_hash"] == old_head[1] and sealing[0].after["old_head_seq"] == old_head[0]
+    assert sealing[0].after["entries_resealed"] >= 1
+    with read_session() as s:
+        assert audit.verify_trail(s).ok
+    # Done once: a second run finds nothing more to re-seal.
+    again = run_cli("audit-reseal")
+    assert again.returncode == 0 and "Nothing to re-seal" in again.stdout
+
+    report = retention.purge(org.id)
+    assert report.counts["case_closed"] == 1
+    shredded = all_rows(AuditEntry, AuditEntry.id == old.id)[0]
+    assert shredded.before is None and shredded.after is None and shredded.shredded_at is not None
+    assert "olwen.old@example.org" not in str([e.after for e in all_rows(AuditEntry)])
+    verify = run_cli("audit-verify")
+    assert verify.returncode == 0, verify.stdout
+    # Tampering with what is left of it is still found.
+    set_columns(AuditEntry, AuditEntry.id == old.id, action="created")
+    with read_session() as s:
+        assert not audit.verify_trail(s).ok
+    assert run_cli("audit-verify").returncode == 1
+
+
+def test_resealing_refuses_a_broken_trail_and_changes_nothing(org, casework, actor, monkeypatch):
+    old = _old_format_entry(monkeypatch, actor, casework["old"][0])
+    set_columns(AuditEntry, AuditEntry.id == old.id, after={"family_name": "Someone else"})
+    hashes = {e.id: e.hash for e in all_rows(AuditEntry)}
+    refused = run_cli("audit-reseal")
+    assert refused.returncode == 1 and "Refused" in refused.stderr and "broken" in refused.stderr
+    assert {e.id: e.hash for e in all_rows(AuditEntry)} == hashes
+    assert all_rows(AuditEntry, AuditEntry.entity == "audit_trail") == []

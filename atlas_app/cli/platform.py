@@ -1,4 +1,4 @@
-"""Platform commands: ``migrate``, ``seed-demo``, ``reset-demo``, ``create-admin``, ``audit-verify``, ``send-email``."""
+"""Platform commands: ``migrate``, ``seed-demo``, ``reset-demo``, ``create-admin``, ``audit-verify``, ``audit-reseal``, ``send-email``."""
 
 from __future__ import annotations
 
@@ -90,6 +90,25 @@ def _audit_verify(_args) -> int:
     return 1
 
 
+def _audit_reseal(_args) -> int:
+    from atlas_app.db import write_session
+    from atlas_app.services.platform import audit
+
+    try:
+        with write_session() as s:
+            done = audit.reseal_old_entries(s)
+    except audit.ChainBroken as exc:
+        print(f"Refused: {exc}. Run audit-verify.", file=sys.stderr)
+        return 1
+    for c in done:
+        chain = "The system's chain" if c.chain == audit.SYSTEM_CHAIN else f"Organisation {c.chain}"
+        print(f"{chain}: verified up to entry {c.old_head_seq} (head {c.old_head_hash}); {c.resealed} entries "
+              f"re-sealed, {c.rechained} re-linked; sealing entry {c.sealing_seq}.")
+    if not done:
+        print("Nothing to re-seal: every entry about a person already keeps its personal part apart.")
+    return 0
+
+
 def _purge(args) -> int:
     from atlas_app.services.platform import retention
     from atlas_app.services.platform.organisations import system_actor_for
@@ -106,7 +125,8 @@ def _purge(args) -> int:
     for r in reports:
         parts = ", ".join(f"{n} by rule {rule}" for rule, n in r.counts.items() if n) or "nothing"
         print(f"Organisation {r.organisation_id}: {verb} {parts}; {r.held} held by a legal hold"
-              + ("" if args.dry_run else f"; {r.audit_entries_shredded} audit entries shredded") + ".")
+              + ("" if args.dry_run else f"; {r.audit_entries_shredded} audit entries shredded; "
+                                         f"{r.files_deleted} files deleted") + ".")
     return 0
 
 
@@ -168,6 +188,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("audit-verify",
                        help="check each hash chain of the audit trail; report the first broken link of each")
     p.set_defaults(func=_audit_verify)
+
+    p = sub.add_parser("audit-reseal",
+                       help="verify the whole audit trail, then make entries from before 0035/0036 shreddable "
+                            "(re-linked, with a sealing entry naming the verified head)")
+    p.set_defaults(func=_audit_reseal)
 
     p = sub.add_parser("purge", help="anonymise personal records whose retention period has run out")
     p.add_argument("--dry-run", action="store_true", help="count what would be anonymised; change nothing")

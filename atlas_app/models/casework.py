@@ -232,6 +232,8 @@ class Case(SQLModel, table=True):
     closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     opened_by_id: int | None = Field(default=None, foreign_key="app_user.id")
     legal_hold: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
+    # Set when retention anonymised the case's free text (and its report's, when it is a resident's report).
+    anonymised_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class CasePerson(SQLModel, table=True):

@@ -43,7 +43,7 @@ class User(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     # Two-factor sign-in (TOTP): the secret is set when enrolment starts and counts once confirmed by a first code;
     # the last accepted time step, so no code is accepted twice.
-    totp_secret: str | None = Field(default=None, max_length=64, exclude=True)
+    totp_secret: str | None = Field(default=None, max_length=255, exclude=True)
     totp_confirmed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     totp_last_step: int = Field(default=0, exclude=True, sa_column_kwargs={"server_default": "0"})
 

@@ -206,6 +206,9 @@ class ServicingLetter(SQLModel, table=True):
     appointment_id: int | None = Field(default=None, foreign_key="engineer_appointment.id")
     template_code: str = Field(max_length=40)
     subject: str = Field(default="", max_length=300)
+    # "" once retention deleted the file (the letter named a person whose records were purged).
     pdf_sha256: str = Field(max_length=64)
+    # Who the letter was addressed to (None: "The occupier", or a letter from before migration 0036).
+    person_id: int | None = Field(default=None, foreign_key="person.id", index=True)
     produced_by: str = Field(default="", max_length=80)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

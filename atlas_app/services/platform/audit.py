@@ -10,9 +10,13 @@ An entry about a client or a casework person names it as its subject (``subject=
 covered by the entry's hash, so moving an entry onto or off someone's trail breaks the chain like any other change.
 Entries with no subject (and every entry from before migration 0024) hash exactly as they always did.
 
-The personal data of an entry about someone can be shredded (``shred_subjects``, when retention purges that person)
-without breaking the chain: since migration 0035 such an entry's hash covers a digest of its ``before``/``after``
-(``personal_digest``, kept on the entry) instead of the data itself. Verification recomputes the digest from the
+The personal data of an entry about someone can be shredded (``shred_subjects``, when retention purges that person;
+``shred_entities`` for the entries of their cases and reports) without breaking the chain: since migration 0035
+such an entry's hash covers a digest of its ``before``/``after`` (``personal_digest``, kept on the entry) instead of
+the data itself; since 0036 entries about a case or a resident's report do too. Entries written before then
+cover their data directly; ``reseal_old_entries`` (``python -m atlas_app audit-reseal``) verifies the whole trail,
+gives them the kept digest, re-links each chain from the first of them, and records a sealing entry naming the
+head hash it verified, after which they can be shredded too. Verification recomputes the digest from the
 data while it is there (so changing it is still detected) and uses the kept digest once it is shredded. Entries
 about someone written before 0035 carry no digest: their data is covered directly and cannot be shredded.
 """
@@ -58,6 +62,13 @@ def _jsonable(value: Any) -> Any:
 
 
 SUBJECT_KINDS = ("client", "person")
+# Entries about these records keep their personal part apart too (a case's title names its people, a report's
+# entries what a resident wrote), so a purge of the case can shred them.
+PERSONAL_ENTITIES = frozenset({"case", "env_report"})
+
+
+def keeps_personal_apart(subject_kind: str | None, entity: str) -> bool:
+    return subject_kind is not None or entity in PERSONAL_ENTITIES
 
 
 def _fields(entry: AuditEntry) -> dict[str, Any]:
@@ -235,7 +246,7 @@ def _draft(actor: Actor | None, entity: str, entity_id: Any, action: str, before
         after=after,
         subject_kind=kind,
         subject_id=subject_id,
-        personal_digest=None if kind is None else personal_digest(before, after),
+        personal_digest=personal_digest(before, after) if keeps_personal_apart(kind, entity) else None,
     )
 
 
@@ -442,6 +453,103 @@ def shred_subjects(session: Session, organisation_id: int, kind: str, subject_id
             .values(before=None, after=None, shredded_at=utcnow()))
         shredded += result.rowcount or 0
     return shredded
+
+
+def shred_entities(session: Session, organisation_id: int, entity: str, entity_ids: list[int | str]) -> int:
+    """Like ``shred_subjects``, for the entries about these records (``PERSONAL_ENTITIES``: cases, reports)."""
+    if entity not in PERSONAL_ENTITIES:
+        raise ValueError(entity)
+    shredded = 0
+    table = AuditEntry.__table__
+    ids = [str(i) for i in entity_ids]
+    for i in range(0, len(ids), 500):
+        result = session.execute(
+            table.update().where(table.c.organisation_id == organisation_id, table.c.entity == entity,
+                                 table.c.entity_id.in_(ids[i:i + 500]), table.c.personal_digest.is_not(None),
+                                 table.c.shredded_at.is_(None))
+            .values(before=None, after=None, shredded_at=utcnow()))
+        shredded += result.rowcount or 0
+    return shredded
+
+
+class ChainBroken(Exception):
+    """Re-sealing refused: the trail does not verify as it is, so it must be investigated, not re-hashed."""
+
+    def __init__(self, report: TrailReport):
+        self.report = report
+        super().__init__(f"the audit trail is broken ({report.broken[0].name}, entry {report.first_broken_seq}: "
+                         f"{report.reason}); nothing was re-sealed")
+
+
+@dataclass(frozen=True)
+class ResealedChain:
+    chain: int
+    old_head_seq: int
+    old_head_hash: str
+    resealed: int  # entries given a kept digest of their personal part
+    rechained: int  # entries whose hash changed (the resealed ones and every one after the first)
+    sealing_seq: int
+
+
+def _needs_digest(entry: AuditEntry) -> bool:
+    return entry.personal_digest is None and keeps_personal_apart(entry.subject_kind, entry.entity)
+
+
+def reseal_old_entries(session: Session, actor: Actor | None = None, batch: int = 2000) -> list[ResealedChain]:
+    """Make entries about people written before their personal part was kept apart (before migrations 0035 and
+    0036) shreddable, without losing the trail's evidence.
+
+    First the whole trail is verified, each chain's head locked; a broken chain refuses everything
+    (``ChainBroken``). Then, on each chain that has such entries, they get the kept digest of their personal part
+    and every entry from the first of them on is re-hashed and re-linked in order, so the chain verifies as
+    before; a sealing entry at the end (``audit_trail`` / ``resealed``) names the head's hash and sequence number
+    that were verified, and how many entries changed. A copy of the old head's hash kept elsewhere is matched by
+    that entry; tampering after the re-seal breaks the chain like any other change. Run inside one transaction:
+    the caller commits (or nothing is changed)."""
+    chains = sorted(set(session.exec(select(AuditEntry.chain).distinct()).all())
+                    | set(session.exec(select(AuditChainHead.id)).all()))
+    heads = {c: _locked_head(session, c) for c in chains}  # no writer appends while the trail is checked
+    session.flush()
+    report = verify_trail(session)
+    if not report.ok:
+        raise ChainBroken(report)
+    done: list[ResealedChain] = []
+    for chain in chains:
+        first = session.exec(select(func.min(AuditEntry.seq)).where(
+            AuditEntry.chain == chain, AuditEntry.personal_digest.is_(None),
+            (AuditEntry.subject_kind.is_not(None)) | (AuditEntry.entity.in_(sorted(PERSONAL_ENTITIES))))).one()
+        if first is None:
+            continue
+        head = heads[chain]
+        old_seq, old_hash = head.last_seq, head.last_hash
+        prev = session.exec(select(AuditEntry.hash).where(AuditEntry.chain == chain,
+                                                          AuditEntry.seq == first - 1)).first() or GENESIS
+        resealed = rechained = 0
+        last = first - 1
+        while True:
+            rows = session.exec(select(AuditEntry).where(AuditEntry.chain == chain, AuditEntry.seq > last)
+                                .order_by(AuditEntry.seq).limit(batch)).all()
+            if not rows:
+                break
+            for entry in rows:
+                if _needs_digest(entry):
+                    entry.personal_digest = personal_digest(entry.before, entry.after)
+                    resealed += 1
+                entry.prev_hash = prev
+                entry.hash = prev = _digest(entry)
+                rechained += 1
+                last = entry.seq
+                session.add(entry)
+            session.flush()
+        head.last_hash = prev
+        session.add(head)
+        session.flush()
+        sealing = record(session, actor, "audit_trail", chain, "resealed",
+                         after={"old_head_seq": old_seq, "old_head_hash": old_hash, "entries_resealed": resealed,
+                                "entries_rechained": rechained},
+                         organisation_id=None if chain == SYSTEM_CHAIN else chain)
+        done.append(ResealedChain(chain, old_seq, old_hash, resealed, rechained, sealing.seq))
+    return done
 
 
 def verify_trail(session: Session, batch: int = 5000) -> TrailReport:

@@ -9,10 +9,19 @@ The rules (``RetentionRule``, editable by administrators; shipped defaults from 
 * ``case_closed``: a casework person is kept 72 months (6 years) after the last of their cases closed; a module may
   have its own period, otherwise the organisation's rule (with no module) applies.
 
+A case with nobody on it (a resident's report is one) follows the casework rule of its module once it is closed.
+
 A purge anonymises what is due: names, contact details, dates of birth, addresses, free text (call notes, special
-requests, timeline details, needs, case titles, demand descriptions, activity and intention notes), queued and
-sent emails to the person, and the personal part of the audit entries about them (``audit.shred_subjects``: the
-chain keeps verifying through each entry's kept digest). Rows themselves stay, so every count in the dashboards and
+requests, timeline details, needs, case titles, demand descriptions, activity, intention and system-condition
+notes), residents' reports (the reporter's name, email and telephone, the description, every timeline text,
+the followers, and the photos), rent letters and arrangement notes of tenancies whose every tenant is purged,
+servicing letters addressed to the person (the row stays, its PDF goes), queued and sent emails to the person or
+about their reports (unless a live record still has that address), and the personal part of the audit entries
+about them (``audit.shred_subjects``: the chain keeps verifying through each entry's kept digest).
+
+Files go after the purge commits, and only when no remaining row refers to them: the stores are content-addressed,
+so one photo or letter can be shared by a record that is kept, and then it stays. Gas and electrical certificates
+belong to the installation and the home, not to a tenant, and are kept. Rows themselves stay, so every count in the dashboards and
 reports keeps its history. A legal hold on a client, a person or one of the person's cases stops it. Each purge
 writes one audit entry per rule with how many records it anonymised, never the records themselves.
 
@@ -27,7 +36,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from typing import Any
 
-from sqlalchemy import String, cast, delete, literal, update
+from sqlalchemy import String, cast, delete, exists, func, literal, update
 from sqlmodel import Session, select
 
 from atlas_app.db import read_session, utcnow, write_session
@@ -36,6 +45,7 @@ from atlas_app.models import ACTIVE_BOOKING_STATUSES, Booking, CallLog, Client, 
 from atlas_app.models import SpecialRequest
 from atlas_app.models.casework import (
     Activity,
+    SystemCondition,
     Case,
     CaseModule,
     CasePerson,
@@ -47,7 +57,10 @@ from atlas_app.models.casework import (
     PersonReference,
     PersonRelationship,
 )
-from atlas_app.services.platform import audit, bounds, nightly
+from atlas_app.models.environmental import Report, ReportFollower, ReportPhoto, ReportUpdate
+from atlas_app.models.rent_arrears import RentArrangement, RentLetter, RentTenancy, RentTenant
+from atlas_app.models.utilities import InstallationCheck, ServicingLetter
+from atlas_app.services.platform import audit, bounds, nightly, storage
 from atlas_app.services.platform.actor import Actor, system_actor
 from atlas_app.services.platform.errors import NotFound, ValidationFailed
 from atlas_app.services.platform.permissions import Perm
@@ -182,6 +195,7 @@ class PurgeReport:
     counts: dict[str, int] = field(default_factory=dict)  # rule -> records anonymised (or due, in a dry run)
     held: int = 0  # due but under a legal hold
     audit_entries_shredded: int = 0
+    files_deleted: int = 0
 
     @property
     def total(self) -> int:
@@ -256,6 +270,34 @@ def _due_people(s: Session, org_id: int, today: date, months: dict[tuple[str, in
     return people, sorted(cases), held
 
 
+def _due_cases_without_people(s: Session, org_id: int, today: date, months: dict[tuple[str, int | None], int]
+                              ) -> tuple[list[int], int]:
+    """Closed cases with nobody on them (residents' reports) past their module's period, and how many are held."""
+    someone = exists().where(CasePerson.case_id == Case.id)
+    rows = s.exec(select(Case.id, Case.closed_at, Case.module_id, Case.legal_hold).where(
+        Case.organisation_id == org_id, Case.status == CaseStatus.CLOSED, Case.closed_at.is_not(None),
+        Case.anonymised_at.is_(None), ~someone)).all()
+    default = months[("case_closed", None)]
+    due: list[int] = []
+    held = 0
+    for case_id, closed_at, module_id, hold in rows:
+        if add_months(london_date(closed_at), months.get(("case_closed", module_id), default)) > today:
+            continue
+        if hold:
+            held += 1
+            continue
+        due.append(case_id)
+    return due, held
+
+
+@dataclass
+class _Files:
+    """Files the purged rows referred to, deleted after commit if nothing else refers to them."""
+
+    uploads: set[str] = field(default_factory=set)  # platform storage (report photos)
+    documents: set[str] = field(default_factory=set)  # utilities store (servicing letters)
+
+
 def _chunks(ids: list[int], size: int = 500):
     for i in range(0, len(ids), size):
         yield ids[i:i + size]
@@ -274,13 +316,61 @@ def _anonymise_clients(s: Session, org_id: int, ids: list[int], now: datetime) -
         s.execute(update(ClientEvent).where(ClientEvent.client_id.in_(chunk)).values(detail=""))
         s.execute(update(CallLog).where(CallLog.client_id.in_(chunk)).values(notes=""))
         s.execute(update(SpecialRequest).where(SpecialRequest.client_id.in_(chunk)).values(details=""))
-        for addresses in _chunks(emails):
+        _delete_emails_to(s, org_id, emails)
+
+
+def _delete_emails_to(s: Session, org_id: int, addresses: list[str]) -> None:
+    """Delete the organisation's emails to these addresses, once nothing kept has the address (call after the
+    purged rows lost theirs)."""
+    wanted = sorted({a.strip().lower() for a in addresses if a and "@" in a})
+    for chunk in _chunks(wanted):  # type: ignore[arg-type]
+        live = {str(v).strip().lower() for v in (
+            list(s.exec(select(Client.email).where(Client.organisation_id == org_id,
+                                                   func.lower(Client.email).in_(chunk))).all())
+            + list(s.exec(select(PersonContact.value).where(PersonContact.organisation_id == org_id,
+                                                            func.lower(PersonContact.value).in_(chunk))).all())
+            + list(s.exec(select(Report.reporter_email).where(Report.organisation_id == org_id,
+                                                              func.lower(Report.reporter_email).in_(chunk))).all())
+            + list(s.exec(select(ReportFollower.email).where(ReportFollower.organisation_id == org_id,
+                                                             func.lower(ReportFollower.email).in_(chunk))).all()))}
+        gone = [a for a in chunk if a not in live]
+        if gone:
             s.execute(delete(EmailMessage).where(EmailMessage.organisation_id == org_id,
-                                                 EmailMessage.to_address.in_(addresses)))
+                                                 func.lower(EmailMessage.to_address).in_(gone)))
 
 
-def _anonymise_people(s: Session, ids: list[int], cases: list[int], now: datetime) -> None:
+def _letters_to(s: Session, org_id: int, people: list[int]) -> list[tuple[int, str]]:
+    """Servicing letters addressed to these people: by the letter's addressee, and for letters from before the
+    addressee was recorded, those produced at the person's home while they lived there."""
+    rows = list(s.exec(select(ServicingLetter.id, ServicingLetter.pdf_sha256).where(
+        ServicingLetter.organisation_id == org_id, ServicingLetter.person_id.in_(people))).all())
+    homes = s.exec(select(PersonAddress.place_id, PersonAddress.from_date, PersonAddress.to_date)
+                   .where(PersonAddress.person_id.in_(people))).all()
+    by_place: dict[int, list[tuple[date | None, date | None]]] = defaultdict(list)
+    for place_id, start, end in homes:
+        by_place[place_id].append((start, end))
+    if by_place:
+        for letter_id, digest, place_id, created in s.exec(
+                select(ServicingLetter.id, ServicingLetter.pdf_sha256, ServicingLetter.place_id,
+                       ServicingLetter.created_at).where(ServicingLetter.organisation_id == org_id,
+                                                         ServicingLetter.person_id.is_(None),
+                                                         ServicingLetter.place_id.in_(list(by_place)))).all():
+            day = london_date(created)
+            if any((start is None or start <= day) and (end is None or day <= end) for start, end in by_place[place_id]):
+                rows.append((letter_id, digest))
+    return rows
+
+
+def _anonymise_people(s: Session, org_id: int, ids: list[int], cases: list[int], now: datetime) -> _Files:
+    files = _Files()
+    emails: list[str] = []
     for chunk in _chunks(ids):
+        emails += [v for v in s.exec(select(PersonContact.value).where(PersonContact.person_id.in_(chunk))).all()]
+        letters = _letters_to(s, org_id, chunk)
+        files.documents.update(d for _, d in letters if d)
+        for letter_ids in _chunks([letter_id for letter_id, _ in letters]):
+            s.execute(update(ServicingLetter).where(ServicingLetter.id.in_(letter_ids)).values(pdf_sha256="",
+                                                                                              subject=""))
         s.execute(update(Person).where(Person.id.in_(chunk)).values(
             title="", given_name=ANONYMISED, family_name="person", date_of_birth=None, notes="", name_norm="",
             given_key="", family_key="", anonymised_at=now, updated_at=now))
@@ -288,11 +378,76 @@ def _anonymise_people(s: Session, ids: list[int], cases: list[int], now: datetim
             s.execute(delete(model).where(model.person_id.in_(chunk)))
         s.execute(delete(PersonRelationship).where(PersonRelationship.person_id.in_(chunk)))
         s.execute(delete(PersonRelationship).where(PersonRelationship.related_person_id.in_(chunk)))
+    # Rent letters and arrangement notes name the tenants: emptied once every tenant of the tenancy is purged.
+    purged = set(ids)
+    tenants: dict[int, set[int]] = defaultdict(set)
+    for chunk in _chunks(ids):
+        for tenancy_id in s.exec(select(RentTenant.tenancy_id).where(RentTenant.person_id.in_(chunk))).all():
+            tenants[tenancy_id] = set()
+    for chunk in _chunks(list(tenants)):
+        for tenancy_id, person_id in s.exec(select(RentTenant.tenancy_id, RentTenant.person_id)
+                                            .where(RentTenant.tenancy_id.in_(chunk))).all():
+            tenants[tenancy_id].add(person_id)
+    tenancies = [t for t, who in tenants.items() if who <= purged]
+    tenancies += list(s.exec(select(RentTenancy.id).where(RentTenancy.case_id.in_(cases))).all()) if cases else []
+    for chunk in _chunks(sorted(set(tenancies))):
+        s.execute(update(RentLetter).where(RentLetter.tenancy_id.in_(chunk)).values(subject="", body=""))
+        s.execute(update(RentArrangement).where(RentArrangement.tenancy_id.in_(chunk)).values(note=""))
     for chunk in _chunks(cases):
-        s.execute(update(Case).where(Case.id.in_(chunk)).values(title=literal("Case ", String) + cast(Case.id, String)))
+        s.execute(update(Case).where(Case.id.in_(chunk)).values(title=literal("Case ", String) + cast(Case.id, String),
+                                                                anonymised_at=now))
         s.execute(update(Demand).where(Demand.case_id.in_(chunk)).values(description=""))
         s.execute(update(Activity).where(Activity.case_id.in_(chunk)).values(note=""))
         s.execute(update(Intention).where(Intention.case_id.in_(chunk)).values(note="", outcome=""))
+        s.execute(update(SystemCondition).where(SystemCondition.case_id.in_(chunk)).values(note=""))
+        s.execute(update(RentLetter).where(RentLetter.case_id.in_(chunk)).values(subject="", body=""))
+        files.uploads.update(_anonymise_reports(s, org_id, chunk))
+    _delete_emails_to(s, org_id, emails)
+    return files
+
+
+def _anonymise_reports(s: Session, org_id: int, case_ids: list[int]) -> set[str]:
+    """Empty the residents' reports of these cases; returns the storage keys of their photos (rows deleted)."""
+    report_ids = list(s.exec(select(Report.id).where(Report.organisation_id == org_id,
+                                                     Report.case_id.in_(case_ids))).all())
+    if not report_ids:
+        return set()
+    s.execute(update(Report).where(Report.id.in_(report_ids)).values(
+        reporter_name="", reporter_email="", reporter_phone="", description="", close_reason=""))
+    s.execute(update(ReportUpdate).where(ReportUpdate.report_id.in_(report_ids)).values(body=""))
+    s.execute(update(ReportUpdate).where(ReportUpdate.report_id.in_(report_ids),
+                                         ReportUpdate.author_user_id.is_(None)).values(author_name=""))
+    s.execute(delete(ReportFollower).where(ReportFollower.report_id.in_(report_ids)))
+    s.execute(delete(EmailMessage).where(EmailMessage.organisation_id == org_id,
+                                         EmailMessage.related_entity == "env_report",
+                                         EmailMessage.related_id.in_([str(r) for r in report_ids])))
+    keys = set(s.exec(select(ReportPhoto.sha256).where(ReportPhoto.report_id.in_(report_ids))).all())
+    s.execute(delete(ReportPhoto).where(ReportPhoto.report_id.in_(report_ids)))
+    return keys
+
+
+def _delete_unreferenced(files: _Files) -> int:
+    """Delete the purged rows' files that no row (of any organisation) still refers to; returns how many."""
+    from atlas_app.services.modules.utilities_servicing import storage as documents
+
+    deleted = 0
+    with read_session() as s:
+        for chunk in _chunks(sorted(files.uploads)):  # type: ignore[arg-type]
+            used = set(s.exec(select(ReportPhoto.sha256).where(ReportPhoto.sha256.in_(chunk))).all())
+            for key in chunk:
+                if key not in used and storage.exists(key):
+                    storage.delete(key)
+                    deleted += 1
+        for chunk in _chunks(sorted(files.documents)):  # type: ignore[arg-type]
+            used = set(s.exec(select(ServicingLetter.pdf_sha256).where(ServicingLetter.pdf_sha256.in_(chunk))).all())
+            used |= set(s.exec(select(InstallationCheck.certificate_sha256)
+                               .where(InstallationCheck.certificate_sha256.in_(chunk))).all())
+            for digest in chunk:
+                path = documents.path_of(digest)
+                if digest not in used and path.exists():
+                    path.unlink(missing_ok=True)
+                    deleted += 1
+    return deleted
 
 
 def purge(organisation_id: int, *, dry_run: bool = False, today: date | None = None,
@@ -311,23 +466,32 @@ def purge(organisation_id: int, *, dry_run: bool = False, today: date | None = N
         months = _months_by_rule(s, organisation_id)
         clients, held_clients = _due_clients(s, organisation_id, today, months)
         people, cases, held_people = _due_people(s, organisation_id, today, months)
-        report.held = held_clients + held_people
+        lone_cases, held_cases = _due_cases_without_people(s, organisation_id, today, months)
+        report.held = held_clients + held_people + held_cases
         report.counts = {rule: len(clients.get(rule, [])) for rule in ("client_completed", "client_not_completed")}
-        report.counts["case_closed"] = len(people)
+        report.counts["case_closed"] = len(people) + len(lone_cases)
         if dry_run or not report.total:
             return report
         now = utcnow()
         client_ids = [c for ids in clients.values() for c in ids]
         _anonymise_clients(s, organisation_id, client_ids, now)
-        _anonymise_people(s, people, cases, now)
+        files = _anonymise_people(s, organisation_id, people, sorted(set(cases) | set(lone_cases)), now)
+        purged_cases = sorted(set(cases) | set(lone_cases))
+        report_ids = list(s.exec(select(Report.id).where(Report.organisation_id == organisation_id,
+                                                         Report.case_id.in_(purged_cases))).all()) \
+            if purged_cases else []
         report.audit_entries_shredded = (audit.shred_subjects(s, organisation_id, "client", client_ids)
-                                         + audit.shred_subjects(s, organisation_id, "person", people))
+                                         + audit.shred_subjects(s, organisation_id, "person", people)
+                                         + audit.shred_entities(s, organisation_id, "case", purged_cases)
+                                         + audit.shred_entities(s, organisation_id, "env_report", report_ids))
         pending = [audit.Pending("retention", rule, "purged",
                                  after={"rule": rule, "months": months[(rule, None)], "records": n,
                                         "audit_entries_shredded": report.audit_entries_shredded,
                                         "held": report.held})
                    for rule, n in report.counts.items() if n]
         audit.record_many(s, who, pending, organisation_id=organisation_id)
+    # After the commit: a purge that rolled back deletes no file.
+    report.files_deleted = _delete_unreferenced(files)
     return report
 
 

@@ -9,6 +9,7 @@ random bits each, stored only as a SHA-256, and each works once.
 from __future__ import annotations
 
 import hmac
+import logging
 import secrets
 from datetime import datetime
 
@@ -17,9 +18,11 @@ from sqlmodel import Session, select
 
 from atlas_app.db import utcnow
 from atlas_app.models import Organisation, TwoFactorRecoveryCode, User
+from atlas_app.services.platform import secret_box
 from atlas_app.services.platform.passwords import token_digest
 from atlas_app.services.platform.permissions import Perm
 
+log = logging.getLogger("atlas.two_factor")
 ISSUER = "Atlas"
 RECOVERY_CODE_COUNT = 10
 RECOVERY_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # 32 symbols, none easily confused
@@ -28,6 +31,26 @@ REQUIREMENTS = {"none": "Nobody is required to", "admins": "Administrators must"
 
 def new_secret() -> str:
     return pyotp.random_base32()  # 160 bits
+
+
+def secret_context(user_id: int) -> str:
+    return f"totp:{int(user_id)}"
+
+
+def store_secret(user: User, secret: str | None) -> None:
+    """Keep ``secret`` on the user sealed (``secret_box``: AES-GCM under a key from SECRET_KEY), or forget it."""
+    user.totp_secret = None if secret is None else secret_box.seal(secret, secret_context(user.id))
+
+
+def user_secret(user: User) -> str:
+    """The user's TOTP secret in the clear, or "" when there is none or it does not open (SECRET_KEY changed)."""
+    if not user.totp_secret:
+        return ""
+    try:
+        return secret_box.open_sealed(user.totp_secret, secret_context(user.id))
+    except secret_box.SecretUnreadable:
+        log.error("the two-factor secret of user %s does not open with this SECRET_KEY", user.id)
+        return ""
 
 
 def provisioning_uri(secret: str, username: str) -> str:
@@ -99,7 +122,7 @@ def check_code(s: Session, user: User, code: str) -> str | None:
     if user.totp_confirmed_at is None:
         return None
     if is_totp_shape(code):
-        return "code" if accept_totp(user, user.totp_secret, code) else None
+        return "code" if accept_totp(user, user_secret(user), code) else None
     return "recovery code" if use_recovery_code(s, user.id, code) else None
 
 

@@ -1,7 +1,8 @@
 """Two-factor sign-in for staff: enrolling and turning it off on My account, the organisation's requirement, and
 an administrator's reset.
 
-The secret is made here and stays in the database; the browser sees it only while enrolling (as a QR code drawn
+The secret is made here and stays in the database, sealed (AES-GCM under a key from SECRET_KEY, ``secret_box``:
+a copy of the database alone does not give anyone's codes); the browser sees it only while enrolling (as a QR code drawn
 here as SVG by segno, and as the key to type). Enrolment counts once a first valid code confirms it, which also
 gives the user ten recovery codes, shown once and stored only as SHA-256 hashes.
 """
@@ -66,9 +67,10 @@ def start_enrolment(actor: Actor) -> Enrolment:
         user = _own_user(s, actor, lock=True)
         if user.totp_confirmed_at is not None:
             raise Conflict("Two-factor sign-in is already on. Turn it off first to set up a new app.")
-        user.totp_secret = totp.new_secret()
+        secret = totp.new_secret()
+        totp.store_secret(user, secret)
         s.add(user)
-        secret, username = user.totp_secret, user.username
+        username = user.username
     qr = segno.make(totp.provisioning_uri(secret, username), error="m")
     return Enrolment(qr_svg_data_uri=qr.svg_data_uri(scale=5, border=2),
                      manual_key=" ".join(secret[i:i + 4] for i in range(0, len(secret), 4)))
@@ -82,7 +84,7 @@ def confirm_enrolment(actor: Actor, code: str) -> list[str]:
             raise Conflict("Two-factor sign-in is already on.")
         if not user.totp_secret:
             raise ValidationFailed("Start setting up two-factor sign-in first.", {"code": "not started"})
-        if not totp.accept_totp(user, user.totp_secret, code):
+        if not totp.accept_totp(user, totp.user_secret(user), code):
             raise ValidationFailed("That code is not right. Enter the 6-digit code your app shows now.",
                                    {"code": "not correct"})
         user.totp_confirmed_at = utcnow()
@@ -98,7 +100,7 @@ def new_recovery_codes(actor: Actor, code: str) -> list[str]:
         user = _own_user(s, actor, lock=True)
         if user.totp_confirmed_at is None:
             raise Conflict("Two-factor sign-in is not on.")
-        if not totp.accept_totp(user, user.totp_secret, code):
+        if not totp.accept_totp(user, totp.user_secret(user), code):
             raise ValidationFailed("That code is not right. Enter the 6-digit code your app shows now.",
                                    {"code": "not correct"})
         s.add(user)
@@ -109,7 +111,7 @@ def new_recovery_codes(actor: Actor, code: str) -> list[str]:
 
 def clear(s: Session, user: User) -> None:
     """Forget a user's second factor: secret, recovery codes and pending sign-ins."""
-    user.totp_secret = None
+    totp.store_secret(user, None)
     user.totp_confirmed_at = None
     s.add(user)
     s.exec(delete(TwoFactorRecoveryCode).where(TwoFactorRecoveryCode.user_id == user.id))

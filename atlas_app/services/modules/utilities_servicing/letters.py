@@ -137,7 +137,8 @@ def produce(s: Session, actor_name: str, org_id: int, place: Place, code: str,
     pdf = addressed_pdf(org.name if org else "", [(name, lines, subject, body)])
     digest = storage.put(pdf)
     row = ServicingLetter(organisation_id=org_id, place_id=place.id,
-                          appointment_id=appointment.id if appointment else None, template_code=code,
+                          appointment_id=appointment.id if appointment else None,
+                          person_id=people[0].id if people else None, template_code=code,
                           subject=subject[:300], pdf_sha256=digest, produced_by=actor_name)
     s.add(row)
     s.flush()

@@ -291,6 +291,8 @@ def letter_file(actor: Actor, letter_id: Any) -> tuple[bytes, str]:
         org_id = viewer(s, actor)
         row = owned_row(s, ServicingLetter, org_id, letter_id, "letter")
         digest, name = row.pdf_sha256, f"{row.template_code}-{row.id}.pdf"
+    if not digest:
+        raise NotFound("This letter's file was deleted when its records were purged.")
     return storage.get(digest), name
 
 
