@@ -19,7 +19,7 @@ from atlas_app.db import read_session
 from atlas_app.models import AuditEntry
 from atlas_app.models.payments import GovukPayAccount
 from atlas_app.services.payments import checkout, govuk_pay_accounts
-from atlas_app.services.platform import sealed
+from atlas_app.services.platform import secret_box
 from atlas_app.services.platform.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
 
 
@@ -66,7 +66,8 @@ def test_the_organisations_own_key_is_sealed_never_shown_back_and_audited_withou
         row = s.exec(GovukPayAccount.__table__.select()).one()
     # At rest: neither secret appears in the row; both open under this deployment's key.
     assert key not in row.api_key_encrypted and own_secret() not in row.webhook_secret_encrypted
-    assert sealed.unseal(row.api_key_encrypted) == key and sealed.unseal(row.webhook_secret_encrypted) == own_secret()
+    assert secret_box.open_or_blank(row.api_key_encrypted, f"govuk_pay:{org.id}:api_key") == key
+    assert secret_box.open_or_blank(row.webhook_secret_encrypted, f"govuk_pay:{org.id}:webhook_secret") == own_secret()
     # Shown back: that one is held and the key's last four characters, nothing more.
     shown = repr(dataclasses.asdict(view))
     assert key not in shown and own_secret() not in shown and key[-4:] in view.api_key_hint

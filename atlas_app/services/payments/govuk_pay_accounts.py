@@ -2,7 +2,7 @@
 secret, and whether its account allows telephone (MOTO) payments.
 
 * The key and the secret are entered by an administrator (``settings.manage``), sealed at rest
-  (services/platform/sealed.py) and never returned: the view carries only whether one is held and the key's last
+  (services/platform/secret_box.py, each value bound to its organisation and field) and never returned: the view carries only whether one is held and the key's last
   four characters. A blank field keeps what is held; "remove" forgets it. Every change is audited, without the
   secrets.
 * An organisation with no key of its own uses the deployment's ``GOVUK_PAY_API_KEY`` / ``GOVUK_PAY_WEBHOOK_SECRET``.
@@ -21,7 +21,7 @@ from sqlmodel import select
 from atlas_app.db import read_session, utcnow, write_session
 from atlas_app.models import Organisation
 from atlas_app.models.payments import GovukPayAccount
-from atlas_app.services.platform import audit, bounds, sealed
+from atlas_app.services.platform import audit, bounds, secret_box
 from atlas_app.services.platform.actor import Actor
 from atlas_app.services.platform.errors import NotFound, ValidationFailed
 from atlas_app.services.platform.permissions import Perm
@@ -60,6 +60,14 @@ class PaymentSettingsView:
     webhook_path: str
 
 
+def _key_context(org_id: int) -> str:
+    return f"govuk_pay:{org_id}:api_key"
+
+
+def _secret_context(org_id: int) -> str:
+    return f"govuk_pay:{org_id}:webhook_secret"
+
+
 def _row(s, org_id: int) -> GovukPayAccount | None:
     return s.exec(select(GovukPayAccount).where(GovukPayAccount.organisation_id == org_id)).first()
 
@@ -70,8 +78,8 @@ def account_for(org_id: int) -> Account | None:
     settings = get_settings()
     with read_session() as s:
         row = _row(s, bounds.query_id(org_id))
-    own_key = sealed.unseal(row.api_key_encrypted) if row is not None else ""
-    own_secret = sealed.unseal(row.webhook_secret_encrypted) if row is not None else ""
+    own_key = secret_box.open_or_blank(row.api_key_encrypted, _key_context(row.organisation_id)) if row is not None else ""
+    own_secret = secret_box.open_or_blank(row.webhook_secret_encrypted, _secret_context(row.organisation_id)) if row is not None else ""
     moto = bool(row.moto_allowed) if row is not None else False
     if own_key:
         return Account(own_key, own_secret or "", moto, "organisation")
@@ -111,8 +119,8 @@ def settings_view(actor: Actor) -> PaymentSettingsView:
         row = _row(s, org_id)
         slug = org.slug
         provider = org.card_provider or "stripe"
-    key = sealed.unseal(row.api_key_encrypted) if row is not None else ""
-    secret = sealed.unseal(row.webhook_secret_encrypted) if row is not None else ""
+    key = secret_box.open_or_blank(row.api_key_encrypted, _key_context(row.organisation_id)) if row is not None else ""
+    secret = secret_box.open_or_blank(row.webhook_secret_encrypted, _secret_context(row.organisation_id)) if row is not None else ""
     return PaymentSettingsView(
         provider=provider, provider_in_use=checkout.provider_for(org_id), own_api_key=bool(key),
         api_key_hint=(row.api_key_hint if row is not None and key else ""), own_webhook_secret=bool(secret),
@@ -147,20 +155,20 @@ def save_settings(actor: Actor, *, provider: str, api_key: str = "", webhook_sec
         row = _row(s, org_id)
         if row is None:
             row = GovukPayAccount(organisation_id=org_id, updated_at=now)
-        held_key = sealed.unseal(row.api_key_encrypted)
+        held_key = secret_box.open_or_blank(row.api_key_encrypted, _key_context(row.organisation_id))
         will_have_key = bool(api_key) or (bool(held_key) and not remove_api_key)
         if provider == "govuk_pay" and not will_have_key and not get_settings().govuk_pay_api_key:
             raise ValidationFailed("Enter the GOV.UK Pay API key before choosing GOV.UK Pay.",
                                    {"api_key": "required"})
         before = {"card_provider": org.card_provider, "api_key": row.api_key_hint if held_key else "",
-                  "webhook_secret": "held" if sealed.unseal(row.webhook_secret_encrypted) else "",
+                  "webhook_secret": "held" if secret_box.open_or_blank(row.webhook_secret_encrypted, _secret_context(row.organisation_id)) else "",
                   "moto_allowed": bool(row.moto_allowed)}
         if api_key:
-            row.api_key_encrypted, row.api_key_hint = sealed.seal(api_key), sealed.hint(api_key)
+            row.api_key_encrypted, row.api_key_hint = secret_box.seal_optional(api_key, _key_context(org_id)), secret_box.hint(api_key)
         elif remove_api_key:
             row.api_key_encrypted, row.api_key_hint = "", ""
         if webhook_secret:
-            row.webhook_secret_encrypted = sealed.seal(webhook_secret)
+            row.webhook_secret_encrypted = secret_box.seal_optional(webhook_secret, _secret_context(org_id))
         elif remove_webhook_secret:
             row.webhook_secret_encrypted = ""
         row.moto_allowed = bool(moto_allowed)

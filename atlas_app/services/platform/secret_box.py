@@ -54,3 +54,24 @@ def open_sealed(value: str, context: str, secret_key: str | None = None) -> str:
     except (InvalidTag, ValueError) as exc:
         raise SecretUnreadable("the sealed value does not open with this deployment's SECRET_KEY") from exc
     return plain.decode("utf-8")
+
+
+def seal_optional(plain: str, context: str) -> str:
+    """``seal`` for a setting that may be empty: "" stays "" (nothing held)."""
+    return seal(plain, context) if plain else ""
+
+
+def open_or_blank(value: str, context: str) -> str:
+    """The value held, or "" when none is held or it no longer opens (``SECRET_KEY`` changed, or the value was
+    copied from another row): a setting an administrator then enters again."""
+    if not value:
+        return ""
+    try:
+        return open_sealed(value, context)
+    except SecretUnreadable:
+        return ""
+
+
+def hint(value: str) -> str:
+    """What may be shown of a secret: its last four characters (nothing of a short one)."""
+    return ("…" + value[-4:]) if len(value) >= 12 else ""
