@@ -7,7 +7,7 @@
   so it is widened, and every secret stored in the clear is sealed here (and opened again on downgrade).
 
 Revision ID: 0036
-Revises: 0027
+Revises: 0043
 """
 
 from collections.abc import Sequence
@@ -18,7 +18,7 @@ from alembic import op
 from atlas_app.db import UTCDateTime
 
 revision: str = '0036'
-down_revision: str | None = '0027'
+down_revision: str | None = '0043'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -6,7 +6,7 @@ template's subject and body. An empty Welsh text means "not written yet" (the En
 organisation offers Welsh the staff screens list it as missing). Email templates already have a row per language.
 
 Revision ID: 0037
-Revises: 0027
+Revises: 0036
 """
 
 from collections.abc import Sequence
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = '0037'
-down_revision: str | None = '0027'
+down_revision: str | None = '0036'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -6,7 +6,7 @@
   a row uses the deployment's GOVUK_PAY_* settings.
 
 Revision ID: 0039
-Revises: 0027
+Revises: 0037
 """
 
 from collections.abc import Sequence
@@ -17,7 +17,7 @@ from alembic import op
 from atlas_app.db import UTCDateTime
 
 revision: str = '0039'
-down_revision: str | None = '0027'
+down_revision: str | None = '0037'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -6,7 +6,7 @@
 * ``scheduled_run``: a scheduled job claimed for one London day; unique (job, run_date), so one worker only runs it.
 
 Revision ID: 0040
-Revises: 0027
+Revises: 0039
 """
 
 from collections.abc import Sequence
@@ -17,7 +17,7 @@ from alembic import op
 from atlas_app.db import UTCDateTime
 
 revision: str = '0040'
-down_revision: str | None = '0027'
+down_revision: str | None = '0039'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
