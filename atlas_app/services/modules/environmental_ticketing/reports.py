@@ -628,9 +628,10 @@ def public_map(org_id: int) -> PublicMap | None:
     extent = area_extent(org_id)
     area = None
     if extent is not None:
-        south, west = geo.to_wgs84(extent[0], extent[1])
-        north, east = geo.to_wgs84(extent[2], extent[3])
-        area = (south, west, north, east)
+        # The grid's box turned into the WGS84 box holding all four of its corners.
+        corners = [geo.to_wgs84(e, n) for e in (extent[0], extent[2]) for n in (extent[1], extent[3])]
+        lats, lngs = [c[0] for c in corners], [c[1] for c in corners]
+        area = (min(lats), min(lngs), max(lats), max(lngs))
     return PublicMap(tiles.url, tiles.attribution, area)
 
 
@@ -773,7 +774,7 @@ def locate(org_id: int, *, uprn: Any = None, usrn: Any = None, latitude: Any = N
 # --- duplicates ---------------------------------------------------------------------------------------------------
 
 
-def _duplicate_rows(s: Session, org_id: int, category_id: int, loc: Location, now: datetime,
+def _duplicate_rows(s: Session, org_id: int, category: ReportCategory, loc: Location, now: datetime,
                     limit: int = 10) -> list[DuplicateRow]:
     since = now - timedelta(days=DUPLICATE_DAYS)
     r = DUPLICATE_RADIUS_M
@@ -783,28 +784,28 @@ def _duplicate_rows(s: Session, org_id: int, category_id: int, loc: Location, no
         near.append(Report.uprn == loc.uprn)
     if loc.usrn is not None and loc.uprn is None:
         near.append(Report.usrn == loc.usrn)
-    # The open condition as the partial indexes' literal SQL (models/environmental_queue.py), so the 50 m square
-    # is read from the open reports' grid index.
-    rows = s.exec(select(Report).where(Report.organisation_id == org_id, Report.category_id == category_id,
-                                       sql_text("env_report." + OPEN_SQL), Report.created_at >= since,
-                                       or_(*near))
-                  .order_by(Report.created_at.desc()).limit(200)).all()
+    # The columns the answer shows, not whole rows; the open condition as the partial indexes' literal SQL
+    # (models/environmental_queue.py), so the 50 m square is read from the open reports' grid index.
+    rows = s.execute(select(Report.id, Report.reference, Report.status, Report.location_text,
+                            func.substr(Report.description, 1, 300), Report.created_at, Report.easting,
+                            Report.northing, Report.uprn, Report.usrn)
+                     .where(Report.organisation_id == org_id, Report.category_id == category.id,
+                            sql_text("env_report." + OPEN_SQL), Report.created_at >= since, or_(*near))
+                     .order_by(Report.created_at.desc()).limit(200)).all()
     name = None
     out = []
-    for rep in rows:
+    for rid, reference, status, location, description, created, easting, northing, uprn, usrn in rows:
         d = None
-        if rep.easting is not None and rep.northing is not None:
-            d = geo.distance_m((loc.easting, loc.northing), (rep.easting, rep.northing))
-        same_place = (loc.uprn is not None and rep.uprn == loc.uprn) or (
-            loc.uprn is None and loc.usrn is not None and rep.usrn == loc.usrn)
+        if easting is not None and northing is not None:
+            d = geo.distance_m((loc.easting, loc.northing), (easting, northing))
+        same_place = (loc.uprn is not None and uprn == loc.uprn) or (
+            loc.uprn is None and loc.usrn is not None and usrn == loc.usrn)
         if not same_place and (d is None or d > r):
             continue
         if name is None:
-            category = s.get(ReportCategory, category_id)
-            name = _category_name(s, category) if category else ""
-        out.append(DuplicateRow(rep.id, rep.reference, name, rep.status, REPORT_LABELS[rep.status],
-                                rep.location_text, rep.description[:300], rep.created_at,
-                                None if d is None else round(d, 1)))
+            name = _category_name(s, category)
+        out.append(DuplicateRow(rid, reference, name, status, REPORT_LABELS[status], location, description or "",
+                                created, None if d is None else round(d, 1)))
     out.sort(key=lambda x: (x.distance_m is None, x.distance_m or 0.0, -x.created_at.timestamp()))
     return out[:limit]
 
@@ -816,7 +817,7 @@ def find_duplicates(org_id: int, category_id: Any, *, uprn: Any = None, usrn: An
     with read_session() as s:
         category = _get_category(s, org_id, category_id)
         loc = location or _locate(s, org_id, uprn=uprn, usrn=usrn, latitude=latitude, longitude=longitude)
-        return _duplicate_rows(s, org_id, category.id, loc, utcnow())
+        return _duplicate_rows(s, org_id, category, loc, utcnow())
 
 
 # --- submitting --------------------------------------------------------------------------------------------------
