@@ -199,9 +199,13 @@ def test_the_queue_map_shows_the_filters_reports(new_context, tiles, made):
     scan(page, "queue with its map", found)
 
     # Moved far away, the box holds none of them: the map is sent only what is in view.
-    page.locator("#report-map-canvas").focus()
+    canvas = page.locator("#report-map-canvas")
+    canvas.scroll_into_view_if_needed()
+    canvas.focus()
+    expect(canvas).to_be_focused()
     for _ in range(30):
-        page.keyboard.press("ArrowLeft")
-    expect(markers).to_have_count(0, timeout=15_000)
+        page.keyboard.press("ArrowLeft", delay=30)
+        page.wait_for_timeout(30)
+    expect(markers).to_have_count(0, timeout=20_000)
     assert found == {"queue with its map": []}
     context.close()
