@@ -111,6 +111,8 @@ class Settings:
     notify_callback_token: str | None = field(default=None, repr=False)
     # MAP_TILE_URL: a map tile URL template ({z}/{x}/{y}) for the public report pages; unset: address search only.
     map_tile_url: str | None = None
+    # MAP_ATTRIBUTION: the credit the tile provider of MAP_TILE_URL requires, shown on the map.
+    map_attribution: str | None = None
 
     @property
     def is_sqlite(self) -> bool:
@@ -156,4 +158,5 @@ def get_settings() -> Settings:
         notify_api_base=(os.environ.get("NOTIFY_API_BASE") or "").strip().rstrip("/") or None,
         notify_callback_token=(os.environ.get("NOTIFY_CALLBACK_TOKEN") or "").strip() or None,
         map_tile_url=(os.environ.get("MAP_TILE_URL") or "").strip() or None,
+        map_attribution=(os.environ.get("MAP_ATTRIBUTION") or "").strip() or None,
     )

@@ -578,3 +578,39 @@ def test_every_email_carries_the_same_working_link_and_the_reporter_can_stop_upd
     assert bob.token == again.token != done.token
     view, token = reports.track_by_email(done.reference, "bob@example.org")
     assert token == bob.token
+
+
+def test_the_report_state_takes_a_pin_only_with_a_map_and_matches_it(setup, actor, set_env):
+    from state_support import at, drain, redirect_path, substate
+
+    from atlas_app.services.platform import maps
+    from atlas_app.ui.public.report import ReportState
+
+    set_env(MAP_TILE_URL=None)
+    state = at(substate(ReportState), "/report?org=hartlepool")
+    drain(state.start())
+    drain(state.load_what())
+    drain(state.choose_category({"category": str(setup["fly"])}))
+    drain(state.load_where())
+    assert state.map_on is False and state.map_tile_url == ""
+    lat, lng = geo.to_wgs84(BASE_E + 5, BASE_N)
+    drain(state.drop_pin(lat, lng))  # no map: a pin is not taken
+    assert state.pin == [] and redirect_path(drain(state.load_details())) == "/report/where"
+
+    maps.set_tiles(actor, "https://tiles.example.org/{z}/{x}/{y}.png", "© Example")
+    drain(state.load_where())
+    assert state.map_on and state.map_tile_url.startswith("https://tiles.example.org/")
+    south, west, north, east = state.map_area
+    assert south < lat < north and west < lng < east
+    far_lat, far_lng = geo.to_wgs84(BASE_E + 60_000, BASE_N)
+    drain(state.drop_pin(far_lat, far_lng))
+    assert state.pin == [] and "outside Hartlepool Borough Council's area" in state.errors["map"]
+    drain(state.drop_pin("north", "south"))
+    assert state.pin == [] and "map" in state.errors
+    drain(state.drop_pin(lat, lng))
+    assert state.pin == [round(lat, 7), round(lng, 7)] and state.pin_label == "Near 1 Victoria Road, Hartlepool, TS24 8AA"
+    assert redirect_path(drain(state.use_pin({}))) == "/report/details"
+    drain(state.save_details({"description": "Bags by the wall"}))
+    assert redirect_path(drain(state.send())) == "/report/done"
+    (rep,) = all_rows(Report)
+    assert rep.uprn == 100001 and abs(rep.latitude - lat) < 1e-6 and rep.location_text.startswith("Near ")

@@ -8,7 +8,8 @@ The Content-Security-Policy is what Reflex's production build needs and no more:
   (React Router's hydration data and its module loader) are allowed by their SHA-256, computed from each page as
   it is sent, so no other inline script runs;
 * styles from Atlas, and inline: Radix Themes and Emotion write ``style`` attributes and ``<style>`` elements;
-* images and fonts from Atlas and ``data:`` URIs; connections (the ``/_event`` websocket, fetches) to Atlas only;
+* images and fonts from Atlas and ``data:`` URIs, and a page's images also from the organisations' map tile
+  origins (``services/platform/maps.tile_origins``); connections (the ``/_event`` websocket, fetches) to Atlas only;
 * no plugins, no ``<base>`` elsewhere, forms only to Atlas, and no framing by any page (``frame-ancestors``).
 
 Behind a trusted proxy (``TRUSTED_PROXIES``) the request's scheme is taken from X-Forwarded-Proto first.
@@ -46,13 +47,15 @@ def inline_script_hashes(html: bytes) -> list[str]:
     return seen
 
 
-def content_security_policy(script_hashes: list[str] | tuple[str, ...] = ()) -> str:
+def content_security_policy(script_hashes: list[str] | tuple[str, ...] = (),
+                            image_origins: list[str] | tuple[str, ...] = ()) -> str:
     scripts = " ".join(["'self'", "'unsafe-eval'", *script_hashes])
+    images = " ".join(["'self'", "data:", "blob:", *image_origins])
     return "; ".join([
         "default-src 'self'",
         f"script-src {scripts}",
         "style-src 'self' 'unsafe-inline'",
-        "img-src 'self' data: blob:",
+        f"img-src {images}",
         "font-src 'self' data:",
         "connect-src 'self'",
         "worker-src 'self' blob:",
@@ -63,9 +66,10 @@ def content_security_policy(script_hashes: list[str] | tuple[str, ...] = ()) -> 
     ])
 
 
-def security_headers(script_hashes: list[str] | tuple[str, ...] = ()) -> dict[str, str]:
+def security_headers(script_hashes: list[str] | tuple[str, ...] = (),
+                     image_origins: list[str] | tuple[str, ...] = ()) -> dict[str, str]:
     headers = {
-        "Content-Security-Policy": content_security_policy(script_hashes),
+        "Content-Security-Policy": content_security_policy(script_hashes, image_origins),
         "X-Content-Type-Options": "nosniff",
         "Referrer-Policy": "strict-origin-when-cross-origin",
         "X-Frame-Options": "DENY",
@@ -115,7 +119,8 @@ class SecurityHeadersMiddleware:
                 # The server sends the file itself (granian's pathsend): read it to hash, then let it do so.
                 page = await anyio.Path(message["path"]).read_bytes()
                 headers = MutableHeaders(scope=start)
-                _apply(headers, security_headers(inline_script_hashes(_decoded(page, headers))))
+                _apply(headers, security_headers(inline_script_hashes(_decoded(page, headers)),
+                                                 await _tile_origins()))
                 await send(start)
                 await send(message)
                 return
@@ -127,11 +132,22 @@ class SecurityHeadersMiddleware:
                 return
             page = b"".join(body)
             headers = MutableHeaders(scope=start)
-            _apply(headers, security_headers(inline_script_hashes(_decoded(page, headers))))
+            _apply(headers, security_headers(inline_script_hashes(_decoded(page, headers)), await _tile_origins()))
             await send(start)
             await send({"type": "http.response.body", "body": page, "more_body": False})
 
         await self.app(scope, receive, send_with_headers)
+
+
+async def _tile_origins() -> tuple[str, ...]:
+    """The origins of the organisations' map tiles (services/platform/maps.py), which a page's images may come
+    from; none when they cannot be read (the page then shows its map without tiles, never fails)."""
+    from atlas_app.services.platform import maps
+
+    try:
+        return await anyio.to_thread.run_sync(maps.tile_origins)
+    except Exception:  # noqa: BLE001
+        return ()
 
 
 def _with_forwarded_scheme(scope: Scope) -> Scope:

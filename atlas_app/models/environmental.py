@@ -116,6 +116,8 @@ class ReportUpdate(SQLModel, table=True):
     __table_args__ = (
         Index("ix_env_report_update_report", "report_id", "created_at"),
         Index("ix_env_report_update_org_created", "organisation_id", "created_at"),
+        # A report-it site's comment is kept once, however often the site sends it again (migration 0038).
+        Index("ux_env_report_update_site", "report_id", "site_update_id", unique=True),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -129,6 +131,8 @@ class ReportUpdate(SQLModel, table=True):
     body: str = Field(default="", max_length=4000)
     author_user_id: int | None = Field(default=None, foreign_key="app_user.id")
     author_name: str = Field(default="", max_length=120)
+    # The report-it site's own id of a comment posted through Open311 (its ``update_id``); None otherwise.
+    site_update_id: str | None = Field(default=None, max_length=100)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 

@@ -1,4 +1,4 @@
-"""Indexes of the Environmental Services Ticketing staff queue over ``env_report`` (migration 0027).
+"""Indexes of the Environmental Services Ticketing staff queue over ``env_report`` (migrations 0027 and 0038).
 
 Partial indexes of the *open* reports only (received, with the team, in progress), each ordered by the report's
 making, so the queue's first page under any single filter is read in order from one index and its count is an
@@ -28,4 +28,6 @@ QUEUE_INDEXES = (
           name="ix_env_report_open_team"),
     _open(Report.organisation_id, Report.officer_id, Report.created_at, name="ix_env_report_open_officer"),
     _open(Report.organisation_id, Report.place_id, Report.created_at, name="ix_env_report_open_place"),
+    # The map's box and the duplicate check's square (migration 0038).
+    _open(Report.organisation_id, Report.easting, Report.northing, name="ix_env_report_open_grid"),
 )

@@ -32,4 +32,8 @@ class Organisation(SQLModel, table=True):
     # left out reads the shipped wording.
     accessibility_statement: dict | None = Field(default=None, sa_type=JSON)
     accessibility_reviewed_on: date | None = Field(default=None)
+    # The map on the public report pages and the staff queue (services/platform/maps.py): a tile URL template
+    # with {z}/{x}/{y} and the attribution its provider requires; empty: the deployment's MAP_TILE_URL, if any.
+    map_tile_url: str = Field(default="", max_length=500, sa_column_kwargs={"server_default": ""})
+    map_attribution: str = Field(default="", max_length=300, sa_column_kwargs={"server_default": ""})
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

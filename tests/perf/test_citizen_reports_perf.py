@@ -1,6 +1,8 @@
 """Residents' reports benchmark (``make bench``): 100,000 open reports over 50 categories in one organisation.
 
-Targets: the duplicate check p95 < 50 ms; the map query for a 2 km box p95 < 200 ms; the staff list with any single
+Targets: the duplicate check p95 < 50 ms; the map query for a 2 km box p95 < 200 ms (``queue.map_points``, what the
+staff queue's map asks for the visible box; the staff list of the same box, 500 full rows, is reported beside it); the
+staff list with any single
 filter p95 < 200 ms; submissions without photos through the HTTP route (``POST /api/report/{slug}``, driven
 in-process through the ASGI app by an HTTP client, 20 at a time) at least 50 a second on PostgreSQL. ``BENCH_REPORTS`` changes
 the count. Figures are printed and written to ``tests/perf/results/citizen_reports.json`` (one entry per database), with the
@@ -27,6 +29,7 @@ from atlas_app.domain.statuses import ReportStatus
 from atlas_app.models.casework import Case, CaseLookup, CaseModule, Demand
 from atlas_app.models.environmental import Report, ReportCategory
 from atlas_app.services.casework import config
+from atlas_app.services.modules.environmental_ticketing import queue as queue_service
 from atlas_app.services.modules.environmental_ticketing import reports
 from atlas_app.services.platform import geo
 
@@ -149,13 +152,22 @@ def test_citizen_reports_at_100k(org, admin, set_env):
 
     dup_locate = _timed(with_locate, 300)
 
+    dlat, dlng = 1000 / 111_320, 1000 / (111_320 * 0.58)  # 1 km each way at 54.7 N
+
     def bbox(i):
         lat, lng = points[i]
-        dlat, dlng = 1000 / 111_320, 1000 / (111_320 * 0.58)  # 1 km each way at 54.7 N
         page = reports.list_reports(actor, bbox=(lng - dlng, lat - dlat, lng + dlng, lat + dlat), limit=500)
         assert page.rows
 
     box = _timed(bbox, 100)
+    everything = queue_service.QueueFilter()
+
+    def map_box(i):
+        lat, lng = points[i]
+        found = queue_service.map_points(actor, everything, (lng - dlng, lat - dlat, lng + dlng, lat + dlat))
+        assert found.points
+
+    map_query = _timed(map_box, 100)
     filters = {"category": {"category_id": cat_ids[3]}, "status": {"status": "in_progress"},
                "overdue": {"overdue": True}, "due": {"sort": "due"}, "newest": {"sort": "newest"}}
     queue = {}
@@ -198,7 +210,8 @@ def test_citizen_reports_at_100k(org, admin, set_env):
         "duplicate_check_ms": {"p50": round(statistics.median(dup), 2), "p95": round(_p95(dup), 2)},
         "duplicate_check_with_locate_ms": {"p50": round(statistics.median(dup_locate), 2),
                                            "p95": round(_p95(dup_locate), 2)},
-        "map_2km_box_ms": {"p50": round(statistics.median(box), 2), "p95": round(_p95(box), 2)},
+        "map_2km_box_ms": {"p50": round(statistics.median(map_query), 2), "p95": round(_p95(map_query), 2)},
+        "list_2km_box_500_rows_ms": {"p50": round(statistics.median(box), 2), "p95": round(_p95(box), 2)},
         "queue_single_filter_p95_ms": {k: round(_p95(v), 2) for k, v in queue.items()},
         "submissions": {"count": total, "concurrency": 20, "per_second": round(rate, 1),
                         "p95_ms": round(_p95(latencies), 1)},
@@ -215,6 +228,7 @@ def test_citizen_reports_at_100k(org, admin, set_env):
     assert sum(1 for f in found[:len(recent)] if f) == len(recent), "a duplicate 10 m away was not found"
     # Timings are reported against their targets, not asserted (they depend on what else the machine is doing);
     # correctness is asserted.
-    print(f"targets: duplicate check p95 < 50 ms ({_p95(dup):.1f}), map box p95 < 200 ms ({_p95(box):.1f}), "
+    print(f"targets: duplicate check p95 < 50 ms ({_p95(dup):.1f}), map box p95 < 200 ms ({_p95(map_query):.1f}; "
+          f"the staff list of the box, 500 rows: {_p95(box):.1f}), "
           f"queue p95 < 200 ms ({max(_p95(v) for v in queue.values()):.1f}), submissions >= 50/s ({rate:.1f})")
     assert len(latencies) == total

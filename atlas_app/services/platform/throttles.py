@@ -136,6 +136,7 @@ def count_submission(ip: str, email: str = "") -> None:
     now = utcnow()
     since = now - SUBMIT_WINDOW
     email_key = _key(email.lower()) if email else ""
+    refusal = None
     with write_session() as s:
         row = PublicLookupAttempt(kind=SUBMIT_KIND, key_hash=email_key, ip=(ip or "")[:64], at=now)
         s.add(row)
@@ -143,8 +144,8 @@ def count_submission(ip: str, email: str = "") -> None:
         attempt_id = row.id
         if random.random() < 0.02:
             s.exec(delete(PublicLookupAttempt).where(PublicLookupAttempt.at < now - KEEP))
-    refusal = None
-    with read_session() as s:
+        # Committed before counting (so racers count each other); the counts read on the same connection.
+        s.commit()
         if ip:
             count, oldest = s.exec(select(func.count(), func.min(PublicLookupAttempt.at)).where(
                 PublicLookupAttempt.ip == ip[:64], PublicLookupAttempt.kind == SUBMIT_KIND,

@@ -44,6 +44,7 @@ from atlas_app.ui.public.booking_wizard import (
     text_input,
     wizard_page,
 )
+from atlas_app.ui.components.map import report_map
 from atlas_app.ui.i18n import N_, Texts, _, follow_organisation, interpolate, public_page, to
 from atlas_app.ui.session import client_ip, public
 
@@ -63,6 +64,13 @@ TEXT = Texts({
     "where_error": N_("Choose an address from the list."),
     "where_search_error": N_("Enter a postcode, a street name or part of an address."),
     "map_off": N_("You can find the place by its address. This council's site does not have a map."),
+    "map_label": N_("Map: tap where the problem is to drop a pin"),
+    "map_hint": N_("Tap the map where the problem is to drop a pin, or search for the address below. With a "
+                   "keyboard, move the map with the arrow keys and zoom with + and -, then drop the pin at its "
+                   "centre."),
+    "map_drop_centre": N_("Drop the pin at the centre of the map"),
+    "map_pinned": N_("Pin dropped:"),
+    "map_use_pin": N_("Continue with this pin"),
     "duplicates": N_("Is it one of these?"),
     "duplicates_intro": N_("These problems were reported near that place in the last 14 days. If yours is one of "
                            "them, follow it instead of reporting it again."),
@@ -142,6 +150,11 @@ class ReportState(rx.State):
     done_link: str = ""
     done_email: str = ""
     map_on: bool = False
+    map_tile_url: str = ""
+    map_attribution: str = ""
+    map_area: list[float] = []
+    pin: list[float] = []
+    pin_label: str = ""
 
     _org_id: int = 0
     _category_ids: list[int] = []
@@ -176,7 +189,7 @@ class ReportState(rx.State):
             return rx.redirect(to("/report"))
         if "category" in what and not self.category_id:
             return rx.redirect(to("/report/what"))
-        if "where" in what and not self._uprn:
+        if "where" in what and not self._uprn and not self.pin:
             return rx.redirect(to("/report/where"))
         if "details" in what and not self.description:
             return rx.redirect(to("/report/details"))
@@ -188,7 +201,6 @@ class ReportState(rx.State):
     async def start(self):
         slug = str(self.router.url.query_parameters.get("org", "") or "")[:40]
         self._clear_errors()
-        self.map_on = bool(get_settings().map_tile_url)
         if slug:
             org = await asyncio.to_thread(reports.organisation_by_slug, slug)
             if org is not None:
@@ -225,9 +237,49 @@ class ReportState(rx.State):
     # --- where ---
 
     @rx.event
-    def load_where(self):
+    async def load_where(self):
         self._clear_errors()
-        return self._need("category")
+        missing = self._need("category")
+        if missing is not None:
+            return missing
+        found = await asyncio.to_thread(reports.public_map, self._org_id)
+        self.map_on = found is not None
+        self.map_tile_url = found.tile_url if found else ""
+        self.map_attribution = found.attribution if found else ""
+        self.map_area = list(found.area) if found and found.area else []
+        return None
+
+    @rx.event
+    async def drop_pin(self, latitude: float, longitude: float):
+        """A pin dropped on the map: matched to the nearest place (or refused as outside the council's area,
+        naming who to contact)."""
+        self._clear_errors()
+        if not self._org_id or not self.map_on:
+            return None
+        try:
+            lat, lng = round(float(latitude), 7), round(float(longitude), 7)
+            loc = await asyncio.to_thread(reports.locate, self._org_id, latitude=lat, longitude=lng)
+        except (TypeError, ValueError):
+            return self._fail({"map": TEXT["where_error"]}, [("map", "report-map-canvas")])
+        except ValidationFailed as exc:
+            self.pin, self.pin_label = [], ""
+            return self._fail({"map": str(exc)}, [("map", "report-map-canvas")])
+        self.pin, self.pin_label = [lat, lng], loc.label
+        return None
+
+    @rx.event
+    async def use_pin(self, form: dict):
+        self._clear_errors()
+        if not self.pin:
+            return self._fail({"map": TEXT["where_error"]}, [("map", "report-map-canvas")])
+        try:
+            loc = await asyncio.to_thread(reports.locate, self._org_id, latitude=self.pin[0], longitude=self.pin[1])
+            dupes = await asyncio.to_thread(reports.find_duplicates, self._org_id, int(self.category_id),
+                                            location=loc)
+        except ValidationFailed as exc:
+            return self._fail({"map": str(exc)}, [("map", "report-map-canvas")])
+        self._uprn = ""
+        return self._chosen(loc, dupes)
 
     @rx.event
     async def search(self, form: dict):
@@ -256,7 +308,11 @@ class ReportState(rx.State):
                                             location=loc)
         except ValidationFailed as exc:
             return self._fail({"uprn": str(exc)}, [("uprn", "address-group")])
-        self._uprn, self.location_label = value, loc.label
+        self._uprn, self.pin, self.pin_label = value, [], ""
+        return self._chosen(loc, dupes)
+
+    def _chosen(self, loc: reports.Location, dupes: list[reports.DuplicateRow]):
+        self.location_label = loc.label
         self._dupe_refs = [d.reference for d in dupes]
         self.duplicates = [{"reference": d.reference, "status": d.status_label, "location": d.location,
                             "description": d.description,
@@ -404,7 +460,8 @@ class ReportState(rx.State):
         yield
         try:
             photos = [await asyncio.to_thread(Path(p).read_bytes) for p in self._photo_files]
-            data = {"category_id": self.category_id, "uprn": self._uprn, "description": self.description,
+            where = {"uprn": self._uprn} if self._uprn else {"latitude": self.pin[0], "longitude": self.pin[1]}
+            data = {"category_id": self.category_id, **where, "description": self.description,
                     "name": self.name, "email": self.email, "phone": self.phone, "consent": self.consent}
             done = await asyncio.to_thread(reports.submit_report, self._org_id, data, photos, ip=client_ip(self))
         except (AtlasError, OSError) as exc:
@@ -420,6 +477,7 @@ class ReportState(rx.State):
         self.description = self.name = self.email = self.phone = ""
         self.consent = False
         self._uprn, self.location_label, self.category_id = "", "", ""
+        self.pin, self.pin_label = [], ""
         yield rx.redirect(to("/report/done"))
 
     @rx.event
@@ -497,6 +555,23 @@ def report_what() -> rx.Component:
     )
 
 
+def _where_map() -> rx.Component:
+    return rx.vstack(
+        rx.text(TEXT["map_hint"], id="map-hint", size="2"),
+        inline_error(S, "map", "map-error"),
+        report_map(tile_url=S.map_tile_url, attribution=S.map_attribution, area=S.map_area, pin=S.pin,
+                   pickable=True, label=TEXT["map_label"], pick_label=TEXT["map_drop_centre"], height=300,
+                   on_pick=S.drop_pin),
+        rx.cond(S.pin_label != "", rx.form(
+            rx.vstack(
+                rx.text(TEXT["map_pinned"], " ", rx.text.strong(S.pin_label), id="pin-label", role="status"),
+                continue_button(TEXT["map_use_pin"], "use-pin"),
+                spacing="3", width="100%", align_items="stretch"),
+            on_submit=S.use_pin, aria_label=TEXT["map_use_pin"], no_validate=True)),
+        spacing="3", width="100%", align_items="stretch", id="where-map",
+    )
+
+
 @public_page("/report/where", N_("Where is the problem · Report a problem · Atlas"), on_load=S.load_where)
 def report_where() -> rx.Component:
     return wizard_page(
@@ -505,7 +580,7 @@ def report_where() -> rx.Component:
         error_summary(S),
         step_heading(TEXT["where"]),
         rx.text(S.category_name, weight="bold"),
-        rx.cond(S.map_on, rx.fragment(), rx.text(TEXT["map_off"], id="map-off", size="2")),
+        rx.cond(S.map_on, _where_map(), rx.text(TEXT["map_off"], id="map-off", size="2")),
         rx.form(
             rx.vstack(
                 text_input(S, TEXT["where_label"], "q", hint=TEXT["where_hint"], auto_complete="off",

@@ -11,8 +11,8 @@ as plain dicts for the format layer (``api/open311.py``) to write as XML or JSON
   organisation's own gazetteer (the first match).
 * ``servicerequestupdates`` lists the public timeline entries staff made (status changes with their template
   response, public updates) in the window asked for; residents' own entries are not echoed back. A posted update
-  is a resident's comment on the case's public timeline. Both are a feature in preview
-  (``previews.OPEN311_UPDATES``): refused (403) for an organisation that has not switched it on.
+  is a resident's comment on the case's public timeline, kept once per the site's ``update_id``. Both are a
+  feature in preview (``previews.OPEN311_UPDATES``): refused (403) for an organisation that has not switched it on.
 * A ``token`` is the reference signed with the installation's secret, so ``tokens/{token}`` needs no table.
 """
 
@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, or_
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
 from atlas_app.db import read_session, utcnow, write_session
@@ -336,7 +337,12 @@ def updates(api_key: str | None, jurisdiction_id: str | None, start: datetime | 
 
 def post_update(api_key: str | None, jurisdiction_id: str | None, form) -> dict[str, Any]:
     """A resident's comment from the report-it site: a public timeline entry on the report (an internal note is
-    never made this way). Answers the new ``update_id``. A feature in preview, as ``updates``."""
+    never made this way). Answers the new ``update_id``. A feature in preview, as ``updates``.
+
+    The site's own ``update_id`` is kept with the comment (unique per report): a site that sends the same comment
+    again, because it never saw the answer, gets the same ``update_id`` back and the comment stays once. The
+    report's row is locked first, so of two copies arriving at once the second finds the first; the unique index
+    is the backstop."""
     who = caller(api_key, jurisdiction_id)
     assert who.actor is not None
     org_id = who.organisation_id
@@ -345,26 +351,48 @@ def post_update(api_key: str | None, jurisdiction_id: str | None, form) -> dict[
     if not body:
         raise ValidationFailed("description is required.", {"description": "required"})
     name = " ".join(p for p in (form.first_name, form.last_name) if p and p != "-")[:120] or "Resident"
-    with write_session() as s:
-        try:
-            case_id = reports.parse_reference(form.service_request_id)
-        except NotFound:
-            raise NotFound("service_request_id not found.") from None
-        rep = s.exec(select(Report).where(Report.case_id == case_id, Report.organisation_id == org_id)
-                     .with_for_update()).first()
-        if rep is None:
-            raise NotFound("service_request_id not found.")
-        now = utcnow()
-        update = ReportUpdate(organisation_id=org_id, report_id=rep.id, kind="resident", is_public=True,
-                              body=body, author_name=name, created_at=now)
-        s.add(update)
-        s.flush()
-        rep.updated_at = now
-        s.add(rep)
-        audit.record(s, who.actor, "env_report", rep.id, "information_added",
-                     after={"update_id": update.id, "channel": "open311", "site_update_id": form.update_id or "",
-                            "site_status": (form.status or "")[:40]})
-        return {"update_id": str(update.id)}
+    site_id = (form.update_id or "").strip()[:100] or None
+    try:
+        case_id = reports.parse_reference(form.service_request_id)
+    except NotFound:
+        raise NotFound("service_request_id not found.") from None
+    try:
+        with write_session() as s:
+            rep = s.exec(select(Report).where(Report.case_id == case_id, Report.organisation_id == org_id)
+                         .with_for_update()).first()
+            if rep is None:
+                raise NotFound("service_request_id not found.")
+            if site_id is not None:
+                known = _site_update(s, rep.id, site_id)
+                if known is not None:
+                    return {"update_id": str(known)}
+            now = utcnow()
+            update = ReportUpdate(organisation_id=org_id, report_id=rep.id, kind="resident", is_public=True,
+                                  body=body, author_name=name, site_update_id=site_id, created_at=now)
+            s.add(update)
+            s.flush()
+            rep.updated_at = now
+            s.add(rep)
+            audit.record(s, who.actor, "env_report", rep.id, "information_added",
+                         after={"update_id": update.id, "channel": "open311", "site_update_id": site_id or "",
+                                "site_status": (form.status or "")[:40]})
+            return {"update_id": str(update.id)}
+    except IntegrityError:
+        # Another copy of the same comment was written first: answer its id.
+        if site_id is None:
+            raise
+        with read_session() as s:
+            rep_id = s.exec(select(Report.id).where(Report.case_id == case_id,
+                                                    Report.organisation_id == org_id)).first()
+            known = _site_update(s, rep_id, site_id) if rep_id is not None else None
+        if known is None:
+            raise
+        return {"update_id": str(known)}
+
+
+def _site_update(s, report_id: int, site_id: str) -> int | None:
+    return s.exec(select(ReportUpdate.id).where(ReportUpdate.report_id == report_id,
+                                                ReportUpdate.site_update_id == site_id)).first()
 
 
 __all__ = ["ATTRIBUTES", "Caller", "caller", "create_request", "post_update", "requests", "service_definition",

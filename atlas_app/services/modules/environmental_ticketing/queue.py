@@ -114,6 +114,10 @@ class QueueChoices:
                                                                      for s in OPEN_STATUSES])
 
 
+# The categories' demand type, aliased once (an alias built per call costs more than the query it is in).
+_LOOKUP = aliased(CaseLookup, name="category_type")
+
+
 def _org(actor: Actor) -> int:
     actor.require(Perm.CASES_VIEW)
     return actor.require_org()
@@ -155,7 +159,7 @@ def queue(actor: Actor, f: QueueFilter, page_size: int = PAGE_SIZE) -> QueuePage
     org_id = _org(actor)
     now = utcnow()
     where = _conditions(org_id, f, now)
-    lookup = aliased(CaseLookup)
+    lookup = _LOOKUP
     order = [Report.created_at, Report.id] if f.sort == "age" else [Report.due_at, Report.id]
     with read_session() as s:
         # Counted up to the cap: beyond it the page says "more than", and counting costs no more.
@@ -184,11 +188,58 @@ def queue(actor: Actor, f: QueueFilter, page_size: int = PAGE_SIZE) -> QueuePage
     return QueuePage(rows, total, page, pages, more)
 
 
+MAP_LIMIT = 500
+
+
+@dataclass(frozen=True)
+class MapPoint:
+    id: int
+    reference: str
+    category: str
+    status_label: str
+    latitude: float
+    longitude: float
+    overdue: bool
+
+
+@dataclass(frozen=True)
+class MapPoints:
+    points: list[MapPoint]
+    # More reports of the filter are in the box than were sent (the oldest MAP_LIMIT are).
+    more: bool
+
+
+def map_points(actor: Actor, f: QueueFilter, bbox, limit: int = MAP_LIMIT) -> MapPoints:
+    """The open reports of the queue's filter ``f`` inside the map's visible box ``bbox`` (WGS84 west, south,
+    east, north), oldest first, at most ``limit``: only what the map can show is sent. The box is read from the
+    open reports' grid index (easting, northing)."""
+    from atlas_app.services.modules.environmental_ticketing.reports import bbox_to_grid
+
+    org_id = _org(actor)
+    e0, n0, e1, n1 = bbox_to_grid(bbox)
+    if (e1 - e0) * (n1 - n0) > 100_000.0 ** 2:
+        raise ValidationFailed("Zoom in: the map shows reports for at most 100 km by 100 km.", {"bbox": "too large"})
+    limit = max(1, min(int(limit), MAP_LIMIT))
+    now = utcnow()
+    where = [*_conditions(org_id, f, now), Report.easting.between(e0, e1), Report.northing.between(n0, n1),
+             Report.latitude.is_not(None)]
+    lookup = _LOOKUP
+    with read_session() as s:
+        rows = s.execute(select(Report.id, Report.reference, category_name_expr(ReportCategory, lookup),
+                                Report.status, Report.latitude, Report.longitude, Report.due_at)
+                         .join(ReportCategory, ReportCategory.id == Report.category_id)
+                         .join(lookup, lookup.id == ReportCategory.demand_type_id)
+                         .where(*where).order_by(Report.created_at, Report.id).limit(limit + 1)).all()
+    points = [MapPoint(r[0], r[1], r[2] or "", REPORT_LABELS.get(ReportStatus(r[3]), r[3]), float(r[4]),
+                       float(r[5]), r[6] is not None and r[6] < now) for r in rows[:limit]]
+    return MapPoints(points, len(rows) > limit)
+
+
 def choices(actor: Actor) -> QueueChoices:
     """The module's categories, the organisation's active teams and its active staff, for the filters and the
     assign controls."""
     org_id = _org(actor)
-    lookup = aliased(CaseLookup)
+    lookup = _LOOKUP
     with read_session() as s:
         cats = s.execute(select(ReportCategory.id, category_name_expr(ReportCategory, lookup))
                          .join(lookup, lookup.id == ReportCategory.demand_type_id)
@@ -238,7 +289,7 @@ def dashboard(actor: Actor, days: int = 90) -> Dashboard:
     org_id = _org(actor)
     now = utcnow()
     since = now - timedelta(days=max(1, min(int(days), 3650)))
-    lookup = aliased(CaseLookup)
+    lookup = _LOOKUP
     with read_session() as s:
         cats = s.execute(select(ReportCategory.id, ReportCategory.demand_type_id,
                                 category_name_expr(ReportCategory, lookup), ReportCategory.promise_days,
@@ -273,11 +324,14 @@ __all__ = [
     "CategoryRepeats",
     "Choice",
     "Dashboard",
+    "MapPoint",
+    "MapPoints",
     "QueueChoices",
     "QueueFilter",
     "QueuePage",
     "QueueRow",
     "choices",
     "dashboard",
+    "map_points",
     "queue",
 ]

@@ -25,13 +25,16 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, tuple_
+from sqlalchemy import and_, func, or_, tuple_
+from sqlalchemy import text as sql_text
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
 from atlas_app.db import read_session, utcnow, write_session
 from atlas_app.domain.statuses import REPORT_LABELS, DemandClass, ReportStatus
 from atlas_app.models import Organisation, User
 from atlas_app.models.casework import Case, CaseLookup, CaseModule, CaseTeam, Demand, Place
+from atlas_app.models.environmental_queue import OPEN_SQL
 from atlas_app.models.environmental import (
     Report,
     ReportCategory,
@@ -46,7 +49,7 @@ from atlas_app.services.casework.config import active_lookup
 from atlas_app.services.casework.people import place_label
 from atlas_app.services.casework.search import normalise, postcode_key
 from atlas_app.services.modules.environmental_ticketing import MODULE_TYPE
-from atlas_app.services.platform import audit, bounds, geo, i18n, images, outbox, storage, templating, throttles
+from atlas_app.services.platform import audit, bounds, geo, i18n, images, maps, outbox, storage, templating, throttles
 from atlas_app.services.platform import welsh
 from atlas_app.services.platform.actor import Actor
 from atlas_app.services.platform.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
@@ -430,11 +433,13 @@ def organisation_by_slug(slug: Any) -> PublicOrg | None:
     if not text or len(text) > 40:
         return None
     with read_session() as s:
-        org = s.exec(select(Organisation).where(Organisation.slug == text,
-                                                Organisation.is_active == True)).first()  # noqa: E712
-        if org is None or modules.module_of(s, org.id, MODULE_TYPE) is None:
-            return None
-        return PublicOrg(org.id, org.slug, org.name, bool(org.welsh_enabled))
+        row = s.exec(select(Organisation.id, Organisation.slug, Organisation.name, Organisation.welsh_enabled)
+                     .join(CaseModule, and_(CaseModule.organisation_id == Organisation.id,
+                                            CaseModule.module_type == MODULE_TYPE,
+                                            CaseModule.is_active == True))  # noqa: E712
+                     .where(Organisation.slug == text, Organisation.is_active == True)  # noqa: E712
+                     .limit(1)).first()
+        return None if row is None else PublicOrg(row[0], row[1], row[2], bool(row[3]))
 
 
 def organisations_taking_reports() -> list[PublicOrg]:
@@ -642,6 +647,30 @@ def forget_extents() -> None:
     _EXTENTS.clear()
 
 
+@dataclass(frozen=True)
+class PublicMap:
+    tile_url: str
+    attribution: str
+    # The organisation's area in WGS84 (south, west, north, east), or None when it has no places with coordinates.
+    area: tuple[float, float, float, float] | None
+
+
+def public_map(org_id: int) -> PublicMap | None:
+    """The map of the public "Where" step: the organisation's tiles (``platform.maps``) and its area, or None when
+    it has no map (then the page offers the address search only)."""
+    tiles = maps.tiles_for(org_id)
+    if tiles is None:
+        return None
+    extent = area_extent(org_id)
+    area = None
+    if extent is not None:
+        # The grid's box turned into the WGS84 box holding all four of its corners.
+        corners = [geo.to_wgs84(e, n) for e in (extent[0], extent[2]) for n in (extent[1], extent[3])]
+        lats, lngs = [c[0] for c in corners], [c[1] for c in corners]
+        area = (min(lats), min(lngs), max(lats), max(lngs))
+    return PublicMap(tiles.url, tiles.attribution, area)
+
+
 def _inside(extent: tuple[float, float, float, float] | None, easting: float, northing: float) -> bool:
     if extent is None:
         return True
@@ -708,16 +737,14 @@ def _place_point(p: Place) -> tuple[float, float, float, float] | None:
 
 def _nearest_place(s: Session, org_id: int, easting: float, northing: float) -> Place | None:
     r = NEAREST_PLACE_M
-    rows = s.exec(select(Place).where(Place.organisation_id == org_id,
+    dx, dy = Place.x_coordinate - easting, Place.y_coordinate - northing
+    square = dx * dx + dy * dy
+    return s.exec(select(Place).where(Place.organisation_id == org_id,
                                       Place.x_coordinate.between(easting - r, easting + r),
                                       Place.y_coordinate.between(northing - r, northing + r),
-                                      Place.status.not_in(("historical", "rejected", "deleted"))).limit(500)).all()
-    best, best_d = None, None
-    for p in rows:
-        d = geo.distance_m((easting, northing), (float(p.x_coordinate), float(p.y_coordinate)))
-        if d <= r and (best_d is None or d < best_d):
-            best, best_d = p, d
-    return best
+                                      square <= r * r,
+                                      Place.status.not_in(("historical", "rejected", "deleted")))
+                  .order_by(square, Place.id).limit(1)).first()
 
 
 def _street_label(places: Sequence[Place]) -> str:
@@ -783,7 +810,7 @@ def locate(org_id: int, *, uprn: Any = None, usrn: Any = None, latitude: Any = N
 # --- duplicates ---------------------------------------------------------------------------------------------------
 
 
-def _duplicate_rows(s: Session, org_id: int, category_id: int, loc: Location, now: datetime,
+def _duplicate_rows(s: Session, org_id: int, category: ReportCategory, loc: Location, now: datetime,
                     limit: int = 10) -> list[DuplicateRow]:
     since = now - timedelta(days=DUPLICATE_DAYS)
     r = DUPLICATE_RADIUS_M
@@ -793,26 +820,28 @@ def _duplicate_rows(s: Session, org_id: int, category_id: int, loc: Location, no
         near.append(Report.uprn == loc.uprn)
     if loc.usrn is not None and loc.uprn is None:
         near.append(Report.usrn == loc.usrn)
-    rows = s.exec(select(Report).where(Report.organisation_id == org_id, Report.category_id == category_id,
-                                       Report.status.in_(ReportStatus.OPEN), Report.created_at >= since,
-                                       or_(*near))
-                  .order_by(Report.created_at.desc()).limit(200)).all()
+    # The columns the answer shows, not whole rows; the open condition as the partial indexes' literal SQL
+    # (models/environmental_queue.py), so the 50 m square is read from the open reports' grid index.
+    rows = s.execute(select(Report.id, Report.reference, Report.status, Report.location_text,
+                            func.substr(Report.description, 1, 300), Report.created_at, Report.easting,
+                            Report.northing, Report.uprn, Report.usrn)
+                     .where(Report.organisation_id == org_id, Report.category_id == category.id,
+                            sql_text("env_report." + OPEN_SQL), Report.created_at >= since, or_(*near))
+                     .order_by(Report.created_at.desc()).limit(200)).all()
     name = None
     out = []
-    for rep in rows:
+    for rid, reference, status, location, description, created, easting, northing, uprn, usrn in rows:
         d = None
-        if rep.easting is not None and rep.northing is not None:
-            d = geo.distance_m((loc.easting, loc.northing), (rep.easting, rep.northing))
-        same_place = (loc.uprn is not None and rep.uprn == loc.uprn) or (
-            loc.uprn is None and loc.usrn is not None and rep.usrn == loc.usrn)
+        if easting is not None and northing is not None:
+            d = geo.distance_m((loc.easting, loc.northing), (easting, northing))
+        same_place = (loc.uprn is not None and uprn == loc.uprn) or (
+            loc.uprn is None and loc.usrn is not None and usrn == loc.usrn)
         if not same_place and (d is None or d > r):
             continue
         if name is None:
-            category = s.get(ReportCategory, category_id)
-            name = _category_name(s, category) if category else ""
-        out.append(DuplicateRow(rep.id, rep.reference, name, rep.status, REPORT_LABELS[rep.status],
-                                rep.location_text, rep.description[:300], rep.created_at,
-                                None if d is None else round(d, 1)))
+            name = _category_name(s, category)
+        out.append(DuplicateRow(rid, reference, name, status, REPORT_LABELS[status], location, description or "",
+                                created, None if d is None else round(d, 1)))
     out.sort(key=lambda x: (x.distance_m is None, x.distance_m or 0.0, -x.created_at.timestamp()))
     return out[:limit]
 
@@ -824,7 +853,7 @@ def find_duplicates(org_id: int, category_id: Any, *, uprn: Any = None, usrn: An
     with read_session() as s:
         category = _get_category(s, org_id, category_id)
         loc = location or _locate(s, org_id, uprn=uprn, usrn=usrn, latitude=latitude, longitude=longitude)
-        return _duplicate_rows(s, org_id, category.id, loc, utcnow())
+        return _duplicate_rows(s, org_id, category, loc, utcnow())
 
 
 # --- submitting --------------------------------------------------------------------------------------------------
@@ -864,11 +893,50 @@ def _unwrite(keys: list[str]) -> None:
             storage.delete(key)
 
 
+def _channel_name(channel: str) -> str:
+    return {"web": "Web form", "open311": "Web form", "staff": "Telephone"}.get(channel, "Web form")
+
+
 def _channel(s: Session, org_id: int, channel: str) -> CaseLookup | None:
-    name = {"web": "Web form", "open311": "Web form", "staff": "Telephone"}.get(channel, "Web form")
     return s.exec(select(CaseLookup).where(CaseLookup.organisation_id == org_id, CaseLookup.kind == "channel",
-                                           CaseLookup.name == name,
+                                           CaseLookup.name == _channel_name(channel),
                                            CaseLookup.is_active == True)).first()  # noqa: E712
+
+
+# Made once: an alias built per call costs more to construct than the statement costs to run.
+_DTYPE = aliased(CaseLookup, name="demand_type")
+_CHANNEL = aliased(CaseLookup, name="channel_lookup")
+
+
+def _submission_facts(s: Session, org_id: int, category_id: Any, channel: str
+                      ) -> tuple[str, CaseModule, ReportCategory, CaseLookup, CaseLookup | None]:
+    """What a new report needs to know, in one statement: the organisation's name, its module, the category (a
+    public one from the web form), its active demand type and the channel's lookup. When any is missing the
+    single checks run to say which."""
+    cid = bounds.id_or_none(category_id)
+    dtype, chan = _DTYPE, _CHANNEL
+    query = (select(Organisation.name, CaseModule, ReportCategory, dtype, chan)
+             .join(CaseModule, and_(CaseModule.organisation_id == Organisation.id,
+                                    CaseModule.module_type == MODULE_TYPE,
+                                    CaseModule.is_active == True))  # noqa: E712
+             .join(ReportCategory, and_(ReportCategory.organisation_id == Organisation.id,
+                                        ReportCategory.id == (cid or 0)))
+             .join(dtype, and_(dtype.id == ReportCategory.demand_type_id, dtype.is_active == True))  # noqa: E712
+             .outerjoin(chan, and_(chan.organisation_id == Organisation.id, chan.kind == "channel",
+                                   chan.name == _channel_name(channel), chan.is_active == True))  # noqa: E712
+             .where(Organisation.id == org_id, Organisation.is_active == True)  # noqa: E712
+             .order_by(CaseModule.id, chan.id).limit(1))
+    if channel == "web":
+        query = query.where(ReportCategory.is_public == True)  # noqa: E712
+    row = s.exec(query).first() if cid else None
+    if row is not None:
+        return row[0], row[1], row[2], row[3], row[4]
+    org = s.get(Organisation, org_id)
+    if org is None or not org.is_active:
+        raise NotFound(_("That council does not take reports here."))
+    _module(s, org_id)
+    _get_category(s, org_id, category_id, public_only=channel == "web")
+    raise ValidationFailed(_("Choose what you are reporting from the list."), {"category_id": "retired"})
 
 
 def _queue_confirmation(s: Session, org_name: str, rep: Report, category: str, promise: str, token: str) -> None:
@@ -911,14 +979,8 @@ def submit_report(org_id: int, data: dict[str, Any], photos: Sequence[bytes] = (
     written: list[str] = []
     try:
         with write_session() as s:
-            org = s.get(Organisation, org_id)
-            if org is None or not org.is_active:
-                raise NotFound(_("That council does not take reports here."))
-            module = _module(s, org_id)
-            category = _get_category(s, org_id, data.get("category_id"), public_only=channel == "web")
-            dtype = s.get(CaseLookup, category.demand_type_id)
-            if dtype is None or not dtype.is_active:
-                raise ValidationFailed(_("Choose what you are reporting from the list."), {"category_id": "retired"})
+            org_name, module, category, dtype, channel_row = _submission_facts(s, org_id, data.get("category_id"),
+                                                                               channel)
             loc = _locate(s, org_id, uprn=data.get("uprn"), usrn=data.get("usrn"), latitude=data.get("latitude"),
                           longitude=data.get("longitude"))
             who = actor or _public_actor(org_id, channel)
@@ -928,7 +990,7 @@ def submit_report(org_id: int, data: dict[str, Any], photos: Sequence[bytes] = (
             case = casework_cases.open_case_in(s, who, module, f"{category_name}: {loc.label}"[:200], pending,
                                                place=place, audit_after={"channel": channel})
             demand = casework_cases.add_demand_in(s, case, dtype, pending, demand_class=DemandClass.VALUE,
-                                                  description=description, channel=_channel(s, org_id, channel))
+                                                  description=description, channel=channel_row)
             now = utcnow()
             token = _report_token(case.id)
             rep = Report(organisation_id=org_id, module_id=module.id, case_id=case.id, demand_id=demand.id,
@@ -947,7 +1009,7 @@ def submit_report(org_id: int, data: dict[str, Any], photos: Sequence[bytes] = (
                                      token_hash=_hash(token)))
             photo_ids = _store_photos(s, org_id, rep.id, cleaned, written)
             if email:
-                _queue_confirmation(s, org.name, rep, category_name, promise_text(category_name,
+                _queue_confirmation(s, org_name, rep, category_name, promise_text(category_name,
                                                                                   category.promise_days), token)
             pending.append(audit.Pending("env_report", rep.id, "submitted",
                                          after={"reference": rep.reference, "category": category_name,
@@ -1486,7 +1548,7 @@ def list_reports(actor: Actor, *, category_id: Any = None, status: Any = None, t
             raise ValidationFailed("Choose a status.", {"status": "invalid"})
         query = query.where(Report.status.in_(wanted))
     elif open_only:
-        query = query.where(Report.status.in_(ReportStatus.OPEN))
+        query = query.where(sql_text("env_report." + OPEN_SQL))
     if str(category_id or "").strip():
         query = query.where(Report.category_id == bounds.query_id(bounds.parse_id(category_id, "category_id")))
     if str(team_id or "").strip():

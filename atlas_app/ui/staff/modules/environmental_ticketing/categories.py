@@ -1,5 +1,6 @@
 """The module's categories: which demand types the public may report, what they read about each, the council's
-promise, and the template response sent to followers at each status (merge fields in the letters' sandbox)."""
+promise, and the template response sent to followers at each status (merge fields in the letters' sandbox); and the
+map tiles of the organisation's report pages and queue map (``services/platform/maps.py``)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import reflex as rx
 
 from atlas_app.domain.statuses import REPORT_LABELS, ReportStatus
 from atlas_app.services.modules.environmental_ticketing import reports
-from atlas_app.services.platform import welsh
+from atlas_app.services.platform import maps, welsh
 from atlas_app.services.platform.errors import AtlasError
 from atlas_app.services.platform.permissions import Perm
 from atlas_app.ui.components.badges import welsh_missing
@@ -72,6 +73,8 @@ class CategoriesState(rx.State):
     rows: list[CategoryView] = []
     error: str = ""
     notice: str = ""
+    tile_url: str = ""
+    attribution: str = ""
 
     async def _refresh(self, actor) -> None:
         welsh_on = await asyncio.to_thread(welsh.offers_welsh, actor.require_org())
@@ -84,8 +87,22 @@ class CategoriesState(rx.State):
         try:
             await asyncio.to_thread(reports.ensure_categories, actor)
             await self._refresh(actor)
+            self.tile_url, self.attribution = await asyncio.to_thread(maps.own_tiles, actor)
         except AtlasError as exc:
             self.error = str(exc)
+
+    @rx.event
+    async def save_map(self, form: dict):
+        actor = await require(self, Perm.SETTINGS_MANAGE)
+        self.error = self.notice = ""
+        url, credit = str(form.get("map_tile_url", ""))[:600], str(form.get("map_attribution", ""))[:400]
+        try:
+            await asyncio.to_thread(maps.set_tiles, actor, url, credit)
+        except AtlasError as exc:
+            self.error = str(exc)
+            return
+        self.tile_url, self.attribution = await asyncio.to_thread(maps.own_tiles, actor)
+        self.notice = "Map tiles saved." if self.tile_url else "Map tiles cleared."
 
     @rx.event
     async def save(self, form: dict):
@@ -179,5 +196,19 @@ def categories_page() -> rx.Component:
                 rx.cond(S.rows.length() == 0, rx.text("The module has no demand types yet: add them in casework "
                                                       "settings.", color_scheme="gray")),
                 rx.foreach(S.rows, _category), section_id="categories"),
+        section("Map",
+                rx.text("The tile address (with {z}, {x} and {y}) of the map residents drop a pin on and the queue's "
+                        "map, and the credit its provider requires. Leave it empty to use the site's own setting; "
+                        "with neither, residents find the place by address only.", size="2", color_scheme="gray"),
+                rx.form(rx.vstack(
+                    rx.el.label("Tile address", html_for="map-tile-url"),
+                    rx.input(id="map-tile-url", name="map_tile_url", default_value=S.tile_url, max_length=500,
+                             placeholder="https://tiles.example.org/{z}/{x}/{y}.png", width="100%"),
+                    rx.el.label("Attribution", html_for="map-attribution"),
+                    rx.input(id="map-attribution", name="map_attribution", default_value=S.attribution,
+                             max_length=300, width="100%"),
+                    rx.button("Save map tiles", type="submit", id="map-save"),
+                    spacing="2", width="100%", align_items="start"), on_submit=S.save_map, width="100%"),
+                section_id="map-settings"),
         width="100%",
     )

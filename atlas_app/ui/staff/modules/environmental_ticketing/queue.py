@@ -1,5 +1,6 @@
 """The queue of open reports: filters (category, area, team, officer, status, overdue against the promise), sort by
-age or time left, a page at a time, and bulk assign to a team or an officer."""
+age or time left, a page at a time, bulk assign to a team or an officer, and a map of the same filter (when the
+organisation has map tiles) that is sent only the reports inside its visible box."""
 
 from __future__ import annotations
 
@@ -10,12 +11,14 @@ import reflex as rx
 
 from atlas_app.timeutil import utcnow
 from atlas_app.services.modules.environmental_ticketing import queue as q
+from atlas_app.services.modules.environmental_ticketing import reports
 from atlas_app.services.modules.environmental_ticketing import staff as staff
 from atlas_app.services.platform.errors import AtlasError
 from atlas_app.services.platform.permissions import Perm
 from atlas_app.ui.components.badges import status_badge
 from atlas_app.ui.components.forms import form_error, form_notice
 from atlas_app.ui.components.kit import checkbox_field, section, select_field
+from atlas_app.ui.components.map import report_map
 from atlas_app.ui.components.shell import NavItem, register_nav, staff_page
 from atlas_app.ui.components.table import data_table
 from atlas_app.ui.format import london
@@ -78,6 +81,40 @@ class QueueState(rx.State):
     error: str = ""
     notice: str = ""
     can_manage: bool = False
+    map_on: bool = False
+    map_tile_url: str = ""
+    map_attribution: str = ""
+    map_area: list[float] = []
+    markers: list[dict[str, str | float | bool]] = []
+    map_note: str = ""
+    _box: list[float] = []
+
+    async def _refresh_map(self, actor) -> None:
+        if not self.map_on or len(self._box) != 4:
+            return
+        try:
+            f = q.QueueFilter.parse(self.filters)
+            found = await asyncio.to_thread(q.map_points, actor, f, self._box)
+        except AtlasError as exc:
+            self.markers, self.map_note = [], str(exc)
+            return
+        self.markers = [{"lat": p.latitude, "lng": p.longitude, "status": status_code(p.status_label),
+                         "text": f"{p.reference}: {p.category} ({p.status_label}{', overdue' if p.overdue else ''})",
+                         "overdue": p.overdue, "href": "/environmental/report/" + p.reference}
+                        for p in found.points]
+        n = len(found.points)
+        self.map_note = (f"The map shows the oldest {n:,} reports in view; zoom in to see the rest." if found.more
+                         else f"{n:,} report{'s' if n != 1 else ''} of this filter in view on the map.")
+
+    @rx.event
+    async def map_view(self, box: dict):
+        """The map moved: the reports of the filter inside its visible box."""
+        actor = await require(self, Perm.CASES_VIEW)
+        try:
+            self._box = [float(box[k]) for k in ("west", "south", "east", "north")]
+        except (KeyError, TypeError, ValueError):
+            return
+        await self._refresh_map(actor)
 
     async def _refresh(self, actor) -> None:
         try:
@@ -106,6 +143,11 @@ class QueueState(rx.State):
             return
         self.categories, self.teams, self.officers = _opts(c.categories), _opts(c.teams), _opts(c.officers)
         self.statuses = [{"value": v, "label": lab} for v, lab in c.statuses]
+        found = await asyncio.to_thread(reports.public_map, actor.require_org())
+        self.map_on = found is not None
+        self.map_tile_url = found.tile_url if found else ""
+        self.map_attribution = found.attribution if found else ""
+        self.map_area = list(found.area) if found and found.area else []
         params = self.router.page.params
         if params.get("category"):
             self.filters = {"category_id": str(params.get("category"))[:12]}
@@ -119,6 +161,7 @@ class QueueState(rx.State):
         self.page = 1
         self.error = self.notice = ""
         await self._refresh(actor)
+        await self._refresh_map(actor)
 
     @rx.event
     async def go_page(self, step: int):
@@ -156,6 +199,26 @@ class QueueState(rx.State):
         self.notice = f"{n} report{'s' if n != 1 else ''} assigned."
         self.selected = []
         await self._refresh(actor)
+
+
+def status_code(label: str) -> str:
+    for value, text in q.QueueChoices([], [], []).statuses:
+        if text == label:
+            return value
+    return ""
+
+
+def _map() -> rx.Component:
+    S = QueueState
+    return section(
+        "Map of this filter",
+        rx.text("Hover over or tap a marker for its report; the table above lists the same reports.", size="2"),
+        report_map(tile_url=S.map_tile_url, attribution=S.map_attribution, area=S.map_area, markers=S.markers,
+                   pickable=False, label="Map of the open reports of this filter", height=420,
+                   on_view=S.map_view),
+        rx.text(S.map_note, id="queue-map-note", role="status", size="2"),
+        section_id="queue-map",
+    )
 
 
 def _left(r: rx.Var) -> rx.Component:
@@ -238,5 +301,6 @@ def queue_page() -> rx.Component:
             rx.cond(S.can_manage, _bulk()),
             section_id="queue",
         ),
+        rx.cond(S.map_on, _map()),
         spacing="4", width="100%",
     )
