@@ -8,7 +8,9 @@ import random
 from datetime import date, timedelta
 
 import pytest
-from conftest import actor_for, all_rows, run_cli
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
+from conftest import DIALECT, actor_for, all_rows, run_cli
 from rent_support import WEEKLY, seed, tenancy, weeks_of, write
 
 from atlas_app.db import read_session, write_session
@@ -565,3 +567,94 @@ def test_the_caseload_upload_keeps_the_file_privately_for_the_import(monkeypatch
     empty = substate(caseload_page.CaseloadState)
     run_handler(empty.upload([]))
     assert empty.import_error == "Choose a file first." and not empty.importing
+
+
+def _foreign_keys() -> list[tuple[str, str]]:
+    with read_session() as s:
+        return [tuple(r) for r in s.execute(text(
+            "SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+            "WHERE conrelid = 'rent_transaction'::regclass AND contype = 'f' ORDER BY conname")).all()]
+
+
+@pytest.mark.parametrize("parallel", [False, True])
+def test_a_large_file_is_moved_in_bulk_with_the_same_result_and_its_foreign_keys_back(worker, tmp_path, dialect,
+                                                                                       parallel):
+    """A file over ``bulk_min_bytes`` is staged and moved in several statements (here every 5 rows) with the
+    foreign keys dropped and put back (PostgreSQL): the same rows and figures as the ordinary path, the keys as they
+    were, and a file refused half-way leaves nothing and the keys in place."""
+    keys = _foreign_keys() if dialect == "postgresql" else []
+    a = tenancy(worker, "RA100", 100001)
+    b = tenancy(worker, "RA200", 100002)
+    rows = weeks_of("RA100", START, 6, 10_000) + weeks_of("RA200", START, 6, 4_000)
+    rows.insert(9, rows[2])  # sent twice, in different moves
+    bulk = dict(bulk_min_bytes=1, move_rows=5, batch_size=3, parallel=parallel)
+    report = imports.import_transactions(worker, write(tmp_path, rows), as_of=START + timedelta(days=42), **bulk)
+    assert (report.rows_read, report.inserted, report.already_imported) == (25, 24, 1)
+    assert row(a).balance_pence == 0 and row(b).balance_pence == 6 * 6_000
+    again = imports.import_transactions(worker, write(tmp_path, rows), **bulk)
+    assert (again.inserted, again.already_imported) == (0, 25)
+    late_bad = weeks_of("RA100", START, 8, 0, prefix="N") + [("N-BAD", "RA100", "2025-02-30", "charge", "", "1")]
+    with pytest.raises(imports.ImportRefused) as caught:
+        imports.import_transactions(worker, write(tmp_path, late_bad, "bad.csv"), **bulk)
+    assert caught.value.report.errors == ["line 10: date '2025-02-30' is not a date (YYYY-MM-DD or DD/MM/YYYY)"]
+    assert len(all_rows(RentTransaction)) == 24
+    if dialect == "postgresql":
+        assert _foreign_keys() == keys and len(keys) == 2
+        # The keys are really back: a transaction of no tenancy is refused by the database.
+        with pytest.raises(IntegrityError), write_session() as s:
+            s.add(RentTransaction(organisation_id=worker.organisation_id, tenancy_id=a + 10_000, external_id="X",
+                                  posted_on=START, kind="charge", amount_pence=1))
+
+
+@pytest.mark.skipif(DIALECT != "postgresql", reason="the foreign keys are dropped and put back on PostgreSQL only")
+def test_a_bulk_import_that_cannot_lock_the_tables_keeps_the_foreign_keys_and_still_imports(worker, tmp_path,
+                                                                                            monkeypatch):
+    from atlas_app.db import get_engine
+
+    monkeypatch.setattr(imports, "BULK_LOCK_TIMEOUT", "200ms")
+    keys = _foreign_keys()
+    a = tenancy(worker, "RA100", 100001)
+    reader = get_engine().connect()
+    try:
+        reader.execute(text("SELECT count(*) FROM rent_transaction"))  # holds its lock until the transaction ends
+        report = imports.import_transactions(worker, write(tmp_path, weeks_of("RA100", START, 4, 10_000)),
+                                             as_of=START + timedelta(days=28), bulk_min_bytes=1, move_rows=3)
+    finally:
+        reader.close()
+    assert report.inserted == 8 and row(a).balance_pence == 0
+    assert _foreign_keys() == keys
+
+
+def test_the_caseload_read_from_the_priority_index_is_the_exact_top_of_the_pure_rule(worker, tmp_path):
+    """``priority_base`` is kept by the database with each row; the caseload reads the first ``limit`` from its
+    index and still returns exactly the ``limit`` highest priorities (time without contact reorders them)."""
+    from datetime import UTC, datetime
+
+    rng = random.Random(41)
+    ids, rows = [], []
+    for n in range(24):
+        account = f"RA{n:03d}"
+        ids.append(tenancy(worker, account, 300000 + n, weekly=rng.choice([8_000, 10_000, 12_500])))
+        rows += weeks_of(account, START, 10, rng.choice([0, 2_000, 6_000, 9_000]))
+    imports.import_transactions(worker, write(tmp_path, rows), as_of=START + timedelta(days=70))
+    now = datetime.now(UTC)
+    with write_session() as s:
+        for n, tid in enumerate(ids):
+            t = s.get(RentTenancy, tid)
+            t.last_contact_at = None if n % 4 == 0 else now - timedelta(days=rng.choice([1, 9, 20, 40]))
+            t.arrangement_broken = n % 7 == 0
+            s.add(t)
+    expected = []
+    for tid in ids:
+        t = row(tid)
+        assert t.priority_base == tenancies.priority(t.arrears_weeks_x100, t.trend_4w_pence, t.weekly_rent_pence,
+                                                     t.arrangement_broken, 0)
+        days = (now - t.last_contact_at).days if t.last_contact_at else None
+        if t.arrears_weeks_x100 > 0 or t.stage_id is not None:
+            expected.append((-tenancies.priority(t.arrears_weeks_x100, t.trend_4w_pence, t.weekly_rent_pence,
+                                                 t.arrangement_broken, days), tid))
+    expected.sort()
+    assert len(expected) > 6
+    for limit in (1, 3, 5, len(expected)):
+        got = tenancies.caseload(worker, limit=limit)
+        assert [(-r.priority, r.id) for r in got] == expected[:limit]

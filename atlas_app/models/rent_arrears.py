@@ -15,7 +15,9 @@ from sqlalchemy import (
     BigInteger,
     CheckConstraint,
     Column,
+    Computed,
     Index,
+    Integer,
     Text,
     UniqueConstraint,
 )
@@ -51,6 +53,13 @@ class RentStage(SQLModel, table=True):
     is_active: bool = Field(default=True)
 
 
+# Arrears in hundredths of a week, plus their growth over four weeks in hundredths of a week's rent, plus 400 for a
+# broken arrangement (integer division, as in ``tenancies.priority``).
+PRIORITY_BASE_SQL = ("arrears_weeks_x100 + CASE WHEN trend_4w_pence > 0 AND weekly_rent_pence > 0 "
+                     "THEN trend_4w_pence * 100 / weekly_rent_pence ELSE 0 END "
+                     "+ CASE WHEN arrangement_broken THEN 400 ELSE 0 END")
+
+
 class RentTenancy(SQLModel, table=True):
     """A tenancy of one home, its rent account and the figures last worked out from its transactions."""
 
@@ -59,6 +68,9 @@ class RentTenancy(SQLModel, table=True):
         UniqueConstraint("organisation_id", "rent_account", name="uq_rent_tenancy_org_account"),
         Index("ix_rent_tenancy_org_arrears", "organisation_id", "arrears_weeks_x100"),
         Index("ix_rent_tenancy_org_stage", "organisation_id", "stage_id"),
+        Index("ix_rent_tenancy_org_priority", "organisation_id", "priority_base"),
+        Index("ix_rent_tenancy_org_stage_priority", "organisation_id", "stage_id", "priority_base"),
+        Index("ix_rent_tenancy_org_patch_priority", "organisation_id", "patch", "priority_base"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -81,6 +93,11 @@ class RentTenancy(SQLModel, table=True):
     stage_id: int | None = Field(default=None, foreign_key="rent_stage.id")
     stage_entered_on: date | None = Field(default=None)
     arrangement_broken: bool = Field(default=False)
+    # The caseload's priority without its part for time since the last contact (services/modules/rent_arrears/
+    # tenancies.priority), kept by the database with the row (a generated column) so the caseload reads it from
+    # an index.
+    priority_base: int | None = Field(default=None, sa_column=Column(
+        Integer, Computed(PRIORITY_BASE_SQL, persisted=True)))
     last_contact_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 

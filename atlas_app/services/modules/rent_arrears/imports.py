@@ -14,10 +14,19 @@ Columns (by header name, in any order, case and spaces ignored):
 All or nothing: the whole file is one transaction; one malformed row refuses it (``ImportRefused``) and every
 malformed row is named with its line (the first ``MAX_REPORTED_ERRORS``). Idempotent: a transaction id already
 imported is skipped (the rent system's transactions do not change; a correction comes as an adjustment), so
-importing the same file again changes nothing. Bounded memory: rows are read as a stream and written in batches
-(``executemany … ON CONFLICT DO NOTHING`` on SQLite; on PostgreSQL one look-up of the batch's ids and a ``COPY``
-of the new rows); only the organisation's rent accounts are held (one entry per tenancy). Large files are read in a
-second process, so parsing overlaps the database work. After the file is in,
+importing the same file again changes nothing. Bounded memory: rows are read as a stream, checked, and written in
+batches; only the organisation's rent accounts are held (one entry per tenancy). Large files are read in a second
+process, so parsing overlaps the database work.
+
+On PostgreSQL each batch is a ``COPY`` into a temporary staging table (no indexes, no triggers, not logged), and
+every ``MOVE_ROWS`` staged rows one ``INSERT … SELECT … ON CONFLICT DO NOTHING`` moves them into
+``rent_transaction`` while the reader process goes on parsing. PostgreSQL checks the foreign keys of
+``rent_transaction`` row by row, and those checks were most of the time of a large load, so for a file of
+``BULK_MIN_BYTES`` or more the foreign keys are dropped at the start of the import's transaction and added back at
+its end: adding them validates every row in one anti-join, and nothing commits unless it passes. Dropping them
+takes an exclusive lock on ``rent_transaction`` and ``rent_tenancy`` until the import ends (every organisation's
+rent pages wait for it); when the lock is not granted within ``BULK_LOCK_TIMEOUT`` the keys stay and are checked
+row by row. On SQLite each batch is an ``executemany … ON CONFLICT DO NOTHING``. After the file is in,
 ``recompute`` works out every tenancy's figures and stages.
 """
 
@@ -27,6 +36,8 @@ import csv
 import io
 import multiprocessing
 import os
+import queue
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -47,6 +58,10 @@ from atlas_app.services.platform.errors import ValidationFailed
 from atlas_app.services.platform.permissions import Perm
 
 BATCH_SIZE = 20_000
+MOVE_ROWS = 250_000
+BULK_MIN_BYTES = 32 << 20
+BULK_LOCK_TIMEOUT = "5s"
+QUEUED_BATCHES = 16
 PARALLEL_MIN_BYTES = 4 << 20
 ANALYZE_AFTER = 50_000
 MAX_REPORTED_ERRORS = 200
@@ -145,8 +160,9 @@ def _header(path: Path) -> dict[str, int]:
 
 @dataclass
 class _Batch:
-    # (transaction id, the row: a line of COPY text on PostgreSQL, a tuple on SQLite)
-    rows: list[tuple[str, Any]]
+    # The good rows: COPY text (one line a row) on PostgreSQL, tuples on SQLite; ``count`` of them.
+    rows: str | list[tuple]
+    count: int
     read: int
     errors: list[tuple[int, str]]
 
@@ -184,7 +200,7 @@ def _batches(path: Path, where: dict[str, int], accounts: dict[str, int], org_id
                                                                 "amount"))
     c_method = where.get("method")
     kinds, get_account, day_of, amount_of = KINDS, accounts.get, parse_day, parse_amount
-    rows: list[tuple[str, Any]] = []
+    rows: list = []
     errors: list[tuple[int, str]] = []
     read = 0
     with path.open("r", encoding="utf-8-sig", newline="") as fh:
@@ -209,15 +225,15 @@ def _batches(path: Path, where: dict[str, int], accounts: dict[str, int], org_id
             method = fields[c_method].strip()[:30] if c_method is not None else ""
             signed = amount if kind == "charge" or kind == "adjustment" else -amount
             if pg:
-                rows.append((ext, f"{org_id}\t{tenancy}\t{_copy_text(ext)}\t{posted.isoformat()}\t{kind}\t"
-                                  f"{_copy_text(method)}\t{signed}\t{job_id}\n"))
+                rows.append(f"{org_id}\t{tenancy}\t{_copy_text(ext)}\t{posted.isoformat()}\t{kind}\t"
+                            f"{_copy_text(method)}\t{signed}\t{job_id}\n")
             else:
-                rows.append((ext, (org_id, tenancy, ext, posted.isoformat(), kind, method, signed, job_id)))
+                rows.append((org_id, tenancy, ext, posted.isoformat(), kind, method, signed, job_id))
             if len(rows) >= batch_size:
-                yield _Batch(rows, read, errors)
+                yield _Batch("".join(rows) if pg else rows, len(rows), read, errors)
                 rows, errors, read = [], [], 0
     if rows or errors or read:
-        yield _Batch(rows, read, errors)
+        yield _Batch("".join(rows) if pg else rows, len(rows), read, errors)
 
 
 def _produce(send, args: tuple) -> None:
@@ -233,29 +249,49 @@ def _produce(send, args: tuple) -> None:
 
 
 def _batches_from_reader_process(args: tuple) -> Iterator[_Batch]:
-    """``_batches`` run in a second process, so that reading the file overlaps writing to the database; the pipe
-    holds little, so the reader stays a batch or two ahead (memory stays bounded)."""
+    """``_batches`` run in a second process, so that reading the file overlaps writing to the database. A thread
+    here takes the batches off the pipe into a queue of at most ``QUEUED_BATCHES`` while the database works, so the
+    reader keeps going during a long statement and memory stays bounded."""
     ctx = multiprocessing.get_context("fork")
     recv, send = ctx.Pipe(duplex=False)
     proc = ctx.Process(target=_produce, args=(send, args), name="rent-reader", daemon=True)
     proc.start()
     send.close()
-    try:
-        while True:
+    items: queue.Queue = queue.Queue(maxsize=QUEUED_BATCHES)
+    stop = threading.Event()
+
+    def receive() -> None:
+        while not stop.is_set():
             try:
                 item = recv.recv()
-            except EOFError:
-                raise RuntimeError("the file reader stopped unexpectedly") from None
+            except (EOFError, OSError):
+                item = "the file reader stopped unexpectedly"
+            while not stop.is_set():
+                try:
+                    items.put(item, timeout=0.5)
+                    break
+                except queue.Full:
+                    continue
+            if item is None or isinstance(item, str):
+                return
+
+    thread = threading.Thread(target=receive, name="rent-reader-pipe", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = items.get()
             if item is None:
                 return
             if isinstance(item, str):
                 raise RuntimeError(f"reading the file failed: {item}")
             yield item
     finally:
-        recv.close()
+        stop.set()
         if proc.is_alive():
             proc.terminate()
         proc.join(10)
+        thread.join(10)
+        recv.close()
 
 
 def _copy_text(text: str) -> str:
@@ -265,42 +301,91 @@ def _copy_text(text: str) -> str:
 
 
 class _Writer:
-    def __init__(self, session, org_id: int) -> None:
+    """Writes the good rows: staged then moved in one statement on PostgreSQL, batch by batch on SQLite."""
+
+    def __init__(self, session, org_id: int, bulk: bool = False, move_rows: int = MOVE_ROWS) -> None:
         self.conn = session.connection()
         self.dbapi = self.conn.connection.driver_connection
         self.pg = self.conn.dialect.name == "postgresql"
         self.org_id = org_id
+        self.move_rows = move_rows
+        self.staged = 0
+        self.inserted = 0
+        self.keys: list[tuple[str, str]] = []
         if self.pg:
             with self.dbapi.cursor() as cur:
+                # One organisation's rent imports take turns.
                 cur.execute("SELECT pg_advisory_xact_lock(%s, %s)", (_LOCK_KEY, org_id))
+                cur.execute("DROP TABLE IF EXISTS rent_import_stage")
+                cur.execute("CREATE TEMPORARY TABLE rent_import_stage (organisation_id integer, tenancy_id integer, "
+                            "external_id varchar(40), posted_on date, kind varchar(20), method varchar(30), "
+                            "amount_pence integer, import_job_id integer) ON COMMIT DROP")
+                if bulk:
+                    self.keys = self._drop_foreign_keys(cur)
 
-    def write(self, batch: list[tuple[str, Any]]) -> int:
-        """Write one batch, leaving out the transactions already imported (and repeats within the batch); returns
-        how many rows were new."""
+    def write(self, batch: _Batch) -> None:
+        if not batch.count:
+            return
         cols = ", ".join(STAGE_COLUMNS)
         if self.pg:
-            # This organisation's rent imports take turns (the advisory lock), so no other import can add one of
-            # these ids between the look-up and the COPY.
-            with self.dbapi.cursor() as cur:
-                cur.execute("SELECT external_id FROM rent_transaction WHERE organisation_id = %s "
-                            "AND external_id = ANY(%s)", (self.org_id, [ext for ext, _line in batch]))
-                seen = {ext for (ext,) in cur.fetchall()}
-                fresh = []
-                for ext, line in batch:
-                    if ext not in seen:
-                        seen.add(ext)
-                        fresh.append(line)
-                if fresh:
-                    with cur.copy(f"COPY rent_transaction ({cols}) FROM STDIN") as copy:
-                        copy.write("".join(fresh))
-                return len(fresh)
+            with self.dbapi.cursor() as cur, cur.copy(f"COPY rent_import_stage ({cols}) FROM STDIN") as copy:
+                copy.write(batch.rows)
+            self.staged += batch.count
+            if self.staged >= self.move_rows:
+                self._move()
+            return
         cur = self.dbapi.cursor()
         before = self.dbapi.total_changes
         cur.executemany(f"INSERT INTO rent_transaction ({cols}) VALUES ({', '.join('?' * len(STAGE_COLUMNS))}) "
-                        "ON CONFLICT (organisation_id, external_id) DO NOTHING", [row for _ext, row in batch])
-        inserted = self.dbapi.total_changes - before
+                        "ON CONFLICT (organisation_id, external_id) DO NOTHING", batch.rows)
+        self.inserted += self.dbapi.total_changes - before
         cur.close()
-        return inserted
+
+    def _move(self) -> None:
+        """Move the staged rows into ``rent_transaction``; a transaction id already imported, or repeated in the
+        file, is written once."""
+        cols = ", ".join(STAGE_COLUMNS)
+        with self.dbapi.cursor() as cur:
+            cur.execute(f"INSERT INTO rent_transaction ({cols}) SELECT {cols} FROM rent_import_stage "
+                        "ON CONFLICT (organisation_id, external_id) DO NOTHING")
+            self.inserted += cur.rowcount
+            cur.execute("TRUNCATE rent_import_stage")
+        self.staged = 0
+
+    def finish(self) -> int:
+        """The last move and the foreign keys put back (validated: the transaction cannot commit unless every row
+        has its tenancy and organisation); returns how many rows were new."""
+        if not self.pg:
+            return self.inserted
+        if self.staged:
+            self._move()
+        with self.dbapi.cursor() as cur:
+            for name, definition in self.keys:
+                cur.execute(f'ALTER TABLE rent_transaction ADD CONSTRAINT "{name}" {definition}')
+            cur.execute("DROP TABLE rent_import_stage")
+        self.keys = []
+        return self.inserted
+
+    def _drop_foreign_keys(self, cur) -> list[tuple[str, str]]:
+        """Drop ``rent_transaction``'s foreign keys for the rest of this transaction, returning their names and
+        definitions to add back; none when the tables cannot be locked within ``BULK_LOCK_TIMEOUT``."""
+        cur.execute("SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint "
+                    "WHERE conrelid = 'rent_transaction'::regclass AND contype = 'f' ORDER BY conname")
+        keys = cur.fetchall()
+        if not keys:
+            return []
+        cur.execute("SAVEPOINT rent_import_keys")
+        cur.execute(f"SET LOCAL lock_timeout = '{BULK_LOCK_TIMEOUT}'")
+        try:
+            cur.execute("ALTER TABLE rent_transaction " + ", ".join(f'DROP CONSTRAINT "{name}"' for name, _ in keys))
+        except Exception as exc:  # noqa: BLE001 - only a lock not granted is expected here
+            if getattr(exc, "sqlstate", "") != "55P03":
+                raise
+            cur.execute("ROLLBACK TO SAVEPOINT rent_import_keys")  # also undoes the SET LOCAL
+            return []
+        cur.execute("RELEASE SAVEPOINT rent_import_keys")
+        cur.execute("SET LOCAL lock_timeout = DEFAULT")
+        return keys
 
 
 def _job(actor: Actor, org_id: int, filename: str) -> int:
@@ -326,8 +411,8 @@ def _finish(job_id: int, report: ImportReport, status: str, failure: str = "") -
 
 def import_transactions(actor: Actor, path: str | Path, *, filename: str = "", batch_size: int = BATCH_SIZE,
                         recompute_after: bool = True, as_of: date | None = None,
-                        progress: Callable[[int], None] | None = None, parallel: bool | None = None
-                        ) -> ImportReport:
+                        progress: Callable[[int], None] | None = None, parallel: bool | None = None,
+                        bulk_min_bytes: int = BULK_MIN_BYTES, move_rows: int = MOVE_ROWS) -> ImportReport:
     """Import one file of rent transactions for the actor's organisation (see the module notes), then (unless
     ``recompute_after`` is False) recompute the tenancies' figures and stages as of ``as_of`` (default today). Large
     files are read in a second process when ``parallel`` (by default: files of 4 MB or more on two or more cores)."""
@@ -347,7 +432,7 @@ def import_transactions(actor: Actor, path: str | Path, *, filename: str = "", b
     try:
         where = _header(path)
         with write_session() as s:
-            writer = _Writer(s, org_id)
+            writer = _Writer(s, org_id, bulk=path.stat().st_size >= bulk_min_bytes, move_rows=move_rows)
             args = (path, where, accounts, org_id, report.job_id, writer.pg, batch_size)
             if parallel is None:
                 parallel = (os.cpu_count() or 1) > 1 and path.stat().st_size >= PARALLEL_MIN_BYTES
@@ -355,8 +440,8 @@ def import_transactions(actor: Actor, path: str | Path, *, filename: str = "", b
                 report.rows_read += batch.read
                 for line, message in batch.errors:
                     report.error(line, message)
-                if batch.rows and not report.error_count:
-                    report.inserted += writer.write(batch.rows)
+                if not report.error_count:
+                    writer.write(batch)
                 if progress:
                     progress(report.rows_read)
             if report.error_count:
@@ -365,6 +450,7 @@ def import_transactions(actor: Actor, path: str | Path, *, filename: str = "", b
                 raise ImportRefused(report)
             if report.rows_read == 0:
                 raise ValidationFailed("The file has no rows.", {"file": "empty"})
+            report.inserted = writer.finish()
             report.already_imported = report.rows_read - report.inserted
             if writer.pg and report.inserted >= ANALYZE_AFTER:
                 # Fresh statistics for the recompute's plan after a large load (the table may have doubled).

@@ -348,16 +348,20 @@ def priority(arrears_x100: int, trend_4w_pence: int, weekly_rent_pence: int, bro
     return arrears_x100 + growth + (400 if broken else 0) + contact
 
 
-def _priority_sql(now: datetime):
+CONTACT_MAX = 300  # the most time without contact adds to the priority (``priority``)
+
+
+def _contact_sql(now: datetime):
     t = RentTenancy
-    growth = sql_case((t.trend_4w_pence > 0, sql_case((t.weekly_rent_pence > 0,
-                                                       t.trend_4w_pence * 100 / t.weekly_rent_pence), else_=0)),
-                      else_=0)
-    contact = sql_case((t.last_contact_at.is_(None), 300), (t.last_contact_at < now - timedelta(days=28), 200),
-                       (t.last_contact_at < now - timedelta(days=14), 100),
-                       (t.last_contact_at < now - timedelta(days=7), 50), else_=0)
-    broken = sql_case((t.arrangement_broken == True, 400), else_=0)
-    return t.arrears_weeks_x100 + growth + broken + contact
+    return sql_case((t.last_contact_at.is_(None), CONTACT_MAX), (t.last_contact_at < now - timedelta(days=28), 200),
+                    (t.last_contact_at < now - timedelta(days=14), 100),
+                    (t.last_contact_at < now - timedelta(days=7), 50), else_=0)
+
+
+def _priority_sql(now: datetime):
+    """``priority`` in SQL: the stored ``priority_base`` (the database keeps it with the row: models/rent_arrears)
+    plus the part for time since the last contact."""
+    return RentTenancy.priority_base + _contact_sql(now)
 
 
 def caseload(actor: Actor, *, stage: str = "", patch: str = "", search: str = "", limit: int = 200
@@ -385,7 +389,15 @@ def caseload(actor: Actor, *, stage: str = "", patch: str = "", search: str = ""
             people = select(RentTenant.tenancy_id).join(Person, Person.id == RentTenant.person_id).where(
                 RentTenant.organisation_id == org_id, contains(Person.name_norm, text.lower()))
             query = query.where(or_(RentTenancy.rent_account == text.upper(), RentTenancy.id.in_(people)))
-        rows = s.exec(query.order_by(score.desc(), RentTenancy.id).limit(max(1, min(limit, MAX_CASELOAD)))).all()
+        limit = max(1, min(limit, MAX_CASELOAD))
+        # The most urgent ``limit`` tenancies, read from an index on ``priority_base``: the first ``limit`` by it
+        # give a floor (the lowest priority among them); any tenancy above the floor has a ``priority_base`` at most
+        # ``CONTACT_MAX`` below it, so only those are scored and sorted.
+        first = s.exec(query.order_by(RentTenancy.priority_base.desc()).limit(limit)).all()
+        if len(first) == limit:
+            floor = min(int(value) for _t, value in first)
+            query = query.where(RentTenancy.priority_base >= floor - CONTACT_MAX)
+        rows = s.exec(query.order_by(score.desc(), RentTenancy.id).limit(limit)).all()
         ids = [t.id for t, _ in rows]
         names = _tenant_names(s, ids)
         places = {p.id: p for p in s.exec(select(Place).where(Place.id.in_({t.place_id for t, _ in rows

@@ -3,8 +3,8 @@ gas safety: homes with all required landlord checks in date, over homes needing 
 how many days, the homes with failed access attempts, open remedial work past its target, and the XmR chart of days
 from each check's due date to its certificate (negative: done early) in the order the checks were done.
 
-The home counts come from ``servicing_home`` (one row per home, kept in step by the services) in one aggregate
-query on its (organisation, due date) index.
+The figures come from ``servicing_home`` (one row per home, kept in step by the services) in one aggregate
+statement (with the open remedial work as subqueries), and the chart from the newest checks.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from sqlalchemy import case, func
+from sqlalchemy import and_, case, func
 from sqlmodel import select
 
 from atlas_app.db import read_session, utcnow
@@ -69,34 +69,43 @@ def compliance(actor: Actor, regime: str = "", chart_points: int = CHART_POINTS,
     now = on or today()
     with read_session() as s:
         org_id = viewer(s, actor)
-        # Index ranges of (organisation, due_key): homes needing a check have a key; those before today are
-        # overdue, UNCERTIFIED_KEY being the ones with no certificate.
+        # One pass over the organisation's homes for every home figure, with the open remedial work as a
+        # subquery, in one statement: homes needing a check have a due_key; those before today are overdue,
+        # UNCERTIFIED_KEY being the ones with no certificate.
         H = ServicingHome
-        scope = (H.organisation_id == org_id, H.due_key.is_not(None))
-        homes = int(s.exec(select(func.count()).select_from(H).where(*scope)).one())
-        not_in_date = int(s.exec(select(func.count()).select_from(H).where(H.organisation_id == org_id,
-                                                                           H.due_key < now)).one())
-        uncertified = int(s.exec(select(func.count()).select_from(H).where(H.organisation_id == org_id,
-                                                                           H.due_key == UNCERTIFIED_KEY)).one())
-        dated = (H.organisation_id == org_id, H.due_key > UNCERTIFIED_KEY, H.due_key < now)
         if s.get_bind().dialect.name == "sqlite":
             days = func.julianday(now) - func.julianday(H.due_key)
         else:
             days = now - H.due_key
-        total_days, max_days, dated_overdue = (int(x or 0) for x in s.exec(
-            select(func.sum(days), func.max(days), func.count()).where(*dated)).one())
-        no_access, legal = (int(x or 0) for x in s.exec(
-            select(func.count(), func.sum(case((H.access_stage == "legal", 1), else_=0)))
-            .where(H.organisation_id == org_id, H.no_access_count > 0, H.due_key.is_not(None))).one())
-        open_, late_tasks = (int(x or 0) for x in s.exec(select(
-            func.count(), func.sum(case((RemedialTask.target_at < utcnow(), 1), else_=0)))
-            .where(RemedialTask.organisation_id == org_id, RemedialTask.status == "open")).one())
+
+        def count_of(*conditions):
+            return func.coalesce(func.sum(case((and_(*conditions), 1), else_=0)), 0)
+
+        dated_overdue_cond = (H.due_key > UNCERTIFIED_KEY, H.due_key < now)
+        remedial = (select(func.count()).where(RemedialTask.organisation_id == org_id, RemedialTask.status == "open")
+                    .scalar_subquery())
+        remedial_late = (select(func.count()).where(RemedialTask.organisation_id == org_id,
+                                                    RemedialTask.status == "open", RemedialTask.target_at < utcnow())
+                         .scalar_subquery())
+        figures = s.exec(select(
+            count_of(H.due_key.is_not(None)), count_of(H.due_key < now), count_of(H.due_key == UNCERTIFIED_KEY),
+            func.sum(case((and_(*dated_overdue_cond), days), else_=None)),
+            func.max(case((and_(*dated_overdue_cond), days), else_=None)), count_of(*dated_overdue_cond),
+            count_of(H.no_access_count > 0, H.due_key.is_not(None)),
+            count_of(H.no_access_count > 0, H.due_key.is_not(None), H.access_stage == "legal"),
+            remedial, remedial_late,
+        ).where(H.organisation_id == org_id)).one()
+        (homes, not_in_date, uncertified, total_days, max_days, dated_overdue, no_access, legal, open_,
+         late_tasks) = (int(x or 0) for x in figures)
         query = (select(InstallationCheck.id, InstallationCheck.checked_on, InstallationCheck.due_on)
                  .where(InstallationCheck.organisation_id == org_id, InstallationCheck.due_on.is_not(None)))
         if regime:
+            # The regime's installation types first (a handful), so the newest checks are read from the
+            # (organisation, checked_on) index and only their installations looked up.
+            type_ids = list(s.exec(select(InstallationType.id).where(InstallationType.organisation_id == org_id,
+                                                                     InstallationType.regime == regime)).all())
             query = (query.join(Installation, Installation.id == InstallationCheck.installation_id)
-                     .join(InstallationType, InstallationType.id == Installation.installation_type_id)
-                     .where(InstallationType.regime == regime))
+                     .where(Installation.installation_type_id.in_(type_ids or [-1])))
         recent = s.exec(query.order_by(InstallationCheck.checked_on.desc(), InstallationCheck.id.desc())
                         .limit(chart_points)).all()
     points = [ChartPoint(cid, done, due, (done - due).days) for cid, done, due in reversed(recent)]

@@ -263,6 +263,6 @@ def caseload_page() -> rx.Component:
             rx.cond(S.importing, rx.text("Importing…", role="status", aria_live="polite")),
             rx.cond(S.import_errors.length() > 0, rx.el.ul(rx.foreach(S.import_errors, lambda e: rx.el.li(e)),
                                                            id="rent-import-errors")),
-            section_id="rent-import")),
+            section_id="rent-upload")),
         spacing="4", width="100%",
     )
