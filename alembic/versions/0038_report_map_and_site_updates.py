@@ -8,7 +8,7 @@
   check's 50 m square), partial like the queue's indexes.
 
 Revision ID: 0038
-Revises: 0027
+Revises: 0040
 """
 
 from collections.abc import Sequence
@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = '0038'
-down_revision: str | None = '0027'
+down_revision: str | None = '0040'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

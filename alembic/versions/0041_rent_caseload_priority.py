@@ -7,7 +7,7 @@ organisation, by organisation and stage, and by organisation and patch, so the c
 tenancies from an index instead of scoring every tenancy of the organisation.
 
 Revision ID: 0041
-Revises: 0027
+Revises: 0038
 """
 
 from collections.abc import Sequence
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = '0041'
-down_revision: str | None = '0027'
+down_revision: str | None = '0038'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
