@@ -1,6 +1,7 @@
 """/admin/welsh: the organisation's Welsh public service. Administrators (settings.manage) turn it on or off
 (audited); every member of staff sees which of the organisation's own texts have no Welsh yet, each with a link to
-the screen where it is written (services/platform/welsh.py)."""
+the screen where it is written (services/platform/welsh.py). The menu lists the page under Administration for
+administrators; the screens where the texts are written mark each missing Welsh text for whoever writes them."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from atlas_app.ui.components.shell import NavItem, register_nav, staff_page
 from atlas_app.ui.components.table import data_table
 from atlas_app.ui.session import private, require
 
-register_nav("Administration", NavItem("Welsh language", "/admin/welsh", "languages"))
+register_nav("Administration", NavItem("Welsh language", "/admin/welsh", "languages", Perm.SETTINGS_MANAGE))
 
 
 @private
