@@ -146,7 +146,7 @@ def test_every_area_registers_its_commands_with_their_flags():
     commands = parser._subparsers._group_actions[0].choices
     assert set(commands) == {"migrate", "seed-demo", "reset-demo", "create-admin", "audit-verify", "send-email",
                              "unlock-user", "api-token", "import-referrals", "import-gazetteer", "card-provider",
-                             "import-installations", "import-rent-transactions", "purge", "send-reminders"}
+                             "import-installations", "import-rent-transactions", "purge", "send-reminders", "audit-reseal"}
     flags = {name: {o for a in p._actions for o in a.option_strings} - {"-h", "--help"}
              for name, p in commands.items()}
     assert flags["create-admin"] == {"--org", "--org-name", "--username", "--full-name", "--email", "--password",

@@ -19,7 +19,7 @@ from atlas_app.models import AuditEntry
 from atlas_app.models.environmental import ReportUpdate
 from atlas_app.services.modules.environmental_ticketing import queue as q
 from atlas_app.services.modules.environmental_ticketing import reports
-from atlas_app.services.platform import api_tokens, geo, maps
+from atlas_app.services.platform import api_tokens, geo, maps, previews
 from atlas_app.services.platform.errors import PermissionDenied, ValidationFailed
 
 TILES = "https://tiles.example.org/{z}/{x}/{y}.png"
@@ -194,6 +194,8 @@ def _box(e0, n0, e1, n1):
 
 @pytest.fixture
 def api_key(actor) -> str:
+    """A FixMyStreet token for Hartlepool, which has the service request updates (a feature in preview) on."""
+    previews.set_enabled(actor, previews.OPEN311_UPDATES.code, True)
     return api_tokens.create(actor, "FixMyStreet").token
 
 

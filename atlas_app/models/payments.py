@@ -198,9 +198,9 @@ class GovukPayAccount(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     organisation_id: int = Field(foreign_key="organisation.id")
-    api_key_encrypted: str = Field(default="", sa_type=Text, sa_column_kwargs={"server_default": ""}, exclude=True)
-    api_key_hint: str = Field(default="", max_length=12, sa_column_kwargs={"server_default": ""})
-    webhook_secret_encrypted: str = Field(default="", sa_type=Text, sa_column_kwargs={"server_default": ""},
+    api_key_encrypted: str = Field(default="", sa_type=Text, sa_column_kwargs={"server_default": text("''")}, exclude=True)
+    api_key_hint: str = Field(default="", max_length=12, sa_column_kwargs={"server_default": text("''")})
+    webhook_secret_encrypted: str = Field(default="", sa_type=Text, sa_column_kwargs={"server_default": text("''")},
                                           exclude=True)
     moto_allowed: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

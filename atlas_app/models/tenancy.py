@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, false
+from sqlalchemy import JSON, false, text
 from sqlmodel import Field, SQLModel
 
 from atlas_app.db import UTCDateTime, utcnow
@@ -34,6 +34,6 @@ class Organisation(SQLModel, table=True):
     accessibility_reviewed_on: date | None = Field(default=None)
     # The map on the public report pages and the staff queue (services/platform/maps.py): a tile URL template
     # with {z}/{x}/{y} and the attribution its provider requires; empty: the deployment's MAP_TILE_URL, if any.
-    map_tile_url: str = Field(default="", max_length=500, sa_column_kwargs={"server_default": ""})
-    map_attribution: str = Field(default="", max_length=300, sa_column_kwargs={"server_default": ""})
+    map_tile_url: str = Field(default="", max_length=500, sa_column_kwargs={"server_default": text("''")})
+    map_attribution: str = Field(default="", max_length=300, sa_column_kwargs={"server_default": text("''")})
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
