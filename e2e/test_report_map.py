@@ -20,6 +20,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 from sqlalchemy import text
+
+from atlas_app.services.platform import maps
 from support import at, login, scan, wait_hydrated
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -63,14 +65,18 @@ def tiles(atlas, writer, base_url):
     with writer.begin() as conn:
         conn.execute(text("UPDATE organisation SET map_tile_url = :u, map_attribution = :a WHERE slug = 'hartlepool'"),
                      {"u": origin + "/{z}/{x}/{y}.png", "a": "Test tiles"})
-    # The pages' image policy names the tile origins (read again every few seconds): wait until it has this one.
-    deadline = time.monotonic() + 30
+    # The pages' image policy names the tile origins, which each server process reads again once its copy is
+    # ORIGINS_SECONDS old: wait until a page names this one, and until every process's copy from before the change
+    # has run out (the next page may come from another worker).
+    changed = time.monotonic()
+    deadline = changed + 30
     while True:
         with urllib.request.urlopen(base_url + "/report") as r:
             if origin in (r.headers.get("Content-Security-Policy") or ""):
                 break
         assert time.monotonic() < deadline, "the pages' policy never named the tile server"
         time.sleep(1)
+    time.sleep(max(0.0, changed + maps.ORIGINS_SECONDS + 1 - time.monotonic()))
     yield origin
     with writer.begin() as conn:
         conn.execute(text("UPDATE organisation SET map_tile_url = '', map_attribution = '' WHERE slug = 'hartlepool'"))
