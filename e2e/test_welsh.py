@@ -28,6 +28,13 @@ def on_welsh_step(page, path: str, heading: str) -> None:
     assert page.evaluate("document.getElementById('main').closest('[lang]').getAttribute('lang')") == "cy"
 
 
+def on_welsh_wizard_step(page, path: str, heading: str) -> None:
+    """A step of the booking wizard, once it has arrived: each step's load moves focus to its question, so keys
+    pressed before that would land on whatever had focus and then lose it."""
+    on_welsh_step(page, path, heading)
+    expect(page.locator("#step-heading")).to_be_focused()
+
+
 @pytest.mark.parametrize("viewport", [PHONE, DESKTOP], ids=["phone", "desktop"])
 def test_axe_finds_nothing_serious_on_the_public_pages_in_both_languages(new_context, new_offer, viewport):
     offer = new_offer()
@@ -88,26 +95,25 @@ def test_a_welsh_booking_with_the_keyboard_alone_and_a_welsh_email(new_context, 
     assert_focus_visible(page)
     page.keyboard.press("Enter")
 
-    on_welsh_step(page, "/cy/book/how", "Sut hoffech chi fynychu?")
+    on_welsh_wizard_step(page, "/cy/book/how", "Sut hoffech chi fynychu?")
     tab_to_group(page, "mode")
     page.keyboard.press("Space")
     tab_to(page, "continue")
     page.keyboard.press("Enter")
 
-    on_welsh_step(page, "/cy/book/where", "Ble hoffech chi fynd?")
+    on_welsh_wizard_step(page, "/cy/book/where", "Ble hoffech chi fynd?")
     tab_to_group(page, "venue")
     page.keyboard.press("Space")
     tab_to(page, "continue")
     page.keyboard.press("Enter")
 
-    on_welsh_step(page, "/cy/book/when", "Pryd hoffech chi fynd?")
-    expect(page.locator("#step-heading")).to_be_focused()
+    on_welsh_wizard_step(page, "/cy/book/when", "Pryd hoffech chi fynd?")
     tab_to_group(page, "session")
     page.keyboard.press("Space")
     tab_to(page, "hold-session")
     page.keyboard.press("Enter")
 
-    on_welsh_step(page, "/cy/book/needs", "Oes angen unrhyw gymorth arnoch chi ar y cwrs?")
+    on_welsh_wizard_step(page, "/cy/book/needs", "Oes angen unrhyw gymorth arnoch chi ar y cwrs?")
     expect(page.locator("#hold-panel")).to_contain_text("Rydym yn cadw lle i chi tan")
     tab_to(page, "interpreter-yes")
     page.keyboard.press("ArrowDown")
@@ -118,13 +124,13 @@ def test_a_welsh_booking_with_the_keyboard_alone_and_a_welsh_email(new_context, 
     tab_to(page, "continue")
     page.keyboard.press("Enter")
 
-    on_welsh_step(page, "/cy/book/check", "Gwiriwch eich atebion cyn archebu")
+    on_welsh_wizard_step(page, "/cy/book/check", "Gwiriwch eich atebion cyn archebu")
     expect(page.locator("#answer-language")).to_contain_text("Cymraeg")
     tab_to(page, "book")
     assert_focus_visible(page)
     page.keyboard.press("Enter")
 
-    on_welsh_step(page, "/cy/book/done", "Mae eich lle wedi’i archebu")
+    on_welsh_wizard_step(page, "/cy/book/done", "Mae eich lle wedi’i archebu")
     reference = page.locator("#booking-reference").inner_text().strip()
     mail = mailbox.wait_for(offer.email, f"Archeb eich cwrs {reference}")
     assert mail.body.startswith("Annwyl ")

@@ -374,3 +374,49 @@ def test_entries_from_before_per_organisation_chains_keep_verifying(org, actor, 
     assert [e.seq for e in entries(organisation_id=org.id) if e.chain == org.id] == [1]
     report = verify()
     assert report.ok and [(c.chain, c.entries_checked) for c in report.chains] == [(0, 4), (org.id, 1)]
+
+
+# --- many entries at once ---------------------------------------------------------------------------------------
+
+
+def test_many_entries_are_chained_as_one_at_a_time_would_chain_them(actor, org):
+    from sqlalchemy import event
+
+    from atlas_app.db import get_engine
+
+    with write_session() as s:   # the chain's head exists before the appends below
+        audit.record(s, actor, "case", 1, "opened", after={"title": "First"})
+    pending = [audit.Pending("case", 2, "opened", after={"title": "Fly-tipping: 1 Stryd y Bont, Llanelli — “quotes”"}),
+               audit.Pending("case", 2, "demand_added", after={"type": "Fly-tipping", "at": "2026-12-02T08:00:00"}),
+               audit.Pending("env_report", 9, "submitted", after={"reference": "ENV-000009", "photos": 0}),
+               audit.Pending("client", 5, "viewed", subject=("client", 5)),
+               audit.Pending("user", 3, "renamed", before={"full_name": "A"}, after={"full_name": "B"})]
+    seen: list[str] = []
+
+    def count(conn, cursor, statement, *args):
+        seen.append(statement)
+
+    engine = get_engine()
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        with write_session() as s:
+            assert audit.record_many(s, actor, pending) == 5
+            appended = len(seen)
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    if DIALECT == "postgresql":   # the head's lock, the five entries and the head's move: one round trip
+        assert appended == 1, seen
+    with write_session() as s:   # one more after them, on the general path of a long list
+        audit.record_many(s, actor, [audit.Pending("case", 3, "opened", after={"n": i}) for i in range(20)])
+        audit.record(s, actor, "case", 4, "opened")
+    rows = [e for e in entries() if e.chain == org.id]
+    assert [e.seq for e in rows] == list(range(1, 28))
+    assert [(e.entity, e.entity_id, e.action) for e in rows[1:6]] == [
+        ("case", "2", "opened"), ("case", "2", "demand_added"), ("env_report", "9", "submitted"),
+        ("client", "5", "viewed"), ("user", "3", "renamed")]
+    assert rows[4].subject_kind == "client" and rows[4].subject_id == 5
+    assert all(b.prev_hash == a.hash for a, b in zip(rows, rows[1:]))
+    assert verify().ok
+    _set_after(3, {"type": "Graffiti"})   # and a change to one of them is found at its place
+    report = verify()
+    assert not report.ok and report.first_broken_seq == 3

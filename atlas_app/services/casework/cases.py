@@ -299,9 +299,11 @@ def create_case(actor: Actor, *, module_id: Any, title: str, person_id: Any = No
 
 
 def open_case_in(s: Session, actor: Actor, module: CaseModule, title: str, pending: list[audit.Pending],
-                 place: Place | None = None, audit_after: dict[str, Any] | None = None) -> Case:
+                 place_id: int | None = None, uprn: int | None = None,
+                 audit_after: dict[str, Any] | None = None) -> Case:
     """Open a case inside the caller's transaction (for a service that writes more in the same unit of work, like
-    a resident's report with its photos). The caller has checked the module belongs to the actor's organisation.
+    a resident's report with its photos). The caller has checked the module belongs to the actor's organisation,
+    and that ``place_id`` (the place the case is at, whose UPRN is ``uprn``) is one of its places.
     The audit entry is appended to ``pending`` for the caller to record last (``audit.record_many``)."""
     title = " ".join(str(title or "").split())[:200] or "Case"
     case = Case(organisation_id=module.organisation_id, module_id=module.id, title=title,
@@ -309,9 +311,9 @@ def open_case_in(s: Session, actor: Actor, module: CaseModule, title: str, pendi
     s.add(case)
     s.flush()
     after: dict[str, Any] = {"title": title, "module": module.name, **(audit_after or {})}
-    if place is not None:
-        s.add(CasePlace(organisation_id=module.organisation_id, case_id=case.id, place_id=place.id))
-        after["uprn"] = place.uprn
+    if place_id is not None:
+        s.add(CasePlace(organisation_id=module.organisation_id, case_id=case.id, place_id=place_id))
+        after["uprn"] = uprn
     pending.append(audit.Pending("case", case.id, "opened", after=after))
     return case
 

@@ -189,7 +189,7 @@ def record(
     chain and insert the entry, move the head), so the lock is held for that statement and the commit only.
     ``subject`` is who the entry is about: ("client", client id) or ("person", person id)."""
     draft = _draft(actor, entity, entity_id, action, before, after, organisation_id, subject)
-    if session.get_bind().dialect.name == "postgresql" and _append_in_one_statement(session, draft):
+    if session.get_bind().dialect.name == "postgresql" and _append_in_one_statement(session, [draft]):
         return draft
     entry = AuditEntry(chain=chain_of(draft.organisation_id), **{name: getattr(draft, name) for name in _DRAFT_FIELDS})
     head = _locked_head(session, entry.chain)
@@ -266,11 +266,14 @@ def record_many(session: Session, actor: Actor | None, entries: list[Pending], o
                 batch: int = 1000) -> int:
     """Append many entries of one organisation to its chain in the caller's transaction, in the order given: the
     head is locked once, each entry is chained and hashed exactly as ``record`` would, and they are written with a
-    few multi-row INSERTs. Returns how many were written."""
+    few multi-row INSERTs (on PostgreSQL, up to 16 entries with the head's move in one statement, as ``record``
+    writes one). Returns how many were written."""
     if not entries:
         return 0
     drafts = [_draft(actor, p.entity, p.entity_id, p.action, p.before, p.after, organisation_id, p.subject)
               for p in entries]
+    if session.get_bind().dialect.name == "postgresql" and _append_in_one_statement(session, drafts):
+        return len(drafts)
     chain = chain_of(drafts[0].organisation_id)
     head = _locked_head(session, chain)
     seq, prev = head.last_seq, head.last_hash
@@ -290,54 +293,92 @@ def record_many(session: Session, actor: Actor | None, entries: list[Pending], o
 
 # The entry's digest is sha256 of its JSON (``_payload``); the JSON is cut around the two values only the head knows
 # (the previous hash and the sequence number) and PostgreSQL joins the pieces and hashes them under the head's lock.
-_APPEND_SQL = text("""
+# For several entries, each one's hash is chained on the one before it inside the statement (e1, e2, ...), so a
+# whole change's entries are appended, and the head moved, in one round trip.
+_APPEND_MAX = 16  # entries per statement; longer lists take the general path
+_APPEND_COLUMNS = ("at", "organisation_id", "user_id", "username", "entity", "entity_id", "action", "before",
+                   "after", "subject_kind", "subject_id", "personal_digest")
+_APPEND_SQL: dict[int, Any] = {}
+
+
+def _append_sql(n: int):
+    """The statement appending ``n`` entries (made once per ``n``)."""
+    made = _APPEND_SQL.get(n)
+    if made is not None:
+        return made
+    steps = []
+    for i in range(1, n + 1):
+        before = "old" if i == 1 else f"e{i - 1}"
+        seq, prev = ("old.last_seq", "old.last_hash") if i == 1 else (f"e{i - 1}.seq", f"e{i - 1}.hash")
+        steps.append(f"""e{i} AS (
+    SELECT {seq} + 1 AS seq, {prev} AS prev_hash,
+           encode(sha256(convert_to(CAST(:p1_{i} AS TEXT) || {prev} || CAST(:p2_{i} AS TEXT)
+                                    || CAST({seq} + 1 AS TEXT) || CAST(:p3_{i} AS TEXT), 'UTF8')), 'hex') AS hash
+    FROM {before}
+)""")
+    from sqlalchemy.dialects import postgresql
+
+    columns = AuditEntry.__table__.c
+    types = {c: columns[c].type.compile(dialect=postgresql.dialect()) for c in _APPEND_COLUMNS}
+    rows = []
+    for i in range(1, n + 1):   # each value cast to its column's type, so the rows' types agree
+        values = ", ".join(f"CAST(:{c}_{i} AS {types[c]})" for c in _APPEND_COLUMNS)
+        rows.append(f"SELECT :chain, e{i}.seq, {values}, e{i}.prev_hash, e{i}.hash FROM e{i}, head")
+    made = text(f"""
 WITH old AS (
     SELECT id, last_seq, last_hash FROM audit_chain_head WHERE id = :chain FOR UPDATE
-), head AS (
-    UPDATE audit_chain_head AS h
-    SET last_seq = old.last_seq + 1,
-        last_hash = encode(sha256(convert_to(
-            CAST(:p1 AS TEXT) || old.last_hash || CAST(:p2 AS TEXT) || CAST(old.last_seq + 1 AS TEXT)
-            || CAST(:p3 AS TEXT), 'UTF8')), 'hex')
-    FROM old
-    WHERE h.id = old.id
-    RETURNING h.last_seq AS seq, h.last_hash AS hash, old.last_hash AS prev_hash
+), {", ".join(steps)}, head AS (
+    UPDATE audit_chain_head AS h SET last_seq = e{n}.seq, last_hash = e{n}.hash
+    FROM e{n} WHERE h.id = :chain
+    RETURNING h.id
 )
-INSERT INTO audit_entry (chain, seq, at, organisation_id, user_id, username, entity, entity_id, action, before,
-                         after, subject_kind, subject_id, personal_digest, prev_hash, hash)
-SELECT :chain, head.seq, :at, :organisation_id, :user_id, :username, :entity, :entity_id, :action,
-       CAST(:before AS JSON), CAST(:after AS JSON), :subject_kind, :subject_id, :personal_digest, head.prev_hash,
-       head.hash
-FROM head
+INSERT INTO audit_entry (chain, seq, {", ".join(_APPEND_COLUMNS)}, prev_hash, hash)
+{" UNION ALL ".join(rows)}
 RETURNING id, seq, prev_hash, hash
 """)
+    _APPEND_SQL[n] = made
+    return made
 
 
-def _append_in_one_statement(session: Session, entry: _Draft) -> bool:
-    """Append ``entry`` with one statement; False (nothing written) when the chain has no head row yet or the
-    entry's text happens to contain a cut marker, so the caller takes the general path."""
+def _cut(entry: _Draft) -> tuple[str, str, str] | None:
+    """The entry's JSON in three pieces around its previous hash and its sequence number, or None when its text
+    happens to contain a cut marker."""
     prev_mark, seq_mark = secrets.token_hex(16), secrets.token_hex(16)
-    fields = _fields(entry)
+    fields = _fields(entry)  # type: ignore[arg-type]  # _fields reads the same attributes off a draft
     fields["prev_hash"], fields["seq"] = prev_mark, seq_mark
     text_ = _payload(fields)
     quoted_seq = f'"{seq_mark}"'
     if text_.count(prev_mark) != 1 or text_.count(seq_mark) != 1 or text_.index(prev_mark) > text_.index(quoted_seq):
-        return False
+        return None
     p1, rest = text_.split(prev_mark)
     p2, p3 = rest.split(quoted_seq)
-    row = session.connection().execute(_APPEND_SQL, {
-        "p1": p1, "p2": p2, "p3": p3, "chain": chain_of(entry.organisation_id), "at": entry.at, "organisation_id": entry.organisation_id,
-        "user_id": entry.user_id, "username": entry.username, "entity": entry.entity, "entity_id": entry.entity_id,
-        "action": entry.action, "subject_kind": entry.subject_kind, "subject_id": entry.subject_id,
-        "personal_digest": entry.personal_digest,
-        "before": None if entry.before is None else json.dumps(entry.before, ensure_ascii=False),
-        "after": None if entry.after is None else json.dumps(entry.after, ensure_ascii=False),
-    }).first()
-    if row is None:
+    return p1, p2, p3
+
+
+def _append_in_one_statement(session: Session, entries: list[_Draft]) -> bool:
+    """Append ``entries`` (one organisation's, in order) with one statement; False (nothing written) when the chain
+    has no head row yet, there are too many, or an entry's text happens to contain a cut marker, so the caller
+    takes the general path."""
+    if not entries or len(entries) > _APPEND_MAX:
         return False
-    entry.id, entry.seq, entry.prev_hash, entry.hash = row.id, row.seq, row.prev_hash, row.hash
-    if _digest(entry) != entry.hash:  # the database must hash exactly what verify_chain will
-        raise RuntimeError("audit chain: the database computed a different hash; nothing was written")
+    params: dict[str, Any] = {"chain": chain_of(entries[0].organisation_id)}
+    for i, entry in enumerate(entries, start=1):
+        pieces = _cut(entry)
+        if pieces is None:
+            return False
+        params[f"p1_{i}"], params[f"p2_{i}"], params[f"p3_{i}"] = pieces
+        for c in _APPEND_COLUMNS:
+            value = getattr(entry, c)
+            if c in ("before", "after") and value is not None:
+                value = json.dumps(value, ensure_ascii=False)
+            params[f"{c}_{i}"] = value
+    rows = sorted(session.connection().execute(_append_sql(len(entries)), params).all(), key=lambda r: r.seq)
+    if not rows:
+        return False
+    for entry, row in zip(entries, rows, strict=True):
+        entry.id, entry.seq, entry.prev_hash, entry.hash = row.id, row.seq, row.prev_hash, row.hash
+        if _digest(entry) != entry.hash:  # type: ignore[arg-type]  # the database must hash what verify_chain will
+            raise RuntimeError("audit chain: the database computed a different hash; nothing was written")
     return True
 
 

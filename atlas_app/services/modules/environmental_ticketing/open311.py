@@ -27,7 +27,7 @@ from sqlalchemy import and_, or_
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
-from atlas_app.db import read_session, utcnow, write_session
+from atlas_app.db import glance, read_session, utcnow, write_session
 from atlas_app.domain.statuses import ReportStatus
 from atlas_app.models import Organisation
 from atlas_app.models.casework import CaseLookup, CaseModule
@@ -77,10 +77,15 @@ def _open311_actor(base: Actor) -> Actor:
 def caller(api_key: str | None, jurisdiction_id: str | None) -> Caller:
     """Who is asking. A bad key is refused (403), an unknown jurisdiction is a 404, and a key of another
     organisation than the jurisdiction named is refused (403)."""
+    with glance() as conn:   # two reads on one connection, outside any transaction
+        return _caller(conn, api_key, jurisdiction_id)
+
+
+def _caller(conn, api_key: str | None, jurisdiction_id: str | None) -> Caller:
     actor = None
     org_id = None
     if api_key:
-        base = api_tokens.authenticate(api_key)
+        base = api_tokens.authenticate(api_key, connection=conn)
         if base is None:
             raise NotAuthenticated("api_key is not valid (unknown or revoked).")
         actor = _open311_actor(base)
@@ -95,8 +100,7 @@ def caller(api_key: str | None, jurisdiction_id: str | None) -> Caller:
         query = query.where(Organisation.slug == jurisdiction_id.strip().lower())
     else:
         query = query.where(Organisation.id == org_id)
-    with read_session() as s:
-        row = s.exec(query).first()
+    row = conn.execute(query).first()
     if row is None:
         if jurisdiction_id:
             raise NotFound("jurisdiction_id not found.")
@@ -127,22 +131,6 @@ def _category(who: Caller, service_code: str) -> reports.CategoryRow:
         if str(c.id) == str(service_code).strip():
             return c
     raise NotFound("service_code not found.")
-
-
-def _public_category(who: Caller, service_code: str) -> tuple[int, str]:
-    """(id, promise text) of one public category, in one query (the submission path)."""
-    code = str(service_code or "").strip()
-    if not code.isdigit() or len(code) > 10:
-        raise NotFound("service_code not found.")
-    with read_session() as s:
-        row = s.exec(select(ReportCategory.id, ReportCategory.public_name, ReportCategory.promise_days, CaseLookup.name)
-                     .join(CaseLookup, CaseLookup.id == ReportCategory.demand_type_id)
-                     .where(ReportCategory.id == int(code), ReportCategory.organisation_id == who.organisation_id,
-                            ReportCategory.is_public == True, CaseLookup.is_active == True)).first()  # noqa: E712
-    if row is None:
-        raise NotFound("service_code not found.")
-    cid, public_name, days, lookup_name = row
-    return cid, reports.promise_text(public_name or lookup_name, days)
 
 
 # The attributes every service declares: FixMyStreet fills the ones it knows (its own report id, the British
@@ -202,8 +190,10 @@ def create_request(api_key: str | None, jurisdiction_id: str | None, form) -> di
     """A new report from a report-it site: answers ``service_request_id`` (the reference) and its ``token``."""
     who = caller(api_key, jurisdiction_id)
     assert who.actor is not None
-    category_id, promise = _public_category(who, form.service_code)
-    data: dict[str, Any] = {"category_id": category_id, "description": _description(form)}
+    code = str(form.service_code or "").strip()
+    if not code.isdigit() or len(code) > 10:
+        raise NotFound("service_code not found.")
+    data: dict[str, Any] = {"category_id": int(code), "description": _description(form)}
     uprn = form.address_id or (form.attributes.get("uprn") if isinstance(form.attributes.get("uprn"), str) else None)
     if form.lat is not None and form.long is not None:
         data["latitude"], data["longitude"] = form.lat, form.long
@@ -220,15 +210,17 @@ def create_request(api_key: str | None, jurisdiction_id: str | None, form) -> di
     name = " ".join(p for p in (form.first_name, form.last_name) if p and p != "-")
     if name or form.email or form.phone:
         data.update(name=name, email=form.email or "", phone=form.phone or "", consent=True)
-    try:
+    try:   # the report's own checks say whether the service is one of the public categories
         submitted = reports.submit_report(who.organisation_id, data, channel="open311", actor=who.actor,
-                                          check_limits=False)
+                                          check_limits=False, public_only=True)
     except ValidationFailed as exc:
+        if "category_id" in exc.errors:
+            raise NotFound("service_code not found.") from None
         if exc.errors.get("location") == "unknown" and "uprn" in data:
             raise ValidationFailed("address_id is not a UPRN in this jurisdiction.", exc.errors) from None
         raise
     return {"service_request_id": submitted.reference, "token": token_for(who.organisation_id, submitted.reference),
-            "service_notice": promise, "account_id": form.account_id}
+            "service_notice": submitted.promise, "account_id": form.account_id}
 
 
 def _request_dict(rep: Report, category: str, notes: str, address: str) -> dict[str, Any]:

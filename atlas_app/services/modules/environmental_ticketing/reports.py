@@ -176,6 +176,7 @@ class Submitted:
     token: str
     tracking_path: str
     email_queued: bool
+    promise: str = ""  # the category's promise ("We aim to ... within 5 working days.")
 
 
 @dataclass(frozen=True)
@@ -735,16 +736,18 @@ def _place_point(p: Place) -> tuple[float, float, float, float] | None:
     return None
 
 
-def _nearest_place(s: Session, org_id: int, easting: float, northing: float) -> Place | None:
+def _nearest_place(s: Session, org_id: int, easting: float, northing: float):
+    """The nearest current place within ``NEAREST_PLACE_M`` (its id, UPRN, USRN and address columns), or None."""
     r = NEAREST_PLACE_M
     dx, dy = Place.x_coordinate - easting, Place.y_coordinate - northing
     square = dx * dx + dy * dy
-    return s.exec(select(Place).where(Place.organisation_id == org_id,
-                                      Place.x_coordinate.between(easting - r, easting + r),
-                                      Place.y_coordinate.between(northing - r, northing + r),
-                                      square <= r * r,
-                                      Place.status.not_in(("historical", "rejected", "deleted")))
-                  .order_by(square, Place.id).limit(1)).first()
+    query = (select(Place.id, Place.uprn, Place.usrn, Place.address_line1, Place.address_line2, Place.address_line3,
+                    Place.town, Place.postcode)
+             .where(Place.organisation_id == org_id, Place.x_coordinate.between(easting - r, easting + r),
+                    Place.y_coordinate.between(northing - r, northing + r), square <= r * r,
+                    Place.status.not_in(("historical", "rejected", "deleted")))
+             .order_by(square, Place.id).limit(1))
+    return s.connection().execute(query).first()
 
 
 def _street_label(places: Sequence[Place]) -> str:
@@ -908,7 +911,7 @@ _DTYPE = aliased(CaseLookup, name="demand_type")
 _CHANNEL = aliased(CaseLookup, name="channel_lookup")
 
 
-def _submission_facts(s: Session, org_id: int, category_id: Any, channel: str
+def _submission_facts(s: Session, org_id: int, category_id: Any, channel: str, public_only: bool
                       ) -> tuple[str, CaseModule, ReportCategory, CaseLookup, CaseLookup | None]:
     """What a new report needs to know, in one statement: the organisation's name, its module, the category (a
     public one from the web form), its active demand type and the channel's lookup. When any is missing the
@@ -926,7 +929,7 @@ def _submission_facts(s: Session, org_id: int, category_id: Any, channel: str
                                    chan.name == _channel_name(channel), chan.is_active == True))  # noqa: E712
              .where(Organisation.id == org_id, Organisation.is_active == True)  # noqa: E712
              .order_by(CaseModule.id, chan.id).limit(1))
-    if channel == "web":
+    if public_only:
         query = query.where(ReportCategory.is_public == True)  # noqa: E712
     row = s.exec(query).first() if cid else None
     if row is not None:
@@ -935,7 +938,7 @@ def _submission_facts(s: Session, org_id: int, category_id: Any, channel: str
     if org is None or not org.is_active:
         raise NotFound(_("That council does not take reports here."))
     _module(s, org_id)
-    _get_category(s, org_id, category_id, public_only=channel == "web")
+    _get_category(s, org_id, category_id, public_only=public_only)
     raise ValidationFailed(_("Choose what you are reporting from the list."), {"category_id": "retired"})
 
 
@@ -955,14 +958,16 @@ def _queue_confirmation(s: Session, org_name: str, rep: Report, category: str, p
 
 
 def submit_report(org_id: int, data: dict[str, Any], photos: Sequence[bytes] = (), *, channel: str = "web",
-                  ip: str = "", actor: Actor | None = None, check_limits: bool = True) -> Submitted:
+                  ip: str = "", actor: Actor | None = None, check_limits: bool = True,
+                  public_only: bool | None = None) -> Submitted:
     """Open a report: a case with a value demand in the organisation's module, the report row, the reporter as a
     follower when they gave an email, up to three photos, and the confirmation email, all in one transaction
     (photo files are stored first, under temporary names renamed into place, and removed again if it fails).
 
     ``data``: ``category_id``; where (``uprn``, ``usrn`` or ``latitude`` + ``longitude``); ``description``;
     optional ``name``, ``email``, ``phone``; ``consent`` (must be true when contact details are given);
-    ``website`` is the honeypot and must be empty. Per-IP and per-email limits are counted in the database."""
+    ``website`` is the honeypot and must be empty. Per-IP and per-email limits are counted in the database.
+    ``public_only``: only a category marked public will do (default: for the web form's channel)."""
     if str(data.get("website") or "").strip():
         raise ValidationFailed(_("Your report could not be sent."), {"website": "honeypot"})
     description = _text(data.get("description"), "description", MAX_DESCRIPTION, required=True,
@@ -979,16 +984,16 @@ def submit_report(org_id: int, data: dict[str, Any], photos: Sequence[bytes] = (
     written: list[str] = []
     try:
         with write_session() as s:
-            org_name, module, category, dtype, channel_row = _submission_facts(s, org_id, data.get("category_id"),
-                                                                               channel)
+            org_name, module, category, dtype, channel_row = _submission_facts(
+                s, org_id, data.get("category_id"), channel, channel == "web" if public_only is None else public_only)
             loc = _locate(s, org_id, uprn=data.get("uprn"), usrn=data.get("usrn"), latitude=data.get("latitude"),
                           longitude=data.get("longitude"))
             who = actor or _public_actor(org_id, channel)
             category_name = category.public_name or dtype.name
-            place = s.get(Place, loc.place_id) if loc.place_id else None
             pending: list[audit.Pending] = []
             case = casework_cases.open_case_in(s, who, module, f"{category_name}: {loc.label}"[:200], pending,
-                                               place=place, audit_after={"channel": channel})
+                                               place_id=loc.place_id, uprn=loc.uprn,
+                                               audit_after={"channel": channel})
             demand = casework_cases.add_demand_in(s, case, dtype, pending, demand_class=DemandClass.VALUE,
                                                   description=description, channel=channel_row)
             now = utcnow()
@@ -1008,16 +1013,16 @@ def submit_report(org_id: int, data: dict[str, Any], photos: Sequence[bytes] = (
                 s.add(ReportFollower(organisation_id=org_id, report_id=rep.id, email=email, name=name,
                                      token_hash=_hash(token)))
             photo_ids = _store_photos(s, org_id, rep.id, cleaned, written)
+            promise = promise_text(category_name, category.promise_days)
             if email:
-                _queue_confirmation(s, org_name, rep, category_name, promise_text(category_name,
-                                                                                  category.promise_days), token)
+                _queue_confirmation(s, org_name, rep, category_name, promise, token)
             pending.append(audit.Pending("env_report", rep.id, "submitted",
                                          after={"reference": rep.reference, "category": category_name,
                                                 "uprn": loc.uprn, "usrn": loc.usrn, "channel": channel,
                                                 "photos": len(photo_ids), "email_given": bool(email)}))
             audit.record_many(s, who, pending, organisation_id=org_id)
             result = Submitted(rep.id, rep.reference, case.id, token, tracking_path(rep.reference, token),
-                               bool(email))
+                               bool(email), promise)
     except BaseException:
         _unwrite(written)
         raise
