@@ -3,15 +3,15 @@
 Targets: the duplicate check p95 < 50 ms; the map query for a 2 km box p95 < 200 ms (``queue.map_points``, what the
 staff queue's map asks for the visible box; the staff list of the same box, 500 full rows, is reported beside it); the
 staff list with any single
-filter p95 < 200 ms; submissions without photos through the HTTP route (``POST /api/report/{slug}``, driven
-in-process through the ASGI app by an HTTP client, 20 at a time) at least 50 a second on PostgreSQL. ``BENCH_REPORTS`` changes
+filter p95 < 200 ms; submissions without photos through the HTTP route (``POST /api/report/{slug}``, served as in
+production by granian with 2 workers, driven over loopback 20 at a time) at least 50 a second with p95 < 300 ms on
+PostgreSQL. ``BENCH_REPORTS`` changes
 the count. Figures are printed and written to ``tests/perf/results/citizen_reports.json`` (one entry per database), with the
 load average; as in the other benchmarks, correctness is asserted and timings are reported against the targets.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import random
@@ -19,8 +19,10 @@ import statistics
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlencode
 
 import pytest
+from api_server import post_load, serve_api
 from conftest import DIALECT, actor_for
 from sqlalchemy import insert, select
 
@@ -110,7 +112,7 @@ def _seed(org_id: int) -> tuple[int, list[int]]:
 
 
 @pytest.mark.skipif(REPORTS < 1, reason="BENCH_REPORTS=0")
-def test_citizen_reports_at_100k(org, admin, set_env):
+def test_citizen_reports_at_100k(org, admin):
     started = time.perf_counter()
     _, cat_ids = _seed(org.id)
     seeded = time.perf_counter() - started
@@ -174,35 +176,21 @@ def test_citizen_reports_at_100k(org, admin, set_env):
     for name, kw in filters.items():
         queue[name] = _timed(lambda i, kw=kw: reports.list_reports(actor, limit=50, **kw), 40)
 
-    # Submissions through the HTTP route, 20 at a time.
-    set_env(REPORTS_PER_IP_PER_HOUR="1000000", REPORTS_PER_EMAIL_PER_HOUR="1000000")
-    import httpx
-
-    from atlas_app.api.app import build_api
-
+    # Submissions through the HTTP route as production serves it (granian, 2 workers), 20 at a time.
     total = int(os.environ.get("BENCH_SUBMISSIONS", "400"))
-    latencies: list[float] = []
 
-    async def run() -> float:
-        transport = httpx.ASGITransport(app=build_api())
-        async with httpx.AsyncClient(transport=transport, base_url="http://atlas.test") as client:
-            gate = asyncio.Semaphore(20)
+    def body(i: int) -> bytes:
+        lat, lng = points[i % len(points)]
+        return urlencode({"category_id": str(cat_ids[i % CATEGORIES]), "latitude": f"{lat:.6f}",
+                          "longitude": f"{lng:.6f}", "description": f"Benchmark report {i}"}).encode()
 
-            async def one(i: int) -> None:
-                lat, lng = points[i % len(points)]
-                async with gate:
-                    t0 = time.perf_counter()
-                    r = await client.post(f"/api/report/{org.slug}", data={
-                        "category_id": str(cat_ids[i % CATEGORIES]), "latitude": f"{lat:.6f}",
-                        "longitude": f"{lng:.6f}", "description": f"Benchmark report {i}"})
-                    latencies.append((time.perf_counter() - t0) * 1000)
-                    assert r.status_code == 201, r.text
-
-            t = time.perf_counter()
-            await asyncio.gather(*(one(i) for i in range(total)))
-            return time.perf_counter() - t
-
-    seconds = asyncio.run(run())
+    path = f"/api/report/{org.slug}"
+    with serve_api(os.environ["DATABASE_URL"], REPORTS_PER_IP_PER_HOUR="1000000",
+                   REPORTS_PER_EMAIL_PER_HOUR="1000000") as port:
+        post_load(port, path, [body(total + i) for i in range(40)], 20)   # warm both workers
+        seconds, latencies, statuses, answers = post_load(port, path, [body(i) for i in range(total)], 20)
+    assert statuses == {201: total}, (statuses, answers[:3])
+    assert len({json.loads(a)["reference"] for a in answers}) == total
     rate = total / seconds
     figures = {
         "when": datetime.now(UTC).isoformat(timespec="seconds"), "reports": REPORTS, "categories": CATEGORIES,
@@ -214,7 +202,8 @@ def test_citizen_reports_at_100k(org, admin, set_env):
         "list_2km_box_500_rows_ms": {"p50": round(statistics.median(box), 2), "p95": round(_p95(box), 2)},
         "queue_single_filter_p95_ms": {k: round(_p95(v), 2) for k, v in queue.items()},
         "submissions": {"count": total, "concurrency": 20, "per_second": round(rate, 1),
-                        "p95_ms": round(_p95(latencies), 1)},
+                        "p50_ms": round(statistics.median(latencies), 1), "p95_ms": round(_p95(latencies), 1),
+                        "server": "granian, 2 workers, API routes only"},
         "cpus": os.cpu_count(), "load_average": [round(x, 2) for x in os.getloadavg()],
     }
     print(f"\n{DIALECT}: {json.dumps(figures, indent=2)}")

@@ -20,14 +20,10 @@ BENCH_POST_ONLY=1 (record only the submission run, e.g. with BENCH_REPORTS=2000)
 
 from __future__ import annotations
 
-import asyncio
 import json
 import math
 import os
 import random
-import signal
-import socket
-import subprocess
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
@@ -43,6 +39,7 @@ from conftest import (
     drop_pg_database,
     recreate_pg_database,
 )
+from api_server import post_load, serve_api
 from env_report_data import CENTRE, make_env
 
 import atlas_app.db
@@ -54,7 +51,6 @@ from atlas_app.services.modules.environmental_ticketing import queue as q
 from atlas_app.services.platform import api_tokens
 
 HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent.parent
 RESULTS = HERE / "results" / "env_reports.json"
 REPORTS = int(os.environ.get("BENCH_REPORTS", "100000"))
 RUNS = int(os.environ.get("BENCH_RUNS", "30"))
@@ -215,102 +211,29 @@ def _time_queue(actor, env, officers) -> dict:
     return out
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-async def _post_load(port: int, bodies: list[bytes], concurrency: int) -> tuple[float, list[float], dict]:
-    queue: asyncio.Queue[bytes] = asyncio.Queue()
-    for b in bodies:
-        queue.put_nowait(b)
-    latencies: list[float] = []
-    statuses: dict[int, int] = {}
-    refs: list[str] = []
-
-    async def worker() -> None:
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        try:
-            while True:
-                try:
-                    body = queue.get_nowait()
-                except asyncio.QueueEmpty:
-                    return
-                started = time.perf_counter()
-                writer.write(b"POST /open311/v2/requests.json HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                             b"Content-Type: application/x-www-form-urlencoded\r\n"
-                             + f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
-                status = int((await reader.readline()).split()[1])
-                length = 0
-                while (line := await reader.readline()) not in (b"\r\n", b""):
-                    name, _, value = line.decode("latin-1").partition(":")
-                    if name.strip().lower() == "content-length":
-                        length = int(value.strip())
-                payload = await reader.readexactly(length)
-                latencies.append((time.perf_counter() - started) * 1000)
-                statuses[status] = statuses.get(status, 0) + 1
-                if status == 200:
-                    refs.append(json.loads(payload)[0]["service_request_id"])
-        finally:
-            writer.close()
-
-    started = time.perf_counter()
-    await asyncio.gather(*[worker() for _ in range(concurrency)])
-    return time.perf_counter() - started, latencies, {"statuses": statuses, "refs": refs}
-
-
 def _post_benchmark(url: str, org_slug: str, token: str, category_id: int) -> dict:
-    port = _free_port()
-    data_dir = tempfile.mkdtemp(prefix="atlas-bench-env-data-")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
-    env.update({"DATABASE_URL": url, "ATLAS_DATA_DIR": data_dir, "SECRET_KEY": "atlas-benchmark-secret",
-                "PYTHONPATH": f"{ROOT}:{HERE}", "PYTHONUNBUFFERED": "1"})
-    env.pop("SMTP_URL", None)
-    env.pop("REDIS_URL", None)
-    log = open(os.path.join(data_dir, "server.log"), "w")
-    proc = subprocess.Popen([str(ROOT / ".venv" / "bin" / "granian"), "--interface", "asgi", "--host", "127.0.0.1",
-                             "--port", str(port), "--workers", "2", "open311_asgi:app"],
-                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        import httpx
+    rng = random.Random(7)
 
-        deadline = time.time() + 120
-        while time.time() < deadline:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.5)
-        else:
-            raise RuntimeError(open(os.path.join(data_dir, "server.log")).read()[-3000:])
-        rng = random.Random(7)
+    def body(i: int) -> bytes:
+        return urlencode({
+            "api_key": token, "jurisdiction_id": org_slug, "service_code": str(category_id),
+            "lat": f"{CENTRE[0] + rng.uniform(-0.02, 0.02):.6f}",
+            "long": f"{CENTRE[1] + rng.uniform(-0.03, 0.03):.6f}",
+            "description": f"title: Bench {i}\n\ndetail: A benchmark report.\n\nSubmitted via FixMyStreet\n",
+            "email": f"resident{i}@example.org", "first_name": "Bench", "last_name": f"Resident{i}",
+            "attribute[fixmystreet_id]": str(i), "attribute[easting]": "450000",
+            "attribute[northing]": "532000"}).encode()
 
-        def body(i: int) -> bytes:
-            return urlencode({
-                "api_key": token, "jurisdiction_id": org_slug, "service_code": str(category_id),
-                "lat": f"{CENTRE[0] + rng.uniform(-0.02, 0.02):.6f}",
-                "long": f"{CENTRE[1] + rng.uniform(-0.03, 0.03):.6f}",
-                "description": f"title: Bench {i}\n\ndetail: A benchmark report.\n\nSubmitted via FixMyStreet\n",
-                "email": f"resident{i}@example.org", "first_name": "Bench", "last_name": f"Resident{i}",
-                "attribute[fixmystreet_id]": str(i), "attribute[easting]": "450000",
-                "attribute[northing]": "532000"}).encode()
-
-        asyncio.run(_post_load(port, [body(-i) for i in range(1, 41)], 20))  # warm both workers
-        seconds, latencies, extra = asyncio.run(_post_load(port, [body(i) for i in range(POSTS)], 20))
-        assert extra["statuses"] == {200: POSTS}, extra["statuses"]
-        assert len(set(extra["refs"])) == POSTS
-        return {"posts": POSTS, "concurrency": 20, "seconds": round(seconds, 2),
-                "per_second": round(POSTS / seconds, 1), "p50_ms": round(_pct(latencies, 50), 1),
-                "p95_ms": round(_pct(latencies, 95), 1), "max_ms": round(max(latencies), 1),
-                "server": "granian, 2 workers, API routes only"}
-    finally:
-        try:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(timeout=30)
-        except (ProcessLookupError, subprocess.TimeoutExpired):
-            os.killpg(proc.pid, signal.SIGKILL)
-        log.close()
+    path = "/open311/v2/requests.json"
+    with serve_api(url) as port:
+        post_load(port, path, [body(-i) for i in range(1, 41)], 20)  # warm both workers
+        seconds, latencies, statuses, payloads = post_load(port, path, [body(i) for i in range(POSTS)], 20)
+    assert statuses == {200: POSTS}, statuses
+    assert len({json.loads(p)[0]["service_request_id"] for p in payloads}) == POSTS
+    return {"posts": POSTS, "concurrency": 20, "seconds": round(seconds, 2),
+            "per_second": round(POSTS / seconds, 1), "p50_ms": round(_pct(latencies, 50), 1),
+            "p95_ms": round(_pct(latencies, 95), 1), "max_ms": round(max(latencies), 1),
+            "server": "granian, 2 workers, API routes only"}
 
 
 def _switch_database(url: str) -> None:

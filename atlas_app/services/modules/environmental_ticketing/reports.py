@@ -25,9 +25,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, tuple_
+from sqlalchemy import and_, bindparam, func, or_, tuple_
 from sqlalchemy import text as sql_text
-from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
 from atlas_app.db import read_session, utcnow, write_session
@@ -906,34 +905,66 @@ def _channel(s: Session, org_id: int, channel: str) -> CaseLookup | None:
                                            CaseLookup.is_active == True)).first()  # noqa: E712
 
 
-# Made once: an alias built per call costs more to construct than the statement costs to run.
-_DTYPE = aliased(CaseLookup, name="demand_type")
-_CHANNEL = aliased(CaseLookup, name="channel_lookup")
+@dataclass(frozen=True)
+class _ModuleRef:
+    """The module a new report's case opens in (what ``open_case_in`` reads of it)."""
+
+    id: int
+    organisation_id: int
+    name: str
+
+
+@dataclass(frozen=True)
+class _CategoryRef:
+    id: int
+    public_name: str
+    public_name_cy: str
+    promise_days: int | None
+
+
+@dataclass(frozen=True)
+class _LookupRef:
+    """A demand type or channel lookup (what ``add_demand_in`` reads of one)."""
+
+    id: int
+    name: str
+    demand_class: str | None = None
+
+
+# A Core statement of plain labelled columns, made once (the two lookups are aliases of one table). The busiest
+# read of a submission: it reads no ORM entities, so nothing is adapted per row or per thread.
+_org, _mod, _cat = Organisation.__table__, CaseModule.__table__, ReportCategory.__table__
+_dt, _ch = CaseLookup.__table__.alias("demand_type"), CaseLookup.__table__.alias("channel_lookup")
+_FACTS = (
+    select(_org.c.name.label("org_name"), _mod.c.id.label("module_id"), _mod.c.name.label("module_name"),
+           _cat.c.id.label("category_id"), _cat.c.public_name, _cat.c.public_name_cy, _cat.c.promise_days,
+           _cat.c.is_public, _dt.c.id.label("type_id"), _dt.c.name.label("type_name"), _dt.c.demand_class,
+           _ch.c.id.label("channel_id"), _ch.c.name.label("channel_name"))
+    .select_from(_org)
+    .join(_mod, and_(_mod.c.organisation_id == _org.c.id, _mod.c.module_type == MODULE_TYPE,
+                     _mod.c.is_active == True))  # noqa: E712
+    .join(_cat, and_(_cat.c.organisation_id == _org.c.id, _cat.c.id == bindparam("category_id")))
+    .join(_dt, and_(_dt.c.id == _cat.c.demand_type_id, _dt.c.is_active == True))  # noqa: E712
+    .outerjoin(_ch, and_(_ch.c.organisation_id == _org.c.id, _ch.c.kind == "channel",
+                         _ch.c.name == bindparam("channel_name"), _ch.c.is_active == True))  # noqa: E712
+    .where(_org.c.id == bindparam("org_id"), _org.c.is_active == True)  # noqa: E712
+    .order_by(_mod.c.id, _ch.c.id).limit(1)
+)
 
 
 def _submission_facts(s: Session, org_id: int, category_id: Any, channel: str, public_only: bool
-                      ) -> tuple[str, CaseModule, ReportCategory, CaseLookup, CaseLookup | None]:
+                      ) -> tuple[str, _ModuleRef, _CategoryRef, _LookupRef, _LookupRef | None]:
     """What a new report needs to know, in one statement: the organisation's name, its module, the category (a
-    public one from the web form), its active demand type and the channel's lookup. When any is missing the
+    public one when ``public_only``), its active demand type and the channel's lookup. When any is missing the
     single checks run to say which."""
     cid = bounds.id_or_none(category_id)
-    dtype, chan = _DTYPE, _CHANNEL
-    query = (select(Organisation.name, CaseModule, ReportCategory, dtype, chan)
-             .join(CaseModule, and_(CaseModule.organisation_id == Organisation.id,
-                                    CaseModule.module_type == MODULE_TYPE,
-                                    CaseModule.is_active == True))  # noqa: E712
-             .join(ReportCategory, and_(ReportCategory.organisation_id == Organisation.id,
-                                        ReportCategory.id == (cid or 0)))
-             .join(dtype, and_(dtype.id == ReportCategory.demand_type_id, dtype.is_active == True))  # noqa: E712
-             .outerjoin(chan, and_(chan.organisation_id == Organisation.id, chan.kind == "channel",
-                                   chan.name == _channel_name(channel), chan.is_active == True))  # noqa: E712
-             .where(Organisation.id == org_id, Organisation.is_active == True)  # noqa: E712
-             .order_by(CaseModule.id, chan.id).limit(1))
-    if public_only:
-        query = query.where(ReportCategory.is_public == True)  # noqa: E712
-    row = s.exec(query).first() if cid else None
-    if row is not None:
-        return row[0], row[1], row[2], row[3], row[4]
+    row = s.connection().execute(_FACTS, {"org_id": org_id, "category_id": cid, "channel_name": _channel_name(channel)}
+                                 ).first() if cid else None
+    if row is not None and (row.is_public or not public_only):
+        return (row.org_name, _ModuleRef(row.module_id, org_id, row.module_name),
+                _CategoryRef(row.category_id, row.public_name or "", row.public_name_cy or "", row.promise_days),
+                _LookupRef(row.type_id, row.type_name, row.demand_class),
+                None if row.channel_id is None else _LookupRef(row.channel_id, row.channel_name))
     org = s.get(Organisation, org_id)
     if org is None or not org.is_active:
         raise NotFound(_("That council does not take reports here."))
