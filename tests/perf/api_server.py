@@ -1,6 +1,6 @@
 """The API routes served as in production (granian, 2 workers, on loopback) for the submission benchmarks, and a
-lean HTTP/1.1 load generator for them (raw asyncio streams, one kept-alive connection per concurrent client, so the
-generator's own CPU is small beside the server's on the shared cores)."""
+load for them on the booking benchmark's lean connections (``load.Connection``: one kept-alive HTTP/1.1 connection
+per concurrent client, so the generator's own CPU is small beside the server's on the shared cores)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
+
+import load
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
@@ -70,11 +72,9 @@ async def _post_load(port: int, path: str, bodies: list[bytes], concurrency: int
     latencies: list[float] = []
     statuses: dict[int, int] = {}
     payloads: list[bytes] = []
-    head = (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-            "Content-Type: application/x-www-form-urlencoded\r\n").encode()
 
     async def client() -> None:
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        conn = load.Connection("127.0.0.1", port, content_type="application/x-www-form-urlencoded")
         try:
             while True:
                 try:
@@ -82,18 +82,12 @@ async def _post_load(port: int, path: str, bodies: list[bytes], concurrency: int
                 except asyncio.QueueEmpty:
                     return
                 started = time.perf_counter()
-                writer.write(head + f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
-                status = int((await reader.readline()).split()[1])
-                length = 0
-                while (line := await reader.readline()) not in (b"\r\n", b""):
-                    name, _, value = line.decode("latin-1").partition(":")
-                    if name.strip().lower() == "content-length":
-                        length = int(value.strip())
-                payloads.append(await reader.readexactly(length))
+                status, payload = await conn.send(path, body)
                 latencies.append((time.perf_counter() - started) * 1000)
                 statuses[status] = statuses.get(status, 0) + 1
+                payloads.append(payload)
         finally:
-            writer.close()
+            conn.close()
 
     started = time.perf_counter()
     await asyncio.gather(*[client() for _ in range(concurrency)])

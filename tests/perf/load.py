@@ -62,13 +62,16 @@ class RunResult:
         }
 
 
-class _Connection:
-    """One keep-alive HTTP/1.1 connection that sends JSON POSTs and reads whole responses."""
+class Connection:
+    """One keep-alive HTTP/1.1 connection that sends POSTs (JSON, or bodies already encoded) and reads whole
+    responses."""
 
-    def __init__(self, host: str, port: int, token: str) -> None:
+    def __init__(self, host: str, port: int, token: str | None = None,
+                 content_type: str = "application/json") -> None:
         self.host, self.port = host, port
-        self.head = (f"Host: {host}:{port}\r\nAuthorization: Bearer {token}\r\n"
-                     "Content-Type: application/json\r\nAccept: application/json\r\n")
+        auth = f"Authorization: Bearer {token}\r\n" if token else ""
+        self.head = (f"Host: {host}:{port}\r\n{auth}"
+                     f"Content-Type: {content_type}\r\nAccept: application/json\r\n")
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
 
@@ -76,9 +79,11 @@ class _Connection:
         self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
 
     async def post(self, path: str, body: dict) -> tuple[int, bytes]:
+        return await self.send(path, json.dumps(body).encode())
+
+    async def send(self, path: str, data: bytes) -> tuple[int, bytes]:
         if self.writer is None:
             await self.open()
-        data = json.dumps(body).encode()
         self.writer.write(f"POST {path} HTTP/1.1\r\n{self.head}Content-Length: {len(data)}\r\n\r\n".encode()
                           + data)
         status_line = await self.reader.readline()
@@ -119,9 +124,9 @@ async def _run(base_url: str, token: str, bodies: list[dict], concurrency: int, 
     for body in bodies:
         queue.put_nowait(body)
     url = urlsplit(base_url)
-    connections = [_Connection(url.hostname, url.port or 80, token) for _ in range(concurrency)]
+    connections = [Connection(url.hostname, url.port or 80, token) for _ in range(concurrency)]
 
-    async def worker(conn: _Connection) -> None:
+    async def worker(conn: Connection) -> None:
         while True:
             try:
                 body = queue.get_nowait()

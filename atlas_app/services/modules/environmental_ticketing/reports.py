@@ -918,7 +918,6 @@ class _ModuleRef:
 class _CategoryRef:
     id: int
     public_name: str
-    public_name_cy: str
     promise_days: int | None
 
 
@@ -937,7 +936,7 @@ _org, _mod, _cat = Organisation.__table__, CaseModule.__table__, ReportCategory.
 _dt, _ch = CaseLookup.__table__.alias("demand_type"), CaseLookup.__table__.alias("channel_lookup")
 _FACTS = (
     select(_org.c.name.label("org_name"), _mod.c.id.label("module_id"), _mod.c.name.label("module_name"),
-           _cat.c.id.label("category_id"), _cat.c.public_name, _cat.c.public_name_cy, _cat.c.promise_days,
+           _cat.c.id.label("category_id"), _cat.c.public_name, _cat.c.promise_days,
            _cat.c.is_public, _dt.c.id.label("type_id"), _dt.c.name.label("type_name"), _dt.c.demand_class,
            _ch.c.id.label("channel_id"), _ch.c.name.label("channel_name"))
     .select_from(_org)
@@ -962,7 +961,7 @@ def _submission_facts(s: Session, org_id: int, category_id: Any, channel: str, p
                                  ).first() if cid else None
     if row is not None and (row.is_public or not public_only):
         return (row.org_name, _ModuleRef(row.module_id, org_id, row.module_name),
-                _CategoryRef(row.category_id, row.public_name or "", row.public_name_cy or "", row.promise_days),
+                _CategoryRef(row.category_id, row.public_name or "", row.promise_days),
                 _LookupRef(row.type_id, row.type_name, row.demand_class),
                 None if row.channel_id is None else _LookupRef(row.channel_id, row.channel_name))
     org = s.get(Organisation, org_id)
