@@ -20,7 +20,7 @@ from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session
 
-from atlas_app.settings import get_settings
+from atlas_app.settings import POOL_CONNECTIONS, get_settings
 from atlas_app.timeutil import utcnow  # noqa: F401  (models and services take it from here)
 
 
@@ -116,7 +116,8 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         _configure_sqlite(engine)
     else:
-        engine = create_engine(url, pool_size=10, max_overflow=20, pool_recycle=RECYCLE_SECONDS)
+        engine = create_engine(url, pool_size=POOL_CONNECTIONS, max_overflow=2 * POOL_CONNECTIONS,
+                               pool_recycle=RECYCLE_SECONDS)
     _ping_idle_connections(engine)
     return engine
 

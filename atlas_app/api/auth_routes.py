@@ -11,11 +11,11 @@ from __future__ import annotations
 
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import RedirectResponse
 from starlette.routing import Route
 
+from atlas_app.api.threads import run_in_threadpool
 from atlas_app.api.web import clear_session_cookie, client_ip, same_origin, set_session_cookie
 from atlas_app.settings import get_settings
 from atlas_app.web_session import safe_next, session_token_from_cookie_header

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from atlas_app.api.threads import run_in_threadpool
 from atlas_app.services.platform import auth
 from atlas_app.services.platform.errors import AtlasError, NotFound, PermissionDenied
 from atlas_app.services.user_group import change_requests

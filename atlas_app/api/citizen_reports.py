@@ -13,11 +13,11 @@ from __future__ import annotations
 import json
 from urllib.parse import parse_qsl
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from atlas_app.api.threads import run_in_threadpool
 from atlas_app.api.web import client_ip, read_body, same_origin
 from atlas_app.services.modules.environmental_ticketing import reports
 from atlas_app.services.platform import auth

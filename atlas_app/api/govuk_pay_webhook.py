@@ -15,11 +15,11 @@ from __future__ import annotations
 import json
 import logging
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from atlas_app.api.threads import run_in_threadpool
 from atlas_app.api.web import read_body
 from atlas_app.services.payments import checkout, govuk_pay, govuk_pay_accounts
 from atlas_app.services.platform.errors import ValidationFailed

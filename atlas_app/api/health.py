@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from sqlalchemy import text
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from atlas_app.api.threads import run_in_threadpool
 from atlas_app.db import get_engine
 
 

@@ -12,11 +12,11 @@ from __future__ import annotations
 import hmac
 import json
 
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from atlas_app.api.threads import run_in_threadpool
 from atlas_app.api.web import read_body
 from atlas_app.services.platform import outbox
 from atlas_app.services.platform.errors import ValidationFailed

@@ -11,11 +11,11 @@ import json
 import logging
 
 import stripe
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from atlas_app.api.threads import run_in_threadpool
 from atlas_app.api.web import read_body
 from atlas_app.services.payments import checkout
 from atlas_app.services.platform.errors import ValidationFailed

@@ -16,12 +16,12 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.exc import OperationalError
-from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from atlas_app.api import v1_models as models
+from atlas_app.api.threads import run_in_threadpool
 from atlas_app.api.web import read_body
 from atlas_app.db import glance, utcnow, write_session
 from atlas_app.domain.statuses import SessionStatus

@@ -159,13 +159,15 @@ def run(base_url: str, token: str, bodies: list[dict], concurrency: int, name: s
     return asyncio.run(_run(base_url, token, bodies, concurrency, name))
 
 
-def warm_up(base_url: str, token: str, requests: int = 60, concurrency: int = 10) -> None:
-    """Touch every worker (pools, imports) before measuring."""
+def warm_up(base_url: str, token: str, bookings: list[dict], concurrency: int, requests: int = 60) -> None:
+    """Bring every worker to the state a server in service is in before measuring: its imports done, its pool's
+    connections open and its statements compiled, for the session search and for booking (``bookings`` are made at
+    ``concurrency``, on seats the runs do not use)."""
 
     async def go() -> None:
         headers = {"Authorization": f"Bearer {token}"}
         async with httpx.AsyncClient(base_url=base_url, headers=headers, timeout=60.0) as client:
-            sem = asyncio.Semaphore(concurrency)
+            sem = asyncio.Semaphore(10)
 
             async def one() -> None:
                 async with sem:
@@ -174,3 +176,6 @@ def warm_up(base_url: str, token: str, requests: int = 60, concurrency: int = 10
             await asyncio.gather(*[one() for _ in range(requests)])
 
     asyncio.run(go())
+    made = run(base_url, token, bookings, concurrency, "warm-up")
+    if made.booked != len(bookings):
+        raise RuntimeError(f"the warm-up bookings failed: {made.statuses} {made.errors[:3]}")

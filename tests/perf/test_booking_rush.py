@@ -63,6 +63,7 @@ FIRST_PORT = int(os.environ.get("ATLAS_BENCH_PORT") or 3103)
 RUSH_ATTEMPTS, RUSH_CONCURRENCY, RUSH_SEATS = 300, 50, 24
 FLOW_BOOKINGS, FLOW_CONCURRENCY, FLOW_SESSIONS = 1000, 20, 50
 CPU_BOOKINGS = 160  # measured in one process after the runs (tests/perf/booking_cpu.py), on seats left over
+WARM_BOOKINGS = 40  # made before the runs, on the steady run's sessions, so every worker has booked before
 TARGET_BOOKINGS_PER_SECOND, TARGET_P95_MS = 100, 250
 
 
@@ -137,7 +138,7 @@ def bench_env(tmp_path_factory):
     subprocess.run([sys.executable, "-m", "atlas_app", "migrate"], cwd=ROOT, env=env, check=True,
                    capture_output=True, timeout=300)
     seeded = subprocess.run([sys.executable, str(HERE / "bench_seed.py"), "--rush-offers", str(RUSH_ATTEMPTS),
-                             "--rush-capacity", str(RUSH_SEATS), "--flow-offers", str(FLOW_BOOKINGS + CPU_BOOKINGS),
+                             "--rush-capacity", str(RUSH_SEATS), "--flow-offers", str(WARM_BOOKINGS + FLOW_BOOKINGS + CPU_BOOKINGS),
                              "--flow-sessions", str(FLOW_SESSIONS)],
                             cwd=ROOT, env=env, check=True, capture_output=True, text=True, timeout=300)
     seed = json.loads(seeded.stdout)
@@ -259,16 +260,17 @@ def _cpu_per_booking(env: dict, token: str, bodies: list[dict], refusals: list[d
 def test_booking_rush(bench_env, server):
     env, seed = bench_env
     base, token = server["base"], seed["token"]
+    flow_sessions = seed["flow_sessions"]
+    flow_bodies = [{"offer_reference": ref, "session_id": flow_sessions[i % len(flow_sessions)]}
+                   for i, ref in enumerate(seed["flow_offers"])]
+    warm, flow_bodies = flow_bodies[:WARM_BOOKINGS], flow_bodies[WARM_BOOKINGS:]
+    load.warm_up(base, token, warm, RUSH_CONCURRENCY)
     load_before = _load_average()
-    load.warm_up(base, token)
 
     rush = load.run(base, token, [{"offer_reference": ref, "session_id": seed["rush_session"]}
                                   for ref in seed["rush_offers"]], RUSH_CONCURRENCY, "rush")
     rush_summary = {**rush.summary(), "database": _database_check(env, [seed["rush_session"]])}
 
-    flow_sessions = seed["flow_sessions"]
-    flow_bodies = [{"offer_reference": ref, "session_id": flow_sessions[i % len(flow_sessions)]}
-                   for i, ref in enumerate(seed["flow_offers"])]
     flow = load.run(base, token, flow_bodies[:FLOW_BOOKINGS], FLOW_CONCURRENCY, "steady")
     flow_summary = {**flow.summary(), "database": _database_check(env, flow_sessions)}
     load_after = _load_average()
