@@ -73,6 +73,24 @@ def at(path: str, query: str = "") -> re.Pattern:
     return re.compile(r"^https?://[^/]+" + pattern)
 
 
+def tab_to(page: Page, element_id: str, limit: int = 80) -> None:
+    """Press Tab until the element with ``element_id`` has focus."""
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement && document.activeElement.id") == element_id:
+            return
+    raise AssertionError(f"Tab never reached #{element_id}")
+
+
+def tab_to_group(page: Page, name: str, limit: int = 80) -> None:
+    """Press Tab until a radio button of the group ``name`` has focus."""
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement && document.activeElement.name") == name:
+            return
+    raise AssertionError(f"Tab never reached the {name} radio group")
+
+
 def submit_login(page: Page, username: str, password: str) -> None:
     page.goto("/login")
     wait_hydrated(page)

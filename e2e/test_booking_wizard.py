@@ -21,7 +21,7 @@ from sqlmodel import Session, select
 from atlas_app.db import utcnow
 from atlas_app.models import BookingTerms, Client, CourseSession, CourseType, Offer, Organisation, Venue
 from atlas_app.timeutil import london_date
-from support import path_of, scan, wait_hydrated
+from support import path_of, scan, tab_to, tab_to_group, wait_hydrated
 
 PHONE = {"width": 390, "height": 844}
 DESKTOP = {"width": 1280, "height": 900}
@@ -431,23 +431,6 @@ def test_an_expired_hold_frees_the_seat_and_lets_the_client_choose_again(new_con
 
 
 # --- keyboard only ------------------------------------------------------------------------------------------------
-
-
-def tab_to(page: Page, element_id: str, limit: int = 60) -> None:
-    """Press Tab until the element with ``element_id`` has focus."""
-    for _ in range(limit):
-        page.keyboard.press("Tab")
-        if page.evaluate("document.activeElement && document.activeElement.id") == element_id:
-            return
-    raise AssertionError(f"Tab never reached #{element_id}")
-
-
-def tab_to_group(page: Page, name: str, limit: int = 60) -> None:
-    for _ in range(limit):
-        page.keyboard.press("Tab")
-        if page.evaluate("document.activeElement && document.activeElement.name") == name:
-            return
-    raise AssertionError(f"Tab never reached the {name} radio group")
 
 
 def assert_focus_visible(page: Page) -> None:

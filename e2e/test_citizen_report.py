@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from support import at, axe_problems, wait_hydrated
+from support import at, axe_problems, tab_to, tab_to_group, wait_hydrated
 
 PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True, "device_scale_factor": 2}
 
@@ -138,22 +138,6 @@ def test_report_with_a_photo_by_address_search_then_track_a_staff_update(new_con
     expect(other.locator("body")).not_to_contain_text("mattress")
     _scan(other, "find your report", found)
     assert found == {name: [] for name in found}
-
-
-def tab_to(page: Page, element_id: str, limit: int = 80) -> None:
-    for _ in range(limit):
-        page.keyboard.press("Tab")
-        if page.evaluate("document.activeElement && document.activeElement.id") == element_id:
-            return
-    raise AssertionError(f"Tab never reached #{element_id}")
-
-
-def tab_to_group(page: Page, name: str, limit: int = 80) -> None:
-    for _ in range(limit):
-        page.keyboard.press("Tab")
-        if page.evaluate("document.activeElement && document.activeElement.name") == name:
-            return
-    raise AssertionError(f"Tab never reached the {name} radio group")
 
 
 def test_the_duplicate_path_with_the_keyboard_alone(new_context, mailbox, db):
