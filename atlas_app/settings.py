@@ -99,7 +99,7 @@ class Settings:
     # How many SMTP connections one delivery pass sends over at once (each reused for the whole pass).
     smtp_connections: int = 4
     # How many API requests one server process works on at once (the rest wait their turn, in arrival order).
-    api_threads: int = 6
+    api_threads: int = 4
     # Failed sign-ins from one address (any accounts) within 15 minutes before sign-in from it is paused.
     sign_in_failures_per_address: int = 10
     # Reverse proxies whose X-Forwarded-For is believed (none by default: the direct peer is the client).
@@ -155,7 +155,7 @@ def get_settings() -> Settings:
         or "https://publicapi.payments.service.gov.uk",
         govuk_pay_ledger_code=(os.environ.get("GOVUK_PAY_LEDGER_CODE") or "").strip()[:50],
         smtp_connections=max(1, min(16, int(os.environ.get("SMTP_CONNECTIONS") or 4))),
-        api_threads=max(1, min(POOL_CONNECTIONS, int(os.environ.get("API_THREADS") or 6))),
+        api_threads=max(1, min(POOL_CONNECTIONS, int(os.environ.get("API_THREADS") or 4))),
         sign_in_failures_per_address=int(os.environ.get("SIGN_IN_FAILURES_PER_ADDRESS") or 10),
         trusted_proxies=parse_trusted_proxies(os.environ.get("TRUSTED_PROXIES")),
         demo_payments=(os.environ.get("ATLAS_DEMO_PAYMENTS") or "").strip().lower() in ("1", "true", "yes", "on"),

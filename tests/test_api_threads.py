@@ -55,10 +55,10 @@ def test_a_burst_runs_no_more_than_api_threads_at_once_and_every_request_is_answ
     assert len(idents) <= 3
 
 
-def test_the_default_is_six_at_once(api_threads):
+def test_the_default_is_four_at_once(api_threads):
     api_threads("")
     _results, most, _ = _burst(20)
-    assert most == 6
+    assert most == 4
 
 
 def test_each_event_loop_has_its_own_limiter(api_threads):
