@@ -23,7 +23,9 @@ from atlas_app.domain.statuses import BookingStatus
 from atlas_app.models import Booking, Client, CourseType, Offer, Organisation
 from atlas_app.models.letters import EmailTemplate
 from atlas_app.services.booking.email_defaults import DEFAULT_LANGUAGE, GROUPS, KINDS, Kind, shipped
+from atlas_app.services.booking.names import in_language
 from atlas_app.services.platform import audit, i18n, outbox, templating
+from atlas_app.services.platform import welsh as welsh_rules
 from atlas_app.services.platform.actor import Actor
 from atlas_app.services.platform.errors import NotFound, ValidationFailed
 from atlas_app.services.platform.permissions import Perm
@@ -61,10 +63,19 @@ def check(kind: Kind, subject: str, body: str) -> None:
 
 def booking_context(view: Any, offer: Any, client: Any, organisation_name: str) -> dict[str, Any]:
     """The client, booking and organisation groups, from a booking view (``bookings.BookingView``), its offer (for
-    the critical date) and the client's names. Dates and money in the current language (Welsh: "dydd Mawrth 1
-    Rhagfyr 2026 am 09:30", Babel's ``cy`` locale)."""
-    where = view.venue_name + (", " + view.venue_address if view.venue_address != "Online" else "")
+    the critical date) and the client's names, in the current language: the course and venue names and the
+    directions from ``names.in_language`` (the Welsh ones where written), dates and money by Babel's ``cy`` locale
+    ("dydd Mawrth 1 Rhagfyr 2026 am 09:30")."""
     welsh = i18n.current() == i18n.CY
+    wording = getattr(view, "names", None)
+    if wording is not None and (wording.course_name or wording.venue_name):
+        named = in_language(wording, i18n.current())
+        course_name = named.course_name or view.course_name
+        venue = named.venue_name if view.venue_name != "Online" and named.venue_name else view.venue_name
+        directions = named.directions
+    else:
+        course_name, venue, directions = view.course_name, view.venue_name, ""
+    where = venue + (", " + view.venue_address if view.venue_address != "Online" else "")
 
     def moment(dt):
         return i18n._("{date} at {time}").format(date=i18n.long_date(dt), time=i18n.clock(dt)) if welsh \
@@ -74,14 +85,26 @@ def booking_context(view: Any, offer: Any, client: Any, organisation_name: str) 
         "client": {"name": f"{client.first_name} {client.last_name}", "first_name": client.first_name,
                    "last_name": client.last_name, "offer_reference": view.offer_reference,
                    "critical_date": i18n.long_date(offer.critical_date) if welsh else f"{offer.critical_date:%d %B %Y}"},
-        "booking": {"reference": view.reference, "course_name": view.course_name, "course_code": view.course_code,
+        "booking": {"reference": view.reference, "course_name": course_name, "course_code": view.course_code,
                     "when": moment(view.starts_at), "ends": f"{view.ends_at.astimezone(LONDON):%H:%M}",
-                    "venue": view.venue_name, "where": where,
+                    "venue": venue, "where": where, "directions": directions,
                     "fee": i18n.money(view.fee_pence) if welsh else format_pence(view.fee_pence),
                     "payment_due": moment(view.payment_due_at) if view.payment_due_at else i18n._("before the course"),
                     "awaiting_payment": view.status == BookingStatus.AWAITING_PAYMENT, "status": view.status.replace("_", " ")},
         "organisation": {"name": organisation_name},
     }
+
+
+def client_language(s: Session, organisation_id: int, client: Any, offer: Any = None) -> str:
+    """The language to write to the client in (``welsh.correspondence_language``): their choice, Welsh only while
+    the organisation offers it. The busy booking path's offer row carries the switch; otherwise it is read."""
+    choice = getattr(client, "language", None)
+    if i18n.normalise(choice) != i18n.CY:
+        return i18n.EN
+    switch = getattr(offer, "welsh_enabled", None) if offer is not None else None
+    if switch is not None:
+        return welsh_rules.correspondence_language(choice, switch)
+    return welsh_rules.correspondence_language_in(s, organisation_id, choice)
 
 
 def _organisation_name(s: Session, organisation_id: int) -> str:
@@ -130,7 +153,7 @@ def send(s: Session, kind: str, *, view: Any, offer: Any, client: Any, extra: di
         return
     organisation_id = offer.organisation_id
     name = getattr(offer, "organisation_name", None)
-    language = i18n.normalise(getattr(client, "language", None))
+    language = client_language(s, organisation_id, client, offer)
     if language != DEFAULT_LANGUAGE:
         template = LOOK_UP  # a template the caller read is the English one
     with i18n.using(language):
@@ -139,7 +162,9 @@ def send(s: Session, kind: str, *, view: Any, offer: Any, client: Any, extra: di
     context.update(extra or {})
     if "course" in _kind(kind).groups and "course" not in context:
         # The busy booking path's offer row carries it; otherwise it is read.
-        bring = getattr(offer, "what_to_bring", None)
+        wording = getattr(view, "names", None)
+        bring = in_language(wording, language).what_to_bring if wording is not None and wording.course_name \
+            else getattr(offer, "what_to_bring", None)
         if bring is None:
             bring = s.exec(select(CourseType.what_to_bring).where(CourseType.organisation_id == organisation_id,
                                                                   CourseType.code == view.course_code)).first()
@@ -257,21 +282,31 @@ def restore_default(actor: Actor, kind: str, language: str = DEFAULT_LANGUAGE) -
 # --- preview --------------------------------------------------------------------------------------------------
 
 
+def moment(dt: datetime) -> str:
+    """A date and time in the current language (as ``booking_context`` writes them)."""
+    if i18n.current() == i18n.CY:
+        return i18n._("{date} at {time}").format(date=i18n.long_date(dt), time=i18n.clock(dt))
+    return london_text(dt)
+
+
 def _sample_extra(kind: Kind, view: Any) -> dict[str, Any]:
-    """Plausible values for the kind's own groups, drawn from the booking where they can be."""
-    fee = format_pence(view.fee_pence)
+    """Plausible values for the kind's own groups, drawn from the booking where they can be, in the current
+    language (Welsh dates and money for a Welsh template)."""
+    fee = i18n.money(view.fee_pence)
     samples = {
         "change": {"previously": view.session_text},
-        "cancellation": {"money": f"You paid {fee}. {fee} is being refunded to the card you paid with; card "
-                                  "refunds usually reach your account within 5 to 10 working days."},
-        "payment": {"amount": fee, "method": "card (online)", "received": london_text(utcnow()),
-                    "reference": "pi_example", "outstanding": "£0.00", "paid_in_full": True, "demo": False},
-        "refund": {"amount": fee, "reason": "Booking cancelled", "demo": False},
-        "plan": {"instalments": f"  {fee} by {view.starts_at.astimezone(LONDON):%d %B %Y}"},
+        "cancellation": {"money": i18n._("You paid {fee}. {fee} is being refunded to the card you paid with; card "
+                                         "refunds usually reach your account within 5 to 10 working days.")
+                         .format(fee=fee)},
+        "payment": {"amount": fee, "method": i18n._("card (online)"), "received": moment(utcnow()),
+                    "reference": "pi_example", "outstanding": i18n.money(0), "paid_in_full": True, "demo": False},
+        "refund": {"amount": fee, "reason": i18n._("Booking cancelled"), "demo": False},
+        "plan": {"instalments": "  " + i18n._("{amount} by {date}").format(
+            amount=fee, date=i18n.day_text(view.starts_at))},
         "reminder": {"outstanding": fee, "on_plan": False},
         "waiting": {"link": "https://booking.example/waiting-list/seat?token=example",
-                    "hold_until": london_text(utcnow() + timedelta(days=1))},
-        "course": {"what_to_bring": "Your photocard driving licence and any glasses you need for reading"},
+                    "hold_until": moment(utcnow() + timedelta(days=1))},
+        "course": {"what_to_bring": i18n._("Your photocard driving licence and any glasses you need for reading")},
         "joining": {"online": True, "link": "https://meet.example.org/j/123456", "meeting_id": "123 456",
                     "passcode": "road-safe"},
     }
@@ -304,9 +339,11 @@ def _preview_booking(s: Session, org_id: int, reference: str) -> Booking:
     return b
 
 
-def preview(actor: Actor, kind: str, subject: str, body: str, reference: str = "") -> EmailPreview:
+def preview(actor: Actor, kind: str, subject: str, body: str, reference: str = "",
+            language: str = DEFAULT_LANGUAGE) -> EmailPreview:
     """The email as a real client would get it: the booking ``reference`` (else the latest booking) and sample
-    values for what only the event itself knows (amounts paid or refunded...)."""
+    values for what only the event itself knows (amounts paid or refunded...), in the template's ``language``
+    (a Welsh template shows Welsh names, dates and money, Babel's ``cy`` locale)."""
     from atlas_app.services.booking.bookings import booking_view
 
     actor.require(Perm.LETTERS_MANAGE)
@@ -319,8 +356,9 @@ def preview(actor: Actor, kind: str, subject: str, body: str, reference: str = "
         view = booking_view(s, b)
         offer = s.get(Offer, b.offer_id)
         client = s.get(Client, offer.client_id)
-        context = booking_context(view, offer, client, _organisation_name(s, org_id))
-    context.update(_sample_extra(k, view))
+        with i18n.using(language):
+            context = booking_context(view, offer, client, _organisation_name(s, org_id))
+            context.update(_sample_extra(k, view))
     return EmailPreview(view.reference, client.email or "(no email address)",
                         templating.render(subject, context, k.fields, "subject"),
                         templating.render(body, context, k.fields, "body"))

@@ -4,6 +4,8 @@ the list of those texts still without Welsh.
 * ``offers_welsh(org_id)``: the organisation's switch (``organisation.welsh_enabled``). Off, its public pages do not
   link to Welsh and do not offer Welsh as a language to be written to in; on, every public page links to its
   Welsh counterpart. Administrators (settings.manage) change it with ``set_welsh`` (audited).
+* ``correspondence_language(choice, welsh_enabled)``: the one rule for the language of what is sent to a person
+  (emails, letters, SMS): Welsh when they chose it and the organisation offers Welsh, else English.
 * ``pick(english, welsh, language)``: the one rule for an organisation's own text: the Welsh when the language is
   Welsh and a Welsh text has been written, else the English.
 * ``missing_texts(actor)``: every text the public sees that has English but no Welsh (course types, venues,
@@ -22,7 +24,7 @@ from atlas_app.models import Organisation
 from atlas_app.services.platform import audit
 from atlas_app.services.platform.actor import Actor
 from atlas_app.services.platform.errors import NotFound
-from atlas_app.services.platform.i18n import CY, current, normalise
+from atlas_app.services.platform.i18n import CY, EN, current, normalise
 from atlas_app.services.platform.permissions import Perm
 
 MISSING_LABEL = "Welsh missing"
@@ -49,10 +51,27 @@ def offers_welsh(org_id: int | None) -> bool:
         return bool(s.exec(select(Organisation.welsh_enabled).where(Organisation.id == org_id)).first())
 
 
+def correspondence_language(choice: str | None, welsh_enabled: bool | None) -> str:
+    """The one rule for what is sent to a person (email, letter, SMS): Welsh only when they chose Welsh and their
+    organisation offers Welsh now; else English. A Welsh choice made while the switch was on is kept, and honoured
+    again once it is turned back on."""
+    return CY if normalise(choice) == CY and bool(welsh_enabled) else EN
+
+
+def correspondence_language_in(s, org_id: int | None, choice: str | None) -> str:
+    """``correspondence_language`` with the organisation's switch read in the caller's session (read only when the
+    person chose Welsh)."""
+    if normalise(choice) != CY or not org_id:
+        return EN
+    return correspondence_language(choice, _org_enabled(s, org_id))
+
+
 def language_for(org_id: int | None, language: str | None) -> str:
-    """The language to write to someone of the organisation in: Welsh only when they asked for it and the
-    organisation offers it."""
-    return CY if normalise(language) == CY and offers_welsh(org_id) else "en"
+    """The language to write to someone of the organisation in (``correspondence_language``, the switch read in
+    a session of its own)."""
+    if normalise(language) != CY:
+        return EN
+    return correspondence_language(language, offers_welsh(org_id))
 
 
 def set_welsh(actor: Actor, on: bool) -> bool:
