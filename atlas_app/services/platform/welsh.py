@@ -9,7 +9,8 @@ the list of those texts still without Welsh.
 * ``pick(english, welsh, language)``: the one rule for an organisation's own text: the Welsh when the language is
   Welsh and a Welsh text has been written, else the English.
 * ``missing_texts(actor)``: every text the public sees that has English but no Welsh (course types, venues,
-  report-a-problem categories, letter templates, the organisation's own email wordings), with where staff fill
+  report-a-problem categories and their template responses, booking terms, letter templates, the
+  organisation's own email wordings), with where staff fill
   it in. Staff screens mark each missing one ("Welsh missing", with an icon) when Welsh is on.
 """
 
@@ -115,7 +116,7 @@ def status(actor: Actor) -> WelshStatus:
     may see the list; filling them in needs each screen's own permission)."""
     from atlas_app.models import CourseType, EmailTemplate, LetterTemplate, Venue
     from atlas_app.models.casework import CaseLookup
-    from atlas_app.models.environmental import ReportCategory
+    from atlas_app.models.environmental import ReportCategory, ReportResponse
 
     org_id = actor.require_org()
     out: list[MissingText] = []
@@ -143,6 +144,23 @@ def status(actor: Actor) -> WelshStatus:
                 if is_missing(en, cy):
                     out.append(MissingText("Report-a-problem categories", c.public_name or type_name, field,
                                            "/environmental/categories"))
+        for r, c_name, type_name in s.exec(
+                select(ReportResponse, ReportCategory.public_name, CaseLookup.name)
+                .join(ReportCategory, ReportCategory.id == ReportResponse.category_id)
+                .join(CaseLookup, CaseLookup.id == ReportCategory.demand_type_id)
+                .where(ReportResponse.organisation_id == org_id, ReportCategory.is_public)
+                .order_by(ReportCategory.sort_order, ReportCategory.id, ReportResponse.status)).all():
+            # The organisation's own English response: the shipped Welsh would not say the same.
+            if is_missing(r.body, r.body_cy):
+                out.append(MissingText("Report-a-problem categories", c_name or type_name,
+                                       f"template response ({r.status.replace('_', ' ')})",
+                                       "/environmental/categories"))
+        from atlas_app.models import BookingTerms
+
+        terms = s.exec(select(BookingTerms.conditions, BookingTerms.conditions_cy)
+                       .where(BookingTerms.organisation_id == org_id)).first()
+        if terms is not None and is_missing(terms[0], terms[1]):
+            out.append(MissingText("Booking terms", "Booking terms", "terms", "/bookings/catalogue?tab=terms"))
         for t in s.exec(select(LetterTemplate).where(LetterTemplate.organisation_id == org_id,
                                                      LetterTemplate.is_active)
                         .order_by(LetterTemplate.code)).all():
