@@ -10,17 +10,34 @@ import itertools
 import re
 from datetime import timedelta
 
+import pytest
+from conftest import actor_for, create_user
+from payments_support import make_offer, world  # noqa: F401  (fixture)
 from sqlmodel import select
 
 from atlas_app.db import read_session, write_session
-from atlas_app.models import Booking, Client, CourseSession, CourseType, EmailMessage, Offer, Organisation, Venue
+from atlas_app.models import (
+    Booking,
+    Client,
+    CourseSession,
+    CourseType,
+    EmailMessage,
+    Offer,
+    Organisation,
+    Venue,
+)
 from atlas_app.services.booking import bookings as booking_service
-from atlas_app.services.booking import emails, offers, reminders
+from atlas_app.services.booking import (
+    catalogue,
+    emails,
+    offers,
+    reminders,
+    self_service,
+)
 from atlas_app.services.insight import letters
 from atlas_app.services.platform import welsh
-from atlas_app.services.platform.i18n import CY, EN
-from conftest import actor_for, create_user
-from payments_support import make_offer, make_world, world  # noqa: F401  (fixture)
+from atlas_app.services.platform.errors import ValidationFailed
+from atlas_app.services.platform.i18n import CY, EN, using
 
 WELSH_COURSE = "Cwrs Cenedlaethol Ymwybyddiaeth Cyflymder"
 WELSH_VENUE = "Canolfan Ddinesig"
@@ -228,3 +245,45 @@ def test_the_letter_preview_for_a_welsh_client_is_in_welsh(org, world):
     english = letters.preview(admin, "Booking {{ booking.reference }}", "On {{ booking.date }}", booking.reference,
                               "Archeb", "Ar {{ booking.date }}")
     assert english.language == "en" and english.body.startswith("On ")
+
+
+# --- the booking terms in both languages ----------------------------------------------------------------------
+
+ENGLISH_TERMS = "Arrive 15 minutes early. Bring your photocard driving licence."
+WELSH_TERMS = "Dewch 15 munud yn gynnar. Dewch â’ch trwydded yrru cerdyn-llun."
+
+
+def test_the_booking_terms_have_an_editable_welsh_text_marked_missing_until_written(org, world):
+    admin = actor_for(create_user(org, "terms-admin", roles=("Administrator",)))
+    welsh_on(world.org_id)
+    catalogue.save_terms(admin, {"conditions": ENGLISH_TERMS})
+    assert catalogue.get_terms(admin).conditions == ENGLISH_TERMS
+    assert [m.area for m in welsh.status(admin).missing if m.area == "Booking terms"] == ["Booking terms"]
+    catalogue.save_terms(admin, {"conditions_cy": WELSH_TERMS})
+    terms = catalogue.get_terms(admin)
+    assert (terms.conditions, terms.conditions_cy) == (ENGLISH_TERMS, WELSH_TERMS)
+    assert not [m for m in welsh.status(admin).missing if m.area == "Booking terms"]
+    # The public pages read them in the page's language.
+    with using("cy"):
+        assert self_service.client_terms(world.org_id).conditions == WELSH_TERMS
+    assert self_service.client_terms(world.org_id).conditions == ENGLISH_TERMS
+    with pytest.raises(ValidationFailed):
+        catalogue.save_terms(admin, {"conditions_cy": "x" * 4001})
+
+
+def test_the_confirmation_carries_the_terms_in_the_clients_language(org, world):
+    admin = actor_for(create_user(org, "terms-admin2", roles=("Administrator",)))
+    catalogue.save_terms(admin, {"conditions": ENGLISH_TERMS, "conditions_cy": WELSH_TERMS})
+    welsh_offer = welsh_client(world)
+    welsh_booking = booking_service.book(staff(org), welsh_offer, world.session_id)
+    english_booking = booking_service.book(staff(org), make_offer(world), world.session_id)
+    (welsh_mail,) = queued(welsh_booking.reference)
+    (english_mail,) = queued(english_booking.reference)
+    assert welsh_mail.body_text.rstrip().endswith("Ein telerau archebu:\n" + WELSH_TERMS)
+    assert ENGLISH_TERMS not in welsh_mail.body_text
+    assert english_mail.body_text.rstrip().endswith("Our booking terms:\n" + ENGLISH_TERMS)
+    # The online path (hold, then confirm) tells them the same.
+    online_offer = welsh_client(world)
+    held = booking_service.hold_seat(world.org_id, online_offer, world.session_id)
+    online = booking_service.confirm_hold(world.org_id, online_offer, held.reference)
+    assert WELSH_TERMS in queued(online.reference)[-1].body_text

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import re
 
+from conftest import all_rows
 from sqlmodel import select
+from test_citizen_reports import _submit, setup  # noqa: F401  (fixture)
 
 from atlas_app.db import read_session, write_session
 from atlas_app.models import EmailMessage, Organisation
@@ -15,9 +17,9 @@ from atlas_app.models.environmental import ReportFollower
 from atlas_app.services.modules.environmental_ticketing import reports
 from atlas_app.services.platform import welsh
 from atlas_app.services.platform.i18n import using
-from atlas_app.ui.staff.modules.environmental_ticketing import categories as categories_page
-from conftest import all_rows
-from test_citizen_reports import _submit, setup  # noqa: F401  (fixture)
+from atlas_app.ui.staff.modules.environmental_ticketing import (
+    categories as categories_page,
+)
 
 WELSH_MONTHS = "Ionawr|Chwefror|Mawrth|Ebrill|Mai|Mehefin|Gorffennaf|Awst|Medi|Hydref|Tachwedd|Rhagfyr"
 

@@ -640,6 +640,7 @@ _OFFER_FOR_BOOKING = (
            Organisation.welsh_enabled, Organisation.slug.label("organisation_slug"),
            Organisation.name.label("organisation_name"), EmailTemplate.subject.label("email_subject"),
            EmailTemplate.body.label("email_body"), BookingTerms.hold_minutes, BookingTerms.payment_due_hours,
+           BookingTerms.conditions.label("terms_conditions"), BookingTerms.conditions_cy.label("terms_conditions_cy"),
            _b.id.label("active_id"), _b.status.label("active_status"), _b.reference.label("active_reference"),
            _b.session_id.label("active_session_id"), _ON_WAITING_LIST)
     .select_from(Offer.__table__)

@@ -19,7 +19,7 @@ GROUPS: dict[str, dict[str, str]] = {
                 "where": "Venue name and address", "directions": "Directions and access to the venue (may be blank)",
                 "fee": "Course fee",
                 "payment_due": "When the fee must be paid by", "awaiting_payment": "True while the fee is unpaid",
-                "status": "Booking status"},
+                "status": "Booking status", "terms": "Your booking terms as text (confirmation emails; may be blank)"},
     "organisation": {"name": "Organisation name"},
     "change": {"previously": "The course's details before the change (may be blank)"},
     "cancellation": {"money": "What is refunded and what fee is kept (may be blank)"},

@@ -20,7 +20,7 @@ from sqlmodel import Session, select
 from atlas_app.db import read_session, utcnow, write_session
 from atlas_app.domain.money import format_pence
 from atlas_app.domain.statuses import BookingStatus
-from atlas_app.models import Booking, Client, CourseType, Offer, Organisation
+from atlas_app.models import Booking, BookingTerms, Client, CourseType, Offer, Organisation
 from atlas_app.models.letters import EmailTemplate
 from atlas_app.services.booking.email_defaults import DEFAULT_LANGUAGE, GROUPS, KINDS, Kind, shipped
 from atlas_app.services.booking.names import in_language
@@ -87,7 +87,7 @@ def booking_context(view: Any, offer: Any, client: Any, organisation_name: str) 
                    "critical_date": i18n.long_date(offer.critical_date) if welsh else f"{offer.critical_date:%d %B %Y}"},
         "booking": {"reference": view.reference, "course_name": course_name, "course_code": view.course_code,
                     "when": moment(view.starts_at), "ends": f"{view.ends_at.astimezone(LONDON):%H:%M}",
-                    "venue": venue, "where": where, "directions": directions,
+                    "venue": venue, "where": where, "directions": directions, "terms": "",
                     "fee": i18n.money(view.fee_pence) if welsh else format_pence(view.fee_pence),
                     "payment_due": moment(view.payment_due_at) if view.payment_due_at else i18n._("before the course"),
                     "awaiting_payment": view.status == BookingStatus.AWAITING_PAYMENT, "status": view.status.replace("_", " ")},
@@ -169,10 +169,33 @@ def send(s: Session, kind: str, *, view: Any, offer: Any, client: Any, extra: di
             bring = s.exec(select(CourseType.what_to_bring).where(CourseType.organisation_id == organisation_id,
                                                                   CourseType.code == view.course_code)).first()
         context["course"] = {"what_to_bring": bring or ""}
+    conditions = ""
+    if kind in TERMS_KINDS:
+        conditions = booking_conditions(s, organisation_id, language, offer)
+        context["booking"]["terms"] = conditions
     subject, body = compose(s, organisation_id, kind, context, language=language, template=template)
+    if conditions and conditions not in body:
+        # A wording without {{ booking.terms }}: the client is still told the terms they booked under.
+        body = body.rstrip("\n") + "\n\n" + i18n.gettext("Our booking terms:", language) + "\n" + conditions + "\n"
     outbox.queue(s, to=client.email, subject=(DEMO_SUBJECT if demo else "") + subject, body=body,
                  organisation_id=organisation_id, related=("booking", view.reference), kind=kind,
                  personalisation=context)
+
+
+TERMS_KINDS = frozenset({"booking_confirmation"})
+
+
+def booking_conditions(s: Session, organisation_id: int, language: str, offer: Any = None) -> str:
+    """The organisation's booking terms as text in ``language`` (its Welsh where written; '' for none). The busy
+    booking path's offer row carries them; otherwise they are read."""
+    english = getattr(offer, "terms_conditions", None)
+    if english is not None:
+        welsh_text = getattr(offer, "terms_conditions_cy", "") or ""
+    else:
+        found = s.exec(select(BookingTerms.conditions, BookingTerms.conditions_cy)
+                       .where(BookingTerms.organisation_id == organisation_id)).first()
+        english, welsh_text = (found[0], found[1]) if found else ("", "")
+    return welsh_rules.pick(english or "", welsh_text or "", language).strip()
 
 
 # --- the organisation's templates ----------------------------------------------------------------------------
@@ -359,6 +382,8 @@ def preview(actor: Actor, kind: str, subject: str, body: str, reference: str = "
         with i18n.using(language):
             context = booking_context(view, offer, client, _organisation_name(s, org_id))
             context.update(_sample_extra(k, view))
+        if k.code in TERMS_KINDS:
+            context["booking"]["terms"] = booking_conditions(s, org_id, i18n.normalise(language))
     return EmailPreview(view.reference, client.email or "(no email address)",
                         templating.render(subject, context, k.fields, "subject"),
                         templating.render(body, context, k.fields, "body"))

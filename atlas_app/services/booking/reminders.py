@@ -285,6 +285,7 @@ def _session_part(row: Any, language: str) -> dict[str, Any]:
             "when": _moment(row.starts_at, language),
             "ends": f"{row.ends_at.astimezone(LONDON):%H:%M}", "venue": venue,
             "where": venue + (", " + address if address != "Online" else ""), "directions": named.directions,
+            "terms": "",
             "_what_to_bring": named.what_to_bring}
 
 
