@@ -287,3 +287,24 @@ def test_the_confirmation_carries_the_terms_in_the_clients_language(org, world):
     held = booking_service.hold_seat(world.org_id, online_offer, world.session_id)
     online = booking_service.confirm_hold(world.org_id, online_offer, held.reference)
     assert WELSH_TERMS in queued(online.reference)[-1].body_text
+
+
+def test_a_moved_session_tells_a_welsh_client_what_it_was_in_welsh(org, world):
+    welsh_names(world)
+    welsh_booking = booking_service.book(staff(org), welsh_client(world), world.session_id)
+    english_booking = booking_service.book(staff(org), make_offer(world), world.session_id)
+    with write_session() as s:
+        session = s.get(CourseSession, world.session_id)
+        previously = booking_service.session_texts(s, session)
+        session.starts_at += timedelta(hours=1)
+        session.ends_at += timedelta(hours=1)
+        s.add(session)
+        s.flush()
+        assert booking_service.tell_booked_clients(s, session, "session_moved", previously) == 2
+    welsh_mail = [m for m in queued(welsh_booking.reference) if m.kind == "session_moved"][0]
+    english_mail = [m for m in queued(english_booking.reference) if m.kind == "session_moved"][0]
+    was = merged(welsh_mail, "change_previously")
+    assert was.startswith(f"{WELSH_COURSE}, dydd ") and was.endswith(WELSH_VENUE), was
+    assert " am " in was
+    assert merged(english_mail, "change_previously").startswith("National Speed Awareness Course, ")
+    assert merged(english_mail, "change_previously").endswith("Civic Centre")

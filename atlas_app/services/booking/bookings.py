@@ -53,8 +53,8 @@ from atlas_app.models.letters import EmailTemplate
 from atlas_app.models.waiting_list import WaitingEntry
 from atlas_app.services.booking import emails, lineage
 from atlas_app.services.booking.email_defaults import DEFAULT_LANGUAGE
-from atlas_app.services.booking.names import CourseNames
-from atlas_app.services.platform import audit, bounds, locks, welsh
+from atlas_app.services.booking.names import CourseNames, in_language
+from atlas_app.services.platform import audit, bounds, i18n, locks, welsh
 from atlas_app.services.platform.actor import Actor
 from atlas_app.services.platform.errors import AtlasError, Conflict, NotFound, PermissionDenied, ValidationFailed
 from atlas_app.services.platform.permissions import Perm
@@ -347,6 +347,22 @@ def session_text(s: Session, session: CourseSession) -> str:
     ct = s.get(CourseType, session.course_type_id)
     venue = s.get(Venue, session.venue_id) if session.venue_id else None
     return _describe_session(ct.name if ct else None, session, venue)
+
+
+def session_texts(s: Session, session: CourseSession) -> dict[str, str]:
+    """The session described in each language ("en", "cy"), for telling clients what it was before a change: the
+    course and venue names from ``names.in_language``, the date and time in that language."""
+    ct = s.get(CourseType, session.course_type_id)
+    venue = s.get(Venue, session.venue_id) if session.venue_id else None
+    names = CourseNames.of(ct, venue)
+    out = {}
+    for language in ("en", "cy"):
+        named = in_language(names, language)
+        online = session.delivery_mode == "online" or venue is None or venue.is_online
+        with i18n.using(language):
+            where = i18n.gettext("online") if online else named.venue_name
+            out[language] = f"{named.course_name or 'Course'}, {emails.moment(session.starts_at)}, {where}"
+    return out
 
 
 def _describe_session(course_name: str | None, session, venue) -> str:
@@ -847,11 +863,14 @@ def book(actor: Actor, offer_id: int, session_id: int, needs: dict[str, Any] | N
 
 
 def _queue_confirmation(s: Session, offer: Offer, view: BookingView, kind: str = "confirmation",
-                        previously: str = "", client: ClientContact | None = None,
+                        previously: str | dict[str, str] = "", client: ClientContact | None = None,
                         extra_lines: list[str] | None = None, template: Any = emails.LOOK_UP) -> None:
     """Queue the client's email about ``view``. ``client``: the client's contact when the caller has it already
     (else it is looked up); ``template``: the organisation's (subject, body) when the caller read it already."""
     client = client or ClientContact.of(s.get(Client, offer.client_id))
+    if isinstance(previously, dict):  # the session as it was, in each language: the client's
+        previously = previously.get(emails.client_language(s, offer.organisation_id, client, offer),
+                                    previously.get("en", ""))
     extra: dict[str, Any] = {}
     if kind == "cancellation":
         extra["cancellation"] = {"money": "\n".join(extra_lines or [])}
@@ -870,7 +889,7 @@ _EMAIL_KINDS = {"confirmation": "booking_confirmation", "transfer": "booking_tra
                 "did_not_attend": "did_not_attend"}
 
 
-def tell_booked_clients(s: Session, session: CourseSession, kind: str, previously: str = "",
+def tell_booked_clients(s: Session, session: CourseSession, kind: str, previously: str | dict[str, str] = "",
                         actor: Actor | None = None) -> int:
     """Inside the caller's transaction, after a session's date, time or venue changed (``session_moved``) or it was
     cancelled (``session_cancelled``): email every client with an active booking on it the new details and note
@@ -883,7 +902,8 @@ def tell_booked_clients(s: Session, session: CourseSession, kind: str, previousl
     for booking, offer in rows:
         view = booking_view(s, booking)
         _queue_confirmation(s, offer, view, kind, previously)
-        timeline(s, offer, kind, detail + view.session_text + (f" (was {previously})" if previously else ""),
+        was = previously.get("en", "") if isinstance(previously, dict) else previously
+        timeline(s, offer, kind, detail + view.session_text + (f" (was {was})" if was else ""),
                  booking.id, actor.username if actor else "")
     return len(rows)
 

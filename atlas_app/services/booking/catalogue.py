@@ -386,7 +386,7 @@ def _save_session(actor: Actor, session_id: int | None, data: dict[str, Any], *,
         from atlas_app.services.booking import bookings as booking_service
         from atlas_app.services.instructors import assignments as instructors
 
-        previously = booking_service.session_text(s, session)
+        previously = booking_service.session_texts(s, session)
         for key, value in values.items():
             setattr(session, key, value)
         s.add(session)
