@@ -76,11 +76,6 @@ def booking_context(view: Any, offer: Any, client: Any, organisation_name: str) 
     else:
         course_name, venue, directions = view.course_name, view.venue_name, ""
     where = venue + (", " + view.venue_address if view.venue_address != "Online" else "")
-
-    def moment(dt):
-        return i18n._("{date} at {time}").format(date=i18n.long_date(dt), time=i18n.clock(dt)) if welsh \
-            else london_text(dt)
-
     return {
         "client": {"name": f"{client.first_name} {client.last_name}", "first_name": client.first_name,
                    "last_name": client.last_name, "offer_reference": view.offer_reference,
