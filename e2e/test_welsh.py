@@ -1,6 +1,7 @@
 """The public site in Welsh in a real browser: axe-core finds nothing serious or critical on any public page in
 either language at phone and desktop sizes, each page links to its counterpart, and a Welsh client books from
-offer to confirmation with the keyboard alone and gets the confirmation email in Welsh."""
+offer to confirmation with the keyboard alone and gets the confirmation email in Welsh; a resident who reports a
+problem on the Welsh pages gets the later status emails in Welsh too."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import re
 
 import pytest
 from playwright.sync_api import expect
-from support import scan, wait_hydrated
+from support import at, scan, wait_hydrated
 from test_booking_wizard import (
     DESKTOP,
     PHONE,
@@ -223,3 +224,56 @@ def test_a_council_without_welsh_carries_a_welsh_visitor_on_in_english(new_conte
     wait_hydrated(page)
     assert page.evaluate("document.getElementById('main').closest('[lang]').getAttribute('lang')") == "en-GB"
     expect(page.locator("#language-switch")).to_have_count(0)     # no way to Welsh for this council
+
+
+@pytest.fixture
+def report_services(atlas, monkeypatch):
+    """The reporting services in this process, on the server's database (the staff side of a status change)."""
+    import atlas_app.settings
+
+    monkeypatch.setenv("ATLAS_DATA_DIR", str(atlas.data_dir))
+    monkeypatch.setenv("DATABASE_URL", atlas.database_url)
+    atlas_app.settings.get_settings.cache_clear()
+    from atlas_app.services.modules.environmental_ticketing import reports
+
+    yield reports
+    atlas_app.settings.get_settings.cache_clear()
+
+
+def test_a_report_made_in_welsh_gets_its_status_emails_in_welsh(new_context, mailbox, db, report_services):
+    page = open_page(new_context, PHONE)
+    goto(page, "/cy/report?org=hartlepool")
+    expect(page).to_have_url(at("/cy/report/what"))
+    page.get_by_text("Anifail marw", exact=True).click()
+    page.click("#continue")
+    expect(page).to_have_url(at("/cy/report/where"))
+    page.fill("#f-q", "TS26 9HU")
+    page.click("#search")
+    expect(page.locator("#address-group")).to_contain_text("20 Park Road")
+    page.get_by_text("20 Park Road, Hartlepool, TS26 9HU").click()
+    page.click("#continue")
+    page.wait_for_url(re.compile(r"/cy/report/(details|duplicates)/?(\?.*)?$"))
+    if "/duplicates" in page.url:   # another test reported something there already: this is a new problem
+        page.locator("#dupe-new").check()
+        page.click("#continue")
+    expect(page).to_have_url(at("/cy/report/details"))
+    page.fill("#f-description", "Bagiau sbwriel wrth yr arhosfan bysiau")
+    page.fill("#f-name", "Nia Preswylydd")
+    page.fill("#f-email", "nia.preswylydd@example.org")
+    page.check("#f-consent")
+    page.click("#continue")
+    expect(page).to_have_url(at("/cy/report/check"))
+    page.click("#send")
+    expect(page).to_have_url(at("/cy/report/done"))
+    reference = page.locator("#report-reference").inner_text().strip()
+    assert mailbox.wait_for("nia.preswylydd@example.org", f"Eich adroddiad {reference}")
+
+    # Staff move it on from their (English) screens; the follower is written to in Welsh.
+    from atlas_app.services.platform.actor import system_actor
+
+    org_id = db.one("SELECT id FROM organisation WHERE slug = 'hartlepool'")["id"]
+    report_services.change_status(system_actor(org_id, "e2e staff"), reference, "fixed")
+    mail = mailbox.wait_for("nia.preswylydd@example.org", f"Eich adroddiad {reference}: Wedi’i drwsio")
+    assert re.search(r"wedi cael sylw \(dydd \w+ \d{1,2} \w+ \d{4}\)", mail.body), mail.body
+    assert f"/cy/track/{reference}?token=" in mail.body
+    assert "See your report" not in mail.body and "Your report" not in mail.body

@@ -10,7 +10,8 @@ import pytest
 import reflex as rx
 
 from atlas_app.db import utcnow, write_session
-from atlas_app.models import Booking, CourseSession, Venue
+from atlas_app.models import Booking, BookingTerms, CourseSession, Organisation, Venue
+from atlas_app.services.platform.i18n import using
 from atlas_app.ui.public.booking_manage import ManageBookingState
 from atlas_app.ui.public.booking_wizard import BookingWizardState
 from conftest import all_rows
@@ -292,3 +293,25 @@ def test_public_pages_show_a_confirmed_booking_on_a_payment_plan_as_part_paid(da
     assert (manage.status_text, manage.payment_text, manage.pay_state) == ("Booked and confirmed", "Paid.", "paid")
     run(wizard.find(FIND_FORM))
     assert wizard.existing_status == "booked and paid"
+
+
+def test_the_organisations_booking_terms_are_shown_in_the_pages_language(data, wizard):
+    with write_session() as s:
+        org = s.get(Organisation, data["org"].id)
+        org.welsh_enabled = True
+        s.add(org)
+        terms = s.exec(BookingTerms.__table__.select().where(
+            BookingTerms.organisation_id == data["org"].id)).first()
+        if terms is None:
+            s.add(BookingTerms(organisation_id=data["org"].id, conditions="Arrive early.",
+                               conditions_cy="Dewch yn gynnar."))
+        else:
+            row = s.get(BookingTerms, terms.id)
+            row.conditions, row.conditions_cy = "Arrive early.", "Dewch yn gynnar."
+            s.add(row)
+    run(wizard.find(FIND_FORM))
+    assert wizard.conditions_text == "Arrive early."
+    welsh_wizard = substate(rx.State(), BookingWizardState)
+    with using("cy"):
+        run(welsh_wizard.find(FIND_FORM))
+    assert welsh_wizard.conditions_text == "Dewch yn gynnar."

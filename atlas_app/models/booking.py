@@ -133,6 +133,10 @@ class BookingTerms(SQLModel, table=True):
     waiting_hold_minutes: int = Field(default=1440, sa_column_kwargs={"server_default": "1440"})
     # How long before an online course its joining details appear on Manage your booking.
     joining_details_hours: int = Field(default=24, sa_column_kwargs={"server_default": "24"})
+    # The organisation's own booking terms as text, in English and Welsh ('' for none), shown on the public pages
+    # and in the confirmation email in the client's language.
+    conditions: str = Field(default="", sa_type=Text, sa_column_kwargs={"server_default": text("''")})
+    conditions_cy: str = Field(default="", sa_type=Text, sa_column_kwargs={"server_default": text("''")})
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 

@@ -56,6 +56,8 @@ class ReportResponse(SQLModel, table=True):
     category_id: int = Field(foreign_key="env_report_category.id", index=True)
     status: str = Field(max_length=20)
     body: str = Field(default="", max_length=4000)
+    # The Welsh, sent to followers written to in Welsh ('' for none written).
+    body_cy: str = Field(default="", max_length=4000, sa_column_kwargs={"server_default": text("''")})
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
@@ -147,6 +149,8 @@ class ReportFollower(SQLModel, table=True):
     report_id: int = Field(foreign_key="env_report.id", index=True)
     email: str = Field(max_length=200)
     name: str = Field(default="", max_length=120)
+    # The language they are written to in ("en", or "cy" when they reported or followed on a Welsh page).
+    language: str = Field(default="en", max_length=8, sa_column_kwargs={"server_default": "en"})
     # SHA-256 of the follower's own tracking token (their link; also stops their updates).
     token_hash: str = Field(max_length=64, index=True)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -53,7 +53,8 @@ from atlas_app.models.letters import EmailTemplate
 from atlas_app.models.waiting_list import WaitingEntry
 from atlas_app.services.booking import emails, lineage
 from atlas_app.services.booking.email_defaults import DEFAULT_LANGUAGE
-from atlas_app.services.platform import audit, bounds, locks, welsh
+from atlas_app.services.booking.names import CourseNames, in_language
+from atlas_app.services.platform import audit, bounds, i18n, locks, welsh
 from atlas_app.services.platform.actor import Actor
 from atlas_app.services.platform.errors import AtlasError, Conflict, NotFound, PermissionDenied, ValidationFailed
 from atlas_app.services.platform.permissions import Perm
@@ -348,6 +349,22 @@ def session_text(s: Session, session: CourseSession) -> str:
     return _describe_session(ct.name if ct else None, session, venue)
 
 
+def session_texts(s: Session, session: CourseSession) -> dict[str, str]:
+    """The session described in each language ("en", "cy"), for telling clients what it was before a change: the
+    course and venue names from ``names.in_language``, the date and time in that language."""
+    ct = s.get(CourseType, session.course_type_id)
+    venue = s.get(Venue, session.venue_id) if session.venue_id else None
+    names = CourseNames.of(ct, venue)
+    out = {}
+    for language in ("en", "cy"):
+        named = in_language(names, language)
+        online = session.delivery_mode == "online" or venue is None or venue.is_online
+        with i18n.using(language):
+            where = i18n.gettext("online") if online else named.venue_name
+            out[language] = f"{named.course_name or 'Course'}, {emails.moment(session.starts_at)}, {where}"
+    return out
+
+
 def _describe_session(course_name: str | None, session, venue) -> str:
     where = "online" if session.delivery_mode == "online" or venue is None or venue.is_online else venue.name
     return f"{course_name or 'Course'}, {london_text(session.starts_at)}, {where}"
@@ -379,6 +396,8 @@ class BookingView:
     payment_due_at: datetime | None
     needs: dict[str, Any] = field(default_factory=dict)
     created_at: datetime | None = None
+    # The course's and venue's names in both languages, for what is sent to the client (``names.in_language``).
+    names: CourseNames = field(default_factory=CourseNames)
 
 
 def booking_view(s: Session, b: Booking) -> BookingView:
@@ -387,10 +406,12 @@ def booking_view(s: Session, b: Booking) -> BookingView:
     session = s.get(CourseSession, b.session_id)
     ct = s.get(CourseType, session.course_type_id)
     venue = s.get(Venue, session.venue_id) if session.venue_id else None
-    return _make_view(b, offer, client, session, venue, ct.code, welsh.pick(ct.name, ct.name_cy))
+    return _make_view(b, offer, client, session, venue, ct.code, welsh.pick(ct.name, ct.name_cy),
+                      CourseNames.of(ct, venue))
 
 
-def _make_view(b, offer, client, session, venue, course_code: str, course_name: str) -> BookingView:
+def _make_view(b, offer, client, session, venue, course_code: str, course_name: str,
+               names: CourseNames | None = None) -> BookingView:
     """The view of booking ``b``. Each argument only needs the attributes read here, so ORM rows and the plain rows
     of ``book`` both do (``venue`` is None for online sessions)."""
     address = ", ".join(x for x in [venue.address_line1, venue.address_line2, venue.town, venue.postcode] if x) \
@@ -403,7 +424,7 @@ def _make_view(b, offer, client, session, venue, course_code: str, course_name: 
         venue_address="Online" if (venue is None or venue.is_online) else address,
         delivery_mode=session.delivery_mode, course_code=course_code, course_name=course_name,
         fee_pence=b.fee_pence, hold_expires_at=b.hold_expires_at, payment_due_at=b.payment_due_at,
-        needs=dict(b.needs or {}), created_at=b.created_at,
+        needs=dict(b.needs or {}), created_at=b.created_at, names=names or CourseNames(course_name=course_name),
     )
 
 
@@ -631,9 +652,11 @@ _OFFER_FOR_BOOKING = (
     select(_o.id, _o.organisation_id, _o.offer_reference, _o.client_id, _o.course_type_id, _o.status,
            _o.critical_date, Client.first_name, Client.last_name, Client.email, Client.language,
            CourseType.code.label("course_code"), CourseType.name.label("course_name"), CourseType.fee_pence,
-           CourseType.what_to_bring, Organisation.slug.label("organisation_slug"),
+           CourseType.what_to_bring, CourseType.name_cy.label("course_name_cy"), CourseType.what_to_bring_cy,
+           Organisation.welsh_enabled, Organisation.slug.label("organisation_slug"),
            Organisation.name.label("organisation_name"), EmailTemplate.subject.label("email_subject"),
            EmailTemplate.body.label("email_body"), BookingTerms.hold_minutes, BookingTerms.payment_due_hours,
+           BookingTerms.conditions.label("terms_conditions"), BookingTerms.conditions_cy.label("terms_conditions_cy"),
            _b.id.label("active_id"), _b.status.label("active_status"), _b.reference.label("active_reference"),
            _b.session_id.label("active_session_id"), _ON_WAITING_LIST)
     .select_from(Offer.__table__)
@@ -654,7 +677,8 @@ _s, _v = CourseSession.__table__.c, Venue.__table__.c
 _SESSION_FOR_BOOKING = (
     select(_s.id, _s.organisation_id, _s.course_type_id, _s.venue_id, _s.delivery_mode, _s.starts_at, _s.ends_at,
            _s.capacity, _s.seats_taken, _s.status, _v.name.label("venue_name"), _v.is_online.label("venue_online"),
-           _v.address_line1, _v.address_line2, _v.town, _v.postcode)
+           _v.address_line1, _v.address_line2, _v.town, _v.postcode, _v.name_cy.label("venue_name_cy"),
+           _v.accessibility_notes, _v.accessibility_notes_cy)
     .select_from(CourseSession.__table__)
     .outerjoin(Venue.__table__, _v.id == _s.venue_id)
     .where(_s.id == bindparam("session_id"), _s.organisation_id == bindparam("org"))
@@ -816,7 +840,11 @@ def book(actor: Actor, offer_id: int, session_id: int, needs: dict[str, Any] | N
         new = _NewBooking(values["id"], values["reference"], values["status"], channel, values["fee_pence"],
                           None, values["payment_due_at"], values["needs"], now)
         client = ClientContact.of(offer)
-        view = _make_view(new, offer, client, course, venue, offer.course_code, offer.course_name)
+        names = CourseNames(offer.course_name or "", offer.course_name_cy or "", course.venue_name or "",
+                            course.venue_name_cy or "", course.accessibility_notes or "",
+                            course.accessibility_notes_cy or "", offer.what_to_bring or "",
+                            offer.what_to_bring_cy or "")
+        view = _make_view(new, offer, client, course, venue, offer.course_code, offer.course_name, names)
         how = {"telephone": "by telephone", "api": "through the API", "online": "online"}[channel]
         timeline(s, offer, "booked", f"Booked {how}: {view.session_text}", new.id, actor.username)
         # The organisation's confirmation template came with the offer row (one statement fewer on this path).
@@ -835,11 +863,14 @@ def book(actor: Actor, offer_id: int, session_id: int, needs: dict[str, Any] | N
 
 
 def _queue_confirmation(s: Session, offer: Offer, view: BookingView, kind: str = "confirmation",
-                        previously: str = "", client: ClientContact | None = None,
+                        previously: str | dict[str, str] = "", client: ClientContact | None = None,
                         extra_lines: list[str] | None = None, template: Any = emails.LOOK_UP) -> None:
     """Queue the client's email about ``view``. ``client``: the client's contact when the caller has it already
     (else it is looked up); ``template``: the organisation's (subject, body) when the caller read it already."""
     client = client or ClientContact.of(s.get(Client, offer.client_id))
+    if isinstance(previously, dict):  # the session as it was, in each language: the client's
+        previously = previously.get(emails.client_language(s, offer.organisation_id, client, offer),
+                                    previously.get("en", ""))
     extra: dict[str, Any] = {}
     if kind == "cancellation":
         extra["cancellation"] = {"money": "\n".join(extra_lines or [])}
@@ -858,7 +889,7 @@ _EMAIL_KINDS = {"confirmation": "booking_confirmation", "transfer": "booking_tra
                 "did_not_attend": "did_not_attend"}
 
 
-def tell_booked_clients(s: Session, session: CourseSession, kind: str, previously: str = "",
+def tell_booked_clients(s: Session, session: CourseSession, kind: str, previously: str | dict[str, str] = "",
                         actor: Actor | None = None) -> int:
     """Inside the caller's transaction, after a session's date, time or venue changed (``session_moved``) or it was
     cancelled (``session_cancelled``): email every client with an active booking on it the new details and note
@@ -871,7 +902,8 @@ def tell_booked_clients(s: Session, session: CourseSession, kind: str, previousl
     for booking, offer in rows:
         view = booking_view(s, booking)
         _queue_confirmation(s, offer, view, kind, previously)
-        timeline(s, offer, kind, detail + view.session_text + (f" (was {previously})" if previously else ""),
+        was = previously.get("en", "") if isinstance(previously, dict) else previously
+        timeline(s, offer, kind, detail + view.session_text + (f" (was {was})" if was else ""),
                  booking.id, actor.username if actor else "")
     return len(rows)
 

@@ -386,7 +386,7 @@ def _save_session(actor: Actor, session_id: int | None, data: dict[str, Any], *,
         from atlas_app.services.booking import bookings as booking_service
         from atlas_app.services.instructors import assignments as instructors
 
-        previously = booking_service.session_text(s, session)
+        previously = booking_service.session_texts(s, session)
         for key, value in values.items():
             setattr(session, key, value)
         s.add(session)
@@ -474,6 +474,12 @@ class TermsView:
     bookable_days_ahead: int
     waiting_hold_minutes: int = 1440
     joining_details_hours: int = 24
+    # The organisation's own terms as text, in English and Welsh ('' for none).
+    conditions: str = ""
+    conditions_cy: str = ""
+
+
+MAX_CONDITIONS = 4000
 
 
 def get_terms(actor: Actor) -> TermsView:
@@ -492,6 +498,12 @@ def save_terms(actor: Actor, data: dict[str, Any]) -> None:
         if data["unpaid_action"] not in ("release", "chase"):
             raise ValidationFailed("Unpaid bookings are either released or chased.", {"unpaid_action": "invalid"})
         values["unpaid_action"] = data["unpaid_action"]
+    for key, label in (("conditions", "The booking terms"), ("conditions_cy", "The booking terms in Welsh")):
+        if data.get(key) is not None:
+            text = str(data[key]).replace("\r\n", "\n").strip()
+            if len(text) > MAX_CONDITIONS:
+                raise ValidationFailed(f"{label} are longer than {MAX_CONDITIONS} characters.", {key: "too long"})
+            values[key] = text
     with write_session() as s:
         terms = s.exec(select(BookingTerms).where(BookingTerms.organisation_id == org_id).with_for_update()).first()
         if terms is None:

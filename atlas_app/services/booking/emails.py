@@ -20,10 +20,12 @@ from sqlmodel import Session, select
 from atlas_app.db import read_session, utcnow, write_session
 from atlas_app.domain.money import format_pence
 from atlas_app.domain.statuses import BookingStatus
-from atlas_app.models import Booking, Client, CourseType, Offer, Organisation
+from atlas_app.models import Booking, BookingTerms, Client, CourseType, Offer, Organisation
 from atlas_app.models.letters import EmailTemplate
 from atlas_app.services.booking.email_defaults import DEFAULT_LANGUAGE, GROUPS, KINDS, Kind, shipped
+from atlas_app.services.booking.names import in_language
 from atlas_app.services.platform import audit, i18n, outbox, templating
+from atlas_app.services.platform import welsh as welsh_rules
 from atlas_app.services.platform.actor import Actor
 from atlas_app.services.platform.errors import NotFound, ValidationFailed
 from atlas_app.services.platform.permissions import Perm
@@ -61,27 +63,43 @@ def check(kind: Kind, subject: str, body: str) -> None:
 
 def booking_context(view: Any, offer: Any, client: Any, organisation_name: str) -> dict[str, Any]:
     """The client, booking and organisation groups, from a booking view (``bookings.BookingView``), its offer (for
-    the critical date) and the client's names. Dates and money in the current language (Welsh: "dydd Mawrth 1
-    Rhagfyr 2026 am 09:30", Babel's ``cy`` locale)."""
-    where = view.venue_name + (", " + view.venue_address if view.venue_address != "Online" else "")
+    the critical date) and the client's names, in the current language: the course and venue names and the
+    directions from ``names.in_language`` (the Welsh ones where written), dates and money by Babel's ``cy`` locale
+    ("dydd Mawrth 1 Rhagfyr 2026 am 09:30")."""
     welsh = i18n.current() == i18n.CY
-
-    def moment(dt):
-        return i18n._("{date} at {time}").format(date=i18n.long_date(dt), time=i18n.clock(dt)) if welsh \
-            else london_text(dt)
-
+    wording = getattr(view, "names", None)
+    if wording is not None and (wording.course_name or wording.venue_name):
+        named = in_language(wording, i18n.current())
+        course_name = named.course_name or view.course_name
+        venue = named.venue_name if view.venue_name != "Online" and named.venue_name else view.venue_name
+        directions = named.directions
+    else:
+        course_name, venue, directions = view.course_name, view.venue_name, ""
+    where = venue + (", " + view.venue_address if view.venue_address != "Online" else "")
     return {
         "client": {"name": f"{client.first_name} {client.last_name}", "first_name": client.first_name,
                    "last_name": client.last_name, "offer_reference": view.offer_reference,
                    "critical_date": i18n.long_date(offer.critical_date) if welsh else f"{offer.critical_date:%d %B %Y}"},
-        "booking": {"reference": view.reference, "course_name": view.course_name, "course_code": view.course_code,
+        "booking": {"reference": view.reference, "course_name": course_name, "course_code": view.course_code,
                     "when": moment(view.starts_at), "ends": f"{view.ends_at.astimezone(LONDON):%H:%M}",
-                    "venue": view.venue_name, "where": where,
+                    "venue": venue, "where": where, "directions": directions, "terms": "",
                     "fee": i18n.money(view.fee_pence) if welsh else format_pence(view.fee_pence),
                     "payment_due": moment(view.payment_due_at) if view.payment_due_at else i18n._("before the course"),
                     "awaiting_payment": view.status == BookingStatus.AWAITING_PAYMENT, "status": view.status.replace("_", " ")},
         "organisation": {"name": organisation_name},
     }
+
+
+def client_language(s: Session, organisation_id: int, client: Any, offer: Any = None) -> str:
+    """The language to write to the client in (``welsh.correspondence_language``): their choice, Welsh only while
+    the organisation offers it. The busy booking path's offer row carries the switch; otherwise it is read."""
+    choice = getattr(client, "language", None)
+    if i18n.normalise(choice) != i18n.CY:
+        return i18n.EN
+    switch = getattr(offer, "welsh_enabled", None) if offer is not None else None
+    if switch is not None:
+        return welsh_rules.correspondence_language(choice, switch)
+    return welsh_rules.correspondence_language_in(s, organisation_id, choice)
 
 
 def _organisation_name(s: Session, organisation_id: int) -> str:
@@ -130,7 +148,7 @@ def send(s: Session, kind: str, *, view: Any, offer: Any, client: Any, extra: di
         return
     organisation_id = offer.organisation_id
     name = getattr(offer, "organisation_name", None)
-    language = i18n.normalise(getattr(client, "language", None))
+    language = client_language(s, organisation_id, client, offer)
     if language != DEFAULT_LANGUAGE:
         template = LOOK_UP  # a template the caller read is the English one
     with i18n.using(language):
@@ -139,15 +157,40 @@ def send(s: Session, kind: str, *, view: Any, offer: Any, client: Any, extra: di
     context.update(extra or {})
     if "course" in _kind(kind).groups and "course" not in context:
         # The busy booking path's offer row carries it; otherwise it is read.
-        bring = getattr(offer, "what_to_bring", None)
+        wording = getattr(view, "names", None)
+        bring = in_language(wording, language).what_to_bring if wording is not None and wording.course_name \
+            else getattr(offer, "what_to_bring", None)
         if bring is None:
             bring = s.exec(select(CourseType.what_to_bring).where(CourseType.organisation_id == organisation_id,
                                                                   CourseType.code == view.course_code)).first()
         context["course"] = {"what_to_bring": bring or ""}
+    conditions = ""
+    if kind in TERMS_KINDS:
+        conditions = booking_conditions(s, organisation_id, language, offer)
+        context["booking"]["terms"] = conditions
     subject, body = compose(s, organisation_id, kind, context, language=language, template=template)
+    if conditions and conditions not in body:
+        # A wording without {{ booking.terms }}: the client is still told the terms they booked under.
+        body = body.rstrip("\n") + "\n\n" + i18n.gettext("Our booking terms:", language) + "\n" + conditions + "\n"
     outbox.queue(s, to=client.email, subject=(DEMO_SUBJECT if demo else "") + subject, body=body,
                  organisation_id=organisation_id, related=("booking", view.reference), kind=kind,
                  personalisation=context)
+
+
+TERMS_KINDS = frozenset({"booking_confirmation"})
+
+
+def booking_conditions(s: Session, organisation_id: int, language: str, offer: Any = None) -> str:
+    """The organisation's booking terms as text in ``language`` (its Welsh where written; '' for none). The busy
+    booking path's offer row carries them; otherwise they are read."""
+    english = getattr(offer, "terms_conditions", None)
+    if english is not None:
+        welsh_text = getattr(offer, "terms_conditions_cy", "") or ""
+    else:
+        found = s.exec(select(BookingTerms.conditions, BookingTerms.conditions_cy)
+                       .where(BookingTerms.organisation_id == organisation_id)).first()
+        english, welsh_text = (found[0], found[1]) if found else ("", "")
+    return welsh_rules.pick(english or "", welsh_text or "", language).strip()
 
 
 # --- the organisation's templates ----------------------------------------------------------------------------
@@ -257,21 +300,31 @@ def restore_default(actor: Actor, kind: str, language: str = DEFAULT_LANGUAGE) -
 # --- preview --------------------------------------------------------------------------------------------------
 
 
+def moment(dt: datetime) -> str:
+    """A date and time in the current language (as ``booking_context`` writes them)."""
+    if i18n.current() == i18n.CY:
+        return i18n._("{date} at {time}").format(date=i18n.long_date(dt), time=i18n.clock(dt))
+    return london_text(dt)
+
+
 def _sample_extra(kind: Kind, view: Any) -> dict[str, Any]:
-    """Plausible values for the kind's own groups, drawn from the booking where they can be."""
-    fee = format_pence(view.fee_pence)
+    """Plausible values for the kind's own groups, drawn from the booking where they can be, in the current
+    language (Welsh dates and money for a Welsh template)."""
+    fee = i18n.money(view.fee_pence)
     samples = {
         "change": {"previously": view.session_text},
-        "cancellation": {"money": f"You paid {fee}. {fee} is being refunded to the card you paid with; card "
-                                  "refunds usually reach your account within 5 to 10 working days."},
-        "payment": {"amount": fee, "method": "card (online)", "received": london_text(utcnow()),
-                    "reference": "pi_example", "outstanding": "£0.00", "paid_in_full": True, "demo": False},
-        "refund": {"amount": fee, "reason": "Booking cancelled", "demo": False},
-        "plan": {"instalments": f"  {fee} by {view.starts_at.astimezone(LONDON):%d %B %Y}"},
+        "cancellation": {"money": i18n._("You paid {fee}. {fee} is being refunded to the card you paid with; card "
+                                         "refunds usually reach your account within 5 to 10 working days.")
+                         .format(fee=fee)},
+        "payment": {"amount": fee, "method": i18n._("card (online)"), "received": moment(utcnow()),
+                    "reference": "pi_example", "outstanding": i18n.money(0), "paid_in_full": True, "demo": False},
+        "refund": {"amount": fee, "reason": i18n._("Booking cancelled"), "demo": False},
+        "plan": {"instalments": "  " + i18n._("{amount} by {date}").format(
+            amount=fee, date=i18n.day_text(view.starts_at))},
         "reminder": {"outstanding": fee, "on_plan": False},
         "waiting": {"link": "https://booking.example/waiting-list/seat?token=example",
-                    "hold_until": london_text(utcnow() + timedelta(days=1))},
-        "course": {"what_to_bring": "Your photocard driving licence and any glasses you need for reading"},
+                    "hold_until": moment(utcnow() + timedelta(days=1))},
+        "course": {"what_to_bring": i18n._("Your photocard driving licence and any glasses you need for reading")},
         "joining": {"online": True, "link": "https://meet.example.org/j/123456", "meeting_id": "123 456",
                     "passcode": "road-safe"},
     }
@@ -304,9 +357,11 @@ def _preview_booking(s: Session, org_id: int, reference: str) -> Booking:
     return b
 
 
-def preview(actor: Actor, kind: str, subject: str, body: str, reference: str = "") -> EmailPreview:
+def preview(actor: Actor, kind: str, subject: str, body: str, reference: str = "",
+            language: str = DEFAULT_LANGUAGE) -> EmailPreview:
     """The email as a real client would get it: the booking ``reference`` (else the latest booking) and sample
-    values for what only the event itself knows (amounts paid or refunded...)."""
+    values for what only the event itself knows (amounts paid or refunded...), in the template's ``language``
+    (a Welsh template shows Welsh names, dates and money, Babel's ``cy`` locale)."""
     from atlas_app.services.booking.bookings import booking_view
 
     actor.require(Perm.LETTERS_MANAGE)
@@ -319,8 +374,11 @@ def preview(actor: Actor, kind: str, subject: str, body: str, reference: str = "
         view = booking_view(s, b)
         offer = s.get(Offer, b.offer_id)
         client = s.get(Client, offer.client_id)
-        context = booking_context(view, offer, client, _organisation_name(s, org_id))
-    context.update(_sample_extra(k, view))
+        with i18n.using(language):
+            context = booking_context(view, offer, client, _organisation_name(s, org_id))
+            context.update(_sample_extra(k, view))
+        if k.code in TERMS_KINDS:
+            context["booking"]["terms"] = booking_conditions(s, org_id, i18n.normalise(language))
     return EmailPreview(view.reference, client.email or "(no email address)",
                         templating.render(subject, context, k.fields, "subject"),
                         templating.render(body, context, k.fields, "body"))

@@ -40,8 +40,9 @@ from atlas_app.models import (
 )
 from atlas_app.models.letters import EmailTemplate
 from atlas_app.models.reminders import ReminderDispatch, ReminderSchedule
-from atlas_app.services.booking.email_defaults import DEFAULT_LANGUAGE, KINDS
-from atlas_app.services.platform import audit, bounds, outbox, templating
+from atlas_app.services.booking.email_defaults import DEFAULT_LANGUAGE, KINDS, shipped
+from atlas_app.services.booking.names import CourseNames, in_language
+from atlas_app.services.platform import audit, bounds, i18n, outbox, templating, welsh
 from atlas_app.services.platform.actor import Actor
 from atlas_app.services.platform.errors import NotFound, ValidationFailed
 from atlas_app.services.platform.permissions import Perm
@@ -223,22 +224,24 @@ class _Templates:
 
     def __init__(self, s: Session) -> None:
         self.s = s
-        self.cache: dict[tuple[int, str], tuple[str, str]] = {}
+        self.cache: dict[tuple[int, str, str], tuple[str, str]] = {}
         self.names: dict[int, str] = {}
 
-    def get(self, org_id: int, kind: str) -> tuple[str, str]:
-        key = (org_id, kind)
+    def get(self, org_id: int, kind: str, language: str = DEFAULT_LANGUAGE) -> tuple[str, str]:
+        """The organisation's wording of ``kind`` in ``language``, else the shipped wording in that language."""
+        key = (org_id, kind, language)
         if key not in self.cache:
             row = self.s.exec(select(EmailTemplate).where(EmailTemplate.organisation_id == org_id,
                                                           EmailTemplate.kind == kind,
-                                                          EmailTemplate.language == DEFAULT_LANGUAGE)).first()
+                                                          EmailTemplate.language == language)).first()
             k = KINDS[kind]
-            pair = (row.subject, row.body) if row is not None else (k.subject, k.body)
+            default = shipped(k, language)
+            pair = (row.subject, row.body) if row is not None else default
             try:
                 templating.compile_template(pair[0], k.fields, "subject")
                 templating.compile_template(pair[1], k.fields, "body")
             except ValidationFailed:
-                pair = (k.subject, k.body)
+                pair = default
             self.cache[key] = pair
         return self.cache[key]
 
@@ -255,29 +258,55 @@ def joining_group(session: Any) -> dict[str, Any]:
             "meeting_id": session.meeting_id if online else "", "passcode": session.meeting_passcode if online else ""}
 
 
-def _session_part(row: Any) -> dict[str, Any]:
-    """The booking group's fields that every booking on the session shares (worked out once per session)."""
-    venue = row.venue_name or "Online"
+def _language(row: Any) -> str:
+    """The client's reminders' language (``welsh.correspondence_language``: their choice and the switch)."""
+    return welsh.correspondence_language(row.language, row.welsh_enabled)
+
+
+def _moment(dt: datetime, language: str) -> str:
+    if language == i18n.CY:
+        return i18n._("{date} at {time}", language).format(date=i18n.long_date(dt, language),
+                                                           time=i18n.clock(dt, language))
+    return london_text(dt)
+
+
+def _session_part(row: Any, language: str) -> dict[str, Any]:
+    """The booking group's fields that every booking on the session shares in one language (worked out once per
+    session and language), the names from ``names.in_language``."""
+    named = in_language(CourseNames(row.course_name or "", row.course_name_cy or "", row.venue_name or "",
+                                    row.venue_name_cy or "", row.accessibility_notes or "",
+                                    row.accessibility_notes_cy or "", row.what_to_bring or "",
+                                    row.what_to_bring_cy or ""), language)
+    venue = named.venue_name or "Online"
     online = row.venue_name is None or row.venue_online
     address = "Online" if online else ", ".join(
         x for x in [row.address_line1, row.address_line2, row.town, row.postcode] if x)
-    return {"course_name": row.course_name, "course_code": row.course_code, "when": london_text(row.starts_at),
+    return {"course_name": named.course_name, "course_code": row.course_code,
+            "when": _moment(row.starts_at, language),
             "ends": f"{row.ends_at.astimezone(LONDON):%H:%M}", "venue": venue,
-            "where": venue + (", " + address if address != "Online" else "")}
+            "where": venue + (", " + address if address != "Online" else ""), "directions": named.directions,
+            "terms": "",
+            "_what_to_bring": named.what_to_bring}
 
 
-def _context(row: Any, org_name: str, session_part: dict[str, Any]) -> dict[str, Any]:
-    """The same groups as ``emails.booking_context`` gives a client email, plus course and joining."""
+def _context(row: Any, org_name: str, session_part: dict[str, Any], language: str = DEFAULT_LANGUAGE) -> dict[str, Any]:
+    """The same groups as ``emails.booking_context`` gives a client email, plus course and joining, in the client's
+    language (Welsh dates and money by Babel's ``cy`` locale)."""
+    welsh_text = language == i18n.CY
+    part = {k: v for k, v in session_part.items() if not k.startswith("_")}
     return {
         "client": {"name": f"{row.first_name} {row.last_name}", "first_name": row.first_name,
                    "last_name": row.last_name, "offer_reference": row.offer_reference,
-                   "critical_date": f"{row.critical_date:%d %B %Y}"},
-        "booking": {"reference": row.reference, **session_part, "fee": format_pence(row.fee_pence),
-                    "payment_due": london_text(row.payment_due_at) if row.payment_due_at else "before the course",
+                   "critical_date": i18n.long_date(row.critical_date, language) if welsh_text
+                   else f"{row.critical_date:%d %B %Y}"},
+        "booking": {"reference": row.reference, **part,
+                    "fee": i18n.money(row.fee_pence, language) if welsh_text else format_pence(row.fee_pence),
+                    "payment_due": _moment(row.payment_due_at, language) if row.payment_due_at
+                    else i18n._("before the course", language),
                     "awaiting_payment": row.status == BookingStatus.AWAITING_PAYMENT,
                     "status": row.status.replace("_", " ")},
         "organisation": {"name": org_name},
-        "course": {"what_to_bring": row.what_to_bring},
+        "course": {"what_to_bring": session_part.get("_what_to_bring", row.what_to_bring)},
         "joining": joining_group(row),
     }
 
@@ -291,16 +320,19 @@ def _candidates(s: Session, now: datetime, horizon: datetime, low: int, high: in
                CourseSession.online_link, CourseSession.meeting_id, CourseSession.meeting_passcode,
                CourseSession.course_type_id, CourseType.name.label("course_name"),
                CourseType.code.label("course_code"), CourseType.what_to_bring,
+               CourseType.name_cy.label("course_name_cy"), CourseType.what_to_bring_cy,
                Venue.name.label("venue_name"), Venue.is_online.label("venue_online"), Venue.address_line1,
-               Venue.address_line2, Venue.town, Venue.postcode,
+               Venue.address_line2, Venue.town, Venue.postcode, Venue.name_cy.label("venue_name_cy"),
+               Venue.accessibility_notes, Venue.accessibility_notes_cy,
                Offer.offer_reference, Offer.critical_date,
                Client.first_name, Client.last_name, Client.email, Client.phone, Client.email_consent,
-               Client.sms_consent)
+               Client.sms_consent, Client.language, Organisation.welsh_enabled)
         .join(CourseSession, CourseSession.id == Booking.session_id)
         .join(CourseType, CourseType.id == CourseSession.course_type_id)
         .outerjoin(Venue, Venue.id == CourseSession.venue_id)
         .join(Offer, Offer.id == Booking.offer_id)
         .join(Client, Client.id == Offer.client_id)
+        .join(Organisation, Organisation.id == Booking.organisation_id)
         .where(Booking.status.in_(BookingStatus.BOOKED), CourseSession.status == SessionStatus.SCHEDULED,
                CourseSession.starts_at > now, CourseSession.starts_at <= horizon, Booking.id >= low,
                Booking.id < high)
@@ -338,20 +370,22 @@ def _queue_bucket(s: Session, rows: list, points_by_type: dict, now: datetime) -
                           "session_id": row.session_id, "point": point_name(channel, hours),
                           "created_at": now} for row, channel, hours in wanted], now)
     templates = _Templates(s)
-    sessions: dict[int, dict[str, Any]] = {}
-    # Grouped by organisation and kind, so each template is compiled once and rendered many times.
-    groups: dict[tuple[int, str], list[tuple[Any, str, dict[str, Any]]]] = {}
+    sessions: dict[tuple[int, str], dict[str, Any]] = {}
+    # Grouped by organisation, kind and language, so each template is compiled once and rendered many times.
+    groups: dict[tuple[int, str, str], list[tuple[Any, str, dict[str, Any]]]] = {}
     for row, channel, hours in wanted:
         if (row.id, point_name(channel, hours)) not in claimed:
             continue
-        part = sessions.get(row.session_id)
+        language = _language(row)
+        part = sessions.get((row.session_id, language))
         if part is None:
-            part = sessions[row.session_id] = _session_part(row)
-        context = _context(row, templates.organisation(row.organisation_id), part)
-        groups.setdefault((row.organisation_id, KIND_BY_CHANNEL[channel]), []).append((row, channel, context))
+            part = sessions[(row.session_id, language)] = _session_part(row, language)
+        context = _context(row, templates.organisation(row.organisation_id), part, language)
+        groups.setdefault((row.organisation_id, KIND_BY_CHANNEL[channel], language), []).append(
+            (row, channel, context))
     messages = []
-    for (org_id, kind), items in groups.items():
-        subject_src, body_src = templates.get(org_id, kind)
+    for (org_id, kind, language), items in groups.items():
+        subject_src, body_src = templates.get(org_id, kind, language)
         fields = KINDS[kind].fields
         contexts = [c for _, _, c in items]
         subjects = templating.render_many(subject_src, contexts, fields, "subject")

@@ -20,6 +20,7 @@ from atlas_app.domain.statuses import BookingStatus, SessionStatus
 from atlas_app.models import Booking, BookingTerms, Client, CourseSession, CourseType, Offer, Organisation
 from atlas_app.timeutil import london_text
 from atlas_app.services.platform import bounds, throttles as lookup_throttle
+from atlas_app.services.platform import welsh
 from atlas_app.services.booking.bookings import BookingView, ClientProof, booking_view, get_terms
 from atlas_app.services.booking import lineage
 from atlas_app.services.booking.catalogue import SessionRow
@@ -42,6 +43,8 @@ class ClientTerms:
     max_transfers: int
     transfer_fee_pence: int
     cancel_fee_pence: int
+    # The organisation's own booking terms in the current language (its Welsh where written; '' for none).
+    conditions: str = ""
 
 
 @dataclass(frozen=True)
@@ -92,7 +95,8 @@ class ClientBooking:
 
 def _client_terms(terms: BookingTerms) -> ClientTerms:
     return ClientTerms(terms.transfer_cutoff_hours, terms.cancel_cutoff_hours, terms.max_transfers,
-                       terms.transfer_fee_pence, terms.cancel_fee_pence)
+                       terms.transfer_fee_pence, terms.cancel_fee_pence,
+                       welsh.pick(terms.conditions or "", terms.conditions_cy or ""))
 
 
 def client_terms(organisation_id: int) -> ClientTerms:

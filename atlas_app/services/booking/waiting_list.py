@@ -576,10 +576,10 @@ def _tell(s: Session, entry: WaitingEntry, offer: Offer, view: bookings.BookingV
     person = s.get(Client, offer.client_id)
     if not (person.email or "").strip():
         return
-    language = i18n.normalise(getattr(person, "language", None))
+    language = emails.client_language(s, offer.organisation_id, person)
     with i18n.using(language):
         context = emails.booking_context(view, offer, person, emails._organisation_name(s, offer.organisation_id))
-    context["waiting"] = {"link": outbox.LINK_PLACEHOLDER, "hold_until": london_text(view.hold_expires_at)}
+        context["waiting"] = {"link": outbox.LINK_PLACEHOLDER, "hold_until": emails.moment(view.hold_expires_at)}
     subject, body = emails.compose(s, offer.organisation_id, "waiting_list_seat", context, language=language)
     if outbox.LINK_PLACEHOLDER not in body:  # an edited template lost the link: the client still needs it
         body += "\n\nConfirm and pay: " + outbox.LINK_PLACEHOLDER

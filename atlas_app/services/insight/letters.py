@@ -171,15 +171,18 @@ def render(source: str, context: dict[str, Any], what: str = "body",
 # --- the merge data -------------------------------------------------------------------------------------------
 
 
-def _money(pence: int | None) -> str:
-    return format_pence(pence or 0)
+def _money(pence: int | None, language: str = "en") -> str:
+    return i18n.money(pence or 0, i18n.CY) if language == i18n.CY else format_pence(pence or 0)
 
 
-def _day(value: date | datetime | None) -> str:
+def _day(value: date | datetime | None, language: str = "en") -> str:
+    """``3 December 2026`` / ``3 Rhagfyr 2026`` (Babel's ``cy`` locale for a Welsh letter)."""
     if value is None:
         return ""
     if isinstance(value, datetime):
         value = london_date(value)
+    if language == i18n.CY:
+        return i18n.day_text(value, i18n.CY)
     return f"{value.day} {value:%B %Y}"
 
 
@@ -227,21 +230,22 @@ def _contexts(s: Session, organisation_id: int, pairs: list[tuple[int, int | Non
                               .where(Payment.booking_id.in_(chunk), Payment.status == PaymentStatus.SUCCEEDED)
                               .group_by(Payment.booking_id)).all():
             paid_on[bid] = at
-    today = _day(london_date(utcnow()))
+    today_date = london_date(utcnow())
     out: list[Target] = []
     for offer_id, booking_id in pairs:
         if offer_id not in offers:
             continue
         offer, client = offers[offer_id]
-        language = "cy" if org is not None and org.welsh_enabled and i18n.normalise(client.language) == "cy" \
-            else "en"
+        language = welsh.correspondence_language(client.language, org is not None and org.welsh_enabled)
+        today = _day(today_date, language)
         address = "\n".join(x for x in [client.address_line1, client.address_line2, client.town, client.postcode] if x)
         ctx: dict[str, Any] = {
             "client": {
                 "name": f"{client.first_name} {client.last_name}", "first_name": client.first_name,
                 "last_name": client.last_name, "address": address, "postcode": client.postcode,
                 "email": client.email, "offer_reference": offer.offer_reference,
-                "critical_date": _day(offer.critical_date), "police_force": offer.police_force or "the police",
+                "critical_date": _day(offer.critical_date, language),
+                "police_force": offer.police_force or i18n._("the police", language),
             },
             "booking": dict.fromkeys(MERGE_FIELDS["booking"], ""),
             "payment": dict.fromkeys(MERGE_FIELDS["payment"], ""),
@@ -265,10 +269,12 @@ def _contexts(s: Session, organisation_id: int, pairs: list[tuple[int, int | Non
             }
             summary = summaries.get(b.id)
             ctx["payment"] = {
-                "fee": _money(b.fee_pence), "amount_paid": _money(summary.paid_pence if summary else 0),
-                "payment_date": _day(paid_on.get(b.id)) or "no payment yet",
-                "balance": _money(summary.outstanding_pence if summary else b.fee_pence),
-                "state": summary.label if summary else "", "due_date": _day(b.payment_due_at) or "before the course",
+                "fee": _money(b.fee_pence, language),
+                "amount_paid": _money(summary.paid_pence if summary else 0, language),
+                "payment_date": _day(paid_on.get(b.id), language) or i18n._("no payment yet", language),
+                "balance": _money(summary.outstanding_pence if summary else b.fee_pence, language),
+                "state": summary.label if summary else "",
+                "due_date": _day(b.payment_due_at, language) or i18n._("before the course", language),
             }
             reference = b.reference
         out.append(Target(offer_id=offer.id, booking_id=booking_id if booking_id in bookings else None,
@@ -400,14 +406,23 @@ class Preview:
     client_name: str
     subject: str
     body: str
+    language: str = "en"  # the client's letters' language: "cy" shows the Welsh wording with Welsh dates and money
 
 
-def preview(actor: Actor, subject: str, body: str, reference: str = "") -> Preview:
-    """The letter as it would read for a real client (``reference``, else the organisation's latest booking)."""
+def preview(actor: Actor, subject: str, body: str, reference: str = "", subject_cy: str = "",
+            body_cy: str = "") -> Preview:
+    """The letter as it would read for a real client (``reference``, else the organisation's latest booking), in
+    the client's language: a client written to in Welsh sees the Welsh wording (when written) with Welsh dates and
+    money, as the printed letter has them."""
     actor.require(Perm.LETTERS_MANAGE)
     org_id = actor.require_org()
     check_template(str(subject or ""), "subject")
     check_template(str(body or ""), "body")
+    subject_cy, body_cy = str(subject_cy or ""), str(body_cy or "")
+    if body_cy.strip():
+        if subject_cy.strip():
+            check_template(subject_cy, "subject")
+        check_template(body_cy, "body")
     with read_session() as s:
         if str(reference or "").strip():
             pair = _resolve_reference(s, org_id, reference)
@@ -417,8 +432,10 @@ def preview(actor: Actor, subject: str, body: str, reference: str = "") -> Previ
                 raise NotFound("There are no bookings yet to preview with; enter an offer reference.")
             pair = (b.offer_id, b.id)
         target = _contexts(s, org_id, [pair])[0]
+    if target.language == i18n.CY and body_cy.strip():
+        subject, body = subject_cy.strip() or subject, body_cy
     return Preview(target.reference, target.context["client"]["name"], render(subject, target.context, "subject"),
-                   render(body, target.context, "body"))
+                   render(body, target.context, "body"), target.language)
 
 
 # --- choosing the bookings for a bulk run --------------------------------------------------------------------

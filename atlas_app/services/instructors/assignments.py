@@ -657,7 +657,7 @@ def move_session(actor: Actor, session_id: int, new_start: datetime) -> dict[str
             return {"id": cs.id, "moved": False}
         from atlas_app.services.booking import bookings as booking_service
 
-        previously = booking_service.session_text(s, cs)
+        previously = booking_service.session_texts(s, cs)
         cs.starts_at, cs.ends_at = new_start, new_start + length
         s.add(cs)
         s.flush()

@@ -151,6 +151,16 @@ def long_date(value: datetime | date | None, language: str | None = None) -> str
     return _lower_first(text) if lang == CY else text
 
 
+def day_text(value: datetime | date | None, language: str | None = None) -> str:
+    """``3 December 2026`` / ``3 Rhagfyr 2026``."""
+    if value is None:
+        return ""
+    lang = normalise(language) if language is not None else current()
+    local = _local(value)
+    day = local.date() if isinstance(local, datetime) else local
+    return format_date(day, "d MMMM y", locale=BABEL_LOCALE[lang])
+
+
 def short_date(value: datetime | date | None, language: str | None = None) -> str:
     """``3 Dec 2026`` / ``3 Rhag 2026``."""
     if value is None:

@@ -4,10 +4,13 @@ the list of those texts still without Welsh.
 * ``offers_welsh(org_id)``: the organisation's switch (``organisation.welsh_enabled``). Off, its public pages do not
   link to Welsh and do not offer Welsh as a language to be written to in; on, every public page links to its
   Welsh counterpart. Administrators (settings.manage) change it with ``set_welsh`` (audited).
+* ``correspondence_language(choice, welsh_enabled)``: the one rule for the language of what is sent to a person
+  (emails, letters, SMS): Welsh when they chose it and the organisation offers Welsh, else English.
 * ``pick(english, welsh, language)``: the one rule for an organisation's own text: the Welsh when the language is
   Welsh and a Welsh text has been written, else the English.
 * ``missing_texts(actor)``: every text the public sees that has English but no Welsh (course types, venues,
-  report-a-problem categories, letter templates, the organisation's own email wordings), with where staff fill
+  report-a-problem categories and their template responses, booking terms, letter templates, the
+  organisation's own email wordings), with where staff fill
   it in. Staff screens mark each missing one ("Welsh missing", with an icon) when Welsh is on.
 """
 
@@ -22,7 +25,7 @@ from atlas_app.models import Organisation
 from atlas_app.services.platform import audit
 from atlas_app.services.platform.actor import Actor
 from atlas_app.services.platform.errors import NotFound
-from atlas_app.services.platform.i18n import CY, current, normalise
+from atlas_app.services.platform.i18n import CY, EN, current, normalise
 from atlas_app.services.platform.permissions import Perm
 
 MISSING_LABEL = "Welsh missing"
@@ -49,10 +52,27 @@ def offers_welsh(org_id: int | None) -> bool:
         return bool(s.exec(select(Organisation.welsh_enabled).where(Organisation.id == org_id)).first())
 
 
+def correspondence_language(choice: str | None, welsh_enabled: bool | None) -> str:
+    """The one rule for what is sent to a person (email, letter, SMS): Welsh only when they chose Welsh and their
+    organisation offers Welsh now; else English. A Welsh choice made while the switch was on is kept, and honoured
+    again once it is turned back on."""
+    return CY if normalise(choice) == CY and bool(welsh_enabled) else EN
+
+
+def correspondence_language_in(s, org_id: int | None, choice: str | None) -> str:
+    """``correspondence_language`` with the organisation's switch read in the caller's session (read only when the
+    person chose Welsh)."""
+    if normalise(choice) != CY or not org_id:
+        return EN
+    return correspondence_language(choice, _org_enabled(s, org_id))
+
+
 def language_for(org_id: int | None, language: str | None) -> str:
-    """The language to write to someone of the organisation in: Welsh only when they asked for it and the
-    organisation offers it."""
-    return CY if normalise(language) == CY and offers_welsh(org_id) else "en"
+    """The language to write to someone of the organisation in (``correspondence_language``, the switch read in
+    a session of its own)."""
+    if normalise(language) != CY:
+        return EN
+    return correspondence_language(language, offers_welsh(org_id))
 
 
 def set_welsh(actor: Actor, on: bool) -> bool:
@@ -96,7 +116,7 @@ def status(actor: Actor) -> WelshStatus:
     may see the list; filling them in needs each screen's own permission)."""
     from atlas_app.models import CourseType, EmailTemplate, LetterTemplate, Venue
     from atlas_app.models.casework import CaseLookup
-    from atlas_app.models.environmental import ReportCategory
+    from atlas_app.models.environmental import ReportCategory, ReportResponse
 
     org_id = actor.require_org()
     out: list[MissingText] = []
@@ -124,6 +144,23 @@ def status(actor: Actor) -> WelshStatus:
                 if is_missing(en, cy):
                     out.append(MissingText("Report-a-problem categories", c.public_name or type_name, field,
                                            "/environmental/categories"))
+        for r, c_name, type_name in s.exec(
+                select(ReportResponse, ReportCategory.public_name, CaseLookup.name)
+                .join(ReportCategory, ReportCategory.id == ReportResponse.category_id)
+                .join(CaseLookup, CaseLookup.id == ReportCategory.demand_type_id)
+                .where(ReportResponse.organisation_id == org_id, ReportCategory.is_public)
+                .order_by(ReportCategory.sort_order, ReportCategory.id, ReportResponse.status)).all():
+            # The organisation's own English response: the shipped Welsh would not say the same.
+            if is_missing(r.body, r.body_cy):
+                out.append(MissingText("Report-a-problem categories", c_name or type_name,
+                                       f"template response ({r.status.replace('_', ' ')})",
+                                       "/environmental/categories"))
+        from atlas_app.models import BookingTerms
+
+        terms = s.exec(select(BookingTerms.conditions, BookingTerms.conditions_cy)
+                       .where(BookingTerms.organisation_id == org_id)).first()
+        if terms is not None and is_missing(terms[0], terms[1]):
+            out.append(MissingText("Booking terms", "Booking terms", "terms", "/bookings/catalogue?tab=terms"))
         for t in s.exec(select(LetterTemplate).where(LetterTemplate.organisation_id == org_id,
                                                      LetterTemplate.is_active)
                         .order_by(LetterTemplate.code)).all():

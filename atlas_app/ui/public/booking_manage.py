@@ -86,6 +86,7 @@ class ManageBookingState(rx.State):
     critical_date_text: str = ""
     needs_text: str = ""
     terms_text: str = ""
+    conditions_text: str = ""  # the organisation's own booking terms in the page's language
     change_note: str = ""
     # An online course's joining details: set only when the services say this client may see them now (booked on
     # the session, inside the organisation's window before the start).
@@ -170,6 +171,7 @@ class ManageBookingState(rx.State):
             "{date}.{fee}"
         ).format(move=t.transfer_cutoff_hours, most=t.max_transfers, used=cb.transfers_used,
                  cancel=t.cancel_cutoff_hours, date=long_date(cb.critical_date), fee=fee_move)
+        self.conditions_text = t.conditions
         self.change_note = _(cb.change_note) if cb.change_note else ""
         joining = cb.joining
         self.joining_link = joining.link if joining else ""
@@ -444,6 +446,9 @@ def manage_view_page() -> rx.Component:
         ),
         rx.heading(_("Changing your booking"), size="5", as_="h2"),
         rx.text(M.terms_text, size="2"),
+        rx.cond(M.conditions_text != "", rx.el.details(
+            rx.el.summary(_("Booking terms")),
+            rx.text(M.conditions_text, id="booking-conditions", size="2", white_space="pre-line"))),
         rx.cond(M.change_note != "", rx.text(M.change_note, id="change-note", weight="medium")),
         rx.hstack(
             rx.cond(M.can_transfer, _action_link(_("Move to another date"), "/booking/manage/move", "move-booking")),

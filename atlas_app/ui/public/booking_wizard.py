@@ -315,6 +315,8 @@ class BookingWizardState(rx.State):
     hold_until_text: str = ""
     hold_minutes: int = 15
     change_terms_text: str = ""
+    # The organisation's own booking terms, in the page's language ("" for none).
+    conditions_text: str = ""
     late_warning: str = ""
     hold_expired: bool = False
     hold_warning: bool = False
@@ -475,6 +477,7 @@ class BookingWizardState(rx.State):
             "After booking, you can move the booking to another date online up to {move} hours before the "
             "course, and cancel it online up to {cancel} hours before. After that, please telephone us."
         ).format(move=terms.transfer_cutoff_hours, cancel=terms.cancel_cutoff_hours)
+        self.conditions_text = terms.conditions
         if not self._mode_options:  # nothing bookable before the critical date: offer the waiting list
             return rx.redirect(to("/book/waiting-list"))
         return rx.redirect(to("/book/how"))
@@ -1359,6 +1362,9 @@ def check_page() -> rx.Component:
                              fee=rx.text.strong(S.fee_text))),
         rx.heading(_("Changing your booking later"), size="5", as_="h2"),
         rx.text(S.change_terms_text),
+        rx.cond(S.conditions_text != "", rx.fragment(
+            rx.heading(_("Booking terms"), size="5", as_="h2"),
+            rx.text(S.conditions_text, id="booking-conditions", white_space="pre-line"))),
         rx.cond(S.late_warning != "",
                 rx.text(rx.el.span(_("Important: "), style={"font_weight": "700"}), S.late_warning, id="late-warning",
                         style={"border_left": "4px solid var(--amber-9)", "padding_left": "0.75em"})),

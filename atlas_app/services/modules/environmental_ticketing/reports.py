@@ -52,7 +52,7 @@ from atlas_app.services.platform import audit, bounds, geo, i18n, images, maps, 
 from atlas_app.services.platform import welsh
 from atlas_app.services.platform.actor import Actor
 from atlas_app.services.platform.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
-from atlas_app.services.platform.i18n import _
+from atlas_app.services.platform.i18n import N_, _
 from atlas_app.services.platform.permissions import Perm
 from atlas_app.settings import get_settings
 from atlas_app.timeutil import london_date, london_midnight
@@ -74,17 +74,20 @@ TRACK_PATH = "/track/"
 RESPONSE_FIELDS: templating.Fields = {
     "report": {"reference": "ENV-000123", "category": "Fly-tipping", "location": "where it is",
                "status": "the new status", "reason": "the reason it was closed", "promise": "the category's promise",
-               "tracking_link": "the follower's tracking link"},
+               "tracking_link": "the follower's tracking link", "date": "the day of the change",
+               "due_date": "the day we aim to deal with it by (may be empty)"},
     "organisation": {"name": "the council's name"},
     "name": {"": "the follower's name (may be empty)"},
 }
 
+# The shipped wording (English; the catalogue holds its Welsh, sent to followers written to in Welsh).
 DEFAULT_RESPONSES: dict[str, str] = {
-    ReportStatus.RECEIVED: "We have received your report {{ report.reference }} ({{ report.category }}).",
-    ReportStatus.WITH_TEAM: "Your report {{ report.reference }} is with the team who deal with it.",
-    ReportStatus.IN_PROGRESS: "We are working on your report {{ report.reference }}.",
-    ReportStatus.FIXED: "Your report {{ report.reference }} has been dealt with. Thank you for telling us.",
-    ReportStatus.CLOSED: "Your report {{ report.reference }} is closed: {{ report.reason }}",
+    ReportStatus.RECEIVED: N_("We have received your report {{ report.reference }} ({{ report.category }})."),
+    ReportStatus.WITH_TEAM: N_("Your report {{ report.reference }} is with the team who deal with it."),
+    ReportStatus.IN_PROGRESS: N_("We are working on your report {{ report.reference }}."),
+    ReportStatus.FIXED: N_("Your report {{ report.reference }} was dealt with on {{ report.date }}. Thank you for "
+                           "telling us."),
+    ReportStatus.CLOSED: N_("Your report {{ report.reference }} is closed: {{ report.reason }}"),
 }
 
 # What happens next, from each status (a status may also stay; closed is the end).
@@ -131,6 +134,12 @@ class CategoryRow:
     public_name_cy: str = ""
     public_description_en: str = ""
     public_description_cy: str = ""
+    # status -> the Welsh template response sent to followers written to in Welsh: the organisation's own, else
+    # the shipped Welsh while the English is the shipped one too; "" when the English is the organisation's own and
+    # its Welsh is not written (missing: those followers get the English).
+    responses_cy: dict[str, str] = field(default_factory=dict)
+    # The statuses whose English the organisation wrote itself.
+    responses_own: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -466,21 +475,43 @@ def _category_rows(s: Session, org_id: int, public_only: bool) -> list[CategoryR
         query = query.where(ReportCategory.is_public == True, CaseLookup.is_active == True)  # noqa: E712
     rows = s.exec(query.order_by(ReportCategory.sort_order, CaseLookup.name)).all()
     ids = [c.id for c, _ in rows]
-    responses: dict[int, dict[str, str]] = {}
+    responses: dict[int, dict[str, ReportResponse]] = {}
     if ids:
         for r in s.exec(select(ReportResponse).where(ReportResponse.organisation_id == org_id,
                                                      ReportResponse.category_id.in_(ids))).all():
-            responses.setdefault(r.category_id, {})[r.status] = r.body
+            responses.setdefault(r.category_id, {})[r.status] = r
     out = []
     for c, lookup in rows:
         name = welsh.pick(c.public_name, c.public_name_cy) or lookup.name
-        own = responses.get(c.id, {})
+        rows_of = responses.get(c.id, {})
+        own = {st: r.body for st, r in rows_of.items() if r.body}
         out.append(CategoryRow(c.id, lookup.id, lookup.name, name,
                                welsh.pick(c.public_description, c.public_description_cy), c.promise_days,
                                promise_text(name, c.promise_days), c.is_public, c.sort_order,
                                {st: own.get(st) or DEFAULT_RESPONSES[st] for st in ReportStatus},
-                               c.public_name, c.public_name_cy, c.public_description, c.public_description_cy))
+                               c.public_name, c.public_name_cy, c.public_description, c.public_description_cy,
+                               {st: _welsh_response(rows_of.get(st), st) for st in ReportStatus},
+                               tuple(own)))
     return out
+
+
+def _welsh_response(row: ReportResponse | None, status: str) -> str:
+    """The Welsh template response for ``status``: the organisation's own; else the shipped Welsh when its English
+    is the shipped one; else "" (the organisation's English has no Welsh yet)."""
+    if row is not None and (row.body_cy or "").strip():
+        return row.body_cy
+    if row is not None and (row.body or "").strip():
+        return ""
+    return i18n.gettext(DEFAULT_RESPONSES[status], i18n.CY)
+
+
+def response_source(row: ReportResponse | None, status: str, language: str) -> str:
+    """The template response a follower written to in ``language`` gets: in Welsh, the Welsh (the organisation's
+    own or the shipped) and the organisation's English only where its Welsh is missing; in English, the
+    organisation's English, else the shipped."""
+    if language == i18n.CY:
+        return _welsh_response(row, status) or row.body  # type: ignore[union-attr]  (missing implies a row)
+    return row.body if row is not None and row.body else DEFAULT_RESPONSES[status]
 
 
 def public_categories(org_id: int) -> list[CategoryRow]:
@@ -575,29 +606,36 @@ def save_category(actor: Actor, demand_type_id: Any, *, is_public: bool, public_
         return row.id
 
 
-def set_response(actor: Actor, category_id: Any, status: str, body: str) -> None:
-    """A category's template response for a status (empty: back to the default text)."""
+def set_response(actor: Actor, category_id: Any, status: str, body: str, body_cy: str | None = None) -> None:
+    """A category's template response for a status, in English and (``body_cy``; None keeps it) Welsh. An empty
+    text goes back to the shipped wording of its language."""
     org_id = _admin(actor)
     if status not in tuple(ReportStatus):
         raise ValidationFailed("Choose a status.", {"status": "invalid"})
     body = _text(body, "body", 4000, label="the response")
     if body:
         templating.check(body, RESPONSE_FIELDS, "response")
+    if body_cy is not None:
+        body_cy = _text(body_cy, "body_cy", 4000, label="the Welsh response")
+        if body_cy:
+            templating.check(body_cy, RESPONSE_FIELDS, "response")
     with write_session() as s:
         category = _get_category(s, org_id, category_id)
         row = s.exec(select(ReportResponse).where(ReportResponse.category_id == category.id,
                                                   ReportResponse.status == status)).first()
-        before = row.body if row else ""
-        if not body:
+        before = {"body": row.body if row else "", "body_cy": row.body_cy if row else ""}
+        welsh_text = before["body_cy"] if body_cy is None else body_cy
+        if not body and not welsh_text:
             if row is not None:
                 s.delete(row)
         else:
             row = row or ReportResponse(organisation_id=org_id, category_id=category.id, status=status)
-            row.body, row.updated_at = body, utcnow()
+            row.body, row.body_cy, row.updated_at = body, welsh_text, utcnow()
             s.add(row)
         s.flush()
         audit.record(s, actor, "report_category", category.id, "response_set",
-                     before={"status": status, "body": before}, after={"status": status, "body": body})
+                     before={"status": status, **before},
+                     after={"status": status, "body": body, "body_cy": welsh_text})
 
 
 def _get_category(s: Session, org_id: int, category_id: Any, public_only: bool = False) -> ReportCategory:
@@ -919,6 +957,7 @@ class _CategoryRef:
     id: int
     public_name: str
     promise_days: int | None
+    public_name_cy: str = ""  # the confirmation to a Welsh page's reporter names the category in Welsh
 
 
 @dataclass(frozen=True)
@@ -936,7 +975,7 @@ _org, _mod, _cat = Organisation.__table__, CaseModule.__table__, ReportCategory.
 _dt, _ch = CaseLookup.__table__.alias("demand_type"), CaseLookup.__table__.alias("channel_lookup")
 _FACTS = (
     select(_org.c.name.label("org_name"), _mod.c.id.label("module_id"), _mod.c.name.label("module_name"),
-           _cat.c.id.label("category_id"), _cat.c.public_name, _cat.c.promise_days,
+           _cat.c.id.label("category_id"), _cat.c.public_name, _cat.c.public_name_cy, _cat.c.promise_days,
            _cat.c.is_public, _dt.c.id.label("type_id"), _dt.c.name.label("type_name"), _dt.c.demand_class,
            _ch.c.id.label("channel_id"), _ch.c.name.label("channel_name"))
     .select_from(_org)
@@ -961,7 +1000,7 @@ def _submission_facts(s: Session, org_id: int, category_id: Any, channel: str, p
                                  ).first() if cid else None
     if row is not None and (row.is_public or not public_only):
         return (row.org_name, _ModuleRef(row.module_id, org_id, row.module_name),
-                _CategoryRef(row.category_id, row.public_name or "", row.promise_days),
+                _CategoryRef(row.category_id, row.public_name or "", row.promise_days, row.public_name_cy or ""),
                 _LookupRef(row.type_id, row.type_name, row.demand_class),
                 None if row.channel_id is None else _LookupRef(row.channel_id, row.channel_name))
     org = s.get(Organisation, org_id)
@@ -1020,6 +1059,9 @@ def submit_report(org_id: int, data: dict[str, Any], photos: Sequence[bytes] = (
                           longitude=data.get("longitude"))
             who = actor or _public_actor(org_id, channel)
             category_name = category.public_name or dtype.name
+            # The confirmation names the category in the page's language (its Welsh name where written).
+            shown_name = welsh.pick(category.public_name, category.public_name_cy) or dtype.name
+            language = i18n.current()
             pending: list[audit.Pending] = []
             case = casework_cases.open_case_in(s, who, module, f"{category_name}: {loc.label}"[:200], pending,
                                                place_id=loc.place_id, uprn=loc.uprn,
@@ -1041,11 +1083,11 @@ def submit_report(org_id: int, data: dict[str, Any], photos: Sequence[bytes] = (
                                status=ReportStatus.RECEIVED, body="", created_at=now))
             if email:
                 s.add(ReportFollower(organisation_id=org_id, report_id=rep.id, email=email, name=name,
-                                     token_hash=_hash(token)))
+                                     token_hash=_hash(token), language=language))
             photo_ids = _store_photos(s, org_id, rep.id, cleaned, written)
-            promise = promise_text(category_name, category.promise_days)
+            promise = promise_text(shown_name, category.promise_days)
             if email:
-                _queue_confirmation(s, org_name, rep, category_name, promise, token)
+                _queue_confirmation(s, org_name, rep, shown_name, promise, token)
             pending.append(audit.Pending("env_report", rep.id, "submitted",
                                          after={"reference": rep.reference, "category": category_name,
                                                 "uprn": loc.uprn, "usrn": loc.usrn, "channel": channel,
@@ -1219,14 +1261,17 @@ def stop_updates(reference: Any, token: Any) -> bool:
 
 
 def _follow_in(s: Session, rep: Report, email: str, name: str) -> tuple[ReportFollower, str]:
+    """Add (or start again) a follower, written to in the language of the page they followed on."""
     follower = s.exec(select(ReportFollower).where(ReportFollower.report_id == rep.id,
                                                    func.lower(ReportFollower.email) == email.lower())).first()
     if follower is None:
         follower = ReportFollower(organisation_id=rep.organisation_id, report_id=rep.id, email=email, name=name,
-                                  token_hash=_hash(_derive("env-follower", rep.id, email.lower())))
+                                  token_hash=_hash(_derive("env-follower", rep.id, email.lower())),
+                                  language=i18n.current())
     else:
         follower.stopped_at = None
         follower.name = name or follower.name
+        follower.language = i18n.current()
     s.add(follower)
     s.flush()
     return follower, _follower_token(rep, follower)
@@ -1234,9 +1279,11 @@ def _follow_in(s: Session, rep: Report, email: str, name: str) -> tuple[ReportFo
 
 def _queue_follow_email(s: Session, rep: Report, email: str, token: str) -> None:
     org_name = s.exec(select(Organisation.name).where(Organisation.id == rep.organisation_id)).first() or ""
-    body = "\n".join([f"You are now following report {rep.reference} to {org_name} ({rep.location_text}).", "",
-                      "See its progress or stop these emails:", tracking_link(rep.reference, token)])
-    outbox.queue(s, to=email, subject=f"You are following report {rep.reference}", body=body,
+    body = "\n".join([_("You are now following report {reference} to {council} ({where}).").format(
+        reference=rep.reference, council=org_name, where=rep.location_text), "",
+        _("See its progress or stop these emails:"), tracking_link(rep.reference, token)])
+    outbox.queue(s, to=email, subject=_("You are following report {reference}").format(reference=rep.reference),
+                 body=body,
                  organisation_id=rep.organisation_id, related=("env_report", rep.id), sensitive=True)
 
 
@@ -1336,15 +1383,27 @@ def _followers(s: Session, rep: Report) -> list[ReportFollower]:
                        .order_by(ReportFollower.id)).all())
 
 
-def _notify(s: Session, rep: Report, subject: str, text_for: Any) -> int:
-    """Queue an email to every current follower; ``text_for(follower, token)`` makes the body, which ends with
-    the follower's own link. Returns how many were queued."""
+def follower_language(follower: ReportFollower, welsh_enabled: bool) -> str:
+    """The language a follower is written to in (``welsh.correspondence_language``: the page language they
+    reported or followed on, Welsh only while the organisation offers it)."""
+    return welsh.correspondence_language(getattr(follower, "language", None), welsh_enabled)
+
+
+def _notify(s: Session, rep: Report, subject: Any, text_for: Any) -> int:
+    """Queue an email to every current follower, each in their own language; ``subject()`` and
+    ``text_for(follower, token)`` are called in it, and the body ends with the follower's own link. Returns how
+    many were queued."""
     sent = 0
+    welsh_enabled = bool(s.exec(select(Organisation.welsh_enabled)
+                                .where(Organisation.id == rep.organisation_id)).first())
     for follower in _followers(s, rep):
         token = _follower_token(rep, follower)
-        body = text_for(follower, token)
-        body += f"\n\nSee your report or stop these emails: {tracking_link(rep.reference, token)}"
-        outbox.queue(s, to=follower.email, subject=subject, body=body, organisation_id=rep.organisation_id,
+        with i18n.using(follower_language(follower, welsh_enabled)):
+            body = text_for(follower, token)
+            body += "\n\n" + _("See your report or stop these emails: {link}").format(
+                link=tracking_link(rep.reference, token))
+            title = subject() if callable(subject) else subject
+        outbox.queue(s, to=follower.email, subject=title, body=body, organisation_id=rep.organisation_id,
                      related=("env_report", rep.id), sensitive=True)
         sent += 1
     return sent
@@ -1374,7 +1433,8 @@ def public_update(actor: Actor, report_id: Any, body: Any, photos: Sequence[byte
             _store_photos(s, org_id, rep.id, cleaned, written, update_id=update.id)
             rep.updated_at = now
             s.add(rep)
-            sent = _notify(s, rep, f"Update on your report {rep.reference}", lambda f, t: text) if notify else 0
+            sent = _notify(s, rep, lambda: _("Update on your report {reference}").format(reference=rep.reference),
+                           lambda f, t: text) if notify else 0
             audit.record(s, actor, "env_report", rep.id, "public_update",
                          after={"update_id": update.id, "body": text, "emails": sent})
             return update.id
@@ -1399,15 +1459,18 @@ def internal_note(actor: Actor, report_id: Any, body: Any) -> int:
 
 def _response_text(s: Session, rep: Report, status: str, reason: str, name_of_follower: str, link: str,
                    org_name: str) -> str:
+    """The category's template response for ``status`` in the current language (``response_source``), its dates
+    by Babel's ``cy`` or ``en_GB`` locale."""
     category = s.get(ReportCategory, rep.category_id)
     name = _category_name(s, category) if category else ""
     row = s.exec(select(ReportResponse).where(ReportResponse.category_id == rep.category_id,
                                               ReportResponse.status == status)).first()
-    source = row.body if row and row.body else DEFAULT_RESPONSES[status]
+    source = response_source(row, status, i18n.current())
     context = {"report": {"reference": rep.reference, "category": name, "location": rep.location_text,
-                          "status": REPORT_LABELS[status], "reason": reason,
+                          "status": _(REPORT_LABELS[status]), "reason": reason,
                           "promise": promise_text(name, category.promise_days) if category else "",
-                          "tracking_link": link},
+                          "tracking_link": link, "date": i18n.long_date(rep.updated_at or utcnow()),
+                          "due_date": i18n.long_date(rep.due_at) if rep.due_at else ""},
                "organisation": {"name": org_name}, "name": name_of_follower}
     return templating.render(source, context, RESPONSE_FIELDS, "response")
 
@@ -1460,7 +1523,8 @@ def change_status(actor: Actor, report_id: Any, status: str, *, reason: str = ""
                 s.add(case)
         sent = 0
         if notify:
-            sent = _notify(s, rep, f"Your report {rep.reference}: {REPORT_LABELS[status]}",
+            sent = _notify(s, rep, lambda: _("Your report {reference}: {status}").format(
+                               reference=rep.reference, status=_(REPORT_LABELS[status])),
                            lambda f, t: message or _response_text(s, rep, status, reason, f.name,
                                                                   tracking_link(rep.reference, t), org_name))
         audit.record(s, actor, "env_report", rep.id, "status_changed",

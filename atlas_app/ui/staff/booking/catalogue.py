@@ -230,6 +230,8 @@ class CatalogueState(rx.State):
             "bookable_days_ahead": str(terms.bookable_days_ahead),
             "waiting_hold_minutes": str(terms.waiting_hold_minutes),
             "joining_details_hours": str(terms.joining_details_hours),
+            "conditions": terms.conditions, "conditions_cy": terms.conditions_cy,
+            "welsh_missing": "terms" if welsh.is_missing(terms.conditions, terms.conditions_cy) else "",
         }
         self.course_type_options = [{"value": str(t.id), "label": f"{t.code}: {t.name}"} for t in types
                                     if t.is_active]
@@ -398,6 +400,9 @@ class CatalogueState(rx.State):
     async def save_terms(self, form: dict):
         actor = await require(self, Perm.CATALOGUE_MANAGE)
         data: dict = {k: str(form.get(k, "") or "").strip() for k in TERMS_FIELDS}
+        for key in ("conditions", "conditions_cy"):
+            if key in form:
+                data[key] = str(form.get(key) or "")[:catalogue_service.MAX_CONDITIONS + 1]
         if not data.get("waiting_hold_minutes"):
             data.pop("waiting_hold_minutes", None)
         try:
@@ -799,6 +804,16 @@ def _terms_tab() -> rx.Component:
                 ),
                 rx.text("Staff may still transfer or cancel after the cut-offs, by telephone.", size="2",
                         color_scheme="gray"),
+                fieldset(
+                    "Your terms as text (shown to clients before they book, on Manage your booking and in the "
+                    "confirmation email)",
+                    textarea_field("Booking terms", "conditions", input_id="terms-conditions",
+                                   default_value=t["conditions"], max_length=catalogue_service.MAX_CONDITIONS),
+                    welsh_missing(CatalogueState.welsh_on & (t["welsh_missing"] != ""), "booking terms"),
+                    textarea_field("Booking terms in Welsh (left empty, the English is shown)", "conditions_cy",
+                                   input_id="terms-conditions-cy", default_value=t["conditions_cy"],
+                                   max_length=catalogue_service.MAX_CONDITIONS),
+                ),
                 rx.button("Save booking terms", type="submit", id="save-terms", size="3"),
                 spacing="3", width="100%", align_items="start",
             ),

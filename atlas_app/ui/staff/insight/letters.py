@@ -152,13 +152,14 @@ class LettersState(rx.State):
         self.error = self.notice = ""
         try:
             p = await templating.render_off_loop(letters.preview, actor, self.subject, self.body,
-                                                 self.preview_reference)
+                                                 self.preview_reference, self.subject_cy, self.body_cy)
         except AtlasError as exc:
             self.error = str(exc)
             self.preview_subject = self.preview_body = self.preview_for = ""
             return
         self.preview_subject, self.preview_body = p.subject, p.body
-        self.preview_for = f"Preview for {p.client_name} ({p.reference})"
+        self.preview_for = f"Preview for {p.client_name} ({p.reference})" + (", in Welsh" if p.language == "cy"
+                                                                              else "")
 
     @rx.event
     async def save(self):
@@ -285,7 +286,7 @@ class EmailsState(rx.State):
         self.error = self.notice = ""
         try:
             p = await templating.render_off_loop(emails.preview, actor, self.kind, self.subject, self.body,
-                                                 self.preview_reference)
+                                                 self.preview_reference, self.language)
         except AtlasError as exc:
             self.error = str(exc)
             self.preview_to = self.preview_subject = self.preview_body = ""

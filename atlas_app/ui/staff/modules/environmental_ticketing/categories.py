@@ -11,7 +11,7 @@ import reflex as rx
 
 from atlas_app.domain.statuses import REPORT_LABELS, ReportStatus
 from atlas_app.services.modules.environmental_ticketing import reports
-from atlas_app.services.platform import maps, welsh
+from atlas_app.services.platform import i18n, maps, welsh
 from atlas_app.services.platform.errors import AtlasError
 from atlas_app.services.platform.permissions import Perm
 from atlas_app.ui.components.badges import welsh_missing
@@ -35,6 +35,10 @@ class ResponseView:
     label: str
     body: str
     key: str
+    # The Welsh sent to followers written to in Welsh, and whether it is missing (Welsh on, own English, no Welsh).
+    body_cy: str = ""
+    welsh_missing: bool = False
+    shipped_cy: str = ""
 
 
 @dataclasses.dataclass
@@ -56,6 +60,12 @@ class CategoryView:
     welsh_missing: str = ""
 
 
+def _own_welsh(c: reports.CategoryRow, status: str) -> str:
+    """The Welsh the organisation wrote ("" while it is the shipped Welsh, shown as the field's placeholder)."""
+    text = c.responses_cy.get(status, "")
+    return "" if text == i18n.gettext(reports.DEFAULT_RESPONSES[status], i18n.CY) else text
+
+
 def _row(c: reports.CategoryRow, welsh_on: bool) -> CategoryView:
     missing = [what for what, en, cy in (("public name", c.public_name or c.demand_type, c.public_name_cy),
                                          ("description", c.public_description_en, c.public_description_cy))
@@ -64,7 +74,10 @@ def _row(c: reports.CategoryRow, welsh_on: bool) -> CategoryView:
                         c.public_description_en, str(c.promise_days), c.promise, str(c.sort_order),
                         "yes" if c.is_public else "", "Public" if c.is_public else "Staff only (not on the public "
                         "pages or Open311)",
-                        [ResponseView(s, REPORT_LABELS[ReportStatus(s)], c.responses.get(s, ""), f"{c.id}-{s}")
+                        [ResponseView(s, REPORT_LABELS[ReportStatus(s)], c.responses.get(s, ""), f"{c.id}-{s}",
+                                      _own_welsh(c, s), welsh_on and c.is_public and s in c.responses_own
+                                      and not c.responses_cy.get(s, "").strip(),
+                                      i18n.gettext(reports.DEFAULT_RESPONSES[s], i18n.CY))
                          for s in STATUSES], c.public_name_cy, c.public_description_cy, ", ".join(missing))
 
 
@@ -128,12 +141,16 @@ class CategoriesState(rx.State):
         self.error = self.notice = ""
         try:
             await asyncio.to_thread(reports.set_response, actor, str(form.get("category_id", ""))[:12],
-                                    str(form.get("status", ""))[:20], str(form.get("body", ""))[:4000])
+                                    str(form.get("status", ""))[:20], str(form.get("body", ""))[:4000],
+                                    str(form.get("body_cy", ""))[:4000])
         except AtlasError as exc:
             self.error = str(exc)
             return
         self.notice = "Template response saved."
         await self._refresh(actor)
+
+
+_AREA = {"width": "100%", "padding": "0.4em", "border": "1px solid var(--gray-8)", "border-radius": "4px"}
 
 
 def _response_form(c: rx.Var, r: rx.Var) -> rx.Component:
@@ -143,8 +160,12 @@ def _response_form(c: rx.Var, r: rx.Var) -> rx.Component:
             rx.el.input(type="hidden", name="status", value=r.status),
             rx.el.label("When it becomes “" + r.label + "”", html_for="resp-" + r.key),
             rx.el.textarea(id="resp-" + r.key, name="body", default_value=r.body, rows=3, max_length=4000,
-                           style={"width": "100%", "padding": "0.4em", "border": "1px solid var(--gray-8)",
-                                  "border-radius": "4px"}),
+                           style=_AREA),
+            welsh_missing(r.welsh_missing, "the Welsh of the " + r.label + " response"),
+            rx.el.label("In Welsh (empty: the shipped Welsh, or the English above once it is your own)",
+                        html_for="resp-cy-" + r.key),
+            rx.el.textarea(id="resp-cy-" + r.key, name="body_cy", default_value=r.body_cy, rows=3, max_length=4000,
+                           lang="cy", placeholder=r.shipped_cy, style=_AREA),
             rx.button("Save the " + r.label + " response", type="submit", variant="soft",
                       id="resp-save-" + r.key),
             spacing="1", width="100%", align_items="start"),
