@@ -9,7 +9,7 @@ import re
 
 import pytest
 from playwright.sync_api import expect
-from support import at, scan, wait_hydrated
+from support import at, scan, tab_to, tab_to_group, wait_hydrated
 from test_booking_wizard import (
     DESKTOP,
     PHONE,
@@ -18,8 +18,6 @@ from test_booking_wizard import (
     goto,
     new_offer,
     open_page,
-    tab_to,
-    tab_to_group,
 )
 
 
