@@ -15,7 +15,7 @@ from conftest import actor_for, create_user
 from payments_support import make_offer, world  # noqa: F401  (fixture)
 from sqlmodel import select
 
-from atlas_app.db import read_session, write_session
+from atlas_app.db import read_session, utcnow, write_session
 from atlas_app.models import (
     Booking,
     Client,
@@ -35,7 +35,7 @@ from atlas_app.services.booking import (
     self_service,
 )
 from atlas_app.services.insight import letters
-from atlas_app.services.platform import welsh
+from atlas_app.services.platform import i18n, welsh
 from atlas_app.services.platform.errors import ValidationFailed
 from atlas_app.services.platform.i18n import CY, EN, using
 
@@ -212,13 +212,16 @@ def test_the_email_preview_of_a_welsh_template_has_welsh_names_dates_and_money(o
     booking = booking_service.book(staff(org), make_offer(world), world.session_id)
     admin = actor_for(create_user(org, "letters-admin", roles=("Administrator",)))
     subject = "Archeb {{ booking.reference }}"
-    body = "Cwrs: {{ booking.course_name }}\nPryd: {{ booking.when }}\nFfi: {{ booking.fee }}\n{{ booking.venue }}"
+    body = ("Cwrs: {{ booking.course_name }}\nPryd: {{ booking.when }}\nFfi: {{ booking.fee }}\n{{ booking.venue }}"
+            "\nStatws: {{ booking.status }}")
     welsh_preview = emails.preview(admin, "booking_confirmation", subject, body, booking.reference, "cy")
     assert f"Cwrs: {WELSH_COURSE}" in welsh_preview.body and WELSH_VENUE in welsh_preview.body
+    assert "Statws: Wedi archebu" in welsh_preview.body  # the client's word for the status, in Welsh
     assert re.search(r"^Pryd: dydd \w+ \d{1,2} \w+ \d{4} am \d\d:\d\d$", welsh_preview.body, re.M)
     assert "Ffi: £95.00" in welsh_preview.body
     english_preview = emails.preview(admin, "booking_confirmation", subject, body, booking.reference, "en")
     assert "Cwrs: National Speed Awareness Course" in english_preview.body
+    assert "Statws: Booked" in english_preview.body
     assert not re.search(r"dydd ", english_preview.body)
 
 
@@ -308,3 +311,31 @@ def test_a_moved_session_tells_a_welsh_client_what_it_was_in_welsh(org, world):
     assert " am " in was
     assert merged(english_mail, "change_previously").startswith("National Speed Awareness Course, ")
     assert merged(english_mail, "change_previously").endswith("Civic Centre")
+
+
+def test_a_welsh_clients_receipt_and_payment_plan_are_written_in_welsh(org, world, actor):
+    from atlas_app.services import payments
+    from atlas_app.timeutil import london_date
+
+    booking = booking_service.book(staff(org), welsh_client(world), world.session_id)
+    payments.record_payment(actor, booking.reference, "30", "cheque", reference="100234")
+    receipt = queued(booking.reference)[-1]
+    assert "(siec)" in receipt.body_text and "cheque" not in receipt.body_text
+    assert re.search(r"^Wedi dod i law: dydd \w+ \d{1,2} \w+ \d{4} am \d\d:\d\d$", receipt.body_text, re.M)
+    today = london_date(utcnow())
+    first, second = today + timedelta(days=3), today + timedelta(days=8)
+    payments.approve_plan(actor, booking.reference, [(first, "35"), (second, "30")], reason="Hardship")
+    plan = queued(booking.reference)[-1]
+    assert f"£35.00 erbyn {i18n.day_month_year(first, CY)}" in plan.body_text
+    assert " by " not in plan.body_text and f"{first:%B}" not in plan.body_text.replace(
+        i18n.day_month_year(first, CY), "")
+
+
+def test_an_english_clients_receipt_keeps_the_english_words(org, world, actor):
+    from atlas_app.services import payments
+
+    booking = booking_service.book(staff(org), make_offer(world), world.session_id)
+    payments.record_payment(actor, booking.reference, "30", "cheque", reference="100234")
+    receipt = queued(booking.reference)[-1]
+    assert "(cheque)" in receipt.body_text
+    assert re.search(r"^Received: \w{3} \d\d \w{3} \d{4} \d\d:\d\d$", receipt.body_text, re.M)  # as before

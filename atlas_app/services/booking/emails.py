@@ -12,14 +12,14 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Callable
 
 from sqlalchemy import func
 from sqlmodel import Session, select
 
 from atlas_app.db import read_session, utcnow, write_session
 from atlas_app.domain.money import format_pence
-from atlas_app.domain.statuses import BookingStatus
+from atlas_app.domain.statuses import BOOKING_CLIENT_LABELS, BookingStatus
 from atlas_app.models import Booking, BookingTerms, Client, CourseType, Offer, Organisation
 from atlas_app.models.letters import EmailTemplate
 from atlas_app.services.booking.email_defaults import DEFAULT_LANGUAGE, GROUPS, KINDS, Kind, shipped
@@ -85,7 +85,8 @@ def booking_context(view: Any, offer: Any, client: Any, organisation_name: str) 
                     "venue": venue, "where": where, "directions": directions, "terms": "",
                     "fee": i18n.money(view.fee_pence) if welsh else format_pence(view.fee_pence),
                     "payment_due": moment(view.payment_due_at) if view.payment_due_at else i18n._("before the course"),
-                    "awaiting_payment": view.status == BookingStatus.AWAITING_PAYMENT, "status": view.status.replace("_", " ")},
+                    "awaiting_payment": view.status == BookingStatus.AWAITING_PAYMENT,
+                    "status": i18n._(BOOKING_CLIENT_LABELS.get(view.status, view.status.replace("_", " ")))},
         "organisation": {"name": organisation_name},
     }
 
@@ -140,10 +141,12 @@ def compose(s: Session, organisation_id: int, kind: str, context: dict[str, Any]
                 templating.render(shipped_body, context, k.fields, "body"))
 
 
-def send(s: Session, kind: str, *, view: Any, offer: Any, client: Any, extra: dict[str, Any] | None = None,
+def send(s: Session, kind: str, *, view: Any, offer: Any, client: Any,
+         extra: dict[str, Any] | Callable[[], dict[str, Any]] | None = None,
          demo: bool = False, template: Any = LOOK_UP) -> None:
     """Queue the client's email of ``kind`` about the booking ``view``, inside the caller's transaction. ``client``
-    needs first_name, last_name and email; ``extra`` holds the kind's own groups (payment, refund...)."""
+    needs first_name, last_name and email; ``extra`` holds the kind's own groups (payment, refund...), or is a
+    function giving them, called in the client's language (for dates, money and words written in it)."""
     if not client or not getattr(client, "email", ""):
         return
     organisation_id = offer.organisation_id
@@ -154,7 +157,7 @@ def send(s: Session, kind: str, *, view: Any, offer: Any, client: Any, extra: di
     with i18n.using(language):
         context = booking_context(view, offer, client,
                                   _organisation_name(s, organisation_id) if name is None else name)
-    context.update(extra or {})
+        context.update((extra() if callable(extra) else extra) or {})
     if "course" in _kind(kind).groups and "course" not in context:
         # The busy booking path's offer row carries it; otherwise it is read.
         wording = getattr(view, "names", None)

@@ -24,10 +24,9 @@ from atlas_app.services.booking import bookings as booking_service
 from atlas_app.services.payments.state import METHOD_LABELS, payment_summary
 from atlas_app.services.payments.stripe_gateway import DEMO_LABEL
 from atlas_app.services.booking import emails, lineage
-from atlas_app.services.platform import audit, locks
+from atlas_app.services.platform import audit, i18n, locks
 from atlas_app.services.platform.actor import Actor
 from atlas_app.services.platform.errors import AtlasError, NotFound, ValidationFailed, amount_field
-from atlas_app.timeutil import london_text
 
 
 def booking_by_reference(s: Session, organisation_id: int, reference: str) -> Booking:
@@ -181,15 +180,18 @@ def _queue_receipt(s: Session, booking: Booking, payment: Payment, kind: str) ->
         return
     summary = payment_summary(s, booking.id)
     view = booking_service.booking_view(s, booking)
-    payment_fields = {
-        "amount": pounds_text(payment.amount_pence),
-        "method": METHOD_LABELS.get(payment.method, payment.method).lower(),
-        "received": london_text(payment.received_at), "reference": str(payment.provider_ref or payment.id),
-        "outstanding": pounds_text(summary.outstanding_pence), "paid_in_full": summary.state in PayState.SETTLED,
-        "demo": payment.provider == "demo",
-    }
+
+    def payment_fields() -> dict:  # in the client's language
+        return {"payment": {
+            "amount": i18n.money(payment.amount_pence),
+            "method": i18n._(METHOD_LABELS.get(payment.method, payment.method)).lower(),
+            "received": emails.moment(payment.received_at), "reference": str(payment.provider_ref or payment.id),
+            "outstanding": i18n.money(summary.outstanding_pence), "paid_in_full": summary.state in PayState.SETTLED,
+            "demo": payment.provider == "demo",
+        }}
+
     emails.send(s, "payment_seat_lost" if kind == "attention" else "payment_receipt", view=view, offer=offer,
-                client=client, extra={"payment": payment_fields}, demo=payment.provider == "demo")
+                client=client, extra=payment_fields, demo=payment.provider == "demo")
 
 
 def record_provider_payment(s: Session, attempt: CheckoutAttempt, *, amount_pence: int, provider_ref: str,

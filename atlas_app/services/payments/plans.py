@@ -25,7 +25,7 @@ from atlas_app.services.payments.ledger import (
 from atlas_app.services.payments.staff import PlanView
 from atlas_app.services.payments.state import payment_summary
 from atlas_app.services.booking import emails
-from atlas_app.services.platform import audit, bounds
+from atlas_app.services.platform import audit, bounds, i18n
 from atlas_app.services.platform.actor import Actor
 from atlas_app.services.platform.errors import Conflict, NotFound, ValidationFailed
 from atlas_app.services.platform.permissions import Perm
@@ -124,9 +124,13 @@ def approve_plan(actor: Actor, booking_reference: str, instalments: list[tuple[d
                                      actor.username)
         client = s.get(Client, offer.client_id)
         if client and client.email:
-            instalments = "\n".join(f"  {pounds_text(a)} by {d:%d %B %Y}" for d, a in parsed)
+            def instalments() -> dict:  # in the client's language
+                return {"plan": {"instalments": "\n".join(
+                    "  " + i18n._("{amount} by {date}").format(amount=i18n.money(a), date=i18n.day_month_year(d))
+                    for d, a in parsed)}}
+
             emails.send(s, "payment_plan", view=booking_service.booking_view(s, booking), offer=offer,
-                        client=client, extra={"plan": {"instalments": instalments}})
+                        client=client, extra=instalments)
         return PlanView(plan.id, plan.status, total, plan.allow_attend_on_plan, reason, actor.username, now, parsed)
 
 
