@@ -117,3 +117,34 @@ def test_with_welsh_turned_off_the_welsh_follower_is_written_to_in_english(setup
     assert mail.subject == f"Your report {done.reference}: In progress"
     assert "/cy/track/" not in mail.body_text
     assert followers(done.id) == {"ann@example.org": "cy"}     # the choice is kept for when Welsh is back
+
+
+def test_the_welsh_tracking_page_shows_the_status_entry_in_welsh(setup):  # noqa: F811
+    from state_support import at, drain, substates
+
+    from atlas_app.services.platform import i18n
+    from atlas_app.ui.i18n import PublicLanguageState
+    from atlas_app.ui.public.track import TrackState
+
+    welsh_on(setup["org"].id)
+    done = _submit(setup, description="Sofa")
+    reports.change_status(setup["actor"], done.id, "fixed")       # on the (English) staff screen
+    reports.change_status(setup["actor"], done.id, "closed", reason="Cleared", message="Cleared by the crew")
+
+    def timeline(path: str, language: str) -> list[str]:
+        state, _language = substates(TrackState, PublicLanguageState)
+        at(state, path)
+        i18n.set_current(language)
+        try:
+            drain(state.load())
+        finally:
+            i18n.set_current("en")
+        assert state.found
+        return [entry["body"] for entry in state.timeline]
+
+    welsh = timeline(f"/cy/track/{done.reference}?token={done.token}", "cy")
+    english = timeline(f"/track/{done.reference}?token={done.token}", "en")
+    assert any(body.startswith(f"Mae eich adroddiad {done.reference} wedi cael sylw") for body in welsh), welsh
+    assert any(body.startswith(f"Your report {done.reference} was dealt with on ") for body in english), english
+    assert not any("was dealt with" in body for body in welsh)
+    assert "Cleared by the crew" in welsh and "Cleared by the crew" in english  # staff's own words, as written

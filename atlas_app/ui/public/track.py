@@ -18,7 +18,7 @@ from urllib.parse import quote
 import reflex as rx
 
 from atlas_app.services.modules.environmental_ticketing import reports
-from atlas_app.services.platform import i18n, images
+from atlas_app.services.platform import i18n, images, welsh
 from atlas_app.services.platform.errors import AtlasError, ValidationFailed
 from atlas_app.ui.public.report import label_upload_js, pending_dir
 from atlas_app.ui.public.booking_wizard import (
@@ -127,7 +127,8 @@ class TrackState(rx.State):
                                                              and view.status in ("fixed", "closed"))]
         self.timeline = [{"when": _when(e.at), "title": _(e.status_label) if e.kind == "status" else
                           (_("Information you added") if e.kind == "resident" else _("Update from the council")),
-                          "body": e.body, "photos": ",".join(str(p.id) for p in e.photos)}
+                          "body": welsh.pick(e.body, e.body_cy, i18n.current()),
+                          "photos": ",".join(str(p.id) for p in e.photos)}
                          for e in view.timeline if e.body or e.kind == "status"]
         self.photos = [photo(p) for p in view.photos] + [photo(p) for e in view.timeline for p in e.photos]
         self.is_open = view.is_open

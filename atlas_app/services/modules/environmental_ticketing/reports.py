@@ -214,6 +214,7 @@ class TimelineEntry:
     author: str
     is_public: bool
     photos: list[PhotoRef] = field(default_factory=list)
+    body_cy: str = ""  # the Welsh of a status entry written from a template response ('' for none)
 
 
 @dataclass(frozen=True)
@@ -1155,7 +1156,7 @@ def _timeline(s: Session, rep: Report, public_only: bool, photos: dict[int | Non
     rows = s.exec(query.order_by(ReportUpdate.created_at, ReportUpdate.id)).all()
     return [TimelineEntry(u.id, u.created_at, u.kind, u.status, REPORT_LABELS.get(u.status, "") if u.status else "",
                           u.body, u.author_name if public_only else (u.author_name or ""), u.is_public,
-                          photos.get(u.id, [])) for u in rows]
+                          photos.get(u.id, []), u.body_cy) for u in rows]
 
 
 def _steps(s: Session, rep: Report) -> list[tuple[str, str, datetime | None]]:
@@ -1495,7 +1496,8 @@ def change_status(actor: Actor, report_id: Any, status: str, *, reason: str = ""
         if status not in NEXT_STATUSES[rep.status]:
             raise Conflict(f"A report that is {REPORT_LABELS[rep.status].lower()} cannot become "
                            f"{REPORT_LABELS[status].lower()}.")
-        org_name = s.exec(select(Organisation.name).where(Organisation.id == org_id)).first() or ""
+        org_name, org_welsh = s.exec(select(Organisation.name, Organisation.welsh_enabled)
+                                     .where(Organisation.id == org_id)).first() or ("", False)
         before = rep.status
         now = utcnow()
         rep.status, rep.updated_at = status, now
@@ -1504,9 +1506,13 @@ def change_status(actor: Actor, report_id: Any, status: str, *, reason: str = ""
         s.add(rep)
         # The public entry: what staff wrote, or the template response addressed to nobody in particular.
         public_text = message or _response_text(s, rep, status, reason, "", "", org_name)
+        public_text_cy = ""
+        if not message and org_welsh:  # and its Welsh for the Welsh tracking page
+            with i18n.using(i18n.CY):
+                public_text_cy = _response_text(s, rep, status, reason, "", "", org_name)
         update = ReportUpdate(organisation_id=org_id, report_id=rep.id, kind="status", is_public=True,
-                              status=status, body=public_text.strip(), author_user_id=actor.user_id,
-                              author_name=_author(actor), created_at=now)
+                              status=status, body=public_text.strip(), body_cy=public_text_cy.strip(),
+                              author_user_id=actor.user_id, author_name=_author(actor), created_at=now)
         s.add(update)
         s.flush()
         demand = s.get(Demand, rep.demand_id)
