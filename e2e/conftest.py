@@ -453,6 +453,20 @@ def browser_type_launch_args(browser_type_launch_args):
     }
 
 
+@pytest.fixture
+def report_services(atlas, monkeypatch):
+    """The reporting services in this process, on the server's database (the staff side: status changes, updates)."""
+    import atlas_app.settings
+
+    monkeypatch.setenv("ATLAS_DATA_DIR", str(atlas.data_dir))
+    monkeypatch.setenv("DATABASE_URL", atlas.database_url)
+    atlas_app.settings.get_settings.cache_clear()
+    from atlas_app.services.modules.environmental_ticketing import reports
+
+    yield reports
+    atlas_app.settings.get_settings.cache_clear()
+
+
 @pytest.fixture(scope="session")
 def browser_context_args(browser_context_args):
     return {**browser_context_args, "locale": "en-GB", "timezone_id": "Europe/London"}

@@ -8,7 +8,6 @@ import io
 import re
 from pathlib import Path
 
-import pytest
 from playwright.sync_api import Page, expect
 
 from support import at, axe_problems, tab_to, tab_to_group, wait_hydrated
@@ -44,22 +43,8 @@ def _scan(page: Page, name: str, found: dict[str, list[str]]) -> None:
     found[name] = axe_problems(page)
 
 
-@pytest.fixture
-def services(atlas, monkeypatch):
-    """The app's services in this process, on the server's database (for a staff update)."""
-    import atlas_app.settings
-
-    monkeypatch.setenv("ATLAS_DATA_DIR", str(atlas.data_dir))
-    monkeypatch.setenv("DATABASE_URL", atlas.database_url)
-    atlas_app.settings.get_settings.cache_clear()
-    from atlas_app.services.modules.environmental_ticketing import reports
-
-    yield reports
-    atlas_app.settings.get_settings.cache_clear()
-
-
-def test_report_with_a_photo_by_address_search_then_track_a_staff_update(new_context, mailbox, db, services,
-                                                                          tmp_path):
+def test_report_with_a_photo_by_address_search_then_track_a_staff_update(new_context, mailbox, db, report_services,
+                                                                           tmp_path):
     found: dict[str, list[str]] = {}
     page = new_context(**PHONE).new_page()
     page.goto("/report?org=hartlepool")
@@ -110,8 +95,8 @@ def test_report_with_a_photo_by_address_search_then_track_a_staff_update(new_con
     org_id = db.one("SELECT id FROM organisation WHERE slug = 'hartlepool'")["id"]
     from atlas_app.services.platform.actor import system_actor
 
-    services.public_update(system_actor(org_id, "e2e staff"), reference, "A crew will clear it on Tuesday.")
-    services.change_status(system_actor(org_id, "e2e staff"), reference, "in_progress")
+    report_services.public_update(system_actor(org_id, "e2e staff"), reference, "A crew will clear it on Tuesday.")
+    report_services.change_status(system_actor(org_id, "e2e staff"), reference, "in_progress")
     page.goto(link)
     wait_hydrated(page)
     expect(page.locator("#step-heading")).to_have_text(f"Report {reference}")

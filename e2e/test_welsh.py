@@ -224,20 +224,6 @@ def test_a_council_without_welsh_carries_a_welsh_visitor_on_in_english(new_conte
     expect(page.locator("#language-switch")).to_have_count(0)     # no way to Welsh for this council
 
 
-@pytest.fixture
-def report_services(atlas, monkeypatch):
-    """The reporting services in this process, on the server's database (the staff side of a status change)."""
-    import atlas_app.settings
-
-    monkeypatch.setenv("ATLAS_DATA_DIR", str(atlas.data_dir))
-    monkeypatch.setenv("DATABASE_URL", atlas.database_url)
-    atlas_app.settings.get_settings.cache_clear()
-    from atlas_app.services.modules.environmental_ticketing import reports
-
-    yield reports
-    atlas_app.settings.get_settings.cache_clear()
-
-
 def test_a_report_made_in_welsh_gets_its_status_emails_in_welsh(new_context, mailbox, db, report_services):
     page = open_page(new_context, PHONE)
     goto(page, "/cy/report?org=hartlepool")
