@@ -139,36 +139,32 @@ def _lower_first(text: str) -> str:
     return text[:1].lower() + text[1:] if text else text
 
 
-def long_date(value: datetime | date | None, language: str | None = None) -> str:
-    """``Tuesday 3 December 2026`` / ``dydd Mawrth 3 Rhagfyr 2026`` (Welsh day names are not capitalised
-    inside a sentence)."""
+def _day(value: datetime | date | None, pattern: str, language: str | None) -> str:
+    """The London day of ``value`` in a Babel date ``pattern``, in ``language`` (default: the current one)."""
     if value is None:
         return ""
     lang = normalise(language) if language is not None else current()
     local = _local(value)
     day = local.date() if isinstance(local, datetime) else local
-    text = format_date(day, "EEEE d MMMM y", locale=BABEL_LOCALE[lang])
+    return format_date(day, pattern, locale=BABEL_LOCALE[lang])
+
+
+def long_date(value: datetime | date | None, language: str | None = None) -> str:
+    """``Tuesday 3 December 2026`` / ``dydd Mawrth 3 Rhagfyr 2026`` (Welsh day names are not capitalised
+    inside a sentence)."""
+    text = _day(value, "EEEE d MMMM y", language)
+    lang = normalise(language) if language is not None else current()
     return _lower_first(text) if lang == CY else text
 
 
 def day_text(value: datetime | date | None, language: str | None = None) -> str:
     """``3 December 2026`` / ``3 Rhagfyr 2026``."""
-    if value is None:
-        return ""
-    lang = normalise(language) if language is not None else current()
-    local = _local(value)
-    day = local.date() if isinstance(local, datetime) else local
-    return format_date(day, "d MMMM y", locale=BABEL_LOCALE[lang])
+    return _day(value, "d MMMM y", language)
 
 
 def short_date(value: datetime | date | None, language: str | None = None) -> str:
     """``3 Dec 2026`` / ``3 Rhag 2026``."""
-    if value is None:
-        return ""
-    lang = normalise(language) if language is not None else current()
-    local = _local(value)
-    day = local.date() if isinstance(local, datetime) else local
-    return format_date(day, "d MMM y", locale=BABEL_LOCALE[lang])
+    return _day(value, "d MMM y", language)
 
 
 def clock(value: datetime | None, language: str | None = None) -> str:
