@@ -132,7 +132,7 @@ class ReportUpdate(SQLModel, table=True):
     status: str = Field(default="", max_length=20)
     body: str = Field(default="", max_length=4000)
     # The Welsh of an entry written from a template response, for the Welsh tracking page ('' for none).
-    body_cy: str = Field(default="", max_length=4000)
+    body_cy: str = Field(default="", max_length=4000, sa_column_kwargs={"server_default": text("''")})
     author_user_id: int | None = Field(default=None, foreign_key="app_user.id")
     author_name: str = Field(default="", max_length=120)
     # The report-it site's own id of a comment posted through Open311 (its ``update_id``); None otherwise.
