@@ -58,7 +58,7 @@ from atlas_app.services.platform import audit, bounds, i18n, locks, welsh
 from atlas_app.services.platform.actor import Actor
 from atlas_app.services.platform.errors import AtlasError, Conflict, NotFound, PermissionDenied, ValidationFailed
 from atlas_app.services.platform.permissions import Perm
-from atlas_app.timeutil import london_date, london_text
+from atlas_app.timeutil import london_date
 
 SEAT_STATUSES = BookingStatus.HOLDS_SEAT
 ATTENDANCE_OUTCOMES = BookingStatus.OUTCOMES
@@ -356,18 +356,20 @@ def session_texts(s: Session, session: CourseSession) -> dict[str, str]:
     venue = s.get(Venue, session.venue_id) if session.venue_id else None
     names = CourseNames.of(ct, venue)
     out = {}
-    for language in ("en", "cy"):
+    for language in (i18n.EN, i18n.CY):
         named = in_language(names, language)
-        online = session.delivery_mode == "online" or venue is None or venue.is_online
-        with i18n.using(language):
-            where = i18n.gettext("online") if online else named.venue_name
-            out[language] = f"{named.course_name or 'Course'}, {emails.moment(session.starts_at)}, {where}"
+        out[language] = _describe_session(named.course_name, session, venue, language, named.venue_name)
     return out
 
 
-def _describe_session(course_name: str | None, session, venue) -> str:
-    where = "online" if session.delivery_mode == "online" or venue is None or venue.is_online else venue.name
-    return f"{course_name or 'Course'}, {london_text(session.starts_at)}, {where}"
+def _describe_session(course_name: str | None, session, venue, language: str = i18n.EN,
+                      venue_name: str | None = None) -> str:
+    """"Course, when, where" in ``language`` (the venue's name as given, else its own)."""
+    if session.delivery_mode == "online" or venue is None or venue.is_online:
+        where = i18n.gettext("online", language)
+    else:
+        where = venue_name or venue.name
+    return f"{course_name or 'Course'}, {emails.moment(session.starts_at, language)}, {where}"
 
 
 # --- the result objects --------------------------------------------------------------------------------------
@@ -840,11 +842,8 @@ def book(actor: Actor, offer_id: int, session_id: int, needs: dict[str, Any] | N
         new = _NewBooking(values["id"], values["reference"], values["status"], channel, values["fee_pence"],
                           None, values["payment_due_at"], values["needs"], now)
         client = ClientContact.of(offer)
-        names = CourseNames(offer.course_name or "", offer.course_name_cy or "", course.venue_name or "",
-                            course.venue_name_cy or "", course.accessibility_notes or "",
-                            course.accessibility_notes_cy or "", offer.what_to_bring or "",
-                            offer.what_to_bring_cy or "")
-        view = _make_view(new, offer, client, course, venue, offer.course_code, offer.course_name, names)
+        view = _make_view(new, offer, client, course, venue, offer.course_code, offer.course_name,
+                          CourseNames.of_rows(offer, course))
         how = {"telephone": "by telephone", "api": "through the API", "online": "online"}[channel]
         timeline(s, offer, "booked", f"Booked {how}: {view.session_text}", new.id, actor.username)
         # The organisation's confirmation template came with the offer row (one statement fewer on this path).

@@ -18,7 +18,6 @@ from sqlalchemy import func
 from sqlmodel import Session, select
 
 from atlas_app.db import read_session, utcnow, write_session
-from atlas_app.domain.money import format_pence
 from atlas_app.domain.statuses import BOOKING_CLIENT_LABELS, BookingStatus
 from atlas_app.models import Booking, BookingTerms, Client, CourseType, Offer, Organisation
 from atlas_app.models.letters import EmailTemplate
@@ -83,10 +82,10 @@ def booking_context(view: Any, offer: Any, client: Any, organisation_name: str) 
         "booking": {"reference": view.reference, "course_name": course_name, "course_code": view.course_code,
                     "when": moment(view.starts_at), "ends": f"{view.ends_at.astimezone(LONDON):%H:%M}",
                     "venue": venue, "where": where, "directions": directions, "terms": "",
-                    "fee": i18n.money(view.fee_pence) if welsh else format_pence(view.fee_pence),
+                    "fee": i18n.money(view.fee_pence),
                     "payment_due": moment(view.payment_due_at) if view.payment_due_at else i18n._("before the course"),
                     "awaiting_payment": view.status == BookingStatus.AWAITING_PAYMENT,
-                    "status": i18n._(BOOKING_CLIENT_LABELS.get(view.status, view.status.replace("_", " ")))},
+                    "status": status_word(view.status)},
         "organisation": {"name": organisation_name},
     }
 
@@ -303,11 +302,17 @@ def restore_default(actor: Actor, kind: str, language: str = DEFAULT_LANGUAGE) -
 # --- preview --------------------------------------------------------------------------------------------------
 
 
-def moment(dt: datetime) -> str:
-    """A date and time in the current language (as ``booking_context`` writes them)."""
-    if i18n.current() == i18n.CY:
-        return i18n._("{date} at {time}").format(date=i18n.long_date(dt), time=i18n.clock(dt))
+def moment(dt: datetime, language: str | None = None) -> str:
+    """A date and time in ``language`` (default: the current one), as every client email writes them."""
+    if (i18n.normalise(language) if language is not None else i18n.current()) == i18n.CY:
+        return i18n._("{date} at {time}", language).format(date=i18n.long_date(dt, language),
+                                                           time=i18n.clock(dt, language))
     return london_text(dt)
+
+
+def status_word(status: str, language: str | None = None) -> str:
+    """A booking's status as the client is told it (``{{ booking.status }}``), in ``language``."""
+    return i18n._(BOOKING_CLIENT_LABELS.get(status, status.replace("_", " ")), language)
 
 
 def _sample_extra(kind: Kind, view: Any) -> dict[str, Any]:

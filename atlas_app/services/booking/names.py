@@ -35,6 +35,15 @@ class CourseNames:
                    get(venue, "accessibility_notes"), get(venue, "accessibility_notes_cy"),
                    get(course_type, "what_to_bring"), get(course_type, "what_to_bring_cy"))
 
+    @classmethod
+    def of_rows(cls, course: Any, venue: Any) -> CourseNames:
+        """From plain rows of the booking queries, whose columns are labelled ``course_name``, ``course_name_cy``,
+        ``what_to_bring``, ``what_to_bring_cy`` (``course``) and ``venue_name``, ``venue_name_cy``,
+        ``accessibility_notes``, ``accessibility_notes_cy`` (``venue``; the same row will do for both)."""
+        return cls(course.course_name or "", course.course_name_cy or "", venue.venue_name or "",
+                   venue.venue_name_cy or "", venue.accessibility_notes or "", venue.accessibility_notes_cy or "",
+                   course.what_to_bring or "", course.what_to_bring_cy or "")
+
 
 @dataclass(frozen=True)
 class NamesInLanguage:

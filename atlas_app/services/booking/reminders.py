@@ -26,7 +26,6 @@ from sqlalchemy.dialects import sqlite
 from sqlmodel import Session, select
 
 from atlas_app.db import read_session, utcnow, write_session
-from atlas_app.domain.money import format_pence
 from atlas_app.domain.statuses import BookingStatus, SessionStatus
 from atlas_app.models import (
     Booking,
@@ -40,13 +39,14 @@ from atlas_app.models import (
 )
 from atlas_app.models.letters import EmailTemplate
 from atlas_app.models.reminders import ReminderDispatch, ReminderSchedule
+from atlas_app.services.booking import emails
 from atlas_app.services.booking.email_defaults import DEFAULT_LANGUAGE, KINDS, shipped
 from atlas_app.services.booking.names import CourseNames, in_language
 from atlas_app.services.platform import audit, bounds, i18n, outbox, templating, welsh
 from atlas_app.services.platform.actor import Actor
 from atlas_app.services.platform.errors import NotFound, ValidationFailed
 from atlas_app.services.platform.permissions import Perm
-from atlas_app.timeutil import LONDON, london_text
+from atlas_app.timeutil import LONDON
 
 CHANNELS = ("email", "sms")
 DEFAULT_SCHEDULE: tuple[tuple[str, int], ...] = (("email", 168), ("email", 48), ("sms", 24))
@@ -263,50 +263,40 @@ def _language(row: Any) -> str:
     return welsh.correspondence_language(row.language, row.welsh_enabled)
 
 
-def _moment(dt: datetime, language: str) -> str:
-    if language == i18n.CY:
-        return i18n._("{date} at {time}", language).format(date=i18n.long_date(dt, language),
-                                                           time=i18n.clock(dt, language))
-    return london_text(dt)
-
-
-def _session_part(row: Any, language: str) -> dict[str, Any]:
-    """The booking group's fields that every booking on the session shares in one language (worked out once per
-    session and language), the names from ``names.in_language``."""
-    named = in_language(CourseNames(row.course_name or "", row.course_name_cy or "", row.venue_name or "",
-                                    row.venue_name_cy or "", row.accessibility_notes or "",
-                                    row.accessibility_notes_cy or "", row.what_to_bring or "",
-                                    row.what_to_bring_cy or ""), language)
+def _session_part(row: Any, language: str) -> tuple[dict[str, Any], str]:
+    """The booking group's fields that every booking on the session shares in one language, and what to bring
+    (worked out once per session and language), the names from ``names.in_language``."""
+    named = in_language(CourseNames.of_rows(row, row), language)
     venue = named.venue_name or "Online"
     online = row.venue_name is None or row.venue_online
     address = "Online" if online else ", ".join(
         x for x in [row.address_line1, row.address_line2, row.town, row.postcode] if x)
     return {"course_name": named.course_name, "course_code": row.course_code,
-            "when": _moment(row.starts_at, language),
+            "when": emails.moment(row.starts_at, language),
             "ends": f"{row.ends_at.astimezone(LONDON):%H:%M}", "venue": venue,
             "where": venue + (", " + address if address != "Online" else ""), "directions": named.directions,
-            "terms": "",
-            "_what_to_bring": named.what_to_bring}
+            "terms": ""}, named.what_to_bring
 
 
-def _context(row: Any, org_name: str, session_part: dict[str, Any], language: str = DEFAULT_LANGUAGE) -> dict[str, Any]:
+def _context(row: Any, org_name: str, session_part: tuple[dict[str, Any], str],
+             language: str = DEFAULT_LANGUAGE) -> dict[str, Any]:
     """The same groups as ``emails.booking_context`` gives a client email, plus course and joining, in the client's
     language (Welsh dates and money by Babel's ``cy`` locale)."""
     welsh_text = language == i18n.CY
-    part = {k: v for k, v in session_part.items() if not k.startswith("_")}
+    part, what_to_bring = session_part
     return {
         "client": {"name": f"{row.first_name} {row.last_name}", "first_name": row.first_name,
                    "last_name": row.last_name, "offer_reference": row.offer_reference,
                    "critical_date": i18n.long_date(row.critical_date, language) if welsh_text
                    else f"{row.critical_date:%d %B %Y}"},
         "booking": {"reference": row.reference, **part,
-                    "fee": i18n.money(row.fee_pence, language) if welsh_text else format_pence(row.fee_pence),
-                    "payment_due": _moment(row.payment_due_at, language) if row.payment_due_at
+                    "fee": i18n.money(row.fee_pence, language),
+                    "payment_due": emails.moment(row.payment_due_at, language) if row.payment_due_at
                     else i18n._("before the course", language),
                     "awaiting_payment": row.status == BookingStatus.AWAITING_PAYMENT,
-                    "status": row.status.replace("_", " ")},
+                    "status": emails.status_word(row.status, language)},
         "organisation": {"name": org_name},
-        "course": {"what_to_bring": session_part.get("_what_to_bring", row.what_to_bring)},
+        "course": {"what_to_bring": what_to_bring},
         "joining": joining_group(row),
     }
 
@@ -370,7 +360,7 @@ def _queue_bucket(s: Session, rows: list, points_by_type: dict, now: datetime) -
                           "session_id": row.session_id, "point": point_name(channel, hours),
                           "created_at": now} for row, channel, hours in wanted], now)
     templates = _Templates(s)
-    sessions: dict[tuple[int, str], dict[str, Any]] = {}
+    sessions: dict[tuple[int, str], tuple[dict[str, Any], str]] = {}
     # Grouped by organisation, kind and language, so each template is compiled once and rendered many times.
     groups: dict[tuple[int, str, str], list[tuple[Any, str, dict[str, Any]]]] = {}
     for row, channel, hours in wanted:

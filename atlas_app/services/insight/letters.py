@@ -22,7 +22,6 @@ from sqlalchemy import func
 from sqlmodel import Session, select
 
 from atlas_app.db import read_session, utcnow, write_session
-from atlas_app.domain.money import format_pence
 from atlas_app.domain.statuses import BookingStatus, PaymentStatus, PayState
 from atlas_app.models import (
     Booking,
@@ -172,18 +171,12 @@ def render(source: str, context: dict[str, Any], what: str = "body",
 
 
 def _money(pence: int | None, language: str = "en") -> str:
-    return i18n.money(pence or 0, i18n.CY) if language == i18n.CY else format_pence(pence or 0)
+    return i18n.money(pence or 0, language)
 
 
 def _day(value: date | datetime | None, language: str = "en") -> str:
-    """``3 December 2026`` / ``3 Rhagfyr 2026`` (Babel's ``cy`` locale for a Welsh letter)."""
-    if value is None:
-        return ""
-    if isinstance(value, datetime):
-        value = london_date(value)
-    if language == i18n.CY:
-        return i18n.day_text(value, i18n.CY)
-    return f"{value.day} {value:%B %Y}"
+    """``3 December 2026`` / ``3 Rhagfyr 2026``, the London day (Babel's ``en_GB`` or ``cy`` locale)."""
+    return i18n.day_text(value, language)
 
 
 @dataclass(frozen=True)

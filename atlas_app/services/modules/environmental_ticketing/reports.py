@@ -138,8 +138,10 @@ class CategoryRow:
     # the shipped Welsh while the English is the shipped one too; "" when the English is the organisation's own and
     # its Welsh is not written (missing: those followers get the English).
     responses_cy: dict[str, str] = field(default_factory=dict)
-    # The statuses whose English the organisation wrote itself.
-    responses_own: tuple[str, ...] = ()
+    # status -> the Welsh the organisation wrote itself ("" for none: the shipped Welsh, or missing).
+    responses_cy_own: dict[str, str] = field(default_factory=dict)
+    # The statuses whose Welsh is missing: the English is the organisation's own and it wrote no Welsh.
+    responses_cy_missing: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -486,13 +488,14 @@ def _category_rows(s: Session, org_id: int, public_only: bool) -> list[CategoryR
         name = welsh.pick(c.public_name, c.public_name_cy) or lookup.name
         rows_of = responses.get(c.id, {})
         own = {st: r.body for st, r in rows_of.items() if r.body}
+        welsh_texts = {st: _welsh_response(rows_of.get(st), st) for st in ReportStatus}
         out.append(CategoryRow(c.id, lookup.id, lookup.name, name,
                                welsh.pick(c.public_description, c.public_description_cy), c.promise_days,
                                promise_text(name, c.promise_days), c.is_public, c.sort_order,
                                {st: own.get(st) or DEFAULT_RESPONSES[st] for st in ReportStatus},
                                c.public_name, c.public_name_cy, c.public_description, c.public_description_cy,
-                               {st: _welsh_response(rows_of.get(st), st) for st in ReportStatus},
-                               tuple(own)))
+                               welsh_texts, {st: (r.body_cy or "").strip() and r.body_cy for st, r in rows_of.items()},
+                               tuple(st for st in own if not welsh_texts[st].strip())))
     return out
 
 
@@ -1458,14 +1461,18 @@ def internal_note(actor: Actor, report_id: Any, body: Any) -> int:
         return update.id
 
 
+def _response_of(s: Session, rep: Report, status: str) -> ReportResponse | None:
+    """The category's own template response for ``status`` (None: the shipped wording)."""
+    return s.exec(select(ReportResponse).where(ReportResponse.category_id == rep.category_id,
+                                               ReportResponse.status == status)).first()
+
+
 def _response_text(s: Session, rep: Report, status: str, reason: str, name_of_follower: str, link: str,
-                   org_name: str) -> str:
-    """The category's template response for ``status`` in the current language (``response_source``), its dates
-    by Babel's ``cy`` or ``en_GB`` locale."""
+                   org_name: str, row: ReportResponse | None) -> str:
+    """The template response ``row`` for ``status`` (``_response_of``) in the current language
+    (``response_source``), its dates by Babel's ``cy`` or ``en_GB`` locale."""
     category = s.get(ReportCategory, rep.category_id)
     name = _category_name(s, category) if category else ""
-    row = s.exec(select(ReportResponse).where(ReportResponse.category_id == rep.category_id,
-                                              ReportResponse.status == status)).first()
     source = response_source(row, status, i18n.current())
     context = {"report": {"reference": rep.reference, "category": name, "location": rep.location_text,
                           "status": _(REPORT_LABELS[status]), "reason": reason,
@@ -1505,11 +1512,12 @@ def change_status(actor: Actor, report_id: Any, status: str, *, reason: str = ""
             rep.close_reason, rep.closed_at = reason, now
         s.add(rep)
         # The public entry: what staff wrote, or the template response addressed to nobody in particular.
-        public_text = message or _response_text(s, rep, status, reason, "", "", org_name)
+        response = None if message else _response_of(s, rep, status)
+        public_text = message or _response_text(s, rep, status, reason, "", "", org_name, response)
         public_text_cy = ""
         if not message and org_welsh:  # and its Welsh for the Welsh tracking page
             with i18n.using(i18n.CY):
-                public_text_cy = _response_text(s, rep, status, reason, "", "", org_name)
+                public_text_cy = _response_text(s, rep, status, reason, "", "", org_name, response)
         update = ReportUpdate(organisation_id=org_id, report_id=rep.id, kind="status", is_public=True,
                               status=status, body=public_text.strip(), body_cy=public_text_cy.strip(),
                               author_user_id=actor.user_id, author_name=_author(actor), created_at=now)
@@ -1532,7 +1540,8 @@ def change_status(actor: Actor, report_id: Any, status: str, *, reason: str = ""
             sent = _notify(s, rep, lambda: _("Your report {reference}: {status}").format(
                                reference=rep.reference, status=_(REPORT_LABELS[status])),
                            lambda f, t: message or _response_text(s, rep, status, reason, f.name,
-                                                                  tracking_link(rep.reference, t), org_name))
+                                                                  tracking_link(rep.reference, t), org_name,
+                                                                  response))
         audit.record(s, actor, "env_report", rep.id, "status_changed",
                      before={"status": before}, after={"status": status, "reason": reason, "emails": sent})
         return update.id

@@ -60,12 +60,6 @@ class CategoryView:
     welsh_missing: str = ""
 
 
-def _own_welsh(c: reports.CategoryRow, status: str) -> str:
-    """The Welsh the organisation wrote ("" while it is the shipped Welsh, shown as the field's placeholder)."""
-    text = c.responses_cy.get(status, "")
-    return "" if text == i18n.gettext(reports.DEFAULT_RESPONSES[status], i18n.CY) else text
-
-
 def _row(c: reports.CategoryRow, welsh_on: bool) -> CategoryView:
     missing = [what for what, en, cy in (("public name", c.public_name or c.demand_type, c.public_name_cy),
                                          ("description", c.public_description_en, c.public_description_cy))
@@ -75,8 +69,8 @@ def _row(c: reports.CategoryRow, welsh_on: bool) -> CategoryView:
                         "yes" if c.is_public else "", "Public" if c.is_public else "Staff only (not on the public "
                         "pages or Open311)",
                         [ResponseView(s, REPORT_LABELS[ReportStatus(s)], c.responses.get(s, ""), f"{c.id}-{s}",
-                                      _own_welsh(c, s), welsh_on and c.is_public and s in c.responses_own
-                                      and not c.responses_cy.get(s, "").strip(),
+                                      c.responses_cy_own.get(s, ""),
+                                      welsh_on and c.is_public and s in c.responses_cy_missing,
                                       i18n.gettext(reports.DEFAULT_RESPONSES[s], i18n.CY))
                          for s in STATUSES], c.public_name_cy, c.public_description_cy, ", ".join(missing))
 
