@@ -22,13 +22,14 @@ export REFLEX_SHOW_BUILT_WITH_REFLEX := false
 export NPM_CONFIG_REGISTRY := https://registry.npmjs.org/
 export PYTHONUNBUFFERED := 1
 
-.PHONY: help setup run test test-unit test-pg test-e2e bench migrate seed build browser nginx clean \
+.PHONY: help setup run test test-unit test-pg test-e2e bench bench-pretix migrate seed build browser nginx clean \
 	i18n-extract i18n-update i18n-compile
 
 help:
 	@echo "make run    set up, migrate, load demo data and serve on http://localhost:$(PORT)"
 	@echo "make test   set up and run every test (unit on SQLite, on PostgreSQL when DATABASE_URL is set, e2e)"
 	@echo "make bench  run the benchmarks in tests/perf"
+	@echo "make bench-pretix  install pretix in its own virtualenv and run the booking rush against it (README)"
 
 # --- setup -------------------------------------------------------------------------------------------
 
@@ -135,6 +136,12 @@ test-e2e: setup browser nginx
 
 bench: setup
 	$(BIN)/python -m pytest tests/perf -q -s -p no:playwright
+
+# pretix's side of the booking-rush comparison (tests/perf/pretix/run.sh): pretix from PyPI in its own virtualenv
+# (PRETIX_HOME, default /tmp/atlas-pretix), its own database and Redis database, the load from tests/perf/load.py.
+# Not part of `make test` or `make bench`: it installs another product.
+bench-pretix: setup
+	ATLAS_PYTHON=$(BIN)/python bash tests/perf/pretix/run.sh
 
 clean:
 	rm -rf .web .states test-results e2e-artifacts

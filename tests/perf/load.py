@@ -12,6 +12,7 @@ import json
 import statistics
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -67,9 +68,9 @@ class Connection:
     responses."""
 
     def __init__(self, host: str, port: int, token: str | None = None,
-                 content_type: str = "application/json") -> None:
+                 content_type: str = "application/json", auth_scheme: str = "Bearer") -> None:
         self.host, self.port = host, port
-        auth = f"Authorization: Bearer {token}\r\n" if token else ""
+        auth = f"Authorization: {auth_scheme} {token}\r\n" if token else ""
         self.head = (f"Host: {host}:{port}\r\n{auth}"
                      f"Content-Type: {content_type}\r\nAccept: application/json\r\n")
         self.reader: asyncio.StreamReader | None = None
@@ -118,13 +119,16 @@ class Connection:
         self.reader = self.writer = None
 
 
-async def _run(base_url: str, token: str, bodies: list[dict], concurrency: int, name: str) -> RunResult:
+async def _run(base_url: str, token: str, bodies: list[dict], concurrency: int, name: str,
+               path: str = "/api/v1/bookings", auth_scheme: str = "Bearer",
+               on_response: Callable[[int, bytes], None] | None = None) -> RunResult:
     result = RunResult(name, len(bodies), concurrency, 0.0)
     queue: asyncio.Queue[dict] = asyncio.Queue()
     for body in bodies:
         queue.put_nowait(body)
     url = urlsplit(base_url)
-    connections = [Connection(url.hostname, url.port or 80, token) for _ in range(concurrency)]
+    connections = [Connection(url.hostname, url.port or 80, token, auth_scheme=auth_scheme)
+                   for _ in range(concurrency)]
 
     async def worker(conn: Connection) -> None:
         while True:
@@ -134,8 +138,10 @@ async def _run(base_url: str, token: str, bodies: list[dict], concurrency: int, 
                 return
             started = time.perf_counter()
             try:
-                status, payload = await conn.post("/api/v1/bookings", body)
+                status, payload = await conn.post(path, body)
                 result.statuses[status] += 1
+                if on_response is not None:
+                    on_response(status, payload)
                 if status >= 500:
                     result.errors.append(f"{status}: {payload[:200].decode('utf-8', 'replace')}")
             except (OSError, ValueError, asyncio.IncompleteReadError) as exc:
@@ -155,8 +161,10 @@ async def _run(base_url: str, token: str, bodies: list[dict], concurrency: int, 
     return result
 
 
-def run(base_url: str, token: str, bodies: list[dict], concurrency: int, name: str) -> RunResult:
-    return asyncio.run(_run(base_url, token, bodies, concurrency, name))
+def run(base_url: str, token: str, bodies: list[dict], concurrency: int, name: str, **options) -> RunResult:
+    """``options``: ``path`` (the URL path the bodies are POSTed to), ``auth_scheme`` (the Authorization header's
+    scheme, "Bearer" by default) and ``on_response`` (called with each response's status and body)."""
+    return asyncio.run(_run(base_url, token, bodies, concurrency, name, **options))
 
 
 def warm_up(base_url: str, token: str, bookings: list[dict], concurrency: int, requests: int = 60) -> None:
