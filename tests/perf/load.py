@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import statistics
 import time
 from collections import Counter
@@ -165,6 +166,11 @@ def run(base_url: str, token: str, bodies: list[dict], concurrency: int, name: s
     """``options``: ``path`` (the URL path the bodies are POSTed to), ``auth_scheme`` (the Authorization header's
     scheme, "Bearer" by default) and ``on_response`` (called with each response's status and body)."""
     return asyncio.run(_run(base_url, token, bodies, concurrency, name, **options))
+
+
+def load_average() -> list[float]:
+    """The machine's load average over 1, 5 and 15 minutes, printed beside every figure."""
+    return [round(x, 2) for x in os.getloadavg()]
 
 
 def warm_up(base_url: str, token: str, bookings: list[dict], concurrency: int, requests: int = 60) -> None:

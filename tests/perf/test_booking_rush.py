@@ -101,10 +101,6 @@ def _redis_ok(url: str) -> bool:
         return False
 
 
-def _load_average() -> list[float]:
-    return [round(x, 2) for x in os.getloadavg()]
-
-
 @pytest.fixture(scope="module")
 def bench_env(tmp_path_factory):
     admin = create_engine(_sa_url(PG_URL), isolation_level="AUTOCOMMIT", poolclass=NullPool)
@@ -265,7 +261,7 @@ def test_booking_rush(bench_env, server):
                    for i, ref in enumerate(seed["flow_offers"])]
     warm, flow_bodies = flow_bodies[:WARM_BOOKINGS], flow_bodies[WARM_BOOKINGS:]
     load.warm_up(base, token, warm, RUSH_CONCURRENCY)
-    load_before = _load_average()
+    load_before = load.load_average()
 
     rush = load.run(base, token, [{"offer_reference": ref, "session_id": seed["rush_session"]}
                                   for ref in seed["rush_offers"]], RUSH_CONCURRENCY, "rush")
@@ -273,7 +269,7 @@ def test_booking_rush(bench_env, server):
 
     flow = load.run(base, token, flow_bodies[:FLOW_BOOKINGS], FLOW_CONCURRENCY, "steady")
     flow_summary = {**flow.summary(), "database": _database_check(env, flow_sessions)}
-    load_after = _load_average()
+    load_after = load.load_average()
     refusals = [{"offer_reference": ref, "session_id": seed["rush_session"]}
                 for ref in _refused_offers(env, seed["rush_offers"])]
     in_process = _cpu_per_booking(env, token, flow_bodies[FLOW_BOOKINGS:], refusals)

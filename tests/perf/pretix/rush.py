@@ -65,10 +65,6 @@ def _sequential(base: str, seed: dict, item: int, prefix: str, count: int) -> di
             "sold_out_400": refusals.get("sold_out", 0), "latency_ms": made.summary()["latency_ms"]}
 
 
-def _load_average() -> list[float]:
-    return [round(x, 2) for x in os.getloadavg()]
-
-
 def _bodies(item: int, prefix: str, count: int) -> list[dict]:
     return [{"email": f"{prefix}-{i:04d}@example.org", "locale": "en", "sales_channel": "web",
              "positions": [{"item": item}]} for i in range(count)]
@@ -128,25 +124,25 @@ def main() -> int:
     runs, ok = [], True
     for number, rush in enumerate(seed["rush"], start=1):
         celery_wait = _wait_for_celery(args.redis)
-        load_before = _load_average()
+        load_before = load.load_average()
         started = datetime.now(UTC).isoformat(timespec="seconds")
         made, refusals = _orders(base, seed, rush["item"], f"rush{number}", RUSH_ATTEMPTS, RUSH_CONCURRENCY,
                                  f"rush {number}")
-        load_after = _load_average()
+        load_after = load.load_average()
         summary = {**_summary(made, refusals), "started": started, "load_average_before": load_before,
                    "load_average_after": load_after, "celery_drained_before_s": celery_wait,
                    "quota": _availability(base, seed, rush["quota"])}
+        summary["sold"] = sold = summary["quota"].get("paid_orders", 0) + summary["quota"].get("pending_orders", 0)
         runs.append(summary)
-        sold = summary["quota"].get("paid_orders", 0) + summary["quota"].get("pending_orders", 0)
         ok = ok and (made.booked == RUSH_SIZE and sold == RUSH_SIZE
                      and summary["refused_sold_out_400"] == RUSH_ATTEMPTS - RUSH_SIZE)
 
     # The last run's item once more, now sold out: 300 attempts that are all refused, at the rush's concurrency.
     _wait_for_celery(args.redis)
-    load_before = _load_average()
+    load_before = load.load_average()
     made, refusals = _orders(base, seed, seed["rush"][-1]["item"], "sold-out", RUSH_ATTEMPTS, RUSH_CONCURRENCY,
                              "sold out")
-    sold_out = {**_summary(made, refusals), "load_average_before": load_before, "load_average_after": _load_average()}
+    sold_out = {**_summary(made, refusals), "load_average_before": load_before, "load_average_after": load.load_average()}
     ok = ok and made.booked == 0 and sold_out["refused_sold_out_400"] == RUSH_ATTEMPTS
 
     # One at a time, once the runs are over: a refusal on the sold-out item, and an order on the warm-up item.
@@ -173,10 +169,9 @@ def main() -> int:
     print("-" * len(head))
     for r in runs:
         other = r["attempts"] - r["ordered_201"] - r["refused_sold_out_400"]
-        sold = r["quota"].get("paid_orders", 0) + r["quota"].get("pending_orders", 0)
         print(f"{r['name']:<9}{r['attempts']:>9}{r['concurrency']:>6}{r['ordered_201']:>6}"
               f"{r['refused_sold_out_400']:>9}{other:>7}{r['seconds']:>8.2f}{r['attempts_per_second']:>8.1f}"
-              f"{r['latency_ms']['p50']:>9.1f}{r['latency_ms']['p95']:>9.1f}{sold:>6}   "
+              f"{r['latency_ms']['p50']:>9.1f}{r['latency_ms']['p95']:>9.1f}{r['sold']:>6}   "
               f"{r['load_average_before']} -> {r['load_average_after']}")
     print(f"the last run's item again, already sold out: {sold_out['attempts_per_second']} attempts/s "
           f"({sold_out['refused_sold_out_400']} refused as sold out, p95 {sold_out['latency_ms']['p95']} ms)")
