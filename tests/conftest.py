@@ -308,6 +308,14 @@ def get_user(user_id: int) -> User:
         return s.get(User, user_id)
 
 
+def welsh_on(org_id: int, on: bool = True) -> None:
+    """Turn the organisation's Welsh on (or off)."""
+    with write_session() as s:
+        row = s.get(Organisation, org_id)
+        row.welsh_enabled = on
+        s.add(row)
+
+
 def all_rows(model, *where, order_by=None):
     with read_session() as s:
         query = select(model).where(*where) if where else select(model)

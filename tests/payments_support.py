@@ -56,6 +56,19 @@ def make_world(org_id: int, *, fee: int = FEE, capacity: int = 10, days_ahead: i
         return World(org_id, ct.id, venue.id, session.id)
 
 
+def another_session(world: World, days_later: int = 2, capacity: int = 10) -> int:
+    """One more session of the world's course at its venue, ``days_later`` days after the first; its id."""
+    with write_session() as s:
+        first = s.get(CourseSession, world.session_id)
+        other = CourseSession(organisation_id=world.org_id, course_type_id=world.course_type_id,
+                              venue_id=world.venue_id, delivery_mode="classroom",
+                              starts_at=first.starts_at + timedelta(days=days_later),
+                              ends_at=first.ends_at + timedelta(days=days_later), capacity=capacity)
+        s.add(other)
+        s.flush()
+        return other.id
+
+
 def make_offer(world: World, email: str | None = None) -> int:
     n = next(_counter)
     with write_session() as s:
@@ -123,5 +136,5 @@ def no_stripe(set_env):
     set_env(STRIPE_SECRET_KEY=None, STRIPE_WEBHOOK_SECRET=None, STRIPE_API_BASE=None, ATLAS_DEMO_PAYMENTS=None)
 
 
-__all__ = ["FEE", "World", "attempt_row", "awaiting_booking", "booking_row", "make_offer", "make_world",
-           "no_stripe", "payments_for", "refunds_for", "session_row", "stripe_fake", "world"]
+__all__ = ["FEE", "World", "another_session", "attempt_row", "awaiting_booking", "booking_row", "make_offer",
+           "make_world", "no_stripe", "payments_for", "refunds_for", "session_row", "stripe_fake", "world"]

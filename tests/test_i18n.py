@@ -14,6 +14,7 @@ import pytest
 import reflex as rx
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
+from conftest import welsh_on
 
 from atlas_app.domain.statuses import BOOKING_CLIENT_LABELS
 from atlas_app.services.platform import i18n
@@ -221,16 +222,6 @@ def redirect_path(spec) -> str | None:
 def wizard():
     root = rx.State()
     return root.get_substate(BookingWizardState.get_full_name().split(".")[1:])
-
-
-def welsh_on(org_id: int, on: bool = True) -> None:
-    from atlas_app.db import write_session
-    from atlas_app.models import Organisation
-
-    with write_session() as s:
-        row = s.get(Organisation, org_id)
-        row.welsh_enabled = on
-        s.add(row)
 
 
 def test_the_wizard_answers_in_welsh_and_stays_on_welsh_pages(org, wizard):

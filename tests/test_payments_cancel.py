@@ -13,7 +13,7 @@ from starlette.testclient import TestClient
 
 from atlas_app.api.app import build_api
 from atlas_app.db import write_session
-from atlas_app.models import AuditEntry, BookingTerms, ClientEvent, CourseSession, EmailMessage, Offer
+from atlas_app.models import AuditEntry, BookingTerms, ClientEvent, EmailMessage, Offer
 from atlas_app.models.payments import Refund
 from atlas_app.services.platform import api_tokens
 from atlas_app.services.payments import checkout
@@ -236,15 +236,7 @@ def test_the_refund_preview_is_for_staff_who_manage_bookings_or_the_client_thems
 def test_transfers_cancellations_and_refunds_of_one_booking_at_once_never_deadlock(world, no_stripe, actor):
     """Every writer locks the booking's offer before the booking, so none of them waits on another in a circle
     (PostgreSQL would abort one of them with a deadlock error); each either succeeds or refuses clearly."""
-    with write_session() as s:
-        first = s.get(CourseSession, world.session_id)
-        other = CourseSession(organisation_id=world.org_id, course_type_id=world.course_type_id,
-                              venue_id=world.venue_id, delivery_mode="classroom",
-                              starts_at=first.starts_at + timedelta(days=1), ends_at=first.ends_at + timedelta(days=1),
-                              capacity=10)
-        s.add(other)
-        s.flush()
-        other_id = other.id
+    other_id = another_session(world, days_later=1)
     for _ in range(8):
         b = awaiting_booking(world)
         p = pay_online(world, b.reference, demo=True)
@@ -337,23 +329,12 @@ def test_a_refund_stripe_never_answered_is_sent_again_once(world, stripe_fake, a
 
 
 def test_money_paid_before_a_transfer_is_refunded_when_the_new_booking_is_cancelled(world, no_stripe, actor):
-    from datetime import timedelta
-
-    from atlas_app.models import CourseSession
     from atlas_app.services.booking import bookings as booking_service
 
     set_cancel_fee(world)
     b = awaiting_booking(world)
     p = pay_online(world, b.reference, demo=True)
-    first = session_row(world.session_id)
-    with write_session() as s:
-        later = CourseSession(organisation_id=world.org_id, course_type_id=world.course_type_id,
-                              venue_id=world.venue_id, delivery_mode="classroom",
-                              starts_at=first.starts_at + timedelta(days=7), ends_at=first.ends_at + timedelta(days=7),
-                              capacity=10)
-        s.add(later)
-        s.flush()
-        later_id = later.id
+    later_id = another_session(world, days_later=7)
     moved = booking_service.transfer(world.org_id, b.reference, later_id, actor=actor)
     assert payments.cancel_preview(world.org_id, moved.reference, actor=actor).refund_pence == 7000
     # the old reference sees it too

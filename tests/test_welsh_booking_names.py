@@ -11,8 +11,8 @@ import re
 from datetime import timedelta
 
 import pytest
-from conftest import actor_for, create_user
-from payments_support import make_offer, world  # noqa: F401  (fixture)
+from conftest import actor_for, create_user, welsh_on
+from payments_support import another_session, make_offer, world  # noqa: F401  (fixture)
 from sqlmodel import select
 
 from atlas_app.db import read_session, utcnow, write_session
@@ -42,13 +42,6 @@ from atlas_app.services.platform.i18n import CY, EN, using
 WELSH_COURSE = "Cwrs Cenedlaethol Ymwybyddiaeth Cyflymder"
 WELSH_VENUE = "Canolfan Ddinesig"
 WELSH_DIRECTIONS = "Mae'r fynedfa ar Stryd y Llys; mae lle parcio i bobl anabl wrth y drws."
-
-
-def welsh_on(org_id: int, on: bool = True) -> None:
-    with write_session() as s:
-        org = s.get(Organisation, org_id)
-        org.welsh_enabled = on
-        s.add(org)
 
 
 def welsh_names(world) -> None:
@@ -88,18 +81,6 @@ def queued(reference: str) -> list[EmailMessage]:
 def merged(message: EmailMessage, name: str) -> str:
     """A merge field as the message was filled in (the outbox keeps them flattened: ``booking_venue``)."""
     return message.personalisation[name]
-
-
-def second_session(world) -> int:
-    with write_session() as s:
-        first = s.get(CourseSession, world.session_id)
-        other = CourseSession(organisation_id=world.org_id, course_type_id=world.course_type_id,
-                              venue_id=world.venue_id, delivery_mode="classroom",
-                              starts_at=first.starts_at + timedelta(days=2), ends_at=first.ends_at + timedelta(days=2),
-                              capacity=10)
-        s.add(other)
-        s.flush()
-        return other.id
 
 
 # --- the one rule ---------------------------------------------------------------------------------------------
@@ -155,7 +136,7 @@ def test_a_move_and_a_cancellation_carry_the_welsh_names(org, world):
     offer_id = welsh_client(world)
     clerk = staff(org)
     booking = booking_service.book(clerk, offer_id, world.session_id)
-    moved = booking_service.transfer(world.org_id, booking.reference, second_session(world), actor=clerk)
+    moved = booking_service.transfer(world.org_id, booking.reference, another_session(world), actor=clerk)
     cancelled = booking_service.cancel(world.org_id, moved.reference, actor=clerk, reason="Client asked")
     sent = queued(booking.reference) + ([] if moved.reference == booking.reference else queued(moved.reference))
     kinds = [m.kind for m in sent]

@@ -8,14 +8,14 @@ import re
 import pytest
 
 from atlas_app.db import write_session
-from atlas_app.models import AuditEntry, Client, Offer, Organisation
+from atlas_app.models import AuditEntry, Client, Offer
 from atlas_app.models.letters import EmailTemplate
 from atlas_app.services.booking import bookings as booking_service
-from atlas_app.services.booking import emails, offers
+from atlas_app.services.booking import offers
 from atlas_app.services.booking.email_defaults import KINDS, WELSH_WORDING
 from atlas_app.services.platform import outbox
 from atlas_app.services.platform.errors import PermissionDenied, ValidationFailed
-from conftest import actor_for, all_rows, create_user
+from conftest import actor_for, all_rows, create_user, welsh_on
 from payments_support import make_offer, world  # noqa: F401  (fixture)
 
 
@@ -30,13 +30,6 @@ def client_of(offer_id: int) -> Client:
         client = s.get(Client, offer.client_id)
         s.expunge(client)
         return client
-
-
-def welsh_on(org_id: int, on: bool = True) -> None:
-    with write_session() as s:
-        org = s.get(Organisation, org_id)
-        org.welsh_enabled = on
-        s.add(org)
 
 
 def welsh_booking(world):

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from atlas_app.db import write_session
-from atlas_app.models import AuditEntry, Client, Offer, Organisation
+from atlas_app.models import AuditEntry, Client, Offer
 from atlas_app.services.booking import bookings as booking_service
 from atlas_app.services.booking import catalogue, emails, offers
 from atlas_app.services.insight import letters
@@ -15,17 +15,10 @@ from atlas_app.services.modules.environmental_ticketing import reports
 from atlas_app.services.platform import welsh
 from atlas_app.services.platform.errors import PermissionDenied, ValidationFailed
 from atlas_app.services.platform.i18n import using
-from conftest import actor_for, all_rows, create_user
+from conftest import actor_for, all_rows, create_user, welsh_on
 from payments_support import make_offer, world  # noqa: F401  (fixture)
 from state_support import at, drain, redirect_path, substates
 from test_citizen_reports import _submit, setup  # noqa: F401  (fixture)
-
-
-def welsh_on(org_id: int, on: bool = True) -> None:
-    with write_session() as s:
-        org = s.get(Organisation, org_id)
-        org.welsh_enabled = on
-        s.add(org)
 
 
 def test_only_administrators_turn_welsh_on_and_it_is_audited(org, admin, other_org, make_user):

@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import re
 
-from conftest import all_rows
+from conftest import all_rows, welsh_on
 from sqlmodel import select
 from test_citizen_reports import _submit, setup  # noqa: F401  (fixture)
 
-from atlas_app.db import read_session, write_session
-from atlas_app.models import EmailMessage, Organisation
+from atlas_app.db import read_session
+from atlas_app.models import EmailMessage
 from atlas_app.models.environmental import ReportFollower
 from atlas_app.services.modules.environmental_ticketing import reports
 from atlas_app.services.platform import welsh
@@ -22,13 +22,6 @@ from atlas_app.ui.staff.modules.environmental_ticketing import (
 )
 
 WELSH_MONTHS = "Ionawr|Chwefror|Mawrth|Ebrill|Mai|Mehefin|Gorffennaf|Awst|Medi|Hydref|Tachwedd|Rhagfyr"
-
-
-def welsh_on(org_id: int, on: bool = True) -> None:
-    with write_session() as s:
-        org = s.get(Organisation, org_id)
-        org.welsh_enabled = on
-        s.add(org)
 
 
 def followers(report_id: int) -> dict[str, str]:
