@@ -206,6 +206,18 @@ def test_the_email_preview_of_a_welsh_template_has_welsh_names_dates_and_money(o
     assert not re.search(r"dydd ", english_preview.body)
 
 
+def test_the_preview_of_a_welsh_change_email_describes_the_session_before_in_welsh(org, world):
+    welsh_names(world)
+    welsh_on(world.org_id)
+    booking = booking_service.book(staff(org), make_offer(world), world.session_id)
+    admin = actor_for(create_user(org, "letters-admin", roles=("Administrator",)))
+    body = "{% if change.previously %}Cyn hyn: {{ change.previously }}{% endif %}"
+    welsh = emails.preview(admin, "session_moved", "Newid", body, booking.reference, "cy").body
+    assert re.fullmatch(rf"Cyn hyn: {WELSH_COURSE}, dydd \w+ \d{{1,2}} \w+ \d{{4}} am \d\d:\d\d, {WELSH_VENUE}", welsh)
+    english = emails.preview(admin, "session_moved", "Change", body, booking.reference, "en").body
+    assert english.startswith("Cyn hyn: National Speed Awareness Course, ") and "dydd " not in english
+
+
 def test_the_letter_preview_for_a_welsh_client_is_in_welsh(org, world):
     welsh_names(world)
     offer_id = welsh_client(world)

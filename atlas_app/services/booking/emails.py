@@ -19,7 +19,7 @@ from sqlmodel import Session, select
 
 from atlas_app.db import read_session, utcnow, write_session
 from atlas_app.domain.statuses import BOOKING_CLIENT_LABELS, BookingStatus
-from atlas_app.models import Booking, BookingTerms, Client, CourseType, Offer, Organisation
+from atlas_app.models import Booking, BookingTerms, Client, CourseSession, CourseType, Offer, Organisation
 from atlas_app.models.letters import EmailTemplate
 from atlas_app.services.booking.email_defaults import DEFAULT_LANGUAGE, GROUPS, KINDS, Kind, shipped
 from atlas_app.services.booking.names import in_language
@@ -315,12 +315,12 @@ def status_word(status: str, language: str | None = None) -> str:
     return i18n._(BOOKING_CLIENT_LABELS.get(status, status.replace("_", " ")), language)
 
 
-def _sample_extra(kind: Kind, view: Any) -> dict[str, Any]:
+def _sample_extra(kind: Kind, view: Any, previously: str) -> dict[str, Any]:
     """Plausible values for the kind's own groups, drawn from the booking where they can be, in the current
-    language (Welsh dates and money for a Welsh template)."""
+    language (Welsh dates and money for a Welsh template); ``previously``: the booking's session described in it."""
     fee = i18n.money(view.fee_pence)
     samples = {
-        "change": {"previously": view.session_text},
+        "change": {"previously": previously},
         "cancellation": {"money": i18n._("You paid {fee}. {fee} is being refunded to the card you paid with; card "
                                          "refunds usually reach your account within 5 to 10 working days.")
                          .format(fee=fee)},
@@ -370,7 +370,7 @@ def preview(actor: Actor, kind: str, subject: str, body: str, reference: str = "
     """The email as a real client would get it: the booking ``reference`` (else the latest booking) and sample
     values for what only the event itself knows (amounts paid or refunded...), in the template's ``language``
     (a Welsh template shows Welsh names, dates and money, Babel's ``cy`` locale)."""
-    from atlas_app.services.booking.bookings import booking_view
+    from atlas_app.services.booking.bookings import booking_view, session_texts
 
     actor.require(Perm.LETTERS_MANAGE)
     org_id = actor.require_org()
@@ -382,9 +382,10 @@ def preview(actor: Actor, kind: str, subject: str, body: str, reference: str = "
         view = booking_view(s, b)
         offer = s.get(Offer, b.offer_id)
         client = s.get(Client, offer.client_id)
+        previously = session_texts(s, s.get(CourseSession, b.session_id))[i18n.normalise(language)]
         with i18n.using(language):
             context = booking_context(view, offer, client, _organisation_name(s, org_id))
-            context.update(_sample_extra(k, view))
+            context.update(_sample_extra(k, view, previously))
         if k.code in TERMS_KINDS:
             context["booking"]["terms"] = booking_conditions(s, org_id, i18n.normalise(language))
     return EmailPreview(view.reference, client.email or "(no email address)",
