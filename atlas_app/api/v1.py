@@ -197,14 +197,13 @@ async def create_referral(request: Request, actor: Actor) -> Response:
 
 
 def _book(raw_token: str, offer_reference: str, session_id: int, channel: str, needs: dict | None):
-    # First a glance, with no transaction: the token, then the offer and whether the session is plainly full (in a
-    # rush for the last seats most attempts end there, with a 409, for two indexed reads). Otherwise one transaction
-    # books through the same service as the staff screens, which decides under its locks.
+    # First a glance, with no transaction: the token, the offer and whether the session is plainly full, in one
+    # statement (in a rush for the last seats most attempts end there, with a 409). Otherwise one transaction books
+    # through the same service as the staff screens, which decides under its locks.
     with glance() as conn:
-        actor = api_tokens.authenticate(raw_token, connection=conn)
-        if actor is None:
-            raise NotAuthenticated("The API token is not valid (unknown or revoked).")
-        offer_id = booking.plainly_full(actor, offer_reference, session_id, conn)
+        actor, offer_id = booking.plainly_full(raw_token, offer_reference, session_id, conn)
+    if actor is None:
+        raise NotAuthenticated("The API token is not valid (unknown or revoked).")
     with write_session() as s:
         if offer_id is None:
             offer_id = referrals.offer_id_for_reference(actor, offer_reference, session=s)

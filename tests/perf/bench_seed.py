@@ -1,5 +1,6 @@
-"""Seed the benchmark database: one organisation, a course, a 24-seat session for the rush, plenty of seats for the
-steady run, offers for every attempt, and an API token. Run as a script against DATABASE_URL; prints JSON.
+"""Seed the benchmark database: one organisation, a course, a 24-seat session for each rush run (``--rush-runs``),
+plenty of seats for the steady run, offers for every attempt, and an API token. Run as a script against
+DATABASE_URL; prints JSON.
 
     DATABASE_URL=postgresql://.../atlas_bench python tests/perf/bench_seed.py --rush-offers 300 --flow-offers 1000
 """
@@ -11,7 +12,8 @@ import json
 from datetime import date, time, timedelta
 
 
-def seed(rush_offers: int, rush_capacity: int, flow_offers: int, flow_sessions: int, flow_capacity: int) -> dict:
+def seed(rush_offers: int, rush_capacity: int, flow_offers: int, flow_sessions: int, flow_capacity: int,
+         rush_runs: int = 1) -> dict:
     from atlas_app.db import utcnow, write_session
     from atlas_app.models import BookingTerms, Client, ClientEvent, CourseSession, CourseType, Offer, Organisation, Venue
     from atlas_app.services.platform import api_tokens
@@ -38,7 +40,7 @@ def seed(rush_offers: int, rush_capacity: int, flow_offers: int, flow_sessions: 
             s.add(row)
             return row
 
-        rush = session(10, 9, rush_capacity)
+        rushes = [session(10 + i, 9, rush_capacity) for i in range(rush_runs)]
         flow = [session(3 + i // 3, (9, 13, 18)[i % 3], flow_capacity) for i in range(flow_sessions)]
         s.flush()
 
@@ -58,10 +60,12 @@ def seed(rush_offers: int, rush_capacity: int, flow_offers: int, flow_sessions: 
                                    detail=o.offer_reference) for o in rows])
             return [o.offer_reference for o in rows]
 
-        rush_refs = offers("RUSH", rush_offers)
+        rush_refs = [offers("RUSH" if i == 0 else f"RUSH{i + 1}", rush_offers) for i in range(rush_runs)]
         flow_refs = offers("FLOW", flow_offers)
-        result = {"organisation_id": org.id, "rush_session": rush.id, "rush_capacity": rush_capacity,
-                  "rush_offers": rush_refs, "flow_sessions": [f.id for f in flow], "flow_offers": flow_refs}
+        # Each rush run has its own session and offers, so each starts with every seat free.
+        result = {"organisation_id": org.id, "rush_session": rushes[0].id, "rush_capacity": rush_capacity,
+                  "rush_offers": rush_refs[0], "rush_sessions": [r.id for r in rushes], "rush_runs": rush_refs,
+                  "flow_sessions": [f.id for f in flow], "flow_offers": flow_refs}
     result["token"] = api_tokens.create_for_organisation("bench", "benchmark", created_by="bench").token
     return result
 
@@ -70,8 +74,10 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser()
     parser.add_argument("--rush-offers", type=int, default=300)
     parser.add_argument("--rush-capacity", type=int, default=24)
+    parser.add_argument("--rush-runs", type=int, default=1)
     parser.add_argument("--flow-offers", type=int, default=1000)
     parser.add_argument("--flow-sessions", type=int, default=50)
     parser.add_argument("--flow-capacity", type=int, default=24)
     a = parser.parse_args()
-    print(json.dumps(seed(a.rush_offers, a.rush_capacity, a.flow_offers, a.flow_sessions, a.flow_capacity)))
+    print(json.dumps(seed(a.rush_offers, a.rush_capacity, a.flow_offers, a.flow_sessions, a.flow_capacity,
+                          a.rush_runs)))

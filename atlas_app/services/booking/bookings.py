@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, insert, update
+from sqlalchemy import Connection, and_, bindparam, insert, literal_column, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
@@ -54,7 +54,7 @@ from atlas_app.models.waiting_list import WaitingEntry
 from atlas_app.services.booking import emails, lineage
 from atlas_app.services.booking.email_defaults import DEFAULT_LANGUAGE
 from atlas_app.services.booking.names import CourseNames, in_language
-from atlas_app.services.platform import audit, bounds, i18n, locks, welsh
+from atlas_app.services.platform import api_tokens, audit, bounds, i18n, locks, welsh
 from atlas_app.services.platform.actor import Actor
 from atlas_app.services.platform.errors import AtlasError, Conflict, NotFound, PermissionDenied, ValidationFailed
 from atlas_app.services.platform.permissions import Perm
@@ -728,19 +728,27 @@ class _NewBooking:
     created_at: datetime
 
 
-# A glance at an offer (by its exact reference) and a session before anything is locked, for ``plainly_full``.
+# The API's glance before anything is locked, for ``plainly_full``: the token check (``api_tokens.TOKEN_FACTS``, the
+# statement's driving row: no row, no valid token) with the offer of that organisation by its exact reference and the
+# session, each there or not (outer joins). The statuses are written into the statement as constants (what they
+# are), so it is sent as it was compiled, with no list of parameters to expand on each call.
 _h = Booking.__table__.alias("lapsed_hold")
+_token = api_tokens.TOKEN_FACTS.c
+_ACTIVE = [literal_column("'%s'" % str(status)) for status in ACTIVE_BOOKING_STATUSES]
 _AT_A_GLANCE = (
-    select(_o.id, _o.organisation_id, _o.status, _o.critical_date, _o.course_type_id,
+    select(_token.id.label("token_id"), _token.organisation_id.label("token_organisation_id"),
+           _token.name.label("token_name"), _token.last_used_at.label("token_last_used_at"),
+           _o.id, _o.organisation_id, _o.status, _o.critical_date, _o.course_type_id,
+           _s.id.label("session_id"),
            _s.organisation_id.label("session_organisation_id"), _s.course_type_id.label("session_course_type_id"),
            _s.status.label("session_status"), _s.starts_at, _s.ends_at, _s.capacity, _s.seats_taken,
-           select(_b.id).where(_b.offer_id == _o.id, _b.status.in_(ACTIVE_BOOKING_STATUSES)).exists()
-           .label("has_active"),
-           select(_h.c.id).where(_h.c.session_id == _s.id, _h.c.status == BookingStatus.HELD,
+           select(_b.id).where(_b.offer_id == _o.id, _b.status.in_(_ACTIVE)).exists().label("has_active"),
+           select(_h.c.id).where(_h.c.session_id == _s.id, _h.c.status == literal_column("'%s'" % BookingStatus.HELD),
                                  _h.c.hold_expires_at <= bindparam("now")).exists().label("lapsed_holds"))
-    .select_from(Offer.__table__)
-    .join(CourseSession.__table__, and_(_s.id == bindparam("sid"), _s.organisation_id == bindparam("org")))
-    .where(_o.organisation_id == bindparam("org"), _o.offer_reference == bindparam("ref"))
+    .select_from(api_tokens.TOKEN_FACTS)
+    .outerjoin(Offer.__table__, and_(_o.organisation_id == _token.organisation_id,
+                                     _o.offer_reference == bindparam("ref")))
+    .outerjoin(CourseSession.__table__, and_(_s.id == bindparam("sid"), _s.organisation_id == _token.organisation_id))
 )
 
 
@@ -756,37 +764,44 @@ class _Glimpse:
     ends_at: datetime | None = None
 
 
-def plainly_full(actor: Actor, offer_reference: str, session_id: Any, conn: Connection) -> int | None:
-    """Before a booking takes any lock: refuse at once (SessionFull) when the session is plainly full, else return
-    the offer's id (None when the exact reference finds none; the caller then looks it up the usual way).
+def plainly_full(raw_token: str, offer_reference: str, session_id: Any, conn: Connection
+                 ) -> tuple[Actor | None, int | None]:
+    """The API's first read, before a booking takes any lock: the token's actor (None when the token is not valid:
+    then nothing else is answered) and the offer's id (None when the exact reference finds none; the caller then
+    looks it up the usual way). Raises SessionFull at once when the session is plainly full.
 
-    One statement on a connection of the caller's (``db.glance``: no transaction), so in a rush for the last seats
-    each attempt that misses out costs one indexed read instead of a transaction that locks the offer. "Plainly"
-    means the refusal ``book`` would give anyway, for the same reason and in the same order: the offer has no
-    active booking (a hold to convert, or "already booked", is ``book``'s to answer), no hold on the session has
-    lapsed (releasing one frees a seat), every other rule of ``check_bookable`` is met (its refusals come first),
-    and every seat was taken when read. ``book`` already refuses on that unlocked read of the seats; a seat is only
-    ever taken by its guarded UPDATE, so nothing here can let a booking through: whenever this does not refuse,
-    ``book`` decides under its locks."""
-    actor.require(Perm.BOOKINGS_MANAGE)
-    org_id = actor.require_org()
+    One statement on a connection of the caller's (``db.glance``: no transaction), the token check of
+    ``api_tokens`` with the offer and the session, so in a rush for the last seats each attempt that misses out
+    costs one indexed read and no lock. "Plainly" means the refusal ``book`` would give anyway, for the same reason
+    and in the same order: the offer has no active booking (a hold to convert, or "already booked", is ``book``'s
+    to answer), no hold on the session has lapsed (releasing one frees a seat), every other rule of
+    ``check_bookable`` is met (its refusals come first), and every seat was taken when read. ``book`` already
+    refuses on that unlocked read of the seats; a seat is only ever taken by its guarded UPDATE, so nothing here can
+    let a booking through: whenever this does not refuse, ``book`` decides under its locks."""
+    digest = api_tokens.digest_of(raw_token)
+    if digest is None:
+        return None, None
     sid = bounds.id_or_none(session_id)
     ref = str(offer_reference or "").strip().upper()
-    if sid is None or not ref or len(ref) > 64:
-        return None
+    if not ref or len(ref) > 64:
+        ref = None  # matches no offer
     now = utcnow()
-    row = conn.execute(_AT_A_GLANCE, {"org": org_id, "sid": sid, "ref": ref, "now": now}).first()
-    if row is None:
-        return None
+    row = conn.execute(_AT_A_GLANCE, {"digest": digest, "sid": sid, "ref": ref, "now": now}).first()
+    actor = api_tokens.actor_from_facts(None if row is None else row[:4])
+    if actor is None:
+        return None, None
+    actor.require(Perm.BOOKINGS_MANAGE)
+    if row.id is None or row.session_id is None:
+        return actor, row.id
     if row.has_active or row.lapsed_holds or row.seats_taken < row.capacity:
-        return row.id
+        return actor, row.id
     offer = _Glimpse(row.organisation_id, row.course_type_id, row.status, critical_date=row.critical_date)
     course = _Glimpse(row.session_organisation_id, row.session_course_type_id, row.session_status,
                       starts_at=row.starts_at, ends_at=row.ends_at)
     try:
         check_bookable(None, offer, course, now)
     except AtlasError:
-        return row.id
+        return actor, row.id
     raise SessionFull()
 
 

@@ -136,36 +136,32 @@ def api_actor(organisation_id: int, name: str) -> Actor:
                  home_organisation_id=organisation_id, permissions=API_PERMISSIONS, full_name=name)
 
 
-# Built once: every API request runs it.
+# Built once: every API request runs it. ``TOKEN_FACTS`` is the same check as a subquery, for a statement that
+# checks the token along with its own first read (the API's booking glance), so the request needs one round trip.
 _TOKEN_QUERY = (
     select(ApiToken.id, ApiToken.organisation_id, ApiToken.name, ApiToken.last_used_at)
     .join(Organisation, Organisation.id == ApiToken.organisation_id)
     .where(ApiToken.token_hash == bindparam("digest"), ApiToken.revoked_at.is_(None), Organisation.is_active)
 )
+TOKEN_FACTS = _TOKEN_QUERY.subquery("api_token_facts")
 
 
-def authenticate(raw: str | None, session: Session | None = None, connection: Connection | None = None
-                 ) -> Actor | None:
-    """The API actor for a raw token, or None when the token is unknown, revoked, or its organisation is
-    disabled. The token is found by its hash (an index lookup), never by comparing secrets. ``session``: a write
-    transaction of the caller's, which the check (and the occasional last-used stamp) then shares, so the request's
-    own work needs no second transaction; ``connection``: a connection of the caller's for reads (``db.glance``),
-    the stamp then has its own transaction. Nothing is cached: a revoked token is refused on its next request."""
+def digest_of(raw: str | None) -> str | None:
+    """The ``digest`` parameter of the token check for a raw token, or None when it cannot be a token at all."""
     raw = (raw or "").strip()
     if not raw.startswith(TOKEN_PREFIX) or len(raw) > 200:
         return None
-    digest = token_digest(raw)
-    now = utcnow()
-    if session is not None:
-        row = session.connection().execute(_TOKEN_QUERY, {"digest": digest}).first()
-    elif connection is not None:
-        row = connection.execute(_TOKEN_QUERY, {"digest": digest}).first()
-    else:
-        with read_session() as s:
-            row = s.connection().execute(_TOKEN_QUERY, {"digest": digest}).first()
-    if row is None:
+    return token_digest(raw)
+
+
+def actor_from_facts(facts, session: Session | None = None) -> Actor | None:
+    """The API actor for the token check's row (token id, organisation, name, last used), or None when there was no
+    row (the token is unknown, revoked, or its organisation is disabled). Stamps the token's last use at most once a
+    minute: in ``session`` (the caller's write transaction) if given, else in a transaction of its own."""
+    if facts is None:
         return None
-    token_id, org_id, name, last_used = row
+    token_id, org_id, name, last_used = facts
+    now = utcnow()
     if last_used is None or now - last_used >= TOUCH_EVERY:
         # Conditional, so a burst of requests records the use once.
         touch = (update(ApiToken)
@@ -180,5 +176,25 @@ def authenticate(raw: str | None, session: Session | None = None, connection: Co
     return api_actor(org_id, name)
 
 
-__all__ = ["API_PERMISSIONS", "ApiTokenView", "NewToken", "api_actor", "authenticate", "create",
-           "create_for_organisation", "list_tokens", "revoke"]
+def authenticate(raw: str | None, session: Session | None = None, connection: Connection | None = None
+                 ) -> Actor | None:
+    """The API actor for a raw token, or None when the token is unknown, revoked, or its organisation is
+    disabled. The token is found by its hash (an index lookup), never by comparing secrets. ``session``: a write
+    transaction of the caller's, which the check (and the occasional last-used stamp) then shares, so the request's
+    own work needs no second transaction; ``connection``: a connection of the caller's for reads (``db.glance``),
+    the stamp then has its own transaction. Nothing is cached: a revoked token is refused on its next request."""
+    digest = digest_of(raw)
+    if digest is None:
+        return None
+    if session is not None:
+        row = session.connection().execute(_TOKEN_QUERY, {"digest": digest}).first()
+    elif connection is not None:
+        row = connection.execute(_TOKEN_QUERY, {"digest": digest}).first()
+    else:
+        with read_session() as s:
+            row = s.connection().execute(_TOKEN_QUERY, {"digest": digest}).first()
+    return actor_from_facts(row, session=session)
+
+
+__all__ = ["API_PERMISSIONS", "TOKEN_FACTS", "ApiTokenView", "NewToken", "actor_from_facts", "api_actor", "authenticate",
+           "create", "create_for_organisation", "digest_of", "list_tokens", "revoke"]
