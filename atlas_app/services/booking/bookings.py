@@ -422,7 +422,8 @@ def _make_view(b, offer, client, session, venue, course_code: str, course_name: 
         id=b.id, reference=b.reference, status=b.status, channel=b.channel, offer_id=offer.id,
         offer_reference=offer.offer_reference, client_name=f"{client.first_name} {client.last_name}",
         session_id=session.id, session_text=_describe_session(course_name, session, venue),
-        starts_at=session.starts_at, ends_at=session.ends_at, venue_name=welsh.pick(venue.name, getattr(venue, "name_cy", "")) if venue else "Online",
+        starts_at=session.starts_at, ends_at=session.ends_at,
+        venue_name=welsh.pick(venue.name, getattr(venue, "name_cy", "")) if venue else "Online",
         venue_address="Online" if (venue is None or venue.is_online) else address,
         delivery_mode=session.delivery_mode, course_code=course_code, course_name=course_name,
         fee_pence=b.fee_pence, hold_expires_at=b.hold_expires_at, payment_due_at=b.payment_due_at,
@@ -524,8 +525,8 @@ def hold_seat(organisation_id: int, offer_id: int, session_id: int, needs: dict[
             timeline(s, offer, "hold_released", "The client chose a different session.", existing.id)
             _waiting_list().expire_hold_lapses(s, [existing.id], now)
         let_go = existing.session_id if existing is not None else None
-        booking = _new_booking(s, offer, session, status=BookingStatus.HELD, channel=channel, actor=None, needs=needs, now=now,
-                               give_back=let_go)
+        booking = _new_booking(s, offer, session, status=BookingStatus.HELD, channel=channel, actor=None, needs=needs,
+                               now=now, give_back=let_go)
         timeline(s, offer, "seat_held", session_text(s, session), booking.id)
         view = booking_view(s, booking)
         audit.record(s, None, "booking", booking.reference, "held", after=_snapshot(booking),

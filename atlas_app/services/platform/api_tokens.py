@@ -196,5 +196,5 @@ def authenticate(raw: str | None, session: Session | None = None, connection: Co
     return actor_from_facts(row, session=session)
 
 
-__all__ = ["API_PERMISSIONS", "TOKEN_FACTS", "ApiTokenView", "NewToken", "actor_from_facts", "api_actor", "authenticate",
-           "create", "create_for_organisation", "digest_of", "list_tokens", "revoke"]
+__all__ = ["API_PERMISSIONS", "TOKEN_FACTS", "ApiTokenView", "NewToken", "actor_from_facts", "api_actor",
+           "authenticate", "create", "create_for_organisation", "digest_of", "list_tokens", "revoke"]
