@@ -187,11 +187,17 @@ def test_the_reminders_of_a_welsh_client_are_in_welsh_with_the_welsh_names(world
 # --- previews in the template's language ----------------------------------------------------------------------
 
 
-def test_the_email_preview_of_a_welsh_template_has_welsh_names_dates_and_money(org, world):
+def welsh_booking_and_letters_admin(org, world):
+    """A booking of the world's course in a Welsh-speaking organisation, with Welsh names, and an administrator
+    who previews the email templates."""
     welsh_names(world)
     welsh_on(world.org_id)
     booking = booking_service.book(staff(org), make_offer(world), world.session_id)
-    admin = actor_for(create_user(org, "letters-admin", roles=("Administrator",)))
+    return booking, actor_for(create_user(org, "letters-admin", roles=("Administrator",)))
+
+
+def test_the_email_preview_of_a_welsh_template_has_welsh_names_dates_and_money(org, world):
+    booking, admin = welsh_booking_and_letters_admin(org, world)
     subject = "Archeb {{ booking.reference }}"
     body = ("Cwrs: {{ booking.course_name }}\nPryd: {{ booking.when }}\nFfi: {{ booking.fee }}\n{{ booking.venue }}"
             "\nStatws: {{ booking.status }}")
@@ -207,10 +213,7 @@ def test_the_email_preview_of_a_welsh_template_has_welsh_names_dates_and_money(o
 
 
 def test_the_preview_of_a_welsh_change_email_describes_the_session_before_in_welsh(org, world):
-    welsh_names(world)
-    welsh_on(world.org_id)
-    booking = booking_service.book(staff(org), make_offer(world), world.session_id)
-    admin = actor_for(create_user(org, "letters-admin", roles=("Administrator",)))
+    booking, admin = welsh_booking_and_letters_admin(org, world)
     body = "{% if change.previously %}Cyn hyn: {{ change.previously }}{% endif %}"
     welsh = emails.preview(admin, "session_moved", "Newid", body, booking.reference, "cy").body
     assert re.fullmatch(rf"Cyn hyn: {WELSH_COURSE}, dydd \w+ \d{{1,2}} \w+ \d{{4}} am \d\d:\d\d, {WELSH_VENUE}", welsh)

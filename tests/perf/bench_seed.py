@@ -60,12 +60,11 @@ def seed(rush_offers: int, rush_capacity: int, flow_offers: int, flow_sessions: 
                                    detail=o.offer_reference) for o in rows])
             return [o.offer_reference for o in rows]
 
-        rush_refs = [offers("RUSH" if i == 0 else f"RUSH{i + 1}", rush_offers) for i in range(rush_runs)]
+        rush_refs = [offers(f"RUSH{i + 1}", rush_offers) for i in range(rush_runs)]
         flow_refs = offers("FLOW", flow_offers)
         # Each rush run has its own session and offers, so each starts with every seat free.
-        result = {"organisation_id": org.id, "rush_session": rushes[0].id, "rush_capacity": rush_capacity,
-                  "rush_offers": rush_refs[0], "rush_sessions": [r.id for r in rushes], "rush_runs": rush_refs,
-                  "flow_sessions": [f.id for f in flow], "flow_offers": flow_refs}
+        result = {"organisation_id": org.id, "rush_capacity": rush_capacity, "rush_sessions": [r.id for r in rushes],
+                  "rush_runs": rush_refs, "flow_sessions": [f.id for f in flow], "flow_offers": flow_refs}
     result["token"] = api_tokens.create_for_organisation("bench", "benchmark", created_by="bench").token
     return result
 

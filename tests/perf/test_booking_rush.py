@@ -293,8 +293,8 @@ def test_booking_rush(bench_env, server):
     flow = load.run(base, token, flow_bodies[:FLOW_BOOKINGS], FLOW_CONCURRENCY, "steady")
     flow_summary = {**flow.summary(), "database": _database_check(env, flow_sessions)}
     load_after = load.load_average()
-    refusals = [{"offer_reference": ref, "session_id": seed["rush_session"]}
-                for ref in _refused_offers(env, seed["rush_offers"])]
+    refusals = [{"offer_reference": ref, "session_id": seed["rush_sessions"][0]}
+                for ref in _refused_offers(env, seed["rush_runs"][0])]
     in_process = _cpu_per_booking(env, token, flow_bodies[FLOW_BOOKINGS:], refusals)
 
     report = {

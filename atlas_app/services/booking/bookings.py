@@ -735,7 +735,14 @@ class _NewBooking:
 # are), so it is sent as it was compiled, with no list of parameters to expand on each call.
 _h = Booking.__table__.alias("lapsed_hold")
 _token = api_tokens.TOKEN_FACTS.c
-_ACTIVE = [literal_column("'%s'" % str(status)) for status in ACTIVE_BOOKING_STATUSES]
+
+
+def _status_constant(status: str):
+    """A status written into a statement as the constant it is (statuses are our own words, never input)."""
+    return literal_column("'%s'" % str(status))
+
+
+_ACTIVE = [_status_constant(status) for status in ACTIVE_BOOKING_STATUSES]
 _AT_A_GLANCE = (
     select(_token.id.label("token_id"), _token.organisation_id.label("token_organisation_id"),
            _token.name.label("token_name"), _token.last_used_at.label("token_last_used_at"),
@@ -744,7 +751,7 @@ _AT_A_GLANCE = (
            _s.organisation_id.label("session_organisation_id"), _s.course_type_id.label("session_course_type_id"),
            _s.status.label("session_status"), _s.starts_at, _s.ends_at, _s.capacity, _s.seats_taken,
            select(_b.id).where(_b.offer_id == _o.id, _b.status.in_(_ACTIVE)).exists().label("has_active"),
-           select(_h.c.id).where(_h.c.session_id == _s.id, _h.c.status == literal_column("'%s'" % BookingStatus.HELD),
+           select(_h.c.id).where(_h.c.session_id == _s.id, _h.c.status == _status_constant(BookingStatus.HELD),
                                  _h.c.hold_expires_at <= bindparam("now")).exists().label("lapsed_holds"))
     .select_from(api_tokens.TOKEN_FACTS)
     .outerjoin(Offer.__table__, and_(_o.organisation_id == _token.organisation_id,
@@ -788,7 +795,8 @@ def plainly_full(raw_token: str, offer_reference: str, session_id: Any, conn: Co
         ref = None  # matches no offer
     now = utcnow()
     row = conn.execute(_AT_A_GLANCE, {"digest": digest, "sid": sid, "ref": ref, "now": now}).first()
-    actor = api_tokens.actor_from_facts(None if row is None else row[:4])
+    actor = api_tokens.actor_from_facts(None if row is None else (row.token_id, row.token_organisation_id,
+                                                                    row.token_name, row.token_last_used_at))
     if actor is None:
         return None, None
     actor.require(Perm.BOOKINGS_MANAGE)
